@@ -1,0 +1,87 @@
+/* Parses the plan file written by TypeScript into records (see PLAN.md). Runs in stage 0,
+ * before any namespace is touched. */
+#include "plan.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char *read_file(const char *path, size_t *len, char *err, size_t errlen) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) { snprintf(err, errlen, "open plan %s: %s", path, strerror(errno)); return NULL; }
+  struct stat st;
+  if (fstat(fd, &st) < 0) { snprintf(err, errlen, "stat plan: %s", strerror(errno)); close(fd); return NULL; }
+  char *buf = malloc((size_t)st.st_size + 1);
+  if (!buf) { snprintf(err, errlen, "out of memory"); close(fd); return NULL; }
+  size_t got = 0;
+  while (got < (size_t)st.st_size) {
+    ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) { snprintf(err, errlen, "read plan: %s", n < 0 ? strerror(errno) : "short read"); free(buf); close(fd); return NULL; }
+    got += (size_t)n;
+  }
+  close(fd);
+  buf[got] = 0;
+  *len = got;
+  return buf;
+}
+
+int plan_load(struct plan *plan, const char *path, char *err, size_t errlen) {
+  size_t len;
+  char *buf = read_file(path, &len, err, errlen);
+  if (!buf) return -1;
+  /* Count tokens to size the arrays. */
+  size_t tokens = 0;
+  for (size_t i = 0; i < len; i++) if (buf[i] == 0) tokens++;
+  char **tok = calloc(tokens + 1, sizeof(char *));
+  struct plan_record *recs = calloc(tokens + 1, sizeof(struct plan_record));
+  if (!tok || !recs) { snprintf(err, errlen, "out of memory"); return -1; }
+  size_t t = 0;
+  for (size_t i = 0; i < len && t < tokens; ) { tok[t++] = buf + i; i += strlen(buf + i) + 1; }
+  int count = 0;
+  for (size_t i = 0; i < tokens; ) {
+    if (i + 1 >= tokens) { snprintf(err, errlen, "plan truncated after %s", tok[i]); return -1; }
+    long long n;
+    if (plan_int(tok[i + 1], &n, err, errlen) < 0 || n < 0 || i + 2 + (size_t)n > tokens) {
+      snprintf(err, errlen, "plan record %s has a bad field count", tok[i]);
+      return -1;
+    }
+    recs[count].op = tok[i];
+    recs[count].argc = (int)n;
+    recs[count].argv = tok + i + 2;
+    count++;
+    i += 2 + (size_t)n;
+  }
+  plan->records = recs;
+  plan->count = count;
+  return 0;
+}
+
+const struct plan_record *plan_find(const struct plan *plan, const char *op) {
+  for (int i = 0; i < plan->count; i++)
+    if (strcmp(plan->records[i].op, op) == 0) return &plan->records[i];
+  return NULL;
+}
+
+int plan_has(const struct plan *plan, const char *op) { return plan_find(plan, op) != NULL; }
+
+int plan_int(const char *text, long long *out, char *err, size_t errlen) {
+  char *end;
+  errno = 0;
+  long long v = strtoll(text, &end, 10);
+  if (errno || end == text || *end) { snprintf(err, errlen, "plan: bad number '%s'", text); return -1; }
+  *out = v;
+  return 0;
+}
+
+int plan_u64(const char *text, unsigned long long *out, char *err, size_t errlen) {
+  char *end;
+  errno = 0;
+  unsigned long long v = strtoull(text, &end, 10);
+  if (errno || end == text || *end || text[0] == '-') { snprintf(err, errlen, "plan: bad number '%s'", text); return -1; }
+  *out = v;
+  return 0;
+}

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Debian packages Berth needs to build, run and test. Idempotent; quick when all are present.
+set -euo pipefail
+packages=(
+  build-essential libseccomp-dev pkg-config   # the C core
+  busybox-static                              # the embedded default image
+  iproute2 nftables                           # networking
+  runc crun                                   # peers for benchmarks and comparison
+  debootstrap                                 # Debian images for tests
+  skopeo umoci                                # third-party image archives for import tests
+  docker-registry                             # local registry for pull/push tests
+  curl wrk hyperfine                          # HTTP checks and benchmarks
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
