@@ -1,0 +1,267 @@
+/* The seccomp filter (the `seccomp_*` records). libseccomp compiles the rules; the program is
+ * loaded with seccomp(2) directly so every kernel filter flag works whatever libseccomp knows
+ * (WAIT_KILLABLE_RECV needs libseccomp 2.6) and so no_new_privs stays the caller's decision. */
+#include "security.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <seccomp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#ifndef SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
+#define SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (1UL << 5)
+#endif
+
+static int listener_fd = -1;   /* connected early by seccomp_listener_connect */
+static long listener_pid = 0;  /* this process's pid as the host sees it */
+
+static int parse_action(const char *name, const char *errno_text, uint32_t *out, char *err, size_t errlen) {
+  long long e = 0;
+  if (errno_text[0] && plan_int(errno_text, &e, err, errlen) < 0) return -1;
+  if (e < 0 || e > 0xffff) { snprintf(err, errlen, "plan: seccomp errno %lld out of range", e); return -1; }
+  if (!strcmp(name, "kill_thread")) *out = SCMP_ACT_KILL_THREAD;
+  else if (!strcmp(name, "kill_process")) *out = SCMP_ACT_KILL_PROCESS;
+  else if (!strcmp(name, "trap")) *out = SCMP_ACT_TRAP;
+  else if (!strcmp(name, "errno")) *out = SCMP_ACT_ERRNO((uint32_t)e);
+  else if (!strcmp(name, "trace")) *out = SCMP_ACT_TRACE((uint32_t)e);
+  else if (!strcmp(name, "allow")) *out = SCMP_ACT_ALLOW;
+  else if (!strcmp(name, "log")) *out = SCMP_ACT_LOG;
+  else if (!strcmp(name, "notify")) *out = SCMP_ACT_NOTIFY;
+  else { snprintf(err, errlen, "plan: unknown seccomp action '%s'", name); return -1; }
+  return 0;
+}
+
+static int parse_op(const char *name, enum scmp_compare *out, char *err, size_t errlen) {
+  static const struct { const char *name; enum scmp_compare op; } ops[] = {
+    { "NE", SCMP_CMP_NE }, { "LT", SCMP_CMP_LT }, { "LE", SCMP_CMP_LE }, { "EQ", SCMP_CMP_EQ },
+    { "GE", SCMP_CMP_GE }, { "GT", SCMP_CMP_GT }, { "MASKED_EQ", SCMP_CMP_MASKED_EQ },
+  };
+  for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
+    if (!strcmp(name, ops[i].name)) { *out = ops[i].op; return 0; }
+  snprintf(err, errlen, "plan: unknown seccomp operator '%s'", name);
+  return -1;
+}
+
+/* One seccomp_rule record. Conditions on distinct arguments are ANDed in one rule; when two
+ * conditions test the same argument, runc adds each condition as its own rule (ORed), and so
+ * does this. */
+static int add_rule(scmp_filter_ctx ctx, uint32_t default_action, const struct plan_record *rec, char *err, size_t errlen) {
+  if (rec->argc < 3 || (rec->argc - 3) % 4 != 0) {
+    snprintf(err, errlen, "plan: seccomp_rule has %d fields, want 3 + 4 per condition", rec->argc);
+    return -1;
+  }
+  uint32_t action;
+  if (parse_action(rec->argv[0], rec->argv[1], &action, err, errlen) < 0) return -1;
+  const char *name = rec->argv[2];
+  int nr = seccomp_syscall_resolve_name(name);
+  if (nr == __NR_SCMP_ERROR) return 0;  /* unknown to this libseccomp: skipped, as runc does */
+  if (action == default_action) return 0;  /* a no-op, and libseccomp refuses it */
+
+  int ncond = (rec->argc - 3) / 4;
+  struct scmp_arg_cmp conds[6 * 8];
+  if (ncond > (int)(sizeof conds / sizeof conds[0])) { snprintf(err, errlen, "seccomp rule for %s has too many conditions", name); return -1; }
+  int per_arg[6] = { 0 };
+  int repeated = 0;
+  for (int i = 0; i < ncond; i++) {
+    char *const *f = rec->argv + 3 + 4 * i;
+    long long index;
+    unsigned long long a, b;
+    enum scmp_compare op;
+    if (plan_int(f[0], &index, err, errlen) < 0 || parse_op(f[1], &op, err, errlen) < 0 ||
+        plan_u64(f[2], &a, err, errlen) < 0 || plan_u64(f[3], &b, err, errlen) < 0) return -1;
+    if (index < 0 || index > 5) { snprintf(err, errlen, "seccomp rule for %s: argument index %lld is not 0..5", name, index); return -1; }
+    if (++per_arg[index] > 1) repeated = 1;
+    conds[i] = (struct scmp_arg_cmp){ .arg = (unsigned)index, .op = op, .datum_a = a, .datum_b = b };
+  }
+
+  int rc;
+  if (ncond == 0 || !repeated) {
+    rc = seccomp_rule_add_array(ctx, action, nr, (unsigned)ncond, ncond ? conds : NULL);
+  } else {
+    rc = 0;
+    for (int i = 0; i < ncond && rc == 0; i++) rc = seccomp_rule_add_array(ctx, action, nr, 1, &conds[i]);
+  }
+  if (rc < 0) { snprintf(err, errlen, "seccomp rule for %s: %s", name, strerror(-rc)); return -1; }
+  return 0;
+}
+
+/* libseccomp 2.5 can only export to an fd; read the program back from a memfd. */
+static int export_program(scmp_filter_ctx ctx, struct sock_fprog *prog, char *err, size_t errlen) {
+  int fd = (int)syscall(SYS_memfd_create, "berth-seccomp", MFD_CLOEXEC);
+  if (fd < 0) { snprintf(err, errlen, "memfd_create: %s", strerror(errno)); return -1; }
+  int rc = seccomp_export_bpf(ctx, fd);
+  if (rc < 0) { snprintf(err, errlen, "seccomp_export_bpf: %s", strerror(-rc)); close(fd); return -1; }
+  struct stat st;
+  if (fstat(fd, &st) < 0 || st.st_size <= 0 || st.st_size % sizeof(struct sock_filter)) {
+    snprintf(err, errlen, "seccomp: exported program has a bad size");
+    close(fd);
+    return -1;
+  }
+  struct sock_filter *insns = malloc((size_t)st.st_size);
+  if (!insns) { snprintf(err, errlen, "out of memory"); close(fd); return -1; }
+  if (pread(fd, insns, (size_t)st.st_size, 0) != st.st_size) {
+    snprintf(err, errlen, "seccomp: read back the program: %s", strerror(errno));
+    free(insns);
+    close(fd);
+    return -1;
+  }
+  close(fd);
+  prog->len = (unsigned short)(st.st_size / sizeof(struct sock_filter));
+  prog->filter = insns;
+  return 0;
+}
+
+static int connect_listener(const char *path, char *err, size_t errlen) {
+  struct sockaddr_un addr = { .sun_family = AF_UNIX };
+  if (strlen(path) >= sizeof addr.sun_path) { snprintf(err, errlen, "seccomp listener path too long: %s", path); return -1; }
+  strcpy(addr.sun_path, path);
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) { snprintf(err, errlen, "socket: %s", strerror(errno)); return -1; }
+  if (connect(fd, (struct sockaddr *)&addr, sizeof addr) < 0) {
+    snprintf(err, errlen, "connect to seccomp listener %s: %s", path, strerror(errno));
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+/* The pid in the pid namespace of the mounted /proc: before pivot_root that is the host's. */
+static long host_pid(void) {
+  char buf[32];
+  ssize_t n = readlink("/proc/self", buf, sizeof buf - 1);
+  if (n <= 0) return 0;
+  buf[n] = 0;
+  return strtol(buf, NULL, 10);
+}
+
+int seccomp_listener_connect(const struct plan *plan, char *err, size_t errlen) {
+  const struct plan_record *rec = plan_find(plan, "seccomp_listener");
+  if (!rec || listener_fd >= 0) return 0;
+  if (rec->argc < 1) { snprintf(err, errlen, "plan: seccomp_listener needs a path"); return -1; }
+  listener_pid = host_pid();
+  listener_fd = connect_listener(rec->argv[0], err, errlen);
+  return listener_fd < 0 ? -1 : 0;
+}
+
+/* Appends text to buf as a JSON string body. */
+static size_t json_escape(char *out, size_t cap, size_t at, const char *s) {
+  for (; *s; s++) {
+    unsigned char c = (unsigned char)*s;
+    char tmp[8];
+    const char *piece = tmp;
+    if (c == '"') piece = "\\\"";
+    else if (c == '\\') piece = "\\\\";
+    else if (c < 0x20) snprintf(tmp, sizeof tmp, "\\u%04x", c);
+    else { tmp[0] = (char)c; tmp[1] = 0; }
+    for (; *piece; piece++) { if (at + 1 < cap) out[at] = *piece; at++; }
+  }
+  return at;
+}
+
+/* Sends the notify fd with runc's ContainerProcessState message, as the runtime-spec asks. */
+static int send_listener(const struct plan *plan, int notify_fd, char *err, size_t errlen) {
+  const struct plan_record *rec = plan_find(plan, "seccomp_listener");
+  const struct plan_record *state = plan_find(plan, "state_json");
+  const char *metadata = rec->argc >= 2 ? rec->argv[1] : "";
+  const char *state_text = state && state->argc >= 1 && state->argv[0][0] ? state->argv[0] : "{}";
+  if (listener_fd < 0) {
+    if (!listener_pid) listener_pid = host_pid();
+    listener_fd = connect_listener(rec->argv[0], err, errlen);
+    if (listener_fd < 0) return -1;
+  }
+  size_t cap = strlen(state_text) + 2 * strlen(metadata) * 3 + 256;
+  char *msg = malloc(cap);
+  if (!msg) { snprintf(err, errlen, "out of memory"); return -1; }
+  size_t at = (size_t)snprintf(msg, cap, "{\"ociVersion\":\"1.2.0\",\"fds\":[\"seccompFd\"],\"pid\":%ld,\"metadata\":\"", listener_pid);
+  at = json_escape(msg, cap, at, metadata);
+  at += (size_t)snprintf(msg + at, cap - at, "\",\"state\":%s}", state_text);
+  if (at >= cap) { free(msg); snprintf(err, errlen, "seccomp listener message too long"); return -1; }
+
+  struct iovec iov = { .iov_base = msg, .iov_len = at };
+  union { char buf[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } control;
+  memset(&control, 0, sizeof control);
+  struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf, .msg_controllen = sizeof control.buf };
+  struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+  cm->cmsg_level = SOL_SOCKET;
+  cm->cmsg_type = SCM_RIGHTS;
+  cm->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(cm), &notify_fd, sizeof(int));
+  ssize_t n;
+  do n = sendmsg(listener_fd, &mh, MSG_NOSIGNAL); while (n < 0 && errno == EINTR);
+  int saved = errno;
+  free(msg);
+  close(listener_fd);
+  listener_fd = -1;
+  if (n < 0) { snprintf(err, errlen, "send the seccomp notify fd to %s: %s", rec->argv[0], strerror(saved)); return -1; }
+  return 0;
+}
+
+int seccomp_install(const struct plan *plan, char *err, size_t errlen) {
+  const struct plan_record *def = plan_find(plan, "seccomp_default");
+  if (!def) return 0;
+  if (def->argc != 2) { snprintf(err, errlen, "plan: seccomp_default needs ACTION ERRNO"); return -1; }
+  uint32_t default_action;
+  if (parse_action(def->argv[0], def->argv[1], &default_action, err, errlen) < 0) return -1;
+
+  scmp_filter_ctx ctx = seccomp_init(default_action);
+  if (!ctx) { snprintf(err, errlen, "seccomp_init failed (default action %s)", def->argv[0]); return -1; }
+  int ret = -1;
+  struct sock_fprog prog = { 0 };
+  unsigned long flags = 0;
+  int uses_notify = default_action == SCMP_ACT_NOTIFY;
+  int rc;
+  /* The caller sets no_new_privs itself; keep libseccomp from doing it behind its back. */
+  if ((rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0)) < 0) { snprintf(err, errlen, "seccomp: clear NNP attribute: %s", strerror(-rc)); goto out; }
+
+  for (int i = 0; i < plan->count; i++) {
+    const struct plan_record *r = &plan->records[i];
+    if (!strcmp(r->op, "seccomp_arch")) {
+      if (r->argc != 1) { snprintf(err, errlen, "plan: seccomp_arch needs a name"); goto out; }
+      uint32_t arch = seccomp_arch_resolve_name(r->argv[0]);
+      if (!arch) { snprintf(err, errlen, "seccomp: architecture '%s' is unknown to libseccomp", r->argv[0]); goto out; }
+      rc = seccomp_arch_add(ctx, arch);
+      if (rc < 0 && rc != -EEXIST) { snprintf(err, errlen, "seccomp: add architecture %s: %s", r->argv[0], strerror(-rc)); goto out; }
+    } else if (!strcmp(r->op, "seccomp_flag")) {
+      if (r->argc != 1) { snprintf(err, errlen, "plan: seccomp_flag needs a name"); goto out; }
+      if (!strcmp(r->argv[0], "SECCOMP_FILTER_FLAG_LOG")) flags |= SECCOMP_FILTER_FLAG_LOG;
+      else if (!strcmp(r->argv[0], "SECCOMP_FILTER_FLAG_SPEC_ALLOW")) flags |= SECCOMP_FILTER_FLAG_SPEC_ALLOW;
+      else if (!strcmp(r->argv[0], "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV")) flags |= SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV;
+      else { snprintf(err, errlen, "seccomp: unknown filter flag %s", r->argv[0]); goto out; }
+    } else if (!strcmp(r->op, "seccomp_rule")) {
+      if (r->argc >= 1 && !strcmp(r->argv[0], "notify")) uses_notify = 1;
+      if (add_rule(ctx, default_action, r, err, errlen) < 0) goto out;
+    }
+  }
+  if (uses_notify) {
+    if (!plan_has(plan, "seccomp_listener")) { snprintf(err, errlen, "seccomp: SCMP_ACT_NOTIFY needs linux.seccomp.listenerPath"); goto out; }
+    flags |= SECCOMP_FILTER_FLAG_NEW_LISTENER;
+  }
+
+  if (export_program(ctx, &prog, err, errlen) < 0) goto out;
+  long fd = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog);
+  if (fd < 0) {
+    snprintf(err, errlen, "seccomp(SET_MODE_FILTER, flags=%#lx): %s%s", flags, strerror(errno),
+             errno == EACCES ? " (needs no_new_privs or CAP_SYS_ADMIN at load time)" : "");
+    goto out;
+  }
+  if (uses_notify) {
+    int sent = send_listener(plan, (int)fd, err, errlen);
+    close((int)fd);
+    if (sent < 0) goto out;
+  }
+  ret = 0;
+out:
+  free(prog.filter);
+  seccomp_release(ctx);
+  return ret;
+}
