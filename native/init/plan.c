@@ -85,3 +85,16 @@ int plan_u64(const char *text, unsigned long long *out, char *err, size_t errlen
   *out = v;
   return 0;
 }
+
+int plan_set_value(struct plan *plan, const char *op, char *value) {
+  static char *slot[1];
+  for (int i = 0; i < plan->count; i++)
+    if (strcmp(plan->records[i].op, op) == 0) { plan->records[i].argv[0] = value; plan->records[i].argc = 1; return 0; }
+  /* plan_load leaves room for one record more than the plan had. */
+  slot[0] = value;
+  plan->records[plan->count].op = op;
+  plan->records[plan->count].argc = 1;
+  plan->records[plan->count].argv = slot;
+  plan->count++;
+  return 0;
+}

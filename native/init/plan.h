@@ -27,4 +27,7 @@ int plan_has(const struct plan *plan, const char *op);
 int plan_int(const char *text, long long *out, char *err, size_t errlen);
 int plan_u64(const char *text, unsigned long long *out, char *err, size_t errlen);
 
+/* Sets (or adds) a one-field record, e.g. state_json once the pid is known. One add at most. */
+int plan_set_value(struct plan *plan, const char *op, char *value);
+
 #endif

@@ -1,0 +1,79 @@
+/* Declarations shared by the files of berth-init. Each .c file owns one concern and says at
+ * its top which process runs it: stage 0 (spawned by TypeScript), init (the container's first
+ * process, before execve), or exec (joining a running container). */
+#ifndef BERTH_CORE_H
+#define BERTH_CORE_H
+#include <stddef.h>
+#include <sys/types.h>
+#include "plan.h"
+
+#define ERRLEN 512
+
+/* Fds TypeScript gives stage 0: messages to TS and from TS. */
+#define FD_TO_TS 3
+#define FD_FROM_TS 4
+
+/* sync.c: line messages over pipes/sockets. */
+int sync_send(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Reads one line (without the newline) into buf; returns its length, 0 on EOF, -1 on error. */
+ssize_t sync_recv_line(int fd, char *buf, size_t len);
+/* Reports a fatal error to TS (or the sync socket) and exits 1. */
+void fail(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
+
+/* sealed.c: re-execute from a sealed memfd copy unless already done (CVE-2019-5736). */
+void ensure_sealed_self(char **argv);
+
+/* namespaces.c */
+int ns_clone_flags(const struct plan *plan);                     /* CLONE_NEW* for namespaces to create */
+int ns_join_paths(const struct plan *plan, char *err, size_t n);  /* setns for namespaces given by path */
+int ns_setup_time(const struct plan *plan, char *err, size_t n);  /* unshare + offsets for a new time ns */
+int ns_write_id_maps(const struct plan *plan, pid_t child, char *err, size_t n);
+int ns_flag_of(const char *type);
+
+/* rootfs.c (init, before and after pivot_root) */
+int rootfs_prepare(const struct plan *plan, int *rootfd, char *err, size_t n);
+int rootfs_set_hostname(const struct plan *plan, char *err, size_t n);
+int rootfs_write_sysctls(const struct plan *plan, int rootfd, char *err, size_t n);
+int rootfs_pivot(const struct plan *plan, int rootfd, char *err, size_t n);
+int rootfs_finish(const struct plan *plan, char *err, size_t n);
+
+/* mounts.c (init): safe, fd-relative creation of paths inside the root and the mounts. */
+int mounts_apply(const struct plan *plan, int rootfd, char *err, size_t n);
+/* Opens (creating as needed) PATH inside rootfd without ever following a symlink out of it.
+ * want_dir: create a directory (1) or an empty file (0) when missing. Returns an O_PATH fd. */
+int open_in_root(int rootfd, const char *path, int want_dir, int create, char *err, size_t n);
+/* Makes a /proc/self/fd/N path for mounting onto an opened fd. */
+void fd_path(int fd, char *buf, size_t len);
+
+/* devices.c (init) */
+int devices_create(const struct plan *plan, int rootfd, char *err, size_t n);
+
+/* console.c (init, after pivot_root) */
+int console_setup(const struct plan *plan, int console_fd, char *err, size_t n);
+/* Stage 0 / exec: connect to the --console-socket path. */
+int console_connect(const char *path, char *err, size_t n);
+
+/* hooks.c (init) */
+int hooks_run(const struct plan *plan, const char *stage, char *err, size_t n);
+
+/* process.c (init and exec): the last steps before execve. */
+int process_early(const struct plan *plan, char *err, size_t n);       /* rlimits, oom_score_adj */
+int process_lookup(const struct plan *plan, char *path, size_t len, char *err, size_t n); /* argv[0] in PATH */
+int process_chdir(const struct plan *plan, char *err, size_t n);
+void process_exec(const struct plan *plan, int report_fd) __attribute__((noreturn));
+
+/* The clone()d init's arguments (create.c -> init.c). */
+struct init_args {
+  struct plan *plan;
+  int sync_fd;    /* socket to stage 0 */
+  int console_fd; /* where the pty master goes, or -1 */
+};
+int init_main(void *arg);
+int wait_exit_status(pid_t pid);
+int relay_console(int sock, pid_t child);
+
+/* main.c entry points per mode */
+int stage0_create(const struct plan *plan, int wait_child, int console_relay);
+int exec_join(const struct plan *plan, int wait_child, int console_relay);
+
+#endif

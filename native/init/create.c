@@ -1,0 +1,102 @@
+/* Stage 0 of `create`: spawned by TypeScript with FD_TO_TS/FD_FROM_TS. Joins namespaces given
+ * by path, clones the init into new ones, writes its id maps, and relays the handshake:
+ *   -> "pid N"      <- "go STATEJSON"     -> "ready" | "error MSG"
+ * With --wait (foreground `run`) it stays as the init's parent, forwards signals and exits with
+ * the container's status; with --console-relay it also relays the pty to its own stdio. */
+#include "core.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+
+
+static pid_t child_pid;
+
+static void forward_signal(int sig) {
+  if (child_pid > 0) kill(child_pid, sig);
+}
+
+
+int wait_exit_status(pid_t pid) {
+  int status;
+  for (;;) {
+    pid_t w = waitpid(pid, &status, 0);
+    if (w == pid) break;
+    if (w < 0 && errno != EINTR) return 255;
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+int stage0_create(const struct plan *cplan, int wait_child, int console_relay) {
+  struct plan *plan = (struct plan *)cplan;
+  char err[ERRLEN];
+  if (fcntl(FD_TO_TS, F_GETFD) < 0 || fcntl(FD_FROM_TS, F_GETFD) < 0) {
+    fprintf(stderr, "berth-init: create must be started by berth-runtime (fds 3 and 4 are its pipes)\n");
+    return 1;
+  }
+  fcntl(FD_TO_TS, F_SETFD, FD_CLOEXEC);
+  fcntl(FD_FROM_TS, F_SETFD, FD_CLOEXEC);
+
+  int console_fd = -1, relay_fd = -1;
+  const struct plan_record *cs = plan_find(plan, "console_socket");
+  if (plan_has(plan, "terminal")) {
+    if (console_relay) {
+      int pair[2];
+      if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) < 0) fail(FD_TO_TS, "socketpair: %s", strerror(errno));
+      relay_fd = pair[0];
+      console_fd = pair[1];
+    } else if (cs) {
+      console_fd = console_connect(cs->argv[0], err, sizeof err);
+      if (console_fd < 0) fail(FD_TO_TS, "%s", err);
+    }
+  }
+  if (ns_join_paths(plan, err, sizeof err) < 0) fail(FD_TO_TS, "%s", err);
+  if (ns_setup_time(plan, err, sizeof err) < 0) fail(FD_TO_TS, "%s", err);
+
+  int sp[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0) fail(FD_TO_TS, "socketpair: %s", strerror(errno));
+  struct init_args args = {.plan = plan, .sync_fd = sp[1], .console_fd = console_fd};
+  size_t stack_size = 1 << 20;
+  char *stack = mmap(NULL, stack_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  if (stack == MAP_FAILED) fail(FD_TO_TS, "mmap stack: %s", strerror(errno));
+  pid_t pid = clone(init_main, stack + stack_size, ns_clone_flags(plan) | SIGCHLD, &args);
+  if (pid < 0) fail(FD_TO_TS, "clone the container init: %s", strerror(errno));
+  child_pid = pid;
+  close(sp[1]);
+  if (console_fd >= 0) close(console_fd);
+
+  if (ns_write_id_maps(plan, pid, err, sizeof err) < 0) { kill(pid, SIGKILL); fail(FD_TO_TS, "%s", err); }
+  sync_send(FD_TO_TS, "pid %d", pid);
+
+  static char line[65536];
+  ssize_t got = sync_recv_line(FD_FROM_TS, line, sizeof line);
+  if (got <= 0 || strncmp(line, "go", 2)) { kill(pid, SIGKILL); waitpid(pid, NULL, 0); return 1; }
+  sync_send(sp[0], "%s", line);
+
+  got = sync_recv_line(sp[0], line, sizeof line);
+  if (got <= 0) {
+    int status = wait_exit_status(pid);
+    fail(FD_TO_TS, "the container init died during setup (status %d)", status);
+  }
+  sync_send(FD_TO_TS, "%s", line);
+  if (strncmp(line, "ready", 5)) { waitpid(pid, NULL, 0); return 1; }
+  close(sp[0]);
+  if (!wait_child) return 0;
+
+  /* Foreground: the container's parent until it exits. */
+  close(FD_TO_TS);
+  struct sigaction sa = {.sa_handler = forward_signal};
+  int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
+  for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) sigaction(sigs[i], &sa, NULL);
+  if (relay_fd >= 0) return relay_console(relay_fd, pid);
+  return wait_exit_status(pid);
+}

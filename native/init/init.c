@@ -1,0 +1,72 @@
+/* Init: the container's first process, from clone() to execve(). Waits for stage 0's "go"
+ * (id maps written, cgroups joined), builds the root filesystem, reports "ready", then blocks
+ * on exec.fifo until `start`, and finally becomes the user's process. */
+#include "core.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+
+int init_main(void *arg) {
+  struct init_args *a = arg;
+  struct plan *plan = a->plan;
+  int sync = a->sync_fd;
+  char err[ERRLEN] = "";
+  /* Until ready, die with stage 0 rather than linger half-built. */
+  prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+
+  static char line[65536];
+  ssize_t got = sync_recv_line(sync, line, sizeof line);
+  if (got <= 0 || strncmp(line, "go", 2)) _exit(1);
+  if (line[2] == ' ') plan_set_value(plan, "state_json", line + 3);
+
+  if (plan_has(plan, "uidmap")) {
+    if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) fail(sync, "become root in the user namespace: %s", strerror(errno));
+  }
+  umask(0);
+  if (process_early(plan, err, sizeof err) < 0) fail(sync, "%s", err);
+  if (rootfs_set_hostname(plan, err, sizeof err) < 0) fail(sync, "%s", err);
+
+  int rootfd;
+  if (rootfs_prepare(plan, &rootfd, err, sizeof err) < 0) fail(sync, "%s", err);
+  if (mounts_apply(plan, rootfd, err, sizeof err) < 0) fail(sync, "%s", err);
+  if (devices_create(plan, rootfd, err, sizeof err) < 0) fail(sync, "%s", err);
+  if (rootfs_write_sysctls(plan, rootfd, err, sizeof err) < 0) fail(sync, "%s", err);
+
+  /* exec.fifo lives in the state dir on the host; keep a directory fd to reach it after pivot_root. */
+  const struct plan_record *sd = plan_find(plan, "state_dir");
+  int statefd = sd ? open(sd->argv[0], O_PATH | O_DIRECTORY | O_CLOEXEC) : -1;
+  if (sd && statefd < 0) fail(sync, "open state dir %s: %s", sd->argv[0], strerror(errno));
+
+  if (hooks_run(plan, "createContainer", err, sizeof err) < 0) fail(sync, "%s", err);
+  if (rootfs_pivot(plan, rootfd, err, sizeof err) < 0) fail(sync, "%s", err);
+  close(rootfd);
+  if (rootfs_finish(plan, err, sizeof err) < 0) fail(sync, "%s", err);
+  if (console_setup(plan, a->console_fd, err, sizeof err) < 0) fail(sync, "%s", err);
+  if (process_chdir(plan, err, sizeof err) < 0) fail(sync, "%s", err);
+  char path[4096];
+  if (process_lookup(plan, path, sizeof path, err, sizeof err) < 0) fail(sync, "%s", err);
+  umask(022);
+
+  prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
+  if (sync_send(sync, "ready") < 0) _exit(1);
+  close(sync);
+
+  if (statefd >= 0) {
+    /* Blocks until `start` opens the fifo for reading. */
+    int fifo = openat(statefd, "exec.fifo", O_WRONLY | O_CLOEXEC);
+    if (fifo < 0) { fprintf(stderr, "berth-init: open exec.fifo: %s\n", strerror(errno)); _exit(1); }
+    if (write(fifo, "0", 1) != 1) { fprintf(stderr, "berth-init: write exec.fifo: %s\n", strerror(errno)); _exit(1); }
+    close(fifo);
+    close(statefd);
+  }
+  if (hooks_run(plan, "startContainer", err, sizeof err) < 0) { fprintf(stderr, "berth-init: %s\n", err); _exit(1); }
+  process_exec(plan, -1);
+}

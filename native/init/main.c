@@ -1,0 +1,27 @@
+/* berth-init: the C core's entry. Usage (by berth-runtime only):
+ *   berth-init create PLAN [--wait] [--console-relay]
+ *   berth-init exec PLAN [--wait] [--console-relay]
+ * See native/PLAN.md for the plan and the order of processes. */
+#include "core.h"
+#include <stdio.h>
+#include <string.h>
+
+int main(int argc, char **argv) {
+  if (argc < 3 || (strcmp(argv[1], "create") && strcmp(argv[1], "exec"))) {
+    fprintf(stderr, "usage: berth-init create|exec PLAN [--wait] [--console-relay]\n"
+                    "berth-init is the C core of berth-runtime and is started by it; run berth-runtime instead.\n");
+    return 2;
+  }
+  ensure_sealed_self(argv);
+  int wait_child = 0, console_relay = 0;
+  for (int i = 3; i < argc; i++) {
+    if (!strcmp(argv[i], "--wait")) wait_child = 1;
+    else if (!strcmp(argv[i], "--console-relay")) console_relay = 1;
+    else { fprintf(stderr, "berth-init: unknown option %s\n", argv[i]); return 2; }
+  }
+  struct plan plan;
+  char err[ERRLEN];
+  if (plan_load(&plan, argv[2], err, sizeof err) < 0) fail(FD_TO_TS, "%s", err);
+  if (!strcmp(argv[1], "create")) return stage0_create(&plan, wait_child, console_relay);
+  return exec_join(&plan, wait_child, console_relay);
+}

@@ -1,0 +1,140 @@
+/* Init, before pivot_root: the config's mounts, in order. Every destination is created and
+ * opened inside the rootfs with openat2(RESOLVE_IN_ROOT), so a symlink in the image can never
+ * redirect a mount onto the host (CVE-2021-30465 class); the mount is made onto the opened fd. */
+#include "core.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+static int openat2_in_root(int rootfd, const char *path, int flags) {
+  struct open_how how = {.flags = (unsigned long long)(flags | O_CLOEXEC),
+                         .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS};
+  while (*path == '/') path++;
+  if (!*path) path = ".";
+  return (int)syscall(SYS_openat2, rootfd, path, &how, sizeof how);
+}
+
+void fd_path(int fd, char *buf, size_t len) { snprintf(buf, len, "/proc/self/fd/%d", fd); }
+
+int open_in_root(int rootfd, const char *path, int want_dir, int create, char *err, size_t n) {
+  int fd = openat2_in_root(rootfd, path, O_PATH);
+  if (fd >= 0 || errno != ENOENT || !create) {
+    if (fd < 0) snprintf(err, n, "open %s inside the container: %s", path, strerror(errno));
+    return fd;
+  }
+  /* Create missing components one at a time, each relative to its (checked) parent. */
+  char buf[4096];
+  if (strlen(path) >= sizeof buf) { snprintf(err, n, "path too long: %s", path); return -1; }
+  strcpy(buf, path);
+  char *p = buf;
+  while (*p == '/') p++;
+  for (;;) {
+    char *slash = strchr(p, '/');
+    int last = slash == NULL;
+    if (slash) *slash = 0;
+    if (*p) {
+      fd = openat2_in_root(rootfd, buf, O_PATH);
+      if (fd < 0 && errno == ENOENT) {
+        char *cut = strrchr(buf, '/');
+        const char *name = cut ? cut + 1 : buf;
+        int parent;
+        if (cut && cut != buf) { *cut = 0; parent = openat2_in_root(rootfd, buf, O_PATH | O_DIRECTORY); *cut = '/'; }
+        else parent = openat2_in_root(rootfd, "/", O_PATH | O_DIRECTORY);
+        if (parent < 0) { snprintf(err, n, "open parent of %s: %s", buf, strerror(errno)); return -1; }
+        int rc;
+        if (!last || want_dir) rc = mkdirat(parent, name, 0755);
+        else {
+          rc = openat(parent, name, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
+          if (rc >= 0) { close(rc); rc = 0; }
+        }
+        if (rc < 0 && errno != EEXIST) { snprintf(err, n, "create %s inside the container: %s", buf, strerror(errno)); close(parent); return -1; }
+        close(parent);
+        fd = openat2_in_root(rootfd, buf, O_PATH);
+      }
+      if (fd < 0) { snprintf(err, n, "open %s inside the container: %s", buf, strerror(errno)); return -1; }
+      if (!last) close(fd);
+    }
+    if (last) return fd >= 0 ? fd : openat2_in_root(rootfd, "/", O_PATH);
+    *slash = '/';
+    p = slash + 1;
+  }
+}
+
+/* Flags the kernel forces us to keep when remounting a bind (locked in a user namespace). */
+static unsigned long locked_flags(const char *path) {
+  struct statvfs sv;
+  if (statvfs(path, &sv) < 0) return 0;
+  unsigned long f = 0;
+  if (sv.f_flag & ST_NOSUID) f |= MS_NOSUID;
+  if (sv.f_flag & ST_NODEV) f |= MS_NODEV;
+  if (sv.f_flag & ST_NOEXEC) f |= MS_NOEXEC;
+  if (sv.f_flag & ST_RDONLY) f |= MS_RDONLY;
+  if (sv.f_flag & ST_NOATIME) f |= MS_NOATIME;
+  if (sv.f_flag & ST_NODIRATIME) f |= MS_NODIRATIME;
+  if (sv.f_flag & ST_RELATIME) f |= MS_RELATIME;
+  return f;
+}
+
+static int one_mount(int rootfd, const struct plan_record *r, char *err, size_t n) {
+  const char *source = r->argv[0], *dest = r->argv[1], *type = r->argv[2], *data = r->argv[5];
+  unsigned long long flags, prop, bindflags;
+  if (plan_u64(r->argv[3], &flags, err, n) < 0 || plan_u64(r->argv[4], &prop, err, n) < 0 ||
+      plan_u64(r->argv[6], &bindflags, err, n) < 0)
+    return -1;
+  int is_bind = (flags & MS_BIND) != 0;
+  int want_dir = 1;
+  if (is_bind) {
+    struct stat st;
+    if (stat(source, &st) < 0) { snprintf(err, n, "bind mount source %s: %s", source, strerror(errno)); return -1; }
+    want_dir = S_ISDIR(st.st_mode);
+  }
+  int fd = open_in_root(rootfd, dest, want_dir, 1, err, n);
+  if (fd < 0) return -1;
+  char target[64];
+  fd_path(fd, target, sizeof target);
+  if (mount(is_bind ? source : (*source ? source : type), target, is_bind ? NULL : type,
+            is_bind ? (flags & (MS_BIND | MS_REC)) : flags, is_bind || !*data ? NULL : data) < 0) {
+    snprintf(err, n, "mount %s on %s (%s): %s", *source ? source : type, dest, is_bind ? "bind" : type, strerror(errno));
+    close(fd);
+    return -1;
+  }
+  close(fd);
+  if (!(is_bind && bindflags) && !prop) return 0;
+  /* Reopen: the fd we mounted onto refers to what lies under the new mount. */
+  fd = open_in_root(rootfd, dest, want_dir, 0, err, n);
+  if (fd < 0) return -1;
+  fd_path(fd, target, sizeof target);
+  if (is_bind && bindflags) {
+    unsigned long f = MS_BIND | MS_REMOUNT | (unsigned long)bindflags | locked_flags(target);
+    if (mount(NULL, target, NULL, f, NULL) < 0) {
+      snprintf(err, n, "remount %s with its options: %s", dest, strerror(errno));
+      close(fd);
+      return -1;
+    }
+  }
+  if (prop && mount(NULL, target, NULL, (unsigned long)prop, NULL) < 0) {
+    snprintf(err, n, "set propagation of %s: %s", dest, strerror(errno));
+    close(fd);
+    return -1;
+  }
+  close(fd);
+  return 0;
+}
+
+int mounts_apply(const struct plan *plan, int rootfd, char *err, size_t n) {
+  for (int i = 0; i < plan->count; i++) {
+    const struct plan_record *r = &plan->records[i];
+    if (strcmp(r->op, "mount")) continue;
+    if (r->argc != 7) { snprintf(err, n, "plan: mount record needs 7 fields"); return -1; }
+    if (one_mount(rootfd, r, err, n) < 0) return -1;
+  }
+  return 0;
+}

@@ -1,0 +1,165 @@
+/* Init and exec: the process itself. Early: rlimits and oom_score_adj. Last: seccomp, user,
+ * capabilities, no_new_privs in runc's order, then every fd but stdio (and preserved ones)
+ * marked close-on-exec (CVE-2024-21626 class), then execve. */
+#include "core.h"
+#include "security.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <linux/close_range.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+int process_early(const struct plan *plan, char *err, size_t n) {
+  for (int i = 0; i < plan->count; i++) {
+    const struct plan_record *r = &plan->records[i];
+    if (!strcmp(r->op, "rlimit") && r->argc == 3) {
+      long long res, soft, hard;
+      if (plan_int(r->argv[0], &res, err, n) < 0 || plan_int(r->argv[1], &soft, err, n) < 0 || plan_int(r->argv[2], &hard, err, n) < 0) return -1;
+      struct rlimit rl = {.rlim_cur = soft < 0 ? RLIM_INFINITY : (rlim_t)soft, .rlim_max = hard < 0 ? RLIM_INFINITY : (rlim_t)hard};
+      if (setrlimit((int)res, &rl) < 0) {
+        snprintf(err, n, "setrlimit %lld to %lld/%lld: %s%s", res, soft, hard, strerror(errno),
+                 errno == EPERM ? " (raising a hard limit needs CAP_SYS_RESOURCE, which this host does not grant)" : "");
+        return -1;
+      }
+    } else if (!strcmp(r->op, "oom_score_adj") && r->argc == 1) {
+      int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+      if (fd < 0 || write(fd, r->argv[0], strlen(r->argv[0])) < 0) {
+        snprintf(err, n, "set oom_score_adj %s: %s", r->argv[0], strerror(errno));
+        if (fd >= 0) close(fd);
+        return -1;
+      }
+      close(fd);
+    }
+  }
+  return 0;
+}
+
+static const char *env_get(const struct plan *plan, const char *key) {
+  const struct plan_record *e = plan_find(plan, "env");
+  size_t klen = strlen(key);
+  if (!e) return NULL;
+  for (int i = 0; i < e->argc; i++)
+    if (!strncmp(e->argv[i], key, klen) && e->argv[i][klen] == '=') return e->argv[i] + klen + 1;
+  return NULL;
+}
+
+static int is_executable(const char *path) {
+  struct stat st;
+  return stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0;
+}
+
+int process_lookup(const struct plan *plan, char *out, size_t len, char *err, size_t n) {
+  const struct plan_record *a = plan_find(plan, "args");
+  if (!a || a->argc < 1 || !a->argv[0][0]) { snprintf(err, n, "process has no args"); return -1; }
+  const char *name = a->argv[0];
+  if (strchr(name, '/')) {
+    struct stat st;
+    if (stat(name, &st) < 0) { snprintf(err, n, "exec: \"%s\": stat %s: %s", name, name, strerror(errno)); return -1; }
+    if (S_ISDIR(st.st_mode)) { snprintf(err, n, "exec: \"%s\": is a directory", name); return -1; }
+    snprintf(out, len, "%s", name);
+    return 0;
+  }
+  const char *path = env_get(plan, "PATH");
+  if (!path) path = DEFAULT_PATH;
+  char dir[PATH_MAX];
+  for (const char *p = path;;) {
+    const char *colon = strchr(p, ':');
+    size_t dl = colon ? (size_t)(colon - p) : strlen(p);
+    if (dl == 0) snprintf(dir, sizeof dir, ".");
+    else snprintf(dir, sizeof dir, "%.*s", (int)dl, p);
+    snprintf(out, len, "%s/%s", dir, name);
+    if (is_executable(out)) return 0;
+    if (!colon) break;
+    p = colon + 1;
+  }
+  snprintf(err, n, "exec: \"%s\": executable file not found in $PATH", name);
+  return -1;
+}
+
+int process_chdir(const struct plan *plan, char *err, size_t n) {
+  const struct plan_record *c = plan_find(plan, "cwd");
+  const char *cwd = c && c->argc == 1 ? c->argv[0] : "/";
+  int rootfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (rootfd < 0) { snprintf(err, n, "open /: %s", strerror(errno)); return -1; }
+  int fd = open_in_root(rootfd, cwd, 1, 1, err, n);
+  close(rootfd);
+  if (fd < 0) return -1;
+  int rc = fchdir(fd);
+  close(fd);
+  if (rc < 0) { snprintf(err, n, "chdir to cwd %s: %s", cwd, strerror(errno)); return -1; }
+  /* A cwd outside our root shows as "(unreachable)"; never start a process there (CVE-2024-21626). */
+  char buf[PATH_MAX];
+  if (!getcwd(buf, sizeof buf) || buf[0] != '/') { snprintf(err, n, "cwd %s is outside the container", cwd); return -1; }
+  return 0;
+}
+
+static void __attribute__((noreturn)) exec_fail(int report_fd, int code, const char *fmt, const char *a, const char *b) {
+  char buf[ERRLEN];
+  snprintf(buf, sizeof buf, fmt, a, b);
+  if (report_fd < 0 || sync_send(report_fd, "error %s", buf) < 0) fprintf(stderr, "berth-init: %s\n", buf);
+  _exit(code);
+}
+
+static int set_user(const struct plan *plan, char *err, size_t n) {
+  const struct plan_record *u = plan_find(plan, "user");
+  long long uid = 0, gid = 0, umask_v = -1;
+  if (u && u->argc == 3 && (plan_int(u->argv[0], &uid, err, n) < 0 || plan_int(u->argv[1], &gid, err, n) < 0 ||
+                            plan_int(u->argv[2], &umask_v, err, n) < 0))
+    return -1;
+  const struct plan_record *g = plan_find(plan, "groups");
+  gid_t groups[NGROUPS_MAX];
+  int ng = 0;
+  for (int i = 0; g && i < g->argc && ng < NGROUPS_MAX; i++) {
+    long long v;
+    if (plan_int(g->argv[i], &v, err, n) < 0) return -1;
+    groups[ng++] = (gid_t)v;
+  }
+  if (setgroups((size_t)ng, groups) < 0 && (ng > 0 || errno != EPERM)) {
+    snprintf(err, n, "setgroups: %s", strerror(errno));
+    return -1;
+  }
+  if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0) { snprintf(err, n, "keep caps: %s", strerror(errno)); return -1; }
+  if (setresgid((gid_t)gid, (gid_t)gid, (gid_t)gid) < 0) { snprintf(err, n, "setgid %lld: %s", gid, strerror(errno)); return -1; }
+  if (setresuid((uid_t)uid, (uid_t)uid, (uid_t)uid) < 0) { snprintf(err, n, "setuid %lld: %s", uid, strerror(errno)); return -1; }
+  if (umask_v >= 0) umask((mode_t)umask_v);
+  return 0;
+}
+
+void process_exec(const struct plan *plan, int report_fd) {
+  char err[ERRLEN] = "";
+  int nnp = plan_has(plan, "no_new_privs");
+  char path[PATH_MAX];
+  if (process_lookup(plan, path, sizeof path, err, sizeof err) < 0) exec_fail(report_fd, 127, "%s%s", err, "");
+  if (!nnp && seccomp_install(plan, err, sizeof err) < 0) exec_fail(report_fd, 1, "seccomp: %s%s", err, "");
+  if (set_user(plan, err, sizeof err) < 0) exec_fail(report_fd, 1, "%s%s", err, "");
+  if (caps_apply(plan, err, sizeof err) < 0) exec_fail(report_fd, 1, "capabilities: %s%s", err, "");
+  if (nnp && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) exec_fail(report_fd, 1, "no_new_privs: %s%s", strerror(errno), "");
+  if (nnp && seccomp_install(plan, err, sizeof err) < 0) exec_fail(report_fd, 1, "seccomp: %s%s", err, "");
+
+  long long keep = 0;
+  const struct plan_record *pf = plan_find(plan, "preserve_fds");
+  if (pf && pf->argc == 1) plan_int(pf->argv[0], &keep, err, sizeof err);
+  for (int fd = 3; fd < 3 + keep; fd++) {
+    int fl = fcntl(fd, F_GETFD);
+    if (fl >= 0) fcntl(fd, F_SETFD, fl & ~FD_CLOEXEC);
+  }
+  syscall(SYS_close_range, (unsigned)(3 + keep), ~0U, CLOSE_RANGE_CLOEXEC);
+
+  const struct plan_record *a = plan_find(plan, "args"), *e = plan_find(plan, "env");
+  char **argv = calloc((size_t)a->argc + 1, sizeof(char *));
+  char **envp = calloc((size_t)(e ? e->argc : 0) + 1, sizeof(char *));
+  for (int i = 0; i < a->argc; i++) argv[i] = a->argv[i];
+  for (int i = 0; e && i < e->argc; i++) envp[i] = e->argv[i];
+  execve(path, argv, envp);
+  exec_fail(report_fd, errno == ENOENT ? 127 : 126, "exec %s: %s", path, strerror(errno));
+}

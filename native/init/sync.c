@@ -1,0 +1,52 @@
+/* Line messages between the processes (stage 0 <-> TypeScript, stage 0 <-> init). */
+#include "core.h"
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+int sync_send(int fd, const char *fmt, ...) {
+  char buf[4096];
+  va_list ap;
+  va_start(ap, fmt);
+  int len = vsnprintf(buf, sizeof buf - 1, fmt, ap);
+  va_end(ap);
+  if (len < 0) return -1;
+  if (len > (int)sizeof buf - 2) len = sizeof buf - 2;
+  for (int i = 0; i < len; i++) if (buf[i] == '\n') buf[i] = ' ';
+  buf[len++] = '\n';
+  for (int off = 0; off < len;) {
+    ssize_t w = write(fd, buf + off, (size_t)(len - off));
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0) return -1;
+    off += (int)w;
+  }
+  return 0;
+}
+
+ssize_t sync_recv_line(int fd, char *buf, size_t len) {
+  size_t got = 0;
+  while (got + 1 < len) {
+    char c;
+    ssize_t r = read(fd, &c, 1);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) return -1;
+    if (r == 0) break;
+    if (c == '\n') { buf[got] = 0; return (ssize_t)got ? (ssize_t)got : 1; }
+    buf[got++] = c;
+  }
+  buf[got] = 0;
+  return (ssize_t)got;
+}
+
+void fail(int fd, const char *fmt, ...) {
+  char buf[ERRLEN * 2];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  if (fd < 0 || sync_send(fd, "error %s", buf) < 0) fprintf(stderr, "berth-init: %s\n", buf);
+  _exit(1);
+}
