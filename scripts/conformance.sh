@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# OCI runtime conformance: runs the `validation` tests of opencontainers/runtime-tools (the
+# runtime-spec's own suite) against a runtime and prints one line per test.
+#
+#   scripts/conformance.sh build GITDIR        clone GITDIR (a local snapshot) into $SUITE and build it
+#   scripts/conformance.sh [run] [TEST...]     run every test (or the named ones)
+#   scripts/conformance.sh --compare [TEST...] run, then list tests runc passes that RUNTIME does not
+#
+# Environment: RUNTIME (default <repo>/bin/berth-runtime), SUITE (the built runtime-tools checkout,
+# default /tmp/runtime-tools), TIMEOUT (seconds per test, default 60), OUT (where each test's TAP
+# output and results.txt go, default a fresh temp dir), BASELINE (default
+# tests/conformance/runc-baseline.txt). Needs root. Nothing is downloaded: the suite is built with
+# the machine's Go from runtime-tools' own vendor directory (see docs/conformance.md).
+set -uo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+RUNTIME=${RUNTIME:-$repo/bin/berth-runtime}
+SUITE=${SUITE:-/tmp/runtime-tools}
+TIMEOUT=${TIMEOUT:-60}
+BASELINE=${BASELINE:-$repo/tests/conformance/runc-baseline.txt}
+# Newest runtime-tools commit that still builds with Go 1.19 (Debian 12's golang-go): later ones
+# vendor github.com/moby/sys/capability, which needs Go 1.21's slices/sync.OnceValues.
+PINNED_COMMIT=${PINNED_COMMIT:-260e151b8552afa2678ef6d41820ea0f31cd8be1}
+
+die() { echo "conformance: $*" >&2; exit 2; }
+
+build_suite() {
+  local src=${1:-}
+  [ -n "$src" ] || die "build needs the path of a local runtime-tools git snapshot (a bare or normal git dir)"
+  command -v go >/dev/null || die "go not found: apt-get install golang-go"
+  if [ ! -d "$SUITE/.git" ]; then
+    git clone --quiet --no-checkout "$src" "$SUITE" || die "cannot clone $src into $SUITE"
+  fi
+  git -C "$SUITE" -c advice.detachedHead=false checkout --quiet "$PINNED_COMMIT" \
+    || die "commit $PINNED_COMMIT is not in $src; set PINNED_COMMIT to one whose go.mod says go <= $(go env GOVERSION)"
+  cd "$SUITE" || exit 2
+  # Offline, from the repository's vendor directory only.
+  export GOFLAGS=-mod=vendor GOPROXY=off GO111MODULE=on GOTOOLCHAIN=local CGO_ENABLED=0
+  echo "building runtimetest (static) in $SUITE"
+  go build -tags "netgo osusergo" -o runtimetest ./cmd/runtimetest || die "runtimetest did not build"
+  local f n=0
+  for f in $(find validation -name '*.go' -not -path 'validation/util/*' | sort); do
+    go build -o "${f%.go}.t" "$f" || die "$f did not build"
+    n=$((n + 1))
+  done
+  echo "built $n validation tests"
+}
+
+# All test binaries, as names relative to $SUITE/validation without the .t (e.g. "kill").
+list_tests() {
+  (cd "$SUITE/validation" && find . -name '*.t' | sed 's|^\./||; s|/[^/]*\.t$||' | sort)
+}
+
+# verdict TAPFILE EXITCODE -> PASS | FAIL | SKIP
+# FAIL: non-zero exit, a timeout, or any "not ok" that is not a TODO. SKIP: every test point is
+# skipped (or the plan is "1..0"). PASS: otherwise.
+verdict() {
+  local tap=$1 rc=$2
+  if [ "$rc" -ne 0 ] || grep -Eq '^not ok( |$)' <(grep -Ev '# *TODO' "$tap"); then echo FAIL; return; fi
+  local oks skips
+  oks=$(grep -Ec '^ok( |$)' "$tap")
+  skips=$(grep -Eic '^ok[^#]*# *skip' "$tap")
+  if [ "$oks" -eq 0 ] || [ "$oks" -eq "$skips" ]; then echo SKIP; else echo PASS; fi
+}
+
+run_suite() {
+  local compare=$1; shift
+  [ -x "$SUITE/runtimetest" ] || die "no built suite in $SUITE: run '$0 build GITDIR' first (docs/conformance.md)"
+  [ "$(id -u)" -eq 0 ] || die "the validation tests create containers: run as root"
+  command -v "$RUNTIME" >/dev/null || [ -x "$RUNTIME" ] || die "RUNTIME=$RUNTIME is not executable"
+  OUT=${OUT:-$(mktemp -d /tmp/conformance.XXXXXX)}
+  mkdir -p "$OUT"
+  local tests=("$@")
+  [ ${#tests[@]} -gt 0 ] || mapfile -t tests < <(list_tests)
+  local results=$OUT/results.txt pass=0 fail=0 skip=0 t rc v points
+  : >"$results"
+  echo "runtime: $RUNTIME"
+  echo "suite:   $SUITE ($(git -C "$SUITE" rev-parse --short HEAD 2>/dev/null || echo unknown))"
+  for t in "${tests[@]}"; do
+    local bin=$SUITE/validation/$t/$t.t tap=$OUT/$t.tap
+    [ -x "$bin" ] || die "no test binary $bin"
+    # The tests find runtimetest and rootfs-<arch>.tar.gz in their working directory.
+    (cd "$SUITE" && RUNTIME=$RUNTIME timeout --kill-after=5 "$TIMEOUT" "$bin" </dev/null >"$tap" 2>&1)
+    rc=$?
+    [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ] && echo "# conformance.sh: timed out after ${TIMEOUT}s" >>"$tap"
+    v=$(verdict "$tap" "$rc")
+    points="$(grep -Ec '^ok( |$)' "$tap") ok, $(grep -Ec '^not ok( |$)' "$tap") not ok, exit $rc"
+    printf '%-4s %-40s %s\n' "$v" "$t" "$points"
+    printf '%s %s\n' "$t" "$v" >>"$results"
+    case $v in PASS) pass=$((pass + 1)) ;; FAIL) fail=$((fail + 1)) ;; SKIP) skip=$((skip + 1)) ;; esac
+  done
+  echo "${pass} passed, ${fail} failed, ${skip} skipped (TAP output in $OUT)"
+  [ "$compare" = 1 ] || { [ "$fail" -eq 0 ]; return; }
+
+  [ -f "$BASELINE" ] || die "no baseline $BASELINE"
+  local missing=0 base
+  echo "== compared with $(basename "$BASELINE")"
+  while read -r t base _; do
+    case $t in ''|'#'*) continue ;; esac
+    v=$(awk -v t="$t" '$1 == t { print $2 }' "$results")
+    [ -n "$v" ] || continue # not run this time
+    if [ "$base" = PASS ] && [ "$v" != PASS ]; then
+      echo "REGRESSION $t: runc PASS, $(basename "$RUNTIME") $v"
+      grep -E '^not ok|timed out' "$OUT/$t.tap" | head -5 | sed 's/^/    /'
+      missing=$((missing + 1))
+    elif [ "$base" != PASS ] && [ "$v" = PASS ]; then
+      echo "BETTER     $t: runc $base, $(basename "$RUNTIME") PASS"
+    fi
+  done <"$BASELINE"
+  echo "${missing} tests that runc passes are not passed"
+  [ "$missing" -eq 0 ]
+}
+
+case ${1:-run} in
+  build) shift; build_suite "$@" ;;
+  run) [ $# -gt 0 ] && shift; run_suite 0 "$@" ;;
+  --compare|compare) shift; run_suite 1 "$@" ;;
+  -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//' ;;
+  -*) die "unknown option $1 (see --help)" ;;
+  *) run_suite 0 "$@" ;;
+esac
