@@ -1,0 +1,394 @@
+// The cgroup manager: one object per container (or per named group of the cgroup tool) that owns
+// the group's directory in every hierarchy it uses. Each controller is served from where the
+// kernel bound it — a v1 mount, or the unified (v2) hierarchy — so v1, v2 and hybrid hosts are
+// one code path with two backends (v1 files / v2 files) chosen per controller.
+import { existsSync, mkdirSync, readdirSync, rmdirSync, statSync } from "node:fs";
+import { dirname, join } from "node:path";
+import type { LinuxResources } from "../oci/spec.ts";
+import { CgroupError, parseFlatKeyed, readControl, readOptional, writeControl } from "./files.ts";
+import { type CgroupLayout, DEFAULT_ROOT, discoverHierarchies, type Hierarchies } from "./layout.ts";
+import { type CgroupMount, type ProcCgroup, readProcCgroup } from "./mountinfo.ts";
+import { type CgroupPath, cgroupDir, parseCgroupsPath } from "./path.ts";
+import { type ControllerHome, type Homes, planResources, type Step, type Write } from "./resources.ts";
+import { type CgroupStats, readStats } from "./stats.ts";
+import { deviceProgram, encodeProgram } from "./device-program.ts";
+import { setDevicePrograms } from "./bpf.ts";
+import { kill } from "../sys/libc.ts";
+
+export interface CgroupManager {
+  readonly layout: CgroupLayout;
+  /** controller (or "unified") -> absolute directory */
+  paths(): Record<string, string>;
+  /** mkdir in every hierarchy; idempotent */
+  create(): void;
+  /** write all limits; throws a CgroupError naming the field when a value has no home or is refused */
+  apply(resources: LinuxResources): void;
+  /** live update of a running group (honours memory.checkBeforeUpdate) */
+  update(resources: LinuxResources): void;
+  /** move a process (all its threads) into every hierarchy */
+  addProcess(pid: number): void;
+  /** every cgroup.procs file a joining process must write its pid to (used by exec) */
+  procsFiles(): string[];
+  /** every pid in the group, including sub-groups */
+  pids(): number[];
+  freeze(): void;
+  thaw(): void;
+  frozen(): boolean;
+  stats(): CgroupStats;
+  /** OOM kills inside the group so far (0 when no memory controller is in use) */
+  oomKillCount(): number;
+  killAll(signal?: number): void;
+  /** kill leftovers, then remove the group everywhere (retrying while the kernel releases it) */
+  destroy(): void;
+  /** whether the group's directory exists in every hierarchy it uses */
+  exists(): boolean;
+}
+
+export interface OpenCgroupOptions {
+  cgroupsPath?: string;
+  containerId: string;
+  /** where the hierarchies are mounted (default /sys/fs/cgroup); a cgroup2 mount point gives a pure v2 manager */
+  root?: string;
+  /** use only these controllers (the cgroup tool's -g); default: every mounted controller */
+  controllers?: string[];
+}
+
+export const KNOWN_CONTROLLERS = [
+  "cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "net_cls", "net_prio", "blkio", "io",
+  "pids", "hugetlb", "perf_event", "rdma", "misc",
+] as const;
+
+const SIGKILL = 9;
+const WAIT_MS = 10_000;
+
+function sleep(ms: number): void {
+  Bun.sleepSync(ms);
+}
+
+export function describeHierarchies(h: Hierarchies): string {
+  const v1 = [...h.v1.keys()].sort().join(", ");
+  const v2 = [...h.v2Controllers].sort().join(", ") || "no controllers";
+  const parts: string[] = [];
+  if (h.v1.size) parts.push(`cgroup v1 has ${v1} under ${h.root}`);
+  if (h.unified) parts.push(`the unified hierarchy at ${h.unified.mountPoint} has ${v2}`);
+  return `layout ${h.layout}: ${parts.join("; ")}`;
+}
+
+class Manager implements CgroupManager {
+  readonly layout: CgroupLayout;
+  private readonly v1Dirs = new Map<string, string>();
+  private readonly v1Mounts = new Map<string, CgroupMount>();
+  private readonly unifiedDir?: string;
+  /** controllers this group uses on the unified hierarchy (enabled in the parents' subtree_control) */
+  private readonly v2Used: string[] = [];
+
+  constructor(private readonly h: Hierarchies, path: CgroupPath, self: ProcCgroup[], subset?: string[]) {
+    this.layout = h.layout;
+    const wanted = subset ? new Set(subset) : undefined;
+    for (const c of wanted ?? []) {
+      if (c === "unified") {
+        if (!h.unified) throw new CgroupError(`"unified" asked for, but no cgroup v2 hierarchy is mounted (${describeHierarchies(h)})`);
+        continue;
+      }
+      if (!(KNOWN_CONTROLLERS as readonly string[]).includes(c)) {
+        throw new CgroupError(`unknown controller ${JSON.stringify(c)}; known controllers: ${KNOWN_CONTROLLERS.join(", ")}`);
+      }
+      if (!h.v1.has(c) && !h.v2Controllers.has(c) && !(c === "freezer" && h.unified) && !(c === "devices" && h.unified)) {
+        throw new CgroupError(`controller ${c} is not mounted on this host (${describeHierarchies(h)})`);
+      }
+    }
+    for (const [c, mount] of h.v1) {
+      if (wanted && !wanted.has(c)) continue;
+      this.v1Dirs.set(c, cgroupDir(mount, path, self));
+      this.v1Mounts.set(c, mount);
+    }
+    if (h.unified) {
+      for (const c of h.v2Controllers) if (!h.v1.has(c) && (!wanted || wanted.has(c))) this.v2Used.push(c);
+      // freeze/kill/devices-by-eBPF are core v2 features: use the unified group for them when v1 lacks them.
+      const coreFromV2 = wanted && ((wanted.has("freezer") && !h.v1.has("freezer")) || (wanted.has("devices") && !h.v1.has("devices")));
+      if (!wanted || wanted.has("unified") || this.v2Used.length || coreFromV2) this.unifiedDir = cgroupDir(h.unified, path, self);
+    }
+  }
+
+  private find = (controller: string): ControllerHome | undefined => {
+    const v1 = this.v1Dirs.get(controller);
+    if (v1) return { version: 1, dir: v1 };
+    if (this.unifiedDir && this.v2Used.includes(controller)) return { version: 2, dir: this.unifiedDir };
+    return undefined;
+  };
+
+  private homes(): Homes {
+    return { find: this.find, unifiedDir: this.unifiedDir, describe: () => describeHierarchies(this.h) };
+  }
+
+  paths(): Record<string, string> {
+    const out: Record<string, string> = Object.fromEntries(this.v1Dirs);
+    if (this.unifiedDir) out.unified = this.unifiedDir;
+    return out;
+  }
+
+  private dirs(): string[] {
+    return [...new Set(this.paths() ? Object.values(this.paths()) : [])];
+  }
+
+  exists(): boolean {
+    return this.dirs().every((d) => existsSync(d));
+  }
+
+  create(): void {
+    this.createTracked();
+  }
+
+  /** Creates every directory; returns the ones made now (deepest last) so a failed apply can undo them. */
+  private createTracked(): string[] {
+    const made: string[] = [];
+    try {
+      for (const [c, dir] of this.v1Dirs) {
+        const mount = this.v1Mounts.get(c)!;
+        const fresh = this.mkdirs(dir, mount.mountPoint);
+        made.push(...fresh);
+        // A new v1 cpuset starts with no CPUs and no memory nodes, and refuses tasks until both are set.
+        if (mount.controllers.includes("cpuset") && c === "cpuset") for (const d of fresh) this.inheritCpuset(d);
+      }
+      if (this.unifiedDir) {
+        const mountPoint = this.h.unified!.mountPoint;
+        made.push(...this.mkdirs(this.unifiedDir, mountPoint));
+        this.enableV2Controllers(this.unifiedDir, mountPoint);
+      }
+    } catch (e) {
+      this.removeDirs(made);
+      throw e;
+    }
+    return made;
+  }
+
+  private mkdirs(dir: string, mountPoint: string): string[] {
+    const missing: string[] = [];
+    for (let d = dir; d !== mountPoint && d.startsWith(mountPoint) && !existsSync(d); d = dirname(d)) missing.unshift(d);
+    for (const d of missing) {
+      try {
+        mkdirSync(d);
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code !== "EEXIST") throw new CgroupError(`cannot create cgroup ${d}: ${code}${code === "EACCES" || code === "EPERM" ? " (need root or a delegated cgroup)" : ""}`);
+      }
+    }
+    return missing;
+  }
+
+  private inheritCpuset(dir: string): void {
+    for (const file of ["cpuset.cpus", "cpuset.mems"]) {
+      if (readControl(join(dir, file)).trim() === "") writeControl(join(dir, file), readControl(join(dirname(dir), file)).trim());
+    }
+  }
+
+  /** Enables this group's v2 controllers in every ancestor's cgroup.subtree_control (as runc does). */
+  private enableV2Controllers(dir: string, mountPoint: string): void {
+    if (!this.v2Used.length) return;
+    const chain: string[] = [];
+    for (let d = dirname(dir); d.startsWith(mountPoint); d = dirname(d)) {
+      chain.unshift(d);
+      if (d === mountPoint) break;
+    }
+    for (const d of chain) {
+      const enabled = new Set((readOptional(join(d, "cgroup.subtree_control")) ?? "").trim().split(/\s+/));
+      const missing = this.v2Used.filter((c) => !enabled.has(c));
+      // A group that holds processes cannot enable domain controllers ("no internal processes");
+      // that surfaces later as a clear ENOENT on the controller's files, so it is not fatal here.
+      if (missing.length) try { writeControl(join(d, "cgroup.subtree_control"), missing.map((c) => `+${c}`).join(" ")); } catch { /* see above */ }
+    }
+  }
+
+  apply(resources: LinuxResources): void {
+    const made = this.createTracked();
+    try {
+      this.run(planResources(resources, this.homes()));
+    } catch (e) {
+      this.removeDirs(made);
+      throw e;
+    }
+  }
+
+  update(resources: LinuxResources): void {
+    const missing = this.dirs().filter((d) => !existsSync(d));
+    if (missing.length) throw new CgroupError(`cannot update: cgroup ${missing[0]} does not exist (is the container running?)`);
+    this.run(planResources(resources, this.homes()));
+  }
+
+  private run(steps: Step[]): void {
+    const write = (x: Write) => {
+      try {
+        writeControl(x.file, x.value);
+      } catch (e) {
+        const err = new CgroupError(`${x.field}: ${(e as Error).message}`);
+        (err as { code?: string }).code = (e as { code?: string }).code;
+        throw err;
+      }
+    };
+    for (const step of steps) {
+      switch (step.kind) {
+        case "write": write(step); break;
+        case "pair":
+          // e.g. raising memory.limit above memsw must write memsw first, lowering must not.
+          try {
+            write(step.first);
+            write(step.second);
+          } catch (first) {
+            try {
+              write(step.second);
+              write(step.first);
+            } catch {
+              throw first;
+            }
+          }
+          break;
+        case "check-usage": {
+          const usage = Number(readControl(step.usageFile).trim());
+          if (usage > step.limit) {
+            throw new CgroupError(`${step.field}: the new limit ${step.limit} is below the current usage ${usage} (checkBeforeUpdate is set); free memory first or pick a higher limit`);
+          }
+          break;
+        }
+        case "bpf-devices":
+          setDevicePrograms(step.dir, encodeProgram(deviceProgram(step.rules)));
+          break;
+      }
+    }
+  }
+
+  addProcess(pid: number): void {
+    if (!Number.isInteger(pid) || pid <= 0) throw new CgroupError(`invalid pid ${pid}: must be a positive integer`);
+    if (!existsSync(`/proc/${pid}`)) throw new CgroupError(`no process with pid ${pid}`);
+    for (const file of this.procsFiles()) {
+      if (!existsSync(dirname(file))) throw new CgroupError(`cgroup ${dirname(file)} does not exist; create it first`);
+      writeControl(file, String(pid));
+    }
+  }
+
+  procsFiles(): string[] {
+    return this.dirs().map((d) => join(d, "cgroup.procs"));
+  }
+
+  pids(): number[] {
+    const all = new Set<number>();
+    const walk = (dir: string) => {
+      const text = readOptional(join(dir, "cgroup.procs"));
+      if (text === undefined) return;
+      for (const line of text.split("\n")) if (line) all.add(Number(line));
+      for (const entry of readdirSync(dir, { withFileTypes: true })) if (entry.isDirectory()) walk(join(dir, entry.name));
+    };
+    for (const d of this.dirs()) walk(d);
+    return [...all].sort((a, b) => a - b);
+  }
+
+  /** Where freezing happens: the v1 freezer if mounted, else the unified group's cgroup.freeze. */
+  private freezer(): ControllerHome {
+    const v1 = this.v1Dirs.get("freezer");
+    if (v1) return { version: 1, dir: v1 };
+    if (this.unifiedDir) return { version: 2, dir: this.unifiedDir };
+    throw new CgroupError(`cannot freeze: no freezer (v1) and no cgroup v2 group in use (${describeHierarchies(this.h)})`);
+  }
+
+  private setFrozen(want: boolean): void {
+    const f = this.freezer();
+    const deadline = Date.now() + WAIT_MS;
+    for (let i = 0; ; i++) {
+      // v1 may sit in FREEZING while tasks are busy in the kernel; re-asking nudges them again.
+      if (i % 10 === 0) {
+        if (f.version === 1) writeControl(join(f.dir, "freezer.state"), want ? "FROZEN" : "THAWED");
+        else writeControl(join(f.dir, "cgroup.freeze"), want ? "1" : "0");
+      }
+      if (this.frozen() === want) return;
+      if (Date.now() > deadline) {
+        if (want) this.setFrozen(false);
+        throw new CgroupError(`cgroup ${f.dir} did not ${want ? "freeze" : "thaw"} within ${WAIT_MS / 1000}s; a task may be stuck in the kernel (see /proc/PID/stack)`);
+      }
+      sleep(Math.min(1 + i, 20));
+    }
+  }
+
+  freeze(): void {
+    this.setFrozen(true);
+  }
+
+  thaw(): void {
+    this.setFrozen(false);
+  }
+
+  frozen(): boolean {
+    const f = this.freezer();
+    if (f.version === 1) return readControl(join(f.dir, "freezer.state")).trim() === "FROZEN";
+    return parseFlatKeyed(readControl(join(f.dir, "cgroup.events"))).frozen === 1;
+  }
+
+  stats(): CgroupStats {
+    return readStats(this.find, this.unifiedDir);
+  }
+
+  oomKillCount(): number {
+    const home = this.find("memory");
+    if (!home) return 0;
+    if (home.version === 1) return parseFlatKeyed(readControl(join(home.dir, "memory.oom_control"))).oom_kill ?? 0;
+    return parseFlatKeyed(readControl(join(home.dir, "memory.events"))).oom_kill ?? 0;
+  }
+
+  killAll(signal: number = SIGKILL): void {
+    if (signal === SIGKILL && this.unifiedDir && existsSync(join(this.unifiedDir, "cgroup.kill"))) {
+      writeControl(join(this.unifiedDir, "cgroup.kill"), "1");
+    }
+    let canFreeze = this.v1Dirs.has("freezer") || this.unifiedDir !== undefined;
+    const deadline = Date.now() + WAIT_MS;
+    for (let round = 0; ; round++) {
+      const pids = this.pids();
+      if (pids.length === 0) return;
+      if (round > 0 && signal !== SIGKILL) return; // one delivery is enough for catchable signals
+      // Freezing first stops a fork bomb from outrunning the loop; frozen tasks die when thawed.
+      let froze = false;
+      if (canFreeze) try { this.freeze(); froze = true; } catch { canFreeze = false; }
+      for (const pid of this.pids()) kill(pid, signal);
+      if (froze) this.thaw();
+      if (signal !== SIGKILL) return;
+      if (Date.now() > deadline) throw new CgroupError(`processes ${this.pids().join(" ")} survived SIGKILL for ${WAIT_MS / 1000}s (stuck in uninterruptible sleep?)`);
+      sleep(Math.min(1 + round * 2, 20));
+    }
+  }
+
+  destroy(): void {
+    const present = this.dirs().filter((d) => existsSync(d));
+    if (!present.length) return;
+    if (this.pids().length) this.killAll(SIGKILL);
+    for (const d of present) this.removeTree(d);
+  }
+
+  /** rmdir children first; retry EBUSY while exiting tasks are still being released by the kernel. */
+  private removeTree(dir: string): void {
+    if (!existsSync(dir)) return;
+    for (const entry of readdirSync(dir, { withFileTypes: true })) if (entry.isDirectory()) this.removeTree(join(dir, entry.name));
+    for (let attempt = 0; ; attempt++) {
+      try {
+        rmdirSync(dir);
+        return;
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === "ENOENT") return;
+        if ((code === "EBUSY" || code === "ENOTEMPTY") && attempt < 100) {
+          sleep(Math.min(1 + attempt, 50));
+          continue;
+        }
+        throw new CgroupError(`cannot remove cgroup ${dir}: ${code}${code === "EBUSY" ? " (it still has processes or sub-groups)" : ""}`);
+      }
+    }
+  }
+
+  private removeDirs(made: string[]): void {
+    for (const d of [...made].reverse()) {
+      try { if (statSync(d).isDirectory()) rmdirSync(d); } catch { /* best effort: undoing our own fresh mkdirs */ }
+    }
+  }
+}
+
+export function openCgroup(opts: OpenCgroupOptions): CgroupManager {
+  const h = discoverHierarchies(opts.root ?? DEFAULT_ROOT);
+  const path = parseCgroupsPath(opts.cgroupsPath, opts.containerId);
+  return new Manager(h, path, readProcCgroup("self"), opts.controllers);
+}
