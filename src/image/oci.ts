@@ -1,0 +1,160 @@
+// OCI image-spec documents (manifest, index, config) and the Docker schema2 equivalents we accept.
+import { type Digest, parseDigest } from "../storage/digest.ts";
+
+export const MT = {
+  ociManifest: "application/vnd.oci.image.manifest.v1+json",
+  ociIndex: "application/vnd.oci.image.index.v1+json",
+  ociConfig: "application/vnd.oci.image.config.v1+json",
+  ociLayer: "application/vnd.oci.image.layer.v1.tar",
+  ociLayerGzip: "application/vnd.oci.image.layer.v1.tar+gzip",
+  ociLayerZstd: "application/vnd.oci.image.layer.v1.tar+zstd",
+  ociLayerNondist: "application/vnd.oci.image.layer.nondistributable.v1.tar",
+  ociLayerNondistGzip: "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
+  dockerManifest: "application/vnd.docker.distribution.manifest.v2+json",
+  dockerList: "application/vnd.docker.distribution.manifest.list.v2+json",
+  dockerConfig: "application/vnd.docker.container.image.v1+json",
+  dockerLayer: "application/vnd.docker.image.rootfs.diff.tar",
+  dockerLayerGzip: "application/vnd.docker.image.rootfs.diff.tar.gzip",
+  dockerForeignLayerGzip: "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
+} as const;
+
+const LAYER_TYPES = new Set<string>([MT.ociLayer, MT.ociLayerGzip, MT.ociLayerZstd, MT.ociLayerNondist, MT.ociLayerNondistGzip, MT.dockerLayer, MT.dockerLayerGzip, MT.dockerForeignLayerGzip]);
+const MANIFEST_TYPES = new Set<string>([MT.ociManifest, MT.dockerManifest]);
+const INDEX_TYPES = new Set<string>([MT.ociIndex, MT.dockerList]);
+
+export interface Platform {
+  architecture: string;
+  os: string;
+  variant?: string;
+  "os.version"?: string;
+}
+
+export interface Descriptor {
+  mediaType: string;
+  digest: Digest;
+  size: number;
+  annotations?: Record<string, string>;
+  platform?: Platform;
+  urls?: string[];
+}
+
+export interface Manifest {
+  schemaVersion: 2;
+  mediaType?: string;
+  config: Descriptor;
+  layers: Descriptor[];
+  annotations?: Record<string, string>;
+}
+
+export interface Index {
+  schemaVersion: 2;
+  mediaType?: string;
+  manifests: Descriptor[];
+  annotations?: Record<string, string>;
+}
+
+/** The runtime part of an image config (OCI "config" object; docker's ContainerConfig uses the same keys). */
+export interface ImageConfig {
+  User?: string;
+  ExposedPorts?: Record<string, object>;
+  Env?: string[];
+  Entrypoint?: string[] | null;
+  Cmd?: string[] | null;
+  Volumes?: Record<string, object>;
+  WorkingDir?: string;
+  Labels?: Record<string, string>;
+  StopSignal?: string;
+  Healthcheck?: { Test?: string[]; Interval?: number; Timeout?: number; StartPeriod?: number; Retries?: number };
+  OnBuild?: string[] | null;
+  ArgsEscaped?: boolean;
+  Shell?: string[];
+}
+
+export interface HistoryEntry {
+  created?: string;
+  created_by?: string;
+  author?: string;
+  comment?: string;
+  empty_layer?: boolean;
+}
+
+export interface ImageDocument {
+  created?: string;
+  author?: string;
+  architecture: string;
+  os: string;
+  variant?: string;
+  config?: ImageConfig;
+  rootfs: { type: "layers"; diff_ids: Digest[] };
+  history?: HistoryEntry[];
+  [extra: string]: unknown;
+}
+
+function fail(what: string, why: string): never {
+  throw new Error(`invalid ${what}: ${why}`);
+}
+
+export function parseDescriptor(v: unknown, what: string): Descriptor {
+  if (typeof v !== "object" || v === null) fail(what, "descriptor is not an object");
+  const d = v as Record<string, unknown>;
+  if (typeof d.mediaType !== "string") fail(what, "descriptor has no mediaType");
+  const size = d.size;
+  if (typeof size !== "number" || !Number.isSafeInteger(size) || size < 0) fail(what, "descriptor size is not a non-negative integer");
+  return { ...(d as object), mediaType: d.mediaType, digest: parseDigest(d.digest, `${what} digest`), size } as Descriptor;
+}
+
+export function isLayerType(mt: string): boolean {
+  return LAYER_TYPES.has(mt);
+}
+export function isManifestType(mt: string | undefined): boolean {
+  return mt !== undefined && MANIFEST_TYPES.has(mt);
+}
+export function isIndexType(mt: string | undefined): boolean {
+  return mt !== undefined && INDEX_TYPES.has(mt);
+}
+
+export function parseJSON(bytes: Uint8Array, what: string): unknown {
+  try {
+    return JSON.parse(new TextDecoder().decode(bytes));
+  } catch (e) {
+    fail(what, `not JSON (${(e as Error).message})`);
+  }
+}
+
+export function parseManifest(bytes: Uint8Array, what = "image manifest"): Manifest {
+  const v = parseJSON(bytes, what) as Record<string, unknown>;
+  if (v?.schemaVersion !== 2) fail(what, `schemaVersion ${String(v?.schemaVersion)} is not supported (only 2; schema1 manifests are obsolete)`);
+  if (v.mediaType !== undefined && !isManifestType(v.mediaType as string)) fail(what, `mediaType ${String(v.mediaType)} is not an image manifest`);
+  if (!Array.isArray(v.layers)) fail(what, "no layers array");
+  const layers = v.layers.map((l, i) => parseDescriptor(l, `${what} layer ${i}`));
+  for (const l of layers) if (!isLayerType(l.mediaType)) fail(what, `layer media type ${l.mediaType} is not supported`);
+  return { ...(v as object), schemaVersion: 2, config: parseDescriptor(v.config, `${what} config`), layers } as Manifest;
+}
+
+export function parseIndex(bytes: Uint8Array, what = "image index"): Index {
+  const v = parseJSON(bytes, what) as Record<string, unknown>;
+  if (v?.schemaVersion !== 2) fail(what, `schemaVersion ${String(v?.schemaVersion)} is not supported`);
+  if (!Array.isArray(v.manifests)) fail(what, "no manifests array");
+  return { ...(v as object), schemaVersion: 2, manifests: v.manifests.map((m, i) => parseDescriptor(m, `${what} entry ${i}`)) } as Index;
+}
+
+export function parseImageDocument(bytes: Uint8Array, what = "image config"): ImageDocument {
+  const v = parseJSON(bytes, what) as Record<string, unknown>;
+  if (typeof v !== "object" || v === null) fail(what, "not an object");
+  const rootfs = v.rootfs as Record<string, unknown> | undefined;
+  if (!rootfs || rootfs.type !== "layers" || !Array.isArray(rootfs.diff_ids)) fail(what, "rootfs.diff_ids missing");
+  rootfs.diff_ids.forEach((d, i) => parseDigest(d, `${what} diff_ids[${i}]`));
+  if (typeof v.os !== "string" || typeof v.architecture !== "string") fail(what, "os/architecture missing");
+  return v as ImageDocument;
+}
+
+/** Host platform in OCI terms, for picking a manifest out of a multi-platform index. */
+export function hostPlatform(): Platform {
+  const arch: Record<string, string> = { x64: "amd64", arm64: "arm64", arm: "arm", ia32: "386", ppc64: "ppc64le", s390x: "s390x", riscv64: "riscv64" };
+  return { os: "linux", architecture: arch[process.arch] ?? process.arch };
+}
+
+export function layerMediaType(compression: "none" | "gzip" | "zstd", docker: boolean): string {
+  if (docker) return compression === "gzip" ? MT.dockerLayerGzip : compression === "none" ? MT.dockerLayer : MT.ociLayerZstd;
+  return compression === "gzip" ? MT.ociLayerGzip : compression === "zstd" ? MT.ociLayerZstd : MT.ociLayer;
+}

@@ -1,0 +1,160 @@
+// One pass over a layer blob: hash the compressed bytes, store them, decompress, hash the
+// uncompressed bytes (the diff ID) and unpack the tar — all on the same chunks as they stream by.
+import * as zlib from "node:zlib";
+import type { BlobWriter } from "./blobs.ts";
+import { type Digest, Hasher } from "./digest.ts";
+import { TarReader } from "./tar.ts";
+import { LayerWriter, type UnpackStats } from "./unpack.ts";
+
+export type Compression = "none" | "gzip" | "zstd";
+
+export interface LayerIngestResult {
+  digest: Digest;        // of the bytes as given (the blob)
+  size: number;
+  diffId: Digest;        // of the uncompressed tar
+  compression: Compression;
+  stats: UnpackStats | null;
+  unpackError: Error | null;
+}
+
+export function detectCompression(head: Uint8Array): Compression | "unknown" {
+  if (head[0] === 0x1f && head[1] === 0x8b) return "gzip";
+  if (head[0] === 0x28 && head[1] === 0xb5 && head[2] === 0x2f && head[3] === 0xfd) return "zstd";
+  if (head.length >= 262 && head[257] === 0x75 && head[258] === 0x73 && head[259] === 0x74 && head[260] === 0x61 && head[261] === 0x72) return "none";
+  return "unknown";
+}
+
+/** Whether a blob's first bytes could be a layer (tar, gzip, zstd). Needs ≥ 262 bytes for plain tar. */
+export function looksLikeLayer(head: Uint8Array): boolean {
+  return detectCompression(head) !== "unknown";
+}
+
+/**
+ * Streams one layer. write() may return a promise (decompressor backpressure) which the caller
+ * must await before writing again. With unpackDir = null only hashing/storing happens.
+ */
+export class LayerIngest {
+  private blobHash: Hasher | null;
+  private diffHash: Hasher | null = null;
+  private head: Uint8Array[] = [];
+  private headLen = 0;
+  private compression: Compression | null = null;
+  private tar: TarReader | null = null;
+  private writer: LayerWriter | null = null;
+  private z: zlib.Gunzip | zlib.ZstdDecompress | null = null;
+  private zError: Error | null = null;
+  private unpackError: Error | null = null;
+
+  constructor(private unpackDir: string | null, private blob: BlobWriter | null) {
+    this.blobHash = blob ? null : new Hasher(); // a BlobWriter hashes for us
+  }
+
+  write(chunk: Uint8Array): void | Promise<void> {
+    this.blob?.write(chunk);
+    this.blobHash?.update(chunk);
+    if (this.compression === null) {
+      this.head.push(chunk);
+      this.headLen += chunk.length;
+      if (this.headLen < 512) return;
+      return this.start();
+    }
+    return this.feed(chunk);
+  }
+
+  async end(): Promise<LayerIngestResult> {
+    if (this.compression === null) await this.start();
+    if (this.z) {
+      const z = this.z;
+      const done = new Promise<void>((res) => z.once("end", res).once("error", () => res()));
+      z.end();
+      await done;
+      if (this.zError && !this.unpackError) this.unpackError = this.zError;
+    }
+    if (this.tar && !this.unpackError) {
+      try {
+        this.tar.finish();
+      } catch (e) {
+        this.unpackError = e as Error;
+      }
+    }
+    if (this.writer) {
+      if (this.unpackError) this.writer.abort();
+      else this.writer.finish();
+    }
+    const digest = this.blob ? this.blob.digest() : this.blobHash!.digest();
+    const size = this.blob ? this.blob.size : this.blobHash!.bytes;
+    return {
+      digest,
+      size,
+      diffId: this.diffHash ? this.diffHash.digest() : digest,
+      compression: this.compression ?? "none",
+      stats: this.writer && !this.unpackError ? this.writer.stats : null,
+      unpackError: this.unpackError,
+    };
+  }
+
+  abort(): void {
+    this.writer?.abort();
+    this.z?.destroy();
+  }
+
+  private start(): void | Promise<void> {
+    const head = Buffer.concat(this.head);
+    this.head = [];
+    const c = detectCompression(head);
+    if (c === "unknown") {
+      this.compression = "none";
+      this.fail(new Error("not a layer: the data is neither a tar archive nor gzip/zstd compressed"));
+    } else {
+      this.compression = c;
+    }
+    if (this.unpackDir !== null && !this.unpackError) {
+      this.writer = new LayerWriter(this.unpackDir);
+      this.tar = new TarReader(this.writer);
+    }
+    if (c === "gzip" || c === "zstd") {
+      this.diffHash = new Hasher();
+      const z = c === "gzip" ? zlib.createGunzip({ chunkSize: 1 << 20 }) : zlib.createZstdDecompress({ chunkSize: 1 << 20 });
+      z.on("data", (out: Buffer) => this.uncompressed(out));
+      z.on("error", (e: Error) => {
+        this.zError = new Error(`layer decompression (${c}) failed: ${e.message}`);
+      });
+      this.z = z;
+    }
+    if (head.length) return this.feed(head);
+  }
+
+  private feed(chunk: Uint8Array): void | Promise<void> {
+    if (this.z) {
+      if (this.zError) return;
+      if (!this.z.write(chunk)) {
+        const z = this.z;
+        return new Promise<void>((res) => {
+          const done = () => {
+            z.off("drain", done).off("error", done);
+            res();
+          };
+          z.on("drain", done).on("error", done);
+        });
+      }
+      return;
+    }
+    this.uncompressed(chunk);
+  }
+
+  private uncompressed(chunk: Uint8Array): void {
+    this.diffHash?.update(chunk);
+    if (!this.tar || this.unpackError) return;
+    try {
+      this.tar.push(chunk);
+    } catch (e) {
+      this.fail(e as Error);
+    }
+  }
+
+  private fail(e: Error): void {
+    this.unpackError ??= e;
+    this.writer?.abort();
+    this.tar = null;
+  }
+}

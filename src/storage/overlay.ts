@@ -1,0 +1,180 @@
+// Container root filesystems: the image's snapshots as read-only lowerdirs of an overlay, with a
+// per-container upper and work dir. Also `diff` (what the container changed) and `export`.
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { MNT_DETACH, mount, SyscallError, umount } from "../sys/libc.ts";
+import { readXattrs } from "./ffi.ts";
+import { isOpaqueDir, isOverlayWhiteout, packDirectory, type PackOptions } from "./pack.ts";
+
+export interface ContainerRootfs {
+  rootfs: string; // the merged view: give this to the runtime as root.path
+  upper: string;
+  work: string;
+}
+
+// The kernel copies mount options into one page; long lowerdir lists need the relative-path trick below.
+const MAX_OPTIONS = 4000;
+
+/**
+ * Mounts lowerdirs (top layer first) + containerDir/upper at containerDir/rootfs. Idempotent:
+ * an already mounted rootfs is left alone. An image with no layers gets an empty lower dir.
+ */
+export function mountContainerRootfs(lowerdirs: readonly string[], containerDir: string): ContainerRootfs {
+  const rootfs = path.join(containerDir, "rootfs");
+  const upper = path.join(containerDir, "upper");
+  const work = path.join(containerDir, "work");
+  for (const d of [rootfs, upper, work]) fs.mkdirSync(d, { recursive: true, mode: 0o755 });
+  if (isMountPoint(rootfs)) return { rootfs, upper, work };
+  let lowers = [...lowerdirs];
+  if (lowers.length === 0) {
+    const empty = path.join(containerDir, "empty-lower");
+    fs.mkdirSync(empty, { recursive: true });
+    lowers = [empty];
+  }
+  for (const l of lowers) {
+    if (l.includes(":") || l.includes(",")) throw new Error(`overlay lowerdir ${l} contains ':' or ','; choose a store root without them`);
+  }
+  const opts = (ls: string[]) => `lowerdir=${ls.join(":")},upperdir=${upper},workdir=${work}`;
+  let data = opts(lowers);
+  if (data.length <= MAX_OPTIONS) {
+    mountOverlay(rootfs, data);
+  } else {
+    // Paths relative to a common parent keep the option string short; mount(2) resolves them
+    // against our cwd, so switch cwd for the one synchronous call.
+    const common = commonParent(lowers);
+    data = `lowerdir=${lowers.map((l) => path.relative(common, l)).join(":")},upperdir=${upper},workdir=${work}`;
+    if (data.length > MAX_OPTIONS) throw new Error(`image has too many layers (${lowers.length}) for one overlay mount`);
+    const cwd = process.cwd();
+    process.chdir(common);
+    try {
+      mountOverlay(rootfs, data);
+    } finally {
+      process.chdir(cwd);
+    }
+  }
+  return { rootfs, upper, work };
+}
+
+function mountOverlay(target: string, data: string): void {
+  try {
+    mount("overlay", target, "overlay", 0, data);
+  } catch (e) {
+    if (e instanceof SyscallError) throw new Error(`mounting the container root filesystem at ${target} failed: ${e.message} (is overlayfs available and the store on a file system that supports it?)`);
+    throw e;
+  }
+}
+
+function commonParent(paths: string[]): string {
+  let common = path.dirname(paths[0]!);
+  for (const p of paths) while (!p.startsWith(common + "/")) common = path.dirname(common);
+  return common;
+}
+
+export function isMountPoint(p: string): boolean {
+  try {
+    const a = fs.statSync(p), b = fs.statSync(path.dirname(p));
+    if (a.dev !== b.dev) return true;
+  } catch {
+    return false;
+  }
+  // same device (e.g. an overlay over the same fs reports its own dev, but be exact anyway)
+  const real = fs.realpathSync(p);
+  return fs.readFileSync("/proc/self/mountinfo", "utf8").split("\n").some((l) => l.split(" ")[4] === real);
+}
+
+/** Unmounts the rootfs (lazily if busy) and optionally removes upper/work/rootfs. */
+export function unmountContainerRootfs(containerDir: string, remove = false): void {
+  const rootfs = path.join(containerDir, "rootfs");
+  if (isMountPoint(rootfs)) {
+    try {
+      umount(rootfs);
+    } catch (e) {
+      if (e instanceof SyscallError && e.code === "EBUSY") umount(rootfs, MNT_DETACH);
+      else throw e;
+    }
+  }
+  if (remove) {
+    for (const d of ["rootfs", "upper", "work", "empty-lower"]) fs.rmSync(path.join(containerDir, d), { recursive: true, force: true });
+  }
+}
+
+export type ChangeKind = "A" | "C" | "D";
+export interface Change {
+  kind: ChangeKind;
+  path: string; // absolute inside the container, e.g. "/etc/passwd"
+}
+
+/** How a path looks through the lower layers (top first), honouring whiteouts and opaque dirs. */
+function existsInLowers(lowerdirs: readonly string[], rel: string): boolean {
+  const parts = rel.split("/");
+  for (const l of lowerdirs) {
+    try {
+      const st = fs.lstatSync(path.join(l, rel));
+      return !isOverlayWhiteout(st);
+    } catch {
+      // absent here: does something in this layer hide the layers beneath?
+      let p = l;
+      for (let i = 0; i < parts.length - 1; i++) {
+        p = path.join(p, parts[i]!);
+        let st: fs.Stats;
+        try {
+          st = fs.lstatSync(p);
+        } catch {
+          break;
+        }
+        if (isOverlayWhiteout(st) || !st.isDirectory()) return false;
+        if (isOpaqueDir(readXattrs(p))) return false;
+      }
+    }
+  }
+  return false;
+}
+
+function lowerChildren(lowerdirs: readonly string[], rel: string): string[] {
+  const names = new Set<string>();
+  for (const l of lowerdirs) {
+    try {
+      for (const n of fs.readdirSync(path.join(l, rel))) names.add(n);
+    } catch {
+      // not a directory in this layer
+    }
+  }
+  return [...names].filter((n) => existsInLowers(lowerdirs, rel ? `${rel}/${n}` : n)).sort();
+}
+
+/** What the container changed, like `docker diff`: A added, C changed, D deleted; sorted by path. */
+export function diffContainer(upper: string, lowerdirs: readonly string[]): Change[] {
+  const out: Change[] = [];
+  const walk = (rel: string) => {
+    for (const name of fs.readdirSync(rel ? path.join(upper, rel) : upper).sort()) {
+      const r = rel ? `${rel}/${name}` : name;
+      const abs = path.join(upper, r);
+      const st = fs.lstatSync(abs);
+      if (isOverlayWhiteout(st)) {
+        if (existsInLowers(lowerdirs, r)) out.push({ kind: "D", path: "/" + r });
+        continue;
+      }
+      const inLower = existsInLowers(lowerdirs, r);
+      out.push({ kind: inLower ? "C" : "A", path: "/" + r });
+      if (st.isDirectory()) {
+        if (inLower && isOpaqueDir(readXattrs(abs))) {
+          const kept = new Set(fs.readdirSync(abs));
+          for (const n of lowerChildren(lowerdirs, r)) if (!kept.has(n)) out.push({ kind: "D", path: `/${r}/${n}` });
+        }
+        walk(r);
+      }
+    }
+  };
+  walk("");
+  return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}
+
+/** The upper dir as an OCI layer tar (overlay whiteouts become .wh. entries). */
+export function packUpperLayer(upper: string): AsyncGenerator<Uint8Array> {
+  return packDirectory(upper, { whiteouts: "overlay" });
+}
+
+/** The container's merged filesystem as a tar stream (like `docker export`); pass the mounted rootfs. */
+export function exportContainer(rootfs: string, opts: PackOptions = {}): AsyncGenerator<Uint8Array> {
+  return packDirectory(rootfs, { whiteouts: "none", ...opts });
+}
