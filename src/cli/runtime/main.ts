@@ -1,0 +1,100 @@
+// berth-runtime: the OCI runtime's command line, runc-compatible so containerd and people who
+// know runc can drive it. This file parses and prints only; operations live in src/runtime.
+import { parseArgs } from "node:util";
+import { appendFileSync } from "node:fs";
+import { StateStore, DEFAULT_ROOT } from "../../runtime/state-store.ts";
+import { COMMANDS, type Context } from "./commands.ts";
+
+const USAGE = `berth-runtime: an OCI runtime (runtime-spec 1.x), runc-compatible
+
+usage: berth-runtime [global options] COMMAND [options] [args]
+
+commands:
+  spec      write a new config.json in the bundle
+  create    create a container (its process waits for start)
+  start     run the process of a created container
+  run       create and start a container (foreground unless -d)
+  state     print a container's state as JSON
+  kill      send a signal to a container's process (--all: every process)
+  delete    remove a stopped container (--force: stop it first)
+  list      list containers
+  ps        list the processes of a container
+  exec      run another process in a container
+  pause     freeze every process of a container
+  resume    thaw a paused container
+  update    change a container's resource limits
+  events    print a container's stats and OOM events
+  features  print what this runtime supports, as JSON
+
+global options:
+  --root DIR          state directory (default ${DEFAULT_ROOT})
+  --log FILE          also write errors and debug messages to FILE
+  --log-format FMT    text or json (default text)
+  --debug             log the plan handed to the C core
+  -h, --help          this help; COMMAND --help for a command's options
+  -v, --version       print the version`;
+
+async function main(argv: string[]): Promise<number> {
+  const { values, tokens } = parseArgs({
+    args: argv,
+    options: {
+      root: { type: "string" }, log: { type: "string" }, "log-format": { type: "string" }, debug: { type: "boolean" },
+      help: { type: "boolean", short: "h" }, version: { type: "boolean", short: "v" },
+      "systemd-cgroup": { type: "boolean" }, rootless: { type: "string" }, criu: { type: "string" },
+    },
+    strict: false,
+    allowPositionals: true,
+    tokens: true,
+  });
+  // Global options end at the command name; everything after belongs to the command.
+  const cmdToken = tokens.find((t) => t.kind === "positional");
+  const cmdIndex = cmdToken ? cmdToken.index : argv.length;
+  const global = parseArgs({
+    args: argv.slice(0, cmdIndex),
+    options: {
+      root: { type: "string" }, log: { type: "string" }, "log-format": { type: "string" }, debug: { type: "boolean" },
+      help: { type: "boolean", short: "h" }, version: { type: "boolean", short: "v" },
+      "systemd-cgroup": { type: "boolean" }, rootless: { type: "string" }, criu: { type: "string" },
+    },
+    strict: true,
+    allowPositionals: false,
+  }).values;
+  void values;
+  if (global.version) {
+    console.log("berth-runtime version 0.1.0\nspec: 1.2.0");
+    return 0;
+  }
+  const name = cmdToken?.kind === "positional" ? cmdToken.value : undefined;
+  if (!name || global.help) {
+    console.log(USAGE);
+    return name || global.help ? 0 : 2;
+  }
+  const logFile = global.log;
+  const json = global["log-format"] === "json";
+  if (global["log-format"] && !["text", "json"].includes(global["log-format"])) throw new UsageError(`--log-format must be text or json`);
+  const log = (level: string, msg: string) => {
+    if (!logFile) return;
+    const line = json ? JSON.stringify({ level, msg, time: new Date().toISOString() }) : `time="${new Date().toISOString()}" level=${level} msg="${msg}"`;
+    try { appendFileSync(logFile, line + "\n"); } catch { /* the log is best effort */ }
+  };
+  if (global["systemd-cgroup"]) throw new UsageError("--systemd-cgroup is not supported: berth-runtime manages cgroupfs directly");
+  const ctx: Context = {
+    store: new StateStore(global.root ?? DEFAULT_ROOT),
+    warn: (msg) => { process.stderr.write(`berth-runtime: warning: ${msg}\n`); log("warning", msg); },
+    debug: global.debug ? (msg) => { process.stderr.write(`berth-runtime: debug: ${msg}\n`); log("debug", msg); } : undefined,
+    logError: (msg) => log("error", msg),
+  };
+  const command = COMMANDS[name];
+  if (!command) throw new UsageError(`unknown command ${JSON.stringify(name)}; see berth-runtime --help`);
+  return await command(argv.slice(cmdIndex + 1), ctx);
+}
+
+export class UsageError extends Error {}
+
+try {
+  process.exitCode = await main(process.argv.slice(2));
+} catch (e) {
+  const err = e as Error & { exitCode?: number };
+  process.stderr.write(`berth-runtime: ${err.message}\n`);
+  process.exitCode = err.exitCode ?? (err instanceof UsageError || (err as { code?: string }).code?.startsWith?.("ERR_PARSE_ARGS") ? 2 : 1);
+}

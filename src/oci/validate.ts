@@ -1,0 +1,143 @@
+// Parses config.json into a Spec, checking what the runtime relies on. Every problem is an
+// OciConfigError whose message names the field and says what is expected.
+import type { Spec, NamespaceType } from "./spec.ts";
+
+export class OciConfigError extends Error {}
+
+const NAMESPACE_TYPES: readonly NamespaceType[] = ["pid", "network", "mount", "ipc", "uts", "user", "cgroup", "time"];
+
+function fail(msg: string): never {
+  throw new OciConfigError(`config.json: ${msg}`);
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+function checkStrings(v: unknown, field: string): void {
+  if (v === undefined) return;
+  if (!Array.isArray(v) || v.some((s) => typeof s !== "string")) fail(`${field} must be an array of strings`);
+}
+
+function checkUint(v: unknown, field: string): void {
+  if (v === undefined) return;
+  if (typeof v !== "number" || !Number.isInteger(v) || v < 0) fail(`${field} must be a non-negative integer, got ${JSON.stringify(v)}`);
+}
+
+/** Accepts runtime-spec 1.x (the version this runtime implements). */
+export function checkOciVersion(version: unknown): void {
+  if (typeof version !== "string" || !/^1\.\d+\.\d+(-[0-9A-Za-z.-]+)?$/.test(version)) {
+    fail(`unsupported ociVersion ${JSON.stringify(version)}; berth-runtime implements runtime-spec 1.x (e.g. "1.2.0")`);
+  }
+}
+
+export function parseSpec(text: string): Spec {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    fail(`invalid JSON: ${(e as Error).message}`);
+  }
+  if (!isObject(raw)) fail("the top level must be a JSON object");
+  checkOciVersion(raw.ociVersion);
+  const spec = raw as unknown as Spec;
+
+  if (spec.root !== undefined) {
+    if (!isObject(spec.root) || typeof spec.root.path !== "string" || !spec.root.path) fail("root.path must be a non-empty string");
+  }
+  const p = spec.process;
+  if (p !== undefined) {
+    if (!isObject(p)) fail("process must be an object");
+    checkStrings(p.args, "process.args");
+    checkStrings(p.env, "process.env");
+    if (typeof p.cwd !== "string" || !p.cwd.startsWith("/")) fail(`process.cwd must be an absolute path, got ${JSON.stringify(p.cwd)}`);
+    if (!isObject(p.user)) fail("process.user must be an object with uid and gid");
+    checkUint(p.user.uid, "process.user.uid");
+    checkUint(p.user.gid, "process.user.gid");
+    checkUint(p.user.umask, "process.user.umask");
+    if (p.user.additionalGids !== undefined) {
+      if (!Array.isArray(p.user.additionalGids)) fail("process.user.additionalGids must be an array");
+      p.user.additionalGids.forEach((g, i) => checkUint(g, `process.user.additionalGids[${i}]`));
+    }
+    if (p.env?.some((e) => !e.includes("="))) fail(`process.env entries must look like KEY=VALUE, got ${JSON.stringify(p.env.find((e) => !e.includes("=")))}`);
+    if (p.rlimits !== undefined) {
+      if (!Array.isArray(p.rlimits)) fail("process.rlimits must be an array");
+      const seen = new Set<string>();
+      for (const r of p.rlimits) {
+        if (!isObject(r) || typeof r.type !== "string") fail("each process.rlimits entry needs a type");
+        if (seen.has(r.type)) fail(`process.rlimits has ${r.type} twice`);
+        seen.add(r.type);
+        checkUint(r.soft, `process.rlimits ${r.type}.soft`);
+        checkUint(r.hard, `process.rlimits ${r.type}.hard`);
+        if (r.soft > r.hard) fail(`process.rlimits ${r.type}: soft limit ${r.soft} is above the hard limit ${r.hard}`);
+      }
+    }
+    if (p.consoleSize !== undefined && (!isObject(p.consoleSize) || typeof p.consoleSize.height !== "number" || typeof p.consoleSize.width !== "number")) {
+      fail("process.consoleSize needs numeric height and width");
+    }
+    if (p.oomScoreAdj !== undefined && (!Number.isInteger(p.oomScoreAdj) || p.oomScoreAdj < -1000 || p.oomScoreAdj > 1000)) {
+      fail(`process.oomScoreAdj must be an integer from -1000 to 1000, got ${p.oomScoreAdj}`);
+    }
+  }
+  if (spec.mounts !== undefined) {
+    if (!Array.isArray(spec.mounts)) fail("mounts must be an array");
+    spec.mounts.forEach((m, i) => {
+      if (!isObject(m) || typeof m.destination !== "string" || !m.destination) fail(`mounts[${i}].destination must be a non-empty string`);
+      checkStrings(m.options, `mounts[${i}].options`);
+    });
+  }
+  const linux = spec.linux;
+  if (linux !== undefined) {
+    if (!isObject(linux)) fail("linux must be an object");
+    if (linux.namespaces !== undefined) {
+      if (!Array.isArray(linux.namespaces)) fail("linux.namespaces must be an array");
+      const seen = new Set<string>();
+      for (const ns of linux.namespaces) {
+        if (!isObject(ns) || !NAMESPACE_TYPES.includes(ns.type as NamespaceType)) {
+          fail(`linux.namespaces: unknown type ${JSON.stringify(isObject(ns) ? ns.type : ns)}; expected one of ${NAMESPACE_TYPES.join(", ")}`);
+        }
+        const type = ns.type as string;
+        if (seen.has(type)) fail(`linux.namespaces lists ${type} twice`);
+        seen.add(type);
+        if (ns.path !== undefined && (typeof ns.path !== "string" || !ns.path.startsWith("/"))) fail(`linux.namespaces ${ns.type}.path must be an absolute path`);
+      }
+    }
+    for (const key of ["uidMappings", "gidMappings"] as const) {
+      const maps = linux[key];
+      if (maps === undefined) continue;
+      if (!Array.isArray(maps)) fail(`linux.${key} must be an array`);
+      maps.forEach((m, i) => {
+        checkUint(m.containerID, `linux.${key}[${i}].containerID`);
+        checkUint(m.hostID, `linux.${key}[${i}].hostID`);
+        checkUint(m.size, `linux.${key}[${i}].size`);
+      });
+    }
+    if (linux.sysctl !== undefined && (!isObject(linux.sysctl) || Object.values(linux.sysctl).some((v) => typeof v !== "string"))) {
+      fail("linux.sysctl must map names to string values");
+    }
+    checkStrings(linux.maskedPaths, "linux.maskedPaths");
+    checkStrings(linux.readonlyPaths, "linux.readonlyPaths");
+  }
+  if (spec.hooks !== undefined) {
+    if (!isObject(spec.hooks)) fail("hooks must be an object");
+    for (const [stage, list] of Object.entries(spec.hooks)) {
+      if (!["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"].includes(stage)) fail(`hooks: unknown stage ${stage}`);
+      if (!Array.isArray(list)) fail(`hooks.${stage} must be an array`);
+      list.forEach((h: unknown, i: number) => {
+        if (!isObject(h) || typeof h.path !== "string" || !h.path.startsWith("/")) fail(`hooks.${stage}[${i}].path must be an absolute path`);
+        checkStrings(h.args, `hooks.${stage}[${i}].args`);
+        checkStrings(h.env, `hooks.${stage}[${i}].env`);
+        if (h.timeout !== undefined && (typeof h.timeout !== "number" || !Number.isInteger(h.timeout) || h.timeout <= 0)) fail(`hooks.${stage}[${i}].timeout must be a positive integer`);
+      });
+    }
+  }
+  return spec;
+}
+
+/** Container IDs as runc accepts them: letters, digits, _ + - . (not "." or ".."). */
+export function checkContainerId(id: string): void {
+  if (!id) throw new OciConfigError("container ID must not be empty");
+  if (id.length > 1024 || !/^[\w+\-.]+$/.test(id) || id === "." || id === "..") {
+    throw new OciConfigError(`invalid container ID ${JSON.stringify(id)}: use letters, digits, '_', '+', '-' and '.'`);
+  }
+}

@@ -1,0 +1,122 @@
+// `create`: everything up to the point where the container's init waits for `start`.
+// TypeScript resolves the plan; berth-init (C) executes it; on any failure nothing is left:
+// no process, no cgroup, no state directory.
+import { readFileSync, writeFileSync, renameSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { userInfo } from "node:os";
+import type { Spec } from "../oci/spec.ts";
+import { parseSpec, checkContainerId, OciConfigError } from "../oci/validate.ts";
+import { OCI_VERSION } from "../oci/default-spec.ts";
+import { encodePlan } from "./plan-encoding.ts";
+import { buildCreatePlan, resolveRootfs } from "./plan.ts";
+import { StateStore, type ContainerRecord } from "./state-store.ts";
+import { startInit, expectMessage, type InitProcess, type Stdio } from "./native.ts";
+import { runHooks } from "./hooks.ts";
+import { processStartTime } from "./proc.ts";
+import { openCgroup, type CgroupManager } from "../cgroups/index.ts";
+import { mkfifo, kill } from "../sys/libc.ts";
+
+export interface CreateOptions {
+  id: string;
+  bundle: string;
+  pidFile?: string;
+  consoleSocket?: string;
+  noPivot?: boolean;
+  preserveFds?: number;
+  /** Foreground `run`: berth-init stays the init's parent and exits with its status. */
+  foreground?: boolean;
+  stdio?: [Stdio, Stdio, Stdio];
+  debug?: (msg: string) => void;
+}
+
+export interface Created {
+  record: ContainerRecord;
+  init: InitProcess;
+}
+
+export function loadBundleSpec(bundle: string): Spec {
+  let text: string;
+  try {
+    text = readFileSync(join(bundle, "config.json"), "utf8");
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new OciConfigError(code === "ENOENT" ? `no config.json in bundle ${bundle} (create one with: berth-runtime spec --bundle ${bundle})` : `read ${bundle}/config.json: ${(e as Error).message}`);
+  }
+  return parseSpec(text);
+}
+
+export function writePidFile(path: string, pid: number): void {
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, String(pid));
+  renameSync(tmp, path);
+}
+
+export async function createContainer(store: StateStore, opts: CreateOptions): Promise<Created> {
+  checkContainerId(opts.id);
+  const bundle = resolve(opts.bundle);
+  const spec = loadBundleSpec(bundle);
+  if (spec.process?.terminal && !opts.consoleSocket && !opts.foreground) {
+    throw new OciConfigError("process.terminal is true but no --console-socket was given: a detached container needs somewhere to send its terminal (or set terminal to false)");
+  }
+  const rootfs = resolveRootfs(spec, bundle);
+  const dir = store.claim(opts.id);
+  let cgroup: CgroupManager | undefined;
+  let init: InitProcess | undefined;
+  let pid = 0;
+  try {
+    cgroup = openCgroup({ cgroupsPath: spec.linux?.cgroupsPath, containerId: opts.id });
+    const plan = buildCreatePlan(spec, {
+      bundle, stateDir: dir, noPivot: opts.noPivot, consoleSocket: opts.consoleSocket ? resolve(opts.consoleSocket) : undefined,
+      preserveFds: opts.preserveFds, cgroupDirs: cgroup.paths(),
+    });
+    const planPath = join(dir, "plan");
+    writeFileSync(planPath, encodePlan(plan));
+    opts.debug?.(`plan for ${opts.id}: ${JSON.stringify(plan)}`);
+    mkfifo(join(dir, "exec.fifo"), 0o622);
+    const record: ContainerRecord = {
+      id: opts.id, bundle, rootfs, pid: 0, pidStartTime: "", created: new Date().toISOString(),
+      owner: safeUserName(), annotations: spec.annotations, config: spec, cgroupsPath: spec.linux?.cgroupsPath,
+    };
+    store.write(record);
+    cgroup.create();
+    const flags = opts.foreground ? ["--wait", ...(spec.process?.terminal && !opts.consoleSocket ? ["--console-relay"] : [])] : [];
+    init = startInit("create", planPath, flags, opts.stdio);
+    pid = Number(expectMessage(init, "pid "));
+    cgroup.addProcess(pid);
+    if (spec.linux?.resources) cgroup.apply(spec.linux.resources);
+    record.pid = pid;
+    record.pidStartTime = processStartTime(pid) ?? "";
+    store.write(record);
+    const state = { ociVersion: OCI_VERSION, id: opts.id, status: "creating" as const, pid, bundle, ...(spec.annotations ? { annotations: spec.annotations } : {}) };
+    await runHooks("prestart", spec.hooks?.prestart, state);
+    await runHooks("createRuntime", spec.hooks?.createRuntime, state);
+    init.send(`go ${JSON.stringify(state)}`);
+    expectMessage(init, "ready");
+    if (!opts.foreground) {
+      init.closeControl();
+      await init.proc.exited;
+    }
+    if (opts.pidFile) writePidFile(resolve(opts.pidFile), pid);
+    return { record, init };
+  } catch (e) {
+    if (pid) kill(pid, 9);
+    if (init) {
+      init.closeControl();
+      init.proc.kill(9);
+      await init.proc.exited;
+    }
+    try {
+      cgroup?.destroy();
+    } catch { /* best effort: report the original error */ }
+    store.remove(opts.id);
+    throw e;
+  }
+}
+
+function safeUserName(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return String(process.getuid?.() ?? "");
+  }
+}

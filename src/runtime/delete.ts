@@ -1,0 +1,38 @@
+// `delete`: removes a stopped container (with --force, stops it first): its cgroup, its state,
+// then the poststop hooks. A created-but-never-started container is killed, as runc does.
+import type { StateStore } from "./state-store.ts";
+import { ContainerNotFound } from "./state-store.ts";
+import { statusOf, containerCgroup, hookState } from "./status.ts";
+import { waitForExit } from "./proc.ts";
+import { runHooksWarnOnly } from "./hooks.ts";
+import { kill } from "../sys/libc.ts";
+
+export async function deleteContainer(store: StateStore, id: string, force: boolean, warn: (msg: string) => void): Promise<void> {
+  let rec;
+  try {
+    rec = store.read(id);
+  } catch (e) {
+    if (e instanceof ContainerNotFound && force) {
+      store.remove(id); // leftovers of a half-written state, if any
+      return;
+    }
+    throw e;
+  }
+  const status = statusOf(store, rec);
+  if ((status === "running" || status === "paused") && !force) {
+    throw new Error(`cannot delete container ${id} that is not stopped: it is ${status} (stop it, or use --force)`);
+  }
+  const cg = containerCgroup(rec);
+  if (status !== "stopped" && status !== "creating") {
+    try {
+      cg.killAll(9);
+    } catch { /* fall through to killing the init */ }
+    kill(rec.pid, 9);
+    if (status === "paused") cg.thaw();
+    if (!(await waitForExit(rec.pid, rec.pidStartTime))) throw new Error(`container ${id}: init ${rec.pid} did not die after SIGKILL`);
+  }
+  const state = hookState(store, rec, "stopped");
+  cg.destroy();
+  store.remove(id);
+  await runHooksWarnOnly("poststop", rec.config.hooks?.poststop, state, warn);
+}

@@ -1,0 +1,69 @@
+// `exec`: another process in a running container. The process is the container's own
+// (env, user, capabilities, no_new_privs, seccomp, rlimits) with what the caller overrides.
+import { readFileSync, writeFileSync, unlinkSync } from "node:fs";
+import { join, resolve } from "node:path";
+import type { Process } from "../oci/spec.ts";
+import { OciConfigError } from "../oci/validate.ts";
+import { encodePlan, type PlanRecord } from "./plan-encoding.ts";
+import { processRecords } from "./plan.ts";
+import type { StateStore } from "./state-store.ts";
+import { statusOf, containerCgroup } from "./status.ts";
+import { startInit, expectMessage, type Stdio } from "./native.ts";
+import { seccompRecords } from "../security/seccomp.ts";
+import { writePidFile } from "./create.ts";
+
+export interface ExecOptions {
+  id: string;
+  process: Process;
+  detach?: boolean;
+  pidFile?: string;
+  consoleSocket?: string;
+  preserveFds?: number;
+  stdio?: [Stdio, Stdio, Stdio];
+}
+
+/** Reads a --process file (a runtime-spec process object). */
+export function loadProcessFile(path: string): Process {
+  let p: unknown;
+  try {
+    p = JSON.parse(readFileSync(path, "utf8"));
+  } catch (e) {
+    throw new OciConfigError(`--process ${path}: ${(e as Error).message}`);
+  }
+  const proc = p as Process;
+  if (!proc || typeof proc !== "object" || !Array.isArray(proc.args) || typeof proc.cwd !== "string" || typeof proc.user !== "object") {
+    throw new OciConfigError(`--process ${path}: needs at least args, cwd and user`);
+  }
+  return proc;
+}
+
+/** Runs the process; resolves with its exit status (foreground) or 0 once started (detach). */
+export async function execInContainer(store: StateStore, opts: ExecOptions): Promise<number> {
+  const rec = store.read(opts.id);
+  const status = statusOf(store, rec);
+  if (status !== "running" && status !== "created") throw new Error(`cannot exec in container ${opts.id}: it is ${status}`);
+  if (opts.process.terminal && opts.detach && !opts.consoleSocket) {
+    throw new OciConfigError("cannot allocate a terminal for a detached exec without --console-socket");
+  }
+  const plan: PlanRecord[] = [["join_pid", rec.pid]];
+  for (const file of containerCgroup(rec).procsFiles()) plan.push(["cgroup_join", file]);
+  plan.push(...processRecords(opts.process, { consoleSocket: opts.consoleSocket ? resolve(opts.consoleSocket) : undefined, preserveFds: opts.preserveFds }));
+  if (rec.config.linux?.seccomp) plan.push(...seccompRecords(rec.config.linux.seccomp));
+  const planPath = join(store.dir(opts.id), `exec-${process.pid}-${Date.now()}.plan`);
+  writeFileSync(planPath, encodePlan(plan));
+  try {
+    const flags = opts.detach ? [] : ["--wait", ...(opts.process.terminal && !opts.consoleSocket ? ["--console-relay"] : [])];
+    const init = startInit("exec", planPath, flags, opts.stdio);
+    const pid = Number(expectMessage(init, "pid "));
+    const started = init.next();
+    if (started === null || started.startsWith("error ")) {
+      const code = await init.proc.exited;
+      throw new Error(started ? started.slice(6) : `exec failed (status ${code})`);
+    }
+    if (opts.pidFile) writePidFile(resolve(opts.pidFile), pid);
+    init.closeControl();
+    return await init.proc.exited;
+  } finally {
+    unlinkSync(planPath);
+  }
+}

@@ -1,0 +1,44 @@
+// Hooks the runtime runs itself, in the runtime's namespaces: prestart, createRuntime,
+// poststart, poststop. Each gets the state JSON on stdin; a timeout kills it.
+import type { Hook, State } from "../oci/spec.ts";
+
+export class HookError extends Error {}
+
+export async function runHook(stage: string, hook: Hook, state: State): Promise<void> {
+  const args = hook.args?.length ? hook.args : [hook.path];
+  let proc;
+  try {
+    proc = Bun.spawn({ cmd: [hook.path, ...args.slice(1)], argv0: args[0], env: Object.fromEntries((hook.env ?? []).map((e) => {
+      const i = e.indexOf("=");
+      return [e.slice(0, i), e.slice(i + 1)];
+    })), stdin: "pipe", stdout: "inherit", stderr: "pipe" });
+  } catch (e) {
+    throw new HookError(`${stage} hook ${hook.path}: ${(e as Error).message}`);
+  }
+  proc.stdin.write(JSON.stringify(state));
+  await proc.stdin.end();
+  let timedOut = false;
+  const timer = hook.timeout ? setTimeout(() => { timedOut = true; proc.kill(9); }, hook.timeout * 1000) : undefined;
+  const code = await proc.exited;
+  if (timer) clearTimeout(timer);
+  if (timedOut) throw new HookError(`${stage} hook ${hook.path} timed out after ${hook.timeout}s`);
+  if (code !== 0) {
+    const stderr = (await new Response(proc.stderr).text()).trim();
+    throw new HookError(`${stage} hook ${hook.path} failed with exit status ${code}${stderr ? `: ${stderr}` : ""}`);
+  }
+}
+
+export async function runHooks(stage: string, hooks: Hook[] | undefined, state: State): Promise<void> {
+  for (const hook of hooks ?? []) await runHook(stage, hook, state);
+}
+
+/** poststart and poststop: failures are warnings, the lifecycle goes on (runtime-spec). */
+export async function runHooksWarnOnly(stage: string, hooks: Hook[] | undefined, state: State, warn: (msg: string) => void): Promise<void> {
+  for (const hook of hooks ?? []) {
+    try {
+      await runHook(stage, hook, state);
+    } catch (e) {
+      warn((e as Error).message);
+    }
+  }
+}

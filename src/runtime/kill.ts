@@ -1,0 +1,17 @@
+// `kill`: a signal to the container's init, or with --all to every process in its cgroup.
+import type { StateStore } from "./state-store.ts";
+import { statusOf, containerCgroup } from "./status.ts";
+import { kill } from "../sys/libc.ts";
+
+export function killContainer(store: StateStore, id: string, signal: number, all = false): void {
+  const rec = store.read(id);
+  const status = statusOf(store, rec);
+  if (status === "stopped" && !all) throw new Error(`container ${id} is not running`);
+  if (all) {
+    const cg = containerCgroup(rec);
+    cg.killAll(signal);
+    return;
+  }
+  if (!kill(rec.pid, signal)) throw new Error(`container ${id} is not running`);
+  if (status === "paused" && signal === 9) containerCgroup(rec).thaw();
+}

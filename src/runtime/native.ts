@@ -1,0 +1,73 @@
+// Starting the C core (build/berth-init) and speaking its line protocol on fds 3 and 4
+// (see native/PLAN.md): "pid N", "ready", "started", "error MSG" from it; "go STATE" to it.
+import { closeSync, existsSync, readSync, writeSync } from "node:fs";
+import { join } from "node:path";
+import type { Subprocess } from "bun";
+
+const REPO = join(import.meta.dir, "../..");
+export const INIT_BINARY = process.env.BERTH_INIT ?? join(REPO, "build/berth-init");
+
+export class InitError extends Error {}
+
+export interface InitProcess {
+  proc: Subprocess;
+  /** Next message line, or null when the C side closed its end. */
+  next(): string | null;
+  send(line: string): void;
+  closeControl(): void;
+}
+
+export type Stdio = "inherit" | "ignore" | number;
+
+export function startInit(mode: "create" | "exec", planPath: string, flags: string[], stdio: [Stdio, Stdio, Stdio] = ["inherit", "inherit", "inherit"]): InitProcess {
+  if (!existsSync(INIT_BINARY)) throw new InitError(`${INIT_BINARY} is missing; build it with: npm run build`);
+  const proc = Bun.spawn({
+    cmd: [INIT_BINARY, mode, planPath, ...flags],
+    stdio: [...stdio, "pipe", "pipe"],
+  });
+  const fromInit = proc.stdio[3] as unknown as number;
+  const toInit = proc.stdio[4] as unknown as number;
+  let buffered = "";
+  let closed = false;
+  const chunk = Buffer.alloc(65536);
+  return {
+    proc,
+    next() {
+      for (;;) {
+        const nl = buffered.indexOf("\n");
+        if (nl >= 0) {
+          const line = buffered.slice(0, nl);
+          buffered = buffered.slice(nl + 1);
+          return line;
+        }
+        if (closed) return null;
+        let n: number;
+        try {
+          n = readSync(fromInit, chunk);
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code === "EAGAIN") { Bun.sleepSync(0.2); continue; }
+          throw e;
+        }
+        if (n === 0) { closed = true; continue; }
+        buffered += chunk.toString("utf8", 0, n);
+      }
+    },
+    send(line: string) {
+      writeSync(toInit, line + "\n");
+    },
+    closeControl() {
+      for (const fd of [fromInit, toInit]) {
+        try { closeSync(fd); } catch { /* already closed */ }
+      }
+    },
+  };
+}
+
+/** Reads the next message and insists it starts with `expect`; "error MSG" becomes an InitError. */
+export function expectMessage(init: InitProcess, expect: string): string {
+  const line = init.next();
+  if (line === null) throw new InitError("the container's init exited without saying why");
+  if (line.startsWith("error ")) throw new InitError(line.slice(6));
+  if (!line.startsWith(expect)) throw new InitError(`unexpected message from init: ${line}`);
+  return line.slice(expect.length).trim();
+}

@@ -1,0 +1,241 @@
+// Turns a validated Spec into the plan the C core executes (see native/PLAN.md). Everything
+// the kernel will be told is decided here: flags as numbers, paths checked, defaults added.
+import { existsSync, statSync } from "node:fs";
+import { isAbsolute, join, normalize, resolve } from "node:path";
+import type { PlanRecord } from "./plan-encoding.ts";
+import type { Spec, Process, Mount, NamespaceType } from "../oci/spec.ts";
+import { OciConfigError } from "../oci/validate.ts";
+import { parseMountOptions, propagationFlags } from "./mount-options.ts";
+import { MS } from "../sys/libc.ts";
+import { capabilitiesRecord } from "../security/capabilities.ts";
+import { seccompRecords } from "../security/seccomp.ts";
+
+const NS_NAME: Record<NamespaceType, string> = {
+  pid: "pid", network: "net", mount: "mnt", ipc: "ipc", uts: "uts", user: "user", cgroup: "cgroup", time: "time",
+};
+
+export const RLIMITS: Record<string, number> = {
+  RLIMIT_CPU: 0, RLIMIT_FSIZE: 1, RLIMIT_DATA: 2, RLIMIT_STACK: 3, RLIMIT_CORE: 4, RLIMIT_RSS: 5, RLIMIT_NPROC: 6,
+  RLIMIT_NOFILE: 7, RLIMIT_MEMLOCK: 8, RLIMIT_AS: 9, RLIMIT_LOCKS: 10, RLIMIT_SIGPENDING: 11, RLIMIT_MSGQUEUE: 12,
+  RLIMIT_NICE: 13, RLIMIT_RTPRIO: 14, RLIMIT_RTTIME: 15,
+};
+
+const DEFAULT_DEVICES = [
+  { path: "/dev/null", major: 1, minor: 3 }, { path: "/dev/zero", major: 1, minor: 5 }, { path: "/dev/full", major: 1, minor: 7 },
+  { path: "/dev/random", major: 1, minor: 8 }, { path: "/dev/urandom", major: 1, minor: 9 }, { path: "/dev/tty", major: 5, minor: 0 },
+];
+
+export interface CreatePlanOptions {
+  bundle: string;
+  stateDir: string;
+  noPivot?: boolean;
+  consoleSocket?: string;
+  preserveFds?: number;
+  /** controller (or "unified") → the container's cgroup directory on the host, for `cgroup` mounts. */
+  cgroupDirs?: Record<string, string>;
+}
+
+function fail(msg: string): never {
+  throw new OciConfigError(`config.json: ${msg}`);
+}
+
+/** A container path, normalized; refuses anything that climbs out with "..". */
+export function containerPath(p: string, field: string): string {
+  if (!p.startsWith("/")) p = "/" + p; // runc treats relative destinations as relative to /
+  const parts: string[] = [];
+  for (const part of p.split("/")) {
+    if (part === "" || part === ".") continue;
+    if (part === "..") {
+      if (parts.length === 0) fail(`${field} ${JSON.stringify(p)} escapes the container's root`);
+      parts.pop();
+    } else parts.push(part);
+  }
+  return "/" + parts.join("/");
+}
+
+export function resolveRootfs(spec: Spec, bundle: string): string {
+  if (!spec.root?.path) fail("root.path is missing: say where the container's root filesystem is");
+  const rootfs = isAbsolute(spec.root.path) ? spec.root.path : resolve(bundle, spec.root.path);
+  let st;
+  try {
+    st = statSync(rootfs);
+  } catch {
+    fail(`root.path ${rootfs} does not exist`);
+  }
+  if (!st.isDirectory()) fail(`root.path ${rootfs} is not a directory`);
+  return rootfs;
+}
+
+function namespaceRecords(spec: Spec): { records: PlanRecord[]; created: Set<NamespaceType>; all: Set<NamespaceType> } {
+  const records: PlanRecord[] = [];
+  const created = new Set<NamespaceType>();
+  const all = new Set<NamespaceType>();
+  for (const ns of spec.linux?.namespaces ?? []) {
+    all.add(ns.type);
+    if (ns.path) {
+      if (!existsSync(ns.path)) fail(`linux.namespaces ${ns.type}.path ${ns.path} does not exist`);
+    } else created.add(ns.type);
+    records.push(["ns", NS_NAME[ns.type], ns.path ?? ""]);
+  }
+  if (!all.has("mount")) fail("linux.namespaces must include a mount namespace: the container's mounts would land on the host");
+  return { records, created, all };
+}
+
+function idMapRecords(spec: Spec, created: Set<NamespaceType>): PlanRecord[] {
+  const uid = spec.linux?.uidMappings ?? [], gid = spec.linux?.gidMappings ?? [];
+  if (!created.has("user")) {
+    if (uid.length || gid.length) fail("linux.uidMappings/gidMappings need a new user namespace in linux.namespaces");
+    return [];
+  }
+  if (!uid.length || !gid.length) fail("a new user namespace needs linux.uidMappings and linux.gidMappings");
+  return [
+    ...uid.map((m): PlanRecord => ["uidmap", m.containerID, m.hostID, m.size]),
+    ...gid.map((m): PlanRecord => ["gidmap", m.containerID, m.hostID, m.size]),
+  ];
+}
+
+function mountRecord(m: Mount, index: number, ctx: { newNet: boolean; newCgroupNs: boolean; cgroupDirs?: Record<string, string> }): PlanRecord[] {
+  const where = `mounts[${index}] (${m.destination})`;
+  const dest = containerPath(m.destination, `mounts[${index}].destination`);
+  const o = parseMountOptions(m.options, where);
+  const type = m.type ?? (o.bind ? "bind" : "");
+  if (m.uidMappings || m.gidMappings) fail(`${where}: idmapped mounts are not supported by berth-runtime yet`);
+  if (o.bind || type === "bind") {
+    if (!m.source) fail(`${where}: a bind mount needs a source`);
+    if (!existsSync(m.source)) fail(`${where}: bind source ${m.source} does not exist`);
+    const flags = MS.BIND | (o.recursive ? MS.REC : 0);
+    return [["mount", m.source, dest, "bind", flags, o.propagation, o.data.join(","), o.flags]];
+  }
+  if (type === "cgroup" || type === "cgroup2") return cgroupMountRecords(dest, o.flags, ctx);
+  if (type === "sysfs" && !ctx.newNet) {
+    // sysfs belongs to a network namespace; without our own, bind the host's read-only as runc does.
+    return [["mount", "/sys", dest, "bind", MS.BIND | MS.REC, o.propagation, "", o.flags | MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC]];
+  }
+  if (!type) fail(`${where}: type is missing`);
+  return [["mount", m.source ?? type, dest, type, o.flags, o.propagation, o.data.join(","), 0]];
+}
+
+/** A `cgroup` mount: cgroup2 where the host is unified; on v1/hybrid hosts a tmpfs with the
+ *  container's own groups bound under it (read-only unless asked otherwise). */
+function cgroupMountRecords(dest: string, flags: number, ctx: { cgroupDirs?: Record<string, string> }): PlanRecord[] {
+  const dirs = ctx.cgroupDirs ?? {};
+  const controllers = Object.keys(dirs).filter((k) => k !== "unified");
+  if (controllers.length === 0) return [["mount", "cgroup2", dest, "cgroup2", flags, 0, "", 0]];
+  const records: PlanRecord[] = [["mount", "tmpfs", dest, "tmpfs", MS.NOSUID | MS.NODEV | MS.NOEXEC, 0, "mode=755", 0]];
+  const bindFlags = (flags & MS.RDONLY) | MS.NOSUID | MS.NODEV | MS.NOEXEC;
+  for (const [name, dir] of Object.entries(dirs)) {
+    records.push(["mount", dir, `${dest}/${name}`, "bind", MS.BIND, 0, "", bindFlags]);
+  }
+  return records;
+}
+
+function deviceRecords(spec: Spec, mounts: readonly Mount[]): PlanRecord[] {
+  const records: PlanRecord[] = [];
+  const devIsBind = mounts.some((m) => normalize(m.destination) === "/dev" && (m.type === "bind" || m.options?.some((o) => o === "bind" || o === "rbind")));
+  const wanted = new Map<string, PlanRecord>();
+  if (!devIsBind) {
+    for (const d of DEFAULT_DEVICES) wanted.set(d.path, ["device", d.path, "c", d.major, d.minor, 0o666, 0, 0]);
+  }
+  for (const [i, d] of (spec.linux?.devices ?? []).entries()) {
+    if (!["c", "b", "u", "p"].includes(d.type)) fail(`linux.devices[${i}].type must be c, b, u or p`);
+    if (d.type !== "p" && (d.major === undefined || d.minor === undefined)) fail(`linux.devices[${i}] (${d.path}) needs major and minor`);
+    const path = containerPath(d.path, `linux.devices[${i}].path`);
+    wanted.set(path, ["device", path, d.type === "u" ? "c" : d.type, d.major ?? 0, d.minor ?? 0, d.fileMode ?? 0o666, d.uid ?? 0, d.gid ?? 0]);
+  }
+  records.push(...wanted.values());
+  if (!devIsBind) {
+    records.push(["symlink", "/proc/self/fd", "/dev/fd"], ["symlink", "/proc/self/fd/0", "/dev/stdin"],
+      ["symlink", "/proc/self/fd/1", "/dev/stdout"], ["symlink", "/proc/self/fd/2", "/dev/stderr"]);
+    if (mounts.some((m) => normalize(m.destination) === "/dev/pts")) records.push(["symlink", "pts/ptmx", "/dev/ptmx"]);
+  }
+  return records;
+}
+
+/** The parts of a plan that describe the process (shared by create and exec). */
+export function processRecords(p: Process, opts: { consoleSocket?: string; preserveFds?: number }): PlanRecord[] {
+  if (!p.args || p.args.length === 0) fail("process.args is empty: say what to run");
+  const r: PlanRecord[] = [];
+  if (p.terminal) {
+    r.push(["terminal", p.consoleSize?.height ?? 0, p.consoleSize?.width ?? 0]);
+    if (opts.consoleSocket) r.push(["console_socket", opts.consoleSocket]);
+  }
+  r.push(["cwd", p.cwd]);
+  r.push(["user", p.user.uid, p.user.gid, p.user.umask ?? -1]);
+  if (p.user.additionalGids?.length) r.push(["groups", ...p.user.additionalGids]);
+  r.push(["env", ...(p.env ?? [])]);
+  r.push(["args", ...p.args]);
+  for (const rl of p.rlimits ?? []) {
+    const res = RLIMITS[rl.type];
+    if (res === undefined) fail(`process.rlimits: unknown type ${rl.type}; expected one of ${Object.keys(RLIMITS).join(", ")}`);
+    const lim = (v: number) => (v >= 2 ** 63 ? -1 : v);
+    r.push(["rlimit", res, lim(rl.soft), lim(rl.hard)]);
+  }
+  if (p.noNewPrivileges) r.push(["no_new_privs"]);
+  if (p.oomScoreAdj !== undefined) r.push(["oom_score_adj", p.oomScoreAdj]);
+  if (opts.preserveFds) r.push(["preserve_fds", opts.preserveFds]);
+  r.push(capabilitiesRecord(p.capabilities));
+  if (p.apparmorProfile) fail("process.apparmorProfile: AppArmor is not available on this host; remove it");
+  if (p.selinuxLabel) fail("process.selinuxLabel: SELinux is not available on this host; remove it");
+  if (p.ioPriority || p.scheduler || p.execCPUAffinity) fail("process.ioPriority/scheduler/execCPUAffinity are not supported by berth-runtime yet");
+  return r;
+}
+
+function hookRecords(spec: Spec): PlanRecord[] {
+  const records: PlanRecord[] = [];
+  for (const stage of ["createContainer", "startContainer"] as const) {
+    for (const h of spec.hooks?.[stage] ?? []) {
+      const args = h.args ?? [h.path];
+      records.push(["hook", stage, h.timeout ?? 0, h.path, args.length, ...args, ...(h.env ?? [])]);
+    }
+  }
+  return records;
+}
+
+export function buildCreatePlan(spec: Spec, opts: CreatePlanOptions): PlanRecord[] {
+  if (!spec.process) fail("process is missing: say what to run");
+  const linux = spec.linux ?? {};
+  const { records: nsRecords, created } = namespaceRecords(spec);
+  const plan: PlanRecord[] = [...nsRecords, ...idMapRecords(spec, created)];
+  if (linux.timeOffsets) {
+    if (!created.has("time")) fail("linux.timeOffsets needs a new time namespace");
+    for (const [clock, off] of Object.entries(linux.timeOffsets)) {
+      if (clock !== "monotonic" && clock !== "boottime") fail(`linux.timeOffsets: unknown clock ${clock}`);
+      plan.push(["timens", clock, off.secs ?? 0, off.nanosecs ?? 0]);
+    }
+  }
+  if (spec.hostname !== undefined) {
+    if (!created.has("uts")) fail("hostname needs a new uts namespace");
+    plan.push(["hostname", spec.hostname]);
+  }
+  if (spec.domainname !== undefined) {
+    if (!created.has("uts")) fail("domainname needs a new uts namespace");
+    plan.push(["domainname", spec.domainname]);
+  }
+  plan.push(["rootfs", resolveRootfs(spec, opts.bundle)]);
+  const prop = propagationFlags(linux.rootfsPropagation, "linux.rootfsPropagation");
+  if (prop) plan.push(["rootfs_propagation", prop]);
+  if (spec.root?.readonly) plan.push(["readonly_rootfs"]);
+  if (opts.noPivot) plan.push(["no_pivot"]);
+  const mounts = spec.mounts ?? [];
+  const ctx = { newNet: created.has("network"), newCgroupNs: created.has("cgroup"), cgroupDirs: opts.cgroupDirs };
+  mounts.forEach((m, i) => plan.push(...mountRecord(m, i, ctx)));
+  plan.push(...deviceRecords(spec, mounts));
+  for (const p of linux.maskedPaths ?? []) plan.push(["masked", containerPath(p, "linux.maskedPaths")]);
+  for (const p of linux.readonlyPaths ?? []) plan.push(["readonly_path", containerPath(p, "linux.readonlyPaths")]);
+  for (const [k, v] of Object.entries(linux.sysctl ?? {})) {
+    if (!/^[\w.\-/]+$/.test(k) || k.includes("..")) fail(`linux.sysctl: bad name ${JSON.stringify(k)}`);
+    plan.push(["sysctl", k, v]);
+  }
+  plan.push(["state_dir", opts.stateDir]);
+  plan.push(...processRecords(spec.process, opts));
+  if (linux.seccomp) plan.push(...seccompRecords(linux.seccomp));
+  plan.push(...hookRecords(spec));
+  if (linux.personality) fail("linux.personality is not supported by berth-runtime yet");
+  if (linux.intelRdt) fail("linux.intelRdt is not supported on this host");
+  if (linux.mountLabel) fail("linux.mountLabel: SELinux is not available on this host; remove it");
+  return plan;
+}
+
+export function bundleConfigPath(bundle: string): string {
+  return join(bundle, "config.json");
+}

@@ -1,0 +1,36 @@
+// `start`: releases an init that `create` left waiting on exec.fifo, then runs poststart hooks.
+import { closeSync, openSync, readSync, unlinkSync, constants } from "node:fs";
+import { join } from "node:path";
+import type { StateStore } from "./state-store.ts";
+import { statusOf, hookState } from "./status.ts";
+import { isAlive } from "./proc.ts";
+import { runHooksWarnOnly } from "./hooks.ts";
+
+export async function startContainer(store: StateStore, id: string, warn: (msg: string) => void): Promise<void> {
+  const rec = store.read(id);
+  const status = statusOf(store, rec);
+  if (status !== "created") {
+    throw new Error(status === "stopped" ? `cannot start container ${id}: it has stopped (delete it and create it again)` : `cannot start container ${id}: it is already ${status}`);
+  }
+  const fifoPath = join(store.dir(id), "exec.fifo");
+  // Non-blocking open: if the init died we must not hang waiting for a writer.
+  const fd = openSync(fifoPath, constants.O_RDONLY | constants.O_NONBLOCK);
+  try {
+    const buf = Buffer.alloc(1);
+    for (;;) {
+      let n = 0;
+      try {
+        n = readSync(fd, buf);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== "EAGAIN") throw e;
+      }
+      if (n === 1) break;
+      if (!isAlive(rec.pid, rec.pidStartTime)) throw new Error(`cannot start container ${id}: its init exited before start`);
+      Bun.sleepSync(0.1);
+    }
+  } finally {
+    closeSync(fd);
+  }
+  unlinkSync(fifoPath);
+  await runHooksWarnOnly("poststart", rec.config.hooks?.poststart, hookState(store, rec, "running"), warn);
+}
