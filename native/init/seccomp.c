@@ -219,6 +219,7 @@ int seccomp_install(const struct plan *plan, char *err, size_t errlen) {
   struct sock_fprog prog = { 0 };
   unsigned long flags = 0;
   int uses_notify = default_action == SCMP_ACT_NOTIFY;
+  int wait_killable = 0;
   int rc;
   /* The caller sets no_new_privs itself; keep libseccomp from doing it behind its back. */
   if ((rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0)) < 0) { snprintf(err, errlen, "seccomp: clear NNP attribute: %s", strerror(-rc)); goto out; }
@@ -235,7 +236,7 @@ int seccomp_install(const struct plan *plan, char *err, size_t errlen) {
       if (r->argc != 1) { snprintf(err, errlen, "plan: seccomp_flag needs a name"); goto out; }
       if (!strcmp(r->argv[0], "SECCOMP_FILTER_FLAG_LOG")) flags |= SECCOMP_FILTER_FLAG_LOG;
       else if (!strcmp(r->argv[0], "SECCOMP_FILTER_FLAG_SPEC_ALLOW")) flags |= SECCOMP_FILTER_FLAG_SPEC_ALLOW;
-      else if (!strcmp(r->argv[0], "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV")) flags |= SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV;
+      else if (!strcmp(r->argv[0], "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV")) wait_killable = 1;
       else { snprintf(err, errlen, "seccomp: unknown filter flag %s", r->argv[0]); goto out; }
     } else if (!strcmp(r->op, "seccomp_rule")) {
       if (r->argc >= 1 && !strcmp(r->argv[0], "notify")) uses_notify = 1;
@@ -245,6 +246,8 @@ int seccomp_install(const struct plan *plan, char *err, size_t errlen) {
   if (uses_notify) {
     if (!plan_has(plan, "seccomp_listener")) { snprintf(err, errlen, "seccomp: SCMP_ACT_NOTIFY needs linux.seccomp.listenerPath"); goto out; }
     flags |= SECCOMP_FILTER_FLAG_NEW_LISTENER;
+    /* The kernel accepts this flag only with a listener; without one it has no meaning. */
+    if (wait_killable) flags |= SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV;
   }
 
   if (export_program(ctx, &prog, err, errlen) < 0) goto out;
