@@ -44,7 +44,7 @@ export interface Ran {
 
 export function run(argv: string[], opts: { cwd?: string; timeoutMs?: number } = {}): Ran {
   const r = Bun.spawnSync(argv, { cwd: opts.cwd, stdout: "pipe", stderr: "pipe", timeout: opts.timeoutMs ?? 30_000 });
-  return { stdout: r.stdout.toString(), stderr: r.stderr.toString(), exitCode: r.exitCode, signal: r.signalCode ?? null };
+  return { stdout: r.stdout.toString(), stderr: r.stderr.toString(), exitCode: r.exitCode, signal: r.signalCode == null ? null : String(r.signalCode) };
 }
 
 let planCount = 0;
