@@ -13,7 +13,7 @@ const ACC_MKNOD = 1, ACC_READ = 2, ACC_WRITE = 4; // BPF_DEVCG_ACC_*
 
 // Opcodes (linux/bpf.h): class | op | source.
 const LDX_MEM_W = 0x61, ALU32_AND_K = 0x54, ALU32_RSH_K = 0x74, MOV64_K = 0xb7, MOV64_X = 0xbf;
-const JNE_K = 0x55, JEQ_K = 0x15, JA = 0x05, EXIT = 0x95;
+const JNE_K = 0x55, JEQ_K = 0x15, EXIT = 0x95;
 const R0 = 0, R1 = 1, R2 = 2, R3 = 3, R4 = 4, R5 = 5, R6 = 6;
 
 interface Insn { code: number; dst: number; src: number; off: number; imm: number }
@@ -73,8 +73,13 @@ export function deviceProgram(rules: DeviceCgroupRule[]): Insn[] {
     insn(LDX_MEM_W, R5, R1, 8, 0), // r5 = minor
   ];
   const body: Insn[] = [];
-  for (let i = rules.length - 1; i >= 0; i--) body.push(...ruleBlock(rules[i]!, `linux.resources.devices[${i}]`));
-  void JA;
+  for (let i = rules.length - 1; i >= 0; i--) {
+    const block = ruleBlock(rules[i]!, `linux.resources.devices[${i}]`);
+    body.push(...block);
+    // A rule that matches everything ends the program: earlier rules and the default are dead code,
+    // which the verifier rejects ("unreachable insn").
+    if (block.length === 2) return [...prologue, ...body];
+  }
   return [...prologue, ...body, insn(MOV64_K, R0, 0, 0, 0), insn(EXIT, 0, 0, 0, 0)];
 }
 

@@ -7,3 +7,4 @@ export { parseCgroupsPath } from "./path.ts";
 export { sharesToWeight, weightToShares, blkioWeightToIoWeight, swapToV2, parseBytes } from "./convert.ts";
 export { deviceProgram, encodeProgram } from "./device-program.ts";
 export { queryDevicePrograms } from "./bpf.ts";
+export { joinedArgv } from "./exec.ts";

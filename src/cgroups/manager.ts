@@ -103,7 +103,7 @@ class Manager implements CgroupManager {
       this.v1Mounts.set(c, mount);
     }
     if (h.unified) {
-      for (const c of h.v2Controllers) if (!h.v1.has(c) && (!wanted || wanted.has(c))) this.v2Used.push(c);
+      for (const c of h.v2Controllers) if (!h.v1.has(c) && (!wanted || wanted.has(c) || wanted.has("unified"))) this.v2Used.push(c);
       // freeze/kill/devices-by-eBPF are core v2 features: use the unified group for them when v1 lacks them.
       const coreFromV2 = wanted && ((wanted.has("freezer") && !h.v1.has("freezer")) || (wanted.has("devices") && !h.v1.has("devices")));
       if (!wanted || wanted.has("unified") || this.v2Used.length || coreFromV2) this.unifiedDir = cgroupDir(h.unified, path, self);
