@@ -3,7 +3,6 @@
 // no process, no cgroup, no state directory.
 import { readFileSync, writeFileSync, renameSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { userInfo } from "node:os";
 import type { Spec } from "../oci/spec.ts";
 import { parseSpec, checkContainerId, OciConfigError } from "../oci/validate.ts";
 import { OCI_VERSION } from "../oci/default-spec.ts";
@@ -15,6 +14,7 @@ import { runHooks } from "./hooks.ts";
 import { processStartTime } from "./proc.ts";
 import { openCgroup, type CgroupManager } from "../cgroups/index.ts";
 import { mkfifo, kill } from "../sys/libc.ts";
+import { withDefaultDeviceRules } from "./device-rules.ts";
 
 export interface CreateOptions {
   id: string;
@@ -26,6 +26,9 @@ export interface CreateOptions {
   /** Foreground `run`: berth-init stays the init's parent and exits with its status. */
   foreground?: boolean;
   stdio?: [Stdio, Stdio, Stdio];
+  /** A program that runs berth-init as its child and stays the container's parent (the
+   *  engine's monitor): e.g. ["build/berth-monitor", "--log", F, "--"]. It must pass fds 3/4 through. */
+  launcher?: string[];
   debug?: (msg: string) => void;
 }
 
@@ -80,10 +83,11 @@ export async function createContainer(store: StateStore, opts: CreateOptions): P
     store.write(record);
     cgroup.create();
     const flags = opts.foreground ? ["--wait", ...(spec.process?.terminal && !opts.consoleSocket ? ["--console-relay"] : [])] : [];
-    init = startInit("create", planPath, flags, opts.stdio);
+    init = startInit("create", planPath, flags, opts.stdio, opts.launcher);
     pid = Number(expectMessage(init, "pid "));
     cgroup.addProcess(pid);
-    if (spec.linux?.resources) cgroup.apply(spec.linux.resources);
+    const resources = withDefaultDeviceRules(spec.linux?.resources, spec.linux?.devices);
+    if (resources) cgroup.apply(resources);
     record.pid = pid;
     record.pidStartTime = processStartTime(pid) ?? "";
     store.write(record);
@@ -94,7 +98,8 @@ export async function createContainer(store: StateStore, opts: CreateOptions): P
     expectMessage(init, "ready");
     if (!opts.foreground) {
       init.closeControl();
-      await init.proc.exited;
+      if (!opts.launcher) await init.proc.exited; // a launcher (monitor) outlives us
+      else init.proc.unref();
     }
     if (opts.pidFile) writePidFile(resolve(opts.pidFile), pid);
     return { record, init };
@@ -113,10 +118,12 @@ export async function createContainer(store: StateStore, opts: CreateOptions): P
   }
 }
 
+/** The owner runc reports: the user name of whoever created the container. */
 function safeUserName(): string {
+  const uid = process.getuid?.() ?? 0;
   try {
-    return userInfo().username;
-  } catch {
-    return String(process.getuid?.() ?? "");
-  }
+    const line = readFileSync("/etc/passwd", "utf8").split("\n").find((l) => l.split(":")[2] === String(uid));
+    if (line) return line.split(":")[0]!;
+  } catch { /* no passwd file: fall back to the number */ }
+  return String(uid);
 }

@@ -58,7 +58,9 @@ export async function execInContainer(store: StateStore, opts: ExecOptions): Pro
     const started = init.next();
     if (started === null || started.startsWith("error ")) {
       const code = await init.proc.exited;
-      throw new Error(started ? started.slice(6) : `exec failed (status ${code})`);
+      const message = started ? started.slice(6) : `exec failed (status ${code})`;
+      // Exit like a shell would: 127 for a missing command, 126 for one that cannot run.
+      throw Object.assign(new Error(message), { exitCode: code === 127 || /not found/.test(message) ? 127 : 126 });
     }
     if (opts.pidFile) writePidFile(resolve(opts.pidFile), pid);
     init.closeControl();

@@ -19,10 +19,12 @@ export interface InitProcess {
 
 export type Stdio = "inherit" | "ignore" | number;
 
-export function startInit(mode: "create" | "exec", planPath: string, flags: string[], stdio: [Stdio, Stdio, Stdio] = ["inherit", "inherit", "inherit"]): InitProcess {
+/** `prefix` wraps berth-init in another program (the engine's monitor), which must pass fds 3
+ *  and 4 through untouched. */
+export function startInit(mode: "create" | "exec", planPath: string, flags: string[], stdio: [Stdio, Stdio, Stdio] = ["inherit", "inherit", "inherit"], prefix: string[] = []): InitProcess {
   if (!existsSync(INIT_BINARY)) throw new InitError(`${INIT_BINARY} is missing; build it with: npm run build`);
   const proc = Bun.spawn({
-    cmd: [INIT_BINARY, mode, planPath, ...flags],
+    cmd: [...prefix, INIT_BINARY, mode, planPath, ...flags],
     stdio: [...stdio, "pipe", "pipe"],
   });
   const fromInit = proc.stdio[3] as unknown as number;

@@ -2,7 +2,9 @@
 // a SyscallError carrying errno and the call's target, so callers can say what failed.
 import { dlopen, FFIType, ptr, read } from "bun:ffi";
 
-const lib = dlopen("libc.so.6", {
+// dlopen compiles a trampoline per symbol: do it on first use, not at import, so commands
+// that never make a syscall start faster.
+const SYMBOLS = {
   __errno_location: { args: [], returns: FFIType.ptr },
   mount: { args: [FFIType.cstring, FFIType.cstring, FFIType.cstring, FFIType.u64, FFIType.ptr], returns: FFIType.i32 },
   umount2: { args: [FFIType.cstring, FFIType.i32], returns: FFIType.i32 },
@@ -19,8 +21,15 @@ const lib = dlopen("libc.so.6", {
   mkfifo: { args: [FFIType.cstring, FFIType.u32], returns: FFIType.i32 },
   syscall: { args: [FFIType.i64, FFIType.i64, FFIType.i64, FFIType.i64, FFIType.i64], returns: FFIType.i64 },
   strerror: { args: [FFIType.i32], returns: FFIType.cstring },
+} as const;
+type Libc = ReturnType<typeof dlopen<typeof SYMBOLS>>["symbols"];
+let loaded: Libc | undefined;
+const c: Libc = new Proxy({} as Libc, {
+  get(_t, name: string) {
+    loaded ??= dlopen("libc.so.6", SYMBOLS).symbols;
+    return loaded[name as keyof Libc];
+  },
 });
-const c = lib.symbols;
 
 export class SyscallError extends Error {
   constructor(readonly call: string, readonly errno: number, readonly target: string) {
