@@ -36,6 +36,15 @@ static char iobuf[IO_CHUNK];
 static char errcap[400];          /* CMD's first stderr bytes, for a start failure message */
 static size_t errcap_len;
 
+static int pump(int i);
+
+/* Whatever stage 0 wrote before it exited is in the pipes already: log it (and keep its
+ * stderr for the failure message). */
+static void drain_pipes(void) {
+  for (int i = 0; i < SRC_COUNT; i++)
+    while (src[i].fd >= 0 && pump(i)) {}
+}
+
 static void ready_close(void) {
   int fd = cfg->ready_fd;
   if (fd < 0) return;
@@ -138,6 +147,7 @@ static void adopt_console(void) {
 /* Stage 0 finished: on success, adopt the container init it left behind. */
 static void stage0_exited(int status) {
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    drain_pipes();
     char what[48] = "exited with status ";
     size_t at = 19;
     if (!WIFEXITED(status)) { memcpy(what, "was killed by signal ", 21); at = 21; }

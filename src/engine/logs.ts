@@ -1,0 +1,410 @@
+// Reading what berth-monitor wrote, and talking to its attach socket.
+//
+// Log format (CRI, one record per line): `<RFC3339Nano> <stdout|stderr> <F|P> <bytes>\n`.
+// F ends a line of output (the newline itself is not stored); P is part of a line whose rest is
+// in the stream's next record(s). When the log is rotated the older part is `<log>.1`.
+import { closeSync, fstatSync, openSync, readSync, statSync, watch, type FSWatcher } from "node:fs";
+import { basename, dirname } from "node:path";
+
+export type StreamName = "stdout" | "stderr";
+
+export interface LogRecord {
+  /** As written, e.g. 2026-11-23T16:00:00.123456789Z */
+  time: string;
+  /** Nanoseconds since the epoch. */
+  timeNs: bigint;
+  stream: StreamName;
+  /** More of the same line follows in a later record of this stream. */
+  partial: boolean;
+  text: Buffer;
+}
+
+const SPACE = 0x20, NEWLINE = 0x0a;
+
+/** Nanoseconds since the epoch of an RFC3339 timestamp (any fraction length, Z or ±hh:mm). */
+export function parseTimestamp(time: string): bigint | null {
+  const m = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)$/.exec(time);
+  if (!m) return null;
+  const ms = Date.parse(`${m[1]}${m[3]}`);
+  if (Number.isNaN(ms)) return null;
+  return BigInt(ms) * 1_000_000n + BigInt((m[2] ?? "").padEnd(9, "0"));
+}
+
+/** One line of the log file, without its newline; null when it is not a log record. */
+export function parseLogRecord(line: Buffer): LogRecord | null {
+  const s1 = line.indexOf(SPACE);
+  if (s1 < 0) return null;
+  const s2 = line.indexOf(SPACE, s1 + 1);
+  if (s2 < 0 || line.length < s2 + 2) return null;
+  const stream = line.toString("latin1", s1 + 1, s2);
+  if (stream !== "stdout" && stream !== "stderr") return null;
+  const tag = line[s2 + 1];
+  if (tag !== 0x46 /* F */ && tag !== 0x50 /* P */) return null;
+  if (line.length > s2 + 2 && line[s2 + 2] !== SPACE) return null;
+  const time = line.toString("latin1", 0, s1);
+  const timeNs = parseTimestamp(time);
+  if (timeNs === null) return null;
+  return { time, timeNs, stream, partial: tag === 0x50, text: line.subarray(Math.min(line.length, s2 + 3)) };
+}
+
+/** Splits complete lines off `data`; returns the records and the unterminated rest. */
+function splitRecords(data: Buffer): { records: LogRecord[]; rest: Buffer } {
+  const records: LogRecord[] = [];
+  let start = 0;
+  for (;;) {
+    const nl = data.indexOf(NEWLINE, start);
+    if (nl < 0) break;
+    const r = parseLogRecord(data.subarray(start, nl));
+    if (r) records.push(r);
+    start = nl + 1;
+  }
+  return { records, rest: data.subarray(start) };
+}
+
+/**
+ * docker's --since/--until: an RFC3339 time, unix seconds (with fraction), or a duration before
+ * `now` such as 10m, 1h30m, 45s. Returns nanoseconds since the epoch.
+ */
+export function parseSince(value: string, now: Date = new Date()): bigint {
+  const v = value.trim();
+  if (/^\d+(\.\d{1,9})?$/.test(v)) {
+    const [secs, frac = ""] = v.split(".");
+    return BigInt(secs!) * 1_000_000_000n + BigInt(frac.padEnd(9, "0"));
+  }
+  const ts = parseTimestamp(v) ?? (/^\d{4}-\d\d-\d\d$/.test(v) ? parseTimestamp(`${v}T00:00:00Z`) : null);
+  if (ts !== null) return ts;
+  const units: Record<string, number> = { ns: 1e-6, us: 1e-3, ms: 1, s: 1e3, m: 60e3, h: 3600e3 };
+  const parts = [...v.matchAll(/(\d+(?:\.\d+)?)(ns|us|ms|s|m|h)/g)];
+  if (parts.length > 0 && parts.map((p) => p[0]).join("") === v) {
+    const ms = parts.reduce((sum, p) => sum + Number(p[1]) * units[p[2]!]!, 0);
+    return (BigInt(now.getTime()) - BigInt(Math.round(ms))) * 1_000_000n;
+  }
+  throw new Error(`invalid time "${value}": use an RFC3339 time (2026-11-23T16:00:00Z), unix seconds, or a duration like 10m`);
+}
+
+function fileSize(path: string): number {
+  try {
+    return statSync(path).size;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return -1;
+    throw e;
+  }
+}
+
+function readRange(path: string, start: number, end: number): Buffer {
+  const fd = openSync(path, "r");
+  try {
+    const buf = Buffer.allocUnsafe(end - start);
+    let got = 0;
+    while (got < buf.length) {
+      const n = readSync(fd, buf, got, buf.length - got, start + got);
+      if (n === 0) break;
+      got += n;
+    }
+    return buf.subarray(0, got);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** For each record, the index of the logical line it belongs to (a line = P… records then an F, per stream). */
+function lineIds(records: LogRecord[]): { ids: number[]; total: number } {
+  const current: Record<StreamName, number> = { stdout: -1, stderr: -1 };
+  let next = 0;
+  const ids = records.map((r) => {
+    if (current[r.stream] < 0) current[r.stream] = next++;
+    const id = current[r.stream];
+    if (!r.partial) current[r.stream] = -1;
+    return id;
+  });
+  return { ids, total: next };
+}
+
+function countLines(records: LogRecord[]): number {
+  return lineIds(records).total;
+}
+
+/** The records making up the last `n` lines, reading each file from its end in growing windows. */
+function tailRecords(files: { path: string; size: number }[], n: number): LogRecord[] {
+  let out: LogRecord[] = [];
+  for (let i = files.length - 1; i >= 0; i--) {
+    const { path, size } = files[i]!;
+    let window = 64 * 1024;
+    let recs: LogRecord[];
+    for (;;) {
+      const start = Math.max(0, size - window);
+      const data = readRange(path, start, size);
+      // A window may begin mid-record: drop that fragment. Its first record may also continue
+      // an earlier line; that line is then beyond the last n, since we stop only past n lines.
+      const first = start === 0 ? 0 : data.indexOf(NEWLINE) + 1;
+      recs = start !== 0 && first === 0 ? [] : splitRecords(data.subarray(first)).records;
+      if (start === 0 || countLines(recs.concat(out)) > n) break;
+      window *= 4;
+    }
+    out = recs.concat(out);
+    if (countLines(out) > n) break;
+  }
+  const { ids, total } = lineIds(out);
+  return out.filter((_, k) => ids[k]! >= total - n);
+}
+
+export interface LogReadOptions {
+  /** Only the last N lines (docker's --tail; undefined or negative = all). */
+  tail?: number;
+  /** Only records at or after this time (ns since the epoch). */
+  since?: bigint;
+  /** Only records before this time (ns since the epoch). */
+  until?: bigint;
+  /** Keep reading as the log grows (docker's -f) until `stop` resolves or aborts. */
+  follow?: boolean;
+  /** For follow: when this resolves (e.g. the container's exit file appeared) the last records are read and reading ends. */
+  stop?: Promise<unknown>;
+  signal?: AbortSignal;
+}
+
+/** Follows one log path across rotations: reads what was appended, reopens when renamed away. */
+class LogCursor {
+  private fd = -1;
+  private ino = -1;
+  private pos = 0;
+  private carry: Buffer = Buffer.alloc(0);
+
+  constructor(private readonly path: string, startAt: number) {
+    this.pos = startAt;
+    this.open();
+  }
+
+  private open(): void {
+    try {
+      this.fd = openSync(this.path, "r");
+      this.ino = fstatSync(this.fd).ino;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
+      this.fd = -1;
+    }
+  }
+
+  private drain(): LogRecord[] {
+    if (this.fd < 0) return [];
+    const chunks: Buffer[] = [this.carry];
+    const buf = Buffer.allocUnsafe(256 * 1024);
+    for (;;) {
+      const n = readSync(this.fd, buf, 0, buf.length, this.pos);
+      if (n === 0) break;
+      this.pos += n;
+      chunks.push(Buffer.from(buf.subarray(0, n)));
+    }
+    const { records, rest } = splitRecords(Buffer.concat(chunks));
+    this.carry = Buffer.from(rest);
+    return records;
+  }
+
+  /** Everything new, including the rest of a file that was rotated away meanwhile. */
+  read(): LogRecord[] {
+    if (this.fd < 0) {
+      this.open();
+      this.pos = 0;
+    }
+    const out = this.drain();
+    let current = -1;
+    try {
+      current = statSync(this.path).ino;
+    } catch {}
+    if (this.fd >= 0 && current !== -1 && current !== this.ino) {
+      closeSync(this.fd);
+      this.fd = -1;
+      this.carry = Buffer.alloc(0);
+      this.open();
+      this.pos = 0;
+      out.push(...this.drain());
+    }
+    return out;
+  }
+
+  close(): void {
+    if (this.fd >= 0) closeSync(this.fd);
+    this.fd = -1;
+  }
+}
+
+/** The log's records in order, optionally tailing and following it. */
+export async function* readLog(path: string, opts: LogReadOptions = {}): AsyncGenerator<LogRecord> {
+  const keep = (r: LogRecord) => (opts.since === undefined || r.timeNs >= opts.since) && (opts.until === undefined || r.timeNs < opts.until);
+  const rotated = `${path}.1`;
+  const files = [{ path: rotated, size: fileSize(rotated) }, { path, size: fileSize(path) }].filter((f) => f.size >= 0);
+  const currentSize = Math.max(0, fileSize(path));
+  let initial: LogRecord[];
+  if (opts.tail !== undefined && opts.tail >= 0) {
+    initial = opts.tail === 0 ? [] : tailRecords(files, opts.tail);
+  } else {
+    initial = [];
+    for (const f of files) initial.push(...splitRecords(readRange(f.path, 0, f.size)).records);
+  }
+  for (const r of initial) if (keep(r)) yield r;
+  if (!opts.follow) return;
+
+  const cursor = new LogCursor(path, currentSize);
+  let stopped = false;
+  let wake: () => void = () => {};
+  const poke = () => wake();
+  opts.stop?.then(() => { stopped = true; poke(); }, () => { stopped = true; poke(); });
+  const onAbort = () => { stopped = true; poke(); };
+  opts.signal?.addEventListener("abort", onAbort);
+  let watcher: FSWatcher | undefined;
+  try {
+    const name = basename(path);
+    watcher = watch(dirname(path), (_e, file) => { if (file === null || file === name) poke(); });
+  } catch {}
+  try {
+    for (;;) {
+      const wasStopped = stopped || opts.signal?.aborted === true;
+      for (const r of cursor.read()) if (keep(r)) yield r;
+      if (wasStopped) return;
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, 500); // a missed watch event costs at most this
+        wake = () => { clearTimeout(t); resolve(); };
+      });
+    }
+  } finally {
+    watcher?.close();
+    opts.signal?.removeEventListener("abort", onAbort);
+    cursor.close();
+  }
+}
+
+export interface LogWriteOptions extends LogReadOptions {
+  /** Prefix each line with its RFC3339Nano time (docker's -t). */
+  timestamps?: boolean;
+}
+
+export interface LogSink {
+  stdout: (data: Uint8Array) => void;
+  stderr: (data: Uint8Array) => void;
+}
+
+/** `berth logs`: the container's output as it was written, each stream to its own sink. */
+export async function writeLogs(path: string, opts: LogWriteOptions, sink: LogSink): Promise<void> {
+  const midLine = { stdout: false, stderr: false };
+  for await (const r of readLog(path, opts)) {
+    const parts: Buffer[] = [];
+    if (opts.timestamps && !midLine[r.stream]) parts.push(Buffer.from(`${r.time} `));
+    parts.push(r.text);
+    if (!r.partial) parts.push(Buffer.from("\n"));
+    midLine[r.stream] = r.partial;
+    sink[r.stream](parts.length === 1 ? parts[0]! : Buffer.concat(parts));
+  }
+}
+
+// ---- attach ----
+
+/** Client -> monitor frame kinds (see native/monitor/attach.c). */
+const KIND_STDIN = 0, KIND_RESIZE = 1, KIND_CLOSE_STDIN = 2;
+
+function frame(kind: number, payload: Uint8Array): Buffer {
+  const f = Buffer.allocUnsafe(8 + payload.length);
+  f.writeUInt32BE(0, 0);
+  f[0] = kind;
+  f.writeUInt32BE(payload.length, 4);
+  f.set(payload, 8);
+  return f;
+}
+
+/** Demultiplexes the monitor's stdcopy-framed output (pipes mode). */
+export class FrameDecoder {
+  private buf: Buffer = Buffer.alloc(0);
+  constructor(private readonly emit: (stream: StreamName, data: Buffer) => void) {}
+  push(chunk: Uint8Array): void {
+    this.buf = this.buf.length === 0 ? Buffer.from(chunk) : Buffer.concat([this.buf, chunk]);
+    while (this.buf.length >= 8) {
+      const len = this.buf.readUInt32BE(4);
+      if (this.buf.length < 8 + len) break;
+      this.emit(this.buf[0] === 2 ? "stderr" : "stdout", this.buf.subarray(8, 8 + len));
+      this.buf = this.buf.subarray(8 + len);
+    }
+  }
+}
+
+export interface AttachOptions {
+  /** The container has a terminal: output is raw, not framed. */
+  tty: boolean;
+  onOutput: (stream: StreamName, data: Uint8Array) => void;
+}
+
+export interface AttachSession {
+  /** Bytes for the container's stdin (ignored by the monitor unless it runs with --stdin). */
+  write(data: Uint8Array | string): void;
+  /** The container reads EOF on stdin (pipes; a terminal keeps its stdin). */
+  closeStdin(): void;
+  resize(rows: number, cols: number): void;
+  /** Disconnect; the container keeps running. */
+  detach(): void;
+  /** Resolves when the connection ends: the container exited, or detach(). */
+  closed: Promise<void>;
+}
+
+/** sun_path holds 107 bytes; reach a longer socket path through its directory's fd. */
+function shortSocketPath(path: string): { path: string; release: () => void } {
+  if (Buffer.byteLength(path) < 108) return { path, release: () => {} };
+  const fd = openSync(dirname(path), "r");
+  return { path: `/proc/self/fd/${fd}/${basename(path)}`, release: () => closeSync(fd) };
+}
+
+export async function attach(socketPath: string, opts: AttachOptions): Promise<AttachSession> {
+  const decoder = opts.tty ? null : new FrameDecoder((s, d) => opts.onOutput(s, d));
+  const queue: Buffer[] = [];
+  let ended = false;
+  let resolveClosed: () => void = () => {};
+  const closed = new Promise<void>((r) => { resolveClosed = r; });
+  const where = shortSocketPath(socketPath);
+  let socket: Awaited<ReturnType<typeof Bun.connect>>;
+  try {
+    socket = await Bun.connect({
+      unix: where.path,
+      socket: {
+        data(_s, chunk) {
+          if (decoder) decoder.push(chunk);
+          else opts.onOutput("stdout", chunk);
+        },
+        drain(s) { flush(s); },
+        close() { ended = true; resolveClosed(); },
+        error() { ended = true; resolveClosed(); },
+      },
+    });
+  } catch (e) {
+    throw new Error(`attach: cannot connect to ${socketPath} (${(e as Error).message}); is the container running?`);
+  } finally {
+    where.release();
+  }
+  function flush(s: typeof socket) {
+    while (queue.length > 0) {
+      const head = queue[0]!;
+      const n = s.write(head);
+      if (n < head.length) {
+        queue[0] = head.subarray(Math.max(0, n));
+        return;
+      }
+      queue.shift();
+    }
+  }
+  const send = (b: Buffer) => {
+    if (ended) return;
+    queue.push(b);
+    flush(socket);
+  };
+  return {
+    write(data) {
+      const bytes = typeof data === "string" ? Buffer.from(data) : data;
+      // Frames stay well under the monitor's read size, so one frame never stalls on stdin.
+      for (let i = 0; i < bytes.length; i += 8192) send(frame(KIND_STDIN, bytes.subarray(i, i + 8192)));
+    },
+    closeStdin() { send(frame(KIND_CLOSE_STDIN, new Uint8Array(0))); },
+    resize(rows, cols) {
+      const p = Buffer.alloc(4);
+      p.writeUInt16BE(rows, 0);
+      p.writeUInt16BE(cols, 2);
+      send(frame(KIND_RESIZE, p));
+    },
+    detach() { socket.end(); },
+    closed,
+  };
+}

@@ -1,0 +1,65 @@
+// Shared by the monitor tests: build the binary, give each test its own temp dir, and make sure
+// no monitor or container process outlives its test.
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { MONITOR_BINARY } from "../../src/engine/monitor.ts";
+
+const root = join(import.meta.dir, "../..");
+export const BUSYBOX = "/bin/busybox";
+
+export function buildMonitor(): string {
+  execFileSync("make", ["-s", "-C", join(root, "native"), `OUT=${join(root, "build")}`, MONITOR_BINARY], { stdio: "inherit" });
+  if (!existsSync(MONITOR_BINARY)) throw new Error("berth-monitor did not build");
+  return MONITOR_BINARY;
+}
+
+export function tempDir(): string {
+  return mkdtempSync(join(tmpdir(), "berth-monitor-test-"));
+}
+
+/** Sends SIGKILL to each pid still alive, then waits until it is gone. */
+export async function killAll(pids: number[]): Promise<void> {
+  for (const pid of pids) {
+    try { process.kill(pid, "SIGKILL"); } catch {}
+  }
+  for (const pid of pids) await waitGone(pid);
+}
+
+export function alive(pid: number): boolean {
+  try {
+    // A zombie still answers kill(0); it is gone for our purposes.
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+  } catch {
+    return false;
+  }
+}
+
+export async function waitGone(pid: number, ms = 10000): Promise<void> {
+  const end = Date.now() + ms;
+  while (alive(pid)) {
+    if (Date.now() > end) throw new Error(`process ${pid} is still running after ${ms} ms`);
+    await Bun.sleep(10);
+  }
+}
+
+export async function waitFor<T>(what: string, probe: () => T | undefined | null | false, ms = 10000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = probe();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await Bun.sleep(10);
+  }
+}
+
+export function parentOf(pid: number): number {
+  const m = /^PPid:\s+(\d+)$/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  return m ? Number(m[1]) : -1;
+}
+
+export function removeDir(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+}

@@ -1,0 +1,222 @@
+// berth-monitor with real programs: exit codes, signals, the subreaper path the runtime uses,
+// start failures, fd hygiene, the terminal, OOM accounting and the exit command.
+import { afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { MonitorStartError, readExitFile, spawnMonitor, waitExitFile, type MonitorOptions } from "../../src/engine/monitor.ts";
+import { readLog, type LogRecord } from "../../src/engine/logs.ts";
+import { BUSYBOX, alive, buildMonitor, killAll, parentOf, removeDir, tempDir, waitFor, waitGone } from "./helpers.ts";
+
+let dir = "";
+let pids: number[] = [];
+
+beforeAll(() => { buildMonitor(); });
+afterEach(async () => {
+  await killAll(pids);
+  pids = [];
+  removeDir(dir);
+});
+
+/** Starts a direct-mode monitor in a fresh dir; remembers both pids for cleanup. */
+async function run(command: string[], extra: Partial<MonitorOptions> | ((dir: string) => Partial<MonitorOptions>) = {}) {
+  dir = tempDir();
+  const paths = { log: join(dir, "log"), exit: join(dir, "exit.json"), pid: join(dir, "pid") };
+  const more = typeof extra === "function" ? extra(dir) : extra;
+  const m = await spawnMonitor({ command, direct: true, pidFile: paths.pid, logPath: paths.log, exitFile: paths.exit, ...more });
+  pids.push(m.pid);
+  const container = Number(readFileSync(paths.pid, "utf8"));
+  pids.push(container);
+  return { ...paths, monitor: m.pid, container };
+}
+
+async function records(path: string): Promise<LogRecord[]> {
+  const out: LogRecord[] = [];
+  for await (const r of readLog(path)) out.push(r);
+  return out;
+}
+
+const simple = (rs: LogRecord[]) => rs.map((r) => `${r.stream} ${r.partial ? "P" : "F"} ${r.text.toString()}`);
+
+describe("berth-monitor", () => {
+  test("records the exit code and logs each stream's lines, with the partial flag", async () => {
+    const m = await run([BUSYBOX, "sh", "-c", "echo hello; echo oops >&2; printf tail; exit 3"]);
+    const exit = await waitExitFile(m.exit);
+    expect(exit.exitCode).toBe(3);
+    expect(exit.signal).toBeNull();
+    expect(exit.pid).toBe(m.container);
+    expect(Date.parse(exit.finishedAt)).toBeGreaterThanOrEqual(Date.parse(exit.startedAt));
+    await waitGone(m.monitor);
+    const logged = simple(await records(m.log));
+    expect(logged.filter((l) => l.startsWith("stdout"))).toEqual(["stdout F hello", "stdout P tail"]);
+    expect(logged.filter((l) => l.startsWith("stderr"))).toEqual(["stderr F oops"]);
+    expect(readFileSync(m.log, "utf8")).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z stdout F hello$/m);
+  });
+
+  test("a container killed by a signal exits 128+N", async () => {
+    const m = await run([BUSYBOX, "sh", "-c", "kill -KILL $$"]);
+    const exit = await waitExitFile(m.exit);
+    expect(exit.exitCode).toBe(137);
+    expect(exit.signal).toBe(9);
+  });
+
+  test("SIGTERM, SIGINT and SIGHUP sent to the monitor reach the container", async () => {
+    for (const [sig, num] of [["SIGTERM", 15], ["SIGINT", 2], ["SIGHUP", 1]] as const) {
+      const m = await run([BUSYBOX, "sleep", "1000"]);
+      expect(parentOf(m.container)).toBe(m.monitor);
+      process.kill(m.monitor, sig);
+      const exit = await waitExitFile(m.exit);
+      expect(exit.signal).toBe(num);
+      expect(exit.exitCode).toBe(128 + num);
+      await waitGone(m.monitor);
+      removeDir(dir);
+    }
+  });
+
+  test("a command that cannot be executed is a start failure (127), reported to the engine", async () => {
+    dir = tempDir();
+    const exitFile = join(dir, "exit.json");
+    const err = await spawnMonitor({ command: ["/no/such/program"], direct: true, exitFile }).catch((e) => e);
+    expect(err).toBeInstanceOf(MonitorStartError);
+    expect(String(err.message)).toContain("exec /no/such/program: No such file or directory");
+    const exit = readExitFile(exitFile)!;
+    expect(exit.startFailed).toBe(true);
+    expect(exit.exitCode).toBe(127);
+    expect(exit.error).toContain("/no/such/program");
+  });
+
+  test("bad options are refused with a message", async () => {
+    dir = tempDir();
+    const err = await spawnMonitor({ command: ["true"], direct: true, ttySize: { rows: 0, cols: 80 } }).catch((e) => e);
+    expect(err).toBeInstanceOf(MonitorStartError);
+    expect(String(err.message)).toContain("--tty-size");
+  });
+
+  test("runtime mode: adopts the process stage 0 left behind (subreaper) and records its end", async () => {
+    dir = tempDir();
+    const pidFile = join(dir, "container.pid"), exitFile = join(dir, "exit.json");
+    // Stand-in for berth-init create: start the "container", write its pid, exit 0.
+    const stage0 = `${BUSYBOX} sleep 1000 </dev/null >/dev/null 2>&1 & echo $! > ${pidFile}; echo stage0-done`;
+    const m = await spawnMonitor({ command: [BUSYBOX, "sh", "-c", stage0], pidFile, exitFile, logPath: join(dir, "log") });
+    pids.push(m.pid);
+    const container = Number(readFileSync(pidFile, "utf8"));
+    pids.push(container);
+    expect(parentOf(container)).toBe(m.pid);
+    expect(readExitFile(exitFile)).toBeNull();
+    process.kill(container, "SIGKILL");
+    const exit = await waitExitFile(exitFile);
+    expect(exit).toMatchObject({ exitCode: 137, signal: 9, pid: container });
+    expect(simple(await records(join(dir, "log")))).toEqual(["stdout F stage0-done"]);
+  });
+
+  test("runtime mode: a failing stage 0 is a start failure carrying its stderr", async () => {
+    dir = tempDir();
+    const exitFile = join(dir, "exit.json");
+    const err = await spawnMonitor({
+      command: [BUSYBOX, "sh", "-c", "echo 'cannot create the container: boom' >&2; exit 4"],
+      pidFile: join(dir, "pid"), exitFile,
+    }).catch((e) => e);
+    expect(err).toBeInstanceOf(MonitorStartError);
+    expect(String(err.message)).toContain("exited with status 4");
+    expect(String(err.message)).toContain("cannot create the container: boom");
+    expect(readExitFile(exitFile)).toMatchObject({ startFailed: true, exitCode: 4 });
+  });
+
+  test("runtime mode: stage 0 exiting 0 without a usable pid file is a start failure", async () => {
+    dir = tempDir();
+    const err = await spawnMonitor({ command: [BUSYBOX, "true"], pidFile: join(dir, "missing.pid") }).catch((e) => e);
+    expect(err).toBeInstanceOf(MonitorStartError);
+    expect(String(err.message)).toContain("missing.pid");
+  });
+
+  test("the container gets only its stdio and the fds passed on purpose", async () => {
+    dir = tempDir();
+    const passed = join(dir, "passed");
+    writeFileSync(passed, "x");
+    const fd = openSync(passed, "r");
+    try {
+      // ls runs as the shell's child and lists the shell's fds: exactly what the container got.
+      const m = await run([BUSYBOX, "sh", "-c", `${BUSYBOX} ls -l /proc/$$/fd; true`], { passFds: [fd] });
+      expect((await waitExitFile(m.exit)).exitCode).toBe(0);
+      const lines = (await records(m.log)).map((r) => /(\d+) -> (.*)$/.exec(r.text.toString())).filter((x) => x !== null).map((x) => `${x[1]} ${x[2]}`);
+      const fds = lines.map((l) => Number(l.split(" ")[0])).sort((a, b) => a - b);
+      expect(fds).toEqual([0, 1, 2, 3]); // nothing of the monitor's leaked
+      expect(lines).toContain(`3 ${passed}`);
+      expect(lines.find((l) => l.startsWith("0 "))).toBe("0 /dev/null");
+      expect(lines.find((l) => l.startsWith("1 "))).toMatch(/^1 pipe:/);
+    } finally {
+      closeSync(fd);
+    }
+  });
+
+  test("--tty: the container runs on a terminal of the requested size", async () => {
+    const m = await run([BUSYBOX, "sh", "-c", "tty; stty size; exit 7"], { tty: true, ttySize: { rows: 30, cols: 100 } });
+    expect((await waitExitFile(m.exit)).exitCode).toBe(7);
+    await waitGone(m.monitor);
+    const lines = (await records(m.log)).map((r) => `${r.stream} ${r.text.toString()}`);
+    expect(lines).toEqual(expect.arrayContaining([expect.stringMatching(/^stdout \/dev\/pts\/\d+\r$/), "stdout 30 100\r"]));
+  });
+
+  test("OOM: compares the cgroup's oom_kill counter with the base", async () => {
+    dir = tempDir();
+    const events = join(dir, "memory.events");
+    writeFileSync(events, "low 0\nhigh 0\nmax 3\noom 1\noom_kill 5\noom_group_kill 0\n");
+    for (const [base, killed] of [[4, true], [5, false]] as const) {
+      const exitFile = join(dir, `exit-${base}.json`);
+      await spawnMonitor({ command: [BUSYBOX, "true"], direct: true, exitFile, oomFile: events, oomBase: base });
+      expect((await waitExitFile(exitFile)).oomKilled).toBe(killed);
+    }
+  });
+
+  test("OOM: a process killed by the kernel's OOM killer in a v1 memory cgroup is reported", async () => {
+    const own = /^\d+:memory:(.*)$/m.exec(readFileSync("/proc/self/cgroup", "utf8"))?.[1];
+    const base = "/sys/fs/cgroup/memory";
+    if (own === undefined || !existsSync(join(base, own, "memory.oom_control"))) {
+      console.warn("skipped: no cgroup v1 memory controller here");
+      return;
+    }
+    const cg = join(base, own, `berth-monitor-oom-${process.pid}`);
+    mkdirSync(cg);
+    try {
+      writeFileSync(join(cg, "memory.limit_in_bytes"), String(32 << 20));
+      if (existsSync(join(cg, "memory.memsw.limit_in_bytes"))) writeFileSync(join(cg, "memory.memsw.limit_in_bytes"), String(32 << 20));
+      const oomFile = join(cg, "memory.oom_control");
+      const kills = Number(/^oom_kill (\d+)$/m.exec(readFileSync(oomFile, "utf8"))?.[1] ?? 0);
+      // Join the cgroup, then grow a shell variable far past the limit.
+      const hog = `echo $$ > ${cg}/cgroup.procs && x=$(${BUSYBOX} head -c 200000000 /dev/zero | ${BUSYBOX} tr '\\0' a); echo survived`;
+      const m = await run([BUSYBOX, "sh", "-c", hog], { oomFile, oomBase: kills });
+      const exit = await waitExitFile(m.exit, AbortSignal.timeout(30000));
+      expect(exit.oomKilled).toBe(true);
+      expect(exit.exitCode).toBe(137);
+      await waitGone(m.monitor);
+    } finally {
+      for (const pid of readFileSync(join(cg, "cgroup.procs"), "utf8").split("\n").filter(Boolean)) {
+        try { process.kill(Number(pid), "SIGKILL"); } catch {}
+      }
+      await waitFor("OOM cgroup to empty", () => readFileSync(join(cg, "cgroup.procs"), "utf8").trim() === "");
+      rmdirSync(cg);
+    }
+  });
+
+  test("the exit command runs, detached, after the exit file is written", async () => {
+    dir = tempDir();
+    const exitFile = join(dir, "exit.json"), marker = join(dir, "marker");
+    const m = await spawnMonitor({
+      command: [BUSYBOX, "sh", "-c", "exit 9"], direct: true, exitFile,
+      exitCommand: [BUSYBOX, "sh", "-c", `cat ${exitFile} > ${marker}.tmp; echo sid=$(cut -d' ' -f6 /proc/self/stat) pid=$$ >> ${marker}.tmp; mv ${marker}.tmp ${marker}`],
+    });
+    pids.push(m.pid);
+    const text = await waitFor("exit command marker", () => existsSync(marker) && readFileSync(marker, "utf8"));
+    const [json, ids] = text.split("\n");
+    expect(JSON.parse(json!).exitCode).toBe(9);
+    const [, sid, pid] = /sid=(\d+) pid=(\d+)/.exec(ids!)!;
+    expect(sid).toBe(pid); // its own session
+  });
+
+  test("the monitor leaves nothing behind: no process, no socket", async () => {
+    const m = await run([BUSYBOX, "true"], (d) => ({ attachSocket: join(d, "attach.sock") }));
+    await waitExitFile(m.exit);
+    await waitGone(m.monitor);
+    expect(alive(m.container)).toBe(false);
+    expect(readdirSync(dir).sort()).toEqual(["exit.json", "log", "pid"]);
+  });
+});
