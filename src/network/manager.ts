@@ -6,7 +6,7 @@
 // A crash therefore leaves rows that name their kernel objects, and reconcile() removes both.
 import type { Database } from "bun:sqlite";
 import { createHash, randomBytes } from "node:crypto";
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { flock, LOCK_EX, LOCK_UN } from "../sys/libc.ts";
 import { broadcastOf, contains, formatIPv4, formatSubnet, hostRange, hostRoutes, macFor, overlaps, parseIPv4, parseSubnet, type Subnet } from "./cidr.ts";
 import { type ContainerFilePaths, type HostEntry, writeContainerFiles } from "./files.ts";
@@ -449,7 +449,20 @@ export class NetworkManager {
     } finally {
       closeSync(nsFd);
     }
-    const inner = withNetns(ep.netns_path, () => new Netlink());
+    // With br_netfilter (bridge-nf-call-iptables=1), DNAT to a container on the same bridge is
+    // bridged, not routed: a container reaching its own published port needs the frame sent back
+    // out of the port it came in on.
+    writeFileSync(`${SYSFS_NET}/${ep.host_veth}/brport/hairpin_mode`, "1");
+    const inner = withNetns(ep.netns_path, () => {
+      // Berth networks are IPv4-only; no IPv6 on the interface also avoids DAD failing on the
+      // hairpin-reflected neighbour solicitations. (/proc/sys/net follows the thread's netns.)
+      try {
+        writeFileSync(`/proc/sys/net/ipv6/conf/${ep.ifname}/disable_ipv6`, "1");
+      } catch {
+        // kernel without IPv6
+      }
+      return new Netlink();
+    });
     try {
       const idx = inner.linkIndex(ep.ifname);
       if (idx === null) throw new Error(`interface ${ep.ifname} did not appear in ${ep.netns_path}`);
