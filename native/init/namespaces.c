@@ -109,5 +109,11 @@ static int write_map(const struct plan *plan, const char *op, pid_t child, const
 
 int ns_write_id_maps(const struct plan *plan, pid_t child, char *err, size_t n) {
   if (write_map(plan, "uidmap", child, "uid_map", err, n) < 0) return -1;
+  if (geteuid() != 0 && plan_has(plan, "gidmap")) {
+    /* An unprivileged parent may only write gid_map once setgroups is denied (user_namespaces(7)). */
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/setgroups", child);
+    if (write_file(path, "deny", err, n) < 0) return -1;
+  }
   return write_map(plan, "gidmap", child, "gid_map", err, n);
 }

@@ -68,9 +68,18 @@ export async function createContainer(store: StateStore, opts: CreateOptions): P
   let pid = 0;
   try {
     cgroup = openCgroup({ cgroupsPath: spec.linux?.cgroupsPath, containerId: opts.id });
+    const rootless = (process.geteuid?.() ?? 0) !== 0;
+    let noCgroup = false;
+    try {
+      cgroup.create();
+    } catch (e) {
+      // Like runc rootless: no delegated cgroup is fine as long as no limits were asked for.
+      if (!rootless || spec.linux?.resources) throw e;
+      noCgroup = true;
+    }
     const plan = buildCreatePlan(spec, {
       bundle, stateDir: dir, noPivot: opts.noPivot, consoleSocket: opts.consoleSocket ? resolve(opts.consoleSocket) : undefined,
-      preserveFds: opts.preserveFds, cgroupDirs: cgroup.paths(),
+      preserveFds: opts.preserveFds, cgroupDirs: noCgroup ? {} : cgroup.paths(),
     });
     const planPath = join(dir, "plan");
     writeFileSync(planPath, encodePlan(plan));
@@ -78,16 +87,15 @@ export async function createContainer(store: StateStore, opts: CreateOptions): P
     mkfifo(join(dir, "exec.fifo"), 0o622);
     const record: ContainerRecord = {
       id: opts.id, bundle, rootfs, pid: 0, pidStartTime: "", created: new Date().toISOString(),
-      owner: safeUserName(), annotations: spec.annotations, config: spec, cgroupsPath: spec.linux?.cgroupsPath,
+      owner: safeUserName(), annotations: spec.annotations, config: spec, cgroupsPath: spec.linux?.cgroupsPath, ...(noCgroup ? { noCgroup } : {}),
     };
     store.write(record);
-    cgroup.create();
     const flags = opts.foreground ? ["--wait", ...(spec.process?.terminal && !opts.consoleSocket ? ["--console-relay"] : [])] : [];
     init = startInit("create", planPath, flags, opts.stdio, opts.launcher);
     pid = Number(expectMessage(init, "pid "));
-    cgroup.addProcess(pid);
+    if (!noCgroup) cgroup.addProcess(pid);
     const resources = withDefaultDeviceRules(spec.linux?.resources, spec.linux?.devices);
-    if (resources) cgroup.apply(resources);
+    if (resources && !noCgroup) cgroup.apply(resources);
     record.pid = pid;
     record.pidStartTime = processStartTime(pid) ?? "";
     store.write(record);

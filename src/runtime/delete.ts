@@ -22,17 +22,17 @@ export async function deleteContainer(store: StateStore, id: string, force: bool
   if ((status === "running" || status === "paused") && !force) {
     throw new Error(`cannot delete container ${id} that is not stopped: it is ${status} (stop it, or use --force)`);
   }
-  const cg = containerCgroup(rec);
+  const cg = rec.noCgroup ? undefined : containerCgroup(rec);
   if (status !== "stopped" && status !== "creating") {
     try {
-      cg.killAll(9);
+      cg?.killAll(9);
     } catch { /* fall through to killing the init */ }
     kill(rec.pid, 9);
-    if (status === "paused") cg.thaw();
+    if (status === "paused") cg?.thaw();
     if (!(await waitForExit(rec.pid, rec.pidStartTime))) throw new Error(`container ${id}: init ${rec.pid} did not die after SIGKILL`);
   }
   const state = hookState(store, rec, "stopped");
-  cg.destroy();
+  cg?.destroy();
   store.remove(id);
   await runHooksWarnOnly("poststop", rec.config.hooks?.poststop, state, warn);
 }

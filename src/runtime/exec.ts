@@ -46,7 +46,7 @@ export async function execInContainer(store: StateStore, opts: ExecOptions): Pro
     throw new OciConfigError("cannot allocate a terminal for a detached exec without --console-socket");
   }
   const plan: PlanRecord[] = [["join_pid", rec.pid]];
-  for (const file of containerCgroup(rec).procsFiles()) plan.push(["cgroup_join", file]);
+  if (!rec.noCgroup) for (const file of containerCgroup(rec).procsFiles()) plan.push(["cgroup_join", file]);
   plan.push(...processRecords(opts.process, { consoleSocket: opts.consoleSocket ? resolve(opts.consoleSocket) : undefined, preserveFds: opts.preserveFds }));
   if (rec.config.linux?.seccomp) plan.push(...seccompRecords(rec.config.linux.seccomp));
   const planPath = join(store.dir(opts.id), `exec-${process.pid}-${Date.now()}.plan`);

@@ -7,7 +7,7 @@ export function killContainer(store: StateStore, id: string, signal: number, all
   const rec = store.read(id);
   const status = statusOf(store, rec);
   if (status === "stopped" && !all) throw new Error(`container ${id} is not running`);
-  if (all) {
+  if (all && !rec.noCgroup) {
     const cg = containerCgroup(rec);
     cg.killAll(signal);
     return;

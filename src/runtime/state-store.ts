@@ -20,6 +20,8 @@ export interface ContainerRecord {
   annotations?: Record<string, string>;
   config: Spec;
   cgroupsPath?: string;
+  /** Rootless without a delegated cgroup: the container has none of its own. */
+  noCgroup?: boolean;
 }
 
 export class ContainerNotFound extends Error {

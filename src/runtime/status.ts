@@ -9,6 +9,7 @@ import { isAlive } from "./proc.ts";
 import { openCgroup, type CgroupManager } from "../cgroups/index.ts";
 
 export function containerCgroup(rec: ContainerRecord): CgroupManager {
+  if (rec.noCgroup) throw new Error(`container ${rec.id} has no cgroup of its own (rootless without cgroup delegation)`);
   return openCgroup({ cgroupsPath: rec.cgroupsPath, containerId: rec.id });
 }
 
