@@ -79,12 +79,19 @@ class Manager implements CgroupManager {
   private readonly v1Dirs = new Map<string, string>();
   private readonly v1Mounts = new Map<string, CgroupMount>();
   private readonly unifiedDir?: string;
-  /** controllers this group uses on the unified hierarchy (enabled in the parents' subtree_control) */
+  /** controllers this group may use on the unified hierarchy */
   private readonly v2Used: string[] = [];
+  /**
+   * Whether create() enables v2Used in the parents' subtree_control. When controllers were named
+   * explicitly (the cgroup tool) yes; for a container, only once a limit needs one (apply/update),
+   * so a host's unified tree is not changed for groups that set no v2 limit.
+   */
+  private readonly enableOnCreate: boolean;
 
   constructor(private readonly h: Hierarchies, path: CgroupPath, self: ProcCgroup[], subset?: string[]) {
     this.layout = h.layout;
     const wanted = subset ? new Set(subset) : undefined;
+    this.enableOnCreate = wanted !== undefined;
     for (const c of wanted ?? []) {
       if (c === "unified") {
         if (!h.unified) throw new CgroupError(`"unified" asked for, but no cgroup v2 hierarchy is mounted (${describeHierarchies(h)})`);
@@ -117,8 +124,14 @@ class Manager implements CgroupManager {
     return undefined;
   };
 
+  /** Homes for planning writes: a v2 controller is enabled in the parents the first time a limit needs it. */
   private homes(): Homes {
-    return { find: this.find, unifiedDir: this.unifiedDir, describe: () => describeHierarchies(this.h) };
+    const find = (controller: string) => {
+      const home = this.find(controller);
+      if (home?.version === 2 && existsSync(home.dir)) this.enableV2Controllers([controller]);
+      return home;
+    };
+    return { find, unifiedDir: this.unifiedDir, describe: () => describeHierarchies(this.h) };
   }
 
   paths(): Record<string, string> {
@@ -153,7 +166,7 @@ class Manager implements CgroupManager {
       if (this.unifiedDir) {
         const mountPoint = this.h.unified!.mountPoint;
         made.push(...this.mkdirs(this.unifiedDir, mountPoint));
-        this.enableV2Controllers(this.unifiedDir, mountPoint);
+        if (this.enableOnCreate) this.enableV2Controllers(this.v2Used);
       }
     } catch (e) {
       this.removeDirs(made);
@@ -182,9 +195,10 @@ class Manager implements CgroupManager {
     }
   }
 
-  /** Enables this group's v2 controllers in every ancestor's cgroup.subtree_control (as runc does). */
-  private enableV2Controllers(dir: string, mountPoint: string): void {
-    if (!this.v2Used.length) return;
+  /** Enables v2 controllers in every ancestor's cgroup.subtree_control (as runc does). */
+  private enableV2Controllers(controllers: string[]): void {
+    if (!controllers.length || !this.unifiedDir) return;
+    const dir = this.unifiedDir, mountPoint = this.h.unified!.mountPoint;
     const chain: string[] = [];
     for (let d = dirname(dir); d.startsWith(mountPoint); d = dirname(d)) {
       chain.unshift(d);
@@ -192,7 +206,7 @@ class Manager implements CgroupManager {
     }
     for (const d of chain) {
       const enabled = new Set((readOptional(join(d, "cgroup.subtree_control")) ?? "").trim().split(/\s+/));
-      const missing = this.v2Used.filter((c) => !enabled.has(c));
+      const missing = controllers.filter((c) => !enabled.has(c));
       // A group that holds processes cannot enable domain controllers ("no internal processes");
       // that surfaces later as a clear ENOENT on the controller's files, so it is not fatal here.
       if (missing.length) try { writeControl(join(d, "cgroup.subtree_control"), missing.map((c) => `+${c}`).join(" ")); } catch { /* see above */ }

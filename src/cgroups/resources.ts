@@ -351,8 +351,8 @@ function planUnified(unified: Record<string, string>, homes: Homes): Step[] {
     if (!/^[a-z0-9_]+\.[a-z0-9_.]+$/i.test(key)) throw new CgroupError(`${f}: ${JSON.stringify(key)} is not a cgroup v2 file name like "memory.high"`);
     const controller = key.split(".")[0]!;
     const file = join(homes.unifiedDir!, key);
+    const home = homes.find(controller); // enables the controller on the way, when it lives on v2
     if (!exists(file)) {
-      const home = homes.find(controller);
       const why = home?.version === 1
         ? `the ${controller} controller is bound to cgroup v1 on this host, so the unified hierarchy has no ${key}; use the v1 fields`
         : `${file} does not exist (unknown file, or the ${controller} controller is not enabled on the unified hierarchy)`;

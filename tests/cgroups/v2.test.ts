@@ -120,3 +120,23 @@ describe.skipIf(h.layout !== "hybrid")("hybrid routing", () => {
     expect(existsSync(join(unifiedRoot!, path))).toBe(false);
   });
 });
+
+describe.skipIf(!unifiedRoot || !h.v2Controllers.has("hugetlb") || h.v1.has("hugetlb"))("v2 controllers are enabled on demand", () => {
+  test("a container's parents get +hugetlb only when a hugetlb limit is set", () => {
+    const parent = "/" + uniqueName();
+    const child = openCgroup({ cgroupsPath: parent + "/c1", containerId: "t" });
+    const parentGroup = openCgroup({ cgroupsPath: parent, containerId: "t" });
+    try {
+      child.create();
+      const control = () => readFileSync(join(unifiedRoot!, parent, "cgroup.subtree_control"), "utf8").trim();
+      expect(control()).toBe("");
+      child.apply({ hugepageLimits: [{ pageSize: "2MB", limit: 2 << 20 }] });
+      expect(control()).toBe("hugetlb");
+      expect(readFileSync(join(child.paths().unified!, "hugetlb.2MB.max"), "utf8").trim()).toBe(String(2 << 20));
+    } finally {
+      child.destroy();
+      parentGroup.destroy();
+    }
+    expect(leftovers(parent)).toEqual([]);
+  });
+});
