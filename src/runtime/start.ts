@@ -17,15 +17,21 @@ export async function startContainer(store: StateStore, id: string, warn: (msg: 
   const fd = openSync(fifoPath, constants.O_RDONLY | constants.O_NONBLOCK);
   try {
     const buf = Buffer.alloc(1);
-    for (;;) {
-      let n = 0;
+    const readByte = (): boolean => {
       try {
-        n = readSync(fd, buf);
+        return readSync(fd, buf) === 1;
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== "EAGAIN") throw e;
+        return false;
       }
-      if (n === 1) break;
-      if (!isAlive(rec.pid, rec.pidStartTime)) throw new Error(`cannot start container ${id}: its init exited before start`);
+    };
+    for (;;) {
+      if (readByte()) break;
+      // A short-lived process may have passed the fifo and exited already: its byte is still there.
+      if (!isAlive(rec.pid, rec.pidStartTime)) {
+        if (readByte()) break;
+        throw new Error(`cannot start container ${id}: its init exited before start`);
+      }
       Bun.sleepSync(0.1);
     }
   } finally {
