@@ -1,0 +1,298 @@
+// The lifecycle as runtime-spec defines it, driven through the CLI: create leaves the process
+// unrun, start runs it, a stopped container stays until delete; run, run -d, list, ps, exec.
+import { afterEach, describe, expect, test } from "bun:test";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { makeBusyboxBundle, type Bundle } from "../helpers/bundle.ts";
+import {
+  cgroupLeftovers, IS_BERTH, ok, RUNTIME, processAlive, runBundle, runtime, stateOf, uniqueId, useStateRoot, waitFor,
+} from "../helpers/runtime.ts";
+
+const root = useStateRoot();
+const cleanups: (() => void)[] = [];
+afterEach(() => {
+  while (cleanups.length) cleanups.pop()!();
+});
+
+function bundle(args?: string[]): Bundle {
+  const b = makeBusyboxBundle({ args });
+  cleanups.push(() => b.cleanup());
+  return b;
+}
+
+function hostDir(): string {
+  const d = mkdtempSync(join(tmpdir(), "berth-host-"));
+  cleanups.push(() => rmSync(d, { recursive: true, force: true }));
+  return d;
+}
+
+async function waitStatus(id: string, status: string): Promise<void> {
+  await waitFor(() => stateOf(root, id).status === status, `${id} to be ${status}`);
+}
+
+describe("create and start", () => {
+  test("create leaves the process unrun; start runs it; kill stops it; delete removes everything", async () => {
+    const host = hostDir();
+    const b = bundle(["sh", "-c", "touch /host/started; exec sleep 1000"]);
+    b.config.mounts!.push({ destination: "/host", type: "bind", source: host, options: ["rbind", "rw"] });
+    b.save();
+    const id = uniqueId("life");
+
+    ok(root, ["create", id, "--bundle", b.dir]);
+    const created = stateOf(root, id);
+    expect(created.status).toBe("created");
+    expect(created.id).toBe(id);
+    expect(created.bundle).toBe(b.dir);
+    expect(created.pid).toBeGreaterThan(0);
+    expect(processAlive(created.pid!)).toBe(true);
+    // The init exists but the user's process has not run.
+    await Bun.sleep(200);
+    expect(existsSync(join(host, "started"))).toBe(false);
+
+    ok(root, ["start", id]);
+    await waitFor(() => existsSync(join(host, "started")), "the process to run after start");
+    const running = stateOf(root, id);
+    expect(running.status).toBe("running");
+    expect(running.pid).toBe(created.pid);
+
+    // start twice is an error.
+    const again = runtime(root, ["start", id]);
+    expect(again.code).not.toBe(0);
+
+    ok(root, ["kill", id, "KILL"]);
+    await waitStatus(id, "stopped");
+    expect(processAlive(created.pid!)).toBe(false);
+    // A stopped container stays until delete.
+    expect(stateOf(root, id).status).toBe("stopped");
+
+    ok(root, ["delete", id]);
+    expect(runtime(root, ["state", id]).code).not.toBe(0);
+    expect(existsSync(join(root, id))).toBe(false);
+    expect(cgroupLeftovers(id)).toEqual([]);
+  });
+
+  test("--pid-file holds the init's pid", () => {
+    const b = bundle(["sleep", "1000"]);
+    const id = uniqueId("pidf");
+    const pidFile = join(b.dir, "pid");
+    ok(root, ["create", id, "--bundle", b.dir, "--pid-file", pidFile]);
+    expect(Number(Bun.file(pidFile).size) > 0).toBe(true);
+    expect(Number(readFileSync(pidFile, "utf8"))).toBe(stateOf(root, id).pid!);
+    ok(root, ["delete", "--force", id]);
+  });
+
+  test("delete refuses a running container without --force, and --force kills it", async () => {
+    const b = bundle(["sleep", "1000"]);
+    const id = uniqueId("del");
+    ok(root, ["run", "-d", id, "-b", b.dir]);
+    const pid = stateOf(root, id).pid!;
+    const refused = runtime(root, ["delete", id]);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toMatch(/running|stop/i);
+    expect(processAlive(pid)).toBe(true);
+    ok(root, ["delete", "--force", id]);
+    expect(processAlive(pid)).toBe(false);
+    expect(existsSync(join(root, id))).toBe(false);
+    expect(cgroupLeftovers(id)).toEqual([]);
+  });
+
+  test("delete of a created (never started) container kills its init", () => {
+    const b = bundle(["sleep", "1000"]);
+    const id = uniqueId("cdel");
+    ok(root, ["create", id, "-b", b.dir]);
+    const pid = stateOf(root, id).pid!;
+    ok(root, ["delete", "--force", id]);
+    expect(processAlive(pid)).toBe(false);
+    expect(cgroupLeftovers(id)).toEqual([]);
+  });
+});
+
+describe("run", () => {
+  test("foreground run prints the output and propagates the exit status", () => {
+    const b = bundle(["sh", "-c", "echo out; echo err >&2; exit 42"]);
+    const id = uniqueId("fg");
+    const r = runBundle(root, b.dir, { id });
+    expect(r.code).toBe(42);
+    expect(r.stdout).toBe("out\n");
+    expect(r.stderr).toContain("err\n");
+    // run without --keep deletes the container when it exits.
+    expect(runtime(root, ["state", id]).code).not.toBe(0);
+    expect(cgroupLeftovers(id)).toEqual([]);
+  });
+
+  test("foreground run: exit 0, and a death by signal is 128+N", async () => {
+    expect(runBundle(root, bundle(["true"]).dir).code).toBe(0);
+    // PID 1 ignores signals it has no handler for, even its own SIGKILL: kill it from the host.
+    const b = bundle(["sleep", "1000"]);
+    const id = uniqueId("sig");
+    const fg = Bun.spawn([RUNTIME, "--root", root, "run", id, "-b", b.dir], { stdio: ["ignore", "ignore", "ignore"] });
+    try {
+      await waitFor(() => runtime(root, ["state", id]).stdout.includes('"running"'), "the container to run");
+      ok(root, ["kill", id, "KILL"]);
+      expect(await fg.exited).toBe(137);
+    } finally {
+      fg.kill(9);
+    }
+  });
+
+  test("foreground run passes stdin through", () => {
+    const r = runBundle(root, bundle(["sh", "-c", "read line; echo got:$line"]).dir, { stdin: "hello\n" });
+    expect(r.stdout).toBe("got:hello\n");
+    expect(r.code).toBe(0);
+  });
+
+  test("run -d returns at once and leaves the container running", async () => {
+    const b = bundle(["sleep", "1000"]);
+    const id = uniqueId("det");
+    const r = runtime(root, ["run", "-d", id, "-b", b.dir]);
+    expect(r.code).toBe(0);
+    const s = stateOf(root, id);
+    expect(s.status).toBe("running");
+    expect(processAlive(s.pid!)).toBe(true);
+    ok(root, ["kill", id, "9"]);
+    await waitStatus(id, "stopped");
+    ok(root, ["delete", id]);
+  });
+});
+
+describe("list, ps, exec", () => {
+  test("list as a table and as JSON", () => {
+    const b = bundle(["sleep", "1000"]);
+    const a = uniqueId("lsa"), c = uniqueId("lsc");
+    ok(root, ["run", "-d", a, "-b", b.dir]);
+    ok(root, ["create", c, "-b", b.dir]);
+    const table = ok(root, ["list"]).stdout.trim().split("\n");
+    expect(table[0]!.split(/\s+/).slice(0, 4)).toEqual(["ID", "PID", "STATUS", "BUNDLE"]);
+    const rowA = table.find((l) => l.startsWith(a + " "))!.split(/\s+/);
+    expect(rowA[1]).toBe(String(stateOf(root, a).pid));
+    expect(rowA[2]).toBe("running");
+    expect(rowA[3]).toBe(b.dir);
+    expect(table.find((l) => l.startsWith(c + " "))!.split(/\s+/)[2]).toBe("created");
+
+    const json = JSON.parse(ok(root, ["list", "--format", "json"]).stdout) as { id: string; status: string; pid: number; bundle: string }[];
+    const byId = new Map(json.map((s) => [s.id, s]));
+    expect(byId.get(a)?.status).toBe("running");
+    expect(byId.get(a)?.bundle).toBe(b.dir);
+    expect(byId.get(c)?.status).toBe("created");
+  });
+
+  test("ps lists the container's processes (table and JSON)", () => {
+    const b = bundle(["sh", "-c", "sleep 1000 & exec sleep 1001"]);
+    const id = uniqueId("ps");
+    ok(root, ["run", "-d", id, "-b", b.dir]);
+    const pid = stateOf(root, id).pid!;
+    const pids = JSON.parse(ok(root, ["ps", "--format", "json", id]).stdout) as number[];
+    expect(pids).toContain(pid);
+    expect(pids.length).toBe(2);
+    const table = ok(root, ["ps", id]).stdout;
+    expect(table).toContain(String(pid));
+    expect(table).toContain("sleep 1001");
+  });
+
+  test("exec runs in the container; its exit status propagates; a missing command gives an error and 127", () => {
+    const b = bundle(["sleep", "1000"]);
+    b.config.hostname = "exec-test";
+    b.save();
+    const id = uniqueId("exec");
+    ok(root, ["run", "-d", id, "-b", b.dir]);
+    const r = runtime(root, ["exec", id, "hostname"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe("exec-test\n");
+    expect(runtime(root, ["exec", id, "sh", "-c", "exit 7"]).code).toBe(7);
+    // Flags after the command belong to the command.
+    expect(runtime(root, ["exec", id, "sh", "-c", "echo $0 $1", "-x", "--y"]).stdout).toBe("-x --y\n");
+
+    const missing = runtime(root, ["exec", id, "no-such-command"]);
+    expect(missing.stderr).toContain("no-such-command");
+    if (IS_BERTH) {
+      expect(missing.code).toBe(127);
+      expect(missing.stderr.trim().split("\n").length).toBe(1);
+    } else expect(missing.code).not.toBe(0); // runc says 255
+  });
+
+  test("exec --env, --cwd, --user, -d, --pid-file", async () => {
+    const b = bundle(["sleep", "1000"]);
+    const id = uniqueId("exo");
+    ok(root, ["run", "-d", id, "-b", b.dir]);
+    expect(ok(root, ["exec", "--env", "FOO=bar", id, "sh", "-c", "echo $FOO"]).stdout).toBe("bar\n");
+    expect(ok(root, ["exec", "--cwd", "/etc", id, "pwd"]).stdout).toBe("/etc\n");
+    expect(ok(root, ["exec", "--user", "65534:65534", id, "id"]).stdout).toMatch(/^uid=65534\S* gid=65534/);
+    const pidFile = join(b.dir, "exec.pid");
+    ok(root, ["exec", "-d", "--pid-file", pidFile, id, "sleep", "999"]);
+    const pid = Number(readFileSync(pidFile, "utf8"));
+    expect(processAlive(pid)).toBe(true);
+    expect(JSON.parse(ok(root, ["ps", "--format", "json", id]).stdout)).toContain(pid);
+  });
+
+  test("exec --process FILE", () => {
+    const b = bundle(["sleep", "1000"]);
+    const id = uniqueId("exp");
+    ok(root, ["run", "-d", id, "-b", b.dir]);
+    const file = join(b.dir, "process.json");
+    writeFileSync(file, JSON.stringify({ args: ["sh", "-c", "echo $A; pwd; exit 3"], env: ["A=from-file", "PATH=/bin"], cwd: "/tmp", user: { uid: 0, gid: 0 } }));
+    const r = runtime(root, ["exec", "--process", file, id]);
+    expect(r.stdout).toBe("from-file\n/tmp\n");
+    expect(r.code).toBe(3);
+  });
+
+  test("exec into a stopped container fails", async () => {
+    const b = bundle(["true"]);
+    const id = uniqueId("exs");
+    ok(root, ["run", "-d", id, "-b", b.dir]);
+    await waitStatus(id, "stopped");
+    const r = runtime(root, ["exec", id, "true"]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr.length).toBeGreaterThan(0);
+  });
+
+  test("pause and resume", async () => {
+    const b = bundle(["sleep", "1000"]);
+    const id = uniqueId("pau");
+    ok(root, ["run", "-d", id, "-b", b.dir]);
+    ok(root, ["pause", id]);
+    expect(stateOf(root, id).status).toBe("paused");
+    ok(root, ["resume", id]);
+    expect(stateOf(root, id).status).toBe("running");
+  });
+});
+
+describe("the README flow", () => {
+  test("spec, edit args and terminal, run -d, state, ps, exec ps, HTTP inside, kill, delete", async () => {
+    const dir = hostDir();
+    // The rootfs the README builds from busybox: reuse the helper's, then start from a fresh `spec`.
+    const b = bundle();
+    Bun.spawnSync(["cp", "-a", b.rootfs, join(dir, "rootfs")]);
+    writeFileSync(join(dir, "rootfs/index.html"), "hello from berth\n");
+    const id = uniqueId("demo");
+    // `spec` writes config.json in the current directory (berth's spec: the file under test).
+    expect(Bun.spawnSync([join(import.meta.dir, "../../bin/berth-runtime"), "spec"], { cwd: dir }).exitCode).toBe(0);
+    const config = JSON.parse(readFileSync(join(dir, "config.json"), "utf8"));
+    config.process.args = ["busybox", "httpd", "-f", "-p", "8080"];
+    config.process.terminal = false;
+    writeFileSync(join(dir, "config.json"), JSON.stringify(config, null, "\t"));
+
+    ok(root, ["run", "-d", id], { cwd: dir });
+    const s = stateOf(root, id);
+    expect(s.status).toBe("running");
+    expect(s.bundle).toBe(dir);
+    expect(ok(root, ["ps", id]).stdout).toContain("httpd");
+    const inside = ok(root, ["exec", id, "ps"]).stdout;
+    expect(inside).toMatch(/^\s*1\s+\S+\s+.*httpd -f -p 8080/m);
+
+    // HTTP only inside the container's own network namespace.
+    await waitFor(() => runtime(root, ["exec", id, "sh", "-c", "netstat -ltn | grep -q :8080"]).code === 0, "httpd to listen");
+    const page = runtime(root, ["exec", id, "wget", "-qO-", "http://127.0.0.1:8080/"]);
+    expect(page.stderr).toBe("");
+    expect(page.stdout).toBe("hello from berth\n");
+
+    // SIGTERM (kill's default) is accepted; httpd as PID 1 has no handler, so the kernel drops it
+    // (runc behaves the same); KILL stops it.
+    expect(runtime(root, ["kill", id]).code).toBe(0);
+    ok(root, ["kill", id, "KILL"]);
+    await waitStatus(id, "stopped");
+    ok(root, ["delete", id]);
+    expect(runtime(root, ["state", id]).code).not.toBe(0);
+    expect(cgroupLeftovers(id)).toEqual([]);
+  });
+});
