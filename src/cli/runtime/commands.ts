@@ -172,16 +172,24 @@ const exec: Command = async (args, ctx) => {
     cap: { type: "string", short: "c", multiple: true }, "no-new-privs": { type: "boolean" }, "console-socket": { type: "string" },
     "preserve-fds": { type: "string" }, "process-label": { type: "string" }, apparmor: { type: "string" },
   } as const;
-  // Everything after the first argument past the ID belongs to the command, flags included.
-  const idIndex = args.findIndex((a) => !a.startsWith("-"));
+  // The container ID is the first positional; everything after the next positional belongs to
+  // the command, flags included (as with runc).
   let split = args.length;
-  if (idIndex >= 0) {
-    const restStart = args.slice(idIndex + 1).findIndex((a, i, arr) => !a.startsWith("-") && !takesValue(arr[i - 1]));
-    split = restStart < 0 ? args.length : idIndex + 1 + restStart;
-    if (args[split] === "--") split++;
+  let seenId = false;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === "--") { split = i; break; }
+    if (a.startsWith("-") && a !== "-") {
+      if (takesValue(a) && !a.includes("=")) i++;
+      continue;
+    }
+    if (!seenId) { seenId = true; continue; }
+    split = i;
+    break;
   }
+  const cmdStart = args[split] === "--" ? split + 1 : split;
   const { values, positionals } = parse(args.slice(0, split), opts, usage);
-  const cmd = args.slice(split);
+  const cmd = args.slice(cmdStart);
   const id = needId(positionals, usage);
   let proc: Process;
   if (values.process) proc = loadProcessFile(values.process);
