@@ -18,7 +18,8 @@ function explainWrite(code: string, file: string, value: string): string {
     case "ENOENT": return `${file} does not exist (controller not enabled or not supported by this kernel)`;
     case "EACCES": case "EPERM": return `permission denied writing ${file} (need root, or the parent forbids it)`;
     case "ENOSPC": return `no space: ${file} rejected ${JSON.stringify(value)} (e.g. empty cpuset, or too many cgroups)`;
-    case "EOPNOTSUPP": return `${file} does not support this operation on this kernel`;
+    case "EOPNOTSUPP": case "ENOTSUP":
+      return `${file} refused ${JSON.stringify(value)}: not supported here${file.includes("bfq") ? " (the device's I/O scheduler is not BFQ; see /sys/block/DEV/queue/scheduler)" : ""}`;
     case "ESRCH": return `no such process: ${JSON.stringify(value)} for ${file}`;
     default: return `cannot write ${JSON.stringify(value)} to ${file}: ${code || "unknown error"}`;
   }

@@ -241,7 +241,9 @@ function planBlockIO(b: NonNullable<LinuxResources["blockIO"]>, homes: Homes): S
       const key = deviceKey(wd, `${f}.weightDevice[${i}]`);
       if (wd.weight !== undefined) {
         if (!weightFile) noHome(`${f}.weightDevice`, "no proportional I/O weight file: the BFQ scheduler is not in use");
-        steps.push(w(d, `${weightFile}_device`.replace("blkio.bfq.weight_device", "blkio.bfq.weight"), `${key} ${int(wd.weight, `${f}.weightDevice[${i}].weight`, { min: 10, max: 1000 })}`, `${f}.weightDevice[${i}]`));
+        // CFQ had blkio.weight_device; BFQ has blkio.bfq.weight_device, or takes "MAJ:MIN W" in blkio.bfq.weight.
+        const deviceFile = exists(join(d, `${weightFile}_device`)) ? `${weightFile}_device` : weightFile!;
+        steps.push(w(d, deviceFile, `${key} ${int(wd.weight, `${f}.weightDevice[${i}].weight`, { min: 10, max: 1000 })}`, `${f}.weightDevice[${i}]`));
       }
       if (wd.leafWeight !== undefined) noHome(`${f}.weightDevice[${i}].leafWeight`, "this kernel has no blkio.leaf_weight_device");
     }

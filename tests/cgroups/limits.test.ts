@@ -176,3 +176,61 @@ describe("lifecycle", () => {
     expect(() => openCgroup({ containerId: "t", root: "/tmp" })).toThrow(/no cgroup hierarchy/);
   });
 });
+
+describe("block I/O", () => {
+  // the block device under /var/tmp, if it is one (not tmpfs/overlay)
+  const dev = require("node:fs").statSync("/var/tmp").dev as number;
+  const major = (dev >> 8) & 0xfff, minor = (dev & 0xff) | ((dev >> 12) & 0xfff00);
+  const isBlock = require("node:fs").existsSync(`/sys/dev/block/${major}:${minor}`);
+
+  test.skipIf(!isBlock)("throttles are written per device and direct I/O is accounted to the group", async () => {
+    const { m } = group();
+    const limits = { throttleWriteBpsDevice: [{ major, minor, rate: 512 << 20 }], throttleReadIOPSDevice: [{ major, minor, rate: 10000 }] };
+    m.apply({ blockIO: limits });
+    const dir = m.paths().blkio ?? m.paths().unified!;
+    if (m.paths().blkio) {
+      expect(readFileSync(join(dir, "blkio.throttle.write_bps_device"), "utf8").trim()).toBe(`${major}:${minor} ${512 << 20}`);
+      expect(readFileSync(join(dir, "blkio.throttle.read_iops_device"), "utf8").trim()).toBe(`${major}:${minor} 10000`);
+    }
+    const p = spawnIn(m, ["sh", "-c", "dd if=/dev/zero of=/var/tmp/berth-blk-$$ bs=1M count=3 oflag=direct 2>/dev/null; rc=$?; rm -f /var/tmp/berth-blk-$$; exit $rc"]);
+    expect(await p.exited).toBe(0);
+    const written = m.stats().blkio.ioServiceBytesRecursive.find((e) => e.major === major && e.minor === minor && e.op === "Write");
+    expect(written?.value).toBeGreaterThanOrEqual(3 << 20);
+  });
+
+  test("proportional weight: written where the scheduler keeps it, or a clear error", () => {
+    const { m } = group();
+    const d = m.paths().blkio;
+    const hasWeight = d && ["blkio.weight", "blkio.bfq.weight"].some((f) => require("node:fs").existsSync(join(d, f)));
+    if (hasWeight) {
+      m.apply({ blockIO: { weight: 300 } });
+      const f = require("node:fs").existsSync(join(d!, "blkio.weight")) ? "blkio.weight" : "blkio.bfq.weight";
+      expect(readFileSync(join(d!, f), "utf8")).toContain("300");
+    } else {
+      expect(() => m.apply({ blockIO: { weight: 300 } })).toThrow(/weight/);
+    }
+    expect(() => m.apply({ blockIO: { weight: 5 } })).toThrow(/below the minimum 10/);
+    expect(() => m.apply({ blockIO: { leafWeight: 300 } })).toThrow(/leaf/);
+  });
+});
+
+describe("devices and other memory knobs", () => {
+  test("device rules are enforced by the kernel", () => {
+    const { m } = group({ devices: [{ allow: false, access: "rwm" }, { allow: true, type: "c", major: 1, minor: 3, access: "rw" }] });
+    const r = Bun.spawnSync(joinedArgv(m.procsFiles(), ["sh", "-c",
+      "echo x > /dev/null && echo null-ok; head -c1 /dev/zero > /dev/null && echo zero-ok || echo zero-denied"]));
+    expect(r.stdout.toString()).toBe("null-ok\nzero-denied\n");
+    if (m.paths().devices) expect(readFileSync(join(m.paths().devices!, "devices.list"), "utf8").trim()).toBe("c 1:3 rw");
+  });
+
+  test("v1 swappiness, soft limit and OOM-killer switch land in their files", () => {
+    const { m } = group();
+    const d = m.paths().memory;
+    if (!d) return expect(() => m.apply({ memory: { swappiness: 10 } })).toThrow(/memory/);
+    m.apply({ memory: { swappiness: 10, reservation: 16 << 20, disableOOMKiller: true } });
+    expect(readFileSync(join(d, "memory.swappiness"), "utf8").trim()).toBe("10");
+    expect(readFileSync(join(d, "memory.soft_limit_in_bytes"), "utf8").trim()).toBe(String(16 << 20));
+    expect(readFileSync(join(d, "memory.oom_control"), "utf8")).toContain("oom_kill_disable 1");
+    expect(() => m.apply({ memory: { swappiness: 101 } })).toThrow(/above the maximum 100/);
+  });
+});
