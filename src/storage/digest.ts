@@ -28,13 +28,17 @@ export function sha256(data: Uint8Array | string): Digest {
 /** Incremental hashing of a byte stream (the store hashes while it copies, never in a second pass). */
 export class Hasher {
   private h = new CryptoHasher("sha256");
+  private done: Digest | null = null;
   bytes = 0;
   update(chunk: Uint8Array): void {
+    if (this.done) throw new Error("Hasher: update after digest");
     this.h.update(chunk);
     this.bytes += chunk.length;
   }
+  /** Final digest; repeated calls return the same value. */
   digest(): Digest {
-    return `sha256:${this.h.digest("hex")}`;
+    this.done ??= `sha256:${this.h.digest("hex")}`;
+    return this.done;
   }
 }
 

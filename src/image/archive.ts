@@ -1,0 +1,206 @@
+// Reads an image archive (a tar file, stdin, or an unpacked directory) in ONE pass: every file
+// is looked at once; layer-looking blobs are stored and unpacked speculatively while they stream
+// by, small JSON documents are kept in memory, and only afterwards do we interpret the layout.
+import * as fs from "node:fs";
+import * as path from "node:path";
+import type { BlobWriter } from "../storage/blobs.ts";
+import { type Digest, Hasher } from "../storage/digest.ts";
+import { LayerIngest, type LayerIngestResult, looksLikeLayer } from "../storage/ingest.ts";
+import type { PreparedSnapshot } from "../storage/snapshots.ts";
+import { type TarEntry, TarReader, type TarVisitor } from "../storage/tar.ts";
+import type { ImageStore } from "./store.ts";
+
+const SNIFF = 512;
+const KEEP_IN_MEMORY = 32 << 20; // non-layer files up to this size are kept for parsing
+const READ_CHUNK = 1 << 20;
+
+export interface CollectedFile {
+  path: string;
+  size: number;
+  digest: Digest;
+  bytes: Uint8Array | null;                   // small non-layer content
+  layer: { result: LayerIngestResult; snapshot: PreparedSnapshot | null } | null;
+  stored: boolean;                            // the blob is in the store
+}
+
+export interface Progress {
+  (event: { bytes: number; file?: string; layers: number }): void;
+}
+
+/** Chunks of a file (or stdin for "-"). Fresh buffers each time: consumers may keep references. */
+export async function* readChunks(file: string): AsyncGenerator<Uint8Array> {
+  if (file === "-") {
+    for await (const c of process.stdin) yield c as Uint8Array;
+    return;
+  }
+  const fd = fs.openSync(file, "r");
+  try {
+    for (;;) {
+      const buf = Buffer.allocUnsafe(READ_CHUNK);
+      const n = fs.readSync(fd, buf, 0, READ_CHUNK, null);
+      if (n === 0) break;
+      yield buf.subarray(0, n);
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+function normalizePath(p: string): string {
+  return p.split("/").filter((c) => c !== "" && c !== ".").join("/");
+}
+
+/** Receives the entries of the archive and streams each file to its destination. */
+export class ArchiveCollector implements TarVisitor {
+  readonly files = new Map<string, CollectedFile>();
+  readonly links = new Map<string, string>(); // path -> path it stands for (symlinks, hardlinks)
+  private pending: Promise<void>[] = [];
+  private cur: {
+    path: string; size: number; sniff: Uint8Array[]; sniffLen: number;
+    ingest: LayerIngest | null; snapshot: PreparedSnapshot | null; blob: BlobWriter | null; mem: Uint8Array[] | null; hash: Hasher | null;
+  } | null = null;
+  private wait: Promise<void> | null = null;
+  bytes = 0;
+  layers = 0;
+  error: Error | null = null;
+
+  constructor(private store: ImageStore, private unpack = true) {}
+
+  entry(e: TarEntry): void {
+    const p = normalizePath(e.name);
+    if (e.type === "symlink") {
+      this.links.set(p, normalizePath(path.posix.join(path.posix.dirname(p), e.linkname)));
+      return;
+    }
+    if (e.type === "hardlink") {
+      this.links.set(p, normalizePath(e.linkname));
+      return;
+    }
+    if (e.type !== "file") return;
+    this.cur = { path: p, size: e.size, sniff: [], sniffLen: 0, ingest: null, snapshot: null, blob: null, mem: null, hash: null };
+  }
+
+  data(chunk: Uint8Array): void {
+    const c = this.cur;
+    if (!c) return;
+    this.bytes += chunk.length;
+    if (c.ingest === null && c.mem === null && c.blob === null) {
+      c.sniff.push(chunk);
+      c.sniffLen += chunk.length;
+      if (c.sniffLen < SNIFF && c.sniffLen < c.size) return;
+      this.decide();
+      return;
+    }
+    this.route(chunk);
+  }
+
+  endEntry(): void {
+    const c = this.cur;
+    if (!c) return;
+    if (c.ingest === null && c.mem === null && c.blob === null) this.decide();
+    this.cur = null;
+    if (c.ingest) {
+      const ingest = c.ingest, blob = c.blob!;
+      this.pending.push((async () => {
+        const result = await ingest.end();
+        const digest = blob.commit();
+        this.files.set(c.path, { path: c.path, size: result.size, digest, bytes: null, layer: { result, snapshot: c.snapshot }, stored: true });
+      })().catch((err) => {
+        this.error ??= err as Error;
+      }));
+    } else if (c.mem) {
+      const bytes = Buffer.concat(c.mem);
+      this.files.set(c.path, { path: c.path, size: bytes.length, digest: c.hash!.digest(), bytes, layer: null, stored: false });
+    } else if (c.blob) {
+      const digest = c.blob.commit();
+      this.files.set(c.path, { path: c.path, size: c.blob.size, digest, bytes: null, layer: null, stored: true });
+    }
+  }
+
+  /** Awaited by the reader after each chunk: decompression backpressure. */
+  async drain(): Promise<void> {
+    const w = this.wait;
+    this.wait = null;
+    if (w) await w;
+  }
+
+  async finish(): Promise<void> {
+    await Promise.all(this.pending);
+    if (this.error) throw this.error;
+  }
+
+  /** Drops everything collected (on failure). */
+  discard(): void {
+    for (const f of this.files.values()) if (f.layer?.snapshot) this.store.snapshots.discard(f.layer.snapshot);
+  }
+
+  private decide(): void {
+    const c = this.cur!;
+    const head = c.sniff.length === 1 ? c.sniff[0]! : Buffer.concat(c.sniff);
+    c.sniff = [];
+    if (looksLikeLayer(head)) {
+      c.blob = this.store.blobs.writer();
+      c.snapshot = this.unpack ? this.store.snapshots.prepare() : null;
+      c.ingest = new LayerIngest(c.snapshot?.diff ?? null, c.blob);
+      this.layers++;
+    } else if (c.size <= KEEP_IN_MEMORY) {
+      c.mem = [];
+      c.hash = new Hasher();
+    } else {
+      c.blob = this.store.blobs.writer();
+    }
+    if (head.length) this.route(head);
+  }
+
+  private route(chunk: Uint8Array): void {
+    const c = this.cur!;
+    if (c.ingest) {
+      const w = c.ingest.write(chunk);
+      if (w) this.wait = this.wait ? this.wait.then(() => w) : w;
+    } else if (c.mem) {
+      c.mem.push(chunk);
+      c.hash!.update(chunk);
+    } else {
+      c.blob!.write(chunk);
+    }
+  }
+}
+
+/** Feeds a tar archive (file path or "-") through a collector. */
+export async function collectTar(file: string, col: ArchiveCollector, progress?: Progress): Promise<void> {
+  const reader = new TarReader(col);
+  for await (const chunk of readChunks(file)) {
+    reader.push(chunk);
+    await col.drain();
+    progress?.({ bytes: col.bytes, layers: col.layers });
+    if (reader.done) break;
+  }
+  reader.finish();
+  await col.finish();
+}
+
+/** Feeds an unpacked archive directory (an OCI image layout on disk) through a collector. */
+export async function collectDir(dir: string, col: ArchiveCollector, progress?: Progress): Promise<void> {
+  const walk = async (rel: string): Promise<void> => {
+    for (const name of fs.readdirSync(path.join(dir, rel)).sort()) {
+      const r = rel ? `${rel}/${name}` : name;
+      const abs = path.join(dir, r);
+      const st = fs.lstatSync(abs);
+      if (st.isDirectory()) {
+        await walk(r);
+        continue;
+      }
+      if (!st.isFile()) continue;
+      const e: TarEntry = { name: r, type: "file", mode: 0o644, uid: 0, gid: 0, size: st.size, mtime: 0, linkname: "", devmajor: 0, devminor: 0, xattrs: null };
+      col.entry(e);
+      for await (const chunk of readChunks(abs)) {
+        col.data(chunk);
+        await col.drain();
+        progress?.({ bytes: col.bytes, layers: col.layers, file: r });
+      }
+      col.endEntry();
+    }
+  };
+  await walk("");
+  await col.finish();
+}

@@ -1,0 +1,384 @@
+// The image store: blobs + snapshots (src/storage) plus image/tag metadata in SQLite.
+// An image exists once its row is committed; everything it needs (blobs, snapshots) is made
+// visible before that, so a crash leaves at most unreferenced data that `prune` removes.
+import { Database } from "bun:sqlite";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { BlobStore } from "../storage/blobs.ts";
+import { chainIds, type Digest, isDigest } from "../storage/digest.ts";
+import { pidAlive, removeTree, tempOwner } from "../storage/fsutil.ts";
+import { FileLock, withLock } from "../storage/lock.ts";
+import { SnapshotStore } from "../storage/snapshots.ts";
+import { type ImageConfig, type ImageDocument, type Manifest, parseImageDocument, parseManifest } from "./oci.ts";
+import { familiarName, parseReference, repository, taggedName } from "./reference.ts";
+
+export const DEFAULT_ROOT = "/var/lib/berth";
+
+export interface LayerRecord {
+  digest: Digest;     // the blob (possibly compressed)
+  diffId: Digest;     // the uncompressed tar
+  chainId: Digest;    // snapshot key
+  mediaType: string;
+  size: number;       // blob bytes
+}
+
+export interface ImageRecord {
+  id: Digest;                  // config digest (docker's image ID)
+  digest: Digest;              // manifest digest
+  names: string[];             // canonical tagged names, e.g. docker.io/library/busybox:latest
+  repoDigests: string[];       // canonical repo@digest
+  config: ImageConfig;         // Env, Cmd, Entrypoint, WorkingDir, User, ExposedPorts, Volumes, Labels…
+  document: ImageDocument;     // the whole OCI image config
+  manifest: Manifest;
+  manifestMediaType: string;
+  layers: LayerRecord[];       // bottom first
+  chainIds: Digest[];          // bottom first
+  created: string | null;
+  size: number;                // sum of blob sizes of the layers
+  loadedAt: number;            // ms since epoch
+}
+
+export interface RegisterInput {
+  manifest: Uint8Array;
+  config: Uint8Array;
+  names: string[];             // canonical tagged names
+}
+
+export interface RemoveResult {
+  untagged: string[];
+  deleted: Digest[];
+}
+
+export class ImageStore {
+  readonly blobs: BlobStore;
+  readonly snapshots: SnapshotStore;
+  readonly tmpDir: string;
+  readonly lockDir: string;
+  readonly db: Database;
+  private cache = new Map<string, { manifest: Manifest; document: ImageDocument }>();
+
+  constructor(readonly root: string) {
+    fs.mkdirSync(root, { recursive: true, mode: 0o711 });
+    this.tmpDir = path.join(root, "tmp");
+    this.lockDir = path.join(root, "locks");
+    fs.mkdirSync(this.lockDir, { recursive: true });
+    this.blobs = new BlobStore(root, this.tmpDir);
+    this.snapshots = new SnapshotStore(root, this.tmpDir);
+    this.db = new Database(path.join(root, "images.db"), { create: true });
+    this.db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;");
+    this.db.exec(`
+      CREATE TABLE IF NOT EXISTS images (
+        id TEXT PRIMARY KEY, manifest TEXT NOT NULL, manifest_type TEXT NOT NULL, loaded_at INTEGER NOT NULL);
+      CREATE TABLE IF NOT EXISTS names (
+        name TEXT PRIMARY KEY, image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE, tagged_at INTEGER NOT NULL);
+      CREATE TABLE IF NOT EXISTS holds (
+        holder TEXT PRIMARY KEY, image_id TEXT NOT NULL);
+    `);
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  gcLockPath(): string {
+    return path.join(this.lockDir, "gc.lock");
+  }
+
+  /** Loads and imports take this shared; prune/rmi take it exclusive, so GC never sees half a load. */
+  async writeLock<T>(fn: () => Promise<T> | T): Promise<T> {
+    return withLock(this.gcLockPath(), "shared", fn);
+  }
+
+  // ---- lookup ----
+
+  list(): ImageRecord[] {
+    const rows = this.db.query("SELECT id FROM images ORDER BY loaded_at DESC").all() as Array<{ id: string }>;
+    return rows.map((r) => this.get(r.id as Digest)).filter((r): r is ImageRecord => r !== null);
+  }
+
+  get(id: Digest): ImageRecord | null {
+    const row = this.db.query("SELECT id, manifest, manifest_type, loaded_at FROM images WHERE id = ?").get(id) as
+      | { id: Digest; manifest: Digest; manifest_type: string; loaded_at: number }
+      | null;
+    if (!row) return null;
+    let docs = this.cache.get(row.id + row.manifest);
+    if (!docs) {
+      docs = {
+        manifest: parseManifest(this.blobs.read(row.manifest), `manifest ${row.manifest}`),
+        document: parseImageDocument(this.blobs.read(row.id), `image config ${row.id}`),
+      };
+      this.cache.set(row.id + row.manifest, docs);
+    }
+    const { manifest, document } = docs;
+    const names = (this.db.query("SELECT name FROM names WHERE image_id = ? ORDER BY tagged_at, name").all(id) as Array<{ name: string }>).map((r) => r.name);
+    const chains = chainIds(document.rootfs.diff_ids);
+    const layers = manifest.layers.map((l, i) => ({
+      digest: l.digest, diffId: document.rootfs.diff_ids[i]!, chainId: chains[i]!, mediaType: l.mediaType, size: l.size,
+    }));
+    const repos = [...new Set(names.map((n) => n.slice(0, n.lastIndexOf(":"))))];
+    return {
+      id: row.id,
+      digest: row.manifest,
+      names,
+      repoDigests: repos.map((r) => `${r}@${row.manifest}`),
+      config: document.config ?? {},
+      document,
+      manifest,
+      manifestMediaType: row.manifest_type,
+      layers,
+      chainIds: chains,
+      created: document.created ?? null,
+      size: layers.reduce((a, l) => a + l.size, 0),
+      loadedAt: row.loaded_at,
+    };
+  }
+
+  /**
+   * Resolves a user reference: a full image ID, a name[:tag], name@digest, a manifest digest,
+   * or a unique ID prefix (≥ 4 hex digits), in that order. Returns null when nothing matches;
+   * throws on an ambiguous prefix or a malformed reference.
+   */
+  resolve(ref: string): ImageRecord | null {
+    if (isDigest(ref)) {
+      const byId = this.get(ref);
+      if (byId) return byId;
+      const byManifest = this.db.query("SELECT id FROM images WHERE manifest = ?").get(ref) as { id: Digest } | null;
+      return byManifest ? this.get(byManifest.id) : null;
+    }
+    const hexPrefix = /^[a-f0-9]{4,64}$/.test(ref) ? ref : null;
+    let parsed;
+    try {
+      parsed = parseReference(ref);
+    } catch (e) {
+      if (hexPrefix === null) throw e;
+      parsed = null;
+    }
+    if (parsed) {
+      if (parsed.digest) {
+        const rows = this.db.query("SELECT id FROM images WHERE manifest = ?").all(parsed.digest) as Array<{ id: Digest }>;
+        // prefer the image that carries this repository name, as docker does
+        const repo = repository(parsed);
+        for (const r of rows) {
+          const n = this.db.query("SELECT 1 FROM names WHERE image_id = ? AND name LIKE ?").get(r.id, `${repo}:%`);
+          if (n) return this.get(r.id);
+        }
+        return rows[0] ? this.get(rows[0].id) : null;
+      }
+      const row = this.db.query("SELECT image_id FROM names WHERE name = ?").get(taggedName(parsed)!) as { image_id: Digest } | null;
+      if (row) return this.get(row.image_id);
+    }
+    if (hexPrefix) {
+      const rows = this.db.query("SELECT id FROM images WHERE id LIKE ?").all(`sha256:${hexPrefix}%`) as Array<{ id: Digest }>;
+      if (rows.length > 1) throw new Error(`image ID prefix ${hexPrefix} is ambiguous (${rows.length} images); give more digits`);
+      if (rows.length === 1) return this.get(rows[0]!.id);
+    }
+    return null;
+  }
+
+  /** Like resolve() but throws a helpful error instead of returning null. */
+  require(ref: string): ImageRecord {
+    const img = this.resolve(ref);
+    if (!img) throw new Error(`no such image: ${ref} (see \`berth images\`; images come from \`berth load\`, \`berth import\` or a build)`);
+    return img;
+  }
+
+  /** Overlay lowerdirs for an image, top layer first. */
+  snapshotDirs(image: ImageRecord): string[] {
+    const dirs: string[] = [];
+    for (let i = image.chainIds.length - 1; i >= 0; i--) {
+      const c = image.chainIds[i]!;
+      if (!this.snapshots.has(c)) throw new Error(`snapshot ${c} of image ${image.id} is missing from ${this.snapshots.dir}; remove and load the image again`);
+      dirs.push(this.snapshots.diffDir(c));
+    }
+    return dirs;
+  }
+
+  // ---- changes ----
+
+  /**
+   * Records an image whose blobs and snapshots are already in place. Names move from any image
+   * that had them (that image stays, possibly untagged: a "dangling" image, as docker does).
+   */
+  register(input: RegisterInput): ImageRecord {
+    const configDigest = this.blobs.put(input.config);
+    const manifest = parseManifest(input.manifest);
+    if (manifest.config.digest !== configDigest) {
+      throw new Error(`manifest names config ${manifest.config.digest} but the config given hashes to ${configDigest}`);
+    }
+    const document = parseImageDocument(input.config);
+    if (document.rootfs.diff_ids.length !== manifest.layers.length) {
+      throw new Error(`image config lists ${document.rootfs.diff_ids.length} layers but the manifest ${manifest.layers.length}`);
+    }
+    for (const l of manifest.layers) if (!this.blobs.has(l.digest)) throw new Error(`layer blob ${l.digest} is not in the store`);
+    for (const c of chainIds(document.rootfs.diff_ids)) if (!this.snapshots.has(c)) throw new Error(`snapshot ${c} is not in the store`);
+    const manifestDigest = this.blobs.put(input.manifest);
+    const now = Date.now();
+    this.db.transaction(() => {
+      this.db.query("INSERT INTO images (id, manifest, manifest_type, loaded_at) VALUES (?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET manifest = excluded.manifest, manifest_type = excluded.manifest_type")
+        .run(configDigest, manifestDigest, manifest.mediaType ?? "application/vnd.oci.image.manifest.v1+json", now);
+      for (const n of input.names) {
+        this.db.query("INSERT INTO names (name, image_id, tagged_at) VALUES (?, ?, ?) ON CONFLICT(name) DO UPDATE SET image_id = excluded.image_id, tagged_at = excluded.tagged_at")
+          .run(n, configDigest, now);
+      }
+    })();
+    return this.get(configDigest)!;
+  }
+
+  tag(ref: string, name: string): ImageRecord {
+    const img = this.require(ref);
+    const r = parseReference(name);
+    if (r.digest) throw new Error(`cannot tag with a digest (${name}); give NAME[:TAG]`);
+    this.db.query("INSERT INTO names (name, image_id, tagged_at) VALUES (?, ?, ?) ON CONFLICT(name) DO UPDATE SET image_id = excluded.image_id, tagged_at = excluded.tagged_at")
+      .run(taggedName(r)!, img.id, Date.now());
+    return this.get(img.id)!;
+  }
+
+  /** Containers hold their image so rmi/prune leave it alone. */
+  hold(holder: string, imageId: Digest): void {
+    this.db.query("INSERT OR REPLACE INTO holds (holder, image_id) VALUES (?, ?)").run(holder, imageId);
+  }
+  release(holder: string): void {
+    this.db.query("DELETE FROM holds WHERE holder = ?").run(holder);
+  }
+  holders(imageId: Digest): string[] {
+    return (this.db.query("SELECT holder FROM holds WHERE image_id = ?").all(imageId) as Array<{ holder: string }>).map((r) => r.holder);
+  }
+
+  /**
+   * docker rmi: a name that is one of several only untags; otherwise the image goes, then its
+   * blobs and snapshots if nothing else uses them. Held images need force (which then only untags
+   * by name, or deletes the record while the snapshots stay for the holder).
+   */
+  async remove(ref: string, opts: { force?: boolean; prune?: boolean } = {}): Promise<RemoveResult> {
+    return withLock(this.gcLockPath(), "exclusive", () => {
+      const img = this.require(ref);
+      const res: RemoveResult = { untagged: [], deleted: [] };
+      let byName: string | null = null;
+      try {
+        const p = parseReference(ref);
+        const t = taggedName(p);
+        if (t && img.names.includes(t)) byName = t;
+      } catch {
+        byName = null;
+      }
+      if (byName && img.names.length > 1) {
+        this.db.query("DELETE FROM names WHERE name = ?").run(byName);
+        res.untagged.push(familiarName(byName));
+        return res;
+      }
+      const holders = this.holders(img.id);
+      if (holders.length && !opts.force) {
+        throw new Error(`image ${familiarName(img.names[0] ?? img.id)} is in use by container ${holders[0]}; remove the container first or use --force`);
+      }
+      if (!byName && img.names.length > 1 && !opts.force) {
+        throw new Error(`image ${img.id.slice(7, 19)} is referenced by several names (${img.names.map(familiarName).join(", ")}); remove them by name or use --force`);
+      }
+      this.db.transaction(() => {
+        this.db.query("DELETE FROM names WHERE image_id = ?").run(img.id);
+        this.db.query("DELETE FROM images WHERE id = ?").run(img.id);
+      })();
+      res.untagged.push(...img.names.map(familiarName));
+      res.deleted.push(img.id);
+      if (opts.prune !== false) this.collectGarbageLocked();
+      return res;
+    });
+  }
+
+  /** Removes dangling images (all unused ones with all=true), then unreferenced blobs and snapshots. */
+  async prune(opts: { all?: boolean } = {}): Promise<{ deleted: Digest[]; reclaimedBytes: number }> {
+    return withLock(this.gcLockPath(), "exclusive", () => {
+      const deleted: Digest[] = [];
+      const held = new Set((this.db.query("SELECT image_id FROM holds").all() as Array<{ image_id: string }>).map((r) => r.image_id));
+      for (const row of this.db.query("SELECT id FROM images").all() as Array<{ id: Digest }>) {
+        if (held.has(row.id)) continue;
+        const named = this.db.query("SELECT 1 FROM names WHERE image_id = ?").get(row.id);
+        if (named && !opts.all) continue;
+        this.db.transaction(() => {
+          this.db.query("DELETE FROM names WHERE image_id = ?").run(row.id);
+          this.db.query("DELETE FROM images WHERE id = ?").run(row.id);
+        })();
+        deleted.push(row.id);
+      }
+      return { deleted, reclaimedBytes: this.collectGarbageLocked() };
+    });
+  }
+
+  /** Frees blobs and snapshots no image references, and leftovers of dead loads. Caller holds the exclusive lock. */
+  private collectGarbageLocked(): number {
+    const blobs = new Set<string>();
+    const snaps = new Set<string>();
+    for (const row of this.db.query("SELECT id, manifest FROM images").all() as Array<{ id: Digest; manifest: Digest }>) {
+      blobs.add(row.id);
+      blobs.add(row.manifest);
+      const img = this.get(row.id);
+      if (!img) continue;
+      for (const l of img.layers) blobs.add(l.digest);
+      for (const c of img.chainIds) snaps.add(c);
+    }
+    // snapshots of held images whose record was force-removed stay until released
+    for (const row of this.db.query("SELECT image_id FROM holds").all() as Array<{ image_id: Digest }>) {
+      const img = this.get(row.image_id);
+      if (img) for (const c of img.chainIds) snaps.add(c);
+    }
+    let freed = 0;
+    for (const d of this.blobs.list()) {
+      if (blobs.has(d)) continue;
+      try {
+        freed += this.blobs.size(d);
+      } catch {
+        // gone already
+      }
+      this.blobs.delete(d);
+    }
+    for (const c of this.snapshots.list()) {
+      if (snaps.has(c)) continue;
+      freed += this.snapshots.info(c)?.size ?? 0;
+      this.snapshots.remove(c);
+    }
+    this.cleanTemp(true);
+    return freed;
+  }
+
+  /** Removes temp entries of processes that died mid-load (all of them when `all` and we hold the exclusive lock). */
+  cleanTemp(all = false): void {
+    let names: string[];
+    try {
+      names = fs.readdirSync(this.tmpDir);
+    } catch {
+      return;
+    }
+    for (const n of names) {
+      const owner = tempOwner(n);
+      if (!all && owner !== null && (owner === process.pid || pidAlive(owner))) continue;
+      if (all && owner === process.pid) continue;
+      removeTree(path.join(this.tmpDir, n));
+    }
+  }
+
+  /** Whether a prune/rmi currently holds the store exclusively (for diagnostics). */
+  busy(): boolean {
+    const l = FileLock.tryAcquire(this.gcLockPath(), "shared");
+    if (l) l.release();
+    return l === null;
+  }
+}
+
+const stores = new Map<string, ImageStore>();
+
+/** Opens (creating if needed) the store at root; one instance per root per process. */
+export function openImageStore(root: string = DEFAULT_ROOT): ImageStore {
+  const key = path.resolve(root);
+  let s = stores.get(key);
+  if (!s) {
+    s = new ImageStore(key);
+    stores.set(key, s);
+  }
+  return s;
+}
+
+/** Forgets a cached store (tests that delete their root). */
+export function closeImageStore(root: string): void {
+  const key = path.resolve(root);
+  stores.get(key)?.close();
+  stores.delete(key);
+}
