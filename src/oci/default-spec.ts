@@ -1,15 +1,13 @@
 // The config.json that `berth-runtime spec` writes: the same shape runc's has, so tutorials
 // written for `runc spec` work unchanged (seed 000 edits args and terminal, then runs it).
 import type { Spec } from "./spec.ts";
-import { DEFAULT_CAPABILITIES } from "../security/capabilities.ts";
+import { DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS } from "../security/defaults.ts";
+import { defaultSeccompFor } from "../security/default-profile.ts";
 
 export const OCI_VERSION = "1.2.0";
 
-const MASKED = ["/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
-  "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "/proc/scsi"];
-const READONLY = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];
-
-export function defaultSpec(opts: { rootless?: boolean; uid?: number; gid?: number } = {}): Spec {
+/** runc's `spec` defaults; `seccomp` adds Berth's default profile (Docker-equivalent). */
+export function defaultSpec(opts: { rootless?: boolean; uid?: number; gid?: number; seccomp?: boolean } = {}): Spec {
   const caps = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"];
   const spec: Spec = {
     ociVersion: OCI_VERSION,
@@ -37,10 +35,11 @@ export function defaultSpec(opts: { rootless?: boolean; uid?: number; gid?: numb
     linux: {
       resources: { devices: [{ allow: false, access: "rwm" }] },
       namespaces: [{ type: "pid" }, { type: "network" }, { type: "ipc" }, { type: "uts" }, { type: "mount" }, { type: "cgroup" }],
-      maskedPaths: [...MASKED],
-      readonlyPaths: [...READONLY],
+      maskedPaths: [...DEFAULT_MASKED_PATHS],
+      readonlyPaths: [...DEFAULT_READONLY_PATHS],
     },
   };
+  if (opts.seccomp) spec.linux!.seccomp = defaultSeccompFor(caps);
   if (opts.rootless) {
     const uid = opts.uid ?? process.getuid?.() ?? 0;
     const gid = opts.gid ?? process.getgid?.() ?? 0;
@@ -56,5 +55,3 @@ export function defaultSpec(opts: { rootless?: boolean; uid?: number; gid?: numb
   }
   return spec;
 }
-
-export { DEFAULT_CAPABILITIES, MASKED as DEFAULT_MASKED_PATHS, READONLY as DEFAULT_READONLY_PATHS };

@@ -62,11 +62,11 @@ const CREATE_FLAGS = {
 } as const;
 
 const spec: Command = async (args) => {
-  const usage = "spec [--bundle DIR] [--rootless]";
-  const { values } = parse(args, { bundle: { type: "string", short: "b" }, rootless: { type: "boolean" } }, usage);
+  const usage = "spec [--bundle DIR] [--rootless] [--seccomp]   (--seccomp: include Berth's default seccomp profile)";
+  const { values } = parse(args, { bundle: { type: "string", short: "b" }, rootless: { type: "boolean" }, seccomp: { type: "boolean" } }, usage);
   const file = join(resolve(values.bundle ?? "."), "config.json");
   if (existsSync(file)) throw new Error(`${file} exists; remove it first`);
-  writeFileSync(file, JSON.stringify(defaultSpec({ rootless: values.rootless }), null, "\t") + "\n");
+  writeFileSync(file, JSON.stringify(defaultSpec({ rootless: values.rootless, seccomp: values.seccomp }), null, "\t") + "\n");
   return 0;
 };
 
