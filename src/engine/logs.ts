@@ -227,25 +227,47 @@ class LogCursor {
   }
 }
 
+/** The offset just past the last newline before `size` (0 when there is none). */
+function completeEnd(path: string, size: number): number {
+  for (let end = size; end > 0; end -= 4096) {
+    const start = Math.max(0, end - 4096);
+    const nl = readRange(path, start, end).lastIndexOf(NEWLINE);
+    if (nl >= 0) return start + nl + 1;
+  }
+  return 0;
+}
+
 /** The log's records in order, optionally tailing and following it. */
 export async function* readLog(path: string, opts: LogReadOptions = {}): AsyncGenerator<LogRecord> {
   const keep = (r: LogRecord) => (opts.since === undefined || r.timeNs >= opts.since) && (opts.until === undefined || r.timeNs < opts.until);
   const rotated = `${path}.1`;
-  const files = [{ path: rotated, size: fileSize(rotated) }, { path, size: fileSize(path) }].filter((f) => f.size >= 0);
-  const currentSize = Math.max(0, fileSize(path));
-  let initial: LogRecord[];
+  const olderSize = fileSize(rotated);
+  let cursor: LogCursor;
   if (opts.tail !== undefined && opts.tail >= 0) {
-    initial = opts.tail === 0 ? [] : tailRecords(files, opts.tail);
+    // Stop at the last complete record now in the file; the cursor continues from there.
+    const end = completeEnd(path, Math.max(0, fileSize(path)));
+    const files = [{ path: rotated, size: olderSize }, { path, size: end }].filter((f) => f.size > 0);
+    for (const r of opts.tail === 0 ? [] : tailRecords(files, opts.tail)) if (keep(r)) yield r;
+    cursor = new LogCursor(path, end);
   } else {
-    initial = [];
-    for (const f of files) initial.push(...splitRecords(readRange(f.path, 0, f.size)).records);
+    if (olderSize > 0) for (const r of splitRecords(readRange(rotated, 0, olderSize)).records) if (keep(r)) yield r;
+    cursor = new LogCursor(path, 0);
   }
-  for (const r of initial) if (keep(r)) yield r;
-  if (!opts.follow) return;
+  try {
+    if (!opts.follow) {
+      for (const r of cursor.read()) if (keep(r)) yield r;
+      return;
+    }
+    yield* follow(cursor, path, opts, keep);
+  } finally {
+    cursor.close();
+  }
+}
 
-  const cursor = new LogCursor(path, currentSize);
-  let stopped = false;
-  let wake: () => void = () => {};
+/** Reads what the cursor finds each time the directory changes (or every 500 ms), until stopped. */
+async function* follow(cursor: LogCursor, path: string, opts: LogReadOptions, keep: (r: LogRecord) => boolean): AsyncGenerator<LogRecord> {
+  let stopped = false, dirty = false;
+  let wake = () => { dirty = true; };
   const poke = () => wake();
   opts.stop?.then(() => { stopped = true; poke(); }, () => { stopped = true; poke(); });
   const onAbort = () => { stopped = true; poke(); };
@@ -258,17 +280,18 @@ export async function* readLog(path: string, opts: LogReadOptions = {}): AsyncGe
   try {
     for (;;) {
       const wasStopped = stopped || opts.signal?.aborted === true;
+      dirty = false;
       for (const r of cursor.read()) if (keep(r)) yield r;
       if (wasStopped) return;
+      if (dirty || stopped) continue;
       await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, 500); // a missed watch event costs at most this
-        wake = () => { clearTimeout(t); resolve(); };
+        const t = setTimeout(() => { wake = () => { dirty = true; }; resolve(); }, 500);
+        wake = () => { clearTimeout(t); wake = () => { dirty = true; }; resolve(); };
       });
     }
   } finally {
     watcher?.close();
     opts.signal?.removeEventListener("abort", onAbort);
-    cursor.close();
   }
 }
 
