@@ -1,0 +1,122 @@
+// linux.namespaces: new ones, ones joined by path, user namespaces with id maps, time offsets.
+import { afterEach, describe, expect, test } from "bun:test";
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { makeBusyboxBundle, type Bundle } from "../helpers/bundle.ts";
+import { ok, runBundle, stateOf, uniqueId, useStateRoot } from "../helpers/runtime.ts";
+
+const root = useStateRoot();
+const cleanups: (() => void)[] = [];
+afterEach(() => {
+  while (cleanups.length) cleanups.pop()!();
+});
+
+function bundle(args: string[], opts: Parameters<typeof makeBusyboxBundle>[0] = {}): Bundle {
+  const b = makeBusyboxBundle({ ...opts, args });
+  cleanups.push(() => b.cleanup());
+  return b;
+}
+
+function sh(cmd: string): string[] {
+  return ["sh", "-c", cmd];
+}
+
+describe("namespaces joined by path", () => {
+  test("network namespace from `ip netns add` (inode equality)", () => {
+    const name = uniqueId("berth-ns");
+    const add = Bun.spawnSync(["ip", "netns", "add", name], { stderr: "pipe" });
+    expect(add.exitCode).toBe(0);
+    cleanups.push(() => {
+      Bun.spawnSync(["ip", "netns", "del", name]);
+    });
+    const path = `/var/run/netns/${name}`;
+    const b = bundle(["readlink", "/proc/self/ns/net"]);
+    b.config.linux!.namespaces = b.config.linux!.namespaces!.map((ns) => (ns.type === "network" ? { type: "network", path } : ns));
+    b.save();
+    const r = runBundle(root, b.dir);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim()).toBe(`net:[${statSync(path).ino}]`);
+  });
+
+  test("uts and ipc namespaces of a running container (/proc/PID/ns/*)", () => {
+    const first = bundle(["sleep", "1000"]);
+    first.config.hostname = "shared-uts";
+    first.save();
+    const id = uniqueId("owner");
+    ok(root, ["run", "-d", id, "-b", first.dir]);
+    const pid = stateOf(root, id).pid!;
+    const b = bundle(sh("hostname; readlink /proc/self/ns/uts; readlink /proc/self/ns/ipc"));
+    delete b.config.hostname; // the joined namespace keeps its own
+    b.config.linux!.namespaces = b.config.linux!.namespaces!.map((ns) =>
+      ns.type === "uts" || ns.type === "ipc" ? { type: ns.type, path: `/proc/${pid}/ns/${ns.type}` } : ns);
+    b.save();
+    const r = runBundle(root, b.dir);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    const [host, uts, ipc] = r.stdout.trim().split("\n");
+    expect(host).toBe("shared-uts");
+    expect(uts).toBe(`uts:[${statSync(`/proc/${pid}/ns/uts`).ino}]`);
+    expect(ipc).toBe(`ipc:[${statSync(`/proc/${pid}/ns/ipc`).ino}]`);
+  });
+});
+
+describe("new namespaces", () => {
+  test("cgroup namespace: the container's cgroups appear as the root", () => {
+    const r = runBundle(root, bundle(["cat", "/proc/self/cgroup"]).dir);
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trim().split("\n");
+    expect(lines.length).toBeGreaterThan(0);
+    for (const l of lines) expect(l.endsWith(":/")).toBe(true);
+  });
+
+  test("user namespace: container uid 0 is host uid 100000", () => {
+    const b = bundle(sh("id -u; id -g; cat /proc/self/uid_map /proc/self/gid_map; exec sleep 1000"), { owner: { uid: 100000, gid: 100000 } });
+    b.config.linux!.namespaces!.push({ type: "user" });
+    b.config.linux!.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+    b.config.linux!.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+    b.save();
+    const id = uniqueId("userns");
+    ok(root, ["run", "-d", id, "-b", b.dir]);
+    const pid = stateOf(root, id).pid!;
+    const status = readFileSync(`/proc/${pid}/status`, "utf8");
+    expect(/^Uid:\s+(.*)$/m.exec(status)![1]!.split(/\s+/)).toEqual(["100000", "100000", "100000", "100000"]);
+    expect(/^Gid:\s+(.*)$/m.exec(status)![1]!.split(/\s+/)).toEqual(["100000", "100000", "100000", "100000"]);
+    expect(readFileSync(`/proc/${pid}/uid_map`, "utf8").trim().split(/\s+/)).toEqual(["0", "100000", "65536"]);
+    expect(readFileSync(`/proc/${pid}/gid_map`, "utf8").trim().split(/\s+/)).toEqual(["0", "100000", "65536"]);
+    expect(ok(root, ["exec", id, "id", "-u"]).stdout).toBe("0\n");
+    // Files the container creates belong to the mapped uid on the host.
+    ok(root, ["exec", id, "touch", "/tmp/made-inside"]);
+    // The default config's rootfs is read-only, /tmp included: if touch worked, check the owner.
+    if (existsSync(`${b.rootfs}/tmp/made-inside`)) expect(statSync(`${b.rootfs}/tmp/made-inside`).uid).toBe(100000);
+  });
+
+  test("user namespace: a writable rootfs file made inside is owned by 100000 on the host", () => {
+    const b = bundle(sh("touch /tmp/mine && id -u"), { owner: { uid: 100000, gid: 100000 } });
+    b.config.root!.readonly = false;
+    b.config.linux!.namespaces!.push({ type: "user" });
+    b.config.linux!.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+    b.config.linux!.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+    b.save();
+    const r = runBundle(root, b.dir);
+    expect(r.stderr).toBe("");
+    expect(r.stdout).toBe("0\n");
+    expect(statSync(`${b.rootfs}/tmp/mine`).uid).toBe(100000);
+    expect(statSync(`${b.rootfs}/tmp/mine`).gid).toBe(100000);
+  });
+
+  test("time namespace: boottime and monotonic offsets", () => {
+    const days = 10 * 86400;
+    const b = bundle(sh("cat /proc/uptime; readlink /proc/self/ns/time"));
+    b.config.linux!.namespaces!.push({ type: "time" });
+    b.config.linux!.timeOffsets = { boottime: { secs: days, nanosecs: 0 }, monotonic: { secs: days, nanosecs: 0 } };
+    b.save();
+    const hostUptime = Number(readFileSync("/proc/uptime", "utf8").split(" ")[0]);
+    const r = runBundle(root, b.dir);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    const [uptime, ns] = r.stdout.trim().split("\n");
+    // /proc/uptime follows the boottime clock: at least the offset plus the host's uptime.
+    expect(Number(uptime!.split(" ")[0])).toBeGreaterThanOrEqual(days + hostUptime);
+    expect(ns).not.toBe(`time:[${statSync("/proc/self/ns/time").ino}]`);
+  });
+});
