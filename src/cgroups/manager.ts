@@ -234,7 +234,11 @@ class Manager implements CgroupManager {
       try {
         writeControl(x.file, x.value);
       } catch (e) {
-        const err = new CgroupError(`${x.field}: ${(e as Error).message}`);
+        // v1 RT bandwidth is hierarchical: a child can never get more than its parent holds.
+        const hint = x.file.endsWith("cpu.rt_runtime_us") && (e as { code?: string }).code === "EINVAL"
+          ? `; a group's RT runtime cannot exceed its parent's, so raise ${join(dirname(dirname(x.file)), "cpu.rt_runtime_us")} first`
+          : "";
+        const err = new CgroupError(`${x.field}: ${(e as Error).message}${hint}`);
         (err as { code?: string }).code = (e as { code?: string }).code;
         throw err;
       }

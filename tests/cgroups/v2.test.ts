@@ -106,7 +106,8 @@ describe.skipIf(h.layout !== "hybrid")("hybrid routing", () => {
       }
       if (h.v1.has("devices")) expect(readFileSync(join(paths.devices!, "devices.list"), "utf8")).toContain("a *:* rwm");
       const p = Bun.spawn(joinedArgv(m.procsFiles(), ["sleep", "1000"]));
-      await waitFor(() => m.pids().includes(p.pid), "the process to join");
+      // the wrapper joins hierarchy by hierarchy, then execs: wait for the exec
+      await waitFor(() => readFileSync(`/proc/${p.pid}/cmdline`, "utf8").startsWith("sleep"), "the process to join and exec");
       const self = readFileSync(`/proc/${p.pid}/cgroup`, "utf8");
       expect(self).toContain(`0::${path}`);
       if (h.v1.has("memory")) expect(self).toContain(`:memory:${path}`);
