@@ -141,7 +141,7 @@ class Manager implements CgroupManager {
   }
 
   private dirs(): string[] {
-    return [...new Set(this.paths() ? Object.values(this.paths()) : [])];
+    return [...new Set(Object.values(this.paths()))];
   }
 
   exists(): boolean {
@@ -161,7 +161,8 @@ class Manager implements CgroupManager {
         const fresh = this.mkdirs(dir, mount.mountPoint);
         made.push(...fresh);
         // A new v1 cpuset starts with no CPUs and no memory nodes, and refuses tasks until both are set.
-        if (mount.controllers.includes("cpuset") && c === "cpuset") for (const d of fresh) this.inheritCpuset(d);
+        // (checked per mount, since cpuset may share a mount with other controllers).
+        if (mount.controllers.includes("cpuset")) for (const d of fresh) this.inheritCpuset(d);
       }
       if (this.unifiedDir) {
         const mountPoint = this.h.unified!.mountPoint;
@@ -209,7 +210,8 @@ class Manager implements CgroupManager {
       const missing = controllers.filter((c) => !enabled.has(c));
       // A group that holds processes cannot enable domain controllers ("no internal processes");
       // that surfaces later as a clear ENOENT on the controller's files, so it is not fatal here.
-      if (missing.length) try { writeControl(join(d, "cgroup.subtree_control"), missing.map((c) => `+${c}`).join(" ")); } catch { /* see above */ }
+      // One controller per write: the kernel rejects the whole line if any one of them fails.
+      for (const c of missing) try { writeControl(join(d, "cgroup.subtree_control"), `+${c}`); } catch { /* see above */ }
     }
   }
 
