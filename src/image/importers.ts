@@ -107,10 +107,10 @@ function interpretArchive(col: ArchiveCollector, source: string): { format: Impo
   const ociIndex = col.files.get("index.json");
   if (dockerManifest) return { format: "docker-archive", pending: interpretDocker(col, dockerManifest, byDigest) };
   if (ociIndex && col.files.has("oci-layout")) return { format: "oci-layout", pending: interpretOci(col, ociIndex, byDigest) };
-  if (col.layers > 0 && col.files.size <= 1) {
-    throw new ImageFormatError(`${source} is a root filesystem tar, not an image archive; use \`berth import ${source} NAME\``);
-  }
-  throw new ImageFormatError(`${source} is neither a docker-archive (no manifest.json) nor an OCI image layout (no index.json + oci-layout)`);
+  throw new ImageFormatError(
+    `${source} is neither a docker-archive (no manifest.json) nor an OCI image layout (no index.json + oci-layout); ` +
+      `if it is a root filesystem (e.g. from \`docker export\`), use \`berth import ${source} NAME\``,
+  );
 }
 
 function interpretDocker(col: ArchiveCollector, mf: CollectedFile, byDigest: (d: Digest) => CollectedFile | null): PendingImage[] {
