@@ -159,6 +159,11 @@ function subjects(bundle: string, roots: string): Subject[] {
       unavailable: hasCommand("crun") ? undefined : "crun not installed",
     },
     {
+      // What any Bun-based CLI pays before doing anything: the floor for berth-runtime's design.
+      name: "bun -e 0 (startup)",
+      argv: () => [process.execPath, "-e", "0"],
+    },
+    {
       name: "unshare -fpiumn (floor)",
       argv: () => ["unshare", "-fpiumn", "--mount-proc", "true"],
     },
