@@ -30,6 +30,9 @@ int ns_setup_time(const struct plan *plan, char *err, size_t n);  /* unshare + o
 int ns_write_id_maps(const struct plan *plan, pid_t child, char *err, size_t n);
 int ns_flag_of(const char *type);
 
+/* loopback.c (init): bring up lo in a new network namespace */
+int loopback_up(const struct plan *plan, char *err, size_t n);
+
 /* rootfs.c (init, before and after pivot_root) */
 int rootfs_prepare(const struct plan *plan, int *rootfd, char *err, size_t n);
 int rootfs_set_hostname(const struct plan *plan, char *err, size_t n);

@@ -33,6 +33,7 @@ int init_main(void *arg) {
   umask(0);
   if (process_early(plan, err, sizeof err) < 0) fail(sync, "%s", err);
   if (rootfs_set_hostname(plan, err, sizeof err) < 0) fail(sync, "%s", err);
+  if (loopback_up(plan, err, sizeof err) < 0) fail(sync, "%s", err);
 
   int rootfd;
   if (rootfs_prepare(plan, &rootfd, err, sizeof err) < 0) fail(sync, "%s", err);

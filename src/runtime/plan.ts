@@ -203,6 +203,7 @@ export function buildCreatePlan(spec: Spec, opts: CreatePlanOptions): PlanRecord
       plan.push(["timens", clock, off.secs ?? 0, off.nanosecs ?? 0]);
     }
   }
+  if (created.has("network")) plan.push(["loopback_up"]);
   if (spec.hostname !== undefined) {
     if (!created.has("uts")) fail("hostname needs a new uts namespace");
     plan.push(["hostname", spec.hostname]);
