@@ -7,7 +7,7 @@
 // asks for new pid, network, ipc, uts and mount namespaces, terminal false, no cgroup resources.
 // crun 1.8 refuses a hybrid cgroup layout, so on such hosts it runs in a private mount namespace
 // with /sys/fs/cgroup/unified unmounted; that wrapper is timed on its own and subtracted.
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
@@ -209,7 +209,14 @@ function summarise(name: string, samples: Sample[], failures: number, firstError
   };
 }
 
-function bench(opts: Options): { rows: Row[]; skipped: { name: string; why: string }[]; runs: number } {
+interface BenchResult {
+  rows: Row[];
+  skipped: { name: string; why: string }[];
+  leftovers: string[];
+  runs: number;
+}
+
+function bench(opts: Options): BenchResult {
   const work = mkdtempSync(join(tmpdir(), "berth-bench-run-"));
   try {
     const bundle = makeBundle(join(work, "bundle"));
@@ -245,13 +252,19 @@ function bench(opts: Options): { rows: Row[]; skipped: { name: string; why: stri
     }
     const runc = rows.find((r) => r.name === "runc");
     for (const row of rows) row.ratioVsRunc = runc && runc.runs > 0 && row.runs > 0 ? row.medianMs / runc.medianMs : null;
-    return { rows, skipped, runs: opts.runs };
+    // `run` must delete what it created: anything left in a state root is a bug worth seeing.
+    const rootsDir = join(work, "roots");
+    const leftovers = readdirSync(rootsDir)
+      .map((name) => ({ name, left: readdirSync(join(rootsDir, name)) }))
+      .filter((r) => r.left.length > 0)
+      .map((r) => `${r.name}: ${r.left.length} entries left in its --root (${r.left.slice(0, 3).join(", ")})`);
+    return { rows, skipped, leftovers, runs: opts.runs };
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
 }
 
-function printTable(result: ReturnType<typeof bench>): void {
+function printTable(result: BenchResult): void {
   const fmt = (n: number): string => (Number.isFinite(n) ? n.toFixed(1) : "-");
   const header = ["subject", "median ms", "p90 ms", "min ms", "cpu ms", "× runc", "ok/failed"];
   const lines = result.rows.map((r) => [
@@ -271,6 +284,7 @@ function printTable(result: ReturnType<typeof bench>): void {
   for (const l of lines) console.log(show(l));
   for (const r of result.rows) if (r.firstError) console.log(`${r.name}: ${r.failures} failed runs, first: ${r.firstError}`);
   for (const s of result.skipped) console.log(`${s.name}: not measured (${s.why})`);
+  for (const l of result.leftovers) console.log(`warning: ${l}`);
 }
 
 if (import.meta.main) {
