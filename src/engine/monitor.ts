@@ -3,8 +3,8 @@
 import { existsSync, readFileSync, watch } from "node:fs";
 import { basename, dirname, join } from "node:path";
 
-/** Where `make -C native OUT=$PWD/build` puts the binary. */
-export const MONITOR_BINARY = join(import.meta.dir, "../../build/berth-monitor");
+/** Where `make -C native OUT=$PWD/build` puts the binary; BERTH_MONITOR names another build. */
+export const MONITOR_BINARY = process.env.BERTH_MONITOR || join(import.meta.dir, "../../build/berth-monitor");
 
 export interface MonitorOptions {
   /** CMD and its arguments: the runtime's stage 0, or (direct) the container process itself. */

@@ -10,7 +10,7 @@ const root = join(import.meta.dir, "../..");
 export const BUSYBOX = "/bin/busybox";
 
 export function buildMonitor(): string {
-  execFileSync("make", ["-s", "-C", join(root, "native"), `OUT=${join(root, "build")}`, MONITOR_BINARY], { stdio: "inherit" });
+  if (!process.env.BERTH_MONITOR) execFileSync("make", ["-s", "-C", join(root, "native"), `OUT=${join(root, "build")}`, MONITOR_BINARY], { stdio: "inherit" });
   if (!existsSync(MONITOR_BINARY)) throw new Error("berth-monitor did not build");
   return MONITOR_BINARY;
 }
