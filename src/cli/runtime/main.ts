@@ -3,7 +3,17 @@
 import { parseArgs } from "node:util";
 import { appendFileSync } from "node:fs";
 import { StateStore, DEFAULT_ROOT } from "../../runtime/state-store.ts";
-import { COMMANDS, type Context } from "./commands.ts";
+import type { Command, Context } from "./args.ts";
+
+// Each verb lives in its own file and is loaded only when used: start-up time is the runtime's
+// first cost in every container start.
+const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
+  spec: () => import("./spec.ts"), create: () => import("./create.ts"), start: () => import("./start.ts"),
+  run: () => import("./run.ts"), state: () => import("./state.ts"), kill: () => import("./kill.ts"),
+  delete: () => import("./delete.ts"), list: () => import("./list.ts"), ps: () => import("./ps.ts"),
+  exec: () => import("./exec.ts"), pause: () => import("./pause.ts"), resume: () => import("./resume.ts"),
+  update: () => import("./update.ts"), events: () => import("./events.ts"), features: () => import("./features.ts"),
+};
 
 const USAGE = `berth-runtime: an OCI runtime (runtime-spec 1.x), runc-compatible
 
@@ -84,9 +94,15 @@ async function main(argv: string[]): Promise<number> {
     debug: global.debug ? (msg) => { process.stderr.write(`berth-runtime: debug: ${msg}\n`); log("debug", msg); } : undefined,
     logError: (msg) => log("error", msg),
   };
-  const command = COMMANDS[name];
-  if (!command) throw new UsageError(`unknown command ${JSON.stringify(name)}; see berth-runtime --help`);
-  return await command(argv.slice(cmdIndex + 1), ctx);
+  const load = COMMANDS[name];
+  if (!load) throw new UsageError(`unknown command ${JSON.stringify(name)}; see berth-runtime --help`);
+  const { command } = await load();
+  try {
+    return await command(argv.slice(cmdIndex + 1), ctx);
+  } catch (e) {
+    ctx.logError((e as Error).message);
+    throw e;
+  }
 }
 
 export class UsageError extends Error {}

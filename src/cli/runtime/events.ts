@@ -1,0 +1,30 @@
+// berth-runtime events: prints stats and OOM events.
+import { containerCgroup, statusOf } from "../../runtime/status.ts";
+import { runcStatsEvent, runcOomEvent } from "../../cgroups/index.ts";
+import { type Command, UsageError, parse, needId } from "./args.ts";
+
+export const command: Command = async (args, ctx) => {
+  const usage = "events ID [--stats] [--interval SECONDS]";
+  const { values, positionals } = parse(args, { stats: { type: "boolean" }, interval: { type: "string" } }, usage);
+  const rec = ctx.store.read(needId(positionals, usage));
+  const cg = containerCgroup(rec);
+  if (values.stats) {
+    console.log(JSON.stringify(runcStatsEvent(rec.id, cg.stats())));
+    return 0;
+  }
+  const interval = Number((values.interval ?? "5s").replace(/s$/, "")) * 1000;
+  if (!Number.isFinite(interval) || interval <= 0) throw new UsageError("--interval must be a positive number of seconds");
+  let ooms = cg.oomKillCount();
+  let nextStats = Date.now();
+  while (statusOf(ctx.store, rec) !== "stopped") {
+    const now = cg.oomKillCount();
+    if (now > ooms) console.log(JSON.stringify(runcOomEvent(rec.id)));
+    ooms = now;
+    if (Date.now() >= nextStats) {
+      console.log(JSON.stringify(runcStatsEvent(rec.id, cg.stats())));
+      nextStats = Date.now() + interval;
+    }
+    await Bun.sleep(Math.min(interval, 200));
+  }
+  return 0;
+};
