@@ -28,6 +28,7 @@ static struct config *cfg;
 static struct outcome oc;
 static pid_t child_pid, container_pid;
 static int done;                  /* the container was reaped */
+static long long pid_wait_until;  /* stage 0 succeeded, its pid file is awaited */
 static int sig_fd = -1, console_fd = -1;
 static struct { int fd; enum stream s; } src[SRC_COUNT];
 static struct { pid_t pid; int status; } early[EARLY_MAX]; /* reaped before the pid was known */
@@ -105,11 +106,11 @@ static pid_t read_pid_file(const char *path) {
   if (fd < 0) return -1;
   ssize_t n = read(fd, buf, sizeof buf - 1);
   close(fd);
-  if (n <= 0) return -1;
+  if (n <= 0) { errno = EAGAIN; return -1; } /* not written yet */
   while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' ')) n--;
   buf[n] = 0;
   unsigned long long v;
-  if (parse_u64(buf, &v) < 0 || v < 2 || v > 0x3fffffff) return -1;
+  if (parse_u64(buf, &v) < 0 || v < 2 || v > 0x3fffffff) { errno = EINVAL; return -1; }
   return (pid_t)v;
 }
 
@@ -144,6 +145,55 @@ static void adopt_console(void) {
   console_fd = -1;
 }
 
+/* SIGKILL whatever stage 0 left behind when it cannot be monitored: no unwatched container. */
+static void kill_children(void) {
+  char path[64] = "/proc/self/task/", buf[4096];
+  size_t at = 16 + fmt_u64(path + 16, (unsigned long long)getpid());
+  memcpy(path + at, "/children", 10);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return;
+  buf[n] = 0;
+  for (char *p = buf; *p;) {
+    pid_t pid = 0;
+    while (*p >= '0' && *p <= '9') pid = pid * 10 + (*p++ - '0');
+    if (pid > 0) kill(pid, SIGKILL);
+    while (*p == ' ' || *p == '\n') p++;
+    if (*p && (*p < '0' || *p > '9')) break;
+  }
+}
+
+static void adopt(pid_t pid) {
+  container_pid = pid;
+  oc.pid = pid;
+  clock_gettime(CLOCK_REALTIME, &oc.started);
+  for (int i = 0; i < early_n; i++)
+    if (early[i].pid == pid) { container_exited(early[i].status); break; }
+  if (!done && parent_of(pid) != getpid()) {
+    kill_children();
+    fail_start(describe("the container process is not a child of the monitor (pid file", cfg->pid_file, 0), 0, 0);
+  }
+  /* The console socket sent the master before stage 0 exited: it is queued already. */
+  if (console_fd >= 0) adopt_console();
+  ready_ok();
+}
+
+/* The engine may write the pid file only after stage 0 reported "ready" and exited: wait for it
+ * (the orphaned init is ours meanwhile; should it die, reap() keeps its status). */
+static void try_adopt(void) {
+  pid_t pid = read_pid_file(cfg->pid_file);
+  if (pid > 0) {
+    pid_wait_until = 0;
+    adopt(pid);
+    return;
+  }
+  if ((errno == ENOENT || errno == EAGAIN) && now_ms() < pid_wait_until) return;
+  kill_children();
+  fail_start(describe("read the container pid from", cfg->pid_file, errno == EAGAIN ? ENODATA : errno), 0, 0);
+}
+
 /* Stage 0 finished: on success, adopt the container init it left behind. */
 static void stage0_exited(int status) {
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
@@ -154,18 +204,8 @@ static void stage0_exited(int status) {
     what[at + fmt_u64(what + at, WIFEXITED(status) ? (unsigned)WEXITSTATUS(status) : (unsigned)WTERMSIG(status))] = 0;
     fail_start(describe(cfg->cmd[0], what, 0), 1, status);
   }
-  pid_t pid = read_pid_file(cfg->pid_file);
-  if (pid < 0) fail_start(describe("read the container pid from", cfg->pid_file, errno == 0 ? EINVAL : errno), 1, status);
-  container_pid = pid;
-  oc.pid = pid;
-  clock_gettime(CLOCK_REALTIME, &oc.started);
-  for (int i = 0; i < early_n; i++)
-    if (early[i].pid == pid) { container_exited(early[i].status); break; }
-  if (!done && parent_of(pid) != getpid())
-    fail_start(describe("the container process is not a child of the monitor (pid file", cfg->pid_file, 0), 0, 0);
-  /* The console socket sent the master before stage 0 exited: it is queued already. */
-  if (console_fd >= 0) adopt_console();
-  ready_ok();
+  pid_wait_until = now_ms() + (long long)cfg->pid_wait_ms;
+  try_adopt();
 }
 
 static void reap(void) {
@@ -338,6 +378,7 @@ int monitor_run(struct config *c) {
     attach_poll(p + P_ATTACH, !done);
 
     int timeout = pending ? 1000 : -1;
+    if (pid_wait_until) timeout = 10;
     if (done) {
       long long left = deadline - now_ms();
       /* Pipe output is complete once the container is reaped; a pty's last bytes may still be
@@ -361,6 +402,7 @@ int monitor_run(struct config *c) {
     if (p[P_STDIN].fd >= 0 && p[P_STDIN].revents) attach_stdin_writable();
     if (p[P_CONSOLE].fd >= 0 && (p[P_CONSOLE].revents & POLLIN)) adopt_console();
     attach_events(p + P_ATTACH, MAX_CLIENTS + 1);
+    if (pid_wait_until) try_adopt();
   }
   finish();
   return 0;

@@ -1,8 +1,9 @@
 /* berth-monitor [options] -- CMD ARGS...
  *
  *   --direct                CMD is the container process (no runtime stage 0, no pid file read)
- *   --pid-file FILE         runtime mode: the container pid, read once CMD exited 0;
- *                           direct mode: written with CMD's pid
+ *   --pid-file FILE         runtime mode: the container pid, read once CMD exited 0 (the
+ *                           engine may write it just after: it is awaited --pid-wait MS,
+ *                           default 30000); direct mode: written with CMD's pid
  *   --log FILE              container log (CRI format, see logfile.c)
  *   --log-max BYTES         rotate FILE to FILE.1 beyond this size
  *   --exit-file FILE        JSON outcome, written atomically (see exitfile.c)
@@ -52,6 +53,7 @@ static unsigned short dimension(const char *s, const char **end) {
 
 static void parse(int argc, char **argv) {
   cfg.ready_fd = -1;
+  cfg.pid_wait_ms = 30000;
   /* The ready fd is needed early, to report usage errors through it too. */
   for (int i = 1; i + 1 < argc && strcmp(argv[i], "--"); i++)
     if (!strcmp(argv[i], "--ready-fd")) {
@@ -68,6 +70,7 @@ static void parse(int argc, char **argv) {
     if (!v) usage(a, "needs a value (or is unknown)");
     i++;
     if (!strcmp(a, "--pid-file")) cfg.pid_file = v;
+    else if (!strcmp(a, "--pid-wait")) cfg.pid_wait_ms = number(a, v);
     else if (!strcmp(a, "--log")) cfg.log_path = v;
     else if (!strcmp(a, "--log-max")) cfg.log_max = number(a, v);
     else if (!strcmp(a, "--exit-file")) cfg.exit_file = v;

@@ -18,6 +18,7 @@ struct config {
   char **cmd;                    /* after "--" */
   int direct;                    /* CMD is the container process itself */
   const char *pid_file;          /* read after CMD exits (runtime) or written (direct) */
+  unsigned long long pid_wait_ms;/* runtime: how long the pid file may take to appear */
   const char *log_path;
   unsigned long long log_max;    /* 0 = never rotate */
   const char *exit_file;
@@ -75,7 +76,7 @@ void attach_set_pty(int master);
 int attach_stdin_fd_wants_write(void);
 void attach_stdin_writable(void);
 
-/* spawn.c */
+/* spawn.c: the child's pid; -1 when fork failed; -pid when exec failed (reap it). */
 pid_t spawn_cmd(char **argv, int in, int out, int err, int tty, int preserve, const char **why);
 
 /* exitfile.c */

@@ -13,6 +13,8 @@ export interface MonitorOptions {
   direct?: boolean;
   /** Runtime mode: the file stage 0 writes the container pid into. Direct mode: written by the monitor. */
   pidFile?: string;
+  /** Runtime mode: how long the pid file may take to appear after stage 0 exited 0 (default 30000 ms). */
+  pidFileWaitMs?: number;
   /** Container log (CRI line format, see logs.ts). */
   logPath?: string;
   /** Rotate the log to `<logPath>.1` before it grows past this many bytes. */
@@ -55,15 +57,19 @@ export class MonitorStartError extends Error {
   }
 }
 
-export function monitorArgs(opts: MonitorOptions): string[] {
-  if (opts.command.length === 0) throw new Error("spawnMonitor: command is empty; give the program to run");
-  if (!opts.direct && !opts.pidFile) throw new Error("spawnMonitor: pidFile is required unless direct is set");
+/** The options that are flags of the monitor (not how it is spawned). */
+export type MonitorFlags = Omit<MonitorOptions, "command" | "passFds" | "cwd" | "env" | "binary">;
+
+/** The monitor's flags for these options, without the ready fd and the command. */
+export function monitorFlags(opts: MonitorFlags): string[] {
+  if (!opts.direct && !opts.pidFile) throw new Error("berth-monitor: pidFile is required unless direct is set (stage 0 leaves the container's pid there)");
   const a: string[] = [];
   const opt = (name: string, value: string | number | undefined) => {
     if (value !== undefined) a.push(name, String(value));
   };
   if (opts.direct) a.push("--direct");
   opt("--pid-file", opts.pidFile);
+  opt("--pid-wait", opts.pidFileWaitMs);
   opt("--log", opts.logPath);
   opt("--log-max", opts.logMaxBytes);
   opt("--exit-file", opts.exitFile);
@@ -79,10 +85,28 @@ export function monitorArgs(opts: MonitorOptions): string[] {
     opt("--exit-command", path);
     for (const arg of args) opt("--exit-command-arg", arg);
   }
-  if (opts.passFds && opts.passFds.length > 0) opt("--preserve-fds", opts.passFds.length);
+  return a;
+}
+
+/** The monitor's whole argv after the binary, as spawnMonitor runs it. */
+export function monitorArgs(opts: MonitorOptions): string[] {
+  if (opts.command.length === 0) throw new Error("spawnMonitor: command is empty; give the program to run");
+  const a = monitorFlags(opts);
+  if (opts.passFds && opts.passFds.length > 0) a.push("--preserve-fds", String(opts.passFds.length));
   // fd 1 is the ready channel: one NUL byte when the container runs, else the error text.
   a.push("--ready-fd", "1", "--", ...opts.command);
   return a;
+}
+
+/**
+ * The prefix for the runtime's `createContainer({ launcher })`: the monitor then runs
+ * `berth-init create` as its child, passes the runtime's sync fds 3 and 4 through, and adopts the
+ * container init when stage 0 exits. Give createContainer the same `pidFile` (it writes it).
+ * Spawn it with stdio "ignore": the monitor makes the container's own pipes or pty.
+ */
+export function monitorLauncher(opts: MonitorFlags & { binary?: string }): string[] {
+  if (opts.direct) throw new Error("monitorLauncher: a launcher runs the runtime's stage 0, so direct mode does not apply");
+  return [opts.binary ?? MONITOR_BINARY, ...monitorFlags(opts), "--preserve-fds", "2", "--"];
 }
 
 /**

@@ -1,9 +1,9 @@
 // berth-monitor with real programs: exit codes, signals, the subreaper path the runtime uses,
 // start failures, fd hygiene, the terminal, OOM accounting and the exit command.
 import { afterEach, beforeAll, describe, expect, test } from "bun:test";
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, readlinkSync, rmdirSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import { MonitorStartError, readExitFile, spawnMonitor, waitExitFile, type MonitorOptions } from "../../src/engine/monitor.ts";
+import { MonitorStartError, monitorLauncher, readExitFile, spawnMonitor, waitExitFile, type MonitorOptions } from "../../src/engine/monitor.ts";
 import { readLog, type LogRecord } from "../../src/engine/logs.ts";
 import { BUSYBOX, alive, buildMonitor, killAll, parentOf, removeDir, tempDir, waitFor, waitGone } from "./helpers.ts";
 
@@ -123,9 +123,62 @@ describe("berth-monitor", () => {
 
   test("runtime mode: stage 0 exiting 0 without a usable pid file is a start failure", async () => {
     dir = tempDir();
-    const err = await spawnMonitor({ command: [BUSYBOX, "true"], pidFile: join(dir, "missing.pid") }).catch((e) => e);
+    const err = await spawnMonitor({ command: [BUSYBOX, "true"], pidFile: join(dir, "missing.pid"), pidFileWaitMs: 100 }).catch((e) => e);
     expect(err).toBeInstanceOf(MonitorStartError);
-    expect(String(err.message)).toContain("missing.pid");
+    expect(String(err.message)).toContain("missing.pid: No such file or directory");
+    writeFileSync(join(dir, "bad.pid"), "twelve\n");
+    const bad = await spawnMonitor({ command: [BUSYBOX, "true"], pidFile: join(dir, "bad.pid") }).catch((e) => e);
+    expect(String(bad.message)).toContain("bad.pid: Invalid argument");
+  });
+
+  test("runtime mode: a pid file written after stage 0 exited is awaited", async () => {
+    dir = tempDir();
+    const pidFile = join(dir, "container.pid"), exitFile = join(dir, "exit.json");
+    // Like the engine: the pid file appears only after stage 0 is gone.
+    const stage0 = `${BUSYBOX} sleep 1000 </dev/null >/dev/null 2>&1 & c=$!; ` +
+      `(${BUSYBOX} sleep 0.3; echo $c > ${pidFile}.tmp; ${BUSYBOX} mv ${pidFile}.tmp ${pidFile}) </dev/null >/dev/null 2>&1 & exit 0`;
+    const m = await spawnMonitor({ command: [BUSYBOX, "sh", "-c", stage0], pidFile, exitFile });
+    pids.push(m.pid);
+    const container = Number(readFileSync(pidFile, "utf8"));
+    pids.push(container);
+    expect(parentOf(container)).toBe(m.pid);
+    process.kill(container, "SIGTERM");
+    expect(await waitExitFile(exitFile)).toMatchObject({ exitCode: 143, signal: 15, pid: container });
+  });
+
+  test("as the runtime's launcher: fds 3 and 4 reach stage 0, the monitor keeps no copy", async () => {
+    dir = tempDir();
+    const pidFile = join(dir, "container.pid"), exitFile = join(dir, "exit.json");
+    // A stand-in for berth-init create speaking its fd 3/4 protocol: "pid N", wait for "go", "ready".
+    const stage0 = `${BUSYBOX} sleep 1000 </dev/null >/dev/null 2>&1 & echo "pid $!" >&3; read go <&4; echo "ready $go" >&3; exit 0`;
+    const proc = Bun.spawn([...monitorLauncher({ pidFile, exitFile, logPath: join(dir, "log") }), BUSYBOX, "sh", "-c", stage0], {
+      stdio: ["ignore", "ignore", "ignore", "pipe", "pipe"],
+    });
+    pids.push(proc.pid);
+    const fromInit = proc.stdio[3] as number, toInit = proc.stdio[4] as number;
+    try {
+      const readLine = async () => {
+        const buf = Buffer.alloc(256);
+        const n = await waitFor("a line from stage 0", () => { try { const k = readSync(fromInit, buf); return k > 0 ? k : false; } catch { return false; } });
+        return buf.toString("utf8", 0, n).trim();
+      };
+      const first = await readLine();
+      expect(first).toMatch(/^pid \d+$/);
+      const container = Number(first.split(" ")[1]);
+      pids.push(container);
+      writeSync(toInit, "go\n");
+      expect(await readLine()).toBe("ready go");
+      writeFileSync(pidFile, `${container}\n`); // the runtime writes it once "ready" came
+      await waitFor("adoption by the monitor", () => parentOf(container) === proc.pid);
+      // The monitor closed its copies of fds 3/4: with stage 0 gone, the pipes are at EOF.
+      const held = readdirSync(`/proc/${proc.pid}/fd`).map((fd) => readlinkSync(`/proc/${proc.pid}/fd/${fd}`));
+      for (const fd of [fromInit, toInit]) expect(held).not.toContain(readlinkSync(`/proc/self/fd/${fd}`));
+      process.kill(container, "SIGKILL");
+      expect(await waitExitFile(exitFile)).toMatchObject({ exitCode: 137, pid: container });
+    } finally {
+      closeSync(fromInit);
+      closeSync(toInit);
+    }
   });
 
   test("the container gets only its stdio and the fds passed on purpose", async () => {
