@@ -6,6 +6,7 @@
 #   scripts/conformance.sh [run] [TEST...]     run every test (or the named ones)
 #   scripts/conformance.sh --compare [TEST...] run, then list tests runc passes that RUNTIME does not
 #   scripts/conformance.sh rescore OUTDIR      verdicts again from an earlier run's TAP output
+#   scripts/conformance.sh snapshot [COMMIT]   build a clean copy of COMMIT, print its berth-runtime
 #
 # Environment: RUNTIME (default <repo>/bin/berth-runtime), SUITE (the built runtime-tools checkout,
 # default /tmp/runtime-tools), TIMEOUT (seconds per test, default 60), OUT (where each test's TAP
@@ -157,6 +158,20 @@ run_suite() {
   [ "$missing" -eq 0 ]
 }
 
+# snapshot [COMMIT] [DIR]: a clean clone of this repository at COMMIT (default HEAD) in DIR
+# (default /tmp/berth-snapshot), sharing node_modules, with the C core built; prints the path of
+# its berth-runtime. For testing what is committed while the work tree is mid-edit.
+snapshot() {
+  local commit=${1:-HEAD} dir=${2:-/tmp/berth-snapshot} sha
+  sha=$(git -C "$repo" rev-parse --verify "$commit^{commit}") || die "no commit $commit"
+  rm -rf "$dir"
+  git clone --quiet --no-checkout "$repo" "$dir" || die "cannot clone $repo into $dir"
+  git -C "$dir" -c advice.detachedHead=false checkout --quiet "$sha" || die "cannot check out $sha"
+  ln -s "$repo/node_modules" "$dir/node_modules"
+  make -s -C "$dir/native" OUT="$dir/build" >&2 || die "the C core of $sha did not build"
+  echo "$dir/bin/berth-runtime"
+}
+
 # rescore DIR: the verdicts again from an earlier run's TAP files, without running anything.
 rescore() {
   local dir=${1:?rescore needs the OUT dir of an earlier run} tap rc
@@ -169,9 +184,10 @@ rescore() {
 case ${1:-run} in
   build) shift; build_suite "$@" ;;
   rescore) shift; rescore "$@" ;;
+  snapshot) shift; snapshot "$@" ;;
   run) [ $# -gt 0 ] && shift; run_suite 0 "$@" ;;
   --compare|compare) shift; run_suite 1 "$@" ;;
-  -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//' ;;
+  -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//' ;;
   -*) die "unknown option $1 (see --help)" ;;
   *) run_suite 0 "$@" ;;
 esac
