@@ -127,7 +127,7 @@ export function driverFor(mode: NetworkMode, deps: DriverDeps): NetworkDriver {
         netns: () => ({ type: "host" }),
         setup(ctx) {
           // The host's own files: the container sees the host's names and resolvers, like its network.
-          const dir = ctx.filesDir ?? `${mgr.dir}/containers/${ctx.containerId}`;
+          const dir = ctx.filesDir ?? mgr.filesDirFor(ctx.containerId);
           const hostname = writeContainerFiles(dir, { hostname: ctx.hostname, hosts: [] }).hostname;
           return { attachments: [], ports: [], files: { hosts: "/etc/hosts", hostname, resolvConf: "/etc/resolv.conf" } };
         },

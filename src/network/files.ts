@@ -5,7 +5,7 @@
 // Name resolution between containers uses these managed hosts files rather than an embedded DNS
 // server: Berth has no daemon to host a resolver, hosts files work with every libc (static busybox
 // included), and the manager refreshes every member's file on each attach/detach.
-import { closeSync, constants, ftruncateSync, mkdirSync, openSync, readFileSync, writeSync } from "node:fs";
+import { closeSync, constants, fstatSync, ftruncateSync, mkdirSync, openSync, readFileSync, readSync, writeSync } from "node:fs";
 
 export interface HostEntry {
   ip: string;
@@ -29,16 +29,24 @@ export interface ContainerFilePaths {
   resolvConf: string;
 }
 
-/** Overwrites `path` keeping its inode, so existing bind mounts see the new content. */
+/**
+ * Overwrites `path` keeping its inode, so existing bind mounts see the new content. Unchanged
+ * content is not rewritten (hosts files of every member are refreshed on each join/leave).
+ */
 export function writeInPlace(path: string, content: string): void {
   // O_RDWR|O_CREAT without O_TRUNC or O_APPEND: positional writes land where we say.
   const fd = openSync(path, constants.O_RDWR | constants.O_CREAT, 0o644);
   try {
     const buf = Buffer.from(content);
+    const oldSize = fstatSync(fd).size;
+    if (oldSize === buf.length) {
+      const old = Buffer.alloc(oldSize);
+      if (readSync(fd, old, 0, oldSize, 0) === oldSize && old.equals(buf)) return;
+    }
     // Write first, then cut: a reader never sees an empty file, at worst a stale tail for a moment.
     let off = 0;
     while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off, off);
-    ftruncateSync(fd, buf.length);
+    if (oldSize > buf.length) ftruncateSync(fd, buf.length);
   } finally {
     closeSync(fd);
   }
@@ -90,13 +98,17 @@ export function renderResolvConf(spec: Pick<ContainerFilesSpec, "dns" | "searche
   return lines.join("\n") + "\n";
 }
 
+export function containerFilePaths(dir: string): ContainerFilePaths {
+  return { hosts: `${dir}/hosts`, hostname: `${dir}/hostname`, resolvConf: `${dir}/resolv.conf` };
+}
+
 /** Writes hosts, hostname and resolv.conf into `dir` and returns their paths for bind mounts. */
 export function writeContainerFiles(dir: string, spec: ContainerFilesSpec): ContainerFilePaths {
   if (!/^[A-Za-z0-9]([A-Za-z0-9.-]{0,252})?$/.test(spec.hostname)) {
     throw new Error(`invalid hostname ${JSON.stringify(spec.hostname)}: use letters, digits, '-' and '.'`);
   }
   mkdirSync(dir, { recursive: true, mode: 0o755 });
-  const paths: ContainerFilePaths = { hosts: `${dir}/hosts`, hostname: `${dir}/hostname`, resolvConf: `${dir}/resolv.conf` };
+  const paths = containerFilePaths(dir);
   writeInPlace(paths.hosts, renderHosts(spec));
   writeInPlace(paths.hostname, spec.hostname + "\n");
   writeInPlace(paths.resolvConf, renderResolvConf(spec));

@@ -6,11 +6,11 @@
 // A crash therefore leaves rows that name their kernel objects, and reconcile() removes both.
 import type { Database } from "bun:sqlite";
 import { createHash, randomBytes } from "node:crypto";
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { flock, LOCK_EX, LOCK_UN } from "../sys/libc.ts";
 import { broadcastOf, contains, formatIPv4, formatSubnet, hostRange, hostRoutes, macFor, overlaps, parseIPv4, parseSubnet, type Subnet } from "./cidr.ts";
-import { type ContainerFilePaths, type HostEntry, writeContainerFiles } from "./files.ts";
-import { addAddress, addDefaultRoute, delLink, Netlink, newBridge, newVeth, setUp } from "./netlink.ts";
+import { type ContainerFilePaths, containerFilePaths, type HostEntry, renderHosts, writeContainerFiles, writeInPlace } from "./files.ts";
+import { addAddress, addDefaultRoute, delLink, Netlink, newBridge, newVeth, noIPv6Addresses, setHairpin, setUp } from "./netlink.ts";
 import { withNetns } from "./netns.ts";
 import { applyRuleset, deleteTable } from "./nft.ts";
 import { ephemeralRange, type PortBinding, type PortRequest, portsInUse, type Proto } from "./ports.ts";
@@ -32,6 +32,12 @@ export interface OpenOptions {
   subnetPool?: string;
   /** Route table text to check new subnets against (tests); default /proc/net/route. */
   routesFile?: string;
+  /**
+   * Where managed hosts/hostname/resolv.conf live: <runDir>/network/<container id>. Default /run/berth,
+   * a tmpfs: the files are runtime state (regenerated from the store), and every join/leave rewrites
+   * the hosts file of each member, which costs milliseconds per file on a busy disk file system.
+   */
+  runDir?: string;
 }
 
 export interface CreateOptions {
@@ -105,7 +111,7 @@ export interface Attachment {
 }
 
 export interface FilesOptions {
-  /** Directory for hosts/hostname/resolv.conf; default <stateRoot>/network/containers/<id>. */
+  /** Directory for hosts/hostname/resolv.conf; default <runDir>/network/<id>. */
   dir?: string;
   hostname: string;
   domainname?: string;
@@ -140,6 +146,8 @@ function validNetworkName(name: string): void {
 
 export class NetworkManager {
   readonly dir: string;
+  /** Parent of the per-container files directories. */
+  readonly filesRoot: string;
   readonly prefix: string;
   readonly table: string;
   private readonly db: Database;
@@ -158,6 +166,7 @@ export class NetworkManager {
     this.pool = parseSubnet(opts.subnetPool ?? "10.89.0.0/16");
     this.routesFile = opts.routesFile ?? "/proc/net/route";
     this.dir = `${stateRoot}/network`;
+    this.filesRoot = `${opts.runDir ?? "/run/berth"}/network`;
     this.db = openStore(this.dir);
     this.lockFd = openSync(`${this.dir}/lock`, "a");
   }
@@ -170,6 +179,11 @@ export class NetworkManager {
   }
 
   // ---- locking and helpers ----
+
+  /** Default directory of a container's hosts/hostname/resolv.conf. */
+  filesDirFor(containerId: string): string {
+    return `${this.filesRoot}/${containerId}`;
+  }
 
   /** Serializes kernel + store changes across berth processes sharing this state root. */
   private locked<T>(fn: () => T): T {
@@ -445,28 +459,20 @@ export class NetworkManager {
   private plumb(ep: EndpointRow, bridgeIndex: number, subnet: Subnet, gateway: string | null): void {
     const nsFd = openSync(ep.netns_path, "r");
     try {
-      this.nl().exec([newVeth({ hostName: ep.host_veth, bridgeIndex, peerName: ep.ifname, peerNetnsFd: nsFd, peerMac: ep.mac })]);
+      // With br_netfilter (bridge-nf-call-iptables=1), DNAT to a container on the same bridge is
+      // bridged, not routed: a container reaching its own published port needs the frame sent back
+      // out of the port it came in on (hairpin).
+      this.nl().exec([newVeth({ hostName: ep.host_veth, bridgeIndex, peerName: ep.ifname, peerNetnsFd: nsFd, peerMac: ep.mac }), setHairpin(ep.host_veth)]);
     } finally {
       closeSync(nsFd);
     }
-    // With br_netfilter (bridge-nf-call-iptables=1), DNAT to a container on the same bridge is
-    // bridged, not routed: a container reaching its own published port needs the frame sent back
-    // out of the port it came in on.
-    writeFileSync(`${SYSFS_NET}/${ep.host_veth}/brport/hairpin_mode`, "1");
-    const inner = withNetns(ep.netns_path, () => {
-      // Berth networks are IPv4-only; no IPv6 on the interface also avoids DAD failing on the
-      // hairpin-reflected neighbour solicitations. (/proc/sys/net follows the thread's netns.)
-      try {
-        writeFileSync(`/proc/sys/net/ipv6/conf/${ep.ifname}/disable_ipv6`, "1");
-      } catch {
-        // kernel without IPv6
-      }
-      return new Netlink();
-    });
+    const inner = withNetns(ep.netns_path, () => new Netlink());
     try {
       const idx = inner.linkIndex(ep.ifname);
       if (idx === null) throw new Error(`interface ${ep.ifname} did not appear in ${ep.netns_path}`);
-      const reqs = [setUp(1), setUp(idx), addAddress(idx, formatIPv4(ep.ip), subnet.prefixLen, formatIPv4(broadcastOf(subnet)))];
+      // Berth networks are IPv4-only; no IPv6 link-local address also means no DAD tripping over
+      // its own hairpin-reflected neighbour solicitations.
+      const reqs = [setUp(1), noIPv6Addresses(idx), setUp(idx), addAddress(idx, formatIPv4(ep.ip), subnet.prefixLen, formatIPv4(broadcastOf(subnet)))];
       if (gateway) reqs.push(addDefaultRoute(gateway, idx));
       inner.exec(reqs);
     } finally {
@@ -503,8 +509,9 @@ export class NetworkManager {
       this.forgetEndpoint(e);
     }
     if (portsGone) this.syncRules();
-    for (const n of new Set(eps.map((e) => e.network))) this.refreshHosts(n);
-    for (const c of new Set(eps.map((e) => e.container_id))) this.refreshContainerHosts(c);
+    const networks = new Set(eps.map((e) => e.network));
+    const members = this.db.query<{ container_id: string; network: string }, []>("SELECT container_id, network FROM endpoints").all().filter((r) => networks.has(r.network));
+    this.refreshHostsOf([...members.map((m) => m.container_id), ...eps.map((e) => e.container_id)]);
   }
 
   endpoints(containerId: string): EndpointInfo[] {
@@ -601,7 +608,7 @@ export class NetworkManager {
   containerFiles(containerId: string, o: FilesOptions): ContainerFilePaths {
     return this.locked(() => {
       const row: ContainerFilesRow = {
-        container_id: containerId, dir: o.dir ?? `${this.dir}/containers/${containerId}`, hostname: o.hostname, domainname: o.domainname ?? "",
+        container_id: containerId, dir: o.dir ?? this.filesDirFor(containerId), hostname: o.hostname, domainname: o.domainname ?? "",
         extra_hosts: JSON.stringify(o.extraHosts ?? []), dns: JSON.stringify(o.dns ?? []), searches: JSON.stringify(o.searches ?? []), options: JSON.stringify(o.options ?? []),
       };
       this.db
@@ -611,36 +618,57 @@ export class NetworkManager {
     });
   }
 
-  private renderFiles(f: ContainerFilesRow): ContainerFilePaths {
+  /** Everything needed to compute hosts entries, loaded with two queries (refreshes touch every member). */
+  private hostsSnapshot(): { byContainer: Map<string, EndpointRow[]>; byNetwork: Map<string, EndpointRow[]>; files: Map<string, ContainerFilesRow> } {
+    const byContainer = new Map<string, EndpointRow[]>();
+    const byNetwork = new Map<string, EndpointRow[]>();
+    for (const e of this.db.query<EndpointRow, []>("SELECT * FROM endpoints ORDER BY seq").all()) {
+      (byContainer.get(e.container_id) ?? byContainer.set(e.container_id, []).get(e.container_id)!).push(e);
+      (byNetwork.get(e.network) ?? byNetwork.set(e.network, []).get(e.network)!).push(e);
+    }
+    const files = new Map(this.db.query<ContainerFilesRow, []>("SELECT * FROM container_files").all().map((f) => [f.container_id, f]));
+    return { byContainer, byNetwork, files };
+  }
+
+  private hostEntries(f: ContainerFilesRow, snap: ReturnType<NetworkManager["hostsSnapshot"]>): HostEntry[] {
     const entries: HostEntry[] = [];
-    const mine = this.db.query<EndpointRow, [string]>("SELECT * FROM endpoints WHERE container_id = ? ORDER BY seq").all(f.container_id);
+    const mine = snap.byContainer.get(f.container_id) ?? [];
     const fqdn = f.domainname ? `${f.hostname}.${f.domainname}` : "";
     for (const e of mine) entries.push({ ip: formatIPv4(e.ip), names: [fqdn, f.hostname, e.name, ...(JSON.parse(e.aliases) as string[])] });
     if (mine.length === 0) entries.push({ ip: "127.0.1.1", names: [fqdn, f.hostname] });
-    const peers = this.db
-      .query<EndpointRow & { hostname: string | null }, [string, string]>(
-        `SELECT p.*, cf.hostname AS hostname FROM endpoints p LEFT JOIN container_files cf ON cf.container_id = p.container_id
-         WHERE p.network IN (SELECT network FROM endpoints WHERE container_id = ?) AND p.container_id != ? ORDER BY p.seq`,
-      )
-      .all(f.container_id, f.container_id);
-    for (const p of peers) entries.push({ ip: formatIPv4(p.ip), names: [p.name, ...(JSON.parse(p.aliases) as string[]), p.hostname ?? "", p.container_id.slice(0, 12)] });
+    const seen = new Set<string>();
+    for (const m of mine) {
+      for (const p of snap.byNetwork.get(m.network) ?? []) {
+        const key = `${p.container_id}/${p.network}`;
+        if (p.container_id === f.container_id || seen.has(key)) continue;
+        seen.add(key);
+        const hostname = snap.files.get(p.container_id)?.hostname ?? "";
+        entries.push({ ip: formatIPv4(p.ip), names: [p.name, ...(JSON.parse(p.aliases) as string[]), hostname, p.container_id.slice(0, 12)] });
+      }
+    }
     entries.push(...(JSON.parse(f.extra_hosts) as HostEntry[]));
+    return entries;
+  }
+
+  private renderFiles(f: ContainerFilesRow): ContainerFilePaths {
     return writeContainerFiles(f.dir, {
-      hostname: f.hostname, domainname: f.domainname, hosts: entries,
+      hostname: f.hostname, domainname: f.domainname, hosts: this.hostEntries(f, this.hostsSnapshot()),
       dns: JSON.parse(f.dns) as string[], searches: JSON.parse(f.searches) as string[], options: JSON.parse(f.options) as string[],
     });
   }
 
-  private refreshHosts(network: string): void {
-    const rows = this.db
-      .query<ContainerFilesRow, [string]>("SELECT cf.* FROM container_files cf WHERE cf.container_id IN (SELECT container_id FROM endpoints WHERE network = ?)")
-      .all(network);
-    for (const r of rows) this.renderFiles(r);
+  /** Rewrites the hosts files of the given containers (those with managed files). */
+  private refreshHostsOf(containerIds: Iterable<string>): void {
+    const snap = this.hostsSnapshot();
+    for (const id of new Set(containerIds)) {
+      const f = snap.files.get(id);
+      if (f) writeInPlace(containerFilePaths(f.dir).hosts, renderHosts({ hosts: this.hostEntries(f, snap) }));
+    }
   }
 
-  private refreshContainerHosts(containerId: string): void {
-    const r = this.db.query<ContainerFilesRow, [string]>("SELECT * FROM container_files WHERE container_id = ?").get(containerId);
-    if (r) this.renderFiles(r);
+  private refreshHosts(network: string): void {
+    const ids = this.db.query<{ container_id: string }, [string]>("SELECT container_id FROM endpoints WHERE network = ?").all(network);
+    this.refreshHostsOf(ids.map((r) => r.container_id));
   }
 
   // ---- lifecycle ----
@@ -653,7 +681,7 @@ export class NetworkManager {
       const f = this.db.query<ContainerFilesRow, [string]>("SELECT * FROM container_files WHERE container_id = ?").get(containerId);
       if (f) {
         this.db.query("DELETE FROM container_files WHERE container_id = ?").run(containerId);
-        if (f.dir === `${this.dir}/containers/${containerId}`) rmSync(f.dir, { recursive: true, force: true });
+        if (f.dir === this.filesDirFor(containerId)) rmSync(f.dir, { recursive: true, force: true });
       }
     });
   }
@@ -682,7 +710,7 @@ export class NetworkManager {
         for (const f of this.db.query<ContainerFilesRow, []>("SELECT * FROM container_files").all()) {
           if (live.has(f.container_id)) continue;
           this.db.query("DELETE FROM container_files WHERE container_id = ?").run(f.container_id);
-          if (f.dir === `${this.dir}/containers/${f.container_id}`) rmSync(f.dir, { recursive: true, force: true });
+          if (f.dir === this.filesDirFor(f.container_id)) rmSync(f.dir, { recursive: true, force: true });
           report.files++;
         }
       }).immediate();
@@ -720,10 +748,12 @@ export class NetworkManager {
     this.locked(() => {
       const eps = this.db.query<EndpointRow, []>("SELECT * FROM endpoints").all();
       this.nl().exec([...eps.map((e) => delLink(e.host_veth)), ...this.allNetworks().map((n) => delLink(n.bridge))], [19]);
+      for (const f of this.db.query<{ dir: string; container_id: string }, []>("SELECT dir, container_id FROM container_files").all()) {
+        if (f.dir === this.filesDirFor(f.container_id)) rmSync(f.dir, { recursive: true, force: true });
+      }
       this.db.transaction(() => {
         for (const t of ["ports", "endpoints", "leases", "container_files", "networks"]) this.db.exec(`DELETE FROM ${t}`);
       })();
-      rmSync(`${this.dir}/containers`, { recursive: true, force: true });
       deleteTable(this.table);
       this.reconcile(new Set());
     });

@@ -24,6 +24,13 @@ const IFLA_LINKINFO = 18;
 const IFLA_NET_NS_FD = 28;
 const IFLA_INFO_KIND = 1;
 const IFLA_INFO_DATA = 2;
+const IFLA_INFO_SLAVE_KIND = 4;
+const IFLA_INFO_SLAVE_DATA = 5;
+const IFLA_BRPORT_MODE = 4; // hairpin
+const IFLA_AF_SPEC = 26;
+const AF_INET6 = 10;
+const IFLA_INET6_ADDR_GEN_MODE = 8;
+const IN6_ADDR_GEN_MODE_NONE = 1;
 const VETH_INFO_PEER = 1;
 
 const IFA_ADDRESS = 1;
@@ -184,6 +191,22 @@ export function newBridge(name: string, macAddr?: string): Request {
   if (macAddr) b.attr(IFLA_ADDRESS, mac(macAddr));
   b.nested(IFLA_LINKINFO, info);
   return { op: `create bridge ${name}`, type: RTM_NEWLINK, flags: NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL, body: b.bytes() };
+}
+
+/** Bridge-port hairpin mode on `name` (a port of a bridge), by name so it can share a batch with the port's creation. */
+export function setHairpin(name: string): Request {
+  const slave = new Builder().attr(IFLA_BRPORT_MODE, Uint8Array.of(1));
+  const info = new Builder().attr(IFLA_INFO_SLAVE_KIND, str("bridge")).nested(IFLA_INFO_SLAVE_DATA, slave);
+  const b = new Builder().raw(ifinfomsg(0)).attr(IFLA_IFNAME, str(name)).nested(IFLA_LINKINFO, info);
+  return { op: `set hairpin on ${name}`, type: RTM_NEWLINK, flags: NLM_F_REQUEST | NLM_F_ACK, body: b.bytes() };
+}
+
+/** No IPv6 link-local address (hence no DAD) on an interface; send before bringing it up. */
+export function noIPv6Addresses(index: number): Request {
+  const inet6 = new Builder().attr(IFLA_INET6_ADDR_GEN_MODE, Uint8Array.of(IN6_ADDR_GEN_MODE_NONE));
+  const spec = new Builder().nested(AF_INET6, inet6);
+  const b = new Builder().raw(ifinfomsg(index)).nested(IFLA_AF_SPEC, spec);
+  return { op: `set addr_gen_mode none on ${index}`, type: RTM_NEWLINK, flags: NLM_F_REQUEST | NLM_F_ACK, body: b.bytes() };
 }
 
 export function setUp(index: number): Request {

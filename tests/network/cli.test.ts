@@ -21,7 +21,7 @@ async function run(ctx: NetworkCommandContext, ...argv: string[]): Promise<{ cod
 test("create, ls, inspect, connect, disconnect, rm, prune, netns", async () => {
   lab = new Lab();
   const l = lab;
-  const ctx: NetworkCommandContext = { stateRoot: l.root, open: { namePrefix: l.prefix, defaultSubnet: freeSubnet(), subnetPool: "10.250.0.0/16" } };
+  const ctx: NetworkCommandContext = { stateRoot: l.root, open: { namePrefix: l.prefix, defaultSubnet: freeSubnet(), subnetPool: "10.250.0.0/16", runDir: l.runDir } };
   const subnet = freeSubnet();
   const gateway = subnet.replace(/0\/24$/, "254");
   const created = await run(ctx, "create", "--subnet", subnet, "--gateway", gateway, "--internal", "backend");

@@ -45,13 +45,15 @@ export function freePort(lo = 20000, hi = 29999): number {
 export class Lab {
   readonly prefix = "t" + rnd(5);
   readonly root = mkdtempSync(`${tmpdir()}/berth-net-`);
+  /** Container files on tmpfs, as in production (/run/berth). */
+  readonly runDir = mkdtempSync("/run/berth-test-");
   readonly mgr: NetworkManager;
   readonly ctrs: Ctr[] = [];
   private readonly procs: Bun.Subprocess[] = [];
   private readonly extraLinks: string[] = [];
 
   constructor(opts: OpenOptions = {}) {
-    this.mgr = openNetworks(this.root, { namePrefix: this.prefix, defaultSubnet: freeSubnet(), subnetPool: "10.250.0.0/16", ...opts });
+    this.mgr = openNetworks(this.root, { namePrefix: this.prefix, defaultSubnet: freeSubnet(), subnetPool: "10.250.0.0/16", runDir: this.runDir, ...opts });
   }
 
   /** A fake container: a named netns (lo down, nothing else) identified by a random id. */
@@ -142,6 +144,7 @@ export class Lab {
     for (const c of this.ctrs) removeNamedNetns(c.ns);
     for (const l of this.extraLinks) Bun.spawnSync(["ip", "link", "del", l]);
     rmSync(this.root, { recursive: true, force: true });
+    rmSync(this.runDir, { recursive: true, force: true });
     const left = [...this.leftoverLinks(), ...this.leftoverNetns()];
     if (tableExists(this.prefix)) left.push(`nft table ip ${this.prefix}`);
     if (resetError) left.push(resetError);

@@ -46,7 +46,7 @@ describe("IPAM", () => {
   test("two managers on one state root never lease the same address", async () => {
     const l = newLab();
     l.mgr.create({ name: "n", subnet: freeSubnet() });
-    const other = openNetworks(l.root, { namePrefix: l.prefix });
+    const other = openNetworks(l.root, { namePrefix: l.prefix, runDir: l.runDir });
     try {
       const ips: string[] = [];
       for (let i = 0; i < 4; i++) {
@@ -95,7 +95,7 @@ describe("cleanup and crash recovery", () => {
     // Another berth process attaches and publishes, then dies by SIGKILL without cleaning up.
     const script = `
       import { openNetworks } from "${import.meta.dir}/../../src/network/index.ts";
-      const m = openNetworks(${JSON.stringify(l.root)}, { namePrefix: ${JSON.stringify(l.prefix)} });
+      const m = openNetworks(${JSON.stringify(l.root)}, { namePrefix: ${JSON.stringify(l.prefix)}, runDir: ${JSON.stringify(l.runDir)} });
       m.attach({ containerId: ${JSON.stringify(crashed.id)}, netnsPath: ${JSON.stringify(crashed.netnsPath)}, network: "n", name: "crashed" });
       m.publish(${JSON.stringify(crashed.id)}, [{ containerPort: 80, proto: "tcp" }]);
       process.kill(process.pid, "SIGKILL");`;
