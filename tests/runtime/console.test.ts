@@ -1,0 +1,121 @@
+// process.terminal: with --console-socket the pty master goes to the socket (SCM_RIGHTS) as runc
+// does, consoleSize sets the window; exec -t likewise; a foreground `run` relays the pty.
+import { afterEach, describe, expect, test } from "bun:test";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Subprocess } from "bun";
+import { makeBusyboxBundle, type Bundle } from "../helpers/bundle.ts";
+import { IS_BERTH, ok, runtime, stateOf, uniqueId, useStateRoot, waitFor } from "../helpers/runtime.ts";
+
+const root = useStateRoot();
+const SERVER = join(import.meta.dir, "fixtures/console-server.py");
+const cleanups: (() => void)[] = [];
+afterEach(() => {
+  while (cleanups.length) cleanups.pop()!();
+});
+
+interface ConsoleServer {
+  socket: string;
+  /** Resolves when the pty has closed: what arrived and what the container printed. */
+  done(): Promise<{ report: { fds: number; target?: string }; output: string }>;
+}
+
+async function consoleServer(typed = ""): Promise<ConsoleServer> {
+  const dir = mkdtempSync(join(tmpdir(), "berth-console-"));
+  chmodSync(dir, 0o755);
+  const socket = join(dir, "console.sock"), out = join(dir, "out");
+  const proc: Subprocess<"ignore", "pipe", "inherit"> = Bun.spawn(["python3", SERVER, socket, out, typed], { stdio: ["ignore", "pipe", "inherit"] });
+  cleanups.push(() => {
+    proc.kill(9);
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const reader = proc.stdout.getReader();
+  let text = "";
+  while (!text.includes("listening\n")) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error("console server exited early");
+    text += new TextDecoder().decode(value);
+  }
+  return {
+    socket,
+    async done() {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        text += new TextDecoder().decode(value);
+      }
+      await proc.exited;
+      const report = JSON.parse(text.split("\n").filter(Boolean).at(-1)!);
+      return { report, output: existsSync(out) ? readFileSync(out, "utf8") : "" };
+    },
+  };
+}
+
+function bundle(args: string[]): Bundle {
+  const b = makeBusyboxBundle({ args });
+  b.config.process!.terminal = true;
+  b.save();
+  cleanups.push(() => b.cleanup());
+  return b;
+}
+
+describe("terminal", () => {
+  test("create --console-socket: the pty master arrives, consoleSize applies, output and input flow", async () => {
+    const server = await consoleServer("ping\n");
+    const b = bundle(["sh", "-c", "tty; stty size; read x; echo got:$x"]);
+    b.config.process!.consoleSize = { height: 30, width: 100 };
+    b.save();
+    const id = uniqueId("tty");
+    ok(root, ["create", id, "-b", b.dir, "--console-socket", server.socket]);
+    ok(root, ["start", id]);
+    const { report, output } = await server.done();
+    expect(report.fds).toBe(1);
+    expect(report.target).toMatch(/^\/dev\/(pts\/)?ptmx$/);
+    const lines = output.split(/\r?\n/);
+    expect(lines).toContain("/dev/pts/0");
+    expect(lines).toContain("30 100");
+    expect(lines).toContain("got:ping");
+    await waitFor(() => stateOf(root, id).status === "stopped", "the container to exit");
+  });
+
+  test("the terminal's process has it as stdin/stdout/stderr and controlling tty", async () => {
+    const server = await consoleServer();
+    const b = bundle(["sh", "-c", "for f in 0 1 2; do readlink /proc/self/fd/$f; done; : </dev/tty && echo ctty-ok"]);
+    const id = uniqueId("ctty");
+    ok(root, ["run", "-d", id, "-b", b.dir, "--console-socket", server.socket]);
+    const { output } = await server.done();
+    const lines = output.split(/\r?\n/);
+    expect(lines.filter((l) => l === "/dev/pts/0").length).toBeGreaterThanOrEqual(3);
+    expect(lines).toContain("ctty-ok");
+  });
+
+  test("exec -t --console-socket", async () => {
+    const b = makeBusyboxBundle({ args: ["sleep", "1000"] });
+    cleanups.push(() => b.cleanup());
+    const id = uniqueId("exect");
+    ok(root, ["run", "-d", id, "-b", b.dir]);
+    const server = await consoleServer();
+    const r = runtime(root, ["exec", "-t", "--console-socket", server.socket, id, "tty"]);
+    expect(r.code).toBe(0);
+    const { report, output } = await server.done();
+    expect(report.fds).toBe(1);
+    expect(output.split(/\r?\n/)).toContain("/dev/pts/0");
+  });
+
+  test("terminal without --console-socket for a detached container is refused", () => {
+    const b = bundle(["true"]);
+    const id = uniqueId("notty");
+    const r = runtime(root, ["create", id, "-b", b.dir]);
+    expect(r.code).not.toBe(0);
+    if (IS_BERTH) expect(r.stderr).toMatch(/console-socket/);
+    expect(existsSync(join(root, id))).toBe(false);
+  });
+
+  test("foreground run with a terminal relays the pty to the caller", () => {
+    const b = bundle(["sh", "-c", "tty; exit 5"]);
+    const r = runtime(root, ["run", uniqueId("fgtty"), "-b", b.dir], { stdin: "" });
+    expect(r.code).toBe(5);
+    expect(r.stdout.split(/\r?\n/)).toContain("/dev/pts/0");
+  });
+});
