@@ -8,9 +8,9 @@
 // linked process's VmRSS counts every libc page it maps even though they are shared.
 // Compared with the figures in issue 6: podman's conmon 2.0 MB, containerd-shim-runc-v2 13.3 MB.
 //
-//   bun bench/monitor-rss.ts [--n 50] [--json FILE]
+//   bun bench/monitor-rss.ts [--n 50] [--json]
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { MONITOR_BINARY, spawnMonitor, waitExitFile } from "../src/engine/monitor.ts";
@@ -20,7 +20,7 @@ function arg(name: string, dflt: string): string {
   return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : dflt;
 }
 const N = Number(arg("--n", "50"));
-const jsonOut = process.argv.includes("--json") ? arg("--json", "") : "";
+const json = process.argv.includes("--json");
 const root = join(import.meta.dir, "..");
 const KIB = 1024;
 
@@ -84,20 +84,20 @@ try {
   const st = buildStatic(work);
   if (st) results.push(await measure("static-glibc", st, work));
 
-  const fmt = (kb: number) => `${(kb / KIB).toFixed(2)} MiB`.padStart(10);
-  console.log(`berth-monitor memory per container, ${N} monitors each holding \`sleep\` (log + exit file + attach socket)`);
-  console.log(`${"build".padEnd(16)}${"VmRSS".padStart(10)}${"RssAnon".padStart(10)}${"RssFile".padStart(10)}${"Pss".padStart(10)}${"Private".padStart(10)}${"max VmRSS".padStart(11)}`);
-  for (const r of results) {
-    console.log(`${r.label.padEnd(16)}${fmt(r.avg.vmRss)}${fmt(r.avg.rssAnon)}${fmt(r.avg.rssFile)}${fmt(r.avg.pss)}${fmt(r.avg.priv)} ${fmt(r.max.vmRss)}`);
-  }
-  console.log("reference (issue 6, VmRSS): podman conmon 2.00 MiB, containerd-shim-runc-v2 13.30 MiB; goal < 1 MiB");
-  for (const r of results) {
-    console.log(`  ${r.label}: VmRSS ${(2.0 * KIB / r.avg.vmRss).toFixed(1)}x smaller than conmon, ${(13.3 * KIB / r.avg.vmRss).toFixed(1)}x smaller than the shim; ` +
-      `${r.avg.vmRss < KIB ? "under" : "OVER"} 1 MiB`);
-  }
-  if (jsonOut) {
-    mkdirSync(dirname(jsonOut), { recursive: true });
-    writeFileSync(jsonOut, JSON.stringify({ n: N, results, reference: { conmonMiB: 2.0, shimMiB: 13.3 } }, null, 2));
+  if (json) {
+    console.log(JSON.stringify({ n: N, unit: "kB", results, reference: { conmonKB: 2.0 * KIB, shimKB: 13.3 * KIB } }, null, 2));
+  } else {
+    const fmt = (kb: number) => `${(kb / KIB).toFixed(2)} MiB`.padStart(10);
+    console.log(`berth-monitor memory per container, ${N} monitors each holding \`sleep\` (log + exit file + attach socket)`);
+    console.log(`${"build".padEnd(16)}${"VmRSS".padStart(10)}${"RssAnon".padStart(10)}${"RssFile".padStart(10)}${"Pss".padStart(10)}${"Private".padStart(10)}${"max VmRSS".padStart(11)}`);
+    for (const r of results) {
+      console.log(`${r.label.padEnd(16)}${fmt(r.avg.vmRss)}${fmt(r.avg.rssAnon)}${fmt(r.avg.rssFile)}${fmt(r.avg.pss)}${fmt(r.avg.priv)} ${fmt(r.max.vmRss)}`);
+    }
+    console.log("reference (issue 6, VmRSS): podman conmon 2.00 MiB, containerd-shim-runc-v2 13.30 MiB; goal < 1 MiB");
+    for (const r of results) {
+      console.log(`  ${r.label}: VmRSS ${(2.0 * KIB / r.avg.vmRss).toFixed(1)}x smaller than conmon, ${(13.3 * KIB / r.avg.vmRss).toFixed(1)}x smaller than the shim; ` +
+        `${r.avg.vmRss < KIB ? "under" : "OVER"} 1 MiB`);
+    }
   }
 } finally {
   rmSync(work, { recursive: true, force: true });
