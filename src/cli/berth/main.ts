@@ -1,0 +1,197 @@
+// berth: the container engine's command line (docker's verbs, flags and exit codes). Each run of
+// it does one job and exits; containers keep running under their monitors. bin/berth runs this.
+import { join, resolve } from "node:path";
+import { openEngine, type Engine } from "../../engine/engine.ts";
+import { DEFAULT_ENGINE_ROOT } from "../../engine/paths.ts";
+import { EngineError, EXIT_ENGINE, UsageError } from "../../engine/errors.ts";
+import { HelpRequested, helpText, parseFlags, type CommandSpec } from "./args.ts";
+import { CONTAINER_COMMANDS, type Command, type Io } from "./container.ts";
+import { EXTRA_COMMANDS } from "./system.ts";
+
+import { VERSION_TEXT as VERSION } from "./version.ts";
+
+const IMAGE_VERBS = new Set(["images", "load", "save", "import", "rmi", "tag", "history", "commit", "export", "diff", "image"]);
+
+const USAGE = `Usage:  berth [OPTIONS] COMMAND
+
+A daemonless container engine: docker's commands, containers kept by a tiny monitor each.
+
+Options:
+      --root DIR       Engine state directory (default ${DEFAULT_ENGINE_ROOT}, or $BERTH_ROOT)
+  -v, --version        Print version information and quit
+  -h, --help           This help
+
+Common Commands:
+  run         Create and run a new container from an image
+  exec        Execute a command in a running container
+  ps          List containers
+  images      List images
+  logs        Fetch the logs of a container
+  stop        Stop one or more running containers
+  rm          Remove one or more containers
+
+Container Commands:
+  attach      Attach to a running container's input and output
+  cp          Copy files/folders between a container and the local filesystem
+  create      Create a new container
+  inspect     Return low-level information on containers, images or volumes
+  kill        Kill one or more running containers
+  pause       Pause all processes within one or more containers
+  port        List port mappings or a specific mapping for the container
+  rename      Rename a container
+  restart     Restart one or more containers
+  start       Start one or more stopped containers (--all: the ones whose policy says so, at boot)
+  stats       Display a live stream of container(s) resource usage statistics
+  top         Display the running processes of a container
+  unpause     Unpause all processes within one or more containers
+  wait        Block until one or more containers stop, then print their exit codes
+  container   Manage containers (prune, and every verb above)
+
+Images, volumes, networks and the system:
+  load, save, import, images, rmi, tag, history, image    Image store
+  volume      Manage volumes (create, ls, rm, inspect, prune)
+  network     Manage networks
+  cgroup      Inspect and drive control groups
+  system      df, info, prune
+  info        Display system-wide information
+  version     Show the berth version information
+
+Run 'berth COMMAND --help' for more information on a command.
+`;
+
+const io: Io = {
+  out: (s) => process.stdout.write(s),
+  err: (s) => process.stderr.write(s),
+};
+
+interface Globals {
+  root: string;
+  rest: string[];
+}
+
+function parseGlobals(argv: string[]): Globals | "help" | "version" {
+  let root = process.env.BERTH_ROOT || DEFAULT_ENGINE_ROOT;
+  let i = 0;
+  for (; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === "--root") { root = argv[++i] ?? ""; continue; }
+    if (a.startsWith("--root=")) { root = a.slice(7); continue; }
+    if (a === "-h" || a === "--help") return "help";
+    if (a === "-v" || a === "--version") return "version";
+    if (a === "--debug" || a === "-D") continue;
+    if (a.startsWith("-")) throw new UsageError(`unknown flag: ${a}\nSee 'berth --help'.`);
+    break;
+  }
+  if (!root) throw new UsageError("--root needs a directory");
+  return { root: resolve(root), rest: argv.slice(i) };
+}
+
+/** The monitor runs this (detached) once a container ended: `berth --root R internal exit ID`. */
+function exitCommand(root: string): string[] {
+  return [process.execPath, join(import.meta.dir, "main.ts"), "--root", root, "internal", "exit"];
+}
+
+async function withEngine<T>(root: string, reconcile: boolean, fn: (e: Engine) => Promise<T>): Promise<T> {
+  const engine = openEngine(root, { exitCommand: exitCommand(root), networkPrefix: process.env.BERTH_NETWORK_PREFIX });
+  try {
+    if (reconcile) await engine.reconcile();
+    return await fn(engine);
+  } finally {
+    engine.close();
+  }
+}
+
+function findCommand(rest: string[]): { cmd: Command; argv: string[] } | null {
+  const [verb, ...argv] = rest;
+  if (!verb) return null;
+  if (verb === "container") {
+    const [sub, ...subArgv] = argv;
+    if (sub === "prune") return { cmd: CONTAINER_COMMANDS["container prune"]!, argv: subArgv };
+    if (sub === "ls" || sub === "list") return { cmd: CONTAINER_COMMANDS.ps!, argv: subArgv };
+    const c = sub ? CONTAINER_COMMANDS[sub] ?? EXTRA_COMMANDS[sub] : undefined;
+    return c ? { cmd: c, argv: subArgv } : null;
+  }
+  if (verb === "volume" || verb === "system") {
+    const [sub = "", ...subArgv] = argv;
+    const c = EXTRA_COMMANDS[`${verb} ${sub}`];
+    if (!c) throw new UsageError(`berth ${verb}: unknown command "${sub}"; use one of: ${Object.keys(EXTRA_COMMANDS).filter((k) => k.startsWith(verb + " ")).map((k) => k.slice(verb.length + 1)).join(", ")}`);
+    return { cmd: c, argv: subArgv };
+  }
+  const c = CONTAINER_COMMANDS[verb] ?? EXTRA_COMMANDS[verb];
+  return c ? { cmd: c, argv } : null;
+}
+
+async function otherModule(verb: string, argv: string[], root: string): Promise<number | null> {
+  process.env.BERTH_ROOT = root;
+  if (verb === "cgroup") {
+    const { cgroupCommand } = await import("./cgroup.ts");
+    return cgroupCommand(argv);
+  }
+  if (verb === "network") {
+    const { networkCommand } = await import("./network.ts");
+    return withEngine(root, false, async (engine) => networkCommand(argv, {
+      stateRoot: root,
+      open: process.env.BERTH_NETWORK_PREFIX ? { namePrefix: process.env.BERTH_NETWORK_PREFIX } : undefined,
+      resolveContainer: (ref) => {
+        try {
+          const row = engine.find(ref);
+          const v = engine.observe(row);
+          return v.running ? { id: row.id, name: row.name, netnsPath: `/proc/${row.pid}/ns/net` } : null;
+        } catch {
+          return null;
+        }
+      },
+    }));
+  }
+  if (IMAGE_VERBS.has(verb)) {
+    // The image commands live in the image store's CLI module (another engineer's file).
+    const path = "./image.ts";
+    const mod = (await import(path).catch(() => null)) as { imageCommand?: (verb: string, argv: string[]) => Promise<number> } | null;
+    if (!mod?.imageCommand) throw new EngineError(`berth ${verb}: the image commands are not available in this build (src/cli/berth/image.ts is missing)`);
+    return mod.imageCommand(verb, argv);
+  }
+  return null;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const g = parseGlobals(argv);
+  if (g === "help") { io.out(USAGE); return 0; }
+  if (g === "version") { io.out(`berth version ${VERSION}\n`); return 0; }
+  const [verb, ...rest] = g.rest;
+  if (!verb) { io.out(USAGE); return 0; }
+  if (verb === "help") { io.out(USAGE); return 0; }
+  if (verb === "internal") {
+    // Hidden: the monitor's exit command. Never prints (its stdio is /dev/null).
+    if (rest[0] !== "exit" || !rest[1]) throw new UsageError("usage: berth internal exit ID");
+    await withEngine(g.root, false, (e) => e.onExit(rest[1]!));
+    return 0;
+  }
+  const other = await otherModule(verb, rest, g.root);
+  if (other !== null) return other;
+  const found = findCommand(g.rest);
+  if (!found) throw new UsageError(`berth: '${g.rest.join(" ")}' is not a berth command.\nSee 'berth --help'`);
+  const spec: CommandSpec = found.cmd.spec;
+  let parsed;
+  try {
+    parsed = parseFlags(spec, found.argv);
+  } catch (e) {
+    if (e instanceof HelpRequested) { io.out(helpText(spec)); return 0; }
+    throw e;
+  }
+  return withEngine(g.root, !found.cmd.noReconcile, (engine) => found.cmd.run(engine, parsed, io));
+}
+
+if (import.meta.main) {
+  let code: number;
+  try {
+    code = await main(process.argv.slice(2));
+  } catch (e) {
+    const err = e as Error;
+    code = e instanceof EngineError ? e.exitCode : EXIT_ENGINE;
+    const verb = process.argv.slice(2).find((a) => !a.startsWith("-"));
+    const prefix = verb === "run" || verb === "create" || verb === "start" ? "berth: Error: " : "Error: ";
+    process.stderr.write(`${prefix}${err.message}\n`);
+    if (process.env.BERTH_DEBUG && err.stack) process.stderr.write(err.stack + "\n");
+  }
+  process.exit(code);
+}

@@ -1,0 +1,1 @@
+export const VERSION_TEXT = "0.1.0";

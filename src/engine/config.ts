@@ -1,0 +1,212 @@
+// From what the user typed (CreateRequest) and the image's config to a ContainerConfig, applying
+// docker's rules: --entrypoint replaces the image's Entrypoint and clears its Cmd; arguments
+// after the image replace Cmd; env is image Env, then --env-file, then -e; -w/-u override.
+import { existsSync, readFileSync } from "node:fs";
+import type { ImageConfig } from "../image/oci.ts";
+import { CAPABILITY_NAMES, normalizeCapability } from "../security/capabilities.ts";
+import { EngineError, UsageError } from "./errors.ts";
+import {
+  expandEnv, mergeEnv, parseCpus, parseInteger, parseLabels, parseMemory, parseMemorySwap, parsePublish, parseRestart,
+  parseSignal, parseTmpfs, parseVolumeSpec, readEnvFile,
+} from "./options.ts";
+import type { BindMount, ContainerConfig } from "./types.ts";
+
+export interface CreateRequest {
+  image: string;
+  name?: string;
+  /** Arguments after IMAGE (replace the image's Cmd when non-empty). */
+  args: string[];
+  /** --entrypoint: "" clears the image's entrypoint. */
+  entrypoint?: string;
+  env?: string[];
+  envFiles?: string[];
+  workdir?: string;
+  user?: string;
+  hostname?: string;
+  domainname?: string;
+  tty?: boolean;
+  interactive?: boolean;
+  rm?: boolean;
+  restart?: string;
+  labels?: string[];
+  labelFiles?: string[];
+  volumes?: string[];
+  tmpfs?: string[];
+  readOnly?: boolean;
+  memory?: string;
+  memorySwap?: string;
+  cpus?: string;
+  cpuShares?: string;
+  pidsLimit?: string;
+  capAdd?: string[];
+  capDrop?: string[];
+  privileged?: boolean;
+  securityOpt?: string[];
+  init?: boolean;
+  network?: string;
+  publish?: string[];
+  stopSignal?: string;
+  stopTimeout?: string;
+  userns?: string;
+  sysctls?: string[];
+  logMaxBytes?: number;
+}
+
+export interface ImageInfo {
+  ref: string;
+  id: string;
+  config: ImageConfig;
+}
+
+const DEFAULT_LOG_MAX = 10 * 1024 * 1024;
+
+function capList(names: string[] | undefined, flag: string): string[] {
+  return (names ?? []).map((n) => {
+    if (n.toUpperCase() === "ALL") return "ALL";
+    try {
+      return normalizeCapability(n);
+    } catch {
+      throw new UsageError(`invalid ${flag} value "${n}": unknown capability; known: ${CAPABILITY_NAMES.map((c) => c.slice(4)).join(", ")}, ALL`);
+    }
+  });
+}
+
+function parseSecurityOpts(opts: string[]): { seccomp: string; seccompProfile?: unknown; noNewPrivileges: boolean } {
+  let seccomp = "default";
+  let seccompProfile: unknown;
+  let noNewPrivileges = false;
+  for (const o of opts) {
+    const [k, v = ""] = o.includes("=") ? [o.slice(0, o.indexOf("=")), o.slice(o.indexOf("=") + 1)] : o.includes(":") ? [o.slice(0, o.indexOf(":")), o.slice(o.indexOf(":") + 1)] : [o, ""];
+    if (k === "no-new-privileges") {
+      noNewPrivileges = v === "" || v === "true";
+    } else if (k === "seccomp") {
+      if (v === "unconfined") seccomp = "unconfined";
+      else if (v === "" || v === "default") seccomp = "default";
+      else {
+        try {
+          seccompProfile = JSON.parse(readFileSync(v, "utf8"));
+        } catch (e) {
+          throw new UsageError(`opening seccomp profile (${v}) failed: ${(e as Error).message}`);
+        }
+        seccomp = v;
+      }
+    } else if (k === "apparmor" || k === "label") {
+      // no AppArmor/SELinux on this engine: accepted and ignored, as docker does when they are off
+    } else {
+      throw new UsageError(`invalid --security-opt: ${JSON.stringify(o)} (use seccomp=FILE|unconfined, no-new-privileges)`);
+    }
+  }
+  return { seccomp, seccompProfile, noNewPrivileges };
+}
+
+function sysctlMap(list: string[] | undefined): Record<string, string> | undefined {
+  if (!list?.length) return undefined;
+  const out: Record<string, string> = {};
+  for (const s of list) {
+    const at = s.indexOf("=");
+    if (at <= 0) throw new UsageError(`invalid --sysctl "${s}": use KEY=VALUE`);
+    out[s.slice(0, at)] = s.slice(at + 1);
+  }
+  return out;
+}
+
+export function buildConfig(req: CreateRequest, image: ImageInfo, id: string): ContainerConfig {
+  const ic = image.config;
+  let entrypoint: string[];
+  let cmd: string[];
+  if (req.entrypoint !== undefined) {
+    entrypoint = req.entrypoint === "" ? [] : [req.entrypoint];
+    cmd = req.args;
+  } else {
+    entrypoint = ic.Entrypoint ?? [];
+    cmd = req.args.length > 0 ? req.args : ic.Cmd ?? [];
+  }
+  if (entrypoint.length === 0 && cmd.length === 0) {
+    throw new EngineError("no command specified: the image has no Cmd or Entrypoint; give a command after the image name");
+  }
+  const userEnv = (req.env ?? []).map((e) => expandEnv(e)).filter((e): e is string => e !== null);
+  const fileEnv = (req.envFiles ?? []).flatMap(readEnvFile);
+  const env = mergeEnv(ic.Env ?? [], fileEnv, userEnv);
+
+  const mounts: BindMount[] = [];
+  for (const v of req.volumes ?? []) mounts.push(parseVolumeSpec(v, existsSync));
+  for (const t of req.tmpfs ?? []) mounts.push(parseTmpfs(t));
+  // The image's VOLUMEs not covered by -v become anonymous volumes, as docker does.
+  for (const dest of Object.keys(ic.Volumes ?? {})) {
+    const d = dest.replace(/\/+$/, "") || "/";
+    if (!mounts.some((m) => m.destination === d)) mounts.push({ kind: "volume", source: "", destination: d, readOnly: false });
+  }
+  const seen = new Set<string>();
+  for (const m of mounts) {
+    if (seen.has(m.destination)) throw new UsageError(`Duplicate mount point: ${m.destination}`);
+    seen.add(m.destination);
+  }
+
+  const restart = parseRestart(req.restart ?? "no");
+  if (req.rm && restart.name !== "no") throw new UsageError("Conflicting options: --restart and --rm");
+  const memory = req.memory !== undefined ? parseMemory(req.memory) : undefined;
+  const memorySwap = req.memorySwap !== undefined ? parseMemorySwap(req.memorySwap) : undefined;
+  if (memorySwap !== undefined && memorySwap !== -1) {
+    if (memory === undefined) throw new UsageError("You should always set the Memory limit when using Memoryswap limit");
+    if (memorySwap < memory) throw new UsageError("Minimum memoryswap limit should be larger than memory limit, see usage");
+  }
+  const network = req.network ?? "bridge";
+  if (req.userns !== undefined && req.userns !== "" && req.userns !== "host") {
+    throw new UsageError(`--userns ${req.userns} is not supported: berth runs containers in the host user namespace (--userns=host)`);
+  }
+  const security = parseSecurityOpts(req.securityOpt ?? []);
+  const stopSignal = req.stopSignal ?? ic.StopSignal ?? "SIGTERM";
+  parseSignal(stopSignal);
+  return {
+    image: image.ref,
+    imageId: image.id,
+    entrypoint,
+    cmd,
+    env,
+    workingDir: req.workdir ?? ic.WorkingDir ?? "",
+    user: req.user ?? ic.User ?? "",
+    hostname: req.hostname ?? (network === "host" ? hostHostname() : id.slice(0, 12)),
+    domainname: req.domainname,
+    tty: req.tty ?? false,
+    openStdin: req.interactive ?? false,
+    autoRemove: req.rm ?? false,
+    restart,
+    labels: { ...(ic.Labels ?? {}), ...parseLabels(req.labels ?? [], req.labelFiles ?? []) },
+    network,
+    mounts,
+    readOnly: req.readOnly ?? false,
+    resources: {
+      memory,
+      memorySwap,
+      cpus: req.cpus !== undefined ? parseCpus(req.cpus) : undefined,
+      cpuShares: req.cpuShares !== undefined ? parseInteger(req.cpuShares, "-c, --cpu-shares", 2) : undefined,
+      pidsLimit: req.pidsLimit !== undefined ? parsePidsLimit(req.pidsLimit) : undefined,
+    },
+    capAdd: capList(req.capAdd, "--cap-add"),
+    capDrop: capList(req.capDrop, "--cap-drop"),
+    privileged: req.privileged ?? false,
+    seccomp: security.seccomp,
+    seccompProfile: security.seccompProfile,
+    noNewPrivileges: security.noNewPrivileges,
+    init: req.init ?? false,
+    exposedPorts: Object.keys(ic.ExposedPorts ?? {}),
+    publish: (req.publish ?? []).map(parsePublish),
+    stopSignal,
+    stopTimeout: req.stopTimeout !== undefined ? parseInteger(req.stopTimeout, "--stop-timeout", -1) : 10,
+    logMaxBytes: req.logMaxBytes ?? DEFAULT_LOG_MAX,
+    sysctls: sysctlMap(req.sysctls),
+  };
+}
+
+function parsePidsLimit(v: string): number | undefined {
+  const n = parseInteger(v, "--pids-limit", -1);
+  return n <= 0 ? undefined : n; // docker: 0 or -1 = unlimited
+}
+
+function hostHostname(): string {
+  try {
+    return readFileSync("/proc/sys/kernel/hostname", "utf8").trim();
+  } catch {
+    return "localhost";
+  }
+}

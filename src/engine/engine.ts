@@ -1,0 +1,666 @@
+// The engine: containers from images, daemonless. Each berth command opens the engine, does its
+// work and exits; a container keeps running under its own berth-monitor. The database is a cache
+// of decisions and outcomes; liveness is always read from the world (pid + start time, exit file),
+// and reconcile() settles what a killed berth left in flight.
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { Spec } from "../oci/spec.ts";
+import { openImageStore, type ImageStore } from "../image/store.ts";
+import { mountContainerRootfs, unmountContainerRootfs, isMountPoint } from "../storage/overlay.ts";
+import { FileLock } from "../storage/lock.ts";
+import { StateStore } from "../runtime/state-store.ts";
+import { createContainer } from "../runtime/create.ts";
+import { startContainer as runtimeStart } from "../runtime/start.ts";
+import { deleteContainer } from "../runtime/delete.ts";
+import { isAlive, processStartTime } from "../runtime/proc.ts";
+import { openCgroup } from "../cgroups/index.ts";
+import { kill } from "../sys/libc.ts";
+import { MONITOR_BINARY, monitorArgs, readExitFile, waitExitFile, type ExitRecord } from "./monitor.ts";
+import { writeContainerFiles } from "../network/files.ts";
+import { ContainerStore } from "./store.ts";
+import { EnginePaths, DEFAULT_ENGINE_ROOT } from "./paths.ts";
+import { Volumes } from "./volumes.ts";
+import { buildConfig, type CreateRequest } from "./config.ts";
+import { buildSpec } from "./spec.ts";
+import { EngineError, UsageError, commandFailure, isCommandError, EXIT_ENGINE } from "./errors.ts";
+import { newContainerId, randomName, validName } from "./names.ts";
+import { parseSignal } from "./options.ts";
+import type { ContainerRow, StoredState } from "./types.ts";
+
+export interface EngineOptions {
+  /** argv that runs `berth internal exit ID` (without the ID): the monitor's exit command. */
+  exitCommand?: string[];
+  /** Prefix of network kernel object names (tests run side by side with their own). */
+  networkPrefix?: string;
+  warn?: (msg: string) => void;
+}
+
+export interface StartOptions {
+  /** Called once the container exists and before its process runs: attach here to miss nothing. */
+  beforeStart?: (row: ContainerRow) => Promise<void> | void;
+  /** The foreground client finalizes the container itself: no exit command unless a policy needs one. */
+  foreground?: boolean;
+  consoleSize?: { height: number; width: number };
+}
+
+/** What ps/inspect show: the stored row corrected by what the world says. */
+export interface ContainerView {
+  row: ContainerRow;
+  status: "created" | "running" | "paused" | "restarting" | "exited" | "dead" | "removing";
+  exitCode: number | null;
+  running: boolean;
+}
+
+const SIGKILL = 9;
+
+export class Engine {
+  readonly paths: EnginePaths;
+  readonly store: ContainerStore;
+  readonly runtime: StateStore;
+  readonly volumes: Volumes;
+  private imageStore?: ImageStore;
+
+  constructor(readonly root: string = DEFAULT_ENGINE_ROOT, readonly opts: EngineOptions = {}) {
+    this.paths = new EnginePaths(root);
+    this.store = new ContainerStore(root);
+    this.runtime = new StateStore(this.paths.runtimeRoot);
+    this.volumes = new Volumes(this.store, this.paths);
+    for (const d of [this.paths.containersDir, this.paths.locksDir, this.paths.socketsDir]) mkdirSync(d, { recursive: true, mode: 0o711 });
+  }
+
+  get images(): ImageStore {
+    return (this.imageStore ??= openImageStore(this.root));
+  }
+
+  close(): void {
+    this.store.close();
+  }
+
+  private warn(msg: string): void {
+    (this.opts.warn ?? ((m: string) => process.stderr.write(`berth: warning: ${m}\n`)))(msg);
+  }
+
+  // ---- locking ----
+
+  /** One berth at a time changes a container; others wait (a dead holder's lock is released by the kernel). */
+  async lock(id: string): Promise<FileLock> {
+    return FileLock.acquire(this.paths.lock(id), "exclusive", 120_000);
+  }
+
+  tryLock(id: string): FileLock | null {
+    return FileLock.tryAcquire(this.paths.lock(id), "exclusive");
+  }
+
+  // ---- lookup and state ----
+
+  find(ref: string): ContainerRow {
+    return this.store.find(ref);
+  }
+
+  /** The truth about a container: the row, corrected by its init's liveness and exit file. */
+  observe(row: ContainerRow): ContainerView {
+    const live = row.pid > 0 && isAlive(row.pid, row.pidStart);
+    switch (row.state) {
+      case "running":
+      case "paused":
+      case "restarting":
+        if (live) return { row, status: row.state, exitCode: null, running: true };
+        return { row, status: "exited", exitCode: this.exitOf(row)?.exitCode ?? row.exitCode ?? 255, running: false };
+      case "starting":
+        if (live && !existsSync(join(this.runtime.dir(row.id), "exec.fifo"))) return { row, status: "running", exitCode: null, running: true };
+        return { row, status: row.startedAt ? "exited" : "created", exitCode: row.exitCode, running: false };
+      case "creating":
+        return { row, status: "created", exitCode: null, running: false };
+      case "removing":
+        return { row, status: "removing", exitCode: row.exitCode, running: live };
+      default:
+        return { row, status: row.state, exitCode: row.exitCode, running: false };
+    }
+  }
+
+  private exitOf(row: ContainerRow): ExitRecord | null {
+    try {
+      return readExitFile(this.paths.exitFile(row.id));
+    } catch {
+      return null;
+    }
+  }
+
+  list(): ContainerView[] {
+    return this.store.list().map((r) => this.observe(r));
+  }
+
+  // ---- create ----
+
+  resolveImage(ref: string): { ref: string; id: string; config: import("../image/oci.ts").ImageConfig } {
+    let img;
+    try {
+      img = this.images.resolve(ref);
+    } catch (e) {
+      throw new EngineError(`invalid reference format: ${(e as Error).message}`);
+    }
+    if (!img) throw new EngineError(`Unable to find image '${ref}' locally (berth does not pull: load it with \`berth load\` or \`berth import\`)`);
+    return { ref, id: img.id, config: img.config };
+  }
+
+  /** `berth create`: validates everything first, then records the container; nothing runs yet. */
+  async create(req: CreateRequest): Promise<ContainerRow> {
+    if (req.name !== undefined && !validName(req.name)) {
+      throw new UsageError(`Invalid container name (${req.name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
+    }
+    const image = this.resolveImage(req.image);
+    const id = newContainerId();
+    const config = buildConfig(req, image, id);
+    if (config.network !== "none" && config.network !== "host" && config.publish.length === 0 && config.network.startsWith("container:")) {
+      throw new UsageError("--network container:NAME is not supported by berth yet; use none, host or a bridge network");
+    }
+    const name = req.name ?? randomName((n) => this.store.nameTaken(n));
+    if (req.name !== undefined && this.store.nameTaken(req.name)) {
+      const other = this.store.byName(req.name)!;
+      throw new EngineError(`Conflict. The container name "/${req.name}" is already in use by container "${other.id}". You have to remove (or rename) that container to be able to reuse that name.`);
+    }
+    // Volumes get their names now, so the stored config says exactly what is mounted.
+    for (const m of config.mounts) if (m.kind === "volume" && m.source === "") m.source = newContainerId();
+    const lock = await this.lock(id);
+    try {
+      const row: ContainerRow = {
+        id, name, state: "creating", createdAt: Date.now(), pid: 0, pidStart: "", monitorPid: 0, startedAt: 0, finishedAt: 0,
+        exitCode: null, oomKilled: false, error: "", restartCount: 0, stoppedByUser: false, config,
+      };
+      this.store.insert(row);
+      try {
+        mkdirSync(this.paths.container(id), { recursive: true, mode: 0o711 });
+        for (const m of config.mounts) {
+          if (m.kind !== "volume") continue;
+          const anonymous = !(req.volumes ?? []).some((v) => v.startsWith(`${m.source}:`));
+          this.volumes.create(m.source, {}, anonymous);
+        }
+        this.images.hold(id, image.id as `sha256:${string}`);
+        this.store.update(id, { state: "created" });
+      } catch (e) {
+        this.removeLocked(this.store.get(id) ?? row, { volumes: true });
+        throw e;
+      }
+      return this.store.get(id)!;
+    } finally {
+      lock.release();
+    }
+  }
+
+  // ---- start ----
+
+  private exitCommandFor(row: ContainerRow, foreground: boolean): string[] | undefined {
+    if (!this.opts.exitCommand) return undefined;
+    const needed = !foreground || row.config.restart.name !== "no";
+    return needed ? [...this.opts.exitCommand, row.id] : undefined;
+  }
+
+  /** Mounts, files and the OCI spec for one run of the container. */
+  private prepare(row: ContainerRow, consoleSize?: { height: number; width: number }): Spec {
+    const cfg = row.config;
+    const img = this.images.get(cfg.imageId as `sha256:${string}`);
+    if (!img) throw new EngineError(`the image of container ${row.name} (${cfg.imageId}) is gone; remove the container`);
+    const dir = this.paths.container(row.id);
+    const { rootfs } = mountContainerRootfs(this.images.snapshotDirs(img), dir);
+    const volumeSources = new Map<string, string>();
+    for (const m of cfg.mounts) if (m.kind === "volume") volumeSources.set(m.destination, this.volumes.mountSource(m.source, rootfs, m.destination));
+    for (const m of cfg.mounts) {
+      if (m.kind === "bind" && !existsSync(m.source)) throw new EngineError(`invalid mount config for type "bind": bind source path does not exist: ${m.source}`);
+    }
+    let etcFiles;
+    let netns: "new" | "host" = "new";
+    if (cfg.network === "host") {
+      netns = "host";
+      etcFiles = { hosts: "/etc/hosts", resolvConf: "/etc/resolv.conf", hostname: writeContainerFiles(this.paths.filesDir(row.id), { hostname: cfg.hostname, hosts: [] }).hostname };
+    } else {
+      // Written now (the bridge setup rewrites them in place once the container has its address).
+      etcFiles = writeContainerFiles(this.paths.filesDir(row.id), { hostname: cfg.hostname, domainname: cfg.domainname, hosts: [], dns: cfg.network === "none" ? [] : undefined });
+    }
+    const spec = buildSpec(cfg, { id: row.id, rootfs, etcFiles, volumeSources, netns, consoleSize });
+    writeFileSync(join(dir, "config.json"), JSON.stringify(spec));
+    return spec;
+  }
+
+  private oomFile(id: string): string | undefined {
+    try {
+      const paths = openCgroup({ containerId: id }).paths();
+      if (paths.memory) return join(paths.memory, "memory.oom_control");
+      if (paths.unified) return join(paths.unified, "memory.events");
+    } catch { /* no cgroups: no OOM report */ }
+    return undefined;
+  }
+
+  /** Starts a created or exited container under a new monitor. */
+  async start(ref: string | ContainerRow, opts: StartOptions = {}): Promise<ContainerRow> {
+    const id = typeof ref === "string" ? this.find(ref).id : ref.id;
+    const lock = await this.lock(id);
+    try {
+      return await this.startLocked(id, opts);
+    } finally {
+      lock.release();
+    }
+  }
+
+  /**
+   * Foreground `run`/`start -a`: start, wait for `untilExit` (the attach session ending), settle
+   * the container (and remove it with --rm) while holding its lock throughout, so no other berth
+   * settles it underneath us. Returns the container's exit code.
+   */
+  async runAttached(id: string, opts: StartOptions & { untilExit: (row: ContainerRow) => Promise<void> }): Promise<number> {
+    const lock = await this.lock(id);
+    try {
+      let row = await this.startLocked(id, opts);
+      await opts.untilExit(row);
+      if (this.observe(row).running) await waitForRun(this, row);
+      row = await this.finalize(this.store.get(id)!);
+      if (row.config.autoRemove) {
+        this.store.update(id, { state: "removing" });
+        this.removeLocked(row, { volumes: true });
+      }
+      return row.exitCode ?? 0;
+    } finally {
+      lock.release();
+    }
+  }
+
+  private async startLocked(id: string, opts: StartOptions): Promise<ContainerRow> {
+    let row = this.store.get(id);
+    if (!row) throw new EngineError(`no such container: ${id}`);
+    const view = this.observe(row);
+    if (view.running) return row; // docker: starting a running container is a no-op
+    if (row.state === "running" || row.state === "paused" || row.state === "restarting") row = await this.finalize(row);
+    if (row.state === "removing") throw new EngineError(`container ${row.name} is marked for removal and cannot be started`);
+    const previous: StoredState = row.startedAt ? "exited" : "created";
+    this.store.update(id, { state: "starting", error: "", stoppedByUser: false });
+    const paths = this.paths;
+    let monitorPid = 0;
+    try {
+      await this.releaseRuntime(id);
+      for (const f of [paths.exitFile(id), paths.pidFile(id), paths.attachSocket(id), paths.consoleSocket(id)]) rmSync(f, { force: true });
+      this.prepare(row, opts.consoleSize);
+      const cfg = row.config;
+      const launcher = monitorArgs({
+        command: ["-"], pidFile: paths.pidFile(id), logPath: paths.log(id), logMaxBytes: cfg.logMaxBytes,
+        exitFile: paths.exitFile(id), oomFile: this.oomFile(id), oomBase: 0, tty: cfg.tty,
+        consoleSocket: cfg.tty ? paths.consoleSocket(id) : undefined, stdin: cfg.openStdin, attachSocket: paths.attachSocket(id),
+        exitCommand: this.exitCommandFor(row, opts.foreground ?? false), passFds: [3, 4],
+        ttySize: opts.consoleSize ? { rows: opts.consoleSize.height, cols: opts.consoleSize.width } : undefined,
+      }).slice(0, -1); // createContainer appends berth-init and its arguments after "--"
+      const pending = createContainer(this.runtime, {
+        id, bundle: paths.bundle(id), launcher: [MONITOR_BINARY, ...launcher],
+        consoleSocket: cfg.tty ? paths.consoleSocket(id) : undefined, stdio: ["ignore", "ignore", "ignore"],
+        pidFile: paths.pidFile(id),
+      });
+      // createContainer records the init's pid before it lets the init go; the monitor reads the
+      // pid file as soon as stage 0 exits, so it must exist before that (see report: runtime).
+      try {
+        const rec = this.runtime.read(id);
+        if (rec.pid) writeFileSync(paths.pidFile(id), `${rec.pid}\n`);
+      } catch { /* create failed early: the promise says why */ }
+      const created = await pending;
+      monitorPid = created.init.proc.pid;
+      const pid = created.record.pid;
+      this.store.update(id, { pid, pidStart: created.record.pidStartTime || (processStartTime(pid) ?? ""), monitorPid });
+      row = this.store.get(id)!;
+      if (cfg.network !== "none" && cfg.network !== "host") await this.setupBridge(row, pid);
+      await opts.beforeStart?.(row);
+      await runtimeStart(this.runtime, id, (m) => this.warn(m));
+      this.store.update(id, { state: "running", startedAt: Date.now(), finishedAt: 0, exitCode: null, oomKilled: false });
+      return this.store.get(id)!;
+    } catch (e) {
+      const msg = (e as Error).message;
+      const err = e instanceof EngineError ? e : isCommandError(msg) ? commandFailure(msg) : new EngineError(msg.startsWith("OCI") ? msg : `failed to start container ${row.name}: ${msg}`);
+      try {
+        if (monitorPid) kill(monitorPid, SIGKILL);
+        await this.teardown(row, true);
+      } catch (t) {
+        this.warn(`cleanup after the failed start of ${row.name}: ${(t as Error).message}`);
+      }
+      this.store.update(id, { state: previous, pid: 0, monitorPid: 0, error: err.message, exitCode: err.exitCode === EXIT_ENGINE ? 128 : err.exitCode });
+      throw err;
+    }
+  }
+
+  private async networks() {
+    const { openNetworks } = await import("../network/index.ts");
+    return openNetworks(this.root, this.opts.networkPrefix ? { namePrefix: this.opts.networkPrefix } : {});
+  }
+
+  private async setupBridge(row: ContainerRow, pid: number): Promise<void> {
+    const { driverFor, parseNetworkMode } = await import("../network/index.ts");
+    const mgr = await this.networks();
+    try {
+      const driver = driverFor(parseNetworkMode(row.config.network), { manager: mgr });
+      driver.setup({
+        containerId: row.id, netnsPath: `/proc/${pid}/ns/net`, name: row.name, hostname: row.config.hostname, domainname: row.config.domainname,
+        filesDir: this.paths.filesDir(row.id),
+        ports: row.config.publish.map((p) => ({ hostIp: p.hostIp, hostPort: p.hostPort, containerPort: p.containerPort, proto: p.proto })),
+      });
+    } finally {
+      mgr.close();
+    }
+  }
+
+  // ---- exit and teardown ----
+
+  /** The runtime's record of a previous run, if any: removed (its cgroup with it). */
+  private async releaseRuntime(id: string): Promise<void> {
+    if (existsSync(this.runtime.dir(id))) await deleteContainer(this.runtime, id, true, (m) => this.warn(m));
+    try {
+      const cg = openCgroup({ containerId: id });
+      if (cg.exists()) cg.destroy();
+    } catch { /* no cgroup */ }
+  }
+
+  /** Frees what a run holds: processes, cgroup, runtime state, network, rootfs mount, sockets. Idempotent. */
+  async teardown(row: ContainerRow, killFirst = false): Promise<void> {
+    const id = row.id;
+    if (killFirst && row.pid && isAlive(row.pid, row.pidStart)) kill(row.pid, SIGKILL);
+    await this.releaseRuntime(id);
+    if (row.monitorPid > 0) {
+      // The monitor leaves by itself once its container is reaped; wait for it briefly.
+      for (let i = 0; i < 200 && monitorAlive(row.monitorPid); i++) await Bun.sleep(5);
+    }
+    if (row.config.network !== "none" && row.config.network !== "host" && existsSync(join(this.root, "network"))) {
+      try {
+        const mgr = await this.networks();
+        try { mgr.release(id); } finally { mgr.close(); }
+      } catch (e) {
+        this.warn(`network cleanup of ${row.name}: ${(e as Error).message}`);
+      }
+    }
+    unmountContainerRootfs(this.paths.container(id));
+    for (const f of [this.paths.attachSocket(id), this.paths.consoleSocket(id)]) rmSync(f, { force: true });
+  }
+
+  /** Records how a run ended and frees its resources. Caller holds the lock. */
+  finalizeLocked(row: ContainerRow): ContainerRow {
+    const exit = this.exitOf(row);
+    const code = exit ? (exit.startFailed ? (exit.exitCode >= 0 ? exit.exitCode : 128) : exit.exitCode) : 255;
+    this.store.update(row.id, {
+      state: "exited", pid: 0, monitorPid: 0, exitCode: code, oomKilled: exit?.oomKilled ?? false,
+      finishedAt: exit ? Date.parse(exit.finishedAt) || Date.now() : Date.now(),
+      error: exit?.error ?? (exit ? "" : "the container's monitor died before recording its exit status"),
+    });
+    return this.store.get(row.id)!;
+  }
+
+  async finalize(row: ContainerRow): Promise<ContainerRow> {
+    const done = this.finalizeLocked(row);
+    await this.teardown(done);
+    return done;
+  }
+
+  /** Waits until the container's process is gone, then settles it; returns its exit code. */
+  async waitExit(id: string, signal?: AbortSignal): Promise<number> {
+    let row = this.store.get(id);
+    if (!row) throw new EngineError(`no such container: ${id}`);
+    if (this.observe(row).running) await waitForRun(this, row, signal);
+    const lock = await this.lock(id);
+    try {
+      row = this.store.get(id);
+      if (!row) return 0;
+      if (row.state === "running" || row.state === "paused" || row.state === "restarting") row = await this.finalize(row);
+      return row.exitCode ?? 0;
+    } finally {
+      lock.release();
+    }
+  }
+
+  // ---- stop, kill, remove ----
+
+  async stop(ref: string, timeoutSec?: number): Promise<ContainerRow> {
+    let row = this.find(ref);
+    this.store.update(row.id, { stoppedByUser: true });
+    if (this.observe(row).running) {
+      const timeout = timeoutSec ?? row.config.stopTimeout;
+      if (row.state === "paused") openCgroup({ containerId: row.id }).thaw();
+      kill(row.pid, parseSignal(row.config.stopSignal));
+      const deadline = Date.now() + Math.max(0, timeout) * 1000;
+      while (isAlive(row.pid, row.pidStart) && Date.now() < deadline) await Bun.sleep(20);
+      if (isAlive(row.pid, row.pidStart)) {
+        try { openCgroup({ containerId: row.id }).killAll(SIGKILL); } catch { kill(row.pid, SIGKILL); }
+        kill(row.pid, SIGKILL);
+      }
+      await waitForRun(this, row, undefined, 10_000);
+    }
+    const lock = await this.lock(row.id);
+    try {
+      row = this.store.get(row.id)!;
+      if (row.state === "running" || row.state === "paused" || row.state === "restarting" || row.state === "starting") row = await this.finalize(row);
+      return row;
+    } finally {
+      lock.release();
+    }
+  }
+
+  kill(ref: string, signal: number): ContainerRow {
+    const row = this.find(ref);
+    if (!this.observe(row).running) throw new EngineError(`Cannot kill container: ${ref}: container ${row.id} is not running`);
+    if (signal === SIGKILL || signal === 15) this.store.update(row.id, { stoppedByUser: true });
+    if (!kill(row.pid, signal)) throw new EngineError(`Cannot kill container: ${ref}: the process is gone`);
+    if (row.state === "paused" && signal === SIGKILL) openCgroup({ containerId: row.id }).thaw();
+    return row;
+  }
+
+  async remove(ref: string, opts: { force?: boolean; volumes?: boolean } = {}): Promise<ContainerRow> {
+    const found = this.find(ref);
+    if (opts.force && this.observe(found).running) {
+      // Kill before taking the lock: a foreground client holds it until its container ends.
+      this.store.update(found.id, { stoppedByUser: true });
+      try { openCgroup({ containerId: found.id }).killAll(SIGKILL); } catch { /* fall back to the init */ }
+      kill(found.pid, SIGKILL);
+    }
+    const lock = await this.lock(found.id);
+    try {
+      const row = this.store.get(found.id);
+      if (!row) throw new EngineError(`no such container: ${ref}`);
+      const view = this.observe(row);
+      if (view.running && !opts.force) {
+        throw new EngineError(`You cannot remove a ${view.status} container ${row.id}. Stop the container before attempting removal or force remove`);
+      }
+      this.store.update(row.id, { state: "removing", stoppedByUser: true });
+      await this.teardown(row, true);
+      this.removeLocked(row, opts);
+      return row;
+    } finally {
+      lock.release();
+    }
+  }
+
+  /** Deletes the container's files, anonymous volumes (with volumes), image hold and row. */
+  private removeLocked(row: ContainerRow, opts: { volumes?: boolean }): void {
+    const dir = this.paths.container(row.id);
+    if (isMountPoint(join(dir, "rootfs"))) unmountContainerRootfs(dir);
+    rmSync(dir, { recursive: true, force: true });
+    this.store.remove(row.id);
+    if (opts.volumes) {
+      for (const m of row.config.mounts) {
+        if (m.kind !== "volume") continue;
+        const v = this.store.volume(m.source);
+        if (v?.anonymous && this.volumes.users(v.name).length === 0) this.volumes.remove(v.name, true);
+      }
+    }
+    try { this.images.release(row.id); } catch { /* image store unavailable: the hold is harmless */ }
+    rmSync(this.paths.lock(row.id), { force: true });
+  }
+
+  // ---- pause, rename ----
+
+  pause(ref: string): ContainerRow {
+    const row = this.find(ref);
+    const v = this.observe(row);
+    if (!v.running) throw new EngineError(`Container ${row.id} is not running`);
+    if (v.status === "paused") throw new EngineError(`Container ${row.id} is already paused`);
+    openCgroup({ containerId: row.id }).freeze();
+    this.store.update(row.id, { state: "paused" });
+    return row;
+  }
+
+  unpause(ref: string): ContainerRow {
+    const row = this.find(ref);
+    if (this.observe(row).status !== "paused") throw new EngineError(`Container ${row.id} is not paused`);
+    openCgroup({ containerId: row.id }).thaw();
+    this.store.update(row.id, { state: "running" });
+    return row;
+  }
+
+  rename(ref: string, name: string): void {
+    const row = this.find(ref);
+    if (!validName(name)) throw new UsageError(`Invalid container name (${name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
+    if (row.name === name) throw new EngineError(`Renaming a container with the same name as its current name`);
+    if (this.store.nameTaken(name)) throw new EngineError(`Error when allocating new name: Conflict. The container name "/${name}" is already in use by container "${this.store.byName(name)!.id}". You have to remove (or rename) that container to be able to reuse that name.`);
+    this.store.update(row.id, { name });
+  }
+
+  // ---- reconcile and the exit hook ----
+
+  /**
+   * Settles rows a killed berth left in flight (their lock is free): an unfinished create is
+   * rolled back, an unfinished start or a dead container is finalized, an unfinished rm completed.
+   */
+  async reconcile(): Promise<void> {
+    for (const row of this.store.active()) {
+      const live = row.pid > 0 && isAlive(row.pid, row.pidStart);
+      if ((row.state === "running" || row.state === "paused" || row.state === "restarting") && live) continue;
+      const lock = this.tryLock(row.id);
+      if (!lock) continue; // someone is working on it right now
+      try {
+        const cur = this.store.get(row.id);
+        if (!cur) continue;
+        switch (cur.state) {
+          case "creating":
+            await this.teardown(cur, true);
+            this.removeLocked(cur, { volumes: true });
+            break;
+          case "starting": {
+            const v = this.observe(cur);
+            if (v.running) this.store.update(cur.id, { state: "running", startedAt: cur.startedAt || Date.now() });
+            else {
+              await this.teardown(cur, true);
+              this.store.update(cur.id, { state: cur.startedAt ? "exited" : "created", pid: 0, monitorPid: 0 });
+            }
+            break;
+          }
+          case "removing":
+            await this.teardown(cur, true);
+            this.removeLocked(cur, {});
+            break;
+          default:
+            if (!(cur.pid > 0 && isAlive(cur.pid, cur.pidStart))) {
+              const done = await this.finalize(cur);
+              if (done.config.autoRemove) this.removeLocked(done, { volumes: true });
+            }
+        }
+      } catch (e) {
+        this.warn(`reconcile ${row.name}: ${(e as Error).message}`);
+      } finally {
+        lock.release();
+      }
+    }
+  }
+
+  /** `berth internal exit ID`, run by the monitor once the container ended: settle, then --rm or restart. */
+  async onExit(id: string): Promise<void> {
+    const lock = await this.lock(id);
+    let restart = false;
+    try {
+      let row = this.store.get(id);
+      if (!row) return;
+      if (row.state === "running" || row.state === "paused" || row.state === "restarting") row = await this.finalize(row);
+      if (row.state !== "exited") return;
+      if (row.config.autoRemove) {
+        this.store.update(id, { state: "removing" });
+        await this.teardown(row);
+        this.removeLocked(row, { volumes: true });
+        return;
+      }
+      restart = shouldRestart(row);
+      if (restart) this.store.update(id, { state: "restarting", restartCount: row.restartCount + 1 });
+      else return;
+      // docker's back-off: 100 ms doubling per consecutive restart, at most 1 minute
+      const delay = Math.min(60_000, 100 * 2 ** Math.min(row.restartCount, 10));
+      await Bun.sleep(row.finishedAt - row.startedAt > 10_000 ? 100 : delay);
+      const cur = this.store.get(id);
+      if (!cur || cur.state !== "restarting" || cur.stoppedByUser) {
+        if (cur?.state === "restarting") this.store.update(id, { state: "exited" });
+        return;
+      }
+      this.store.update(id, { state: "exited" });
+      await this.startLocked(id, {});
+    } finally {
+      lock.release();
+    }
+  }
+
+  /** `berth start --all` at boot: every container whose policy says it should be running. */
+  async startAll(): Promise<{ started: string[]; failed: { name: string; error: string }[] }> {
+    const started: string[] = [];
+    const failed: { name: string; error: string }[] = [];
+    for (const v of this.list()) {
+      const p = v.row.config.restart.name;
+      if (v.running) continue;
+      if (p === "always" || (p === "unless-stopped" && !v.row.stoppedByUser)) {
+        try {
+          await this.start(v.row.id);
+          started.push(v.row.name);
+        } catch (e) {
+          failed.push({ name: v.row.name, error: (e as Error).message });
+        }
+      }
+    }
+    return { started, failed };
+  }
+}
+
+export function shouldRestart(row: ContainerRow): boolean {
+  const p = row.config.restart;
+  if (row.stoppedByUser) return false;
+  switch (p.name) {
+    case "always":
+    case "unless-stopped":
+      return true;
+    case "on-failure":
+      return (row.exitCode ?? 0) !== 0 && (p.maximumRetryCount === 0 || row.restartCount < p.maximumRetryCount);
+    default:
+      return false;
+  }
+}
+
+function monitorAlive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+    return state !== "Z" && state !== "X";
+  } catch {
+    return false;
+  }
+}
+
+/** Resolves once the run's exit file exists (or the init is gone and no monitor will write it). */
+async function waitForRun(engine: Engine, row: ContainerRow, signal?: AbortSignal, timeoutMs?: number): Promise<void> {
+  const ac = new AbortController();
+  const onAbort = () => ac.abort();
+  signal?.addEventListener("abort", onAbort);
+  const timer = timeoutMs ? setTimeout(() => ac.abort(), timeoutMs) : undefined;
+  // If the monitor itself is gone there will never be an exit file: poll liveness as well.
+  const poll = setInterval(() => {
+    if (!isAlive(row.pid, row.pidStart) && (!row.monitorPid || !monitorAlive(row.monitorPid))) ac.abort();
+  }, 250);
+  try {
+    await waitExitFile(engine.paths.exitFile(row.id), ac.signal);
+  } catch {
+    if (signal?.aborted) throw new EngineError("interrupted");
+  } finally {
+    clearInterval(poll);
+    if (timer) clearTimeout(timer);
+    signal?.removeEventListener("abort", onAbort);
+  }
+}
+
+export function openEngine(root: string = DEFAULT_ENGINE_ROOT, opts: EngineOptions = {}): Engine {
+  return new Engine(root, opts);
+}
+
+export { DEFAULT_ENGINE_ROOT };
+export type { CreateRequest };

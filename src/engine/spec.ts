@@ -1,0 +1,148 @@
+// The OCI runtime spec for a container, derived from its ContainerConfig at each start: docker's
+// defaults (mounts, namespaces, capabilities, seccomp, masked paths) fitted to this host
+// (rlimits never above the caller's hard limits), then the user's flags on top.
+import { existsSync } from "node:fs";
+import type { LinuxResources, Mount, Namespace, Spec } from "../oci/spec.ts";
+import { OCI_VERSION } from "../oci/default-spec.ts";
+import { defaultCapabilities } from "../security/capabilities.ts";
+import { CAPABILITY_NAMES } from "../security/capabilities.ts";
+import { defaultSeccompFor } from "../security/default-profile.ts";
+import { DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, defaultRlimits } from "../security/defaults.ts";
+import type { Seccomp } from "../oci/spec.ts";
+import type { ContainerConfig } from "./types.ts";
+import { resolveUser } from "./users.ts";
+import { mergeEnv } from "./options.ts";
+
+export const DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/** A host binary usable as --init (docker ships tini as docker-init). */
+export const INIT_CANDIDATES = ["/usr/bin/docker-init", "/usr/bin/tini-static", "/usr/bin/tini", "/usr/libexec/docker/docker-init"];
+const INIT_IN_CONTAINER = "/sbin/docker-init";
+
+export function hostInitBinary(): string | null {
+  return INIT_CANDIDATES.find((p) => existsSync(p)) ?? null;
+}
+
+export interface SpecContext {
+  id: string;
+  rootfs: string;
+  /** Host files bind-mounted at /etc/hosts, /etc/hostname, /etc/resolv.conf (none: keep the image's). */
+  etcFiles?: { hosts: string; hostname: string; resolvConf: string };
+  /** Host directory for each volume mount's source, by destination. */
+  volumeSources: Map<string, string>;
+  /** Join this network namespace; "host" = no namespace of its own. */
+  netns: "new" | "host" | { path: string };
+  consoleSize?: { height: number; width: number };
+}
+
+const CPU_PERIOD = 100_000;
+
+export function resourcesOf(cfg: ContainerConfig): LinuxResources | undefined {
+  const r = cfg.resources;
+  const out: LinuxResources = {};
+  if (r.memory !== undefined) {
+    out.memory = { limit: r.memory };
+    // docker: without --memory-swap the container may use as much swap as memory.
+    const swap = r.memorySwap ?? r.memory * 2;
+    out.memory.swap = swap;
+  } else if (r.memorySwap !== undefined && r.memorySwap !== -1) {
+    out.memory = { swap: r.memorySwap };
+  }
+  if (r.cpus !== undefined) out.cpu = { ...out.cpu, quota: Math.round(r.cpus * CPU_PERIOD), period: CPU_PERIOD };
+  if (r.cpuShares !== undefined) out.cpu = { ...out.cpu, shares: r.cpuShares };
+  if (r.pidsLimit !== undefined) out.pids = { limit: r.pidsLimit };
+  return Object.keys(out).length ? out : undefined;
+}
+
+function baseMounts(cfg: ContainerConfig): Mount[] {
+  const sysOpts = ["nosuid", "noexec", "nodev", cfg.privileged ? "rw" : "ro"];
+  return [
+    { destination: "/proc", type: "proc", source: "proc", options: ["nosuid", "noexec", "nodev"] },
+    { destination: "/dev", type: "tmpfs", source: "tmpfs", options: ["nosuid", "strictatime", "mode=755", "size=65536k"] },
+    { destination: "/dev/pts", type: "devpts", source: "devpts", options: ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"] },
+    { destination: "/sys", type: "sysfs", source: "sysfs", options: sysOpts },
+    { destination: "/sys/fs/cgroup", type: "cgroup", source: "cgroup", options: ["nosuid", "noexec", "nodev", "relatime", "ro"] },
+    { destination: "/dev/mqueue", type: "mqueue", source: "mqueue", options: ["nosuid", "noexec", "nodev"] },
+    { destination: "/dev/shm", type: "tmpfs", source: "shm", options: ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"] },
+  ];
+}
+
+function userMounts(cfg: ContainerConfig, ctx: SpecContext): Mount[] {
+  const out: Mount[] = [];
+  for (const m of cfg.mounts) {
+    if (m.kind === "tmpfs") {
+      out.push({ destination: m.destination, type: "tmpfs", source: "tmpfs", options: ["nosuid", "nodev", ...(m.readOnly ? ["ro"] : []), ...(m.options ?? [])] });
+      continue;
+    }
+    const source = m.kind === "bind" ? m.source : ctx.volumeSources.get(m.destination);
+    if (!source) throw new Error(`internal: no host directory for the volume at ${m.destination}`);
+    out.push({ destination: m.destination, type: "bind", source, options: ["rbind", "rprivate", m.readOnly ? "ro" : "rw"] });
+  }
+  return out;
+}
+
+/** The full argv: --init's binary first, then entrypoint + cmd. */
+export function commandOf(cfg: ContainerConfig): string[] {
+  const argv = [...cfg.entrypoint, ...cfg.cmd];
+  return cfg.init ? [INIT_IN_CONTAINER, "--", ...argv] : argv;
+}
+
+export function buildSpec(cfg: ContainerConfig, ctx: SpecContext): Spec {
+  const user = resolveUser(ctx.rootfs, cfg.user);
+  const caps = cfg.privileged ? { bounding: [...CAPABILITY_NAMES], effective: [...CAPABILITY_NAMES], permitted: [...CAPABILITY_NAMES] } : defaultCapabilities(cfg.capAdd, cfg.capDrop);
+  const env = mergeEnv([DEFAULT_PATH, `HOSTNAME=${cfg.hostname}`], cfg.tty ? ["TERM=xterm"] : [], cfg.env);
+  if (!env.some((e) => e.startsWith("HOME="))) env.push(`HOME=${user.home}`);
+  const namespaces: Namespace[] = [{ type: "pid" }, { type: "ipc" }, { type: "uts" }, { type: "mount" }, { type: "cgroup" }];
+  if (ctx.netns === "new") namespaces.push({ type: "network" });
+  else if (ctx.netns !== "host") namespaces.push({ type: "network", path: ctx.netns.path });
+
+  const mounts = baseMounts(cfg);
+  if (ctx.etcFiles) {
+    mounts.push(
+      { destination: "/etc/hosts", type: "bind", source: ctx.etcFiles.hosts, options: ["rbind", "rprivate"] },
+      { destination: "/etc/hostname", type: "bind", source: ctx.etcFiles.hostname, options: ["rbind", "rprivate"] },
+      { destination: "/etc/resolv.conf", type: "bind", source: ctx.etcFiles.resolvConf, options: ["rbind", "rprivate"] },
+    );
+  }
+  if (cfg.init) {
+    const init = hostInitBinary();
+    if (!init) throw new Error(`--init needs tini on the host (looked for ${INIT_CANDIDATES.join(", ")}); install the tini package`);
+    mounts.push({ destination: INIT_IN_CONTAINER, type: "bind", source: init, options: ["bind", "ro"] });
+  }
+  mounts.push(...userMounts(cfg, ctx));
+
+  let seccomp: Seccomp | undefined;
+  if (!cfg.privileged && cfg.seccomp !== "unconfined") {
+    seccomp = cfg.seccomp === "default" ? defaultSeccompFor(caps.bounding ?? []) : (cfg.seccompProfile as Seccomp);
+  }
+  const resources = resourcesOf(cfg) ?? {};
+  if (cfg.privileged) resources.devices = [{ allow: true, access: "rwm" }];
+
+  return {
+    ociVersion: OCI_VERSION,
+    process: {
+      terminal: cfg.tty,
+      ...(cfg.tty && ctx.consoleSize ? { consoleSize: ctx.consoleSize } : {}),
+      user: { uid: user.uid, gid: user.gid, ...(user.additionalGids.length ? { additionalGids: user.additionalGids } : {}) },
+      args: commandOf(cfg),
+      env,
+      cwd: cfg.workingDir || "/",
+      capabilities: caps,
+      rlimits: defaultRlimits(),
+      noNewPrivileges: cfg.noNewPrivileges,
+      oomScoreAdj: 0,
+    },
+    root: { path: ctx.rootfs, readonly: cfg.readOnly },
+    hostname: cfg.hostname,
+    ...(cfg.domainname ? { domainname: cfg.domainname } : {}),
+    mounts,
+    linux: {
+      namespaces,
+      resources,
+      ...(cfg.sysctls && Object.keys(cfg.sysctls).length ? { sysctl: cfg.sysctls } : {}),
+      ...(cfg.privileged ? {} : { maskedPaths: [...DEFAULT_MASKED_PATHS], readonlyPaths: [...DEFAULT_READONLY_PATHS] }),
+      ...(seccomp ? { seccomp } : {}),
+    },
+    annotations: { "berth.container.id": ctx.id },
+  };
+}

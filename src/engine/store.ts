@@ -1,0 +1,179 @@
+// Container records in SQLite (WAL, synchronous=FULL): every change is one transaction, so a
+// berth killed at any instant leaves either the old or the new row, and two berth processes
+// never see a half-written one. Names are unique by a UNIQUE constraint, not by a check-then-insert.
+import { Database } from "bun:sqlite";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import type { ContainerConfig, ContainerRow, StoredState } from "./types.ts";
+import { EngineError, NotFoundError } from "./errors.ts";
+
+interface Row {
+  id: string; name: string; state: string; created_at: number; pid: number; pid_start: string; monitor_pid: number;
+  started_at: number; finished_at: number; exit_code: number | null; oom_killed: number; error: string;
+  restart_count: number; stopped_by_user: number; config: string;
+}
+
+export interface VolumeRow {
+  name: string;
+  createdAt: number;
+  labels: Record<string, string>;
+  /** A volume made for an image's VOLUME or an unnamed -v: removed with its container by rm -v. */
+  anonymous: boolean;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS containers (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  state TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  pid INTEGER NOT NULL DEFAULT 0,
+  pid_start TEXT NOT NULL DEFAULT '',
+  monitor_pid INTEGER NOT NULL DEFAULT 0,
+  started_at INTEGER NOT NULL DEFAULT 0,
+  finished_at INTEGER NOT NULL DEFAULT 0,
+  exit_code INTEGER,
+  oom_killed INTEGER NOT NULL DEFAULT 0,
+  error TEXT NOT NULL DEFAULT '',
+  restart_count INTEGER NOT NULL DEFAULT 0,
+  stopped_by_user INTEGER NOT NULL DEFAULT 0,
+  config TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS volumes (
+  name TEXT PRIMARY KEY,
+  created_at INTEGER NOT NULL,
+  labels TEXT NOT NULL DEFAULT '{}',
+  anonymous INTEGER NOT NULL DEFAULT 0
+);
+`;
+
+function toRow(r: Row): ContainerRow {
+  return {
+    id: r.id, name: r.name, state: r.state as StoredState, createdAt: r.created_at, pid: r.pid, pidStart: r.pid_start,
+    monitorPid: r.monitor_pid, startedAt: r.started_at, finishedAt: r.finished_at, exitCode: r.exit_code,
+    oomKilled: r.oom_killed !== 0, error: r.error, restartCount: r.restart_count, stoppedByUser: r.stopped_by_user !== 0,
+    config: JSON.parse(r.config) as ContainerConfig,
+  };
+}
+
+export type RowUpdate = Partial<Omit<ContainerRow, "id" | "createdAt">>;
+
+const COLUMNS: Record<keyof RowUpdate, string> = {
+  name: "name", state: "state", pid: "pid", pidStart: "pid_start", monitorPid: "monitor_pid", startedAt: "started_at",
+  finishedAt: "finished_at", exitCode: "exit_code", oomKilled: "oom_killed", error: "error", restartCount: "restart_count",
+  stoppedByUser: "stopped_by_user", config: "config",
+};
+
+export class ContainerStore {
+  readonly db: Database;
+
+  constructor(root: string) {
+    mkdirSync(root, { recursive: true, mode: 0o711 });
+    this.db = new Database(join(root, "containers.db"), { create: true });
+    this.db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 15000;");
+    this.db.exec(SCHEMA);
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  /** Inserts a new container; a taken name fails here, atomically. */
+  insert(row: ContainerRow): void {
+    try {
+      this.db.query(`INSERT INTO containers (id, name, state, created_at, config) VALUES (?, ?, ?, ?, ?)`)
+        .run(row.id, row.name, row.state, row.createdAt, JSON.stringify(row.config));
+    } catch (e) {
+      if (/UNIQUE constraint failed: containers.name/.test((e as Error).message)) {
+        const other = this.byName(row.name);
+        throw new EngineError(`Conflict. The container name "/${row.name}" is already in use by container "${other?.id ?? "?"}". You have to remove (or rename) that container to be able to reuse that name.`);
+      }
+      throw e;
+    }
+  }
+
+  update(id: string, u: RowUpdate): void {
+    const sets: string[] = [];
+    const values: (string | number | null)[] = [];
+    for (const [k, v] of Object.entries(u) as [keyof RowUpdate, unknown][]) {
+      if (v === undefined) continue;
+      sets.push(`${COLUMNS[k]} = ?`);
+      values.push(k === "config" ? JSON.stringify(v) : typeof v === "boolean" ? (v ? 1 : 0) : (v as string | number | null));
+    }
+    if (sets.length === 0) return;
+    values.push(id);
+    this.db.query(`UPDATE containers SET ${sets.join(", ")} WHERE id = ?`).run(...values);
+  }
+
+  /** Compare-and-set on the state, so two processes cannot both move a container on. */
+  transition(id: string, from: StoredState[], u: RowUpdate & { state: StoredState }): boolean {
+    return this.db.transaction(() => {
+      const cur = this.get(id);
+      if (!cur || !from.includes(cur.state)) return false;
+      this.update(id, u);
+      return true;
+    })();
+  }
+
+  remove(id: string): void {
+    this.db.query("DELETE FROM containers WHERE id = ?").run(id);
+  }
+
+  get(id: string): ContainerRow | null {
+    const r = this.db.query("SELECT * FROM containers WHERE id = ?").get(id) as Row | null;
+    return r ? toRow(r) : null;
+  }
+
+  byName(name: string): ContainerRow | null {
+    const r = this.db.query("SELECT * FROM containers WHERE name = ?").get(name) as Row | null;
+    return r ? toRow(r) : null;
+  }
+
+  nameTaken(name: string): boolean {
+    return this.db.query("SELECT 1 FROM containers WHERE name = ?").get(name) !== null;
+  }
+
+  /** docker's lookup order: full ID, exact name, then a unique ID prefix. */
+  find(ref: string): ContainerRow {
+    const name = ref.startsWith("/") ? ref.slice(1) : ref;
+    const exact = this.get(ref) ?? this.byName(name);
+    if (exact) return exact;
+    if (/^[0-9a-f]{1,63}$/.test(ref)) {
+      const rows = this.db.query("SELECT * FROM containers WHERE id LIKE ? LIMIT 2").all(`${ref}%`) as Row[];
+      if (rows.length > 1) throw new EngineError(`multiple containers found with provided prefix: ${ref}; give more of the ID`);
+      if (rows.length === 1) return toRow(rows[0]!);
+    }
+    throw new NotFoundError("container", ref);
+  }
+
+  /** Oldest first (ps prints newest first). */
+  list(): ContainerRow[] {
+    return (this.db.query("SELECT * FROM containers ORDER BY created_at, id").all() as Row[]).map(toRow);
+  }
+
+  /** Rows not known to be at rest: the ones reconcile has to look at. */
+  active(): ContainerRow[] {
+    return (this.db.query("SELECT * FROM containers WHERE state NOT IN ('created', 'exited', 'dead')").all() as Row[]).map(toRow);
+  }
+
+  // ---- volumes ----
+
+  insertVolume(v: VolumeRow): boolean {
+    const r = this.db.query("INSERT OR IGNORE INTO volumes (name, created_at, labels, anonymous) VALUES (?, ?, ?, ?)")
+      .run(v.name, v.createdAt, JSON.stringify(v.labels), v.anonymous ? 1 : 0);
+    return r.changes > 0;
+  }
+
+  volume(name: string): VolumeRow | null {
+    const r = this.db.query("SELECT * FROM volumes WHERE name = ?").get(name) as { name: string; created_at: number; labels: string; anonymous: number } | null;
+    return r ? { name: r.name, createdAt: r.created_at, labels: JSON.parse(r.labels) as Record<string, string>, anonymous: r.anonymous !== 0 } : null;
+  }
+
+  volumes(): VolumeRow[] {
+    return (this.db.query("SELECT name FROM volumes ORDER BY name").all() as { name: string }[]).map((r) => this.volume(r.name)!);
+  }
+
+  removeVolume(name: string): void {
+    this.db.query("DELETE FROM volumes WHERE name = ?").run(name);
+  }
+}

@@ -1,0 +1,51 @@
+// -u USER[:GROUP] (and the image's User) resolved against the image's /etc/passwd and /etc/group,
+// as docker does: names or numbers; a numeric uid needs no passwd entry.
+import { readFileSync } from "node:fs";
+import { resolveInRoot } from "./rootpath.ts";
+import { EngineError } from "./errors.ts";
+
+export interface ResolvedUser {
+  uid: number;
+  gid: number;
+  additionalGids: number[];
+  home: string;
+}
+
+function readTable(rootfs: string, file: string): string[][] {
+  try {
+    return readFileSync(resolveInRoot(rootfs, file), "utf8").split("\n").filter((l) => l && !l.startsWith("#")).map((l) => l.split(":"));
+  } catch {
+    return [];
+  }
+}
+
+export function resolveUser(rootfs: string, spec: string): ResolvedUser {
+  const [userPart = "", groupPart] = spec === "" ? ["root"] : spec.split(":");
+  const passwd = readTable(rootfs, "/etc/passwd");
+  const groups = readTable(rootfs, "/etc/group");
+  let uid: number, gid: number, home = "/", name: string | undefined;
+  const entry = /^\d+$/.test(userPart) ? passwd.find((p) => p[2] === userPart) : passwd.find((p) => p[0] === userPart);
+  if (entry) {
+    name = entry[0];
+    uid = Number(entry[2]);
+    gid = Number(entry[3]);
+    home = entry[5] || "/";
+  } else if (/^\d+$/.test(userPart)) {
+    uid = Number(userPart);
+    gid = 0; // docker's default group for a uid without a passwd entry
+  } else {
+    throw new EngineError(`unable to find user ${userPart}: no matching entries in passwd file`);
+  }
+  if (groupPart !== undefined && groupPart !== "") {
+    if (/^\d+$/.test(groupPart)) gid = Number(groupPart);
+    else {
+      const g = groups.find((x) => x[0] === groupPart);
+      if (!g) throw new EngineError(`unable to find group ${groupPart}: no matching entries in group file`);
+      gid = Number(g[2]);
+    }
+  }
+  const additionalGids = name === undefined ? [] : groups
+    .filter((g) => (g[3] ?? "").split(",").includes(name!) && Number(g[2]) !== gid)
+    .map((g) => Number(g[2]));
+  return { uid, gid, additionalGids, home };
+}

@@ -1,0 +1,119 @@
+// Named volumes: a directory per volume under <root>/volumes/NAME/_data, recorded in the engine's
+// database. An empty volume is filled from the image's content at its mount point the first time
+// a container mounts it (docker's copy-up), so `-v data:/var/lib/app` starts with the image's files.
+import { cpSync, existsSync, lstatSync, mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import type { ContainerStore, VolumeRow } from "./store.ts";
+import type { EnginePaths } from "./paths.ts";
+import { EngineError, NotFoundError, UsageError } from "./errors.ts";
+import { validVolumeName } from "./options.ts";
+import { resolveInRoot } from "./rootpath.ts";
+
+export interface VolumeInfo {
+  Name: string;
+  Driver: "local";
+  Mountpoint: string;
+  CreatedAt: string;
+  Labels: Record<string, string>;
+  Scope: "local";
+  Anonymous: boolean;
+}
+
+export class Volumes {
+  constructor(private readonly store: ContainerStore, private readonly paths: EnginePaths) {}
+
+  info(v: VolumeRow): VolumeInfo {
+    return {
+      Name: v.name, Driver: "local", Mountpoint: this.paths.volumeData(v.name), CreatedAt: new Date(v.createdAt).toISOString(),
+      Labels: v.labels, Scope: "local", Anonymous: v.anonymous,
+    };
+  }
+
+  /** Creates the volume, or returns the existing one of that name (docker's create is idempotent). */
+  create(name: string | undefined, labels: Record<string, string> = {}, anonymous = false): VolumeRow {
+    const n = name ?? randomBytes(32).toString("hex");
+    if (!validVolumeName(n)) throw new UsageError(`invalid volume name "${n}": only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed, at least 2 characters`);
+    const existing = this.store.volume(n);
+    if (existing) return existing;
+    // Directory first, then the row: a crash leaves at most an unlisted directory that create reuses.
+    mkdirSync(this.paths.volumeData(n), { recursive: true, mode: 0o755 });
+    this.store.insertVolume({ name: n, createdAt: Date.now(), labels, anonymous });
+    return this.store.volume(n)!;
+  }
+
+  get(name: string): VolumeRow {
+    const v = this.store.volume(name);
+    if (!v) throw new NotFoundError("volume", name);
+    return v;
+  }
+
+  list(): VolumeRow[] {
+    return this.store.volumes();
+  }
+
+  /** Containers (ids) whose config mounts the volume. */
+  users(name: string): string[] {
+    return this.store.list().filter((c) => c.config.mounts.some((m) => m.kind === "volume" && m.source === name)).map((c) => c.id);
+  }
+
+  remove(name: string, force = false): void {
+    const v = this.get(name);
+    const users = this.users(name);
+    if (users.length && !force) throw new EngineError(`remove ${name}: volume is in use - [${users.join(", ")}]`);
+    this.store.removeVolume(v.name);
+    rmSync(this.paths.volume(v.name), { recursive: true, force: true });
+  }
+
+  /** Removes volumes no container uses (anonymous ones only, unless all). */
+  prune(all = false): string[] {
+    const used = new Set(this.store.list().flatMap((c) => c.config.mounts.filter((m) => m.kind === "volume").map((m) => m.source)));
+    const removed: string[] = [];
+    for (const v of this.list()) {
+      if (used.has(v.name) || (!all && !v.anonymous)) continue;
+      this.remove(v.name, true);
+      removed.push(v.name);
+    }
+    return removed;
+  }
+
+  /** The host directory to mount; copies the image's files in when the volume is still empty. */
+  mountSource(name: string, rootfs: string, destination: string): string {
+    const data = this.paths.volumeData(name);
+    mkdirSync(data, { recursive: true, mode: 0o755 });
+    if (readdirSync(data).length === 0) {
+      const src = resolveInRoot(rootfs, destination);
+      try {
+        if (existsSync(src) && statSync(src).isDirectory() && readdirSync(src).length > 0) {
+          cpSync(src, data, { recursive: true, verbatimSymlinks: true, preserveTimestamps: true });
+        }
+      } catch {
+        // copy-up is a convenience; the mount itself still works
+      }
+    }
+    return data;
+  }
+
+  sizeOf(name: string): number {
+    return dirSize(this.paths.volumeData(name));
+  }
+}
+
+export function dirSize(dir: string): number {
+  let total = 0;
+  let entries;
+  try {
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return 0;
+  }
+  for (const e of entries) {
+    const p = `${dir}/${e.name}`;
+    try {
+      if (e.isDirectory()) total += dirSize(p);
+      else total += lstatSync(p).size;
+    } catch {
+      // vanished
+    }
+  }
+  return total;
+}
