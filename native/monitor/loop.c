@@ -198,6 +198,7 @@ static void try_adopt(void) {
 static void stage0_exited(int status) {
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
     drain_pipes();
+    kill_children(); /* a crashed stage 0 may have left an init nobody would watch */
     char what[48] = "exited with status ";
     size_t at = 19;
     if (!WIFEXITED(status)) { memcpy(what, "was killed by signal ", 21); at = 21; }
@@ -386,16 +387,16 @@ int monitor_run(struct config *c) {
       if (!pending) timeout = src[SRC_PTY].fd >= 0 ? (int)left : 0;
       else if (left < timeout) timeout = (int)left;
     }
+    int was_done = done; /* reaping below must not count as "drained": revents predate it */
     int n = poll(p, P_COUNT, timeout);
     if (n < 0) {
       if (errno == EINTR) continue;
       fail_start(describe("poll", NULL, errno), 0, 0);
     }
-    if (p[P_SIG].revents) on_signal();
     for (int i = 0; i < SRC_COUNT; i++)
       if (p[P_SRC + i].fd >= 0 && p[P_SRC + i].revents) {
-        if (!pump(i) && done && src[i].fd >= 0 && i != SRC_PTY) { close(src[i].fd); src[i].fd = -1; }
-      } else if (done && !pending && p[P_SRC + i].fd >= 0 && i != SRC_PTY) {
+        if (!pump(i) && was_done && src[i].fd >= 0 && i != SRC_PTY) { close(src[i].fd); src[i].fd = -1; }
+      } else if (was_done && !pending && p[P_SRC + i].fd >= 0 && i != SRC_PTY) {
         close(src[i].fd); /* drained: nothing left in the pipe */
         src[i].fd = -1;
       }
@@ -403,6 +404,7 @@ int monitor_run(struct config *c) {
     if (p[P_CONSOLE].fd >= 0 && (p[P_CONSOLE].revents & POLLIN)) adopt_console();
     attach_events(p + P_ATTACH, MAX_CLIENTS + 1);
     if (pid_wait_until) try_adopt();
+    if (p[P_SIG].revents) on_signal(); /* last: output read above came before the exit */
   }
   finish();
   return 0;

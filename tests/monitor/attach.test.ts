@@ -1,7 +1,7 @@
 // Attach: live output (framed for pipes, raw for a terminal), stdin, close-stdin, resize,
 // several clients at once, and socket paths longer than sun_path.
 import { afterEach, beforeAll, describe, expect, test } from "bun:test";
-import { mkdirSync, readFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { spawnMonitor, waitExitFile, type MonitorOptions } from "../../src/engine/monitor.ts";
 import { attach, type AttachSession, type StreamName } from "../../src/engine/logs.ts";
@@ -23,7 +23,7 @@ async function start(command: string[], extra: Partial<MonitorOptions> = {}, soc
   mkdirSync(sockDir, { recursive: true });
   const paths = { sock: join(sockDir, "attach.sock"), exit: join(dir, "exit.json"), pid: join(dir, "pid"), log: join(dir, "log") };
   const m = await spawnMonitor({
-    command, direct: true, pidFile: paths.pid, exitFile: paths.exit, logPath: paths.log, attachSocket: paths.sock, ...extra,
+    command, direct: true, cwd: dir, pidFile: paths.pid, exitFile: paths.exit, logPath: paths.log, attachSocket: paths.sock, ...extra,
   });
   pids.push(m.pid, Number(readFileSync(paths.pid, "utf8")));
   return paths;
@@ -59,9 +59,11 @@ describe("attach", () => {
   });
 
   test("without --stdin the container's stdin is /dev/null and client input is dropped", async () => {
-    const p = await start([BUSYBOX, "sh", "-c", "cat; echo eof; sleep 1000"]);
+    // The program waits for a go file, so the client is attached before it runs cat.
+    const p = await start([BUSYBOX, "sh", "-c", "while [ ! -e go ]; do sleep 0.01; done; cat; echo eof; sleep 1000"]);
     const { session, out } = await collect(p.sock, false);
     session.write("ignored\n");
+    writeFileSync(join(dir, "go"), "");
     await waitFor("eof line", () => out.stdout.includes("eof"));
     expect(out.stdout).toBe("eof\n");
     session.detach();
