@@ -23,7 +23,7 @@ command -v debootstrap >/dev/null || { echo "make-debian-image: needs debootstra
 # the mirror apt is configured with (deb822 "URIs:" or one-line "deb URL suite")
 mirror=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources 2>/dev/null |
   awk '/^URIs:/ {print $2} /^deb / {for (i=2;i<=NF;i++) if ($i ~ /^https?:/) {print $i; break}}' |
-  grep -v -- '-security' | head -1)
+  grep -v -- '-security' | head -1 || true)
 mirror=${mirror:-http://deb.debian.org/debian}
 
 cache=${BERTH_CACHE:-/var/cache/berth}/debian-$suite$([ $nginx = 1 ] && echo -nginx)
