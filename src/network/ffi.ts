@@ -8,6 +8,8 @@ const lib = dlopen("libc.so.6", {
   send: { args: [FFIType.i32, FFIType.ptr, FFIType.u64, FFIType.i32], returns: FFIType.i64 },
   recv: { args: [FFIType.i32, FFIType.ptr, FFIType.u64, FFIType.i32], returns: FFIType.i64 },
   close: { args: [FFIType.i32], returns: FFIType.i32 },
+  bind: { args: [FFIType.i32, FFIType.ptr, FFIType.u32], returns: FFIType.i32 },
+  setsockopt: { args: [FFIType.i32, FFIType.i32, FFIType.i32, FFIType.ptr, FFIType.u32], returns: FFIType.i32 },
 });
 const c = lib.symbols;
 
@@ -15,6 +17,12 @@ export const AF_NETLINK = 16;
 export const SOCK_RAW = 3;
 export const SOCK_CLOEXEC = 0x80000;
 export const NETLINK_ROUTE = 0;
+export const AF_INET = 2;
+export const SOCK_STREAM = 1;
+export const SOCK_DGRAM = 2;
+const SOL_SOCKET = 1;
+const SO_REUSEADDR = 2;
+const EADDRINUSE = 98;
 const EINTR = 4;
 
 export function socket(domain: number, type: number, protocol: number): number {
@@ -44,4 +52,29 @@ export function recv(fd: number, buf: Uint8Array): number {
 
 export function close(fd: number): void {
   c.close(fd);
+}
+
+/**
+ * Whether some socket of this network namespace holds `port` on IPv4 (any address): a bind probe,
+ * as cheap as one syscall, where reading /proc/net/tcp costs tens of ms on a busy host. SO_REUSEADDR
+ * on TCP so connections in TIME_WAIT do not count, only listeners and bound sockets.
+ */
+export function portBound(port: number, type: typeof SOCK_STREAM | typeof SOCK_DGRAM): boolean {
+  const fd = socket(AF_INET, type | SOCK_CLOEXEC, 0);
+  try {
+    if (type === SOCK_STREAM) {
+      const one = new Int32Array([1]);
+      if (c.setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, ptr(one), 4) < 0) throw new SyscallError("setsockopt", errno(), "SO_REUSEADDR");
+    }
+    const sa = new Uint8Array(16);
+    const v = new DataView(sa.buffer);
+    v.setUint16(0, AF_INET, true);
+    v.setUint16(2, port, false); // network byte order; address 0.0.0.0
+    if (c.bind(fd, ptr(sa), sa.length) === 0) return false;
+    const e = errno();
+    if (e === EADDRINUSE) return true;
+    throw new SyscallError("bind", e, `0.0.0.0:${port}`);
+  } finally {
+    c.close(fd);
+  }
 }

@@ -13,7 +13,7 @@ import { type ContainerFilePaths, containerFilePaths, type HostEntry, renderHost
 import { addAddress, addDefaultRoute, delLink, Netlink, newBridge, newVeth, noIPv6Addresses, setHairpin, setUp } from "./netlink.ts";
 import { withNetns } from "./netns.ts";
 import { applyRuleset, deleteTable } from "./nft.ts";
-import { ephemeralRange, type PortBinding, type PortRequest, portsInUse, type Proto } from "./ports.ts";
+import { ephemeralRange, hostPortBusy, type PortBinding, type PortRequest, type Proto } from "./ports.ts";
 import { type ContainerFilesRow, type EndpointRow, type NetworkRow, openStore, type PortRow } from "./store.ts";
 import { enableIpForward, setInterfaceSysctl } from "./sysctl.ts";
 
@@ -534,16 +534,13 @@ export class NetworkManager {
       const containerIp = formatIPv4(ep.ip);
       const added: PortRow[] = [];
       this.db.transaction(() => {
-        const inUse: Record<Proto, Set<number> | null> = { tcp: null, udp: null };
         for (const r of requests) {
-          const used = (inUse[r.proto] ??= portsInUse(r.proto));
           const hostIp = r.hostIp && r.hostIp !== "0.0.0.0" ? r.hostIp : "";
-          const hostPort = this.pickHostPort(r, hostIp, used);
+          const hostPort = this.pickHostPort(r, hostIp);
           const row: PortRow = { container_id: containerId, host_ip: hostIp, host_port: hostPort, proto: r.proto, container_ip: containerIp, container_port: r.containerPort, network: ep.network };
           this.db
             .query("INSERT INTO ports (container_id, host_ip, host_port, proto, container_ip, container_port, network) VALUES (?,?,?,?,?,?,?)")
             .run(row.container_id, row.host_ip, row.host_port, row.proto, row.container_ip, row.container_port, row.network);
-          used.add(hostPort);
           added.push(row);
         }
       }).immediate();
@@ -557,23 +554,23 @@ export class NetworkManager {
     });
   }
 
-  private portTaken(hostIp: string, port: number, proto: Proto, used: Set<number>): boolean {
-    if (used.has(port)) return true;
+  private portTaken(hostIp: string, port: number, proto: Proto): boolean {
     // A wildcard binding conflicts with every address; a specific one with itself and the wildcard.
-    return !!this.db
+    const published = !!this.db
       .query("SELECT 1 FROM ports WHERE host_port = ? AND proto = ? AND (host_ip = ? OR host_ip = '' OR ? = '')")
       .get(port, proto, hostIp, hostIp);
+    return published || hostPortBusy(port, proto);
   }
 
-  private pickHostPort(r: PortRequest, hostIp: string, used: Set<number>): number {
+  private pickHostPort(r: PortRequest, hostIp: string): number {
     if (r.hostPort !== undefined) {
-      if (this.portTaken(hostIp, r.hostPort, r.proto, used)) {
+      if (this.portTaken(hostIp, r.hostPort, r.proto)) {
         throw new Error(`host port ${r.hostPort}/${r.proto} is already in use (by a host process or another container); pick another or use a range`);
       }
       return r.hostPort;
     }
     if (r.hostRange) {
-      for (let p = r.hostRange.from; p <= r.hostRange.to; p++) if (!this.portTaken(hostIp, p, r.proto, used)) return p;
+      for (let p = r.hostRange.from; p <= r.hostRange.to; p++) if (!this.portTaken(hostIp, p, r.proto)) return p;
       throw new Error(`no free host port in ${r.hostRange.from}-${r.hostRange.to}/${r.proto}`);
     }
     // Like Docker, random host ports come from the ephemeral range.
@@ -582,7 +579,7 @@ export class NetworkManager {
     const start = Math.floor(Math.random() * span);
     for (let i = 0; i < span; i++) {
       const p = from + ((start + i) % span);
-      if (!this.portTaken(hostIp, p, r.proto, used)) return p;
+      if (!this.portTaken(hostIp, p, r.proto)) return p;
     }
     throw new Error(`no free host port left in ${from}-${to}/${r.proto}`);
   }

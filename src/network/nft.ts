@@ -1,6 +1,6 @@
-// Berth's nftables table, rendered whole from the stored state and swapped in one `nft -f -`
-// transaction: the kernel either sees the old table or the new one, never a half-applied set of rules,
-// and re-applying after a crash converges to exactly what the store says.
+// Berth's nftables table, rendered whole from the stored state and applied in one nftables
+// transaction (flush + re-add of every chain's rules): the kernel sees either the old rules or the
+// new ones, never a half-applied set, and re-applying after a crash converges to what the store says.
 //
 // Design choices:
 // - Port publishing is DNAT only (no userland proxy): prerouting for traffic from containers and
@@ -14,6 +14,7 @@
 //   target would answer the client directly over the bridge with an address it never talked to.
 // - Forward policy: same-bridge traffic and published (DNAT-ed) flows are allowed; anything else
 //   leaving or entering a Berth bridge is dropped unless the network was created with outbound access.
+import { dlopen, FFIType } from "bun:ffi";
 import type { PortRow } from "./store.ts";
 
 export interface RulesetNetwork {
@@ -31,60 +32,118 @@ export interface Ruleset {
 
 const q = (s: string): string => JSON.stringify(s);
 
-export function renderRuleset(r: Ruleset): string {
-  const L: string[] = [];
+/** Base chains: created once, never replaced (registering/unregistering hooks waits for RCU grace periods). */
+const BASE_CHAINS: Record<string, string> = {
+  raw_prerouting: "type filter hook prerouting priority raw; policy accept;",
+  prerouting: "type nat hook prerouting priority dstnat; policy accept;",
+  output: "type nat hook output priority -100; policy accept;",
+  postrouting: "type nat hook postrouting priority srcnat; policy accept;",
+  forward: "type filter hook forward priority filter; policy accept;",
+};
+const REGULAR_CHAINS = ["published"];
+
+/** The rules of every chain, derived from the store. */
+export function renderRules(r: Ruleset): Record<string, string[]> {
   const bridges = r.networks.map((n) => q(n.bridge)).join(", ");
-  L.push(`table ip ${r.table} {`);
-
-  L.push(`  chain raw_prerouting {`, `    type filter hook prerouting priority raw; policy accept;`);
-  L.push(`    iifname { ${bridges} } ip daddr 127.0.0.0/8 drop`, `    iifname { ${bridges} } ip saddr 127.0.0.0/8 drop`, `  }`);
-
-  L.push(`  chain published {`);
+  const rules: Record<string, string[]> = { raw_prerouting: [], published: [], prerouting: [], output: [], postrouting: [], forward: [] };
+  rules.raw_prerouting!.push(`iifname { ${bridges} } ip daddr 127.0.0.0/8 drop`, `iifname { ${bridges} } ip saddr 127.0.0.0/8 drop`);
   for (const p of r.ports) {
     const daddr = p.host_ip ? `ip daddr ${p.host_ip} ` : "";
-    L.push(`    ${daddr}${p.proto} dport ${p.host_port} dnat to ${p.container_ip}:${p.container_port}`);
+    rules.published!.push(`${daddr}${p.proto} dport ${p.host_port} dnat to ${p.container_ip}:${p.container_port}`);
   }
-  L.push(`  }`);
-  L.push(`  chain prerouting {`, `    type nat hook prerouting priority dstnat; policy accept;`, `    fib daddr type local jump published`, `  }`);
-  L.push(`  chain output {`, `    type nat hook output priority -100; policy accept;`, `    fib daddr type local jump published`, `  }`);
-
-  L.push(`  chain postrouting {`, `    type nat hook postrouting priority srcnat; policy accept;`);
+  rules.prerouting!.push("fib daddr type local jump published");
+  rules.output!.push("fib daddr type local jump published");
   for (const n of r.networks) {
     if (n.internal) continue;
-    L.push(`    oifname ${q(n.bridge)} ip saddr 127.0.0.0/8 masquerade`);
-    L.push(`    oifname ${q(n.bridge)} ct status dnat ip saddr ${n.subnet} masquerade`);
-    if (n.outbound) L.push(`    ip saddr ${n.subnet} oifname != ${q(n.bridge)} masquerade`);
+    rules.postrouting!.push(`oifname ${q(n.bridge)} ip saddr 127.0.0.0/8 masquerade`);
+    rules.postrouting!.push(`oifname ${q(n.bridge)} ct status dnat ip saddr ${n.subnet} masquerade`);
+    if (n.outbound) rules.postrouting!.push(`ip saddr ${n.subnet} oifname != ${q(n.bridge)} masquerade`);
   }
-  L.push(`  }`);
-
-  L.push(`  chain forward {`, `    type filter hook forward priority filter; policy accept;`);
-  L.push(`    ct state established,related accept`);
-  for (const n of r.networks) L.push(`    iifname ${q(n.bridge)} oifname ${q(n.bridge)} accept`);
+  const fwd = rules.forward!;
+  fwd.push("ct state established,related accept");
+  for (const n of r.networks) fwd.push(`iifname ${q(n.bridge)} oifname ${q(n.bridge)} accept`);
   for (const n of r.networks) {
     if (n.internal) continue;
-    L.push(`    oifname ${q(n.bridge)} ct status dnat accept`);
-    if (n.outbound) L.push(`    iifname ${q(n.bridge)} accept`);
+    fwd.push(`oifname ${q(n.bridge)} ct status dnat accept`);
+    if (n.outbound) fwd.push(`iifname ${q(n.bridge)} accept`);
   }
-  L.push(`    iifname { ${bridges} } drop`, `    oifname { ${bridges} } drop`, `  }`);
-  L.push(`}`);
+  fwd.push(`iifname { ${bridges} } drop`, `oifname { ${bridges} } drop`);
+  return rules;
+}
+
+/**
+ * One nft transaction: declare the table and chains (no-ops when they exist), flush every chain,
+ * add all rules. Only rules change, so hooks stay registered and the swap is cheap and atomic.
+ */
+export function renderRuleset(r: Ruleset): string {
+  const rules = renderRules(r);
+  const L: string[] = [`table ip ${r.table} {`];
+  for (const [name, spec] of Object.entries(BASE_CHAINS)) L.push(`  chain ${name} {`, `    ${spec}`, `  }`);
+  for (const name of REGULAR_CHAINS) L.push(`  chain ${name} {`, `  }`);
+  L.push("}");
+  for (const name of [...REGULAR_CHAINS, ...Object.keys(BASE_CHAINS)]) L.push(`flush chain ip ${r.table} ${name}`);
+  for (const [name, list] of Object.entries(rules)) for (const rule of list) L.push(`add rule ip ${r.table} ${name} ${rule}`);
   return L.join("\n") + "\n";
 }
 
-function runNft(script: string, what: string): void {
-  const p = Bun.spawnSync(["nft", "-f", "-"], { stdin: Buffer.from(script), stdout: "pipe", stderr: "pipe" });
-  if (p.exitCode !== 0) {
-    throw new Error(`nft: cannot ${what}: ${p.stderr.toString().trim() || `exit ${p.exitCode}`} (is nftables installed and are we root?)`);
+// libnftables in-process (bun:ffi) saves the nft process start (several ms, tens under load) on
+// every publish; the `nft` binary is the fallback where the library cannot be loaded.
+interface LibNft {
+  run(script: string): { ok: boolean; error: string };
+}
+
+let libnft: LibNft | null | undefined;
+
+function loadLibNft(): LibNft | null {
+  try {
+    const lib = dlopen("libnftables.so.1", {
+      nft_ctx_new: { args: [FFIType.u32], returns: FFIType.ptr },
+      nft_ctx_buffer_output: { args: [FFIType.ptr], returns: FFIType.i32 },
+      nft_ctx_buffer_error: { args: [FFIType.ptr], returns: FFIType.i32 },
+      nft_ctx_get_error_buffer: { args: [FFIType.ptr], returns: FFIType.cstring },
+      nft_run_cmd_from_buffer: { args: [FFIType.ptr, FFIType.cstring], returns: FFIType.i32 },
+    });
+    const f = lib.symbols;
+    const ctx = f.nft_ctx_new(0);
+    if (!ctx) return null;
+    // Buffered output/error: nothing is printed, errors come back as text.
+    f.nft_ctx_buffer_output(ctx);
+    f.nft_ctx_buffer_error(ctx);
+    return {
+      run(script) {
+        const rc = f.nft_run_cmd_from_buffer(ctx, Buffer.from(script + "\0"));
+        // Each run resets the buffer, so reading it after a failure gives this run's messages.
+        return { ok: rc === 0, error: rc === 0 ? "" : String(f.nft_ctx_get_error_buffer(ctx) ?? "") };
+      },
+    };
+  } catch {
+    return null;
   }
 }
 
-/** Replaces the table atomically with `r`'s rules, or deletes it when there are no networks. */
+function runNft(script: string, what: string): void {
+  if (libnft === undefined) libnft = loadLibNft();
+  let error: string;
+  if (libnft) {
+    const r = libnft.run(script);
+    if (r.ok) return;
+    error = r.error.trim();
+  } else {
+    const p = Bun.spawnSync(["nft", "-f", "-"], { stdin: Buffer.from(script), stdout: "pipe", stderr: "pipe" });
+    if (p.exitCode === 0) return;
+    error = p.stderr.toString().trim() || `exit ${p.exitCode}`;
+  }
+  throw new Error(`nftables: cannot ${what}: ${error || "unknown error"} (is nftables installed and are we root?)`);
+}
+
+/** Makes the table hold exactly `r`'s rules (one atomic transaction), or deletes it when there are no networks. */
 export function applyRuleset(r: Ruleset): void {
   if (r.networks.length === 0) return deleteTable(r.table);
-  // "table X" creates it if missing so the delete in the same transaction cannot fail.
-  runNft(`table ip ${r.table}\ndelete table ip ${r.table}\n${renderRuleset(r)}`, `update table ip ${r.table}`);
+  runNft(renderRuleset(r), `update table ip ${r.table}`);
 }
 
 export function deleteTable(table: string): void {
+  // "table X" creates it if missing so the delete in the same transaction cannot fail.
   runNft(`table ip ${table}\ndelete table ip ${table}\n`, `delete table ip ${table}`);
 }
 

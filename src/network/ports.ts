@@ -1,6 +1,7 @@
 // Port publishing specs (`-p`) and the choice of free host ports.
 import { readFileSync } from "node:fs";
 import { parseIPv4 } from "./cidr.ts";
+import { portBound, SOCK_DGRAM, SOCK_STREAM } from "./ffi.ts";
 
 export type Proto = "tcp" | "udp";
 
@@ -79,26 +80,9 @@ export function parsePortSpec(spec: string): PortRequest[] {
   return out;
 }
 
-/** Ports some socket on the host network namespace is bound to, read from /proc/net (one read per protocol, no process). */
-export function portsInUse(proto: Proto): Set<number> {
-  const used = new Set<number>();
-  for (const file of proto === "tcp" ? ["/proc/net/tcp", "/proc/net/tcp6"] : ["/proc/net/udp", "/proc/net/udp6"]) {
-    let text = "";
-    try {
-      text = readFileSync(file, "utf8");
-    } catch {
-      continue;
-    }
-    for (const line of text.split("\n").slice(1)) {
-      const f = line.trim().split(/\s+/);
-      if (f.length < 4) continue;
-      // TCP: only listeners (state 0A) block a port for incoming connections; UDP: any bound socket.
-      if (proto === "tcp" && f[3] !== "0A") continue;
-      const local = f[1]!;
-      used.add(parseInt(local.slice(local.lastIndexOf(":") + 1), 16));
-    }
-  }
-  return used;
+/** Whether a process on the host already holds `port` (a published port would shadow it). */
+export function hostPortBusy(port: number, proto: Proto): boolean {
+  return portBound(port, proto === "tcp" ? SOCK_STREAM : SOCK_DGRAM);
 }
 
 /** The kernel's ephemeral range, avoided for random picks so outgoing connections are not shadowed. */

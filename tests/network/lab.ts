@@ -5,6 +5,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, existsSync } from "node
 import { tmpdir } from "node:os";
 import { createNamedNetns, openNetworks, removeNamedNetns, type NetworkManager, type OpenOptions } from "../../src/network/index.ts";
 import { tableExists } from "../../src/network/nft.ts";
+import { hostPortBusy } from "../../src/network/ports.ts";
 import { hostRoutes, overlaps, parseSubnet } from "../../src/network/cidr.ts";
 
 export interface Ctr {
@@ -37,8 +38,7 @@ export function freeSubnet(taken: string[] = []): string {
 export function freePort(lo = 20000, hi = 29999): number {
   for (;;) {
     const p = randInt(lo, hi);
-    const probe = Bun.spawnSync(["ss", "-Htln", `sport = :${p}`]).stdout.toString().trim();
-    if (!probe) return p;
+    if (!hostPortBusy(p, "tcp")) return p;
   }
 }
 

@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node
 import { tmpdir } from "node:os";
 import { broadcastOf, formatIPv4, hostRoutes, macFor, overlaps, parseIPv4, parseSubnet } from "../../src/network/cidr.ts";
 import { renderHosts, renderResolvConf, writeContainerFiles, writeInPlace } from "../../src/network/files.ts";
-import { renderRuleset } from "../../src/network/nft.ts";
+import { deleteTable, renderRuleset } from "../../src/network/nft.ts";
 import { parsePortSpec } from "../../src/network/ports.ts";
 
 describe("cidr", () => {
@@ -89,5 +89,12 @@ describe("nftables ruleset", () => {
     expect(text).toContain('ip saddr 10.89.1.0/24 oifname != "berth-out" masquerade');
     expect(text).not.toContain('ip saddr 10.88.0.0/16 oifname != "berth0" masquerade');
     expect(text.indexOf('iifname { "berth0", "berth-int", "berth-out" } drop')).toBeGreaterThan(text.indexOf("ct state established,related accept"));
+    // Only rules are replaced: every chain is flushed, no table or chain is deleted.
+    expect(text).toContain("flush chain ip berth published");
+    expect(text).not.toContain("delete");
   });
+});
+
+test("nftables errors come back with nft's own message", () => {
+  expect(() => deleteTable("bad name")).toThrow(/nftables: cannot delete table ip bad name: .*syntax error/s);
 });
