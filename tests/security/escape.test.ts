@@ -1,0 +1,318 @@
+// The escape suite (issue 4): every attempt to break out must fail inside a container started
+// with Berth's defaults, with the errno the policy asks for — and the same operation must
+// succeed where the config allows it, so the tests show the policy and not a broken box.
+// Runtime under test: BERTH_TEST_RUNTIME, default bin/berth-runtime (runc works too).
+import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { chmodSync, chownSync, copyFileSync, existsSync, openSync, closeSync, readFileSync, statSync, symlinkSync } from "node:fs";
+import { hostname } from "node:os";
+import { join } from "node:path";
+import { RUNTIME, Sandbox, answer, hardenedSpec } from "./container.ts";
+import { fixtures, removeFixtures } from "./helpers.ts";
+
+const EPERM = "errno EPERM 1";
+const EROFS = "errno EROFS 30";
+const ENOENT = "errno ENOENT 2";
+
+let sandboxes: Sandbox[] = [];
+function sandbox(): Sandbox {
+  const sb = new Sandbox();
+  sandboxes.push(sb);
+  return sb;
+}
+
+beforeAll(() => {
+  fixtures();
+  if (!existsSync(RUNTIME)) throw new Error(`runtime under test not found: ${RUNTIME} (set BERTH_TEST_RUNTIME)`);
+});
+afterEach(() => {
+  for (const sb of sandboxes) sb.cleanup();
+  sandboxes = [];
+});
+afterAll(removeFixtures);
+
+/** Runs `probe ARGS` in a fresh hardened container and returns its answer line. */
+function probe(args: string[], policy: Parameters<typeof hardenedSpec>[2] = {}, edit?: (spec: ReturnType<typeof hardenedSpec>, sb: Sandbox) => void): string {
+  const sb = sandbox();
+  const spec = hardenedSpec(sb, ["/bin/probe", ...args], policy);
+  edit?.(spec, sb);
+  return answer(sb.run(spec));
+}
+
+describe(`escape attempts (${RUNTIME})`, () => {
+  test("mount a filesystem: EPERM; with CAP_SYS_ADMIN it works", () => {
+    expect(probe(["mount", "/mnt"])).toBe(EPERM);
+    expect(probe(["mount", "/mnt"], { capAdd: ["CAP_SYS_ADMIN"] })).toMatch(/^ok/);
+  });
+
+  test("unshare a mount namespace: EPERM; with CAP_SYS_ADMIN it works", () => {
+    expect(probe(["unshare-mount"])).toBe(EPERM);
+    expect(probe(["unshare-mount"], { capAdd: ["CAP_SYS_ADMIN"] })).toMatch(/^ok/);
+  });
+
+  test("load a kernel module: EPERM; with CAP_SYS_MODULE the call reaches the kernel", () => {
+    expect(probe(["init_module"])).toBe(EPERM);
+    expect(probe(["finit_module"])).toBe(EPERM);
+    // An empty image: the kernel rejects it (ENOEXEC/EINVAL, or ENOSYS without module support), never EPERM.
+    const allowed = probe(["init_module"], { capAdd: ["CAP_SYS_MODULE"] });
+    expect(allowed).toMatch(/^errno /);
+    expect(allowed).not.toBe(EPERM);
+  });
+
+  test("reboot: EPERM; with CAP_SYS_BOOT the call reaches the kernel (EINVAL in a child pid namespace)", () => {
+    expect(probe(["reboot"])).toBe(EPERM);
+    expect(probe(["reboot"], { capAdd: ["CAP_SYS_BOOT"] })).toBe("errno EINVAL 22");
+  });
+
+  test("change the hostname: EPERM; with CAP_SYS_ADMIN only the container's own changes", () => {
+    const before = hostname();
+    expect(probe(["sethostname", "pwned"])).toBe(EPERM);
+    expect(probe(["sethostname", "pwned"], { capAdd: ["CAP_SYS_ADMIN"] })).toMatch(/^ok/);
+    expect(hostname()).toBe(before);
+  });
+
+  test("change the time: EPERM; with CAP_SYS_TIME the (no-op) call is permitted", () => {
+    expect(probe(["settime"])).toBe(EPERM);
+    expect(probe(["clock_settime"])).toBe(EPERM);
+    expect(probe(["settime"], { capAdd: ["CAP_SYS_TIME"] })).toMatch(/^ok/);
+  });
+
+  test("write /proc/sys: EROFS; without the read-only path the (namespaced) write works", () => {
+    expect(probe(["write", "/proc/sys/kernel/domainname", "pwned"])).toBe(EROFS);
+    expect(probe(["write", "/proc/sys/kernel/domainname", "berth"], {}, (spec) => {
+      spec.linux!.readonlyPaths = [];
+    })).toMatch(/^ok/);
+  });
+
+  test("write /proc/sysrq-trigger: EROFS; without the read-only path it opens for writing", () => {
+    if (!existsSync("/proc/sysrq-trigger")) {
+      // This kernel has no sysrq: the attempt can only fail, there is nothing to allow.
+      expect(probe(["openw", "/proc/sysrq-trigger"])).toMatch(/^errno (EROFS|ENOENT)/);
+      return;
+    }
+    expect(probe(["openw", "/proc/sysrq-trigger"])).toBe(EROFS);
+    expect(probe(["write", "/proc/sysrq-trigger", "h"])).toBe(EROFS);
+    // Only opened, never written: writing it would act on the host.
+    expect(probe(["openw", "/proc/sysrq-trigger"], {}, (spec) => {
+      spec.linux!.readonlyPaths = [];
+    })).toMatch(/^ok/);
+  });
+
+  test("read /proc/kcore: masked (an empty /dev/null); unmasked it is the kernel's image", () => {
+    if (!existsSync("/proc/kcore")) {
+      expect(probe(["read", "/proc/kcore", "64"])).toMatch(/^(ok 0|errno ENOENT 2)$/);
+      return;
+    }
+    expect(probe(["stat", "/proc/kcore"])).toBe("ok type=chr rdev=1:3 size=0");
+    expect(probe(["read", "/proc/kcore", "64"])).toBe("ok 0");
+    expect(probe(["stat", "/proc/kcore"], {}, (spec) => {
+      spec.linux!.maskedPaths = [];
+    })).toMatch(/^ok type=reg/);
+  });
+
+  test("read the other masked paths: each is empty or gone; unmasked /proc/timer_list has content", () => {
+    const files = ["/proc/keys", "/proc/timer_list", "/proc/sched_debug", "/proc/latency_stats", "/proc/timer_stats"].filter((p) => existsSync(p));
+    const dirs = ["/sys/firmware", "/proc/acpi", "/proc/scsi", "/proc/asound"].filter((p) => existsSync(p));
+    const sb = sandbox();
+    const script = [...files.map((p) => `probe read ${p} 64`), ...dirs.map((p) => `probe ls ${p}`), "echo end"].join("; ");
+    const out = sb.run(hardenedSpec(sb, ["/bin/sh", "-c", script])).stdout.trim().split("\n");
+    expect(out).toEqual([...files.map(() => "ok 0"), "end"]);
+    if (existsSync("/proc/timer_list")) {
+      expect(probe(["read", "/proc/timer_list", "64"], {}, (spec) => {
+        spec.linux!.maskedPaths = [];
+      })).toBe("ok 64");
+    }
+  });
+
+  test("create a device node and open it: the device cgroup says EPERM; an allow rule opens it", () => {
+    // /dev/loop-control (c 10:237) stands for any host device: opening it needs no capability,
+    // and it is not in the default allow list.
+    expect(probe(["mknod-open", "/tmp/dev", "10", "237"])).toBe("open errno EPERM 1");
+    expect(probe(["mknod-open", "/tmp/dev", "10", "237"], {}, (spec) => {
+      spec.linux!.resources!.devices!.push({ allow: true, type: "c", major: 10, minor: 237, access: "r" });
+    })).toBe("open ok 0");
+  });
+
+  test("read the host disk through a device node: EPERM; allowed by a device rule it reads (where the host can)", () => {
+    const disk = hostDisk();
+    if (!disk) return; // no block device on this host
+    const [major, minor] = disk;
+    expect(probe(["mknod-read", "/tmp/disk", String(major), String(minor)])).toBe("open errno EPERM 1");
+    if (!hostCanRead(major, minor)) return; // this host refuses even its own root: nothing to allow
+    expect(probe(["mknod-read", "/tmp/disk", String(major), String(minor)], {}, (spec) => {
+      spec.linux!.resources!.devices!.push({ allow: true, type: "b", major, minor, access: "r" });
+    })).toBe("read ok 512");
+  });
+
+  test("ptrace a process outside: not even visible (ESRCH); sharing the host pid namespace with CAP_SYS_PTRACE it works", async () => {
+    const outside = Bun.spawn([fixtures().probe, "sleep", "30"]);
+    try {
+      expect(probe(["ptrace", String(outside.pid)])).toBe("errno ESRCH 3");
+      expect(probe(["ptrace", String(outside.pid)], { shareNamespaces: ["pid"], capAdd: ["CAP_SYS_PTRACE"] })).toBe("ok 0");
+    } finally {
+      outside.kill();
+      await outside.exited;
+    }
+  });
+
+  test("see host processes: /proc lists only the container's; sharing the pid namespace shows them", async () => {
+    const outside = Bun.spawn([fixtures().probe, "sleep", "30"]);
+    try {
+      const sb = sandbox();
+      const own = sb.run(hardenedSpec(sb, ["/bin/probe", "ls", "/proc"])).stdout.split("\n").filter((l) => /^\d+$/.test(l));
+      expect(own).toEqual(["1"]);
+      const sb2 = sandbox();
+      const shared = sb2.run(hardenedSpec(sb2, ["/bin/probe", "ls", "/proc"], { shareNamespaces: ["pid"] })).stdout.split("\n");
+      expect(shared).toContain(String(outside.pid));
+    } finally {
+      outside.kill();
+      await outside.exited;
+    }
+  });
+
+  test("reach files outside the rootfs via .., symlinks and /proc/1/root: ENOENT; a bind mount is the allowed way", () => {
+    const sb = sandbox();
+    symlinkSync("../host-secret", join(sb.rootfs, "relative-link"));
+    symlinkSync(sb.secret, join(sb.rootfs, "absolute-link"));
+    const script = [
+      "probe cat /../host-secret",
+      "probe cat /relative-link",
+      "probe cat /absolute-link",
+      "probe cat /proc/1/root/../host-secret",
+      `probe cat /proc/1/root${sb.secret}`,
+      "probe cat /proc/self/root/../../host-secret",
+      "probe fchdir-escape host-secret",
+      "echo end",
+    ].join("; ");
+    const out = sb.run(hardenedSpec(sb, ["/bin/sh", "-c", script])).stdout.trim().split("\n");
+    expect(out).toEqual([ENOENT, ENOENT, ENOENT, ENOENT, ENOENT, ENOENT, ENOENT, "end"]);
+
+    const sb2 = sandbox();
+    const spec = hardenedSpec(sb2, ["/bin/probe", "cat", "/mnt/host-secret"]);
+    spec.mounts!.push({ destination: "/mnt", type: "bind", source: sb2.bundle, options: ["rbind", "ro"] });
+    expect(answer(sb2.run(spec))).toBe("ok host secret");
+  });
+
+  test("/proc/1/root is the container's root; sharing the pid namespace with CAP_SYS_PTRACE a host process's root is the host's", async () => {
+    expect(probe(["readlink", "/proc/1/root"])).toBe("ok /");
+    const outside = Bun.spawn([fixtures().probe, "sleep", "30"]);
+    try {
+      const sb = sandbox();
+      const spec = hardenedSpec(sb, ["/bin/probe", "cat", `/proc/${outside.pid}/root${sb.secret}`], { shareNamespaces: ["pid"], capAdd: ["CAP_SYS_PTRACE"] });
+      expect(answer(sb.run(spec))).toBe("ok host secret");
+    } finally {
+      outside.kill();
+      await outside.exited;
+    }
+  });
+
+  test("an open fd to a host directory does not survive into the container; --preserve-fds passes it on purpose", () => {
+    const sb = sandbox();
+    const fd = openSync(sb.bundle, "r");
+    try {
+      const leaked = sb.run(hardenedSpec(sb, ["/bin/probe", "fds"]), { extraFds: [fd] });
+      const fds = leaked.stdout.trim().split("\n").map((l) => l.split(" ")[0]);
+      // 0-2 are stdio; the one extra entry is the probe's own handle on /proc/self/fd.
+      expect(fds.filter((n) => Number(n) > 2).length).toBeLessThanOrEqual(1);
+      expect(leaked.stdout).not.toContain(sb.bundle);
+      expect(answer(sb.run(hardenedSpec(sb, ["/bin/probe", "readlink", "/proc/self/cwd"]), { extraFds: [fd] }))).toBe("ok /");
+
+      const kept = sb.run(hardenedSpec(sb, ["/bin/probe", "fds"]), { extraFds: [fd], preserveFds: 1 });
+      expect(kept.stdout).toContain(`3 ${sb.bundle}`);
+    } finally {
+      closeSync(fd);
+    }
+  });
+
+  test("keyctl and add_key: EPERM; a profile allowing keyctl lets it through", () => {
+    expect(probe(["keyctl"])).toBe(EPERM);
+    expect(probe(["add_key"])).toBe(EPERM);
+    const allowed = probe(["keyctl"], {}, (spec) => {
+      spec.linux!.seccomp!.syscalls!.push({ names: ["keyctl"], action: "SCMP_ACT_ALLOW" });
+    });
+    expect(allowed).not.toBe(EPERM);
+  });
+
+  test("unshare a user namespace (default profile): EPERM, by unshare and by clone; with CAP_SYS_ADMIN it works", () => {
+    expect(probe(["unshare-user"])).toBe(EPERM);
+    expect(probe(["clone-user"])).toBe(EPERM);
+    expect(probe(["unshare-user"], { capAdd: ["CAP_SYS_ADMIN"] })).toMatch(/^ok/);
+  });
+
+  test("raise capabilities through a setuid binary: no_new_privs keeps uid and caps; without it the binary is root", () => {
+    const sb = sandbox();
+    const suid = join(sb.rootfs, "bin/suid-probe");
+    copyFileSync(fixtures().probe, suid);
+    chownSync(suid, 0, 0);
+    chmodSync(suid, 0o4755);
+    const locked = sb.run(hardenedSpec(sb, ["/bin/suid-probe", "ids"], { uid: 1000 })).stdout;
+    expect(locked).toContain("uid=1000 euid=1000");
+    expect(locked).toMatch(/CapEff:\s+0000000000000000/);
+    expect(locked).toMatch(/NoNewPrivs:\s+1/);
+    const open = sb.run(hardenedSpec(sb, ["/bin/suid-probe", "ids"], { uid: 1000, noNewPrivileges: false })).stdout;
+    expect(open).toContain("uid=1000 euid=0");
+    expect(open).not.toMatch(/CapEff:\s+0000000000000000/);
+  });
+
+  test("overwrite the runtime binary via /proc/<pid>/exe during exec: nothing on the host becomes writable", async () => {
+    const sb = sandbox();
+    const hostBinaries = runtimeBinaries().filter((p) => existsSync(p));
+    const before = hostBinaries.map((p) => [p, hash(p)]);
+    sb.start(hardenedSpec(sb, ["/bin/sh", "-c", "/bin/probe exe-grab 6 > /tmp/grab.log 2>&1"]));
+    for (let i = 0; i < 6; i++) {
+      Bun.spawnSync([RUNTIME, "--root", sb.state, "exec", sb.id, "/bin/probe", "pid"], { stdio: ["ignore", "ignore", "ignore"], timeout: 30_000 });
+      Bun.spawnSync([RUNTIME, "--root", sb.state, "exec", sb.id, "/proc/self/exe"], { stdio: ["ignore", "ignore", "ignore"], timeout: 30_000 });
+    }
+    const logs = await waitForExit(sb);
+    const writable = logs.split("\n").filter((l) => l.startsWith("writable"));
+    const hostInodes = new Set(hostBinaries.map((p) => `${statSync(p).dev}:${statSync(p).ino}`));
+    for (const line of writable) {
+      const dev = /dev=(\d+)/.exec(line)![1], ino = /ino=(\d+)/.exec(line)![1];
+      expect({ line, hostBinary: hostInodes.has(`${dev}:${ino}`) }).toEqual({ line, hostBinary: false });
+      expect(line).not.toMatch(/link=\/(?!memfd:)/);
+    }
+    expect(hostBinaries.map((p) => [p, hash(p)])).toEqual(before);
+    expect(logs).toMatch(/grabbed \d+ handles/);
+  }, 60_000);
+});
+
+/** The host's first disk (major, minor), from /proc/partitions. */
+function hostDisk(): [number, number] | undefined {
+  const line = readFileSync("/proc/partitions", "utf8").split("\n").slice(2).find((l) => l.trim());
+  if (!line) return undefined;
+  const [major, minor] = line.trim().split(/\s+/).map(Number);
+  return [major!, minor!];
+}
+
+function hostCanRead(major: number, minor: number): boolean {
+  const path = `/sys/dev/block/${major}:${minor}`;
+  if (!existsSync(path)) return false;
+  const name = readFileSync(join(path, "uevent"), "utf8").match(/DEVNAME=(\S+)/)?.[1];
+  if (!name) return false;
+  try {
+    const fd = openSync(`/dev/${name}`, "r");
+    closeSync(fd);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function runtimeBinaries(): string[] {
+  const repo = join(import.meta.dir, "../..");
+  return [RUNTIME, join(repo, "build/berth-init"), join(repo, "build/berth-monitor"), process.execPath, "/usr/sbin/runc", "/usr/bin/crun"];
+}
+
+function hash(path: string): string {
+  return new Bun.CryptoHasher("sha256").update(readFileSync(path)).digest("hex");
+}
+
+/** A detached container's stdout goes nowhere, so exe-grab writes to a file in the rootfs:
+ *  wait for the container to stop, then read it. */
+async function waitForExit(sb: Sandbox): Promise<string> {
+  for (let i = 0; i < 200; i++) {
+    const r = Bun.spawnSync([RUNTIME, "--root", sb.state, "state", sb.id], { stdout: "pipe", stderr: "ignore" });
+    if (r.exitCode !== 0 || JSON.parse(r.stdout.toString()).status === "stopped") break;
+    await Bun.sleep(100);
+  }
+  return existsSync(join(sb.rootfs, "tmp/grab.log")) ? readFileSync(join(sb.rootfs, "tmp/grab.log"), "utf8") : "";
+}
