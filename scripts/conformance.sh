@@ -11,8 +11,10 @@
 # Environment: RUNTIME (default <repo>/bin/berth-runtime), SUITE (the built runtime-tools checkout,
 # default /tmp/runtime-tools), TIMEOUT (seconds per test, default 60), OUT (where each test's TAP
 # output and results.txt go, default a fresh temp dir), BASELINE (default
-# tests/conformance/runc-baseline.txt). Needs root. Nothing is downloaded: the suite is built with
-# the machine's Go from runtime-tools' own vendor directory (see docs/conformance.md).
+# tests/conformance/runc-baseline.txt), STATE_ROOT (the runtime's default --root, watched for
+# containers a test leaves behind; known for berth-runtime, runc and crun).
+# Needs root. Nothing is downloaded: the suite is built with the machine's Go from runtime-tools'
+# own vendor directory (see docs/conformance.md).
 set -uo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -109,16 +111,57 @@ verdict() {
   if [ "$oks" -gt 0 ] && [ "$oks" -eq "$skips" ]; then echo SKIP; else echo PASS; fi
 }
 
+# Where RUNTIME keeps container state when called without --root, to spot containers a test
+# leaves behind. STATE_ROOT overrides; empty for an unknown runtime.
+default_state_root() {
+  case $(basename "$RUNTIME") in
+    berth-runtime) echo /run/berth-runtime ;;
+    runc) echo /run/runc ;;
+    crun) echo /run/crun ;;
+  esac
+}
+
+state_entries() {
+  [ -n "$STATE_ROOT" ] && [ -d "$STATE_ROOT" ] && ls -1 "$STATE_ROOT" | sort
+  return 0
+}
+
+# clean_leaks BEFORE TAPFILE: after a test, finds mounts of its bundles (the suite makes them as
+# /tmp/ocitest*) still on the host, and containers that appeared in STATE_ROOT; notes them in the
+# TAP file, removes them so the next test starts clean, and prints a one-line summary.
+clean_leaks() {
+  local before=$1 tap=$2 mounts dirs id new n_m n_c out=""
+  mounts=$(awk '$5 ~ /\/ocitest[0-9]+/ { print $5 }' /proc/self/mountinfo)
+  if [ -n "$mounts" ]; then
+    n_m=$(echo "$mounts" | wc -l)
+    echo "$mounts" | sed 's/^/# conformance.sh: leaked mount /' >>"$tap"
+    dirs=$(echo "$mounts" | grep -oE '^.*/ocitest[0-9]+' | sort -u)
+    for id in $dirs; do umount -R "$id" 2>/dev/null || umount -R -l "$id" 2>/dev/null; done
+    out="$n_m mounts"
+  fi
+  new=$(comm -13 <(echo "$before") <(state_entries) | grep -v '^$')
+  if [ -n "$new" ]; then
+    n_c=$(echo "$new" | wc -l)
+    for id in $new; do
+      echo "# conformance.sh: leaked container $id" >>"$tap"
+      "$RUNTIME" delete --force "$id" >/dev/null 2>&1
+    done
+    out="${out:+$out, }$n_c containers"
+  fi
+  echo "$out"
+}
+
 run_suite() {
   local compare=$1; shift
   [ -x "$SUITE/runtimetest" ] || die "no built suite in $SUITE: run '$0 build GITDIR' first (docs/conformance.md)"
   [ "$(id -u)" -eq 0 ] || die "the validation tests create containers: run as root"
   command -v "$RUNTIME" >/dev/null || [ -x "$RUNTIME" ] || die "RUNTIME=$RUNTIME is not executable"
   OUT=${OUT:-$(mktemp -d /tmp/conformance.XXXXXX)}
+  STATE_ROOT=${STATE_ROOT-$(default_state_root)}
   mkdir -p "$OUT"
   local tests=("$@")
   [ ${#tests[@]} -gt 0 ] || mapfile -t tests < <(list_tests)
-  local results=$OUT/results.txt pass=0 fail=0 skip=0 t rc v points
+  local results=$OUT/results.txt pass=0 fail=0 skip=0 leaky=0 t rc v points before leak
   : >"$results"
   echo "runtime: $RUNTIME"
   echo "suite:   $SUITE ($(git -C "$SUITE" rev-parse --short HEAD 2>/dev/null || echo unknown))"
@@ -126,17 +169,21 @@ run_suite() {
     local bin=$SUITE/validation/$t/$t.t tap=$OUT/$t.tap
     [ -x "$bin" ] || die "no test binary $bin"
     # The tests find runtimetest and rootfs-<arch>.tar.gz in their working directory.
+    before=$(state_entries)
     (cd "$SUITE" && RUNTIME=$RUNTIME timeout --kill-after=5 "$TIMEOUT" "$bin" </dev/null >"$tap" 2>&1)
     rc=$?
     [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ] && echo "# conformance.sh: timed out after ${TIMEOUT}s" >>"$tap"
     echo "# conformance.sh: exit $rc" >>"$tap"
     v=$(verdict "$tap" "$rc")
     points="$(grep -Ec '^ok( |$)' "$tap") ok, $(grep -Ec '^not ok( |$)' "$tap") not ok, exit $rc"
+    leak=$(clean_leaks "$before" "$tap")
+    [ -n "$leak" ] && { points="$points; LEAKED $leak"; leaky=$((leaky + 1)); }
     printf '%-4s %-40s %s\n' "$v" "$t" "$points"
     printf '%s %s\n' "$t" "$v" >>"$results"
     case $v in PASS) pass=$((pass + 1)) ;; FAIL) fail=$((fail + 1)) ;; SKIP) skip=$((skip + 1)) ;; esac
   done
   echo "${pass} passed, ${fail} failed, ${skip} skipped (TAP output in $OUT)"
+  [ "$leaky" -eq 0 ] || echo "${leaky} tests left mounts or containers behind (listed in their TAP files; cleaned up)"
   [ "$compare" = 1 ] || { [ "$fail" -eq 0 ]; return; }
 
   [ -f "$BASELINE" ] || die "no baseline $BASELINE"
@@ -187,7 +234,7 @@ case ${1:-run} in
   snapshot) shift; snapshot "$@" ;;
   run) [ $# -gt 0 ] && shift; run_suite 0 "$@" ;;
   --compare|compare) shift; run_suite 1 "$@" ;;
-  -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//' ;;
+  -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0" ;;
   -*) die "unknown option $1 (see --help)" ;;
   *) run_suite 0 "$@" ;;
 esac
