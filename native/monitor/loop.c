@@ -329,6 +329,12 @@ static void start(void) {
     fail_start(why, 1, status);
   }
   child_pid = pid;
+  /* Do not keep the engine's working directory busy (it may be a mount to undo later) unless a
+   * relative path still needs it. */
+  const char *paths[] = {cfg->pid_file, cfg->log_path, cfg->exit_file, cfg->oom_file, cfg->attach_socket, cfg->console_socket};
+  int relative = 0;
+  for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) relative |= paths[i] && paths[i][0] != '/';
+  if (!relative && chdir("/") < 0) warn_msg(describe("chdir", "/", errno));
   for (int i = 0; i < SRC_COUNT; i++)
     if (src[i].fd >= 0) set_nonblock(src[i].fd);
   if (cfg->direct) {

@@ -1,7 +1,7 @@
 // The engine's side of berth-monitor (native/monitor): start one per container, detached, and
 // read the outcome it records. The monitor outlives the berth command that started it.
 import { existsSync, readFileSync, watch } from "node:fs";
-import { basename, dirname, join } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 
 /** Where `make -C native OUT=$PWD/build` puts the binary; BERTH_MONITOR names another build. */
 export const MONITOR_BINARY = process.env.BERTH_MONITOR || join(import.meta.dir, "../../build/berth-monitor");
@@ -67,22 +67,24 @@ export function monitorFlags(opts: MonitorFlags): string[] {
   const opt = (name: string, value: string | number | undefined) => {
     if (value !== undefined) a.push(name, String(value));
   };
+  // Absolute paths let the monitor leave the caller's working directory (see loop.c).
+  const path = (name: string, value: string | undefined) => opt(name, value === undefined ? undefined : resolve(value));
   if (opts.direct) a.push("--direct");
-  opt("--pid-file", opts.pidFile);
+  path("--pid-file", opts.pidFile);
   opt("--pid-wait", opts.pidFileWaitMs);
-  opt("--log", opts.logPath);
+  path("--log", opts.logPath);
   opt("--log-max", opts.logMaxBytes);
-  opt("--exit-file", opts.exitFile);
-  opt("--oom-file", opts.oomFile);
+  path("--exit-file", opts.exitFile);
+  path("--oom-file", opts.oomFile);
   opt("--oom-base", opts.oomBase);
   if (opts.tty) a.push("--tty");
   if (opts.ttySize) opt("--tty-size", `${opts.ttySize.rows},${opts.ttySize.cols}`);
-  opt("--console-socket", opts.consoleSocket);
+  path("--console-socket", opts.consoleSocket);
   if (opts.stdin) a.push("--stdin");
-  opt("--attach-socket", opts.attachSocket);
+  path("--attach-socket", opts.attachSocket);
   if (opts.exitCommand && opts.exitCommand.length > 0) {
-    const [path, ...args] = opts.exitCommand;
-    opt("--exit-command", path);
+    const [program, ...args] = opts.exitCommand;
+    opt("--exit-command", program);
     for (const arg of args) opt("--exit-command-arg", arg);
   }
   return a;

@@ -63,6 +63,7 @@ describe("berth-monitor", () => {
     for (const [sig, num] of [["SIGTERM", 15], ["SIGINT", 2], ["SIGHUP", 1]] as const) {
       const m = await run([BUSYBOX, "sleep", "1000"]);
       expect(parentOf(m.container)).toBe(m.monitor);
+      expect(readlinkSync(`/proc/${m.monitor}/cwd`)).toBe("/"); // keeps no directory busy
       process.kill(m.monitor, sig);
       const exit = await waitExitFile(m.exit);
       expect(exit.signal).toBe(num);
