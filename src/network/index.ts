@@ -7,5 +7,5 @@ export type { DriverDeps, NetnsDecision, NetworkDriver, NetworkMode, SetupContex
 export { writeContainerFiles } from "./files.ts";
 export type { ContainerFilePaths, ContainerFilesSpec, HostEntry } from "./files.ts";
 export { createNamedNetns, NETNS_RUN_DIR, removeNamedNetns } from "./netns.ts";
-export { parsePortSpec } from "./ports.ts";
+export { exposedPortRequests, formatBinding, parsePortSpec } from "./ports.ts";
 export type { PortBinding, PortRequest, Proto } from "./ports.ts";

@@ -115,7 +115,7 @@ export interface FilesOptions {
   dir?: string;
   hostname: string;
   domainname?: string;
-  /** --add-host entries. */
+  /** --add-host entries; ip "host-gateway" = the gateway of the container's first network. */
   extraHosts?: HostEntry[];
   /** --dns; empty = the host's non-loopback nameservers. */
   dns?: string[];
@@ -379,7 +379,8 @@ export class NetworkManager {
   attach(o: AttachOptions): Attachment {
     if (!existsSync(o.netnsPath)) throw new Error(`network namespace ${o.netnsPath} does not exist (is the container running?)`);
     return this.locked(() => {
-      const net = o.network === undefined || o.network === DEFAULT_NETWORK ? this.row(this.ensureDefault().name)! : this.mustRow(o.network);
+      const isDefault = o.network === undefined || o.network === DEFAULT_NETWORK || o.network === `${this.prefix}0`;
+      const net = isDefault ? this.row(this.ensureDefault().name)! : this.mustRow(o.network!);
       const subnet = parseSubnet(net.subnet);
       const hostVeth = `${this.prefix}v${shortHash(`${o.containerId}/${net.id}`, 14 - this.prefix.length)}`;
       const ep = this.db.transaction((): EndpointRow => {
@@ -627,6 +628,11 @@ export class NetworkManager {
     return { byContainer, byNetwork, files };
   }
 
+  private gatewayOf(network: string): string {
+    const r = this.row(network);
+    return r && !r.internal ? r.gateway : "";
+  }
+
   private hostEntries(f: ContainerFilesRow, snap: ReturnType<NetworkManager["hostsSnapshot"]>): HostEntry[] {
     const entries: HostEntry[] = [];
     const mine = snap.byContainer.get(f.container_id) ?? [];
@@ -643,7 +649,12 @@ export class NetworkManager {
         entries.push({ ip: formatIPv4(p.ip), names: [p.name, ...(JSON.parse(p.aliases) as string[]), hostname, p.container_id.slice(0, 12)] });
       }
     }
-    entries.push(...(JSON.parse(f.extra_hosts) as HostEntry[]));
+    // --add-host NAME:host-gateway means "the host, as this container reaches it" (Docker's spelling).
+    const firstGateway = mine.map((m) => this.gatewayOf(m.network)).find(Boolean) ?? "";
+    for (const h of JSON.parse(f.extra_hosts) as HostEntry[]) {
+      if (h.ip !== "host-gateway") entries.push(h);
+      else if (firstGateway) entries.push({ ip: firstGateway, names: h.names });
+    }
     return entries;
   }
 

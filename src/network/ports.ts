@@ -95,3 +95,14 @@ export function ephemeralRange(): { from: number; to: number } {
   }
   return { from: 32768, to: 60999 };
 }
+
+/** `-P`: every port of the image's EXPOSE list ("80/tcp", "53/udp", "8080") on a random host port. */
+export function exposedPortRequests(exposed: Record<string, unknown> | string[] | undefined): PortRequest[] {
+  const keys = Array.isArray(exposed) ? exposed : Object.keys(exposed ?? {});
+  return keys.flatMap((k) => parsePortSpec(k));
+}
+
+/** One line of `berth port`: "80/tcp -> 0.0.0.0:8080". */
+export function formatBinding(b: PortBinding): string {
+  return `${b.containerPort}/${b.proto} -> ${b.hostIp || "0.0.0.0"}:${b.hostPort}`;
+}

@@ -162,10 +162,11 @@ describe("network modes", () => {
     const c = l.container();
     const d = driverFor(parseNetworkMode("front,bridge"), { manager: l.mgr });
     const hostPort = freePort();
-    const r = d.setup({ containerId: c.id, netnsPath: c.netnsPath, hostname: "web", name: "web", ports: [{ hostPort, containerPort: 80, proto: "tcp" }], extraHosts: [{ ip: "10.9.9.9", names: ["db.example"] }] });
+    const r = d.setup({ containerId: c.id, netnsPath: c.netnsPath, hostname: "web", name: "web", ports: [{ hostPort, containerPort: 80, proto: "tcp" }], extraHosts: [{ ip: "10.9.9.9", names: ["db.example"] }, { ip: "host-gateway", names: ["host.berth.internal"] }] });
     expect(r.attachments.map((a) => a.network)).toEqual(["front", "bridge"]);
     expect(r.ports[0]!.containerIp).toBe(r.attachments[0]!.ip);
     expect(readFileSync(r.files.hosts, "utf8")).toContain("10.9.9.9\tdb.example");
+    expect(readFileSync(r.files.hosts, "utf8")).toContain(`${r.attachments[0]!.gateway}\thost.berth.internal`);
     d.teardown(c.id);
     expect(l.mgr.endpoints(c.id)).toEqual([]);
     expect(l.mgr.ports(c.id)).toEqual([]);

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { broadcastOf, formatIPv4, hostRoutes, macFor, overlaps, parseIPv4, parseSubnet } from "../../src/network/cidr.ts";
 import { renderHosts, renderResolvConf, writeContainerFiles, writeInPlace } from "../../src/network/files.ts";
 import { deleteTable, renderRuleset } from "../../src/network/nft.ts";
-import { parsePortSpec } from "../../src/network/ports.ts";
+import { exposedPortRequests, formatBinding, parsePortSpec } from "../../src/network/ports.ts";
 
 describe("cidr", () => {
   test("parse, format, broadcast, overlap, MAC", () => {
@@ -41,6 +41,14 @@ describe("-p parsing", () => {
     expect(() => parsePortSpec("8000-8002:80-81")).toThrow(/3 ports but container range has 2/);
     expect(() => parsePortSpec("70000:80")).toThrow(/1-65535/);
     expect(() => parsePortSpec("80/sctp")).toThrow(/tcp or udp/);
+  });
+
+  test("-P from EXPOSE, and berth port lines", () => {
+    expect(exposedPortRequests({ "80/tcp": {}, "53/udp": {} })).toEqual([
+      { hostIp: undefined, containerPort: 80, proto: "tcp" },
+      { hostIp: undefined, containerPort: 53, proto: "udp" },
+    ]);
+    expect(formatBinding({ hostIp: "", hostPort: 8080, containerIp: "10.88.0.2", containerPort: 80, proto: "tcp" })).toBe("80/tcp -> 0.0.0.0:8080");
   });
 });
 
