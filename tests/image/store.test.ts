@@ -134,7 +134,7 @@ describe("round trips", () => {
     expect(r2.images[0]!.layers[0]!.diffId).toBe(img.layers[0]!.diffId);
     // a gzip tar import keeps the compressed blob and unpacks it
     const tgz = path.join(work, "root.tar.gz");
-    fs.writeFileSync(tgz, Bun.gzipSync(baseLayer()));
+    fs.writeFileSync(tgz, Bun.gzipSync(new Uint8Array(baseLayer())));
     const r3 = await rootfsImporter(tgz).run(a.store, { names: ["gz:1"] });
     expect(r3.images[0]!.layers[0]!.mediaType).toBe("application/vnd.oci.image.layer.v1.tar+gzip");
     expect(fs.readFileSync(path.join(a.store.snapshotDirs(r3.images[0]!)[0]!, "opt/a/two"), "utf8")).toBe("22");
