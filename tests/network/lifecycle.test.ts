@@ -1,7 +1,7 @@
 // Addresses, crash recovery and cleanup: no address twice, none leaked after release or a crash,
 // nothing left in the kernel after detach/unpublish/reconcile/reset. Also none mode and named netns.
 import { afterEach, describe, expect, test } from "bun:test";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, readlinkSync } from "node:fs";
 import { driverFor, openNetworks, parseNetworkMode } from "../../src/network/index.ts";
 import { freePort, freeSubnet, Lab } from "./lab.ts";
 
@@ -34,8 +34,11 @@ describe("IPAM", () => {
     expect(() => l.mgr.attach({ containerId: extra.id, netnsPath: extra.netnsPath, network: "n", ip: `${base}.200` })).toThrow(/already in use/);
     expect(() => l.mgr.attach({ containerId: extra.id, netnsPath: extra.netnsPath, network: "n", ip: `${base}.1` })).toThrow(/gateway/);
     expect(() => l.mgr.attach({ containerId: extra.id, netnsPath: extra.netnsPath, network: "n", ip: "192.168.77.3" })).toThrow(/not a host address/);
+    // A kernel-side failure (not a netns file) is rolled back too.
+    expect(() => l.mgr.attach({ containerId: extra.id, netnsPath: "/etc/hostname", network: "n" })).toThrow(/netlink create veth/);
     // Failed attaches left nothing behind.
     expect(l.mgr.endpoints(extra.id)).toEqual([]);
+    expect(l.leftoverLinks().filter((x) => x.startsWith(`${l.prefix}v`)).length).toBe(6);
     const first = [...ips][0]!;
     l.mgr.detach(cs[0]!.id);
     const next = l.mgr.attach({ containerId: extra.id, netnsPath: extra.netnsPath, network: "n" }).ip;
@@ -121,6 +124,32 @@ describe("cleanup and crash recovery", () => {
     Bun.spawnSync(["ip", "link", "add", `${l.prefix}vstray`, "type", "veth", "peer", "name", `${l.prefix}vstray2`]);
     expect(l.mgr.reconcile(new Set([keep.id])).veths).toBeGreaterThanOrEqual(1);
     expect(l.leftoverLinks().filter((x) => x.startsWith(`${l.prefix}v`)).length).toBe(1);
+  }, 30_000);
+
+  test("a runtime-made netns (/proc/PID/ns/net): attach works; when the process dies reconcile frees the rest", async () => {
+    const l = newLab();
+    const proc = Bun.spawn(["unshare", "--net", "sleep", "300"], { stdout: "ignore", stderr: "ignore" });
+    try {
+      // Wait until unshare has switched namespaces (its net ns differs from ours).
+      const ours = readlinkSync("/proc/self/ns/net");
+      for (let i = 0; i < 200 && readlinkSync(`/proc/${proc.pid}/ns/net`) === ours; i++) await Bun.sleep(5);
+      const id = "proc" + proc.pid;
+      const a = l.mgr.attach({ containerId: id, netnsPath: `/proc/${proc.pid}/ns/net` });
+      const inside = Bun.spawnSync(["nsenter", `--net=/proc/${proc.pid}/ns/net`, "ip", "-o", "-4", "addr"]).stdout.toString();
+      expect(inside).toContain(`${a.ip}/${a.prefixLen}`);
+      expect(l.leftoverLinks().filter((x) => x.startsWith(`${l.prefix}v`)).length).toBe(1);
+      proc.kill(9);
+      await proc.exited;
+      // The kernel destroys the pair with the namespace (asynchronously); the lease stays until reconcile.
+      for (let i = 0; i < 400 && l.leftoverLinks().some((x) => x.startsWith(`${l.prefix}v`)); i++) await Bun.sleep(5);
+      expect(l.leftoverLinks().filter((x) => x.startsWith(`${l.prefix}v`))).toEqual([]);
+      expect(l.mgr.endpoints(id).length).toBe(1);
+      expect(l.mgr.reconcile(new Set()).endpoints).toBe(1);
+      expect(l.mgr.inspect("bridge").containers).toEqual([]);
+    } finally {
+      proc.kill(9);
+      await proc.exited;
+    }
   }, 30_000);
 
   test("reset removes every bridge, veth, rule and lease of the state root", () => {
