@@ -82,3 +82,34 @@ export function cleanupRoot(root: string): void {
   for (const m of mountsUnder(root).reverse()) Bun.spawnSync(["umount", "-l", m]);
   rmSync(root, { recursive: true, force: true });
 }
+
+/** cgroup directories named after any of the ids, in every v1 hierarchy and the unified one. */
+export function cgroupsOf(ids: string[]): string[] {
+  const out: string[] = [];
+  const base = "/sys/fs/cgroup";
+  for (const h of Bun.spawnSync(["ls", base]).stdout.toString().split("\n").filter(Boolean)) {
+    for (const id of ids) if (existsSync(join(base, h, "berth", id))) out.push(join(base, h, "berth", id));
+  }
+  return out;
+}
+
+/** Processes whose command line mentions the root (monitors, exit hooks, berth itself). */
+export function processesUnder(root: string): number[] {
+  const pids: number[] = [];
+  for (const d of Bun.spawnSync(["ls", "/proc"]).stdout.toString().split("\n")) {
+    if (!/^\d+$/.test(d) || Number(d) === process.pid) continue;
+    try {
+      if (readFileSync(`/proc/${d}/cmdline`, "utf8").includes(root)) pids.push(Number(d));
+    } catch { /* gone */ }
+  }
+  return pids;
+}
+
+export async function eventually(check: () => boolean, timeoutMs = 15_000): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (check()) return true;
+    await Bun.sleep(100);
+  }
+  return check();
+}

@@ -153,11 +153,14 @@ async function otherModule(verb: string, argv: string[], root: string): Promise<
   return null;
 }
 
+let verb: string | undefined;
+
 export async function main(argv: string[]): Promise<number> {
   const g = parseGlobals(argv);
+  verb = g === "help" || g === "version" ? undefined : g.rest[0];
   if (g === "help") { io.out(USAGE); return 0; }
   if (g === "version") { io.out(`berth version ${VERSION}\n`); return 0; }
-  const [verb, ...rest] = g.rest;
+  const rest = g.rest.slice(1);
   if (!verb) { io.out(USAGE); return 0; }
   if (verb === "help") { io.out(USAGE); return 0; }
   if (verb === "internal") {
@@ -188,7 +191,6 @@ if (import.meta.main) {
   } catch (e) {
     const err = e as Error;
     code = e instanceof EngineError ? e.exitCode : EXIT_ENGINE;
-    const verb = process.argv.slice(2).find((a) => !a.startsWith("-"));
     const prefix = verb === "run" || verb === "create" || verb === "start" ? "berth: Error: " : "Error: ";
     process.stderr.write(`${prefix}${err.message}\n`);
     if (process.env.BERTH_DEBUG && err.stack) process.stderr.write(err.stack + "\n");
