@@ -1,8 +1,10 @@
 // linux.namespaces: new ones, ones joined by path, user namespaces with id maps, time offsets.
 import { afterEach, describe, expect, test } from "bun:test";
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { makeBusyboxBundle, type Bundle } from "../helpers/bundle.ts";
-import { ok, runBundle, stateOf, uniqueId, useStateRoot } from "../helpers/runtime.ts";
+import { ok, runBundle, runtime, stateOf, uniqueId, useStateRoot } from "../helpers/runtime.ts";
 
 const root = useStateRoot();
 const cleanups: (() => void)[] = [];
@@ -71,6 +73,11 @@ describe("new namespaces", () => {
 
   test("user namespace: container uid 0 is host uid 100000", () => {
     const b = bundle(sh("id -u; id -g; cat /proc/self/uid_map /proc/self/gid_map; exec sleep 1000"), { owner: { uid: 100000, gid: 100000 } });
+    const hostdir = mkdtempSync(join(tmpdir(), "berth-host-"));
+    chmodSync(hostdir, 0o755);
+    writeFileSync(join(hostdir, "f"), "host\n");
+    cleanups.push(() => rmSync(hostdir, { recursive: true, force: true }));
+    b.config.mounts!.push({ destination: "/hostdir", type: "bind", source: hostdir, options: ["rbind", "rw"] });
     b.config.linux!.namespaces!.push({ type: "user" });
     b.config.linux!.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
     b.config.linux!.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
@@ -84,10 +91,10 @@ describe("new namespaces", () => {
     expect(readFileSync(`/proc/${pid}/uid_map`, "utf8").trim().split(/\s+/)).toEqual(["0", "100000", "65536"]);
     expect(readFileSync(`/proc/${pid}/gid_map`, "utf8").trim().split(/\s+/)).toEqual(["0", "100000", "65536"]);
     expect(ok(root, ["exec", id, "id", "-u"]).stdout).toBe("0\n");
-    // Files the container creates belong to the mapped uid on the host.
-    ok(root, ["exec", id, "touch", "/tmp/made-inside"]);
-    // The default config's rootfs is read-only, /tmp included: if touch worked, check the owner.
-    if (existsSync(`${b.rootfs}/tmp/made-inside`)) expect(statSync(`${b.rootfs}/tmp/made-inside`).uid).toBe(100000);
+    // The container's root is not the host's root: a host root-owned file bound in rw stays unwritable.
+    const w = runtime(root, ["exec", id, "sh", "-c", "echo x >> /hostdir/f"]);
+    expect(w.code).not.toBe(0);
+    expect(readFileSync(join(hostdir, "f"), "utf8")).toBe("host\n");
   });
 
   test("user namespace: a writable rootfs file made inside is owned by 100000 on the host", () => {
