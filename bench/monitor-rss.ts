@@ -3,9 +3,10 @@
 // monitor's /proc/PID/status (VmRSS = RssAnon + RssFile) and smaps_rollup (Pss: shared pages
 // divided among the processes sharing them; Private: pages only this monitor holds).
 //
-// Two builds are measured side by side: the Makefile's (dynamically linked against glibc), and
-// the same sources linked with -static (compiled here into a temp dir), because a dynamically
-// linked process's VmRSS counts every libc page it maps even though they are shared.
+// Three builds are measured side by side: the Makefile's (as it links: dynamically, against
+// glibc), and the same sources linked -static against glibc and against musl (musl-gcc, from
+// Debian's musl-tools, when installed), compiled here into a temp dir. A process's VmRSS counts
+// every page of libc it maps, shared or not; Pss divides shared pages among their users.
 // Compared with the figures in issue 6: podman's conmon 2.0 MB, containerd-shim-runc-v2 13.3 MB.
 //
 //   bun bench/monitor-rss.ts [--n 50] [--json]
@@ -36,21 +37,22 @@ function memOf(pid: number): Mem {
   };
 }
 
-function buildStatic(dir: string): string | null {
-  const out = join(dir, "berth-monitor-static");
+/** The monitor's sources linked statically with `compiler` into dir; null when that fails. */
+function buildStatic(compiler: string, name: string, dir: string): string | null {
+  const out = join(dir, name);
   const srcDir = join(root, "native/monitor");
   const sources = readdirSync(srcDir).filter((f) => f.endsWith(".c")).map((f) => join(srcDir, f));
   try {
-    execFileSync("cc", ["-Os", "-std=gnu11", "-D_GNU_SOURCE", "-fno-strict-aliasing", "-static", "-o", out, ...sources], { stdio: "pipe" });
+    execFileSync(compiler, ["-Os", "-std=gnu11", "-D_GNU_SOURCE", "-fno-strict-aliasing", "-static", "-o", out, ...sources], { stdio: "pipe" });
     return out;
   } catch (e) {
-    console.error(`static link failed (no libc.a?): ${(e as Error).message.split("\n")[0]}`);
+    console.error(`${name}: static link with ${compiler} failed (${(e as Error).message.split("\n")[0]}); not measured`);
     return null;
   }
 }
 
 async function measure(label: string, binary: string, work: string): Promise<{ label: string; n: number; avg: Mem; max: Mem }> {
-  const dir = join(work, label);
+  const dir = join(work, `${label}.run`);
   mkdirSync(dir);
   const started: { pid: number; exit: string }[] = [];
   try {
@@ -81,19 +83,25 @@ execFileSync("make", ["-s", "-C", join(root, "native"), `OUT=${dirname(MONITOR_B
 const work = mkdtempSync(join(tmpdir(), "berth-monitor-rss-"));
 try {
   const results = [await measure("makefile-build", MONITOR_BINARY, work)];
-  const st = buildStatic(work);
-  if (st) results.push(await measure("static-glibc", st, work));
+  const glibc = buildStatic("cc", "static-glibc", work);
+  if (glibc) results.push(await measure("static-glibc", glibc, work));
+  if (Bun.which("musl-gcc")) {
+    const musl = buildStatic("musl-gcc", "static-musl", work);
+    if (musl) results.push(await measure("static-musl", musl, work));
+  } else {
+    console.error("static-musl: musl-gcc not installed (apt-get install musl-tools); not measured");
+  }
 
   if (json) {
     console.log(JSON.stringify({ n: N, unit: "kB", results, reference: { conmonKB: 2.0 * KIB, shimKB: 13.3 * KIB } }, null, 2));
   } else {
-    const fmt = (kb: number) => `${(kb / KIB).toFixed(2)} MiB`.padStart(10);
+    const fmt = (kb: number) => `${Math.round(kb)} KiB`.padStart(10);
     console.log(`berth-monitor memory per container, ${N} monitors each holding \`sleep\` (log + exit file + attach socket)`);
     console.log(`${"build".padEnd(16)}${"VmRSS".padStart(10)}${"RssAnon".padStart(10)}${"RssFile".padStart(10)}${"Pss".padStart(10)}${"Private".padStart(10)}${"max VmRSS".padStart(11)}`);
     for (const r of results) {
       console.log(`${r.label.padEnd(16)}${fmt(r.avg.vmRss)}${fmt(r.avg.rssAnon)}${fmt(r.avg.rssFile)}${fmt(r.avg.pss)}${fmt(r.avg.priv)} ${fmt(r.max.vmRss)}`);
     }
-    console.log("reference (issue 6, VmRSS): podman conmon 2.00 MiB, containerd-shim-runc-v2 13.30 MiB; goal < 1 MiB");
+    console.log("reference (issue 6, VmRSS): podman conmon 2.0 MB, containerd-shim-runc-v2 13.3 MB; goal < 1 MiB (1024 KiB)");
     for (const r of results) {
       console.log(`  ${r.label}: VmRSS ${(2.0 * KIB / r.avg.vmRss).toFixed(1)}x smaller than conmon, ${(13.3 * KIB / r.avg.vmRss).toFixed(1)}x smaller than the shim; ` +
         `${r.avg.vmRss < KIB ? "under" : "OVER"} 1 MiB`);

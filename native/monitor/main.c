@@ -23,9 +23,22 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
+#ifndef SYS_close_range
+#define SYS_close_range 436
+#endif
+#define CLOSE_RANGE_CLOEXEC_FLAG 4 /* CLOSE_RANGE_CLOEXEC; not in every libc's headers */
+
 static struct config cfg;
+
+/* Every inherited fd from `first` on becomes close-on-exec; kernels before 5.11 lack
+ * close_range, so fall back to fcntl over the fd table's usual range. */
+static void mark_cloexec_from(int first) {
+  if (syscall(SYS_close_range, (unsigned)first, ~0U, CLOSE_RANGE_CLOEXEC_FLAG) == 0) return;
+  for (int fd = first; fd < 4096; fd++) fcntl(fd, F_SETFD, FD_CLOEXEC);
+}
 
 static void usage(const char *what, const char *arg) {
   warn_msg(describe(what, arg, 0));
@@ -109,7 +122,7 @@ int main(int argc, char **argv) {
   for (int fd = 0; fd < 3; fd++) fcntl(fd, F_SETFD, FD_CLOEXEC);
   parse(argc, argv);
   /* Nothing the engine left open reaches the container; preserved fds are reopened for CMD. */
-  close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
+  mark_cloexec_from(3);
   setsid(); /* fails harmlessly when the engine already made us a session leader */
   if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0) {
     warn_msg(describe("become child subreaper", NULL, errno));
