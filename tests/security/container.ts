@@ -1,7 +1,7 @@
 // Runs real containers for the escape suite with a runc-compatible runtime: the project's
 // bin/berth-runtime, or any other given in BERTH_TEST_RUNTIME (runc works: same CLI). Every
 // container lives in its own temp dir (bundle + state root) and is deleted afterwards.
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, closeSync, copyFileSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Spec } from "../../src/oci/spec.ts";
@@ -10,7 +10,7 @@ import { defaultSeccompFor } from "../../src/security/default-profile.ts";
 import { DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, defaultRlimits } from "../../src/security/defaults.ts";
 import { REPO, fixtures, type Ran } from "./helpers.ts";
 
-export const RUNTIME = process.env.BERTH_TEST_RUNTIME ?? join(REPO, "bin/berth-runtime");
+export const RUNTIME = process.env.BERTH_TEST_RUNTIME || join(REPO, "bin/berth-runtime");
 
 let serial = 0;
 
@@ -62,11 +62,19 @@ export class Sandbox {
   /** Starts the container detached (its process runs until it exits or is killed). */
   start(spec: Spec): void {
     writeFileSync(join(this.bundle, "config.json"), JSON.stringify(spec, null, 1));
-    const r = Bun.spawnSync([RUNTIME, "--root", this.state, "run", "-d", "-b", this.bundle, this.id], {
-      stdio: ["ignore", "ignore", "pipe"],
-      timeout: 60_000,
-    });
-    if (r.exitCode !== 0) throw new Error(`${RUNTIME} run -d failed (${r.exitCode}): ${r.stderr.toString()}`);
+    // The container inherits the runtime's stdio: a pipe would stay open as long as it runs, so
+    // errors go to a file.
+    const errPath = join(this.dir, "start.err");
+    const errFd = openSync(errPath, "w");
+    try {
+      const r = Bun.spawnSync([RUNTIME, "--root", this.state, "run", "-d", "-b", this.bundle, this.id], {
+        stdio: ["ignore", "ignore", errFd],
+        timeout: 60_000,
+      });
+      if (r.exitCode !== 0) throw new Error(`${RUNTIME} run -d failed (${r.exitCode}): ${readFileSync(errPath, "utf8")}`);
+    } finally {
+      closeSync(errFd);
+    }
   }
 
   delete(): void {

@@ -8,6 +8,7 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import { RUNTIME, Sandbox, answer, hardenedSpec } from "./container.ts";
 import { fixtures, removeFixtures } from "./helpers.ts";
+import { capabilityMask } from "../../src/security/capabilities.ts";
 
 const EPERM = "errno EPERM 1";
 const EROFS = "errno EROFS 30";
@@ -253,6 +254,39 @@ describe(`escape attempts (${RUNTIME})`, () => {
     expect(open).not.toMatch(/CapEff:\s+0000000000000000/);
   });
 
+  test("the errno is the one the policy asks for: errnoRet and defaultErrnoRet", () => {
+    expect(probe(["keyctl"], {}, (spec) => {
+      spec.linux!.seccomp!.syscalls!.push({ names: ["keyctl"], action: "SCMP_ACT_ERRNO", errnoRet: 38 });
+    })).toBe("errno ENOSYS 38");
+    expect(probe(["add_key"], {}, (spec) => {
+      spec.linux!.seccomp!.defaultErrnoRet = 13;
+    })).toBe("errno EACCES 13");
+  });
+
+  test("without no_new_privs the filter still applies to a non-root process (installed before the uid switch)", () => {
+    const sb = sandbox();
+    const script = "probe ids; probe keyctl; probe mount /tmp/m";
+    const out = sb.run(hardenedSpec(sb, ["/bin/sh", "-c", script], { uid: 1000, noNewPrivileges: false })).stdout;
+    expect(out).toContain("uid=1000 euid=1000");
+    expect(out).toMatch(/NoNewPrivs:\s+0/);
+    expect(out).toMatch(/Seccomp:\s+2/);
+    expect(out.trim().split("\n").slice(-2)).toEqual([EPERM, EPERM]);
+  });
+
+  test("processes started with exec get the same seccomp filter and capability bounding set", () => {
+    const sb = sandbox();
+    const spec = hardenedSpec(sb, ["/bin/probe", "sleep", "30"]);
+    sb.start(spec);
+    const exec = (...args: string[]) =>
+      Bun.spawnSync([RUNTIME, "--root", sb.state, "exec", sb.id, "/bin/probe", ...args], { stdout: "pipe", stderr: "pipe", timeout: 30_000 });
+    const ids = exec("ids").stdout.toString();
+    expect(ids).toMatch(/Seccomp:\s+2/);
+    const bounding = ids.match(/CapBnd:\s+([0-9a-f]+)/)?.[1];
+    expect(bounding).toBe(capabilityMask(spec.process!.capabilities!.bounding).toString(16).padStart(16, "0"));
+    expect(exec("keyctl").stdout.toString().trim()).toBe(EPERM);
+    expect(exec("mount", "/tmp/m").stdout.toString().trim()).toBe(EPERM);
+  });
+
   test("overwrite the runtime binary via /proc/<pid>/exe during exec: nothing on the host becomes writable", async () => {
     const sb = sandbox();
     const hostBinaries = runtimeBinaries().filter((p) => existsSync(p));
@@ -263,6 +297,7 @@ describe(`escape attempts (${RUNTIME})`, () => {
       Bun.spawnSync([RUNTIME, "--root", sb.state, "exec", sb.id, "/proc/self/exe"], { stdio: ["ignore", "ignore", "ignore"], timeout: 30_000 });
     }
     const logs = await waitForExit(sb);
+    if (process.env.BERTH_TEST_VERBOSE) console.log(logs);
     const writable = logs.split("\n").filter((l) => l.startsWith("writable"));
     const hostInodes = new Set(hostBinaries.map((p) => `${statSync(p).dev}:${statSync(p).ino}`));
     for (const line of writable) {
