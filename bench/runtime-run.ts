@@ -18,10 +18,12 @@ interface Options {
   json: boolean;
 }
 
-/** One thing to time: `argv(id)` is run to completion and must exit 0. */
+/** One thing to time: `argv(id, bundle)` is run to completion and must exit 0. */
 interface Subject {
   name: string;
-  argv: (id: string) => string[];
+  argv: (id: string, bundle: string) => string[];
+  /** A runtime: checked first to run the bundle's process and pass on its exit status. */
+  isRuntime?: boolean;
   /** Why it cannot be measured here, if it cannot. */
   unavailable?: string;
 }
@@ -74,13 +76,13 @@ function positiveInt(flag: string, text: string, zeroOk = false): number {
   return n;
 }
 
-/** A runtime-spec bundle running busybox `true`, with the namespaces `runc spec` asks for. */
-function makeBundle(dir: string): string {
+/** A runtime-spec bundle running busybox `program`, with the namespaces `runc spec` asks for. */
+function makeBundle(dir: string, program: "true" | "false"): string {
   const rootfs = join(dir, "rootfs");
   mkdirSync(join(rootfs, "bin"), { recursive: true });
   for (const d of ["proc", "sys", "dev", "tmp", "etc"]) mkdirSync(join(rootfs, d));
   copyFileSync(BUSYBOX, join(rootfs, "bin/busybox"));
-  symlinkSync("busybox", join(rootfs, "bin/true"));
+  symlinkSync("busybox", join(rootfs, `bin/${program}`));
   symlinkSync("busybox", join(rootfs, "bin/sh"));
   const caps = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"];
   const config = {
@@ -88,7 +90,7 @@ function makeBundle(dir: string): string {
     process: {
       terminal: false,
       user: { uid: 0, gid: 0 },
-      args: ["/bin/true"],
+      args: [`/bin/${program}`],
       env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm"],
       cwd: "/",
       capabilities: { bounding: caps, effective: caps, permitted: caps, ambient: caps },
@@ -126,7 +128,7 @@ function isHybridCgroup(): boolean {
     .some((line) => line.split(" ")[4] === UNIFIED);
 }
 
-function subjects(bundle: string, roots: string): Subject[] {
+function subjects(roots: string): Subject[] {
   const root = (name: string): string => {
     const dir = join(roots, name);
     mkdirSync(dir, { recursive: true });
@@ -142,20 +144,23 @@ function subjects(bundle: string, roots: string): Subject[] {
   const list: Subject[] = [
     {
       name: "berth-runtime",
-      argv: (id) => [berth, "--root", berthRoot, "run", "-b", bundle, id],
+      argv: (id, bundle) => [berth, "--root", berthRoot, "run", "-b", bundle, id],
+      isRuntime: true,
       unavailable: existsSync(berth) ? undefined : `${berth} is missing`,
     },
     {
       name: "runc",
-      argv: (id) => ["runc", "--root", runcRoot, "run", "-b", bundle, id],
+      argv: (id, bundle) => ["runc", "--root", runcRoot, "run", "-b", bundle, id],
+      isRuntime: true,
       unavailable: hasCommand("runc") ? undefined : "runc not installed",
     },
     {
       name: "crun",
-      argv: (id) => {
+      argv: (id, bundle) => {
         const cmd = ["crun", "--root", crunRoot, "run", "-b", bundle, id];
         return hybrid ? crunWrap(cmd.join(" ")) : cmd;
       },
+      isRuntime: true,
       unavailable: hasCommand("crun") ? undefined : "crun not installed",
     },
     {
@@ -172,9 +177,17 @@ function subjects(bundle: string, roots: string): Subject[] {
   return list;
 }
 
-function runOnce(subject: Subject, id: string): Sample | { error: string } {
+/** Runs a runtime once on the `/bin/false` bundle: it must exit 1, as the container did. */
+function checkExitStatus(subject: Subject, bundle: string, id: string): string | undefined {
+  const proc = Bun.spawnSync(subject.argv(id, bundle), { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  if (proc.exitCode === 1) return undefined;
+  const text = (proc.stderr.toString() + proc.stdout.toString()).trim().split("\n")[0] ?? "";
+  return `running /bin/false exited ${proc.exitCode ?? proc.signalCode}, not 1${text ? `: ${text}` : ""}`;
+}
+
+function runOnce(subject: Subject, bundle: string, id: string): Sample | { error: string } {
   const start = performance.now();
-  const proc = Bun.spawnSync(subject.argv(id), { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  const proc = Bun.spawnSync(subject.argv(id, bundle), { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
   const ms = performance.now() - start;
   if (proc.exitCode !== 0) {
     const text = (proc.stderr.toString() + proc.stdout.toString()).trim().split("\n")[0] ?? "";
@@ -219,8 +232,12 @@ interface BenchResult {
 function bench(opts: Options): BenchResult {
   const work = mkdtempSync(join(tmpdir(), "berth-bench-run-"));
   try {
-    const bundle = makeBundle(join(work, "bundle"));
-    const all = subjects(bundle, join(work, "roots")).filter((s) => !opts.only || opts.only.some((o) => s.name.startsWith(o)));
+    const bundle = makeBundle(join(work, "bundle"), "true");
+    const falseBundle = makeBundle(join(work, "bundle-false"), "false");
+    const all = subjects(join(work, "roots")).filter((s) => !opts.only || opts.only.some((o) => s.name.startsWith(o)));
+    // A runtime that "runs" /bin/true without running it would look fast: make sure each one
+    // really runs the container's process and reports its exit status.
+    for (const s of all) if (s.isRuntime && !s.unavailable) s.unavailable = checkExitStatus(s, falseBundle, `bench-${process.pid}-check`);
     const skipped = all.filter((s) => s.unavailable).map((s) => ({ name: s.name, why: s.unavailable! }));
     const active = all.filter((s) => !s.unavailable);
     const samples = new Map<string, Sample[]>(active.map((s) => [s.name, []]));
@@ -229,7 +246,7 @@ function bench(opts: Options): BenchResult {
     for (let round = 0; round < opts.warmup + opts.runs; round++) {
       // Interleaved so that drift on the machine hits every subject alike.
       for (const subject of active) {
-        const result = runOnce(subject, `bench-${process.pid}-${seq++}`);
+        const result = runOnce(subject, bundle, `bench-${process.pid}-${seq++}`);
         if ("error" in result) {
           const f = failures.get(subject.name)!;
           f.count++;
