@@ -9,9 +9,9 @@
 
 #define ERRLEN 512
 
-/* Fds TypeScript gives stage 0: messages to TS and from TS. */
-#define FD_TO_TS 3
-#define FD_FROM_TS 4
+/* Fds TypeScript gives stage 0: messages to TS and from TS. They sit after any fds the caller
+ * preserves (--preserve-fds), so main.c reads their numbers from --control-fds OUT,IN. */
+extern int FD_TO_TS, FD_FROM_TS;
 
 /* sync.c: line messages over pipes/sockets. */
 int sync_send(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -29,6 +29,7 @@ int ns_join_paths(const struct plan *plan, char *err, size_t n);  /* setns for n
 int ns_setup_time(const struct plan *plan, char *err, size_t n);  /* unshare + offsets for a new time ns */
 int ns_write_id_maps(const struct plan *plan, pid_t child, char *err, size_t n);
 int ns_flag_of(const char *type);
+int ns_unshare_cgroup(const struct plan *plan, char *err, size_t n); /* init, after "go" */
 
 /* loopback.c (init): bring up lo in a new network namespace */
 int loopback_up(const struct plan *plan, char *err, size_t n);
@@ -63,6 +64,7 @@ int hooks_run(const struct plan *plan, const char *stage, char *err, size_t n);
 int process_early(const struct plan *plan, char *err, size_t n);       /* rlimits, oom_score_adj */
 int process_lookup(const struct plan *plan, char *path, size_t len, char *err, size_t n); /* argv[0] in PATH */
 int process_chdir(const struct plan *plan, char *err, size_t n);
+int process_make_cwd(const struct plan *plan, int rootfd, char *err, size_t n); /* before pivot: the root may become read-only */
 void process_exec(const struct plan *plan, int report_fd) __attribute__((noreturn));
 
 /* The clone()d init's arguments (create.c -> init.c). */
@@ -70,6 +72,7 @@ struct init_args {
   struct plan *plan;
   int sync_fd;    /* socket to stage 0 */
   int console_fd; /* where the pty master goes, or -1 */
+  int state_fd;   /* O_PATH of the state dir (holds exec.fifo), opened by stage 0 as host root, or -1 */
 };
 int init_main(void *arg);
 int wait_exit_status(pid_t pid);

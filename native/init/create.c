@@ -40,7 +40,7 @@ int stage0_create(const struct plan *cplan, int wait_child, int console_relay) {
   struct plan *plan = (struct plan *)cplan;
   char err[ERRLEN];
   if (fcntl(FD_TO_TS, F_GETFD) < 0 || fcntl(FD_FROM_TS, F_GETFD) < 0) {
-    fprintf(stderr, "berth-init: create must be started by berth-runtime (fds 3 and 4 are its pipes)\n");
+    fprintf(stderr, "berth-init: create must be started by berth-runtime (it passes its control pipes)\n");
     return 1;
   }
   fcntl(FD_TO_TS, F_SETFD, FD_CLOEXEC);
@@ -64,7 +64,11 @@ int stage0_create(const struct plan *cplan, int wait_child, int console_relay) {
 
   int sp[2];
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0) fail(FD_TO_TS, "socketpair: %s", strerror(errno));
-  struct init_args args = {.plan = plan, .sync_fd = sp[1], .console_fd = console_fd};
+  /* Opened here, as host root: the init may run as an unmapped user that cannot reach it. */
+  const struct plan_record *sd = plan_find(plan, "state_dir");
+  int state_fd = sd ? open(sd->argv[0], O_PATH | O_DIRECTORY | O_CLOEXEC) : -1;
+  if (sd && state_fd < 0) fail(FD_TO_TS, "open state dir %s: %s", sd->argv[0], strerror(errno));
+  struct init_args args = {.plan = plan, .sync_fd = sp[1], .console_fd = console_fd, .state_fd = state_fd};
   size_t stack_size = 1 << 20;
   char *stack = mmap(NULL, stack_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
   if (stack == MAP_FAILED) fail(FD_TO_TS, "mmap stack: %s", strerror(errno));
@@ -73,6 +77,7 @@ int stage0_create(const struct plan *cplan, int wait_child, int console_relay) {
   child_pid = pid;
   close(sp[1]);
   if (console_fd >= 0) close(console_fd);
+  if (state_fd >= 0) close(state_fd);
 
   if (ns_write_id_maps(plan, pid, err, sizeof err) < 0) { kill(pid, SIGKILL); fail(FD_TO_TS, "%s", err); }
   sync_send(FD_TO_TS, "pid %d", pid);

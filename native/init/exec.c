@@ -56,7 +56,7 @@ static int differing_namespaces(pid_t pid) {
 int exec_join(const struct plan *plan, int wait_child, int console_relay) {
   char err[ERRLEN];
   if (fcntl(FD_TO_TS, F_GETFD) < 0) {
-    fprintf(stderr, "berth-init: exec must be started by berth-runtime (fd 3 is its pipe)\n");
+    fprintf(stderr, "berth-init: exec must be started by berth-runtime (it passes its control pipes)\n");
     return 1;
   }
   fcntl(FD_TO_TS, F_SETFD, FD_CLOEXEC);

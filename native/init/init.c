@@ -27,6 +27,7 @@ int init_main(void *arg) {
   if (got <= 0 || strncmp(line, "go", 2)) _exit(1);
   if (line[2] == ' ') plan_set_value(plan, "state_json", line + 3);
 
+  if (ns_unshare_cgroup(plan, err, sizeof err) < 0) fail(sync, "%s", err);
   if (plan_has(plan, "uidmap")) {
     if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) fail(sync, "become root in the user namespace: %s", strerror(errno));
   }
@@ -41,10 +42,9 @@ int init_main(void *arg) {
   if (devices_create(plan, rootfd, err, sizeof err) < 0) fail(sync, "%s", err);
   if (rootfs_write_sysctls(plan, rootfd, err, sizeof err) < 0) fail(sync, "%s", err);
 
-  /* exec.fifo lives in the state dir on the host; keep a directory fd to reach it after pivot_root. */
-  const struct plan_record *sd = plan_find(plan, "state_dir");
-  int statefd = sd ? open(sd->argv[0], O_PATH | O_DIRECTORY | O_CLOEXEC) : -1;
-  if (sd && statefd < 0) fail(sync, "open state dir %s: %s", sd->argv[0], strerror(errno));
+  /* exec.fifo lives in the state dir on the host; stage 0 gave us a directory fd to reach it after pivot_root. */
+  int statefd = a->state_fd;
+  if (process_make_cwd(plan, rootfd, err, sizeof err) < 0) fail(sync, "%s", err);
 
   if (hooks_run(plan, "createContainer", err, sizeof err) < 0) fail(sync, "%s", err);
   if (rootfs_pivot(plan, rootfd, err, sizeof err) < 0) fail(sync, "%s", err);
@@ -61,11 +61,11 @@ int init_main(void *arg) {
   close(sync);
 
   if (statefd >= 0) {
-    /* Blocks until `start` opens the fifo for reading. */
+    /* Blocks until `start` opens the fifo for reading. The fd stays open (close-on-exec) so
+     * `start` sees end-of-file exactly when execve has happened. */
     int fifo = openat(statefd, "exec.fifo", O_WRONLY | O_CLOEXEC);
     if (fifo < 0) { fprintf(stderr, "berth-init: open exec.fifo: %s\n", strerror(errno)); _exit(1); }
     if (write(fifo, "0", 1) != 1) { fprintf(stderr, "berth-init: write exec.fifo: %s\n", strerror(errno)); _exit(1); }
-    close(fifo);
     close(statefd);
   }
   if (hooks_run(plan, "startContainer", err, sizeof err) < 0) { fprintf(stderr, "berth-init: %s\n", err); _exit(1); }

@@ -4,11 +4,14 @@
  * See native/PLAN.md for the plan and the order of processes. */
 #include "core.h"
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+int FD_TO_TS = 3, FD_FROM_TS = 4;
 
 int main(int argc, char **argv) {
   if (argc < 3 || (strcmp(argv[1], "create") && strcmp(argv[1], "exec"))) {
-    fprintf(stderr, "usage: berth-init create|exec PLAN [--wait] [--console-relay]\n"
+    fprintf(stderr, "usage: berth-init create|exec PLAN [--wait] [--console-relay] [--control-fds OUT,IN]\n"
                     "berth-init is the C core of berth-runtime and is started by it; run berth-runtime instead.\n");
     return 2;
   }
@@ -17,6 +20,12 @@ int main(int argc, char **argv) {
   for (int i = 3; i < argc; i++) {
     if (!strcmp(argv[i], "--wait")) wait_child = 1;
     else if (!strcmp(argv[i], "--console-relay")) console_relay = 1;
+    else if (!strcmp(argv[i], "--control-fds") && i + 1 < argc) {
+      if (sscanf(argv[++i], "%d,%d", &FD_TO_TS, &FD_FROM_TS) != 2 || FD_TO_TS < 3 || FD_FROM_TS < 3) {
+        fprintf(stderr, "berth-init: --control-fds needs OUT,IN\n");
+        return 2;
+      }
+    }
     else { fprintf(stderr, "berth-init: unknown option %s\n", argv[i]); return 2; }
   }
   struct plan plan;

@@ -31,7 +31,9 @@ int ns_clone_flags(const struct plan *plan) {
     const struct plan_record *r = &plan->records[i];
     if (strcmp(r->op, "ns") || r->argc != 2 || r->argv[1][0]) continue;
     int f = ns_flag_of(r->argv[0]);
-    if (f != CLONE_NEWTIME) flags |= f; /* time: unshared by stage 0, see ns_setup_time */
+    /* time: unshared by stage 0 (ns_setup_time); cgroup: by the init once it sits in its own
+     * cgroups, so that they become the namespace's root (ns_unshare_cgroup). */
+    if (f != CLONE_NEWTIME && f != CLONE_NEWCGROUP) flags |= f;
   }
   return flags;
 }
@@ -116,4 +118,13 @@ int ns_write_id_maps(const struct plan *plan, pid_t child, char *err, size_t n) 
     if (write_file(path, "deny", err, n) < 0) return -1;
   }
   return write_map(plan, "gidmap", child, "gid_map", err, n);
+}
+
+int ns_unshare_cgroup(const struct plan *plan, char *err, size_t n) {
+  for (int i = 0; i < plan->count; i++) {
+    const struct plan_record *r = &plan->records[i];
+    if (strcmp(r->op, "ns") || r->argc != 2 || strcmp(r->argv[0], "cgroup") || r->argv[1][0]) continue;
+    if (unshare(CLONE_NEWCGROUP) < 0) { snprintf(err, n, "unshare cgroup namespace: %s", strerror(errno)); return -1; }
+  }
+  return 0;
 }

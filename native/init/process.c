@@ -86,6 +86,15 @@ int process_lookup(const struct plan *plan, char *out, size_t len, char *err, si
   return -1;
 }
 
+int process_make_cwd(const struct plan *plan, int rootfd, char *err, size_t n) {
+  const struct plan_record *c = plan_find(plan, "cwd");
+  if (!c || c->argc != 1) return 0;
+  int fd = open_in_root(rootfd, c->argv[0], 1, 1, err, n);
+  if (fd < 0) return -1;
+  close(fd);
+  return 0;
+}
+
 int process_chdir(const struct plan *plan, char *err, size_t n) {
   const struct plan_record *c = plan_find(plan, "cwd");
   const char *cwd = c && c->argc == 1 ? c->argv[0] : "/";

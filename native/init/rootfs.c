@@ -21,6 +21,30 @@ static const char *rootfs_path(const struct plan *plan) {
   return r && r->argc == 1 ? r->argv[0] : NULL;
 }
 
+/* The mount point under which PATH lies, from /proc/self/mountinfo (longest prefix wins). */
+static int parent_mount_point(const char *path, char *out, size_t len) {
+  FILE *f = fopen("/proc/self/mountinfo", "re");
+  if (!f) return -1;
+  char line[8192], best[4096] = "/";
+  size_t best_len = 1;
+  while (fgets(line, sizeof line, f)) {
+    char mp[4096];
+    if (sscanf(line, "%*s %*s %*s %*s %4095s", mp) != 1) continue;
+    /* Undo mountinfo's octal escapes (\040 for a space, ...). */
+    char *w = mp;
+    for (char *r = mp; *r; r++) {
+      if (r[0] == '\\' && r[1] >= '0' && r[1] <= '7' && r[2] && r[3]) { *w++ = (char)((r[1] - '0') * 64 + (r[2] - '0') * 8 + (r[3] - '0')); r += 3; }
+      else *w++ = *r;
+    }
+    *w = 0;
+    size_t l = strlen(mp);
+    if (l > best_len && !strncmp(path, mp, l) && (path[l] == '/' || path[l] == 0)) { strcpy(best, mp); best_len = l; }
+  }
+  fclose(f);
+  snprintf(out, len, "%s", best);
+  return 0;
+}
+
 int rootfs_prepare(const struct plan *plan, int *rootfd, char *err, size_t n) {
   const char *root = rootfs_path(plan);
   if (!root) { snprintf(err, n, "plan has no rootfs"); return -1; }
@@ -30,6 +54,13 @@ int rootfs_prepare(const struct plan *plan, int *rootfd, char *err, size_t n) {
   if (pr && pr->argc == 1 && plan_u64(pr->argv[0], &prop, err, n) < 0) return -1;
   if (!prop) prop = MS_SLAVE | MS_REC;
   if (mount(NULL, "/", NULL, (unsigned long)prop, NULL) < 0) { snprintf(err, n, "set propagation of /: %s", strerror(errno)); return -1; }
+  /* pivot_root refuses a shared parent, and binding from an unbindable one fails: make the
+   * mount holding the rootfs private (in our namespace only), as runc does. */
+  char parent[4096];
+  if (parent_mount_point(root, parent, sizeof parent) == 0 && mount(NULL, parent, NULL, MS_PRIVATE, NULL) < 0) {
+    snprintf(err, n, "make %s private: %s", parent, strerror(errno));
+    return -1;
+  }
   /* pivot_root needs the new root to be a mount point. */
   if (mount(root, root, NULL, MS_BIND | MS_REC, NULL) < 0) { snprintf(err, n, "bind rootfs %s: %s", root, strerror(errno)); return -1; }
   *rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);

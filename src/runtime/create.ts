@@ -1,7 +1,7 @@
 // `create`: everything up to the point where the container's init waits for `start`.
 // TypeScript resolves the plan; berth-init (C) executes it; on any failure nothing is left:
 // no process, no cgroup, no state directory.
-import { readFileSync, writeFileSync, renameSync } from "node:fs";
+import { readFileSync, writeFileSync, renameSync, chmodSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Spec } from "../oci/spec.ts";
 import { parseSpec, checkContainerId, OciConfigError } from "../oci/validate.ts";
@@ -85,13 +85,15 @@ export async function createContainer(store: StateStore, opts: CreateOptions): P
     writeFileSync(planPath, encodePlan(plan));
     opts.debug?.(`plan for ${opts.id}: ${JSON.stringify(plan)}`);
     mkfifo(join(dir, "exec.fifo"), 0o622);
+    chmodSync(join(dir, "exec.fifo"), 0o622); // past the umask: a user-namespaced init must open it
+
     const record: ContainerRecord = {
       id: opts.id, bundle, rootfs, pid: 0, pidStartTime: "", created: new Date().toISOString(),
       owner: safeUserName(), annotations: spec.annotations, config: spec, cgroupsPath: spec.linux?.cgroupsPath, ...(noCgroup ? { noCgroup } : {}),
     };
     store.write(record);
     const flags = opts.foreground ? ["--wait", ...(spec.process?.terminal && !opts.consoleSocket ? ["--console-relay"] : [])] : [];
-    init = startInit("create", planPath, flags, opts.stdio, opts.launcher);
+    init = startInit("create", planPath, flags, opts.stdio, opts.launcher, opts.preserveFds);
     pid = Number(expectMessage(init, "pid "));
     if (!noCgroup) cgroup.addProcess(pid);
     const resources = withDefaultDeviceRules(spec.linux?.resources, spec.linux?.devices);

@@ -53,7 +53,7 @@ export async function execInContainer(store: StateStore, opts: ExecOptions): Pro
   writeFileSync(planPath, encodePlan(plan));
   try {
     const flags = opts.detach ? [] : ["--wait", ...(opts.process.terminal && !opts.consoleSocket ? ["--console-relay"] : [])];
-    const init = startInit("exec", planPath, flags, opts.stdio);
+    const init = startInit("exec", planPath, flags, opts.stdio, [], opts.preserveFds);
     const pid = Number(expectMessage(init, "pid "));
     const started = init.next();
     if (started === null || started.startsWith("error ")) {

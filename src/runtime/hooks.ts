@@ -15,8 +15,12 @@ export async function runHook(stage: string, hook: Hook, state: State): Promise<
   } catch (e) {
     throw new HookError(`${stage} hook ${hook.path}: ${(e as Error).message}`);
   }
-  proc.stdin.write(JSON.stringify(state));
-  await proc.stdin.end();
+  try {
+    proc.stdin.write(JSON.stringify(state));
+    await proc.stdin.end();
+  } catch {
+    /* a hook need not read its stdin */
+  }
   let timedOut = false;
   const timer = hook.timeout ? setTimeout(() => { timedOut = true; proc.kill(9); }, hook.timeout * 1000) : undefined;
   const code = await proc.exited;

@@ -21,14 +21,17 @@ export type Stdio = "inherit" | "ignore" | number;
 
 /** `prefix` wraps berth-init in another program (the engine's monitor), which must pass fds 3
  *  and 4 through untouched. */
-export function startInit(mode: "create" | "exec", planPath: string, flags: string[], stdio: [Stdio, Stdio, Stdio] = ["inherit", "inherit", "inherit"], prefix: string[] = []): InitProcess {
+export function startInit(mode: "create" | "exec", planPath: string, flags: string[], stdio: [Stdio, Stdio, Stdio] = ["inherit", "inherit", "inherit"], prefix: string[] = [], preserveFds = 0): InitProcess {
   if (!existsSync(INIT_BINARY)) throw new InitError(`${INIT_BINARY} is missing; build it with: npm run build`);
+  // Preserved fds keep their numbers (3..3+N-1); the control pipes come right after them.
+  const preserved = Array.from({ length: preserveFds }, (_, i) => 3 + i);
+  const out = 3 + preserveFds, inn = 4 + preserveFds;
   const proc = Bun.spawn({
-    cmd: [...prefix, INIT_BINARY, mode, planPath, ...flags],
-    stdio: [...stdio, "pipe", "pipe"],
+    cmd: [...prefix, INIT_BINARY, mode, planPath, ...flags, ...(preserveFds ? ["--control-fds", `${out},${inn}`] : [])],
+    stdio: [...stdio, ...preserved, "pipe", "pipe"],
   });
-  const fromInit = proc.stdio[3] as unknown as number;
-  const toInit = proc.stdio[4] as unknown as number;
+  const fromInit = proc.stdio[out] as unknown as number;
+  const toInit = proc.stdio[inn] as unknown as number;
   let buffered = "";
   let closed = false;
   const chunk = Buffer.alloc(65536);

@@ -17,19 +17,25 @@ export async function startContainer(store: StateStore, id: string, warn: (msg: 
   const fd = openSync(fifoPath, constants.O_RDONLY | constants.O_NONBLOCK);
   try {
     const buf = Buffer.alloc(1);
-    const readByte = (): boolean => {
+    // -1: nothing yet (a writer is there, or none has come); 0: end of file; 1: the byte.
+    const readOnce = (): number => {
       try {
-        return readSync(fd, buf) === 1;
+        return readSync(fd, buf);
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== "EAGAIN") throw e;
-        return false;
+        return -1;
       }
     };
+    let released = false;
     for (;;) {
-      if (readByte()) break;
-      // A short-lived process may have passed the fifo and exited already: its byte is still there.
-      if (!isAlive(rec.pid, rec.pidStartTime)) {
-        if (readByte()) break;
+      const n = readOnce();
+      if (n === 1) released = true;
+      // After the byte, end of file means the init's copy of the fifo closed at execve (or it died):
+      // the user's process has started, so poststart hooks may run now.
+      else if (n === 0 && released) break;
+      else if (!isAlive(rec.pid, rec.pidStartTime)) {
+        // A short-lived process may have passed the fifo and exited already: its byte is still there.
+        if (released || readOnce() === 1) break;
         throw new Error(`cannot start container ${id}: its init exited before start`);
       }
       Bun.sleepSync(0.1);
