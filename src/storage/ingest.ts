@@ -21,6 +21,8 @@ export function detectCompression(head: Uint8Array): Compression | "unknown" {
   if (head[0] === 0x1f && head[1] === 0x8b) return "gzip";
   if (head[0] === 0x28 && head[1] === 0xb5 && head[2] === 0x2f && head[3] === 0xfd) return "zstd";
   if (head.length >= 262 && head[257] === 0x75 && head[258] === 0x73 && head[259] === 0x74 && head[260] === 0x61 && head[261] === 0x72) return "none";
+  // an empty layer: nothing but the end-of-archive zero blocks
+  if (head.length >= 512 && head.subarray(0, 512).every((b) => b === 0)) return "none";
   return "unknown";
 }
 

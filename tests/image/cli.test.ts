@@ -1,5 +1,7 @@
 // The CLI end to end (as bin/berth will run it), and the busybox image script.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test, setDefaultTimeout } from "bun:test";
+
+setDefaultTimeout(60_000); // heavy I/O; the machine may be shared
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { mountContainerRootfs, unmountContainerRootfs } from "../../src/image/index.ts";

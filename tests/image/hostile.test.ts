@@ -1,6 +1,8 @@
 // The tar-breakout class: every way a layer entry could write outside its layer dir is refused,
 // nothing lands outside, and the store is left without a half-made image.
-import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { afterEach, beforeEach, describe, expect, test, setDefaultTimeout } from "bun:test";
+
+setDefaultTimeout(60_000); // heavy I/O; the machine may be shared
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { rootfsImporter } from "../../src/image/index.ts";

@@ -1,6 +1,8 @@
 // Store behaviour: round trips with identical digests, names resolved like docker, tag/rmi/prune,
 // corrupted blobs refused, an interrupted load leaves nothing visible.
-import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { afterEach, beforeEach, describe, expect, test, setDefaultTimeout } from "bun:test";
+
+setDefaultTimeout(60_000); // heavy I/O; the machine may be shared
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { archiveImporter, rootfsImporter, saveImages } from "../../src/image/index.ts";
@@ -283,5 +285,30 @@ describe("integrity", () => {
     await a.store.prune();
     expect(fs.readdirSync(path.join(a.root, "tmp"))).toEqual([]);
     expect(fs.readFileSync(path.join(a.store.snapshotDirs(r.images[0]!)[0]!, "f399")).length).toBe(256 * 1024);
+  });
+});
+
+describe("edge cases", () => {
+  test("an image with an empty (all-zero) layer and a gzip empty layer loads", async () => {
+    const layout = path.join(work, "layout");
+    writeOciLayout(layout, [baseLayer(), new Uint8Array(1024)], { name: "localhost/empty:1" });
+    const img = (await archiveImporter(layout).run(a.store)).images[0]!;
+    expect(img.layers.length).toBe(2);
+    expect(fs.readdirSync(a.store.snapshotDirs(img)[0]!)).toEqual([]);
+    const gz = path.join(work, "gz");
+    writeOciLayout(gz, [new Uint8Array(1024)], { name: "localhost/empty:2", gzip: true });
+    const img2 = (await archiveImporter(gz).run(a.store)).images[0]!;
+    expect(img2.layers[0]!.mediaType).toBe("application/vnd.oci.image.layer.v1.tar+gzip");
+  });
+
+  test("loading from stdin works through the CLI", async () => {
+    const layout = path.join(work, "layout");
+    writeOciLayout(layout, [baseLayer()], { name: "localhost/stdin:1" });
+    const tarFile = path.join(work, "layout.tar");
+    expect(Bun.spawnSync(["tar", "-cf", tarFile, "-C", layout, "."]).exitCode).toBe(0);
+    const cli = path.resolve(import.meta.dir, "../../src/cli/berth/image.ts");
+    const r = Bun.spawnSync([process.execPath, cli, "load"], { stdin: Bun.file(tarFile), env: { ...process.env, BERTH_ROOT: b.root }, stdout: "pipe", stderr: "pipe" });
+    expect(r.stderr.toString()).toBe("");
+    expect(r.stdout.toString().trim()).toBe("Loaded image: localhost/stdin:1");
   });
 });

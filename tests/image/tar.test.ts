@@ -1,5 +1,7 @@
 // The tar reader/writer against GNU tar's formats, and image reference parsing.
-import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { afterEach, beforeEach, describe, expect, test, setDefaultTimeout } from "bun:test";
+
+setDefaultTimeout(60_000); // heavy I/O; the machine may be shared
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { familiarName, parseReference } from "../../src/image/reference.ts";
