@@ -109,8 +109,13 @@ int rootfs_pivot(const struct plan *plan, int rootfd, char *err, size_t n) {
     if (mount(".", "/", NULL, MS_MOVE, NULL) < 0) { snprintf(err, n, "move rootfs to /: %s", strerror(errno)); return -1; }
     if (chroot(".") < 0) { snprintf(err, n, "chroot: %s", strerror(errno)); return -1; }
   } else {
-    if (syscall(SYS_pivot_root, ".", ".") < 0) { snprintf(err, n, "pivot_root: %s", strerror(errno)); return -1; }
-    /* The old root is now stacked on /; detach it without propagating anything. */
+    int oldroot = open("/", O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+    if (oldroot < 0) { snprintf(err, n, "open old root: %s", strerror(errno)); return -1; }
+    if (syscall(SYS_pivot_root, ".", ".") < 0) { snprintf(err, n, "pivot_root: %s", strerror(errno)); close(oldroot); return -1; }
+    /* The old root is now stacked on /; step into it explicitly (the kernel promises nothing
+     * about our cwd), make it a slave so nothing propagates to the host, and detach it. */
+    if (fchdir(oldroot) < 0) { snprintf(err, n, "chdir old root: %s", strerror(errno)); close(oldroot); return -1; }
+    close(oldroot);
     if (mount(NULL, ".", NULL, MS_SLAVE | MS_REC, NULL) < 0) { snprintf(err, n, "make old root a slave: %s", strerror(errno)); return -1; }
     if (umount2(".", MNT_DETACH) < 0) { snprintf(err, n, "detach old root: %s", strerror(errno)); return -1; }
   }
