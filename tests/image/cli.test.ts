@@ -1,12 +1,12 @@
 // The CLI end to end (as bin/berth will run it), and the busybox image script.
 import { afterAll, beforeAll, describe, expect, test, setDefaultTimeout } from "bun:test";
-
-setDefaultTimeout(60_000); // heavy I/O; the machine may be shared
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { mountContainerRootfs, unmountContainerRootfs } from "../../src/image/index.ts";
 import { closeImageStore, openImageStore } from "../../src/image/index.ts";
 import { tempDir } from "./helpers.ts";
+
+setDefaultTimeout(60_000); // heavy I/O; the machine may be shared
 
 const repo = path.resolve(import.meta.dir, "../..");
 const cli = path.join(repo, "src/cli/berth/image.ts");

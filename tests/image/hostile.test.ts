@@ -1,12 +1,12 @@
 // The tar-breakout class: every way a layer entry could write outside its layer dir is refused,
 // nothing lands outside, and the store is left without a half-made image.
 import { afterEach, beforeEach, describe, expect, test, setDefaultTimeout } from "bun:test";
-
-setDefaultTimeout(60_000); // heavy I/O; the machine may be shared
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { rootfsImporter } from "../../src/image/index.ts";
 import { makeTar, type Spec, tempDir, tempStore, listTree } from "./helpers.ts";
+
+setDefaultTimeout(60_000); // heavy I/O; the machine may be shared
 
 let ctx: ReturnType<typeof tempStore>;
 let outside: string;

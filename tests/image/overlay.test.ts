@@ -1,8 +1,6 @@
 // A 3-layer image with whiteouts and an opaque dir, mounted for real with overlayfs: the merged
 // view is right; a container's diff, commit and export work; layer analysis counts correctly.
 import { afterEach, beforeEach, describe, expect, test, setDefaultTimeout } from "bun:test";
-
-setDefaultTimeout(60_000); // heavy I/O; the machine may be shared
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { archiveImporter, commitContainer, diffContainer, exportContainer, mountContainerRootfs, unmountContainerRootfs } from "../../src/image/index.ts";
@@ -11,6 +9,8 @@ import { analyzeImage, diffImages, imageTree } from "../../src/image/layers.ts";
 import { isMountPoint } from "../../src/storage/overlay.ts";
 import { TarReader } from "../../src/storage/tar.ts";
 import { baseLayer, makeTar, tempDir, tempStore, writeOciLayout } from "./helpers.ts";
+
+setDefaultTimeout(60_000); // heavy I/O; the machine may be shared
 
 let ctx: ReturnType<typeof tempStore>;
 let work: string;

@@ -1,13 +1,13 @@
 // Store behaviour: round trips with identical digests, names resolved like docker, tag/rmi/prune,
 // corrupted blobs refused, an interrupted load leaves nothing visible.
 import { afterEach, beforeEach, describe, expect, test, setDefaultTimeout } from "bun:test";
-
-setDefaultTimeout(60_000); // heavy I/O; the machine may be shared
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { archiveImporter, rootfsImporter, saveImages } from "../../src/image/index.ts";
 import { DigestMismatchError } from "../../src/storage/digest.ts";
 import { baseLayer, makeTar, tempDir, tempStore, writeOciLayout } from "./helpers.ts";
+
+setDefaultTimeout(60_000); // heavy I/O; the machine may be shared
 
 let a: ReturnType<typeof tempStore>;
 let b: ReturnType<typeof tempStore>;

@@ -1,7 +1,5 @@
 // The tar reader/writer against GNU tar's formats, and image reference parsing.
 import { afterEach, beforeEach, describe, expect, test, setDefaultTimeout } from "bun:test";
-
-setDefaultTimeout(60_000); // heavy I/O; the machine may be shared
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { familiarName, parseReference } from "../../src/image/reference.ts";
@@ -10,6 +8,8 @@ import { LayerIngest } from "../../src/storage/ingest.ts";
 import { packDirectory } from "../../src/storage/pack.ts";
 import { type TarEntry, TarReader } from "../../src/storage/tar.ts";
 import { makeTar, tempDir } from "./helpers.ts";
+
+setDefaultTimeout(60_000); // heavy I/O; the machine may be shared
 
 let work: string;
 beforeEach(() => {

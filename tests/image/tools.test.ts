@@ -1,11 +1,11 @@
 // Archives written by other tools (umoci, skopeo) load; archives we write are read by them.
 import { afterEach, beforeEach, describe, expect, test, setDefaultTimeout } from "bun:test";
-
-setDefaultTimeout(60_000); // heavy I/O; the machine may be shared
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { archiveImporter, saveImages } from "../../src/image/index.ts";
 import { tempDir, tempStore } from "./helpers.ts";
+
+setDefaultTimeout(60_000); // heavy I/O; the machine may be shared
 
 const haveTools = Bun.which("umoci") !== null && Bun.which("skopeo") !== null;
 let ctx: ReturnType<typeof tempStore>;
