@@ -1,13 +1,14 @@
 // Times `RUNTIME --root TMP run -b BUNDLE ID` of /bin/true (create + start + wait + delete) for
 // berth-runtime, runc and crun, interleaved in one run, with bare `unshare` as the floor.
 //
-//   bun bench/runtime-run.ts [--runs N] [--warmup N] [--only name,name] [--json]
+//   bun bench/runtime-run.ts [--runs N] [--warmup N] [--only name,name] [--phases] [--json]
 //
 // Needs root. The bundle is busybox-static's /bin/busybox with /bin/true -> busybox; the config
 // asks for new pid, network, ipc, uts and mount namespaces, terminal false, no cgroup resources.
 // crun 1.8 refuses a hybrid cgroup layout, so on such hosts it runs in a private mount namespace
 // with /sys/fs/cgroup/unified unmounted; that wrapper is timed on its own and subtracted.
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+// --phases also times `create`, `start` and `delete` on their own, to show where time goes.
+import { closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
@@ -15,15 +16,16 @@ interface Options {
   runs: number;
   warmup: number;
   only: string[] | null;
+  phases: boolean;
   json: boolean;
 }
 
-/** One thing to time: `argv(id, bundle)` is run to completion and must exit 0. */
+/** One thing to time: `argv(id)` is run to completion and must exit 0. */
 interface Subject {
   name: string;
-  argv: (id: string, bundle: string) => string[];
-  /** A runtime: checked first to run the bundle's process and pass on its exit status. */
-  isRuntime?: boolean;
+  argv: (id: string) => string[];
+  /** For runtimes: the runtime's CLI with its --root, given the rest of the arguments. */
+  cli?: (args: string[]) => string[];
   /** Why it cannot be measured here, if it cannot. */
   unavailable?: string;
 }
@@ -45,12 +47,22 @@ interface Row {
   ratioVsRunc: number | null;
 }
 
+interface BenchResult {
+  rows: Row[];
+  /** With --phases: "create RUNTIME", "start RUNTIME", "delete RUNTIME" rows. */
+  phases: Row[];
+  skipped: { name: string; why: string }[];
+  leftovers: string[];
+  runs: number;
+}
+
 const repo = resolve(import.meta.dir, "..");
 const BUSYBOX = "/bin/busybox";
 const UNIFIED = "/sys/fs/cgroup/unified";
+const USAGE = "usage: bun bench/runtime-run.ts [--runs N] [--warmup N] [--only name,name] [--phases] [--json]";
 
 function parseOptions(argv: string[]): Options {
-  const opts: Options = { runs: 50, warmup: 3, only: null, json: false };
+  const opts: Options = { runs: 50, warmup: 3, only: null, phases: false, json: false };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const value = (): string => {
@@ -58,21 +70,22 @@ function parseOptions(argv: string[]): Options {
       if (v === undefined) throw new Error(`${arg} needs a value`);
       return v;
     };
-    if (arg === "--runs" || arg === "-n") opts.runs = positiveInt(arg, value());
-    else if (arg === "--warmup") opts.warmup = positiveInt(arg, value(), true);
+    if (arg === "--runs" || arg === "-n") opts.runs = wholeNumber(arg, value(), 1);
+    else if (arg === "--warmup") opts.warmup = wholeNumber(arg, value(), 0);
     else if (arg === "--only") opts.only = value().split(",");
+    else if (arg === "--phases") opts.phases = true;
     else if (arg === "--json") opts.json = true;
     else if (arg === "--help" || arg === "-h") {
-      console.log("usage: bun bench/runtime-run.ts [--runs N] [--warmup N] [--only name,name] [--json]");
+      console.log(USAGE);
       process.exit(0);
-    } else throw new Error(`unknown option ${arg} (see --help)`);
+    } else throw new Error(`unknown option ${arg}\n${USAGE}`);
   }
   return opts;
 }
 
-function positiveInt(flag: string, text: string, zeroOk = false): number {
+function wholeNumber(flag: string, text: string, min: number): number {
   const n = Number(text);
-  if (!Number.isInteger(n) || n < (zeroOk ? 0 : 1)) throw new Error(`${flag} wants a whole number, got "${text}"`);
+  if (!Number.isInteger(n) || n < min) throw new Error(`${flag} wants a whole number >= ${min}, got "${text}"`);
   return n;
 }
 
@@ -128,41 +141,28 @@ function isHybridCgroup(): boolean {
     .some((line) => line.split(" ")[4] === UNIFIED);
 }
 
-function subjects(roots: string): Subject[] {
+function subjects(bundle: string, roots: string): Subject[] {
   const root = (name: string): string => {
     const dir = join(roots, name);
     mkdirSync(dir, { recursive: true });
     return dir;
   };
-  const berth = join(repo, "bin/berth-runtime");
-  const berthRoot = root("berth");
-  const runcRoot = root("runc");
-  const crunRoot = root("crun");
   const hybrid = isHybridCgroup();
   // The wrapper crun needs on a hybrid host; `exec` keeps sh out of the timed process tree.
   const crunWrap = (cmd: string): string[] => ["unshare", "-m", "sh", "-c", `umount ${UNIFIED} && exec ${cmd}`];
+  const runtime = (name: string, command: string, unavailable: string | undefined, wrap?: (argv: string[]) => string[]): Subject => {
+    const stateRoot = root(name);
+    const cli = (args: string[]): string[] => {
+      const argv = [command, "--root", stateRoot, ...args];
+      return wrap ? wrap(argv) : argv;
+    };
+    return { name, cli, argv: (id) => cli(["run", "-b", bundle, id]), unavailable };
+  };
+  const berth = join(repo, "bin/berth-runtime");
   const list: Subject[] = [
-    {
-      name: "berth-runtime",
-      argv: (id, bundle) => [berth, "--root", berthRoot, "run", "-b", bundle, id],
-      isRuntime: true,
-      unavailable: existsSync(berth) ? undefined : `${berth} is missing`,
-    },
-    {
-      name: "runc",
-      argv: (id, bundle) => ["runc", "--root", runcRoot, "run", "-b", bundle, id],
-      isRuntime: true,
-      unavailable: hasCommand("runc") ? undefined : "runc not installed",
-    },
-    {
-      name: "crun",
-      argv: (id, bundle) => {
-        const cmd = ["crun", "--root", crunRoot, "run", "-b", bundle, id];
-        return hybrid ? crunWrap(cmd.join(" ")) : cmd;
-      },
-      isRuntime: true,
-      unavailable: hasCommand("crun") ? undefined : "crun not installed",
-    },
+    runtime("berth-runtime", berth, existsSync(berth) ? undefined : `${berth} is missing`),
+    runtime("runc", "runc", hasCommand("runc") ? undefined : "runc not installed"),
+    runtime("crun", "crun", hasCommand("crun") ? undefined : "crun not installed", hybrid ? (argv) => crunWrap(argv.join(" ")) : undefined),
     {
       // What any Bun-based CLI pays before doing anything: the floor for berth-runtime's design.
       name: "bun -e 0 (startup)",
@@ -177,25 +177,70 @@ function subjects(roots: string): Subject[] {
   return list;
 }
 
-/** Runs a runtime once on the `/bin/false` bundle: it must exit 1, as the container did. */
-function checkExitStatus(subject: Subject, bundle: string, id: string): string | undefined {
-  const proc = Bun.spawnSync(subject.argv(id, bundle), { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
-  if (proc.exitCode === 1) return undefined;
-  const text = (proc.stderr.toString() + proc.stdout.toString()).trim().split("\n")[0] ?? "";
-  return `running /bin/false exited ${proc.exitCode ?? proc.signalCode}, not 1${text ? `: ${text}` : ""}`;
+interface Outcome {
+  exitCode: number | null;
+  ms: number;
+  cpuMs: number;
+  output: string;
 }
 
-function runOnce(subject: Subject, bundle: string, id: string): Sample | { error: string } {
-  const start = performance.now();
-  const proc = Bun.spawnSync(subject.argv(id, bundle), { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
-  const ms = performance.now() - start;
-  if (proc.exitCode !== 0) {
-    const text = (proc.stderr.toString() + proc.stdout.toString()).trim().split("\n")[0] ?? "";
-    return { error: `exit ${proc.exitCode ?? proc.signalCode}: ${text}` };
+/**
+ * Runs argv to completion. Output goes to a file, not a pipe: after `create` the container's init
+ * holds the stdio it was given, and a pipe would not reach EOF until the container ends.
+ */
+function execute(argv: string[], logFile: string): Outcome {
+  const fd = openSync(logFile, "w");
+  try {
+    const start = performance.now();
+    const proc = Bun.spawnSync(argv, { stdin: "ignore", stdout: fd, stderr: fd });
+    const ms = performance.now() - start;
+    // rusage of the child and every descendant it waited for (the container's init included).
+    const cpu = proc.resourceUsage.cpuTime;
+    const output = readFileSync(logFile, "utf8").trim().split("\n")[0] ?? "";
+    return { exitCode: proc.exitCode, ms, cpuMs: Number(cpu.user + cpu.system) / 1000, output };
+  } finally {
+    closeSync(fd);
   }
-  // rusage of the child and every descendant it waited for (the container's init included).
-  const cpu = proc.resourceUsage.cpuTime;
-  return { ms, cpuMs: Number(cpu.user + cpu.system) / 1000 };
+}
+
+function errorOf(o: Outcome, expected = 0): string | undefined {
+  return o.exitCode === expected ? undefined : `exit ${o.exitCode ?? "by signal"}${o.output ? `: ${o.output}` : ""}`;
+}
+
+/** Runs a runtime once on the `/bin/false` bundle: it must exit 1, as the container did. */
+function checkExitStatus(subject: Subject, falseBundle: string, id: string, logFile: string): string | undefined {
+  const o = execute(subject.cli!(["run", "-b", falseBundle, id]), logFile);
+  const err = errorOf(o, 1);
+  return err && `running /bin/false: ${err} (wanted exit 1, the container's status)`;
+}
+
+/** Polls `state` (untimed) until the container has stopped, for at most 5 s. */
+function waitStopped(subject: Subject, id: string, logFile: string): boolean {
+  const deadline = performance.now() + 5000;
+  while (performance.now() < deadline) {
+    const o = execute(subject.cli!(["state", id]), logFile);
+    if (o.exitCode !== 0) return false;
+    const state = JSON.parse(readFileSync(logFile, "utf8")) as { status?: string };
+    if (state.status === "stopped") return true;
+    Bun.sleepSync(2);
+  }
+  return false;
+}
+
+/** create, start, (wait, untimed), delete — each timed on its own. */
+function runPhases(subject: Subject, bundle: string, id: string, logFile: string): { samples: Record<string, Sample> } | { error: string } {
+  const create = execute(subject.cli!(["create", "--bundle", bundle, id]), logFile);
+  const createErr = errorOf(create);
+  if (createErr) return { error: `create: ${createErr}` };
+  const start = execute(subject.cli!(["start", id]), logFile);
+  const startErr = errorOf(start);
+  const stopped = !startErr && waitStopped(subject, id, logFile);
+  const del = execute(subject.cli!(["delete", ...(stopped ? [] : ["--force"]), id]), logFile);
+  if (startErr) return { error: `start: ${startErr}` };
+  if (!stopped) return { error: "the container did not stop within 5 s" };
+  const deleteErr = errorOf(del);
+  if (deleteErr) return { error: `delete: ${deleteErr}` };
+  return { samples: { create, start, delete: del } };
 }
 
 function quantile(sorted: number[], q: number): number {
@@ -206,55 +251,84 @@ function quantile(sorted: number[], q: number): number {
   return sorted[lo]! + (sorted[hi]! - sorted[lo]!) * (pos - lo);
 }
 
-function summarise(name: string, samples: Sample[], failures: number, firstError: string | undefined): Row {
-  const ms = samples.map((s) => s.ms).sort((a, b) => a - b);
-  const cpu = samples.map((s) => s.cpuMs).sort((a, b) => a - b);
-  return {
-    name,
-    runs: samples.length,
-    failures,
-    firstError,
-    medianMs: quantile(ms, 0.5),
-    p90Ms: quantile(ms, 0.9),
-    minMs: ms[0] ?? NaN,
-    cpuMedianMs: quantile(cpu, 0.5),
-    ratioVsRunc: null,
-  };
+/** Collects the samples and failures of one row. */
+class Tally {
+  readonly samples: Sample[] = [];
+  failures = 0;
+  firstError?: string;
+
+  constructor(readonly name: string) {}
+
+  fail(error: string): void {
+    this.failures++;
+    this.firstError ??= error;
+  }
+
+  row(): Row {
+    const ms = this.samples.map((s) => s.ms).sort((a, b) => a - b);
+    const cpu = this.samples.map((s) => s.cpuMs).sort((a, b) => a - b);
+    return {
+      name: this.name,
+      runs: this.samples.length,
+      failures: this.failures,
+      firstError: this.firstError,
+      medianMs: quantile(ms, 0.5),
+      p90Ms: quantile(ms, 0.9),
+      minMs: ms[0] ?? NaN,
+      cpuMedianMs: quantile(cpu, 0.5),
+      ratioVsRunc: null,
+    };
+  }
 }
 
-interface BenchResult {
-  rows: Row[];
-  skipped: { name: string; why: string }[];
-  leftovers: string[];
-  runs: number;
+function setRatios(rows: Row[], runcName: (row: Row) => string): void {
+  for (const row of rows) {
+    const runc = rows.find((r) => r.name === runcName(row));
+    row.ratioVsRunc = runc && runc.runs > 0 && row.runs > 0 ? row.medianMs / runc.medianMs : null;
+  }
 }
 
 function bench(opts: Options): BenchResult {
   const work = mkdtempSync(join(tmpdir(), "berth-bench-run-"));
+  const logFile = join(work, "output.log");
   try {
     const bundle = makeBundle(join(work, "bundle"), "true");
     const falseBundle = makeBundle(join(work, "bundle-false"), "false");
-    const all = subjects(join(work, "roots")).filter((s) => !opts.only || opts.only.some((o) => s.name.startsWith(o)));
-    // A runtime that "runs" /bin/true without running it would look fast: make sure each one
+    const rootsDir = join(work, "roots");
+    const all = subjects(bundle, rootsDir).filter((s) => !opts.only || opts.only.some((o) => s.name.startsWith(o)));
+    // A runtime that "ran" /bin/true without running it would look fast: make sure each one
     // really runs the container's process and reports its exit status.
-    for (const s of all) if (s.isRuntime && !s.unavailable) s.unavailable = checkExitStatus(s, falseBundle, `bench-${process.pid}-check`);
+    for (const s of all) {
+      if (s.cli && !s.unavailable) s.unavailable = checkExitStatus(s, falseBundle, `bench-${process.pid}-check`, logFile);
+    }
     const skipped = all.filter((s) => s.unavailable).map((s) => ({ name: s.name, why: s.unavailable! }));
     const active = all.filter((s) => !s.unavailable);
-    const samples = new Map<string, Sample[]>(active.map((s) => [s.name, []]));
-    const failures = new Map<string, { count: number; first?: string }>(active.map((s) => [s.name, { count: 0 }]));
+    const tallies = new Map(active.map((s) => [s.name, new Tally(s.name)]));
+    const phaseTallies = new Map<string, Tally>();
+    const phaseTally = (name: string): Tally => {
+      let t = phaseTallies.get(name);
+      if (!t) phaseTallies.set(name, (t = new Tally(name)));
+      return t;
+    };
     let seq = 0;
     for (let round = 0; round < opts.warmup + opts.runs; round++) {
+      const measured = round >= opts.warmup;
       // Interleaved so that drift on the machine hits every subject alike.
       for (const subject of active) {
-        const result = runOnce(subject, bundle, `bench-${process.pid}-${seq++}`);
-        if ("error" in result) {
-          const f = failures.get(subject.name)!;
-          f.count++;
-          f.first ??= result.error;
-        } else if (round >= opts.warmup) samples.get(subject.name)!.push(result);
+        const o = execute(subject.argv(`bench-${process.pid}-${seq++}`), logFile);
+        const err = errorOf(o);
+        if (err) tallies.get(subject.name)!.fail(err);
+        else if (measured) tallies.get(subject.name)!.samples.push(o);
+      }
+      if (!opts.phases) continue;
+      for (const subject of active) {
+        if (!subject.cli) continue;
+        const result = runPhases(subject, bundle, `bench-${process.pid}-${seq++}`, logFile);
+        if ("error" in result) phaseTally(`create+start+delete ${subject.name}`).fail(result.error);
+        else if (measured) for (const [phase, sample] of Object.entries(result.samples)) phaseTally(`${phase} ${subject.name}`).samples.push(sample);
       }
     }
-    const rows = active.map((s) => summarise(s.name, samples.get(s.name)!, failures.get(s.name)!.count, failures.get(s.name)!.first));
+    const rows = [...tallies.values()].map((t) => t.row());
     const wrapper = rows.find((r) => r.name === "crun wrapper alone");
     const crun = rows.find((r) => r.name === "crun");
     if (wrapper && crun && crun.runs > 0) {
@@ -267,24 +341,27 @@ function bench(opts: Options): BenchResult {
         cpuMedianMs: crun.cpuMedianMs - wrapper.cpuMedianMs,
       });
     }
-    const runc = rows.find((r) => r.name === "runc");
-    for (const row of rows) row.ratioVsRunc = runc && runc.runs > 0 && row.runs > 0 ? row.medianMs / runc.medianMs : null;
-    // `run` must delete what it created: anything left in a state root is a bug worth seeing.
-    const rootsDir = join(work, "roots");
+    setRatios(rows, () => "runc");
+    // Grouped by command (create, start, delete), runtimes in the order they ran.
+    const order = ["create", "start", "delete", "create+start+delete"];
+    const phaseOf = (row: Row): string => row.name.split(" ")[0]!;
+    const phases = [...phaseTallies.values()].map((t) => t.row()).sort((a, b) => order.indexOf(phaseOf(a)) - order.indexOf(phaseOf(b)));
+    setRatios(phases, (row) => `${phaseOf(row)} runc`);
+    // `run` and `delete` must remove what they created: anything left in a state root is a bug.
     const leftovers = readdirSync(rootsDir)
       .map((name) => ({ name, left: readdirSync(join(rootsDir, name)) }))
       .filter((r) => r.left.length > 0)
       .map((r) => `${r.name}: ${r.left.length} entries left in its --root (${r.left.slice(0, 3).join(", ")})`);
-    return { rows, skipped, leftovers, runs: opts.runs };
+    return { rows, phases, skipped, leftovers, runs: opts.runs };
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
 }
 
-function printTable(result: BenchResult): void {
+function printRows(title: string, rows: Row[]): void {
   const fmt = (n: number): string => (Number.isFinite(n) ? n.toFixed(1) : "-");
   const header = ["subject", "median ms", "p90 ms", "min ms", "cpu ms", "× runc", "ok/failed"];
-  const lines = result.rows.map((r) => [
+  const lines = rows.map((r) => [
     r.name,
     fmt(r.medianMs),
     fmt(r.p90Ms),
@@ -295,11 +372,22 @@ function printTable(result: BenchResult): void {
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
   const show = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ");
-  console.log(`run of /bin/true (create+start+wait+delete), ${result.runs} interleaved runs each; cpu = user+sys of the process tree (median)`);
+  console.log(title);
   console.log(show(header));
   console.log(widths.map((w) => "-".repeat(w)).join("  "));
   for (const l of lines) console.log(show(l));
-  for (const r of result.rows) if (r.firstError) console.log(`${r.name}: ${r.failures} failed runs, first: ${r.firstError}`);
+  for (const r of rows) if (r.firstError) console.log(`${r.name}: ${r.failures} failed runs, first: ${r.firstError}`);
+}
+
+function printTable(result: BenchResult): void {
+  printRows(
+    `run of /bin/true (create+start+wait+delete), ${result.runs} interleaved runs each; cpu = user+sys of the process tree (median)`,
+    result.rows,
+  );
+  if (result.phases.length > 0) {
+    console.log("");
+    printRows("each command on its own (the wait for the container to stop is not timed)", result.phases);
+  }
   for (const s of result.skipped) console.log(`${s.name}: not measured (${s.why})`);
   for (const l of result.leftovers) console.log(`warning: ${l}`);
 }
