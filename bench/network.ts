@@ -2,11 +2,12 @@
 //  1. setup cost per container: NetworkManager.attach (+ hosts files) over N fresh namespaces,
 //     compared with doing the same steps by spawning `ip` (what we avoid);
 //  2. publish cost (one atomic nft transaction);
-//  3. HTTP throughput with wrk to busybox httpd: through the published port on 127.0.0.1 and on the
-//     gateway address, versus the container's IP directly; reported as ratios.
+//  3. HTTP throughput with wrk (busybox httpd: a connection per request; Bun.serve: keep-alive):
+//     through the published port on 127.0.0.1 and on the gateway address, versus the container's IP
+//     directly; reported as ratios.
 // Traffic goes only to 127.0.0.1 and to addresses on the lab's own bridge.
 //
-// Usage: bun bench/network.ts [--containers N] [--seconds S] [--json FILE]
+// Usage: bun bench/network.ts [--containers N] [--seconds S] [--rounds R] [--json FILE]
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { closeSync, openSync, readFileSync } from "node:fs";
@@ -110,24 +111,39 @@ try {
     detachMs.push(performance.now() - t0);
   }
 
-  // Throughput: one web container, published.
+  // Throughput: one web container with two servers, both published. busybox httpd closes every
+  // connection (so each request pays connection setup + a new conntrack/NAT entry); Bun.serve keeps
+  // connections alive (steady-state data path through DNAT).
   const web = ctrs[0]!;
   const webIp = lab.mgr.endpoints(web.id)[0]!.ip;
-  await lab.httpd(web, 80, "x".repeat(1024));
+  const body = "x".repeat(1024);
+  await lab.httpd(web, 80, body);
+  await lab.keepAliveServer(web, 8081, body);
   const hostPort = freePort();
+  const hostPortKa = freePort();
   const tp = performance.now();
   lab.mgr.publish(web.id, [{ hostPort, containerPort: 80, proto: "tcp" }]);
   const publishMs = performance.now() - tp;
-  // Rounds alternate the three targets; the median of each is reported.
-  const rps = { direct: [] as number[], loopback: [] as number[], gateway: [] as number[] };
+  lab.mgr.publish(web.id, [{ hostPort: hostPortKa, containerPort: 8081, proto: "tcp" }]);
+  // Rounds alternate the targets; the median of each is reported.
+  const targets = {
+    conn_direct: `http://${webIp}:80/`,
+    conn_published_loopback: `http://127.0.0.1:${hostPort}/`,
+    conn_published_gateway: `http://${net.gateway}:${hostPort}/`,
+    keepalive_direct: `http://${webIp}:8081/`,
+    keepalive_published_loopback: `http://127.0.0.1:${hostPortKa}/`,
+    keepalive_published_gateway: `http://${net.gateway}:${hostPortKa}/`,
+  };
+  const rps: Record<string, number[]> = {};
+  // Rotate the order each round: every run leaves ~10^4 conntrack entries behind for the next one.
+  const entries = Object.entries(targets);
   for (let r = 0; r < ROUNDS; r++) {
-    rps.direct.push(wrk(`http://${webIp}:80/`));
-    rps.loopback.push(wrk(`http://127.0.0.1:${hostPort}/`));
-    rps.gateway.push(wrk(`http://${net.gateway}:${hostPort}/`));
+    for (let j = 0; j < entries.length; j++) {
+      const [name, url] = entries[(j + r * 2) % entries.length]!;
+      (rps[name] ??= []).push(wrk(url));
+    }
   }
-  const direct = stats(rps.direct).p50;
-  const loopback = stats(rps.loopback).p50;
-  const viaGateway = stats(rps.gateway).p50;
+  const med = Object.fromEntries(Object.entries(rps).map(([k, v]) => [k, stats(v).p50])) as Record<keyof typeof targets, number>;
 
   const a = stats(attachMs);
   const af = stats(attachFilesMs);
@@ -143,10 +159,14 @@ try {
     ratio_attach_vs_kernel_only_p50: a.p50 / k.p50,
     ratio_iproute2_vs_attach_p50: sp.p50 / a.p50,
     publish_ms: publishMs,
-    http_rps_p50: { direct, published_loopback: loopback, published_gateway: viaGateway },
-    http_ratio_published_loopback_vs_direct: loopback / direct,
-    http_ratio_published_gateway_vs_direct: viaGateway / direct,
-    wrk: `-t2 -c16 -d${SECONDS}s x${ROUNDS} rounds, busybox httpd (one connection per request), 1 KiB body`,
+    http_rps_p50: med,
+    http_ratio_published_vs_direct: {
+      new_connection_per_request_loopback: med.conn_published_loopback / med.conn_direct,
+      new_connection_per_request_gateway: med.conn_published_gateway / med.conn_direct,
+      keepalive_loopback: med.keepalive_published_loopback / med.keepalive_direct,
+      keepalive_gateway: med.keepalive_published_gateway / med.keepalive_direct,
+    },
+    wrk: `-t2 -c16 -d${SECONDS}s x${ROUNDS} rounds, 1 KiB body; busybox httpd (new connection per request) and Bun.serve (keep-alive)`,
     loadavg: readFileSync("/proc/loadavg", "utf8").trim(),
   });
   const f = (n: number) => n.toFixed(2);
@@ -159,8 +179,10 @@ try {
   line("release (detach, files)", stats(detachMs));
   console.log(`  ratios (p50): attach / bare netlink = ${f(a.p50 / k.p50)}, ip(8) spawns / attach = ${f(sp.p50 / a.p50)}`);
   console.log(`publish (one nft transaction): ${f(publishMs)} ms`);
-  console.log(`HTTP req/s (p50 of ${ROUNDS}): direct ${direct.toFixed(0)}, published 127.0.0.1 ${loopback.toFixed(0)}, published gateway ${viaGateway.toFixed(0)}`);
-  console.log(`  ratios: published 127.0.0.1 / direct = ${f(loopback / direct)}, published gateway / direct = ${f(viaGateway / direct)}`);
+  const r0 = (n: number) => n.toFixed(0);
+  console.log(`HTTP req/s (p50 of ${ROUNDS} rounds)            direct   published 127.0.0.1   published gateway`);
+  console.log(`  busybox httpd, new connection each   ${r0(med.conn_direct).padStart(6)}   ${r0(med.conn_published_loopback).padStart(6)} (${f(med.conn_published_loopback / med.conn_direct)})     ${r0(med.conn_published_gateway).padStart(6)} (${f(med.conn_published_gateway / med.conn_direct)})`);
+  console.log(`  Bun.serve, keep-alive                ${r0(med.keepalive_direct).padStart(6)}   ${r0(med.keepalive_published_loopback).padStart(6)} (${f(med.keepalive_published_loopback / med.keepalive_direct)})     ${r0(med.keepalive_published_gateway).padStart(6)} (${f(med.keepalive_published_gateway / med.keepalive_direct)})`);
   if (jsonOut) {
     mkdirSync(dirname(jsonOut), { recursive: true });
     writeFileSync(jsonOut, JSON.stringify(result, null, 2) + "\n");

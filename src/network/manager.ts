@@ -227,7 +227,7 @@ export class NetworkManager {
   }
 
   private syncRules(): void {
-    const networks = this.allNetworks().map((n) => ({ bridge: n.bridge, subnet: n.subnet, internal: !!n.internal, outbound: !!n.outbound }));
+    const networks = this.allNetworks().map((n) => ({ bridge: n.bridge, subnet: n.subnet, gateway: n.gateway, internal: !!n.internal, outbound: !!n.outbound }));
     const ports = this.db.query<PortRow, []>("SELECT * FROM ports ORDER BY host_port, proto, host_ip").all();
     applyRuleset({ table: this.table, networks, ports });
   }

@@ -20,6 +20,7 @@ import type { PortRow } from "./store.ts";
 export interface RulesetNetwork {
   bridge: string;
   subnet: string;
+  gateway: string;
   internal: boolean;
   outbound: boolean;
 }
@@ -56,7 +57,10 @@ export function renderRules(r: Ruleset): Record<string, string[]> {
   for (const n of r.networks) {
     if (n.internal) continue;
     rules.postrouting!.push(`oifname ${q(n.bridge)} ip saddr 127.0.0.0/8 masquerade`);
-    rules.postrouting!.push(`oifname ${q(n.bridge)} ct status dnat ip saddr ${n.subnet} masquerade`);
+    // Hairpin: a container of this subnet reaching a published port of this bridge, possibly its
+    // own. Not by iifname: with br_netfilter such packets are bridged and postrouting sees no input
+    // interface. The host's own connections (source = the gateway) keep their source.
+    rules.postrouting!.push(`oifname ${q(n.bridge)} ct status dnat ip saddr ${n.subnet} ip saddr != ${n.gateway} masquerade`);
     if (n.outbound) rules.postrouting!.push(`ip saddr ${n.subnet} oifname != ${q(n.bridge)} masquerade`);
   }
   const fwd = rules.forward!;

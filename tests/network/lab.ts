@@ -66,24 +66,36 @@ export class Lab {
     return c;
   }
 
-  /** busybox httpd on :port inside the container, serving a page that names it. */
+  /** busybox httpd on :port inside the container (one connection per request), serving a page that names it. */
   async httpd(c: Ctr, port = 80, body = `hello from ${c.id.slice(0, 12)}\n`): Promise<void> {
     const www = `${this.root}/www-${c.ns}`;
     await Bun.write(`${www}/index.html`, body);
     const p = Bun.spawn(["nsenter", `--net=${c.netnsPath}`, "busybox", "httpd", "-f", "-p", String(port), "-h", www], { stdout: "ignore", stderr: "pipe" });
     this.procs.push(p);
-    // Wait until it listens: /proc/PID/net/tcp shows the sockets of that process's namespace.
+    await this.waitListening(p.pid, port, `busybox httpd in ${c.ns}`);
+  }
+
+  /** A keep-alive HTTP server (Bun.serve) on :port inside the container, for data-path throughput. */
+  async keepAliveServer(c: Ctr, port: number, body: string): Promise<void> {
+    const code = `Bun.serve({ hostname: "0.0.0.0", port: ${port}, fetch: () => new Response(${JSON.stringify(body)}) });`;
+    const p = Bun.spawn(["nsenter", `--net=${c.netnsPath}`, process.execPath, "-e", code], { stdout: "ignore", stderr: "pipe" });
+    this.procs.push(p);
+    await this.waitListening(p.pid, port, `Bun.serve in ${c.ns}`);
+  }
+
+  /** Waits until `pid` listens on TCP `port`: /proc/PID/net/tcp shows the sockets of that process's namespace. */
+  private async waitListening(pid: number, port: number, what: string): Promise<void> {
     const hex = port.toString(16).toUpperCase().padStart(4, "0");
-    for (let i = 0; i < 200; i++) {
+    for (let i = 0; i < 500; i++) {
       try {
-        const tables = readFileSync(`/proc/${p.pid}/net/tcp`, "utf8") + readFileSync(`/proc/${p.pid}/net/tcp6`, "utf8");
+        const tables = readFileSync(`/proc/${pid}/net/tcp`, "utf8") + readFileSync(`/proc/${pid}/net/tcp6`, "utf8");
         if (tables.split("\n").some((l) => l.trim().split(/\s+/)[1]?.endsWith(`:${hex}`) && l.trim().split(/\s+/)[3] === "0A")) return;
       } catch {
         // nsenter has not exec'd yet
       }
       await Bun.sleep(10);
     }
-    throw new Error(`busybox httpd in ${c.ns} did not start listening on ${port}`);
+    throw new Error(`${what} did not start listening on ${port}`);
   }
 
   /** A host-side address not on any container network, standing in for "the host's own address". */

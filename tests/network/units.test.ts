@@ -83,16 +83,16 @@ describe("nftables ruleset", () => {
     const text = renderRuleset({
       table: "berth",
       networks: [
-        { bridge: "berth0", subnet: "10.88.0.0/16", internal: false, outbound: false },
-        { bridge: "berth-int", subnet: "10.89.0.0/24", internal: true, outbound: false },
-        { bridge: "berth-out", subnet: "10.89.1.0/24", internal: false, outbound: true },
+        { bridge: "berth0", subnet: "10.88.0.0/16", gateway: "10.88.0.1", internal: false, outbound: false },
+        { bridge: "berth-int", subnet: "10.89.0.0/24", gateway: "10.89.0.1", internal: true, outbound: false },
+        { bridge: "berth-out", subnet: "10.89.1.0/24", gateway: "10.89.1.1", internal: false, outbound: true },
       ],
       ports: [{ container_id: "c", host_ip: "", host_port: 8080, proto: "tcp", container_ip: "10.88.0.2", container_port: 80, network: "bridge" }],
     });
     expect(text).toContain("tcp dport 8080 dnat to 10.88.0.2:80");
     expect(text).toContain('iifname { "berth0", "berth-int", "berth-out" } ip daddr 127.0.0.0/8 drop');
     expect(text).toContain('oifname "berth0" ip saddr 127.0.0.0/8 masquerade');
-    expect(text).toContain('oifname "berth0" ct status dnat ip saddr 10.88.0.0/16 masquerade');
+    expect(text).toContain('oifname "berth0" ct status dnat ip saddr 10.88.0.0/16 ip saddr != 10.88.0.1 masquerade');
     expect(text).not.toContain('oifname "berth-int" ct status dnat accept');
     expect(text).toContain('ip saddr 10.89.1.0/24 oifname != "berth-out" masquerade');
     expect(text).not.toContain('ip saddr 10.88.0.0/16 oifname != "berth0" masquerade');
