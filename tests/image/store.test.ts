@@ -258,6 +258,22 @@ describe("integrity", () => {
     expect(fs.readdirSync(path.join(a.root, "tmp"))).toEqual([]);
   });
 
+  test("two processes loading the same archive at once both succeed and share the snapshots", async () => {
+    const layout = path.join(work, "layout");
+    writeOciLayout(layout, [baseLayer(), makeTar(Array.from({ length: 200 }, (_, i) => ({ name: `f${i}`, data: "z".repeat(5000) })))], { name: "localhost/race:1" });
+    const cli = path.resolve(import.meta.dir, "../../src/cli/berth/image.ts");
+    const spawn = () => Bun.spawn([process.execPath, cli, "load", "-i", layout], { env: { ...process.env, BERTH_ROOT: a.root }, stdout: "pipe", stderr: "pipe" });
+    const procs = [spawn(), spawn(), spawn()];
+    const codes = await Promise.all(procs.map((p) => p.exited));
+    const outs = await Promise.all(procs.map((p) => new Response(p.stdout).text()));
+    expect(codes).toEqual([0, 0, 0]);
+    for (const o of outs) expect(o.trim()).toBe("Loaded image: localhost/race:1");
+    expect(a.store.list().length).toBe(1);
+    expect(a.store.snapshots.list().length).toBe(2);
+    expect(fs.readdirSync(path.join(a.root, "tmp"))).toEqual([]);
+    expect(fs.readdirSync(path.join(a.store.snapshotDirs(a.store.require("localhost/race:1"))[0]!)).length).toBe(200);
+  });
+
   test("a load killed half-way leaves nothing visible, and the next load and prune are clean", async () => {
     // a big layer so the child is surely mid-way when killed
     const big = makeTar(Array.from({ length: 400 }, (_, i) => ({ name: `f${i}`, data: new Uint8Array(256 * 1024).fill(i) })));
