@@ -94,6 +94,15 @@ export interface Policy {
   noNewPrivileges?: boolean;
   /** Namespaces to leave out (share with the host). */
   shareNamespaces?: string[];
+  /** Run in a new user namespace whose root is this host uid/gid (65536 ids mapped). */
+  userNamespaceRoot?: number;
+}
+
+/** Gives the rootfs to the host uid that container root maps to (what an image unpacked for a
+ *  user-namespaced container looks like). */
+export function chownTree(path: string, id: number): void {
+  const r = Bun.spawnSync(["chown", "-R", "-h", `${id}:${id}`, path], { stderr: "pipe" });
+  if (r.exitCode !== 0) throw new Error(`chown -R ${id} ${path}: ${r.stderr.toString()}`);
 }
 
 /** A config like `docker run` gives: Docker's caps, default seccomp profile, masked and
@@ -101,7 +110,8 @@ export interface Policy {
 export function hardenedSpec(sb: Sandbox, args: string[], policy: Policy = {}): Spec {
   const caps = defaultCapabilities(policy.capAdd ?? []);
   const share = new Set(policy.shareNamespaces ?? []);
-  const namespaces = ["pid", "network", "ipc", "uts", "mount", "cgroup"]
+  const userns = policy.userNamespaceRoot !== undefined;
+  const namespaces = ["pid", "network", "ipc", "uts", "mount", "cgroup", ...(userns ? ["user"] : [])]
     .filter((type) => !share.has(type))
     .map((type) => ({ type })) as NonNullable<Spec["linux"]>["namespaces"];
   return {
@@ -132,6 +142,12 @@ export function hardenedSpec(sb: Sandbox, args: string[], policy: Policy = {}): 
       maskedPaths: [...DEFAULT_MASKED_PATHS],
       readonlyPaths: [...DEFAULT_READONLY_PATHS],
       seccomp: defaultSeccompFor(caps.bounding ?? []),
+      ...(userns
+        ? {
+            uidMappings: [{ containerID: 0, hostID: policy.userNamespaceRoot!, size: 65536 }],
+            gidMappings: [{ containerID: 0, hostID: policy.userNamespaceRoot!, size: 65536 }],
+          }
+        : {}),
     },
   };
 }

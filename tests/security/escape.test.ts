@@ -3,10 +3,10 @@
 // succeed where the config allows it, so the tests show the policy and not a broken box.
 // Runtime under test: BERTH_TEST_RUNTIME, default bin/berth-runtime (runc works too).
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
-import { chmodSync, chownSync, copyFileSync, existsSync, openSync, closeSync, readFileSync, statSync, symlinkSync } from "node:fs";
+import { chmodSync, chownSync, closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
-import { RUNTIME, Sandbox, answer, hardenedSpec } from "./container.ts";
+import { RUNTIME, Sandbox, answer, chownTree, hardenedSpec } from "./container.ts";
 import { fixtures, removeFixtures } from "./helpers.ts";
 import { capabilityMask } from "../../src/security/capabilities.ts";
 
@@ -285,6 +285,45 @@ describe(`escape attempts (${RUNTIME})`, () => {
     expect(bounding).toBe(capabilityMask(spec.process!.capabilities!.bounding).toString(16).padStart(16, "0"));
     expect(exec("keyctl").stdout.toString().trim()).toBe(EPERM);
     expect(exec("mount", "/tmp/m").stdout.toString().trim()).toBe(EPERM);
+  });
+
+  describe("user namespaces: container root is an unprivileged host uid", () => {
+    const ROOT = 100000;
+
+    test("root inside is uid 100000 on the host", async () => {
+      const sb = sandbox();
+      chownTree(sb.rootfs, ROOT);
+      sb.start(hardenedSpec(sb, ["/bin/probe", "sleep", "30"], { userNamespaceRoot: ROOT }));
+      const state = JSON.parse(Bun.spawnSync([RUNTIME, "--root", sb.state, "state", sb.id], { stdout: "pipe" }).stdout.toString());
+      const status = readFileSync(`/proc/${state.pid}/status`, "utf8");
+      expect(status).toMatch(new RegExp(`Uid:\\s+${ROOT}\\s+${ROOT}\\s+${ROOT}\\s+${ROOT}`));
+      const ids = Bun.spawnSync([RUNTIME, "--root", sb.state, "exec", sb.id, "/bin/probe", "ids"], { stdout: "pipe", timeout: 30_000 }).stdout.toString();
+      expect(ids).toContain("uid=0 euid=0");
+    });
+
+    test("host files are out of reach even for container root; files given to the mapped uid are writable", () => {
+      const sb = sandbox();
+      chownTree(sb.rootfs, ROOT);
+      const hostDir = join(sb.dir, "host-data");
+      mkdirSync(hostDir);
+      writeFileSync(join(hostDir, "root-owned"), "host\n", { mode: 0o644 });
+      writeFileSync(join(hostDir, "mapped-owned"), "mapped\n", { mode: 0o644 });
+      chownSync(join(hostDir, "mapped-owned"), ROOT, ROOT);
+      const spec = hardenedSpec(sb, ["/bin/sh", "-c", "probe write /data/root-owned x; probe write /data/mapped-owned x"], { userNamespaceRoot: ROOT });
+      spec.mounts!.push({ destination: "/data", type: "bind", source: hostDir, options: ["rbind", "rw"] });
+      const out = sb.run(spec).stdout.trim().split("\n");
+      expect(out).toEqual(["errno EACCES 13", "ok 1"]);
+      expect(readFileSync(join(hostDir, "root-owned"), "utf8")).toBe("host\n");
+    });
+
+    test("capabilities count only inside: with CAP_MKNOD and CAP_SYS_TIME, no device nodes and no clock changes", () => {
+      const sb = sandbox();
+      chownTree(sb.rootfs, ROOT);
+      const spec = hardenedSpec(sb, ["/bin/sh", "-c", "probe mknod-open /tmp/dev 10 237; probe settime"], { userNamespaceRoot: ROOT, capAdd: ["CAP_SYS_TIME"] });
+      spec.linux!.resources!.devices!.push({ allow: true, type: "c", major: 10, minor: 237, access: "rwm" });
+      const out = sb.run(spec).stdout.trim().split("\n");
+      expect(out).toEqual(["mknod errno EPERM 1", EPERM]);
+    });
   });
 
   test("overwrite the runtime binary via /proc/<pid>/exe during exec: nothing on the host becomes writable", async () => {
