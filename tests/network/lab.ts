@@ -116,9 +116,9 @@ export class Lab {
    * private mount namespace (tests write resolv.conf with 127.0.0.1 so no lookup leaves the lab).
    * timeout(1), not wget -T: busybox 1.35 wget segfaults with -T.
    */
-  fetchFrom(c: Ctr, url: string, files?: { hosts: string; resolvConf: string }): { ok: boolean; body: string; err: string } {
+  fetchFrom(c: Ctr, url: string, files?: { hosts: string; resolvConf: string }, timeoutSec = 5): { ok: boolean; body: string; err: string } {
     const mount = files ? `mount --bind ${files.hosts} /etc/hosts && mount --bind ${files.resolvConf} /etc/resolv.conf && ` : "";
-    const r = Bun.spawnSync(["nsenter", `--net=${c.netnsPath}`, "unshare", "--mount", "sh", "-c", `${mount}exec timeout 5 busybox wget -q -O - ${url}`], { stdout: "pipe", stderr: "pipe" });
+    const r = Bun.spawnSync(["nsenter", `--net=${c.netnsPath}`, "unshare", "--mount", "sh", "-c", `${mount}exec timeout ${timeoutSec} busybox wget -q -O - ${url}`], { stdout: "pipe", stderr: "pipe" });
     return { ok: r.exitCode === 0, body: r.stdout.toString(), err: r.stderr.toString() };
   }
 

@@ -89,6 +89,22 @@ describe("port publishing", () => {
     }
   }, 30_000);
 
+  test("networks are isolated from each other; a published port is reachable across them", async () => {
+    const l = newLab();
+    l.mgr.create({ name: "a", subnet: freeSubnet() });
+    l.mgr.create({ name: "b", subnet: freeSubnet() });
+    const ca = l.container();
+    const cb = l.container();
+    l.mgr.attach({ containerId: ca.id, netnsPath: ca.netnsPath, network: "a" });
+    const bb = l.mgr.attach({ containerId: cb.id, netnsPath: cb.netnsPath, network: "b" });
+    await l.httpd(cb, 80, "b\n");
+    expect(l.fetchFrom(ca, `http://${bb.ip}/`, undefined, 1).ok).toBe(false); // dropped: times out
+    const hostPort = freePort();
+    l.mgr.publish(cb.id, [{ hostPort, containerPort: 80, proto: "tcp" }]);
+    const gwA = l.mgr.inspect("a").gateway;
+    expect(l.fetchFrom(ca, `http://${gwA}:${hostPort}/`).body).toBe("b\n");
+  }, 30_000);
+
   test("internal networks cannot publish", () => {
     const l = newLab();
     l.mgr.create({ name: "int", subnet: freeSubnet(), internal: true });
