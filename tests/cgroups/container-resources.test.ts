@@ -248,7 +248,7 @@ describe("memory limit (seed-002)", () => {
     const b = bundle("exec sleep 1000", tight);
     ok(root, ["run", "-d", id, "-b", b.dir]);
     // --interval long: one stats line at start (proof that events has read its baseline), then only OOMs
-    const ev = backgroundEvents(id, ["--interval", "3600"]);
+    const ev = backgroundEvents(id, ["--interval", "3600s"]);
     await waitFor(() => ev.lines().some((l) => l.type === "stats"), "events to print its first stats line");
     expect(ev.lines().some((l) => l.type === "oom")).toBe(false);
 
@@ -281,14 +281,17 @@ describe("memory limit (seed-002)", () => {
     const b = bundle(`while [ ! -e /host/go ]; do sleep 0.05; done; exec ${hog}`, tight);
     bindHost(b, host);
     ok(root, ["run", "-d", id, "-b", b.dir]);
-    const ev = backgroundEvents(id, ["--interval", "3600"]);
+    const ev = backgroundEvents(id, ["--interval", "3600s"]);
     await waitFor(() => ev.lines().some((l) => l.type === "stats"), "events to print its first stats line");
     writeFileSync(join(host, "go"), "");
     await waitFor(statusIs(id, "stopped"), "the OOM kill to stop the container");
     expect(oomKills(groupOf(id, "memory"))).toBe(1);
-    // events ends once the container has stopped: by then it must have reported the OOM.
-    expect(await ev.finished()).toBe(0);
-    expect(ev.lines().filter((l) => l.type === "oom")).toEqual([{ type: "oom", id }]);
+    // berth's events ends once the container has stopped (runc's keeps going): either way the OOM
+    // must have been reported — the kill that stopped the container is the one that matters most.
+    let ended = false;
+    void ev.finished().then(() => { ended = true; });
+    await waitFor(() => ended || ev.lines().some((l) => l.type === "oom"), "events to report the OOM or to end");
+    expect(ev.lines()).toContainEqual({ type: "oom", id });
   }, LONG);
 
   test.skipIf(!has("memory"))("failcnt in events --stats counts the charges refused at a memory-only limit", () => {
@@ -412,7 +415,8 @@ describe("pause and resume", () => {
     ok(root, ["pause", id]);
     expect(stateOf(root, id).status).toBe("paused");
     expect(frozen(f)).toBe(true);
-    // v1 freezes tasks in the refrigerator (reported as D); v2 parks them in a signal-stop-like sleep (S)
+    // v1 puts every task in TASK_FROZEN, which /proc reports as D; v2 parks them in an ordinary-looking
+    // sleep (S), so there the stopped counter below is the per-process evidence.
     for (const p of pids) expect(procState(p)).toBe(f.version === 1 ? "D" : "S");
     const still = count(host);
     await Bun.sleep(300);
@@ -428,7 +432,7 @@ describe("pause and resume", () => {
     ok(root, ["resume", id]);
     expect(stateOf(root, id).status).toBe("running");
     expect(frozen(f)).toBe(false);
-    for (const p of pids) expect(["R", "S"]).toContain(procState(p));
+    await waitFor(() => pids.every((p) => ["R", "S"].includes(procState(p))), "every process to be thawed (R or S)");
     await waitFor(() => count(host) !== still, "the loop to count again after resume");
     const twice = runtime(root, ["resume", id]);
     expect(twice.code).not.toBe(0);
@@ -496,7 +500,7 @@ describe("update", () => {
     expect(s.memory.usage.limit).toBe(48 * MiB);
     expect(s.pids.limit).toBe(12);
     expect(stateOf(root, id).status).toBe("running");
-  });
+  }, LONG);
 
   test.skipIf(!canUpdate)("bad values are refused with a clear error and change nothing", () => {
     const { id, mem, pid } = running("updbad");
@@ -513,7 +517,11 @@ describe("update", () => {
       { args: ["-r", file], json: JSON.stringify({ memory: { limit: 100 * MiB }, pids: { limit: "x" } }), error: /pids\.limit/ },
       { args: ["-r", file], json: "{ not json", error: /JSON/ },
       { args: ["-r", "-"], stdin: JSON.stringify({ memory: { limit: -7 } }), error: /memory\.limit.*-7/ },
+      // below what the container already uses: refused up front when checkBeforeUpdate asks for it…
+      { args: ["-r", "-"], stdin: JSON.stringify({ memory: { limit: 4096, checkBeforeUpdate: true } }), error: /below the current usage/ },
     ];
+    // …and by the kernel itself on v1 (v2 would accept it and OOM-kill the container instead)
+    if (mem.version === 1) cases.push({ args: ["--memory", "4k"], error: /memory\.limit.*(busy|usage)/ });
     for (const c of cases) {
       if (c.json !== undefined) writeFileSync(file, c.json);
       const r = runtime(root, ["update", id, ...c.args], c.stdin === undefined ? {} : { stdin: c.stdin });
@@ -523,7 +531,7 @@ describe("update", () => {
       expect(readFile(pid, "pids.max")).toBe("20");
     }
     expect(stateOf(root, id).status).toBe("running");
-  });
+  }, LONG);
 
   test.skipIf(!canUpdate || !has("cpuset"))("an update the kernel refuses halfway changes nothing (earlier writes are rolled back)", () => {
     const { id, mem, pid } = running("updhalf");
@@ -533,7 +541,7 @@ describe("update", () => {
     expect(r.stderr).toMatch(/cpus/);
     expect(memoryLimit(mem)).toBe(String(64 * MiB));
     expect(readFile(pid, "pids.max")).toBe("20");
-  });
+  }, LONG);
 
   test.skipIf(!canUpdate)("update of a container that has stopped, or does not exist, is refused", async () => {
     const id = newId("updstop");
@@ -545,7 +553,7 @@ describe("update", () => {
     const none = runtime(root, ["update", "no-such-container-" + id, "--memory", "32m"]);
     expect(none.code).not.toBe(0);
     expect(none.stderr).toMatch(/does not exist/);
-  });
+  }, LONG);
 });
 
 // ---- 6. resources this host cannot provide -----------------------------------------------------
@@ -570,7 +578,7 @@ describe("resources this host cannot provide", () => {
     expect(run.code).not.toBe(0);
     expect(run.stderr).toMatch(/net_cls/);
     expectNothingLeft(id);
-  });
+  }, LONG);
 
   const memoryOnV1 = controllerMount("memory")?.version === 1 && hier.unified !== undefined;
   test.skipIf(!memoryOnV1)("a v2 'unified' memory key while memory is bound to v1: create fails clearly and leaves nothing", () => {
@@ -581,5 +589,5 @@ describe("resources this host cannot provide", () => {
     expect(r.stderr).toMatch(/unified\.memory\.high/);
     expect(r.stderr).toMatch(/v1/);
     expectNothingLeft(id);
-  });
+  }, LONG);
 });
