@@ -39,3 +39,44 @@ export function readXattrs(p: string): Map<string, Uint8Array> | null {
   }
   return out;
 }
+
+// The new mount API (fsopen/fsconfig/fsmount/move_mount), for overlays whose lowerdir list does not
+// fit the one page that mount(2) options get: "lowerdir+" adds one layer per call (Linux ≥ 6.8).
+const mlib = dlopen("libc.so.6", {
+  syscall: { args: [FFIType.i64, FFIType.i64, FFIType.i64, FFIType.i64, FFIType.i64, FFIType.i64], returns: FFIType.i64 },
+  close: { args: [FFIType.i32], returns: FFIType.i32 },
+});
+const SYS_move_mount = 429, SYS_fsopen = 430, SYS_fsconfig = 431, SYS_fsmount = 432;
+const FSOPEN_CLOEXEC = 1, FSMOUNT_CLOEXEC = 1, FSCONFIG_SET_STRING = 1, FSCONFIG_CMD_CREATE = 6;
+const MOVE_MOUNT_F_EMPTY_PATH = 4, AT_FDCWD = -100;
+
+function sys(what: string, nr: number, ...args: Array<number | bigint>): number {
+  const a = [...args, 0, 0, 0, 0, 0].slice(0, 5).map((x) => BigInt(x));
+  const rc = Number(mlib.symbols.syscall(BigInt(nr), a[0]!, a[1]!, a[2]!, a[3]!, a[4]!));
+  if (rc < 0) throw new SyscallError(what, errno(), "overlay");
+  return rc;
+}
+
+/** Mounts an overlay at target with the new mount API; options as [key, value] pairs (keys may repeat). */
+export function mountOverlayFsconfig(target: string, options: Array<[string, string]>): void {
+  const keep: Buffer[] = []; // pointers stay valid while the buffers are referenced
+  const p = (s: string) => {
+    const b = Buffer.from(s + "\0");
+    keep.push(b);
+    return BigInt(ptr(b));
+  };
+  const fsfd = sys("fsopen", SYS_fsopen, p("overlay"), FSOPEN_CLOEXEC);
+  try {
+    for (const [k, v] of options) sys(`fsconfig(${k})`, SYS_fsconfig, fsfd, FSCONFIG_SET_STRING, p(k), p(v), 0);
+    sys("fsconfig(create)", SYS_fsconfig, fsfd, FSCONFIG_CMD_CREATE, 0, 0, 0);
+    const mfd = sys("fsmount", SYS_fsmount, fsfd, FSMOUNT_CLOEXEC, 0);
+    try {
+      sys("move_mount", SYS_move_mount, mfd, p(""), AT_FDCWD, p(target), MOVE_MOUNT_F_EMPTY_PATH);
+    } finally {
+      mlib.symbols.close(mfd);
+    }
+  } finally {
+    mlib.symbols.close(fsfd);
+  }
+  void keep;
+}

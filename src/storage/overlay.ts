@@ -3,7 +3,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { MNT_DETACH, mount, SyscallError, umount } from "../sys/libc.ts";
-import { readXattrs } from "./ffi.ts";
+import { mountOverlayFsconfig, readXattrs } from "./ffi.ts";
 import { isOpaqueDir, isOverlayWhiteout, packDirectory, type PackOptions } from "./pack.ts";
 
 export interface ContainerRootfs {
@@ -12,7 +12,7 @@ export interface ContainerRootfs {
   work: string;
 }
 
-// The kernel copies mount options into one page; long lowerdir lists need the relative-path trick below.
+// The kernel copies mount(2) options into one page; longer lowerdir lists go through fsconfig.
 const MAX_OPTIONS = 4000;
 
 /**
@@ -35,21 +35,15 @@ export function mountContainerRootfs(lowerdirs: readonly string[], containerDir:
     if (l.includes(":") || l.includes(",")) throw new Error(`overlay lowerdir ${l} contains ':' or ','; choose a store root without them`);
   }
   const opts = (ls: string[]) => `lowerdir=${ls.join(":")},upperdir=${upper},workdir=${work}`;
-  let data = opts(lowers);
+  const data = opts(lowers);
   if (data.length <= MAX_OPTIONS) {
     mountOverlay(rootfs, data);
   } else {
-    // Paths relative to a common parent keep the option string short; mount(2) resolves them
-    // against our cwd, so switch cwd for the one synchronous call.
-    const common = commonParent(lowers);
-    data = `lowerdir=${lowers.map((l) => path.relative(common, l)).join(":")},upperdir=${upper},workdir=${work}`;
-    if (data.length > MAX_OPTIONS) throw new Error(`image has too many layers (${lowers.length}) for one overlay mount`);
-    const cwd = process.cwd();
-    process.chdir(common);
+    // too long for mount(2)'s one page of options: add the layers one by one (new mount API)
     try {
-      mountOverlay(rootfs, data);
-    } finally {
-      process.chdir(cwd);
+      mountOverlayFsconfig(rootfs, [...lowers.map((l): [string, string] => ["lowerdir+", l]), ["upperdir", upper], ["workdir", work]]);
+    } catch (e) {
+      throw new Error(`mounting the ${lowers.length}-layer root filesystem at ${rootfs} failed: ${(e as Error).message} (layer-by-layer overlay mounts need Linux 6.8 or later)`);
     }
   }
   return { rootfs, upper, work };
@@ -62,12 +56,6 @@ function mountOverlay(target: string, data: string): void {
     if (e instanceof SyscallError) throw new Error(`mounting the container root filesystem at ${target} failed: ${e.message} (is overlayfs available and the store on a file system that supports it?)`);
     throw e;
   }
-}
-
-function commonParent(paths: string[]): string {
-  let common = path.dirname(paths[0]!);
-  for (const p of paths) while (!p.startsWith(common + "/")) common = path.dirname(common);
-  return common;
 }
 
 export function isMountPoint(p: string): boolean {

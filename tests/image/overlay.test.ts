@@ -152,4 +152,19 @@ describe("overlay root filesystems", () => {
     const t1 = imageTree(ctx.store, img, 1);
     expect(t1.find((e) => e.path === "/var/big")?.size).toBe(20000);
   });
+  test("an image with more layers than fit in one mount option string still mounts", async () => {
+    const layers = Array.from({ length: 70 }, (_, i) => makeTar([{ name: `l${i}`, data: String(i) }, { name: "top", data: String(i) }]));
+    const layout = path.join(work, "many");
+    writeOciLayout(layout, layers, { name: "localhost/many:1" });
+    const img = (await archiveImporter(layout).run(ctx.store)).images[0]!;
+    const lowers = ctx.store.snapshotDirs(img);
+    expect(lowers.join(":").length).toBeGreaterThan(4000);
+    const cdir = path.join(work, "many-ctr");
+    const { rootfs } = mountContainerRootfs(lowers, cdir);
+    mounted.push(cdir);
+    expect(fs.readFileSync(path.join(rootfs, "top"), "utf8")).toBe("69");
+    expect(fs.readFileSync(path.join(rootfs, "l0"), "utf8")).toBe("0");
+    expect(fs.readdirSync(rootfs).length).toBe(71);
+  });
 });
+
