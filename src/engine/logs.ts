@@ -10,13 +10,13 @@ export type StreamName = "stdout" | "stderr";
 
 export interface LogRecord {
   /** As written, e.g. 2026-11-23T16:00:00.123456789Z */
-  time: string;
+  readonly time: string;
   /** Nanoseconds since the epoch. */
-  timeNs: bigint;
-  stream: StreamName;
+  readonly timeNs: bigint;
+  readonly stream: StreamName;
   /** More of the same line follows in a later record of this stream. */
-  partial: boolean;
-  text: Buffer;
+  readonly partial: boolean;
+  readonly text: Buffer;
 }
 
 const SPACE = 0x20, NEWLINE = 0x0a;
@@ -30,21 +30,75 @@ export function parseTimestamp(time: string): bigint | null {
   return BigInt(ms) * 1_000_000n + BigInt((m[2] ?? "").padEnd(9, "0"));
 }
 
+function digits(b: Buffer, at: number, n: number): number {
+  let v = 0;
+  for (let i = at; i < at + n; i++) {
+    const d = b[i]! - 48;
+    if (d < 0 || d > 9) return NaN;
+    v = v * 10 + d;
+  }
+  return v;
+}
+
+/** The monitor's own timestamp shape, YYYY-MM-DDThh:mm:ss.nnnnnnnnnZ, checked without a string. */
+function fixedShape(line: Buffer, end: number): boolean {
+  return end === 30 && line[29] === 0x5a && line[19] === 0x2e && line[10] === 0x54 && line[4] === 0x2d && line[7] === 0x2d
+    && line[13] === 0x3a && line[16] === 0x3a;
+}
+
+let lastSecsKey = -1;
+let lastSecsNs = 0n;
+
+/** Nanoseconds of a fixed-shape timestamp; records of one second share the Date/BigInt work. */
+function fixedTimeNs(line: Buffer): bigint | null {
+  const key = digits(line, 0, 4) * 1e10 + digits(line, 5, 2) * 1e8 + digits(line, 8, 2) * 1e6 + digits(line, 11, 2) * 1e4
+    + digits(line, 14, 2) * 100 + digits(line, 17, 2);
+  const frac = digits(line, 20, 9);
+  if (Number.isNaN(key) || Number.isNaN(frac)) return null;
+  if (key !== lastSecsKey) {
+    const ms = Date.UTC(digits(line, 0, 4), digits(line, 5, 2) - 1, digits(line, 8, 2), digits(line, 11, 2), digits(line, 14, 2), digits(line, 17, 2));
+    lastSecsKey = key;
+    lastSecsNs = BigInt(ms) * 1_000_000n;
+  }
+  return lastSecsNs + BigInt(frac);
+}
+
+/** A parsed record. Time text and value are worked out only when asked for (-t, --since):
+ *  logs are read by the million. */
+class ParsedRecord implements LogRecord {
+  private ns: bigint | undefined;
+  constructor(private readonly line: Buffer, private readonly timeEnd: number, ns: bigint | undefined,
+    readonly stream: StreamName, readonly partial: boolean, readonly text: Buffer) {
+    this.ns = ns;
+  }
+  get time(): string {
+    return this.line.toString("latin1", 0, this.timeEnd);
+  }
+  get timeNs(): bigint {
+    return (this.ns ??= fixedTimeNs(this.line) ?? 0n);
+  }
+}
+
 /** One line of the log file, without its newline; null when it is not a log record. */
 export function parseLogRecord(line: Buffer): LogRecord | null {
   const s1 = line.indexOf(SPACE);
   if (s1 < 0) return null;
-  const s2 = line.indexOf(SPACE, s1 + 1);
-  if (s2 < 0 || line.length < s2 + 2) return null;
-  const stream = line.toString("latin1", s1 + 1, s2);
-  if (stream !== "stdout" && stream !== "stderr") return null;
+  const s2 = s1 + 7; // "stdout" and "stderr" are both six bytes
+  if (line.length < s2 + 2 || line[s2] !== SPACE || line[s1 + 1] !== 0x73 || line[s1 + 2] !== 0x74 || line[s1 + 3] !== 0x64) return null;
+  let stream: StreamName;
+  if (line[s1 + 4] === 0x6f && line[s1 + 5] === 0x75 && line[s1 + 6] === 0x74) stream = "stdout";
+  else if (line[s1 + 4] === 0x65 && line[s1 + 5] === 0x72 && line[s1 + 6] === 0x72) stream = "stderr";
+  else return null;
   const tag = line[s2 + 1];
   if (tag !== 0x46 /* F */ && tag !== 0x50 /* P */) return null;
   if (line.length > s2 + 2 && line[s2 + 2] !== SPACE) return null;
-  const time = line.toString("latin1", 0, s1);
-  const timeNs = parseTimestamp(time);
-  if (timeNs === null) return null;
-  return { time, timeNs, stream, partial: tag === 0x50, text: line.subarray(Math.min(line.length, s2 + 3)) };
+  let ns: bigint | undefined;
+  if (!fixedShape(line, s1)) {
+    const parsed = parseTimestamp(line.toString("latin1", 0, s1)); // another writer's shape: parse now
+    if (parsed === null) return null;
+    ns = parsed;
+  }
+  return new ParsedRecord(line, s1, ns, stream, tag === 0x50, line.subarray(Math.min(line.length, s2 + 3)));
 }
 
 /** Splits complete lines off `data`; returns the records and the unterminated rest. */
@@ -162,14 +216,15 @@ export interface LogReadOptions {
   signal?: AbortSignal;
 }
 
-/** Follows one log path across rotations: reads what was appended, reopens when renamed away. */
+/** Reads one log path as it grows, in slices (memory stays bounded for any log size), and
+ *  when following, across rotations: the rest of the renamed file first, then the new one. */
 class LogCursor {
   private fd = -1;
   private ino = -1;
   private pos = 0;
   private carry: Buffer = Buffer.alloc(0);
 
-  constructor(private readonly path: string, startAt: number) {
+  constructor(private readonly path: string, startAt: number, private readonly followRotation = true) {
     this.pos = startAt;
     this.open();
   }
@@ -184,28 +239,28 @@ class LogCursor {
     }
   }
 
-  private drain(): LogRecord[] {
-    if (this.fd < 0) return [];
-    const chunks: Buffer[] = [this.carry];
-    const buf = Buffer.allocUnsafe(256 * 1024);
+  private *drain(): Generator<LogRecord[]> {
+    if (this.fd < 0) return;
     for (;;) {
+      const buf = Buffer.allocUnsafe(1 << 20); // fresh each slice: yielded records point into it
       const n = readSync(this.fd, buf, 0, buf.length, this.pos);
-      if (n === 0) break;
+      if (n === 0) return;
       this.pos += n;
-      chunks.push(Buffer.from(buf.subarray(0, n)));
+      const data = this.carry.length > 0 ? Buffer.concat([this.carry, buf.subarray(0, n)]) : buf.subarray(0, n);
+      const { records, rest } = splitRecords(data);
+      this.carry = Buffer.from(rest);
+      yield records;
     }
-    const { records, rest } = splitRecords(Buffer.concat(chunks));
-    this.carry = Buffer.from(rest);
-    return records;
   }
 
-  /** Everything new, including the rest of a file that was rotated away meanwhile. */
-  read(): LogRecord[] {
+  /** Everything there now, slice by slice. */
+  *read(): Generator<LogRecord[]> {
     if (this.fd < 0) {
       this.open();
       this.pos = 0;
     }
-    const out = this.drain();
+    yield* this.drain();
+    if (!this.followRotation) return;
     let current = -1;
     try {
       current = statSync(this.path).ino;
@@ -216,9 +271,8 @@ class LogCursor {
       this.carry = Buffer.alloc(0);
       this.open();
       this.pos = 0;
-      out.push(...this.drain());
+      yield* this.drain();
     }
-    return out;
   }
 
   close(): void {
@@ -239,7 +293,15 @@ function completeEnd(path: string, size: number): number {
 
 /** The log's records in order, optionally tailing and following it. */
 export async function* readLog(path: string, opts: LogReadOptions = {}): AsyncGenerator<LogRecord> {
-  const keep = (r: LogRecord) => (opts.since === undefined || r.timeNs >= opts.since) && (opts.until === undefined || r.timeNs < opts.until);
+  for await (const batch of readLogBatches(path, opts)) yield* batch;
+}
+
+/** As readLog, in batches (one per read of up to 1 MiB): the per-record cost of an async
+ *  generator is what dominated reading a large log. */
+export async function* readLogBatches(path: string, opts: LogReadOptions = {}): AsyncGenerator<LogRecord[]> {
+  const since = opts.since, until = opts.until;
+  const keep = (batch: LogRecord[]) => since === undefined && until === undefined ? batch
+    : batch.filter((r) => (since === undefined || r.timeNs >= since) && (until === undefined || r.timeNs < until));
   const rotated = `${path}.1`;
   const olderSize = fileSize(rotated);
   let cursor: LogCursor;
@@ -247,15 +309,22 @@ export async function* readLog(path: string, opts: LogReadOptions = {}): AsyncGe
     // Stop at the last complete record now in the file; the cursor continues from there.
     const end = completeEnd(path, Math.max(0, fileSize(path)));
     const files = [{ path: rotated, size: olderSize }, { path, size: end }].filter((f) => f.size > 0);
-    for (const r of opts.tail === 0 ? [] : tailRecords(files, opts.tail)) if (keep(r)) yield r;
+    if (opts.tail > 0) yield keep(tailRecords(files, opts.tail));
     cursor = new LogCursor(path, end);
   } else {
-    if (olderSize > 0) for (const r of splitRecords(readRange(rotated, 0, olderSize)).records) if (keep(r)) yield r;
+    if (olderSize > 0) {
+      const older = new LogCursor(rotated, 0, false);
+      try {
+        for (const batch of older.read()) yield keep(batch);
+      } finally {
+        older.close();
+      }
+    }
     cursor = new LogCursor(path, 0);
   }
   try {
     if (!opts.follow) {
-      for (const r of cursor.read()) if (keep(r)) yield r;
+      for (const batch of cursor.read()) yield keep(batch);
       return;
     }
     yield* follow(cursor, path, opts, keep);
@@ -265,7 +334,7 @@ export async function* readLog(path: string, opts: LogReadOptions = {}): AsyncGe
 }
 
 /** Reads what the cursor finds each time the directory changes (or every 500 ms), until stopped. */
-async function* follow(cursor: LogCursor, path: string, opts: LogReadOptions, keep: (r: LogRecord) => boolean): AsyncGenerator<LogRecord> {
+async function* follow(cursor: LogCursor, path: string, opts: LogReadOptions, keep: (b: LogRecord[]) => LogRecord[]): AsyncGenerator<LogRecord[]> {
   let stopped = false, dirty = false;
   let wake = () => { dirty = true; };
   const poke = () => wake();
@@ -281,7 +350,7 @@ async function* follow(cursor: LogCursor, path: string, opts: LogReadOptions, ke
     for (;;) {
       const wasStopped = stopped || opts.signal?.aborted === true;
       dirty = false;
-      for (const r of cursor.read()) if (keep(r)) yield r;
+      for (const batch of cursor.read()) yield keep(batch);
       if (wasStopped) return;
       if (dirty || stopped) continue;
       await new Promise<void>((resolve) => {
@@ -305,16 +374,28 @@ export interface LogSink {
   stderr: (data: Uint8Array) => void;
 }
 
-/** `berth logs`: the container's output as it was written, each stream to its own sink. */
+const NL = Buffer.from("\n");
+
+/** `berth logs`: the container's output as it was written, each stream to its own sink. One
+ *  sink call per run of same-stream records in a batch, not per line. */
 export async function writeLogs(path: string, opts: LogWriteOptions, sink: LogSink): Promise<void> {
   const midLine = { stdout: false, stderr: false };
-  for await (const r of readLog(path, opts)) {
-    const parts: Buffer[] = [];
-    if (opts.timestamps && !midLine[r.stream]) parts.push(Buffer.from(`${r.time} `));
-    parts.push(r.text);
-    if (!r.partial) parts.push(Buffer.from("\n"));
-    midLine[r.stream] = r.partial;
-    sink[r.stream](parts.length === 1 ? parts[0]! : Buffer.concat(parts));
+  let parts: Buffer[] = [];
+  let current: StreamName = "stdout";
+  const flush = () => {
+    if (parts.length > 0) sink[current](parts.length === 1 ? parts[0]! : Buffer.concat(parts));
+    parts = [];
+  };
+  for await (const batch of readLogBatches(path, opts)) {
+    for (const r of batch) {
+      if (r.stream !== current) { flush(); current = r.stream; }
+      if (opts.timestamps && !midLine[r.stream]) parts.push(Buffer.from(`${r.time} `));
+      parts.push(r.text);
+      if (!r.partial) parts.push(NL);
+      midLine[r.stream] = r.partial;
+      if (parts.length >= 8192) flush();
+    }
+    flush();
   }
 }
 
