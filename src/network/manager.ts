@@ -10,6 +10,8 @@ import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, 
 import { flock, LOCK_EX, LOCK_UN } from "../sys/libc.ts";
 import { broadcastOf, contains, formatIPv4, formatSubnet, hostRange, hostRoutes, macFor, overlaps, parseIPv4, parseSubnet, type Subnet } from "./cidr.ts";
 import { type ContainerFilePaths, containerFilePaths, type HostEntry, renderHosts, writeContainerFiles, writeInPlace } from "./files.ts";
+import { hostEntries, type HostsSnapshot, snapshotOf } from "./hosts.ts";
+import { chooseAddress } from "./ipam.ts";
 import { addAddress, addDefaultRoute, delLink, Netlink, newBridge, newVeth, noIPv6Addresses, setHairpin, setUp } from "./netlink.ts";
 import { withNetns } from "./netns.ts";
 import { applyRuleset, deleteTable } from "./nft.ts";
@@ -428,30 +430,9 @@ export class NetworkManager {
 
   /** Takes an address in `net` for `containerId` (inside the caller's transaction). */
   private lease(net: NetworkRow, subnet: Subnet, containerId: string, wanted?: string): number {
-    const { first, last } = hostRange(subnet);
-    const gw = parseIPv4(net.gateway);
     const taken = new Set(this.db.query<{ ip: number }, [string]>("SELECT ip FROM leases WHERE network = ?").all(net.name).map((r) => r.ip));
-    let ip: number | null = null;
-    if (wanted !== undefined) {
-      const w = parseIPv4(wanted);
-      if (!contains(subnet, w) || w < first || w > last) throw new Error(`address ${wanted} is not a host address of network ${net.name} (${net.subnet})`);
-      if (w === gw) throw new Error(`address ${wanted} is the gateway of network ${net.name}`);
-      if (taken.has(w)) throw new Error(`address ${wanted} is already in use on network ${net.name}`);
-      ip = w;
-    } else {
-      // Round-robin from the cursor so a just-freed address (stale ARP entries elsewhere) is reused last.
-      const span = last - first + 1;
-      const start = net.next_ip >= first && net.next_ip <= last ? net.next_ip : first;
-      for (let i = 0; i < span; i++) {
-        const c = first + ((start - first + i) % span);
-        if (c !== gw && !taken.has(c)) {
-          ip = c;
-          break;
-        }
-      }
-      if (ip === null) throw new Error(`network ${net.name} (${net.subnet}) has no free addresses left`);
-      this.db.query("UPDATE networks SET next_ip = ? WHERE name = ?").run(ip + 1 > last ? first : ip + 1, net.name);
-    }
+    const { ip, nextCursor } = chooseAddress(subnet, parseIPv4(net.gateway), taken, net.next_ip, wanted, net.name);
+    this.db.query("UPDATE networks SET next_ip = ? WHERE name = ?").run(nextCursor, net.name);
     this.db.query("INSERT INTO leases (network, ip, container_id) VALUES (?, ?, ?)").run(net.name, ip, containerId);
     return ip;
   }
@@ -616,51 +597,19 @@ export class NetworkManager {
     });
   }
 
-  /** Everything needed to compute hosts entries, loaded with two queries (refreshes touch every member). */
-  private hostsSnapshot(): { byContainer: Map<string, EndpointRow[]>; byNetwork: Map<string, EndpointRow[]>; files: Map<string, ContainerFilesRow> } {
-    const byContainer = new Map<string, EndpointRow[]>();
-    const byNetwork = new Map<string, EndpointRow[]>();
-    for (const e of this.db.query<EndpointRow, []>("SELECT * FROM endpoints ORDER BY seq").all()) {
-      (byContainer.get(e.container_id) ?? byContainer.set(e.container_id, []).get(e.container_id)!).push(e);
-      (byNetwork.get(e.network) ?? byNetwork.set(e.network, []).get(e.network)!).push(e);
-    }
-    const files = new Map(this.db.query<ContainerFilesRow, []>("SELECT * FROM container_files").all().map((f) => [f.container_id, f]));
-    return { byContainer, byNetwork, files };
-  }
-
-  private gatewayOf(network: string): string {
-    const r = this.row(network);
-    return r && !r.internal ? r.gateway : "";
-  }
-
-  private hostEntries(f: ContainerFilesRow, snap: ReturnType<NetworkManager["hostsSnapshot"]>): HostEntry[] {
-    const entries: HostEntry[] = [];
-    const mine = snap.byContainer.get(f.container_id) ?? [];
-    const fqdn = f.domainname ? `${f.hostname}.${f.domainname}` : "";
-    for (const e of mine) entries.push({ ip: formatIPv4(e.ip), names: [fqdn, f.hostname, e.name, ...(JSON.parse(e.aliases) as string[])] });
-    if (mine.length === 0) entries.push({ ip: "127.0.1.1", names: [fqdn, f.hostname] });
-    const seen = new Set<string>();
-    for (const m of mine) {
-      for (const p of snap.byNetwork.get(m.network) ?? []) {
-        const key = `${p.container_id}/${p.network}`;
-        if (p.container_id === f.container_id || seen.has(key)) continue;
-        seen.add(key);
-        const hostname = snap.files.get(p.container_id)?.hostname ?? "";
-        entries.push({ ip: formatIPv4(p.ip), names: [p.name, ...(JSON.parse(p.aliases) as string[]), hostname, p.container_id.slice(0, 12)] });
-      }
-    }
-    // --add-host NAME:host-gateway means "the host, as this container reaches it" (Docker's spelling).
-    const firstGateway = mine.map((m) => this.gatewayOf(m.network)).find(Boolean) ?? "";
-    for (const h of JSON.parse(f.extra_hosts) as HostEntry[]) {
-      if (h.ip !== "host-gateway") entries.push(h);
-      else if (firstGateway) entries.push({ ip: firstGateway, names: h.names });
-    }
-    return entries;
+  /** Everything needed to compute hosts entries, loaded with three queries (refreshes touch every member). */
+  private hostsSnapshot(): HostsSnapshot {
+    const gateways = new Map(this.allNetworks().map((n) => [n.name, n.internal ? "" : n.gateway]));
+    return snapshotOf(
+      this.db.query<EndpointRow, []>("SELECT * FROM endpoints ORDER BY seq").all(),
+      this.db.query<ContainerFilesRow, []>("SELECT * FROM container_files").all(),
+      gateways,
+    );
   }
 
   private renderFiles(f: ContainerFilesRow): ContainerFilePaths {
     return writeContainerFiles(f.dir, {
-      hostname: f.hostname, domainname: f.domainname, hosts: this.hostEntries(f, this.hostsSnapshot()),
+      hostname: f.hostname, domainname: f.domainname, hosts: hostEntries(f, this.hostsSnapshot()),
       dns: JSON.parse(f.dns) as string[], searches: JSON.parse(f.searches) as string[], options: JSON.parse(f.options) as string[],
     });
   }
@@ -670,7 +619,7 @@ export class NetworkManager {
     const snap = this.hostsSnapshot();
     for (const id of new Set(containerIds)) {
       const f = snap.files.get(id);
-      if (f) writeInPlace(containerFilePaths(f.dir).hosts, renderHosts({ hosts: this.hostEntries(f, snap) }));
+      if (f) writeInPlace(containerFilePaths(f.dir).hosts, renderHosts({ hosts: hostEntries(f, snap) }));
     }
   }
 

@@ -4,7 +4,10 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node
 import { tmpdir } from "node:os";
 import { broadcastOf, formatIPv4, hostRoutes, macFor, overlaps, parseIPv4, parseSubnet } from "../../src/network/cidr.ts";
 import { renderHosts, renderResolvConf, writeContainerFiles, writeInPlace } from "../../src/network/files.ts";
+import { hostEntries, snapshotOf } from "../../src/network/hosts.ts";
+import { chooseAddress } from "../../src/network/ipam.ts";
 import { deleteTable, renderRuleset } from "../../src/network/nft.ts";
+import type { ContainerFilesRow, EndpointRow } from "../../src/network/store.ts";
 import { exposedPortRequests, formatBinding, parsePortSpec } from "../../src/network/ports.ts";
 
 describe("cidr", () => {
@@ -27,6 +30,50 @@ describe("cidr", () => {
     expect(r.length).toBe(1);
     expect(formatIPv4(r[0]!.base)).toBe("192.0.2.0");
     expect(r[0]!.prefixLen).toBe(24);
+  });
+});
+
+describe("IPAM choice", () => {
+  const s = parseSubnet("10.0.0.0/29"); // hosts .1-.6
+  const gw = parseIPv4("10.0.0.1");
+  test("skips the gateway and taken addresses, wraps around, advances the cursor", () => {
+    const a = chooseAddress(s, gw, new Set(), s.base + 1);
+    expect(formatIPv4(a.ip)).toBe("10.0.0.2");
+    const b = chooseAddress(s, gw, new Set([a.ip]), a.nextCursor);
+    expect(formatIPv4(b.ip)).toBe("10.0.0.3");
+    const taken = new Set(["10.0.0.3", "10.0.0.4", "10.0.0.5", "10.0.0.6"].map(parseIPv4));
+    const c = chooseAddress(s, gw, taken, parseIPv4("10.0.0.5"));
+    expect(formatIPv4(c.ip)).toBe("10.0.0.2"); // wrapped
+    expect(() => chooseAddress(s, gw, new Set([...taken, c.ip]), c.nextCursor)).toThrow(/no free addresses/);
+  });
+  test("a wanted address is checked", () => {
+    expect(formatIPv4(chooseAddress(s, gw, new Set(), 0, "10.0.0.6").ip)).toBe("10.0.0.6");
+    expect(() => chooseAddress(s, gw, new Set(), 0, "10.0.0.7")).toThrow(/not a host address/); // broadcast
+    expect(() => chooseAddress(s, gw, new Set(), 0, "10.0.0.1")).toThrow(/gateway/);
+    expect(() => chooseAddress(s, gw, new Set([parseIPv4("10.0.0.4")]), 0, "10.0.0.4")).toThrow(/already in use/);
+  });
+});
+
+describe("hosts entries", () => {
+  const ep = (container_id: string, network: string, ip: string, name: string, aliases: string[] = []): EndpointRow => ({
+    container_id, network, ip: parseIPv4(ip), name, aliases: JSON.stringify(aliases), ifname: "eth0", host_veth: "v", mac: "", netns_path: "", attached: 1, seq: 0,
+  });
+  const files = (container_id: string, hostname: string, extra: unknown[] = []): ContainerFilesRow => ({
+    container_id, dir: "/x", hostname, domainname: "", extra_hosts: JSON.stringify(extra), dns: "[]", searches: "[]", options: "[]",
+  });
+  test("own names, members of shared networks only, add-host with host-gateway", () => {
+    const snap = snapshotOf(
+      [ep("a", "front", "10.1.0.2", "web", ["www"]), ep("b", "front", "10.1.0.3", "api"), ep("c", "back", "10.2.0.2", "db"), ep("a", "back", "10.2.0.3", "web")],
+      [files("a", "web-host", [{ ip: "host-gateway", names: ["host.internal"] }]), files("b", "api-host")],
+      new Map([["front", "10.1.0.1"], ["back", ""]]),
+    );
+    const a = hostEntries(files("a", "web-host", [{ ip: "host-gateway", names: ["host.internal"] }]), snap);
+    expect(a).toContainEqual({ ip: "10.1.0.2", names: ["", "web-host", "web", "www"] });
+    expect(a).toContainEqual({ ip: "10.1.0.3", names: ["api", "api-host", "b"] });
+    expect(a).toContainEqual({ ip: "10.2.0.2", names: ["db", "", "c"] });
+    expect(a).toContainEqual({ ip: "10.1.0.1", names: ["host.internal"] });
+    const b = hostEntries(files("b", "api-host"), snap);
+    expect(b.map((e) => e.ip)).not.toContain("10.2.0.2"); // b does not share "back" with c
   });
 });
 
