@@ -144,6 +144,8 @@ function validNetworkName(name: string): void {
   if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(name)) {
     throw new Error(`invalid network name ${JSON.stringify(name)}: use letters, digits, '_', '.', '-' (at most 64)`);
   }
+  // These are --network modes, not networks a user may create.
+  if (["bridge", "host", "none", "default"].includes(name)) throw new Error(`network name ${name} is reserved; pick another name`);
 }
 
 export class NetworkManager {
@@ -201,10 +203,14 @@ export class NetworkManager {
     return (this.hostNl ??= new Netlink());
   }
 
+  /** A network by name, bridge device, full id or unique id prefix (as `ls -q` prints it). */
   private row(nameOrId: string): NetworkRow | null {
-    return this.db
+    const exact = this.db
       .query<NetworkRow, [string, string, string]>("SELECT * FROM networks WHERE name = ? OR id = ? OR bridge = ?")
       .get(nameOrId, nameOrId, nameOrId);
+    if (exact || !/^[0-9a-f]{4,}$/.test(nameOrId)) return exact;
+    const byPrefix = this.db.query<NetworkRow, [string]>("SELECT * FROM networks WHERE substr(id, 1, length(?1)) = ?1").all(nameOrId);
+    return byPrefix.length === 1 ? byPrefix[0]! : null;
   }
 
   private mustRow(nameOrId: string): NetworkRow {

@@ -33,6 +33,8 @@ describe("bridge networks", () => {
     expect(l.mgr.inspect("appnet").containers).toEqual([]);
     expect(() => l.mgr.create({ name: "appnet", subnet: freeSubnet([subnet]) })).toThrow(/already exists/);
     expect(() => l.mgr.create({ name: "other", subnet })).toThrow(/overlaps/);
+    expect(() => l.mgr.create({ name: "host" })).toThrow(/reserved/);
+    expect(l.mgr.inspect(n.id.slice(0, 12)).name).toBe("appnet");
     l.mgr.remove("appnet");
     expect(l.leftoverLinks()).toEqual([]);
     expect(l.tableExists()).toBe(false);
