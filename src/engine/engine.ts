@@ -567,6 +567,8 @@ export class Engine {
     try {
       let row = this.store.get(id);
       if (!row) return;
+      // A newer run may already be going (restart, start): this hook belonged to an older one.
+      if (this.observe(row).running) return;
       if (row.state === "running" || row.state === "paused" || row.state === "restarting") row = await this.finalize(row);
       if (row.state !== "exited") return;
       if (row.config.autoRemove) {

@@ -1,0 +1,94 @@
+// berth cp both ways (never through a symlink out of the container), volumes and bind mounts.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { berth, cleanupRoot, engineRoot, mountsUnder } from "./helpers.ts";
+
+let root = "";
+let host = "";
+beforeAll(async () => {
+  root = await engineRoot();
+  host = mkdtempSync(join(tmpdir(), "berth-cp-"));
+});
+afterAll(() => {
+  cleanupRoot(root);
+  rmSync(host, { recursive: true, force: true });
+});
+
+describe("cp", () => {
+  test("copies files and directories in and out", () => {
+    berth(root, ["run", "-d", "--name", "box", "--network", "none", "busybox", "sleep", "60"]);
+    writeFileSync(join(host, "in.txt"), "to the container\n");
+    expect(berth(root, ["cp", join(host, "in.txt"), "box:/tmp/"]).code).toBe(0);
+    expect(berth(root, ["exec", "box", "cat", "/tmp/in.txt"]).stdout).toBe("to the container\n");
+    berth(root, ["exec", "box", "sh", "-c", "mkdir -p /srv/d/e && echo deep > /srv/d/e/f && ln -s f /srv/d/e/link"]);
+    expect(berth(root, ["cp", "box:/srv/d", join(host, "out")]).code).toBe(0);
+    expect(readFileSync(join(host, "out/e/f"), "utf8")).toBe("deep\n");
+    expect(readFileSync(join(host, "out/e/link"), "utf8")).toBe("deep\n");
+  });
+
+  test("never follows a symlink out of the container", () => {
+    const secret = join(host, "secret");
+    writeFileSync(secret, "host only\n");
+    mkdirSync(join(host, "target"), { recursive: true });
+    // Links that point at host paths, absolute and through ../..
+    berth(root, ["exec", "box", "sh", "-c", `ln -s ${secret} /abs-link && ln -s ../../../../../../../../${host.slice(1)}/target /rel-link`]);
+    const out = berth(root, ["cp", "box:/abs-link", join(host, "got")]);
+    expect(out.code).not.toBe(0);
+    expect(existsSync(join(host, "got"))).toBe(false);
+    writeFileSync(join(host, "payload"), "x\n");
+    const into = berth(root, ["cp", join(host, "payload"), "box:/rel-link/payload"]);
+    // Resolved inside the container's root: the file lands in the container, not in host/target.
+    expect(existsSync(join(host, "target/payload"))).toBe(false);
+    if (into.code === 0) expect(berth(root, ["exec", "box", "cat", `/${host.slice(1)}/target/payload`]).stdout).toBe("x\n");
+    expect(berth(root, ["rm", "-f", "box"]).code).toBe(0);
+  });
+
+  test("works on a stopped container and unmounts afterwards", () => {
+    berth(root, ["run", "--name", "done", "--network", "none", "busybox", "sh", "-c", "echo kept > /result"]);
+    expect(berth(root, ["cp", "done:/result", join(host, "result")]).code).toBe(0);
+    expect(readFileSync(join(host, "result"), "utf8")).toBe("kept\n");
+    expect(mountsUnder(root)).toEqual([]);
+    berth(root, ["rm", "done"]);
+  });
+});
+
+describe("volumes and binds", () => {
+  test("a named volume keeps data between containers; in-use volumes cannot be removed", () => {
+    expect(berth(root, ["volume", "create", "data"]).stdout).toBe("data\n");
+    expect(berth(root, ["run", "--rm", "--network", "none", "-v", "data:/data", "busybox", "sh", "-c", "echo persisted > /data/f"]).code).toBe(0);
+    expect(berth(root, ["run", "--rm", "--network", "none", "-v", "data:/data:ro", "busybox", "cat", "/data/f"]).stdout).toBe("persisted\n");
+    expect(berth(root, ["run", "--rm", "--network", "none", "-v", "data:/data:ro", "busybox", "sh", "-c", "echo no > /data/g"]).code).not.toBe(0);
+    expect(berth(root, ["volume", "ls", "-q"]).stdout).toBe("data\n");
+    berth(root, ["create", "--name", "holder", "-v", "data:/data", "busybox", "true"]);
+    expect(berth(root, ["volume", "rm", "data"]).stderr).toContain("volume is in use");
+    berth(root, ["rm", "holder"]);
+    const info = JSON.parse(berth(root, ["volume", "inspect", "data"]).stdout);
+    expect(info[0].Name).toBe("data");
+    expect(berth(root, ["volume", "rm", "data"]).code).toBe(0);
+    expect(berth(root, ["volume", "ls", "-q"]).stdout).toBe("");
+  });
+
+  test("bind mounts, read-only binds, tmpfs and --read-only", () => {
+    const dir = join(host, "bind");
+    mkdirSync(dir);
+    writeFileSync(join(dir, "hello"), "from host\n");
+    expect(berth(root, ["run", "--rm", "--network", "none", "-v", `${dir}:/mnt`, "busybox", "sh", "-c", "cat /mnt/hello; echo back > /mnt/back"]).stdout).toBe("from host\n");
+    expect(readFileSync(join(dir, "back"), "utf8")).toBe("back\n");
+    expect(berth(root, ["run", "--rm", "--network", "none", "-v", `${dir}:/mnt:ro`, "busybox", "touch", "/mnt/x"]).code).not.toBe(0);
+    expect(berth(root, ["run", "--rm", "--network", "none", "--read-only", "--tmpfs", "/scratch", "busybox", "sh", "-c", "touch /scratch/ok && ! touch /nope 2>/dev/null && echo ro-ok"]).stdout).toBe("ro-ok\n");
+    expect(mountsUnder(root)).toEqual([]);
+  });
+
+  test("anonymous volumes go with rm -v; volume prune removes unused anonymous ones", () => {
+    berth(root, ["create", "--name", "anon", "-v", "/cache", "busybox", "true"]);
+    expect(berth(root, ["volume", "ls", "-q"]).stdout.trim()).toMatch(/^[0-9a-f]{64}$/);
+    berth(root, ["rm", "-v", "anon"]);
+    expect(berth(root, ["volume", "ls", "-q"]).stdout).toBe("");
+    berth(root, ["create", "--name", "anon2", "-v", "/cache", "busybox", "true"]);
+    berth(root, ["rm", "anon2"]);
+    expect(berth(root, ["volume", "prune", "-f"]).stdout).toContain("Deleted Volumes:");
+    expect(berth(root, ["volume", "ls", "-q"]).stdout).toBe("");
+  });
+});
