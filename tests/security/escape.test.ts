@@ -7,7 +7,7 @@ import { chmodSync, chownSync, closeSync, copyFileSync, existsSync, mkdirSync, o
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { RUNTIME, Sandbox, answer, chownTree, hardenedSpec } from "./container.ts";
-import { fixtures, removeFixtures } from "./helpers.ts";
+import { NR, fixtures, removeFixtures } from "./helpers.ts";
 import { capabilityMask } from "../../src/security/capabilities.ts";
 
 const EPERM = "errno EPERM 1";
@@ -285,6 +285,39 @@ describe(`escape attempts (${RUNTIME})`, () => {
     expect(bounding).toBe(capabilityMask(spec.process!.capabilities!.bounding).toString(16).padStart(16, "0"));
     expect(exec("keyctl").stdout.toString().trim()).toBe(EPERM);
     expect(exec("mount", "/tmp/m").stdout.toString().trim()).toBe(EPERM);
+  });
+
+  test("SCMP_ACT_NOTIFY: the agent at listenerPath gets the fd and the state, and decides the call", async () => {
+    const sb = sandbox();
+    const sock = join(sb.dir, "agent.sock");
+    const agent = Bun.spawn([fixtures().probe, "notify-agent", sock, "20"], { stdout: "pipe", stderr: "pipe" });
+    let result: string;
+    try {
+      for (let i = 0; i < 200 && !existsSync(sock); i++) await Bun.sleep(10);
+      const spec = hardenedSpec(sb, ["/bin/probe", "syscall", String(NR.getpid), "7"]);
+      spec.linux!.seccomp!.listenerPath = sock;
+      spec.linux!.seccomp!.listenerMetadata = "berth-test";
+      // An unconditional allow would win over the conditional rule (libseccomp), so take getpid out of it.
+      for (const rule of spec.linux!.seccomp!.syscalls!) rule.names = rule.names.filter((n) => n !== "getpid");
+      spec.linux!.seccomp!.syscalls = spec.linux!.seccomp!.syscalls!.filter((rule) => rule.names.length > 0);
+      spec.linux!.seccomp!.syscalls!.push(
+        { names: ["getpid"], action: "SCMP_ACT_NOTIFY", args: [{ index: 0, value: 7, op: "SCMP_CMP_EQ" }] },
+        { names: ["getpid"], action: "SCMP_ACT_ALLOW", args: [{ index: 0, value: 7, op: "SCMP_CMP_NE" }] },
+      );
+      const r = sb.run(spec);
+      result = r.stdout.trim() || r.stderr.trim();
+    } finally {
+      agent.kill();
+      await agent.exited;
+    }
+    const out = await new Response(agent.stdout).text();
+    if (process.env.BERTH_TEST_VERBOSE) console.log(out);
+    expect(result).toBe("errno EXDEV 18");
+    const message = JSON.parse(out.split("\n").find((l) => l.startsWith("state "))!.slice(6));
+    expect(message.fds).toEqual(["seccompFd"]);
+    expect(message.metadata).toBe("berth-test");
+    expect(message.state.id).toBe(sb.id);
+    expect(message.pid).toBeGreaterThan(1);
   });
 
   describe("user namespaces: container root is an unprivileged host uid", () => {
