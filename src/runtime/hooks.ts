@@ -11,15 +11,9 @@ export async function runHook(stage: string, hook: Hook, state: State): Promise<
     proc = Bun.spawn({ cmd: [hook.path, ...args.slice(1)], argv0: args[0], env: Object.fromEntries((hook.env ?? []).map((e) => {
       const i = e.indexOf("=");
       return [e.slice(0, i), e.slice(i + 1)];
-    })), stdin: "pipe", stdout: "inherit", stderr: "pipe" });
+    })), stdin: new Blob([JSON.stringify(state)]), stdout: "inherit", stderr: "pipe" });
   } catch (e) {
     throw new HookError(`${stage} hook ${hook.path}: ${(e as Error).message}`);
-  }
-  try {
-    proc.stdin.write(JSON.stringify(state));
-    await proc.stdin.end();
-  } catch {
-    /* a hook need not read its stdin */
   }
   let timedOut = false;
   const timer = hook.timeout ? setTimeout(() => { timedOut = true; proc.kill(9); }, hook.timeout * 1000) : undefined;
