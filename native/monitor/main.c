@@ -110,6 +110,8 @@ static void parse(int argc, char **argv) {
   cfg.cmd = argv + i;
   if (!cfg.direct && !cfg.pid_file) usage("--pid-file", "is required unless --direct is given");
   if (cfg.console_socket && !cfg.tty) usage("--console-socket", "needs --tty");
+  /* A pty made here would be stage 0's controlling terminal: its exit would hang up the container. */
+  if (cfg.tty && !cfg.direct && !cfg.console_socket) usage("--tty", "needs --console-socket unless --direct (the runtime makes the container's terminal)");
   if (cfg.preserve_fds > 1000) usage("--preserve-fds", "is too large");
   if (cfg.ready_fd >= 3 && cfg.ready_fd < 3 + cfg.preserve_fds) usage("--ready-fd", "must not be one of the preserved fds");
   if (cfg.exit_cmd) cfg.exit_argv[0] = cfg.exit_cmd;

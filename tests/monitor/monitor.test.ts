@@ -90,6 +90,8 @@ describe("berth-monitor", () => {
     const err = await spawnMonitor({ command: ["true"], direct: true, ttySize: { rows: 0, cols: 80 } }).catch((e) => e);
     expect(err).toBeInstanceOf(MonitorStartError);
     expect(String(err.message)).toContain("--tty-size");
+    const tty = await spawnMonitor({ command: ["true"], pidFile: join(dir, "pid"), tty: true }).catch((e) => e);
+    expect(String(tty.message)).toContain("--tty needs --console-socket unless --direct");
   });
 
   test("runtime mode: adopts the process stage 0 left behind (subreaper) and records its end", async () => {
