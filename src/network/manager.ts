@@ -415,8 +415,13 @@ export class NetworkManager {
         this.plumb(ep, bridgeIndex, subnet, wantsRoute ? net.gateway : null);
         this.db.query("UPDATE endpoints SET attached = 1 WHERE container_id = ? AND network = ?").run(o.containerId, net.name);
       } catch (e) {
-        this.nl().exec([delLink(hostVeth)], [19]);
-        this.forgetEndpoint(ep);
+        try {
+          this.nl().exec([delLink(hostVeth)], [19]);
+          this.forgetEndpoint(ep);
+        } catch (cleanup) {
+          // Keep the original error; the row (attached = 0) lets reconcile() finish the job.
+          console.error(`berth: cleanup after a failed attach failed too: ${(cleanup as Error).message}`);
+        }
         throw e;
       }
       this.refreshHosts(net.name);
@@ -625,7 +630,13 @@ export class NetworkManager {
     const snap = this.hostsSnapshot();
     for (const id of new Set(containerIds)) {
       const f = snap.files.get(id);
-      if (f) writeInPlace(containerFilePaths(f.dir).hosts, renderHosts({ hosts: hostEntries(f, snap) }));
+      if (!f) continue;
+      try {
+        writeInPlace(containerFilePaths(f.dir).hosts, renderHosts({ hosts: hostEntries(f, snap) }));
+      } catch (e) {
+        // The container's files directory is gone (container removed by the engine): nothing to refresh.
+        if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
+      }
     }
   }
 
