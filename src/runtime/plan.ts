@@ -194,7 +194,7 @@ function hookRecords(spec: Spec): PlanRecord[] {
 export function buildCreatePlan(spec: Spec, opts: CreatePlanOptions): PlanRecord[] {
   if (!spec.process) fail("process is missing: say what to run");
   const linux = spec.linux ?? {};
-  const { records: nsRecords, created } = namespaceRecords(spec);
+  const { records: nsRecords, created, all } = namespaceRecords(spec);
   const plan: PlanRecord[] = [...nsRecords, ...idMapRecords(spec, created)];
   if (linux.timeOffsets) {
     if (!created.has("time")) fail("linux.timeOffsets needs a new time namespace");
@@ -204,12 +204,13 @@ export function buildCreatePlan(spec: Spec, opts: CreatePlanOptions): PlanRecord
     }
   }
   if (created.has("network")) plan.push(["loopback_up"]);
+  // A uts namespace joined by path counts: the hostname is set inside it, as runc does.
   if (spec.hostname !== undefined) {
-    if (!created.has("uts")) fail("hostname needs a new uts namespace");
+    if (!all.has("uts")) fail("hostname needs a uts namespace of the container's own (add {\"type\": \"uts\"} to linux.namespaces)");
     plan.push(["hostname", spec.hostname]);
   }
   if (spec.domainname !== undefined) {
-    if (!created.has("uts")) fail("domainname needs a new uts namespace");
+    if (!all.has("uts")) fail("domainname needs a uts namespace of the container's own");
     plan.push(["domainname", spec.domainname]);
   }
   plan.push(["rootfs", resolveRootfs(spec, opts.bundle)]);
