@@ -31,5 +31,5 @@ export function commandFailure(message: string): EngineError {
 
 /** Whether a runtime error is about the container's command (as opposed to setup). */
 export function isCommandError(message: string): boolean {
-  return /^exec: |executable file not found|permission denied|exec format error|is a directory/i.test(message);
+  return /^exec: |executable file not found in \$PATH/.test(message);
 }

@@ -109,11 +109,22 @@ function terminalSize(): { height: number; width: number } | undefined {
  * Connects the caller's terminal or pipes to the container through the monitor's attach socket:
  * output to our stdout/stderr, our stdin (with -i) to the container, raw mode and resizes with -t.
  */
-async function attachStdio(engine: Engine, view: ContainerView, withStdin: boolean): Promise<{ session: AttachSession; done: () => void }> {
+interface Attached {
+  session: AttachSession;
+  /** Bytes of output received over the socket. */
+  received: () => number;
+  done: () => void;
+}
+
+async function attachStdio(engine: Engine, view: ContainerView, withStdin: boolean): Promise<Attached> {
   const tty = view.row.config.tty;
+  let received = 0;
   const session = await attach(engine.paths.attachSocket(view.row.id), {
     tty,
-    onOutput: (stream, data) => writeFully(stream === "stderr" ? 2 : 1, data),
+    onOutput: (stream, data) => {
+      received += data.length;
+      writeFully(stream === "stderr" ? 2 : 1, data);
+    },
   });
   const cleanups: (() => void)[] = [];
   if (withStdin) {
@@ -134,7 +145,7 @@ async function attachStdio(engine: Engine, view: ContainerView, withStdin: boole
     process.on("SIGWINCH", resize);
     cleanups.push(() => process.off("SIGWINCH", resize));
   }
-  return { session, done: () => { for (const c of cleanups) c(); } };
+  return { session, received: () => received, done: () => { for (const c of cleanups) c(); } };
 }
 
 /** docker run's sig-proxy: INT/TERM/HUP/QUIT to the foreground berth go to the container. */
@@ -147,17 +158,26 @@ function proxySignals(engine: Engine, id: string): () => void {
 }
 
 async function runForeground(engine: Engine, id: string, withStdin: boolean, removeOnFailure: boolean): Promise<number> {
-  let attached: { session: AttachSession; done: () => void } | undefined;
+  let attached: Attached | undefined;
   let unproxy = () => {};
+  let startedNs = 0n;
   try {
     return await engine.runAttached(id, {
       foreground: true,
       consoleSize: terminalSize(),
       beforeStart: async (row) => {
+        startedNs = BigInt(Date.now() - 1000) * 1_000_000n;
         attached = await attachStdio(engine, engine.observe(row), withStdin);
         if (!row.config.tty) unproxy = proxySignals(engine, id);
       },
-      untilExit: async () => { await attached?.session.closed; },
+      untilExit: async () => {
+        await attached?.session.closed;
+        // The monitor may accept our connection only after the first output went by (under
+        // load); then nothing came over the socket, and the log has it all.
+        if (attached && attached.received() === 0) {
+          await writeLogs(engine.paths.log(id), { since: startedNs }, { stdout: (d) => writeFully(1, d), stderr: (d) => writeFully(2, d) });
+        }
+      },
     });
   } catch (e) {
     if (removeOnFailure) await engine.remove(id, { force: true, volumes: true }).catch(() => {});

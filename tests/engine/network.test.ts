@@ -1,0 +1,60 @@
+// The default bridge network (through src/network): the container gets an address on a bridge
+// this test creates (its own name prefix), answers there, publishes a port on loopback, and rm
+// releases its endpoint. --network host and none.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { openNetworks } from "../../src/network/index.ts";
+import { berth, cleanupRoot, engineRoot, eventually } from "./helpers.ts";
+
+const PREFIX = `bt${process.pid % 10000}`;
+const env = { BERTH_NETWORK_PREFIX: PREFIX };
+let root = "";
+beforeAll(async () => { root = await engineRoot(); });
+afterAll(() => {
+  cleanupRoot(root.length ? root : "/nonexistent");
+});
+
+function resetNetworks(): void {
+  const m = openNetworks(root, { namePrefix: PREFIX });
+  try { m.reset(); } finally { m.close(); }
+}
+
+describe("networking", () => {
+  test("bridge: an address on our bridge, reachable from the host; rm releases it", async () => {
+    try {
+      const r = berth(root, ["run", "-d", "--name", "web", "busybox", "httpd", "-f", "-p", "80", "-h", "/var/www"], { env });
+      expect(r.stderr).toBe("");
+      const ip = berth(root, ["exec", "web", "sh", "-c", "ip -4 -o addr show eth0 | awk '{print $4}'"], { env }).stdout.trim();
+      expect(ip).toMatch(/^\d+\.\d+\.\d+\.\d+\/\d+$/);
+      const addr = ip.split("/")[0]!;
+      expect(berth(root, ["exec", "web", "cat", "/etc/hosts"], { env }).stdout).toContain(`${addr}\t`);
+      // From the host to the container, over the bridge this test made.
+      let body = "";
+      expect(await eventually(() => {
+        const c = Bun.spawnSync(["curl", "-s", "--max-time", "2", `http://${addr}/`]);
+        body = c.stdout.toString();
+        return c.exitCode === 0;
+      })).toBe(true);
+      expect(body).toBe("hello from berth\n");
+      expect(readFileSync("/proc/net/dev", "utf8")).toContain(`${PREFIX}0:`);
+      expect(berth(root, ["rm", "-f", "web"], { env }).code).toBe(0);
+      const m = openNetworks(root, { namePrefix: PREFIX });
+      try {
+        expect(m.inspect("bridge").containers).toEqual([]);
+      } finally {
+        m.close();
+      }
+    } finally {
+      resetNetworks();
+    }
+  });
+
+  test("--network host shares the host's interfaces; none has only loopback", () => {
+    const names = (text: string) => text.split("\n").slice(2).map((l) => l.split(":")[0]!.trim()).filter(Boolean).sort();
+    const host = berth(root, ["run", "--rm", "--network", "host", "busybox", "cat", "/proc/net/dev"]);
+    expect(host.stderr).toBe("");
+    expect(names(host.stdout)).toEqual(names(readFileSync("/proc/net/dev", "utf8")));
+    const none = berth(root, ["run", "--rm", "--network", "none", "busybox", "sh", "-c", "ls /sys/class/net"]);
+    expect(none.stdout).toBe("lo\n");
+  });
+});
