@@ -13,6 +13,7 @@ import type { ImageStore } from "./store.ts";
 const SNIFF = 512;
 const KEEP_IN_MEMORY = 32 << 20; // non-layer files up to this size are kept for parsing
 const READ_CHUNK = 1 << 20;
+const PARALLEL_FROM = 8 << 20; // layers from this size hash+store on the blob worker thread
 
 export interface CollectedFile {
   path: string;
@@ -27,7 +28,10 @@ export interface Progress {
   (event: { bytes: number; file?: string; layers: number }): void;
 }
 
-/** Chunks of a file (or stdin for "-"). Fresh buffers each time: consumers may keep references. */
+/**
+ * Chunks of a file (or stdin for "-"). Fresh buffers each time, as consumers keep references;
+ * shared memory, so the blob worker thread can hash and store them without a copy.
+ */
 export async function* readChunks(file: string): AsyncGenerator<Uint8Array> {
   if (file === "-") {
     for await (const c of process.stdin) yield c as Uint8Array;
@@ -36,7 +40,7 @@ export async function* readChunks(file: string): AsyncGenerator<Uint8Array> {
   const fd = fs.openSync(file, "r");
   try {
     for (;;) {
-      const buf = Buffer.allocUnsafe(READ_CHUNK);
+      const buf = new Uint8Array(new SharedArrayBuffer(READ_CHUNK));
       const n = fs.readSync(fd, buf, 0, READ_CHUNK, null);
       if (n === 0) break;
       yield buf.subarray(0, n);
@@ -139,7 +143,7 @@ export class ArchiveCollector implements TarVisitor {
     const head = c.sniff.length === 1 ? c.sniff[0]! : Buffer.concat(c.sniff);
     c.sniff = [];
     if (looksLikeLayer(head)) {
-      c.blob = this.store.blobs.writer();
+      c.blob = this.store.blobs.writer(c.size >= PARALLEL_FROM);
       c.snapshot = this.unpack ? this.store.snapshots.prepare() : null;
       c.ingest = new LayerIngest(c.snapshot?.diff ?? null, c.blob);
       this.layers++;

@@ -335,7 +335,7 @@ export interface IngestedLayer {
 /** Streams one layer (tar, gzip or zstd) into a blob and a prepared (not yet visible) snapshot. */
 export async function ingestLayer(store: ImageStore, chunks: AsyncIterable<Uint8Array>, progress?: Progress, ociTypes = true): Promise<IngestedLayer> {
   const prepared = store.snapshots.prepare();
-  const blob = store.blobs.writer();
+  const blob = store.blobs.writer(true);
   const ingest = new LayerIngest(prepared.diff, blob);
   try {
     let bytes = 0;

@@ -4,16 +4,18 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { type Digest, DigestMismatchError, Hasher, hexOf, isDigest, sha256 } from "./digest.ts";
 import { tempPath } from "./fsutil.ts";
+import type { BlobWorkerReply, BlobWorkerRequest } from "./blob-worker.ts";
 
 const READ_CHUNK = 1 << 20;
 
+/** Hashing and writing on this thread: small blobs, and callers that need everything synchronous. */
 export class BlobWriter {
-  private fd: number;
+  protected fd: number;
   private hasher = new Hasher();
-  private closed = false;
+  protected closed = false;
   readonly tmp: string;
 
-  constructor(private store: BlobStore) {
+  constructor(protected store: BlobStore) {
     this.tmp = tempPath(store.tmpDir, "blob");
     this.fd = fs.openSync(this.tmp, "wx", 0o644);
   }
@@ -22,13 +24,16 @@ export class BlobWriter {
     return this.hasher.bytes;
   }
 
-  write(chunk: Uint8Array): void {
+  write(chunk: Uint8Array): void | Promise<void> {
     this.hasher.update(chunk);
     let off = 0;
     while (off < chunk.length) off += fs.writeSync(this.fd, chunk, off, chunk.length - off);
   }
 
-  /** Digest of what was written so far (call once, at the end). */
+  /** Waits until every byte is hashed and written (a no-op here; see ParallelBlobWriter). */
+  async close(): Promise<void> {}
+
+  /** Digest of what was written (after close()). */
   digest(): Digest {
     return this.hasher.digest();
   }
@@ -36,7 +41,7 @@ export class BlobWriter {
   /**
    * Makes the blob visible under its digest. `expected`, when given, must match; otherwise the
    * temp file is discarded and DigestMismatchError thrown. Durability: callers batch one syncfs
-   * before publishing, so no fsync here unless asked.
+   * before anything refers to the blob, so no fsync here unless asked.
    */
   commit(expected?: Digest, what = "blob", durable = false): Digest {
     const d = this.digest();
@@ -62,6 +67,117 @@ export class BlobWriter {
   }
 }
 
+// ---- the worker side of big blobs ----
+
+let worker: Worker | null = null;
+let nextId = 1;
+const waiting = new Map<number, (r: BlobWorkerReply) => void>();
+
+function blobWorker(): Worker {
+  if (!worker) {
+    worker = new Worker(new URL("./blob-worker.ts", import.meta.url).href);
+    worker.onmessage = (ev: MessageEvent<BlobWorkerReply>) => waiting.get(ev.data.id)?.(ev.data);
+    worker.unref(); // an idle worker must not keep the process alive
+  }
+  return worker;
+}
+
+const ACK_EVERY = 8;             // chunks between flow-control acks
+const MAX_IN_FLIGHT = 64 << 20;  // bytes the worker may lag behind
+
+/**
+ * Hashes and writes on a worker thread. Chunks that are views of a SharedArrayBuffer go over
+ * without a copy (readChunks() reads into such buffers); others are copied once.
+ */
+export class ParallelBlobWriter extends BlobWriter {
+  private id = nextId++;
+  private sent = 0;
+  private acked = 0;
+  private chunks = 0;
+  private ackBytes = new Map<number, number>();
+  private drainWait: (() => void) | null = null;
+  private result: { digest: Digest; size: number } | null = null;
+  private closing: Promise<void> | null = null;
+  private failure: Error | null = null;
+
+  constructor(store: BlobStore) {
+    super(store);
+    waiting.set(this.id, (r) => this.reply(r));
+    blobWorker().postMessage({ op: "open", id: this.id, fd: this.fd } satisfies BlobWorkerRequest);
+  }
+
+  override get size(): number {
+    return this.result?.size ?? this.sent;
+  }
+
+  override write(chunk: Uint8Array): void | Promise<void> {
+    if (chunk.length === 0) return;
+    const view = chunk.buffer instanceof SharedArrayBuffer ? chunk : chunk.slice();
+    this.sent += chunk.length;
+    const msg: BlobWorkerRequest = { op: "data", id: this.id, chunk: view };
+    if (++this.chunks % ACK_EVERY === 0) {
+      msg.ack = this.chunks;
+      this.ackBytes.set(this.chunks, this.sent);
+    }
+    blobWorker().postMessage(msg);
+    if (this.sent - this.acked > MAX_IN_FLIGHT) return new Promise<void>((res) => (this.drainWait = res));
+  }
+
+  override close(): Promise<void> {
+    this.closing ??= new Promise<void>((res) => {
+      this.onClosed = res;
+      blobWorker().postMessage({ op: "close", id: this.id } satisfies BlobWorkerRequest);
+    });
+    return this.closing;
+  }
+
+  override digest(): Digest {
+    if (this.failure) throw this.failure;
+    if (!this.result) throw new Error("ParallelBlobWriter: digest() before close() finished");
+    return this.result.digest;
+  }
+
+  override abort(): void {
+    if (this.closed) return;
+    this.closed = true;
+    const fd = this.fd, tmp = this.tmp;
+    if (this.result) {
+      fs.closeSync(fd);
+      fs.rmSync(tmp, { force: true });
+      waiting.delete(this.id);
+      return;
+    }
+    // the worker may still be writing to fd: close it only once the worker has let go
+    waiting.set(this.id, (r) => {
+      if (r.op !== "aborted") return;
+      waiting.delete(this.id);
+      fs.closeSync(fd);
+      fs.rmSync(tmp, { force: true });
+    });
+    blobWorker().postMessage({ op: "abort", id: this.id } satisfies BlobWorkerRequest);
+  }
+
+  private onClosed: (() => void) | null = null;
+
+  private reply(r: BlobWorkerReply): void {
+    if (r.op === "ack") {
+      this.acked = this.ackBytes.get(r.ack) ?? this.acked;
+      this.ackBytes.delete(r.ack);
+      if (this.drainWait && this.sent - this.acked <= MAX_IN_FLIGHT / 2) {
+        const w = this.drainWait;
+        this.drainWait = null;
+        w();
+      }
+    } else if (r.op === "closed") {
+      waiting.delete(this.id);
+      if (r.error) this.failure = new Error(`writing blob ${this.tmp}: ${r.error}`);
+      this.result = { digest: r.digest as Digest, size: r.size };
+      this.drainWait?.();
+      this.onClosed?.();
+    }
+  }
+}
+
 export class BlobStore {
   readonly dir: string;
 
@@ -83,8 +199,9 @@ export class BlobStore {
     return fs.statSync(this.path(d)).size;
   }
 
-  writer(): BlobWriter {
-    return new BlobWriter(this);
+  /** parallel: hash and write on a worker thread (worth it for big layers on a multi-core host). */
+  writer(parallel = false): BlobWriter {
+    return parallel ? new ParallelBlobWriter(this) : new BlobWriter(this);
   }
 
   put(data: Uint8Array | string, expected?: Digest): Digest {

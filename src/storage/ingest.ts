@@ -52,15 +52,19 @@ export class LayerIngest {
   }
 
   write(chunk: Uint8Array): void | Promise<void> {
-    this.blob?.write(chunk);
+    const stored = this.blob?.write(chunk);
     this.blobHash?.update(chunk);
+    let next: void | Promise<void>;
     if (this.compression === null) {
       this.head.push(chunk);
       this.headLen += chunk.length;
-      if (this.headLen < 512) return;
-      return this.start();
+      if (this.headLen < 512) return stored;
+      next = this.start();
+    } else {
+      next = this.feed(chunk);
     }
-    return this.feed(chunk);
+    if (stored && next) return Promise.all([stored, next]).then(() => {});
+    return stored ?? next;
   }
 
   async end(): Promise<LayerIngestResult> {
@@ -83,6 +87,7 @@ export class LayerIngest {
       if (this.unpackError) this.writer.abort();
       else this.writer.finish();
     }
+    await this.blob?.close();
     const digest = this.blob ? this.blob.digest() : this.blobHash!.digest();
     const size = this.blob ? this.blob.size : this.blobHash!.bytes;
     return {
