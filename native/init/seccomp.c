@@ -7,6 +7,7 @@
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <seccomp.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -118,6 +119,66 @@ static int export_program(scmp_filter_ctx ctx, struct sock_fprog *prog, char *er
   close(fd);
   prog->len = (unsigned short)(st.st_size / sizeof(struct sock_filter));
   prog->filter = insns;
+  return 0;
+}
+
+/* runc's answer to syscalls newer than the profile: a profile names the syscalls its author
+ * knew; calls numbered above the highest of them (per architecture) are newer than the
+ * profile, and refusing them with EPERM would stop libc from falling back (e.g. fchmodat2 →
+ * fchmodat), so they get ENOSYS instead. Prepended to libseccomp's program as one small block
+ * per architecture; each block falls through to the next and finally into the real filter. */
+#define MAX_ARCHES 16
+struct arch_limit { uint32_t token; int last; };
+
+static int collect_arches(const struct plan *plan, struct arch_limit *out) {
+  int n = 0;
+  out[n++] = (struct arch_limit){ seccomp_arch_native(), -1 };
+  for (int i = 0; i < plan->count && n < MAX_ARCHES; i++) {
+    const struct plan_record *r = &plan->records[i];
+    if (strcmp(r->op, "seccomp_arch") || r->argc != 1) continue;
+    uint32_t token = seccomp_arch_resolve_name(r->argv[0]);
+    int seen = 0;
+    for (int j = 0; j < n; j++) if (out[j].token == token) seen = 1;
+    if (token && !seen) out[n++] = (struct arch_limit){ token, -1 };
+  }
+  for (int i = 0; i < plan->count; i++) {
+    const struct plan_record *r = &plan->records[i];
+    if (strcmp(r->op, "seccomp_rule") || r->argc < 3) continue;
+    for (int j = 0; j < n; j++) {
+      int nr = seccomp_syscall_resolve_name_arch(out[j].token, r->argv[2]);
+      if (nr >= 0 && nr > out[j].last) out[j].last = nr;
+    }
+  }
+  return n;
+}
+
+static int prepend_enosys_stub(const struct plan *plan, struct sock_fprog *prog, char *err, size_t errlen) {
+  struct arch_limit arches[MAX_ARCHES];
+  int n = collect_arches(plan, arches);
+  struct sock_filter stub[MAX_ARCHES * 6];
+  int len = 0;
+  for (int i = 0; i < n; i++) {
+    /* x32 shares AUDIT_ARCH_X86_64 with x86_64 and has no kernel arch value of its own. */
+    if (arches[i].last < 0 || arches[i].token == SCMP_ARCH_X32) continue;
+    int x86_64 = arches[i].token == SCMP_ARCH_X86_64;
+    int rest = x86_64 ? 4 : 3;  /* instructions after the arch comparison */
+    stub[len++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch));
+    stub[len++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, arches[i].token, 0, (uint8_t)rest);
+    stub[len++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
+    /* x32 calls carry bit 30 and their own numbering: leave them to the real filter. */
+    if (x86_64) stub[len++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, 0x40000000, 2, 0);
+    stub[len++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JGT | BPF_K, (uint32_t)arches[i].last, 0, 1);
+    stub[len++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (ENOSYS & SECCOMP_RET_DATA));
+  }
+  if (len == 0) return 0;
+  if (prog->len + len > BPF_MAXINSNS) { snprintf(err, errlen, "seccomp: filter too long (%d instructions)", prog->len + len); return -1; }
+  struct sock_filter *all = malloc(sizeof(struct sock_filter) * (size_t)(prog->len + len));
+  if (!all) { snprintf(err, errlen, "out of memory"); return -1; }
+  memcpy(all, stub, sizeof(struct sock_filter) * (size_t)len);
+  memcpy(all + len, prog->filter, sizeof(struct sock_filter) * prog->len);
+  free(prog->filter);
+  prog->filter = all;
+  prog->len = (unsigned short)(prog->len + len);
   return 0;
 }
 
@@ -251,6 +312,8 @@ int seccomp_install(const struct plan *plan, char *err, size_t errlen) {
   }
 
   if (export_program(ctx, &prog, err, errlen) < 0) goto out;
+  /* Only a refusing default can hide a newer syscall; with allow or log there is nothing to fix. */
+  if (default_action != SCMP_ACT_ALLOW && default_action != SCMP_ACT_LOG && prepend_enosys_stub(plan, &prog, err, errlen) < 0) goto out;
   long fd = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog);
   if (fd < 0) {
     snprintf(err, errlen, "seccomp(SET_MODE_FILTER, flags=%#lx): %s%s", flags, strerror(errno),

@@ -1,6 +1,6 @@
 // The C core's seccomp_install and caps_apply on their own (through a small driver), so a
 // failure here points at native/init/{seccomp,caps}.c and not at the runtime around them.
-import { afterAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -11,6 +11,8 @@ import { defaultSeccompFor } from "../../src/security/default-profile.ts";
 import { seccompRecords } from "../../src/security/seccomp.ts";
 import { NR, fixtures, removeFixtures, underPlan } from "./helpers.ts";
 
+// Compiling the probe and the driver takes a few seconds on a loaded machine.
+beforeAll(() => void fixtures(), 120_000);
 afterAll(removeFixtures);
 
 const EXDEV = "errno EXDEV 18";
@@ -116,6 +118,17 @@ describe("seccomp_install", () => {
       ],
     });
     expect(callGetpid(records)).toBe(EXDEV);
+  });
+
+  test("syscalls newer than the profile get ENOSYS, as runc does; known but unlisted ones EPERM", () => {
+    const records = seccompRecords(defaultSeccompFor([...DEFAULT_CAPABILITIES]));
+    const call = (nr: number) => underPlan(records, ["syscall", String(nr)]).stdout.trim();
+    expect(call(1000)).toBe("errno ENOSYS 38");
+    if (x86) {
+      expect(call(452)).toBe("errno ENOSYS 38"); // fchmodat2: libc falls back to fchmodat on ENOSYS only
+      expect(call(250)).toBe("errno EPERM 1"); // keyctl
+      expect(call(0x40000000 + 1000)).toBe("errno EPERM 1"); // x32 numbering is left to the real filter
+    }
   });
 
   test("a rule equal to the default action is a no-op, not an error", () => {
