@@ -3,7 +3,7 @@
 // succeed where the config allows it, so the tests show the policy and not a broken box.
 // Runtime under test: BERTH_TEST_RUNTIME, default bin/berth-runtime (runc works too).
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
-import { chmodSync, chownSync, closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, closeSync, copyFileSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { RUNTIME, Sandbox, answer, chownTree, hardenedSpec } from "./container.ts";
@@ -322,6 +322,79 @@ describe(`escape attempts (${RUNTIME})`, () => {
     expect(message.pid).toBeGreaterThan(1);
   });
 
+  describe("hostile images and configs (paths from the image are never trusted)", () => {
+    /** Runs the container; a refusal to start is an acceptable answer, an escape is not. */
+    function runHostile(sb: Sandbox, args: string[], edit?: (spec: ReturnType<typeof hardenedSpec>) => void) {
+      const spec = hardenedSpec(sb, args);
+      edit?.(spec);
+      return sb.run(spec);
+    }
+    function emptyDir(path: string): string[] {
+      return existsSync(path) ? readdirSync(path) : [];
+    }
+
+    test("/dev shipped as a symlink out of the rootfs: device setup stays inside", () => {
+      const sb = sandbox();
+      const outside = join(sb.dir, "outside-dev");
+      mkdirSync(outside);
+      rmSync(join(sb.rootfs, "dev"), { recursive: true });
+      symlinkSync("../../outside-dev", join(sb.rootfs, "dev"));
+      runHostile(sb, ["/bin/probe", "ls", "/dev"]);
+      expect(emptyDir(outside)).toEqual([]);
+      expect(mountedUnder(sb.dir)).toEqual([]);
+    });
+
+    test("/proc shipped as a symlink out of the rootfs: procfs is not mounted (or written) on the host", () => {
+      const sb = sandbox();
+      const outside = join(sb.dir, "outside-proc");
+      mkdirSync(outside);
+      rmSync(join(sb.rootfs, "proc"), { recursive: true });
+      symlinkSync(outside, join(sb.rootfs, "proc"));
+      runHostile(sb, ["/bin/probe", "ls", "/proc"]);
+      expect(emptyDir(outside)).toEqual([]);
+      expect(mountedUnder(sb.dir)).toEqual([]);
+    });
+
+    test("a mount destination through an absolute symlink lands inside the rootfs", () => {
+      const sb = sandbox();
+      const outside = join(sb.dir, "outside-mnt");
+      mkdirSync(outside);
+      const source = join(sb.dir, "volume");
+      mkdirSync(source);
+      writeFileSync(join(source, "file"), "volume\n");
+      rmSync(join(sb.rootfs, "mnt"), { recursive: true });
+      symlinkSync(outside, join(sb.rootfs, "mnt"));
+      const r = runHostile(sb, ["/bin/probe", "cat", `${outside}/data/file`], (spec) => {
+        spec.mounts!.push({ destination: "/mnt/data", type: "bind", source, options: ["rbind", "ro"] });
+      });
+      expect(emptyDir(outside)).toEqual([]);
+      expect(mountedUnder(sb.dir)).toEqual([]);
+      // If it started, the volume is where the symlink points *inside* the container.
+      if (r.exitCode === 0) expect(answer(r)).toBe("ok volume");
+    });
+
+    test("cwd through a leaked /proc/self/fd/N never starts a process outside the rootfs (CVE-2024-21626)", () => {
+      for (let n = 3; n <= 9; n++) {
+        const sb = sandbox();
+        const r = runHostile(sb, ["/bin/probe", "readlink", "/proc/self/cwd"], (spec) => {
+          spec.process!.cwd = `/proc/self/fd/${n}`;
+        });
+        if (r.exitCode !== 0) continue; // refused: fine
+        const cwd = answer(r);
+        expect({ n, cwd, escaped: !cwd.startsWith("ok /") || cwd.includes(sb.dir) || cwd.includes("/sys/fs/cgroup") })
+          .toEqual({ n, cwd, escaped: false });
+      }
+    });
+
+    test("exec leaves the inheritable set empty (CVE-2022-29162)", () => {
+      const sb = sandbox();
+      sb.start(hardenedSpec(sb, ["/bin/probe", "sleep", "30"]));
+      const ids = Bun.spawnSync([RUNTIME, "--root", sb.state, "exec", sb.id, "/bin/probe", "ids"], { stdout: "pipe", timeout: 30_000 }).stdout.toString();
+      expect(ids).toMatch(/CapInh:\s+0000000000000000/);
+      expect(ids).toMatch(/CapAmb:\s+0000000000000000/);
+    });
+  });
+
   describe("user namespaces: container root is an unprivileged host uid", () => {
     const ROOT = 100000;
 
@@ -404,6 +477,14 @@ function hostCanRead(major: number, minor: number): boolean {
   } catch {
     return false;
   }
+}
+
+/** Mount points on the host under `dir` (there must be none once a container is gone, and
+ *  none ever outside its rootfs). */
+function mountedUnder(dir: string): string[] {
+  return readFileSync("/proc/self/mountinfo", "utf8").split("\n")
+    .map((line) => line.split(" ")[4] ?? "")
+    .filter((point) => point === dir || point.startsWith(dir + "/"));
 }
 
 function runtimeBinaries(): string[] {
