@@ -182,10 +182,10 @@ void attach_events(struct pollfd *p, int n) {
     short re = p[i + 1].revents;
     if (c->fd < 0 || p[i + 1].fd != c->fd || !re) continue;
     if (re & POLLOUT) send_pending(c);
-    if (c->fd >= 0 && (re & (POLLIN | POLLHUP | POLLERR))) {
-      if (re & POLLIN) read_input(c);
-      else if (c->sent >= chunk_len) drop(c);
-    }
+    /* EOF from a client means it detached (our client never half-closes); a hangup or error
+     * without data to read leaves nothing to serve either. */
+    if (c->fd >= 0 && (re & POLLIN)) read_input(c);
+    else if (c->fd >= 0 && (re & (POLLHUP | POLLERR))) drop(c);
   }
 }
 

@@ -96,6 +96,20 @@ describe("attach", () => {
     expect((await waitExitFile(p.exit)).exitCode).toBe(0);
   });
 
+  test("a client that stops reading holds output back only until it goes away", async () => {
+    const p = await start([BUSYBOX, "sh", "-c", "while [ ! -e go ]; do sleep 0.01; done; head -c 3000000 /dev/zero; echo done"]);
+    const { createConnection } = await import("node:net");
+    const stuck = createConnection({ path: p.sock });
+    await new Promise<void>((r) => stuck.once("connect", () => r()));
+    stuck.pause(); // reads nothing: the monitor's copy for it fills the socket buffer
+    writeFileSync(join(dir, "go"), "");
+    await waitFor("the container to block on output", () => readFileSync(p.log, "utf8").length > 0);
+    stuck.destroy();
+    const exit = await waitExitFile(p.exit, AbortSignal.timeout(20000));
+    expect(exit.exitCode).toBe(0);
+    expect(readFileSync(p.log, "utf8")).toMatch(/ stdout F done\n$/);
+  });
+
   test("a socket path longer than sun_path (108 bytes) works", async () => {
     const deep = "d".repeat(60) + "/" + "e".repeat(60);
     const p = await start([BUSYBOX, "sh", "-c", "read l; echo $l"], { stdin: true }, deep);
