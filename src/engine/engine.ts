@@ -2,11 +2,11 @@
 // work and exits; a container keeps running under its own berth-monitor. The database is a cache
 // of decisions and outcomes; liveness is always read from the world (pid + start time, exit file),
 // and reconcile() settles what a killed berth left in flight.
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import type { Spec } from "../oci/spec.ts";
 import { openImageStore, type ImageStore } from "../image/store.ts";
-import { mountContainerRootfs, unmountContainerRootfs, isMountPoint } from "../storage/overlay.ts";
+import { mountContainerRootfs, unmountContainerRootfs } from "../storage/overlay.ts";
 import { FileLock } from "../storage/lock.ts";
 import { StateStore } from "../runtime/state-store.ts";
 import { createContainer } from "../runtime/create.ts";
@@ -26,6 +26,7 @@ import { EngineError, UsageError, commandFailure, isCommandError, EXIT_ENGINE } 
 import { newContainerId, randomName, validName } from "./names.ts";
 import { parseSignal } from "./options.ts";
 import type { ContainerRow, StoredState } from "./types.ts";
+import { trace } from "./trace.ts";
 
 export interface EngineOptions {
   /** argv that runs `berth internal exit ID` (without the ID): the monitor's exit command. */
@@ -148,7 +149,9 @@ export class Engine {
     if (req.name !== undefined && !validName(req.name)) {
       throw new UsageError(`Invalid container name (${req.name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
     }
+    trace("create: begin");
     const image = this.resolveImage(req.image);
+    trace("create: image resolved");
     const id = newContainerId();
     const config = buildConfig(req, image, id);
     if (config.network !== "none" && config.network !== "host" && config.publish.length === 0 && config.network.startsWith("container:")) {
@@ -177,6 +180,7 @@ export class Engine {
         }
         this.images.hold(id, image.id as `sha256:${string}`);
         this.store.update(id, { state: "created" });
+        trace("create: recorded");
       } catch (e) {
         this.removeLocked(this.store.get(id) ?? row, { volumes: true });
         throw e;
@@ -251,8 +255,10 @@ export class Engine {
     try {
       let row = await this.startLocked(id, opts);
       await opts.untilExit(row);
+      trace("run: exited");
       if (this.observe(row).running) await waitForRun(this, row);
       row = await this.finalize(this.store.get(id)!);
+      trace("run: finalized");
       if (row.config.autoRemove) {
         this.store.update(id, { state: "removing" });
         this.removeLocked(row, { volumes: true });
@@ -276,8 +282,10 @@ export class Engine {
     let monitorPid = 0;
     try {
       await this.releaseRuntime(id);
+      trace("start: old runtime state released");
       for (const f of [paths.exitFile(id), paths.pidFile(id), paths.attachSocket(id), paths.consoleSocket(id)]) rmSync(f, { force: true });
       this.prepare(row, opts.consoleSize);
+      trace("start: rootfs mounted, spec written");
       const cfg = row.config;
       const launcher = monitorArgs({
         command: ["-"], pidFile: paths.pidFile(id), logPath: paths.log(id), logMaxBytes: cfg.logMaxBytes,
@@ -298,6 +306,7 @@ export class Engine {
         if (rec.pid) writeFileSync(paths.pidFile(id), `${rec.pid}\n`);
       } catch { /* create failed early: the promise says why */ }
       const created = await pending;
+      trace("start: runtime created (monitor + init)");
       monitorPid = created.init.proc.pid;
       const pid = created.record.pid;
       this.store.update(id, { pid, pidStart: created.record.pidStartTime || (processStartTime(pid) ?? ""), monitorPid });
@@ -305,6 +314,7 @@ export class Engine {
       if (cfg.network !== "none" && cfg.network !== "host") await this.setupBridge(row, pid);
       await opts.beforeStart?.(row);
       await runtimeStart(this.runtime, id, (m) => this.warn(m));
+      trace("start: started");
       this.store.update(id, { state: "running", startedAt: Date.now(), finishedAt: 0, exitCode: null, oomKilled: false });
       return this.store.get(id)!;
     } catch (e) {
@@ -369,7 +379,7 @@ export class Engine {
         this.warn(`network cleanup of ${row.name}: ${(e as Error).message}`);
       }
     }
-    unmountContainerRootfs(this.paths.container(id));
+    if (overlayMounted(this.paths.rootfs(id))) unmountContainerRootfs(this.paths.container(id));
     for (const f of [this.paths.attachSocket(id), this.paths.consoleSocket(id)]) rmSync(f, { force: true });
   }
 
@@ -471,7 +481,8 @@ export class Engine {
   /** Deletes the container's files, anonymous volumes (with volumes), image hold and row. */
   private removeLocked(row: ContainerRow, opts: { volumes?: boolean }): void {
     const dir = this.paths.container(row.id);
-    if (isMountPoint(join(dir, "rootfs"))) unmountContainerRootfs(dir);
+    // Never delete through a mounted root filesystem (an overlay has a device of its own).
+    if (overlayMounted(join(dir, "rootfs"))) unmountContainerRootfs(dir);
     rmSync(dir, { recursive: true, force: true });
     this.store.remove(row.id);
     if (opts.volumes) {
@@ -626,6 +637,14 @@ export function shouldRestart(row: ContainerRow): boolean {
       return (row.exitCode ?? 0) !== 0 && (p.maximumRetryCount === 0 || row.restartCount < p.maximumRetryCount);
     default:
       return false;
+  }
+}
+
+function overlayMounted(rootfs: string): boolean {
+  try {
+    return statSync(rootfs).dev !== statSync(dirname(rootfs)).dev;
+  } catch {
+    return false;
   }
 }
 

@@ -1,4 +1,4 @@
-// Container records in SQLite (WAL, synchronous=FULL): every change is one transaction, so a
+// Container records in SQLite (WAL): every change is one transaction, so a
 // berth killed at any instant leaves either the old or the new row, and two berth processes
 // never see a half-written one. Names are unique by a UNIQUE constraint, not by a check-then-insert.
 import { Database } from "bun:sqlite";
@@ -70,7 +70,9 @@ export class ContainerStore {
   constructor(root: string) {
     mkdirSync(root, { recursive: true, mode: 0o711 });
     this.db = new Database(join(root, "containers.db"), { create: true });
-    this.db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 15000;");
+    // WAL + synchronous=NORMAL: a killed berth never loses or tears a committed transaction (the
+    // WAL is in the kernel's page cache); only a power cut may drop the last few, never corrupt.
+    this.db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 15000;");
     this.db.exec(SCHEMA);
   }
 

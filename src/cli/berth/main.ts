@@ -7,6 +7,9 @@ import { EngineError, EXIT_ENGINE, UsageError } from "../../engine/errors.ts";
 import { HelpRequested, helpText, parseFlags, type CommandSpec } from "./args.ts";
 import { CONTAINER_COMMANDS, type Command, type Io } from "./container.ts";
 import { EXTRA_COMMANDS } from "./system.ts";
+import { trace } from "../../engine/trace.ts";
+
+trace("modules loaded");
 
 import { VERSION_TEXT as VERSION } from "./version.ts";
 

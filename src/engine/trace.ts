@@ -1,0 +1,8 @@
+// BERTH_TRACE=1: milliseconds since the process started at each step of a command, on stderr
+// (for finding where `run` spends its time; silent otherwise).
+const enabled = !!process.env.BERTH_TRACE;
+const t0 = performance.timeOrigin;
+
+export function trace(step: string): void {
+  if (enabled) process.stderr.write(`[trace ${(performance.timeOrigin + performance.now() - t0).toFixed(1)}ms] ${step}\n`);
+}

@@ -1,0 +1,109 @@
+// Flag values parsed as docker parses them (pure functions: no containers involved).
+import { describe, expect, test } from "bun:test";
+import { parseCpus, parseMemory, parsePublish, parseRestart, parseSignal, parseSize, parseTmpfs, parseVolumeSpec, mergeEnv } from "../../src/engine/options.ts";
+import { buildConfig } from "../../src/engine/config.ts";
+import { resourcesOf } from "../../src/engine/spec.ts";
+import { randomName, validName } from "../../src/engine/names.ts";
+import { renderTemplate, formatRows } from "../../src/cli/berth/format.ts";
+import { parseFlags } from "../../src/cli/berth/args.ts";
+import { CREATE_FLAGS } from "../../src/cli/berth/container.ts";
+
+describe("sizes and numbers", () => {
+  test("memory sizes", () => {
+    expect(parseSize("64m", "-m")).toBe(64 * 1024 * 1024);
+    expect(parseSize("1g", "-m")).toBe(1024 ** 3);
+    expect(parseSize("512k", "-m")).toBe(512 * 1024);
+    expect(parseSize("1.5G", "-m")).toBe(1.5 * 1024 ** 3);
+    expect(parseSize("100mb", "-m")).toBe(100 * 1024 * 1024);
+    expect(() => parseSize("5x", "-m, --memory")).toThrow(`invalid argument "5x" for "-m, --memory" flag: invalid size: '5x'`);
+    expect(() => parseMemory("1m")).toThrow("Minimum memory limit allowed is 6MB");
+  });
+  test("cpus", () => {
+    expect(parseCpus("0.5")).toBe(0.5);
+    expect(() => parseCpus("-1")).toThrow(/Range of CPUs is from 0.01/);
+    expect(() => parseCpus("abc")).toThrow(/invalid argument "abc" for "--cpus"/);
+  });
+  test("restart policies", () => {
+    expect(parseRestart("on-failure:3")).toEqual({ name: "on-failure", maximumRetryCount: 3 });
+    expect(parseRestart("always")).toEqual({ name: "always", maximumRetryCount: 0 });
+    expect(() => parseRestart("always:2")).toThrow(/maximum retry count cannot be used/);
+    expect(() => parseRestart("maybe")).toThrow(/invalid restart policy/);
+  });
+  test("signals", () => {
+    expect(parseSignal("TERM")).toBe(15);
+    expect(parseSignal("SIGKILL")).toBe(9);
+    expect(parseSignal("10")).toBe(10);
+    expect(() => parseSignal("SIGNOPE")).toThrow("invalid signal: SIGNOPE");
+  });
+});
+
+describe("mount specs", () => {
+  const exists = (p: string) => p === "/srv";
+  test("-v forms", () => {
+    expect(parseVolumeSpec("/srv:/data:ro", exists)).toEqual({ kind: "bind", source: "/srv", destination: "/data", readOnly: true });
+    expect(parseVolumeSpec("cache:/var/cache", exists)).toEqual({ kind: "volume", source: "cache", destination: "/var/cache", readOnly: false });
+    expect(parseVolumeSpec("/anon", exists)).toEqual({ kind: "volume", source: "", destination: "/anon", readOnly: false });
+    expect(() => parseVolumeSpec("/missing:/data", exists)).toThrow("bind source path does not exist: /missing");
+    expect(() => parseVolumeSpec("/srv:relative", exists)).toThrow(/must be absolute/);
+    expect(() => parseVolumeSpec("/srv:/data:xx", exists)).toThrow(/unknown mode/);
+  });
+  test("--tmpfs", () => {
+    expect(parseTmpfs("/run:size=64m,mode=1777")).toEqual({ kind: "tmpfs", source: "tmpfs", destination: "/run", readOnly: false, options: ["size=64m", "mode=1777"] });
+    expect(() => parseTmpfs("/run:bogus")).toThrow(/invalid --tmpfs option/);
+  });
+  test("-p", () => {
+    expect(parsePublish("8080:80")).toEqual({ hostIp: "0.0.0.0", hostPort: 8080, containerPort: 80, proto: "tcp" });
+    expect(parsePublish("127.0.0.1:53:53/udp")).toEqual({ hostIp: "127.0.0.1", hostPort: 53, containerPort: 53, proto: "udp" });
+    expect(() => parsePublish("99999:80")).toThrow(/ports are 1-65535/);
+  });
+});
+
+describe("image config applied as docker does", () => {
+  const image = { ref: "img", id: "sha256:" + "a".repeat(64), config: { Entrypoint: ["/entry"], Cmd: ["default"], Env: ["PATH=/bin", "A=image"], WorkingDir: "/app", User: "app" } };
+  test("args replace Cmd, keep Entrypoint", () => {
+    const c = buildConfig({ image: "img", args: ["x", "y"] }, image, "f".repeat(64));
+    expect([...c.entrypoint, ...c.cmd]).toEqual(["/entry", "x", "y"]);
+    expect(c.workingDir).toBe("/app");
+    expect(c.user).toBe("app");
+  });
+  test("--entrypoint clears Cmd; -e overrides image Env", () => {
+    const c = buildConfig({ image: "img", args: [], entrypoint: "sh", env: ["A=flag", "B=2"], workdir: "/w", user: "0:0" }, image, "f".repeat(64));
+    expect([...c.entrypoint, ...c.cmd]).toEqual(["sh"]);
+    expect(c.env).toEqual(["PATH=/bin", "A=flag", "B=2"]);
+    expect(c.workingDir).toBe("/w");
+    expect(c.user).toBe("0:0");
+    expect(c.hostname).toBe("ffffffffffff");
+  });
+  test("no command at all is an error", () => {
+    expect(() => buildConfig({ image: "img", args: [] }, { ...image, config: {} }, "f".repeat(64))).toThrow(/no command specified/);
+  });
+  test("-m without --memory-swap allows as much swap as memory; --cpus becomes a quota", () => {
+    const c = buildConfig({ image: "img", args: [], memory: "64m", cpus: "0.5", pidsLimit: "100" }, image, "f".repeat(64));
+    expect(resourcesOf(c)).toEqual({ memory: { limit: 64 * 1024 * 1024, swap: 128 * 1024 * 1024 }, cpu: { quota: 50000, period: 100000 }, pids: { limit: 100 } });
+  });
+  test("env merge keeps the last value of a key", () => {
+    expect(mergeEnv(["A=1", "B=1"], ["A=2"])).toEqual(["A=2", "B=1"]);
+  });
+});
+
+describe("cli parsing and formatting", () => {
+  const spec = { name: "run", usage: "run", summary: "", flags: [{ long: "detach", short: "d", kind: "bool" as const, help: "" }, ...CREATE_FLAGS], stopAtPositional: true };
+  test("combined short flags, attached values, args after the image", () => {
+    const p = parseFlags(spec, ["-dit", "-eA=1", "-e", "B=2", "--name=web", "-p80:80", "busybox", "sh", "-c", "echo -n hi"]);
+    expect([...p.bools].sort()).toEqual(["detach", "interactive", "tty"]);
+    expect(p.lists.get("env")).toEqual(["A=1", "B=2"]);
+    expect(p.strings.get("name")).toBe("web");
+    expect(p.lists.get("publish")).toEqual(["80:80"]);
+    expect(p.args).toEqual(["busybox", "sh", "-c", "echo -n hi"]);
+  });
+  test("templates", () => {
+    expect(renderTemplate("{{.Names}}\\t{{.State}}", { Names: "web", State: "running" })).toBe("web\trunning");
+    expect(renderTemplate("{{json .Labels}}", { Labels: { a: "b" } })).toBe('{"a":"b"}');
+    expect(formatRows("table {{.ID}}\\t{{.Names}}", [{ ID: "abc", Names: "web" }])).toBe("ID    NAMES\nabc   web\n");
+  });
+  test("names", () => {
+    const n = randomName(() => false);
+    expect(validName(n)).toBe(true);
+    expect(validName("bad/name")).toBe(false);
+  });
+});
