@@ -228,7 +228,16 @@ class Manager implements CgroupManager {
   update(resources: LinuxResources): void {
     const missing = this.dirs().filter((d) => !existsSync(d));
     if (missing.length) throw new CgroupError(`cannot update: cgroup ${missing[0]} does not exist (is the container running?)`);
-    this.run(planResources(resources, this.homes()));
+    const steps = planResources(resources, this.homes());
+    const saved = snapshotValues(steps);
+    try {
+      this.run(steps);
+    } catch (e) {
+      // The kernel may refuse a later write (e.g. a cpuset outside the parent's): put back
+      // what the earlier ones changed, so a failed update changes nothing, as runc does.
+      restoreValues(saved);
+      throw e;
+    }
   }
 
   private run(steps: Step[]): void {
@@ -239,7 +248,9 @@ class Manager implements CgroupManager {
         // v1 RT bandwidth is hierarchical: a child can never get more than its parent holds.
         const hint = x.file.endsWith("cpu.rt_runtime_us") && (e as { code?: string }).code === "EINVAL"
           ? `; a group's RT runtime cannot exceed its parent's, so raise ${join(dirname(dirname(x.file)), "cpu.rt_runtime_us")} first`
-          : "";
+          : /cpuset\.(cpus|mems)$/.test(x.file) && ["ERANGE", "EINVAL"].includes((e as { code?: string }).code ?? "")
+            ? `; the ${x.file.endsWith("cpus") ? "CPUs" : "memory nodes"} must be among the parent's (${readOptional(join(dirname(dirname(x.file)), x.file.endsWith("cpus") ? "cpuset.effective_cpus" : "cpuset.effective_mems"))?.trim() || "see its cpuset files"})`
+            : "";
         const err = new CgroupError(`${x.field}: ${(e as Error).message}${hint}`);
         (err as { code?: string }).code = (e as { code?: string }).code;
         throw err;
@@ -411,4 +422,37 @@ export function openCgroup(opts: OpenCgroupOptions): CgroupManager {
   const h = discoverHierarchies(opts.root ?? DEFAULT_ROOT);
   const path = parseCgroupsPath(opts.cgroupsPath, opts.containerId);
   return new Manager(h, path, readProcCgroup("self"), opts.controllers);
+}
+
+/** Files whose whole content can be written back as read (one value, one line). Rule lists and
+ *  per-device files (devices.*, io.max, blkio throttles, ifpriomap, rdma) are not restorable this way. */
+function restorable(file: string): boolean {
+  const name = file.slice(file.lastIndexOf("/") + 1);
+  return !/^devices\.|throttle|ifpriomap|^io\.max$|^rdma\./.test(name);
+}
+
+function snapshotValues(steps: Step[]): { file: string; value: string }[] {
+  const files: string[] = [];
+  for (const step of steps) {
+    if (step.kind === "write") files.push(step.file);
+    else if (step.kind === "pair") files.push(step.first.file, step.second.file);
+  }
+  const saved: { file: string; value: string }[] = [];
+  for (const file of new Set(files)) {
+    if (!restorable(file)) continue;
+    const value = readOptional(file)?.trim();
+    if (value !== undefined && !value.includes("\n")) saved.push({ file, value });
+  }
+  return saved;
+}
+
+function restoreValues(saved: { file: string; value: string }[]): void {
+  // Twice, in reverse: pairs such as memory limit and memsw only accept one order at a time.
+  for (let pass = 0; pass < 2; pass++) {
+    for (const { file, value } of [...saved].reverse()) {
+      try {
+        writeControl(file, value);
+      } catch { /* best effort; the original error is what the caller reports */ }
+    }
+  }
 }

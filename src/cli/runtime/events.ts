@@ -26,5 +26,7 @@ export const command: Command = async (args, ctx) => {
     }
     await Bun.sleep(Math.min(interval, 200));
   }
+  // The OOM kill may be what stopped the container: the cgroup still has the count until delete.
+  if (cg.oomKillCount() > ooms) console.log(JSON.stringify(runcOomEvent(rec.id)));
   return 0;
 };
