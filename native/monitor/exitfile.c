@@ -2,7 +2,8 @@
  *   {"exitCode":N,"signal":S|null,"oomKilled":B,"pid":P,"startedAt":"…","finishedAt":"…"}
  * exitCode is 128+S when a signal killed it (shell convention, as docker reports it).
  * oomKilled is present when --oom-file was given: the cgroup's oom_kill counter (v1
- * memory.oom_control, v2 memory.events) read now, compared with --oom-base.
+ * memory.oom_control, v2 memory.events) read when the container was reaped, compared with
+ * --oom-base.
  * A start failure adds "startFailed":true and "error":"…". */
 #include "monitor.h"
 #include <errno.h>
@@ -60,7 +61,14 @@ static void put_string(const char *s) {
   put("\"", 1);
 }
 
-int write_exit_file(const char *path, const struct outcome *o, const char *oom_file, unsigned long long oom_base) {
+void check_oom(struct outcome *o, const char *oom_file, unsigned long long oom_base) {
+  if (!oom_file) return;
+  long long kills = read_oom_kills(oom_file);
+  o->oom_checked = 1;
+  o->oom_killed = kills >= 0 && (unsigned long long)kills > oom_base;
+}
+
+int write_exit_file(const char *path, const struct outcome *o) {
   int code = -1, sig = 0;
   if (o->status_valid) {
     if (WIFSIGNALED(o->status)) { sig = WTERMSIG(o->status); code = 128 + sig; }
@@ -71,10 +79,9 @@ int write_exit_file(const char *path, const struct outcome *o, const char *oom_f
   put_num(code);
   puts_(",\"signal\":");
   if (sig) put_num(sig); else puts_("null");
-  if (oom_file) {
-    long long kills = read_oom_kills(oom_file);
+  if (o->oom_checked) {
     puts_(",\"oomKilled\":");
-    puts_(kills >= 0 && (unsigned long long)kills > oom_base ? "true" : "false");
+    puts_(o->oom_killed ? "true" : "false");
   }
   puts_(",\"pid\":");
   put_num(o->pid);

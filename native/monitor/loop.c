@@ -86,7 +86,7 @@ static void fail_start(const char *msg, int status_valid, int status) {
     oc.status_valid = status_valid;
     oc.status = status;
     clock_gettime(CLOCK_REALTIME, &oc.finished);
-    write_exit_file(cfg->exit_file, &oc, NULL, 0);
+    write_exit_file(cfg->exit_file, &oc);
   }
   if (cfg->attach_socket) unlink(cfg->attach_socket);
   if (cfg->console_socket) unlink(cfg->console_socket);
@@ -98,6 +98,7 @@ static void container_exited(int status) {
   oc.status_valid = 1;
   oc.status = status;
   clock_gettime(CLOCK_REALTIME, &oc.finished);
+  check_oom(&oc, cfg->oom_file, cfg->oom_base);
 }
 
 static pid_t read_pid_file(const char *path) {
@@ -350,7 +351,7 @@ static void start(void) {
 }
 
 static void finish(void) {
-  if (cfg->exit_file && write_exit_file(cfg->exit_file, &oc, cfg->oom_file, cfg->oom_base) < 0)
+  if (cfg->exit_file && write_exit_file(cfg->exit_file, &oc) < 0)
     warn_msg(describe("write exit file", cfg->exit_file, errno));
   attach_close_all(); /* clients see EOF once the exit file is there */
   log_close();

@@ -87,8 +87,12 @@ struct outcome {
   const char *error;  /* start failure text, or NULL */
   pid_t pid;
   struct timespec started, finished;
+  int oom_checked;    /* an OOM file was given and read */
+  int oom_killed;
 };
-int write_exit_file(const char *path, const struct outcome *o, const char *oom_file, unsigned long long oom_base);
+/* Reads the cgroup's oom_kill counter into o (right at reaping: the cgroup may go soon after). */
+void check_oom(struct outcome *o, const char *oom_file, unsigned long long oom_base);
+int write_exit_file(const char *path, const struct outcome *o);
 
 /* exitcmd.c */
 void run_exit_command(const struct config *cfg);
