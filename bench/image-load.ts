@@ -1,10 +1,15 @@
-// Load+unpack throughput of a large one-layer image, against `tar -x`, `sha256sum` and `podman load`
-// (when installed), in one run. The image: a debootstrap minbase tree (+ nginx-light), ~225 MB.
+// Load+unpack of a large one-layer image: berth load against `tar -x` of the same layer,
+// `sha256sum` of the archive and `podman load` (when installed), interleaved in one run.
+// The image: a debootstrap minbase tree with nginx-light, ~225 MB as a docker-archive.
 //
-//   bun bench/image-load.ts [--rootfs DIR] [--runs N]
-// DIR defaults to the cache of scripts/make-debian-image.sh --nginx. Each berth run loads into
-// a fresh store root; the best of N runs is reported (the machine is shared; the minimum is the
-// least disturbed figure), with the median alongside.
+//   sudo bun bench/image-load.ts [--rootfs DIR] [--runs N] [--gzip] [--json]
+//
+// DIR: a Debian tree (default: the first of /var/cache/berth/debian-bookworm-nginx and
+// /var/tmp/berth-bench/rootfs that exists; `debootstrap --variant=minbase --include=nginx-light
+// bookworm DIR` makes the 225 MB one). Every berth run loads into a fresh store. Subjects:
+//  - berth load            the default store: one syncfs before the image becomes visible (power-cut safe)
+//  - berth load, no syncfs durable=false: safe against a killed process only (what podman/docker do)
+//  - --gzip adds the same layer gzip-compressed in an OCI layout (decompression in the pass)
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -13,106 +18,112 @@ import { gzipSync } from "node:zlib";
 import { archiveImporter, closeImageStore, openImageStore } from "../src/image/index.ts";
 import { sha256 } from "../src/storage/digest.ts";
 
-const { values } = parseArgs({ args: Bun.argv.slice(2), options: { rootfs: { type: "string" }, runs: { type: "string" }, gzip: { type: "boolean" } } });
+const { values } = parseArgs({ args: Bun.argv.slice(2), options: { rootfs: { type: "string" }, runs: { type: "string" }, gzip: { type: "boolean" }, json: { type: "boolean" } } });
 const candidates = [values.rootfs, "/var/cache/berth/debian-bookworm-nginx", "/var/tmp/berth-bench/rootfs"].filter((x): x is string => !!x);
 const rootfs = candidates.find((d) => fs.existsSync(path.join(d, "etc/debian_version")));
 if (!rootfs) {
-  console.error(`no Debian tree found (tried ${candidates.join(", ")}); run scripts/make-debian-image.sh --nginx first or pass --rootfs DIR`);
+  console.error(`no Debian tree found (tried ${candidates.join(", ")}); run scripts/make-debian-image.sh --nginx or pass --rootfs DIR`);
   process.exit(1);
 }
-const runs = Number(values.runs ?? 3);
+const runs = Number(values.runs ?? 5);
 const work = fs.mkdtempSync(path.join("/var/tmp", "berth-bench-"));
+const log = (s: string) => console.error(s);
 
-function sh(cmd: string[], opts: { cwd?: string } = {}): void {
-  const r = Bun.spawnSync(cmd, { cwd: opts.cwd, stdout: "ignore", stderr: "pipe" });
+function sh(cmd: string[]): void {
+  const r = Bun.spawnSync(cmd, { stdout: "ignore", stderr: "pipe" });
   if (r.exitCode !== 0) throw new Error(`${cmd.join(" ")}: ${r.stderr.toString()}`);
 }
 
-function settle(): void {
-  sh(["sync"]);
+interface Subject {
+  name: string;
+  before?: () => void;
+  run: () => Promise<void> | void;
+  times: number[];
 }
 
-async function time(fn: () => Promise<void> | void): Promise<number> {
-  const t = performance.now();
-  await fn();
-  return (performance.now() - t) / 1000;
-}
-
-async function best(label: string, n: number, before: () => void, fn: () => Promise<void> | void): Promise<{ label: string; min: number; median: number }> {
-  const ts: number[] = [];
-  for (let i = 0; i < n; i++) {
-    before();
-    settle();
-    ts.push(await time(fn));
-  }
-  ts.sort((a, b) => a - b);
-  const r = { label, min: ts[0]!, median: ts[Math.floor(ts.length / 2)]! };
-  console.error(`  ${label}: best ${r.min.toFixed(2)} s, median ${r.median.toFixed(2)} s`);
-  return r;
-}
-
-try {
-  // 1. the archive: a legacy docker-archive (what `docker save` wrote before 25, and podman's default)
-  console.error(`building the bench archive from ${rootfs} …`);
-  const layerTar = path.join(work, "layer.tar");
-  sh(["tar", "--numeric-owner", "--xattrs", "--xattrs-include=*", "-cf", layerTar, "-C", rootfs, "--exclude=./.complete", "."]);
-  const layer = fs.readFileSync(layerTar);
-  const diff = sha256(layer);
-  const config = JSON.stringify({
-    architecture: "amd64", os: "linux", created: "2024-01-01T00:00:00Z",
-    config: { Cmd: ["nginx", "-g", "daemon off;"] }, rootfs: { type: "layers", diff_ids: [diff] },
-  });
+function writeDockerArchive(layerTar: string, archive: string): { config: string; configDigest: string } {
+  const diff = sha256(fs.readFileSync(layerTar));
+  const config = JSON.stringify({ architecture: "amd64", os: "linux", created: "2024-01-01T00:00:00Z", config: { Cmd: ["nginx", "-g", "daemon off;"] }, rootfs: { type: "layers", diff_ids: [diff] } });
   const cd = sha256(config);
   const dir = path.join(work, "archive");
   fs.mkdirSync(path.join(dir, "layer"), { recursive: true });
-  fs.renameSync(layerTar, path.join(dir, "layer/layer.tar"));
+  fs.copyFileSync(layerTar, path.join(dir, "layer/layer.tar"));
   fs.writeFileSync(path.join(dir, `${cd.slice(7)}.json`), config);
   fs.writeFileSync(path.join(dir, "manifest.json"), JSON.stringify([{ Config: `${cd.slice(7)}.json`, RepoTags: ["bench/debian:nginx"], Layers: ["layer/layer.tar"] }]));
-  const archive = path.join(work, "debian-nginx.docker.tar");
   sh(["tar", "-cf", archive, "-C", dir, "."]);
-  const size = fs.statSync(archive).size;
-  console.error(`archive: ${(size / 1e6).toFixed(0)} MB, ${layer.length} byte layer`);
+  fs.rmSync(dir, { recursive: true });
+  return { config, configDigest: cd };
+}
 
-  const results = [];
+function writeGzipLayout(layerTar: string, config: string, configDigest: string, dir: string): number {
+  const gz = gzipSync(fs.readFileSync(layerTar), { level: 6 });
+  const gd = sha256(gz);
+  fs.mkdirSync(path.join(dir, "blobs/sha256"), { recursive: true });
+  fs.writeFileSync(path.join(dir, "blobs/sha256", gd.slice(7)), gz);
+  fs.writeFileSync(path.join(dir, "blobs/sha256", configDigest.slice(7)), config);
+  const manifest = JSON.stringify({ schemaVersion: 2, mediaType: "application/vnd.oci.image.manifest.v1+json", config: { mediaType: "application/vnd.oci.image.config.v1+json", digest: configDigest, size: config.length }, layers: [{ mediaType: "application/vnd.oci.image.layer.v1.tar+gzip", digest: gd, size: gz.length }] });
+  const md = sha256(manifest);
+  fs.writeFileSync(path.join(dir, "blobs/sha256", md.slice(7)), manifest);
+  fs.writeFileSync(path.join(dir, "index.json"), JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: "application/vnd.oci.image.manifest.v1+json", digest: md, size: manifest.length, annotations: { "io.containerd.image.name": "bench/debian:gz" } }] }));
+  fs.writeFileSync(path.join(dir, "oci-layout"), '{"imageLayoutVersion":"1.0.0"}');
+  return gz.length;
+}
+
+try {
+  log(`building the bench archive from ${rootfs} …`);
+  const layerTar = path.join(work, "layer.tar");
+  sh(["tar", "--numeric-owner", "--xattrs", "--xattrs-include=*", "-cf", layerTar, "-C", rootfs, "--exclude=./.complete", "."]);
+  const layerBytes = fs.statSync(layerTar).size;
+  const archive = path.join(work, "debian-nginx.docker.tar");
+  const { config, configDigest } = writeDockerArchive(layerTar, archive);
+  const archiveBytes = fs.statSync(archive).size;
   const target = path.join(work, "x");
-  const clean = () => fs.rmSync(target, { recursive: true, force: true });
-
-  results.push(await best("tar -x of the layer", runs, () => { clean(); fs.mkdirSync(target); }, () => sh(["tar", "-xf", path.join(dir, "layer/layer.tar"), "-C", target])));
-  results.push(await best("sha256sum of the archive", runs, () => {}, () => sh(["sha256sum", archive])));
-
   const root = path.join(work, "store");
-  const freshStore = () => {
+  const fresh = () => {
     closeImageStore(root);
     fs.rmSync(root, { recursive: true, force: true });
+    fs.rmSync(target, { recursive: true, force: true });
   };
-  results.push(await best("berth load (docker-archive, uncompressed layer)", runs, freshStore, async () => {
-    await archiveImporter(archive).run(openImageStore(root));
-  }));
-
+  const subjects: Subject[] = [
+    { name: "tar -x (the layer)", before: () => { fresh(); fs.mkdirSync(target); }, run: () => sh(["tar", "-xf", layerTar, "-C", target]), times: [] },
+    { name: "sha256sum (the archive)", run: () => sh(["sha256sum", archive]), times: [] },
+    { name: "berth load", before: fresh, run: async () => void (await archiveImporter(archive).run(openImageStore(root))), times: [] },
+    { name: "berth load, no syncfs", before: fresh, run: async () => void (await archiveImporter(archive).run(openImageStore(root, { durable: false }))), times: [] },
+  ];
+  let gzBytes = 0;
   if (values.gzip) {
     const oci = path.join(work, "oci");
-    const gz = gzipSync(fs.readFileSync(path.join(dir, "layer/layer.tar")), { level: 6 });
-    const gd = sha256(gz);
-    fs.mkdirSync(path.join(oci, "blobs/sha256"), { recursive: true });
-    fs.writeFileSync(path.join(oci, "blobs/sha256", gd.slice(7)), gz);
-    fs.writeFileSync(path.join(oci, "blobs/sha256", cd.slice(7)), config);
-    const manifest = JSON.stringify({ schemaVersion: 2, mediaType: "application/vnd.oci.image.manifest.v1+json", config: { mediaType: "application/vnd.oci.image.config.v1+json", digest: cd, size: config.length }, layers: [{ mediaType: "application/vnd.oci.image.layer.v1.tar+gzip", digest: gd, size: gz.length }] });
-    const md = sha256(manifest);
-    fs.writeFileSync(path.join(oci, "blobs/sha256", md.slice(7)), manifest);
-    fs.writeFileSync(path.join(oci, "index.json"), JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: "application/vnd.oci.image.manifest.v1+json", digest: md, size: manifest.length }] }));
-    fs.writeFileSync(path.join(oci, "oci-layout"), '{"imageLayoutVersion":"1.0.0"}');
-    results.push(await best(`berth load (OCI layout dir, gzip layer ${(gz.length / 1e6).toFixed(0)} MB)`, runs, freshStore, async () => {
-      await archiveImporter(oci).run(openImageStore(root));
-    }));
+    gzBytes = writeGzipLayout(layerTar, config, configDigest, oci);
+    subjects.push({ name: `berth load (OCI dir, gzip layer)`, before: fresh, run: async () => void (await archiveImporter(oci).run(openImageStore(root))), times: [] });
   }
-
   if (Bun.which("podman")) {
-    results.push(await best("podman load", runs, () => sh(["podman", "rmi", "-f", "bench/debian:nginx"]), () => sh(["podman", "load", "-i", archive])));
-  } else {
-    console.error("  podman load: podman is not installed here (reference figure measured on this host earlier: 5.3 s)");
+    subjects.push({ name: "podman load", before: () => { fresh(); Bun.spawnSync(["podman", "rmi", "-f", "bench/debian:nginx"]); }, run: () => sh(["podman", "load", "-q", "-i", archive]), times: [] });
   }
-  freshStore();
-  console.log(JSON.stringify({ archiveBytes: size, layerBytes: layer.length, host: { cpus: os.cpus().length, kernel: os.release() }, results }, null, 2));
+  log(`archive ${(archiveBytes / 1e6).toFixed(0)} MB (layer ${(layerBytes / 1e6).toFixed(0)} MB${gzBytes ? `, gzip ${(gzBytes / 1e6).toFixed(0)} MB` : ""}); ${runs} interleaved runs`);
+  for (let i = 0; i < runs; i++) {
+    for (const s of subjects) {
+      s.before?.();
+      sh(["sync"]); // start each from a clean page cache state (no dirty data of the previous subject)
+      const t = performance.now();
+      await s.run();
+      s.times.push((performance.now() - t) / 1000);
+    }
+  }
+  fresh();
+  const stat = (ts: number[]) => {
+    const x = [...ts].sort((a, b) => a - b);
+    return { min: x[0]!, median: x[Math.floor(x.length / 2)]! };
+  };
+  const base = stat(subjects[0]!.times).median;
+  const rows = subjects.map((s) => ({ subject: s.name, ...stat(s.times), ratioToTar: stat(s.times).median / base }));
+  if (values.json) {
+    console.log(JSON.stringify({ archiveBytes, layerBytes, gzBytes, runs, host: { cpus: os.cpus().length, kernel: os.release(), loadavg: os.loadavg() }, podman: Bun.which("podman") !== null, rows }, null, 2));
+  } else {
+    console.log(`${"subject".padEnd(36)} ${"median s".padStart(9)} ${"min s".padStart(7)} ${"× tar".padStart(6)}`);
+    for (const r of rows) console.log(`${r.subject.padEnd(36)} ${r.median.toFixed(2).padStart(9)} ${r.min.toFixed(2).padStart(7)} ${r.ratioToTar.toFixed(2).padStart(6)}`);
+    if (!Bun.which("podman")) console.log("podman: not installed here (the issue measured podman 4.3 load at 5.3 s on this host)");
+    console.log(`load average at the end: ${os.loadavg().map((x) => x.toFixed(1)).join(" ")}`);
+  }
 } finally {
   fs.rmSync(work, { recursive: true, force: true });
 }

@@ -4,7 +4,6 @@
 //  - RootfsImporter: a root filesystem (`docker export` tar, plain or compressed, or a directory
 //    such as a debootstrap tree) becomes a one-layer image, with optional --change instructions.
 import * as fs from "node:fs";
-import { syncfs } from "../storage/ffi.ts";
 import { chainIds, type Digest, DigestMismatchError, hexOf, sha256 } from "../storage/digest.ts";
 import { LayerIngest } from "../storage/ingest.ts";
 import { packDirectory } from "../storage/pack.ts";
@@ -251,12 +250,7 @@ async function publish(store: ImageStore, pending: PendingImage[]): Promise<Imag
       if (file.layer.result.diffId !== diffId) throw new DigestMismatchError(`uncompressed layer ${file.path} (diff ID)`, diffId, file.layer.result.diffId);
     });
   }
-  const rootFd = fs.openSync(store.root, "r");
-  try {
-    syncfs(rootFd); // unpacked files and blobs reach the disk before any rename makes them visible
-  } finally {
-    fs.closeSync(rootFd);
-  }
+  store.flush(); // unpacked files and blobs reach the disk before any rename makes them visible
   const images: ImageRecord[] = [];
   for (const p of pending) {
     const chains = chainIds(p.document.rootfs.diff_ids);
@@ -292,6 +286,7 @@ export async function unpackStoredLayer(store: ImageStore, digest: Digest, diffI
     const r = await ingest.end();
     if (r.unpackError) throw r.unpackError;
     if (r.diffId !== diffId) throw new DigestMismatchError(`layer ${digest} (diff ID)`, diffId, r.diffId);
+    store.flush();
     store.snapshots.publish(prepared, snapshotInfo(chain, diffId, parent, r.stats));
   } catch (e) {
     store.snapshots.discard(prepared);
@@ -374,12 +369,7 @@ export function commitSingleLayerImage(store: ImageStore, document: ImageDocumen
     ],
   };
   const chains = chainIds(document.rootfs.diff_ids);
-  const rootFd = fs.openSync(store.root, "r");
-  try {
-    syncfs(rootFd);
-  } finally {
-    fs.closeSync(rootFd);
-  }
+  store.flush();
   const offset = chains.length - fresh.length;
   fresh.forEach((l, i) => {
     const chain = chains[offset + i]!;

@@ -5,6 +5,7 @@ import { Database } from "bun:sqlite";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { BlobStore } from "../storage/blobs.ts";
+import { syncfs } from "../storage/ffi.ts";
 import { chainIds, type Digest, isDigest } from "../storage/digest.ts";
 import { pidAlive, removeTree, tempOwner } from "../storage/fsutil.ts";
 import { FileLock, withLock } from "../storage/lock.ts";
@@ -49,6 +50,10 @@ export interface RemoveResult {
   deleted: Digest[];
 }
 
+export interface StoreOptions {
+  durable?: boolean;
+}
+
 export class ImageStore {
   readonly blobs: BlobStore;
   readonly snapshots: SnapshotStore;
@@ -57,7 +62,14 @@ export class ImageStore {
   readonly db: Database;
   private cache = new Map<string, { manifest: Manifest; document: ImageDocument }>();
 
-  constructor(readonly root: string) {
+  /**
+   * durable: one syncfs(2) before new snapshots and images become visible, so they survive a
+   * power cut, not just a killed process (default true).
+   */
+  readonly durable: boolean;
+
+  constructor(readonly root: string, opts: StoreOptions = {}) {
+    this.durable = opts.durable ?? true;
     fs.mkdirSync(root, { recursive: true, mode: 0o711 });
     this.tmpDir = path.join(root, "tmp");
     this.lockDir = path.join(root, "locks");
@@ -355,6 +367,17 @@ export class ImageStore {
     }
   }
 
+  /** Puts everything written so far on disk (one syncfs for the whole store) when durable. */
+  flush(): void {
+    if (!this.durable) return;
+    const fd = fs.openSync(this.root, "r");
+    try {
+      syncfs(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+
   /** Whether a prune/rmi currently holds the store exclusively (for diagnostics). */
   busy(): boolean {
     const l = FileLock.tryAcquire(this.gcLockPath(), "shared");
@@ -366,11 +389,11 @@ export class ImageStore {
 const stores = new Map<string, ImageStore>();
 
 /** Opens (creating if needed) the store at root; one instance per root per process. */
-export function openImageStore(root: string = DEFAULT_ROOT): ImageStore {
+export function openImageStore(root: string = DEFAULT_ROOT, opts: StoreOptions = {}): ImageStore {
   const key = path.resolve(root);
   let s = stores.get(key);
   if (!s) {
-    s = new ImageStore(key);
+    s = new ImageStore(key, opts);
     stores.set(key, s);
   }
   return s;
