@@ -152,6 +152,27 @@ describe("cleanup and crash recovery", () => {
     }
   }, 30_000);
 
+  test("after a reboot (kernel state gone, store kept) reconcile settles the store and bridges come back on use", () => {
+    const l = newLab();
+    const n = l.mgr.create({ name: "n", subnet: freeSubnet() });
+    const c = l.container();
+    l.mgr.attach({ containerId: c.id, netnsPath: c.netnsPath, network: "n" });
+    l.mgr.publish(c.id, [{ hostPort: freePort(), containerPort: 80, proto: "tcp" }]);
+    // "Reboot": every kernel object disappears, the store stays.
+    const hostVeth = l.mgr.endpoints(c.id)[0]!.hostVeth;
+    Bun.spawnSync(["ip", "link", "del", hostVeth]);
+    Bun.spawnSync(["ip", "link", "del", n.bridge]);
+    Bun.spawnSync(["nft", "delete", "table", "ip", l.prefix]);
+    const report = l.mgr.reconcile(new Set());
+    expect(report.endpoints).toBe(1);
+    expect(l.mgr.ports(c.id)).toEqual([]);
+    expect(l.tableExists()).toBe(true); // rules follow the store, which still has network n
+    const again = l.container();
+    const a = l.mgr.attach({ containerId: again.id, netnsPath: again.netnsPath, network: "n" });
+    expect(Bun.spawnSync(["ip", "-o", "-4", "addr", "show", "dev", n.bridge]).stdout.toString()).toContain(n.gateway);
+    expect(l.ipIn(again, "route")).toContain(`default via ${a.gateway}`);
+  });
+
   test("reset removes every bridge, veth, rule and lease of the state root", () => {
     const l = newLab();
     l.mgr.create({ name: "a", subnet: freeSubnet() });
