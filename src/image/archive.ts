@@ -133,9 +133,16 @@ export class ArchiveCollector implements TarVisitor {
     if (this.error) throw this.error;
   }
 
-  /** Drops everything collected (on failure). */
+  /** Drops every unpublished snapshot, and the entry in flight if the archive broke off mid-way. */
   discard(): void {
     for (const f of this.files.values()) if (f.layer?.snapshot) this.store.snapshots.discard(f.layer.snapshot);
+    const c = this.cur;
+    this.cur = null;
+    if (c) {
+      c.ingest?.abort();
+      c.blob?.abort();
+      if (c.snapshot) this.store.snapshots.discard(c.snapshot);
+    }
   }
 
   private decide(): void {

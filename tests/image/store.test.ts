@@ -328,3 +328,18 @@ describe("edge cases", () => {
     expect(r.stdout.toString().trim()).toBe("Loaded image: localhost/stdin:1");
   });
 });
+
+describe("failures clean up after themselves", () => {
+  test("an archive cut off in the middle of a layer leaves no temp files in a live process", async () => {
+    const layout = path.join(work, "layout");
+    writeOciLayout(layout, [makeTar(Array.from({ length: 50 }, (_, i) => ({ name: `f${i}`, data: "q".repeat(100_000) })))], { name: "localhost/cut:1" });
+    const full = path.join(work, "full.tar");
+    expect(Bun.spawnSync(["tar", "-cf", full, "-C", layout, "blobs", "index.json", "oci-layout"]).exitCode).toBe(0);
+    const cut = path.join(work, "cut.tar");
+    fs.writeFileSync(cut, fs.readFileSync(full).subarray(0, 3_000_000));
+    await expect(archiveImporter(cut).run(a.store)).rejects.toThrow("truncated");
+    await Bun.sleep(50); // the blob worker lets go of its file asynchronously
+    expect(fs.readdirSync(path.join(a.root, "tmp"))).toEqual([]);
+    expect(a.store.list()).toEqual([]);
+  });
+});
