@@ -185,8 +185,8 @@ describe("berth-monitor", () => {
   });
 
   test("the container gets only its stdio and the fds passed on purpose", async () => {
-    dir = tempDir();
-    const passed = join(dir, "passed");
+    const own = tempDir(); // run() below makes the test's dir
+    const passed = join(own, "passed");
     writeFileSync(passed, "x");
     const fd = openSync(passed, "r");
     try {
@@ -201,6 +201,7 @@ describe("berth-monitor", () => {
       expect(lines.find((l) => l.startsWith("1 "))).toMatch(/^1 pipe:/);
     } finally {
       closeSync(fd);
+      removeDir(own);
     }
   });
 
