@@ -3,9 +3,9 @@
 // tests against another runtime, to check that the tests' expectations are fair.
 //
 //   const root = useStateRoot();                 // temp --root for this file, cleaned after each test
-//   const r = runtime(root, ["run", "c1", "-b", bundle.dir]);
+//   const r = runtime(root, ["run", "-b", bundle.dir, "c1"]);
 //   expect(r.code).toBe(0);
-import { afterAll, afterEach } from "bun:test";
+import { afterAll, afterEach, setDefaultTimeout } from "bun:test";
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -16,6 +16,7 @@ export const RUNTIME = process.env.BERTH_TEST_RUNTIME || join(REPO, "bin/berth-r
 export const IS_BERTH = !process.env.BERTH_TEST_RUNTIME;
 
 export interface RunResult {
+  /** Exit status; -1 when the runtime was killed (by timeoutMs). */
   code: number;
   stdout: string;
   stderr: string;
@@ -53,7 +54,7 @@ export function runtime(root: string, args: string[], opts: RunOptions = {}): Ru
       timeout: opts.timeoutMs ?? 60_000,
     });
     return {
-      code: r.exitCode ?? 255, // killed by a signal (e.g. the timeout)
+      code: r.exitCode ?? -1, // -1: killed by a signal (e.g. our timeout)
       stdout: readFileSync(`${base}.out`, "utf8"),
       stderr: readFileSync(`${base}.err`, "utf8"),
     };
@@ -102,9 +103,11 @@ export function deleteAll(root: string): void {
 
 /**
  * A temp state root for this test file. Registers afterEach (force-delete every container left)
- * and afterAll (remove the root). Call once at the top level of a test file.
+ * and afterAll (remove the root). Call once at the top level of a test file. Also raises the
+ * per-test timeout to 60 s: a test runs several containers, and the machine may be busy.
  */
 export function useStateRoot(): string {
+  setDefaultTimeout(60_000);
   const root = mkdtempSync(join(tmpdir(), "berth-test-root-"));
   afterEach(() => deleteAll(root));
   afterAll(() => {
@@ -118,7 +121,7 @@ export function useStateRoot(): string {
 
 /** `run ID -b DIR` in the foreground: the container's output and exit status. */
 export function runBundle(root: string, dir: string, opts: RunOptions & { id?: string } = {}): RunResult {
-  return runtime(root, ["run", opts.id ?? uniqueId(), "-b", dir], opts);
+  return runtime(root, ["run", "-b", dir, opts.id ?? uniqueId()], opts);
 }
 
 /** A container ID unique to this run. */

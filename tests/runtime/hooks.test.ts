@@ -62,7 +62,7 @@ describe("hooks", () => {
     b.save();
     const id = uniqueId("hooks");
 
-    ok(root, ["create", id, "-b", b.dir]);
+    ok(root, ["create", "-b", b.dir, id]);
     const pid = stateOf(root, id).pid!;
     // prestart and createRuntime run during create (in the runtime's namespaces), createContainer too.
     expect(entries(log).map((e) => e.stage)).toEqual(["prestart", "createRuntime", "createContainer"]);
@@ -95,13 +95,14 @@ describe("hooks", () => {
     b.config.hooks = { createRuntime: [ns("createRuntime")], createContainer: [ns("createContainer")], startContainer: [ns("startContainer")] };
     b.save();
     const id = uniqueId("hookns");
-    ok(root, ["run", "-d", id, "-b", b.dir]);
+    ok(root, ["run", "-d", "-b", b.dir, id]);
     const pid = stateOf(root, id).pid!;
     const containerUts = readlinkSync(`/proc/${pid}/ns/uts`);
     const hostUts = readlinkSync("/proc/self/ns/uts");
     const read = (s: string) => readFileSync(join(dir, s), "utf8").trim().split("\n");
     expect(read("createRuntime")[0]).toBe(hostUts);
-    expect(read("createContainer")).toEqual([containerUts, "hooked"]);
+    // (Whether the hostname is set yet when createContainer runs, the spec does not say.)
+    expect(read("createContainer")[0]).toBe(containerUts);
     expect(read("startContainer")).toEqual([containerUts, "hooked"]);
   });
 
@@ -111,7 +112,7 @@ describe("hooks", () => {
       createRuntime: [{ path: "/bin/sh", args: ["my-name", "-c", `echo "$0 $FOO $PATH" > ${dir}/out; /usr/bin/tr "\\0" , < /proc/$$/cmdline >> ${dir}/out`, "arg1"], env: ["FOO=bar", "PATH=/custom"] }],
     };
     b.save();
-    ok(root, ["create", uniqueId("hookenv"), "-b", b.dir]);
+    ok(root, ["create", "-b", b.dir, uniqueId("hookenv")]);
     // sh -c: $0 is the first argument after the script; argv[0] is the hook's args[0].
     const [vars, argv] = readFileSync(join(dir, "out"), "utf8").split("\n");
     expect(vars).toBe("arg1 bar /custom");
@@ -124,7 +125,7 @@ describe("hooks", () => {
     b.config.hooks = { createRuntime: [{ path: "/bin/sh", args: ["sh", "-c", "echo hook-said-no >&2; exit 3"] }] };
     b.save();
     const id = uniqueId("hookfail");
-    const r = runtime(root, ["create", id, "-b", b.dir]);
+    const r = runtime(root, ["create", "-b", b.dir, id]);
     expect(r.code).not.toBe(0);
     if (IS_BERTH) expect(r.stderr).toContain("createRuntime");
     expect(runtime(root, ["state", id]).code).not.toBe(0);
@@ -140,10 +141,10 @@ describe("hooks", () => {
       b.config.hooks = { [stage]: [{ path: "/bin/sh", args: ["sh", "-c", `touch ${dir}/ran; exec sleep ${marker}`], timeout: 1 }] };
       b.save();
       const id = uniqueId("hookto");
-      const r = runtime(root, ["create", id, "-b", b.dir], { timeoutMs: 30_000 });
+      const r = runtime(root, ["create", "-b", b.dir, id], { timeoutMs: 30_000 });
       expect(existsSync(join(dir, "ran"))).toBe(true);
       expect(r.code).not.toBe(0);
-      expect(r.code).not.toBe(255); // the runtime answered; our guard did not have to kill it
+      expect(r.code).not.toBe(-1); // the runtime answered; our guard did not have to kill it
       if (IS_BERTH) expect(r.stderr).toMatch(/timed out|timeout/i);
       await waitFor(() => pidsRunning(`sleep\0${marker}`).length === 0, "the hook to be gone", 5_000);
       expect(existsSync(join(root, id))).toBe(false);
@@ -157,7 +158,7 @@ describe("hooks", () => {
     b.config.hooks = { prestart: [{ path: "/bin/true" }], createRuntime: [{ path: "/bin/sh", args: ["sh", "-c", "exit 0"] }] };
     b.save();
     const id = uniqueId("hookstdin");
-    const r = runtime(root, ["create", id, "-b", b.dir]);
+    const r = runtime(root, ["create", "-b", b.dir, id]);
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
     expect(stateOf(root, id).status).toBe("created");
@@ -171,7 +172,7 @@ describe("hooks", () => {
     };
     b.save();
     const id = uniqueId("hookwarn");
-    ok(root, ["create", id, "-b", b.dir]);
+    ok(root, ["create", "-b", b.dir, id]);
     const start = runtime(root, ["start", id]);
     expect(start.code).toBe(0);
     expect(stateOf(root, id).status).toBe("running");
@@ -186,7 +187,7 @@ describe("hooks", () => {
     b.config.hooks = { poststop: [logHook("poststop", log)] };
     b.save();
     const id = uniqueId("hookforce");
-    ok(root, ["run", "-d", id, "-b", b.dir]);
+    ok(root, ["run", "-d", "-b", b.dir, id]);
     ok(root, ["delete", "--force", id]);
     expect(entries(log).map((e) => e.stage)).toEqual(["poststop"]);
   });
@@ -195,7 +196,7 @@ describe("hooks", () => {
     const { b, log } = setup(["true"]);
     b.config.hooks = { poststart: [logHook("poststart", log)], poststop: [logHook("poststop", log)] };
     b.save();
-    const r = runtime(root, ["run", uniqueId("hookfg"), "-b", b.dir]);
+    const r = runtime(root, ["run", "-b", b.dir, uniqueId("hookfg")]);
     expect(r.code).toBe(0);
     expect(entries(log).map((e) => e.stage)).toEqual(["poststart", "poststop"]);
   });

@@ -23,7 +23,7 @@ beforeAll(() => {
   b.config.hostname = "iso-" + Math.random().toString(36).slice(2, 8);
   b.save();
   id = uniqueId("iso");
-  ok(sharedRoot, ["run", "-d", id, "-b", b.dir]);
+  ok(sharedRoot, ["run", "-d", "-b", b.dir, id]);
 });
 
 afterAll(() => {

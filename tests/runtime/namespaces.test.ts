@@ -45,7 +45,7 @@ describe("namespaces joined by path", () => {
     first.config.hostname = "shared-uts";
     first.save();
     const id = uniqueId("owner");
-    ok(root, ["run", "-d", id, "-b", first.dir]);
+    ok(root, ["run", "-d", "-b", first.dir, id]);
     const pid = stateOf(root, id).pid!;
     const b = bundle(sh("hostname; readlink /proc/self/ns/uts; readlink /proc/self/ns/ipc"));
     delete b.config.hostname; // the joined namespace keeps its own
@@ -83,7 +83,7 @@ describe("new namespaces", () => {
     b.config.linux!.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
     b.save();
     const id = uniqueId("userns");
-    ok(root, ["run", "-d", id, "-b", b.dir]);
+    ok(root, ["run", "-d", "-b", b.dir, id]);
     const pid = stateOf(root, id).pid!;
     const status = readFileSync(`/proc/${pid}/status`, "utf8");
     expect(/^Uid:\s+(.*)$/m.exec(status)![1]!.split(/\s+/)).toEqual(["100000", "100000", "100000", "100000"]);

@@ -50,14 +50,14 @@ describe("file descriptors", () => {
     const { fd } = hostFd();
     const b = bundle(["sleep", "1000"]);
     const id = uniqueId("fds");
-    ok(root, ["run", "-d", id, "-b", b.dir], { extraFds: [fd, fd] });
+    ok(root, ["run", "-d", "-b", b.dir, id], { extraFds: [fd, fd] });
     expect(fdsOf(stateOf(root, id).pid!)).toEqual(["0", "1", "2"]);
   });
 
   test("from inside: /proc/self/fd shows stdio only (plus, at most, the listing's own directory fd)", () => {
     const { fd } = hostFd();
     const b = bundle(["ls", "-l", "/proc/self/fd"]);
-    const r = runtime(root, ["run", uniqueId("fdin"), "-b", b.dir], { extraFds: [fd] });
+    const r = runtime(root, ["run", "-b", b.dir, uniqueId("fdin")], { extraFds: [fd] });
     expect(r.code).toBe(0);
     const fds = r.stdout.split("\n").map((l) => /\s(\d+) -> /.exec(l)?.[1]).filter(Boolean);
     expect(fds.slice(0, 3)).toEqual(["0", "1", "2"]);
@@ -70,7 +70,7 @@ describe("file descriptors", () => {
     const { fd } = hostFd();
     const b = bundle(["sleep", "1000"]);
     const id = uniqueId("fdexec");
-    ok(root, ["run", "-d", id, "-b", b.dir]);
+    ok(root, ["run", "-d", "-b", b.dir, id]);
     const pidFile = join(hostDir(), "pid");
     ok(root, ["exec", "-d", "--pid-file", pidFile, id, "sleep", "999"], { extraFds: [fd, fd, fd] });
     expect(fdsOf(Number(readFileSync(pidFile, "utf8")))).toEqual(["0", "1", "2"]);
@@ -80,7 +80,7 @@ describe("file descriptors", () => {
     const a = hostFd(), c = hostFd();
     const b = bundle(["sleep", "1000"]);
     const id = uniqueId("pfds");
-    const r = runtime(root, ["run", "-d", "--preserve-fds", "1", id, "-b", b.dir], { extraFds: [a.fd, c.fd] });
+    const r = runtime(root, ["run", "-d", "--preserve-fds", "1", "-b", b.dir, id], { extraFds: [a.fd, c.fd] });
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
     const pid = stateOf(root, id).pid!;
@@ -92,7 +92,7 @@ describe("file descriptors", () => {
     const a = hostFd();
     const b = bundle(["sleep", "1000"]);
     const id = uniqueId("pfdx");
-    ok(root, ["run", "-d", id, "-b", b.dir]);
+    ok(root, ["run", "-d", "-b", b.dir, id]);
     const r = runtime(root, ["exec", "--preserve-fds", "1", id, "sh", "-c", "echo through-fd3 >&3"], { extraFds: [a.fd] });
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
@@ -115,7 +115,7 @@ describe("cwd is resolved inside the container", () => {
       b.config.process!.cwd = `/proc/self/fd/${n}`;
       b.save();
       const id = uniqueId("cwdfd");
-      const r = runtime(root, ["run", "-d", id, "-b", b.dir], { extraFds: [dirFd, dirFd, dirFd, dirFd, dirFd, dirFd] });
+      const r = runtime(root, ["run", "-d", "-b", b.dir, id], { extraFds: [dirFd, dirFd, dirFd, dirFd, dirFd, dirFd] });
       if (r.code === 0) {
         const cwd = hostCwd(stateOf(root, id).pid!);
         expect(cwd.startsWith(realpathSync(b.rootfs) + "/") || cwd === realpathSync(b.rootfs)).toBe(true);
@@ -133,7 +133,7 @@ describe("cwd is resolved inside the container", () => {
     cleanups.push(() => closeSync(dirFd));
     const b = bundle(["sleep", "1000"]);
     const id = uniqueId("cwdex");
-    ok(root, ["run", "-d", id, "-b", b.dir]);
+    ok(root, ["run", "-d", "-b", b.dir, id]);
     const rootfs = realpathSync(b.rootfs);
     for (let n = 3; n <= 8; n++) {
       const pidFile = join(hostDir(), "pid");
@@ -153,7 +153,7 @@ describe("cwd is resolved inside the container", () => {
     b.config.root!.readonly = false;
     b.save();
     const id = uniqueId("cwdln");
-    const r = runtime(root, ["run", "-d", id, "-b", b.dir]);
+    const r = runtime(root, ["run", "-d", "-b", b.dir, id]);
     expect(readdirSync(host)).toEqual([]);
     if (r.code === 0) {
       const cwd = hostCwd(stateOf(root, id).pid!);
@@ -176,7 +176,7 @@ describe("the host's runtime binary", () => {
     copyFileSync(target, backup);
     const b = bundle(["sh", "-c", 'while :; do for e in /proc/[0-9]*/exe; do (echo pwned >> "$e") 2>/dev/null; (echo pwned > "$e") 2>/dev/null; done; done']);
     const id = uniqueId("cve");
-    ok(root, ["run", "-d", id, "-b", b.dir]);
+    ok(root, ["run", "-d", "-b", b.dir, id]);
     try {
       for (let i = 0; i < 20; i++) {
         const r = runtime(root, ["exec", id, "true"]);
@@ -193,7 +193,7 @@ describe("the host's runtime binary", () => {
   test.if(IS_BERTH)("stage 0 of a foreground run is a sealed memfd, not the host file", async () => {
     const b = bundle(["sleep", "1000"]);
     const id = uniqueId("memfd");
-    const fg = Bun.spawn([RUNTIME, "--root", root, "run", id, "-b", b.dir], { stdio: ["ignore", "ignore", "ignore"] });
+    const fg = Bun.spawn([RUNTIME, "--root", root, "run", "-b", b.dir, id], { stdio: ["ignore", "ignore", "ignore"] });
     cleanups.push(() => fg.kill(9));
     await waitFor(() => runtime(root, ["state", id]).stdout.includes('"running"'), "the container to run");
     const stage0 = ppid(stateOf(root, id).pid!);
@@ -219,7 +219,7 @@ except OSError as e:
   test.if(IS_BERTH)("the exec helper that stays with a foreground exec is a sealed memfd too", async () => {
     const b = bundle(["sleep", "1000"]);
     const id = uniqueId("memfdx");
-    ok(root, ["run", "-d", id, "-b", b.dir]);
+    ok(root, ["run", "-d", "-b", b.dir, id]);
     const fg = Bun.spawn([RUNTIME, "--root", root, "exec", id, "sleep", "998"], { stdio: ["ignore", "ignore", "ignore"] });
     cleanups.push(() => fg.kill(9));
     const init = stateOf(root, id).pid!;
