@@ -120,6 +120,14 @@ async function cmdLoad(store: ImageStore, argv: string[]): Promise<number> {
   return 0;
 }
 
+/**
+ * Writes a tar stream to FILE (via a temp name, renamed when complete) or to stdout when output
+ * is undefined or "-" (refused on a terminal). For `berth export`: writeArchive(exportContainer(rootfs), values.output).
+ */
+export async function writeArchive(chunks: AsyncIterable<Uint8Array>, output: string | undefined): Promise<void> {
+  return writeOut(chunks, output);
+}
+
 async function writeOut(chunks: AsyncIterable<Uint8Array>, output: string | undefined): Promise<void> {
   if (output === undefined || output === "-") {
     if (process.stdout.isTTY) throw new UsageError("cowardly refusing to write an archive to a terminal; use -o FILE or redirect stdout");
