@@ -34,7 +34,7 @@ export interface MonitorOptions {
   stdin?: boolean;
   /** Unix socket serving attach clients (protocol: logs.ts `attach`). */
   attachSocket?: string;
-  /** Run after the exit file is written, detached: [path, ...args]. */
+  /** Run after the exit file is written, detached, stdio on /dev/null: [absolute path, ...args]. */
   exitCommand?: string[];
   /** Open fds handed to CMD as its fds 3, 4, … (e.g. the runtime's sync pipes). */
   passFds?: number[];
