@@ -114,6 +114,7 @@ static void parse(int argc, char **argv) {
   if (cfg.tty && !cfg.direct && !cfg.console_socket) usage("--tty", "needs --console-socket unless --direct (the runtime makes the container's terminal)");
   if (cfg.preserve_fds > 1000) usage("--preserve-fds", "is too large");
   if (cfg.ready_fd >= 3 && cfg.ready_fd < 3 + cfg.preserve_fds) usage("--ready-fd", "must not be one of the preserved fds");
+  if (cfg.exit_cmd && cfg.exit_cmd[0] != '/') usage("--exit-command", "needs an absolute path (it runs detached, without a PATH search)");
   if (cfg.exit_cmd) cfg.exit_argv[0] = cfg.exit_cmd;
 }
 
