@@ -14,6 +14,7 @@ export function statusText(v: ContainerView, now = Date.now()): string {
   switch (v.status) {
     case "running": return `Up ${humanAgo(now - r.startedAt).replace(/ ago$/, "")}`;
     case "paused": return `Up ${humanAgo(now - r.startedAt).replace(/ ago$/, "")} (Paused)`;
+    case "created": return "Created";
     case "restarting": return `Restarting (${r.exitCode ?? 0}) ${ago(r.finishedAt || now)}`;
     case "exited": return `Exited (${v.exitCode ?? 0}) ${ago(r.finishedAt || now)}`;
     case "removing": return "Removal In Progress";
@@ -25,6 +26,7 @@ export function statusText(v: ContainerView, now = Date.now()): string {
 function humanAgo(ms: number): string {
   const s = Math.max(0, Math.round(ms / 1000));
   if (s < 1) return "Less than a second ago";
+  if (s === 1) return "1 second ago";
   if (s < 60) return `${s} seconds ago`;
   const m = Math.round(s / 60);
   if (m === 1) return "About a minute ago";

@@ -6,14 +6,17 @@ import { DEFAULT_ENGINE_ROOT } from "../../engine/paths.ts";
 import { EngineError, EXIT_ENGINE, UsageError } from "../../engine/errors.ts";
 import { HelpRequested, helpText, parseFlags, type CommandSpec } from "./args.ts";
 import { CONTAINER_COMMANDS, type Command, type Io } from "./container.ts";
-import { EXTRA_COMMANDS } from "./system.ts";
+import { EXTRA_COMMANDS as SYSTEM_COMMANDS } from "./system.ts";
+import { IMAGE_CONTAINER_COMMANDS } from "./commit.ts";
+
+const EXTRA_COMMANDS: Record<string, Command> = { ...SYSTEM_COMMANDS, ...IMAGE_CONTAINER_COMMANDS };
 import { trace } from "../../engine/trace.ts";
 
 trace("modules loaded");
 
 import { VERSION_TEXT as VERSION } from "./version.ts";
 
-const IMAGE_VERBS = new Set(["images", "load", "save", "import", "rmi", "tag", "history", "commit", "export", "diff", "image"]);
+const IMAGE_VERBS = new Set(["images", "load", "save", "import", "rmi", "tag", "history", "image"]);
 
 const USAGE = `Usage:  berth [OPTIONS] COMMAND
 
@@ -52,6 +55,7 @@ Container Commands:
 
 Images, volumes, networks and the system:
   load, save, import, images, rmi, tag, history, image    Image store
+  commit, export, diff    A container's changes as an image, its files as a tar, what it changed
   volume      Manage volumes (create, ls, rm, inspect, prune)
   network     Manage networks
   cgroup      Inspect and drive control groups
@@ -147,11 +151,8 @@ async function otherModule(verb: string, argv: string[], root: string): Promise<
     }));
   }
   if (IMAGE_VERBS.has(verb)) {
-    // The image commands live in the image store's CLI module (another engineer's file).
-    const path = "./image.ts";
-    const mod = (await import(path).catch(() => null)) as { imageCommand?: (verb: string, argv: string[]) => Promise<number> } | null;
-    if (!mod?.imageCommand) throw new EngineError(`berth ${verb}: the image commands are not available in this build (src/cli/berth/image.ts is missing)`);
-    return mod.imageCommand(verb, argv);
+    const { imageCommand } = await import("./image.ts");
+    return imageCommand(verb, argv, { root });
   }
   return null;
 }
