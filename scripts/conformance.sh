@@ -206,8 +206,8 @@ run_suite() {
 }
 
 # snapshot [COMMIT] [DIR]: a clean clone of this repository at COMMIT (default HEAD) in DIR
-# (default /tmp/berth-snapshot), sharing node_modules, with the C core built; prints the path of
-# its berth-runtime. For testing what is committed while the work tree is mid-edit.
+# (default /tmp/berth-snapshot), sharing node_modules, built by scripts/build.mjs; prints the path
+# of its berth-runtime. For testing what is committed while the work tree is mid-edit.
 snapshot() {
   local commit=${1:-HEAD} dir=${2:-/tmp/berth-snapshot} sha
   sha=$(git -C "$repo" rev-parse --verify "$commit^{commit}") || die "no commit $commit"
@@ -215,7 +215,8 @@ snapshot() {
   git clone --quiet --no-checkout "$repo" "$dir" || die "cannot clone $repo into $dir"
   git -C "$dir" -c advice.detachedHead=false checkout --quiet "$sha" || die "cannot check out $sha"
   ln -s "$repo/node_modules" "$dir/node_modules"
-  make -s -C "$dir/native" OUT="$dir/build" >&2 || die "the C core of $sha did not build"
+  # The project's own build step, as `npm ci` runs it (C core, and whatever else it builds).
+  (cd "$dir" && node scripts/build.mjs) >&2 || die "$sha did not build (node scripts/build.mjs in $dir)"
   echo "$dir/bin/berth-runtime"
 }
 
