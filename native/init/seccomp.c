@@ -267,9 +267,17 @@ static int send_listener(const struct plan *plan, int notify_fd, char *err, size
   return 0;
 }
 
-int seccomp_install(const struct plan *plan, char *err, size_t errlen) {
+/* The compiled filter, kept between seccomp_prepare and seccomp_install (and across clone). */
+static struct {
+  int ready;
+  struct sock_fprog prog;
+  unsigned long flags;
+  int uses_notify;
+} compiled;
+
+int seccomp_prepare(const struct plan *plan, char *err, size_t errlen) {
   const struct plan_record *def = plan_find(plan, "seccomp_default");
-  if (!def) return 0;
+  if (!def || compiled.ready) return 0;
   if (def->argc != 2) { snprintf(err, errlen, "plan: seccomp_default needs ACTION ERRNO"); return -1; }
   uint32_t default_action;
   if (parse_action(def->argv[0], def->argv[1], &default_action, err, errlen) < 0) return -1;
@@ -314,20 +322,31 @@ int seccomp_install(const struct plan *plan, char *err, size_t errlen) {
   if (export_program(ctx, &prog, err, errlen) < 0) goto out;
   /* Only a refusing default can hide a newer syscall; with allow or log there is nothing to fix. */
   if (default_action != SCMP_ACT_ALLOW && default_action != SCMP_ACT_LOG && prepend_enosys_stub(plan, &prog, err, errlen) < 0) goto out;
-  long fd = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog);
-  if (fd < 0) {
-    snprintf(err, errlen, "seccomp(SET_MODE_FILTER, flags=%#lx): %s%s", flags, strerror(errno),
-             errno == EACCES ? " (needs no_new_privs or CAP_SYS_ADMIN at load time)" : "");
-    goto out;
-  }
-  if (uses_notify) {
-    int sent = send_listener(plan, (int)fd, err, errlen);
-    close((int)fd);
-    if (sent < 0) goto out;
-  }
+  compiled.prog = prog;
+  compiled.flags = flags;
+  compiled.uses_notify = uses_notify;
+  compiled.ready = 1;
+  prog.filter = NULL;
   ret = 0;
 out:
   free(prog.filter);
   seccomp_release(ctx);
   return ret;
+}
+
+int seccomp_install(const struct plan *plan, char *err, size_t errlen) {
+  if (!plan_has(plan, "seccomp_default")) return 0;
+  if (seccomp_prepare(plan, err, errlen) < 0) return -1;
+  long fd = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, compiled.flags, &compiled.prog);
+  if (fd < 0) {
+    snprintf(err, errlen, "seccomp(SET_MODE_FILTER, flags=%#lx): %s%s", compiled.flags, strerror(errno),
+             errno == EACCES ? " (needs no_new_privs or CAP_SYS_ADMIN at load time)" : "");
+    return -1;
+  }
+  if (compiled.uses_notify) {
+    int sent = send_listener(plan, (int)fd, err, errlen);
+    close((int)fd);
+    if (sent < 0) return -1;
+  }
+  return 0;
 }

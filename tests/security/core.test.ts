@@ -131,6 +131,14 @@ describe("seccomp_install", () => {
     }
   });
 
+  test("a filter compiled by seccomp_prepare before fork is the one loaded after it", () => {
+    const records = withRule([{ names: ["getpid"], action: "SCMP_ACT_ERRNO", errnoRet: 18 }]);
+    const r = underPlan(records, ["syscall", String(NR.getpid)], { prepareBeforeFork: true });
+    expect(r.stdout.trim()).toBe(EXDEV);
+    const kill = underPlan(withRule([{ names: ["getpid"], action: "SCMP_ACT_KILL_PROCESS" }]), ["syscall", String(NR.getpid)], { prepareBeforeFork: true });
+    expect(kill.signal).toBe("SIGSYS");
+  });
+
   test("a rule equal to the default action is a no-op, not an error", () => {
     expect(callGetpid(withRule([{ names: ["getpid"], action: "SCMP_ACT_ALLOW" }, { names: ["getppid"], action: "SCMP_ACT_ERRNO" }]))).toMatch(/^ok/);
   });

@@ -23,9 +23,14 @@ export function fixtures(): { dir: string; probe: string; driver: string } {
   chmodSync(dir, 0o755); // tests run the probe as unprivileged uids too
   const probe = join(dir, "probe");
   const driver = join(dir, "driver");
-  cc(["-static", "-O2", "-o", probe, join(FIXTURES, "probe.c")]);
-  cc(["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Werror", "-D_GNU_SOURCE", `-I${NATIVE}`, "-o", driver, join(FIXTURES, "driver.c"),
-    join(NATIVE, "plan.c"), join(NATIVE, "caps.c"), join(NATIVE, "seccomp.c"), "-lseccomp"]);
+  try {
+    cc(["-static", "-O2", "-o", probe, join(FIXTURES, "probe.c")]);
+    cc(["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Werror", "-D_GNU_SOURCE", `-I${NATIVE}`, "-o", driver, join(FIXTURES, "driver.c"),
+      join(NATIVE, "plan.c"), join(NATIVE, "caps.c"), join(NATIVE, "seccomp.c"), "-lseccomp"]);
+  } catch (error) {
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
   built = { dir, probe, driver };
   return built;
 }
@@ -42,19 +47,21 @@ export interface Ran {
   signal: string | null;
 }
 
-export function run(argv: string[], opts: { cwd?: string; timeoutMs?: number } = {}): Ran {
-  const r = Bun.spawnSync(argv, { cwd: opts.cwd, stdout: "pipe", stderr: "pipe", timeout: opts.timeoutMs ?? 30_000 });
+export function run(argv: string[], opts: { cwd?: string; timeoutMs?: number; env?: Record<string, string | undefined> } = {}): Ran {
+  const r = Bun.spawnSync(argv, { cwd: opts.cwd, env: opts.env, stdout: "pipe", stderr: "pipe", timeout: opts.timeoutMs ?? 30_000 });
   return { stdout: r.stdout.toString(), stderr: r.stderr.toString(), exitCode: r.exitCode, signal: r.signalCode == null ? null : String(r.signalCode) };
 }
 
 let planCount = 0;
 /** Writes a plan into the fixtures dir and runs `probe ARGS` under the driver. */
-export function underPlan(records: PlanRecord[], probeArgs: string[], opts: { uid?: number; nnp?: boolean } = {}): Ran {
+export function underPlan(records: PlanRecord[], probeArgs: string[], opts: { uid?: number; nnp?: boolean; prepareBeforeFork?: boolean } = {}): Ran {
   const { dir, driver, probe } = fixtures();
   const path = join(dir, `plan-${process.pid}-${planCount++}`);
   writeFileSync(path, encodePlan(records));
   try {
-    return run([driver, path, String(opts.uid ?? -1), opts.nnp ? "1" : "0", probe, ...probeArgs]);
+    return run([driver, path, String(opts.uid ?? -1), opts.nnp ? "1" : "0", probe, ...probeArgs], {
+      env: opts.prepareBeforeFork ? { ...process.env, DRIVER_PREPARE_BEFORE_FORK: "1" } : undefined,
+    });
   } finally {
     rmSync(path, { force: true });
   }
