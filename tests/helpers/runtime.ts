@@ -96,9 +96,18 @@ export function containerIds(root: string): string[] {
   return (list ?? []).map((s) => s.id);
 }
 
-/** Force-deletes every container under root (what afterEach does). */
+/**
+ * Force-deletes every container under root (what afterEach does); throws if a deleted
+ * container's state dir or cgroup survives, so a leak fails the test that caused it.
+ */
 export function deleteAll(root: string): void {
-  for (const id of containerIds(root)) runtime(root, ["delete", "--force", id]);
+  const leaks: string[] = [];
+  for (const id of containerIds(root)) {
+    runtime(root, ["delete", "--force", id]);
+    if (existsSync(join(root, id))) leaks.push(join(root, id));
+    leaks.push(...cgroupLeftovers(id));
+  }
+  if (leaks.length) throw new Error(`delete --force left behind: ${leaks.join(", ")}`);
 }
 
 /**

@@ -139,6 +139,22 @@ describe("bad config.json", () => {
   });
 });
 
+describe("nothing in config.json is silently ignored", () => {
+  const unsupported: [string, (b: Bundle) => void, RegExp][] = [
+    ["linux.personality", (b) => { b.config.linux!.personality = { domain: "LINUX32" }; }, /personality/],
+    ["process.apparmorProfile", (b) => { b.config.process!.apparmorProfile = "berth-test"; }, /apparmor/i],
+    ["process.selinuxLabel", (b) => { b.config.process!.selinuxLabel = "system_u:system_r:container_t:s0"; }, /selinux/i],
+    ["linux.mountLabel", (b) => { b.config.linux!.mountLabel = "system_u:object_r:container_file_t:s0"; }, /mountLabel|selinux/i],
+  ];
+  for (const [field, set, says] of unsupported) {
+    test.if(IS_BERTH)(`${field} this host cannot honour fails with a clear message`, () => {
+      const b = bundle();
+      set(b);
+      createFails(b, says);
+    });
+  }
+});
+
 describe("bad IDs and unknown containers", () => {
   for (const bad of ["../escape", "a/b", ".", "..", "has space"]) {
     test(`bad ID ${JSON.stringify(bad)}`, () => {

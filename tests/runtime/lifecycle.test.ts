@@ -156,6 +156,62 @@ describe("run", () => {
   });
 });
 
+describe("kill", () => {
+  test("a signal by name reaches a process that handles it", async () => {
+    const host = hostDir();
+    const b = bundle(["sh", "-c", `trap "echo got-term > /host/term; exit 0" TERM; touch /host/ready; while :; do sleep 0.1; done`]);
+    b.config.mounts!.push({ destination: "/host", type: "bind", source: host, options: ["rbind", "rw"] });
+    b.save();
+    const id = uniqueId("term");
+    ok(root, ["run", "-d", "-b", b.dir, id]);
+    await waitFor(() => existsSync(join(host, "ready")), "the trap to be set");
+    ok(root, ["kill", id, "TERM"]);
+    await waitStatus(id, "stopped");
+    expect(readFileSync(join(host, "term"), "utf8")).toBe("got-term\n");
+  });
+
+  test("kill --all signals every process of the container", async () => {
+    const b = bundle(["sh", "-c", "sleep 1000 & sleep 1001 & wait"]);
+    const id = uniqueId("killall");
+    ok(root, ["run", "-d", "-b", b.dir, id]);
+    let pids: number[] = [];
+    await waitFor(() => (pids = JSON.parse(ok(root, ["ps", "--format", "json", id]).stdout) as number[]).length === 3, "three processes");
+    ok(root, ["kill", "--all", id, "KILL"]);
+    await waitFor(() => pids.every((p) => !processAlive(p)), "every process to die");
+    await waitStatus(id, "stopped");
+  });
+
+  test("kill of a stopped container fails", async () => {
+    const b = bundle(["true"]);
+    const id = uniqueId("killstop");
+    ok(root, ["run", "-d", "-b", b.dir, id]);
+    await waitStatus(id, "stopped");
+    const r = runtime(root, ["kill", id, "KILL"]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/not running|stopped/);
+  });
+});
+
+describe("global flags and features", () => {
+  test("--log FILE --log-format json records errors as JSON lines", () => {
+    const log = join(hostDir(), "log.json");
+    const r = runtime(root, ["--log", log, "--log-format", "json", "state", "no-such-container"]);
+    expect(r.code).not.toBe(0);
+    const lines = readFileSync(log, "utf8").trim().split("\n").map((l) => JSON.parse(l) as { level: string; msg: string });
+    expect(lines.some((l) => l.level === "error" && /not exist/.test(l.msg))).toBe(true);
+  });
+
+  test("features lists hooks, namespaces and the spec versions", () => {
+    const f = JSON.parse(ok(root, ["features"]).stdout) as { ociVersionMin: string; ociVersionMax: string; hooks?: string[]; linux?: { namespaces?: string[] } };
+    expect(f.ociVersionMin).toMatch(/^1\./);
+    expect(f.ociVersionMax).toMatch(/^1\./);
+    if (IS_BERTH) {
+      expect(f.hooks).toEqual(expect.arrayContaining(["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"]));
+      expect(f.linux?.namespaces).toEqual(expect.arrayContaining(["cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"]));
+    }
+  });
+});
+
 describe("list, ps, exec", () => {
   test("list as a table and as JSON", () => {
     const b = bundle(["sleep", "1000"]);
