@@ -101,38 +101,6 @@ static void container_exited(int status) {
   check_oom(&oc, cfg->oom_file, cfg->oom_base);
 }
 
-static pid_t read_pid_file(const char *path) {
-  char buf[32];
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return -1;
-  ssize_t n = read(fd, buf, sizeof buf - 1);
-  close(fd);
-  if (n <= 0) { errno = EAGAIN; return -1; } /* not written yet */
-  while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' ')) n--;
-  buf[n] = 0;
-  unsigned long long v;
-  if (parse_u64(buf, &v) < 0 || v < 2 || v > 0x3fffffff) { errno = EINVAL; return -1; }
-  return (pid_t)v;
-}
-
-static pid_t parent_of(pid_t pid) {
-  char path[40] = "/proc/", buf[512];
-  size_t at = 6 + fmt_u64(path + 6, (unsigned long long)pid);
-  memcpy(path + at, "/stat", 6);
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return -1;
-  ssize_t n = read(fd, buf, sizeof buf - 1);
-  close(fd);
-  if (n <= 0) return -1;
-  buf[n] = 0;
-  char *p = strrchr(buf, ')'); /* comm may contain spaces: fields follow the last ')' */
-  if (!p || !p[1] || !p[2] || !p[3]) return -1;
-  p += 4; /* ") S " */
-  pid_t ppid = 0;
-  while (*p >= '0' && *p <= '9') ppid = ppid * 10 + (*p++ - '0');
-  return ppid;
-}
-
 /* The runtime made the pty inside the container and sent its master over the console socket. */
 static void adopt_console(void) {
   int m = console_receive(console_fd);
@@ -146,26 +114,6 @@ static void adopt_console(void) {
   console_fd = -1;
 }
 
-/* SIGKILL whatever stage 0 left behind when it cannot be monitored: no unwatched container. */
-static void kill_children(void) {
-  char path[64] = "/proc/self/task/", buf[4096];
-  size_t at = 16 + fmt_u64(path + 16, (unsigned long long)getpid());
-  memcpy(path + at, "/children", 10);
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return;
-  ssize_t n = read(fd, buf, sizeof buf - 1);
-  close(fd);
-  if (n <= 0) return;
-  buf[n] = 0;
-  for (char *p = buf; *p;) {
-    pid_t pid = 0;
-    while (*p >= '0' && *p <= '9') pid = pid * 10 + (*p++ - '0');
-    if (pid > 0) kill(pid, SIGKILL);
-    while (*p == ' ' || *p == '\n') p++;
-    if (*p && (*p < '0' || *p > '9')) break;
-  }
-}
-
 static void adopt(pid_t pid) {
   container_pid = pid;
   oc.pid = pid;
@@ -174,7 +122,7 @@ static void adopt(pid_t pid) {
     if (early[i].pid == pid) { container_exited(early[i].status); break; }
   if (!done && parent_of(pid) != getpid()) {
     kill_children();
-    fail_start(describe("the container process is not a child of the monitor (pid file", cfg->pid_file, 0), 0, 0);
+    fail_start(describe("the process named in the pid file is not the monitor's child:", cfg->pid_file, 0), 0, 0);
   }
   /* The console socket sent the master before stage 0 exited: it is queued already. */
   if (console_fd >= 0) adopt_console();

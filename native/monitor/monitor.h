@@ -79,6 +79,11 @@ void attach_stdin_writable(void);
 /* spawn.c: the child's pid; -1 when fork failed; -pid when exec failed (reap it). */
 pid_t spawn_cmd(char **argv, int in, int out, int err, int tty, int preserve, const char **why);
 
+/* procfs.c */
+pid_t read_pid_file(const char *path);
+pid_t parent_of(pid_t pid);    /* -1 when unknown */
+void kill_children(void);      /* SIGKILL every child of the monitor */
+
 /* exitfile.c */
 struct outcome {
   int status_valid;   /* a wait status was collected */
