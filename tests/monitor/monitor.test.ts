@@ -132,6 +132,9 @@ describe("berth-monitor", () => {
     writeFileSync(join(dir, "bad.pid"), "twelve\n");
     const bad = await spawnMonitor({ command: [BUSYBOX, "true"], pidFile: join(dir, "bad.pid") }).catch((e) => e);
     expect(String(bad.message)).toContain("bad.pid: Invalid argument");
+    writeFileSync(join(dir, "foreign.pid"), `${process.pid}\n`); // alive, but not the monitor's
+    const foreign = await spawnMonitor({ command: [BUSYBOX, "true"], pidFile: join(dir, "foreign.pid") }).catch((e) => e);
+    expect(String(foreign.message)).toContain("not the monitor's child");
   });
 
   test("runtime mode: a pid file written after stage 0 exited is awaited", async () => {
