@@ -434,6 +434,43 @@ describe(`escape attempts (${RUNTIME})`, () => {
     });
   });
 
+  describe("rootless: `spec --rootless` run by an unprivileged user (uid 1000)", () => {
+    const USER = 1000;
+    function asUser(sb: Sandbox, argv: string[], cwd?: string) {
+      const r = Bun.spawnSync(
+        ["setpriv", `--reuid=${USER}`, `--regid=${USER}`, "--clear-groups", "env", `HOME=${sb.dir}`, `XDG_RUNTIME_DIR=${sb.state}`, ...argv],
+        { cwd, stdout: "pipe", stderr: "pipe", timeout: 60_000 },
+      );
+      return { stdout: r.stdout.toString(), stderr: r.stderr.toString(), exitCode: r.exitCode };
+    }
+
+    test("container root is the user on the host: its files are the user's, root's files and host powers are out of reach", () => {
+      const sb = sandbox();
+      writeFileSync(join(sb.rootfs, "etc/host-owned"), "host root's\n", { mode: 0o644 });
+      chownTree(sb.bundle, USER);
+      chownSync(join(sb.rootfs, "etc/host-owned"), 0, 0);
+      mkdirSync(sb.state);
+      chownSync(sb.state, USER, USER);
+      const spec = asUser(sb, [RUNTIME, "spec", "--rootless"], sb.bundle);
+      expect(spec.stderr).toBe("");
+      const config = JSON.parse(readFileSync(join(sb.bundle, "config.json"), "utf8"));
+      expect(config.linux.namespaces.map((ns: { type: string }) => ns.type)).toContain("user");
+      config.process.terminal = false;
+      config.root = { path: "rootfs", readonly: false };
+      config.process.args = ["/bin/sh", "-c", [
+        "probe ids", "echo x > /tmp/made-inside && echo ok 1", "probe write /etc/host-owned x", "probe mount /mnt", "probe sethostname pwned",
+      ].join("; ")];
+      writeFileSync(join(sb.bundle, "config.json"), JSON.stringify(config));
+      const r = asUser(sb, [RUNTIME, "--root", sb.state, "run", "-b", sb.bundle, sb.id]);
+      expect(r.stderr).toBe("");
+      const out = r.stdout.trim().split("\n");
+      expect(out[0]).toBe("uid=0 euid=0");
+      expect(out.slice(-4)).toEqual(["ok 1", "errno EACCES 13", EPERM, EPERM]);
+      expect(statSync(join(sb.rootfs, "tmp/made-inside")).uid).toBe(USER);
+      expect(readFileSync(join(sb.rootfs, "etc/host-owned"), "utf8")).toBe("host root's\n");
+    });
+  });
+
   test("overwrite the runtime binary via /proc/<pid>/exe during exec: nothing on the host becomes writable", async () => {
     const sb = sandbox();
     const hostBinaries = runtimeBinaries().filter((p) => existsSync(p));
