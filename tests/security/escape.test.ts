@@ -322,6 +322,20 @@ describe(`escape attempts (${RUNTIME})`, () => {
     expect(message.pid).toBeGreaterThan(1);
   });
 
+  test("hardening knobs: read-only rootfs, rlimits, oomScoreAdj", () => {
+    const sb = sandbox();
+    const spec = hardenedSpec(sb, ["/bin/sh", "-c", "probe create /new-file; probe create /tmp/new-file; probe cat /proc/self/oom_score_adj; cat /proc/self/limits"]);
+    spec.root!.readonly = true;
+    spec.process!.rlimits = [{ type: "RLIMIT_NOFILE", soft: 256, hard: 512 }];
+    spec.process!.oomScoreAdj = 500;
+    const out = sb.run(spec).stdout;
+    const lines = out.trim().split("\n");
+    expect(lines.slice(0, 3)).toEqual([EROFS, EROFS, "ok 500"]);
+    expect(out).toMatch(/Max open files\s+256\s+512\s+files/);
+    // The same rootfs writable: the write goes through.
+    expect(probe(["create", "/tmp/new-file"])).toMatch(/^ok/);
+  });
+
   describe("hostile images and configs (paths from the image are never trusted)", () => {
     /** Runs the container; a refusal to start is an acceptable answer, an escape is not. */
     function runHostile(sb: Sandbox, args: string[], edit?: (spec: ReturnType<typeof hardenedSpec>) => void) {
