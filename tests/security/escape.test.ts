@@ -358,15 +358,36 @@ describe(`escape attempts (${RUNTIME})`, () => {
       expect(mountedUnder(sb.dir)).toEqual([]);
     });
 
-    test("/proc shipped as a symlink out of the rootfs: procfs is not mounted (or written) on the host", () => {
+    test("/proc shipped as a symlink out of the rootfs: procfs is not mounted, sysctls not written, on the host", () => {
       const sb = sandbox();
       const outside = join(sb.dir, "outside-proc");
-      mkdirSync(outside);
+      mkdirSync(join(outside, "sys/kernel"), { recursive: true });
+      writeFileSync(join(outside, "sys/kernel/domainname"), "untouched\n");
       rmSync(join(sb.rootfs, "proc"), { recursive: true });
       symlinkSync(outside, join(sb.rootfs, "proc"));
-      runHostile(sb, ["/bin/probe", "ls", "/proc"]);
-      expect(emptyDir(outside)).toEqual([]);
+      runHostile(sb, ["/bin/probe", "ls", "/proc"], (spec) => {
+        spec.linux!.sysctl = { "kernel.domainname": "pwned" };
+      });
+      expect(readdirSync(outside)).toEqual(["sys"]);
+      expect(readFileSync(join(outside, "sys/kernel/domainname"), "utf8")).toBe("untouched\n");
       expect(mountedUnder(sb.dir)).toEqual([]);
+    });
+
+    test("/dev/null shipped as a symlink into procfs: masking never binds a writable procfs file (CVE-2025-31133)", () => {
+      const sb = sandbox();
+      // No /dev tmpfs: the image's own /dev is used, with a booby-trapped null.
+      mkdirSync(join(sb.rootfs, "dev"), { recursive: true });
+      symlinkSync("/proc/sys/kernel/domainname", join(sb.rootfs, "dev/null"));
+      const script = "probe read /proc/timer_list 64; probe write /proc/timer_list pwned; probe cat /proc/sys/kernel/domainname; probe stat /proc/timer_list";
+      const r = runHostile(sb, ["/bin/sh", "-c", script], (spec) => {
+        spec.mounts = spec.mounts!.filter((m) => !m.destination.startsWith("/dev"));
+        spec.linux!.readonlyPaths = [];
+      });
+      if (r.exitCode !== 0 && !r.stdout) return; // refused to start: fine
+      const lines = r.stdout.trim().split("\n");
+      expect(lines[0]).toBe("ok 0"); // empty: really /dev/null…
+      expect(lines[2]).not.toContain("pwned"); // …so the write went nowhere
+      expect(lines[lines.length - 1]).toBe("ok type=chr rdev=1:3 size=0");
     });
 
     test("a mount destination through an absolute symlink lands inside the rootfs", () => {
