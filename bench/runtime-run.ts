@@ -8,6 +8,7 @@
 // crun 1.8 refuses a hybrid cgroup layout, so on such hosts it runs in a private mount namespace
 // with /sys/fs/cgroup/unified unmounted; that wrapper is timed on its own and subtracted.
 // --phases also times `create`, `start` and `delete` on their own, to show where time goes.
+// --berth PATH times another berth-runtime (e.g. one from `scripts/conformance.sh snapshot COMMIT`).
 import { closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -18,6 +19,8 @@ interface Options {
   only: string[] | null;
   phases: boolean;
   json: boolean;
+  /** The berth-runtime to time (default: this checkout's bin/berth-runtime). */
+  berth: string;
 }
 
 /** One thing to time: `argv(id)` is run to completion and must exit 0. */
@@ -59,10 +62,10 @@ interface BenchResult {
 const repo = resolve(import.meta.dir, "..");
 const BUSYBOX = "/bin/busybox";
 const UNIFIED = "/sys/fs/cgroup/unified";
-const USAGE = "usage: bun bench/runtime-run.ts [--runs N] [--warmup N] [--only name,name] [--phases] [--json]";
+const USAGE = "usage: bun bench/runtime-run.ts [--runs N] [--warmup N] [--only name,name] [--phases] [--berth PATH] [--json]";
 
 function parseOptions(argv: string[]): Options {
-  const opts: Options = { runs: 50, warmup: 3, only: null, phases: false, json: false };
+  const opts: Options = { runs: 50, warmup: 3, only: null, phases: false, json: false, berth: join(repo, "bin/berth-runtime") };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const value = (): string => {
@@ -74,6 +77,7 @@ function parseOptions(argv: string[]): Options {
     else if (arg === "--warmup") opts.warmup = wholeNumber(arg, value(), 0);
     else if (arg === "--only") opts.only = value().split(",");
     else if (arg === "--phases") opts.phases = true;
+    else if (arg === "--berth") opts.berth = resolve(value());
     else if (arg === "--json") opts.json = true;
     else if (arg === "--help" || arg === "-h") {
       console.log(USAGE);
@@ -141,7 +145,7 @@ function isHybridCgroup(): boolean {
     .some((line) => line.split(" ")[4] === UNIFIED);
 }
 
-function subjects(bundle: string, roots: string): Subject[] {
+function subjects(bundle: string, roots: string, berth: string): Subject[] {
   const root = (name: string): string => {
     const dir = join(roots, name);
     mkdirSync(dir, { recursive: true });
@@ -158,7 +162,6 @@ function subjects(bundle: string, roots: string): Subject[] {
     };
     return { name, cli, argv: (id) => cli(["run", "-b", bundle, id]), unavailable };
   };
-  const berth = join(repo, "bin/berth-runtime");
   const list: Subject[] = [
     runtime("berth-runtime", berth, existsSync(berth) ? undefined : `${berth} is missing`),
     runtime("runc", "runc", hasCommand("runc") ? undefined : "runc not installed"),
@@ -295,7 +298,7 @@ function bench(opts: Options): BenchResult {
     const bundle = makeBundle(join(work, "bundle"), "true");
     const falseBundle = makeBundle(join(work, "bundle-false"), "false");
     const rootsDir = join(work, "roots");
-    const all = subjects(bundle, rootsDir).filter((s) => !opts.only || opts.only.some((o) => s.name.startsWith(o)));
+    const all = subjects(bundle, rootsDir, opts.berth).filter((s) => !opts.only || opts.only.some((o) => s.name.startsWith(o)));
     // A runtime that "ran" /bin/true without running it would look fast: make sure each one
     // really runs the container's process and reports its exit status.
     for (const s of all) {
