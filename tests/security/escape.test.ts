@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { RUNTIME, Sandbox, answer, chownTree, hardenedSpec } from "./container.ts";
 import { NR, fixtures, removeFixtures } from "./helpers.ts";
 import { capabilityMask } from "../../src/security/capabilities.ts";
+import { defaultSeccompFor } from "../../src/security/default-profile.ts";
 
 const EPERM = "errno EPERM 1";
 const EROFS = "errno EROFS 30";
@@ -334,6 +335,39 @@ describe(`escape attempts (${RUNTIME})`, () => {
     expect(out).toMatch(/Max open files\s+256\s+512\s+files/);
     // The same rootfs writable: the write goes through.
     expect(probe(["create", "/tmp/new-file"])).toMatch(/^ok/);
+  });
+
+  test("bad policies are refused before anything starts, naming what was wrong", () => {
+    const cases: [string, (spec: ReturnType<typeof hardenedSpec>) => void, string][] = [
+      ["unknown capability", (spec) => spec.process!.capabilities!.bounding!.push("CAP_FLY"), "CAP_FLY"],
+      ["unknown seccomp action", (spec) => spec.linux!.seccomp!.syscalls!.push({ names: ["keyctl"], action: "SCMP_ACT_MAYBE" }), "SCMP_ACT_MAYBE"],
+      ["unknown seccomp operator", (spec) => spec.linux!.seccomp!.syscalls!.push({ names: ["keyctl"], action: "SCMP_ACT_ERRNO", args: [{ index: 0, value: 1, op: "SCMP_CMP_SOMETIMES" }] }), "SCMP_CMP_SOMETIMES"],
+      ["unknown architecture", (spec) => { spec.linux!.seccomp!.architectures = ["SCMP_ARCH_Z80"]; }, "SCMP_ARCH_Z80"],
+    ];
+    for (const [what, edit, name] of cases) {
+      const sb = sandbox();
+      const spec = hardenedSpec(sb, ["/bin/probe", "pid"]);
+      edit(spec);
+      const r = sb.run(spec);
+      expect({ what, refused: r.exitCode !== 0, ran: r.stdout.includes("ok") }).toEqual({ what, refused: true, ran: false });
+      expect({ what, names: r.stderr.includes(name) }).toEqual({ what, names: true });
+    }
+  });
+
+  test("`spec --seccomp` emits the default profile, and it is enforced", () => {
+    const sb = sandbox();
+    const r = Bun.spawnSync([RUNTIME, "spec", "--seccomp"], { cwd: sb.bundle, stdout: "pipe", stderr: "pipe" });
+    if (r.exitCode !== 0 && /seccomp/.test(r.stderr.toString())) return; // a runtime without this option (runc)
+    expect(r.exitCode).toBe(0);
+    const config = JSON.parse(readFileSync(join(sb.bundle, "config.json"), "utf8"));
+    expect(config.linux.seccomp.defaultAction).toBe("SCMP_ACT_ERRNO");
+    expect(config.linux.seccomp).toEqual(defaultSeccompFor(config.process.capabilities.bounding));
+    config.process.terminal = false;
+    config.process.args = ["/bin/sh", "-c", "probe keyctl; probe unshare-user; probe pid"];
+    config.root = { path: sb.rootfs, readonly: true };
+    writeFileSync(join(sb.bundle, "config.json"), JSON.stringify(config));
+    const out = Bun.spawnSync([RUNTIME, "--root", sb.state, "run", "-b", sb.bundle, sb.id], { stdout: "pipe", stderr: "pipe", timeout: 60_000 });
+    expect(out.stdout.toString().trim().split("\n")).toEqual([EPERM, EPERM, "ok 1"]);
   });
 
   describe("hostile images and configs (paths from the image are never trusted)", () => {
