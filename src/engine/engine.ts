@@ -154,7 +154,7 @@ export class Engine {
     trace("create: image resolved");
     const id = newContainerId();
     const config = buildConfig(req, image, id);
-    if (config.network !== "none" && config.network !== "host" && config.publish.length === 0 && config.network.startsWith("container:")) {
+    if (config.network.startsWith("container:")) {
       throw new UsageError("--network container:NAME is not supported by berth yet; use none, host or a bridge network");
     }
     const name = req.name ?? randomName((n) => this.store.nameTaken(n));
@@ -281,7 +281,7 @@ export class Engine {
     const paths = this.paths;
     let monitorPid = 0;
     try {
-      await this.releaseRuntime(id);
+      if (previous === "exited" || existsSync(this.runtime.dir(id))) await this.releaseRuntime(id);
       trace("start: old runtime state released");
       for (const f of [paths.exitFile(id), paths.pidFile(id), paths.attachSocket(id), paths.consoleSocket(id)]) rmSync(f, { force: true });
       this.prepare(row, opts.consoleSize);

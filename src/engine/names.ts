@@ -1,6 +1,9 @@
 // Container IDs (64 hex digits, like docker's) and friendly random names (adjective_noun) for
 // containers created without --name.
-import { randomBytes } from "node:crypto";
+// Web Crypto's getRandomValues: loading node:crypto costs more than a whole `run` step.
+function randomBytes(n: number): Buffer {
+  return Buffer.from(crypto.getRandomValues(new Uint8Array(n)));
+}
 
 export function newContainerId(): string {
   return randomBytes(32).toString("hex");

@@ -37,16 +37,19 @@ export interface SpecContext {
 
 const CPU_PERIOD = 100_000;
 
-export function resourcesOf(cfg: ContainerConfig): LinuxResources | undefined {
+/** Whether the kernel accounts swap (v1 memsw files, v2 memory.swap.max); without it docker drops swap limits. */
+export function swapAccounting(): boolean {
+  return existsSync("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes") || existsSync("/sys/fs/cgroup/memory.swap.max")
+    || existsSync("/sys/fs/cgroup/unified/memory.swap.max");
+}
+
+export function resourcesOf(cfg: ContainerConfig, canLimitSwap = swapAccounting()): LinuxResources | undefined {
   const r = cfg.resources;
   const out: LinuxResources = {};
   if (r.memory !== undefined) {
     out.memory = { limit: r.memory };
     // docker: without --memory-swap the container may use as much swap as memory.
-    const swap = r.memorySwap ?? r.memory * 2;
-    out.memory.swap = swap;
-  } else if (r.memorySwap !== undefined && r.memorySwap !== -1) {
-    out.memory = { swap: r.memorySwap };
+    if (canLimitSwap) out.memory.swap = r.memorySwap ?? r.memory * 2;
   }
   if (r.cpus !== undefined) out.cpu = { ...out.cpu, quota: Math.round(r.cpus * CPU_PERIOD), period: CPU_PERIOD };
   if (r.cpuShares !== undefined) out.cpu = { ...out.cpu, shares: r.cpuShares };

@@ -2,7 +2,7 @@
 // database. An empty volume is filled from the image's content at its mount point the first time
 // a container mounts it (docker's copy-up), so `-v data:/var/lib/app` starts with the image's files.
 import { cpSync, existsSync, lstatSync, mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
-import { randomBytes } from "node:crypto";
+import { newContainerId } from "./names.ts";
 import type { ContainerStore, VolumeRow } from "./store.ts";
 import type { EnginePaths } from "./paths.ts";
 import { EngineError, NotFoundError, UsageError } from "./errors.ts";
@@ -31,7 +31,7 @@ export class Volumes {
 
   /** Creates the volume, or returns the existing one of that name (docker's create is idempotent). */
   create(name: string | undefined, labels: Record<string, string> = {}, anonymous = false): VolumeRow {
-    const n = name ?? randomBytes(32).toString("hex");
+    const n = name ?? newContainerId();
     if (!validVolumeName(n)) throw new UsageError(`invalid volume name "${n}": only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed, at least 2 characters`);
     const existing = this.store.volume(n);
     if (existing) return existing;

@@ -79,7 +79,7 @@ describe("image config applied as docker does", () => {
   });
   test("-m without --memory-swap allows as much swap as memory; --cpus becomes a quota", () => {
     const c = buildConfig({ image: "img", args: [], memory: "64m", cpus: "0.5", pidsLimit: "100" }, image, "f".repeat(64));
-    expect(resourcesOf(c)).toEqual({ memory: { limit: 64 * 1024 * 1024, swap: 128 * 1024 * 1024 }, cpu: { quota: 50000, period: 100000 }, pids: { limit: 100 } });
+    expect(resourcesOf(c, true)).toEqual({ memory: { limit: 64 * 1024 * 1024, swap: 128 * 1024 * 1024 }, cpu: { quota: 50000, period: 100000 }, pids: { limit: 100 } });
   });
   test("env merge keeps the last value of a key", () => {
     expect(mergeEnv(["A=1", "B=1"], ["A=2"])).toEqual(["A=2", "B=1"]);
