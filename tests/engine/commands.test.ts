@@ -18,7 +18,7 @@ describe("commands", () => {
       expect(berth(root, [...verb, "--help"]).stdout).toStartWith(`Usage:  berth ${verb.join(" ")}`);
     }
     expect(berth(root, ["--help"]).stdout).toContain("Common Commands:");
-  });
+  }, 180_000);
 
   test("logs -f follows until the container exits; --since and --tail", async () => {
     berth(root, ["run", "-d", "--name", "ticker", "--network", "none", "busybox", "sh", "-c", "for i in 1 2 3; do echo tick$i; sleep 0.3; done"]);
@@ -28,7 +28,7 @@ describe("commands", () => {
     expect(berth(root, ["logs", "--tail", "2", "ticker"]).stdout).toBe("tick2\ntick3\n");
     expect(berth(root, ["logs", "--since", "2099-01-01T00:00:00Z", "ticker"]).stdout).toBe("");
     expect(berth(root, ["logs", "--since", "10m", "ticker"]).stdout).toBe("tick1\ntick2\ntick3\n");
-  });
+  }, 180_000);
 
   test("ps filters and formats; -q; -n", () => {
     berth(root, ["run", "-d", "--name", "lab", "-l", "tier=web", "--network", "none", "busybox", "sleep", "30"]);
@@ -38,7 +38,7 @@ describe("commands", () => {
     expect(berth(root, ["ps", "-n", "1", "--format", "{{.Names}}"]).stdout).toBe("lab\n");
     expect(JSON.parse(berth(root, ["ps", "--format", "json"]).stdout).Names).toBe("lab");
     expect(berth(root, ["ps", "--filter", "bogus=1"]).code).toBe(125);
-  });
+  }, 180_000);
 
   test("exec -d runs in the background; attach sees the output of a running container", async () => {
     expect(berth(root, ["exec", "-d", "lab", "sh", "-c", "echo bg > /tmp/bg"]).code).toBe(0);
@@ -47,7 +47,7 @@ describe("commands", () => {
     const a = Bun.spawnSync([BERTH, "--root", root, "attach", "talker"], { stdout: "pipe", stderr: "pipe", timeout: 30_000 });
     expect(a.stdout.toString()).toBe("said\n");
     expect(a.exitCode).toBe(0);
-  });
+  }, 180_000);
 
   test("inspect containers, images and volumes; port; top", () => {
     const c = JSON.parse(berth(root, ["inspect", "lab"]).stdout)[0];
@@ -61,7 +61,7 @@ describe("commands", () => {
     expect(JSON.parse(berth(root, ["inspect", "--type", "volume", "v1"]).stdout)[0].Driver).toBe("local");
     expect(berth(root, ["port", "lab"]).stdout).toBe("");
     expect(berth(root, ["top", "lab"]).stdout).toMatch(/^UID\s+PID\s+PPID\s+C\s+STIME\s+TTY\s+TIME\s+CMD\nroot\s+\d+\s+\d+\s+0\s+\S+\s+\?\s+\S+\s+sleep 30\n$/);
-  });
+  }, 180_000);
 
   test("system df, info, version, container prune", () => {
     expect(berth(root, ["system", "df"]).stdout).toMatch(/^TYPE\s+TOTAL\s+ACTIVE\s+SIZE\s+RECLAIMABLE\nImages\s+1\s+1\s/);
@@ -73,5 +73,5 @@ describe("commands", () => {
     expect(prune.stdout).toContain("Deleted Containers:");
     expect(berth(root, ["ps", "-a", "--format", "{{.Names}}"]).stdout).toBe("lab\n");
     expect(berth(root, ["rm", "-f", "lab"]).code).toBe(0);
-  });
+  }, 180_000);
 });

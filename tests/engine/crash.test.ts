@@ -62,7 +62,7 @@ describe("crash safety", () => {
     expect(mountsUnder(root)).toEqual([]);
     expect(cgroupsOf(later.map((r) => r.id))).toEqual([]);
     expect(readdirSync(join(root, "containers"))).toEqual([]);
-  });
+  }, 180_000);
 
   test("berth rm -f killed midway: the next command finishes the removal or leaves it whole", async () => {
     const ids: string[] = [];
@@ -75,7 +75,7 @@ describe("crash safety", () => {
     expect(mountsUnder(root)).toEqual([]);
     expect(cgroupsOf(ids)).toEqual([]);
     expect(await eventually(() => processesUnder(root).length === 0)).toBe(true);
-  });
+  }, 180_000);
 
   test("concurrent runs do not corrupt the store", async () => {
     const procs = Array.from({ length: 6 }, (_, i) => Bun.spawn([BERTH, "--root", root, "run", "--rm", "--network", "none", "--name", `par${i}`, "busybox", "echo", `n${i}`], { stdout: "pipe", stderr: "pipe" }));
@@ -89,5 +89,5 @@ describe("crash safety", () => {
     expect(codes.filter((c) => c === 0).length).toBe(1);
     expect(psAll().map((r) => r.name)).toEqual(["same"]);
     expect(berth(root, ["rm", "same"]).code).toBe(0);
-  });
+  }, 180_000);
 });

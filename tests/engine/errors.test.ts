@@ -39,7 +39,7 @@ describe("bad input", () => {
     expect(r.stderr).toMatch(message);
     expect(r.code).toBe(code);
     nothingLeft();
-  });
+  }, 180_000);
 
   test("a name in use is refused and the first container is untouched", () => {
     const first = berth(root, ["create", "--name", "taken", "--network", "none", "busybox", "true"]);
@@ -50,7 +50,7 @@ describe("bad input", () => {
     expect(berth(root, ["ps", "-aq", "--no-trunc"]).stdout).toBe(first.stdout);
     expect(berth(root, ["rm", "taken"]).code).toBe(0);
     nothingLeft();
-  });
+  }, 180_000);
 
   test("rm of a running container needs -f; kill needs a running one", () => {
     berth(root, ["run", "-d", "--name", "busy", "--network", "none", "busybox", "sleep", "60"]);
@@ -63,7 +63,7 @@ describe("bad input", () => {
     expect(berth(root, ["kill", "busy"]).code).toBe(1);
     expect(berth(root, ["rm", "busy"]).code).toBe(0);
     nothingLeft();
-  });
+  }, 180_000);
 
   test("an ambiguous ID prefix is refused", () => {
     const ids: string[] = [];
@@ -74,5 +74,5 @@ describe("bad input", () => {
     expect(r.stderr).toMatch(/multiple containers found with provided prefix/);
     expect(berth(root, ["rm", ...ids]).code).toBe(0);
     nothingLeft();
-  });
+  }, 180_000);
 });

@@ -26,7 +26,7 @@ describe("cp", () => {
     expect(berth(root, ["cp", "box:/srv/d", join(host, "out")]).code).toBe(0);
     expect(readFileSync(join(host, "out/e/f"), "utf8")).toBe("deep\n");
     expect(readFileSync(join(host, "out/e/link"), "utf8")).toBe("deep\n");
-  });
+  }, 180_000);
 
   test("never follows a symlink out of the container", () => {
     const secret = join(host, "secret");
@@ -43,7 +43,7 @@ describe("cp", () => {
     expect(existsSync(join(host, "target/payload"))).toBe(false);
     if (into.code === 0) expect(berth(root, ["exec", "box", "cat", `/${host.slice(1)}/target/payload`]).stdout).toBe("x\n");
     expect(berth(root, ["rm", "-f", "box"]).code).toBe(0);
-  });
+  }, 180_000);
 
   test("works on a stopped container and unmounts afterwards", () => {
     berth(root, ["run", "--name", "done", "--network", "none", "busybox", "sh", "-c", "echo kept > /result"]);
@@ -51,7 +51,7 @@ describe("cp", () => {
     expect(readFileSync(join(host, "result"), "utf8")).toBe("kept\n");
     expect(mountsUnder(root)).toEqual([]);
     berth(root, ["rm", "done"]);
-  });
+  }, 180_000);
 });
 
 describe("volumes and binds", () => {
@@ -68,7 +68,7 @@ describe("volumes and binds", () => {
     expect(info[0].Name).toBe("data");
     expect(berth(root, ["volume", "rm", "data"]).code).toBe(0);
     expect(berth(root, ["volume", "ls", "-q"]).stdout).toBe("");
-  });
+  }, 180_000);
 
   test("bind mounts, read-only binds, tmpfs and --read-only", () => {
     const dir = join(host, "bind");
@@ -79,7 +79,7 @@ describe("volumes and binds", () => {
     expect(berth(root, ["run", "--rm", "--network", "none", "-v", `${dir}:/mnt:ro`, "busybox", "touch", "/mnt/x"]).code).not.toBe(0);
     expect(berth(root, ["run", "--rm", "--network", "none", "--read-only", "--tmpfs", "/scratch", "busybox", "sh", "-c", "touch /scratch/ok && ! touch /nope 2>/dev/null && echo ro-ok"]).stdout).toBe("ro-ok\n");
     expect(mountsUnder(root)).toEqual([]);
-  });
+  }, 180_000);
 
   test("anonymous volumes go with rm -v; volume prune removes unused anonymous ones", () => {
     berth(root, ["create", "--name", "anon", "-v", "/cache", "busybox", "true"]);
@@ -90,5 +90,5 @@ describe("volumes and binds", () => {
     berth(root, ["rm", "anon2"]);
     expect(berth(root, ["volume", "prune", "-f"]).stdout).toContain("Deleted Volumes:");
     expect(berth(root, ["volume", "ls", "-q"]).stdout).toBe("");
-  });
+  }, 180_000);
 });

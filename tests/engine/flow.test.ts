@@ -16,14 +16,14 @@ describe("new user flow", () => {
     expect(r.code).toBe(0);
     expect(berth(root, ["ps", "-aq"]).stdout).toBe("");
     expect(mountsUnder(root)).toEqual([]);
-  });
+  }, 180_000);
 
   test("the container's own exit code comes back", () => {
     expect(berth(root, ["run", "--rm", "--network", "none", "busybox", "sh", "-c", "exit 3"]).code).toBe(3);
     const r = berth(root, ["run", "--rm", "--network", "none", "busybox", "sh", "-c", "echo out; echo err >&2"]);
     expect(r.stdout).toBe("out\n");
     expect(r.stderr).toBe("err\n");
-  });
+  }, 180_000);
 
   test("run -d web -m 64m httpd; ps, logs, exec, stats, stop, rm", async () => {
     const run = berth(root, ["run", "-d", "--name", "web", "-m", "64m", "--network", "none", "busybox", "httpd", "-f", "-v", "-p", "8080", "-h", "/var/www"]);
@@ -78,7 +78,7 @@ describe("new user flow", () => {
     expect(cgroupsOf([id])).toEqual([]);
     expect(mountsUnder(root)).toEqual([]);
     expect(await eventually(() => processesUnder(root).length === 0)).toBe(true);
-  });
+  }, 180_000);
 
   test("create, start, wait, logs, rm; names and ID prefixes", () => {
     const c = berth(root, ["create", "--network", "none", "busybox", "sh", "-c", "echo created-then-started"]);
@@ -93,7 +93,7 @@ describe("new user flow", () => {
     expect(berth(root, ["rename", name, "renamed"]).code).toBe(0);
     expect(berth(root, ["rm", "renamed"]).code).toBe(0);
     expect(berth(root, ["rm", "renamed"]).code).toBe(1);
-  });
+  }, 180_000);
 
   test("stdin with -i, image config (Cmd), env and user flags", () => {
     expect(berth(root, ["run", "--rm", "-i", "--network", "none", "busybox", "cat"], { stdin: "piped in\n" }).stdout).toBe("piped in\n");
@@ -102,5 +102,5 @@ describe("new user flow", () => {
     const r = berth(root, ["run", "--rm", "--network", "none", "-e", "X=1", "-u", "65534", "-w", "/tmp", "-h", "boxy", "busybox", "sh", "-c", "echo $X $(id -u) $(pwd) $(hostname)"]);
     expect(r.stdout).toBe("1 65534 /tmp boxy\n");
     expect(berth(root, ["run", "--rm", "--network", "none", "--entrypoint", "echo", "busybox", "via", "entrypoint"]).stdout).toBe("via entrypoint\n");
-  });
+  }, 180_000);
 });

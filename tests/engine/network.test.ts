@@ -47,7 +47,7 @@ describe("networking", () => {
     } finally {
       resetNetworks();
     }
-  });
+  }, 180_000);
 
   test("--network host shares the host's interfaces; none has only loopback", () => {
     const names = (text: string) => text.split("\n").slice(2).map((l) => l.split(":")[0]!.trim()).filter(Boolean).sort();
@@ -56,5 +56,5 @@ describe("networking", () => {
     expect(names(host.stdout)).toEqual(names(readFileSync("/proc/net/dev", "utf8")));
     const none = berth(root, ["run", "--rm", "--network", "none", "busybox", "sh", "-c", "ls /sys/class/net"]);
     expect(none.stdout).toBe("lo\n");
-  });
+  }, 180_000);
 });

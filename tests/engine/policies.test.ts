@@ -18,7 +18,7 @@ describe("restart policies", () => {
     expect(field("flaky", "{{.State.ExitCode}}")).toBe("1");
     expect(berth(root, ["logs", "flaky"]).stdout).toBe("try\ntry\ntry\n");
     expect(berth(root, ["rm", "flaky"]).code).toBe(0);
-  });
+  }, 180_000);
 
   test("on-failure does not restart a clean exit", async () => {
     expect(berth(root, ["run", "-d", "--name", "clean", "--restart", "on-failure", "--network", "none", "busybox", "true"]).stderr).toBe("");
@@ -26,7 +26,7 @@ describe("restart policies", () => {
     await Bun.sleep(1000);
     expect(field("clean", "{{.RestartCount}} {{.State.Status}} {{.State.ExitCode}}")).toBe("0 exited 0");
     berth(root, ["rm", "clean"]);
-  });
+  }, 180_000);
 
   test("always: restarted when it dies, not after stop; start --all brings it back", async () => {
     berth(root, ["run", "-d", "--name", "keeper", "--restart", "always", "--network", "none", "busybox", "sleep", "1"]);
@@ -40,14 +40,14 @@ describe("restart policies", () => {
     expect(all.stdout).toBe("keeper\n");
     expect(field("keeper", "{{.State.Running}}")).toBe("true");
     expect(berth(root, ["rm", "-f", "keeper"]).code).toBe(0);
-  });
+  }, 180_000);
 
   test("run -d --rm removes the container when it exits", async () => {
     const id = berth(root, ["run", "-d", "--rm", "--network", "none", "busybox", "sleep", "0.5"]).stdout.trim();
     expect(id).toMatch(/^[0-9a-f]{64}$/);
     expect(await eventually(() => berth(root, ["ps", "-aq"]).stdout === "", 20_000)).toBe(true);
     expect(mountsUnder(root)).toEqual([]);
-  });
+  }, 180_000);
 
   test("restart and pause/unpause a running container", async () => {
     berth(root, ["run", "-d", "--name", "svc", "--network", "none", "busybox", "sleep", "60"]);
@@ -61,5 +61,5 @@ describe("restart policies", () => {
     expect(berth(root, ["unpause", "svc"]).code).toBe(0);
     expect(berth(root, ["exec", "svc", "true"]).code).toBe(0);
     expect(berth(root, ["rm", "-f", "svc"]).code).toBe(0);
-  });
+  }, 180_000);
 });
