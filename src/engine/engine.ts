@@ -31,8 +31,8 @@ import { trace } from "./trace.ts";
 export interface EngineOptions {
   /** argv that runs `berth internal exit ID` (without the ID): the monitor's exit command. */
   exitCommand?: string[];
-  /** Prefix of network kernel object names (tests run side by side with their own). */
-  networkPrefix?: string;
+  /** Network options: kernel object name prefix and default subnet (tests run side by side with their own). */
+  network?: { namePrefix?: string; defaultSubnet?: string };
   warn?: (msg: string) => void;
 }
 
@@ -102,9 +102,11 @@ export class Engine {
   observe(row: ContainerRow): ContainerView {
     const live = row.pid > 0 && isAlive(row.pid, row.pidStart);
     switch (row.state) {
+      case "restarting":
+        if (live) return { row, status: "running", exitCode: null, running: true };
+        return { row, status: "restarting", exitCode: row.exitCode, running: false };
       case "running":
       case "paused":
-      case "restarting":
         if (live) return { row, status: row.state, exitCode: null, running: true };
         return { row, status: "exited", exitCode: this.exitOf(row)?.exitCode ?? row.exitCode ?? 255, running: false };
       case "starting":
@@ -333,7 +335,7 @@ export class Engine {
 
   private async networks() {
     const { openNetworks } = await import("../network/index.ts");
-    return openNetworks(this.root, this.opts.networkPrefix ? { namePrefix: this.opts.networkPrefix } : {});
+    return openNetworks(this.root, this.opts.network ?? {});
   }
 
   private async setupBridge(row: ContainerRow, pid: number): Promise<void> {
@@ -534,6 +536,8 @@ export class Engine {
     for (const row of this.store.active()) {
       const live = row.pid > 0 && isAlive(row.pid, row.pidStart);
       if ((row.state === "running" || row.state === "paused" || row.state === "restarting") && live) continue;
+      // An exit hook is waiting out its back-off (without the lock) and will start it again.
+      if (row.state === "restarting" && Date.now() - row.finishedAt < 75_000) continue;
       const lock = this.tryLock(row.id);
       if (!lock) continue; // someone is working on it right now
       try {
@@ -573,8 +577,8 @@ export class Engine {
 
   /** `berth internal exit ID`, run by the monitor once the container ended: settle, then --rm or restart. */
   async onExit(id: string): Promise<void> {
+    let delay = 0;
     const lock = await this.lock(id);
-    let restart = false;
     try {
       let row = this.store.get(id);
       if (!row) return;
@@ -588,21 +592,27 @@ export class Engine {
         this.removeLocked(row, { volumes: true });
         return;
       }
-      restart = shouldRestart(row);
-      if (restart) this.store.update(id, { state: "restarting", restartCount: row.restartCount + 1 });
-      else return;
-      // docker's back-off: 100 ms doubling per consecutive restart, at most 1 minute
-      const delay = Math.min(60_000, 100 * 2 ** Math.min(row.restartCount, 10));
-      await Bun.sleep(row.finishedAt - row.startedAt > 10_000 ? 100 : delay);
+      if (!shouldRestart(row)) return;
+      this.store.update(id, { state: "restarting", restartCount: row.restartCount + 1 });
+      // docker's back-off: 100 ms doubling per consecutive quick restart, at most 1 minute
+      delay = row.finishedAt - row.startedAt > 10_000 ? 100 : Math.min(60_000, 100 * 2 ** Math.min(row.restartCount, 10));
+    } finally {
+      lock.release();
+    }
+    // Wait without the lock, so `stop` or `rm` can cancel the restart meanwhile.
+    await Bun.sleep(delay);
+    const again = await this.lock(id);
+    try {
       const cur = this.store.get(id);
-      if (!cur || cur.state !== "restarting" || cur.stoppedByUser) {
-        if (cur?.state === "restarting") this.store.update(id, { state: "exited" });
+      if (!cur || cur.state !== "restarting") return;
+      if (cur.stoppedByUser) {
+        this.store.update(id, { state: "exited" });
         return;
       }
       this.store.update(id, { state: "exited" });
       await this.startLocked(id, {});
     } finally {
-      lock.release();
+      again.release();
     }
   }
 

@@ -7,7 +7,9 @@ import { openNetworks } from "../../src/network/index.ts";
 import { berth, cleanupRoot, engineRoot, eventually } from "./helpers.ts";
 
 const PREFIX = `bt${process.pid % 10000}`;
-const env = { BERTH_NETWORK_PREFIX: PREFIX };
+// A subnet no other bridge on this host uses (others' tests run side by side).
+const SUBNET = `172.31.${100 + (process.pid % 150)}.0/24`;
+const env = { BERTH_NETWORK_PREFIX: PREFIX, BERTH_NETWORK_SUBNET: SUBNET };
 let root = "";
 beforeAll(async () => { root = await engineRoot(); });
 afterAll(() => {
@@ -15,7 +17,7 @@ afterAll(() => {
 });
 
 function resetNetworks(): void {
-  const m = openNetworks(root, { namePrefix: PREFIX });
+  const m = openNetworks(root, { namePrefix: PREFIX, defaultSubnet: SUBNET });
   try { m.reset(); } finally { m.close(); }
 }
 
@@ -38,7 +40,7 @@ describe("networking", () => {
       expect(body).toBe("hello from berth\n");
       expect(readFileSync("/proc/net/dev", "utf8")).toContain(`${PREFIX}0:`);
       expect(berth(root, ["rm", "-f", "web"], { env }).code).toBe(0);
-      const m = openNetworks(root, { namePrefix: PREFIX });
+      const m = openNetworks(root, { namePrefix: PREFIX, defaultSubnet: SUBNET });
       try {
         expect(m.inspect("bridge").containers).toEqual([]);
       } finally {

@@ -93,13 +93,21 @@ function parseGlobals(argv: string[]): Globals | "help" | "version" {
   return { root: resolve(root), rest: argv.slice(i) };
 }
 
+/** $BERTH_NETWORK_PREFIX / $BERTH_NETWORK_SUBNET: bridge names and default subnet (tests, side-by-side engines). */
+function networkOptions(): { namePrefix?: string; defaultSubnet?: string } {
+  return {
+    ...(process.env.BERTH_NETWORK_PREFIX ? { namePrefix: process.env.BERTH_NETWORK_PREFIX } : {}),
+    ...(process.env.BERTH_NETWORK_SUBNET ? { defaultSubnet: process.env.BERTH_NETWORK_SUBNET } : {}),
+  };
+}
+
 /** The monitor runs this (detached) once a container ended: `berth --root R internal exit ID`. */
 function exitCommand(root: string): string[] {
   return [process.execPath, join(import.meta.dir, "main.ts"), "--root", root, "internal", "exit"];
 }
 
 async function withEngine<T>(root: string, reconcile: boolean, fn: (e: Engine) => Promise<T>): Promise<T> {
-  const engine = openEngine(root, { exitCommand: exitCommand(root), networkPrefix: process.env.BERTH_NETWORK_PREFIX });
+  const engine = openEngine(root, { exitCommand: exitCommand(root), network: networkOptions() });
   try {
     if (reconcile) await engine.reconcile();
     return await fn(engine);
@@ -138,7 +146,7 @@ async function otherModule(verb: string, argv: string[], root: string): Promise<
     const { networkCommand } = await import("./network.ts");
     return withEngine(root, false, async (engine) => networkCommand(argv, {
       stateRoot: root,
-      open: process.env.BERTH_NETWORK_PREFIX ? { namePrefix: process.env.BERTH_NETWORK_PREFIX } : undefined,
+      open: networkOptions(),
       resolveContainer: (ref) => {
         try {
           const row = engine.find(ref);

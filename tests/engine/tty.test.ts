@@ -1,0 +1,30 @@
+// -it: a real pty in the container (the shell sees a terminal), input from ours, its exit code
+// back; exec -it the same. Driven through script(1), which gives berth a terminal of its own.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { BERTH, berth, cleanupRoot, engineRoot } from "./helpers.ts";
+
+let root = "";
+beforeAll(async () => { root = await engineRoot(); });
+afterAll(() => cleanupRoot(root));
+
+function inTerminal(command: string, input: string): { code: number; out: string } {
+  const r = Bun.spawnSync(["script", "-eqc", command, "/dev/null"], { stdin: Buffer.from(input), stdout: "pipe", stderr: "pipe", timeout: 60_000 });
+  return { code: r.exitCode ?? 255, out: r.stdout.toString() };
+}
+
+describe("terminals", () => {
+  test("run -it gives the shell a pty and returns its exit code", () => {
+    const r = inTerminal(`${BERTH} --root ${root} run -it --rm --network none busybox sh`, "echo answer=$((6*7))\rtty\rexit 5\r");
+    expect(r.out).toContain("answer=42");
+    expect(r.out).toMatch(/\/dev\/pts\/\d+/);
+    expect(r.code).toBe(5);
+  }, 180_000);
+
+  test("exec -it into a running container", () => {
+    berth(root, ["run", "-d", "--name", "shellbox", "--network", "none", "busybox", "sleep", "60"]);
+    const r = inTerminal(`${BERTH} --root ${root} exec -it shellbox sh`, "echo in=$(cat /proc/1/comm)\rexit 3\r");
+    expect(r.out).toContain("in=sleep");
+    expect(r.code).toBe(3);
+    expect(berth(root, ["rm", "-f", "shellbox"]).code).toBe(0);
+  }, 180_000);
+});
