@@ -53,6 +53,15 @@ function chownTree(path: string, uid: number, gid: number): void {
 
 export function makeBusyboxBundle(opts: BundleOptions = {}): Bundle {
   const dir = mkdtempSync(join(tmpdir(), "berth-bundle-"));
+  try {
+    return populate(dir, opts);
+  } catch (e) {
+    rmSync(dir, { recursive: true, force: true }); // nothing is mounted yet: safe to remove
+    throw e;
+  }
+}
+
+function populate(dir: string, opts: BundleOptions): Bundle {
   chmodSync(dir, 0o755); // a container's root in a user namespace must be able to reach its rootfs
   const rootfs = join(dir, "rootfs");
   for (const d of ["bin", "etc", "proc", "sys", "dev", "tmp", "root", "home", "var", "run"]) mkdirSync(join(rootfs, d), { recursive: true });

@@ -35,13 +35,21 @@ export interface RunOptions {
 let outDir: string | undefined;
 let outCount = 0;
 
+function removeOutDir(): void {
+  if (outDir) rmSync(outDir, { recursive: true, force: true });
+  outDir = undefined;
+}
+
 /**
  * Runs `RUNTIME --root ROOT ARGS…` and waits for it. Output goes through temp files rather than
  * pipes: a detached container inherits the runtime's stdout, and a pipe would keep the call
  * waiting for EOF until the container exits.
  */
 export function runtime(root: string, args: string[], opts: RunOptions = {}): RunResult {
-  outDir ??= mkdtempSync(join(tmpdir(), "berth-test-out-"));
+  if (!outDir) {
+    outDir = mkdtempSync(join(tmpdir(), "berth-test-out-"));
+    process.on("exit", removeOutDir); // for callers without useStateRoot
+  }
   const base = join(outDir, String(outCount++));
   const out = openSync(`${base}.out`, "w+");
   const err = openSync(`${base}.err`, "w+");
@@ -117,13 +125,17 @@ export function deleteAll(root: string): void {
  */
 export function useStateRoot(): string {
   setDefaultTimeout(60_000);
-  const root = mkdtempSync(join(tmpdir(), "berth-test-root-"));
+  // Only named here: the runtime makes it on first use, so a file whose tests are all filtered
+  // out (bun test -t) leaves nothing behind.
+  const root = join(tmpdir(), `berth-test-root-${process.pid}-${crypto.randomUUID().slice(0, 8)}`);
   afterEach(() => deleteAll(root));
   afterAll(() => {
-    deleteAll(root);
-    rmSync(root, { recursive: true, force: true });
-    if (outDir) rmSync(outDir, { recursive: true, force: true });
-    outDir = undefined;
+    try {
+      deleteAll(root);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+      removeOutDir();
+    }
   });
   return root;
 }

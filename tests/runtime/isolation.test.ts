@@ -14,7 +14,7 @@ let secretDir: string;
 
 // One long-running container for the whole file; the per-test cleanup of useStateRoot would
 // delete it, so it lives in its own root.
-const sharedRoot = mkdtempSync(join(tmpdir(), "berth-test-iso-"));
+const sharedRoot = join(tmpdir(), `berth-test-iso-${process.pid}-${uniqueId()}`); // made by the runtime on first use
 
 beforeAll(() => {
   secretDir = mkdtempSync(join(tmpdir(), "berth-secret-"));
