@@ -3,6 +3,7 @@
  * namespace applies to children) and runs the process part of the plan. Non-dumpable while
  * it holds host resources, so nothing in the container can ptrace or reopen it. */
 #include "core.h"
+#include "security.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -88,6 +89,7 @@ int exec_join(const struct plan *plan, int wait_child, int console_relay) {
     }
   }
 
+  if (seccomp_prepare(plan, err, sizeof err) < 0 || seccomp_listener_connect(plan, err, sizeof err) < 0) fail(FD_TO_TS, "%s", err);
   if (join_cgroups(plan, err, sizeof err) < 0) fail(FD_TO_TS, "%s", err);
   if (flags && setns(pidfd, flags) < 0) fail(FD_TO_TS, "join the container's namespaces: %s", strerror(errno));
   close(pidfd);

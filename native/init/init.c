@@ -2,6 +2,7 @@
  * (id maps written, cgroups joined), builds the root filesystem, reports "ready", then blocks
  * on exec.fifo until `start`, and finally becomes the user's process. */
 #include "core.h"
+#include "security.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -20,12 +21,14 @@ int init_main(void *arg) {
   char err[ERRLEN] = "";
   /* Until ready, die with stage 0 rather than linger half-built. */
   prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 
   static char line[65536];
   ssize_t got = sync_recv_line(sync, line, sizeof line);
   if (got <= 0 || strncmp(line, "go", 2)) _exit(1);
   if (line[2] == ' ') plan_set_value(plan, "state_json", line + 3);
+  /* Only now: a non-dumpable process's /proc files belong to root, and an unprivileged
+   * stage 0 had to write our id maps first. */
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 
   if (ns_unshare_cgroup(plan, err, sizeof err) < 0) fail(sync, "%s", err);
   if (plan_has(plan, "uidmap")) {
@@ -47,6 +50,9 @@ int init_main(void *arg) {
   if (process_make_cwd(plan, rootfd, err, sizeof err) < 0) fail(sync, "%s", err);
 
   if (hooks_run(plan, "createContainer", err, sizeof err) < 0) fail(sync, "%s", err);
+  /* Build the seccomp filter now (off the start path) and reach a listener socket while its
+   * host path is still visible. */
+  if (seccomp_prepare(plan, err, sizeof err) < 0 || seccomp_listener_connect(plan, err, sizeof err) < 0) fail(sync, "%s", err);
   if (rootfs_pivot(plan, rootfd, err, sizeof err) < 0) fail(sync, "%s", err);
   close(rootfd);
   if (rootfs_finish(plan, err, sizeof err) < 0) fail(sync, "%s", err);

@@ -7,7 +7,7 @@ import { OciConfigError } from "../oci/validate.ts";
 import { encodePlan, type PlanRecord } from "./plan-encoding.ts";
 import { processRecords } from "./plan.ts";
 import type { StateStore } from "./state-store.ts";
-import { statusOf, containerCgroup } from "./status.ts";
+import { statusOf, containerCgroup, hookState } from "./status.ts";
 import { startInit, expectMessage, type Stdio } from "./native.ts";
 import { seccompRecords } from "../security/seccomp.ts";
 import { writePidFile } from "./create.ts";
@@ -48,7 +48,10 @@ export async function execInContainer(store: StateStore, opts: ExecOptions): Pro
   const plan: PlanRecord[] = [["join_pid", rec.pid]];
   if (!rec.noCgroup) for (const file of containerCgroup(rec).procsFiles()) plan.push(["cgroup_join", file]);
   plan.push(...processRecords(opts.process, { consoleSocket: opts.consoleSocket ? resolve(opts.consoleSocket) : undefined, preserveFds: opts.preserveFds }));
-  if (rec.config.linux?.seccomp) plan.push(...seccompRecords(rec.config.linux.seccomp));
+  if (rec.config.linux?.seccomp) {
+    plan.push(...seccompRecords(rec.config.linux.seccomp));
+    plan.push(["state_json", JSON.stringify(hookState(store, rec))]); // for a seccomp notify listener
+  }
   const planPath = join(store.dir(opts.id), `exec-${process.pid}-${Date.now()}.plan`);
   writeFileSync(planPath, encodePlan(plan));
   try {
