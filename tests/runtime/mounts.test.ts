@@ -278,6 +278,40 @@ describe("destinations stay inside the rootfs", () => {
     } else expect(r.stderr.length).toBeGreaterThan(0);
   });
 
+  test("a destination whose last component is a symlink to a host dir", () => {
+    const host = hostDir();
+    const b = bundle("cat /proc/self/mountinfo");
+    symlinkSync(host, join(b.rootfs, "escape"));
+    b.config.mounts!.push({ destination: "/escape", type: "tmpfs", source: "tmpfs", options: ["size=1m"] });
+    b.save();
+    const r = runBundle(root, b.dir);
+    expect(readdirSync(host)).toEqual([]);
+    expect(mountsUnder(host)).toEqual([]);
+    if (r.code !== 0) expect(r.stderr.length).toBeGreaterThan(0);
+  });
+
+  test("a symlink inside the rootfs is followed inside it (/lnk -> /data mounts on /data)", () => {
+    const b = bundle("cat /proc/self/mountinfo");
+    mkdirSync(join(b.rootfs, "data"));
+    symlinkSync("/data", join(b.rootfs, "lnk"));
+    b.config.mounts!.push({ destination: "/lnk", type: "tmpfs", source: "tmpfs", options: ["size=1m"] });
+    expect(mountAt(run(b), "/data")?.type).toBe("tmpfs");
+  });
+
+  test("devices and /dev symlinks with /dev a symlink to a host dir (no /dev mount) stay inside", () => {
+    const host = hostDir();
+    const b = bundle("ls /dev >/dev/null 2>&1; true");
+    rmSync(join(b.rootfs, "dev"), { recursive: true });
+    symlinkSync(host, join(b.rootfs, "dev"));
+    b.config.mounts = b.config.mounts!.filter((m) => !m.destination.startsWith("/dev"));
+    b.config.linux!.devices = [{ path: "/dev/fuse", type: "c", major: 10, minor: 229, fileMode: 0o666 }];
+    b.save();
+    const r = runBundle(root, b.dir);
+    expect(readdirSync(host)).toEqual([]);
+    expect(mountsUnder(host)).toEqual([]);
+    if (r.code !== 0) expect(r.stderr.length).toBeGreaterThan(0);
+  });
+
   test("a relative symlink climbing with .. stays inside the rootfs too", () => {
     const host = hostDir();
     const b = bundle("true");
