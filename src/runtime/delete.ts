@@ -1,5 +1,5 @@
 // `delete`: removes a stopped container (with --force, stops it first): its cgroup, its state,
-// then the poststop hooks. A created-but-never-started container is killed, as runc does.
+// then the poststop hooks.
 import type { StateStore } from "./state-store.ts";
 import { ContainerNotFound } from "./state-store.ts";
 import { statusOf, containerCgroup, hookState } from "./status.ts";
@@ -19,7 +19,9 @@ export async function deleteContainer(store: StateStore, id: string, force: bool
     throw e;
   }
   const status = statusOf(store, rec);
-  if ((status === "running" || status === "paused") && !force) {
+  // runtime-spec: deleting a container that is not stopped must fail and change nothing
+  // (runc kills a created one; we follow the spec, --force does the killing).
+  if ((status === "running" || status === "paused" || status === "created") && !force) {
     throw new Error(`cannot delete container ${id} that is not stopped: it is ${status} (stop it, or use --force)`);
   }
   const cg = rec.noCgroup ? undefined : containerCgroup(rec);
