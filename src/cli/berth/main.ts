@@ -6,10 +6,18 @@ import { DEFAULT_ENGINE_ROOT } from "../../engine/paths.ts";
 import { EngineError, EXIT_ENGINE, UsageError } from "../../engine/errors.ts";
 import { HelpRequested, helpText, parseFlags, type CommandSpec } from "./args.ts";
 import { CONTAINER_COMMANDS, type Command, type Io } from "./container.ts";
-import { EXTRA_COMMANDS as SYSTEM_COMMANDS } from "./system.ts";
-import { IMAGE_CONTAINER_COMMANDS } from "./commit.ts";
 
-const EXTRA_COMMANDS: Record<string, Command> = { ...SYSTEM_COMMANDS, ...IMAGE_CONTAINER_COMMANDS };
+// Verbs whose modules are loaded only when used: the image-layer code behind commit costs more
+// start-up time than a whole `run` may spend.
+const SYSTEM_VERBS = ["stats", "cp", "info", "version", "volume create", "volume ls", "volume list", "volume rm", "volume remove",
+  "volume inspect", "volume prune", "system df", "system prune", "system info"];
+const COMMIT_VERBS = ["commit", "export", "diff"];
+
+async function extraCommand(name: string): Promise<Command | undefined> {
+  if (SYSTEM_VERBS.includes(name)) return (await import("./system.ts")).EXTRA_COMMANDS[name];
+  if (COMMIT_VERBS.includes(name)) return (await import("./commit.ts")).IMAGE_CONTAINER_COMMANDS[name];
+  return undefined;
+}
 import { trace } from "../../engine/trace.ts";
 
 trace("modules loaded");
@@ -116,23 +124,23 @@ async function withEngine<T>(root: string, reconcile: boolean, fn: (e: Engine) =
   }
 }
 
-function findCommand(rest: string[]): { cmd: Command; argv: string[] } | null {
+async function findCommand(rest: string[]): Promise<{ cmd: Command; argv: string[] } | null> {
   const [verb, ...argv] = rest;
   if (!verb) return null;
   if (verb === "container") {
     const [sub, ...subArgv] = argv;
     if (sub === "prune") return { cmd: CONTAINER_COMMANDS["container prune"]!, argv: subArgv };
     if (sub === "ls" || sub === "list") return { cmd: CONTAINER_COMMANDS.ps!, argv: subArgv };
-    const c = sub ? CONTAINER_COMMANDS[sub] ?? EXTRA_COMMANDS[sub] : undefined;
+    const c = sub ? CONTAINER_COMMANDS[sub] ?? await extraCommand(sub) : undefined;
     return c ? { cmd: c, argv: subArgv } : null;
   }
   if (verb === "volume" || verb === "system") {
     const [sub = "", ...subArgv] = argv;
-    const c = EXTRA_COMMANDS[`${verb} ${sub}`];
-    if (!c) throw new UsageError(`berth ${verb}: unknown command "${sub}"; use one of: ${Object.keys(EXTRA_COMMANDS).filter((k) => k.startsWith(verb + " ")).map((k) => k.slice(verb.length + 1)).join(", ")}`);
+    const c = await extraCommand(`${verb} ${sub}`);
+    if (!c) throw new UsageError(`berth ${verb}: unknown command "${sub}"; use one of: ${SYSTEM_VERBS.filter((k) => k.startsWith(verb + " ")).map((k) => k.slice(verb.length + 1)).join(", ")}`);
     return { cmd: c, argv: subArgv };
   }
-  const c = CONTAINER_COMMANDS[verb] ?? EXTRA_COMMANDS[verb];
+  const c = CONTAINER_COMMANDS[verb] ?? await extraCommand(verb);
   return c ? { cmd: c, argv } : null;
 }
 
@@ -183,7 +191,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   const other = await otherModule(verb, rest, g.root);
   if (other !== null) return other;
-  const found = findCommand(g.rest);
+  const found = await findCommand(g.rest);
   if (!found) throw new UsageError(`berth: '${g.rest.join(" ")}' is not a berth command.\nSee 'berth --help'`);
   const spec: CommandSpec = found.cmd.spec;
   let parsed;
