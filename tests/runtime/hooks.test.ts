@@ -164,6 +164,46 @@ describe("hooks", () => {
     expect(stateOf(root, id).status).toBe("created");
   });
 
+  test("a failing createRuntime hook: create fails, and the poststop hooks still run (runtime-spec step 12)", () => {
+    const { b, log } = setup();
+    b.config.hooks = {
+      createRuntime: [{ path: "/bin/sh", args: ["sh", "-c", "exit 1"] }],
+      poststop: [logHook("poststop", log)],
+    };
+    b.save();
+    const id = uniqueId("hookstop");
+    expect(runtime(root, ["create", "-b", b.dir, id]).code).not.toBe(0);
+    expect(entries(log).map((e) => e.stage)).toEqual(["poststop"]);
+    expect(existsSync(join(root, id))).toBe(false);
+  });
+
+  test("a failing startContainer hook: start fails, the process never runs, the container stops", async () => {
+    const { b, dir } = setup(["sh", "-c", "touch /ran; sleep 1000"]);
+    b.config.root!.readonly = false;
+    b.config.hooks = { startContainer: [{ path: "/bin/sh", args: ["sh", "-c", "exit 1"] }] };
+    b.save();
+    const id = uniqueId("hookstart");
+    ok(root, ["create", "-b", b.dir, id]);
+    const r = runtime(root, ["start", id]);
+    await waitFor(() => stateOf(root, id).status === "stopped", "the container to stop");
+    expect(existsSync(join(b.rootfs, "ran"))).toBe(false);
+    expect(existsSync(join(dir, "never"))).toBe(false);
+    // "MUST generate an error": start is the command that ran the hook.
+    expect(r.code).not.toBe(0);
+  });
+
+  test("a hook that does not exist fails create with its path and leaves nothing", () => {
+    const { b } = setup();
+    b.config.hooks = { createRuntime: [{ path: "/no/such/hook" }] };
+    b.save();
+    const id = uniqueId("hooknone");
+    const r = runtime(root, ["create", "-b", b.dir, id]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain("/no/such/hook");
+    expect(existsSync(join(root, id))).toBe(false);
+    expect(cgroupLeftovers(id)).toEqual([]);
+  });
+
   test("failing poststart and poststop hooks are warnings: the lifecycle goes on", async () => {
     const { b } = setup();
     b.config.hooks = {
@@ -179,6 +219,20 @@ describe("hooks", () => {
     ok(root, ["kill", id, "KILL"]);
     await waitFor(() => stateOf(root, id).status === "stopped", "stop");
     expect(runtime(root, ["delete", id]).code).toBe(0);
+    expect(existsSync(join(root, id))).toBe(false);
+  });
+
+  test("a poststop hook past its timeout is killed; delete still completes", async () => {
+    const { b, dir } = setup();
+    const marker = `${600 + Math.floor(Math.random() * 1000)}.${process.pid}`;
+    b.config.hooks = { poststop: [{ path: "/bin/sh", args: ["sh", "-c", `touch ${dir}/ran; exec sleep ${marker}`], timeout: 1 }] };
+    b.save();
+    const id = uniqueId("hookpsto");
+    ok(root, ["run", "-d", "-b", b.dir, id]);
+    const r = runtime(root, ["delete", "--force", id], { timeoutMs: 30_000 });
+    expect(r.code).toBe(0);
+    expect(existsSync(join(dir, "ran"))).toBe(true);
+    await waitFor(() => pidsRunning(`sleep\0${marker}`).length === 0, "the hook to be gone", 5_000);
     expect(existsSync(join(root, id))).toBe(false);
   });
 

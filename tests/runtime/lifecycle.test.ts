@@ -1,7 +1,7 @@
 // The lifecycle as runtime-spec defines it, driven through the CLI: create leaves the process
 // unrun, start runs it, a stopped container stays until delete; run, run -d, list, ps, exec.
 import { afterEach, describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { makeBusyboxBundle, type Bundle } from "../helpers/bundle.ts";
@@ -70,6 +70,30 @@ describe("create and start", () => {
     expect(runtime(root, ["state", id]).code).not.toBe(0);
     expect(existsSync(join(root, id))).toBe(false);
     expect(cgroupLeftovers(id)).toEqual([]);
+  });
+
+  test.if(IS_BERTH)("when start returns, the user's program has been exec'd", () => {
+    const b = bundle(["sleep", "1000"]);
+    const id = uniqueId("execd");
+    ok(root, ["create", "-b", b.dir, id]);
+    const pid = stateOf(root, id).pid!;
+    ok(root, ["start", id]);
+    // The exe link is shown relative to the process's root: the rootfs's busybox, no longer berth-init.
+    expect(readlinkSync(`/proc/${pid}/exe`)).toBe("/bin/busybox");
+  });
+
+  test("--pid-file relative to the caller's cwd", () => {
+    const b = bundle(["sleep", "1000"]);
+    const id = uniqueId("relpid");
+    ok(root, ["create", "--pid-file", "init.pid", "-b", b.dir, id], { cwd: b.dir });
+    expect(Number(readFileSync(join(b.dir, "init.pid"), "utf8"))).toBe(stateOf(root, id).pid!);
+  });
+
+  test("list -q prints the IDs", () => {
+    const b = bundle(["sleep", "1000"]);
+    const id = uniqueId("lsq");
+    ok(root, ["create", "-b", b.dir, id]);
+    expect(ok(root, ["list", "-q"]).stdout.split("\n")).toContain(id);
   });
 
   test("--pid-file holds the init's pid", () => {
