@@ -150,8 +150,16 @@ describe("nothing in config.json is silently ignored", () => {
     ["process.selinuxLabel", (b) => { b.config.process!.selinuxLabel = "system_u:system_r:container_t:s0"; }, /selinux/i],
     ["linux.mountLabel", (b) => { b.config.linux!.mountLabel = "system_u:object_r:container_file_t:s0"; }, /mountLabel|selinux/i],
   ];
+  unsupported.push(
+    ["an unknown option on a bind mount (the kernel would ignore it)", (b) => {
+      b.config.mounts!.push({ destination: "/m", type: "bind", source: b.rootfs, options: ["rbind", "bogus-option"] });
+    }, /bogus-option/],
+    ["a tmpfs option the kernel refuses", (b) => {
+      b.config.mounts!.push({ destination: "/m", type: "tmpfs", source: "tmpfs", options: ["bogus-option=1"] });
+    }, /\/m|bogus-option|tmpfs/],
+  );
   for (const [field, set, says] of unsupported) {
-    test.if(IS_BERTH)(`${field} this host cannot honour fails with a clear message`, () => {
+    test.if(IS_BERTH)(`${field}: create fails with a clear message`, () => {
       const b = bundle();
       set(b);
       createFails(b, says);
