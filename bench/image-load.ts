@@ -6,7 +6,9 @@
 //
 // DIR: a Debian tree (default: the first of /var/cache/berth/debian-bookworm-nginx and
 // /var/tmp/berth-bench/rootfs that exists; `debootstrap --variant=minbase --include=nginx-light
-// bookworm DIR` makes the 225 MB one). Every berth run loads into a fresh store. Subjects:
+// bookworm DIR` makes the 225 MB one). Every berth run loads into a fresh store. "cpu s" is user+system
+// CPU time (berth: this process with its worker thread; others: the child) — steadier than wall
+// time when the machine is shared. Subjects:
 //  - berth load            the default store: one syncfs before the image becomes visible (power-cut safe)
 //  - berth load, no syncfs durable=false: safe against a killed process only (what podman/docker do)
 //  - --gzip adds the same layer gzip-compressed in an OCI layout (decompression in the pass)
@@ -29,9 +31,13 @@ const runs = Number(values.runs ?? 5);
 const work = fs.mkdtempSync(path.join("/var/tmp", "berth-bench-"));
 const log = (s: string) => console.error(s);
 
+let childCpu = 0; // seconds of CPU used by the last sh() child
+
 function sh(cmd: string[]): void {
   const r = Bun.spawnSync(cmd, { stdout: "ignore", stderr: "pipe" });
   if (r.exitCode !== 0) throw new Error(`${cmd.join(" ")}: ${r.stderr.toString()}`);
+  const u = r.resourceUsage?.cpuTime;
+  childCpu = u ? (Number(u.user) + Number(u.system)) / 1e6 : 0;
 }
 
 interface Subject {
@@ -39,6 +45,7 @@ interface Subject {
   before?: () => void;
   run: () => Promise<void> | void;
   times: number[];
+  cpu?: number[];
 }
 
 function writeDockerArchive(layerTar: string, archive: string): { config: string; configDigest: string } {
@@ -104,9 +111,13 @@ try {
     for (const s of subjects) {
       s.before?.();
       sh(["sync"]); // start each from a clean page cache state (no dirty data of the previous subject)
+      childCpu = 0;
+      const c0 = process.cpuUsage();
       const t = performance.now();
       await s.run();
       s.times.push((performance.now() - t) / 1000);
+      const c = process.cpuUsage(c0); // this process, worker threads included
+      (s.cpu ??= []).push(childCpu + (c.user + c.system) / 1e6);
     }
   }
   fresh();
@@ -115,12 +126,12 @@ try {
     return { min: x[0]!, median: x[Math.floor(x.length / 2)]! };
   };
   const base = stat(subjects[0]!.times).median;
-  const rows = subjects.map((s) => ({ subject: s.name, ...stat(s.times), ratioToTar: stat(s.times).median / base }));
+  const rows = subjects.map((s) => ({ subject: s.name, ...stat(s.times), ratioToTar: stat(s.times).median / base, cpuMedian: stat(s.cpu ?? [0]).median }));
   if (values.json) {
     console.log(JSON.stringify({ archiveBytes, layerBytes, gzBytes, runs, host: { cpus: os.cpus().length, kernel: os.release(), loadavg: os.loadavg() }, podman: Bun.which("podman") !== null, rows }, null, 2));
   } else {
-    console.log(`${"subject".padEnd(36)} ${"median s".padStart(9)} ${"min s".padStart(7)} ${"× tar".padStart(6)}`);
-    for (const r of rows) console.log(`${r.subject.padEnd(36)} ${r.median.toFixed(2).padStart(9)} ${r.min.toFixed(2).padStart(7)} ${r.ratioToTar.toFixed(2).padStart(6)}`);
+    console.log(`${"subject".padEnd(36)} ${"median s".padStart(9)} ${"min s".padStart(7)} ${"× tar".padStart(6)} ${"cpu s".padStart(6)}`);
+    for (const r of rows) console.log(`${r.subject.padEnd(36)} ${r.median.toFixed(2).padStart(9)} ${r.min.toFixed(2).padStart(7)} ${r.ratioToTar.toFixed(2).padStart(6)} ${r.cpuMedian.toFixed(2).padStart(6)}`);
     if (!Bun.which("podman")) console.log("podman: not installed here (the issue measured podman 4.3 load at 5.3 s on this host)");
     console.log(`load average at the end: ${os.loadavg().map((x) => x.toFixed(1)).join(" ")}`);
   }
