@@ -125,6 +125,32 @@ describe("sysctl, hostname, domainname", () => {
     expect(readFileSync("/proc/sys/kernel/msgmax", "utf8")).toBe(host);
   });
 
+  test("a sysctl no namespace of the container's own holds (kernel.panic) is refused, the host untouched", () => {
+    // Written with the host's current value: a runtime that wrongly writes it through the
+    // container's procfs changes nothing, and the test still catches it.
+    const host = readFileSync("/proc/sys/kernel/panic", "utf8").trim();
+    const b = bundle("cat /proc/sys/kernel/panic");
+    b.config.linux!.sysctl = { "kernel.panic": host };
+    b.save();
+    const r = runBundle(root, b.dir);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain("kernel.panic");
+    expect(readFileSync("/proc/sys/kernel/panic", "utf8").trim()).toBe(host);
+  });
+
+  test("a network sysctl without a network namespace of one's own is refused", () => {
+    const host = readFileSync("/proc/sys/net/ipv4/ip_default_ttl", "utf8").trim();
+    const b = bundle("true");
+    b.config.linux!.namespaces = b.config.linux!.namespaces!.filter((n) => n.type !== "network");
+    b.config.mounts = b.config.mounts!.map((m) => (m.destination === "/sys" ? { destination: "/sys", type: "bind", source: "/sys", options: ["rbind", "ro", "nosuid", "noexec", "nodev"] } : m));
+    b.config.linux!.sysctl = { "net.ipv4.ip_default_ttl": host };
+    b.save();
+    const r = runBundle(root, b.dir);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain("ip_default_ttl");
+    expect(readFileSync("/proc/sys/net/ipv4/ip_default_ttl", "utf8").trim()).toBe(host);
+  });
+
   test("hostname and domainname", () => {
     const b = bundle("hostname; cat /proc/sys/kernel/domainname");
     b.config.hostname = "box-one";
