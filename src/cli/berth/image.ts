@@ -174,7 +174,20 @@ async function cmdSave(store: ImageStore, argv: string[]): Promise<number> {
   if (format !== "docker" && format !== "oci") throw new UsageError(`--format ${format}: use docker or oci`);
   const images = positionals.map((r) => store.require(r));
   const unique = [...new Map(images.map((i) => [i.id, i])).values()];
-  await writeOut(saveImages(store, unique, format, positionals), values.output);
+  const p = values.output && values.output !== "-" ? makeProgress("Saving") : { progress: undefined, done: () => {} };
+  async function* counted(chunks: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+    let bytes = 0;
+    for await (const c of chunks) {
+      bytes += c.length;
+      p.progress?.({ bytes, layers: unique.reduce((a, i) => a + i.layers.length, 0) });
+      yield c;
+    }
+  }
+  try {
+    await writeOut(counted(saveImages(store, unique, format, positionals)), values.output);
+  } finally {
+    p.done();
+  }
   return 0;
 }
 
