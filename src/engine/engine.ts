@@ -53,6 +53,7 @@ export interface ContainerView {
 }
 
 const SIGKILL = 9;
+const COMMIT_PAUSE = "paused for commit by berth pid ";
 
 export class Engine {
   readonly paths: EnginePaths;
@@ -500,21 +501,28 @@ export class Engine {
 
   // ---- pause, rename ----
 
-  pause(ref: string): ContainerRow {
+  /** Freezes the container; `why` marks a pause another berth command will undo (commit). */
+  pause(ref: string, why = ""): ContainerRow {
     const row = this.find(ref);
     const v = this.observe(row);
     if (!v.running) throw new EngineError(`Container ${row.id} is not running`);
     if (v.status === "paused") throw new EngineError(`Container ${row.id} is already paused`);
+    // Recorded first: if we die between the two steps, ps says paused and reconcile can undo it.
+    this.store.update(row.id, { state: "paused", error: why });
     openCgroup({ containerId: row.id }).freeze();
-    this.store.update(row.id, { state: "paused" });
     return row;
+  }
+
+  /** Pauses for a commit by this process; reconcile thaws it if this process dies first. */
+  pauseForCommit(ref: string): ContainerRow {
+    return this.pause(ref, `${COMMIT_PAUSE}${process.pid}`);
   }
 
   unpause(ref: string): ContainerRow {
     const row = this.find(ref);
     if (this.observe(row).status !== "paused") throw new EngineError(`Container ${row.id} is not paused`);
     openCgroup({ containerId: row.id }).thaw();
-    this.store.update(row.id, { state: "running" });
+    this.store.update(row.id, { state: "running", error: "" });
     return row;
   }
 
@@ -535,6 +543,14 @@ export class Engine {
   async reconcile(): Promise<void> {
     for (const row of this.store.active()) {
       const live = row.pid > 0 && isAlive(row.pid, row.pidStart);
+      if (row.state === "paused" && live && row.error.startsWith(COMMIT_PAUSE)) {
+        // A commit froze it and died before thawing it.
+        const owner = Number(row.error.slice(COMMIT_PAUSE.length));
+        if (!existsSync(`/proc/${owner}`)) {
+          try { this.unpause(row.id); } catch (e) { this.warn(`thaw ${row.name} after a dead commit: ${(e as Error).message}`); }
+        }
+        continue;
+      }
       if ((row.state === "running" || row.state === "paused" || row.state === "restarting") && live) continue;
       // An exit hook is waiting out its back-off (without the lock) and will start it again.
       if (row.state === "restarting" && Date.now() - row.finishedAt < 75_000) continue;

@@ -78,6 +78,21 @@ describe("crash safety", () => {
     expect(await eventually(() => processesUnder(root).length === 0)).toBe(true);
   }, 180_000);
 
+  test("berth commit killed midway: the container is thawed, the image store stays readable", async () => {
+    berth(root, ["run", "-d", "--name", "src", "--network", "none", "busybox", "sh", "-c", "echo data > /made; sleep 60"]);
+    for (const [i, d] of [0, 40, 80, 120, 200, 300, 450].entries()) await killAfter(["commit", "src", `snap:${i}`], d);
+    // The next command thaws a container a dead commit left frozen.
+    expect(psAll().map((r) => r.state)).toEqual(["running"]);
+    expect(berth(root, ["exec", "src", "cat", "/made"]).stdout).toBe("data\n");
+    const images = berth(root, ["images", "--format", "{{.Repository}}:{{.Tag}}"]);
+    expect(images.code).toBe(0);
+    for (const name of images.stdout.split("\n").filter((n) => n.startsWith("snap:"))) {
+      expect(berth(root, ["run", "--rm", "--network", "none", name, "cat", "/made"]).stdout).toBe("data\n");
+      expect(berth(root, ["rmi", name]).code).toBe(0);
+    }
+    expect(berth(root, ["rm", "-f", "src"]).code).toBe(0);
+  }, 180_000);
+
   test("concurrent runs do not corrupt the store", async () => {
     const procs = Array.from({ length: 6 }, (_, i) => Bun.spawn([BERTH, "--root", root, "run", "--rm", "--network", "none", "--name", `par${i}`, "busybox", "echo", `n${i}`], { stdout: "pipe", stderr: "pipe" }));
     const outs = await Promise.all(procs.map(async (p) => ({ code: await p.exited, out: await new Response(p.stdout).text() })));

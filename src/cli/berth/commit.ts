@@ -27,7 +27,7 @@ const commit: Command = {
     // Freeze a running container for a consistent copy; the row says so, so a berth killed
     // meanwhile leaves it shown truthfully as paused (unpause resumes it).
     const pause = view.running && view.status !== "paused" && p.strings.get("pause") !== "false";
-    if (pause) engine.pause(row.id);
+    if (pause) engine.pauseForCommit(row.id);
     try {
       const c = row.config;
       const created = await commitContainer(engine.images, {
