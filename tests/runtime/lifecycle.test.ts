@@ -205,6 +205,26 @@ describe("kill", () => {
     await waitStatus(id, "stopped");
   });
 
+  test("kill ID 0 probes a running container without signalling it (as runc does)", () => {
+    const b = bundle(["sleep", "1000"]);
+    const id = uniqueId("kill0");
+    ok(root, ["run", "-d", "-b", b.dir, id]);
+    const r = runtime(root, ["kill", id, "0"]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(stateOf(root, id).status).toBe("running");
+  });
+
+  test("kill with an unknown signal fails and names it", () => {
+    const b = bundle(["sleep", "1000"]);
+    const id = uniqueId("killbad");
+    ok(root, ["run", "-d", "-b", b.dir, id]);
+    const r = runtime(root, ["kill", id, "SIGBOGUS"]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain("SIGBOGUS");
+    expect(stateOf(root, id).status).toBe("running");
+  });
+
   test("kill of a stopped container fails", async () => {
     const b = bundle(["true"]);
     const id = uniqueId("killstop");
