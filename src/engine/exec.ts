@@ -4,7 +4,7 @@ import { readFileSync, readdirSync } from "node:fs";
 import type { Process } from "../oci/spec.ts";
 import { execInContainer } from "../runtime/exec.ts";
 import { openCgroup } from "../cgroups/index.ts";
-import { CAPABILITY_NAMES } from "../security/capabilities.ts";
+import { hostCapabilities } from "./spec.ts";
 import type { Engine } from "./engine.ts";
 import { EngineError, EXIT_CANNOT_INVOKE, EXIT_NOT_FOUND } from "./errors.ts";
 import { expandEnv, mergeEnv, readEnvFile } from "./options.ts";
@@ -44,7 +44,7 @@ export async function execProcess(engine: Engine, ref: string, req: ExecRequest)
     env,
     user,
     cwd: req.workdir ?? base.cwd,
-    ...(req.privileged ? { capabilities: { bounding: [...CAPABILITY_NAMES], effective: [...CAPABILITY_NAMES], permitted: [...CAPABILITY_NAMES] } } : {}),
+    ...(req.privileged ? { capabilities: { bounding: hostCapabilities(), effective: hostCapabilities(), permitted: hostCapabilities() } } : {}),
   };
   if (tty && process.stdout.isTTY) proc.consoleSize = { height: process.stdout.rows || 24, width: process.stdout.columns || 80 };
   try {

@@ -1,11 +1,11 @@
 // The OCI runtime spec for a container, derived from its ContainerConfig at each start: docker's
 // defaults (mounts, namespaces, capabilities, seccomp, masked paths) fitted to this host
 // (rlimits never above the caller's hard limits), then the user's flags on top.
-import { existsSync } from "node:fs";
-import type { LinuxResources, Mount, Namespace, Spec } from "../oci/spec.ts";
+import { existsSync, lstatSync, readdirSync, readFileSync } from "node:fs";
+import type { Device, LinuxResources, Mount, Namespace, Spec } from "../oci/spec.ts";
 import { OCI_VERSION } from "../oci/default-spec.ts";
 import { defaultCapabilities } from "../security/capabilities.ts";
-import { CAPABILITY_NAMES } from "../security/capabilities.ts";
+import { CAPABILITY_NAMES, capabilitiesFromMask } from "../security/capabilities.ts";
 import { defaultSeccompFor } from "../security/default-profile.ts";
 import { DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, defaultRlimits } from "../security/defaults.ts";
 import type { Seccomp } from "../oci/spec.ts";
@@ -18,6 +18,31 @@ export const DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/
 /** A host binary usable as --init (docker ships tini as docker-init). */
 export const INIT_CANDIDATES = ["/usr/bin/docker-init", "/usr/bin/tini-static", "/usr/bin/tini", "/usr/libexec/docker/docker-init"];
 const INIT_IN_CONTAINER = "/sbin/docker-init";
+
+/** --privileged: the host's top-level device nodes (docker gives them all), minus the ones the
+ *  runtime makes itself or that belong to the host's terminals. */
+export function hostDevices(dir = "/dev"): Device[] {
+  const skip = /^(console|ptmx|tty\d*|null|zero|full|random|urandom|fuse)$/;
+  const out: Device[] = [];
+  for (const name of readdirSync(dir)) {
+    if (skip.test(name)) continue;
+    let st;
+    try {
+      st = lstatSync(`${dir}/${name}`);
+    } catch {
+      continue;
+    }
+    if (!st.isCharacterDevice() && !st.isBlockDevice()) continue;
+    const rdev = Number(st.rdev);
+    out.push({
+      type: st.isCharacterDevice() ? "c" : "b", path: `/dev/${name}`,
+      // glibc's dev_t layout; devices here fit in 32 bits (JS shifts are 32-bit).
+      major: (rdev >>> 8) & 0xfff, minor: (rdev & 0xff) | ((rdev >>> 12) & 0xfff00),
+      fileMode: st.mode & 0o777, uid: st.uid, gid: st.gid,
+    });
+  }
+  return out;
+}
 
 export function hostInitBinary(): string | null {
   return INIT_CANDIDATES.find((p) => existsSync(p)) ?? null;
@@ -90,9 +115,28 @@ export function commandOf(cfg: ContainerConfig): string[] {
   return cfg.init ? [INIT_IN_CONTAINER, "--", ...argv] : argv;
 }
 
+/** The capabilities this process may hand out: its bounding set (this host lacks CAP_SYS_RESOURCE). */
+export function hostCapabilities(status = readFileSync("/proc/self/status", "utf8")): string[] {
+  const hex = /^CapBnd:\s*([0-9a-f]+)/m.exec(status)?.[1];
+  return hex ? capabilitiesFromMask(BigInt(`0x${hex}`)) : [...CAPABILITY_NAMES];
+}
+
+function containerCapabilities(cfg: ContainerConfig) {
+  const host = new Set(hostCapabilities());
+  const fit = (names: readonly string[]) => names.filter((n) => host.has(n));
+  if (cfg.privileged) {
+    const all = fit(CAPABILITY_NAMES);
+    return { bounding: all, effective: [...all], permitted: [...all] };
+  }
+  const caps = defaultCapabilities(cfg.capAdd, cfg.capDrop);
+  // --cap-add ALL means all the host can give; a named capability the host lacks stays an error.
+  if (cfg.capAdd.includes("ALL")) return { bounding: fit(caps.bounding ?? []), effective: fit(caps.effective ?? []), permitted: fit(caps.permitted ?? []) };
+  return caps;
+}
+
 export function buildSpec(cfg: ContainerConfig, ctx: SpecContext): Spec {
   const user = resolveUser(ctx.rootfs, cfg.user);
-  const caps = cfg.privileged ? { bounding: [...CAPABILITY_NAMES], effective: [...CAPABILITY_NAMES], permitted: [...CAPABILITY_NAMES] } : defaultCapabilities(cfg.capAdd, cfg.capDrop);
+  const caps = containerCapabilities(cfg);
   const env = mergeEnv([DEFAULT_PATH, `HOSTNAME=${cfg.hostname}`], cfg.tty ? ["TERM=xterm"] : [], cfg.env);
   if (!env.some((e) => e.startsWith("HOME="))) env.push(`HOME=${user.home}`);
   const namespaces: Namespace[] = [{ type: "pid" }, { type: "ipc" }, { type: "uts" }, { type: "mount" }, { type: "cgroup" }];
@@ -142,6 +186,7 @@ export function buildSpec(cfg: ContainerConfig, ctx: SpecContext): Spec {
     linux: {
       namespaces,
       resources,
+      ...(cfg.privileged ? { devices: hostDevices() } : {}),
       ...(cfg.sysctls && Object.keys(cfg.sysctls).length ? { sysctl: cfg.sysctls } : {}),
       ...(cfg.privileged ? {} : { maskedPaths: [...DEFAULT_MASKED_PATHS], readonlyPaths: [...DEFAULT_READONLY_PATHS] }),
       ...(seccomp ? { seccomp } : {}),

@@ -92,3 +92,38 @@ describe("volumes and binds", () => {
     expect(berth(root, ["volume", "ls", "-q"]).stdout).toBe("");
   }, 180_000);
 });
+
+describe("security flags", () => {
+  test("default capabilities, --cap-drop ALL --cap-add, --privileged fitted to the host", () => {
+    const eff = (args: string[]) => BigInt("0x" + /CapEff:\s*([0-9a-f]+)/.exec(berth(root, ["run", "--rm", "--network", "none", ...args, "busybox", "cat", "/proc/self/status"]).stdout)![1]);
+    expect(eff([])).toBe(0xa80425fbn); // docker's default 14
+    expect(eff(["--cap-drop", "ALL", "--cap-add", "NET_ADMIN"])).toBe(1n << 12n);
+    const host = BigInt("0x" + /CapBnd:\s*([0-9a-f]+)/.exec(readFileSync("/proc/self/status", "utf8"))![1]);
+    expect(eff(["--privileged"])).toBe(host);
+    const r = berth(root, ["run", "--rm", "--network", "none", "--privileged", "busybox", "sh", "-c", "test -b /dev/loop0 && grep -q ' /sys sysfs rw' /proc/mounts && echo ok"]);
+    expect(r.stdout).toBe("ok\n");
+  }, 180_000);
+
+  test("seccomp: default blocks, unconfined allows; no-new-privileges", () => {
+    // unshare(CLONE_NEWUSER) is refused by the default profile without CAP_SYS_ADMIN.
+    expect(berth(root, ["run", "--rm", "--network", "none", "busybox", "unshare", "-U", "true"]).code).not.toBe(0);
+    expect(berth(root, ["run", "--rm", "--network", "none", "--security-opt", "seccomp=unconfined", "busybox", "unshare", "-U", "true"]).code).toBe(0);
+    expect(berth(root, ["run", "--rm", "--network", "none", "--security-opt", "no-new-privileges", "busybox", "grep", "NoNewPrivs", "/proc/self/status"]).stdout).toMatch(/NoNewPrivs:\s+1/);
+  }, 180_000);
+
+  test("resource limits reach the cgroup", () => {
+    const id = berth(root, ["run", "-d", "--network", "none", "-m", "32m", "--cpus", "0.5", "--pids-limit", "50", "--cpu-shares", "512", "busybox", "sleep", "30"]).stdout.trim();
+    try {
+      const read = (ctrl: string, file: string) => readFileSync(`/sys/fs/cgroup/${ctrl}/berth/${id}/${file}`, "utf8").trim();
+      if (existsSync(`/sys/fs/cgroup/memory/berth/${id}`)) {
+        expect(read("memory", "memory.limit_in_bytes")).toBe(String(32 * 1024 * 1024));
+        expect(read("pids", "pids.max")).toBe("50");
+        expect(read("cpu", "cpu.cfs_quota_us")).toBe("50000");
+        expect(read("cpu", "cpu.shares")).toBe("512");
+      }
+      expect(berth(root, ["inspect", "-f", "{{.HostConfig.Memory}} {{.HostConfig.NanoCpus}}", id]).stdout).toBe(`${32 * 1024 * 1024} 500000000\n`);
+    } finally {
+      berth(root, ["rm", "-f", id]);
+    }
+  }, 180_000);
+});
