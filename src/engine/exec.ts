@@ -1,6 +1,6 @@
 // `berth exec` and `berth top`: another process in a running container (the container's own
 // process settings with the caller's overrides), and the container's process list read from /proc.
-import { readFileSync, readdirSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import type { Process } from "../oci/spec.ts";
 import { execInContainer } from "../runtime/exec.ts";
 import { openCgroup } from "../cgroups/index.ts";
@@ -117,8 +117,4 @@ export function containerPids(id: string): number[] {
   } catch {
     return [];
   }
-}
-
-export function listProcDirs(): number[] {
-  return readdirSync("/proc").filter((d) => /^\d+$/.test(d)).map(Number);
 }
