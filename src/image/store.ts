@@ -258,8 +258,8 @@ export class ImageStore {
 
   /**
    * docker rmi: a name that is one of several only untags; otherwise the image goes, then its
-   * blobs and snapshots if nothing else uses them. Held images need force (which then only untags
-   * by name, or deletes the record while the snapshots stay for the holder).
+   * blobs and snapshots if nothing else uses them. A held image needs force, which only untags
+   * it: the record stays, dangling, until its containers are gone and it is pruned.
    */
   async remove(ref: string, opts: { force?: boolean; prune?: boolean } = {}): Promise<RemoveResult> {
     return withLock(this.gcLockPath(), "exclusive", () => {
@@ -279,8 +279,14 @@ export class ImageStore {
         return res;
       }
       const holders = this.holders(img.id);
-      if (holders.length && !opts.force) {
-        throw new Error(`image ${familiarName(img.names[0] ?? img.id)} is in use by container ${holders[0]}; remove the container first or use --force`);
+      if (holders.length) {
+        if (!opts.force) {
+          throw new Error(`image ${familiarName(img.names[0] ?? img.id)} is in use by container ${holders[0]}; remove the container first or use --force`);
+        }
+        // as docker: forcing only untags; the image stays (dangling) while a container runs on it
+        this.db.query("DELETE FROM names WHERE image_id = ?").run(img.id);
+        res.untagged.push(...img.names.map(familiarName));
+        return res;
       }
       if (!byName && img.names.length > 1 && !opts.force) {
         throw new Error(`image ${img.id.slice(7, 19)} is referenced by several names (${img.names.map(familiarName).join(", ")}); remove them by name or use --force`);
@@ -326,11 +332,6 @@ export class ImageStore {
       if (!img) continue;
       for (const l of img.layers) blobs.add(l.digest);
       for (const c of img.chainIds) snaps.add(c);
-    }
-    // snapshots of held images whose record was force-removed stay until released
-    for (const row of this.db.query("SELECT image_id FROM holds").all() as Array<{ image_id: Digest }>) {
-      const img = this.get(row.image_id);
-      if (img) for (const c of img.chainIds) snaps.add(c);
     }
     let freed = 0;
     for (const d of this.blobs.list()) {

@@ -343,3 +343,49 @@ describe("failures clean up after themselves", () => {
     expect(a.store.list()).toEqual([]);
   });
 });
+
+describe("indexes and holds", () => {
+  test("a multi-platform index loads the host's manifest only", async () => {
+    const { sha256 } = await import("../../src/storage/digest.ts");
+    const layout = path.join(work, "multi");
+    const host = writeOciLayout(layout, [baseLayer()], { cmd: ["host"] });
+    // a second, foreign-platform manifest whose layer is not even in the layout
+    const foreignConfig = JSON.stringify({ architecture: "s390x", os: "linux", rootfs: { type: "layers", diff_ids: [`sha256:${"1".repeat(64)}`] } });
+    const fc = sha256(foreignConfig);
+    fs.writeFileSync(path.join(layout, "blobs/sha256", fc.slice(7)), foreignConfig);
+    const foreignManifest = JSON.stringify({ schemaVersion: 2, mediaType: "application/vnd.oci.image.manifest.v1+json", config: { mediaType: "application/vnd.oci.image.config.v1+json", digest: fc, size: foreignConfig.length }, layers: [{ mediaType: "application/vnd.oci.image.layer.v1.tar", digest: `sha256:${"2".repeat(64)}`, size: 10 }] });
+    const fm = sha256(foreignManifest);
+    fs.writeFileSync(path.join(layout, "blobs/sha256", fm.slice(7)), foreignManifest);
+    const idx = JSON.parse(fs.readFileSync(path.join(layout, "index.json"), "utf8"));
+    const hostDesc = { ...idx.manifests[0], platform: { os: "linux", architecture: process.arch === "arm64" ? "arm64" : "amd64" } };
+    const inner = JSON.stringify({ schemaVersion: 2, mediaType: "application/vnd.oci.image.index.v1+json", manifests: [{ mediaType: "application/vnd.oci.image.manifest.v1+json", digest: fm, size: foreignManifest.length, platform: { os: "linux", architecture: "s390x" } }, hostDesc] });
+    const ii = sha256(inner);
+    fs.writeFileSync(path.join(layout, "blobs/sha256", ii.slice(7)), inner);
+    fs.writeFileSync(path.join(layout, "index.json"), JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: "application/vnd.oci.image.index.v1+json", digest: ii, size: inner.length, annotations: { "io.containerd.image.name": "docker.io/library/multi:1" } }] }));
+    const r = await archiveImporter(layout).run(a.store);
+    expect(r.images.length).toBe(1);
+    expect(r.images[0]!.digest).toBe(host.manifestDigest as `sha256:${string}`);
+    expect(r.images[0]!.names).toEqual(["docker.io/library/multi:1"]);
+    expect(r.images[0]!.config.Cmd).toEqual(["host"]);
+  });
+
+  test("prune -a keeps held images; rmi --force only untags a held image", async () => {
+    const layout = path.join(work, "held");
+    writeOciLayout(layout, [baseLayer()], { name: "localhost/held:1" });
+    const img = (await archiveImporter(layout).run(a.store)).images[0]!;
+    a.store.hold("ctr-1", img.id);
+    const p = await a.store.prune({ all: true });
+    expect(p.deleted).toEqual([]);
+    expect(a.store.resolve("localhost/held:1")?.id).toBe(img.id);
+    const r = await a.store.remove("localhost/held:1", { force: true });
+    expect(r).toEqual({ untagged: ["localhost/held:1"], deleted: [] });
+    expect(a.store.resolve("localhost/held:1")).toBeNull();
+    expect(a.store.get(img.id)?.names).toEqual([]); // dangling, still there for the container
+    expect(a.store.snapshots.has(img.chainIds[0]!)).toBe(true);
+    await a.store.prune();
+    expect(a.store.get(img.id)).not.toBeNull();
+    a.store.release("ctr-1");
+    expect((await a.store.prune()).deleted).toEqual([img.id]);
+    expect(a.store.snapshots.list()).toEqual([]);
+  });
+});
