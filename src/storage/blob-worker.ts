@@ -37,7 +37,8 @@ self.onmessage = (ev: MessageEvent<BlobWorkerRequest>) => {
         try {
           j.hash.update(m.chunk);
           let off = 0;
-          while (off < m.chunk.length) off += fs.writeSync(j.fd, m.chunk, off, m.chunk.length - off);
+          // fd -1: a hash-only job (the diff ID of a compressed layer)
+          while (j.fd >= 0 && off < m.chunk.length) off += fs.writeSync(j.fd, m.chunk, off, m.chunk.length - off);
           j.size += m.chunk.length;
         } catch (e) {
           j.error = (e as Error).message;

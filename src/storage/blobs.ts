@@ -178,6 +178,68 @@ export class ParallelBlobWriter extends BlobWriter {
   }
 }
 
+/**
+ * sha256 on the blob worker thread, for a second stream of bytes (the uncompressed layer) while
+ * this thread unpacks it. Non-shared chunks are copied into shared memory once.
+ */
+export class ParallelHasher {
+  private id = nextId++;
+  private bytes = 0;
+  private chunks = 0;
+  private acked = 0;
+  private ackBytes = new Map<number, number>();
+  private drainWait: (() => void) | null = null;
+  private done: Promise<Digest>;
+  private resolveDone!: (d: Digest) => void;
+
+  constructor() {
+    this.done = new Promise<Digest>((res) => (this.resolveDone = res));
+    waiting.set(this.id, (r) => {
+      if (r.op === "ack") {
+        this.acked = this.ackBytes.get(r.ack) ?? this.acked;
+        this.ackBytes.delete(r.ack);
+        if (this.drainWait && this.bytes - this.acked <= MAX_IN_FLIGHT / 2) {
+          const w = this.drainWait;
+          this.drainWait = null;
+          w();
+        }
+      } else if (r.op === "closed") {
+        waiting.delete(this.id);
+        this.drainWait?.();
+        this.resolveDone(r.digest as Digest);
+      }
+    });
+    blobWorker().postMessage({ op: "open", id: this.id, fd: -1 } satisfies BlobWorkerRequest);
+  }
+
+  update(chunk: Uint8Array): void | Promise<void> {
+    if (chunk.length === 0) return;
+    let view = chunk;
+    if (!(chunk.buffer instanceof SharedArrayBuffer)) {
+      view = new Uint8Array(new SharedArrayBuffer(chunk.length));
+      view.set(chunk);
+    }
+    this.bytes += chunk.length;
+    const msg: BlobWorkerRequest = { op: "data", id: this.id, chunk: view };
+    if (++this.chunks % ACK_EVERY === 0) {
+      msg.ack = this.chunks;
+      this.ackBytes.set(this.chunks, this.bytes);
+    }
+    blobWorker().postMessage(msg);
+    if (this.bytes - this.acked > MAX_IN_FLIGHT) return new Promise<void>((res) => (this.drainWait = res));
+  }
+
+  digest(): Promise<Digest> {
+    blobWorker().postMessage({ op: "close", id: this.id } satisfies BlobWorkerRequest);
+    return this.done;
+  }
+
+  abort(): void {
+    waiting.delete(this.id);
+    blobWorker().postMessage({ op: "abort", id: this.id } satisfies BlobWorkerRequest);
+  }
+}
+
 export class BlobStore {
   readonly dir: string;
 

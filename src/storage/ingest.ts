@@ -1,7 +1,7 @@
 // One pass over a layer blob: hash the compressed bytes, store them, decompress, hash the
 // uncompressed bytes (the diff ID) and unpack the tar — all on the same chunks as they stream by.
 import * as zlib from "node:zlib";
-import type { BlobWriter } from "./blobs.ts";
+import { type BlobWriter, ParallelBlobWriter, ParallelHasher } from "./blobs.ts";
 import { type Digest, Hasher } from "./digest.ts";
 import { TarReader } from "./tar.ts";
 import { LayerWriter, type UnpackStats } from "./unpack.ts";
@@ -37,7 +37,8 @@ export function looksLikeLayer(head: Uint8Array): boolean {
  */
 export class LayerIngest {
   private blobHash: Hasher | null;
-  private diffHash: Hasher | null = null;
+  private diffHash: Hasher | ParallelHasher | null = null;
+  private diffWait: Promise<void> | null = null;
   private head: Uint8Array[] = [];
   private headLen = 0;
   private compression: Compression | null = null;
@@ -88,12 +89,13 @@ export class LayerIngest {
       else this.writer.finish();
     }
     await this.blob?.close();
+    const diffId = this.diffHash ? await this.diffHash.digest() : null;
     const digest = this.blob ? this.blob.digest() : this.blobHash!.digest();
     const size = this.blob ? this.blob.size : this.blobHash!.bytes;
     return {
       digest,
       size,
-      diffId: this.diffHash ? this.diffHash.digest() : digest,
+      diffId: diffId ?? digest,
       compression: this.compression ?? "none",
       stats: this.writer && !this.unpackError ? this.writer.stats : null,
       unpackError: this.unpackError,
@@ -103,6 +105,7 @@ export class LayerIngest {
   abort(): void {
     this.writer?.abort();
     this.z?.destroy();
+    if (this.diffHash instanceof ParallelHasher) this.diffHash.abort();
   }
 
   private start(): void | Promise<void> {
@@ -120,7 +123,8 @@ export class LayerIngest {
       this.tar = new TarReader(this.writer);
     }
     if (c === "gzip" || c === "zstd") {
-      this.diffHash = new Hasher();
+      // a big layer (its blob already goes to the worker) gets its diff ID hashed there too
+      this.diffHash = this.blob instanceof ParallelBlobWriter ? new ParallelHasher() : new Hasher();
       const z = c === "gzip" ? zlib.createGunzip({ chunkSize: 1 << 20 }) : zlib.createZstdDecompress({ chunkSize: 1 << 20 });
       z.on("data", (out: Buffer) => this.uncompressed(out));
       z.on("error", (e: Error) => {
@@ -132,6 +136,11 @@ export class LayerIngest {
   }
 
   private feed(chunk: Uint8Array): void | Promise<void> {
+    if (this.diffWait) {
+      const w = this.diffWait;
+      this.diffWait = null;
+      return w.then(() => this.feed(chunk));
+    }
     if (this.z) {
       if (this.zError) return;
       if (!this.z.write(chunk)) {
@@ -150,7 +159,8 @@ export class LayerIngest {
   }
 
   private uncompressed(chunk: Uint8Array): void {
-    this.diffHash?.update(chunk);
+    const w = this.diffHash?.update(chunk);
+    if (w) this.diffWait = w;
     if (!this.tar || this.unpackError) return;
     try {
       this.tar.push(chunk);

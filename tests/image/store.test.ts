@@ -329,6 +329,29 @@ describe("edge cases", () => {
   });
 });
 
+describe("big layers (hashed and stored on the worker thread)", () => {
+  test("a 12 MB gzip layer and a 12 MB plain layer load with verified digests and diff IDs", async () => {
+    // random bytes: gzip cannot shrink them below the 8 MB from which the worker thread is used
+    const files = Array.from({ length: 12 }, (_, i) => {
+      const data = new Uint8Array(1 << 20);
+      for (let o = 0; o < data.length; o += 65536) crypto.getRandomValues(data.subarray(o, o + 65536));
+      return { name: `blob${i}`, data };
+    });
+    for (const gzip of [true, false]) {
+      const layout = path.join(work, `big-${gzip}`);
+      const { configDigest } = writeOciLayout(layout, [makeTar(files)], { gzip, name: `localhost/big:${gzip}` });
+      const img = (await archiveImporter(layout).run(a.store)).images[0]!;
+      expect(img.id).toBe(configDigest as `sha256:${string}`); // publish() checked the diff ID against the config
+      const f = fs.readFileSync(path.join(a.store.snapshotDirs(img)[0]!, "blob11"));
+      expect(f.length).toBe(1 << 20);
+      expect(Bun.hash(f)).toBe(Bun.hash(files[11]!.data));
+      expect(img.layers[0]!.size).toBeGreaterThan(8 << 20);
+      // and the stored blob is intact (verified while streamed)
+      for await (const _ of a.store.blobs.stream(img.layers[0]!.digest)) void _;
+    }
+  });
+});
+
 describe("failures clean up after themselves", () => {
   test("an archive cut off in the middle of a layer leaves no temp files in a live process", async () => {
     const layout = path.join(work, "layout");
