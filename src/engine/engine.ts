@@ -25,7 +25,7 @@ import { buildSpec } from "./spec.ts";
 import { EngineError, UsageError, commandFailure, isCommandError, EXIT_ENGINE } from "./errors.ts";
 import { newContainerId, randomName, validName } from "./names.ts";
 import { parseSignal } from "./options.ts";
-import type { ContainerRow, StoredState } from "./types.ts";
+import type { ContainerRow, PortPublish, StoredState } from "./types.ts";
 import { trace } from "./trace.ts";
 
 export interface EngineOptions {
@@ -354,6 +354,18 @@ export class Engine {
     }
   }
 
+  /** The ports as bound (a random host port is known only once the network published it). */
+  async publishedPorts(row: ContainerRow): Promise<PortPublish[]> {
+    const c = row.config;
+    if (c.publish.length === 0 || c.network === "none" || c.network === "host" || !existsSync(join(this.root, "network")) || !this.observe(row).running) return c.publish;
+    const mgr = await this.networks();
+    try {
+      return mgr.ports(row.id).map((b) => ({ hostIp: b.hostIp || "0.0.0.0", hostPort: b.hostPort, containerPort: b.containerPort, proto: b.proto }));
+    } finally {
+      mgr.close();
+    }
+  }
+
   // ---- exit and teardown ----
 
   /** The runtime's record of a previous run, if any: removed (its cgroup with it). */
@@ -577,11 +589,18 @@ export class Engine {
             await this.teardown(cur, true);
             this.removeLocked(cur, {});
             break;
-          default:
+          case "running":
+          case "paused":
+          case "restarting":
+            // Re-read under the lock: it may have moved on since the list was taken.
+            if (cur.state === "restarting" && Date.now() - cur.finishedAt < 75_000) break;
             if (!(cur.pid > 0 && isAlive(cur.pid, cur.pidStart))) {
               const done = await this.finalize(cur);
               if (done.config.autoRemove) this.removeLocked(done, { volumes: true });
             }
+            break;
+          default:
+            break; // at rest (created, exited): nothing to settle
         }
       } catch (e) {
         this.warn(`reconcile ${row.name}: ${(e as Error).message}`);

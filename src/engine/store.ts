@@ -72,7 +72,8 @@ export class ContainerStore {
     this.db = new Database(join(root, "containers.db"), { create: true });
     // WAL + synchronous=NORMAL: a killed berth never loses or tears a committed transaction (the
     // WAL is in the kernel's page cache); only a power cut may drop the last few, never corrupt.
-    this.db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 15000;");
+    // busy_timeout first: switching to WAL takes a lock that another berth may hold right now.
+    this.db.exec("PRAGMA busy_timeout = 15000; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;");
     this.db.exec(SCHEMA);
   }
 
@@ -109,12 +110,14 @@ export class ContainerStore {
 
   /** Compare-and-set on the state, so two processes cannot both move a container on. */
   transition(id: string, from: StoredState[], u: RowUpdate & { state: StoredState }): boolean {
+    // IMMEDIATE: a read that turns into a write must hold the write lock from the start, or a
+    // concurrent writer makes SQLite fail it at once instead of waiting.
     return this.db.transaction(() => {
       const cur = this.get(id);
       if (!cur || !from.includes(cur.state)) return false;
       this.update(id, u);
       return true;
-    })();
+    }).immediate();
   }
 
   remove(id: string): void {

@@ -95,8 +95,9 @@ describe("crash safety", () => {
 
   test("concurrent runs do not corrupt the store", async () => {
     const procs = Array.from({ length: 6 }, (_, i) => Bun.spawn([BERTH, "--root", root, "run", "--rm", "--network", "none", "--name", `par${i}`, "busybox", "echo", `n${i}`], { stdout: "pipe", stderr: "pipe" }));
-    const outs = await Promise.all(procs.map(async (p) => ({ code: await p.exited, out: await new Response(p.stdout).text() })));
+    const outs = await Promise.all(procs.map(async (p) => ({ code: await p.exited, out: await new Response(p.stdout).text(), err: await new Response(p.stderr).text() })));
     outs.forEach((o, i) => {
+      expect(o.err).toBe("");
       expect(o.code).toBe(0);
       expect(o.out).toBe(`n${i}\n`);
     });

@@ -484,7 +484,7 @@ const port: Command = {
   async run(engine, p, io) {
     const row = engine.find(p.args[0]!);
     const want = p.args[1];
-    let pubs = row.config.publish;
+    let pubs = await engine.publishedPorts(row);
     if (want) {
       const [num, proto = "tcp"] = want.split("/");
       pubs = pubs.filter((x) => String(x.containerPort) === num && x.proto === proto);
