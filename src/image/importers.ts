@@ -7,7 +7,8 @@ import * as fs from "node:fs";
 import { chainIds, type Digest, DigestMismatchError, hexOf, sha256 } from "../storage/digest.ts";
 import { LayerIngest } from "../storage/ingest.ts";
 import { packDirectory } from "../storage/pack.ts";
-import { snapshotInfo } from "../storage/snapshots.ts";
+import { type PreparedSnapshot, snapshotInfo } from "../storage/snapshots.ts";
+import type { UnpackStats } from "../storage/unpack.ts";
 import { ArchiveCollector, type CollectedFile, collectDir, collectTar, type Progress, readChunks } from "./archive.ts";
 import { applyChanges } from "./changes.ts";
 import {
@@ -67,7 +68,7 @@ class ArchiveImporter implements ImageImporter {
       store.cleanTemp();
       const col = new ArchiveCollector(store);
       try {
-        const isDir = this.source !== "-" && fs.statSync(this.source).isDirectory();
+        const isDir = isDirectory(this.source);
         if (isDir) await collectDir(this.source, col, opts.progress);
         else await collectTar(this.source, col, opts.progress);
         const { format, pending } = interpretArchive(col, this.source);
@@ -78,6 +79,17 @@ class ArchiveImporter implements ImageImporter {
         col.discard();
       }
     });
+  }
+}
+
+/** "-" is stdin; anything else must exist. */
+function isDirectory(source: string): boolean {
+  if (source === "-") return false;
+  try {
+    return fs.statSync(source).isDirectory();
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") throw new Error(`${source}: no such file or directory`);
+    throw e;
   }
 }
 
@@ -300,7 +312,7 @@ class RootfsImporter implements ImageImporter {
   async run(store: ImageStore, opts: ImportOptions = {}): Promise<ImportResult> {
     return store.writeLock(async () => {
       store.cleanTemp();
-      const isDir = this.source !== "-" && fs.statSync(this.source).isDirectory();
+      const isDir = isDirectory(this.source);
       const chunks = isDir ? packDirectory(this.source) : readChunks(this.source);
       const layer = await ingestLayer(store, chunks, opts.progress);
       const now = new Date().toISOString();
@@ -323,8 +335,8 @@ export interface IngestedLayer {
   diffId: Digest;
   size: number;
   mediaType: string;
-  snapshot: import("../storage/snapshots.ts").PreparedSnapshot;
-  stats: import("../storage/unpack.ts").UnpackStats | null;
+  snapshot: PreparedSnapshot;
+  stats: UnpackStats | null;
 }
 
 /** Streams one layer (tar, gzip or zstd) into a blob and a prepared (not yet visible) snapshot. */

@@ -87,7 +87,7 @@ export class LayerWriter implements TarVisitor {
         const hidden = base.slice(WH_PREFIX.length);
         if (hidden === "" || hidden === "." || hidden === "..") throw new UnsafeLayerEntryError(e.name, "whiteout of an invalid name");
         const target = `${parentAbs}/${hidden}`;
-        this.clear(target, parentRel ? `${parentRel}/${hidden}` : hidden, false);
+        this.clear(target, parentRel ? `${parentRel}/${hidden}` : hidden);
         mknod(target, S_IFCHR, 0, 0);
         if (IS_ROOT && (e.uid !== 0 || e.gid !== 0)) lchown(target, e.uid, e.gid);
       }
@@ -106,7 +106,7 @@ export class LayerWriter implements TarVisitor {
           fd = fs.openSync(abs, CREATE_FLAGS, e.mode & 0o777);
         } catch (err) {
           if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
-          this.clear(abs, rel, false);
+          this.clear(abs, rel);
           fd = fs.openSync(abs, CREATE_FLAGS, e.mode & 0o777);
         }
         this.fd = fd;
@@ -121,7 +121,7 @@ export class LayerWriter implements TarVisitor {
           if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
           const st = fs.lstatSync(abs);
           if (!st.isDirectory()) {
-            this.clear(abs, rel, false);
+            this.clear(abs, rel);
             fs.mkdirSync(abs, e.mode & 0o777);
           }
         }
@@ -133,7 +133,7 @@ export class LayerWriter implements TarVisitor {
       }
       case "symlink": {
         checkSymlinkTarget(e.name, parts, e.linkname);
-        this.clear(abs, rel, true);
+        this.clear(abs, rel);
         fs.symlinkSync(e.linkname, abs);
         this.applyMeta(abs, e, true);
         this.stats.symlinks++;
@@ -152,7 +152,7 @@ export class LayerWriter implements TarVisitor {
         }
         if (st.isDirectory()) throw new UnsafeLayerEntryError(e.name, "hardlink to a directory");
         if (target === abs) return;
-        this.clear(abs, rel, true);
+        this.clear(abs, rel);
         fs.linkSync(target, abs);
         this.stats.hardlinks++;
         this.cur = null;
@@ -161,7 +161,7 @@ export class LayerWriter implements TarVisitor {
       case "char":
       case "block":
       case "fifo": {
-        this.clear(abs, rel, true);
+        this.clear(abs, rel);
         if (e.type === "fifo") mkfifo(abs, e.mode & 0o777);
         else mknod(abs, (e.type === "char" ? S_IFCHR : S_IFBLK) | (e.mode & 0o777), e.devmajor, e.devminor);
         this.applyMeta(abs, e, false);
@@ -275,7 +275,7 @@ export class LayerWriter implements TarVisitor {
   }
 
   /** Removes whatever is at abs (a later entry replaces an earlier one, as tar -x does). */
-  private clear(abs: string, rel: string, probe: boolean): void {
+  private clear(abs: string, rel: string): void {
     let st: fs.Stats;
     try {
       st = fs.lstatSync(abs);
@@ -288,7 +288,6 @@ export class LayerWriter implements TarVisitor {
     } else {
       fs.unlinkSync(abs);
     }
-    void probe;
   }
 }
 
