@@ -34,14 +34,19 @@ export function mountContainerRootfs(lowerdirs: readonly string[], containerDir:
   for (const l of lowers) {
     if (l.includes(":") || l.includes(",")) throw new Error(`overlay lowerdir ${l} contains ':' or ','; choose a store root without them`);
   }
-  const opts = (ls: string[]) => `lowerdir=${ls.join(":")},upperdir=${upper},workdir=${work}`;
+  // Full copy-up only: diff/commit read the upper dir and must find whole files and directories
+  // there, not metacopy stubs or redirects into lower layers (hosts may enable those by default).
+  const opts = (ls: string[]) => `lowerdir=${ls.join(":")},upperdir=${upper},workdir=${work},redirect_dir=off,metacopy=off`;
   const data = opts(lowers);
   if (data.length <= MAX_OPTIONS) {
     mountOverlay(rootfs, data);
   } else {
     // too long for mount(2)'s one page of options: add the layers one by one (new mount API)
     try {
-      mountOverlayFsconfig(rootfs, [...lowers.map((l): [string, string] => ["lowerdir+", l]), ["upperdir", upper], ["workdir", work]]);
+      mountOverlayFsconfig(rootfs, [
+        ...lowers.map((l): [string, string] => ["lowerdir+", l]),
+        ["upperdir", upper], ["workdir", work], ["redirect_dir", "off"], ["metacopy", "off"],
+      ]);
     } catch (e) {
       throw new Error(`mounting the ${lowers.length}-layer root filesystem at ${rootfs} failed: ${(e as Error).message} (layer-by-layer overlay mounts need Linux 6.8 or later)`);
     }
