@@ -166,5 +166,27 @@ describe("overlay root filesystems", () => {
     expect(fs.readFileSync(path.join(rootfs, "l0"), "utf8")).toBe("0");
     expect(fs.readdirSync(rootfs).length).toBe(71);
   });
+  test.skipIf(!fs.existsSync("/bin/busybox"))("a process inside the 3-layer rootfs sees the merged view", async () => {
+    const bb = fs.readFileSync("/bin/busybox");
+    const layers = [
+      makeTar([
+        { name: "bin/", type: "dir" }, { name: "bin/busybox", data: bb, mode: 0o755 }, { name: "bin/sh", type: "symlink", linkname: "busybox" },
+        { name: "etc/", type: "dir" }, { name: "etc/hostname", data: "base\n" }, { name: "etc/motd", data: "v1\n" },
+        { name: "data/", type: "dir" }, { name: "data/a", data: "a" }, { name: "data/b", data: "b" },
+      ]),
+      makeTar([{ name: "etc/.wh.hostname", data: "" }, { name: "etc/motd", data: "v2\n" }, { name: "data/.wh..wh..opq", data: "" }, { name: "data/c", data: "c" }]),
+      makeTar([{ name: ".wh.data", data: "" }, { name: "data2/", type: "dir" }, { name: "data2/d", data: "d" }]),
+    ];
+    const layout = path.join(work, "bb3");
+    writeOciLayout(layout, layers, { name: "localhost/bb3:1" });
+    const img = (await archiveImporter(layout).run(ctx.store)).images[0]!;
+    const cdir = path.join(work, "bb3-ctr");
+    const { rootfs } = mountContainerRootfs(ctx.store.snapshotDirs(img), cdir);
+    mounted.push(cdir);
+    const script = "/bin/busybox cat /etc/motd; test -e /etc/hostname && echo hostname-visible; test -e /data && echo data-visible; /bin/busybox ls /data2";
+    const r = Bun.spawnSync(["chroot", rootfs, "/bin/sh", "-c", script], { stdout: "pipe", stderr: "pipe" });
+    expect({ out: r.stdout.toString(), err: r.stderr.toString() }).toEqual({ out: "v2\nd\n", err: "" });
+  });
 });
+
 
