@@ -322,7 +322,10 @@ export class Engine {
       return this.store.get(id)!;
     } catch (e) {
       const msg = (e as Error).message;
-      const err = e instanceof EngineError ? e : isCommandError(msg) ? commandFailure(msg) : new EngineError(msg.startsWith("OCI") ? msg : `failed to start container ${row.name}: ${msg}`);
+      const code = (e as { exitCode?: number }).exitCode;
+      const err = e instanceof EngineError ? e
+        : isCommandError(msg) || code === 127 || code === 126 ? commandFailure(msg)
+        : new EngineError(msg.startsWith("OCI") ? msg : `failed to start container ${row.name}: ${msg}`);
       try {
         if (monitorPid) kill(monitorPid, SIGKILL);
         await this.teardown(row, true);

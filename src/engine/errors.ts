@@ -25,11 +25,11 @@ export class UsageError extends EngineError {}
 
 /** The runtime could not start the command: 127 when it is missing, 126 otherwise, as docker does. */
 export function commandFailure(message: string): EngineError {
-  const notFound = /executable file not found|no such file or directory|not found/i.test(message);
+  const notFound = /executable file not found|no such file or directory|not found/i.test(message) && !/permission denied/i.test(message);
   return new EngineError(`OCI runtime create failed: ${message}`, notFound ? EXIT_NOT_FOUND : EXIT_CANNOT_INVOKE);
 }
 
 /** Whether a runtime error is about the container's command (as opposed to setup). */
 export function isCommandError(message: string): boolean {
-  return /^exec: |executable file not found in \$PATH/.test(message);
+  return /^exec: |executable file not found in \$PATH|failed to start: .*(execve|exec format error|permission denied)/i.test(message);
 }
