@@ -4,9 +4,9 @@
 //
 //   sudo bun bench/image-load.ts [--rootfs DIR] [--runs N] [--gzip] [--json]
 //
-// DIR: a Debian tree (default: the first of /var/cache/berth/debian-bookworm-nginx and
-// /var/tmp/berth-bench/rootfs that exists; `debootstrap --variant=minbase --include=nginx-light
-// bookworm DIR` makes the 225 MB one). Every berth run loads into a fresh store. "cpu s" is user+system
+// DIR: a Debian tree (default: the first that exists of the cache of
+// `scripts/make-debian-image.sh --nginx --keep-apt-cache` — the 225 MB tree the issue measures —,
+// /var/tmp/berth-bench/rootfs, and the trimmed --nginx cache). Every berth run loads into a fresh store. "cpu s" is user+system
 // CPU time (berth: this process with its worker thread; others: the child) — steadier than wall
 // time when the machine is shared. Subjects:
 //  - berth load            the default store: one syncfs before the image becomes visible (power-cut safe)
@@ -21,7 +21,7 @@ import { archiveImporter, closeImageStore, openImageStore } from "../src/image/i
 import { sha256 } from "../src/storage/digest.ts";
 
 const { values } = parseArgs({ args: Bun.argv.slice(2), options: { rootfs: { type: "string" }, runs: { type: "string" }, gzip: { type: "boolean" }, json: { type: "boolean" } } });
-const candidates = [values.rootfs, "/var/cache/berth/debian-bookworm-nginx", "/var/tmp/berth-bench/rootfs"].filter((x): x is string => !!x);
+const candidates = [values.rootfs, "/var/cache/berth/debian-bookworm-nginx-full", "/var/tmp/berth-bench/rootfs", "/var/cache/berth/debian-bookworm-nginx"].filter((x): x is string => !!x);
 const rootfs = candidates.find((d) => fs.existsSync(path.join(d, "etc/debian_version")));
 if (!rootfs) {
   console.error(`no Debian tree found (tried ${candidates.join(", ")}); run scripts/make-debian-image.sh --nginx or pass --rootfs DIR`);

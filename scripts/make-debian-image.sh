@@ -3,16 +3,19 @@
 # apt uses, and imports it. --nginx adds nginx-light (the bench image). The debootstrap tree is
 # cached in $BERTH_CACHE (default /var/cache/berth) so a second run only imports.
 #
-#   scripts/make-debian-image.sh [--nginx] [--tag NAME] [--rebuild]   (BERTH_ROOT picks the store)
+#   scripts/make-debian-image.sh [--nginx] [--tag NAME] [--rebuild] [--keep-apt-cache]
+#   (BERTH_ROOT picks the store; --keep-apt-cache keeps debootstrap's downloaded .debs, which
+#   gives the ~225 MB one-layer image bench/image-load.ts and the issue measure)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-nginx=0 tag="" rebuild=0 suite=bookworm
+nginx=0 tag="" rebuild=0 keep=0 suite=bookworm
 while [ $# -gt 0 ]; do
   case "$1" in
     --nginx) nginx=1 ;;
     --tag) tag=$2; shift ;;
     --rebuild) rebuild=1 ;;
-    -h|--help) sed -n '2,7p' "$0"; exit 0 ;;
+    --keep-apt-cache) keep=1 ;;
+    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
     *) echo "make-debian-image: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
@@ -26,7 +29,7 @@ mirror=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sourc
   grep -v -- '-security' | head -1 || true)
 mirror=${mirror:-http://deb.debian.org/debian}
 
-cache=${BERTH_CACHE:-/var/cache/berth}/debian-$suite$([ $nginx = 1 ] && echo -nginx)
+cache=${BERTH_CACHE:-/var/cache/berth}/debian-$suite$([ $nginx = 1 ] && echo -nginx)$([ $keep = 1 ] && echo -full)
 if [ $rebuild = 1 ] || [ ! -f "$cache/.complete" ]; then
   rm -rf "$cache.tmp"
   mkdir -p "$(dirname "$cache")"
@@ -35,7 +38,7 @@ if [ $rebuild = 1 ] || [ ! -f "$cache/.complete" ]; then
   echo "debootstrap --variant=minbase ${include[*]} $suite from $mirror …" >&2
   debootstrap --variant=minbase "${include[@]}" "$suite" "$cache.tmp" "$mirror" >&2
   # what a container image does not need: downloaded packages and package lists
-  rm -rf "$cache.tmp"/var/cache/apt/archives/*.deb "$cache.tmp"/var/lib/apt/lists/* "$cache.tmp"/var/log/*.log
+  [ $keep = 1 ] || rm -rf "$cache.tmp"/var/cache/apt/archives/*.deb "$cache.tmp"/var/lib/apt/lists/* "$cache.tmp"/var/log/*.log
   touch "$cache.tmp/.complete"
   rm -rf "$cache"
   mv "$cache.tmp" "$cache"
