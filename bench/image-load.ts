@@ -79,7 +79,7 @@ function writeGzipLayout(layerTar: string, config: string, configDigest: string,
 try {
   log(`building the bench archive from ${rootfs} …`);
   const layerTar = path.join(work, "layer.tar");
-  sh(["tar", "--numeric-owner", "--xattrs", "--xattrs-include=*", "-cf", layerTar, "-C", rootfs, "--exclude=./.complete", "."]);
+  sh(["tar", "--numeric-owner", "--xattrs", "--xattrs-include=*", "-cf", layerTar, "-C", rootfs, "."]);
   const layerBytes = fs.statSync(layerTar).size;
   const archive = path.join(work, "debian-nginx.docker.tar");
   const { config, configDigest } = writeDockerArchive(layerTar, archive);

@@ -20,7 +20,9 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
-[ -n "$tag" ] || { if [ $nginx = 1 ]; then tag=debian:bookworm-nginx; else tag=debian:bookworm; fi; }
+if [ -z "$tag" ]; then
+  if [ $nginx = 1 ]; then tag=debian:bookworm-nginx; else tag=debian:bookworm; fi
+fi
 command -v debootstrap >/dev/null || { echo "make-debian-image: needs debootstrap (apt-get install debootstrap)" >&2; exit 1; }
 
 # the mirror apt is configured with (deb822 "URIs:" or one-line "deb URL suite")
@@ -29,27 +31,31 @@ mirror=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sourc
   grep -v -- '-security' | head -1 || true)
 mirror=${mirror:-http://deb.debian.org/debian}
 
-cache=${BERTH_CACHE:-/var/cache/berth}/debian-$suite$([ $nginx = 1 ] && echo -nginx)$([ $keep = 1 ] && echo -full)
-if [ $rebuild = 1 ] || [ ! -f "$cache/.complete" ]; then
-  rm -rf "$cache.tmp"
+suffix=""
+if [ $nginx = 1 ]; then suffix+=-nginx; fi
+if [ $keep = 1 ]; then suffix+=-full; fi
+cache=${BERTH_CACHE:-/var/cache/berth}/debian-$suite$suffix
+# "$cache.ok" marks a finished debootstrap (kept outside the tree so it is not in the image)
+if [ $rebuild = 1 ] || [ ! -f "$cache.ok" ] || [ ! -d "$cache" ]; then
+  rm -rf "$cache.tmp" "$cache.ok"
   mkdir -p "$(dirname "$cache")"
   include=()
-  [ $nginx = 1 ] && include=(--include=nginx-light)
+  if [ $nginx = 1 ]; then include=(--include=nginx-light); fi
   echo "debootstrap --variant=minbase ${include[*]} $suite from $mirror …" >&2
   debootstrap --variant=minbase "${include[@]}" "$suite" "$cache.tmp" "$mirror" >&2
   # what a container image does not need: downloaded packages and package lists
   [ $keep = 1 ] || rm -rf "$cache.tmp"/var/cache/apt/archives/*.deb "$cache.tmp"/var/lib/apt/lists/* "$cache.tmp"/var/log/*.log
-  touch "$cache.tmp/.complete"
   rm -rf "$cache"
   mv "$cache.tmp" "$cache"
+  touch "$cache.ok"
 fi
 
 BUN=${BUN:-node_modules/.bin/bun}
 changes=(-c 'CMD ["bash"]' -c 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin')
-[ $nginx = 1 ] && changes=(-c 'CMD ["nginx","-g","daemon off;"]' -c 'EXPOSE 80' -c 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin')
-# .complete is our marker, not part of the image
-tmpdir=$(mktemp -d /tmp/berth-debian-XXXXXX)
-trap 'umount "$tmpdir" 2>/dev/null || true; rmdir "$tmpdir"' EXIT
-mount --bind -o ro "$cache" "$tmpdir"
-"$BUN" src/cli/berth/image.ts import "$tmpdir" "$tag" -q "${changes[@]}" -m "debootstrap --variant=minbase $suite$([ $nginx = 1 ] && echo ' + nginx-light')"
+what="debootstrap --variant=minbase $suite"
+if [ $nginx = 1 ]; then
+  changes=(-c 'CMD ["nginx","-g","daemon off;"]' -c 'EXPOSE 80' -c 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin')
+  what+=" + nginx-light"
+fi
+"$BUN" src/cli/berth/image.ts import "$cache" "$tag" -q "${changes[@]}" -m "$what"
 echo "made $tag" >&2
