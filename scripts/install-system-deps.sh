@@ -11,6 +11,7 @@ packages=(
   skopeo umoci                                # third-party image archives for import tests
   docker-registry                             # local registry for pull/push tests
   curl wrk hyperfine                          # HTTP checks and benchmarks
+  python3 util-linux                          # test helpers (console socket, setpriv)
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -66,14 +66,15 @@ int init_main(void *arg) {
   if (sync_send(sync, "ready") < 0) _exit(1);
   close(sync);
 
+  int fifo = -1;
   if (statefd >= 0) {
     /* Blocks until `start` opens the fifo for reading. The fd stays open (close-on-exec) so
-     * `start` sees end-of-file exactly when execve has happened. */
-    int fifo = openat(statefd, "exec.fifo", O_WRONLY | O_CLOEXEC);
+     * `start` sees end-of-file exactly when execve has happened, or reads why it did not. */
+    fifo = openat(statefd, "exec.fifo", O_WRONLY | O_CLOEXEC);
     if (fifo < 0) { fprintf(stderr, "berth-init: open exec.fifo: %s\n", strerror(errno)); _exit(1); }
     if (write(fifo, "0", 1) != 1) { fprintf(stderr, "berth-init: write exec.fifo: %s\n", strerror(errno)); _exit(1); }
     close(statefd);
   }
-  if (hooks_run(plan, "startContainer", err, sizeof err) < 0) { fprintf(stderr, "berth-init: %s\n", err); _exit(1); }
-  process_exec(plan, -1);
+  if (hooks_run(plan, "startContainer", err, sizeof err) < 0) fail(fifo, "%s", err);
+  process_exec(plan, fifo);
 }

@@ -10,7 +10,7 @@ import { encodePlan } from "./plan-encoding.ts";
 import { buildCreatePlan, resolveRootfs } from "./plan.ts";
 import { StateStore, type ContainerRecord } from "./state-store.ts";
 import { startInit, expectMessage, type InitProcess, type Stdio } from "./native.ts";
-import { runHooks } from "./hooks.ts";
+import { runHooks, runHooksWarnOnly } from "./hooks.ts";
 import { processStartTime } from "./proc.ts";
 import { openCgroup, type CgroupManager } from "../cgroups/index.ts";
 import { mkfifo, kill } from "../sys/libc.ts";
@@ -124,6 +124,11 @@ export async function createContainer(store: StateStore, opts: CreateOptions): P
       cgroup?.destroy();
     } catch { /* best effort: report the original error */ }
     store.remove(opts.id);
+    // runtime-spec: a failed create continues at the delete step, and delete runs poststop.
+    if (pid) {
+      const state = { ociVersion: OCI_VERSION, id: opts.id, status: "stopped" as const, pid, bundle, ...(spec.annotations ? { annotations: spec.annotations } : {}) };
+      await runHooksWarnOnly("poststop", spec.hooks?.poststop, state, (m) => process.stderr.write(`berth-runtime: warning: ${m}\n`));
+    }
     throw e;
   }
 }

@@ -103,6 +103,8 @@ function mountRecord(m: Mount, index: number, ctx: { newNet: boolean; newCgroupN
   if (o.bind || type === "bind") {
     if (!m.source) fail(`${where}: a bind mount needs a source`);
     if (!existsSync(m.source)) fail(`${where}: bind source ${m.source} does not exist`);
+    // The kernel ignores data on a bind: an option we do not know would be silently dropped.
+    if (o.data.length) fail(`${where}: unknown option${o.data.length > 1 ? "s" : ""} ${o.data.map((d) => JSON.stringify(d)).join(", ")} for a bind mount`);
     const flags = MS.BIND | (o.recursive ? MS.REC : 0);
     return [["mount", m.source, dest, "bind", flags, o.propagation, o.data.join(","), o.flags]];
   }
@@ -226,6 +228,7 @@ export function buildCreatePlan(spec: Spec, opts: CreatePlanOptions): PlanRecord
   for (const p of linux.readonlyPaths ?? []) plan.push(["readonly_path", containerPath(p, "linux.readonlyPaths")]);
   for (const [k, v] of Object.entries(linux.sysctl ?? {})) {
     if (!/^[\w.\-/]+$/.test(k) || k.includes("..")) fail(`linux.sysctl: bad name ${JSON.stringify(k)}`);
+    checkSysctlNamespaced(k, all);
     plan.push(["sysctl", k, v]);
   }
   plan.push(["state_dir", opts.stateDir]);
@@ -236,6 +239,20 @@ export function buildCreatePlan(spec: Spec, opts: CreatePlanOptions): PlanRecord
   if (linux.intelRdt) fail("linux.intelRdt is not supported on this host");
   if (linux.mountLabel) fail("linux.mountLabel: SELinux is not available on this host; remove it");
   return plan;
+}
+
+const IPC_SYSCTLS = new Set(["kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall", "kernel.shmmax",
+  "kernel.shmmni", "kernel.shm_rmid_forced"]);
+
+/** A sysctl is only written when it belongs to a namespace the container has: anything else
+ *  would change the host's kernel (runc refuses the same way). */
+function checkSysctlNamespaced(key: string, namespaces: Set<NamespaceType>): void {
+  const k = key.replaceAll("/", ".");
+  const needs: NamespaceType | undefined = k.startsWith("net.") ? "network"
+    : IPC_SYSCTLS.has(k) || k.startsWith("fs.mqueue.") ? "ipc"
+    : k === "kernel.hostname" || k === "kernel.domainname" ? "uts" : undefined;
+  if (!needs) fail(`linux.sysctl: ${key} is not in a separate kernel namespace; setting it would change the host`);
+  if (!namespaces.has(needs)) fail(`linux.sysctl: ${key} needs a ${needs} namespace of the container's own (otherwise it would change the host)`);
 }
 
 export function bundleConfigPath(bundle: string): string {

@@ -7,7 +7,7 @@ export function parseSignal(text: string): number {
   const t = text.trim().toUpperCase();
   if (/^\d+$/.test(t)) {
     const n = Number(t);
-    if (n >= 1 && n <= 64) return n;
+    if (n >= 0 && n <= 64) return n; // 0: only checks that the process exists, as kill(1) does
   } else {
     const name = t.startsWith("SIG") ? t : `SIG${t}`;
     if (SIGNALS[name] !== undefined) return SIGNALS[name]!;

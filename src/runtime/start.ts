@@ -14,6 +14,7 @@ export async function startContainer(store: StateStore, id: string, warn: (msg: 
   }
   const fifoPath = join(store.dir(id), "exec.fifo");
   // Non-blocking open: if the init died we must not hang waiting for a writer.
+  let report = ""; // after the byte: "error MSG" if a startContainer hook or execve failed
   const fd = openSync(fifoPath, constants.O_RDONLY | constants.O_NONBLOCK);
   try {
     const buf = Buffer.alloc(1);
@@ -29,13 +30,18 @@ export async function startContainer(store: StateStore, id: string, warn: (msg: 
     let released = false;
     for (;;) {
       const n = readOnce();
-      if (n === 1) released = true;
+      if (n === 1 && released) report += buf.toString("latin1");
+      else if (n === 1) released = true;
       // After the byte, end of file means the init's copy of the fifo closed at execve (or it died):
       // the user's process has started, so poststart hooks may run now.
       else if (n === 0 && released) break;
       else if (!isAlive(rec.pid, rec.pidStartTime)) {
         // A short-lived process may have passed the fifo and exited already: its byte is still there.
-        if (released || readOnce() === 1) break;
+        if (!released && readOnce() === 1) released = true;
+        if (released) {
+          while (readOnce() === 1) report += buf.toString("latin1");
+          break;
+        }
         throw new Error(`cannot start container ${id}: its init exited before start`);
       }
       Bun.sleepSync(0.1);
@@ -44,5 +50,9 @@ export async function startContainer(store: StateStore, id: string, warn: (msg: 
     closeSync(fd);
   }
   unlinkSync(fifoPath);
+  if (report.startsWith("error ")) {
+    const message = report.slice(6).trim();
+    throw Object.assign(new Error(`container ${id} failed to start: ${message}`), { exitCode: /not found/.test(message) ? 127 : 1 });
+  }
   await runHooksWarnOnly("poststart", rec.config.hooks?.poststart, hookState(store, rec, "running"), warn);
 }
