@@ -385,9 +385,11 @@ export class Engine {
     const id = row.id;
     if (killFirst && row.pid && isAlive(row.pid, row.pidStart)) kill(row.pid, SIGKILL);
     await this.releaseRuntime(id);
+    trace("teardown: runtime state and cgroup released");
     if (row.monitorPid > 0) {
       // The monitor leaves by itself once its container is reaped; wait for it briefly.
       for (let i = 0; i < 200 && monitorAlive(row.monitorPid); i++) await Bun.sleep(5);
+      trace("teardown: monitor gone");
     }
     if (row.config.network !== "none" && row.config.network !== "host" && existsSync(join(this.root, "network"))) {
       try {
@@ -398,6 +400,7 @@ export class Engine {
       }
     }
     if (overlayMounted(this.paths.rootfs(id))) unmountContainerRootfs(this.paths.container(id));
+    trace("teardown: rootfs unmounted");
     for (const f of [this.paths.attachSocket(id), this.paths.consoleSocket(id)]) rmSync(f, { force: true });
   }
 
