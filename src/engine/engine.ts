@@ -198,7 +198,8 @@ export class Engine {
 
   private exitCommandFor(row: ContainerRow, foreground: boolean): string[] | undefined {
     if (!this.opts.exitCommand) return undefined;
-    const needed = !foreground || row.config.restart.name !== "no";
+    // A foreground client settles its container itself, unless it may detach (a terminal).
+    const needed = !foreground || row.config.restart.name !== "no" || (row.config.tty && row.config.openStdin);
     return needed ? [...this.opts.exitCommand, row.id] : undefined;
   }
 
@@ -253,11 +254,12 @@ export class Engine {
    * the container (and remove it with --rm) while holding its lock throughout, so no other berth
    * settles it underneath us. Returns the container's exit code.
    */
-  async runAttached(id: string, opts: StartOptions & { untilExit: (row: ContainerRow) => Promise<void> }): Promise<number> {
+  async runAttached(id: string, opts: StartOptions & { untilExit: (row: ContainerRow) => Promise<"exited" | "detached"> }): Promise<number | "detached"> {
     const lock = await this.lock(id);
     try {
       let row = await this.startLocked(id, opts);
-      await opts.untilExit(row);
+      // Detached (ctrl-p ctrl-q): the container runs on; its exit hook or a later command settles it.
+      if ((await opts.untilExit(row)) === "detached") return "detached";
       trace("run: exited");
       if (this.observe(row).running) await waitForRun(this, row);
       row = await this.finalize(this.store.get(id)!);

@@ -20,6 +20,20 @@ describe("terminals", () => {
     expect(r.code).toBe(5);
   }, 180_000);
 
+  test("ctrl-p ctrl-q detaches; attach comes back; exit ends it", async () => {
+    // script(1) passes the keys through; berth must see them only after it attached.
+    const detach = Bun.spawn(["script", "-eqc", `${BERTH} --root ${root} run -it --name det --network none busybox sh`, "/dev/null"], { stdin: "pipe", stdout: "pipe", stderr: "pipe" });
+    await Bun.sleep(2000);
+    detach.stdin.write("\x10\x11");
+    await detach.stdin.flush();
+    expect(await detach.exited).toBe(0);
+    expect(berth(root, ["ps", "--format", "{{.Names}} {{.State}}"]).stdout).toBe("det running\n");
+    const back = inTerminal(`${BERTH} --root ${root} attach det`, "exit 4\r");
+    expect(back.code).toBe(4);
+    expect(berth(root, ["ps", "-a", "--format", "{{.Names}} {{.State}}"]).stdout).toBe("det exited\n");
+    expect(berth(root, ["rm", "det"]).code).toBe(0);
+  }, 180_000);
+
   test("exec -it into a running container", () => {
     berth(root, ["run", "-d", "--name", "shellbox", "--network", "none", "busybox", "sleep", "60"]);
     const r = inTerminal(`${BERTH} --root ${root} exec -it shellbox sh`, "echo in=$(cat /proc/1/comm)\rexit 3\r");

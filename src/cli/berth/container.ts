@@ -113,12 +113,17 @@ interface Attached {
   session: AttachSession;
   /** Bytes of output received over the socket. */
   received: () => number;
+  /** The user typed the detach keys (ctrl-p ctrl-q): the session ended, the container runs on. */
+  detached: () => boolean;
   done: () => void;
 }
+
+const CTRL_P = 0x10, CTRL_Q = 0x11;
 
 async function attachStdio(engine: Engine, view: ContainerView, withStdin: boolean): Promise<Attached> {
   const tty = view.row.config.tty;
   let received = 0;
+  let detached = false;
   const session = await attach(engine.paths.attachSocket(view.row.id), {
     tty,
     onOutput: (stream, data) => {
@@ -133,7 +138,21 @@ async function attachStdio(engine: Engine, view: ContainerView, withStdin: boole
       stdin.setRawMode(true);
       cleanups.push(() => stdin.setRawMode(false));
     }
-    const onData = (d: Buffer) => session.write(d);
+    // docker's detach keys on a terminal: ctrl-p then ctrl-q leaves the container running.
+    let pendingP = false;
+    const onData = (d: Buffer) => {
+      if (!tty) return session.write(d);
+      let out = d;
+      if (pendingP) {
+        pendingP = false;
+        if (d[0] === CTRL_Q) { detached = true; session.detach(); return; }
+        out = Buffer.concat([Buffer.from([CTRL_P]), d]);
+      }
+      const at = out.indexOf(CTRL_P);
+      if (at >= 0 && at === out.length - 1) { pendingP = true; out = out.subarray(0, at); }
+      else if (at >= 0 && out[at + 1] === CTRL_Q) { session.write(out.subarray(0, at)); detached = true; session.detach(); return; }
+      if (out.length) session.write(out);
+    };
     const onEnd = () => { if (!tty) session.closeStdin(); };
     stdin.on("data", onData);
     stdin.on("end", onEnd);
@@ -145,7 +164,7 @@ async function attachStdio(engine: Engine, view: ContainerView, withStdin: boole
     process.on("SIGWINCH", resize);
     cleanups.push(() => process.off("SIGWINCH", resize));
   }
-  return { session, received: () => received, done: () => { for (const c of cleanups) c(); } };
+  return { session, received: () => received, detached: () => detached, done: () => { for (const c of cleanups) c(); } };
 }
 
 /** docker run's sig-proxy: INT/TERM/HUP/QUIT to the foreground berth go to the container. */
@@ -162,7 +181,7 @@ async function runForeground(engine: Engine, id: string, withStdin: boolean, rem
   let unproxy = () => {};
   let startedNs = 0n;
   try {
-    return await engine.runAttached(id, {
+    const code = await engine.runAttached(id, {
       foreground: true,
       consoleSize: terminalSize(),
       beforeStart: async (row) => {
@@ -172,13 +191,20 @@ async function runForeground(engine: Engine, id: string, withStdin: boolean, rem
       },
       untilExit: async () => {
         await attached?.session.closed;
+        if (attached?.detached()) return "detached";
         // The monitor may accept our connection only after the first output went by (under
         // load); then nothing came over the socket, and the log has it all.
         if (attached && attached.received() === 0) {
           await writeLogs(engine.paths.log(id), { since: startedNs }, { stdout: (d) => writeFully(1, d), stderr: (d) => writeFully(2, d) });
         }
+        return "exited";
       },
     });
+    if (code === "detached") {
+      process.stderr.write("\r\n");
+      return 0;
+    }
+    return code;
   } catch (e) {
     if (removeOnFailure) await engine.remove(id, { force: true, volumes: true }).catch(() => {});
     throw e;
@@ -422,6 +448,7 @@ const attachCmd: Command = {
       a.done();
       unproxy();
     }
+    if (a.detached()) return 0;
     return engine.waitExit(row.id);
   },
 };
