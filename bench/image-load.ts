@@ -2,7 +2,7 @@
 // `sha256sum` of the archive and `podman load` (when installed), interleaved in one run.
 // The image: a debootstrap minbase tree with nginx-light, ~225 MB as a docker-archive.
 //
-//   sudo bun bench/image-load.ts [--rootfs DIR] [--runs N] [--gzip] [--json]
+//   sudo bun bench/image-load.ts [--rootfs DIR] [--runs N] [--gzip] [--json] [--tmp DIR]
 //
 // DIR: a Debian tree (default: the first that exists of the cache of
 // `scripts/make-debian-image.sh --nginx --keep-apt-cache` — the 225 MB tree the issue measures —,
@@ -20,7 +20,7 @@ import { gzipSync } from "node:zlib";
 import { archiveImporter, closeImageStore, openImageStore } from "../src/image/index.ts";
 import { sha256 } from "../src/storage/digest.ts";
 
-const { values } = parseArgs({ args: Bun.argv.slice(2), options: { rootfs: { type: "string" }, runs: { type: "string" }, gzip: { type: "boolean" }, json: { type: "boolean" } } });
+const { values } = parseArgs({ args: Bun.argv.slice(2), options: { rootfs: { type: "string" }, runs: { type: "string" }, gzip: { type: "boolean" }, json: { type: "boolean" }, tmp: { type: "string" } } });
 const candidates = [values.rootfs, "/var/cache/berth/debian-bookworm-nginx-full", "/var/tmp/berth-bench/rootfs", "/var/cache/berth/debian-bookworm-nginx"].filter((x): x is string => !!x);
 const rootfs = candidates.find((d) => fs.existsSync(path.join(d, "etc/debian_version")));
 if (!rootfs) {
@@ -28,7 +28,8 @@ if (!rootfs) {
   process.exit(1);
 }
 const runs = Number(values.runs ?? 5);
-const work = fs.mkdtempSync(path.join("/var/tmp", "berth-bench-"));
+// --tmp: where archives, stores and tar's target live (default /var/tmp: a disk, as /var/lib/berth is)
+const work = fs.mkdtempSync(path.join(values.tmp ?? "/var/tmp", "berth-bench-"));
 const log = (s: string) => console.error(s);
 
 let childCpu = 0; // seconds of CPU used by the last sh() child
