@@ -7,7 +7,7 @@ import { CAPABILITY_NAMES, normalizeCapability } from "../security/capabilities.
 import { EngineError, UsageError } from "./errors.ts";
 import {
   expandEnv, mergeEnv, parseCpus, parseInteger, parseLabels, parseMemory, parseMemorySwap, parsePublish, parseRestart,
-  parseSignal, parseTmpfs, parseVolumeSpec, readEnvFile,
+  parseSignal, parseSize, parseTmpfs, parseVolumeSpec, readEnvFile,
 } from "./options.ts";
 import type { BindMount, ContainerConfig } from "./types.ts";
 
@@ -50,6 +50,12 @@ export interface CreateRequest {
   userns?: string;
   sysctls?: string[];
   logMaxBytes?: number;
+  /** -P: every exposed port on a random host port. */
+  publishAll?: boolean;
+  addHosts?: string[];
+  dns?: string[];
+  /** --log-opt KEY=VALUE (max-size). */
+  logOpts?: string[];
 }
 
 export interface ImageInfo {
@@ -190,12 +196,51 @@ export function buildConfig(req: CreateRequest, image: ImageInfo, id: string): C
     noNewPrivileges: security.noNewPrivileges,
     init: req.init ?? false,
     exposedPorts: Object.keys(ic.ExposedPorts ?? {}),
-    publish: (req.publish ?? []).map(parsePublish),
+    publish: publishList(req, ic.ExposedPorts),
     stopSignal,
     stopTimeout: req.stopTimeout !== undefined ? parseInteger(req.stopTimeout, "--stop-timeout", -1) : 10,
-    logMaxBytes: req.logMaxBytes ?? DEFAULT_LOG_MAX,
+    logMaxBytes: logMaxBytes(req),
     sysctls: sysctlMap(req.sysctls),
+    ...(req.addHosts?.length ? { extraHosts: req.addHosts.map(parseAddHost) } : {}),
+    ...(req.dns?.length ? { dns: req.dns.map(checkIp("--dns")) } : {}),
   };
+}
+
+function checkIp(flag: string) {
+  return (ip: string): string => {
+    if (!/^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.test(ip) || ip.split(".").some((o) => Number(o) > 255)) {
+      throw new UsageError(`invalid IP address in ${flag}: ${ip}`);
+    }
+    return ip;
+  };
+}
+
+/** --add-host NAME:IP (docker also accepts NAME=IP). */
+function parseAddHost(spec: string): { ip: string; names: string[] } {
+  const at = spec.search(/[:=]/);
+  if (at <= 0) throw new UsageError(`invalid --add-host "${spec}": use NAME:IP`);
+  return { ip: checkIp("--add-host")(spec.slice(at + 1)), names: [spec.slice(0, at)] };
+}
+
+function publishList(req: CreateRequest, exposed: Record<string, object> | undefined): ContainerConfig["publish"] {
+  const out = (req.publish ?? []).map(parsePublish);
+  if (req.publishAll) {
+    for (const e of Object.keys(exposed ?? {})) {
+      const [port, proto = "tcp"] = e.split("/");
+      if (!out.some((p) => String(p.containerPort) === port && p.proto === proto)) out.push(parsePublish(`${port}/${proto}`));
+    }
+  }
+  return out;
+}
+
+function logMaxBytes(req: CreateRequest): number {
+  let max = req.logMaxBytes ?? DEFAULT_LOG_MAX;
+  for (const o of req.logOpts ?? []) {
+    const [k, v = ""] = o.split("=", 2) as [string, string?];
+    if (k === "max-size") max = parseSize(v, "--log-opt max-size");
+    else if (k !== "max-file") throw new UsageError(`unknown log opt '${k}' (berth's monitor supports max-size; it keeps one rotated file)`);
+  }
+  return max;
 }
 
 function parsePidsLimit(v: string): number | undefined {

@@ -222,7 +222,9 @@ export class Engine {
       etcFiles = { hosts: "/etc/hosts", resolvConf: "/etc/resolv.conf", hostname: writeContainerFiles(this.paths.filesDir(row.id), { hostname: cfg.hostname, hosts: [] }).hostname };
     } else {
       // Written now (the bridge setup rewrites them in place once the container has its address).
-      etcFiles = writeContainerFiles(this.paths.filesDir(row.id), { hostname: cfg.hostname, domainname: cfg.domainname, hosts: [], dns: cfg.network === "none" ? [] : undefined });
+      etcFiles = writeContainerFiles(this.paths.filesDir(row.id), {
+        hostname: cfg.hostname, domainname: cfg.domainname, hosts: cfg.extraHosts ?? [], dns: cfg.dns ?? (cfg.network === "none" ? [] : undefined),
+      });
     }
     const spec = buildSpec(cfg, { id: row.id, rootfs, etcFiles, volumeSources, netns, consoleSize });
     writeFileSync(join(dir, "config.json"), JSON.stringify(spec));
@@ -351,7 +353,7 @@ export class Engine {
       const driver = driverFor(parseNetworkMode(row.config.network), { manager: mgr });
       driver.setup({
         containerId: row.id, netnsPath: `/proc/${pid}/ns/net`, name: row.name, hostname: row.config.hostname, domainname: row.config.domainname,
-        filesDir: this.paths.filesDir(row.id),
+        filesDir: this.paths.filesDir(row.id), extraHosts: row.config.extraHosts, dns: row.config.dns,
         ports: row.config.publish.map((p) => ({ hostIp: p.hostIp, hostPort: p.hostPort, containerPort: p.containerPort, proto: p.proto })),
       });
     } finally {

@@ -70,6 +70,10 @@ export interface ContainerConfig {
   stopTimeout: number;
   logMaxBytes: number;
   sysctls?: Record<string, string>;
+  /** --add-host NAME:IP entries for /etc/hosts. */
+  extraHosts?: { ip: string; names: string[] }[];
+  /** --dns servers (empty: the host's). */
+  dns?: string[];
 }
 
 /** Lifecycle states as stored; "creating"/"starting"/"removing" mark an operation in progress. */

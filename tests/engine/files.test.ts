@@ -111,6 +111,14 @@ describe("security flags", () => {
     expect(berth(root, ["run", "--rm", "--network", "none", "--security-opt", "no-new-privileges", "busybox", "grep", "NoNewPrivs", "/proc/self/status"]).stdout).toMatch(/NoNewPrivs:\s+1/);
   }, 180_000);
 
+  test("the OOM killer is recorded", () => {
+    const r = berth(root, ["run", "--name", "hog", "-m", "8m", "--memory-swap", "8m", "--network", "none", "busybox", "sh", "-c", "x=$(head -c 64m /dev/zero | tr '\\0' a); echo survived"]);
+    expect(r.stdout).toBe("");
+    expect(r.code).toBe(137);
+    expect(berth(root, ["inspect", "-f", "{{.State.OOMKilled}} {{.State.ExitCode}}", "hog"]).stdout).toBe("true 137\n");
+    expect(berth(root, ["rm", "hog"]).code).toBe(0);
+  }, 180_000);
+
   test("resource limits reach the cgroup", () => {
     const id = berth(root, ["run", "-d", "--network", "none", "-m", "32m", "--cpus", "0.5", "--pids-limit", "50", "--cpu-shares", "512", "busybox", "sleep", "30"]).stdout.trim();
     try {

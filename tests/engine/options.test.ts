@@ -81,6 +81,17 @@ describe("image config applied as docker does", () => {
     const c = buildConfig({ image: "img", args: [], memory: "64m", cpus: "0.5", pidsLimit: "100" }, image, "f".repeat(64));
     expect(resourcesOf(c, true)).toEqual({ memory: { limit: 64 * 1024 * 1024, swap: 128 * 1024 * 1024 }, cpu: { quota: 50000, period: 100000 }, pids: { limit: 100 } });
   });
+  test("-P publishes every exposed port; --add-host, --dns, --log-opt", () => {
+    const img = { ...image, config: { ...image.config, ExposedPorts: { "80/tcp": {}, "53/udp": {} } } };
+    const c = buildConfig({ image: "img", args: [], publishAll: true, publish: ["8080:80"], addHosts: ["db:10.0.0.5"], dns: ["9.9.9.9"], logOpts: ["max-size=1m"] }, img, "f".repeat(64));
+    expect(c.publish.map((p) => `${p.hostPort}:${p.containerPort}/${p.proto}`)).toEqual(["8080:80/tcp", "0:53/udp"]);
+    expect(c.extraHosts).toEqual([{ ip: "10.0.0.5", names: ["db"] }]);
+    expect(c.dns).toEqual(["9.9.9.9"]);
+    expect(c.logMaxBytes).toBe(1024 * 1024);
+    expect(() => buildConfig({ image: "img", args: [], dns: ["nope"] }, image, "f".repeat(64))).toThrow(/invalid IP address in --dns/);
+    expect(() => buildConfig({ image: "img", args: [], logOpts: ["mode=x"] }, image, "f".repeat(64))).toThrow(/unknown log opt/);
+  });
+
   test("env merge keeps the last value of a key", () => {
     expect(mergeEnv(["A=1", "B=1"], ["A=2"])).toEqual(["A=2", "B=1"]);
   });

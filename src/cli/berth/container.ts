@@ -62,6 +62,10 @@ export const CREATE_FLAGS: FlagSpec[] = [
   s("network", undefined, "Connect a container to a network (none, host, bridge or NAME)"),
   s("net", undefined, "Alias of --network"),
   l("publish", "p", "Publish a container's port(s) to the host"),
+  b("publish-all", "P", "Publish all exposed ports to random ports"),
+  l("add-host", undefined, "Add a custom host-to-IP mapping (host:ip)"),
+  l("dns", undefined, "Set custom DNS servers"),
+  l("log-opt", undefined, "Log driver options (max-size=10m)"),
   s("stop-signal", undefined, "Signal to stop the container"),
   s("stop-timeout", undefined, "Timeout (in seconds) to stop a container", "int"),
   l("sysctl", undefined, "Sysctl options"),
@@ -82,6 +86,7 @@ export function createRequest(p: Parsed): CreateRequest {
     privileged: p.bools.has("privileged"), securityOpt: p.lists.get("security-opt"), init: p.bools.has("init"),
     network: str("network") ?? str("net"), publish: p.lists.get("publish"), stopSignal: str("stop-signal"),
     stopTimeout: str("stop-timeout"), userns: str("userns"), sysctls: p.lists.get("sysctl"),
+    publishAll: p.bools.has("publish-all"), addHosts: p.lists.get("add-host"), dns: p.lists.get("dns"), logOpts: p.lists.get("log-opt"),
   };
 }
 
