@@ -148,6 +148,9 @@ export function buildConfig(req: CreateRequest, image: ImageInfo, id: string): C
     seen.add(m.destination);
   }
 
+  if (req.workdir !== undefined && req.workdir !== "" && !req.workdir.startsWith("/")) {
+    throw new UsageError(`the working directory '${req.workdir}' is invalid, it needs to be an absolute path`);
+  }
   const restart = parseRestart(req.restart ?? "no");
   if (req.rm && restart.name !== "no") throw new UsageError("Conflicting options: --restart and --rm");
   const memory = req.memory !== undefined ? parseMemory(req.memory) : undefined;
