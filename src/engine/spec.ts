@@ -16,7 +16,8 @@ import { mergeEnv } from "./options.ts";
 export const DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /** A host binary usable as --init (docker ships tini as docker-init). */
-export const INIT_CANDIDATES = ["/usr/bin/docker-init", "/usr/bin/tini-static", "/usr/bin/tini", "/usr/libexec/docker/docker-init"];
+// Static builds first: the binary runs inside the image, which may have no libc.
+export const INIT_CANDIDATES = ["/usr/bin/tini-static", "/usr/libexec/docker/docker-init", "/usr/bin/docker-init", "/usr/bin/tini"];
 const INIT_IN_CONTAINER = "/sbin/docker-init";
 
 /** --privileged: the host's top-level device nodes (docker gives them all), minus the ones the
@@ -153,7 +154,7 @@ export function buildSpec(cfg: ContainerConfig, ctx: SpecContext): Spec {
   }
   if (cfg.init) {
     const init = hostInitBinary();
-    if (!init) throw new Error(`--init needs tini on the host (looked for ${INIT_CANDIDATES.join(", ")}); install the tini package`);
+    if (!init) throw new Error(`--init needs tini on the host (looked for ${INIT_CANDIDATES.join(", ")}); install it: apt-get install tini`);
     mounts.push({ destination: INIT_IN_CONTAINER, type: "bind", source: init, options: ["bind", "ro"] });
   }
   mounts.push(...userMounts(cfg, ctx));

@@ -4,6 +4,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { berth, cleanupRoot, engineRoot, mountsUnder } from "./helpers.ts";
+import { hostInitBinary } from "../../src/engine/spec.ts";
 
 let root = "";
 let host = "";
@@ -109,6 +110,14 @@ describe("security flags", () => {
     expect(berth(root, ["run", "--rm", "--network", "none", "busybox", "unshare", "-U", "true"]).code).not.toBe(0);
     expect(berth(root, ["run", "--rm", "--network", "none", "--security-opt", "seccomp=unconfined", "busybox", "unshare", "-U", "true"]).code).toBe(0);
     expect(berth(root, ["run", "--rm", "--network", "none", "--security-opt", "no-new-privileges", "busybox", "grep", "NoNewPrivs", "/proc/self/status"]).stdout).toMatch(/NoNewPrivs:\s+1/);
+  }, 180_000);
+
+  // --init needs tini on the host (Debian package tini; the static build serves any image).
+  test.skipIf(hostInitBinary() === null)("--init runs the command under tini as pid 1", () => {
+    const r = berth(root, ["run", "--rm", "--network", "none", "--init", "busybox", "sh", "-c", "echo $$ $(cat /proc/1/comm); exit 7"]);
+    expect(r.stdout).toMatch(/^\d+ (docker-init|tini)/);
+    expect(r.stdout).not.toMatch(/^1 /);
+    expect(r.code).toBe(7);
   }, 180_000);
 
   test("the OOM killer is recorded", () => {
