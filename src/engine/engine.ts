@@ -54,6 +54,7 @@ export interface ContainerView {
 
 const SIGKILL = 9;
 const COMMIT_PAUSE = "paused for commit by berth pid ";
+const FLOCK = "/usr/bin/flock";
 
 export class Engine {
   readonly paths: EnginePaths;
@@ -198,9 +199,13 @@ export class Engine {
 
   private exitCommandFor(row: ContainerRow, foreground: boolean): string[] | undefined {
     if (!this.opts.exitCommand) return undefined;
-    // A foreground client settles its container itself, unless it may detach (a terminal).
-    const needed = !foreground || row.config.restart.name !== "no" || (row.config.tty && row.config.openStdin);
-    return needed ? [...this.opts.exitCommand, row.id] : undefined;
+    const hook = [...this.opts.exitCommand, row.id];
+    // A foreground client settles its container itself while it holds the lock; only if it was
+    // killed meanwhile (lock free) is the hook needed. Probing with flock(1) costs a few
+    // milliseconds where starting the hook costs a whole berth process.
+    const clientSettles = foreground && row.config.restart.name === "no" && !(row.config.tty && row.config.openStdin);
+    if (clientSettles && existsSync(FLOCK)) return ["/bin/sh", "-c", `${FLOCK} -n "$0" true || exit 0; exec "$@"`, this.paths.lock(row.id), ...hook];
+    return hook;
   }
 
   /** Mounts, files and the OCI spec for one run of the container. */
