@@ -43,6 +43,9 @@ describe("berth image CLI", () => {
     const listed = berth("images", "--format", "{{.Repository}}:{{.Tag}}").out.trim().split("\n").sort();
     expect(listed).toEqual(["app:2", "localhost/app:1"]);
 
+    expect(berth("images", "-q", "-f", "reference=local*/app").out.trim()).toBe(id.slice(7, 19));
+    expect(berth("images", "-q", "-f", "dangling=true").out.trim()).toBe("");
+    expect(berth("image", "inspect", "-f", "{{.Config.Cmd}} {{json .Config.Cmd}}", "app:2").out.trim()).toBe('[/app] ["/app"]');
     const inspect = JSON.parse(berth("image", "inspect", "app:2").out) as Array<{ Id: string; Config: { Cmd: string[] }; RootFS: { Layers: string[] } }>;
     expect(inspect[0]!.Id).toBe(id);
     expect(inspect[0]!.Config.Cmd).toEqual(["/app"]);

@@ -18,7 +18,7 @@ const USAGE: Record<string, string> = {
   image: `Usage: berth image COMMAND
 
 Commands:
-  ls / images [-q] [--digests] [--no-trunc] [--format FMT] [REPO[:TAG]]   list images
+  ls / images [-q] [--digests] [--no-trunc] [--format FMT] [-f dangling=…|reference=…] [REPO[:TAG]]
   load [-i FILE] [-q]             load a docker-archive or OCI layout (tar, dir, or stdin)
   save [-o FILE] [--format docker|oci] IMAGE…   write images as an archive (stdout without -o)
   import FILE|DIR|- [REF] [-c CHANGE…] [-m MSG]  make an image from a root filesystem
@@ -67,14 +67,26 @@ function table(rows: string[][]): string {
   return rows.map((r) => r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]! + 3))).join("").trimEnd()).join("\n");
 }
 
-/** docker's --format, for the common cases: {{.Field}}, {{json .}}, {{json .Field}}, a "table " prefix. */
+function field(obj: unknown, dotted: string): unknown {
+  let v: unknown = obj;
+  for (const k of dotted.split(".").filter(Boolean)) v = v !== null && typeof v === "object" ? (v as Record<string, unknown>)[k] : undefined;
+  return v;
+}
+
+function plain(v: unknown): string {
+  if (v === undefined || v === null) return "<no value>";
+  if (Array.isArray(v)) return `[${v.map(plain).join(" ")}]`;
+  if (typeof v === "object") return `map[${Object.entries(v as object).map(([k, x]) => `${k}:${plain(x)}`).join(" ")}]`;
+  return String(v);
+}
+
+/** docker's --format for the common cases: {{.Field}}, {{.A.B}}, {{json .}}, {{json .A.B}}, a "table " prefix. */
 export function goTemplate(fmt: string, obj: Record<string, unknown>): string {
   const body = fmt.startsWith("table ") ? fmt.slice(6) : fmt;
   if (body === "json" || body.trim() === "{{json .}}") return JSON.stringify(obj);
   return body
-    .replace(/\{\{\s*json\s+\.\s*\}\}/g, () => JSON.stringify(obj))
-    .replace(/\{\{\s*json\s+\.(\w+)\s*\}\}/g, (_, k: string) => JSON.stringify(obj[k] ?? null))
-    .replace(/\{\{\s*\.(\w+)\s*\}\}/g, (_, k: string) => String(obj[k] ?? ""))
+    .replace(/\{\{\s*json\s+\.([\w.]*)\s*\}\}/g, (_, k: string) => JSON.stringify(field(obj, k) ?? null))
+    .replace(/\{\{\s*\.([\w.]+)\s*\}\}/g, (_, k: string) => plain(field(obj, k)))
     .replace(/\\t/g, "\t")
     .replace(/\\n/g, "\n");
 }
@@ -232,10 +244,21 @@ function imageRows(store: ImageStore, images: ImageRecord[], noTrunc: boolean): 
 function cmdImages(store: ImageStore, argv: string[]): number {
   const { values, positionals } = parseArgs({
     args: argv,
-    options: { quiet: { type: "boolean", short: "q" }, digests: { type: "boolean" }, "no-trunc": { type: "boolean" }, format: { type: "string" }, all: { type: "boolean", short: "a" } },
+    options: {
+      quiet: { type: "boolean", short: "q" }, digests: { type: "boolean" }, "no-trunc": { type: "boolean" }, format: { type: "string" },
+      all: { type: "boolean", short: "a" }, filter: { type: "string", short: "f", multiple: true },
+    },
     allowPositionals: true,
   });
   let images = store.list();
+  for (const f of values.filter ?? []) {
+    const [key, value = ""] = f.split("=", 2) as [string, string?];
+    if (key === "dangling") images = images.filter((i) => (i.names.length === 0) === (value === "true"));
+    else if (key === "reference") {
+      const re = new RegExp(`^${value.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, "[^/]*").replace(/\?/g, ".")}$`);
+      images = images.filter((i) => i.names.some((n) => re.test(familiarName(n)) || re.test(splitTaggedName(familiarName(n)).repository)));
+    } else throw new UsageError(`--filter ${f}: supported filters are dangling=true|false and reference=PATTERN`);
+  }
   const filter = positionals[0];
   let rows = imageRows(store, images, values["no-trunc"] ?? false);
   if (filter) {
