@@ -152,6 +152,25 @@ describe("round trips", () => {
   });
 });
 
+describe("several images in one archive", () => {
+  test("two images sharing a base layer, and one reusing a layer at another position, save and load together", async () => {
+    const base = baseLayer(), extra = makeTar([{ name: "extra", data: "e" }]);
+    const l1 = path.join(work, "l1"), l2 = path.join(work, "l2"), l3 = path.join(work, "l3");
+    writeOciLayout(l1, [base], { name: "localhost/one:1" });
+    writeOciLayout(l2, [base, extra], { name: "localhost/two:1" });
+    writeOciLayout(l3, [extra, base], { name: "localhost/three:1" }); // same blobs, other chain
+    for (const l of [l1, l2, l3]) await archiveImporter(l).run(a.store);
+    expect(a.store.snapshots.list().length).toBe(4); // base, base+extra, extra, extra+base
+    const file = path.join(work, "all.tar");
+    await saveTo(a.store, ["localhost/one:1", "localhost/two:1", "localhost/three:1"], "docker", file);
+    const r = await archiveImporter(file).run(b.store);
+    expect(r.images.map((i) => i.names[0]).sort()).toEqual(["localhost/one:1", "localhost/three:1", "localhost/two:1"]);
+    expect(b.store.snapshots.list().sort()).toEqual(a.store.snapshots.list().sort());
+    for (const img of r.images) expect(b.store.snapshotDirs(img).length).toBe(img.layers.length);
+    expect(fs.readFileSync(path.join(b.store.snapshotDirs(b.store.require("localhost/three:1"))[0]!, "opt/a/one"), "utf8")).toBe("1");
+  });
+});
+
 describe("names, tags, removal", () => {
   test("resolves like docker: short names, tags, ids, id prefixes, name@digest", async () => {
     const layout = path.join(work, "layout");
