@@ -9,6 +9,8 @@ export interface PackOptions {
   whiteouts?: "overlay" | "none";
   /** leave these top-level names out (e.g. "proc" of a live container); archive-relative, no leading "/" */
   exclude?: (rel: string) => boolean;
+  /** do not descend into directories on another file system (mount points: /proc of a chroot, volumes); default true */
+  oneFileSystem?: boolean;
 }
 
 const FLUSH = 1 << 20;
@@ -62,6 +64,8 @@ export async function* packDirectory(root: string, opts: PackOptions = {}): Asyn
     return b;
   };
 
+  const rootDev = fs.statSync(root).dev;
+  const oneFs = opts.oneFileSystem !== false;
   const stack: string[] = [""]; // relative dirs to list, depth-first in sorted order
   while (stack.length) {
     const dir = stack.pop()!;
@@ -104,7 +108,8 @@ export async function* packDirectory(root: string, opts: PackOptions = {}): Asyn
         yield* fileBody(abs, st.size, emit, take, () => outLen);
       }
       if (opaque) emit(tarHeader(entryFor(`${rel}/.wh..wh..opq`, "file", st, 0)));
-      if (type === "dir") subdirs.push(rel);
+      // a mount point is archived as an empty directory (like tar --one-file-system)
+      if (type === "dir" && !(oneFs && st.dev !== rootDev)) subdirs.push(rel);
       if (outLen >= FLUSH) yield take();
     }
     for (let i = subdirs.length - 1; i >= 0; i--) stack.push(subdirs[i]!);

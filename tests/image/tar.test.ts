@@ -158,3 +158,22 @@ describe("references", () => {
     expect(() => applyChanges({}, ["RUN rm -rf /"])).toThrow("not supported");
   });
 });
+
+describe("packing a directory", () => {
+  test("mount points inside are archived as empty directories", async () => {
+    const { mount, umount } = await import("../../src/sys/libc.ts");
+    const src = path.join(work, "tree");
+    fs.mkdirSync(path.join(src, "proc"), { recursive: true });
+    fs.writeFileSync(path.join(src, "file"), "f");
+    mount("tmpfs", path.join(src, "proc"), "tmpfs", 0, "size=1m");
+    try {
+      fs.writeFileSync(path.join(src, "proc", "inside-a-mount"), "x");
+      const names: string[] = [];
+      const r = new TarReader({ entry: (e) => names.push(e.name), data: () => {}, endEntry: () => {} });
+      for await (const c of packDirectory(src)) r.push(c);
+      expect(names).toEqual(["file", "proc/"]);
+    } finally {
+      umount(path.join(src, "proc"));
+    }
+  });
+});
