@@ -11,7 +11,8 @@ import { type TarEntry, TarReader, type TarVisitor } from "../storage/tar.ts";
 import type { ImageStore } from "./store.ts";
 
 const SNIFF = 512;
-const KEEP_IN_MEMORY = 32 << 20; // non-layer files up to this size are kept for parsing
+const KEEP_IN_MEMORY = 32 << 20;   // non-layer files up to this size are kept for parsing…
+const MEMORY_BUDGET = 256 << 20;   // …up to this much in all (a hostile archive cannot exhaust memory)
 const READ_CHUNK = 1 << 20;
 const PARALLEL_FROM = 8 << 20; // layers from this size hash+store on the blob worker thread
 
@@ -66,6 +67,7 @@ export class ArchiveCollector implements TarVisitor {
   private wait: Promise<void> | null = null;
   bytes = 0;
   layers = 0;
+  private inMemory = 0;
   error: Error | null = null;
 
   constructor(private store: ImageStore, private unpack = true) {}
@@ -154,7 +156,8 @@ export class ArchiveCollector implements TarVisitor {
       c.snapshot = this.unpack ? this.store.snapshots.prepare() : null;
       c.ingest = new LayerIngest(c.snapshot?.diff ?? null, c.blob);
       this.layers++;
-    } else if (c.size <= KEEP_IN_MEMORY) {
+    } else if (c.size <= KEEP_IN_MEMORY && this.inMemory + c.size <= MEMORY_BUDGET) {
+      this.inMemory += c.size;
       c.mem = [];
       c.hash = new Hasher();
     } else {
