@@ -1,7 +1,8 @@
 // Restart policies through the monitor's exit command (`berth internal exit ID`), --rm for
 // detached containers, and `berth start --all` bringing `always` containers back (boot).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { berth, cleanupRoot, engineRoot, eventually, mountsUnder } from "./helpers.ts";
+import { readFileSync } from "node:fs";
+import { berth, cgroupsOf, cleanupRoot, engineRoot, eventually, mountsUnder, processesUnder } from "./helpers.ts";
 
 let root = "";
 beforeAll(async () => { root = await engineRoot(); });
@@ -42,6 +43,28 @@ describe("restart policies", () => {
     expect(berth(root, ["rm", "-f", "keeper"]).code).toBe(0);
   }, 180_000);
 
+  test("after a 'reboot' (monitor and container killed): state is settled, start --all brings always back", async () => {
+    berth(root, ["run", "-d", "--name", "boot", "--restart", "always", "--network", "none", "busybox", "sleep", "60"]);
+    berth(root, ["run", "-d", "--name", "plain", "--network", "none", "busybox", "sleep", "60"]);
+    // A power cut: every monitor and container process dies at once, no exit file is written.
+    for (const name of ["boot", "plain"]) {
+      const id = berth(root, ["inspect", "-f", "{{.Id}}", name]).stdout.trim();
+      const pid = Number(berth(root, ["inspect", "-f", "{{.State.Pid}}", name]).stdout.trim());
+      const monitor = Number(readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")[1]);
+      process.kill(monitor, "SIGKILL");
+      process.kill(pid, "SIGKILL");
+      expect(id).toMatch(/^[0-9a-f]{64}$/);
+    }
+    await Bun.sleep(300);
+    const ps = berth(root, ["ps", "-a", "--format", "{{.Names}} {{.State}}"]);
+    expect(ps.stdout.split("\n").filter(Boolean).sort()).toEqual(["boot exited", "plain exited"]);
+    expect(berth(root, ["inspect", "-f", "{{.State.ExitCode}}", "plain"]).stdout).toBe("255\n");
+    expect(mountsUnder(root)).toEqual([]);
+    expect(berth(root, ["start", "--all"]).stdout).toBe("boot\n");
+    expect(berth(root, ["ps", "--format", "{{.Names}}"]).stdout).toBe("boot\n");
+    expect(berth(root, ["rm", "-f", "boot", "plain"]).code).toBe(0);
+  }, 180_000);
+
   test("run -d --rm removes the container when it exits", async () => {
     const id = berth(root, ["run", "-d", "--rm", "--network", "none", "busybox", "sleep", "0.5"]).stdout.trim();
     expect(id).toMatch(/^[0-9a-f]{64}$/);
@@ -62,4 +85,16 @@ describe("restart policies", () => {
     expect(berth(root, ["exec", "svc", "true"]).code).toBe(0);
     expect(berth(root, ["rm", "-f", "svc"]).code).toBe(0);
   }, 180_000);
+
+  test("20 containers started and stopped leave nothing behind", async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 20; i++) ids.push(berth(root, ["run", "-d", "--network", "none", "busybox", "sleep", "60"]).stdout.trim());
+    expect(berth(root, ["ps", "-q"]).stdout.split("\n").filter(Boolean).length).toBe(20);
+    expect(berth(root, ["stop", "-t", "0", ...ids]).code).toBe(0);
+    expect(berth(root, ["rm", ...ids]).code).toBe(0);
+    expect(berth(root, ["ps", "-aq"]).stdout).toBe("");
+    expect(mountsUnder(root)).toEqual([]);
+    expect(cgroupsOf(ids)).toEqual([]);
+    expect(await eventually(() => processesUnder(root).length === 0)).toBe(true);
+  }, 300_000);
 });
