@@ -5,7 +5,7 @@ import { openEngine, type Engine } from "../../engine/engine.ts";
 import { DEFAULT_ENGINE_ROOT } from "../../engine/paths.ts";
 import { EngineError, EXIT_ENGINE, UsageError } from "../../engine/errors.ts";
 import { HelpRequested, helpText, parseFlags, type CommandSpec } from "./args.ts";
-import { CONTAINER_COMMANDS, type Command, type Io } from "./container.ts";
+import { CONTAINER_COMMANDS, writeFully, type Command, type Io } from "./container.ts";
 
 // Verbs whose modules are loaded only when used: the image-layer code behind commit costs more
 // start-up time than a whole `run` may spend.
@@ -74,9 +74,10 @@ Images, volumes, networks and the system:
 Run 'berth COMMAND --help' for more information on a command.
 `;
 
+// Synchronous writes: main ends with process.exit, which must not cut off buffered output.
 const io: Io = {
-  out: (s) => process.stdout.write(s),
-  err: (s) => process.stderr.write(s),
+  out: (s) => writeFully(1, Buffer.from(s)),
+  err: (s) => writeFully(2, Buffer.from(s)),
 };
 
 interface Globals {
@@ -212,8 +213,8 @@ if (import.meta.main) {
     const err = e as Error;
     code = e instanceof EngineError ? e.exitCode : EXIT_ENGINE;
     const prefix = verb === "run" || verb === "create" || verb === "start" ? "berth: Error: " : "Error: ";
-    process.stderr.write(`${prefix}${err.message}\n`);
-    if (process.env.BERTH_DEBUG && err.stack) process.stderr.write(err.stack + "\n");
+    io.err(`${prefix}${err.message}\n`);
+    if (process.env.BERTH_DEBUG && err.stack) io.err(err.stack + "\n");
   }
   process.exit(code);
 }
