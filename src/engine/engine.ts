@@ -159,7 +159,10 @@ export class Engine {
     const id = newContainerId();
     const config = buildConfig(req, image, id);
     if (config.network.startsWith("container:")) {
-      throw new UsageError("--network container:NAME is not supported by berth yet; use none, host or a bridge network");
+      // Joined by ID, so a rename of the other container does not break this one.
+      const other = this.find(config.network.slice("container:".length));
+      config.network = `container:${other.id}`;
+      if (config.publish.length) throw new UsageError("conflicting options: port publishing and the container type network mode");
     }
     const name = req.name ?? randomName((n) => this.store.nameTaken(n));
     if (req.name !== undefined && this.store.nameTaken(req.name)) {
@@ -221,8 +224,17 @@ export class Engine {
       if (m.kind === "bind" && !existsSync(m.source)) throw new EngineError(`invalid mount config for type "bind": bind source path does not exist: ${m.source}`);
     }
     let etcFiles;
-    let netns: "new" | "host" = "new";
-    if (cfg.network === "host") {
+    let netns: "new" | "host" | { path: string } = "new";
+    if (cfg.network.startsWith("container:")) {
+      // --network container:OTHER: its network namespace and its hosts/resolv.conf.
+      const other = this.store.get(cfg.network.slice("container:".length));
+      if (!other || !this.observe(other).running) throw new EngineError(`cannot join network of a non running container: ${cfg.network.slice(10, 22)}`);
+      netns = { path: `/proc/${other.pid}/ns/net` };
+      const dir = this.paths.filesDir(other.id);
+      etcFiles = other.config.network === "host"
+        ? { hosts: "/etc/hosts", resolvConf: "/etc/resolv.conf", hostname: `${dir}/hostname` }
+        : { hosts: `${dir}/hosts`, hostname: `${dir}/hostname`, resolvConf: `${dir}/resolv.conf` };
+    } else if (cfg.network === "host") {
       netns = "host";
       etcFiles = { hosts: "/etc/hosts", resolvConf: "/etc/resolv.conf", hostname: writeContainerFiles(this.paths.filesDir(row.id), { hostname: cfg.hostname, hosts: [] }).hostname };
     } else {
@@ -323,7 +335,7 @@ export class Engine {
       const pid = created.record.pid;
       this.store.update(id, { pid, pidStart: created.record.pidStartTime || (processStartTime(pid) ?? ""), monitorPid });
       row = this.store.get(id)!;
-      if (cfg.network !== "none" && cfg.network !== "host") await this.setupBridge(row, pid);
+      if (usesBridge(cfg.network)) await this.setupBridge(row, pid);
       await opts.beforeStart?.(row);
       await runtimeStart(this.runtime, id, (m) => this.warn(m));
       trace("start: started");
@@ -369,7 +381,7 @@ export class Engine {
   /** The ports as bound (a random host port is known only once the network published it). */
   async publishedPorts(row: ContainerRow): Promise<PortPublish[]> {
     const c = row.config;
-    if (c.publish.length === 0 || c.network === "none" || c.network === "host" || !existsSync(join(this.root, "network")) || !this.observe(row).running) return c.publish;
+    if (c.publish.length === 0 || !usesBridge(c.network) || !existsSync(join(this.root, "network")) || !this.observe(row).running) return c.publish;
     const mgr = await this.networks();
     try {
       return mgr.ports(row.id).map((b) => ({ hostIp: b.hostIp || "0.0.0.0", hostPort: b.hostPort, containerPort: b.containerPort, proto: b.proto }));
@@ -400,7 +412,7 @@ export class Engine {
       for (let i = 0; i < 200 && monitorAlive(row.monitorPid); i++) await Bun.sleep(5);
       trace("teardown: monitor gone");
     }
-    if (row.config.network !== "none" && row.config.network !== "host" && existsSync(join(this.root, "network"))) {
+    if (usesBridge(row.config.network) && existsSync(join(this.root, "network"))) {
       try {
         const mgr = await this.networks();
         try { mgr.release(id); } finally { mgr.close(); }
@@ -698,6 +710,11 @@ export function shouldRestart(row: ContainerRow): boolean {
     default:
       return false;
   }
+}
+
+/** none, host and container:OTHER need no bridge endpoint. */
+function usesBridge(network: string): boolean {
+  return network !== "none" && network !== "host" && !network.startsWith("container:");
 }
 
 function overlayMounted(rootfs: string): boolean {

@@ -59,4 +59,13 @@ describe("networking", () => {
     const none = berth(root, ["run", "--rm", "--network", "none", "busybox", "sh", "-c", "ls /sys/class/net"]);
     expect(none.stdout).toBe("lo\n");
   }, 180_000);
+
+  test("--network container:OTHER joins the other container's network namespace", () => {
+    berth(root, ["run", "-d", "--name", "owner", "--network", "none", "busybox", "sleep", "60"]);
+    const mine = berth(root, ["exec", "owner", "readlink", "/proc/self/ns/net"]).stdout;
+    expect(mine).toMatch(/^net:\[\d+\]\n$/);
+    expect(berth(root, ["run", "--rm", "--network", "container:owner", "busybox", "readlink", "/proc/self/ns/net"]).stdout).toBe(mine);
+    expect(berth(root, ["rm", "-f", "owner"]).code).toBe(0);
+    expect(berth(root, ["run", "--rm", "--network", "container:owner", "busybox", "true"]).stderr).toContain("no such container: owner");
+  }, 180_000);
 });
