@@ -6,7 +6,7 @@ import {
   closeSync, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readlinkSync, readSync, symlinkSync, writeSync,
   constants, chmodSync, lchownSync, existsSync, statSync, utimesSync, type Stats,
 } from "node:fs";
-import { basename, dirname, join } from "node:path";
+import { basename, dirname, join, normalize } from "node:path";
 import { ptr } from "bun:ffi";
 import { syscall, SyscallError } from "../sys/libc.ts";
 import { mountContainerRootfs, unmountContainerRootfs, isMountPoint } from "../storage/overlay.ts";
@@ -58,7 +58,34 @@ interface CopyOptions {
 }
 
 /** Runs fn with the container's merged root mounted (mounting a stopped container's for the call). */
-async function withRootfs<T>(engine: Engine, row: ContainerRow, fn: (rootfd: number) => T): Promise<T> {
+/**
+ * A path under one of the container's bind mounts or volumes lives in that mount's host
+ * directory, not in the overlay: returns that directory (the root to resolve in) and the rest.
+ */
+function mountFor(engine: Engine, row: ContainerRow, path: string): { root: string; rest: string } | null {
+  const p = normalize(`/${path}`).replace(/\/+$/, "") || "/";
+  let best: { root: string; rest: string; len: number } | null = null;
+  for (const m of row.config.mounts) {
+    if (m.kind === "tmpfs") continue;
+    if (p !== m.destination && !p.startsWith(`${m.destination}/`)) continue;
+    if (best && best.len >= m.destination.length) continue;
+    const root = m.kind === "bind" ? m.source : engine.paths.volumeData(m.source);
+    best = { root, rest: p.slice(m.destination.length) || "/", len: m.destination.length };
+  }
+  return best && { root: best.root, rest: best.rest };
+}
+
+async function withRootfs<T>(engine: Engine, row: ContainerRow, inPath: string, fn: (rootfd: number, path: string) => T): Promise<T> {
+  const mount = mountFor(engine, row, inPath);
+  if (mount) {
+    // Resolved inside the mount's own directory: a link there cannot leave it either.
+    const fd = openSync(mount.root, constants.O_RDONLY | constants.O_DIRECTORY);
+    try {
+      return fn(fd, mount.rest + (inPath.endsWith("/") && mount.rest !== "/" ? "/" : ""));
+    } finally {
+      closeSync(fd);
+    }
+  }
   const dir = engine.paths.container(row.id);
   const rootfs = join(dir, "rootfs");
   let mountedHere = false;
@@ -70,7 +97,7 @@ async function withRootfs<T>(engine: Engine, row: ContainerRow, fn: (rootfd: num
   }
   const rootfd = openSync(rootfs, constants.O_RDONLY | constants.O_DIRECTORY);
   try {
-    return fn(rootfd);
+    return fn(rootfd, inPath);
   } finally {
     closeSync(rootfd);
     if (mountedHere && !engine.observe(engine.store.get(row.id) ?? row).running) unmountContainerRootfs(dir);
@@ -110,8 +137,8 @@ function copyOutTree(fd: number, st: Stats, dest: string, archive: boolean): voi
 }
 
 export async function copyFromContainer(engine: Engine, row: ContainerRow, srcPath: string, dest: string, opts: CopyOptions = {}): Promise<void> {
-  await withRootfs(engine, row, (rootfd) => {
-    const fd = openat2(rootfd, srcPath, constants.O_RDONLY | O_CLOEXEC, 0, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
+  await withRootfs(engine, row, srcPath, (rootfd, inner) => {
+    const fd = openat2(rootfd, inner, constants.O_RDONLY | O_CLOEXEC, 0, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
     try {
       const st = fstatSync(fd);
       let target = dest;
@@ -159,8 +186,8 @@ function copyInTree(hostPath: string, dirfd: number, name: string, archive: bool
 
 export async function copyToContainer(engine: Engine, row: ContainerRow, src: string, destPath: string, opts: CopyOptions = {}): Promise<void> {
   if (!existsSync(src)) throw new EngineError(`could not find the file ${src} in the host`);
-  await withRootfs(engine, row, (rootfd) => {
-    const clean = destPath.replace(/\/+$/, "") || "/";
+  await withRootfs(engine, row, destPath, (rootfd, inner) => {
+    const clean = inner.replace(/\/+$/, "") || "/";
     // If DEST is an existing directory, copy into it; otherwise DEST names the new entry.
     let parentPath = clean, name = basename(src.replace(/\/+$/, ""));
     let isDir = false;
@@ -170,7 +197,7 @@ export async function copyToContainer(engine: Engine, row: ContainerRow, src: st
       closeSync(probe);
     } catch { /* does not exist */ }
     if (!isDir) {
-      if (destPath.endsWith("/")) throw new EngineError(`destination directory ${destPath} does not exist in the container`);
+      if (inner.endsWith("/")) throw new EngineError(`destination directory ${destPath} does not exist in the container`);
       parentPath = dirname(clean);
       name = basename(clean);
     }

@@ -46,6 +46,22 @@ describe("cp", () => {
     expect(berth(root, ["rm", "-f", "box"]).code).toBe(0);
   }, 180_000);
 
+  test("sees the container's volumes and bind mounts", () => {
+    const dir = join(host, "bound");
+    mkdirSync(dir);
+    writeFileSync(join(dir, "b"), "bound file\n");
+    berth(root, ["run", "-d", "--name", "mnt", "-v", `${dir}:/mnt`, "-v", "cpvol:/vol", "--network", "none", "busybox", "sh", "-c", "echo in-volume > /vol/v; sleep 60"]);
+    expect(berth(root, ["exec", "mnt", "cat", "/vol/v"]).stdout).toBe("in-volume\n");
+    expect(berth(root, ["cp", "mnt:/mnt/b", join(host, "b-out")]).code).toBe(0);
+    expect(readFileSync(join(host, "b-out"), "utf8")).toBe("bound file\n");
+    expect(berth(root, ["cp", "mnt:/vol/v", join(host, "v-out")]).code).toBe(0);
+    expect(readFileSync(join(host, "v-out"), "utf8")).toBe("in-volume\n");
+    expect(berth(root, ["cp", join(host, "b-out"), "mnt:/vol/"]).code).toBe(0);
+    expect(berth(root, ["exec", "mnt", "cat", "/vol/b-out"]).stdout).toBe("bound file\n");
+    expect(berth(root, ["rm", "-f", "mnt"]).code).toBe(0);
+    expect(berth(root, ["volume", "rm", "cpvol"]).code).toBe(0);
+  }, 180_000);
+
   test("works on a stopped container and unmounts afterwards", () => {
     berth(root, ["run", "--name", "done", "--network", "none", "busybox", "sh", "-c", "echo kept > /result"]);
     expect(berth(root, ["cp", "done:/result", join(host, "result")]).code).toBe(0);
