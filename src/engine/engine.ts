@@ -371,7 +371,8 @@ export class Engine {
       driver.setup({
         containerId: row.id, netnsPath: `/proc/${pid}/ns/net`, name: row.name, hostname: row.config.hostname, domainname: row.config.domainname,
         filesDir: this.paths.filesDir(row.id), extraHosts: row.config.extraHosts, dns: row.config.dns,
-        ports: row.config.publish.map((p) => ({ hostIp: p.hostIp, hostPort: p.hostPort, containerPort: p.containerPort, proto: p.proto })),
+        // hostPort 0 (-p 80, -P): the network picks a free port
+        ports: row.config.publish.map((p) => ({ hostIp: p.hostIp, ...(p.hostPort ? { hostPort: p.hostPort } : {}), containerPort: p.containerPort, proto: p.proto })),
       });
     } finally {
       mgr.close();

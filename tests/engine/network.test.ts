@@ -51,6 +51,26 @@ describe("networking", () => {
     }
   }, 180_000);
 
+  test("-p 127.0.0.1::80 publishes on a free loopback port that answers", async () => {
+    try {
+      expect(berth(root, ["run", "-d", "--name", "pub", "-p", "127.0.0.1::80", "busybox", "httpd", "-f", "-p", "80", "-h", "/var/www"], { env }).code).toBe(0);
+      const bound = berth(root, ["port", "pub", "80"], { env }).stdout.trim();
+      expect(bound).toMatch(/^127\.0\.0\.1:\d+$/);
+      expect(bound).not.toBe("127.0.0.1:0");
+      expect(berth(root, ["ps", "--format", "{{.Ports}}"], { env }).stdout).toBe(`${bound}->80/tcp\n`);
+      let body = "";
+      expect(await eventually(() => {
+        const c = Bun.spawnSync(["curl", "-s", "--max-time", "2", `http://${bound}/`]);
+        body = c.stdout.toString();
+        return c.exitCode === 0;
+      })).toBe(true);
+      expect(body).toBe("hello from berth\n");
+      expect(berth(root, ["rm", "-f", "pub"], { env }).code).toBe(0);
+    } finally {
+      resetNetworks();
+    }
+  }, 180_000);
+
   test("--network host shares the host's interfaces; none has only loopback", () => {
     const names = (text: string) => text.split("\n").slice(2).map((l) => l.split(":")[0]!.trim()).filter(Boolean).sort();
     const host = berth(root, ["run", "--rm", "--network", "host", "busybox", "cat", "/proc/net/dev"]);

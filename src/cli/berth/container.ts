@@ -382,6 +382,10 @@ const ps: Command = {
       io.out(views.map((v) => (noTrunc ? v.row.id : v.row.id.slice(0, 12)) + "\n").join(""));
       return 0;
     }
+    // A random host port (-p 80, -P) is known only from the network's bindings.
+    for (const v of views) {
+      if (v.running && v.row.config.publish.some((x) => x.hostPort === 0)) v.row.config.publish = await engine.publishedPorts(v.row);
+    }
     const objs = views.map((v) => psObject(v, noTrunc));
     const format = p.strings.get("format");
     if (format) {
