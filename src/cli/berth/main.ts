@@ -75,6 +75,31 @@ Run 'berth COMMAND --help' for more information on a command.
 `;
 
 // Synchronous writes: main ends with process.exit, which must not cut off buffered output.
+const GROUP_USAGE: Record<string, string> = {
+  container: `Usage:  berth container COMMAND
+
+Manage containers: every container verb (run, create, start, stop, restart, kill, rm, ls/ps,
+logs, exec, attach, wait, inspect, top, port, stats, cp, rename, pause, unpause, commit, export,
+diff), and prune (remove all stopped containers).
+`,
+  volume: `Usage:  berth volume COMMAND
+
+Commands:
+  create [NAME]   Create a volume
+  ls              List volumes
+  inspect NAME…   Display detailed information on volumes
+  rm NAME…        Remove volumes
+  prune           Remove unused anonymous volumes (--all: named ones too)
+`,
+  system: `Usage:  berth system COMMAND
+
+Commands:
+  df       Show berth disk usage
+  info     Display system-wide information
+  prune    Remove stopped containers (--volumes: and unused anonymous volumes)
+`,
+};
+
 const io: Io = {
   out: (s) => writeFully(1, Buffer.from(s)),
   err: (s) => writeFully(2, Buffer.from(s)),
@@ -189,6 +214,10 @@ export async function main(argv: string[]): Promise<number> {
     if (rest[0] !== "exit" || !rest[1]) throw new UsageError("usage: berth internal exit ID");
     await withEngine(g.root, false, (e) => e.onExit(rest[1]!));
     return 0;
+  }
+  if ((verb === "container" || verb === "volume" || verb === "system") && (rest.length === 0 || rest[0] === "--help" || rest[0] === "-h" || rest[0] === "help")) {
+    io.out(GROUP_USAGE[verb]!);
+    return rest.length === 0 ? 1 : 0;
   }
   const other = await otherModule(verb, rest, g.root);
   if (other !== null) return other;
