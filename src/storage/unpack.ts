@@ -115,6 +115,7 @@ export class LayerWriter implements TarVisitor {
         return;
       }
       case "dir": {
+        let fresh = true;
         try {
           fs.mkdirSync(abs, e.mode & 0o777);
         } catch (err) {
@@ -123,18 +124,25 @@ export class LayerWriter implements TarVisitor {
           if (!st.isDirectory()) {
             this.clear(abs, rel);
             fs.mkdirSync(abs, e.mode & 0o777);
+          } else {
+            fresh = false; // made earlier (implicitly, 0755, or by an earlier entry): set the mode
           }
         }
         this.knownDirs.add(rel);
-        this.applyMeta(abs, e, false);
+        this.applyMeta(abs, e, false, fresh);
         this.dirTimes.push([abs, e.mtime]);
         this.stats.dirs++;
         return;
       }
       case "symlink": {
         checkSymlinkTarget(e.name, parts, e.linkname);
-        this.clear(abs, rel);
-        fs.symlinkSync(e.linkname, abs);
+        try {
+          fs.symlinkSync(e.linkname, abs);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+          this.clear(abs, rel);
+          fs.symlinkSync(e.linkname, abs);
+        }
         this.applyMeta(abs, e, true);
         this.stats.symlinks++;
         return;
@@ -222,9 +230,11 @@ export class LayerWriter implements TarVisitor {
     }
   }
 
-  private applyMeta(abs: string, e: TarEntry, isLink: boolean): void {
-    if (IS_ROOT && (e.uid !== 0 || e.gid !== 0 || abs === this.root)) lchown(abs, e.uid, e.gid);
-    if (!isLink) fs.chmodSync(abs, e.mode);
+  /** fresh: created by us just now with e.mode, so only the umask or a chown can have changed it */
+  private applyMeta(abs: string, e: TarEntry, isLink: boolean, fresh = false): void {
+    const chowned = IS_ROOT && (e.uid !== 0 || e.gid !== 0 || abs === this.root);
+    if (chowned) lchown(abs, e.uid, e.gid);
+    if (!isLink && (!fresh || chowned || (e.mode & 0o7000) !== 0 || (e.mode & UMASK) !== 0)) fs.chmodSync(abs, e.mode);
     if (e.xattrs) this.setXattrs(abs, e, isLink);
     if (isLink) fs.lutimesSync(abs, e.mtime, e.mtime);
   }
