@@ -23,11 +23,9 @@ mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,etc,root,home,tmp,var/tmp,proc,sys,d
 chmod 1777 "$root/tmp" "$root/var/tmp"
 chmod 700 "$root/root"
 install -m 0755 "$busybox" "$root/bin/busybox"
-"$busybox" --list-full | while read -r applet; do
-  [ "$applet" = "bin/busybox" ] && continue
-  mkdir -p "$root/$(dirname "$applet")"
-  ln -sf /bin/busybox "$root/$applet"
-done
+# One process for every applet link (/bin/ls -> /bin/busybox, /usr/sbin/... likewise): busybox
+# installs its own symlinks, run chrooted so they land in the new tree.
+chroot "$root" /bin/busybox --install -s
 cat > "$root/etc/passwd" <<'PASSWD'
 root:x:0:0:root:/root:/bin/sh
 daemon:x:1:1:daemon:/usr/sbin:/bin/false
