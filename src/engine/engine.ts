@@ -207,7 +207,7 @@ export class Engine {
     // killed meanwhile (lock free) is the hook needed. Probing with flock(1) costs a few
     // milliseconds where starting the hook costs a whole berth process.
     const clientSettles = foreground && row.config.restart.name === "no" && !(row.config.tty && row.config.openStdin);
-    if (clientSettles && existsSync(FLOCK)) return ["/bin/sh", "-c", `${FLOCK} -n "$0" true || exit 0; exec "$@"`, this.paths.lock(row.id), ...hook];
+    if (clientSettles && existsSync(FLOCK)) return ["/bin/sh", "-c", `[ -e "$0" ] && ${FLOCK} -n "$0" true || exit 0; exec "$@"`, this.paths.lock(row.id), ...hook];
     return hook;
   }
 
