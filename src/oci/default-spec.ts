@@ -4,7 +4,8 @@ import type { Spec } from "./spec.ts";
 import { DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS } from "../security/defaults.ts";
 import { defaultSeccompFor } from "../security/default-profile.ts";
 
-export const OCI_VERSION = "1.2.0";
+export { OCI_VERSION } from "./version.ts";
+import { OCI_VERSION } from "./version.ts";
 
 /** runc's `spec` defaults; `seccomp` adds Berth's default profile (Docker-equivalent). */
 export function defaultSpec(opts: { rootless?: boolean; uid?: number; gid?: number; seccomp?: boolean } = {}): Spec {

@@ -5,7 +5,7 @@ import { readFileSync, writeFileSync, renameSync, chmodSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Spec } from "../oci/spec.ts";
 import { parseSpec, checkContainerId, OciConfigError } from "../oci/validate.ts";
-import { OCI_VERSION } from "../oci/default-spec.ts";
+import { OCI_VERSION } from "../oci/version.ts";
 import { encodePlan } from "./plan-encoding.ts";
 import { buildCreatePlan, resolveRootfs } from "./plan.ts";
 import { StateStore, type ContainerRecord } from "./state-store.ts";

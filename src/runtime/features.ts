@@ -1,5 +1,5 @@
 // `features`: what this runtime implements, in the runtime-spec features.md shape.
-import { OCI_VERSION } from "../oci/default-spec.ts";
+import { OCI_VERSION } from "../oci/version.ts";
 import { CAPABILITY_NAMES } from "../security/capabilities.ts";
 import { ARCHITECTURES } from "../security/seccomp.ts";
 import { PROPAGATION } from "./mount-options.ts";

@@ -3,7 +3,7 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { ContainerStatus, State } from "../oci/spec.ts";
-import { OCI_VERSION } from "../oci/default-spec.ts";
+import { OCI_VERSION } from "../oci/version.ts";
 import type { ContainerRecord, StateStore } from "./state-store.ts";
 import { isAlive } from "./proc.ts";
 import { openCgroup, type CgroupManager } from "../cgroups/index.ts";
