@@ -4,5 +4,7 @@ const enabled = !!process.env.BERTH_TRACE;
 const t0 = performance.timeOrigin;
 
 export function trace(step: string): void {
-  if (enabled) process.stderr.write(`[trace ${(performance.timeOrigin + performance.now() - t0).toFixed(1)}ms] ${step}\n`);
+  if (!enabled) return;
+  const cpu = process.cpuUsage();
+  process.stderr.write(`[trace ${(performance.timeOrigin + performance.now() - t0).toFixed(1)}ms cpu ${((cpu.user + cpu.system) / 1000).toFixed(1)}ms] ${step}\n`);
 }
