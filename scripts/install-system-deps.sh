@@ -4,6 +4,7 @@ set -euo pipefail
 packages=(
   build-essential libseccomp-dev pkg-config   # the C core
   musl-tools                                  # a static, tiny per-container monitor
+  tini                                        # berth run --init (tini-static)
   busybox-static                              # the embedded default image
   iproute2 nftables                           # networking
   runc crun                                   # peers for benchmarks and comparison

@@ -348,6 +348,8 @@ int monitor_run(struct config *c) {
       if (errno == EINTR) continue;
       fail_start(describe("poll", NULL, errno), 0, 0);
     }
+    /* Clients first: one that connected in the same wakeup as the first output must get it. */
+    attach_events(p + P_ATTACH, MAX_CLIENTS + 1);
     for (int i = 0; i < SRC_COUNT; i++)
       if (p[P_SRC + i].fd >= 0 && p[P_SRC + i].revents) {
         if (!pump(i) && was_done && src[i].fd >= 0 && i != SRC_PTY) { close(src[i].fd); src[i].fd = -1; }
@@ -357,7 +359,6 @@ int monitor_run(struct config *c) {
       }
     if (p[P_STDIN].fd >= 0 && p[P_STDIN].revents) attach_stdin_writable();
     if (p[P_CONSOLE].fd >= 0 && (p[P_CONSOLE].revents & POLLIN)) adopt_console();
-    attach_events(p + P_ATTACH, MAX_CLIENTS + 1);
     if (pid_wait_until) try_adopt();
     if (p[P_SIG].revents) on_signal(); /* last: output read above came before the exit */
   }

@@ -77,7 +77,8 @@ export class ImageStore {
     this.blobs = new BlobStore(root, this.tmpDir);
     this.snapshots = new SnapshotStore(root, this.tmpDir);
     this.db = new Database(path.join(root, "images.db"), { create: true });
-    this.db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;");
+    // busy_timeout first: switching to WAL itself needs the lock another berth may hold.
+    this.db.exec("PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;");
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS images (
         id TEXT PRIMARY KEY, manifest TEXT NOT NULL, manifest_type TEXT NOT NULL, loaded_at INTEGER NOT NULL);

@@ -1,7 +1,7 @@
 // `create`: everything up to the point where the container's init waits for `start`.
 // TypeScript resolves the plan; berth-init (C) executes it; on any failure nothing is left:
 // no process, no cgroup, no state directory.
-import { readFileSync, writeFileSync, renameSync, chmodSync } from "node:fs";
+import { readFileSync, writeFileSync, renameSync, chmodSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Spec } from "../oci/spec.ts";
 import { parseSpec, checkContainerId, OciConfigError } from "../oci/validate.ts";
@@ -95,6 +95,9 @@ export async function createContainer(store: StateStore, opts: CreateOptions): P
     const flags = opts.foreground ? ["--wait", ...(spec.process?.terminal && !opts.consoleSocket ? ["--console-relay"] : [])] : [];
     init = startInit("create", planPath, flags, opts.stdio, opts.launcher, opts.preserveFds);
     pid = Number(expectMessage(init, "pid "));
+    // Written now, not after "ready": a launcher (the engine's monitor) reads it as soon as
+    // stage 0 exits, which is right after it relays "ready".
+    if (opts.pidFile) writePidFile(resolve(opts.pidFile), pid);
     if (!noCgroup) cgroup.addProcess(pid);
     const resources = withDefaultDeviceRules(spec.linux?.resources, spec.linux?.devices);
     if (resources && !noCgroup) cgroup.apply(resources);
@@ -111,10 +114,10 @@ export async function createContainer(store: StateStore, opts: CreateOptions): P
       if (!opts.launcher) await init.proc.exited; // a launcher (monitor) outlives us
       else init.proc.unref();
     }
-    if (opts.pidFile) writePidFile(resolve(opts.pidFile), pid);
     return { record, init };
   } catch (e) {
     if (pid) kill(pid, 9);
+    if (pid && opts.pidFile) rmSync(resolve(opts.pidFile), { force: true });
     if (init) {
       init.closeControl();
       init.proc.kill(9);
