@@ -7,6 +7,9 @@ BUN=node_modules/.bin/bun
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 
+echo "== build (C core, runtime bundle)"
+node scripts/build.mjs
+
 echo "== tsc --noEmit"
 if ! npx --no-install tsc --noEmit -p .; then typecheck_failed=1; else typecheck_failed=0; fi
 

@@ -107,10 +107,11 @@ async function main(argv: string[]): Promise<number> {
 
 export class UsageError extends Error {}
 
-try {
-  process.exitCode = await main(process.argv.slice(2));
-} catch (e) {
+function report(e: unknown): void {
   const err = e as Error & { exitCode?: number };
   process.stderr.write(`berth-runtime: ${err.message}\n`);
   process.exitCode = err.exitCode ?? (err instanceof UsageError || (err as { code?: string }).code?.startsWith?.("ERR_PARSE_ARGS") ? 2 : 1);
 }
+
+// No top-level await: the entry can then be precompiled to bytecode (see scripts/build.mjs).
+main(process.argv.slice(2)).then((code) => { process.exitCode = code; }, report);
