@@ -5,28 +5,34 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { Spec } from "../oci/spec.ts";
-import { openImageStore, type ImageStore } from "../image/store.ts";
-import { mountContainerRootfs, unmountContainerRootfs } from "../storage/overlay.ts";
-import { FileLock } from "../storage/lock.ts";
+import type { ImageStore } from "../image/store.ts";
+import type { FileLock } from "../storage/lock.ts";
 import { StateStore } from "../runtime/state-store.ts";
-import { createContainer } from "../runtime/create.ts";
-import { startContainer as runtimeStart } from "../runtime/start.ts";
-import { deleteContainer } from "../runtime/delete.ts";
 import { isAlive, processStartTime } from "../runtime/proc.ts";
-import { openCgroup } from "../cgroups/index.ts";
-import { kill } from "../sys/libc.ts";
 import { MONITOR_BINARY, monitorArgs, readExitFile, waitExitFile, type ExitRecord } from "./monitor.ts";
-import { writeContainerFiles } from "../network/files.ts";
 import { ContainerStore } from "./store.ts";
 import { EnginePaths, DEFAULT_ENGINE_ROOT } from "./paths.ts";
 import { Volumes } from "./volumes.ts";
-import { buildConfig, type CreateRequest } from "./config.ts";
-import { buildSpec } from "./spec.ts";
+import type { CreateRequest } from "./config.ts";
 import { EngineError, UsageError, commandFailure, isCommandError, EXIT_ENGINE } from "./errors.ts";
 import { newContainerId, randomName, validName } from "./names.ts";
 import { parseSignal } from "./options.ts";
 import type { ContainerRow, PortPublish, StoredState } from "./types.ts";
 import { trace } from "./trace.ts";
+import * as lazy from "./lazy.ts";
+
+// The heavy parts, loaded when a command first calls them (see lazy.ts).
+const openImageStore: typeof import("../image/store.ts").openImageStore = (...a) => lazy.imageStoreModule().openImageStore(...a);
+const mountContainerRootfs: typeof import("../storage/overlay.ts").mountContainerRootfs = (...a) => lazy.overlayModule().mountContainerRootfs(...a);
+const unmountContainerRootfs: typeof import("../storage/overlay.ts").unmountContainerRootfs = (...a) => lazy.overlayModule().unmountContainerRootfs(...a);
+const createContainer: typeof import("../runtime/create.ts").createContainer = (...a) => lazy.createModule().createContainer(...a);
+const runtimeStart: typeof import("../runtime/start.ts").startContainer = (...a) => lazy.startModule().startContainer(...a);
+const deleteContainer: typeof import("../runtime/delete.ts").deleteContainer = (...a) => lazy.deleteModule().deleteContainer(...a);
+const openCgroup: typeof import("../cgroups/index.ts").openCgroup = (...a) => lazy.cgroupsModule().openCgroup(...a);
+const kill: typeof import("../sys/libc.ts").kill = (...a) => lazy.libcModule().kill(...a);
+const writeContainerFiles: typeof import("../network/files.ts").writeContainerFiles = (...a) => lazy.networkFilesModule().writeContainerFiles(...a);
+const buildConfig: typeof import("./config.ts").buildConfig = (...a) => lazy.configModule().buildConfig(...a);
+const buildSpec: typeof import("./spec.ts").buildSpec = (...a) => lazy.specModule().buildSpec(...a);
 
 export interface EngineOptions {
   /** argv that runs `berth internal exit ID` (without the ID): the monitor's exit command. */
@@ -87,11 +93,11 @@ export class Engine {
 
   /** One berth at a time changes a container; others wait (a dead holder's lock is released by the kernel). */
   async lock(id: string): Promise<FileLock> {
-    return FileLock.acquire(this.paths.lock(id), "exclusive", 120_000);
+    return lazy.lockModule().FileLock.acquire(this.paths.lock(id), "exclusive", 120_000);
   }
 
   tryLock(id: string): FileLock | null {
-    return FileLock.tryAcquire(this.paths.lock(id), "exclusive");
+    return lazy.lockModule().FileLock.tryAcquire(this.paths.lock(id), "exclusive");
   }
 
   // ---- lookup and state ----
@@ -318,6 +324,8 @@ export class Engine {
         exitCommand: this.exitCommandFor(row, opts.foreground ?? false), passFds: [3, 4],
         ttySize: opts.consoleSize ? { rows: opts.consoleSize.height, cols: opts.consoleSize.width } : undefined,
       }).slice(0, -1); // createContainer appends berth-init and its arguments after "--"
+      lazy.createModule();
+      trace("start: runtime loaded");
       const pending = createContainer(this.runtime, {
         id, bundle: paths.bundle(id), launcher: [MONITOR_BINARY, ...launcher],
         consoleSocket: cfg.tty ? paths.consoleSocket(id) : undefined, stdio: ["ignore", "ignore", "ignore"],

@@ -1,6 +1,6 @@
 // docker-shaped descriptions of containers: `inspect` JSON and the fields ps/--format use.
 import type { ContainerView, Engine } from "./engine.ts";
-import { commandOf } from "./spec.ts";
+import { commandOf } from "./command.ts";
 
 const ZERO_TIME = "0001-01-01T00:00:00Z";
 

@@ -12,13 +12,15 @@ import type { Seccomp } from "../oci/spec.ts";
 import type { ContainerConfig } from "./types.ts";
 import { resolveUser } from "./users.ts";
 import { mergeEnv } from "./options.ts";
+import { commandOf, INIT_IN_CONTAINER } from "./command.ts";
+
+export { commandOf };
 
 export const DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /** A host binary usable as --init (docker ships tini as docker-init). */
 // Static builds first: the binary runs inside the image, which may have no libc.
 export const INIT_CANDIDATES = ["/usr/bin/tini-static", "/usr/libexec/docker/docker-init", "/usr/bin/docker-init", "/usr/bin/tini"];
-const INIT_IN_CONTAINER = "/sbin/docker-init";
 
 /** --privileged: the host's top-level device nodes (docker gives them all), minus the ones the
  *  runtime makes itself or that belong to the host's terminals. */
@@ -111,11 +113,6 @@ function userMounts(cfg: ContainerConfig, ctx: SpecContext): Mount[] {
 }
 
 /** The full argv: --init's binary first, then entrypoint + cmd. */
-export function commandOf(cfg: ContainerConfig): string[] {
-  const argv = [...cfg.entrypoint, ...cfg.cmd];
-  return cfg.init ? [INIT_IN_CONTAINER, "--", ...argv] : argv;
-}
-
 /** The capabilities this process may hand out: its bounding set (this host lacks CAP_SYS_RESOURCE). */
 export function hostCapabilities(status = readFileSync("/proc/self/status", "utf8")): string[] {
   const hex = /^CapBnd:\s*([0-9a-f]+)/m.exec(status)?.[1];

@@ -2,7 +2,6 @@
 // into place, and the directory is fsynced so the rename itself survives a crash.
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { randomBytes } from "node:crypto";
 
 export function fsyncPath(p: string): void {
   const fd = fs.openSync(p, "r");
@@ -15,7 +14,16 @@ export function fsyncPath(p: string): void {
 
 /** A unique name under dir, tagged with our pid so stale temp files of dead processes can be recognised. */
 export function tempPath(dir: string, label: string): string {
-  return path.join(dir, `${label}-${process.pid}-${randomBytes(6).toString("hex")}`);
+  return path.join(dir, `${label}-${process.pid}-${randomHex(6)}`);
+}
+
+// Web Crypto rather than node:crypto: loading node:crypto costs more start-up time than the
+// commands that write files spend on their work.
+function randomHex(bytes: number): string {
+  const b = crypto.getRandomValues(new Uint8Array(bytes));
+  let s = "";
+  for (const x of b) s += x.toString(16).padStart(2, "0");
+  return s;
 }
 
 /** Writes data to path atomically: readers see the old file or the complete new one, never a torn one. */

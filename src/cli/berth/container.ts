@@ -1,22 +1,20 @@
 // The container verbs of `berth`: run, create, start, stop, restart, kill, rm, ps, logs, exec,
 // attach, wait, inspect, top, port, rename, pause, unpause, container prune. Parsing and printing
 // only; the work is in src/engine.
-import { writeSync } from "node:fs";
+import { writeFully, type Io } from "./io.ts";
 import type { Engine, ContainerView } from "../../engine/engine.ts";
 import type { CreateRequest } from "../../engine/config.ts";
 import { EngineError, UsageError } from "../../engine/errors.ts";
 import { parseSignal, parseInteger } from "../../engine/options.ts";
 import { inspectObject, psObject } from "../../engine/inspect.ts";
-import { attach, writeLogs, parseSince, type AttachSession } from "../../engine/logs.ts";
+import type { AttachSession } from "../../engine/logs.ts";
 import { waitExitFile } from "../../engine/monitor.ts";
-import { execProcess, containerTop } from "../../engine/exec.ts";
+import { isTerminal } from "../../engine/tty.ts";
 import { type CommandSpec, type FlagSpec, type Parsed } from "./args.ts";
 import { formatRows, table } from "./format.ts";
 
-export interface Io {
-  out: (s: string) => void;
-  err: (s: string) => void;
-}
+export type { Io };
+export { writeFully };
 
 export type Handler = (engine: Engine, p: Parsed, io: Io) => Promise<number>;
 
@@ -26,6 +24,9 @@ export interface Command {
   /** Runs without the engine's reconcile (fast paths such as the exit hook). */
   noReconcile?: boolean;
 }
+
+// Loaded by the verbs that stream a container's output (run, start -a, attach, logs), not by ps & co.
+const logsModule = () => import("../../engine/logs.ts");
 
 const b = (long: string, short: string | undefined, help: string): FlagSpec => ({ long, short, kind: "bool", help });
 const s = (long: string, short: string | undefined, help: string, value = "string"): FlagSpec => ({ long, short, kind: "string", help, value });
@@ -90,23 +91,8 @@ export function createRequest(p: Parsed): CreateRequest {
   };
 }
 
-/** Writes all of `data` to fd, waiting out EAGAIN on a non-blocking pipe. */
-export function writeFully(fd: number, data: Uint8Array): void {
-  let off = 0;
-  while (off < data.length) {
-    try {
-      off += writeSync(fd, data, off);
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code === "EAGAIN") { Bun.sleepSync(1); continue; }
-      if (code === "EPIPE") return;
-      throw e;
-    }
-  }
-}
-
 function terminalSize(): { height: number; width: number } | undefined {
-  if (!process.stdout.isTTY) return undefined;
+  if (!isTerminal(1)) return undefined;
   return { height: process.stdout.rows || 24, width: process.stdout.columns || 80 };
 }
 
@@ -129,6 +115,7 @@ async function attachStdio(engine: Engine, view: ContainerView, withStdin: boole
   const tty = view.row.config.tty;
   let received = 0;
   let detached = false;
+  const { attach } = await logsModule();
   const session = await attach(engine.paths.attachSocket(view.row.id), {
     tty,
     onOutput: (stream, data) => {
@@ -163,7 +150,7 @@ async function attachStdio(engine: Engine, view: ContainerView, withStdin: boole
     stdin.on("end", onEnd);
     cleanups.push(() => { stdin.off("data", onData); stdin.off("end", onEnd); stdin.pause(); });
   }
-  if (tty && process.stdout.isTTY) {
+  if (tty && isTerminal(1)) {
     const resize = () => session.resize(process.stdout.rows || 24, process.stdout.columns || 80);
     resize();
     process.on("SIGWINCH", resize);
@@ -200,6 +187,7 @@ async function runForeground(engine: Engine, id: string, withStdin: boolean, rem
         // The monitor may accept our connection only after the first output went by (under
         // load); then nothing came over the socket, and the log has it all.
         if (attached && attached.received() === 0) {
+          const { writeLogs } = await logsModule();
           await writeLogs(engine.paths.log(id), { since: startedNs }, { stdout: (d) => writeFully(1, d), stderr: (d) => writeFully(2, d) });
         }
         return "exited";
@@ -405,6 +393,7 @@ const logs: Command = {
       s("since", undefined, "Show logs since timestamp (e.g. 2013-01-02T13:23:37Z) or relative (e.g. 42m for 42 minutes)"), s("until", undefined, "Show logs before a timestamp or relative time")],
   },
   async run(engine, p) {
+    const { writeLogs, parseSince } = await logsModule();
     const row = engine.find(p.args[0]!);
     const tailArg = p.strings.get("tail");
     const tail = tailArg === undefined || tailArg === "all" ? undefined : parseInteger(tailArg, "-n, --tail", -1);
@@ -436,6 +425,7 @@ const exec: Command = {
   },
   async run(engine, p) {
     const [ref, ...cmd] = p.args;
+    const { execProcess } = await import("../../engine/exec.ts");
     return execProcess(engine, ref!, {
       cmd, detach: p.bools.has("detach"), interactive: p.bools.has("interactive"), tty: p.bools.has("tty"), env: p.lists.get("env") ?? [],
       envFiles: p.lists.get("env-file") ?? [], user: p.strings.get("user"), workdir: p.strings.get("workdir"), privileged: p.bools.has("privileged"),
@@ -509,6 +499,7 @@ const top: Command = {
   async run(engine, p, io) {
     const row = engine.find(p.args[0]!);
     if (!engine.observe(row).running) throw new EngineError(`container ${row.id} is not running`);
+    const { containerTop } = await import("../../engine/exec.ts");
     const t = containerTop(row.id);
     io.out(table(t.titles, t.processes));
     return 0;

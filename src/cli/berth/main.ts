@@ -1,14 +1,19 @@
 // berth: the container engine's command line (docker's verbs, flags and exit codes). Each run of
 // it does one job and exits; containers keep running under their monitors. bin/berth runs this.
-import { join, resolve } from "node:path";
-import { openEngine, type Engine } from "../../engine/engine.ts";
+//
+// Start-up time is most of what a short command costs, so this file loads only what every
+// command needs; each verb's module (and the engine behind it) is imported when that verb runs.
+import { resolve } from "node:path";
+import type { Engine } from "../../engine/engine.ts";
 import { DEFAULT_ENGINE_ROOT } from "../../engine/paths.ts";
 import { EngineError, EXIT_ENGINE, UsageError } from "../../engine/errors.ts";
-import { HelpRequested, helpText, parseFlags, type CommandSpec } from "./args.ts";
-import { CONTAINER_COMMANDS, writeFully, type Command, type Io } from "./container.ts";
+import type { Command } from "./container.ts";
+import { stdio as io } from "./io.ts";
+import { trace } from "../../engine/trace.ts";
+import { VERSION_TEXT as VERSION } from "./version.ts";
 
-// Verbs whose modules are loaded only when used: the image-layer code behind commit costs more
-// start-up time than a whole `run` may spend.
+// Verbs outside container.ts: the image-layer code behind commit costs more start-up time than
+// a whole `run` may spend.
 const SYSTEM_VERBS = ["stats", "cp", "info", "version", "volume create", "volume ls", "volume list", "volume rm", "volume remove",
   "volume inspect", "volume prune", "system df", "system prune", "system info"];
 const COMMIT_VERBS = ["commit", "export", "diff"];
@@ -18,11 +23,8 @@ async function extraCommand(name: string): Promise<Command | undefined> {
   if (COMMIT_VERBS.includes(name)) return (await import("./commit.ts")).IMAGE_CONTAINER_COMMANDS[name];
   return undefined;
 }
-import { trace } from "../../engine/trace.ts";
 
 trace("modules loaded");
-
-import { VERSION_TEXT as VERSION } from "./version.ts";
 
 const IMAGE_VERBS = new Set(["images", "load", "save", "import", "rmi", "tag", "history", "image"]);
 
@@ -100,11 +102,6 @@ Commands:
 `,
 };
 
-const io: Io = {
-  out: (s) => writeFully(1, Buffer.from(s)),
-  err: (s) => writeFully(2, Buffer.from(s)),
-};
-
 interface Globals {
   root: string;
   rest: string[];
@@ -137,10 +134,12 @@ function networkOptions(): { namePrefix?: string; defaultSubnet?: string } {
 
 /** The monitor runs this (detached) once a container ended: `berth --root R internal exit ID`. */
 function exitCommand(root: string): string[] {
-  return [process.execPath, join(import.meta.dir, "main.ts"), "--root", root, "internal", "exit"];
+  return [process.execPath, `${import.meta.dir}/main.ts`, "--root", root, "internal", "exit"];
 }
 
 async function withEngine<T>(root: string, reconcile: boolean, fn: (e: Engine) => Promise<T>): Promise<T> {
+  const { openEngine } = await import("../../engine/engine.ts");
+  trace("engine loaded");
   const engine = openEngine(root, { exitCommand: exitCommand(root), network: networkOptions() });
   try {
     if (reconcile) await engine.reconcile();
@@ -153,6 +152,8 @@ async function withEngine<T>(root: string, reconcile: boolean, fn: (e: Engine) =
 async function findCommand(rest: string[]): Promise<{ cmd: Command; argv: string[] } | null> {
   const [verb, ...argv] = rest;
   if (!verb) return null;
+  const { CONTAINER_COMMANDS } = await import("./container.ts");
+  trace("verbs loaded");
   if (verb === "container") {
     const [sub, ...subArgv] = argv;
     if (sub === "prune") return { cmd: CONTAINER_COMMANDS["container prune"]!, argv: subArgv };
@@ -223,7 +224,8 @@ export async function main(argv: string[]): Promise<number> {
   if (other !== null) return other;
   const found = await findCommand(g.rest);
   if (!found) throw new UsageError(`berth: '${g.rest.join(" ")}' is not a berth command.\nSee 'berth --help'`);
-  const spec: CommandSpec = found.cmd.spec;
+  const { HelpRequested, helpText, parseFlags } = await import("./args.ts");
+  const spec = found.cmd.spec;
   let parsed;
   try {
     parsed = parseFlags(spec, found.argv);
