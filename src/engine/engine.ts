@@ -649,10 +649,16 @@ export class Engine {
   /** `berth internal exit ID`, run by the monitor once the container ended: settle, then --rm or restart. */
   async onExit(id: string): Promise<void> {
     let delay = 0;
+    // Removed already (rm -f kills, then removes): taking the lock would recreate its file.
+    if (!this.store.get(id)) return;
     const lock = await this.lock(id);
     try {
       let row = this.store.get(id);
-      if (!row) return;
+      if (!row) {
+        // Removed while we waited: our open made the lock file anew; ids are never reused.
+        rmSync(this.paths.lock(id), { force: true });
+        return;
+      }
       // A newer run may already be going (restart, start): this hook belonged to an older one.
       if (this.observe(row).running) return;
       if (row.state === "running" || row.state === "paused" || row.state === "restarting") row = await this.finalize(row);
@@ -675,6 +681,7 @@ export class Engine {
     const again = await this.lock(id);
     try {
       const cur = this.store.get(id);
+      if (!cur) rmSync(this.paths.lock(id), { force: true }); // removed during the back-off
       if (!cur || cur.state !== "restarting") return;
       if (cur.stoppedByUser) {
         this.store.update(id, { state: "exited" });
