@@ -405,8 +405,9 @@ export class Engine {
   private async releaseRuntime(id: string): Promise<void> {
     if (existsSync(this.runtime.dir(id))) await deleteContainer(this.runtime, id, true, (m) => this.warn(m));
     try {
-      const cg = openCgroup({ containerId: id });
-      if (cg.exists()) cg.destroy();
+      // destroy() removes whatever part exists: a berth killed inside the runtime's create may
+      // leave the group in some hierarchies only (exists() wants all of them).
+      openCgroup({ containerId: id }).destroy();
     } catch { /* no cgroup */ }
   }
 

@@ -490,5 +490,5 @@ export async function imageCommand(verb: string, argv: string[], ctx: ImageComma
 if (import.meta.main) {
   // Until bin/berth wires these verbs: bun src/cli/berth/image.ts VERB ARGS…
   const [verb, ...rest] = process.argv.slice(2);
-  process.exit(await imageCommand(verb ?? "image", rest));
+  void imageCommand(verb ?? "image", rest).then((code) => process.exit(code)); // no top-level await: bundles may be CommonJS
 }

@@ -134,7 +134,8 @@ function networkOptions(): { namePrefix?: string; defaultSubnet?: string } {
 
 /** The monitor runs this (detached) once a container ended: `berth --root R internal exit ID`. */
 function exitCommand(root: string): string[] {
-  return [process.execPath, `${import.meta.dir}/main.ts`, "--root", root, "internal", "exit"];
+  // Bun.main: this file, or the bundle built from it (build/js/berth.js), whichever is running.
+  return [process.execPath, Bun.main, "--root", root, "internal", "exit"];
 }
 
 async function withEngine<T>(root: string, reconcile: boolean, fn: (e: Engine) => Promise<T>): Promise<T> {
@@ -236,10 +237,11 @@ export async function main(argv: string[]): Promise<number> {
   return withEngine(g.root, !found.cmd.noReconcile, (engine) => found.cmd.run(engine, parsed, io));
 }
 
-if (import.meta.main) {
+/** Runs the command line and exits with its status (no top-level await: a bundle may be CommonJS). */
+async function runAndExit(argv: string[]): Promise<never> {
   let code: number;
   try {
-    code = await main(process.argv.slice(2));
+    code = await main(argv);
   } catch (e) {
     const err = e as Error;
     code = e instanceof EngineError ? e.exitCode : EXIT_ENGINE;
@@ -249,3 +251,5 @@ if (import.meta.main) {
   }
   process.exit(code);
 }
+
+if (import.meta.main) void runAndExit(process.argv.slice(2));
