@@ -1,7 +1,6 @@
 // Parsing and checking flag values the way docker does, with its error shapes:
 // sizes (-m 64m), CPUs (--cpus 1.5), restart policies, -v/--tmpfs specs, env files, labels.
 import { readFileSync } from "node:fs";
-import { availableParallelism } from "node:os";
 import { isAbsolute, normalize } from "node:path";
 import { UsageError } from "./errors.ts";
 import type { BindMount, PortPublish, RestartPolicy } from "./types.ts";
@@ -34,7 +33,7 @@ export function parseMemorySwap(value: string): number {
 export function parseCpus(value: string): number {
   const n = Number(value);
   if (value.trim() === "" || !Number.isFinite(n)) throw invalid(value, "--cpus", "failed to parse " + JSON.stringify(value) + " as a number");
-  const host = availableParallelism();
+  const host = (require("node:os") as typeof import("node:os")).availableParallelism(); // node:os only when --cpus is given
   if (n <= 0 || n > host) throw new UsageError(`Range of CPUs is from 0.01 to ${host}.00, as there are only ${host} CPUs available (got --cpus ${value})`);
   if (n < 0.01) throw new UsageError(`--cpus ${value} is below the minimum of 0.01`);
   return n;

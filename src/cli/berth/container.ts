@@ -9,7 +9,6 @@ import { parseSignal, parseInteger } from "../../engine/options.ts";
 import { inspectObject, psObject } from "../../engine/inspect.ts";
 import type { AttachSession } from "../../engine/logs.ts";
 import { waitExitFile } from "../../engine/monitor.ts";
-import { isTerminal } from "../../engine/tty.ts";
 import { type CommandSpec, type FlagSpec, type Parsed } from "./args.ts";
 import { formatRows, table } from "./format.ts";
 
@@ -90,6 +89,9 @@ export function createRequest(p: Parsed): CreateRequest {
     publishAll: p.bools.has("publish-all"), addHosts: p.lists.get("add-host"), dns: p.lists.get("dns"), logOpts: p.lists.get("log-opt"),
   };
 }
+
+// bun:ffi only for the verbs that attach a terminal (run, start -a, attach).
+const isTerminal = (fd: number): boolean => (require("../../engine/tty.ts") as typeof import("../../engine/tty.ts")).isTerminal(fd);
 
 function terminalSize(): { height: number; width: number } | undefined {
   if (!isTerminal(1)) return undefined;

@@ -142,8 +142,10 @@ async function withEngine<T>(root: string, reconcile: boolean, fn: (e: Engine) =
   const { openEngine } = await import("../../engine/engine.ts");
   trace("engine loaded");
   const engine = openEngine(root, { exitCommand: exitCommand(root), network: networkOptions() });
+  trace("engine open");
   try {
     if (reconcile) await engine.reconcile();
+    trace("reconciled");
     return await fn(engine);
   } finally {
     engine.close();
@@ -249,6 +251,7 @@ async function runAndExit(argv: string[]): Promise<never> {
     io.err(`${prefix}${err.message}\n`);
     if (process.env.BERTH_DEBUG && err.stack) io.err(err.stack + "\n");
   }
+  trace("done");
   process.exit(code);
 }
 
