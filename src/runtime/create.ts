@@ -30,6 +30,7 @@ export interface CreateOptions {
    *  engine's monitor): e.g. ["build/berth-monitor", "--log", F, "--"]. It must pass fds 3/4 through. */
   launcher?: string[];
   debug?: (msg: string) => void;
+  warn?: (msg: string) => void;
 }
 
 export interface Created {
@@ -80,6 +81,7 @@ export async function createContainer(store: StateStore, opts: CreateOptions): P
     const plan = buildCreatePlan(spec, {
       bundle, stateDir: dir, noPivot: opts.noPivot, consoleSocket: opts.consoleSocket ? resolve(opts.consoleSocket) : undefined,
       preserveFds: opts.preserveFds, cgroupDirs: noCgroup ? {} : cgroup.paths(),
+      warn: opts.warn ?? ((m) => process.stderr.write(`berth-runtime: warning: ${m}\n`)),
     });
     const planPath = join(dir, "plan");
     writeFileSync(planPath, encodePlan(plan));

@@ -33,6 +33,8 @@ export interface CreatePlanOptions {
   preserveFds?: number;
   /** controller (or "unified") → the container's cgroup directory on the host, for `cgroup` mounts. */
   cgroupDirs?: Record<string, string>;
+  /** Things the plan drops on purpose are said here (stderr in the CLI). */
+  warn?: (msg: string) => void;
 }
 
 function fail(msg: string): never {
@@ -94,7 +96,7 @@ function idMapRecords(spec: Spec, created: Set<NamespaceType>): PlanRecord[] {
   ];
 }
 
-function mountRecord(m: Mount, index: number, ctx: { newNet: boolean; newCgroupNs: boolean; cgroupDirs?: Record<string, string> }): PlanRecord[] {
+function mountRecord(m: Mount, index: number, ctx: { newNet: boolean; newCgroupNs: boolean; cgroupDirs?: Record<string, string>; warn?: (msg: string) => void }): PlanRecord[] {
   const where = `mounts[${index}] (${m.destination})`;
   const dest = containerPath(m.destination, `mounts[${index}].destination`);
   const o = parseMountOptions(m.options, where);
@@ -103,8 +105,12 @@ function mountRecord(m: Mount, index: number, ctx: { newNet: boolean; newCgroupN
   if (o.bind || type === "bind") {
     if (!m.source) fail(`${where}: a bind mount needs a source`);
     if (!existsSync(m.source)) fail(`${where}: bind source ${m.source} does not exist`);
-    // The kernel ignores data on a bind: an option we do not know would be silently dropped.
-    if (o.data.length) fail(`${where}: unknown option${o.data.length > 1 ? "s" : ""} ${o.data.map((d) => JSON.stringify(d)).join(", ")} for a bind mount`);
+    // The kernel ignores data on a bind. A bare word we do not know is refused; filesystem
+    // options (KEY=VALUE, e.g. a tmpfs's mode= copied onto every mount by a config generator)
+    // are dropped with a warning, never silently.
+    const bare = o.data.filter((d) => !d.includes("="));
+    if (bare.length) fail(`${where}: unknown option${bare.length > 1 ? "s" : ""} ${bare.map((d) => JSON.stringify(d)).join(", ")} for a bind mount`);
+    if (o.data.length) ctx.warn?.(`${where}: filesystem options ${o.data.join(",")} mean nothing on a bind mount; ignored`);
     const flags = MS.BIND | (o.recursive ? MS.REC : 0);
     return [["mount", m.source, dest, "bind", flags, o.propagation, o.data.join(","), o.flags]];
   }
@@ -221,7 +227,7 @@ export function buildCreatePlan(spec: Spec, opts: CreatePlanOptions): PlanRecord
   if (spec.root?.readonly) plan.push(["readonly_rootfs"]);
   if (opts.noPivot) plan.push(["no_pivot"]);
   const mounts = spec.mounts ?? [];
-  const ctx = { newNet: created.has("network"), newCgroupNs: created.has("cgroup"), cgroupDirs: opts.cgroupDirs };
+  const ctx = { newNet: created.has("network"), newCgroupNs: created.has("cgroup"), cgroupDirs: opts.cgroupDirs, warn: opts.warn };
   mounts.forEach((m, i) => plan.push(...mountRecord(m, i, ctx)));
   plan.push(...deviceRecords(spec, mounts));
   for (const p of linux.maskedPaths ?? []) plan.push(["masked", containerPath(p, "linux.maskedPaths")]);
