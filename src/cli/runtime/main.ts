@@ -44,14 +44,18 @@ global options:
   -h, --help          this help; COMMAND --help for a command's options
   -v, --version       print the version`;
 
+// runc's global flags. --rootless is accepted for compatibility: berth-runtime detects rootless
+// operation by itself (euid), so every value means the same.
+const GLOBAL_OPTIONS = {
+  root: { type: "string" }, log: { type: "string" }, "log-format": { type: "string" }, debug: { type: "boolean" },
+  help: { type: "boolean", short: "h" }, version: { type: "boolean", short: "v" },
+  "systemd-cgroup": { type: "boolean" }, rootless: { type: "string" },
+} as const;
+
 async function main(argv: string[]): Promise<number> {
-  const { values, tokens } = parseArgs({
+  const { tokens } = parseArgs({
     args: argv,
-    options: {
-      root: { type: "string" }, log: { type: "string" }, "log-format": { type: "string" }, debug: { type: "boolean" },
-      help: { type: "boolean", short: "h" }, version: { type: "boolean", short: "v" },
-      "systemd-cgroup": { type: "boolean" }, rootless: { type: "string" }, criu: { type: "string" },
-    },
+    options: GLOBAL_OPTIONS,
     strict: false,
     allowPositionals: true,
     tokens: true,
@@ -61,15 +65,10 @@ async function main(argv: string[]): Promise<number> {
   const cmdIndex = cmdToken ? cmdToken.index : argv.length;
   const global = parseArgs({
     args: argv.slice(0, cmdIndex),
-    options: {
-      root: { type: "string" }, log: { type: "string" }, "log-format": { type: "string" }, debug: { type: "boolean" },
-      help: { type: "boolean", short: "h" }, version: { type: "boolean", short: "v" },
-      "systemd-cgroup": { type: "boolean" }, rootless: { type: "string" }, criu: { type: "string" },
-    },
+    options: GLOBAL_OPTIONS,
     strict: true,
     allowPositionals: false,
   }).values;
-  void values;
   if (global.version) {
     console.log("berth-runtime version 0.1.0\nspec: 1.2.0");
     return 0;
