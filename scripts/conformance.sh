@@ -19,6 +19,8 @@ set -uo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 RUNTIME=${RUNTIME:-$repo/bin/berth-runtime}
+# The tests run from $SUITE: a relative path must be made absolute first.
+case $RUNTIME in /*) ;; */*) RUNTIME=$PWD/$RUNTIME ;; esac
 SUITE=${SUITE:-/tmp/runtime-tools}
 TIMEOUT=${TIMEOUT:-60}
 BASELINE=${BASELINE:-$repo/tests/conformance/runc-baseline.txt}
