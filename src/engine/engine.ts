@@ -96,6 +96,16 @@ export class Engine {
     return lazy.lockModule().FileLock.acquire(this.paths.lock(id), "exclusive", 120_000);
   }
 
+  /** Releases a container's lock; if the container is gone by now, its lock file goes too (no
+   *  file per removed container piles up: whoever opened it last may have created it anew). */
+  unlock(lock: FileLock, id: string): void {
+    try {
+      if (!this.store.get(id)) rmSync(this.paths.lock(id), { force: true });
+    } finally {
+      lock.release();
+    }
+  }
+
   tryLock(id: string): FileLock | null {
     return lazy.lockModule().FileLock.tryAcquire(this.paths.lock(id), "exclusive");
   }
@@ -200,7 +210,7 @@ export class Engine {
       }
       return this.store.get(id)!;
     } finally {
-      lock.release();
+      this.unlock(lock, id);
     }
   }
 
@@ -270,7 +280,7 @@ export class Engine {
     try {
       return await this.startLocked(id, opts);
     } finally {
-      lock.release();
+      this.unlock(lock, id);
     }
   }
 
@@ -295,7 +305,7 @@ export class Engine {
       }
       return row.exitCode ?? 0;
     } finally {
-      lock.release();
+      this.unlock(lock, id);
     }
   }
 
@@ -465,7 +475,7 @@ export class Engine {
       if (row.state === "running" || row.state === "paused" || row.state === "restarting") row = await this.finalize(row);
       return row.exitCode ?? 0;
     } finally {
-      lock.release();
+      this.unlock(lock, id);
     }
   }
 
@@ -492,7 +502,7 @@ export class Engine {
       if (row.state === "running" || row.state === "paused" || row.state === "restarting" || row.state === "starting") row = await this.finalize(row);
       return row;
     } finally {
-      lock.release();
+      this.unlock(lock, row.id);
     }
   }
 
@@ -526,7 +536,7 @@ export class Engine {
       this.removeLocked(row, opts);
       return row;
     } finally {
-      lock.release();
+      this.unlock(lock, found.id);
     }
   }
 
@@ -642,7 +652,7 @@ export class Engine {
       } catch (e) {
         this.warn(`reconcile ${row.name}: ${(e as Error).message}`);
       } finally {
-        lock.release();
+        this.unlock(lock, row.id);
       }
     }
   }
@@ -655,11 +665,7 @@ export class Engine {
     const lock = await this.lock(id);
     try {
       let row = this.store.get(id);
-      if (!row) {
-        // Removed while we waited: our open made the lock file anew; ids are never reused.
-        rmSync(this.paths.lock(id), { force: true });
-        return;
-      }
+      if (!row) return; // removed while we waited (unlock drops the lock file)
       // A newer run may already be going (restart, start): this hook belonged to an older one.
       if (this.observe(row).running) return;
       if (row.state === "running" || row.state === "paused" || row.state === "restarting") row = await this.finalize(row);
@@ -675,14 +681,13 @@ export class Engine {
       // docker's back-off: 100 ms doubling per consecutive quick restart, at most 1 minute
       delay = row.finishedAt - row.startedAt > 10_000 ? 100 : Math.min(60_000, 100 * 2 ** Math.min(row.restartCount, 10));
     } finally {
-      lock.release();
+      this.unlock(lock, id);
     }
     // Wait without the lock, so `stop` or `rm` can cancel the restart meanwhile.
     await Bun.sleep(delay);
     const again = await this.lock(id);
     try {
       const cur = this.store.get(id);
-      if (!cur) rmSync(this.paths.lock(id), { force: true }); // removed during the back-off
       if (!cur || cur.state !== "restarting") return;
       if (cur.stoppedByUser) {
         this.store.update(id, { state: "exited" });
@@ -691,7 +696,7 @@ export class Engine {
       this.store.update(id, { state: "exited" });
       await this.startLocked(id, {});
     } finally {
-      again.release();
+      this.unlock(again, id);
     }
   }
 

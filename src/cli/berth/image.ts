@@ -490,5 +490,8 @@ export async function imageCommand(verb: string, argv: string[], ctx: ImageComma
 if (import.meta.main) {
   // Until bin/berth wires these verbs: bun src/cli/berth/image.ts VERB ARGS…
   const [verb, ...rest] = process.argv.slice(2);
-  void imageCommand(verb ?? "image", rest).then((code) => process.exit(code)); // no top-level await: bundles may be CommonJS
+  // No top-level await (bundles may be CommonJS); the interval keeps Bun alive while the command
+  // waits on the blob worker, which is unref'd.
+  setInterval(() => {}, 1 << 30);
+  void imageCommand(verb ?? "image", rest).then((code) => process.exit(code));
 }

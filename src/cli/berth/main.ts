@@ -241,6 +241,9 @@ export async function main(argv: string[]): Promise<number> {
 
 /** Runs the command line and exits with its status (no top-level await: a bundle may be CommonJS). */
 async function runAndExit(argv: string[]): Promise<never> {
+  // Without a pending top-level await nothing else keeps Bun's event loop alive while a command
+  // waits on something unref'd (the image store's blob worker): Bun would exit 0 mid-command.
+  setInterval(() => {}, 1 << 30);
   let code: number;
   try {
     code = await main(argv);
