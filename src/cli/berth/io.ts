@@ -1,7 +1,9 @@
 // The command line's output: synchronous writes that survive a non-blocking pipe, so that
 // main's final process.exit never cuts off buffered output. Kept apart from the verbs so that
 // `berth --version` and `--help` load nothing else.
-import { writeSync } from "node:fs";
+// node:fs on first write: `--version` and `--help` answer without it (see main.ts).
+const writeSync = (fd: number, data: Uint8Array, offset: number): number =>
+  (require("node:fs") as typeof import("node:fs")).writeSync(fd, data, offset);
 
 export interface Io {
   out: (s: string) => void;
