@@ -3,8 +3,9 @@
 // ratios); then the memory of each container's monitor (berth-monitor vs podman's conmon), and
 // N containers started with `run -d` and removed with `rm -f`, counting what is left behind.
 //
-//   bun bench/engine-run.ts [--runs 30] [--warmup 3] [--only berth,podman] [--rss 10] [--churn 200] [--json]
+//   bun bench/engine-run.ts [--runs 30] [--warmup 3] [--only berth,podman] [--rss 10] [--churn 200] [--berth PATH] [--json]
 //
+// --berth PATH times another berth command (e.g. a checkout whose bin/berth runs a bundle).
 // Needs root. Everything lives in a temp dir (berth --root, podman --root/--runroot), removed
 // afterwards. The busybox image is made by scripts/make-busybox-image.sh and given to podman with
 // `berth save busybox | podman load` (same layer, same image ID). Podman 4.3's default rlimits
@@ -25,6 +26,8 @@ interface Options {
   /** Containers started and removed by the leak check (0: skip). */
   churn: number;
   json: boolean;
+  /** The berth command to time (default: this checkout's bin/berth). */
+  berth: string;
 }
 
 interface Subject {
@@ -77,11 +80,10 @@ interface BenchResult {
 }
 
 const repo = resolve(import.meta.dir, "..");
-const BERTH = join(repo, "bin/berth");
-const USAGE = "usage: bun bench/engine-run.ts [--runs N] [--warmup N] [--only name,name] [--rss N] [--churn N] [--json]";
+const USAGE = "usage: bun bench/engine-run.ts [--runs N] [--warmup N] [--only name,name] [--rss N] [--churn N] [--berth PATH] [--json]";
 
 function parseOptions(argv: string[]): Options {
-  const opts: Options = { runs: 30, warmup: 3, only: null, rss: 10, churn: 200, json: false };
+  const opts: Options = { runs: 30, warmup: 3, only: null, rss: 10, churn: 200, json: false, berth: join(repo, "bin/berth") };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const value = (): string => {
@@ -100,6 +102,7 @@ function parseOptions(argv: string[]): Options {
     else if (arg === "--only") opts.only = value().split(",");
     else if (arg === "--rss") opts.rss = whole(0);
     else if (arg === "--churn") opts.churn = whole(0);
+    else if (arg === "--berth") opts.berth = resolve(value());
     else if (arg === "--json") opts.json = true;
     else if (arg === "--help" || arg === "-h") {
       console.log(USAGE);
@@ -151,9 +154,9 @@ function quantile(sorted: number[], q: number): number {
 const median = (xs: number[]): number => quantile([...xs].sort((a, b) => a - b), 0.5);
 
 /** The engines under test, each with its own state in `work`. */
-function subjects(work: string, logFile: string): Subject[] {
+function subjects(work: string, logFile: string, berthCommand: string): Subject[] {
   const berthRoot = join(work, "berth");
-  const berth = (args: string[]) => [BERTH, "--root", berthRoot, ...args];
+  const berth = (args: string[]) => [berthCommand, "--root", berthRoot, ...args];
   const list: Subject[] = [{ name: "berth", argv: berth(["run", "--rm", "--network", "none", "busybox", "true"]), cli: berth }];
 
   const pmDir = join(work, "podman");
@@ -184,6 +187,7 @@ function subjects(work: string, logFile: string): Subject[] {
 function prepareImages(all: Subject[], work: string, logFile: string): void {
   const berth = all.find((s) => s.name === "berth")!;
   must(execute(["bash", join(repo, "scripts/make-busybox-image.sh")], logFile, { BERTH_ROOT: join(work, "berth"), BUN: process.execPath }), "make-busybox-image.sh");
+  if (!must(execute(berth.cli!(["images", "-q", "busybox"]), logFile), "berth images")) throw new Error("make-busybox-image.sh exited 0 but berth has no busybox image");
   const tar = join(work, "busybox.tar");
   must(execute(["sh", "-c", `"$@" > ${tar}`, "sh", ...berth.cli!(["save", "busybox"])], logFile), "berth save busybox");
   for (const s of all) {
@@ -359,7 +363,7 @@ function churn(berth: Subject, n: number, root: string, logFile: string): ChurnR
 function bench(opts: Options): BenchResult {
   const work = mkdtempSync(join(tmpdir(), "berth-bench-engine-"));
   const logFile = join(work, "output.log");
-  const all = subjects(work, logFile).filter((s) => !opts.only || opts.only.some((o) => s.name.startsWith(o)) || s.name === "berth");
+  const all = subjects(work, logFile, opts.berth).filter((s) => !opts.only || opts.only.some((o) => s.name.startsWith(o)) || s.name === "berth");
   try {
     prepareImages(all, work, logFile);
     for (const s of all) if (s.cli && !s.unavailable) s.unavailable = checkExitStatus(s, logFile);
@@ -381,8 +385,8 @@ function bench(opts: Options): BenchResult {
     if (docker && !docker.unavailable) execute(docker.cli!(["rmi", "berth-bench/busybox"]), logFile);
     const berthRoot = join(work, "berth");
     if (existsSync(berthRoot)) {
-      const left = execute([BERTH, "--root", berthRoot, "ps", "-aq"], logFile).output.split("\n").filter(Boolean);
-      if (left.length) execute([BERTH, "--root", berthRoot, "rm", "-f", ...left], logFile);
+      const left = execute([opts.berth, "--root", berthRoot, "ps", "-aq"], logFile).output.split("\n").filter(Boolean);
+      if (left.length) execute([opts.berth, "--root", berthRoot, "rm", "-f", ...left], logFile);
     }
     const stillMounted = readFileSync("/proc/self/mountinfo", "utf8").split("\n").map((l) => l.split(" ")[4] ?? "").filter((m) => m.startsWith(work + "/"));
     if (stillMounted.length) console.error(`engine-run: warning: ${stillMounted.length} mounts left under ${work} (not removed): ${stillMounted.slice(0, 3).join(", ")}`);
