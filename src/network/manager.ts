@@ -5,7 +5,6 @@
 // *before* it is created, under a lock file shared by all berth processes using this state root.
 // A crash therefore leaves rows that name their kernel objects, and reconcile() removes both.
 import type { Database } from "bun:sqlite";
-import { createHash, randomBytes } from "node:crypto";
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { flock, LOCK_EX, LOCK_UN } from "../sys/libc.ts";
 import { broadcastOf, contains, formatIPv4, formatSubnet, hostRange, hostRoutes, macFor, overlaps, parseIPv4, parseSubnet, type Subnet } from "./cidr.ts";
@@ -136,8 +135,11 @@ export interface ReconcileReport {
 
 const SYSFS_NET = "/sys/class/net";
 
+// node:crypto on first use (~7 ms to load): commands that only release or list endpoints skip it.
+const nodeCrypto = (): typeof import("node:crypto") => require("node:crypto");
+
 function shortHash(s: string, n: number): string {
-  return createHash("sha256").update(s).digest("hex").slice(0, n);
+  return nodeCrypto().createHash("sha256").update(s).digest("hex").slice(0, n);
 }
 
 function validNetworkName(name: string): void {
@@ -246,7 +248,7 @@ export class NetworkManager {
     validNetworkName(o.name);
     return this.locked(() => {
       if (this.row(o.name)) throw new Error(`network ${o.name} already exists; remove it first or pick another name`);
-      const id = randomBytes(16).toString("hex");
+      const id = nodeCrypto().randomBytes(16).toString("hex");
       const bridge = `${this.prefix}-${id.slice(0, 14 - this.prefix.length)}`;
       return this.insertNetwork(o, id, bridge);
     });
@@ -319,7 +321,7 @@ export class NetworkManager {
     return this.locked(() => {
       const r = this.row(DEFAULT_NETWORK);
       if (r) return this.info(r);
-      return this.insertNetwork({ name: DEFAULT_NETWORK }, randomBytes(16).toString("hex"), `${this.prefix}0`, this.defaultSubnet);
+      return this.insertNetwork({ name: DEFAULT_NETWORK }, nodeCrypto().randomBytes(16).toString("hex"), `${this.prefix}0`, this.defaultSubnet);
     });
   }
 
