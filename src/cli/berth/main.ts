@@ -143,8 +143,11 @@ function exitCommand(root: string): string[] {
   return [process.execPath, Bun.main, "--root", root, "internal", "exit"];
 }
 
-async function withEngine<T>(root: string, reconcile: boolean, fn: (e: Engine) => Promise<T>): Promise<T> {
-  const { openEngine } = await import("../../engine/engine.ts");
+/** Verbs that create or start containers: they load the engine's whole run path up front. */
+const STARTS_CONTAINERS = new Set(["run", "create", "start", "restart"]);
+
+async function withEngine<T>(root: string, reconcile: boolean, fn: (e: Engine) => Promise<T>, startsContainers = false): Promise<T> {
+  const [{ openEngine }] = await Promise.all([import("../../engine/engine.ts"), startsContainers ? import("../../engine/run-path.ts") : undefined]);
   trace("engine loaded");
   const engine = openEngine(root, { exitCommand: exitCommand(root), network: networkOptions() });
   trace("engine open");
@@ -241,7 +244,8 @@ export async function main(argv: string[]): Promise<number> {
     if (e instanceof HelpRequested) { io.out(helpText(spec)); return 0; }
     throw e;
   }
-  return withEngine(g.root, !found.cmd.noReconcile, (engine) => found.cmd.run(engine, parsed, io));
+  const starts = STARTS_CONTAINERS.has(verb === "container" ? g.rest[1] ?? "" : verb);
+  return withEngine(g.root, !found.cmd.noReconcile, (engine) => found.cmd.run(engine, parsed, io), starts);
 }
 
 /** Runs the command line and exits with its status (no top-level await: a bundle may be CommonJS). */
