@@ -233,6 +233,10 @@ export async function main(argv: string[]): Promise<number> {
   }
   const other = await otherModule(verb, rest, g.root);
   if (other !== null) return other;
+  const starts = STARTS_CONTAINERS.has(verb === "container" ? g.rest[1] ?? "" : verb);
+  // Everything this command will load, asked for at once: Bun loads the graphs side by side.
+  // (A failure surfaces where each module is awaited below.)
+  void Promise.all([import("./container.ts"), import("./args.ts"), import("../../engine/engine.ts"), starts ? import("../../engine/run-path.ts") : undefined]).catch(() => {});
   const found = await findCommand(g.rest);
   if (!found) throw new UsageError(`berth: '${g.rest.join(" ")}' is not a berth command.\nSee 'berth --help'`);
   const { HelpRequested, helpText, parseFlags } = await import("./args.ts");
@@ -244,7 +248,6 @@ export async function main(argv: string[]): Promise<number> {
     if (e instanceof HelpRequested) { io.out(helpText(spec)); return 0; }
     throw e;
   }
-  const starts = STARTS_CONTAINERS.has(verb === "container" ? g.rest[1] ?? "" : verb);
   return withEngine(g.root, !found.cmd.noReconcile, (engine) => found.cmd.run(engine, parsed, io), starts);
 }
 
