@@ -4,13 +4,8 @@ import { existsSync, readFileSync, watch } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 
 /** Where `make -C native OUT=$PWD/build` puts the binary; BERTH_MONITOR names another build. */
-export const MONITOR_BINARY = process.env.BERTH_MONITOR || findMonitor();
-
-// Seen from the sources (src/engine) or from a bundle of them in build/js: both beside build/.
-function findMonitor(): string {
-  const candidates = [join(import.meta.dir, "../../build/berth-monitor"), join(import.meta.dir, "../berth-monitor")];
-  return candidates.find((p) => existsSync(p)) ?? candidates[0]!;
-}
+// (Also right from a bundle in build/js: two levels up is the checkout there too.)
+export const MONITOR_BINARY = process.env.BERTH_MONITOR || join(import.meta.dir, "../../build/berth-monitor");
 
 export interface MonitorOptions {
   /** CMD and its arguments: the runtime's stage 0, or (direct) the container process itself. */
