@@ -3,6 +3,7 @@
 import { closeSync, existsSync, readSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
+import { waitReadable } from "../sys/libc.ts";
 
 const REPO = join(import.meta.dir, "../..");
 export const INIT_BINARY = process.env.BERTH_INIT ?? join(REPO, "build/berth-init");
@@ -50,7 +51,8 @@ export function startInit(mode: "create" | "exec", planPath: string, flags: stri
         try {
           n = readSync(fromInit, chunk);
         } catch (e) {
-          if ((e as NodeJS.ErrnoException).code === "EAGAIN") { Bun.sleepSync(0.2); continue; }
+          // The pipe is non-blocking: sleep in poll(2) until the C side writes, never spin.
+          if ((e as NodeJS.ErrnoException).code === "EAGAIN") { waitReadable(fromInit, -1); continue; }
           throw e;
         }
         if (n === 0) { closed = true; continue; }

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import type { StateStore } from "./state-store.ts";
 import { statusOf, hookState } from "./status.ts";
 import { isAlive } from "./proc.ts";
+import { waitReadable } from "../sys/libc.ts";
 import { runHooksWarnOnly } from "./hooks.ts";
 
 export async function startContainer(store: StateStore, id: string, warn: (msg: string) => void): Promise<void> {
@@ -44,7 +45,8 @@ export async function startContainer(store: StateStore, id: string, warn: (msg: 
         }
         throw new Error(`cannot start container ${id}: its init exited before start`);
       }
-      Bun.sleepSync(0.1);
+      // Sleep until the init writes or closes its end (bounded, to re-check that it lives).
+      waitReadable(fd, 50);
     }
   } finally {
     closeSync(fd);

@@ -21,6 +21,7 @@ const SYMBOLS = {
   mkfifo: { args: [FFIType.cstring, FFIType.u32], returns: FFIType.i32 },
   syscall: { args: [FFIType.i64, FFIType.i64, FFIType.i64, FFIType.i64, FFIType.i64], returns: FFIType.i64 },
   strerror: { args: [FFIType.i32], returns: FFIType.cstring },
+  poll: { args: [FFIType.ptr, FFIType.u64, FFIType.i32], returns: FFIType.i32 },
 } as const;
 type Libc = ReturnType<typeof dlopen<typeof SYMBOLS>>["symbols"];
 let loaded: Libc | undefined;
@@ -149,4 +150,17 @@ export function syscall(nr: number, a1: number | bigint = 0, a2: number | bigint
   const rc = Number(c.syscall(BigInt(nr), BigInt(a1), BigInt(a2), BigInt(a3), BigInt(a4)));
   if (rc < 0) throw new SyscallError("syscall", errno(), String(nr));
   return rc;
+}
+
+const POLLIN = 0x1, POLLHUP = 0x10;
+/** Waits until fd is readable (or hung up), up to timeoutMs (-1: forever). True when it is. */
+export function waitReadable(fd: number, timeoutMs: number): boolean {
+  const pfd = new Int32Array(2); // struct pollfd { int fd; short events; short revents; }
+  pfd[0] = fd;
+  pfd[1] = POLLIN;
+  for (;;) {
+    const n = c.poll(ptr(pfd), 1n, timeoutMs);
+    if (n >= 0) return n > 0 && ((pfd[1]! >>> 16) & (POLLIN | POLLHUP)) !== 0;
+    if (errno() !== 4) throw new SyscallError("poll", errno(), `fd ${fd}`); // EINTR: wait again
+  }
 }
