@@ -31,6 +31,9 @@ int ns_write_id_maps(const struct plan *plan, pid_t child, char *err, size_t n);
 int ns_flag_of(const char *type);
 int ns_unshare_cgroup(const struct plan *plan, char *err, size_t n); /* init, after "go" */
 
+/* cgroups.c (stage 0): write the init's pid to every cgroup_join file */
+int cgroups_join_pid(const struct plan *plan, pid_t pid, char *err, size_t n);
+
 /* loopback.c (init): bring up lo in a new network namespace */
 int loopback_up(const struct plan *plan, char *err, size_t n);
 

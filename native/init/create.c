@@ -81,6 +81,10 @@ int stage0_create(const struct plan *cplan, int wait_child, int console_relay) {
 
   if (ns_write_id_maps(plan, pid, err, sizeof err) < 0) { kill(pid, SIGKILL); fail(FD_TO_TS, "%s", err); }
   sync_send(FD_TO_TS, "pid %d", pid);
+  /* While TypeScript writes the limits and runs createRuntime hooks, move the init into its
+   * cgroups; "joined" tells it that is done (the init still waits for "go"). */
+  if (cgroups_join_pid(plan, pid, err, sizeof err) < 0) { kill(pid, SIGKILL); fail(FD_TO_TS, "%s", err); }
+  sync_send(FD_TO_TS, "joined");
 
   static char line[65536];
   ssize_t got = sync_recv_line(FD_FROM_TS, line, sizeof line);

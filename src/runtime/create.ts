@@ -6,7 +6,7 @@ import { join, resolve } from "node:path";
 import type { Spec } from "../oci/spec.ts";
 import { parseSpec, checkContainerId, OciConfigError } from "../oci/validate.ts";
 import { OCI_VERSION } from "../oci/version.ts";
-import { encodePlan } from "./plan-encoding.ts";
+import { encodePlan, type PlanRecord } from "./plan-encoding.ts";
 import { buildCreatePlan, resolveRootfs } from "./plan.ts";
 import { StateStore, type ContainerRecord } from "./state-store.ts";
 import { startInit, expectMessage, type InitProcess, type Stdio } from "./native.ts";
@@ -78,11 +78,12 @@ export async function createContainer(store: StateStore, opts: CreateOptions): P
       if (!rootless || spec.linux?.resources) throw e;
       noCgroup = true;
     }
-    const plan = buildCreatePlan(spec, {
+    const plan: PlanRecord[] = buildCreatePlan(spec, {
       bundle, stateDir: dir, noPivot: opts.noPivot, consoleSocket: opts.consoleSocket ? resolve(opts.consoleSocket) : undefined,
       preserveFds: opts.preserveFds, cgroupDirs: noCgroup ? {} : cgroup.paths(),
       warn: opts.warn ?? ((m) => process.stderr.write(`berth-runtime: warning: ${m}\n`)),
     });
+    if (!noCgroup) for (const file of cgroup.procsFiles()) plan.push(["cgroup_join", file]);
     const planPath = join(dir, "plan");
     writeFileSync(planPath, encodePlan(plan));
     opts.debug?.(`plan for ${opts.id}: ${JSON.stringify(plan)}`);
@@ -100,9 +101,10 @@ export async function createContainer(store: StateStore, opts: CreateOptions): P
     // Written now, not after "ready": a launcher (the engine's monitor) reads it as soon as
     // stage 0 exits, which is right after it relays "ready".
     if (opts.pidFile) writePidFile(resolve(opts.pidFile), pid);
-    if (!noCgroup) cgroup.addProcess(pid);
+    // Stage 0 is moving the init into the cgroups meanwhile; limits go on the groups themselves.
     const resources = withDefaultDeviceRules(spec.linux?.resources, spec.linux?.devices);
     if (resources && !noCgroup) cgroup.apply(resources);
+    expectMessage(init, "joined");
     record.pid = pid;
     record.pidStartTime = processStartTime(pid) ?? "";
     store.write(record);
