@@ -75,7 +75,10 @@ const waiting = new Map<number, (r: BlobWorkerReply) => void>();
 
 function blobWorker(): Worker {
   if (!worker) {
-    worker = new Worker(new URL("./blob-worker.ts", import.meta.url).href);
+    // From source the worker is the .ts beside this file; in the built bundle (build/js) it is
+    // bundled beside the CLI as blob-worker.js (scripts/build.mjs).
+    const here = new URL("./blob-worker.ts", import.meta.url);
+    worker = new Worker(fs.existsSync(here) ? here.href : new URL("./blob-worker.js", import.meta.url).href);
     worker.onmessage = (ev: MessageEvent<BlobWorkerReply>) => waiting.get(ev.data.id)?.(ev.data);
     worker.unref(); // an idle worker must not keep the process alive
   }
