@@ -376,6 +376,23 @@ export class Engine {
     }
   }
 
+  /** `berth system reset`: every container removed (stopped first), then every network's
+   *  kernel objects, rules, leases and files, as after a reboot-like clean-up. Images stay. */
+  async reset(): Promise<{ containers: number }> {
+    let containers = 0;
+    for (const v of this.list()) {
+      await this.remove(v.row.id, { force: true, volumes: true });
+      containers++;
+    }
+    const mgr = await this.networks();
+    try {
+      mgr.reset();
+    } finally {
+      mgr.close();
+    }
+    return { containers };
+  }
+
   private async networks() {
     const { openNetworks } = await import("../network/index.ts");
     return openNetworks(this.root, this.opts.network ?? {});

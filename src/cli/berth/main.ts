@@ -15,7 +15,7 @@ import { VERSION_TEXT as VERSION } from "./version.ts";
 // Verbs outside container.ts: the image-layer code behind commit costs more start-up time than
 // a whole `run` may spend.
 const SYSTEM_VERBS = ["stats", "cp", "info", "version", "volume create", "volume ls", "volume list", "volume rm", "volume remove",
-  "volume inspect", "volume prune", "system df", "system prune", "system info"];
+  "volume inspect", "volume prune", "system df", "system prune", "system reset", "system info"];
 const COMMIT_VERBS = ["commit", "export", "diff"];
 
 async function extraCommand(name: string): Promise<Command | undefined> {
@@ -99,6 +99,7 @@ Commands:
   df       Show berth disk usage
   info     Display system-wide information
   prune    Remove stopped containers (--volumes: and unused anonymous volumes)
+  reset    Remove every container, and every network's bridges, rules and leases
 `,
 };
 

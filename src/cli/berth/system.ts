@@ -197,6 +197,15 @@ const systemPrune: Command = {
   },
 };
 
+const systemReset: Command = {
+  spec: { name: "system reset", usage: "system reset [OPTIONS]", summary: "Remove every container and every network's bridges, rules and leases (images and volumes stay)", maxArgs: 0, flags: [b("force", "f", "Do not prompt for confirmation")] },
+  async run(engine, _p, io) {
+    const { containers } = await engine.reset();
+    io.out(`Removed ${containers} container(s); networks reset\n`);
+    return 0;
+  },
+};
+
 async function infoText(engine: Engine): Promise<string> {
   const views = engine.list();
   const { detectLayout } = await import("../../cgroups/index.ts");
@@ -263,5 +272,5 @@ export const EXTRA_COMMANDS: Record<string, Command> = {
   stats, cp, info, version,
   "volume create": volumeCreate, "volume ls": volumeLs, "volume list": volumeLs, "volume rm": volumeRm, "volume remove": volumeRm,
   "volume inspect": volumeInspect, "volume prune": volumePrune,
-  "system df": systemDf, "system prune": systemPrune, "system info": info,
+  "system df": systemDf, "system prune": systemPrune, "system reset": systemReset, "system info": info,
 };
