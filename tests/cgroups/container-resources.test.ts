@@ -507,7 +507,7 @@ describe("update", () => {
     const file = join(hostDir(), "resources.json");
     const cases: { args: string[]; stdin?: string; error: RegExp; json?: string }[] = [
       { args: ["--memory", "5x"], error: /--memory.*5x/ },
-      { args: ["--memory=-5"], error: /memory\.limit.*-5/ },
+      { args: ["--memory=-5"], error: /--memory.*-5|memory\.limit.*-5/ },
       { args: ["--memory", "-5"], error: /--memory/ },
       { args: ["--memory", "1.5g"], error: /--memory/ },
       { args: ["--pids-limit", "abc"], error: /--pids-limit.*abc/ },

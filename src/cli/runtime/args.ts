@@ -1,5 +1,5 @@
 // Shared by the runtime's command files: the context, flag parsing, usage errors, tables.
-import { parseArgs, type ParseArgsConfig } from "node:util";
+import { parseFlags, type FlagSpec } from "./flags.ts";
 import { join } from "node:path";
 import type { StateStore } from "../../runtime/state-store.ts";
 
@@ -16,15 +16,15 @@ export class UsageError extends Error {
   exitCode = 2;
 }
 
-export function parse<T extends NonNullable<ParseArgsConfig["options"]>>(args: string[], options: T, usage: string) {
+export function parse<T extends Record<string, FlagSpec>>(args: string[], options: T, usage: string) {
   const all = { ...options, help: { type: "boolean", short: "h" } } as T & { help: { type: "boolean"; short: "h" } };
   let parsed;
   try {
-    parsed = parseArgs({ args, options: all, allowPositionals: true, strict: true });
+    parsed = parseFlags(args, all);
   } catch (e) {
     throw new UsageError(`${(e as Error).message}\nusage: berth-runtime ${usage}`);
   }
-  if ((parsed.values as Record<string, unknown>).help) {
+  if (parsed.values.help) {
     console.log(`usage: berth-runtime ${usage}`);
     process.exit(0);
   }

@@ -1,6 +1,6 @@
 // berth-runtime: the OCI runtime's command line, runc-compatible so containerd and people who
 // know runc can drive it. This file parses and prints only; operations live in src/runtime.
-import { parseArgs } from "node:util";
+import { parseFlags, FlagError } from "./flags.ts";
 import { appendFileSync } from "node:fs";
 import { StateStore, DEFAULT_ROOT } from "../../runtime/state-store.ts";
 import type { Command, Context } from "./args.ts";
@@ -53,27 +53,13 @@ const GLOBAL_OPTIONS = {
 } as const;
 
 async function main(argv: string[]): Promise<number> {
-  const { tokens } = parseArgs({
-    args: argv,
-    options: GLOBAL_OPTIONS,
-    strict: false,
-    allowPositionals: true,
-    tokens: true,
-  });
   // Global options end at the command name; everything after belongs to the command.
-  const cmdToken = tokens.find((t) => t.kind === "positional");
-  const cmdIndex = cmdToken ? cmdToken.index : argv.length;
-  const global = parseArgs({
-    args: argv.slice(0, cmdIndex),
-    options: GLOBAL_OPTIONS,
-    strict: true,
-    allowPositionals: false,
-  }).values;
+  const { values: global, positionals, rest } = parseFlags(argv, GLOBAL_OPTIONS, true);
   if (global.version) {
     console.log("berth-runtime version 0.1.0\nspec: 1.2.0");
     return 0;
   }
-  const name = cmdToken?.kind === "positional" ? cmdToken.value : undefined;
+  const name = positionals[0];
   if (!name || global.help) {
     console.log(USAGE);
     return name || global.help ? 0 : 2;
@@ -97,7 +83,7 @@ async function main(argv: string[]): Promise<number> {
   if (!load) throw new UsageError(`unknown command ${JSON.stringify(name)}; see berth-runtime --help`);
   const { command } = await load();
   try {
-    return await command(argv.slice(cmdIndex + 1), ctx);
+    return await command(rest, ctx);
   } catch (e) {
     ctx.logError((e as Error).message);
     throw e;
@@ -109,7 +95,7 @@ export class UsageError extends Error {}
 function report(e: unknown): void {
   const err = e as Error & { exitCode?: number };
   process.stderr.write(`berth-runtime: ${err.message}\n`);
-  process.exitCode = err.exitCode ?? (err instanceof UsageError || (err as { code?: string }).code?.startsWith?.("ERR_PARSE_ARGS") ? 2 : 1);
+  process.exitCode = err.exitCode ?? (err instanceof UsageError || err instanceof FlagError ? 2 : 1);
 }
 
 // No top-level await: the entry can then be precompiled to bytecode (see scripts/build.mjs).

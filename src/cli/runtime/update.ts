@@ -48,7 +48,8 @@ export const command: Command = async (args, ctx) => {
 
 function bytes(v: string | undefined, name: string): number | undefined {
   if (v === undefined) return undefined;
-  const m = /^(-?\d+)([kmgt]?)b?$/i.exec(v.trim());
-  if (!m) throw new UsageError(`${name}: bad size ${JSON.stringify(v)}; use a number with an optional k, m, g or t suffix`);
+  if (v.trim() === "-1") return -1; // unlimited
+  const m = /^(\d+)([kmgt]?)b?$/i.exec(v.trim());
+  if (!m) throw new UsageError(`${name}: bad size ${JSON.stringify(v)}; use a non-negative number with an optional k, m, g or t suffix (or -1 for unlimited)`);
   return Number(m[1]) * 1024 ** " kmgt".indexOf((m[2] || " ").toLowerCase());
 }
