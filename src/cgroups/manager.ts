@@ -3,12 +3,12 @@
 // kernel bound it — a v1 mount, or the unified (v2) hierarchy — so v1, v2 and hybrid hosts are
 // one code path with two backends (v1 files / v2 files) chosen per controller.
 import { existsSync, mkdirSync, readdirSync, rmdirSync, statSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import type { LinuxResources } from "../oci/spec.ts";
 import { CgroupError, parseFlatKeyed, readControl, readOptional, writeControl } from "./files.ts";
 import { type CgroupLayout, DEFAULT_ROOT, discoverHierarchies, type Hierarchies } from "./layout.ts";
 import { type CgroupMount, type ProcCgroup, readProcCgroup } from "./mountinfo.ts";
-import { type CgroupPath, cgroupDir, parseCgroupsPath } from "./path.ts";
+import { type CgroupPath, cgroupDir, DEFAULT_PARENT, parseCgroupsPath } from "./path.ts";
 import { type ControllerHome, type Homes, planResources, type Step, type Write } from "./resources.ts";
 import { type CgroupStats, readStats } from "./stats.ts";
 import { deviceProgram, encodeProgram } from "./device-program.ts";
@@ -177,17 +177,26 @@ class Manager implements CgroupManager {
   }
 
   private mkdirs(dir: string, mountPoint: string): string[] {
-    const missing: string[] = [];
-    for (let d = dir; d !== mountPoint && d.startsWith(mountPoint) && !existsSync(d); d = dirname(d)) missing.unshift(d);
-    for (const d of missing) {
+    // A concurrent destroy may remove the shared, empty parent between our mkdirs (ENOENT):
+    // start again from the top.
+    for (let attempt = 0; ; attempt++) {
+      const missing: string[] = [];
+      for (let d = dir; d !== mountPoint && d.startsWith(mountPoint) && !existsSync(d); d = dirname(d)) missing.unshift(d);
       try {
-        mkdirSync(d);
+        for (const d of missing) {
+          try {
+            mkdirSync(d);
+          } catch (e) {
+            const code = (e as NodeJS.ErrnoException).code;
+            if (code === "ENOENT" && attempt < 5) throw e;
+            if (code !== "EEXIST") throw new CgroupError(`cannot create cgroup ${d}: ${code}${code === "EACCES" || code === "EPERM" ? " (need root or a delegated cgroup)" : ""}`);
+          }
+        }
+        return missing;
       } catch (e) {
-        const code = (e as NodeJS.ErrnoException).code;
-        if (code !== "EEXIST") throw new CgroupError(`cannot create cgroup ${d}: ${code}${code === "EACCES" || code === "EPERM" ? " (need root or a delegated cgroup)" : ""}`);
+        if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
       }
     }
-    return missing;
   }
 
   private inheritCpuset(dir: string): void {
@@ -389,6 +398,13 @@ class Manager implements CgroupManager {
     if (!present.length) return;
     if (this.pids().length) this.killAll(SIGKILL);
     for (const d of present) this.removeTree(d);
+    // The default parent (/berth) goes with its last container; another container's create
+    // that races with this rmdir sees ENOENT and makes it again (mkdirs).
+    for (const d of present) {
+      const parent = dirname(d);
+      if (basename(parent) !== DEFAULT_PARENT) continue;
+      try { rmdirSync(parent); } catch { /* still in use (EBUSY/ENOTEMPTY) or gone */ }
+    }
   }
 
   /** rmdir children first; retry EBUSY while exiting tasks are still being released by the kernel. */
