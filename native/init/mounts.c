@@ -30,10 +30,16 @@ int open_in_root(int rootfd, const char *path, int want_dir, int create, char *e
     if (fd < 0) snprintf(err, n, "open %s inside the container: %s", path, strerror(errno));
     return fd;
   }
-  /* Create missing components one at a time, each relative to its (checked) parent. */
+  /* Create missing components one at a time, each relative to its (checked) parent. Trailing
+   * and repeated slashes are dropped first so every component is a name. */
   char buf[4096];
   if (strlen(path) >= sizeof buf) { snprintf(err, n, "path too long: %s", path); return -1; }
-  strcpy(buf, path);
+  size_t w = 0;
+  for (const char *r = path; *r; r++)
+    if (*r != '/' || (w > 0 && buf[w - 1] != '/')) buf[w++] = *r;
+  while (w > 0 && buf[w - 1] == '/') w--;
+  buf[w] = 0;
+  if (w == 0) return openat2_in_root(rootfd, "/", O_PATH);
   char *p = buf;
   while (*p == '/') p++;
   for (;;) {
@@ -62,7 +68,7 @@ int open_in_root(int rootfd, const char *path, int want_dir, int create, char *e
       if (fd < 0) { snprintf(err, n, "open %s inside the container: %s", buf, strerror(errno)); return -1; }
       if (!last) close(fd);
     }
-    if (last) return fd >= 0 ? fd : openat2_in_root(rootfd, "/", O_PATH);
+    if (last) return fd;
     *slash = '/';
     p = slash + 1;
   }
