@@ -32,9 +32,9 @@ function buildNative() {
   execFileSync("make", ["-s", "-C", join(root, "native"), `OUT=${join(root, "build")}`], { stdio: "inherit" });
 }
 
-/** Both CLIs start for every command: ship each as one bundle precompiled to JSC bytecode, which
- *  saves ~20 ms (berth-runtime) and ~30 ms (berth run) of parsing. bin/* prefer the bundles;
- *  BERTH_FROM_SOURCE=1 runs src/ directly (the bundles are rebuilt by `npm run build` and `npm test`). */
+/** The CLIs start for every command: ship them precompiled to JSC bytecode (~20–30 ms less parsing).
+ *  bin/* prefer the built files; BERTH_FROM_SOURCE=1 runs src/ directly (they are rebuilt by
+ *  `npm run build` and `npm test`). */
 function bundle(entry, name, bytecode = true) {
   const bun = join(root, "node_modules/bun/bin/bun.exe");
   execFileSync(bun, ["build", join(root, entry), "--target=bun", "--format=cjs", ...(bytecode ? ["--bytecode"] : []),
@@ -43,7 +43,10 @@ function bundle(entry, name, bytecode = true) {
 
 ensureBun();
 buildNative();
-bundle("src/cli/runtime/main.ts", "berth-runtime.js");
+// berth-runtime runs for every container start: compile it into one executable (Bun included,
+// bytecode precompiled), which starts ~15 ms sooner than a script run by bun.
+execFileSync(join(root, "node_modules/bun/bin/bun.exe"), ["build", "--compile", "--bytecode", "--minify-syntax",
+  join(root, "src/cli/runtime/main.ts"), `--outfile=${join(root, "build/berth-runtime")}`], { stdio: ["ignore", "ignore", "inherit"] });
 bundle("src/cli/berth/main.ts", "berth.js");
 // The image store's hashing worker is started by file name, so it ships beside the bundle.
 bundle("src/storage/blob-worker.ts", "blob-worker.js", false);

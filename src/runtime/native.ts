@@ -1,12 +1,15 @@
 // Starting the C core (build/berth-init) and speaking its line protocol on fds 3 and 4
 // (see native/PLAN.md): "pid N", "ready", "started", "error MSG" from it; "go STATE" to it.
 import { closeSync, existsSync, readSync, writeSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import type { Subprocess } from "bun";
 import { waitReadable } from "../sys/libc.ts";
 
-const REPO = join(import.meta.dir, "../..");
-export const INIT_BINARY = process.env.BERTH_INIT ?? join(REPO, "build/berth-init");
+// From source this file is src/runtime/; compiled (build/berth-runtime, `bun build --compile`) its
+// modules live in Bun's virtual file system, and berth-init sits beside the executable.
+const COMPILED = import.meta.dir.startsWith("/$bunfs");
+export const INIT_BINARY = process.env.BERTH_INIT ??
+  (COMPILED ? join(dirname(process.execPath), "berth-init") : join(import.meta.dir, "../../build/berth-init"));
 
 export class InitError extends Error {}
 
