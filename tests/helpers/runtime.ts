@@ -197,3 +197,21 @@ export function readOr(path: string, fallback = ""): string {
     return fallback;
   }
 }
+
+/** Undo actions run after each test, newest first: `const defer = useCleanups()` at the top of a
+ *  test file, then `defer(() => …)` wherever a test makes something. */
+export function useCleanups(): (fn: () => void) => void {
+  const pending: (() => void)[] = [];
+  afterEach(() => {
+    while (pending.length) pending.pop()!();
+  });
+  return (fn) => void pending.push(fn);
+}
+
+/** Saves the bundle's config, runs it in the foreground, and returns its stdout; throws on failure. */
+export function runOk(root: string, b: { dir: string; save(): void }): string {
+  b.save();
+  const r = runBundle(root, b.dir);
+  if (r.code !== 0) throw new Error(`run exited ${r.code}: ${r.stderr}`);
+  return r.stdout;
+}

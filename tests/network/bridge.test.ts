@@ -1,20 +1,10 @@
 // Bridge networks for real: namespaces, veths, busybox httpd, nftables. Every test builds its own
 // lab (state root, name prefix, subnets) and checks that cleanup leaves nothing behind.
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
-import { freePort, freeSubnet, Lab } from "./lab.ts";
+import { freePort, freeSubnet, useLab } from "./lab.ts";
 
-let lab: Lab | null = null;
-function newLab(): Lab {
-  lab = new Lab();
-  return lab;
-}
-afterEach(async () => {
-  if (!lab) return;
-  const left = await lab.cleanup();
-  lab = null;
-  expect(left).toEqual([]);
-});
+const newLab = useLab();
 
 describe("bridge networks", () => {
   test("create, ls, inspect, rm: bridge with gateway address, nft table follows", () => {

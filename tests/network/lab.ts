@@ -1,6 +1,7 @@
 // A throw-away network lab for tests and benchmarks: a temp state root, a unique kernel-name
 // prefix, random private subnets, "containers" that are named netns with busybox processes in them,
 // and a cleanup that removes everything and then checks nothing is left.
+import { afterEach, expect } from "bun:test";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { createNamedNetns, openNetworks, removeNamedNetns, type NetworkManager, type OpenOptions } from "../../src/network/index.ts";
@@ -162,4 +163,17 @@ export class Lab {
     if (resetError) left.push(resetError);
     return left;
   }
+}
+
+/** One lab per test: `const newLab = useLab()` at the top of a test file; after each test the lab
+ *  is cleaned up and the test fails if anything was left in the kernel or on disk. */
+export function useLab(): () => Lab {
+  let lab: Lab | null = null;
+  afterEach(async () => {
+    if (!lab) return;
+    const left = await lab.cleanup();
+    lab = null;
+    expect(left).toEqual([]);
+  });
+  return () => (lab = new Lab());
 }

@@ -1,21 +1,11 @@
 // Addresses, crash recovery and cleanup: no address twice, none leaked after release or a crash,
 // nothing left in the kernel after detach/unpublish/reconcile/reset. Also none mode and named netns.
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { existsSync, readFileSync, readlinkSync } from "node:fs";
 import { driverFor, openNetworks, parseNetworkMode } from "../../src/network/index.ts";
-import { freePort, freeSubnet, Lab } from "./lab.ts";
+import { freePort, freeSubnet, useLab } from "./lab.ts";
 
-let lab: Lab | null = null;
-function newLab(): Lab {
-  lab = new Lab();
-  return lab;
-}
-afterEach(async () => {
-  if (!lab) return;
-  const left = await lab.cleanup();
-  lab = null;
-  expect(left).toEqual([]);
-});
+const newLab = useLab();
 
 describe("IPAM", () => {
   test("no address is handed out twice; --ip is honoured and checked; freed addresses come back last", () => {

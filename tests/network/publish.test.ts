@@ -1,18 +1,8 @@
 // Port publishing through nftables DNAT: loopback, a host address, hairpin, ranges, cleanup.
-import { afterEach, describe, expect, test } from "bun:test";
-import { freePort, freeSubnet, Lab } from "./lab.ts";
+import { describe, expect, test } from "bun:test";
+import { freePort, freeSubnet, useLab } from "./lab.ts";
 
-let lab: Lab | null = null;
-function newLab(): Lab {
-  lab = new Lab();
-  return lab;
-}
-afterEach(async () => {
-  if (!lab) return;
-  const left = await lab.cleanup();
-  lab = null;
-  expect(left).toEqual([]);
-});
+const newLab = useLab();
 
 function curl(url: string): { ok: boolean; body: string } {
   const r = Bun.spawnSync(["curl", "-s", "--noproxy", "*", "--max-time", "3", url]);

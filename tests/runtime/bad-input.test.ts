@@ -1,20 +1,17 @@
 // Bad input: each gets a one-line error that says what is wrong, a non-zero exit, and leaves
 // nothing behind: no state dir, no cgroup dir, no process, no mount.
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { makeBusyboxBundle, type Bundle } from "../helpers/bundle.ts";
-import { cgroupLeftovers, IS_BERTH, ok, processAlive, runtime, stateOf, uniqueId, useStateRoot, type RunResult } from "../helpers/runtime.ts";
+import { cgroupLeftovers, IS_BERTH, ok, processAlive, runtime, stateOf, uniqueId, useStateRoot, type RunResult, useCleanups } from "../helpers/runtime.ts";
 
 const root = useStateRoot();
-const cleanups: (() => void)[] = [];
-afterEach(() => {
-  while (cleanups.length) cleanups.pop()!();
-});
+const defer = useCleanups();
 
 function bundle(): Bundle {
   const b = makeBusyboxBundle({ args: ["sleep", "1000"] });
-  cleanups.push(() => b.cleanup());
+  defer(() => b.cleanup());
   return b;
 }
 

@@ -1,19 +1,16 @@
 // process.terminal: with --console-socket the pty master goes to the socket (SCM_RIGHTS) as runc
 // does, consoleSize sets the window; exec -t likewise; a foreground `run` relays the pty.
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 import { makeBusyboxBundle, type Bundle } from "../helpers/bundle.ts";
-import { IS_BERTH, ok, runtime, stateOf, uniqueId, useStateRoot, waitFor } from "../helpers/runtime.ts";
+import { IS_BERTH, ok, runtime, stateOf, uniqueId, useStateRoot, waitFor, useCleanups } from "../helpers/runtime.ts";
 
 const root = useStateRoot();
 const SERVER = join(import.meta.dir, "fixtures/console-server.py");
-const cleanups: (() => void)[] = [];
-afterEach(() => {
-  while (cleanups.length) cleanups.pop()!();
-});
+const defer = useCleanups();
 
 interface ConsoleServer {
   socket: string;
@@ -26,7 +23,7 @@ async function consoleServer(typed = ""): Promise<ConsoleServer> {
   chmodSync(dir, 0o755);
   const socket = join(dir, "console.sock"), out = join(dir, "out");
   const proc: Subprocess<"ignore", "pipe", "inherit"> = Bun.spawn(["python3", SERVER, socket, out, typed], { stdio: ["ignore", "pipe", "inherit"] });
-  cleanups.push(() => {
+  defer(() => {
     proc.kill(9);
     rmSync(dir, { recursive: true, force: true });
   });
@@ -56,7 +53,7 @@ function bundle(args: string[]): Bundle {
   const b = makeBusyboxBundle({ args });
   b.config.process!.terminal = true;
   b.save();
-  cleanups.push(() => b.cleanup());
+  defer(() => b.cleanup());
   return b;
 }
 
@@ -92,7 +89,7 @@ describe("terminal", () => {
 
   test("exec -d -t --console-socket", async () => {
     const b = makeBusyboxBundle({ args: ["sleep", "1000"] });
-    cleanups.push(() => b.cleanup());
+    defer(() => b.cleanup());
     const id = uniqueId("exect");
     ok(root, ["run", "-d", "-b", b.dir, id]);
     const server = await consoleServer();

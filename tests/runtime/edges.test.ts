@@ -1,29 +1,26 @@
 // The corners of the lifecycle a user or containerd hits: delete of a created container, races
 // on one ID, signals to a foreground run, big output, stdin to exec, exec in the container's
 // user and time namespaces, containers sharing a network namespace, the rootless spec.
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, readFileSync, rmSync, chmodSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { makeBusyboxBundle, type Bundle } from "../helpers/bundle.ts";
-import { cgroupLeftovers, ok, processAlive, runBundle, runtime, RUNTIME, stateOf, uniqueId, useStateRoot, waitFor } from "../helpers/runtime.ts";
+import { cgroupLeftovers, ok, processAlive, runBundle, runtime, RUNTIME, stateOf, uniqueId, useStateRoot, waitFor, useCleanups } from "../helpers/runtime.ts";
 
 const root = useStateRoot();
-const cleanups: (() => void)[] = [];
-afterEach(() => {
-  while (cleanups.length) cleanups.pop()!();
-});
+const defer = useCleanups();
 
 function bundle(args: string[], opts: Parameters<typeof makeBusyboxBundle>[0] = {}): Bundle {
   const b = makeBusyboxBundle({ ...opts, args });
-  cleanups.push(() => b.cleanup());
+  defer(() => b.cleanup());
   return b;
 }
 
 function hostDir(): string {
   const d = mkdtempSync(join(tmpdir(), "berth-host-"));
   chmodSync(d, 0o777);
-  cleanups.push(() => rmSync(d, { recursive: true, force: true }));
+  defer(() => rmSync(d, { recursive: true, force: true }));
   return d;
 }
 
@@ -115,7 +112,7 @@ describe("foreground run and exec I/O", () => {
     b.save();
     const id = uniqueId("fgsig");
     const fg = Bun.spawn([RUNTIME, "--root", root, "run", "-b", b.dir, id], { stdio: ["ignore", "ignore", "ignore"] });
-    cleanups.push(() => fg.kill(9));
+    defer(() => fg.kill(9));
     await waitFor(() => existsSync(join(host, "ready")), "the trap to be set");
     fg.kill("SIGTERM");
     expect(await fg.exited).toBe(3);

@@ -1,18 +1,15 @@
 // Hooks: all six stages, in order, each with the container state as JSON on stdin; env and
 // args; timeouts; what a failing hook does at each stage.
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Hook, Hooks } from "../../src/oci/spec.ts";
 import { makeBusyboxBundle, type Bundle } from "../helpers/bundle.ts";
-import { cgroupLeftovers, IS_BERTH, ok, processAlive, runtime, stateOf, uniqueId, useStateRoot, waitFor } from "../helpers/runtime.ts";
+import { cgroupLeftovers, IS_BERTH, ok, processAlive, runtime, stateOf, uniqueId, useStateRoot, waitFor, useCleanups } from "../helpers/runtime.ts";
 
 const root = useStateRoot();
-const cleanups: (() => void)[] = [];
-afterEach(() => {
-  while (cleanups.length) cleanups.pop()!();
-});
+const defer = useCleanups();
 
 /**
  * A host dir for the hook log, bind-mounted into the container at the same path: createContainer
@@ -21,9 +18,9 @@ afterEach(() => {
 function setup(args: string[] = ["sleep", "1000"]): { b: Bundle; dir: string; log: string } {
   const dir = mkdtempSync(join(tmpdir(), "berth-hooks-"));
   chmodSync(dir, 0o777);
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  defer(() => rmSync(dir, { recursive: true, force: true }));
   const b = makeBusyboxBundle({ args });
-  cleanups.push(() => b.cleanup());
+  defer(() => b.cleanup());
   b.config.mounts!.push({ destination: dir, type: "bind", source: dir, options: ["rbind", "rw"] });
   return { b, dir, log: join(dir, "log") };
 }

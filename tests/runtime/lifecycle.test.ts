@@ -1,29 +1,24 @@
 // The lifecycle as runtime-spec defines it, driven through the CLI: create leaves the process
 // unrun, start runs it, a stopped container stays until delete; run, run -d, list, ps, exec.
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { makeBusyboxBundle, type Bundle } from "../helpers/bundle.ts";
-import {
-  cgroupLeftovers, IS_BERTH, ok, RUNTIME, processAlive, runBundle, runtime, stateOf, uniqueId, useStateRoot, waitFor,
-} from "../helpers/runtime.ts";
+import { cgroupLeftovers, IS_BERTH, ok, RUNTIME, processAlive, runBundle, runtime, stateOf, uniqueId, useStateRoot, waitFor, useCleanups } from "../helpers/runtime.ts";
 
 const root = useStateRoot();
-const cleanups: (() => void)[] = [];
-afterEach(() => {
-  while (cleanups.length) cleanups.pop()!();
-});
+const defer = useCleanups();
 
 function bundle(args?: string[]): Bundle {
   const b = makeBusyboxBundle({ args });
-  cleanups.push(() => b.cleanup());
+  defer(() => b.cleanup());
   return b;
 }
 
 function hostDir(): string {
   const d = mkdtempSync(join(tmpdir(), "berth-host-"));
-  cleanups.push(() => rmSync(d, { recursive: true, force: true }));
+  defer(() => rmSync(d, { recursive: true, force: true }));
   return d;
 }
 

@@ -1,29 +1,26 @@
 // root (readonly, propagation) and mounts: bind/rbind with flags, tmpfs with options, proc,
 // sysfs, devpts, mqueue, cgroup, the order of mounts, and destinations that must never land on
 // the host through a symlink in the rootfs.
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync, chmodSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { makeBusyboxBundle, type Bundle } from "../helpers/bundle.ts";
-import { mountsUnder, runBundle, runtime, uniqueId, useStateRoot } from "../helpers/runtime.ts";
+import { mountsUnder, runBundle, runtime, uniqueId, useStateRoot, useCleanups, runOk } from "../helpers/runtime.ts";
 
 const root = useStateRoot();
-const cleanups: (() => void)[] = [];
-afterEach(() => {
-  while (cleanups.length) cleanups.pop()!();
-});
+const defer = useCleanups();
 
 function bundle(cmd: string): Bundle {
   const b = makeBusyboxBundle({ args: ["sh", "-c", cmd] });
-  cleanups.push(() => b.cleanup());
+  defer(() => b.cleanup());
   return b;
 }
 
 function hostDir(): string {
   const d = mkdtempSync(join(tmpdir(), "berth-host-"));
   chmodSync(d, 0o755);
-  cleanups.push(() => {
+  defer(() => {
     for (const m of mountsUnder(d).reverse()) Bun.spawnSync(["umount", "-l", m]);
     rmSync(d, { recursive: true, force: true });
   });
@@ -47,12 +44,7 @@ function mountAt(text: string, point: string): MountInfo | undefined {
 }
 
 /** Runs the bundle in the foreground and insists it succeeded. */
-function run(b: Bundle): string {
-  b.save();
-  const r = runBundle(root, b.dir);
-  if (r.code !== 0) throw new Error(`run exited ${r.code}: ${r.stderr}`);
-  return r.stdout;
-}
+const run = (b: Bundle): string => runOk(root, b);
 
 describe("root", () => {
   test("root.readonly: / cannot be written", () => {

@@ -1,20 +1,17 @@
 // linux.namespaces: new ones, ones joined by path, user namespaces with id maps, time offsets.
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { makeBusyboxBundle, type Bundle } from "../helpers/bundle.ts";
-import { ok, runBundle, runtime, stateOf, uniqueId, useStateRoot } from "../helpers/runtime.ts";
+import { ok, runBundle, runtime, stateOf, uniqueId, useStateRoot, useCleanups } from "../helpers/runtime.ts";
 
 const root = useStateRoot();
-const cleanups: (() => void)[] = [];
-afterEach(() => {
-  while (cleanups.length) cleanups.pop()!();
-});
+const defer = useCleanups();
 
 function bundle(args: string[], opts: Parameters<typeof makeBusyboxBundle>[0] = {}): Bundle {
   const b = makeBusyboxBundle({ ...opts, args });
-  cleanups.push(() => b.cleanup());
+  defer(() => b.cleanup());
   return b;
 }
 
@@ -27,7 +24,7 @@ describe("namespaces joined by path", () => {
     const name = uniqueId("berth-ns");
     const add = Bun.spawnSync(["ip", "netns", "add", name], { stderr: "pipe" });
     expect(add.exitCode).toBe(0);
-    cleanups.push(() => {
+    defer(() => {
       Bun.spawnSync(["ip", "netns", "del", name]);
     });
     const path = `/var/run/netns/${name}`;
@@ -76,7 +73,7 @@ describe("new namespaces", () => {
     const hostdir = mkdtempSync(join(tmpdir(), "berth-host-"));
     chmodSync(hostdir, 0o755);
     writeFileSync(join(hostdir, "f"), "host\n");
-    cleanups.push(() => rmSync(hostdir, { recursive: true, force: true }));
+    defer(() => rmSync(hostdir, { recursive: true, force: true }));
     b.config.mounts!.push({ destination: "/hostdir", type: "bind", source: hostdir, options: ["rbind", "rw"] });
     b.config.linux!.namespaces!.push({ type: "user" });
     b.config.linux!.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];

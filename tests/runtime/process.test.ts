@@ -1,29 +1,21 @@
 // process: args, env, cwd, user (uid, gid, additionalGids, umask), rlimits, noNewPrivileges,
 // oomScoreAdj, capabilities (all five sets). Each read back from /proc inside the container.
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { makeBusyboxBundle, type Bundle } from "../helpers/bundle.ts";
-import { IS_BERTH, ok, runBundle, runtime, uniqueId, useStateRoot } from "../helpers/runtime.ts";
+import { IS_BERTH, ok, runtime, uniqueId, useStateRoot, useCleanups, runOk } from "../helpers/runtime.ts";
 
 const root = useStateRoot();
-const cleanups: (() => void)[] = [];
-afterEach(() => {
-  while (cleanups.length) cleanups.pop()!();
-});
+const defer = useCleanups();
 
 function bundle(args: string[]): Bundle {
   const b = makeBusyboxBundle({ args });
-  cleanups.push(() => b.cleanup());
+  defer(() => b.cleanup());
   return b;
 }
 
-function run(b: Bundle): string {
-  b.save();
-  const r = runBundle(root, b.dir);
-  if (r.code !== 0) throw new Error(`run exited ${r.code}: ${r.stderr}`);
-  return r.stdout;
-}
+const run = (b: Bundle): string => runOk(root, b);
 
 /** Field of /proc/self/status as printed by the container. */
 function field(status: string, name: string): string {

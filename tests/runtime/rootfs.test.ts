@@ -1,28 +1,20 @@
 // What the runtime builds inside the root: default devices and /dev symlinks, linux.devices,
 // maskedPaths, readonlyPaths, sysctl, hostname and domainname.
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
 import { makeBusyboxBundle, type Bundle } from "../helpers/bundle.ts";
-import { runBundle, useStateRoot } from "../helpers/runtime.ts";
+import { runBundle, useStateRoot, useCleanups, runOk } from "../helpers/runtime.ts";
 
 const root = useStateRoot();
-const cleanups: (() => void)[] = [];
-afterEach(() => {
-  while (cleanups.length) cleanups.pop()!();
-});
+const defer = useCleanups();
 
 function bundle(cmd: string): Bundle {
   const b = makeBusyboxBundle({ args: ["sh", "-c", cmd] });
-  cleanups.push(() => b.cleanup());
+  defer(() => b.cleanup());
   return b;
 }
 
-function run(b: Bundle): string {
-  b.save();
-  const r = runBundle(root, b.dir);
-  if (r.code !== 0) throw new Error(`run exited ${r.code}: ${r.stderr}`);
-  return r.stdout;
-}
+const run = (b: Bundle): string => runOk(root, b);
 
 /** `stat -c "%n %F %t:%T %a %u:%g"` lines → by name. */
 function stats(out: string): Map<string, { type: string; dev: string; mode: string; owner: string }> {

@@ -2,29 +2,26 @@
 // always inside the container (CVE-2024-21626 class); nothing in a container can overwrite the
 // host's runtime binary through /proc/PID/exe (CVE-2019-5736 class); stage 0 runs from a
 // sealed memfd.
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { chmodSync, closeSync, copyFileSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { makeBusyboxBundle, type Bundle } from "../helpers/bundle.ts";
-import { IS_BERTH, ok, processAlive, REPO, runtime, RUNTIME, stateOf, uniqueId, useStateRoot, waitFor } from "../helpers/runtime.ts";
+import { IS_BERTH, ok, processAlive, REPO, runtime, RUNTIME, stateOf, uniqueId, useStateRoot, waitFor, useCleanups } from "../helpers/runtime.ts";
 
 const root = useStateRoot();
-const cleanups: (() => void)[] = [];
-afterEach(() => {
-  while (cleanups.length) cleanups.pop()!();
-});
+const defer = useCleanups();
 
 function bundle(args: string[]): Bundle {
   const b = makeBusyboxBundle({ args });
-  cleanups.push(() => b.cleanup());
+  defer(() => b.cleanup());
   return b;
 }
 
 function hostDir(): string {
   const d = mkdtempSync(join(tmpdir(), "berth-host-"));
   chmodSync(d, 0o755);
-  cleanups.push(() => rmSync(d, { recursive: true, force: true }));
+  defer(() => rmSync(d, { recursive: true, force: true }));
   return d;
 }
 
@@ -32,7 +29,7 @@ function hostDir(): string {
 function hostFd(): { fd: number; path: string } {
   const path = join(hostDir(), "leak-me");
   const fd = openSync(path, "w+");
-  cleanups.push(() => closeSync(fd));
+  defer(() => closeSync(fd));
   return { fd, path };
 }
 
@@ -109,7 +106,7 @@ describe("cwd is resolved inside the container", () => {
   test("process.cwd /proc/self/fd/N never starts the process outside the rootfs", () => {
     const host = hostDir();
     const dirFd = openSync(host, "r");
-    cleanups.push(() => closeSync(dirFd));
+    defer(() => closeSync(dirFd));
     for (let n = 3; n <= 8; n++) {
       const b = bundle(["sleep", "1000"]);
       b.config.process!.cwd = `/proc/self/fd/${n}`;
@@ -130,7 +127,7 @@ describe("cwd is resolved inside the container", () => {
   test("exec --cwd /proc/self/fd/N never runs outside the rootfs", () => {
     const host = hostDir();
     const dirFd = openSync(host, "r");
-    cleanups.push(() => closeSync(dirFd));
+    defer(() => closeSync(dirFd));
     const b = bundle(["sleep", "1000"]);
     const id = uniqueId("cwdex");
     ok(root, ["run", "-d", "-b", b.dir, id]);
@@ -194,7 +191,7 @@ describe("the host's runtime binary", () => {
     const b = bundle(["sleep", "1000"]);
     const id = uniqueId("memfd");
     const fg = Bun.spawn([RUNTIME, "--root", root, "run", "-b", b.dir, id], { stdio: ["ignore", "ignore", "ignore"] });
-    cleanups.push(() => fg.kill(9));
+    defer(() => fg.kill(9));
     await waitFor(() => runtime(root, ["state", id]).stdout.includes('"running"'), "the container to run");
     const stage0 = ppid(stateOf(root, id).pid!);
     expect(readlinkSync(`/proc/${stage0}/exe`)).toMatch(/^\/memfd:berth-init \(deleted\)$/);
@@ -221,7 +218,7 @@ except OSError as e:
     const id = uniqueId("memfdx");
     ok(root, ["run", "-d", "-b", b.dir, id]);
     const fg = Bun.spawn([RUNTIME, "--root", root, "exec", id, "sleep", "998"], { stdio: ["ignore", "ignore", "ignore"] });
-    cleanups.push(() => fg.kill(9));
+    defer(() => fg.kill(9));
     const init = stateOf(root, id).pid!;
     let execPid = 0;
     await waitFor(() => {
