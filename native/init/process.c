@@ -100,7 +100,9 @@ int process_chdir(const struct plan *plan, char *err, size_t n) {
   const char *cwd = c && c->argc == 1 ? c->argv[0] : "/";
   int rootfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (rootfd < 0) { snprintf(err, n, "open /: %s", strerror(errno)); return -1; }
-  int fd = open_in_root(rootfd, cwd, 1, 1, err, n);
+  /* The init made it before the root could turn read-only (process_make_cwd); exec must not
+   * create directories in a running container, only go where the caller said. */
+  int fd = open_in_root(rootfd, cwd, 1, 0, err, n);
   close(rootfd);
   if (fd < 0) return -1;
   int rc = fchdir(fd);

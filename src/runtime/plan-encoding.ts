@@ -22,17 +22,3 @@ export function encodePlan(records: readonly PlanRecord[]): Uint8Array {
   }
   return new TextEncoder().encode(parts.join("\0") + "\0");
 }
-
-export function decodePlan(bytes: Uint8Array): PlanRecord[] {
-  const tokens = new TextDecoder().decode(bytes).split("\0");
-  tokens.pop(); // trailing terminator
-  const records: PlanRecord[] = [];
-  for (let i = 0; i < tokens.length; ) {
-    const op = tokens[i++]!;
-    const count = Number(tokens[i++]);
-    if (!Number.isInteger(count) || count < 0 || i + count > tokens.length) throw new Error(`malformed plan record ${op}`);
-    records.push([op, ...tokens.slice(i, i + count)]);
-    i += count;
-  }
-  return records;
-}

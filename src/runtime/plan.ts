@@ -1,7 +1,7 @@
 // Turns a validated Spec into the plan the C core executes (see native/PLAN.md). Everything
 // the kernel will be told is decided here: flags as numbers, paths checked, defaults added.
 import { existsSync, statSync } from "node:fs";
-import { isAbsolute, join, normalize, resolve } from "node:path";
+import { isAbsolute, normalize, resolve } from "node:path";
 import type { PlanRecord } from "./plan-encoding.ts";
 import type { Spec, Process, Mount, NamespaceType } from "../oci/spec.ts";
 import { OciConfigError } from "../oci/validate.ts";
@@ -261,6 +261,3 @@ function checkSysctlNamespaced(key: string, namespaces: Set<NamespaceType>): voi
   if (!namespaces.has(needs)) fail(`linux.sysctl: ${key} needs a ${needs} namespace of the container's own (otherwise it would change the host)`);
 }
 
-export function bundleConfigPath(bundle: string): string {
-  return join(bundle, "config.json");
-}

@@ -27,10 +27,6 @@ export function isAlive(pid: number, startTime: string): boolean {
   return f[1] !== "Z" && f[1] !== "X" && f[20] === startTime;
 }
 
-export function processState(pid: number): string | null {
-  const f = statFields(pid);
-  return f ? f[1] ?? null : null;
-}
 
 export function parentPid(pid: number): number {
   const f = statFields(pid);
