@@ -1,15 +1,9 @@
 // `berth network ...` end to end through networkCommand, against a lab state root and prefix.
-import { afterEach, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import { networkCommand, type NetworkCommandContext } from "../../src/cli/berth/network.ts";
-import { freeSubnet, Lab } from "./lab.ts";
+import { freeSubnet, useLab } from "./lab.ts";
 
-let lab: Lab | null = null;
-afterEach(async () => {
-  if (!lab) return;
-  const left = await lab.cleanup();
-  lab = null;
-  expect(left).toEqual([]);
-});
+const newLab = useLab();
 
 async function run(ctx: NetworkCommandContext, ...argv: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = "";
@@ -19,8 +13,7 @@ async function run(ctx: NetworkCommandContext, ...argv: string[]): Promise<{ cod
 }
 
 test("create, ls, inspect, connect, disconnect, rm, prune, netns", async () => {
-  lab = new Lab();
-  const l = lab;
+  const l = newLab();
   const ctx: NetworkCommandContext = { stateRoot: l.root, open: { namePrefix: l.prefix, defaultSubnet: freeSubnet(), subnetPool: "10.250.0.0/16", runDir: l.runDir } };
   const subnet = freeSubnet();
   const gateway = subnet.replace(/0\/24$/, "254");
