@@ -15,9 +15,14 @@ export class BlobWriter {
   protected closed = false;
   readonly tmp: string;
 
-  constructor(protected store: BlobStore) {
+  /** whether fd was opened O_DIRECT (asked for, and the file system allows it) */
+  protected readonly direct: boolean;
+
+  constructor(protected store: BlobStore, direct = false) {
     this.tmp = tempPath(store.tmpDir, "blob");
-    this.fd = fs.openSync(this.tmp, "wx", 0o644);
+    const fd = direct ? openDirect(this.tmp) : -1;
+    this.direct = fd >= 0;
+    this.fd = fd >= 0 ? fd : fs.openSync(this.tmp, "wx", 0o644);
   }
 
   get size(): number {
@@ -67,6 +72,20 @@ export class BlobWriter {
   }
 }
 
+const { O_WRONLY, O_CREAT, O_EXCL, O_DIRECT } = fs.constants;
+
+/** A new file opened with O_DIRECT, or -1 when the file system does not allow it. */
+function openDirect(p: string): number {
+  if (!O_DIRECT) return -1;
+  try {
+    return fs.openSync(p, O_WRONLY | O_CREAT | O_EXCL | O_DIRECT, 0o644);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "EINVAL") throw e;
+    fs.rmSync(p, { force: true }); // the kernel may have created it before refusing O_DIRECT
+    return -1;
+  }
+}
+
 // ---- the worker side of big blobs ----
 
 let worker: Worker | null = null;
@@ -103,10 +122,14 @@ export class ParallelBlobWriter extends BlobWriter {
   private closing: Promise<void> | null = null;
   private failure: Error | null = null;
 
+  /**
+   * The file is opened O_DIRECT (see blob-worker.ts): a big layer blob skips the page cache, and
+   * its disk write overlaps the unpack instead of waiting for the syncfs.
+   */
   constructor(store: BlobStore) {
-    super(store);
+    super(store, true);
     waiting.set(this.id, (r) => this.reply(r));
-    blobWorker().postMessage({ op: "open", id: this.id, fd: this.fd } satisfies BlobWorkerRequest);
+    blobWorker().postMessage({ op: "open", id: this.id, fd: this.fd, ...(this.direct ? { direct: this.tmp } : {}) } satisfies BlobWorkerRequest);
   }
 
   override get size(): number {
