@@ -1,26 +1,90 @@
-/* Stage 0: puts the new init into the container's cgroups (the cgroup_join records), before it
- * runs anything of the container's. Done here rather than by TypeScript so the kernel's wait in a
- * cgroup migration overlaps with the runtime's own work (see create.c). */
+/* Putting a new container process into its cgroups without the kernel's slow path.
+ *
+ * A pid written to cgroup.procs takes the kernel's global threadgroup lock for writing, which
+ * waits for an RCU grace period (5-25 ms for the first migration after a quiet moment). Instead:
+ *   - v1: the single-threaded stage writes "0" to each group's `tasks` file, which moves only the
+ *     calling thread and skips that lock; the init it then clones inherits the groups;
+ *   - v2: the init is created by clone3(CLONE_INTO_CGROUP) straight into the group.
+ * Plan records: cgroup_enter TASKS_FILE, cgroup_clone_into V2_DIR, cgroup_leave TASKS_FILE. */
 #include "core.h"
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
-int cgroups_join_pid(const struct plan *plan, pid_t pid, char *err, size_t n) {
-  char text[32];
-  int len = snprintf(text, sizeof text, "%d", pid);
+#ifndef CLONE_INTO_CGROUP
+#define CLONE_INTO_CGROUP 0x200000000ULL
+#endif
+#ifndef SYS_clone3
+#define SYS_clone3 435
+#endif
+
+static int write_self(const char *file, char *err, size_t n) {
+  int fd = open(file, O_WRONLY | O_CLOEXEC);
+  if (fd < 0 || write(fd, "0", 1) != 1) {
+    snprintf(err, n, "join cgroup %s: %s", file, strerror(errno));
+    if (fd >= 0) close(fd);
+    return -1;
+  }
+  close(fd);
+  return 0;
+}
+
+static int write_all(const struct plan *plan, const char *op, char *err, size_t n) {
   for (int i = 0; i < plan->count; i++) {
     const struct plan_record *r = &plan->records[i];
-    if (strcmp(r->op, "cgroup_join") || r->argc != 1) continue;
-    int fd = open(r->argv[0], O_WRONLY | O_CLOEXEC);
-    if (fd < 0 || write(fd, text, (size_t)len) != len) {
-      snprintf(err, n, "join cgroup %s: %s", r->argv[0], strerror(errno));
-      if (fd >= 0) close(fd);
-      return -1;
-    }
-    close(fd);
+    if (!strcmp(r->op, op) && r->argc == 1 && write_self(r->argv[0], err, n) < 0) return -1;
   }
   return 0;
+}
+
+int cgroups_enter_self(const struct plan *plan, char *err, size_t n) { return write_all(plan, "cgroup_enter", err, n); }
+
+int cgroups_leave_self(const struct plan *plan, char *err, size_t n) { return write_all(plan, "cgroup_leave", err, n); }
+
+int cgroups_enter_v2_self(const struct plan *plan, char *err, size_t n) {
+  const struct plan_record *r = plan_find(plan, "cgroup_clone_into");
+  if (!r || r->argc != 1) return 0;
+  char file[4096];
+  snprintf(file, sizeof file, "%s/cgroup.procs", r->argv[0]);
+  return write_self(file, err, n);
+}
+
+/* The kernel's struct clone_args (v2, with the cgroup field), spelled out so no kernel header is needed. */
+struct clone_args_v2 {
+  uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size, cgroup;
+};
+
+pid_t cgroups_fork_into(const struct plan *plan, int ns_flags, char *err, size_t n) {
+  const struct plan_record *r = plan_find(plan, "cgroup_clone_into");
+  int cgfd = -1;
+  if (r && r->argc == 1) {
+    cgfd = open(r->argv[0], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (cgfd < 0) { snprintf(err, n, "open cgroup %s: %s", r->argv[0], strerror(errno)); return -1; }
+  }
+  struct clone_args_v2 args = {.flags = (uint64_t)(unsigned)ns_flags, .exit_signal = SIGCHLD};
+  if (cgfd >= 0) { args.flags |= CLONE_INTO_CGROUP; args.cgroup = (uint64_t)cgfd; }
+  /* No stack given: the child continues on a copy of ours, like fork(). */
+  long pid = syscall(SYS_clone3, &args, sizeof args);
+  if (pid < 0 && cgfd >= 0 && (errno == ENOSYS || errno == E2BIG || errno == EINVAL)) {
+    /* A kernel without clone3 or CLONE_INTO_CGROUP (before 5.7): join by writing, the slow way. */
+    if (cgroups_enter_v2_self(plan, err, n) < 0) { close(cgfd); return -1; }
+    args.flags &= ~CLONE_INTO_CGROUP;
+    args.cgroup = 0;
+    pid = syscall(SYS_clone3, &args, sizeof args);
+    if (pid < 0 && errno == ENOSYS) pid = syscall(SYS_clone, (unsigned long)(ns_flags | SIGCHLD), 0, 0, 0, 0);
+  } else if (pid < 0 && errno == ENOSYS) {
+    pid = syscall(SYS_clone, (unsigned long)(ns_flags | SIGCHLD), 0, 0, 0, 0);
+  }
+  int saved = errno;
+  if (cgfd >= 0) close(cgfd);
+  if (pid < 0) {
+    snprintf(err, n, "clone the container init%s%s: %s", cgfd >= 0 ? " into cgroup " : "", cgfd >= 0 ? r->argv[0] : "", strerror(saved));
+    return -1;
+  }
+  return (pid_t)pid;
 }

@@ -31,8 +31,13 @@ int ns_write_id_maps(const struct plan *plan, pid_t child, char *err, size_t n);
 int ns_flag_of(const char *type);
 int ns_unshare_cgroup(const struct plan *plan, char *err, size_t n); /* init, after "go" */
 
-/* cgroups.c (stage 0): write the init's pid to every cgroup_join file */
-int cgroups_join_pid(const struct plan *plan, pid_t pid, char *err, size_t n);
+void trace_step(const char *step); /* trace.c: BERTH_TRACE=1 timings on stderr */
+
+/* cgroups.c: entering the container's cgroups without the kernel's slow path */
+int cgroups_enter_self(const struct plan *plan, char *err, size_t n);    /* "0" to each v1 tasks file */
+int cgroups_leave_self(const struct plan *plan, char *err, size_t n);    /* back to the caller's v1 groups */
+int cgroups_enter_v2_self(const struct plan *plan, char *err, size_t n); /* "0" to the v2 group's cgroup.procs */
+pid_t cgroups_fork_into(const struct plan *plan, int ns_flags, char *err, size_t n); /* clone3 into the v2 group; 0 in the child */
 
 /* loopback.c (init): bring up lo in a new network namespace */
 int loopback_up(const struct plan *plan, char *err, size_t n);

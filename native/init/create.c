@@ -4,6 +4,7 @@
  * With --wait (foreground `run`) it stays as the init's parent, forwards signals and exits with
  * the container's status; with --console-relay it also relays the pty to its own stdio. */
 #include "core.h"
+#include "security.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -11,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -69,11 +69,13 @@ int stage0_create(const struct plan *cplan, int wait_child, int console_relay) {
   int state_fd = sd ? open(sd->argv[0], O_PATH | O_DIRECTORY | O_CLOEXEC) : -1;
   if (sd && state_fd < 0) fail(FD_TO_TS, "open state dir %s: %s", sd->argv[0], strerror(errno));
   struct init_args args = {.plan = plan, .sync_fd = sp[1], .console_fd = console_fd, .state_fd = state_fd};
-  size_t stack_size = 1 << 20;
-  char *stack = mmap(NULL, stack_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-  if (stack == MAP_FAILED) fail(FD_TO_TS, "mmap stack: %s", strerror(errno));
-  pid_t pid = clone(init_main, stack + stack_size, ns_clone_flags(plan) | SIGCHLD, &args);
-  if (pid < 0) fail(FD_TO_TS, "clone the container init: %s", strerror(errno));
+  /* The seccomp filter is compiled (or read from its cache) here, as host root; the init inherits it. */
+  if (seccomp_prepare(plan, err, sizeof err) < 0) fail(FD_TO_TS, "%s", err);
+  /* Into the v1 groups first (the init inherits them), then clone3 straight into the v2 one. */
+  if (cgroups_enter_self(plan, err, sizeof err) < 0) fail(FD_TO_TS, "%s", err);
+  pid_t pid = cgroups_fork_into(plan, ns_clone_flags(plan), err, sizeof err);
+  if (pid < 0) fail(FD_TO_TS, "%s", err);
+  if (pid == 0) _exit(init_main(&args));
   child_pid = pid;
   close(sp[1]);
   if (console_fd >= 0) close(console_fd);
@@ -81,9 +83,9 @@ int stage0_create(const struct plan *cplan, int wait_child, int console_relay) {
 
   if (ns_write_id_maps(plan, pid, err, sizeof err) < 0) { kill(pid, SIGKILL); fail(FD_TO_TS, "%s", err); }
   sync_send(FD_TO_TS, "pid %d", pid);
-  /* While TypeScript writes the limits and runs createRuntime hooks, move the init into its
-   * cgroups; "joined" tells it that is done (the init still waits for "go"). */
-  if (cgroups_join_pid(plan, pid, err, sizeof err) < 0) { kill(pid, SIGKILL); fail(FD_TO_TS, "%s", err); }
+  /* A foreground stage 0 stays as the init's parent: out of the container's groups, so its limits,
+   * pid count and kill-all never include it. */
+  if (wait_child && cgroups_leave_self(plan, err, sizeof err) < 0) { kill(pid, SIGKILL); fail(FD_TO_TS, "%s", err); }
   sync_send(FD_TO_TS, "joined");
 
   static char line[65536];

@@ -25,21 +25,6 @@
 static pid_t child_pid;
 static void forward_signal(int sig) { if (child_pid > 0) kill(child_pid, sig); }
 
-static int join_cgroups(const struct plan *plan, char *err, size_t n) {
-  for (int i = 0; i < plan->count; i++) {
-    const struct plan_record *r = &plan->records[i];
-    if (strcmp(r->op, "cgroup_join") || r->argc != 1) continue;
-    int fd = open(r->argv[0], O_WRONLY | O_CLOEXEC);
-    if (fd < 0 || write(fd, "0", 1) != 1) {
-      snprintf(err, n, "join cgroup %s: %s", r->argv[0], strerror(errno));
-      if (fd >= 0) close(fd);
-      return -1;
-    }
-    close(fd);
-  }
-  return 0;
-}
-
 static int differing_namespaces(pid_t pid) {
   static const char *names[] = {"user", "mnt", "pid", "net", "ipc", "uts", "cgroup", "time"};
   int flags = 0;
@@ -90,7 +75,9 @@ int exec_join(const struct plan *plan, int wait_child, int console_relay) {
   }
 
   if (seccomp_prepare(plan, err, sizeof err) < 0 || seccomp_listener_connect(plan, err, sizeof err) < 0) fail(FD_TO_TS, "%s", err);
-  if (join_cgroups(plan, err, sizeof err) < 0) fail(FD_TO_TS, "%s", err);
+  /* v1 by "0" to tasks (fast); v2 by writing cgroup.procs: clone3 into a group is refused once
+   * we are inside the container's cgroup namespace, and the fork must follow setns. */
+  if (cgroups_enter_self(plan, err, sizeof err) < 0 || cgroups_enter_v2_self(plan, err, sizeof err) < 0) fail(FD_TO_TS, "%s", err);
   if (flags && setns(pidfd, flags) < 0) fail(FD_TO_TS, "join the container's namespaces: %s", strerror(errno));
   close(pidfd);
   if (fchdir(rootfd) < 0 || chroot(".") < 0 || chdir("/") < 0) fail(FD_TO_TS, "enter the container's root: %s", strerror(errno));

@@ -25,6 +25,7 @@ int init_main(void *arg) {
   static char line[65536];
   ssize_t got = sync_recv_line(sync, line, sizeof line);
   if (got <= 0 || strncmp(line, "go", 2)) _exit(1);
+  trace_step("go");
   if (line[2] == ' ') plan_set_value(plan, "state_json", line + 3);
   /* Only now: a non-dumpable process's /proc files belong to root, and an unprivileged
    * stage 0 had to write our id maps first. */
@@ -36,32 +37,42 @@ int init_main(void *arg) {
   }
   umask(0);
   if (process_early(plan, err, sizeof err) < 0) fail(sync, "%s", err);
+  trace_step("early (cgroupns, rlimits)");
   if (rootfs_set_hostname(plan, err, sizeof err) < 0) fail(sync, "%s", err);
   if (loopback_up(plan, err, sizeof err) < 0) fail(sync, "%s", err);
 
+  trace_step("hostname, loopback");
   int rootfd;
   if (rootfs_prepare(plan, &rootfd, err, sizeof err) < 0) fail(sync, "%s", err);
+  trace_step("rootfs prepared");
   if (mounts_apply(plan, rootfd, err, sizeof err) < 0) fail(sync, "%s", err);
+  trace_step("mounts");
   if (devices_create(plan, rootfd, err, sizeof err) < 0) fail(sync, "%s", err);
+  trace_step("devices");
   if (rootfs_write_sysctls(plan, rootfd, err, sizeof err) < 0) fail(sync, "%s", err);
 
   /* exec.fifo lives in the state dir on the host; stage 0 gave us a directory fd to reach it after pivot_root. */
   int statefd = a->state_fd;
   if (process_make_cwd(plan, rootfd, err, sizeof err) < 0) fail(sync, "%s", err);
 
+  trace_step("sysctls, cwd");
   if (hooks_run(plan, "createContainer", err, sizeof err) < 0) fail(sync, "%s", err);
   /* Build the seccomp filter now (off the start path) and reach a listener socket while its
    * host path is still visible. */
   if (seccomp_prepare(plan, err, sizeof err) < 0 || seccomp_listener_connect(plan, err, sizeof err) < 0) fail(sync, "%s", err);
+  trace_step("seccomp prepared");
   if (rootfs_pivot(plan, rootfd, err, sizeof err) < 0) fail(sync, "%s", err);
   close(rootfd);
+  trace_step("pivoted");
   if (rootfs_finish(plan, err, sizeof err) < 0) fail(sync, "%s", err);
+  trace_step("finished (masked, readonly)");
   if (console_setup(plan, a->console_fd, err, sizeof err) < 0) fail(sync, "%s", err);
   if (process_chdir(plan, err, sizeof err) < 0) fail(sync, "%s", err);
   char path[4096];
   if (process_lookup(plan, path, sizeof path, err, sizeof err) < 0) fail(sync, "%s", err);
   umask(022);
 
+  trace_step("console, cwd, lookup");
   prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
   if (sync_send(sync, "ready") < 0) _exit(1);
   close(sync);

@@ -8,7 +8,7 @@ import type { LinuxResources } from "../oci/spec.ts";
 import { CgroupError, parseFlatKeyed, readControl, readOptional, writeControl } from "./files.ts";
 import { type CgroupLayout, DEFAULT_ROOT, discoverHierarchies, type Hierarchies } from "./layout.ts";
 import { type CgroupMount, type ProcCgroup, readProcCgroup } from "./mountinfo.ts";
-import { type CgroupPath, cgroupDir, DEFAULT_PARENT, parseCgroupsPath } from "./path.ts";
+import { type CgroupPath, cgroupDir, DEFAULT_PARENT, ownCgroup, parseCgroupsPath } from "./path.ts";
 import { type ControllerHome, type Homes, planResources, type Step, type Write } from "./resources.ts";
 import { type CgroupStats, readStats } from "./stats.ts";
 import { deviceProgram, encodeProgram } from "./device-program.ts";
@@ -27,8 +27,10 @@ export interface CgroupManager {
   update(resources: LinuxResources): void;
   /** move a process (all its threads) into every hierarchy */
   addProcess(pid: number): void;
-  /** every cgroup.procs file a joining process must write its pid to (used by exec) */
+  /** every cgroup.procs file a joining process must write its pid to (the cgroup tool's exec) */
   procsFiles(): string[];
+  /** how the C core moves a new container process in without the kernel's slow path (see CgroupEntry) */
+  entry(): CgroupEntry;
   /** every pid in the group, including sub-groups */
   pids(): number[];
   freeze(): void;
@@ -74,6 +76,21 @@ export function describeHierarchies(h: Hierarchies): string {
   return `layout ${h.layout}: ${parts.join("; ")}`;
 }
 
+/**
+ * Writing a pid to cgroup.procs takes the kernel's global threadgroup lock for writing, which waits
+ * for an RCU grace period: 5-25 ms for the first migration after a quiet moment. Two ways in skip
+ * it: a single-threaded process writing "0" to a v1 hierarchy's `tasks` moves only itself (no
+ * lock), and clone3(CLONE_INTO_CGROUP) starts a child directly in a v2 group.
+ */
+export interface CgroupEntry {
+  /** v1 `tasks` files of the group: the C core writes "0" (itself) before it clones the init */
+  tasks: string[];
+  /** the v2 group: the init is cloned straight into it */
+  cloneInto?: string;
+  /** v1 `tasks` files of the caller's own groups: where a long-lived stage 0 goes back to */
+  homeTasks: string[];
+}
+
 class Manager implements CgroupManager {
   readonly layout: CgroupLayout;
   private readonly v1Dirs = new Map<string, string>();
@@ -88,7 +105,7 @@ class Manager implements CgroupManager {
    */
   private readonly enableOnCreate: boolean;
 
-  constructor(private readonly h: Hierarchies, path: CgroupPath, self: ProcCgroup[], subset?: string[]) {
+  constructor(private readonly h: Hierarchies, path: CgroupPath, private readonly self: ProcCgroup[], subset?: string[]) {
     this.layout = h.layout;
     const wanted = subset ? new Set(subset) : undefined;
     this.enableOnCreate = wanted !== undefined;
@@ -309,6 +326,19 @@ class Manager implements CgroupManager {
     return this.dirs().map((d) => join(d, "cgroup.procs"));
   }
 
+  entry(): CgroupEntry {
+    const tasks: string[] = [], homeTasks: string[] = [];
+    const seen = new Set<string>();
+    for (const [c, dir] of this.v1Dirs) {
+      if (seen.has(dir)) continue; // co-mounted controllers (cpu,cpuacct) share one directory
+      seen.add(dir);
+      const mount = this.v1Mounts.get(c)!;
+      tasks.push(join(dir, "tasks"));
+      homeTasks.push(join(mount.mountPoint, ownCgroup(mount, this.self), "tasks"));
+    }
+    return { tasks, homeTasks, ...(this.unifiedDir ? { cloneInto: this.unifiedDir } : {}) };
+  }
+
   pids(): number[] {
     const all = new Set<number>();
     const walk = (dir: string) => {
@@ -435,9 +465,24 @@ class Manager implements CgroupManager {
 }
 
 export function openCgroup(opts: OpenCgroupOptions): CgroupManager {
-  const h = discoverHierarchies(opts.root ?? DEFAULT_ROOT);
+  const { h, self } = hostView(opts.root ?? DEFAULT_ROOT);
   const path = parseCgroupsPath(opts.cgroupsPath, opts.containerId);
-  return new Manager(h, path, readProcCgroup("self"), opts.controllers);
+  return new Manager(h, path, self, opts.controllers);
+}
+
+// The mounted hierarchies and our own groups, read once per command rather than per container
+// operation (one `run` opens the same group several times); kept for a moment only, so a
+// long-lived process (tests, the API service) sees a remount or a move.
+const HOST_VIEW_TTL_MS = 1000;
+const hostViews = new Map<string, { at: number; h: Hierarchies; self: ProcCgroup[] }>();
+
+function hostView(root: string): { h: Hierarchies; self: ProcCgroup[] } {
+  const now = performance.now();
+  const cached = hostViews.get(root);
+  if (cached && now - cached.at < HOST_VIEW_TTL_MS) return cached;
+  const view = { at: now, h: discoverHierarchies(root), self: readProcCgroup("self") };
+  hostViews.set(root, view);
+  return view;
 }
 
 /** Files whose whole content can be written back as read (one value, one line). Rule lists and

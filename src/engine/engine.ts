@@ -18,7 +18,7 @@ import { EngineError, UsageError, commandFailure, isCommandError, EXIT_ENGINE } 
 import { newContainerId, randomName, validName } from "./names.ts";
 import { parseSignal } from "./options.ts";
 import type { ContainerRow, PortPublish, StoredState } from "./types.ts";
-import { trace } from "./trace.ts";
+import { trace } from "../sys/trace.ts";
 import * as lazy from "./lazy.ts";
 
 // The heavy parts, loaded when a command first calls them (see lazy.ts).
@@ -233,7 +233,7 @@ export class Engine {
     const img = this.images.get(cfg.imageId as `sha256:${string}`);
     if (!img) throw new EngineError(`the image of container ${row.name} (${cfg.imageId}) is gone; remove the container`);
     const dir = this.paths.container(row.id);
-    const { rootfs } = mountContainerRootfs(this.images.snapshotDirs(img), dir);
+    const { rootfs } = mountContainerRootfs(this.images.snapshotDirs(img), dir, { volatile: cfg.autoRemove });
     const volumeSources = new Map<string, string>();
     for (const m of cfg.mounts) if (m.kind === "volume") volumeSources.set(m.destination, this.volumes.mountSource(m.source, rootfs, m.destination));
     for (const m of cfg.mounts) {
@@ -353,8 +353,10 @@ export class Engine {
       const pid = created.record.pid;
       this.store.update(id, { pid, pidStart: created.record.pidStartTime || (processStartTime(pid) ?? ""), monitorPid });
       row = this.store.get(id)!;
+      trace("start: pid recorded");
       if (usesBridge(cfg.network)) await this.setupBridge(row, pid);
       await opts.beforeStart?.(row);
+      trace("start: attached");
       await runtimeStart(this.runtime, id, (m) => this.warn(m));
       trace("start: started");
       this.store.update(id, { state: "running", startedAt: Date.now(), finishedAt: 0, exitCode: null, oomKilled: false });

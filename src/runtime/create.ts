@@ -15,6 +15,9 @@ import { processStartTime } from "./proc.ts";
 import { openCgroup, type CgroupManager } from "../cgroups/index.ts";
 import { mkfifo, kill } from "../sys/libc.ts";
 import { withDefaultDeviceRules } from "./device-rules.ts";
+import { cgroupEntryRecords } from "./cgroup-entry.ts";
+import { seccompCacheDir } from "./seccomp-cache.ts";
+import { trace } from "../sys/trace.ts";
 
 export interface CreateOptions {
   id: string;
@@ -59,6 +62,7 @@ export async function createContainer(store: StateStore, opts: CreateOptions): P
   checkContainerId(opts.id);
   const bundle = resolve(opts.bundle);
   const spec = loadBundleSpec(bundle);
+  trace("create: spec parsed");
   if (spec.process?.terminal && !opts.consoleSocket && !opts.foreground) {
     throw new OciConfigError("process.terminal is true but no --console-socket was given: a detached container needs somewhere to send its terminal (or set terminal to false)");
   }
@@ -73,17 +77,18 @@ export async function createContainer(store: StateStore, opts: CreateOptions): P
     let noCgroup = false;
     try {
       cgroup.create();
+      trace("create: cgroup created");
     } catch (e) {
       // Like runc rootless: no delegated cgroup is fine as long as no limits were asked for.
       if (!rootless || spec.linux?.resources) throw e;
       noCgroup = true;
     }
     const plan: PlanRecord[] = buildCreatePlan(spec, {
-      bundle, stateDir: dir, noPivot: opts.noPivot, consoleSocket: opts.consoleSocket ? resolve(opts.consoleSocket) : undefined,
+      bundle, stateDir: dir, seccompCacheDir: seccompCacheDir(store.root), noPivot: opts.noPivot, consoleSocket: opts.consoleSocket ? resolve(opts.consoleSocket) : undefined,
       preserveFds: opts.preserveFds, cgroupDirs: noCgroup ? {} : cgroup.paths(),
       warn: opts.warn ?? ((m) => process.stderr.write(`berth-runtime: warning: ${m}\n`)),
     });
-    if (!noCgroup) for (const file of cgroup.procsFiles()) plan.push(["cgroup_join", file]);
+    if (!noCgroup) plan.push(...cgroupEntryRecords(cgroup, opts.foreground ?? false));
     const planPath = join(dir, "plan");
     writeFileSync(planPath, encodePlan(plan));
     opts.debug?.(`plan for ${opts.id}: ${JSON.stringify(plan)}`);
@@ -95,16 +100,20 @@ export async function createContainer(store: StateStore, opts: CreateOptions): P
       owner: safeUserName(), annotations: spec.annotations, config: spec, cgroupsPath: spec.linux?.cgroupsPath, ...(noCgroup ? { noCgroup } : {}),
     };
     store.write(record);
+    trace("create: plan + state written");
     const flags = opts.foreground ? ["--wait", ...(spec.process?.terminal && !opts.consoleSocket ? ["--console-relay"] : [])] : [];
     init = startInit("create", planPath, flags, opts.stdio, opts.launcher, opts.preserveFds);
     pid = Number(expectMessage(init, "pid "));
+    trace("create: init pid");
     // Written now, not after "ready": a launcher (the engine's monitor) reads it as soon as
     // stage 0 exits, which is right after it relays "ready".
     if (opts.pidFile) writePidFile(resolve(opts.pidFile), pid);
     // Stage 0 is moving the init into the cgroups meanwhile; limits go on the groups themselves.
     const resources = withDefaultDeviceRules(spec.linux?.resources, spec.linux?.devices);
     if (resources && !noCgroup) cgroup.apply(resources);
+    trace("create: resources applied");
     expectMessage(init, "joined");
+    trace("create: joined");
     record.pid = pid;
     record.pidStartTime = processStartTime(pid) ?? "";
     store.write(record);
@@ -113,6 +122,7 @@ export async function createContainer(store: StateStore, opts: CreateOptions): P
     await runHooks("createRuntime", spec.hooks?.createRuntime, state);
     init.send(`go ${JSON.stringify(state)}`);
     expectMessage(init, "ready");
+    trace("create: ready");
     if (!opts.foreground) {
       init.closeControl();
       if (!opts.launcher) await init.proc.exited; // a launcher (monitor) outlives us

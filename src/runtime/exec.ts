@@ -1,5 +1,6 @@
 // `exec`: another process in a running container. The process is the container's own
 // (env, user, capabilities, no_new_privs, seccomp, rlimits) with what the caller overrides.
+import { cgroupEntryRecords } from "./cgroup-entry.ts";
 import { readFileSync, writeFileSync, unlinkSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Process } from "../oci/spec.ts";
@@ -9,7 +10,7 @@ import { processRecords } from "./plan.ts";
 import type { StateStore } from "./state-store.ts";
 import { statusOf, containerCgroup, hookState } from "./status.ts";
 import { startInit, expectMessage, type Stdio } from "./native.ts";
-import { seccompRecords } from "../security/seccomp.ts";
+import { seccompCacheDir, seccompPlanRecords } from "./seccomp-cache.ts";
 import { writePidFile } from "./create.ts";
 
 export interface ExecOptions {
@@ -46,10 +47,10 @@ export async function execInContainer(store: StateStore, opts: ExecOptions): Pro
     throw new OciConfigError("cannot allocate a terminal for a detached exec without --console-socket");
   }
   const plan: PlanRecord[] = [["join_pid", rec.pid]];
-  if (!rec.noCgroup) for (const file of containerCgroup(rec).procsFiles()) plan.push(["cgroup_join", file]);
+  if (!rec.noCgroup) plan.push(...cgroupEntryRecords(containerCgroup(rec), false));
   plan.push(...processRecords(opts.process, { consoleSocket: opts.consoleSocket ? resolve(opts.consoleSocket) : undefined, preserveFds: opts.preserveFds }));
   if (rec.config.linux?.seccomp) {
-    plan.push(...seccompRecords(rec.config.linux.seccomp));
+    plan.push(...seccompPlanRecords(rec.config.linux.seccomp, seccompCacheDir(store.root)));
     plan.push(["state_json", JSON.stringify(hookState(store, rec))]); // for a seccomp notify listener
   }
   const planPath = join(store.dir(opts.id), `exec-${process.pid}-${Date.now()}.plan`);

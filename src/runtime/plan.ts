@@ -8,7 +8,7 @@ import { OciConfigError } from "../oci/validate.ts";
 import { parseMountOptions, propagationFlags } from "./mount-options.ts";
 import { MS } from "../sys/libc.ts";
 import { capabilitiesRecord } from "../security/capabilities.ts";
-import { seccompRecords } from "../security/seccomp.ts";
+import { seccompPlanRecords } from "./seccomp-cache.ts";
 
 const NS_NAME: Record<NamespaceType, string> = {
   pid: "pid", network: "net", mount: "mnt", ipc: "ipc", uts: "uts", user: "user", cgroup: "cgroup", time: "time",
@@ -33,6 +33,8 @@ export interface CreatePlanOptions {
   preserveFds?: number;
   /** controller (or "unified") → the container's cgroup directory on the host, for `cgroup` mounts. */
   cgroupDirs?: Record<string, string>;
+  /** Where the C core may cache compiled seccomp programs (unset: none). */
+  seccompCacheDir?: string;
   /** Things the plan drops on purpose are said here (stderr in the CLI). */
   warn?: (msg: string) => void;
 }
@@ -239,7 +241,7 @@ export function buildCreatePlan(spec: Spec, opts: CreatePlanOptions): PlanRecord
   }
   plan.push(["state_dir", opts.stateDir]);
   plan.push(...processRecords(spec.process, opts));
-  if (linux.seccomp) plan.push(...seccompRecords(linux.seccomp));
+  if (linux.seccomp) plan.push(...seccompPlanRecords(linux.seccomp, opts.seccompCacheDir));
   plan.push(...hookRecords(spec));
   if (linux.personality) fail("linux.personality is not supported by berth-runtime yet");
   if (linux.intelRdt) fail("linux.intelRdt is not supported on this host");

@@ -1,7 +1,7 @@
 // Where the runtime keeps its containers: one directory per container under --root, holding
 // state.json (written atomically), the plan and exec.fifo. The directory's creation is the
 // lock on the ID: mkdir either makes it or says another container has that name.
-import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync, openSync, fsyncSync, closeSync } from "node:fs";
+import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Spec } from "../oci/spec.ts";
 
@@ -53,10 +53,9 @@ export class StateStore {
   write(rec: ContainerRecord): void {
     const file = join(this.dir(rec.id), "state.json");
     const tmp = `${file}.tmp`;
+    // Atomic (rename), not durable: like runc's, this state describes live processes and means
+    // nothing after a reboot (the default root is on tmpfs), so an fsync would buy nothing.
     writeFileSync(tmp, JSON.stringify(rec));
-    const fd = openSync(tmp, "r");
-    fsyncSync(fd);
-    closeSync(fd);
     renameSync(tmp, file);
   }
 

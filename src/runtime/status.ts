@@ -42,6 +42,5 @@ export function stateOf(store: StateStore, rec: ContainerRecord): State & { root
 
 /** The spec's State (what hooks get): no runtime extras. */
 export function hookState(store: StateStore, rec: ContainerRecord, status?: ContainerStatus): State {
-  const s = stateOf(store, rec);
-  return { ociVersion: s.ociVersion, id: s.id, status: status ?? s.status, pid: rec.pid, bundle: s.bundle, ...(s.annotations ? { annotations: s.annotations } : {}) };
+  return { ociVersion: OCI_VERSION, id: rec.id, status: status ?? statusOf(store, rec), pid: rec.pid, bundle: rec.bundle, ...(rec.annotations ? { annotations: rec.annotations } : {}) };
 }

@@ -47,7 +47,7 @@ const mlib = dlopen("libc.so.6", {
   close: { args: [FFIType.i32], returns: FFIType.i32 },
 });
 const SYS_move_mount = 429, SYS_fsopen = 430, SYS_fsconfig = 431, SYS_fsmount = 432;
-const FSOPEN_CLOEXEC = 1, FSMOUNT_CLOEXEC = 1, FSCONFIG_SET_STRING = 1, FSCONFIG_CMD_CREATE = 6;
+const FSOPEN_CLOEXEC = 1, FSMOUNT_CLOEXEC = 1, FSCONFIG_SET_FLAG = 0, FSCONFIG_SET_STRING = 1, FSCONFIG_CMD_CREATE = 6;
 const MOVE_MOUNT_F_EMPTY_PATH = 4, AT_FDCWD = -100;
 
 function sys(what: string, nr: number, ...args: Array<number | bigint>): number {
@@ -57,7 +57,7 @@ function sys(what: string, nr: number, ...args: Array<number | bigint>): number 
   return rc;
 }
 
-/** Mounts an overlay at target with the new mount API; options as [key, value] pairs (keys may repeat). */
+/** Mounts an overlay at target with the new mount API; options as [key, value] pairs (keys may repeat; an empty value sets a flag such as volatile). */
 export function mountOverlayFsconfig(target: string, options: Array<[string, string]>): void {
   const keep: Buffer[] = []; // pointers stay valid while the buffers are referenced
   const p = (s: string) => {
@@ -67,7 +67,10 @@ export function mountOverlayFsconfig(target: string, options: Array<[string, str
   };
   const fsfd = sys("fsopen", SYS_fsopen, p("overlay"), FSOPEN_CLOEXEC);
   try {
-    for (const [k, v] of options) sys(`fsconfig(${k})`, SYS_fsconfig, fsfd, FSCONFIG_SET_STRING, p(k), p(v), 0);
+    for (const [k, v] of options) {
+      if (v === "") sys(`fsconfig(${k})`, SYS_fsconfig, fsfd, FSCONFIG_SET_FLAG, p(k), 0, 0);
+      else sys(`fsconfig(${k})`, SYS_fsconfig, fsfd, FSCONFIG_SET_STRING, p(k), p(v), 0);
+    }
     sys("fsconfig(create)", SYS_fsconfig, fsfd, FSCONFIG_CMD_CREATE, 0, 0, 0);
     const mfd = sys("fsmount", SYS_fsmount, fsfd, FSMOUNT_CLOEXEC, 0);
     try {

@@ -15,11 +15,21 @@ export interface ContainerRootfs {
 // The kernel copies mount(2) options into one page; longer lowerdir lists go through fsconfig.
 const MAX_OPTIONS = 4000;
 
+export interface MountOptions {
+  /**
+   * overlayfs `volatile`: no syncs to the upper dir's file system, including the one at unmount
+   * (which flushes the whole host file system's journal: milliseconds, or far more when other
+   * writers are busy). For containers removed when they exit (`run --rm`), whose upper dir is
+   * thrown away anyway — podman does the same for them.
+   */
+  volatile?: boolean;
+}
+
 /**
  * Mounts lowerdirs (top layer first) + containerDir/upper at containerDir/rootfs. Idempotent:
  * an already mounted rootfs is left alone. An image with no layers gets an empty lower dir.
  */
-export function mountContainerRootfs(lowerdirs: readonly string[], containerDir: string): ContainerRootfs {
+export function mountContainerRootfs(lowerdirs: readonly string[], containerDir: string, options: MountOptions = {}): ContainerRootfs {
   const rootfs = path.join(containerDir, "rootfs");
   const upper = path.join(containerDir, "upper");
   const work = path.join(containerDir, "work");
@@ -36,7 +46,13 @@ export function mountContainerRootfs(lowerdirs: readonly string[], containerDir:
   }
   // Full copy-up only: diff/commit read the upper dir and must find whole files and directories
   // there, not metacopy stubs or redirects into lower layers (hosts may enable those by default).
-  const opts = (ls: string[]) => `lowerdir=${ls.join(":")},upperdir=${upper},workdir=${work},redirect_dir=off,metacopy=off`;
+  // After a volatile mount, the kernel refuses the work dir until its marker is gone.
+  if (fs.existsSync(path.join(work, "work/incompat/volatile"))) {
+    fs.rmSync(work, { recursive: true, force: true });
+    fs.mkdirSync(work, { mode: 0o755 });
+  }
+  const volatile = options.volatile ? ",volatile" : "";
+  const opts = (ls: string[]) => `lowerdir=${ls.join(":")},upperdir=${upper},workdir=${work},redirect_dir=off,metacopy=off${volatile}`;
   const data = opts(lowers);
   if (data.length <= MAX_OPTIONS) {
     mountOverlay(rootfs, data);
@@ -46,6 +62,7 @@ export function mountContainerRootfs(lowerdirs: readonly string[], containerDir:
       mountOverlayFsconfig(rootfs, [
         ...lowers.map((l): [string, string] => ["lowerdir+", l]),
         ["upperdir", upper], ["workdir", work], ["redirect_dir", "off"], ["metacopy", "off"],
+        ...(options.volatile ? [["volatile", ""] as [string, string]] : []),
       ]);
     } catch (e) {
       throw new Error(`mounting the ${lowers.length}-layer root filesystem at ${rootfs} failed: ${(e as Error).message} (layer-by-layer overlay mounts need Linux 6.8 or later)`);

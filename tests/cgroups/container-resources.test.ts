@@ -591,3 +591,43 @@ describe("resources this host cannot provide", () => {
     expectNothingLeft(id);
   }, LONG);
 });
+
+describe("entering the groups (tasks file and clone3 into the v2 group)", () => {
+  const everyController = () => [...hier.v1.keys(), ...(hier.unified ? ["unified"] : [])];
+  const groupIn = (pid: number, c: string) => c === "unified" ? kernelGroupOfUnified(pid) : kernelGroupOf(pid, c);
+  const expected = (id: string, c: string) => join(c === "unified" ? hier.unified!.mountPoint : hier.v1.get(c)!.mountPoint, "berth", id);
+
+  test("create: the init is in the container's group of every hierarchy, children follow", () => {
+    const id = newId("entry");
+    const b = bundle("sleep 1000 & exec sleep 1000");
+    ok(root, ["run", "-d", "--bundle", b.dir, id]);
+    const init = stateOf(root, id).pid!;
+    for (const c of everyController()) expect(groupIn(init, c)).toBe(expected(id, c));
+    const pids = psPids(id);
+    expect(pids.length).toBe(2);
+    for (const p of pids) for (const c of everyController()) expect(groupIn(p, c)).toBe(expected(id, c));
+  }, LONG);
+
+  test("foreground run: its stage 0 (the init's parent) leaves the container's groups; ps lists only the container", async () => {
+    const id = newId("entryfg");
+    const b = bundle("exec sleep 1000");
+    const proc = Bun.spawn([RUNTIME, "--root", root, "run", "--bundle", b.dir, id], { stdio: ["ignore", "ignore", "ignore"] });
+    cleanups.push(() => proc.kill(9));
+    await waitFor(() => { try { return stateOf(root, id).status === "running"; } catch { return false; } }, `${id} to run`);
+    const init = stateOf(root, id).pid!;
+    const parent = Number(readFileSync(`/proc/${init}/stat`, "utf8").split(") ")[1]!.split(" ")[1]);
+    expect(parent).not.toBe(proc.pid); // the runtime's C stage 0 is the parent, not the CLI
+    for (const c of everyController()) {
+      expect(groupIn(init, c)).toBe(expected(id, c));
+      expect(groupIn(parent, c)).not.toBe(expected(id, c));
+    }
+    expect(psPids(id)).toEqual([init]);
+    ok(root, ["kill", id, "KILL"]);
+    expect(await proc.exited).toBe(137);
+  }, LONG);
+});
+
+function kernelGroupOfUnified(pid: number): string | undefined {
+  const line = readFileSync(`/proc/${pid}/cgroup`, "utf8").split("\n").find((l) => l.startsWith("0::"));
+  return line ? join(hier.unified!.mountPoint, line.slice(3)) : undefined;
+}

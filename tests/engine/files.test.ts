@@ -160,3 +160,22 @@ describe("security flags", () => {
     }
   }, 180_000);
 });
+
+describe("root filesystem mount", () => {
+  // The root overlay's options as the container's own mount table shows them.
+  const rootOptions = (out: string) => out.split("\n").find((l) => l.split(" ")[1] === "/")?.split(" ")[3] ?? "";
+
+  test("run --rm mounts it volatile (no syncs: its upper dir is thrown away); a kept container does not", () => {
+    const rm = berth(root, ["run", "--rm", "--network", "none", "busybox", "cat", "/proc/self/mounts"]);
+    expect(rm.code).toBe(0);
+    expect(rootOptions(rm.stdout)).toContain("volatile");
+    const kept = berth(root, ["run", "--name", "kept", "--network", "none", "busybox", "cat", "/proc/self/mounts"]);
+    expect(kept.code).toBe(0);
+    expect(rootOptions(kept.stdout)).toMatch(/^[a-z]/);
+    expect(rootOptions(kept.stdout)).not.toContain("volatile");
+    // Started again after a volatile-free run it mounts fine; and writes survive a restart.
+    expect(berth(root, ["start", "-a", "kept"]).code).toBe(0);
+    expect(berth(root, ["rm", "kept"]).code).toBe(0);
+    expect(mountsUnder(root)).toEqual([]);
+  }, 120_000);
+});

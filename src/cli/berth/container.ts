@@ -1,6 +1,7 @@
 // The container verbs of `berth`: run, create, start, stop, restart, kill, rm, ps, logs, exec,
 // attach, wait, inspect, top, port, rename, pause, unpause, container prune. Parsing and printing
 // only; the work is in src/engine.
+import { trace } from "../../sys/trace.ts";
 import { writeFully, type Io } from "./io.ts";
 import type { Engine, ContainerView } from "../../engine/engine.ts";
 import type { CreateRequest } from "../../engine/config.ts";
@@ -117,7 +118,9 @@ async function attachStdio(engine: Engine, view: ContainerView, withStdin: boole
   const tty = view.row.config.tty;
   let received = 0;
   let detached = false;
+  trace("attach: begin");
   const { attach } = await logsModule();
+  trace("attach: module");
   const session = await attach(engine.paths.attachSocket(view.row.id), {
     tty,
     onOutput: (stream, data) => {
@@ -181,6 +184,7 @@ async function runForeground(engine: Engine, id: string, withStdin: boolean, rem
       beforeStart: async (row) => {
         startedNs = BigInt(Date.now() - 1000) * 1_000_000n;
         attached = await attachStdio(engine, engine.observe(row), withStdin);
+        trace("start: stdio attached");
         if (!row.config.tty) unproxy = proxySignals(engine, id);
       },
       untilExit: async () => {

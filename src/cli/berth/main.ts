@@ -9,7 +9,7 @@ import { DEFAULT_ENGINE_ROOT } from "../../engine/paths.ts";
 import { EngineError, EXIT_ENGINE, UsageError } from "../../engine/errors.ts";
 import type { Command } from "./container.ts";
 import { stdio as io } from "./io.ts";
-import { trace } from "../../engine/trace.ts";
+import { trace } from "../../sys/trace.ts";
 import { VERSION_TEXT as VERSION } from "./version.ts";
 
 // Verbs outside container.ts: the image-layer code behind commit costs more start-up time than

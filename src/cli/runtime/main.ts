@@ -4,6 +4,7 @@ import { parseFlags, FlagError } from "./flags.ts";
 import { appendFileSync } from "node:fs";
 import { StateStore, DEFAULT_ROOT } from "../../runtime/state-store.ts";
 import type { Command, Context } from "./args.ts";
+import { trace } from "../../sys/trace.ts";
 
 // Each verb lives in its own file and is loaded only when used: start-up time is the runtime's
 // first cost in every container start.
@@ -82,6 +83,7 @@ async function main(argv: string[]): Promise<number> {
   const load = COMMANDS[name];
   if (!load) throw new UsageError(`unknown command ${JSON.stringify(name)}; see berth-runtime --help`);
   const { command } = await load();
+  trace(`main: ${name} loaded`);
   try {
     return await command(rest, ctx);
   } catch (e) {

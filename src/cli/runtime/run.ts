@@ -2,6 +2,7 @@
 import { createContainer } from "../../runtime/create.ts";
 import { startContainer } from "../../runtime/start.ts";
 import { deleteContainer } from "../../runtime/delete.ts";
+import { trace } from "../../sys/trace.ts";
 import { type Command, parse, needId, uintFlag, CREATE_FLAGS } from "./args.ts";
 
 export const command: Command = async (args, ctx) => {
@@ -24,8 +25,11 @@ export const command: Command = async (args, ctx) => {
     throw e;
   }
   if (detach) return 0;
+  trace("run: started");
   created.init.closeControl();
   const status = await created.init.proc.exited;
+  trace("run: exited");
   if (!values.keep) await deleteContainer(ctx.store, id, true, ctx.warn);
+  trace("run: deleted");
   return status;
 };
