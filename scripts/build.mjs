@@ -2,7 +2,7 @@
 // that npm brought is usable, then compiles the C core with this machine's cc. Nothing is
 // downloaded here. Plain Node so it runs before Bun is known to work.
 import { execFileSync } from "node:child_process";
-import { copyFileSync, existsSync, statSync, chmodSync } from "node:fs";
+import { copyFileSync, existsSync, statSync, chmodSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -32,21 +32,19 @@ function buildNative() {
   execFileSync("make", ["-s", "-C", join(root, "native"), `OUT=${join(root, "build")}`], { stdio: "inherit" });
 }
 
-/** The CLIs start for every command: ship them precompiled to JSC bytecode (~20–30 ms less parsing).
- *  bin/* prefer the built files; BERTH_FROM_SOURCE=1 runs src/ directly (they are rebuilt by
- *  `npm run build` and `npm test`). */
-function bundle(entry, name, bytecode = true) {
+/** Compiles a CLI into one executable (Bun included, bytecode precompiled, ~10 ms less start-up
+ *  than bun running a bundle). bin/* prefer these; BERTH_FROM_SOURCE=1 runs src/ directly. Extra
+ *  entry points (workers) are embedded under /$bunfs/root/ by their path below src/. */
+function compile(entries, out) {
   const bun = join(root, "node_modules/bun/bin/bun.exe");
-  execFileSync(bun, ["build", join(root, entry), "--target=bun", "--format=cjs", ...(bytecode ? ["--bytecode"] : []),
-    "--minify-syntax", `--outdir=${join(root, "build/js")}`, `--entry-naming=${name}`], { stdio: ["ignore", "ignore", "inherit"] });
+  execFileSync(bun, ["build", "--compile", "--bytecode", "--minify-syntax", "--root", join(root, "src"),
+    ...entries.map((e) => join(root, e)), `--outfile=${join(root, "build", out)}`], { stdio: ["ignore", "ignore", "inherit"] });
 }
 
 ensureBun();
 buildNative();
-// berth-runtime runs for every container start: compile it into one executable (Bun included,
-// bytecode precompiled), which starts ~15 ms sooner than a script run by bun.
-execFileSync(join(root, "node_modules/bun/bin/bun.exe"), ["build", "--compile", "--bytecode", "--minify-syntax",
-  join(root, "src/cli/runtime/main.ts"), `--outfile=${join(root, "build/berth-runtime")}`], { stdio: ["ignore", "ignore", "inherit"] });
-bundle("src/cli/berth/main.ts", "berth.js");
-// The image store's hashing worker is started by file name, so it ships beside the bundle.
-bundle("src/storage/blob-worker.ts", "blob-worker.js", false);
+// berth-runtime runs for every container start, berth for every command.
+compile(["src/cli/runtime/main.ts"], "berth-runtime");
+// The image store's hashing worker is started by name: /$bunfs/root/storage/blob-worker.js (src/storage/blobs.ts).
+compile(["src/cli/berth/main.ts", "src/storage/blob-worker.ts"], "berth");
+rmSync(join(root, "build/js"), { recursive: true, force: true }); // the former bundles

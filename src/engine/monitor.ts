@@ -2,10 +2,10 @@
 // read the outcome it records. The monitor outlives the berth command that started it.
 import { existsSync, readFileSync, watch } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
+import { BUILD_DIR } from "../sys/build-dir.ts";
 
 /** Where `make -C native OUT=$PWD/build` puts the binary; BERTH_MONITOR names another build. */
-// (Also right from a bundle in build/js: two levels up is the checkout there too.)
-export const MONITOR_BINARY = process.env.BERTH_MONITOR || join(import.meta.dir, "../../build/berth-monitor");
+export const MONITOR_BINARY = process.env.BERTH_MONITOR || join(BUILD_DIR, "berth-monitor");
 
 export interface MonitorOptions {
   /** CMD and its arguments: the runtime's stage 0, or (direct) the container process itself. */

@@ -1,15 +1,12 @@
 // Starting the C core (build/berth-init) and speaking its line protocol on fds 3 and 4
 // (see native/PLAN.md): "pid N", "ready", "started", "error MSG" from it; "go STATE" to it.
 import { closeSync, existsSync, readSync, writeSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
+import { BUILD_DIR } from "../sys/build-dir.ts";
 import type { Subprocess } from "bun";
 import { waitReadable } from "../sys/libc.ts";
 
-// From source this file is src/runtime/; compiled (build/berth-runtime, `bun build --compile`) its
-// modules live in Bun's virtual file system, and berth-init sits beside the executable.
-const COMPILED = import.meta.dir.startsWith("/$bunfs");
-export const INIT_BINARY = process.env.BERTH_INIT ??
-  (COMPILED ? join(dirname(process.execPath), "berth-init") : join(import.meta.dir, "../../build/berth-init"));
+export const INIT_BINARY = process.env.BERTH_INIT ?? join(BUILD_DIR, "berth-init");
 
 export class InitError extends Error {}
 

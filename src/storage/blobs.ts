@@ -1,5 +1,6 @@
 // Content-addressed blobs under <root>/blobs/sha256/<hex>. Writes hash as they go and land with a
 // rename, so a blob is visible only when complete and verified; reads are verified too.
+import { COMPILED } from "../sys/build-dir.ts";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { type Digest, DigestMismatchError, Hasher, hexOf, isDigest, sha256 } from "./digest.ts";
@@ -96,8 +97,9 @@ function blobWorker(): Worker {
   if (!worker) {
     // From source the worker is the .ts beside this file; in the built bundle (build/js) it is
     // bundled beside the CLI as blob-worker.js (scripts/build.mjs).
+    // Compiled (build/berth): embedded by scripts/build.mjs under its path below src/.
     const here = new URL("./blob-worker.ts", import.meta.url);
-    worker = new Worker(fs.existsSync(here) ? here.href : new URL("./blob-worker.js", import.meta.url).href);
+    worker = new Worker(COMPILED ? "/$bunfs/root/storage/blob-worker.js" : fs.existsSync(here) ? here.href : new URL("./blob-worker.js", import.meta.url).href);
     worker.onmessage = (ev: MessageEvent<BlobWorkerReply>) => waiting.get(ev.data.id)?.(ev.data);
     worker.unref(); // an idle worker must not keep the process alive
   }

@@ -10,6 +10,7 @@ import { EngineError, EXIT_ENGINE, UsageError } from "../../engine/errors.ts";
 import type { Command } from "./container.ts";
 import { stdio as io } from "./io.ts";
 import { trace } from "../../sys/trace.ts";
+import { COMPILED } from "../../sys/build-dir.ts";
 import { VERSION_TEXT as VERSION } from "./version.ts";
 
 // Verbs outside container.ts: the image-layer code behind commit costs more start-up time than
@@ -140,8 +141,8 @@ function networkOptions(): { namePrefix?: string; defaultSubnet?: string } {
 
 /** The monitor runs this (detached) once a container ended: `berth --root R internal exit ID`. */
 function exitCommand(root: string): string[] {
-  // Bun.main: this file, or the bundle built from it (build/js/berth.js), whichever is running.
-  return [process.execPath, Bun.main, "--root", root, "internal", "exit"];
+  // Compiled (build/berth): the executable is the whole CLI; from source, bun runs this file.
+  return [process.execPath, ...(COMPILED ? [] : [Bun.main]), "--root", root, "internal", "exit"];
 }
 
 /** Verbs that create or start containers: they load the engine's whole run path up front. */
