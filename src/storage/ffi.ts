@@ -4,17 +4,21 @@ import { errno, SyscallError } from "../sys/libc.ts";
 
 const lib = dlopen("libc.so.6", {
   syncfs: { args: [FFIType.i32], returns: FFIType.i32 },
+  sync_file_range: { args: [FFIType.i32, FFIType.i64, FFIType.i64, FFIType.u32], returns: FFIType.i32 },
 });
+export function startWriteback(fd: number): void {
+  lib.symbols.sync_file_range(fd, 0, 0, 2);
+}
 
 /** Flushes the file system holding fd to disk: one call instead of an fsync per unpacked file. */
 export function syncfs(fd: number): void {
-  if (lib.symbols.syncfs(fd) < 0) throw new SyscallError("syncfs", errno(), `fd ${fd}`);
+  if (lib().syncfs(fd) < 0) throw new SyscallError("syncfs", errno(), `fd ${fd}`);
 }
 
-const xlib = dlopen("libc.so.6", {
+const xlib = lazy(() => dlopen("libc.so.6", {
   llistxattr: { args: [FFIType.cstring, FFIType.ptr, FFIType.u64], returns: FFIType.i64 },
   lgetxattr: { args: [FFIType.cstring, FFIType.cstring, FFIType.ptr, FFIType.u64], returns: FFIType.i64 },
-});
+}).symbols);
 // One reused buffer: walking thousands of files must not allocate 64 KiB per call.
 const xbuf = new Uint8Array(65536);
 const xdec = new TextDecoder();
@@ -22,7 +26,7 @@ const xdec = new TextDecoder();
 /** All extended attributes of a path (not following symlinks); empty when the fs has none. */
 export function readXattrs(p: string): Map<string, Uint8Array> | null {
   const cp = Buffer.from(p + "\0");
-  const n = Number(xlib.symbols.llistxattr(cp, ptr(xbuf), BigInt(xbuf.length)));
+  const n = Number(xlib().llistxattr(cp, ptr(xbuf), BigInt(xbuf.length)));
   if (n <= 0) {
     if (n < 0 && errno() !== 95 /* EOPNOTSUPP */ && errno() !== 61) throw new SyscallError("llistxattr", errno(), p);
     return null;
@@ -30,7 +34,7 @@ export function readXattrs(p: string): Map<string, Uint8Array> | null {
   const names = xdec.decode(xbuf.subarray(0, n)).split("\0").filter(Boolean);
   const out = new Map<string, Uint8Array>();
   for (const name of names) {
-    const v = Number(xlib.symbols.lgetxattr(cp, Buffer.from(name + "\0"), ptr(xbuf), BigInt(xbuf.length)));
+    const v = Number(xlib().lgetxattr(cp, Buffer.from(name + "\0"), ptr(xbuf), BigInt(xbuf.length)));
     if (v < 0) {
       if (errno() === 61) continue; // removed meanwhile
       throw new SyscallError("lgetxattr", errno(), `${p}, ${name}`);
@@ -42,17 +46,17 @@ export function readXattrs(p: string): Map<string, Uint8Array> | null {
 
 // The new mount API (fsopen/fsconfig/fsmount/move_mount), for overlays whose lowerdir list does not
 // fit the one page that mount(2) options get: "lowerdir+" adds one layer per call (Linux ≥ 6.8).
-const mlib = dlopen("libc.so.6", {
+const mlib = lazy(() => dlopen("libc.so.6", {
   syscall: { args: [FFIType.i64, FFIType.i64, FFIType.i64, FFIType.i64, FFIType.i64, FFIType.i64], returns: FFIType.i64 },
   close: { args: [FFIType.i32], returns: FFIType.i32 },
-});
+}).symbols);
 const SYS_move_mount = 429, SYS_fsopen = 430, SYS_fsconfig = 431, SYS_fsmount = 432;
 const FSOPEN_CLOEXEC = 1, FSMOUNT_CLOEXEC = 1, FSCONFIG_SET_FLAG = 0, FSCONFIG_SET_STRING = 1, FSCONFIG_CMD_CREATE = 6;
 const MOVE_MOUNT_F_EMPTY_PATH = 4, AT_FDCWD = -100;
 
 function sys(what: string, nr: number, ...args: Array<number | bigint>): number {
   const a = [...args, 0, 0, 0, 0, 0].slice(0, 5).map((x) => BigInt(x));
-  const rc = Number(mlib.symbols.syscall(BigInt(nr), a[0]!, a[1]!, a[2]!, a[3]!, a[4]!));
+  const rc = Number(mlib().syscall(BigInt(nr), a[0]!, a[1]!, a[2]!, a[3]!, a[4]!));
   if (rc < 0) throw new SyscallError(what, errno(), "overlay");
   return rc;
 }
@@ -76,10 +80,10 @@ export function mountOverlayFsconfig(target: string, options: Array<[string, str
     try {
       sys("move_mount", SYS_move_mount, mfd, p(""), AT_FDCWD, p(target), MOVE_MOUNT_F_EMPTY_PATH);
     } finally {
-      mlib.symbols.close(mfd);
+      mlib().close(mfd);
     }
   } finally {
-    mlib.symbols.close(fsfd);
+    mlib().close(fsfd);
   }
   void keep;
 }
