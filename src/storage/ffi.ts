@@ -1,13 +1,19 @@
-// Syscalls the store needs that src/sys/libc.ts does not wrap.
+// Syscalls the store needs that src/sys/libc.ts does not wrap. Each group is bound on first use:
+// every dlopen compiles its call stubs (~0.5 ms), and most commands need none of them.
 import { dlopen, FFIType, ptr } from "bun:ffi";
 import { errno, SyscallError } from "../sys/libc.ts";
 
-const lib = dlopen("libc.so.6", {
+function lazy<T>(bind: () => T): () => T {
+  let bound: T | undefined;
+  return () => (bound ??= bind());
+}
+
+const lib = lazy(() => dlopen("libc.so.6", {
   syncfs: { args: [FFIType.i32], returns: FFIType.i32 },
   sync_file_range: { args: [FFIType.i32, FFIType.i64, FFIType.i64, FFIType.u32], returns: FFIType.i32 },
-});
+}).symbols);
 export function startWriteback(fd: number): void {
-  lib.symbols.sync_file_range(fd, 0, 0, 2);
+  lib().sync_file_range(fd, 0, 0, 2);
 }
 
 /** Flushes the file system holding fd to disk: one call instead of an fsync per unpacked file. */
