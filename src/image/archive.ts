@@ -154,7 +154,7 @@ export class ArchiveCollector implements TarVisitor {
     if (looksLikeLayer(head)) {
       c.blob = this.store.blobs.writer(c.size >= PARALLEL_FROM);
       c.snapshot = this.unpack ? this.store.snapshots.prepare() : null;
-      c.ingest = new LayerIngest(c.snapshot?.diff ?? null, c.blob);
+      c.ingest = new LayerIngest(c.snapshot?.diff ?? null, c.blob, this.store.durable);
       this.layers++;
     } else if (c.size <= KEEP_IN_MEMORY && this.inMemory + c.size <= MEMORY_BUDGET) {
       this.inMemory += c.size;

@@ -290,7 +290,7 @@ export async function unpackStoredLayer(store: ImageStore, digest: Digest, diffI
   if (store.snapshots.has(chain)) return;
   const prepared = store.snapshots.prepare();
   try {
-    const ingest = new LayerIngest(prepared.diff, null);
+    const ingest = new LayerIngest(prepared.diff, null, store.durable);
     for await (const chunk of store.blobs.stream(digest)) {
       const w = ingest.write(chunk);
       if (w) await w;
@@ -343,7 +343,7 @@ export interface IngestedLayer {
 export async function ingestLayer(store: ImageStore, chunks: AsyncIterable<Uint8Array>, progress?: Progress, ociTypes = true): Promise<IngestedLayer> {
   const prepared = store.snapshots.prepare();
   const blob = store.blobs.writer(true);
-  const ingest = new LayerIngest(prepared.diff, blob);
+  const ingest = new LayerIngest(prepared.diff, blob, store.durable);
   try {
     let bytes = 0;
     for await (const chunk of chunks) {

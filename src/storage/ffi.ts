@@ -12,8 +12,15 @@ const lib = lazy(() => dlopen("libc.so.6", {
   syncfs: { args: [FFIType.i32], returns: FFIType.i32 },
   sync_file_range: { args: [FFIType.i32, FFIType.i64, FFIType.i64, FFIType.u32], returns: FFIType.i32 },
 }).symbols);
+const SYNC_FILE_RANGE_WRITE = 2;
+
+/**
+ * Starts writeback of a file's dirty pages and returns without waiting (sync_file_range with
+ * SYNC_FILE_RANGE_WRITE, as dpkg does): the disk writes while we unpack the next files, so the
+ * one syncfs at the end has little left. Advisory: errors are ignored (the syncfs reports them).
+ */
 export function startWriteback(fd: number): void {
-  lib().sync_file_range(fd, 0, 0, 2);
+  lib().sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
 }
 
 /** Flushes the file system holding fd to disk: one call instead of an fsync per unpacked file. */

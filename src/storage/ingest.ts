@@ -48,7 +48,8 @@ export class LayerIngest {
   private zError: Error | null = null;
   private unpackError: Error | null = null;
 
-  constructor(private unpackDir: string | null, private blob: BlobWriter | null) {
+  /** writeback: see LayerWriter (set when the store will syncfs before publishing) */
+  constructor(private unpackDir: string | null, private blob: BlobWriter | null, private writeback = false) {
     this.blobHash = blob ? null : new Hasher(); // a BlobWriter hashes for us
   }
 
@@ -119,7 +120,7 @@ export class LayerIngest {
       this.compression = c;
     }
     if (this.unpackDir !== null && !this.unpackError) {
-      this.writer = new LayerWriter(this.unpackDir);
+      this.writer = new LayerWriter(this.unpackDir, this.writeback);
       this.tar = new TarReader(this.writer);
     }
     if (c === "gzip" || c === "zstd") {
