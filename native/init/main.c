@@ -1,6 +1,8 @@
 /* berth-init: the C core's entry. Usage (by berth-runtime only):
  *   berth-init create PLAN [--wait] [--console-relay]
  *   berth-init exec PLAN [--wait] [--console-relay]
+ * PLAN "-": the first control line is "plan PATH" (berth-runtime starts us before the plan is
+ * written, so our exec and self-sealing overlap with its work).
  * See native/PLAN.md for the plan and the order of processes. */
 #include "core.h"
 #include <stdio.h>
@@ -30,7 +32,15 @@ int main(int argc, char **argv) {
   }
   struct plan plan;
   char err[ERRLEN];
-  if (plan_load(&plan, argv[2], err, sizeof err) < 0) fail(FD_TO_TS, "%s", err);
+  static char plan_line[4096 + 8];
+  const char *plan_path = argv[2];
+  if (!strcmp(plan_path, "-")) {
+    ssize_t got = sync_recv_line(FD_FROM_TS, plan_line, sizeof plan_line);
+    if (got <= 0) return 1; /* berth-runtime gave up before the plan was ready */
+    if (strncmp(plan_line, "plan /", 6)) fail(FD_TO_TS, "expected \"plan PATH\" on the control pipe");
+    plan_path = plan_line + 5;
+  }
+  if (plan_load(&plan, plan_path, err, sizeof err) < 0) fail(FD_TO_TS, "%s", err);
   if (!strcmp(argv[1], "create")) return stage0_create(&plan, wait_child, console_relay);
   return exec_join(&plan, wait_child, console_relay);
 }

@@ -78,7 +78,8 @@ export class Engine {
   }
 
   get images(): ImageStore {
-    return (this.imageStore ??= openImageStore(this.root));
+    // The containers in our store are what holds an image (rmi/prune consult them).
+    return (this.imageStore ??= openImageStore(this.root, { holders: { holdersOf: (id) => this.store.imageHolders(id), heldImages: () => this.store.heldImages() } }));
   }
 
   close(): void {
@@ -201,7 +202,6 @@ export class Engine {
           const anonymous = !(req.volumes ?? []).some((v) => v.startsWith(`${m.source}:`));
           this.volumes.create(m.source, {}, anonymous);
         }
-        this.images.hold(id, image.id as `sha256:${string}`);
         this.store.update(id, { state: "created" });
         trace("create: recorded");
       } catch (e) {
@@ -324,7 +324,7 @@ export class Engine {
       if (previous === "exited" || existsSync(this.runtime.dir(id))) await this.releaseRuntime(id);
       trace("start: old runtime state released");
       for (const f of [paths.exitFile(id), paths.pidFile(id), paths.attachSocket(id), paths.consoleSocket(id)]) rmSync(f, { force: true });
-      this.prepare(row, opts.consoleSize);
+      const spec = this.prepare(row, opts.consoleSize);
       trace("start: rootfs mounted, spec written");
       const cfg = row.config;
       const launcher = monitorArgs({
@@ -339,7 +339,7 @@ export class Engine {
       const pending = createContainer(this.runtime, {
         id, bundle: paths.bundle(id), launcher: [MONITOR_BINARY, ...launcher],
         consoleSocket: cfg.tty ? paths.consoleSocket(id) : undefined, stdio: ["ignore", "ignore", "ignore"],
-        pidFile: paths.pidFile(id),
+        pidFile: paths.pidFile(id), spec,
       });
       // createContainer records the init's pid before it lets the init go; the monitor reads the
       // pid file as soon as stage 0 exits, so it must exist before that (see report: runtime).
@@ -573,7 +573,6 @@ export class Engine {
         if (v?.anonymous && this.volumes.users(v.name).length === 0) this.volumes.remove(v.name, true);
       }
     }
-    try { this.images.release(row.id); } catch { /* image store unavailable: the hold is harmless */ }
     rmSync(this.paths.lock(row.id), { force: true });
   }
 

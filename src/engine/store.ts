@@ -2,7 +2,8 @@
 // berth killed at any instant leaves either the old or the new row, and two berth processes
 // never see a half-written one. Names are unique by a UNIQUE constraint, not by a check-then-insert.
 import { Database } from "bun:sqlite";
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
+import type { HolderSource } from "../image/store.ts";
 import { join } from "node:path";
 import type { ContainerConfig, ContainerRow, StoredState } from "./types.ts";
 import { EngineError, NotFoundError } from "./errors.ts";
@@ -124,6 +125,16 @@ export class ContainerStore {
     this.db.query("DELETE FROM containers WHERE id = ?").run(id);
   }
 
+  /** Containers (IDs) made from an image: they hold it against rmi and prune. */
+  imageHolders(imageId: string): string[] {
+    return (this.db.query("SELECT id FROM containers WHERE json_extract(config, '$.imageId') = ?").all(imageId) as { id: string }[]).map((r) => r.id);
+  }
+
+  heldImages(): Set<string> {
+    return new Set((this.db.query("SELECT DISTINCT json_extract(config, '$.imageId') AS image FROM containers").all() as { image: string | null }[])
+      .flatMap((r) => (r.image ? [r.image] : [])));
+  }
+
   get(id: string): ContainerRow | null {
     const r = this.db.query("SELECT * FROM containers WHERE id = ?").get(id) as Row | null;
     return r ? toRow(r) : null;
@@ -181,4 +192,16 @@ export class ContainerStore {
   removeVolume(name: string): void {
     this.db.query("DELETE FROM volumes WHERE name = ?").run(name);
   }
+}
+
+/** The engine's containers as the image store's holder source, for commands that open the image
+ *  store without an engine (berth rmi, image prune): read when asked, and only if the root has
+ *  containers at all. */
+export function containerHolders(root: string): HolderSource {
+  let store: ContainerStore | null | undefined;
+  const open = () => (store === undefined ? (store = existsSync(join(root, "containers.db")) ? new ContainerStore(root) : null) : store);
+  return {
+    holdersOf: (imageId) => open()?.imageHolders(imageId) ?? [],
+    heldImages: () => open()?.heldImages() ?? new Set(),
+  };
 }

@@ -52,6 +52,15 @@ export interface RemoveResult {
 
 export interface StoreOptions {
   durable?: boolean;
+  /** Containers that use images, when another store keeps them (the engine's containers.db):
+   *  consulted besides the holds table by rmi and prune. */
+  holders?: HolderSource;
+}
+
+/** Who uses which image, answered by whoever keeps the containers. */
+export interface HolderSource {
+  holdersOf(imageId: Digest): string[];
+  heldImages(): Set<string>;
 }
 
 export class ImageStore {
@@ -68,7 +77,7 @@ export class ImageStore {
    */
   readonly durable: boolean;
 
-  constructor(readonly root: string, opts: StoreOptions = {}) {
+  constructor(readonly root: string, private opts: StoreOptions = {}) {
     this.durable = opts.durable ?? true;
     fs.mkdirSync(root, { recursive: true, mode: 0o711 });
     this.tmpDir = path.join(root, "tmp");
@@ -266,8 +275,13 @@ export class ImageStore {
       this.db.exec("PRAGMA synchronous = FULL");
     }
   }
+  useHolders(source: HolderSource): void {
+    this.opts = { ...this.opts, holders: source };
+  }
+
   holders(imageId: Digest): string[] {
-    return (this.db.query("SELECT holder FROM holds WHERE image_id = ?").all(imageId) as Array<{ holder: string }>).map((r) => r.holder);
+    const recorded = (this.db.query("SELECT holder FROM holds WHERE image_id = ?").all(imageId) as Array<{ holder: string }>).map((r) => r.holder);
+    return [...recorded, ...(this.opts.holders?.holdersOf(imageId) ?? [])];
   }
 
   /**
@@ -321,6 +335,7 @@ export class ImageStore {
     return withLock(this.gcLockPath(), "exclusive", () => {
       const deleted: Digest[] = [];
       const held = new Set((this.db.query("SELECT image_id FROM holds").all() as Array<{ image_id: string }>).map((r) => r.image_id));
+      for (const id of this.opts.holders?.heldImages() ?? []) held.add(id);
       for (const row of this.db.query("SELECT id FROM images").all() as Array<{ id: Digest }>) {
         if (held.has(row.id)) continue;
         const named = this.db.query("SELECT 1 FROM names WHERE image_id = ?").get(row.id);
@@ -410,6 +425,8 @@ export function openImageStore(root: string = DEFAULT_ROOT, opts: StoreOptions =
   if (!s) {
     s = new ImageStore(key, opts);
     stores.set(key, s);
+  } else if (opts.holders) {
+    s.useHolders(opts.holders);
   }
   return s;
 }

@@ -34,6 +34,8 @@ export interface CreateOptions {
   launcher?: string[];
   debug?: (msg: string) => void;
   warn?: (msg: string) => void;
+  /** The bundle's config.json already parsed and validated, when the caller made it (the engine). */
+  spec?: Spec;
 }
 
 export interface Created {
@@ -61,7 +63,7 @@ export function writePidFile(path: string, pid: number): void {
 export async function createContainer(store: StateStore, opts: CreateOptions): Promise<Created> {
   checkContainerId(opts.id);
   const bundle = resolve(opts.bundle);
-  const spec = loadBundleSpec(bundle);
+  const spec = opts.spec ?? loadBundleSpec(bundle);
   trace("create: spec parsed");
   if (spec.process?.terminal && !opts.consoleSocket && !opts.foreground) {
     throw new OciConfigError("process.terminal is true but no --console-socket was given: a detached container needs somewhere to send its terminal (or set terminal to false)");
@@ -72,6 +74,10 @@ export async function createContainer(store: StateStore, opts: CreateOptions): P
   let init: InitProcess | undefined;
   let pid = 0;
   try {
+    // Stage 0 starts now and waits for the plan's path: its exec and self-sealing copy overlap
+    // with building the plan below.
+    const flags = opts.foreground ? ["--wait", ...(spec.process?.terminal && !opts.consoleSocket ? ["--console-relay"] : [])] : [];
+    init = startInit("create", "-", flags, opts.stdio, opts.launcher, opts.preserveFds);
     cgroup = openCgroup({ cgroupsPath: spec.linux?.cgroupsPath, containerId: opts.id });
     const rootless = (process.geteuid?.() ?? 0) !== 0;
     let noCgroup = false;
@@ -101,8 +107,7 @@ export async function createContainer(store: StateStore, opts: CreateOptions): P
     };
     store.write(record);
     trace("create: plan + state written");
-    const flags = opts.foreground ? ["--wait", ...(spec.process?.terminal && !opts.consoleSocket ? ["--console-relay"] : [])] : [];
-    init = startInit("create", planPath, flags, opts.stdio, opts.launcher, opts.preserveFds);
+    init.send(`plan ${planPath}`);
     pid = Number(expectMessage(init, "pid "));
     trace("create: init pid");
     // Written now, not after "ready": a launcher (the engine's monitor) reads it as soon as

@@ -11,14 +11,15 @@ export type PlanField = string | number | bigint;
 export type PlanRecord = readonly [op: string, ...fields: PlanField[]];
 
 export function encodePlan(records: readonly PlanRecord[]): Uint8Array {
-  const parts: string[] = [];
-  for (const [op, ...fields] of records) {
-    parts.push(op, String(fields.length));
-    for (const field of fields) {
-      const text = String(field);
-      if (text.includes("\0")) throw new Error(`plan field for ${op} contains a NUL byte: ${JSON.stringify(text)}`);
-      parts.push(text);
+  // One string built in place (a plan has hundreds of records with a seccomp profile).
+  let out = "";
+  for (const record of records) {
+    out += record[0] + "\0" + (record.length - 1) + "\0";
+    for (let i = 1; i < record.length; i++) {
+      const text = String(record[i]);
+      if (text.indexOf("\0") >= 0) throw new Error(`plan field for ${record[0]} contains a NUL byte: ${JSON.stringify(text)}`);
+      out += text + "\0";
     }
   }
-  return new TextEncoder().encode(parts.join("\0") + "\0");
+  return Buffer.from(out, "utf8");
 }

@@ -74,4 +74,23 @@ describe("commands", () => {
     expect(berth(root, ["ps", "-a", "--format", "{{.Names}}"]).stdout).toBe("lab\n");
     expect(berth(root, ["rm", "-f", "lab"]).code).toBe(0);
   }, 180_000);
+
+  test("an image in use by a container is kept by rmi and image prune until the container goes", () => {
+    expect(berth(root, ["tag", "busybox", "held:1"]).code).toBe(0);
+    const id = berth(root, ["create", "--network", "none", "held:1", "true"]).stdout.trim();
+    expect(id).toMatch(/^[0-9a-f]{64}$/);
+    // Several names: rmi by one name only untags, even while held.
+    const busyboxId = berth(root, ["image", "inspect", "-f", "{{.Id}}", "busybox"]).stdout.trim();
+    expect(berth(root, ["tag", "busybox", "held:2"]).code).toBe(0);
+    expect(berth(root, ["rmi", "held:2"]).code).toBe(0);
+    // By ID it is refused while the container exists; prune -a keeps it too.
+    const refused = berth(root, ["rmi", busyboxId]);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toContain(`in use by container ${id}`);
+    expect(berth(root, ["image", "prune", "-a", "-f"]).code).toBe(0);
+    expect(berth(root, ["image", "inspect", "busybox"]).code).toBe(0);
+    expect(berth(root, ["rm", id]).code).toBe(0);
+    expect(berth(root, ["rmi", "held:1"]).code).toBe(0);
+    expect(berth(root, ["image", "inspect", "busybox"]).code).toBe(0);
+  }, 120_000);
 });

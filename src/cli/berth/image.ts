@@ -1,5 +1,6 @@
 // `berth load|save|import|images|rmi|tag|history` and `berth image inspect|prune|layers|tree|diff|ls|rm`.
 // Docker's names and flags where docker has them. Progress goes to a terminal only.
+import { containerHolders } from "../../engine/store.ts";
 import * as fs from "node:fs";
 import { parseArgs } from "node:util";
 import { archiveImporter, DEFAULT_ROOT, familiarName, type ImageRecord, type ImageStore, openImageStore, rootfsImporter, saveImages, type SaveFormat } from "../../image/index.ts";
@@ -478,7 +479,8 @@ export async function imageCommand(verb: string, argv: string[], ctx: ImageComma
     return 0;
   }
   try {
-    const store = openImageStore(storeRoot(ctx));
+    // rmi and prune must see the engine's containers, which hold their images.
+    const store = openImageStore(storeRoot(ctx), { holders: containerHolders(storeRoot(ctx)) });
     return await fn(store, argv);
   } catch (e) {
     const err = e as Error;
