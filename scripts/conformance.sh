@@ -124,7 +124,8 @@ default_state_root() {
 }
 
 state_entries() {
-  [ -n "$STATE_ROOT" ] && [ -d "$STATE_ROOT" ] && ls -1 "$STATE_ROOT" | sort
+  # (a runtime's own files, such as berth-runtime's @seccomp cache, are not containers)
+  [ -n "$STATE_ROOT" ] && [ -d "$STATE_ROOT" ] && ls -1 "$STATE_ROOT" | grep -v '^@' | sort
   return 0
 }
 

@@ -4,6 +4,7 @@
 import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Spec } from "../oci/spec.ts";
+import { checkContainerId } from "../oci/validate.ts";
 
 export const DEFAULT_ROOT = "/run/berth-runtime";
 
@@ -33,7 +34,10 @@ export class ContainerNotFound extends Error {
 export class StateStore {
   constructor(readonly root: string = DEFAULT_ROOT) {}
 
+  /** Every command reaches a container through here: an ID that is not one (a path, "..", our
+   *  own "@seccomp" cache) is refused before anything is read or removed. */
   dir(id: string): string {
+    checkContainerId(id);
     return join(this.root, id);
   }
 

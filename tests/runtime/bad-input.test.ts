@@ -205,4 +205,16 @@ describe("bad IDs and unknown containers", () => {
     const r = runtime(root, ["delete", "--force", uniqueId("ghost")]);
     expect(r.code).toBe(0);
   });
+
+  test("an ID that is a path is refused by every command, and nothing outside the root is touched", () => {
+    const outside = join(root, "..", `berth-outside-${process.pid}`);
+    writeFileSync(outside, "keep me\n");
+    defer(() => rmSync(outside, { force: true }));
+    for (const args of [["delete", "--force"], ["state"], ["kill"], ["delete"]]) {
+      const r = runtime(root, [...args, `../berth-outside-${process.pid}`]);
+      if (IS_BERTH) expectOneLineError(r, /invalid container ID/);
+      else expect(r.code).not.toBe(0);
+    }
+    expect(readFileSync(outside, "utf8")).toBe("keep me\n");
+  });
 });
