@@ -29,13 +29,25 @@ export type BlobWorkerReply =
 
 const ALIGN = 4096;
 const STAGE = 4 << 20;
+const MAX_ASYNC = 3; // stages being written by the thread pool while this thread hashes the next
+
+interface Direct {
+  path: string;
+  cur: Uint8Array | null;  // the stage being filled
+  fill: number;
+  free: Uint8Array[];      // stages not being written
+  written: number;         // file offset of the next stage
+  inflight: number;        // asynchronous writes not yet finished
+  idle: (() => void) | null; // called once inflight drops to 0 (close/abort wait for it)
+  own: number;             // our own fd without O_DIRECT, once the file system refused a direct write
+}
 
 interface Job {
   fd: number;
   hash: CryptoHasher;
   size: number;
   error: string | null;
-  direct: { path: string; stage: Uint8Array; fill: number; written: number; own: number } | null;
+  direct: Direct | null;
 }
 const jobs = new Map<number, Job>();
 
@@ -50,47 +62,91 @@ function writeAll(fd: number, b: Uint8Array, pos: number | null): void {
   while (off < b.length) off += fs.writeSync(fd, b, off, b.length - off, pos === null ? null : pos + off);
 }
 
-/** Writes the staged bytes (len: a multiple of ALIGN, or the zero-padded tail). */
-function flushStage(j: Job, len: number): void {
-  const d = j.direct!;
-  const bytes = d.stage.subarray(0, len);
+/** Writes synchronously at pos, switching to an fd without O_DIRECT if the file system refuses. */
+function writeStage(j: Job, d: Direct, bytes: Uint8Array, pos: number): void {
   if (d.own < 0) {
     try {
-      writeAll(j.fd, bytes, d.written);
+      writeAll(j.fd, bytes, pos);
+      return;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== "EINVAL") throw e;
       d.own = fs.openSync(d.path, "r+"); // this file system takes no direct writes of this shape
     }
   }
-  if (d.own >= 0) writeAll(d.own, bytes, d.written);
-  d.written += len;
+  writeAll(d.own, bytes, pos);
+}
+
+/** Writes a full stage: on the thread pool while fewer than MAX_ASYNC are under way, else here. */
+function flushStage(j: Job, d: Direct): void {
+  const buf = d.cur!;
+  const pos = d.written;
+  d.written += STAGE;
   d.fill = 0;
+  if (d.own >= 0 || d.inflight >= MAX_ASYNC) {
+    writeStage(j, d, buf, pos); // and keep filling the same stage
+    return;
+  }
+  d.cur = null;
+  d.inflight++;
+  const done = (err: Error | null) => {
+    if (err && j.error === null) j.error = err.message;
+    d.inflight--;
+    d.free.push(buf);
+    if (d.inflight === 0) d.idle?.();
+  };
+  const step = (off: number) => {
+    fs.write(j.fd, buf, off, STAGE - off, pos + off, (err, n) => {
+      if (err) {
+        if ((err as NodeJS.ErrnoException).code !== "EINVAL") return done(err);
+        try {
+          writeStage(j, d, buf.subarray(off), pos + off); // falls back to an fd without O_DIRECT
+          return done(null);
+        } catch (e) {
+          return done(e as Error);
+        }
+      }
+      if (off + n < STAGE) step(off + n);
+      else done(null);
+    });
+  };
+  step(0);
 }
 
 function stage(j: Job, chunk: Uint8Array): void {
   const d = j.direct!;
   let off = 0;
   while (off < chunk.length) {
+    if (!d.cur) {
+      d.cur = d.free.pop() ?? alignedBuffer(STAGE);
+    }
     const n = Math.min(STAGE - d.fill, chunk.length - off);
-    d.stage.set(chunk.subarray(off, off + n), d.fill);
+    d.cur.set(chunk.subarray(off, off + n), d.fill);
     d.fill += n;
     off += n;
-    if (d.fill === STAGE) flushStage(j, STAGE);
+    if (d.fill === STAGE) flushStage(j, d);
   }
 }
 
+/** The last, partial stage: zero-padded to a whole block, written, then the file cut to size. */
 function finishDirect(j: Job): void {
   const d = j.direct!;
-  if (d.fill > 0) {
-    const len = Math.ceil(d.fill / ALIGN) * ALIGN;
-    d.stage.fill(0, d.fill, len);
-    flushStage(j, len);
-    fs.ftruncateSync(d.own >= 0 ? d.own : j.fd, j.size);
-  }
+  if (d.fill === 0) return;
+  const len = Math.ceil(d.fill / ALIGN) * ALIGN;
+  d.cur!.fill(0, d.fill, len);
+  writeStage(j, d, d.cur!.subarray(0, len), d.written);
+  fs.ftruncateSync(d.own >= 0 ? d.own : j.fd, j.size);
 }
 
-function release(j: Job): void {
-  if (j.direct && j.direct.own >= 0) fs.closeSync(j.direct.own);
+/** Runs then() once no asynchronous write of the job is under way (the main thread closes the fd after our reply). */
+function whenIdle(j: Job, then: () => void): void {
+  const d = j.direct;
+  const finish = () => {
+    d && (d.idle = null);
+    then();
+    if (d && d.own >= 0) fs.closeSync(d.own);
+  };
+  if (d && d.inflight > 0) d.idle = finish;
+  else finish();
 }
 
 self.onmessage = (ev: MessageEvent<BlobWorkerRequest>) => {
@@ -99,7 +155,7 @@ self.onmessage = (ev: MessageEvent<BlobWorkerRequest>) => {
     case "open":
       jobs.set(m.id, {
         fd: m.fd, hash: new CryptoHasher("sha256"), size: 0, error: null,
-        direct: m.direct !== undefined && m.fd >= 0 ? { path: m.direct, stage: alignedBuffer(STAGE), fill: 0, written: 0, own: -1 } : null,
+        direct: m.direct !== undefined && m.fd >= 0 ? { path: m.direct, cur: null, fill: 0, free: [], written: 0, inflight: 0, idle: null, own: -1 } : null,
       });
       return;
     case "data": {
@@ -122,22 +178,25 @@ self.onmessage = (ev: MessageEvent<BlobWorkerRequest>) => {
       const j = jobs.get(m.id);
       jobs.delete(m.id);
       if (!j) return;
-      if (j.direct && j.error === null) {
-        try {
-          finishDirect(j);
-        } catch (e) {
-          j.error = (e as Error).message;
+      const digest = `sha256:${j.hash.digest("hex")}`;
+      whenIdle(j, () => {
+        if (j.direct && j.error === null) {
+          try {
+            finishDirect(j);
+          } catch (e) {
+            j.error = (e as Error).message;
+          }
         }
-      }
-      release(j);
-      self.postMessage({ op: "closed", id: m.id, digest: `sha256:${j.hash.digest("hex")}`, size: j.size, error: j.error } satisfies BlobWorkerReply);
+        self.postMessage({ op: "closed", id: m.id, digest, size: j.size, error: j.error } satisfies BlobWorkerReply);
+      });
       return;
     }
     case "abort": {
       const j = jobs.get(m.id);
       jobs.delete(m.id);
-      if (j) release(j);
-      self.postMessage({ op: "aborted", id: m.id } satisfies BlobWorkerReply);
+      const reply = () => self.postMessage({ op: "aborted", id: m.id } satisfies BlobWorkerReply);
+      if (j) whenIdle(j, reply);
+      else reply();
       return;
     }
   }

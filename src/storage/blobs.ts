@@ -106,8 +106,8 @@ function blobWorker(): Worker {
   return worker;
 }
 
-const ACK_EVERY = 8;             // chunks between flow-control acks
-const MAX_IN_FLIGHT = 64 << 20;  // bytes the worker may lag behind
+const ACK_EVERY = 4;             // chunks between flow-control acks
+const MAX_IN_FLIGHT = 16 << 20;  // bytes the worker may lag behind
 
 /**
  * Hashes and writes on a worker thread. Chunks that are views of a SharedArrayBuffer go over
@@ -143,7 +143,8 @@ export class ParallelBlobWriter extends BlobWriter {
     const view = chunk.buffer instanceof SharedArrayBuffer ? chunk : chunk.slice();
     this.sent += chunk.length;
     const msg: BlobWorkerRequest = { op: "data", id: this.id, chunk: view };
-    if (++this.chunks % ACK_EVERY === 0) {
+    // an ack every few chunks, and always for the chunk that makes us wait (else a few huge chunks would wait forever)
+    if (++this.chunks % ACK_EVERY === 0 || this.sent - this.acked > MAX_IN_FLIGHT) {
       msg.ack = this.chunks;
       this.ackBytes.set(this.chunks, this.sent);
     }
@@ -249,7 +250,7 @@ export class ParallelHasher {
     }
     this.bytes += chunk.length;
     const msg: BlobWorkerRequest = { op: "data", id: this.id, chunk: view };
-    if (++this.chunks % ACK_EVERY === 0) {
+    if (++this.chunks % ACK_EVERY === 0 || this.bytes - this.acked > MAX_IN_FLIGHT) {
       msg.ack = this.chunks;
       this.ackBytes.set(this.chunks, this.bytes);
     }

@@ -4,7 +4,7 @@ import { afterEach, beforeEach, describe, expect, test, setDefaultTimeout } from
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { archiveImporter, rootfsImporter, saveImages } from "../../src/image/index.ts";
-import { DigestMismatchError } from "../../src/storage/digest.ts";
+import { DigestMismatchError, sha256 } from "../../src/storage/digest.ts";
 import { baseLayer, makeTar, tempDir, tempStore, writeOciLayout } from "./helpers.ts";
 
 setDefaultTimeout(60_000); // heavy I/O; the machine may be shared
@@ -369,6 +369,24 @@ describe("big layers (hashed and stored on the worker thread, O_DIRECT)", () => 
       expect(fs.statSync(a.store.blobs.path(img.layers[0]!.digest)).size).toBe(img.layers[0]!.size);
       for await (const _ of a.store.blobs.stream(img.layers[0]!.digest)) void _;
     }
+  });
+});
+
+describe("the blob worker", () => {
+  test("a few huge chunks (more than may be in flight) are written and verified, an abort removes its file", async () => {
+    const data = new Uint8Array(new SharedArrayBuffer((20 << 20) + 4097));
+    for (let o = 0; o < data.length; o += 65536) crypto.getRandomValues(data.subarray(o, Math.min(data.length, o + 65536)));
+    const w = a.store.blobs.writer(true);
+    for (const part of [data.subarray(0, 17 << 20), data.subarray(17 << 20)]) await w.write(part); // each ack-less before
+    await w.close();
+    const d = w.commit();
+    expect(d).toBe(sha256(data));
+    expect(Bun.hash(fs.readFileSync(a.store.blobs.path(d)))).toBe(Bun.hash(data));
+    const w2 = a.store.blobs.writer(true);
+    await w2.write(data);
+    w2.abort();
+    for (let i = 0; i < 100 && fs.readdirSync(path.join(a.root, "tmp")).length; i++) await Bun.sleep(10);
+    expect(fs.readdirSync(path.join(a.root, "tmp"))).toEqual([]);
   });
 });
 
