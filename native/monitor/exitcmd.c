@@ -4,10 +4,22 @@
 #include "monitor.h"
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <unistd.h>
+
+/* Whether FILE still exists and nobody holds its lock (probed with a non-blocking flock that is
+ * released at once): a client holding it is settling the container itself. */
+static int lock_free(const char *file) {
+  int fd = open(file, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  int free = flock(fd, LOCK_EX | LOCK_NB) == 0;
+  close(fd);
+  return free;
+}
 
 void run_exit_command(const struct config *cfg) {
   if (!cfg->exit_cmd) return;
+  if (cfg->exit_unless_locked && !lock_free(cfg->exit_unless_locked)) return;
   pid_t pid = fork();
   if (pid != 0) return;
   sigset_t none;

@@ -14,6 +14,9 @@
  *   --stdin                 keep the container's stdin open for attach clients
  *   --attach-socket PATH    serve attach (protocol in attach.c)
  *   --exit-command PATH     run after the exit file is written; --exit-command-arg ARG (repeatable)
+ *   --exit-command-unless-locked FILE
+ *                           ...unless FILE is gone or another process holds flock(2) on it (a
+ *                           foreground client that settles the container itself)
  *   --ready-fd N            one NUL byte once the container runs, or an error message
  *   --preserve-fds N        pass fds 3..3+N-1 on to CMD
  *
@@ -92,6 +95,7 @@ static void parse(int argc, char **argv) {
     else if (!strcmp(a, "--console-socket")) cfg.console_socket = v;
     else if (!strcmp(a, "--attach-socket")) cfg.attach_socket = v;
     else if (!strcmp(a, "--exit-command")) cfg.exit_cmd = v;
+    else if (!strcmp(a, "--exit-command-unless-locked")) cfg.exit_unless_locked = v;
     else if (!strcmp(a, "--exit-command-arg")) {
       if (cfg.exit_argc >= MAX_EXIT_ARGS) usage(a, "given too often");
       cfg.exit_argv[1 + cfg.exit_argc++] = v;

@@ -30,6 +30,7 @@ struct config {
   int open_stdin;
   const char *attach_socket;
   const char *exit_cmd;
+  const char *exit_unless_locked; /* skip the exit command while someone holds flock(2) on this file, or when it is gone */
   const char *exit_argv[MAX_EXIT_ARGS + 2];
   int exit_argc;
   int ready_fd;                  /* -1 = none */

@@ -60,7 +60,6 @@ export interface ContainerView {
 
 const SIGKILL = 9;
 const COMMIT_PAUSE = "paused for commit by berth pid ";
-const FLOCK = "/usr/bin/flock";
 
 export class Engine {
   readonly paths: EnginePaths;
@@ -216,16 +215,15 @@ export class Engine {
 
   // ---- start ----
 
-  private exitCommandFor(row: ContainerRow, foreground: boolean): string[] | undefined {
-    if (!this.opts.exitCommand) return undefined;
-    const hook = [...this.opts.exitCommand, row.id];
-    // A foreground client settles its container itself while it holds the lock; only if it was
-    // killed meanwhile (lock free) is the hook needed. Probing with flock(1) costs a few
-    // milliseconds where starting the hook costs a whole berth process.
+  /** The monitor's exit hook; a foreground client settles its container itself while it holds
+   *  the container's lock, so the monitor runs the hook only if that lock is free (the client was
+   *  killed meanwhile) — a flock probe in the monitor instead of a whole berth process. */
+  private exitHookFor(row: ContainerRow, foreground: boolean): { exitCommand?: string[]; exitCommandUnlessLocked?: string } {
+    if (!this.opts.exitCommand) return {};
     const clientSettles = foreground && row.config.restart.name === "no" && !(row.config.tty && row.config.openStdin);
-    if (clientSettles && existsSync(FLOCK)) return ["/bin/sh", "-c", `[ -e "$0" ] && ${FLOCK} -n "$0" true || exit 0; exec "$@"`, this.paths.lock(row.id), ...hook];
-    return hook;
+    return { exitCommand: [...this.opts.exitCommand, row.id], ...(clientSettles ? { exitCommandUnlessLocked: this.paths.lock(row.id) } : {}) };
   }
+
 
   /** Mounts, files and the OCI spec for one run of the container. */
   private prepare(row: ContainerRow, consoleSize?: { height: number; width: number }): Spec {
@@ -331,7 +329,7 @@ export class Engine {
         command: ["-"], pidFile: paths.pidFile(id), logPath: paths.log(id), logMaxBytes: cfg.logMaxBytes,
         exitFile: paths.exitFile(id), oomFile: this.oomFile(id), oomBase: 0, tty: cfg.tty,
         consoleSocket: cfg.tty ? paths.consoleSocket(id) : undefined, stdin: cfg.openStdin, attachSocket: paths.attachSocket(id),
-        exitCommand: this.exitCommandFor(row, opts.foreground ?? false), passFds: [3, 4],
+        ...this.exitHookFor(row, opts.foreground ?? false), passFds: [3, 4],
         ttySize: opts.consoleSize ? { rows: opts.consoleSize.height, cols: opts.consoleSize.width } : undefined,
       }).slice(0, -1); // createContainer appends berth-init and its arguments after "--"
       lazy.createModule();

@@ -37,6 +37,8 @@ export interface MonitorOptions {
   attachSocket?: string;
   /** Run after the exit file is written, detached, stdio on /dev/null: [absolute path, ...args]. */
   exitCommand?: string[];
+  /** ...unless this file is gone or another process holds flock(2) on it. */
+  exitCommandUnlessLocked?: string;
   /** Open fds handed to CMD as its fds 3, 4, … (e.g. the runtime's sync pipes). */
   passFds?: number[];
   cwd?: string;
@@ -87,6 +89,7 @@ export function monitorFlags(opts: MonitorFlags): string[] {
     const [program, ...args] = opts.exitCommand;
     opt("--exit-command", program);
     for (const arg of args) opt("--exit-command-arg", arg);
+    path("--exit-command-unless-locked", opts.exitCommandUnlessLocked);
   }
   return a;
 }

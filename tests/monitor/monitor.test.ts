@@ -1,7 +1,8 @@
 // berth-monitor with real programs: exit codes, signals, the subreaper path the runtime uses,
 // start failures, fd hygiene, the terminal, OOM accounting and the exit command.
 import { afterEach, beforeAll, describe, expect, test } from "bun:test";
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, readlinkSync, rmdirSync, writeFileSync, writeSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, readlinkSync, rmdirSync, rmSync, writeFileSync, writeSync } from "node:fs";
+import { flock, LOCK_EX } from "../../src/sys/libc.ts";
 import { join } from "node:path";
 import { MonitorStartError, monitorLauncher, readExitFile, spawnMonitor, waitExitFile, type MonitorOptions } from "../../src/engine/monitor.ts";
 import { readLog, type LogRecord } from "../../src/engine/logs.ts";
@@ -273,6 +274,38 @@ describe("berth-monitor", () => {
     expect(JSON.parse(json!).exitCode).toBe(9);
     const [, sid, pid] = /sid=(\d+) pid=(\d+)/.exec(ids!)!;
     expect(sid).toBe(pid); // its own session
+  });
+
+  test("--exit-command-unless-locked: skipped while someone holds the lock or the file is gone, run when it is free", async () => {
+    dir = tempDir();
+    const lockFile = join(dir, "lock");
+    writeFileSync(lockFile, "");
+    const runOnce = async (name: string) => {
+      const marker = join(dir, `ran-${name}`);
+      const m = await spawnMonitor({
+        command: [BUSYBOX, "true"], direct: true, exitFile: join(dir, `exit-${name}.json`),
+        exitCommand: [BUSYBOX, "touch", marker], exitCommandUnlessLocked: lockFile,
+      });
+      pids.push(m.pid);
+      await waitExitFile(join(dir, `exit-${name}.json`));
+      await waitGone(m.pid);
+      return marker;
+    };
+    // The hook runs detached after the monitor is gone: a marker shows up shortly, or never.
+    const appears = async (marker: string) => {
+      for (let i = 0; i < 30 && !existsSync(marker); i++) await Bun.sleep(10);
+      return existsSync(marker);
+    };
+    const fd = openSync(lockFile, "r");
+    flock(fd, LOCK_EX);
+    try {
+      expect(await appears(await runOnce("held"))).toBe(false);
+    } finally {
+      closeSync(fd); // releases the lock
+    }
+    expect(await appears(await runOnce("free"))).toBe(true);
+    rmSync(lockFile);
+    expect(await appears(await runOnce("gone"))).toBe(false);
   });
 
   test("the monitor leaves nothing behind: no process, no socket", async () => {
