@@ -22,6 +22,7 @@ const SYMBOLS = {
   syscall: { args: [FFIType.i64, FFIType.i64, FFIType.i64, FFIType.i64, FFIType.i64], returns: FFIType.i64 },
   strerror: { args: [FFIType.i32], returns: FFIType.cstring },
   poll: { args: [FFIType.ptr, FFIType.u64, FFIType.i32], returns: FFIType.i32 },
+  _exit: { args: [FFIType.i32], returns: FFIType.void },
 } as const;
 type Libc = ReturnType<typeof dlopen<typeof SYMBOLS>>["symbols"];
 let loaded: Libc | undefined;
@@ -163,4 +164,11 @@ export function waitReadable(fd: number, timeoutMs: number): boolean {
     if (n >= 0) return n > 0 && ((pfd[1]! >>> 16) & (POLLIN | POLLHUP)) !== 0;
     if (errno() !== 4) throw new SyscallError("poll", errno(), `fd ${fd}`); // EINTR: wait again
   }
+}
+
+/** Ends the process now (_exit(2)): no exit handlers, no runtime shutdown. Output written with
+ *  writeSync is already the kernel's; anything still buffered in the process is lost. */
+export function exitNow(code: number): never {
+  c._exit(code);
+  throw new Error("_exit returned");
 }

@@ -153,14 +153,17 @@ async function withEngine<T>(root: string, reconcile: boolean, fn: (e: Engine) =
   trace("engine loaded");
   const engine = openEngine(root, { exitCommand: exitCommand(root), network: networkOptions() });
   trace("engine open");
-  try {
-    if (reconcile) await engine.reconcile();
-    trace("reconciled");
-    return await fn(engine);
-  } finally {
-    engine.close();
-  }
+  if (reconcile) await engine.reconcile();
+  trace("reconciled");
+  // Not closed: the process ends right after (runAndExit), and closing the last connection to a
+  // WAL database checkpoints it (two fsyncs per database) — work the next writer or SQLite's
+  // auto-checkpoint does anyway. A WAL database left open at exit is as safe as after kill -9.
+  engineUsed = true;
+  return await fn(engine);
 }
+
+/** A command opened the engine's databases: leave through _exit(2), so that Bun's shutdown does not close them. */
+let engineUsed = false;
 
 async function findCommand(rest: string[]): Promise<{ cmd: Command; argv: string[] } | null> {
   const [verb, ...argv] = rest;
@@ -269,6 +272,8 @@ async function runAndExit(argv: string[]): Promise<never> {
     if (process.env.BERTH_DEBUG && err.stack) io.err(err.stack + "\n");
   }
   trace("done");
+  // All output went out through writeSync (io.ts); nothing is left to flush.
+  if (engineUsed) (require("../../sys/libc.ts") as typeof import("../../sys/libc.ts")).exitNow(code);
   process.exit(code);
 }
 
