@@ -4,6 +4,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { BlobWriter } from "../storage/blobs.ts";
+import { ChunkPool, releaseChunk } from "../storage/chunks.ts";
 import { type Digest, Hasher } from "../storage/digest.ts";
 import { LayerIngest, type LayerIngestResult, looksLikeLayer } from "../storage/ingest.ts";
 import type { PreparedSnapshot } from "../storage/snapshots.ts";
@@ -30,8 +31,10 @@ export interface Progress {
 }
 
 /**
- * Chunks of a file (or stdin for "-"). Fresh buffers each time, as consumers keep references;
- * shared memory, so the blob worker thread can hash and store them without a copy.
+ * Chunks of a file (or stdin for "-"), in shared memory so the blob worker thread can hash and
+ * store them without a copy. The buffers of a file come from a pool (src/storage/chunks.ts): a
+ * chunk is ours again once the consumer asks for the next one, unless it retained it (or it
+ * copies what it keeps).
  */
 export async function* readChunks(file: string): AsyncGenerator<Uint8Array> {
   if (file === "-") {
@@ -39,12 +42,14 @@ export async function* readChunks(file: string): AsyncGenerator<Uint8Array> {
     return;
   }
   const fd = fs.openSync(file, "r");
+  const pool = new ChunkPool(READ_CHUNK);
   try {
     for (;;) {
-      const buf = new Uint8Array(new SharedArrayBuffer(READ_CHUNK));
+      const buf = pool.take();
       const n = fs.readSync(fd, buf, 0, READ_CHUNK, null);
       if (n === 0) break;
       yield buf.subarray(0, n);
+      releaseChunk(buf);
     }
   } finally {
     fs.closeSync(fd);
@@ -91,9 +96,12 @@ export class ArchiveCollector implements TarVisitor {
     if (!c) return;
     this.bytes += chunk.length;
     if (c.ingest === null && c.mem === null && c.blob === null) {
-      c.sniff.push(chunk);
       c.sniffLen += chunk.length;
-      if (c.sniffLen < SNIFF && c.sniffLen < c.size) return;
+      if (c.sniffLen < SNIFF && c.sniffLen < c.size) {
+        c.sniff.push(chunk.slice()); // kept past this call: a copy (read buffers are reused)
+        return;
+      }
+      c.sniff.push(chunk);
       this.decide();
       return;
     }
@@ -172,7 +180,7 @@ export class ArchiveCollector implements TarVisitor {
       const w = c.ingest.write(chunk);
       if (w) this.wait = this.wait ? this.wait.then(() => w) : w;
     } else if (c.mem) {
-      c.mem.push(chunk);
+      c.mem.push(chunk.slice()); // a copy: read buffers are reused
       c.hash!.update(chunk);
     } else {
       c.blob!.write(chunk);

@@ -6,6 +6,7 @@ import * as path from "node:path";
 import { type Digest, DigestMismatchError, Hasher, hexOf, isDigest, sha256 } from "./digest.ts";
 import { tempPath } from "./fsutil.ts";
 import type { BlobWorkerReply, BlobWorkerRequest } from "./blob-worker.ts";
+import { isPooled, releaseChunk, retainChunk } from "./chunks.ts";
 
 const READ_CHUNK = 1 << 20;
 
@@ -111,7 +112,8 @@ const MAX_IN_FLIGHT = 16 << 20;  // bytes the worker may lag behind
 
 /**
  * Hashes and writes on a worker thread. Chunks that are views of a SharedArrayBuffer go over
- * without a copy (readChunks() reads into such buffers); others are copied once.
+ * without a copy (readChunks() reads into such buffers, from a pool: they are retained until the
+ * worker acks them); others are copied once.
  */
 export class ParallelBlobWriter extends BlobWriter {
   private id = nextId++;
@@ -123,6 +125,14 @@ export class ParallelBlobWriter extends BlobWriter {
   private result: { digest: Digest; size: number } | null = null;
   private closing: Promise<void> | null = null;
   private failure: Error | null = null;
+  private held: Array<[number, Uint8Array]> = []; // pooled read buffers the worker has yet to ack
+
+  /** Gives back the pooled buffers of chunks up to number n, which the worker is done with. */
+  private releaseUpTo(n: number): void {
+    let i = 0;
+    for (; i < this.held.length && this.held[i]![0] <= n; i++) releaseChunk(this.held[i]![1]);
+    this.held.splice(0, i);
+  }
 
   /**
    * The file is opened O_DIRECT (see blob-worker.ts): a big layer blob skips the page cache, and
@@ -143,6 +153,7 @@ export class ParallelBlobWriter extends BlobWriter {
     const view = chunk.buffer instanceof SharedArrayBuffer ? chunk : chunk.slice();
     this.sent += chunk.length;
     const msg: BlobWorkerRequest = { op: "data", id: this.id, chunk: view };
+    if (retainChunk(view)) this.held.push([this.chunks + 1, view]);
     // an ack every few chunks, and always for the chunk that makes us wait (else a few huge chunks would wait forever)
     if (++this.chunks % ACK_EVERY === 0 || this.sent - this.acked > MAX_IN_FLIGHT) {
       msg.ack = this.chunks;
@@ -180,6 +191,7 @@ export class ParallelBlobWriter extends BlobWriter {
     waiting.set(this.id, (r) => {
       if (r.op !== "aborted") return;
       waiting.delete(this.id);
+      this.releaseUpTo(Infinity);
       fs.closeSync(fd);
       fs.rmSync(tmp, { force: true });
     });
@@ -192,6 +204,7 @@ export class ParallelBlobWriter extends BlobWriter {
     if (r.op === "ack") {
       this.acked = this.ackBytes.get(r.ack) ?? this.acked;
       this.ackBytes.delete(r.ack);
+      this.releaseUpTo(r.ack);
       if (this.drainWait && this.sent - this.acked <= MAX_IN_FLIGHT / 2) {
         const w = this.drainWait;
         this.drainWait = null;
@@ -199,6 +212,7 @@ export class ParallelBlobWriter extends BlobWriter {
       }
     } else if (r.op === "closed") {
       waiting.delete(this.id);
+      this.releaseUpTo(Infinity);
       if (r.error) this.failure = new Error(`writing blob ${this.tmp}: ${r.error}`);
       this.result = { digest: r.digest as Digest, size: r.size };
       this.drainWait?.();
@@ -209,7 +223,7 @@ export class ParallelBlobWriter extends BlobWriter {
 
 /**
  * sha256 on the blob worker thread, for a second stream of bytes (the uncompressed layer) while
- * this thread unpacks it. Non-shared chunks are copied into shared memory once.
+ * this thread unpacks it. Non-shared chunks (and reused read buffers) are copied into shared memory once.
  */
 export class ParallelHasher {
   private id = nextId++;
@@ -244,7 +258,7 @@ export class ParallelHasher {
   update(chunk: Uint8Array): void | Promise<void> {
     if (chunk.length === 0) return;
     let view = chunk;
-    if (!(chunk.buffer instanceof SharedArrayBuffer)) {
+    if (!(chunk.buffer instanceof SharedArrayBuffer) || isPooled(chunk)) {
       view = new Uint8Array(new SharedArrayBuffer(chunk.length));
       view.set(chunk);
     }

@@ -2,6 +2,7 @@
 // uncompressed bytes (the diff ID) and unpack the tar — all on the same chunks as they stream by.
 import * as zlib from "node:zlib";
 import { type BlobWriter, ParallelBlobWriter, ParallelHasher } from "./blobs.ts";
+import { isPooled } from "./chunks.ts";
 import { type Digest, Hasher } from "./digest.ts";
 import { TarReader } from "./tar.ts";
 import { LayerWriter, type UnpackStats } from "./unpack.ts";
@@ -58,8 +59,8 @@ export class LayerIngest {
     this.blobHash?.update(chunk);
     let next: void | Promise<void>;
     if (this.compression === null) {
-      this.head.push(chunk);
       this.headLen += chunk.length;
+      this.head.push(this.headLen < 512 ? chunk.slice() : chunk); // kept past this call: a copy (read buffers are reused)
       if (this.headLen < 512) return stored;
       next = this.start();
     } else {
@@ -144,7 +145,8 @@ export class LayerIngest {
     }
     if (this.z) {
       if (this.zError) return;
-      if (!this.z.write(chunk)) {
+      // zlib holds on to its input until its thread has read it: a reused read buffer is copied
+      if (!this.z.write(isPooled(chunk) ? Buffer.from(chunk) : chunk)) {
         const z = this.z;
         return new Promise<void>((res) => {
           const done = () => {
