@@ -6,10 +6,13 @@
 // rarely read again (only by `save` or to unpack it at a new chain position), so caching it only
 // costs: on the bench host, copying 232 MB into fresh page-cache pages took 0.3–0.8 s of system
 // time plus its share of the syncfs, against 0.2 s for direct writes that are on disk once they
-// return. O_DIRECT wants aligned buffers and lengths, so the bytes are staged in an aligned buffer
-// and written a whole stage at a time; the last, partial block is written zero-padded and the
-// file then truncated to its real size. If the file system refuses a direct write (EINVAL), the
-// job reopens the file without O_DIRECT and carries on with ordinary writes.
+// return. O_DIRECT wants aligned buffers and lengths, so the bytes are copied into aligned 4 MB
+// stages; a full stage is written on the thread pool (up to MAX_ASYNC at once) while this thread
+// hashes and stages the next; the last, partial block is written zero-padded and the file then
+// truncated to its real size. Replies to close/abort wait until no write is under way. If the
+// file system refuses a direct write (EINVAL), the job reopens the file without O_DIRECT and
+// carries on with ordinary writes. Chunks are acked once hashed and staged: the main thread then
+// reuses their buffers (src/storage/chunks.ts).
 import { ptr } from "bun:ffi";
 import * as fs from "node:fs";
 import { CryptoHasher } from "bun";
