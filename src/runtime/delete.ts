@@ -6,6 +6,7 @@ import { statusOf, containerCgroup, hookState } from "./status.ts";
 import { waitForExit } from "./proc.ts";
 import { runHooksWarnOnly } from "./hooks.ts";
 import { kill } from "../sys/libc.ts";
+import { trace } from "../sys/trace.ts";
 
 export async function deleteContainer(store: StateStore, id: string, force: boolean, warn: (msg: string) => void): Promise<void> {
   let rec;
@@ -19,6 +20,7 @@ export async function deleteContainer(store: StateStore, id: string, force: bool
     throw e;
   }
   const status = statusOf(store, rec);
+  trace("delete: state read");
   // runtime-spec: deleting a container that is not stopped must fail and change nothing
   // (runc kills a created one; we follow the spec, --force does the killing).
   if ((status === "running" || status === "paused" || status === "created") && !force) {
@@ -35,6 +37,8 @@ export async function deleteContainer(store: StateStore, id: string, force: bool
   }
   const state = hookState(store, rec, "stopped");
   cg?.destroy();
+  trace("delete: cgroup destroyed");
   store.remove(id);
+  trace("delete: state removed");
   await runHooksWarnOnly("poststop", rec.config.hooks?.poststop, state, warn);
 }

@@ -6,10 +6,12 @@ import { statusOf, hookState } from "./status.ts";
 import { isAlive } from "./proc.ts";
 import { waitReadable } from "../sys/libc.ts";
 import { runHooksWarnOnly } from "./hooks.ts";
+import { trace } from "../sys/trace.ts";
 
 export async function startContainer(store: StateStore, id: string, warn: (msg: string) => void): Promise<void> {
   const rec = store.read(id);
   const status = statusOf(store, rec);
+  trace("start: state read");
   if (status !== "created") {
     throw new Error(status === "stopped" ? `cannot start container ${id}: it has stopped (delete it and create it again)` : `cannot start container ${id}: it is already ${status}`);
   }
@@ -51,6 +53,7 @@ export async function startContainer(store: StateStore, id: string, warn: (msg: 
   } finally {
     closeSync(fd);
   }
+  trace("start: released, exec seen");
   unlinkSync(fifoPath);
   if (report.startsWith("error ")) {
     const message = report.slice(6).trim();
