@@ -107,6 +107,18 @@ function blobWorker(): Worker {
   return worker;
 }
 
+// The worker is unref'd (an idle one must not keep the process alive), but while this thread
+// awaits it, it is ref'd: Bun spins at full speed in its event loop when the only thing that can
+// settle an awaited promise is an unref'd worker — measured: 0.56 s of CPU over a 1.5 s wait,
+// taken from the worker itself on a 2-core host.
+let waits = 0;
+function waitOnWorker<T>(p: Promise<T>): Promise<T> {
+  if (waits++ === 0) blobWorker().ref();
+  return p.finally(() => {
+    if (--waits === 0) worker?.unref();
+  });
+}
+
 const ACK_EVERY = 4;             // chunks between flow-control acks
 const MAX_IN_FLIGHT = 16 << 20;  // bytes the worker may lag behind
 
@@ -160,14 +172,14 @@ export class ParallelBlobWriter extends BlobWriter {
       this.ackBytes.set(this.chunks, this.sent);
     }
     blobWorker().postMessage(msg);
-    if (this.sent - this.acked > MAX_IN_FLIGHT) return new Promise<void>((res) => (this.drainWait = res));
+    if (this.sent - this.acked > MAX_IN_FLIGHT) return waitOnWorker(new Promise<void>((res) => (this.drainWait = res)));
   }
 
   override close(): Promise<void> {
-    this.closing ??= new Promise<void>((res) => {
+    this.closing ??= waitOnWorker(new Promise<void>((res) => {
       this.onClosed = res;
       blobWorker().postMessage({ op: "close", id: this.id } satisfies BlobWorkerRequest);
-    });
+    }));
     return this.closing;
   }
 
@@ -216,6 +228,7 @@ export class ParallelBlobWriter extends BlobWriter {
       if (r.error) this.failure = new Error(`writing blob ${this.tmp}: ${r.error}`);
       this.result = { digest: r.digest as Digest, size: r.size };
       this.drainWait?.();
+      this.drainWait = null;
       this.onClosed?.();
     }
   }
@@ -249,6 +262,7 @@ export class ParallelHasher {
       } else if (r.op === "closed") {
         waiting.delete(this.id);
         this.drainWait?.();
+        this.drainWait = null;
         this.resolveDone(r.digest as Digest);
       }
     });
@@ -269,12 +283,12 @@ export class ParallelHasher {
       this.ackBytes.set(this.chunks, this.bytes);
     }
     blobWorker().postMessage(msg);
-    if (this.bytes - this.acked > MAX_IN_FLIGHT) return new Promise<void>((res) => (this.drainWait = res));
+    if (this.bytes - this.acked > MAX_IN_FLIGHT) return waitOnWorker(new Promise<void>((res) => (this.drainWait = res)));
   }
 
   digest(): Promise<Digest> {
     blobWorker().postMessage({ op: "close", id: this.id } satisfies BlobWorkerRequest);
-    return this.done;
+    return waitOnWorker(this.done);
   }
 
   abort(): void {
