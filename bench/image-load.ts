@@ -2,16 +2,26 @@
 // `sha256sum` of the archive and `podman load` (when installed), interleaved in one run.
 // The image: a debootstrap minbase tree with nginx-light, ~225 MB as a docker-archive.
 //
-//   sudo bun bench/image-load.ts [--rootfs DIR] [--runs N] [--gzip] [--json] [--tmp DIR]
+//   sudo bun bench/image-load.ts [--rootfs DIR] [--runs N] [--gzip] [--json] [--tmp DIR] [--churn]
 //
 // DIR: a Debian tree (default: the first that exists of the cache of
 // `scripts/make-debian-image.sh --nginx --keep-apt-cache` — the 225 MB tree the issue measures —,
-// /var/tmp/berth-bench/rootfs, and the trimmed --nginx cache). Every berth run loads into a fresh store. "cpu s" is user+system
-// CPU time (berth: this process with its worker thread; others: the child) — steadier than wall
-// time when the machine is shared. Subjects:
+// /var/tmp/berth-bench/rootfs, and the trimmed --nginx cache). Every run of every subject writes
+// into a fresh directory: berth a fresh store, podman a fresh --root, tar a fresh target. "cpu s"
+// is user+system CPU time (berth: this process with its worker thread; others: the child) —
+// steadier than wall time when the machine is shared. Subjects:
 //  - berth load            the default store: one syncfs before the image becomes visible (power-cut safe)
 //  - berth load, no syncfs durable=false: safe against a killed process only (what podman/docker do)
 //  - --gzip adds the same layer gzip-compressed in an OCI layout (decompression in the pass)
+//
+// What earlier runs wrote is moved aside, not deleted, until the end (about 0.5 GB per subject and
+// run: mind the disk with many --runs). Deleting it between subjects, as this bench used to and
+// --churn still does, measures something else: ext4 without a journal (this VM's root file
+// system) skips inodes freed in the last minute one by one when it allocates (recently_deleted()
+// in fs/ext4/ialloc.c, a linear scan per new inode), so unpacking 7 000 files right after
+// deleting 7 000 costs ~3 s of system time in open/mkdir — tar, podman and berth alike (perf:
+// find_get_block_common + recently_deleted, 45 % of tar -x). Runs of this bench less than a minute
+// apart, or other programs deleting many files on the same file system, have the same effect.
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -20,7 +30,7 @@ import { gzipSync } from "node:zlib";
 import { archiveImporter, closeImageStore, openImageStore } from "../src/image/index.ts";
 import { sha256 } from "../src/storage/digest.ts";
 
-const { values } = parseArgs({ args: Bun.argv.slice(2), options: { rootfs: { type: "string" }, runs: { type: "string" }, gzip: { type: "boolean" }, json: { type: "boolean" }, tmp: { type: "string" } } });
+const { values } = parseArgs({ args: Bun.argv.slice(2), options: { rootfs: { type: "string" }, runs: { type: "string" }, gzip: { type: "boolean" }, json: { type: "boolean" }, tmp: { type: "string" }, churn: { type: "boolean" } } });
 const candidates = [values.rootfs, "/var/cache/berth/debian-bookworm-nginx-full", "/var/tmp/berth-bench/rootfs", "/var/cache/berth/debian-bookworm-nginx"].filter((x): x is string => !!x);
 const rootfs = candidates.find((d) => fs.existsSync(path.join(d, "etc/debian_version")));
 if (!rootfs) {
@@ -87,10 +97,24 @@ try {
   const archiveBytes = fs.statSync(archive).size;
   const target = path.join(work, "x");
   const root = path.join(work, "store");
+  const podRoot = path.join(work, "podman");
+  // What a run wrote is moved aside, not deleted, until all runs are done: on ext4 without a
+  // journal (this VM's root fs) the inode allocator skips inodes freed in the last 60 s one by
+  // one (recently_deleted() in ext4's ialloc.c), so creating 7 000 files right after deleting a
+  // 7 000-file tree costs ~3 s of system time in open/mkdir — for tar, podman and berth alike —
+  // and the bench measured that instead of the load.
+  const trash = path.join(work, "trash");
+  fs.mkdirSync(trash);
+  let trashed = 0;
+  const aside = (p: string) => {
+    if (values.churn) fs.rmSync(p, { recursive: true, force: true }); // --churn: measure that case
+    else if (fs.existsSync(p)) fs.renameSync(p, path.join(trash, String(trashed++)));
+  };
   const fresh = () => {
     closeImageStore(root);
-    fs.rmSync(root, { recursive: true, force: true });
-    fs.rmSync(target, { recursive: true, force: true });
+    aside(root);
+    aside(target);
+    aside(podRoot);
   };
   const subjects: Subject[] = [
     { name: "tar -x (the layer)", before: () => { fresh(); fs.mkdirSync(target); }, run: () => sh(["tar", "-xf", layerTar, "-C", target]), times: [] },
@@ -105,7 +129,8 @@ try {
     subjects.push({ name: `berth load (OCI dir, gzip layer)`, before: fresh, run: async () => void (await archiveImporter(oci).run(openImageStore(root))), times: [] });
   }
   if (Bun.which("podman")) {
-    subjects.push({ name: "podman load", before: () => { fresh(); Bun.spawnSync(["podman", "rmi", "-f", "bench/debian:nginx"]); }, run: () => sh(["podman", "load", "-q", "-i", archive]), times: [] });
+    // a fresh podman store per run, as berth gets (and none of the system store's images disturbed)
+    subjects.push({ name: "podman load", before: fresh, run: () => sh(["podman", "--root", path.join(podRoot, "root"), "--runroot", path.join(podRoot, "run"), "load", "-q", "-i", archive]), times: [] });
   }
   log(`archive ${(archiveBytes / 1e6).toFixed(0)} MB (layer ${(layerBytes / 1e6).toFixed(0)} MB${gzBytes ? `, gzip ${(gzBytes / 1e6).toFixed(0)} MB` : ""}); ${runs} interleaved runs`);
   for (let i = 0; i < runs; i++) {
@@ -122,6 +147,7 @@ try {
     }
   }
   fresh();
+  fs.rmSync(trash, { recursive: true, force: true });
   const stat = (ts: number[]) => {
     const x = [...ts].sort((a, b) => a - b);
     return { min: x[0]!, median: x[Math.floor(x.length / 2)]! };
