@@ -33,7 +33,7 @@ function buildNative() {
 }
 
 /** Compiles a CLI into one executable (Bun included, bytecode precompiled, ~10 ms less start-up
- *  than bun running a bundle). bin/* prefer these; BERTH_FROM_SOURCE=1 runs src/ directly. Extra
+ *  than bun running a bundle). bin/* are links to these. Extra
  *  entry points (workers) are embedded under /$bunfs/root/ by their path below src/. */
 function compile(entries, out) {
   const bun = join(root, "node_modules/bun/bin/bun.exe");
