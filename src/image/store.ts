@@ -87,7 +87,8 @@ export class ImageStore {
     this.snapshots = new SnapshotStore(root, this.tmpDir);
     this.db = new Database(path.join(root, "images.db"), { create: true });
     // busy_timeout first: switching to WAL itself needs the lock another berth may hold.
-    this.db.exec("PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;");
+    // (a small wal_autocheckpoint for the same reason as the engine's store: see src/engine/store.ts)
+    this.db.exec("PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = 32;");
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS images (
         id TEXT PRIMARY KEY, manifest TEXT NOT NULL, manifest_type TEXT NOT NULL, loaded_at INTEGER NOT NULL);
