@@ -12,7 +12,9 @@
 // (nofile 1048576) fail without CAP_SYS_RESOURCE, and crun 1.8 refuses a hybrid cgroup layout,
 // so podman runs with a temp containers.conf holding `default_ulimits = []` and `--runtime runc`.
 // Docker is measured only when `docker info` answers (a dockerd is running); it needs the image
-// loaded the same way (`berth save busybox | docker load`).
+// loaded the same way (`berth save busybox | docker load`). Before each timed command the bench
+// waits until the previous one's background work is over (podman's conmon runs a cleanup podman
+// after `podman run --rm` has returned): no subject is timed while another engine still works.
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -220,11 +222,34 @@ class Tally {
   }
 }
 
+/** Engines' keepers that outlive a `run --rm` command: podman's conmon goes on to run its cleanup
+ *  (another podman process) after `podman run` has returned. */
+const LEFTOVERS = new Set(["conmon", "podman", "berth-monitor", "containerd-shim", "runc", "crun"]);
+
+/**
+ * Waits (up to 2 s) until no engine process from the previous command is still working, so that
+ * no subject is timed while another engine finishes in the background. That background time is
+ * on nobody's clock (podman's post-exit cleanup is not in its median either).
+ */
+function settle(): void {
+  const deadline = Date.now() + 2000;
+  const busy = () => readdirSync("/proc").some((p) => {
+    if (!/^\d+$/.test(p)) return false;
+    try {
+      return LEFTOVERS.has(readFileSync(`/proc/${p}/comm`, "utf8").trim());
+    } catch {
+      return false;
+    }
+  });
+  while (busy() && Date.now() < deadline) Bun.sleepSync(2);
+}
+
 function timeRuns(active: Subject[], opts: Options, logFile: string): Row[] {
   const tallies = active.map((s) => new Tally(s.name));
   for (let round = 0; round < opts.warmup + opts.runs; round++) {
     // Interleaved, so that drift on the machine hits every subject alike.
     active.forEach((s, i) => {
+      settle();
       const o = execute(s.argv, logFile, s.env);
       const err = errorOf(o);
       const t = tallies[i]!;
