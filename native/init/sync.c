@@ -26,14 +26,44 @@ int sync_send(int fd, const char *fmt, ...) {
   return 0;
 }
 
+/* Reads are buffered per fd (a message of a few hundred bytes was one read(2) per byte); what
+ * follows a line stays for the next call on the same fd. */
+struct line_buffer {
+  int fd;
+  size_t start, end;
+  char data[4096];
+};
+static struct line_buffer buffers[4] = {{.fd = -1}, {.fd = -1}, {.fd = -1}, {.fd = -1}};
+
+static struct line_buffer *buffer_for(int fd) {
+  for (size_t i = 0; i < sizeof buffers / sizeof buffers[0]; i++) if (buffers[i].fd == fd) return &buffers[i];
+  for (size_t i = 0; i < sizeof buffers / sizeof buffers[0]; i++) {
+    if (buffers[i].fd < 0) { buffers[i].fd = fd; buffers[i].start = buffers[i].end = 0; return &buffers[i]; }
+  }
+  return NULL;
+}
+
 ssize_t sync_recv_line(int fd, char *buf, size_t len) {
+  struct line_buffer *b = buffer_for(fd);
   size_t got = 0;
   while (got + 1 < len) {
     char c;
-    ssize_t r = read(fd, &c, 1);
-    if (r < 0 && errno == EINTR) continue;
-    if (r < 0) return -1;
-    if (r == 0) break;
+    if (b && b->start == b->end) {
+      ssize_t r = read(fd, b->data, sizeof b->data);
+      if (r < 0 && errno == EINTR) continue;
+      if (r < 0) return -1;
+      if (r == 0) break;
+      b->start = 0;
+      b->end = (size_t)r;
+    }
+    if (b) {
+      c = b->data[b->start++];
+    } else {
+      ssize_t r = read(fd, &c, 1);
+      if (r < 0 && errno == EINTR) continue;
+      if (r < 0) return -1;
+      if (r == 0) break;
+    }
     if (c == '\n') { buf[got] = 0; return (ssize_t)got ? (ssize_t)got : 1; }
     buf[got++] = c;
   }
