@@ -7,7 +7,7 @@ import { dirname, join } from "node:path";
 import type { Spec } from "../oci/spec.ts";
 import type { ImageStore } from "../image/store.ts";
 import type { FileLock } from "../storage/lock.ts";
-import { StateStore } from "../runtime/state-store.ts";
+import { StateStore, type ContainerRecord } from "../runtime/state-store.ts";
 import { isAlive, processStartTime } from "../runtime/proc.ts";
 import { MONITOR_BINARY, monitorArgs, readExitFile, waitExitFile, type ExitRecord } from "./monitor.ts";
 import { ContainerStore } from "./store.ts";
@@ -65,6 +65,8 @@ export class Engine {
   readonly paths: EnginePaths;
   readonly store: ContainerStore;
   readonly runtime: StateStore;
+  /** The runtime's records of containers this process created, so start and delete need not read them back. */
+  private readonly runtimeRecords = new Map<string, ContainerRecord>();
   readonly volumes: Volumes;
   private imageStore?: ImageStore;
 
@@ -355,7 +357,8 @@ export class Engine {
       if (usesBridge(cfg.network)) await this.setupBridge(row, pid);
       await opts.beforeStart?.(row);
       trace("start: attached");
-      await runtimeStart(this.runtime, id, (m) => this.warn(m));
+      this.runtimeRecords.set(id, created.record);
+      await runtimeStart(this.runtime, id, (m) => this.warn(m), created.record);
       trace("start: started");
       this.store.update(id, { state: "running", startedAt: Date.now(), finishedAt: 0, exitCode: null, oomKilled: false });
       return this.store.get(id)!;
@@ -430,7 +433,8 @@ export class Engine {
 
   /** The runtime's record of a previous run, if any: removed (its cgroup with it). */
   private async releaseRuntime(id: string): Promise<void> {
-    if (existsSync(this.runtime.dir(id))) await deleteContainer(this.runtime, id, true, (m) => this.warn(m));
+    if (existsSync(this.runtime.dir(id))) await deleteContainer(this.runtime, id, true, (m) => this.warn(m), this.runtimeRecords.get(id));
+    this.runtimeRecords.delete(id);
     try {
       // destroy() removes whatever part exists: a berth killed inside the runtime's create may
       // leave the group in some hierarchies only (exists() wants all of them).

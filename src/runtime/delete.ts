@@ -1,6 +1,6 @@
 // `delete`: removes a stopped container (with --force, stops it first): its cgroup, its state,
 // then the poststop hooks.
-import type { StateStore } from "./state-store.ts";
+import type { ContainerRecord, StateStore } from "./state-store.ts";
 import { ContainerNotFound } from "./state-store.ts";
 import { statusOf, containerCgroup, hookState } from "./status.ts";
 import { waitForExit } from "./proc.ts";
@@ -8,10 +8,11 @@ import { runHooksWarnOnly } from "./hooks.ts";
 import { kill } from "../sys/libc.ts";
 import { trace } from "../sys/trace.ts";
 
-export async function deleteContainer(store: StateStore, id: string, force: boolean, warn: (msg: string) => void): Promise<void> {
+/** `known`: the record as create returned it, when the caller still has it (see startContainer). */
+export async function deleteContainer(store: StateStore, id: string, force: boolean, warn: (msg: string) => void, known?: ContainerRecord): Promise<void> {
   let rec;
   try {
-    rec = store.read(id);
+    rec = known ?? store.read(id);
   } catch (e) {
     if (e instanceof ContainerNotFound && force) {
       store.remove(id); // leftovers of a half-written state, if any

@@ -1,15 +1,17 @@
 // `start`: releases an init that `create` left waiting on exec.fifo, then runs poststart hooks.
 import { closeSync, openSync, readSync, unlinkSync, constants } from "node:fs";
 import { join } from "node:path";
-import type { StateStore } from "./state-store.ts";
+import type { ContainerRecord, StateStore } from "./state-store.ts";
 import { statusOf, hookState } from "./status.ts";
 import { isAlive } from "./proc.ts";
 import { waitReadable } from "../sys/libc.ts";
 import { runHooksWarnOnly } from "./hooks.ts";
 import { trace } from "../sys/trace.ts";
 
-export async function startContainer(store: StateStore, id: string, warn: (msg: string) => void): Promise<void> {
-  const rec = store.read(id);
+/** `known`: the container's record as create returned it, when the caller has it (the engine, in
+ *  the same process): saves reading and parsing state.json again. */
+export async function startContainer(store: StateStore, id: string, warn: (msg: string) => void, known?: ContainerRecord): Promise<void> {
+  const rec = known ?? store.read(id);
   const status = statusOf(store, rec);
   trace("start: state read");
   if (status !== "created") {
