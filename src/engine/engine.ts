@@ -336,10 +336,21 @@ export class Engine {
       }).slice(0, -1); // createContainer appends berth-init and its arguments after "--"
       lazy.createModule();
       trace("start: runtime loaded");
+      // Recording the pid, the network and the caller's attach happen while the init builds its root.
+      let prepared: ContainerRow | undefined;
       const pending = createContainer(this.runtime, {
         id, bundle: paths.bundle(id), launcher: [MONITOR_BINARY, ...launcher],
         consoleSocket: cfg.tty ? paths.consoleSocket(id) : undefined, stdio: ["ignore", "ignore", "ignore"],
         pidFile: paths.pidFile(id), spec,
+        whileInitPrepares: async (record, init) => {
+          monitorPid = init.proc.pid;
+          this.store.update(id, { pid: record.pid, pidStart: record.pidStartTime || (processStartTime(record.pid) ?? ""), monitorPid });
+          prepared = this.store.get(id)!;
+          trace("start: pid recorded");
+          if (usesBridge(cfg.network)) await this.setupBridge(prepared, record.pid);
+          await opts.beforeStart?.(prepared);
+          trace("start: attached");
+        },
       });
       // createContainer records the init's pid before it lets the init go; the monitor reads the
       // pid file as soon as stage 0 exits, so it must exist before that (see report: runtime).
@@ -349,14 +360,7 @@ export class Engine {
       } catch { /* create failed early: the promise says why */ }
       const created = await pending;
       trace("start: runtime created (monitor + init)");
-      monitorPid = created.init.proc.pid;
-      const pid = created.record.pid;
-      this.store.update(id, { pid, pidStart: created.record.pidStartTime || (processStartTime(pid) ?? ""), monitorPid });
-      row = this.store.get(id)!;
-      trace("start: pid recorded");
-      if (usesBridge(cfg.network)) await this.setupBridge(row, pid);
-      await opts.beforeStart?.(row);
-      trace("start: attached");
+      row = prepared!;
       this.runtimeRecords.set(id, created.record);
       await runtimeStart(this.runtime, id, (m) => this.warn(m), created.record);
       trace("start: started");

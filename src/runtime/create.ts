@@ -36,6 +36,9 @@ export interface CreateOptions {
   warn?: (msg: string) => void;
   /** The bundle's config.json already parsed and validated, when the caller made it (the engine). */
   spec?: Spec;
+  /** Work of the caller's that needs the init's pid but not a finished container (the engine records
+   *  it, sets up networking, attaches stdio): run while the init builds its root filesystem. */
+  whileInitPrepares?: (record: ContainerRecord, init: InitProcess) => Promise<void>;
 }
 
 export interface Created {
@@ -126,6 +129,7 @@ export async function createContainer(store: StateStore, opts: CreateOptions): P
     await runHooks("prestart", spec.hooks?.prestart, state);
     await runHooks("createRuntime", spec.hooks?.createRuntime, state);
     init.send(`go ${JSON.stringify(state)}`);
+    await opts.whileInitPrepares?.(record, init);
     expectMessage(init, "ready");
     trace("create: ready");
     if (!opts.foreground) {
