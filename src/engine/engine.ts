@@ -8,7 +8,7 @@ import type { Spec } from "../oci/spec.ts";
 import type { ImageStore } from "../image/store.ts";
 import type { FileLock } from "../storage/lock.ts";
 import { StateStore, type ContainerRecord } from "../runtime/state-store.ts";
-import { isAlive, processStartTime } from "../runtime/proc.ts";
+import { isAlive, isRunning } from "../runtime/proc.ts";
 import { MONITOR_BINARY, monitorArgs, readExitFile, waitExitFile, type ExitRecord } from "./monitor.ts";
 import { ContainerStore } from "./store.ts";
 import { EnginePaths, DEFAULT_ENGINE_ROOT } from "./paths.ts";
@@ -338,13 +338,13 @@ export class Engine {
       trace("start: runtime loaded");
       // Recording the pid, the network and the caller's attach happen while the init builds its root.
       let prepared: ContainerRow | undefined;
-      const pending = createContainer(this.runtime, {
+      const created = await createContainer(this.runtime, {
         id, bundle: paths.bundle(id), launcher: [MONITOR_BINARY, ...launcher],
         consoleSocket: cfg.tty ? paths.consoleSocket(id) : undefined, stdio: ["ignore", "ignore", "ignore"],
         pidFile: paths.pidFile(id), spec,
         whileInitPrepares: async (record, init) => {
           monitorPid = init.proc.pid;
-          this.store.update(id, { pid: record.pid, pidStart: record.pidStartTime || (processStartTime(record.pid) ?? ""), monitorPid });
+          this.store.update(id, { pid: record.pid, pidStart: record.pidStartTime, monitorPid });
           prepared = this.store.get(id)!;
           trace("start: pid recorded");
           if (usesBridge(cfg.network)) await this.setupBridge(prepared, record.pid);
@@ -352,13 +352,6 @@ export class Engine {
           trace("start: attached");
         },
       });
-      // createContainer records the init's pid before it lets the init go; the monitor reads the
-      // pid file as soon as stage 0 exits, so it must exist before that (see report: runtime).
-      try {
-        const rec = this.runtime.read(id);
-        if (rec.pid) writeFileSync(paths.pidFile(id), `${rec.pid}\n`);
-      } catch { /* create failed early: the promise says why */ }
-      const created = await pending;
       trace("start: runtime created (monitor + init)");
       row = prepared!;
       this.runtimeRecords.set(id, created.record);
@@ -454,7 +447,7 @@ export class Engine {
     trace("teardown: runtime state and cgroup released");
     if (row.monitorPid > 0) {
       // The monitor leaves by itself once its container is reaped; wait for it briefly.
-      for (let i = 0; i < 200 && monitorAlive(row.monitorPid); i++) await Bun.sleep(5);
+      for (let i = 0; i < 200 && isRunning(row.monitorPid); i++) await Bun.sleep(5);
       trace("teardown: monitor gone");
     }
     if (usesBridge(row.config.network) && existsSync(join(this.root, "network"))) {
@@ -771,15 +764,6 @@ function overlayMounted(rootfs: string): boolean {
   }
 }
 
-function monitorAlive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
-    return state !== "Z" && state !== "X";
-  } catch {
-    return false;
-  }
-}
 
 /** Resolves once the run's exit file exists (or the init is gone and no monitor will write it). */
 async function waitForRun(engine: Engine, row: ContainerRow, signal?: AbortSignal, timeoutMs?: number): Promise<void> {
@@ -789,7 +773,7 @@ async function waitForRun(engine: Engine, row: ContainerRow, signal?: AbortSigna
   const timer = timeoutMs ? setTimeout(() => ac.abort(), timeoutMs) : undefined;
   // If the monitor itself is gone there will never be an exit file: poll liveness as well.
   const poll = setInterval(() => {
-    if (!isAlive(row.pid, row.pidStart) && (!row.monitorPid || !monitorAlive(row.monitorPid))) ac.abort();
+    if (!isAlive(row.pid, row.pidStart) && (!row.monitorPid || !isRunning(row.monitorPid))) ac.abort();
   }, 250);
   try {
     await waitExitFile(engine.paths.exitFile(row.id), ac.signal);

@@ -23,8 +23,13 @@ export function processStartTime(pid: number): string | null {
 export function isAlive(pid: number, startTime: string): boolean {
   if (pid <= 0) return false;
   const f = statFields(pid);
-  if (!f) return false;
-  return f[1] !== "Z" && f[1] !== "X" && f[20] === startTime;
+  return f !== null && f[1] !== "Z" && f[1] !== "X" && f[20] === startTime;
+}
+
+/** True while some process has this pid and has not exited (a zombie has). */
+export function isRunning(pid: number): boolean {
+  const f = pid > 0 ? statFields(pid) : null;
+  return f !== null && f[1] !== "Z" && f[1] !== "X";
 }
 
 
