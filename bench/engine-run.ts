@@ -15,7 +15,8 @@
 // loaded the same way (`berth save busybox | docker load`). Before each timed command the bench
 // waits until the previous one's background work is over (podman's conmon runs a cleanup podman
 // after `podman run --rm` has returned): no subject is timed while another engine still works.
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { errorOf, execute, median, printTable, Tally, type Outcome, type Timing } from "./timing.ts";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
@@ -42,15 +43,7 @@ interface Subject {
   unavailable?: string;
 }
 
-interface Row {
-  name: string;
-  runs: number;
-  failures: number;
-  firstError?: string;
-  medianMs: number;
-  p90Ms: number;
-  minMs: number;
-  cpuMedianMs: number;
+interface Row extends Timing {
   /** podman's median divided by this one's (how many times faster than podman). */
   speedupVsPodman: number | null;
 }
@@ -114,46 +107,11 @@ function parseOptions(argv: string[]): Options {
   return opts;
 }
 
-interface Outcome {
-  exitCode: number | null;
-  ms: number;
-  cpuMs: number;
-  output: string;
-}
-
-/** Runs argv to completion, output to a file (a detached container must not hold our pipes). */
-function execute(argv: string[], logFile: string, env?: Record<string, string>): Outcome {
-  const fd = openSync(logFile, "w");
-  try {
-    const start = performance.now();
-    const proc = Bun.spawnSync(argv, { stdin: "ignore", stdout: fd, stderr: fd, env: env ? { ...process.env, ...env } : undefined });
-    const ms = performance.now() - start;
-    // rusage of the command and every descendant it waited for
-    const cpu = proc.resourceUsage.cpuTime;
-    return { exitCode: proc.exitCode, ms, cpuMs: Number(cpu.user + cpu.system) / 1000, output: readFileSync(logFile, "utf8").trim() };
-  } finally {
-    closeSync(fd);
-  }
-}
-
-function errorOf(o: Outcome, expected = 0): string | undefined {
-  return o.exitCode === expected ? undefined : `exit ${o.exitCode ?? "by signal"}${o.output ? `: ${o.output.split("\n")[0]}` : ""}`;
-}
-
 function must(o: Outcome, what: string): string {
   const err = errorOf(o);
   if (err) throw new Error(`${what}: ${err}`);
   return o.output;
 }
-
-function quantile(sorted: number[], q: number): number {
-  if (sorted.length === 0) return NaN;
-  const pos = (sorted.length - 1) * q;
-  const lo = Math.floor(pos), hi = Math.ceil(pos);
-  return sorted[lo]! + (sorted[hi]! - sorted[lo]!) * (pos - lo);
-}
-
-const median = (xs: number[]): number => quantile([...xs].sort((a, b) => a - b), 0.5);
 
 /** The engines under test, each with its own state in `work`. */
 function subjects(work: string, logFile: string, berthCommand: string): Subject[] {
@@ -207,21 +165,6 @@ function checkExitStatus(s: Subject, logFile: string): string | undefined {
   return err && `running busybox false: ${err} (wanted exit 1, the container's status)`;
 }
 
-class Tally {
-  readonly samples: Outcome[] = [];
-  failures = 0;
-  firstError?: string;
-  constructor(readonly name: string) {}
-  row(): Row {
-    const ms = this.samples.map((s) => s.ms).sort((a, b) => a - b);
-    return {
-      name: this.name, runs: this.samples.length, failures: this.failures, firstError: this.firstError,
-      medianMs: quantile(ms, 0.5), p90Ms: quantile(ms, 0.9), minMs: ms[0] ?? NaN,
-      cpuMedianMs: median(this.samples.map((s) => s.cpuMs)), speedupVsPodman: null,
-    };
-  }
-}
-
 /** Engines' keepers that outlive a `run --rm` command: podman's conmon goes on to run its cleanup
  *  (another podman process) after `podman run` has returned. */
 const LEFTOVERS = new Set(["conmon", "podman", "berth-monitor", "containerd-shim", "runc", "crun"]);
@@ -233,14 +176,7 @@ const LEFTOVERS = new Set(["conmon", "podman", "berth-monitor", "containerd-shim
  */
 function settle(): void {
   const deadline = Date.now() + 2000;
-  const busy = () => readdirSync("/proc").some((p) => {
-    if (!/^\d+$/.test(p)) return false;
-    try {
-      return LEFTOVERS.has(readFileSync(`/proc/${p}/comm`, "utf8").trim());
-    } catch {
-      return false;
-    }
-  });
+  const busy = () => readdirSync("/proc").some((p) => /^\d+$/.test(p) && LEFTOVERS.has(commOf(Number(p))));
   while (busy() && Date.now() < deadline) Bun.sleepSync(2);
 }
 
@@ -253,10 +189,11 @@ function timeRuns(active: Subject[], opts: Options, logFile: string): Row[] {
       const o = execute(s.argv, logFile, s.env);
       const err = errorOf(o);
       const t = tallies[i]!;
-      if (err) { t.failures++; t.firstError ??= err; } else if (round >= opts.warmup) t.samples.push(o);
+      if (err) t.fail(err);
+      else if (round >= opts.warmup) t.samples.push(o);
     });
   }
-  const rows = tallies.map((t) => t.row());
+  const rows: Row[] = tallies.map((t) => ({ ...t.timing(), speedupVsPodman: null }));
   const podman = rows.find((r) => r.name === "podman");
   for (const r of rows) r.speedupVsPodman = podman && podman.runs > 0 && r.runs > 0 ? podman.medianMs / r.medianMs : null;
   return rows;
@@ -418,14 +355,6 @@ function bench(opts: Options): BenchResult {
     if (stillMounted.length) console.error(`engine-run: warning: ${stillMounted.length} mounts left under ${work} (not removed): ${stillMounted.slice(0, 3).join(", ")}`);
     else rmSync(work, { recursive: true, force: true });
   }
-}
-
-function printTable(rows: string[][], header: string[]): void {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((l) => l[i]!.length)));
-  const show = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ");
-  console.log(show(header));
-  console.log(widths.map((w) => "-".repeat(w)).join("  "));
-  for (const l of rows) console.log(show(l));
 }
 
 function print(r: BenchResult): void {

@@ -9,7 +9,8 @@
 // with /sys/fs/cgroup/unified unmounted; that wrapper is timed on its own and subtracted.
 // --phases also times `create`, `start` and `delete` on their own, to show where time goes.
 // --berth PATH times another berth-runtime (e.g. one from `scripts/conformance.sh snapshot COMMIT`).
-import { closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { errorOf, execute, printTable, Tally, type Outcome, type Timing } from "./timing.ts";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
@@ -33,20 +34,7 @@ interface Subject {
   unavailable?: string;
 }
 
-interface Sample {
-  ms: number;
-  cpuMs: number;
-}
-
-interface Row {
-  name: string;
-  runs: number;
-  failures: number;
-  firstError?: string;
-  medianMs: number;
-  p90Ms: number;
-  minMs: number;
-  cpuMedianMs: number;
+interface Row extends Timing {
   ratioVsRunc: number | null;
 }
 
@@ -180,36 +168,6 @@ function subjects(bundle: string, roots: string, berth: string): Subject[] {
   return list;
 }
 
-interface Outcome {
-  exitCode: number | null;
-  ms: number;
-  cpuMs: number;
-  output: string;
-}
-
-/**
- * Runs argv to completion. Output goes to a file, not a pipe: after `create` the container's init
- * holds the stdio it was given, and a pipe would not reach EOF until the container ends.
- */
-function execute(argv: string[], logFile: string): Outcome {
-  const fd = openSync(logFile, "w");
-  try {
-    const start = performance.now();
-    const proc = Bun.spawnSync(argv, { stdin: "ignore", stdout: fd, stderr: fd });
-    const ms = performance.now() - start;
-    // rusage of the child and every descendant it waited for (the container's init included).
-    const cpu = proc.resourceUsage.cpuTime;
-    const output = readFileSync(logFile, "utf8").trim().split("\n")[0] ?? "";
-    return { exitCode: proc.exitCode, ms, cpuMs: Number(cpu.user + cpu.system) / 1000, output };
-  } finally {
-    closeSync(fd);
-  }
-}
-
-function errorOf(o: Outcome, expected = 0): string | undefined {
-  return o.exitCode === expected ? undefined : `exit ${o.exitCode ?? "by signal"}${o.output ? `: ${o.output}` : ""}`;
-}
-
 /** Runs a runtime once on the `/bin/false` bundle: it must exit 1, as the container did. */
 function checkExitStatus(subject: Subject, falseBundle: string, id: string, logFile: string): string | undefined {
   const o = execute(subject.cli!(["run", "-b", falseBundle, id]), logFile);
@@ -231,7 +189,7 @@ function waitStopped(subject: Subject, id: string, logFile: string): boolean {
 }
 
 /** create, start, (wait, untimed), delete — each timed on its own. */
-function runPhases(subject: Subject, bundle: string, id: string, logFile: string): { samples: Record<string, Sample> } | { error: string } {
+function runPhases(subject: Subject, bundle: string, id: string, logFile: string): { samples: Record<string, Outcome> } | { error: string } {
   const create = execute(subject.cli!(["create", "--bundle", bundle, id]), logFile);
   const createErr = errorOf(create);
   if (createErr) return { error: `create: ${createErr}` };
@@ -244,44 +202,6 @@ function runPhases(subject: Subject, bundle: string, id: string, logFile: string
   const deleteErr = errorOf(del);
   if (deleteErr) return { error: `delete: ${deleteErr}` };
   return { samples: { create, start, delete: del } };
-}
-
-function quantile(sorted: number[], q: number): number {
-  if (sorted.length === 0) return NaN;
-  const pos = (sorted.length - 1) * q;
-  const lo = Math.floor(pos);
-  const hi = Math.ceil(pos);
-  return sorted[lo]! + (sorted[hi]! - sorted[lo]!) * (pos - lo);
-}
-
-/** Collects the samples and failures of one row. */
-class Tally {
-  readonly samples: Sample[] = [];
-  failures = 0;
-  firstError?: string;
-
-  constructor(readonly name: string) {}
-
-  fail(error: string): void {
-    this.failures++;
-    this.firstError ??= error;
-  }
-
-  row(): Row {
-    const ms = this.samples.map((s) => s.ms).sort((a, b) => a - b);
-    const cpu = this.samples.map((s) => s.cpuMs).sort((a, b) => a - b);
-    return {
-      name: this.name,
-      runs: this.samples.length,
-      failures: this.failures,
-      firstError: this.firstError,
-      medianMs: quantile(ms, 0.5),
-      p90Ms: quantile(ms, 0.9),
-      minMs: ms[0] ?? NaN,
-      cpuMedianMs: quantile(cpu, 0.5),
-      ratioVsRunc: null,
-    };
-  }
 }
 
 function setRatios(rows: Row[], runcName: (row: Row) => string): void {
@@ -331,7 +251,7 @@ function bench(opts: Options): BenchResult {
         else if (measured) for (const [phase, sample] of Object.entries(result.samples)) phaseTally(`${phase} ${subject.name}`).samples.push(sample);
       }
     }
-    const rows = [...tallies.values()].map((t) => t.row());
+    const rows: Row[] = [...tallies.values()].map((t) => ({ ...t.timing(), ratioVsRunc: null }));
     const wrapper = rows.find((r) => r.name === "crun wrapper alone");
     const crun = rows.find((r) => r.name === "crun");
     if (wrapper && crun && crun.runs > 0) {
@@ -348,7 +268,7 @@ function bench(opts: Options): BenchResult {
     // Grouped by command (create, start, delete), runtimes in the order they ran.
     const order = ["create", "start", "delete", "create+start+delete"];
     const phaseOf = (row: Row): string => row.name.split(" ")[0]!;
-    const phases = [...phaseTallies.values()].map((t) => t.row()).sort((a, b) => order.indexOf(phaseOf(a)) - order.indexOf(phaseOf(b)));
+    const phases: Row[] = [...phaseTallies.values()].map((t) => ({ ...t.timing(), ratioVsRunc: null })).sort((a, b) => order.indexOf(phaseOf(a)) - order.indexOf(phaseOf(b)));
     setRatios(phases, (row) => `${phaseOf(row)} runc`);
     // `run` and `delete` must remove what they created: anything left in a state root is a bug.
     const leftovers = readdirSync(rootsDir)
@@ -373,16 +293,12 @@ function printRows(title: string, rows: Row[]): void {
     r.ratioVsRunc === null ? "-" : r.ratioVsRunc.toFixed(2),
     `${r.runs}/${r.failures}`,
   ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
-  const show = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ");
   console.log(title);
-  console.log(show(header));
-  console.log(widths.map((w) => "-".repeat(w)).join("  "));
-  for (const l of lines) console.log(show(l));
+  printTable(lines, header);
   for (const r of rows) if (r.firstError) console.log(`${r.name}: ${r.failures} failed runs, first: ${r.firstError}`);
 }
 
-function printTable(result: BenchResult): void {
+function printResult(result: BenchResult): void {
   printRows(
     `run of /bin/true (create+start+wait+delete), ${result.runs} interleaved runs each; cpu = user+sys of the process tree (median)`,
     result.rows,
@@ -407,5 +323,5 @@ if (import.meta.main) {
   const opts = parseOptions(process.argv.slice(2));
   const result = bench(opts);
   if (opts.json) console.log(JSON.stringify(result, null, 2));
-  else printTable(result);
+  else printResult(result);
 }

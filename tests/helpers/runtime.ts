@@ -5,6 +5,7 @@
 //   const root = useStateRoot();                 // temp --root for this file, cleaned after each test
 //   const r = runtime(root, ["run", "-b", bundle.dir, "c1"]);
 //   expect(r.code).toBe(0);
+import { isRunning } from "../../src/runtime/proc.ts";
 import { afterAll, afterEach, setDefaultTimeout } from "bun:test";
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -170,15 +171,7 @@ export function mountsUnder(path: string): string[] {
 }
 
 /** True while a process with this pid exists and is not a zombie. */
-export function processAlive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
-    return state !== "Z" && state !== "X";
-  } catch {
-    return false;
-  }
-}
+export const processAlive = isRunning;
 
 /** Polls until cond() holds; the deadline is generous (a hang guard, not a timing assertion). */
 export async function waitFor(cond: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
