@@ -97,3 +97,12 @@ function populate(dir: string, opts: BundleOptions): Bundle {
   bundle.save();
   return bundle;
 }
+
+/** makeBusyboxBundle, with each bundle removed after the test (through `defer` of useCleanups). */
+export function useBundles(defer: (fn: () => void) => void): (opts?: BundleOptions) => Bundle {
+  return (opts = {}) => {
+    const b = makeBusyboxBundle(opts);
+    defer(() => b.cleanup());
+    return b;
+  };
+}

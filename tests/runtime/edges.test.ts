@@ -5,17 +5,14 @@ import { describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, readFileSync, rmSync, chmodSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { makeBusyboxBundle, type Bundle } from "../helpers/bundle.ts";
+import { makeBusyboxBundle, useBundles, type Bundle } from "../helpers/bundle.ts";
 import { cgroupLeftovers, ok, processAlive, runBundle, runtime, RUNTIME, stateOf, uniqueId, useStateRoot, waitFor, useCleanups } from "../helpers/runtime.ts";
 
 const root = useStateRoot();
 const defer = useCleanups();
 
-function bundle(args: string[], opts: Parameters<typeof makeBusyboxBundle>[0] = {}): Bundle {
-  const b = makeBusyboxBundle({ ...opts, args });
-  defer(() => b.cleanup());
-  return b;
-}
+const newBundle = useBundles(defer);
+const bundle = (args: string[], opts: Parameters<typeof makeBusyboxBundle>[0] = {}): Bundle => newBundle({ ...opts, args });
 
 function hostDir(): string {
   const d = mkdtempSync(join(tmpdir(), "berth-host-"));

@@ -4,17 +4,14 @@ import { describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { makeBusyboxBundle, type Bundle } from "../helpers/bundle.ts";
+import { useBundles, type Bundle } from "../helpers/bundle.ts";
 import { cgroupLeftovers, IS_BERTH, ok, RUNTIME, processAlive, runBundle, runtime, stateOf, uniqueId, useStateRoot, waitFor, useCleanups } from "../helpers/runtime.ts";
 
 const root = useStateRoot();
 const defer = useCleanups();
 
-function bundle(args?: string[]): Bundle {
-  const b = makeBusyboxBundle({ args });
-  defer(() => b.cleanup());
-  return b;
-}
+const newBundle = useBundles(defer);
+const bundle = (args?: string[]): Bundle => newBundle({ args });
 
 function hostDir(): string {
   const d = mkdtempSync(join(tmpdir(), "berth-host-"));

@@ -5,17 +5,14 @@ import { describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync, chmodSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { makeBusyboxBundle, type Bundle } from "../helpers/bundle.ts";
+import { useBundles, type Bundle } from "../helpers/bundle.ts";
 import { mountsUnder, runBundle, runtime, uniqueId, useStateRoot, useCleanups, runOk } from "../helpers/runtime.ts";
 
 const root = useStateRoot();
 const defer = useCleanups();
 
-function bundle(cmd: string): Bundle {
-  const b = makeBusyboxBundle({ args: ["sh", "-c", cmd] });
-  defer(() => b.cleanup());
-  return b;
-}
+const newBundle = useBundles(defer);
+const bundle = (cmd: string): Bundle => newBundle({ args: ["sh", "-c", cmd] });
 
 function hostDir(): string {
   const d = mkdtempSync(join(tmpdir(), "berth-host-"));

@@ -3,17 +3,14 @@
 import { describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { makeBusyboxBundle, type Bundle } from "../helpers/bundle.ts";
+import { useBundles, type Bundle } from "../helpers/bundle.ts";
 import { IS_BERTH, ok, runtime, uniqueId, useStateRoot, useCleanups, runOk } from "../helpers/runtime.ts";
 
 const root = useStateRoot();
 const defer = useCleanups();
 
-function bundle(args: string[]): Bundle {
-  const b = makeBusyboxBundle({ args });
-  defer(() => b.cleanup());
-  return b;
-}
+const newBundle = useBundles(defer);
+const bundle = (args: string[]): Bundle => newBundle({ args });
 
 const run = (b: Bundle): string => runOk(root, b);
 

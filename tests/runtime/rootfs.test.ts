@@ -2,17 +2,14 @@
 // maskedPaths, readonlyPaths, sysctl, hostname and domainname.
 import { describe, expect, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
-import { makeBusyboxBundle, type Bundle } from "../helpers/bundle.ts";
+import { useBundles, type Bundle } from "../helpers/bundle.ts";
 import { runBundle, useStateRoot, useCleanups, runOk } from "../helpers/runtime.ts";
 
 const root = useStateRoot();
 const defer = useCleanups();
 
-function bundle(cmd: string): Bundle {
-  const b = makeBusyboxBundle({ args: ["sh", "-c", cmd] });
-  defer(() => b.cleanup());
-  return b;
-}
+const newBundle = useBundles(defer);
+const bundle = (cmd: string): Bundle => newBundle({ args: ["sh", "-c", cmd] });
 
 const run = (b: Bundle): string => runOk(root, b);
 

@@ -6,17 +6,14 @@ import { describe, expect, test } from "bun:test";
 import { chmodSync, closeSync, copyFileSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { makeBusyboxBundle, type Bundle } from "../helpers/bundle.ts";
+import { useBundles, type Bundle } from "../helpers/bundle.ts";
 import { IS_BERTH, ok, processAlive, REPO, runtime, RUNTIME, stateOf, uniqueId, useStateRoot, waitFor, useCleanups } from "../helpers/runtime.ts";
 
 const root = useStateRoot();
 const defer = useCleanups();
 
-function bundle(args: string[]): Bundle {
-  const b = makeBusyboxBundle({ args });
-  defer(() => b.cleanup());
-  return b;
-}
+const newBundle = useBundles(defer);
+const bundle = (args: string[]): Bundle => newBundle({ args });
 
 function hostDir(): string {
   const d = mkdtempSync(join(tmpdir(), "berth-host-"));
