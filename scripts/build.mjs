@@ -2,7 +2,8 @@
 // that npm brought is usable, then compiles the C core with this machine's cc. Nothing is
 // downloaded here. Plain Node so it runs before Bun is known to work.
 import { execFileSync } from "node:child_process";
-import { copyFileSync, existsSync, statSync, chmodSync, rmSync } from "node:fs";
+import { copyFileSync, existsSync, statSync, chmodSync, rmSync, readdirSync, readFileSync } from "node:fs";
+import { createHash } from "node:crypto";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -32,12 +33,25 @@ function buildNative() {
   execFileSync("make", ["-s", "-C", join(root, "native"), `OUT=${join(root, "build")}`], { stdio: "inherit" });
 }
 
+/** A hash of every source file: caches keyed by what the code does (the seccomp profile's plan
+ *  records, src/runtime/seccomp-cache.ts) are not reused by a build whose code differs. */
+function sourceHash() {
+  const h = createHash("sha256");
+  const files = readdirSync(join(root, "src"), { recursive: true }).map(String).sort();
+  for (const f of files) {
+    const path = join(root, "src", f);
+    if (statSync(path).isFile()) h.update(f).update("\0").update(readFileSync(path)).update("\0");
+  }
+  return h.digest("hex");
+}
+const BUILD_ID = sourceHash();
+
 /** Compiles a CLI into one executable (Bun included, bytecode precompiled, ~10 ms less start-up
  *  than bun running a bundle). bin/* are links to these. Extra
  *  entry points (workers) are embedded under /$bunfs/root/ by their path below src/. */
 function compile(entries, out) {
   const bun = join(root, "node_modules/bun/bin/bun.exe");
-  execFileSync(bun, ["build", "--compile", "--bytecode", "--minify-syntax", "--root", join(root, "src"),
+  execFileSync(bun, ["build", "--compile", "--bytecode", "--minify-syntax", "--define", `BERTH_BUILD_ID=${JSON.stringify(BUILD_ID)}`, "--root", join(root, "src"),
     ...entries.map((e) => join(root, e)), `--outfile=${join(root, "build", out)}`], { stdio: ["ignore", "ignore", "inherit"] });
 }
 

@@ -9,8 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static char *read_file(const char *path, size_t *len, char *err, size_t errlen) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
+static char *read_file(const char *path, int flags, size_t *len, char *err, size_t errlen) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC | flags);
   if (fd < 0) { snprintf(err, errlen, "open plan %s: %s", path, strerror(errno)); return NULL; }
   struct stat st;
   if (fstat(fd, &st) < 0) { snprintf(err, errlen, "stat plan: %s", strerror(errno)); close(fd); return NULL; }
@@ -29,19 +29,14 @@ static char *read_file(const char *path, size_t *len, char *err, size_t errlen) 
   return buf;
 }
 
-int plan_load(struct plan *plan, const char *path, char *err, size_t errlen) {
-  size_t len;
-  char *buf = read_file(path, &len, err, errlen);
-  if (!buf) return -1;
-  /* Count tokens to size the arrays. */
+/* Splits one file's text into records appended to *recs (grown as needed). */
+static int split_records(char *buf, size_t len, struct plan_record **recs, int *count, int *cap, char *err, size_t errlen) {
   size_t tokens = 0;
   for (size_t i = 0; i < len; i++) if (buf[i] == 0) tokens++;
   char **tok = calloc(tokens + 1, sizeof(char *));
-  struct plan_record *recs = calloc(tokens + 1, sizeof(struct plan_record));
-  if (!tok || !recs) { snprintf(err, errlen, "out of memory"); return -1; }
+  if (!tok) { snprintf(err, errlen, "out of memory"); return -1; }
   size_t t = 0;
   for (size_t i = 0; i < len && t < tokens; ) { tok[t++] = buf + i; i += strlen(buf + i) + 1; }
-  int count = 0;
   for (size_t i = 0; i < tokens; ) {
     if (i + 1 >= tokens) { snprintf(err, errlen, "plan truncated after %s", tok[i]); return -1; }
     long long n;
@@ -49,12 +44,63 @@ int plan_load(struct plan *plan, const char *path, char *err, size_t errlen) {
       snprintf(err, errlen, "plan record %s has a bad field count", tok[i]);
       return -1;
     }
-    recs[count].op = tok[i];
-    recs[count].argc = (int)n;
-    recs[count].argv = tok + i + 2;
-    count++;
+    if (*count + 1 >= *cap) { /* +1: plan_set_value may add one record */
+      int grown = *cap * 2 + 64;
+      struct plan_record *r = realloc(*recs, (size_t)grown * sizeof **recs);
+      if (!r) { snprintf(err, errlen, "out of memory"); return -1; }
+      *recs = r;
+      *cap = grown;
+    }
+    (*recs)[*count] = (struct plan_record){ .op = tok[i], .argc = (int)n, .argv = tok + i + 2 };
+    (*count)++;
     i += 2 + (size_t)n;
   }
+  return 0;
+}
+
+/* `include PATH KEY`: records TypeScript keeps in a file of their own because they are the same
+ * for many containers (a seccomp profile's rules); spliced in where the include stands. The
+ * file must begin with `included KEY`, so a file swapped under another name is refused. */
+static int splice_include(const struct plan_record *inc, struct plan_record **recs, int *count, int *cap, char *err, size_t errlen) {
+  if (inc->argc != 2) { snprintf(err, errlen, "plan: include needs PATH KEY"); return -1; }
+  size_t len;
+  char *buf = read_file(inc->argv[0], O_NOFOLLOW, &len, err, errlen);
+  if (!buf) return -1;
+  int first = *count;
+  if (split_records(buf, len, recs, count, cap, err, errlen) < 0) return -1;
+  const struct plan_record *head = *count > first ? &(*recs)[first] : NULL;
+  if (!head || strcmp(head->op, "included") || head->argc != 1 || strcmp(head->argv[0], inc->argv[1])) {
+    snprintf(err, errlen, "plan include %s was not written for key %s (remove it; it is rebuilt)", inc->argv[0], inc->argv[1]);
+    return -1;
+  }
+  for (const struct plan_record *r = head + 1; r < *recs + *count; r++)
+    if (!strcmp(r->op, "include")) { snprintf(err, errlen, "plan include %s includes another file", inc->argv[0]); return -1; }
+  return 0;
+}
+
+int plan_load(struct plan *plan, const char *path, char *err, size_t errlen) {
+  size_t len;
+  char *buf = read_file(path, 0, &len, err, errlen);
+  if (!buf) return -1;
+  struct plan_record *main_recs = NULL, *recs = NULL;
+  int main_count = 0, main_cap = 0, count = 0, cap = 0;
+  if (split_records(buf, len, &main_recs, &main_count, &main_cap, err, errlen) < 0) return -1;
+  for (int i = 0; i < main_count; i++) {
+    if (!strcmp(main_recs[i].op, "include")) {
+      if (splice_include(&main_recs[i], &recs, &count, &cap, err, errlen) < 0) return -1;
+      continue;
+    }
+    if (count + 1 >= cap) {
+      int grown = cap * 2 + 64;
+      struct plan_record *r = realloc(recs, (size_t)grown * sizeof *recs);
+      if (!r) { snprintf(err, errlen, "out of memory"); return -1; }
+      recs = r;
+      cap = grown;
+    }
+    recs[count++] = main_recs[i];
+  }
+  free(main_recs);
+  if (!recs && !(recs = calloc(1, sizeof *recs))) { snprintf(err, errlen, "out of memory"); return -1; }
   plan->records = recs;
   plan->count = count;
   return 0;

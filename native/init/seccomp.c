@@ -276,13 +276,13 @@ static struct {
 } compiled;
 
 /* The compiled program is cached in a file (plan record `seccomp_cache PATH KEY`, KEY the
- * sha256 of the seccomp records) because libseccomp takes 10-20 ms to build Docker's profile for
+ * sha256 of the profile it was built from) because libseccomp takes 10-20 ms to build Docker's profile for
  * x86_64+x86+x32: every container of the same profile then skips it. The header names the key and
  * the libseccomp version; anything that does not match exactly is rebuilt and rewritten. The
  * file is written only by root-owned stage 0 into the runtime's own 0700 state directory. */
 static void cache_header(char *out, size_t n, const char *key) {
   const struct scmp_version *v = seccomp_version();
-  snprintf(out, n, "berth-seccomp 1 %s libseccomp %u.%u.%u", key, v ? v->major : 0, v ? v->minor : 0, v ? v->micro : 0);
+  snprintf(out, n, "berth-seccomp 2 %s libseccomp %u.%u.%u", key, v ? v->major : 0, v ? v->minor : 0, v ? v->micro : 0);
 }
 
 static int cache_load(const char *path, const char *key) {
@@ -360,6 +360,10 @@ static int compile_filter(const struct plan *plan, char *err, size_t errlen) {
   int rc;
   /* The caller sets no_new_privs itself; keep libseccomp from doing it behind its back. */
   if ((rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0)) < 0) { snprintf(err, errlen, "seccomp: clear NNP attribute: %s", strerror(-rc)); goto out; }
+  /* A binary tree of syscall numbers instead of one long list: the kernel runs the filter for
+   * every syscall number when it attaches it (to find the ones it may always allow), so a
+   * 985-instruction list costs 1.0 ms to load, the tree 0.27 ms; each filtered syscall is faster too. */
+  if ((rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2)) < 0) { snprintf(err, errlen, "seccomp: binary tree optimization: %s", strerror(-rc)); goto out; }
 
   for (int i = 0; i < plan->count; i++) {
     const struct plan_record *r = &plan->records[i];
