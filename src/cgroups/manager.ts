@@ -194,6 +194,15 @@ class Manager implements CgroupManager {
   }
 
   private mkdirs(dir: string, mountPoint: string): string[] {
+    // Usually the parent is there: one mkdir, no walk.
+    try {
+      mkdirSync(dir);
+      return [dir];
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === "EEXIST") return [];
+      if (code !== "ENOENT") throw new CgroupError(`cannot create cgroup ${dir}: ${code}${code === "EACCES" || code === "EPERM" ? " (need root or a delegated cgroup)" : ""}`);
+    }
     // A concurrent destroy may remove the shared, empty parent between our mkdirs (ENOENT):
     // start again from the top.
     for (let attempt = 0; ; attempt++) {
@@ -424,10 +433,22 @@ class Manager implements CgroupManager {
   }
 
   destroy(): void {
-    const present = this.dirs().filter((d) => existsSync(d));
+    // An empty group goes with one rmdir per hierarchy; the kernel refuses it while processes
+    // (EBUSY) or child groups (ENOTEMPTY) remain, and only those groups take the careful way.
+    const present: string[] = [], rest: string[] = [];
+    for (const d of this.dirs()) {
+      try {
+        rmdirSync(d);
+        present.push(d);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === "ENOENT") continue;
+        present.push(d);
+        rest.push(d);
+      }
+    }
     if (!present.length) return;
-    if (this.pids().length) this.killAll(SIGKILL);
-    for (const d of present) this.removeTree(d);
+    if (rest.length && this.pids().length) this.killAll(SIGKILL);
+    for (const d of rest) this.removeTree(d);
     // The default parent (/berth) goes with its last container; another container's create
     // that races with this rmdir sees ENOENT and makes it again (mkdirs).
     for (const d of present) {

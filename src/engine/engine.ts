@@ -102,7 +102,7 @@ export class Engine {
    *  file per removed container piles up: whoever opened it last may have created it anew). */
   unlock(lock: FileLock, id: string): void {
     try {
-      if (!this.store.get(id)) rmSync(this.paths.lock(id), { force: true });
+      if (!this.store.exists(id)) rmSync(this.paths.lock(id), { force: true });
     } finally {
       lock.release();
     }
@@ -203,13 +203,13 @@ export class Engine {
           const anonymous = !(req.volumes ?? []).some((v) => v.startsWith(`${m.source}:`));
           this.volumes.create(m.source, {}, anonymous);
         }
-        this.store.update(id, { state: "created" });
+        const created = this.store.updated(row, { state: "created" });
         trace("create: recorded");
+        return created;
       } catch (e) {
         this.removeLocked(this.store.get(id) ?? row, { volumes: true });
         throw e;
       }
-      return this.store.get(id)!;
     } finally {
       this.unlock(lock, id);
     }
@@ -317,7 +317,7 @@ export class Engine {
     if (row.state === "running" || row.state === "paused" || row.state === "restarting") row = await this.finalize(row);
     if (row.state === "removing") throw new EngineError(`container ${row.name} is marked for removal and cannot be started`);
     const previous: StoredState = row.startedAt ? "exited" : "created";
-    this.store.update(id, { state: "starting", error: "", stoppedByUser: false });
+    const starting = this.store.updated(row, { state: "starting", error: "", stoppedByUser: false });
     const paths = this.paths;
     let monitorPid = 0;
     try {
@@ -344,8 +344,7 @@ export class Engine {
         pidFile: paths.pidFile(id), spec,
         whileInitPrepares: async (record, init) => {
           monitorPid = init.proc.pid;
-          this.store.update(id, { pid: record.pid, pidStart: record.pidStartTime, monitorPid });
-          prepared = this.store.get(id)!;
+          prepared = this.store.updated(starting, { pid: record.pid, pidStart: record.pidStartTime, monitorPid });
           trace("start: pid recorded");
           if (usesBridge(cfg.network)) await this.setupBridge(prepared, record.pid);
           await opts.beforeStart?.(prepared);
@@ -357,8 +356,7 @@ export class Engine {
       this.runtimeRecords.set(id, created.record);
       await runtimeStart(this.runtime, id, (m) => this.warn(m), created.record);
       trace("start: started");
-      this.store.update(id, { state: "running", startedAt: Date.now(), finishedAt: 0, exitCode: null, oomKilled: false });
-      return this.store.get(id)!;
+      return this.store.updated(row, { state: "running", startedAt: Date.now(), finishedAt: 0, exitCode: null, oomKilled: false });
     } catch (e) {
       const msg = (e as Error).message;
       const code = (e as { exitCode?: number }).exitCode;
@@ -467,12 +465,11 @@ export class Engine {
   finalizeLocked(row: ContainerRow): ContainerRow {
     const exit = this.exitOf(row);
     const code = exit ? (exit.startFailed ? (exit.exitCode >= 0 ? exit.exitCode : 128) : exit.exitCode) : 255;
-    this.store.update(row.id, {
+    return this.store.updated(row, {
       state: "exited", pid: 0, monitorPid: 0, exitCode: code, oomKilled: exit?.oomKilled ?? false,
       finishedAt: exit ? Date.parse(exit.finishedAt) || Date.now() : Date.now(),
       error: exit?.error ?? (exit ? "" : "the container's monitor died before recording its exit status"),
     });
-    return this.store.get(row.id)!;
   }
 
   async finalize(row: ContainerRow): Promise<ContainerRow> {

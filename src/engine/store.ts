@@ -112,6 +112,17 @@ export class ContainerStore {
     this.db.query(`UPDATE containers SET ${sets.join(", ")} WHERE id = ?`).run(...values);
   }
 
+  /** `update` for a caller that holds the container's lock and its current row: returns the
+   *  row as stored now without reading it back (and parsing its config) again. */
+  updated(row: ContainerRow, u: RowUpdate): ContainerRow {
+    this.update(row.id, u);
+    return { ...row, ...(Object.fromEntries(Object.entries(u).filter(([, v]) => v !== undefined)) as RowUpdate) };
+  }
+
+  exists(id: string): boolean {
+    return this.db.query("SELECT 1 FROM containers WHERE id = ?").get(id) !== null;
+  }
+
   /** Compare-and-set on the state, so two processes cannot both move a container on. */
   transition(id: string, from: StoredState[], u: RowUpdate & { state: StoredState }): boolean {
     // IMMEDIATE: a read that turns into a write must hold the write lock from the start, or a
