@@ -17,6 +17,7 @@ const V1_OPTION_SKIP = new Set(["rw", "ro", "nosuid", "nodev", "noexec", "relati
 
 /** Undoes the octal escapes mountinfo uses for spaces, tabs, newlines and backslashes. */
 function unescape(field: string): string {
+  if (!field.includes("\\")) return field; // the usual case: no regex run per field
   return field.replace(/\\([0-7]{3})/g, (_, oct: string) => String.fromCharCode(parseInt(oct, 8)));
 }
 

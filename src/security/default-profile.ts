@@ -1,7 +1,7 @@
 // Resolves default-seccomp.json (Berth's Docker-equivalent default policy) into a plain
 // linux.seccomp for one container: capability gates against its bounding set, architecture
 // gates against the host, kernel gates against the running kernel.
-import { release } from "node:os";
+import { readFileSync } from "node:fs";
 import type { Seccomp, SeccompSyscall } from "../oci/spec.ts";
 import { normalizeCapability } from "./capabilities.ts";
 import profile from "./default-seccomp.json" with { type: "json" };
@@ -44,7 +44,8 @@ const ARCH_OF_NODE: Record<string, string> = {
 };
 
 export function hostForSeccomp(): Host {
-  return { arch: ARCH_OF_NODE[process.arch] ?? process.arch, kernel: release() };
+  // uname's release, as os.release() gives it (node:os alone costs a run ~0.3 ms to load).
+  return { arch: ARCH_OF_NODE[process.arch] ?? process.arch, kernel: readFileSync("/proc/sys/kernel/osrelease", "utf8").trim() };
 }
 
 /** "6.18.44-fc" ≥ "4.8"? Compares numeric major.minor(.patch) parts. */

@@ -33,8 +33,10 @@ export function mountContainerRootfs(lowerdirs: readonly string[], containerDir:
   const rootfs = path.join(containerDir, "rootfs");
   const upper = path.join(containerDir, "upper");
   const work = path.join(containerDir, "work");
-  for (const d of [rootfs, upper, work]) fs.mkdirSync(d, { recursive: true, mode: 0o755 });
-  if (isMountPoint(rootfs)) return { rootfs, upper, work };
+  // mkdirSync returns the first directory it made: a rootfs made just now is no mount point yet.
+  const fresh = fs.mkdirSync(rootfs, { recursive: true, mode: 0o755 }) !== undefined;
+  for (const d of [upper, work]) fs.mkdirSync(d, { recursive: true, mode: 0o755 });
+  if (!fresh && isMountPoint(rootfs)) return { rootfs, upper, work };
   let lowers = [...lowerdirs];
   if (lowers.length === 0) {
     const empty = path.join(containerDir, "empty-lower");
