@@ -5,7 +5,8 @@
  *   - v1: the single-threaded stage writes "0" to each group's `tasks` file, which moves only the
  *     calling thread and skips that lock; the init it then clones inherits the groups;
  *   - v2: the init is created by clone3(CLONE_INTO_CGROUP) straight into the group.
- * Plan records: cgroup_enter TASKS_FILE, cgroup_clone_into V2_DIR, cgroup_leave TASKS_FILE. */
+ * Plan records: cgroup_enter TASKS_FILE, cgroup_clone_into V2_DIR, cgroup_leave TASKS_FILE; and the
+ * "cgroup" control lines that make the groups. */
 #include "core.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -13,6 +14,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -40,6 +42,69 @@ static int write_all(const struct plan *plan, const char *op, char *err, size_t 
     if (!strcmp(r->op, op) && r->argc == 1 && write_self(r->argv[0], err, n) < 0) return -1;
   }
   return 0;
+}
+
+/* A new v1 cpuset group has no CPUs and no memory nodes, and refuses tasks until it gets both:
+ * it starts with its parent's. */
+static int inherit_cpuset(const char *dir, char *err, size_t n) {
+  static const char *files[] = {"cpuset.cpus", "cpuset.mems"};
+  for (int i = 0; i < 2; i++) {
+    char path[4200], parent[4200], value[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+    snprintf(parent, sizeof parent, "%s", dir);
+    char *slash = strrchr(parent, '/');
+    if (!slash) continue;
+    snprintf(slash, sizeof parent - (size_t)(slash - parent), "/%s", files[i]);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    ssize_t got = fd < 0 ? -1 : read(fd, value, sizeof value - 1);
+    if (fd >= 0) close(fd);
+    if (got > 0 && value[0] != '\n') continue; /* set already */
+    fd = open(parent, O_RDONLY | O_CLOEXEC);
+    got = fd < 0 ? -1 : read(fd, value, sizeof value - 1);
+    if (fd >= 0) close(fd);
+    if (got <= 0) { snprintf(err, n, "read %s: %s", parent, got < 0 ? strerror(errno) : "empty"); return -1; }
+    fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || write(fd, value, (size_t)got) != got) {
+      snprintf(err, n, "write %s: %s", path, strerror(errno));
+      if (fd >= 0) close(fd);
+      return -1;
+    }
+    close(fd);
+  }
+  return 0;
+}
+
+/* "cgroup CPUSET MOUNT DIR" from TypeScript, before the plan (src/runtime/cgroup-entry.ts): makes
+ * DIR and any missing parent below MOUNT, while TypeScript builds the plan. Another container's
+ * teardown may remove a shared, empty parent between two mkdirs (ENOENT): start again. */
+int cgroups_make(const char *line, char *err, size_t n) {
+  char buf[8300];
+  snprintf(buf, sizeof buf, "%s", line);
+  char *cpuset = strtok(buf, " "), *mount = strtok(NULL, " "), *dir = strtok(NULL, " ");
+  size_t ml = mount ? strlen(mount) : 0;
+  if (!cpuset || !mount || !dir || strtok(NULL, " ") || strncmp(dir, mount, ml) || dir[ml] != '/') {
+    snprintf(err, n, "bad cgroup line: %s", line);
+    return -1;
+  }
+  for (int attempt = 0;; attempt++) {
+    int retry = 0;
+    for (char *p = dir + ml + 1;; p++) {
+      if (*p != '/' && *p != 0) continue;
+      char saved = *p;
+      *p = 0;
+      if (mkdir(dir, 0755) == 0) {
+        if (cpuset[0] == '1' && inherit_cpuset(dir, err, n) < 0) return -1;
+      } else if (errno == ENOENT && attempt < 5) {
+        retry = 1;
+      } else if (errno != EEXIST) {
+        snprintf(err, n, "cannot create cgroup %s: %s%s", dir, strerror(errno), errno == EACCES || errno == EPERM ? " (need root or a delegated cgroup)" : "");
+        return -1;
+      }
+      *p = saved;
+      if (retry || saved == 0) break;
+    }
+    if (!retry) return 0;
+  }
 }
 
 int cgroups_enter_self(const struct plan *plan, char *err, size_t n) { return write_all(plan, "cgroup_enter", err, n); }

@@ -34,6 +34,7 @@ int ns_unshare_cgroup(const struct plan *plan, char *err, size_t n); /* init, af
 void trace_step(const char *step); /* trace.c: BERTH_TRACE=1 timings on stderr */
 
 /* cgroups.c: entering the container's cgroups without the kernel's slow path */
+int cgroups_make(const char *line, char *err, size_t n);                /* a "cgroup CPUSET MOUNT DIR" control line */
 int cgroups_enter_self(const struct plan *plan, char *err, size_t n);    /* "0" to each v1 tasks file */
 int cgroups_leave_self(const struct plan *plan, char *err, size_t n);    /* back to the caller's v1 groups */
 int cgroups_enter_v2_self(const struct plan *plan, char *err, size_t n); /* "0" to the v2 group's cgroup.procs */

@@ -32,10 +32,13 @@ int main(int argc, char **argv) {
   }
   struct plan plan;
   char err[ERRLEN];
-  static char plan_line[4096 + 8];
+  static char plan_line[8300];
   const char *plan_path = argv[2];
   if (!strcmp(plan_path, "-")) {
-    ssize_t got = sync_recv_line(FD_FROM_TS, plan_line, sizeof plan_line);
+    ssize_t got;
+    /* "cgroup ..." lines first: the groups are made while berth-runtime builds the plan. */
+    while ((got = sync_recv_line(FD_FROM_TS, plan_line, sizeof plan_line)) > 0 && !strncmp(plan_line, "cgroup ", 7))
+      if (cgroups_make(plan_line + 7, err, sizeof err) < 0) fail(FD_TO_TS, "%s", err);
     if (got <= 0) return 1; /* berth-runtime gave up before the plan was ready */
     if (strncmp(plan_line, "plan /", 6)) fail(FD_TO_TS, "expected \"plan PATH\" on the control pipe");
     plan_path = plan_line + 5;

@@ -1,6 +1,6 @@
 // Public face of the cgroup manager. See manager.ts for how v1, v2 and hybrid are handled.
 export { type CgroupLayout, detectLayout, discoverHierarchies, type Hierarchies, DEFAULT_ROOT } from "./layout.ts";
-export { type CgroupManager, type OpenCgroupOptions, openCgroup, describeHierarchies, KNOWN_CONTROLLERS } from "./manager.ts";
+export { type CgroupManager, type CgroupMkdir, type OpenCgroupOptions, openCgroup, describeHierarchies, KNOWN_CONTROLLERS } from "./manager.ts";
 export { type CgroupStats, type BlkioEntry, runcStatsEvent, runcOomEvent, hugepageSizes } from "./stats.ts";
 export { CgroupError } from "./files.ts";
 export { parseCgroupsPath } from "./path.ts";

@@ -18,6 +18,7 @@ import { EngineError, UsageError, commandFailure, isCommandError, EXIT_ENGINE } 
 import { newContainerId, randomName, validName } from "./names.ts";
 import { parseSignal } from "./options.ts";
 import type { ContainerRow, PortPublish, StoredState } from "./types.ts";
+import type { InitProcess } from "../runtime/native.ts";
 import { trace } from "../sys/trace.ts";
 import * as lazy from "./lazy.ts";
 
@@ -320,12 +321,11 @@ export class Engine {
     const starting = this.store.updated(row, { state: "starting", error: "", stoppedByUser: false });
     const paths = this.paths;
     let monitorPid = 0;
+    let init: InitProcess | undefined;
     try {
       if (previous === "exited" || existsSync(this.runtime.dir(id))) await this.releaseRuntime(id);
       trace("start: old runtime state released");
       for (const f of [paths.exitFile(id), paths.pidFile(id), paths.attachSocket(id), paths.consoleSocket(id)]) rmSync(f, { force: true });
-      const spec = this.prepare(row, opts.consoleSize);
-      trace("start: rootfs mounted, spec written");
       const cfg = row.config;
       const launcher = monitorArgs({
         command: ["-"], pidFile: paths.pidFile(id), logPath: paths.log(id), logMaxBytes: cfg.logMaxBytes,
@@ -333,17 +333,23 @@ export class Engine {
         consoleSocket: cfg.tty ? paths.consoleSocket(id) : undefined, stdin: cfg.openStdin, attachSocket: paths.attachSocket(id),
         ...this.exitHookFor(row, opts.foreground ?? false), passFds: [3, 4],
         ttySize: opts.consoleSize ? { rows: opts.consoleSize.height, cols: opts.consoleSize.width } : undefined,
-      }).slice(0, -1); // createContainer appends berth-init and its arguments after "--"
-      lazy.createModule();
-      trace("start: runtime loaded");
+      }).slice(0, -1); // stage 0 (berth-init and its arguments) follows after "--"
+      // The monitor and stage 0 start now: their three execs (~4 ms) overlap with mounting the
+      // root filesystem and building the spec below.
+      const stage0 = {
+        launcher: [MONITOR_BINARY, ...launcher], consoleSocket: cfg.tty ? paths.consoleSocket(id) : undefined,
+        stdio: ["ignore", "ignore", "ignore"] as ["ignore", "ignore", "ignore"],
+      };
+      init = lazy.createModule().startCreateInit(stage0, cfg.tty);
+      monitorPid = init.proc.pid;
+      trace("start: monitor started");
+      const spec = this.prepare(row, opts.consoleSize);
+      trace("start: rootfs mounted, spec written");
       // Recording the pid, the network and the caller's attach happen while the init builds its root.
       let prepared: ContainerRow | undefined;
       const created = await createContainer(this.runtime, {
-        id, bundle: paths.bundle(id), launcher: [MONITOR_BINARY, ...launcher],
-        consoleSocket: cfg.tty ? paths.consoleSocket(id) : undefined, stdio: ["ignore", "ignore", "ignore"],
-        pidFile: paths.pidFile(id), spec,
-        whileInitPrepares: async (record, init) => {
-          monitorPid = init.proc.pid;
+        id, bundle: paths.bundle(id), ...stage0, init, pidFile: paths.pidFile(id), spec,
+        whileInitPrepares: async (record) => {
           prepared = this.store.updated(starting, { pid: record.pid, pidStart: record.pidStartTime, monitorPid });
           trace("start: pid recorded");
           if (usesBridge(cfg.network)) await this.setupBridge(prepared, record.pid);
@@ -365,6 +371,7 @@ export class Engine {
         : new EngineError(msg.startsWith("OCI") ? msg : `failed to start container ${row.name}: ${msg}`);
       try {
         if (monitorPid) kill(monitorPid, SIGKILL);
+        init?.closeControl(); // a stage 0 still waiting for its plan leaves
         await this.teardown(row, true);
       } catch (t) {
         this.warn(`cleanup after the failed start of ${row.name}: ${(t as Error).message}`);

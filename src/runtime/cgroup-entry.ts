@@ -1,5 +1,6 @@
-// Plan records that put a new container process into its cgroups (native/init/cgroups.c does it,
-// skipping the kernel's slow cgroup.procs path; see CgroupEntry).
+// How a new container process gets its cgroups from the C core (native/init/cgroups.c): the lines
+// that make the groups, and the plan records that put it in them, skipping the kernel's slow
+// cgroup.procs path (see CgroupEntry).
 import type { CgroupManager } from "../cgroups/index.ts";
 import type { PlanRecord } from "./plan-encoding.ts";
 
@@ -11,4 +12,13 @@ export function cgroupEntryRecords(cgroup: CgroupManager, stayingParent: boolean
   if (entry.cloneInto) records.push(["cgroup_clone_into", entry.cloneInto]);
   if (stayingParent) for (const file of entry.homeTasks) records.push(["cgroup_leave", file]);
   return records;
+}
+
+/** "cgroup CPUSET MOUNT DIR" lines: stage 0 makes the groups (native/init/cgroups.c) while the
+ *  plan is built. Undefined when create() must make them here (v2 controllers to enable in the
+ *  parents, or a path with blanks, which a line cannot carry). */
+export function cgroupMkdirLines(cgroup: CgroupManager): string[] | undefined {
+  const dirs = cgroup.toMake();
+  if (!dirs || dirs.some((d) => /\s/.test(d.mountPoint + d.dir) || d.dir.length > 4000)) return undefined;
+  return dirs.map((d) => `cgroup ${d.cpuset ? 1 : 0} ${d.mountPoint} ${d.dir}`);
 }

@@ -60,7 +60,12 @@ export function startInit(mode: "create" | "exec", planPath: string, flags: stri
       }
     },
     send(line: string) {
-      writeSync(toInit, line + "\n");
+      try {
+        writeSync(toInit, line + "\n");
+      } catch (e) {
+        // The C side failed and left: the reason is waiting on the other pipe for the next read.
+        if ((e as NodeJS.ErrnoException).code !== "EPIPE") throw e;
+      }
     },
     closeControl() {
       for (const fd of [fromInit, toInit]) {
