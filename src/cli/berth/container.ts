@@ -1,6 +1,7 @@
 // The container verbs of `berth`: run, create, start, stop, restart, kill, rm, ps, logs, exec,
 // attach, wait, inspect, top, port, rename, pause, unpause, container prune. Parsing and printing
 // only; the work is in src/engine.
+import { statSync } from "node:fs";
 import { trace } from "../../sys/trace.ts";
 import { writeFully, type Io } from "./io.ts";
 import type { Engine, ContainerView } from "../../engine/engine.ts";
@@ -173,6 +174,15 @@ function proxySignals(engine: Engine, id: string): () => void {
   return () => { for (const [sig, h] of handlers) process.off(sig, h); };
 }
 
+/** Bytes in a container's log (0 when there is none): a silent container needs no replay. */
+function logSize(path: string): number {
+  try {
+    return statSync(path).size;
+  } catch {
+    return 0;
+  }
+}
+
 async function runForeground(engine: Engine, id: string, withStdin: boolean, removeOnFailure: boolean): Promise<number> {
   let attached: Attached | undefined;
   let unproxy = () => {};
@@ -192,7 +202,7 @@ async function runForeground(engine: Engine, id: string, withStdin: boolean, rem
         if (attached?.detached()) return "detached";
         // The monitor may accept our connection only after the first output went by (under
         // load); then nothing came over the socket, and the log has it all.
-        if (attached && attached.received() === 0) {
+        if (attached && attached.received() === 0 && logSize(engine.paths.log(id)) > 0) {
           const { writeLogs } = await logsModule();
           await writeLogs(engine.paths.log(id), { since: startedNs }, { stdout: (d) => writeFully(1, d), stderr: (d) => writeFully(2, d) });
         }
