@@ -435,8 +435,13 @@ export class Engine {
 
   /** The runtime's record of a previous run, if any: removed (its cgroup with it). */
   private async releaseRuntime(id: string): Promise<void> {
-    if (existsSync(this.runtime.dir(id))) await deleteContainer(this.runtime, id, true, (m) => this.warn(m), this.runtimeRecords.get(id));
+    const known = this.runtimeRecords.get(id);
     this.runtimeRecords.delete(id);
+    if (existsSync(this.runtime.dir(id))) {
+      await deleteContainer(this.runtime, id, true, (m) => this.warn(m), known);
+      // Deleting a record this process made removed its group everywhere just now.
+      if (known && !known.noCgroup) return;
+    }
     try {
       // destroy() removes whatever part exists: a berth killed inside the runtime's create may
       // leave the group in some hierarchies only (exists() wants all of them).
