@@ -45,25 +45,36 @@ static int write_all(const struct plan *plan, const char *op, char *err, size_t 
 }
 
 /* A new v1 cpuset group has no CPUs and no memory nodes, and refuses tasks until it gets both:
- * it starts with its parent's. */
-static int inherit_cpuset(const char *dir, char *err, size_t n) {
+ * it starts with its parent's. The parent may be new too and still empty (another stage 0 made
+ * it a moment ago and has not filled it yet): then it is filled first, the same way. */
+static ssize_t read_value(const char *path, char *value, size_t len) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  ssize_t got = fd < 0 ? -1 : read(fd, value, len - 1);
+  if (fd >= 0) close(fd);
+  if (got >= 0) value[got] = 0;
+  return got;
+}
+
+static int inherit_cpuset(const char *dir, int depth, char *err, size_t n) {
   static const char *files[] = {"cpuset.cpus", "cpuset.mems"};
+  char parent_dir[4200];
+  snprintf(parent_dir, sizeof parent_dir, "%s", dir);
+  char *slash = strrchr(parent_dir, '/');
+  if (!slash || slash == parent_dir) return 0;
+  *slash = 0;
   for (int i = 0; i < 2; i++) {
-    char path[4200], parent[4200], value[4096];
+    char path[4300], parent[4300], value[4096];
     snprintf(path, sizeof path, "%s/%s", dir, files[i]);
-    snprintf(parent, sizeof parent, "%s", dir);
-    char *slash = strrchr(parent, '/');
-    if (!slash) continue;
-    snprintf(slash, sizeof parent - (size_t)(slash - parent), "/%s", files[i]);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    ssize_t got = fd < 0 ? -1 : read(fd, value, sizeof value - 1);
-    if (fd >= 0) close(fd);
+    snprintf(parent, sizeof parent, "%s/%s", parent_dir, files[i]);
+    ssize_t got = read_value(path, value, sizeof value);
     if (got > 0 && value[0] != '\n') continue; /* set already */
-    fd = open(parent, O_RDONLY | O_CLOEXEC);
-    got = fd < 0 ? -1 : read(fd, value, sizeof value - 1);
-    if (fd >= 0) close(fd);
-    if (got <= 0) { snprintf(err, n, "read %s: %s", parent, got < 0 ? strerror(errno) : "empty"); return -1; }
-    fd = open(path, O_WRONLY | O_CLOEXEC);
+    got = read_value(parent, value, sizeof value);
+    if (got >= 0 && (got == 0 || value[0] == '\n') && depth < 64) {
+      if (inherit_cpuset(parent_dir, depth + 1, err, n) < 0) return -1;
+      got = read_value(parent, value, sizeof value);
+    }
+    if (got <= 0 || value[0] == '\n') { snprintf(err, n, "read %s: %s", parent, got < 0 ? strerror(errno) : "empty"); return -1; }
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
     if (fd < 0 || write(fd, value, (size_t)got) != got) {
       snprintf(err, n, "write %s: %s", path, strerror(errno));
       if (fd >= 0) close(fd);
@@ -93,7 +104,7 @@ int cgroups_make(const char *line, char *err, size_t n) {
       char saved = *p;
       *p = 0;
       if (mkdir(dir, 0755) == 0) {
-        if (cpuset[0] == '1' && inherit_cpuset(dir, err, n) < 0) return -1;
+        if (cpuset[0] == '1' && inherit_cpuset(dir, 0, err, n) < 0) return -1;
       } else if (errno == ENOENT && attempt < 5) {
         retry = 1;
       } else if (errno != EEXIST) {

@@ -240,9 +240,17 @@ class Manager implements CgroupManager {
     }
   }
 
-  private inheritCpuset(dir: string): void {
+  /** The parent may be new and still empty too (another process made it a moment ago): it is
+   *  filled first, the same way. */
+  private inheritCpuset(dir: string, depth = 0): void {
     for (const file of ["cpuset.cpus", "cpuset.mems"]) {
-      if (readControl(join(dir, file)).trim() === "") writeControl(join(dir, file), readControl(join(dirname(dir), file)).trim());
+      if (readControl(join(dir, file)).trim() !== "") continue;
+      let value = readControl(join(dirname(dir), file)).trim();
+      if (value === "" && depth < 64) {
+        this.inheritCpuset(dirname(dir), depth + 1);
+        value = readControl(join(dirname(dir), file)).trim();
+      }
+      writeControl(join(dir, file), value);
     }
   }
 

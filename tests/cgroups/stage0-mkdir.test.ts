@@ -48,6 +48,21 @@ describe("stage 0 makes the groups", () => {
     }
   });
 
+  test.if(cpuset !== undefined)("stage 0s making groups under one new parent at once all get cpus and mems", () => {
+    const shared = join(cpuset!, `${parent}-race`);
+    const dirs = Array.from({ length: 12 }, (_, i) => join(shared, `c${i}`));
+    made.push(shared, ...dirs);
+    const inits = dirs.map(() => startInit("create", "-", [], ["ignore", "ignore", "ignore"]));
+    Bun.sleepSync(200); // every stage 0 up and waiting: the lines below reach them at once
+    inits.forEach((init, i) => init.send(`cgroup 1 ${cpuset} ${dirs[i]}\nplan /nonexistent/berth-plan`));
+    for (const init of inits) {
+      expect(() => expectMessage(init, "pid ")).toThrow(/open plan/);
+      init.closeControl();
+    }
+    const want = readFileSync(join(cpuset!, "cpuset.cpus"), "utf8").trim();
+    for (const d of dirs) expect(readFileSync(join(d, "cpuset.cpus"), "utf8").trim()).toBe(want);
+  });
+
   test("the runtime asks for every hierarchy's directory, and stage 0 makes them all", () => {
     const cg = openCgroup({ containerId: `${parent}-all`, cgroupsPath: `/${parent}/all` });
     const lines = cgroupMkdirLines(cg)!;
