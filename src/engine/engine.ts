@@ -34,6 +34,7 @@ const kill: typeof import("../sys/libc.ts").kill = (...a) => lazy.libcModule().k
 const writeContainerFiles: typeof import("../network/files.ts").writeContainerFiles = (...a) => lazy.networkFilesModule().writeContainerFiles(...a);
 const buildConfig: typeof import("./config.ts").buildConfig = (...a) => lazy.configModule().buildConfig(...a);
 const buildSpec: typeof import("./spec.ts").buildSpec = (...a) => lazy.specModule().buildSpec(...a);
+const cachedDefaultSeccomp: typeof import("../runtime/seccomp-cache.ts").cachedDefaultSeccomp = (...a) => lazy.seccompCacheModule().cachedDefaultSeccomp(...a);
 
 export interface EngineOptions {
   /** argv that runs `berth internal exit ID` (without the ID): the monitor's exit command. */
@@ -228,7 +229,7 @@ export class Engine {
   }
 
 
-  /** Mounts, files and the OCI spec for one run of the container. */
+  /** Mounts, files and the OCI spec for one run of the container (its config.json is written later, see startLocked). */
   private prepare(row: ContainerRow, consoleSize?: { height: number; width: number }): Spec {
     const cfg = row.config;
     const img = this.images.get(cfg.imageId as `sha256:${string}`);
@@ -260,9 +261,8 @@ export class Engine {
         hostname: cfg.hostname, domainname: cfg.domainname, hosts: cfg.extraHosts ?? [], dns: cfg.dns ?? (cfg.network === "none" ? [] : undefined),
       });
     }
-    const spec = buildSpec(cfg, { id: row.id, rootfs, etcFiles, volumeSources, netns, consoleSize });
-    writeFileSync(join(dir, "config.json"), JSON.stringify(spec));
-    return spec;
+    const cacheDir = lazy.seccompCacheModule().seccompCacheDir(this.runtime.root);
+    return buildSpec(cfg, { id: row.id, rootfs, etcFiles, volumeSources, netns, consoleSize, defaultSeccomp: (caps) => cachedDefaultSeccomp(caps, cacheDir) });
   }
 
   private oomFile(id: string): string | undefined {
@@ -354,6 +354,9 @@ export class Engine {
           trace("start: pid recorded");
           if (usesBridge(cfg.network)) await this.setupBridge(prepared, record.pid);
           await opts.beforeStart?.(prepared);
+          // The bundle's config.json, for whoever looks at the bundle (berth passes the spec
+          // in-process): written while the init sets up, off the start's critical path.
+          writeFileSync(join(paths.bundle(id), "config.json"), JSON.stringify(spec));
           trace("start: attached");
         },
       });

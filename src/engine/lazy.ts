@@ -13,6 +13,7 @@ type LibcModule = typeof import("../sys/libc.ts");
 type NetworkFilesModule = typeof import("../network/files.ts");
 type ConfigModule = typeof import("./config.ts");
 type SpecModule = typeof import("./spec.ts");
+type SeccompCacheModule = typeof import("../runtime/seccomp-cache.ts");
 
 export const imageStoreModule = (): ImageStoreModule => require("../image/store.ts");
 export const overlayModule = (): OverlayModule => require("../storage/overlay.ts");
@@ -25,3 +26,4 @@ export const libcModule = (): LibcModule => require("../sys/libc.ts");
 export const networkFilesModule = (): NetworkFilesModule => require("../network/files.ts");
 export const configModule = (): ConfigModule => require("./config.ts");
 export const specModule = (): SpecModule => require("./spec.ts");
+export const seccompCacheModule = (): SeccompCacheModule => require("../runtime/seccomp-cache.ts");

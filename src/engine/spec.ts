@@ -61,6 +61,8 @@ export interface SpecContext {
   /** Join this network namespace; "host" = no namespace of its own. */
   netns: "new" | "host" | { path: string };
   consoleSize?: { height: number; width: number };
+  /** Resolves the default seccomp profile for a capability set (default: defaultSeccompFor). */
+  defaultSeccomp?: (capabilities: readonly string[]) => Seccomp;
 }
 
 const CPU_PERIOD = 100_000;
@@ -158,7 +160,7 @@ export function buildSpec(cfg: ContainerConfig, ctx: SpecContext): Spec {
 
   let seccomp: Seccomp | undefined;
   if (!cfg.privileged && cfg.seccomp !== "unconfined") {
-    seccomp = cfg.seccomp === "default" ? defaultSeccompFor(caps.bounding ?? []) : (cfg.seccompProfile as Seccomp);
+    seccomp = cfg.seccomp === "default" ? (ctx.defaultSeccomp ?? defaultSeccompFor)(caps.bounding ?? []) : (cfg.seccompProfile as Seccomp);
   }
   const resources = resourcesOf(cfg) ?? {};
   if (cfg.privileged) resources.devices = [{ allow: true, access: "rwm" }];

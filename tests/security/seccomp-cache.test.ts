@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { RUNTIME, Sandbox, answer, hardenedSpec } from "./container.ts";
 import { fixtures, removeFixtures, underPlan } from "./helpers.ts";
 import { encodePlan } from "../../src/runtime/plan-encoding.ts";
-import { seccompKey, seccompPlanRecords } from "../../src/runtime/seccomp-cache.ts";
+import { cacheFile, cachedDefaultSeccomp, seccompKey, seccompPlanRecords } from "../../src/runtime/seccomp-cache.ts";
 import { seccompRecords } from "../../src/security/seccomp.ts";
 import { defaultSeccompFor } from "../../src/security/default-profile.ts";
 import { DEFAULT_CAPABILITIES } from "../../src/security/capabilities.ts";
@@ -28,6 +28,8 @@ afterAll(() => {
 });
 
 const cacheDir = () => join(sb.state, "@seccomp");
+/** Cache files are named BUILD-KEY.EXT. */
+const keyOf = (file: string) => file.split("/").pop()!.replace(/\.(bpf|plan)$/, "").split("-").pop()!;
 const cacheFiles = (ext = ".bpf") => (existsSync(cacheDir()) ? readdirSync(cacheDir()).filter((f) => f.endsWith(ext)) : []);
 
 describe.if(RUNTIME.includes("berth"))("seccomp program cache", () => {
@@ -39,7 +41,7 @@ describe.if(RUNTIME.includes("berth"))("seccomp program cache", () => {
     expect(statSync(file).mode & 0o777).toBe(0o600);
     expect(statSync(cacheDir()).mode & 0o777).toBe(0o700);
     const head = readFileSync(file).subarray(0, 200).toString("latin1").split("\n")[0]!;
-    expect(head).toMatch(new RegExp(`^berth-seccomp 2 ${files[0]!.replace(".bpf", "")} libseccomp \\d+\\.\\d+\\.\\d+ flags \\d+ notify 0 len \\d+$`));
+    expect(head).toMatch(new RegExp(`^berth-seccomp 2 ${keyOf(files[0]!)} libseccomp \\d+\\.\\d+\\.\\d+ flags \\d+ notify 0 len \\d+$`));
     const before = statSync(file).mtimeMs;
     // Same profile: the cached program is used (the file is not rewritten) and still refuses keyctl.
     expect(answer(sb.run(hardenedSpec(sb, ["/bin/probe", "keyctl"])))).toBe(EPERM);
@@ -70,7 +72,7 @@ describe.if(RUNTIME.includes("berth"))("seccomp program cache", () => {
       // Swap in the allow-all program under the strict profile's name (its header names another key).
       writeFileSync(strict, readFileSync(permissive));
       expect(answer(own.run(spec))).toBe(EPERM);
-      expect(readFileSync(strict).toString("latin1")).toContain(strict.split("/").pop()!.replace(".bpf", ""));
+      expect(readFileSync(strict).toString("latin1")).toContain(keyOf(strict));
       // Garbage: rebuilt as well.
       writeFileSync(strict, "not a program\n");
       expect(answer(own.run(spec))).toBe(EPERM);
@@ -88,7 +90,7 @@ describe.if(RUNTIME.includes("berth"))("seccomp program cache", () => {
       const spec = hardenedSpec(own, ["/bin/probe", "keyctl"]);
       expect(answer(own.run(spec))).toBe(EPERM);
       const [file] = planFiles();
-      const key = file!.split("/").pop()!.replace(".plan", "");
+      const key = keyOf(file!);
       expect(statSync(file!).mode & 0o777).toBe(0o600);
       expect(readFileSync(file!).subarray(0, 12 + key.length).toString("latin1")).toBe(`included\x001\x00${key}\x00`);
       const before = statSync(file!).mtimeMs;
@@ -110,16 +112,16 @@ describe.if(RUNTIME.includes("berth"))("seccomp program cache", () => {
   });
 });
 
-describe("plan includes (the C core's side)", () => {
+describe("the cache files: plan includes (checked by the C core), the default profile, other builds' files", () => {
   const dir = mkdtempSync(join(tmpdir(), "berth-include-"));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
   const strict = defaultSeccompFor([...DEFAULT_CAPABILITIES]);
 
   test("seccompPlanRecords gives one include whose records hold the profile", () => {
     const plan = seccompPlanRecords(strict, dir);
-    expect(plan).toEqual([["include", join(dir, `${seccompKey(strict)}.plan`), seccompKey(strict)]]);
+    expect(plan).toEqual([["include", cacheFile(dir, seccompKey(strict), "plan"), seccompKey(strict)]]);
     expect(underPlan(plan, ["keyctl"]).stdout.trim()).toBe(EPERM);
-    expect(existsSync(join(dir, `${seccompKey(strict)}.bpf`))).toBe(true);
+    expect(existsSync(cacheFile(dir, seccompKey(strict), "bpf"))).toBe(true);
   });
 
   test("a file that was not written for the include's key is refused, so nothing runs unfiltered", () => {
@@ -137,5 +139,28 @@ describe("plan includes (the C core's side)", () => {
     const r = underPlan([["include", outer, "d".repeat(64)]], ["keyctl"]);
     expect(r.exitCode).toBe(120);
     expect(r.stderr).toContain("includes another file");
+  });
+
+  test("the default profile is resolved once per capability set; a damaged copy is resolved again", () => {
+    const caps = [...DEFAULT_CAPABILITIES];
+    const first = cachedDefaultSeccomp(caps, dir);
+    expect(first).toEqual(defaultSeccompFor(caps));
+    const file = readdirSync(dir).find((f) => f.includes("-default-") && f.endsWith(".json"))!;
+    const before = statSync(join(dir, file)).mtimeMs;
+    expect(cachedDefaultSeccomp(caps, dir)).toEqual(first);
+    expect(statSync(join(dir, file)).mtimeMs).toBe(before);
+    // Another capability set is another entry.
+    expect(cachedDefaultSeccomp([...caps, "CAP_SYS_ADMIN"], dir)).toEqual(defaultSeccompFor([...caps, "CAP_SYS_ADMIN"]));
+    writeFileSync(join(dir, file), "{not json");
+    expect(cachedDefaultSeccomp(caps, dir)).toEqual(first);
+  });
+
+  test("a new entry clears out the files other builds left", () => {
+    for (const stale of ["0123456789ab-" + "e".repeat(64) + ".plan", "0123456789ab-" + "e".repeat(64) + ".bpf", "0123456789ab-default-" + "e".repeat(64) + ".json"]) {
+      writeFileSync(join(dir, stale), "old");
+    }
+    seccompPlanRecords({ defaultAction: "SCMP_ACT_ERRNO", syscalls: [{ names: ["getpid"], action: "SCMP_ACT_ALLOW" }] }, dir);
+    expect(readdirSync(dir).filter((f) => f.startsWith("0123456789ab-"))).toEqual([]);
+    expect(existsSync(cacheFile(dir, seccompKey(strict), "plan"))).toBe(true);
   });
 });
