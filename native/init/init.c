@@ -26,6 +26,9 @@ int init_main(void *arg) {
   ssize_t got = sync_recv_line(sync, line, sizeof line);
   if (got <= 0 || strncmp(line, "go", 2)) _exit(1);
   trace_step("go");
+  /* The init's own part of the plan: TypeScript wrote it while stage 0 cloned us. */
+  const struct plan_record *more = plan_find(plan, "plan_more");
+  if (more && (more->argc != 1 || plan_append(plan, more->argv[0], err, sizeof err) < 0)) fail(sync, "%s", err[0] ? err : "plan: plan_more needs a PATH");
   if (line[2] == ' ') plan_set_value(plan, "state_json", line + 3);
   /* Only now: a non-dumpable process's /proc files belong to root, and an unprivileged
    * stage 0 had to write our id maps first. */

@@ -78,32 +78,42 @@ static int splice_include(const struct plan_record *inc, struct plan_record **re
   return 0;
 }
 
-int plan_load(struct plan *plan, const char *path, char *err, size_t errlen) {
+/* Appends the records of the file at path to recs (includes spliced in). */
+static int load_into(const char *path, struct plan_record **recs, int *count, int *cap, char *err, size_t errlen) {
   size_t len;
   char *buf = read_file(path, 0, &len, err, errlen);
   if (!buf) return -1;
-  struct plan_record *main_recs = NULL, *recs = NULL;
-  int main_count = 0, main_cap = 0, count = 0, cap = 0;
-  if (split_records(buf, len, &main_recs, &main_count, &main_cap, err, errlen) < 0) return -1;
-  for (int i = 0; i < main_count; i++) {
-    if (!strcmp(main_recs[i].op, "include")) {
-      if (splice_include(&main_recs[i], &recs, &count, &cap, err, errlen) < 0) return -1;
+  struct plan_record *file_recs = NULL;
+  int file_count = 0, file_cap = 0;
+  if (split_records(buf, len, &file_recs, &file_count, &file_cap, err, errlen) < 0) return -1;
+  for (int i = 0; i < file_count; i++) {
+    if (!strcmp(file_recs[i].op, "include")) {
+      if (splice_include(&file_recs[i], recs, count, cap, err, errlen) < 0) return -1;
       continue;
     }
-    if (count + 1 >= cap) {
-      int grown = cap * 2 + 64;
-      struct plan_record *r = realloc(recs, (size_t)grown * sizeof *recs);
+    if (*count + 1 >= *cap) {
+      int grown = *cap * 2 + 64;
+      struct plan_record *r = realloc(*recs, (size_t)grown * sizeof **recs);
       if (!r) { snprintf(err, errlen, "out of memory"); return -1; }
-      recs = r;
-      cap = grown;
+      *recs = r;
+      *cap = grown;
     }
-    recs[count++] = main_recs[i];
+    (*recs)[(*count)++] = file_recs[i];
   }
-  free(main_recs);
-  if (!recs && !(recs = calloc(1, sizeof *recs))) { snprintf(err, errlen, "out of memory"); return -1; }
-  plan->records = recs;
-  plan->count = count;
+  free(file_recs);
+  if (!*recs && !(*recs = calloc(1, sizeof **recs))) { snprintf(err, errlen, "out of memory"); return -1; }
+  if (*cap == 0) *cap = 1;
   return 0;
+}
+
+int plan_load(struct plan *plan, const char *path, char *err, size_t errlen) {
+  plan->records = NULL;
+  plan->count = plan->cap = 0;
+  return load_into(path, &plan->records, &plan->count, &plan->cap, err, errlen);
+}
+
+int plan_append(struct plan *plan, const char *path, char *err, size_t errlen) {
+  return load_into(path, &plan->records, &plan->count, &plan->cap, err, errlen);
 }
 
 const struct plan_record *plan_find(const struct plan *plan, const char *op) {

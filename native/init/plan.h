@@ -13,10 +13,14 @@ struct plan_record {
 struct plan {
   struct plan_record *records;
   int count;
+  int cap; /* room in records; always at least one more than count (plan_set_value) */
 };
 
 /* Reads the whole file and splits it into records. Returns 0, or -1 with err filled. */
 int plan_load(struct plan *plan, const char *path, char *err, size_t errlen);
+
+/* Adds the records of another plan file (`plan_more`: the init's part, written while stage 0 clones). */
+int plan_append(struct plan *plan, const char *path, char *err, size_t errlen);
 
 /* First record with this op, or NULL. */
 const struct plan_record *plan_find(const struct plan *plan, const char *op);

@@ -7,7 +7,7 @@ import type { Spec } from "../oci/spec.ts";
 import { parseSpec, checkContainerId, OciConfigError } from "../oci/validate.ts";
 import { OCI_VERSION } from "../oci/version.ts";
 import { encodePlan, type PlanRecord } from "./plan-encoding.ts";
-import { buildCreatePlan, resolveRootfs } from "./plan.ts";
+import { buildCreatePlanParts, resolveRootfs } from "./plan.ts";
 import { StateStore, type ContainerRecord } from "./state-store.ts";
 import { startInit, expectMessage, type InitProcess, type Stdio } from "./native.ts";
 import { runHooks, runHooksWarnOnly } from "./hooks.ts";
@@ -120,19 +120,21 @@ export async function createContainer(store: StateStore, opts: CreateOptions): P
         noCgroup = true;
       }
     }
-    const plan: PlanRecord[] = buildCreatePlan(spec, {
+    const parts = buildCreatePlanParts(spec, {
       bundle, stateDir: dir, seccompCacheDir: seccompCacheDir(store.root), noPivot: opts.noPivot, consoleSocket: opts.consoleSocket ? resolve(opts.consoleSocket) : undefined,
       preserveFds: opts.preserveFds, cgroupDirs: noCgroup ? {} : cgroup.paths(),
       warn: opts.warn ?? ((m) => process.stderr.write(`berth-runtime: warning: ${m}\n`)),
     });
-    if (!noCgroup) plan.push(...cgroupEntryRecords(cgroup, opts.foreground ?? false));
-    const planPath = join(dir, "plan");
+    const planPath = join(dir, "plan"), initPlanPath = join(dir, "plan.init");
+    const plan: PlanRecord[] = [...parts.stage0, ...(noCgroup ? [] : cgroupEntryRecords(cgroup, opts.foreground ?? false)), ["plan_more", initPlanPath]];
     writeFileSync(planPath, encodePlan(plan));
-    opts.debug?.(`plan for ${opts.id}: ${JSON.stringify(plan)}`);
     init.send(`plan ${planPath}`);
     trace("create: plan sent");
-    // While stage 0 loads the plan and clones the init (new namespaces: ~1.5 ms), the state and
-    // the fifo: the init opens the fifo only after "go", and nothing in C reads the state.
+    // While stage 0 loads its part and clones the init (new namespaces: ~1.5 ms): the init's part
+    // of the plan (read after "go"), the state, the fifo (opened after "go"; nothing in C reads the state).
+    const initPlan = parts.init();
+    writeFileSync(initPlanPath, encodePlan(initPlan));
+    opts.debug?.(`plan for ${opts.id}: ${JSON.stringify([...plan, ...initPlan])}`);
     mkfifo(join(dir, "exec.fifo"), 0o622);
     chmodSync(join(dir, "exec.fifo"), 0o622); // past the umask: a user-namespaced init must open it
     const record: ContainerRecord = {

@@ -202,17 +202,44 @@ function hookRecords(spec: Spec): PlanRecord[] {
 }
 
 export function buildCreatePlan(spec: Spec, opts: CreatePlanOptions): PlanRecord[] {
+  const parts = buildCreatePlanParts(spec, opts);
+  return [...parts.stage0, ...parts.init()];
+}
+
+/** Records only stage 0 reads (it runs them before and right after the clone). */
+const STAGE0_PROCESS_OPS = new Set(["terminal", "console_socket"]);
+
+/**
+ * The plan in two parts: what stage 0 needs to clone the init (namespaces, id maps, console,
+ * state dir, seccomp), and the init's own part (root filesystem, mounts, devices, the process),
+ * built by `init()` while stage 0 clones and read by the init once it gets "go" (`plan_more`).
+ * Errors in either part are thrown when that part is built.
+ */
+export function buildCreatePlanParts(spec: Spec, opts: CreatePlanOptions): { stage0: PlanRecord[]; init: () => PlanRecord[] } {
   if (!spec.process) fail("process is missing: say what to run");
   const linux = spec.linux ?? {};
   const { records: nsRecords, created, all } = namespaceRecords(spec);
-  const plan: PlanRecord[] = [...nsRecords, ...idMapRecords(spec, created)];
+  const stage0: PlanRecord[] = [...nsRecords, ...idMapRecords(spec, created)];
   if (linux.timeOffsets) {
     if (!created.has("time")) fail("linux.timeOffsets needs a new time namespace");
     for (const [clock, off] of Object.entries(linux.timeOffsets)) {
       if (clock !== "monotonic" && clock !== "boottime") fail(`linux.timeOffsets: unknown clock ${clock}`);
-      plan.push(["timens", clock, off.secs ?? 0, off.nanosecs ?? 0]);
+      stage0.push(["timens", clock, off.secs ?? 0, off.nanosecs ?? 0]);
     }
   }
+  const process = processRecords(spec.process, opts);
+  stage0.push(...process.filter((r) => STAGE0_PROCESS_OPS.has(r[0])));
+  stage0.push(["state_dir", opts.stateDir]);
+  if (linux.seccomp) stage0.push(...seccompPlanRecords(linux.seccomp, opts.seccompCacheDir));
+  if (linux.personality) fail("linux.personality is not supported by berth-runtime yet");
+  if (linux.intelRdt) fail("linux.intelRdt is not supported on this host");
+  if (linux.mountLabel) fail("linux.mountLabel: SELinux is not available on this host; remove it");
+  return { stage0, init: () => initRecords(spec, opts, created, all, process.filter((r) => !STAGE0_PROCESS_OPS.has(r[0]))) };
+}
+
+function initRecords(spec: Spec, opts: CreatePlanOptions, created: Set<NamespaceType>, all: Set<NamespaceType>, process: PlanRecord[]): PlanRecord[] {
+  const linux = spec.linux ?? {};
+  const plan: PlanRecord[] = [];
   if (created.has("network")) plan.push(["loopback_up"]);
   // A uts namespace joined by path counts: the hostname is set inside it, as runc does.
   if (spec.hostname !== undefined) {
@@ -239,13 +266,8 @@ export function buildCreatePlan(spec: Spec, opts: CreatePlanOptions): PlanRecord
     checkSysctlNamespaced(k, all);
     plan.push(["sysctl", k, v]);
   }
-  plan.push(["state_dir", opts.stateDir]);
-  plan.push(...processRecords(spec.process, opts));
-  if (linux.seccomp) plan.push(...seccompPlanRecords(linux.seccomp, opts.seccompCacheDir));
+  plan.push(...process);
   plan.push(...hookRecords(spec));
-  if (linux.personality) fail("linux.personality is not supported by berth-runtime yet");
-  if (linux.intelRdt) fail("linux.intelRdt is not supported on this host");
-  if (linux.mountLabel) fail("linux.mountLabel: SELinux is not available on this host; remove it");
   return plan;
 }
 
