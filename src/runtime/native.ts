@@ -34,7 +34,7 @@ export function startInit(mode: "create" | "exec", planPath: string, flags: stri
   const fromInit = proc.stdio[out] as unknown as number;
   const toInit = proc.stdio[inn] as unknown as number;
   let buffered = "";
-  let closed = false;
+  let closed = false, controlClosed = false;
   const chunk = Buffer.alloc(65536);
   return {
     proc,
@@ -68,6 +68,9 @@ export function startInit(mode: "create" | "exec", planPath: string, flags: stri
       }
     },
     closeControl() {
+      // Once only: a second close could hit an fd number reused since (Bun's own, say).
+      if (controlClosed) return;
+      controlClosed = true;
       for (const fd of [fromInit, toInit]) {
         try { closeSync(fd); } catch { /* already closed */ }
       }
