@@ -78,7 +78,7 @@ const repo = resolve(import.meta.dir, "..");
 const USAGE = "usage: bun bench/engine-run.ts [--runs N] [--warmup N] [--only name,name] [--rss N] [--churn N] [--berth PATH] [--json]";
 
 function parseOptions(argv: string[]): Options {
-  const opts: Options = { runs: 30, warmup: 3, only: null, rss: 10, churn: 200, json: false, berth: join(repo, "bin/berth") };
+  const opts: Options = { runs: 100, warmup: 3, only: null, rss: 10, churn: 200, json: false, berth: join(repo, "bin/berth") };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const value = (): string => {
