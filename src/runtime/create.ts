@@ -161,7 +161,14 @@ export async function createContainer(store: StateStore, opts: CreateOptions): P
     await runHooks("prestart", spec.hooks?.prestart, state);
     await runHooks("createRuntime", spec.hooks?.createRuntime, state);
     init.send(`go ${JSON.stringify(state)}`);
-    await opts.whileInitPrepares?.(record, init);
+    try {
+      await opts.whileInitPrepares?.(record, init);
+    } catch (e) {
+      // The init may have failed meanwhile (a command that does not exist, say) and taken its
+      // namespaces with it: its own error is the one to report, not what the caller then tripped on.
+      expectMessage(init, "ready");
+      throw e;
+    }
     expectMessage(init, "ready");
     trace("create: ready");
     if (!opts.foreground) {

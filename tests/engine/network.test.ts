@@ -51,6 +51,23 @@ describe("networking", () => {
     }
   }, 180_000);
 
+  test("a command that does not exist: docker's 127 and message on the bridge too, not the bridge's own trouble with the gone init", () => {
+    try {
+      const r = berth(root, ["run", "--rm", "busybox", "nosuchcmd"], { env });
+      expect(r.stderr).toMatch(/exec: "nosuchcmd": executable file not found in \$PATH/);
+      expect(r.code).toBe(127);
+      expect(berth(root, ["ps", "-aq"], { env }).stdout).toBe("");
+      const m = openNetworks(root, { namePrefix: PREFIX, defaultSubnet: SUBNET });
+      try {
+        expect(m.inspect("bridge").containers).toEqual([]);
+      } finally {
+        m.close();
+      }
+    } finally {
+      resetNetworks();
+    }
+  }, 180_000);
+
   test("-p 127.0.0.1::80 publishes on a free loopback port that answers", async () => {
     try {
       expect(berth(root, ["run", "-d", "--name", "pub", "-p", "127.0.0.1::80", "busybox", "httpd", "-f", "-p", "80", "-h", "/var/www"], { env }).code).toBe(0);
