@@ -310,12 +310,14 @@ export class Engine {
     }
   }
 
-  private async startLocked(id: string, opts: StartOptions): Promise<ContainerRow> {
+  /** `restarting`: the exit hook restarting a container it already finalized (the row stays
+   *  "restarting" until this run is "starting": no one sees a passing "exited"). */
+  private async startLocked(id: string, opts: StartOptions, restarting = false): Promise<ContainerRow> {
     let row = this.store.get(id);
     if (!row) throw new EngineError(`no such container: ${id}`);
     const view = this.observe(row);
     if (view.running) return row; // docker: starting a running container is a no-op
-    if (row.state === "running" || row.state === "paused" || row.state === "restarting") row = await this.finalize(row);
+    if (row.state === "running" || row.state === "paused" || (row.state === "restarting" && !restarting)) row = await this.finalize(row);
     if (row.state === "removing") throw new EngineError(`container ${row.name} is marked for removal and cannot be started`);
     const previous: StoredState = row.startedAt ? "exited" : "created";
     const starting = this.store.updated(row, { state: "starting", error: "", stoppedByUser: false });
@@ -722,8 +724,7 @@ export class Engine {
         this.store.update(id, { state: "exited" });
         return;
       }
-      this.store.update(id, { state: "exited" });
-      await this.startLocked(id, {});
+      await this.startLocked(id, {}, true);
     } finally {
       this.unlock(again, id);
     }
