@@ -16,6 +16,16 @@ afterAll(() => {
   cleanupRoot(root.length ? root : "/nonexistent");
 });
 
+/** The containers on the default bridge, as the network store has them. */
+function bridgeMembers(): unknown[] {
+  const m = openNetworks(root, { namePrefix: PREFIX, defaultSubnet: SUBNET });
+  try {
+    return m.inspect("bridge").containers;
+  } finally {
+    m.close();
+  }
+}
+
 function resetNetworks(): void {
   const m = openNetworks(root, { namePrefix: PREFIX, defaultSubnet: SUBNET });
   try { m.reset(); } finally { m.close(); }
@@ -40,12 +50,7 @@ describe("networking", () => {
       expect(body).toBe("hello from berth\n");
       expect(readFileSync("/proc/net/dev", "utf8")).toContain(`${PREFIX}0:`);
       expect(berth(root, ["rm", "-f", "web"], { env }).code).toBe(0);
-      const m = openNetworks(root, { namePrefix: PREFIX, defaultSubnet: SUBNET });
-      try {
-        expect(m.inspect("bridge").containers).toEqual([]);
-      } finally {
-        m.close();
-      }
+      expect(bridgeMembers()).toEqual([]);
     } finally {
       resetNetworks();
     }
@@ -57,12 +62,7 @@ describe("networking", () => {
       expect(r.stderr).toMatch(/exec: "nosuchcmd": executable file not found in \$PATH/);
       expect(r.code).toBe(127);
       expect(berth(root, ["ps", "-aq"], { env }).stdout).toBe("");
-      const m = openNetworks(root, { namePrefix: PREFIX, defaultSubnet: SUBNET });
-      try {
-        expect(m.inspect("bridge").containers).toEqual([]);
-      } finally {
-        m.close();
-      }
+      expect(bridgeMembers()).toEqual([]);
     } finally {
       resetNetworks();
     }
