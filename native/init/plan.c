@@ -29,6 +29,19 @@ static char *read_file(const char *path, int flags, size_t *len, char *err, size
   return buf;
 }
 
+/* Appends one record, keeping room for one more after it (plan_set_value adds one). */
+static int push_record(struct plan_record **recs, int *count, int *cap, struct plan_record rec, char *err, size_t errlen) {
+  if (*count + 1 >= *cap) {
+    int grown = *cap * 2 + 64;
+    struct plan_record *r = realloc(*recs, (size_t)grown * sizeof **recs);
+    if (!r) { snprintf(err, errlen, "out of memory"); return -1; }
+    *recs = r;
+    *cap = grown;
+  }
+  (*recs)[(*count)++] = rec;
+  return 0;
+}
+
 /* Splits one file's text into records appended to *recs (grown as needed). */
 static int split_records(char *buf, size_t len, struct plan_record **recs, int *count, int *cap, char *err, size_t errlen) {
   size_t tokens = 0;
@@ -44,15 +57,7 @@ static int split_records(char *buf, size_t len, struct plan_record **recs, int *
       snprintf(err, errlen, "plan record %s has a bad field count", tok[i]);
       return -1;
     }
-    if (*count + 1 >= *cap) { /* +1: plan_set_value may add one record */
-      int grown = *cap * 2 + 64;
-      struct plan_record *r = realloc(*recs, (size_t)grown * sizeof **recs);
-      if (!r) { snprintf(err, errlen, "out of memory"); return -1; }
-      *recs = r;
-      *cap = grown;
-    }
-    (*recs)[*count] = (struct plan_record){ .op = tok[i], .argc = (int)n, .argv = tok + i + 2 };
-    (*count)++;
+    if (push_record(recs, count, cap, (struct plan_record){ .op = tok[i], .argc = (int)n, .argv = tok + i + 2 }, err, errlen) < 0) return -1;
     i += 2 + (size_t)n;
   }
   return 0;
@@ -91,18 +96,14 @@ static int load_into(const char *path, struct plan_record **recs, int *count, in
       if (splice_include(&file_recs[i], recs, count, cap, err, errlen) < 0) return -1;
       continue;
     }
-    if (*count + 1 >= *cap) {
-      int grown = *cap * 2 + 64;
-      struct plan_record *r = realloc(*recs, (size_t)grown * sizeof **recs);
-      if (!r) { snprintf(err, errlen, "out of memory"); return -1; }
-      *recs = r;
-      *cap = grown;
-    }
-    (*recs)[(*count)++] = file_recs[i];
+    if (push_record(recs, count, cap, file_recs[i], err, errlen) < 0) return -1;
   }
   free(file_recs);
-  if (!*recs && !(*recs = calloc(1, sizeof **recs))) { snprintf(err, errlen, "out of memory"); return -1; }
-  if (*cap == 0) *cap = 1;
+  /* An empty plan still has room for the one record plan_set_value may add. */
+  if (!*recs) {
+    *cap = 1;
+    if (!(*recs = calloc(1, sizeof **recs))) { snprintf(err, errlen, "out of memory"); return -1; }
+  }
   return 0;
 }
 

@@ -35,10 +35,14 @@ function converter(): string {
   return (converterId = h.digest("hex"));
 }
 
+/** The prefix of this build's cache files (BUILD above). */
+function buildTag(): string {
+  return `${converter().slice(0, 12)}-`;
+}
+
 /** Where the cache keeps KEY's file of this kind. */
 export function cacheFile(cacheDir: string, key: string, kind: "plan" | "bpf" | "default"): string {
-  const tag = converter().slice(0, 12);
-  return join(cacheDir, kind === "default" ? `${tag}-default-${key}.json` : `${tag}-${key}.${kind}`);
+  return join(cacheDir, kind === "default" ? `${buildTag()}default-${key}.json` : `${buildTag()}${key}.${kind}`);
 }
 
 export function seccompKey(seccomp: Seccomp): string {
@@ -89,7 +93,7 @@ function writeAtomically(path: string, data: string | Uint8Array): void {
   const tmp = `${path}.${process.pid}.tmp`;
   writeFileSync(tmp, data, { mode: 0o600 });
   renameSync(tmp, path);
-  const mine = `${converter().slice(0, 12)}-`;
+  const mine = buildTag();
   for (const name of readdirSync(dir)) {
     if (!name.startsWith(mine) && /\.(plan|bpf|json)$/.test(name)) rmSync(join(dir, name), { force: true });
   }
