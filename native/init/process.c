@@ -121,18 +121,25 @@ static void __attribute__((noreturn)) exec_fail(int report_fd, int code, const c
   _exit(code);
 }
 
+#define ID_MAX 4294967294u
+static int id_in_range(long long id) { return id >= 0 && id <= (long long)ID_MAX; }
+
 static int set_user(const struct plan *plan, char *err, size_t n) {
   const struct plan_record *u = plan_find(plan, "user");
   long long uid = 0, gid = 0, umask_v = -1;
   if (u && u->argc == 3 && (plan_int(u->argv[0], &uid, err, n) < 0 || plan_int(u->argv[1], &gid, err, n) < 0 ||
                             plan_int(u->argv[2], &umask_v, err, n) < 0))
     return -1;
+  /* Ids are 32-bit and (uid_t)-1 means "unchanged" to setresuid: anything else would wrap to a
+   * different id, or leave the process root. TypeScript refuses these first; this is the last line. */
+  if (!id_in_range(uid) || !id_in_range(gid)) { snprintf(err, n, "user %lld:%lld: ids range from 0 to %u", uid, gid, ID_MAX); return -1; }
   const struct plan_record *g = plan_find(plan, "groups");
   gid_t groups[NGROUPS_MAX];
   int ng = 0;
   for (int i = 0; g && i < g->argc && ng < NGROUPS_MAX; i++) {
     long long v;
     if (plan_int(g->argv[i], &v, err, n) < 0) return -1;
+    if (!id_in_range(v)) { snprintf(err, n, "additional gid %lld: ids range from 0 to %u", v, ID_MAX); return -1; }
     groups[ng++] = (gid_t)v;
   }
   if (setgroups((size_t)ng, groups) < 0 && (ng > 0 || errno != EPERM)) {

@@ -5,6 +5,7 @@ import { existsSync, readFileSync } from "node:fs";
 import type { ImageConfig } from "../image/oci.ts";
 import { CAPABILITY_NAMES, normalizeCapability } from "../security/capabilities.ts";
 import { EngineError, UsageError } from "./errors.ts";
+import { checkUserSyntax } from "./users.ts";
 import {
   expandEnv, mergeEnv, parseCpus, parseInteger, parseLabels, parseMemory, parseMemorySwap, parsePublish, parseRestart,
   parseSignal, parseSize, parseTmpfs, parseVolumeSpec, readEnvFile,
@@ -173,7 +174,7 @@ export function buildConfig(req: CreateRequest, image: ImageInfo, id: string): C
     cmd,
     env,
     workingDir: req.workdir ?? ic.WorkingDir ?? "",
-    user: req.user ?? ic.User ?? "",
+    user: checkedUser(req.user ?? ic.User ?? ""),
     hostname: req.hostname ?? (network === "host" ? hostHostname() : id.slice(0, 12)),
     domainname: req.domainname,
     tty: req.tty ?? false,
@@ -257,4 +258,10 @@ function hostHostname(): string {
   } catch {
     return "localhost";
   }
+}
+
+/** -u (or the image's User) as given, once its syntax and id ranges are known good. */
+function checkedUser(user: string): string {
+  checkUserSyntax(user);
+  return user;
 }

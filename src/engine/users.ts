@@ -19,33 +19,58 @@ function readTable(rootfs: string, file: string): string[][] {
   }
 }
 
+/** Docker's range for user and group ids (moby's user package): 0 to 2^31-1. Larger numbers
+ *  would wrap in the kernel's 32-bit ids — 4294967295 is (uid_t)-1, "unchanged", which left the
+ *  process root — so they are refused here, where the text is first read as a number. */
+export const MAX_USER_ID = 2 ** 31 - 1;
+
+const NUMERIC = /^\d+$/;
+
+/** A uid or gid from -u or from the image's passwd/group files. */
+function parseId(text: string, where: string): number {
+  const id = Number(text);
+  if (!NUMERIC.test(text) || id > MAX_USER_ID) throw new EngineError(`${where}: uids and gids must be in range 0-${MAX_USER_ID}, got ${JSON.stringify(text)}`);
+  return id;
+}
+
+/** -u's own syntax, checked when the container is created (the image is read only at start):
+ *  USER[:GROUP], numbers within range. */
+export function checkUserSyntax(spec: string): void {
+  const parts = spec.split(":");
+  if (parts.length > 2 || (spec !== "" && parts[0] === "")) throw new EngineError(`invalid user ${JSON.stringify(spec)}: expected USER[:GROUP], a name or a number each`);
+  for (const part of parts) if (NUMERIC.test(part)) parseId(part, `user ${spec}`);
+}
+
 export function resolveUser(rootfs: string, spec: string): ResolvedUser {
+  checkUserSyntax(spec);
   const [userPart = "", groupPart] = spec === "" ? ["root"] : spec.split(":");
   const passwd = readTable(rootfs, "/etc/passwd");
   const groups = readTable(rootfs, "/etc/group");
   let uid: number, gid: number, home = "/", name: string | undefined;
-  const entry = /^\d+$/.test(userPart) ? passwd.find((p) => p[2] === userPart) : passwd.find((p) => p[0] === userPart);
+  const numericUser = NUMERIC.test(userPart) ? parseId(userPart, `user ${spec}`) : undefined;
+  const entry = numericUser !== undefined ? passwd.find((p) => p[2] === userPart) : passwd.find((p) => p[0] === userPart);
   if (entry) {
     name = entry[0];
-    uid = Number(entry[2]);
-    gid = Number(entry[3]);
+    uid = parseId(entry[2] ?? "", `/etc/passwd entry for ${name}`);
+    gid = parseId(entry[3] ?? "", `/etc/passwd entry for ${name}`);
     home = entry[5] || "/";
-  } else if (/^\d+$/.test(userPart)) {
-    uid = Number(userPart);
+  } else if (numericUser !== undefined) {
+    uid = numericUser;
     gid = 0; // docker's default group for a uid without a passwd entry
   } else {
     throw new EngineError(`unable to find user ${userPart}: no matching entries in passwd file`);
   }
   if (groupPart !== undefined && groupPart !== "") {
-    if (/^\d+$/.test(groupPart)) gid = Number(groupPart);
+    if (NUMERIC.test(groupPart)) gid = parseId(groupPart, `group in ${spec}`);
     else {
       const g = groups.find((x) => x[0] === groupPart);
       if (!g) throw new EngineError(`unable to find group ${groupPart}: no matching entries in group file`);
-      gid = Number(g[2]);
+      gid = parseId(g[2] ?? "", `/etc/group entry for ${groupPart}`);
     }
   }
   const additionalGids = name === undefined ? [] : groups
-    .filter((g) => (g[3] ?? "").split(",").includes(name!) && Number(g[2]) !== gid)
-    .map((g) => Number(g[2]));
+    .filter((g) => (g[3] ?? "").split(",").includes(name!))
+    .map((g) => parseId(g[2] ?? "", `/etc/group entry for ${g[0]}`))
+    .filter((id) => id !== gid);
   return { uid, gid, additionalGids, home };
 }

@@ -10,6 +10,11 @@ function fail(msg: string): never {
   throw new OciConfigError(`config.json: ${msg}`);
 }
 
+/** For checks shared with other sources than config.json: the field names its source. */
+function bad(msg: string): never {
+  throw new OciConfigError(msg);
+}
+
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
@@ -22,6 +27,41 @@ function checkStrings(v: unknown, field: string): void {
 function checkUint(v: unknown, field: string): void {
   if (v === undefined) return;
   if (typeof v !== "number" || !Number.isInteger(v) || v < 0) fail(`${field} must be a non-negative integer, got ${JSON.stringify(v)}`);
+}
+
+/** The largest uid or gid the kernel takes: ids are 32-bit, and (uid_t)-1 = 4294967295 means
+ *  "leave unchanged" to setresuid, so a process asked to run as it would stay root. */
+export const MAX_ID = 0xffff_fffe;
+
+function checkId(v: unknown, field: string): void {
+  if (v === undefined) return;
+  if (typeof v !== "number" || !Number.isInteger(v) || v < 0 || v > MAX_ID) bad(`${field} must be an integer from 0 to ${MAX_ID}, got ${JSON.stringify(v)}`);
+}
+
+/** An id map entry: both ranges must fit in 32 bits without wrapping (the kernel refuses them). */
+function checkIdMap(m: unknown, field: string): void {
+  if (!isObject(m)) bad(`${field} must be an object with containerID, hostID and size`);
+  checkId(m.containerID, `${field}.containerID`);
+  checkId(m.hostID, `${field}.hostID`);
+  const size = m.size;
+  if (typeof size !== "number" || !Number.isInteger(size) || size < 1) bad(`${field}.size must be a positive integer, got ${JSON.stringify(size)}`);
+  for (const key of ["containerID", "hostID"] as const) {
+    const first = (m[key] as number | undefined) ?? 0;
+    if (first + size - 1 > MAX_ID) bad(`${field}: ${key} ${first} + size ${size} runs past the largest id ${MAX_ID}`);
+  }
+}
+
+/** process.user, from config.json or an exec's process: `field` names where it came from. */
+export function checkProcessUser(user: unknown, field: string): void {
+  if (!isObject(user)) bad(`${field} must be an object with uid and gid`);
+  checkId(user.uid, `${field}.uid`);
+  checkId(user.gid, `${field}.gid`);
+  // Any uint32, as runc passes it on (the kernel keeps the permission bits).
+  if (user.umask !== undefined && (typeof user.umask !== "number" || !Number.isInteger(user.umask) || user.umask < 0 || user.umask > 0xffff_ffff)) bad(`${field}.umask must be a non-negative 32-bit integer, got ${JSON.stringify(user.umask)}`);
+  if (user.additionalGids !== undefined) {
+    if (!Array.isArray(user.additionalGids)) bad(`${field}.additionalGids must be an array`);
+    user.additionalGids.forEach((g, i) => checkId(g, `${field}.additionalGids[${i}]`));
+  }
 }
 
 /** Accepts runtime-spec 1.x (the version this runtime implements). */
@@ -51,14 +91,7 @@ export function parseSpec(text: string): Spec {
     checkStrings(p.args, "process.args");
     checkStrings(p.env, "process.env");
     if (typeof p.cwd !== "string" || !p.cwd.startsWith("/")) fail(`process.cwd must be an absolute path, got ${JSON.stringify(p.cwd)}`);
-    if (!isObject(p.user)) fail("process.user must be an object with uid and gid");
-    checkUint(p.user.uid, "process.user.uid");
-    checkUint(p.user.gid, "process.user.gid");
-    checkUint(p.user.umask, "process.user.umask");
-    if (p.user.additionalGids !== undefined) {
-      if (!Array.isArray(p.user.additionalGids)) fail("process.user.additionalGids must be an array");
-      p.user.additionalGids.forEach((g, i) => checkUint(g, `process.user.additionalGids[${i}]`));
-    }
+    checkProcessUser(p.user, "config.json: process.user");
     if (p.env?.some((e) => !e.includes("="))) fail(`process.env entries must look like KEY=VALUE, got ${JSON.stringify(p.env.find((e) => !e.includes("=")))}`);
     if (p.rlimits !== undefined) {
       if (!Array.isArray(p.rlimits)) fail("process.rlimits must be an array");
@@ -106,10 +139,17 @@ export function parseSpec(text: string): Spec {
       const maps = linux[key];
       if (maps === undefined) continue;
       if (!Array.isArray(maps)) fail(`linux.${key} must be an array`);
-      maps.forEach((m, i) => {
-        checkUint(m.containerID, `linux.${key}[${i}].containerID`);
-        checkUint(m.hostID, `linux.${key}[${i}].hostID`);
-        checkUint(m.size, `linux.${key}[${i}].size`);
+      maps.forEach((m, i) => checkIdMap(m, `config.json: linux.${key}[${i}]`));
+    }
+    if (linux.devices !== undefined) {
+      if (!Array.isArray(linux.devices)) fail("linux.devices must be an array");
+      linux.devices.forEach((d, i) => {
+        if (!isObject(d)) fail(`linux.devices[${i}] must be an object`);
+        checkId(d.uid, `config.json: linux.devices[${i}].uid`);
+        checkId(d.gid, `config.json: linux.devices[${i}].gid`);
+        checkUint(d.major, `linux.devices[${i}].major`);
+        checkUint(d.minor, `linux.devices[${i}].minor`);
+        if (d.fileMode !== undefined && (typeof d.fileMode !== "number" || !Number.isInteger(d.fileMode) || d.fileMode < 0 || d.fileMode > 0o7777)) fail(`linux.devices[${i}].fileMode must be a permission mode from 0 to 0o7777, got ${JSON.stringify(d.fileMode)}`);
       });
     }
     if (linux.sysctl !== undefined && (!isObject(linux.sysctl) || Object.values(linux.sysctl).some((v) => typeof v !== "string"))) {

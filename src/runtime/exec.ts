@@ -4,7 +4,7 @@ import { cgroupEntryRecords } from "./cgroup-entry.ts";
 import { readFileSync, writeFileSync, unlinkSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Process } from "../oci/spec.ts";
-import { OciConfigError } from "../oci/validate.ts";
+import { OciConfigError, checkProcessUser } from "../oci/validate.ts";
 import { encodePlan, type PlanRecord } from "./plan-encoding.ts";
 import { processRecords } from "./plan.ts";
 import type { StateStore } from "./state-store.ts";
@@ -43,6 +43,8 @@ export async function execInContainer(store: StateStore, opts: ExecOptions): Pro
   const rec = store.read(opts.id);
   const status = statusOf(store, rec);
   if (status !== "running" && status !== "created") throw new Error(`cannot exec in container ${opts.id}: it is ${status}`);
+  // The same id rules as config.json's process, whether it came from --process or from flags.
+  checkProcessUser(opts.process.user, "exec: process.user");
   if (opts.process.terminal && opts.detach && !opts.consoleSocket) {
     throw new OciConfigError("cannot allocate a terminal for a detached exec without --console-socket");
   }
