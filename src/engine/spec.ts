@@ -163,7 +163,10 @@ export function buildSpec(cfg: ContainerConfig, ctx: SpecContext): Spec {
     seccomp = cfg.seccomp === "default" ? (ctx.defaultSeccomp ?? defaultSeccompFor)(caps.bounding ?? []) : (cfg.seccompProfile as Seccomp);
   }
   const resources = resourcesOf(cfg) ?? {};
-  if (cfg.privileged) resources.devices = [{ allow: true, access: "rwm" }];
+  // Every container carries a device cgroup (docker's): deny all, and the runtime adds the
+  // devices every container has (null, zero, ptys…). Without a rule list the runtime would make
+  // no device cgroup at all, and a node made with mknod (or shipped in a layer) would open.
+  resources.devices = cfg.privileged ? [{ allow: true, access: "rwm" }] : [{ allow: false, access: "rwm" }];
 
   return {
     ociVersion: OCI_VERSION,

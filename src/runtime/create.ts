@@ -150,7 +150,7 @@ export async function createContainer(store: StateStore, opts: CreateOptions): P
     if (opts.pidFile) writePidFile(resolve(opts.pidFile), pid);
     // Stage 0 is moving the init into the cgroups meanwhile; limits go on the groups themselves.
     const resources = withDefaultDeviceRules(spec.linux?.resources, spec.linux?.devices);
-    if (resources && !noCgroup) cgroup.apply(resources);
+    if (!noCgroup) cgroup.apply(resources);
     trace("create: resources applied");
     expectMessage(init, "joined");
     trace("create: joined");

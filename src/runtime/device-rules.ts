@@ -1,6 +1,8 @@
 // The device cgroup rules a container gets: the config's own, then allowances for the
 // devices every container has (as runc adds them) and for the config's linux.devices, so a
-// "deny all" config still leaves /dev/null, the pty devices and friends usable.
+// "deny all" config still leaves /dev/null, the pty devices and friends usable. A config with
+// no rules at all gets "deny all" first, as runc does (its rule emulator starts as an allow
+// list): a container is never left with the host's "a *:* rwm".
 import type { Device, DeviceCgroupRule, LinuxResources } from "../oci/spec.ts";
 
 const ALWAYS_ALLOWED: DeviceCgroupRule[] = [
@@ -17,10 +19,12 @@ const ALWAYS_ALLOWED: DeviceCgroupRule[] = [
   { allow: true, type: "c", major: 136, minor: null, access: "rwm" }, // pty slaves
 ];
 
-export function withDefaultDeviceRules(resources: LinuxResources | undefined, devices: Device[] | undefined): LinuxResources | undefined {
-  if (!resources?.devices) return resources;
+const DENY_ALL: DeviceCgroupRule = { allow: false, access: "rwm" };
+
+export function withDefaultDeviceRules(resources: LinuxResources | undefined, devices: Device[] | undefined): LinuxResources {
+  const rules = resources?.devices ?? [DENY_ALL];
   const own: DeviceCgroupRule[] = (devices ?? [])
     .filter((d) => d.type !== "p")
     .map((d) => ({ allow: true, type: d.type === "b" ? "b" : "c", major: d.major ?? null, minor: d.minor ?? null, access: "rwm" }));
-  return { ...resources, devices: [...resources.devices, ...ALWAYS_ALLOWED, ...own] };
+  return { ...resources, devices: [...rules, ...ALWAYS_ALLOWED, ...own] };
 }

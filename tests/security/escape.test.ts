@@ -134,6 +134,15 @@ describe(`escape attempts (${RUNTIME})`, () => {
     })).toBe("open ok 0");
   });
 
+  test("a config with no device rules at all still gets a device cgroup: deny all but the defaults (as runc)", () => {
+    expect(probe(["mknod-open", "/tmp/dev", "10", "237"], {}, (spec) => {
+      delete spec.linux!.resources;
+    })).toBe("open errno EPERM 1");
+    expect(probe(["mknod-open", "/tmp/null", "1", "3"], {}, (spec) => {
+      delete spec.linux!.resources;
+    })).toBe("open ok 0");
+  });
+
   test("read the host disk through a device node: EPERM; allowed by a device rule it reads (where the host can)", () => {
     const disk = hostDisk();
     if (!disk) return; // no block device on this host
