@@ -2,7 +2,7 @@
 // (five u64 masks, see native/PLAN.md). Unknown names are rejected here, before any process
 // exists, so a typo never turns into a silently weaker or stronger container.
 import type { Capabilities } from "../oci/spec.ts";
-import type { PlanRecord } from "../runtime/plan-encoding.ts";
+import type { PlanRecord } from "../sys/plan-encoding.ts";
 
 /** Bit numbers from linux/capability.h, in order (the index is the number). */
 export const CAPABILITY_NAMES = [

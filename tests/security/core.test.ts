@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Seccomp } from "../../src/oci/spec.ts";
-import type { PlanRecord } from "../../src/runtime/plan-encoding.ts";
+import type { PlanRecord } from "../../src/sys/plan-encoding.ts";
 import { capabilitiesRecord, capabilityMask, DEFAULT_CAPABILITIES } from "../../src/security/capabilities.ts";
 import { defaultSeccompFor } from "../../src/security/default-profile.ts";
 import { seccompRecords } from "../../src/security/seccomp.ts";
