@@ -242,5 +242,10 @@ describe("caps_apply", () => {
     const r = underPlan([capabilitiesRecord({ bounding: [name], permitted: [name] })], ["ids"]);
     expect(r.exitCode).toBe(124);
     expect(r.stderr).toContain(`capability ${name} was asked for but the runtime does not hold it`);
+    // The names come from the record (the C core has no table): a record of masks only says the number.
+    const masks = capabilitiesRecord({ bounding: [name], permitted: [name] }).slice(0, 6) as unknown as PlanRecord;
+    const bare = underPlan([masks], ["ids"]);
+    expect(bare.exitCode).toBe(124);
+    expect(bare.stderr).toContain(`capability ${missing} was asked for but the runtime does not hold it`);
   });
 });
