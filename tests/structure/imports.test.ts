@@ -10,7 +10,7 @@ import { circles } from "./graph.ts";
  *  never a folder of its own layer (sideways) or of a higher one. A new folder under src/ must be
  *  added here. */
 const LAYERS: readonly (readonly string[])[] = [
-  ["oci", "sys"], // the spec's types and validation; single syscalls (bun:ffi)
+  ["oci", "sys"], // the spec's types and validation; shared libc calls, the plan's wire format
   ["security", "cgroups", "storage", "network"],
   ["runtime", "image"],
   ["engine"],
@@ -24,7 +24,7 @@ const LAYER_OF = new Map(LAYERS.flatMap((folders, layer) => folders.map((f) => [
 /** The specifiers a TypeScript file imports: `from "x"` (import and export), `import "x"`,
  *  `import("x")` (also in types), `require("x")`. Comments, strings, template literals and
  *  regular expressions are skipped, so text that only looks like an import does not count. */
-export function importSpecifiers(text: string): string[] {
+function importSpecifiers(text: string): string[] {
   type Token = { kind: "word" | "string" | "punct"; value: string };
   const tokens: Token[] = [];
   const braces: ("code" | "template")[] = []; // what each open `{` returns to when it closes
@@ -127,7 +127,7 @@ function importGraph(): Map<string, string[]> {
 const folderOf = (file: string) => (file.includes("/") ? file.slice(0, file.indexOf("/")) : ".");
 
 /** Every import that does not run downward, as "from -> to (why)". */
-export function layerViolations(graph: Map<string, string[]>): string[] {
+function layerViolations(graph: Map<string, string[]>): string[] {
   const out: string[] = [];
   for (const [file, targets] of graph) {
     const from = folderOf(file);
