@@ -43,20 +43,10 @@ static int last_cap(void) {
   return cap - 1;
 }
 
-/* Names only for error messages; the numbers are the ABI. */
-static const char *const cap_names[] = {
-  "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL",
-  "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE",
-  "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_IPC_LOCK", "CAP_IPC_OWNER",
-  "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT", "CAP_SYS_PTRACE", "CAP_SYS_PACCT",
-  "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE", "CAP_SYS_RESOURCE", "CAP_SYS_TIME",
-  "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE", "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL",
-  "CAP_SETFCAP", "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM",
-  "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
-};
-
-static const char *cap_name(int cap, char *buf, size_t len) {
-  if (cap >= 0 && (size_t)cap < sizeof cap_names / sizeof cap_names[0]) return cap_names[cap];
+/* Names only for error messages (the numbers are the ABI): the `caps` record carries them after
+ * its five masks, by bit number, from the one table in src/security/capabilities.ts. */
+static const char *cap_name(const struct plan_record *rec, int cap, char *buf, size_t len) {
+  if (cap >= 0 && 5 + cap < rec->argc) return rec->argv[5 + cap];
   snprintf(buf, len, "capability %d", cap);
   return buf;
 }
@@ -64,7 +54,7 @@ static const char *cap_name(int cap, char *buf, size_t len) {
 int caps_apply(const struct plan *plan, char *err, size_t errlen) {
   const struct plan_record *rec = plan_find(plan, "caps");
   if (!rec) return 0;
-  if (rec->argc != 5) { snprintf(err, errlen, "plan: caps needs 5 masks, got %d", rec->argc); return -1; }
+  if (rec->argc < 5) { snprintf(err, errlen, "plan: caps needs 5 masks, got %d fields", rec->argc); return -1; }
   unsigned long long m[5];
   for (int i = 0; i < 5; i++)
     if (plan_u64(rec->argv[i], &m[i], err, errlen) < 0) return -1;
@@ -84,7 +74,7 @@ int caps_apply(const struct plan *plan, char *err, size_t errlen) {
     int cap = __builtin_ctzll(missing);
     char buf[32];
     snprintf(err, errlen, "capability %s was asked for but the runtime does not hold it (is it outside the host's bounding set?)",
-             cap_name(cap, buf, sizeof buf));
+             cap_name(rec, cap, buf, sizeof buf));
     return -1;
   }
 
@@ -96,7 +86,7 @@ int caps_apply(const struct plan *plan, char *err, size_t errlen) {
     if (bounding & (1ULL << cap)) continue;
     if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL) {
       char buf[32];
-      snprintf(err, errlen, "drop %s from the bounding set: %s", cap_name(cap, buf, sizeof buf), strerror(errno));
+      snprintf(err, errlen, "drop %s from the bounding set: %s", cap_name(rec, cap, buf, sizeof buf), strerror(errno));
       return -1;
     }
   }
@@ -119,7 +109,7 @@ int caps_apply(const struct plan *plan, char *err, size_t errlen) {
      * this (configs made by `runc spec` ask for it), so it is skipped, not fatal. */
     if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0 && errno != EPERM) {
       char buf[32];
-      snprintf(err, errlen, "raise %s in the ambient set: %s", cap_name(cap, buf, sizeof buf), strerror(errno));
+      snprintf(err, errlen, "raise %s in the ambient set: %s", cap_name(rec, cap, buf, sizeof buf), strerror(errno));
       return -1;
     }
   }

@@ -84,8 +84,13 @@ struct init_args {
   int state_fd;   /* O_PATH of the state dir (holds exec.fifo), opened by stage 0 as host root, or -1 */
 };
 int init_main(void *arg);
+
+/* foreground.c: stay the parent of a `--wait` container process (forward signals, relay the pty
+ * from relay_fd unless it is -1) and return its exit status (128+N for signal N). */
+int foreground_parent(pid_t child, int relay_fd);
 int wait_exit_status(pid_t pid);
-int relay_console(int sock, pid_t child);
+/* relay.c: copy between the pty master received on sock and our stdio until the pty closes. */
+void relay_console(int sock);
 
 /* main.c entry points per mode */
 int stage0_create(const struct plan *plan, int wait_child, int console_relay);

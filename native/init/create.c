@@ -17,25 +17,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-
-
-static pid_t child_pid;
-
-static void forward_signal(int sig) {
-  if (child_pid > 0) kill(child_pid, sig);
-}
-
-
-int wait_exit_status(pid_t pid) {
-  int status;
-  for (;;) {
-    pid_t w = waitpid(pid, &status, 0);
-    if (w == pid) break;
-    if (w < 0 && errno != EINTR) return 255;
-  }
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
 int stage0_create(const struct plan *cplan, int wait_child, int console_relay) {
   struct plan *plan = (struct plan *)cplan;
   char err[ERRLEN];
@@ -76,7 +57,6 @@ int stage0_create(const struct plan *cplan, int wait_child, int console_relay) {
   pid_t pid = cgroups_fork_into(plan, ns_clone_flags(plan), err, sizeof err);
   if (pid < 0) fail(FD_TO_TS, "%s", err);
   if (pid == 0) _exit(init_main(&args));
-  child_pid = pid;
   close(sp[1]);
   if (console_fd >= 0) close(console_fd);
   if (state_fd >= 0) close(state_fd);
@@ -105,9 +85,5 @@ int stage0_create(const struct plan *cplan, int wait_child, int console_relay) {
 
   /* Foreground: the container's parent until it exits. */
   close(FD_TO_TS);
-  struct sigaction sa = {.sa_handler = forward_signal};
-  int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
-  for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) sigaction(sigs[i], &sa, NULL);
-  if (relay_fd >= 0) return relay_console(relay_fd, pid);
-  return wait_exit_status(pid);
+  return foreground_parent(pid, relay_fd);
 }

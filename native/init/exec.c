@@ -7,7 +7,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,15 +14,11 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #ifndef CLONE_NEWTIME
 #define CLONE_NEWTIME 0x00000080
 #endif
-
-static pid_t child_pid;
-static void forward_signal(int sig) { if (child_pid > 0) kill(child_pid, sig); }
 
 static int differing_namespaces(pid_t pid) {
   static const char *names[] = {"user", "mnt", "pid", "net", "ipc", "uts", "cgroup", "time"};
@@ -95,7 +90,6 @@ int exec_join(const struct plan *plan, int wait_child, int console_relay) {
     if (process_chdir(plan, err, sizeof err) < 0) fail(report[1], "%s", err);
     process_exec(plan, report[1]);
   }
-  child_pid = child;
   close(report[1]);
   if (console_fd >= 0) close(console_fd);
   sync_send(FD_TO_TS, "pid %d", child);
@@ -109,9 +103,5 @@ int exec_join(const struct plan *plan, int wait_child, int console_relay) {
   sync_send(FD_TO_TS, "started");
   close(FD_TO_TS);
   if (!wait_child) return 0;
-  struct sigaction sa = {.sa_handler = forward_signal};
-  int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
-  for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) sigaction(sigs[i], &sa, NULL);
-  if (relay_fd >= 0) return relay_console(relay_fd, child);
-  return wait_exit_status(child);
+  return foreground_parent(child, relay_fd);
 }

@@ -9,8 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-int FD_TO_TS = 3, FD_FROM_TS = 4;
-
 int main(int argc, char **argv) {
   if (argc < 3 || (strcmp(argv[1], "create") && strcmp(argv[1], "exec"))) {
     fprintf(stderr, "usage: berth-init create|exec PLAN [--wait] [--console-relay] [--control-fds OUT,IN]\n"

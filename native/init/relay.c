@@ -1,6 +1,6 @@
-/* Stage 0 with --console-relay (foreground `run` of a terminal container): receives the pty
- * master from the init and copies between it and our own stdio, in raw mode, following
- * window-size changes, until the container exits. */
+/* Stage 0 or exec with --console-relay (foreground `run` of a terminal container): receives
+ * the pty master from the container process and copies between it and our own stdio, in raw
+ * mode, following window-size changes, until the pty closes (foreground.c then waits). */
 #include "core.h"
 #include <errno.h>
 #include <poll.h>
@@ -9,10 +9,8 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
-
 
 static volatile sig_atomic_t winch = 1;
 static void on_winch(int sig) { (void)sig; winch = 1; }
@@ -43,10 +41,10 @@ static int copy_once(int from, int to) {
   return 0;
 }
 
-int relay_console(int sock, pid_t child) {
+void relay_console(int sock) {
   int master = recv_fd(sock);
   close(sock);
-  if (master < 0) return wait_exit_status(child);
+  if (master < 0) return;
   struct termios saved, raw;
   int tty = isatty(0) && tcgetattr(0, &saved) == 0;
   if (tty) {
@@ -71,5 +69,4 @@ int relay_console(int sock, pid_t child) {
   }
   if (tty) tcsetattr(0, TCSANOW, &saved);
   close(master);
-  return wait_exit_status(child);
 }

@@ -7,6 +7,9 @@
 #include <string.h>
 #include <unistd.h>
 
+/* The control channel to TypeScript (core.h); main.c moves it past preserved fds. */
+int FD_TO_TS = 3, FD_FROM_TS = 4;
+
 int sync_send(int fd, const char *fmt, ...) {
   char buf[4096];
   va_list ap;

@@ -7,20 +7,13 @@
  * A start failure adds "startFailed":true and "error":"…". */
 #include "monitor.h"
 #include <errno.h>
-#include <fcntl.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
 /* -1 when the counter cannot be read. */
 static long long read_oom_kills(const char *path) {
   static char buf[4096];
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return -1;
-  ssize_t n = read(fd, buf, sizeof buf - 1);
-  close(fd);
-  if (n <= 0) return -1;
-  buf[n] = 0;
+  if (read_small(path, buf, sizeof buf) <= 0) return -1;
   for (char *line = buf; line && *line; line = strchr(line, '\n'), line = line ? line + 1 : NULL) {
     if (strncmp(line, "oom_kill ", 9)) continue;
     long long v = 0;

@@ -46,6 +46,9 @@ int parse_u64(const char *s, unsigned long long *out);
 const char *describe(const char *a, const char *b, int err);
 void warn_msg(const char *msg);
 int write_file_atomic(const char *path, const char *data, size_t n);
+/* A small file (pid file, /proc or cgroup file) in one read, NUL-terminated: its length, 0 when
+ * nothing could be read, -1 (errno from open) when it cannot be opened. */
+ssize_t read_small(const char *path, char *buf, size_t size);
 int set_nonblock(int fd);
 int dev_null(int flags);
 long long now_ms(void);

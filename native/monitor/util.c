@@ -115,6 +115,16 @@ int write_file_atomic(const char *path, const char *data, size_t n) {
   return -1;
 }
 
+ssize_t read_small(const char *path, char *buf, size_t size) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  ssize_t n = read(fd, buf, size - 1);
+  close(fd);
+  if (n < 0) n = 0;
+  buf[n] = 0;
+  return n;
+}
+
 int set_nonblock(int fd) {
   int fl = fcntl(fd, F_GETFL);
   return fl < 0 ? -1 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);

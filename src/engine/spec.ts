@@ -3,7 +3,7 @@
 // (rlimits never above the caller's hard limits), then the user's flags on top.
 import { existsSync, lstatSync, readdirSync, readFileSync } from "node:fs";
 import type { Device, LinuxResources, Mount, Namespace, Spec } from "../oci/spec.ts";
-import { OCI_VERSION } from "../oci/default-spec.ts";
+import { OCI_VERSION } from "../oci/version.ts";
 import { defaultCapabilities } from "../security/capabilities.ts";
 import { CAPABILITY_NAMES, capabilitiesFromMask } from "../security/capabilities.ts";
 import { defaultSeccompFor } from "../security/default-profile.ts";

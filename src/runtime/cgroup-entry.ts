@@ -2,7 +2,7 @@
 // that make the groups, and the plan records that put it in them, skipping the kernel's slow
 // cgroup.procs path (see CgroupEntry).
 import type { CgroupManager } from "../cgroups/index.ts";
-import type { PlanRecord } from "./plan-encoding.ts";
+import type { PlanRecord } from "../sys/plan-encoding.ts";
 
 /** `stayingParent`: stage 0 remains the process's parent (foreground run) and must go back to
  *  the caller's own groups once the process is cloned. */

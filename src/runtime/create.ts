@@ -6,7 +6,7 @@ import { join, resolve } from "node:path";
 import type { Spec } from "../oci/spec.ts";
 import { parseSpec, checkContainerId, OciConfigError } from "../oci/validate.ts";
 import { OCI_VERSION } from "../oci/version.ts";
-import { encodePlan, type PlanRecord } from "./plan-encoding.ts";
+import { encodePlan, type PlanRecord } from "../sys/plan-encoding.ts";
 import { buildCreatePlanParts, resolveRootfs } from "./plan.ts";
 import { StateStore, type ContainerRecord } from "./state-store.ts";
 import { startInit, expectMessage, type InitProcess, type Stdio } from "./native.ts";

@@ -5,7 +5,7 @@ import { readFileSync, writeFileSync, unlinkSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Process } from "../oci/spec.ts";
 import { OciConfigError, checkProcessUser } from "../oci/validate.ts";
-import { encodePlan, type PlanRecord } from "./plan-encoding.ts";
+import { encodePlan, type PlanRecord } from "../sys/plan-encoding.ts";
 import { processRecords } from "./plan.ts";
 import type { StateStore } from "./state-store.ts";
 import { statusOf, containerCgroup, hookState } from "./status.ts";

@@ -2,7 +2,7 @@
 // the kernel will be told is decided here: flags as numbers, paths checked, defaults added.
 import { existsSync, statSync } from "node:fs";
 import { isAbsolute, normalize, resolve } from "node:path";
-import type { PlanRecord } from "./plan-encoding.ts";
+import type { PlanRecord } from "../sys/plan-encoding.ts";
 import type { Spec, Process, Mount, NamespaceType } from "../oci/spec.ts";
 import { OciConfigError } from "../oci/validate.ts";
 import { parseMountOptions, propagationFlags } from "./mount-options.ts";

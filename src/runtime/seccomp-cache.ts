@@ -10,7 +10,7 @@
 import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { Seccomp } from "../oci/spec.ts";
-import { encodePlan, type PlanRecord } from "./plan-encoding.ts";
+import { encodePlan, type PlanRecord } from "../sys/plan-encoding.ts";
 import { seccompRecords } from "../security/seccomp.ts";
 import { defaultSeccompFor, hostForSeccomp } from "../security/default-profile.ts";
 
@@ -30,7 +30,7 @@ function converter(): string {
   if (typeof BERTH_BUILD_ID === "string") return (converterId = BERTH_BUILD_ID);
   // From source (tests, development): the files that decide the cached files' bytes.
   const h = new Bun.CryptoHasher("sha256");
-  for (const f of ["../security/seccomp.ts", "./seccomp-cache.ts", "./plan-encoding.ts", "../security/default-profile.ts",
+  for (const f of ["../security/seccomp.ts", "./seccomp-cache.ts", "../sys/plan-encoding.ts", "../security/default-profile.ts",
     "../security/default-seccomp.json", "../security/capabilities.ts"]) h.update(readFileSync(join(import.meta.dir, f)));
   return (converterId = h.digest("hex"));
 }

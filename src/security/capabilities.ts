@@ -1,8 +1,8 @@
 // Linux capabilities: names ↔ bit numbers, Docker's default set, and the `caps` plan record
-// (five u64 masks, see native/PLAN.md). Unknown names are rejected here, before any process
+// (five u64 masks and the names, see native/PLAN.md). The name table lives only here. Unknown names are rejected here, before any process
 // exists, so a typo never turns into a silently weaker or stronger container.
 import type { Capabilities } from "../oci/spec.ts";
-import type { PlanRecord } from "../runtime/plan-encoding.ts";
+import type { PlanRecord } from "../sys/plan-encoding.ts";
 
 /** Bit numbers from linux/capability.h, in order (the index is the number). */
 export const CAPABILITY_NAMES = [
@@ -83,11 +83,12 @@ export function parseCapabilities(caps: Capabilities | undefined): Record<keyof 
   };
 }
 
-/** The `caps` record: BOUNDING EFFECTIVE PERMITTED INHERITABLE AMBIENT as decimal u64 masks.
- *  No capabilities object means every set empty, as runc does. */
+/** The `caps` record: BOUNDING EFFECTIVE PERMITTED INHERITABLE AMBIENT as decimal u64 masks,
+ *  then every capability's name by bit number, which the C core uses in its error messages (so
+ *  it keeps no table of its own). No capabilities object means every set empty, as runc does. */
 export function capabilitiesRecord(caps: Capabilities | undefined): PlanRecord {
   const m = parseCapabilities(caps);
-  return ["caps", m.bounding.toString(), m.effective.toString(), m.permitted.toString(), m.inheritable.toString(), m.ambient.toString()];
+  return ["caps", m.bounding.toString(), m.effective.toString(), m.permitted.toString(), m.inheritable.toString(), m.ambient.toString(), ...CAPABILITY_NAMES];
 }
 
 /** Docker's default sets: the 14 capabilities in bounding, effective and permitted; inheritable

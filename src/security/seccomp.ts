@@ -2,7 +2,7 @@
 // otherwise have to reject half-way through container start is checked here, with the field
 // that was wrong and what is accepted instead.
 import type { Seccomp, SeccompSyscall } from "../oci/spec.ts";
-import type { PlanRecord } from "../runtime/plan-encoding.ts";
+import type { PlanRecord } from "../sys/plan-encoding.ts";
 
 export class SeccompError extends Error {
   override name = "SeccompError";

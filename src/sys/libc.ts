@@ -10,12 +10,9 @@ const SYMBOLS = {
   umount2: { args: [FFIType.cstring, FFIType.i32], returns: FFIType.i32 },
   mknod: { args: [FFIType.cstring, FFIType.u32, FFIType.u64], returns: FFIType.i32 },
   lsetxattr: { args: [FFIType.cstring, FFIType.cstring, FFIType.ptr, FFIType.u64, FFIType.i32], returns: FFIType.i32 },
-  lgetxattr: { args: [FFIType.cstring, FFIType.cstring, FFIType.ptr, FFIType.u64], returns: FFIType.i64 },
-  llistxattr: { args: [FFIType.cstring, FFIType.ptr, FFIType.u64], returns: FFIType.i64 },
   lchown: { args: [FFIType.cstring, FFIType.u32, FFIType.u32], returns: FFIType.i32 },
   flock: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 },
   kill: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 },
-  prctl: { args: [FFIType.i32, FFIType.u64, FFIType.u64, FFIType.u64, FFIType.u64], returns: FFIType.i32 },
   setns: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 },
   unshare: { args: [FFIType.i32], returns: FFIType.i32 },
   mkfifo: { args: [FFIType.cstring, FFIType.u32], returns: FFIType.i32 },
@@ -94,27 +91,6 @@ export function lsetxattr(path: string, name: string, value: Uint8Array): void {
   check(c.lsetxattr(cstr(path), cstr(name), value.length ? ptr(value) : null, BigInt(value.length), 0), "lsetxattr", `${path}, ${name}`);
 }
 
-export function lgetxattr(path: string, name: string): Uint8Array | null {
-  const buf = new Uint8Array(65536);
-  const n = Number(c.lgetxattr(cstr(path), cstr(name), ptr(buf), BigInt(buf.length)));
-  if (n < 0) {
-    const e = errno();
-    if (e === 61 || e === 95) return null; // ENODATA, EOPNOTSUPP
-    throw new SyscallError("lgetxattr", e, `${path}, ${name}`);
-  }
-  return buf.slice(0, n);
-}
-
-export function llistxattr(path: string): string[] {
-  const buf = new Uint8Array(65536);
-  const n = Number(c.llistxattr(cstr(path), ptr(buf), BigInt(buf.length)));
-  if (n < 0) {
-    if (errno() === 95) return [];
-    throw new SyscallError("llistxattr", errno(), path);
-  }
-  return new TextDecoder().decode(buf.subarray(0, n)).split("\0").filter(Boolean);
-}
-
 export function lchown(path: string, uid: number, gid: number): void {
   check(c.lchown(cstr(path), uid, gid), "lchown", path);
 }
@@ -130,12 +106,6 @@ export function kill(pid: number, signal: number): boolean {
   const e = errno();
   if (e === 3) return false;
   throw new SyscallError("kill", e, `pid ${pid}`);
-}
-
-export function prctl(option: number, a2 = 0n, a3 = 0n, a4 = 0n, a5 = 0n): number {
-  const rc = c.prctl(option, a2, a3, a4, a5);
-  check(rc, "prctl", String(option));
-  return rc;
 }
 
 export function setns(fd: number, nstype: number): void {

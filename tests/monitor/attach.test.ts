@@ -1,32 +1,21 @@
 // Attach: live output (framed for pipes, raw for a terminal), stdin, close-stdin, resize,
 // several clients at once, and socket paths longer than sun_path.
-import { afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { spawnMonitor, waitExitFile, type MonitorOptions } from "../../src/engine/monitor.ts";
+import { waitExitFile, type MonitorOptions } from "../../src/engine/monitor.ts";
 import { attach, type AttachSession, type StreamName } from "../../src/engine/logs.ts";
-import { BUSYBOX, buildMonitor, killAll, removeDir, tempDir, waitFor } from "./helpers.ts";
+import { BUSYBOX, monitorFixture, waitFor } from "./helpers.ts";
 
-let dir = "";
-let pids: number[] = [];
+const fx = monitorFixture();
 
-beforeAll(() => { buildMonitor(); });
-afterEach(async () => {
-  await killAll(pids);
-  pids = [];
-  removeDir(dir);
-});
-
+/** A direct-mode monitor with an attach socket (in SOCKETDIR below the test's dir, when given). */
 async function start(command: string[], extra: Partial<MonitorOptions> = {}, socketDir?: string) {
-  dir = tempDir();
+  const dir = fx.newDir();
   const sockDir = socketDir ? join(dir, socketDir) : dir;
   mkdirSync(sockDir, { recursive: true });
-  const paths = { sock: join(sockDir, "attach.sock"), exit: join(dir, "exit.json"), pid: join(dir, "pid"), log: join(dir, "log") };
-  const m = await spawnMonitor({
-    command, direct: true, cwd: dir, pidFile: paths.pid, exitFile: paths.exit, logPath: paths.log, attachSocket: paths.sock, ...extra,
-  });
-  pids.push(m.pid, Number(readFileSync(paths.pid, "utf8")));
-  return paths;
+  const sock = join(sockDir, "attach.sock");
+  return { ...(await fx.direct(command, { cwd: dir, attachSocket: sock, ...extra }, dir)), sock };
 }
 
 /** Attaches and collects output per stream as text. */
@@ -63,7 +52,7 @@ describe("attach", () => {
     const p = await start([BUSYBOX, "sh", "-c", "while [ ! -e go ]; do sleep 0.01; done; cat; echo eof; sleep 1000"]);
     const { session, out } = await collect(p.sock, false);
     session.write("ignored\n");
-    writeFileSync(join(dir, "go"), "");
+    writeFileSync(join(p.dir, "go"), "");
     await waitFor("eof line", () => out.stdout.includes("eof"));
     expect(out.stdout).toBe("eof\n");
     session.detach();
@@ -102,7 +91,7 @@ describe("attach", () => {
     const stuck = createConnection({ path: p.sock });
     await new Promise<void>((r) => stuck.once("connect", () => r()));
     stuck.pause(); // reads nothing: the monitor's copy for it fills the socket buffer
-    writeFileSync(join(dir, "go"), "");
+    writeFileSync(join(p.dir, "go"), "");
     await waitFor("the container to block on output", () => readFileSync(p.log, "utf8").length > 0);
     stuck.destroy();
     const exit = await waitExitFile(p.exit, AbortSignal.timeout(20000));

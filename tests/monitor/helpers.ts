@@ -1,10 +1,11 @@
-// Shared by the monitor tests: build the binary, give each test its own temp dir, and make sure
-// no monitor or container process outlives its test.
+// Shared by the monitor tests: build the binary, give each test its own temp dirs, and make sure
+// no monitor or container process outlives its test (monitorFixture).
+import { afterEach, beforeAll } from "bun:test";
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { MONITOR_BINARY } from "../../src/engine/monitor.ts";
+import { MONITOR_BINARY, spawnMonitor, type MonitorOptions } from "../../src/engine/monitor.ts";
 
 const root = join(import.meta.dir, "../..");
 export const BUSYBOX = "/bin/busybox";
@@ -62,4 +63,54 @@ export function parentOf(pid: number): number {
 
 export function removeDir(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
+}
+
+export interface DirectMonitor {
+  dir: string;
+  log: string;
+  exit: string;
+  pid: string;
+  monitor: number;
+  container: number;
+}
+
+export interface MonitorFixture {
+  /** A fresh temp dir, removed after the test. */
+  newDir(): string;
+  /** Processes to SIGKILL (and wait for) after the test. */
+  track(...pids: number[]): void;
+  /** A direct-mode monitor running COMMAND, with its log, exit and pid files in DIR (a fresh one
+   *  by default); both its pid and the container's are tracked. */
+  direct(command: string[], extra?: Partial<MonitorOptions>, dir?: string): Promise<DirectMonitor>;
+}
+
+/** Call once at the top of a monitor test file: builds the monitor before its tests and cleans
+ *  up after each one. */
+export function monitorFixture(): MonitorFixture {
+  let dirs: string[] = [];
+  let pids: number[] = [];
+  beforeAll(() => { buildMonitor(); });
+  afterEach(async () => {
+    await killAll(pids);
+    pids = [];
+    for (const dir of dirs) removeDir(dir);
+    dirs = [];
+  });
+  const newDir = () => {
+    const dir = tempDir();
+    dirs.push(dir);
+    return dir;
+  };
+  return {
+    newDir,
+    track: (...more) => { pids.push(...more); },
+    async direct(command, extra = {}, dir = newDir()) {
+      const files = { log: join(dir, "log"), exit: join(dir, "exit.json"), pid: join(dir, "pid") };
+      const m = await spawnMonitor({ command, direct: true, pidFile: files.pid, logPath: files.log, exitFile: files.exit, ...extra });
+      pids.push(m.pid);
+      const container = Number(readFileSync(files.pid, "utf8"));
+      pids.push(container);
+      return { dir, ...files, monitor: m.pid, container };
+    },
+  };
 }

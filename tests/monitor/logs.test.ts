@@ -1,21 +1,13 @@
 // The log format end to end: parsing, -t, --since, --tail (also across rotation and partial
 // lines), rotation by size under a real monitor, and -f until the container exits.
-import { afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { spawnMonitor, waitExitFile } from "../../src/engine/monitor.ts";
+import { waitExitFile } from "../../src/engine/monitor.ts";
 import { parseLogRecord, parseSince, parseTimestamp, readLog, writeLogs, type LogWriteOptions } from "../../src/engine/logs.ts";
-import { BUSYBOX, buildMonitor, killAll, removeDir, tempDir } from "./helpers.ts";
+import { BUSYBOX, monitorFixture } from "./helpers.ts";
 
-let dir = "";
-let pids: number[] = [];
-
-beforeAll(() => { buildMonitor(); });
-afterEach(async () => {
-  await killAll(pids);
-  pids = [];
-  removeDir(dir);
-});
+const fx = monitorFixture();
 
 async function render(path: string, opts: LogWriteOptions = {}) {
   const out = { stdout: "", stderr: "" };
@@ -53,8 +45,7 @@ describe("log format", () => {
   });
 
   test("reassembles partial lines, prefixes -t once per line, filters --since", async () => {
-    dir = tempDir();
-    const log = join(dir, "log");
+    const log = join(fx.newDir(), "log");
     writeFileSync(log, [
       `${T(1)} stdout F first`,
       `${T(2)} stdout P sec`,
@@ -70,8 +61,7 @@ describe("log format", () => {
   });
 
   test("--tail counts whole lines, across partial records and the rotated file", async () => {
-    dir = tempDir();
-    const log = join(dir, "log");
+    const log = join(fx.newDir(), "log");
     writeFileSync(`${log}.1`, `${T(1)} stdout F one\n${T(2)} stdout P tw\n`);
     writeFileSync(log, `${T(3)} stdout F o\n${T(4)} stderr F three\n${T(5)} stdout F four\n`);
     expect((await render(log, { tail: 1 })).stdout).toBe("four\n");
@@ -82,8 +72,7 @@ describe("log format", () => {
   });
 
   test("--tail reads only the end of a large log", async () => {
-    dir = tempDir();
-    const log = join(dir, "log");
+    const log = join(fx.newDir(), "log");
     const lines: string[] = [];
     for (let i = 0; i < 50000; i++) lines.push(`${T(i % 60)} stdout F line ${i}`);
     writeFileSync(log, lines.join("\n") + "\n");
@@ -94,13 +83,8 @@ describe("log format", () => {
 
 describe("log under the monitor", () => {
   test("rotates by size into <log>.1, never splitting a record, and reads back in order", async () => {
-    dir = tempDir();
-    const log = join(dir, "log"), exitFile = join(dir, "exit.json");
     const max = 8192;
-    await spawnMonitor({
-      command: [BUSYBOX, "sh", "-c", "i=0; while [ $i -lt 3000 ]; do echo line $i; i=$((i+1)); done"],
-      direct: true, logPath: log, logMaxBytes: max, exitFile,
-    });
+    const { log, exit: exitFile } = await fx.direct([BUSYBOX, "sh", "-c", "i=0; while [ $i -lt 3000 ]; do echo line $i; i=$((i+1)); done"], { logMaxBytes: max });
     expect((await waitExitFile(exitFile)).exitCode).toBe(0);
     expect(existsSync(`${log}.1`)).toBe(true);
     for (const f of [log, `${log}.1`]) {
@@ -117,13 +101,7 @@ describe("log under the monitor", () => {
   });
 
   test("-f follows the log as it grows and ends when the container exits", async () => {
-    dir = tempDir();
-    const log = join(dir, "log"), exitFile = join(dir, "exit.json"), pidFile = join(dir, "pid");
-    const m = await spawnMonitor({
-      command: [BUSYBOX, "sh", "-c", "for i in 1 2 3; do echo tick $i; sleep 0.1; done; printf bye"],
-      direct: true, logPath: log, exitFile, pidFile,
-    });
-    pids.push(m.pid, Number(readFileSync(pidFile, "utf8")));
+    const { log, exit: exitFile } = await fx.direct([BUSYBOX, "sh", "-c", "for i in 1 2 3; do echo tick $i; sleep 0.1; done; printf bye"]);
     const seen: string[] = [];
     await writeLogs(log, { follow: true, stop: waitExitFile(exitFile) }, {
       stdout: (d) => { seen.push(Buffer.from(d).toString()); },
@@ -133,13 +111,10 @@ describe("log under the monitor", () => {
   });
 
   test("-f keeps following across rotations", async () => {
-    dir = tempDir();
-    const log = join(dir, "log"), exitFile = join(dir, "exit.json"), pidFile = join(dir, "pid");
     // Batches of 100 rows (~4.5 KB of log each) with pauses: every batch rotates the 6 KB log
     // at most once, and the follower has time to read the renamed file's rest.
     const script = "i=0; for b in 1 2 3 4; do j=0; while [ $j -lt 100 ]; do echo row $i; i=$((i+1)); j=$((j+1)); done; sleep 0.3; done";
-    const m = await spawnMonitor({ command: [BUSYBOX, "sh", "-c", script], direct: true, logPath: log, logMaxBytes: 6000, exitFile, pidFile });
-    pids.push(m.pid, Number(readFileSync(pidFile, "utf8")));
+    const { log, exit: exitFile } = await fx.direct([BUSYBOX, "sh", "-c", script], { logMaxBytes: 6000 });
     const seen: string[] = [];
     await writeLogs(log, { follow: true, stop: waitExitFile(exitFile) }, {
       stdout: (d) => { seen.push(Buffer.from(d).toString()); },

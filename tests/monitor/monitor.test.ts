@@ -1,34 +1,15 @@
 // berth-monitor with real programs: exit codes, signals, the subreaper path the runtime uses,
 // start failures, fd hygiene, the terminal, OOM accounting and the exit command.
-import { afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, readlinkSync, rmdirSync, rmSync, writeFileSync, writeSync } from "node:fs";
 import { flock, LOCK_EX } from "../../src/sys/libc.ts";
 import { join } from "node:path";
 import { MonitorStartError, monitorLauncher, readExitFile, spawnMonitor, waitExitFile, type MonitorOptions } from "../../src/engine/monitor.ts";
 import { readLog, type LogRecord } from "../../src/engine/logs.ts";
-import { BUSYBOX, alive, buildMonitor, killAll, parentOf, removeDir, tempDir, waitFor, waitGone } from "./helpers.ts";
+import { BUSYBOX, alive, monitorFixture, parentOf, waitFor, waitGone } from "./helpers.ts";
 
-let dir = "";
-let pids: number[] = [];
-
-beforeAll(() => { buildMonitor(); });
-afterEach(async () => {
-  await killAll(pids);
-  pids = [];
-  removeDir(dir);
-});
-
-/** Starts a direct-mode monitor in a fresh dir; remembers both pids for cleanup. */
-async function run(command: string[], extra: Partial<MonitorOptions> | ((dir: string) => Partial<MonitorOptions>) = {}) {
-  dir = tempDir();
-  const paths = { log: join(dir, "log"), exit: join(dir, "exit.json"), pid: join(dir, "pid") };
-  const more = typeof extra === "function" ? extra(dir) : extra;
-  const m = await spawnMonitor({ command, direct: true, pidFile: paths.pid, logPath: paths.log, exitFile: paths.exit, ...more });
-  pids.push(m.pid);
-  const container = Number(readFileSync(paths.pid, "utf8"));
-  pids.push(container);
-  return { ...paths, monitor: m.pid, container };
-}
+const fx = monitorFixture();
+const run = (command: string[], extra: Partial<MonitorOptions> = {}) => fx.direct(command, extra);
 
 async function records(path: string): Promise<LogRecord[]> {
   const out: LogRecord[] = [];
@@ -70,12 +51,11 @@ describe("berth-monitor", () => {
       expect(exit.signal).toBe(num);
       expect(exit.exitCode).toBe(128 + num);
       await waitGone(m.monitor);
-      removeDir(dir);
     }
   });
 
   test("a command that cannot be executed is a start failure (127), reported to the engine", async () => {
-    dir = tempDir();
+    const dir = fx.newDir();
     const exitFile = join(dir, "exit.json");
     const err = await spawnMonitor({ command: ["/no/such/program"], direct: true, exitFile }).catch((e) => e);
     expect(err).toBeInstanceOf(MonitorStartError);
@@ -87,7 +67,7 @@ describe("berth-monitor", () => {
   });
 
   test("bad options are refused with a message", async () => {
-    dir = tempDir();
+    const dir = fx.newDir();
     const err = await spawnMonitor({ command: ["true"], direct: true, ttySize: { rows: 0, cols: 80 } }).catch((e) => e);
     expect(err).toBeInstanceOf(MonitorStartError);
     expect(String(err.message)).toContain("--tty-size");
@@ -96,14 +76,13 @@ describe("berth-monitor", () => {
   });
 
   test("runtime mode: adopts the process stage 0 left behind (subreaper) and records its end", async () => {
-    dir = tempDir();
+    const dir = fx.newDir();
     const pidFile = join(dir, "container.pid"), exitFile = join(dir, "exit.json");
     // Stand-in for berth-init create: start the "container", write its pid, exit 0.
     const stage0 = `${BUSYBOX} sleep 1000 </dev/null >/dev/null 2>&1 & echo $! > ${pidFile}; echo stage0-done`;
     const m = await spawnMonitor({ command: [BUSYBOX, "sh", "-c", stage0], pidFile, exitFile, logPath: join(dir, "log") });
-    pids.push(m.pid);
     const container = Number(readFileSync(pidFile, "utf8"));
-    pids.push(container);
+    fx.track(m.pid, container);
     expect(parentOf(container)).toBe(m.pid);
     expect(readExitFile(exitFile)).toBeNull();
     process.kill(container, "SIGKILL");
@@ -113,7 +92,7 @@ describe("berth-monitor", () => {
   });
 
   test("runtime mode: a failing stage 0 is a start failure carrying its stderr", async () => {
-    dir = tempDir();
+    const dir = fx.newDir();
     const exitFile = join(dir, "exit.json");
     const err = await spawnMonitor({
       command: [BUSYBOX, "sh", "-c", "echo 'cannot create the container: boom' >&2; exit 4"],
@@ -126,7 +105,7 @@ describe("berth-monitor", () => {
   });
 
   test("runtime mode: stage 0 exiting 0 without a usable pid file is a start failure", async () => {
-    dir = tempDir();
+    const dir = fx.newDir();
     const err = await spawnMonitor({ command: [BUSYBOX, "true"], pidFile: join(dir, "missing.pid"), pidFileWaitMs: 100 }).catch((e) => e);
     expect(err).toBeInstanceOf(MonitorStartError);
     expect(String(err.message)).toContain("missing.pid: No such file or directory");
@@ -139,29 +118,28 @@ describe("berth-monitor", () => {
   });
 
   test("runtime mode: a pid file written after stage 0 exited is awaited", async () => {
-    dir = tempDir();
+    const dir = fx.newDir();
     const pidFile = join(dir, "container.pid"), exitFile = join(dir, "exit.json");
     // Like the engine: the pid file appears only after stage 0 is gone.
     const stage0 = `${BUSYBOX} sleep 1000 </dev/null >/dev/null 2>&1 & c=$!; ` +
       `(${BUSYBOX} sleep 0.3; echo $c > ${pidFile}.tmp; ${BUSYBOX} mv ${pidFile}.tmp ${pidFile}) </dev/null >/dev/null 2>&1 & exit 0`;
     const m = await spawnMonitor({ command: [BUSYBOX, "sh", "-c", stage0], pidFile, exitFile });
-    pids.push(m.pid);
     const container = Number(readFileSync(pidFile, "utf8"));
-    pids.push(container);
+    fx.track(m.pid, container);
     expect(parentOf(container)).toBe(m.pid);
     process.kill(container, "SIGTERM");
     expect(await waitExitFile(exitFile)).toMatchObject({ exitCode: 143, signal: 15, pid: container });
   });
 
   test("as the runtime's launcher: fds 3 and 4 reach stage 0, the monitor keeps no copy", async () => {
-    dir = tempDir();
+    const dir = fx.newDir();
     const pidFile = join(dir, "container.pid"), exitFile = join(dir, "exit.json");
     // A stand-in for berth-init create speaking its fd 3/4 protocol: "pid N", wait for "go", "ready".
     const stage0 = `${BUSYBOX} sleep 1000 </dev/null >/dev/null 2>&1 & echo "pid $!" >&3; read go <&4; echo "ready $go" >&3; exit 0`;
     const proc = Bun.spawn([...monitorLauncher({ pidFile, exitFile, logPath: join(dir, "log") }), BUSYBOX, "sh", "-c", stage0], {
       stdio: ["ignore", "ignore", "ignore", "pipe", "pipe"],
     });
-    pids.push(proc.pid);
+    fx.track(proc.pid);
     const fromInit = proc.stdio[3] as number, toInit = proc.stdio[4] as number;
     try {
       const readLine = async () => {
@@ -172,7 +150,7 @@ describe("berth-monitor", () => {
       const first = await readLine();
       expect(first).toMatch(/^pid \d+$/);
       const container = Number(first.split(" ")[1]);
-      pids.push(container);
+      fx.track(container);
       writeSync(toInit, "go\n");
       expect(await readLine()).toBe("ready go");
       writeFileSync(pidFile, `${container}\n`); // the runtime writes it once "ready" came
@@ -189,8 +167,7 @@ describe("berth-monitor", () => {
   });
 
   test("the container gets only its stdio and the fds passed on purpose", async () => {
-    const own = tempDir(); // run() below makes the test's dir
-    const passed = join(own, "passed");
+    const passed = join(fx.newDir(), "passed");
     writeFileSync(passed, "x");
     const fd = openSync(passed, "r");
     try {
@@ -205,7 +182,6 @@ describe("berth-monitor", () => {
       expect(lines.find((l) => l.startsWith("1 "))).toMatch(/^1 pipe:/);
     } finally {
       closeSync(fd);
-      removeDir(own);
     }
   });
 
@@ -221,7 +197,7 @@ describe("berth-monitor", () => {
   });
 
   test("OOM: compares the cgroup's oom_kill counter with the base", async () => {
-    dir = tempDir();
+    const dir = fx.newDir();
     const events = join(dir, "memory.events");
     writeFileSync(events, "low 0\nhigh 0\nmax 3\noom 1\noom_kill 5\noom_group_kill 0\n");
     for (const [base, killed] of [[4, true], [5, false]] as const) {
@@ -262,13 +238,13 @@ describe("berth-monitor", () => {
   });
 
   test("the exit command runs, detached, after the exit file is written", async () => {
-    dir = tempDir();
+    const dir = fx.newDir();
     const exitFile = join(dir, "exit.json"), marker = join(dir, "marker");
     const m = await spawnMonitor({
       command: [BUSYBOX, "sh", "-c", "exit 9"], direct: true, exitFile,
       exitCommand: [BUSYBOX, "sh", "-c", `cat ${exitFile} > ${marker}.tmp; echo sid=$(cut -d' ' -f6 /proc/self/stat) pid=$$ >> ${marker}.tmp; mv ${marker}.tmp ${marker}`],
     });
-    pids.push(m.pid);
+    fx.track(m.pid);
     const text = await waitFor("exit command marker", () => existsSync(marker) && readFileSync(marker, "utf8"));
     const [json, ids] = text.split("\n");
     expect(JSON.parse(json!).exitCode).toBe(9);
@@ -277,7 +253,7 @@ describe("berth-monitor", () => {
   });
 
   test("--exit-command-unless-locked: skipped while someone holds the lock or the file is gone, run when it is free", async () => {
-    dir = tempDir();
+    const dir = fx.newDir();
     const lockFile = join(dir, "lock");
     writeFileSync(lockFile, "");
     const runOnce = async (name: string) => {
@@ -286,7 +262,7 @@ describe("berth-monitor", () => {
         command: [BUSYBOX, "true"], direct: true, exitFile: join(dir, `exit-${name}.json`),
         exitCommand: [BUSYBOX, "touch", marker], exitCommandUnlessLocked: lockFile,
       });
-      pids.push(m.pid);
+      fx.track(m.pid);
       await waitExitFile(join(dir, `exit-${name}.json`));
       await waitGone(m.pid);
       return marker;
@@ -309,7 +285,8 @@ describe("berth-monitor", () => {
   });
 
   test("the monitor leaves nothing behind: no process, no socket", async () => {
-    const m = await run([BUSYBOX, "true"], (d) => ({ attachSocket: join(d, "attach.sock") }));
+    const dir = fx.newDir();
+    const m = await fx.direct([BUSYBOX, "true"], { attachSocket: join(dir, "attach.sock") }, dir);
     await waitExitFile(m.exit);
     await waitGone(m.monitor);
     expect(alive(m.container)).toBe(false);

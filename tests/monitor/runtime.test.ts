@@ -2,7 +2,7 @@
 // the monitor (monitorLauncher), stage 0 exits, the monitor adopts the container init (in its own
 // pid namespace) and records how it ended. Pipes, and a terminal made by the runtime inside the
 // container and handed over the console socket.
-import { afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { afterEach, describe, expect, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { createContainer } from "../../src/runtime/create.ts";
@@ -13,25 +13,23 @@ import { monitorLauncher, waitExitFile, type MonitorFlags } from "../../src/engi
 import { attach, readLog } from "../../src/engine/logs.ts";
 import { makeBusyboxBundle, type Bundle } from "../helpers/bundle.ts";
 import { cgroupLeftovers, uniqueId, useStateRoot } from "../helpers/runtime.ts";
-import { buildMonitor, parentOf, removeDir, tempDir, waitGone } from "./helpers.ts";
+import { monitorFixture, parentOf, waitFor, waitGone } from "./helpers.ts";
 
 const root = useStateRoot();
 const store = new StateStore(root);
+const fx = monitorFixture();
 let bundle: Bundle | undefined;
-let dir = "";
 
-beforeAll(() => { buildMonitor(); });
 afterEach(() => {
   bundle?.cleanup();
   bundle = undefined;
-  removeDir(dir);
 });
 
 async function create(args: string[], flags: (d: string) => Partial<MonitorFlags>, terminal = false) {
   bundle = makeBusyboxBundle({ args });
   bundle.config.process!.terminal = terminal;
   bundle.save();
-  dir = tempDir();
+  const dir = fx.newDir();
   const id = uniqueId("mon");
   const files = { pid: join(dir, "pid"), exit: join(dir, "exit.json"), log: join(dir, "log"), console: join(dir, "console.sock"), attach: join(dir, "attach.sock") };
   const extra = flags(dir);
@@ -47,7 +45,7 @@ describe("monitor + runtime", () => {
   test("adopts the container init after stage 0 exits; logs and exit code of a real container", async () => {
     const c = await create(["sh", "-c", "echo out; echo err >&2; echo pid=$$; exit 3"], () => ({}));
     try {
-      await waitFor(() => parentOf(c.pid) === c.monitor);
+      await waitFor("adoption by the monitor", () => parentOf(c.pid) === c.monitor, 20000);
       await startContainer(store, c.id, () => {});
       const exit = await waitExitFile(c.files.exit, AbortSignal.timeout(20000));
       expect(exit).toMatchObject({ exitCode: 3, signal: null, pid: c.pid });
@@ -66,7 +64,7 @@ describe("monitor + runtime", () => {
       tty: true, stdin: true, consoleSocket: join(d, "console.sock"), attachSocket: join(d, "attach.sock"),
     }), true);
     try {
-      await waitFor(() => parentOf(c.pid) === c.monitor);
+      await waitFor("adoption by the monitor", () => parentOf(c.pid) === c.monitor, 20000);
       let out = "";
       const session = await attach(c.files.attach, { tty: true, onOutput: (_s, d) => { out += Buffer.from(d).toString(); } });
       await startContainer(store, c.id, () => {});
@@ -84,9 +82,9 @@ describe("monitor + runtime", () => {
   test("SIGTERM to the monitor reaches the container's init", async () => {
     const c = await create(["sh", "-c", "trap 'echo got TERM; exit 42' TERM; echo ready; while true; do sleep 0.05; done"], () => ({}));
     try {
-      await waitFor(() => parentOf(c.pid) === c.monitor);
+      await waitFor("adoption by the monitor", () => parentOf(c.pid) === c.monitor, 20000);
       await startContainer(store, c.id, () => {});
-      await waitFor(() => { return existsSync(c.files.log) && readFileSync(c.files.log, "utf8").includes("ready"); });
+      await waitFor("the container's first line", () => existsSync(c.files.log) && readFileSync(c.files.log, "utf8").includes("ready"), 20000);
       process.kill(c.monitor, "SIGTERM");
       expect(await waitExitFile(c.files.exit, AbortSignal.timeout(20000))).toMatchObject({ exitCode: 42, signal: null });
     } finally {
@@ -94,11 +92,3 @@ describe("monitor + runtime", () => {
     }
   });
 });
-
-async function waitFor(cond: () => boolean, ms = 20000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error("timed out");
-    await Bun.sleep(10);
-  }
-}

@@ -37,7 +37,7 @@ describe("capability names", () => {
 });
 
 describe("caps record", () => {
-  test("masks are decimal u64 strings in plan order", () => {
+  test("masks are decimal u64 strings in plan order, then the names by bit number", () => {
     const rec = capabilitiesRecord({
       bounding: ["CAP_CHOWN", "CAP_KILL", "CAP_CHECKPOINT_RESTORE"],
       effective: ["CAP_KILL"],
@@ -45,11 +45,11 @@ describe("caps record", () => {
       inheritable: [],
       ambient: ["CAP_KILL"],
     });
-    expect(rec).toEqual(["caps", String(1n | (1n << 5n) | (1n << 40n)), "32", "33", "0", "32"]);
+    expect(rec).toEqual(["caps", String(1n | (1n << 5n) | (1n << 40n)), "32", "33", "0", "32", ...CAPABILITY_NAMES]);
   });
 
   test("no capabilities object: every set empty", () => {
-    expect(capabilitiesRecord(undefined)).toEqual(["caps", "0", "0", "0", "0", "0"]);
+    expect(capabilitiesRecord(undefined)).toEqual(["caps", "0", "0", "0", "0", "0", ...CAPABILITY_NAMES]);
   });
 
   test("an unknown name in any set fails the whole record", () => {

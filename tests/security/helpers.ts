@@ -3,7 +3,7 @@
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { encodePlan, type PlanRecord } from "../../src/runtime/plan-encoding.ts";
+import { encodePlan, type PlanRecord } from "../../src/sys/plan-encoding.ts";
 
 export const REPO = resolve(import.meta.dir, "../..");
 const FIXTURES = join(REPO, "tests/security/fixtures");

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { RUNTIME, Sandbox, answer, hardenedSpec } from "./container.ts";
 import { fixtures, removeFixtures, underPlan } from "./helpers.ts";
-import { encodePlan } from "../../src/runtime/plan-encoding.ts";
+import { encodePlan } from "../../src/sys/plan-encoding.ts";
 import { cacheFile, cachedDefaultSeccomp, seccompKey, seccompPlanRecords } from "../../src/runtime/seccomp-cache.ts";
 import { seccompRecords } from "../../src/security/seccomp.ts";
 import { defaultSeccompFor } from "../../src/security/default-profile.ts";

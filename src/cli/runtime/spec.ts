@@ -1,7 +1,7 @@
 // berth-runtime spec: writes a new config.json.
 import { existsSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { defaultSpec } from "../../oci/default-spec.ts";
+import { defaultSpec } from "../../runtime/default-spec.ts";
 import { type Command, parse } from "./args.ts";
 
 export const command: Command = async (args) => {

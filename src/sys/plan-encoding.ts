@@ -6,6 +6,11 @@
 //
 // Fields are strings (numbers as decimal ASCII). Fields may be empty but never contain NUL.
 // See native/PLAN.md for the list of ops and their fields.
+//
+// In sys/, below both security/ and runtime/, because both write records: security/ turns
+// capabilities and seccomp profiles into theirs (it owns their rules), runtime/plan.ts the rest.
+// (The other way out, security returning data for runtime to encode, needs a second typed form
+// of a seccomp profile that exists only to be turned into these records: more code, no gain.)
 
 export type PlanField = string | number | bigint;
 export type PlanRecord = readonly [op: string, ...fields: PlanField[]];

@@ -1,11 +1,11 @@
 // The config.json that `berth-runtime spec` writes: the same shape runc's has, so tutorials
 // written for `runc spec` work unchanged (seed 000 edits args and terminal, then runs it).
-import type { Spec } from "./spec.ts";
+// Here in runtime/, not in oci/: it takes Berth's hardening defaults from security/, and oci/
+// holds only the spec's types and validation (below security).
+import type { Spec } from "../oci/spec.ts";
+import { OCI_VERSION } from "../oci/version.ts";
 import { DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS } from "../security/defaults.ts";
 import { defaultSeccompFor } from "../security/default-profile.ts";
-
-export { OCI_VERSION } from "./version.ts";
-import { OCI_VERSION } from "./version.ts";
 
 /** runc's `spec` defaults; `seccomp` adds Berth's default profile (Docker-equivalent). */
 export function defaultSpec(opts: { rootless?: boolean; uid?: number; gid?: number; seccomp?: boolean } = {}): Spec {
