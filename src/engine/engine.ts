@@ -14,7 +14,7 @@ import { ContainerStore } from "./store.ts";
 import { EnginePaths, DEFAULT_ENGINE_ROOT } from "./paths.ts";
 import { Volumes } from "./volumes.ts";
 import type { CreateRequest } from "./config.ts";
-import { EngineError, UsageError, commandFailure, isCommandError, EXIT_ENGINE } from "./errors.ts";
+import { EngineError, UsageError, commandFailure, EXIT_ENGINE } from "./errors.ts";
 import { newContainerId, randomName, validName } from "./names.ts";
 import { parseSignal } from "./options.ts";
 import type { ContainerRow, PortPublish, StoredState } from "./types.ts";
@@ -372,7 +372,7 @@ export class Engine {
       const msg = (e as Error).message;
       const code = (e as { exitCode?: number }).exitCode;
       const err = e instanceof EngineError ? e
-        : isCommandError(msg) || code === 127 || code === 126 ? commandFailure(msg)
+        : code === 127 || code === 126 ? commandFailure(msg, code)
         : new EngineError(msg.startsWith("OCI") ? msg : `failed to start container ${row.name}: ${msg}`);
       try {
         if (monitorPid) kill(monitorPid, SIGKILL);
