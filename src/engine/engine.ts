@@ -249,12 +249,10 @@ export class Engine {
       if (!other || !this.observe(other).running) throw new EngineError(`cannot join network of a non running container: ${cfg.network.slice(10, 22)}`);
       netns = { path: `/proc/${other.pid}/ns/net` };
       const dir = this.paths.filesDir(other.id);
-      etcFiles = other.config.network === "host"
-        ? { hosts: "/etc/hosts", resolvConf: "/etc/resolv.conf", hostname: `${dir}/hostname` }
-        : { hosts: `${dir}/hosts`, hostname: `${dir}/hostname`, resolvConf: `${dir}/resolv.conf` };
+      etcFiles = { hosts: `${dir}/hosts`, hostname: `${dir}/hostname`, resolvConf: `${dir}/resolv.conf` };
     } else if (cfg.network === "host") {
       netns = "host";
-      etcFiles = { hosts: "/etc/hosts", resolvConf: "/etc/resolv.conf", hostname: writeContainerFiles(this.paths.filesDir(row.id), { hostname: cfg.hostname, hosts: [] }).hostname };
+      etcFiles = lazy.networkFilesModule().writeHostNetworkFiles(this.paths.filesDir(row.id), cfg.hostname);
     } else {
       // Written now (the bridge setup rewrites them in place once the container has its address).
       etcFiles = writeContainerFiles(this.paths.filesDir(row.id), {
