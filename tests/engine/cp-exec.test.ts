@@ -103,6 +103,17 @@ describe("host files a container can write", () => {
   }, 180_000);
 });
 
+describe("the engine reading a running container's files", () => {
+  test("exec -u reads /etc/passwd and /etc/group only as regular files inside the root: a fifo there does not hang it", () => {
+    expect(berth(root, ["run", "-d", "--name", "fifo", "--network", "none", "busybox", "sleep", "600"]).code).toBe(0);
+    berth(root, ["exec", "fifo", "sh", "-c", "rm /etc/passwd /etc/group && mkfifo /etc/passwd /etc/group"]);
+    const r = berth(root, ["exec", "-u", "0", "fifo", "true"], { timeoutMs: 20_000 });
+    expect(r.code).toBe(0);
+    expect(berth(root, ["exec", "-u", "www", "fifo", "true"], { timeoutMs: 20_000 }).stderr).toContain("unable to find user www");
+    expect(berth(root, ["rm", "-f", "fifo"]).code).toBe(0);
+  }, 180_000);
+});
+
 describe("cp and symlinks", () => {
   test("a symlink source is copied as a link (dangling too); -L follows it inside the container's root", () => {
     expect(berth(root, ["run", "-d", "--name", "links", "--network", "none", "busybox", "sleep", "600"]).code).toBe(0);
