@@ -19,6 +19,9 @@ int sync_send(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3))
 ssize_t sync_recv_line(int fd, char *buf, size_t len);
 /* Reports a fatal error to TS (or the sync socket) and exits 1. */
 void fail(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
+/* The container's command could not be started: reports "exec-error STATUS MSG" and exits with
+ * STATUS (126 or 127, see command-status.h), so TS never guesses the status from the words. */
+void fail_command(int fd, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4), noreturn));
 
 /* sealed.c: re-execute from a sealed memfd copy unless already done (CVE-2019-5736). */
 void ensure_sealed_self(char **argv);
@@ -71,7 +74,8 @@ int hooks_run(const struct plan *plan, const char *stage, char *err, size_t n);
 
 /* process.c (init and exec): the last steps before execve. */
 int process_early(const struct plan *plan, char *err, size_t n);       /* rlimits, oom_score_adj */
-int process_lookup(const struct plan *plan, char *path, size_t len, char *err, size_t n); /* argv[0] in PATH */
+/* argv[0] in PATH: 0, or the exit status the failure means (126/127, command-status.h) with err set. */
+int process_lookup(const struct plan *plan, char *path, size_t len, char *err, size_t n);
 int process_chdir(const struct plan *plan, char *err, size_t n);
 int process_make_cwd(const struct plan *plan, int rootfd, char *err, size_t n); /* before pivot: the root may become read-only */
 void process_exec(const struct plan *plan, int report_fd) __attribute__((noreturn));

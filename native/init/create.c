@@ -1,6 +1,6 @@
 /* Stage 0 of `create`: spawned by TypeScript with FD_TO_TS/FD_FROM_TS. Joins namespaces given
  * by path, clones the init into new ones, writes its id maps, and relays the handshake:
- *   -> "pid N"      <- "go STATEJSON"     -> "ready" | "error MSG"
+ *   -> "pid N"      <- "go STATEJSON"     -> "ready" | "error MSG" | "exec-error STATUS MSG"
  * With --wait (foreground `run`) it stays as the init's parent, forwards signals and exits with
  * the container's status; with --console-relay it also relays the pty to its own stdio. */
 #include "core.h"

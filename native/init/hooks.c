@@ -1,6 +1,7 @@
 /* Init: the createContainer and startContainer hooks, run by the container's init (so in the
  * container's namespaces), each with the state JSON on stdin and an optional timeout. */
 #include "core.h"
+#include "../command-status.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -41,8 +42,9 @@ static int run_hook(const struct plan_record *r, const char *state, char *err, s
   if (pid == 0) {
     dup2(in[0], 0);
     execve(path, args, env);
-    fprintf(stderr, "hook %s: %s\n", path, strerror(errno));
-    _exit(127);
+    int e = errno;
+    fprintf(stderr, "hook %s: %s\n", path, strerror(e));
+    _exit(command_exit_status(e));
   }
   close(in[0]);
   signal(SIGPIPE, SIG_IGN);

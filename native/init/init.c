@@ -72,7 +72,8 @@ int init_main(void *arg) {
   if (console_setup(plan, a->console_fd, err, sizeof err) < 0) fail(sync, "%s", err);
   if (process_chdir(plan, err, sizeof err) < 0) fail(sync, "%s", err);
   char path[4096];
-  if (process_lookup(plan, path, sizeof path, err, sizeof err) < 0) fail(sync, "%s", err);
+  int status = process_lookup(plan, path, sizeof path, err, sizeof err);
+  if (status) fail_command(sync, status, "%s", err);
   umask(022);
 
   trace_step("console, cwd, lookup");

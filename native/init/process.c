@@ -3,6 +3,7 @@
  * marked close-on-exec (CVE-2024-21626 class), then execve. */
 #include "core.h"
 #include "security.h"
+#include "../command-status.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -60,12 +61,16 @@ static int is_executable(const char *path) {
 
 int process_lookup(const struct plan *plan, char *out, size_t len, char *err, size_t n) {
   const struct plan_record *a = plan_find(plan, "args");
-  if (!a || a->argc < 1 || !a->argv[0][0]) { snprintf(err, n, "process has no args"); return -1; }
+  if (!a || a->argc < 1 || !a->argv[0][0]) { snprintf(err, n, "process has no args"); return EXIT_NOT_FOUND; }
   const char *name = a->argv[0];
   if (strchr(name, '/')) {
     struct stat st;
-    if (stat(name, &st) < 0) { snprintf(err, n, "exec: \"%s\": stat %s: %s", name, name, strerror(errno)); return -1; }
-    if (S_ISDIR(st.st_mode)) { snprintf(err, n, "exec: \"%s\": is a directory", name); return -1; }
+    if (stat(name, &st) < 0) {
+      int e = errno;
+      snprintf(err, n, "exec: \"%s\": stat %s: %s", name, name, strerror(e));
+      return command_exit_status(e);
+    }
+    if (S_ISDIR(st.st_mode)) { snprintf(err, n, "exec: \"%s\": is a directory", name); return command_exit_status(EISDIR); }
     snprintf(out, len, "%s", name);
     return 0;
   }
@@ -83,7 +88,7 @@ int process_lookup(const struct plan *plan, char *out, size_t len, char *err, si
     p = colon + 1;
   }
   snprintf(err, n, "exec: \"%s\": executable file not found in $PATH", name);
-  return -1;
+  return EXIT_NOT_FOUND;
 }
 
 int process_make_cwd(const struct plan *plan, int rootfd, char *err, size_t n) {
@@ -112,13 +117,6 @@ int process_chdir(const struct plan *plan, char *err, size_t n) {
   char buf[PATH_MAX];
   if (!getcwd(buf, sizeof buf) || buf[0] != '/') { snprintf(err, n, "cwd %s is outside the container", cwd); return -1; }
   return 0;
-}
-
-static void __attribute__((noreturn)) exec_fail(int report_fd, int code, const char *fmt, const char *a, const char *b) {
-  char buf[ERRLEN];
-  snprintf(buf, sizeof buf, fmt, a, b);
-  if (report_fd < 0 || sync_send(report_fd, "error %s", buf) < 0) fprintf(stderr, "berth-init: %s\n", buf);
-  _exit(code);
 }
 
 #define ID_MAX 4294967294u
@@ -157,12 +155,13 @@ void process_exec(const struct plan *plan, int report_fd) {
   char err[ERRLEN] = "";
   int nnp = plan_has(plan, "no_new_privs");
   char path[PATH_MAX];
-  if (process_lookup(plan, path, sizeof path, err, sizeof err) < 0) exec_fail(report_fd, 127, "%s%s", err, "");
-  if (!nnp && seccomp_install(plan, err, sizeof err) < 0) exec_fail(report_fd, 1, "seccomp: %s%s", err, "");
-  if (set_user(plan, err, sizeof err) < 0) exec_fail(report_fd, 1, "%s%s", err, "");
-  if (caps_apply(plan, err, sizeof err) < 0) exec_fail(report_fd, 1, "capabilities: %s%s", err, "");
-  if (nnp && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) exec_fail(report_fd, 1, "no_new_privs: %s%s", strerror(errno), "");
-  if (nnp && seccomp_install(plan, err, sizeof err) < 0) exec_fail(report_fd, 1, "seccomp: %s%s", err, "");
+  int status = process_lookup(plan, path, sizeof path, err, sizeof err);
+  if (status) fail_command(report_fd, status, "%s", err);
+  if (!nnp && seccomp_install(plan, err, sizeof err) < 0) fail(report_fd, "seccomp: %s", err);
+  if (set_user(plan, err, sizeof err) < 0) fail(report_fd, "%s", err);
+  if (caps_apply(plan, err, sizeof err) < 0) fail(report_fd, "capabilities: %s", err);
+  if (nnp && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) fail(report_fd, "no_new_privs: %s", strerror(errno));
+  if (nnp && seccomp_install(plan, err, sizeof err) < 0) fail(report_fd, "seccomp: %s", err);
 
   long long keep = 0;
   const struct plan_record *pf = plan_find(plan, "preserve_fds");
@@ -179,5 +178,6 @@ void process_exec(const struct plan *plan, int report_fd) {
   for (int i = 0; i < a->argc; i++) argv[i] = a->argv[i];
   for (int i = 0; e && i < e->argc; i++) envp[i] = e->argv[i];
   execve(path, argv, envp);
-  exec_fail(report_fd, errno == ENOENT ? 127 : 126, "exec %s: %s", path, strerror(errno));
+  int failed = errno;
+  fail_command(report_fd, command_exit_status(failed), "exec %s: %s", path, strerror(failed));
 }

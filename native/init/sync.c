@@ -83,3 +83,13 @@ void fail(int fd, const char *fmt, ...) {
   if (fd < 0 || sync_send(fd, "error %s", buf) < 0) fprintf(stderr, "berth-init: %s\n", buf);
   _exit(1);
 }
+
+void fail_command(int fd, int status, const char *fmt, ...) {
+  char buf[ERRLEN * 2];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  if (fd < 0 || sync_send(fd, "exec-error %d %s", status, buf) < 0) fprintf(stderr, "berth-init: %s\n", buf);
+  _exit(status);
+}

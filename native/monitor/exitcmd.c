@@ -2,6 +2,7 @@
  * policies and cleanup). It runs detached in its own session with /dev/null stdio; the
  * monitor exits right after, so it is reparented and nobody waits for it here. */
 #include "monitor.h"
+#include "../command-status.h"
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/file.h>
@@ -34,5 +35,5 @@ void run_exit_command(const struct config *cfg) {
     dup2(null, 2);
   }
   execv(cfg->exit_cmd, (char *const *)cfg->exit_argv);
-  _exit(127);
+  _exit(command_exit_status(errno));
 }

@@ -2,6 +2,7 @@
  * state, and exec. Every other fd the monitor holds is close-on-exec, so none leaks into the
  * container. An exec failure comes back over a close-on-exec pipe as an errno. */
 #include "monitor.h"
+#include "../command-status.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -28,7 +29,7 @@ static void child(char **argv, int in, int out, int err, int tty, int preserve, 
   execvp(argv[0], argv);
   int e = errno;
   write_all(report, &e, sizeof e);
-  _exit(e == ENOENT ? 127 : 126);
+  _exit(command_exit_status(e));
 }
 
 pid_t spawn_cmd(char **argv, int in, int out, int err, int tty, int preserve, const char **why) {

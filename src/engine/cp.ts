@@ -1,45 +1,57 @@
-// `berth cp`: files between the host and a container's root filesystem, in host code only.
-// Every path inside the container is opened with openat2(RESOLVE_IN_ROOT) relative to an fd of
-// the container's root, and each entry below it relative to its parent's fd with O_NOFOLLOW and
-// RESOLVE_BENEATH: the kernel, not a userspace check, guarantees no symlink leads outside.
+// `berth cp`: files between the host and a container, with docker's semantics:
+//  - a symlink named as the source is copied as a link; -L follows it (inside the container's
+//    root for CONTAINER:SRC, on the host for a host SRC). A source ending in "/" or "/." is a
+//    directory, followed either way; "/." copies the directory's contents, not the directory.
+//  - a symlink named as the destination is followed (inside the container's root), as docker's
+//    client does; into an existing directory, the copy takes the source's name.
+//  - an existing non-directory is replaced; a directory is merged with a directory, never
+//    replaced by a file, nor a file by a directory.
+//  - nothing is written where the container could not write: the innermost mount covering each
+//    written path decides (read-only bind mounts and volumes, --read-only), and a stopped
+//    container's tmpfs is refused rather than written underneath (container-fs.ts).
+// The container side goes through ContainerTree: fd-relative, never following a link the kernel
+// could take outside. A file is opened O_PATH first and reopened through its own fd only once it
+// is known to be a regular file, so a device node or fifo swapped in is never opened.
 import {
-  closeSync, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readlinkSync, readSync, symlinkSync, writeSync,
-  constants, chmodSync, lchownSync, existsSync, statSync, utimesSync, type Stats,
+  closeSync, existsSync, fchmodSync, fchownSync, fstatSync, futimesSync, lchownSync, lstatSync, lutimesSync, mkdirSync,
+  openSync, readdirSync, readlinkSync, readSync, statSync, symlinkSync, unlinkSync, utimesSync, writeSync, chmodSync,
+  constants, type Stats,
 } from "node:fs";
-import { basename, dirname, join, normalize } from "node:path";
-import { ptr } from "bun:ffi";
-import { syscall, SyscallError } from "../sys/libc.ts";
-import { mountContainerRootfs, unmountContainerRootfs, isMountPoint } from "../storage/overlay.ts";
+import { basename, dirname, join, posix } from "node:path";
+import { O_PATH, RESOLVE, SyscallError, openat2, readlinkFd } from "../sys/libc.ts";
 import type { Engine } from "./engine.ts";
 import type { ContainerRow } from "./types.ts";
 import { EngineError } from "./errors.ts";
+import { ContainerTree, reopen, type Dir } from "./container-fs.ts";
 
-const SYS_OPENAT2 = 437;
-const O_PATH = 0o10000000;
 const O_CLOEXEC = 0o2000000;
-const RESOLVE_NO_MAGICLINKS = 0x02;
-const RESOLVE_BENEATH = 0x08;
-const RESOLVE_IN_ROOT = 0x10;
 
-function openat2(dirfd: number, path: string, flags: number, mode: number, resolve: number): number {
-  const how = Buffer.alloc(24);
-  how.writeBigUInt64LE(BigInt(flags), 0);
-  how.writeBigUInt64LE(BigInt(mode), 8);
-  how.writeBigUInt64LE(BigInt(resolve), 16);
-  const p = Buffer.from(path + "\0");
-  try {
-    return syscall(SYS_OPENAT2, dirfd, ptr(p), ptr(how), 24);
-  } catch (e) {
-    if (e instanceof SyscallError) throw new EngineError(`${path}: ${e.code === "ENOENT" ? "no such file or directory" : e.message} (in the container)`);
-    throw e;
-  }
+interface CopyOptions {
+  archive?: boolean;
+  followLink?: boolean;
 }
 
-const fdPath = (fd: number, name?: string) => (name === undefined ? `/proc/self/fd/${fd}` : `/proc/self/fd/${fd}/${name}`);
+/** A path that names a directory by its form ("…/" or "…/."): resolved to the end, links and all. */
+const namesDirectory = (p: string) => p.endsWith("/") || p.endsWith("/.") || p === ".";
+/** "…/." (or "/"): the directory's contents, not the directory itself. */
+const contentsOnly = (p: string) => p.endsWith("/.") || p === "." || /^\/+$/.test(p);
+const nameOf = (p: string) => basename(p.replace(/\/+$/, ""));
 
-/** A child of an open directory, never following a symlink, never leaving the directory. */
-function openChild(dirfd: number, name: string, flags: number, mode = 0): number {
-  return openat2(dirfd, name, flags | constants.O_NOFOLLOW | O_CLOEXEC, mode, RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS);
+const entryPath = (dir: Dir, name: string) => `/proc/self/fd/${dir.fd}/${name}`;
+
+/** Runs an operation on a container path, saying which path when the kernel refuses. */
+function at<T>(path: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    const code = e instanceof SyscallError ? e.code : (e as NodeJS.ErrnoException).code;
+    const why: Record<string, string> = {
+      EROFS: "read-only file system", ENOSPC: "no space left on device", EACCES: "permission denied", EPERM: "operation not permitted",
+      EBUSY: "it is a mount point", ENOTDIR: "not a directory", EEXIST: "appeared meanwhile", ELOOP: "became a symbolic link meanwhile",
+    };
+    if (code && why[code]) throw new EngineError(`${path}: ${why[code]} (in the container)`);
+    throw e;
+  }
 }
 
 function copyFd(from: number, to: number): void {
@@ -52,160 +64,244 @@ function copyFd(from: number, to: number): void {
   }
 }
 
-interface CopyOptions {
-  archive?: boolean;
-  followLink?: boolean;
-}
+// --- out of the container -------------------------------------------------------------------
 
-/** Runs fn with the container's merged root mounted (mounting a stopped container's for the call). */
-/**
- * A path under one of the container's bind mounts or volumes lives in that mount's host
- * directory, not in the overlay: returns that directory (the root to resolve in) and the rest.
- */
-function mountFor(engine: Engine, row: ContainerRow, path: string): { root: string; rest: string } | null {
-  const p = normalize(`/${path}`).replace(/\/+$/, "") || "/";
-  let best: { root: string; rest: string; len: number } | null = null;
-  for (const m of row.config.mounts) {
-    if (m.kind === "tmpfs") continue;
-    if (p !== m.destination && !p.startsWith(`${m.destination}/`)) continue;
-    if (best && best.len >= m.destination.length) continue;
-    const root = m.kind === "bind" ? m.source : engine.paths.volumeData(m.source);
-    best = { root, rest: p.slice(m.destination.length) || "/", len: m.destination.length };
-  }
-  return best && { root: best.root, rest: best.rest };
-}
-
-async function withRootfs<T>(engine: Engine, row: ContainerRow, inPath: string, fn: (rootfd: number, path: string) => T): Promise<T> {
-  const mount = mountFor(engine, row, inPath);
-  if (mount) {
-    // Resolved inside the mount's own directory: a link there cannot leave it either.
-    const fd = openSync(mount.root, constants.O_RDONLY | constants.O_DIRECTORY);
-    try {
-      return fn(fd, mount.rest + (inPath.endsWith("/") && mount.rest !== "/" ? "/" : ""));
-    } finally {
-      closeSync(fd);
-    }
-  }
-  const dir = engine.paths.container(row.id);
-  const rootfs = join(dir, "rootfs");
-  let mountedHere = false;
-  if (!isMountPoint(rootfs)) {
-    const img = engine.images.get(row.config.imageId as `sha256:${string}`);
-    if (!img) throw new EngineError(`the image of container ${row.name} is gone`);
-    mountContainerRootfs(engine.images.snapshotDirs(img), dir);
-    mountedHere = true;
-  }
-  const rootfd = openSync(rootfs, constants.O_RDONLY | constants.O_DIRECTORY);
+/** Makes room at a host path for a directory (true: one is there to merge into) or anything else. */
+function makeRoomOnHost(target: string, isDir: boolean, from: string): boolean {
+  let st: Stats;
   try {
-    return fn(rootfd, inPath);
-  } finally {
-    closeSync(rootfd);
-    if (mountedHere && !engine.observe(engine.store.get(row.id) ?? row).running) unmountContainerRootfs(dir);
+    st = lstatSync(target);
+  } catch {
+    return false;
   }
-}
-
-function copyOutTree(fd: number, st: Stats, dest: string, archive: boolean): void {
   if (st.isDirectory()) {
-    mkdirSync(dest, { recursive: true, mode: st.mode & 0o7777 });
-    for (const name of readdirSync(fdPath(fd))) {
-      const cst = lstatSync(fdPath(fd, name));
-      const target = join(dest, name);
-      if (cst.isSymbolicLink()) {
-        symlinkSync(readlinkSync(fdPath(fd, name)), target);
-        if (archive) lchownSync(target, cst.uid, cst.gid);
-        continue;
-      }
-      if (!cst.isDirectory() && !cst.isFile()) continue; // devices, fifos, sockets: skipped like docker's tar would not recreate them
-      const child = openChild(fd, name, cst.isDirectory() ? constants.O_RDONLY | constants.O_DIRECTORY : constants.O_RDONLY);
-      try {
-        copyOutTree(child, fstatSync(child), target, archive);
-      } finally {
-        closeSync(child);
-      }
-    }
-  } else {
-    const out = openSync(dest, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, st.mode & 0o7777);
-    try {
-      copyFd(fd, out);
-    } finally {
-      closeSync(out);
-    }
-    chmodSync(dest, st.mode & 0o7777);
+    if (isDir) return true;
+    throw new EngineError(`cannot overwrite directory ${target} with non-directory ${from}`);
   }
-  if (archive) lchownSync(dest, st.uid, st.gid);
-  utimesSync(dest, st.atime, st.mtime);
+  if (isDir) throw new EngineError(`cannot overwrite non-directory ${target} with directory ${from}`);
+  unlinkSync(target);
+  return false;
 }
 
-export async function copyFromContainer(engine: Engine, row: ContainerRow, srcPath: string, dest: string, opts: CopyOptions = {}): Promise<void> {
-  await withRootfs(engine, row, srcPath, (rootfd, inner) => {
-    const fd = openat2(rootfd, inner, constants.O_RDONLY | O_CLOEXEC, 0, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
-    try {
-      const st = fstatSync(fd);
-      let target = dest;
-      if (existsSync(dest) && statSync(dest).isDirectory()) target = join(dest, basename(srcPath.replace(/\/+$/, "")) || "root");
-      else if (!existsSync(dirname(dest))) throw new EngineError(`destination directory ${dirname(dest)} does not exist`);
-      copyOutTree(fd, st, target, opts.archive ?? false);
-    } finally {
-      closeSync(fd);
-    }
-  });
-}
-
-function copyInTree(hostPath: string, dirfd: number, name: string, archive: boolean, follow: boolean): void {
-  const st = follow ? statSync(hostPath) : lstatSync(hostPath);
+/** Copies the container entry `fd` (O_PATH, or a directory fd) at container path `path` to host path `target`. */
+function copyOut(tree: ContainerTree, fd: number, path: string, st: Stats, target: string, archive: boolean, top: boolean): void {
   if (st.isSymbolicLink()) {
-    symlinkSync(readlinkSync(hostPath), fdPath(dirfd, name)); // creates the entry; never follows it
+    makeRoomOnHost(target, false, path);
+    symlinkSync(readlinkFd(fd), target);
+    if (archive) lchownSync(target, st.uid, st.gid);
+    lutimesSync(target, st.atime, st.mtime);
     return;
   }
   if (st.isDirectory()) {
+    const merge = makeRoomOnHost(target, true, path);
+    if (!merge) mkdirSync(target, { mode: 0o700 });
+    const dir: Dir = { fd: reopen(fd, constants.O_RDONLY | constants.O_DIRECTORY), path };
     try {
-      mkdirSync(fdPath(dirfd, name), { mode: st.mode & 0o7777 });
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
-    }
-    const child = openChild(dirfd, name, constants.O_RDONLY | constants.O_DIRECTORY);
-    try {
-      for (const n of readdirSync(hostPath)) copyInTree(join(hostPath, n), child, n, archive, false);
-      if (archive) lchownSync(fdPath(child), st.uid, st.gid);
+      for (const name of readdirSync(`/proc/self/fd/${dir.fd}`)) {
+        const childPath = posix.join(path, name), childTarget = join(target, name);
+        // proc, sysfs, a stopped container's tmpfs: only the (empty) mount point comes along.
+        if (tree.readRefusal(childPath)) {
+          if (!existsSync(childTarget)) mkdirSync(childTarget, { mode: 0o755 });
+          continue;
+        }
+        const child = tree.lookup(dir, name);
+        if (child === null) continue; // gone meanwhile
+        try {
+          const cst = fstatSync(child);
+          // Devices, fifos, sockets are not copied (docker's archive would not recreate them either).
+          if (cst.isDirectory() || cst.isFile() || cst.isSymbolicLink()) copyOut(tree, child, childPath, cst, childTarget, archive, false);
+        } finally {
+          closeSync(child);
+        }
+      }
     } finally {
-      closeSync(child);
+      closeSync(dir.fd);
     }
+    if (!merge) chmodSync(target, st.mode & 0o7777);
+    if (archive) lchownSync(target, st.uid, st.gid);
+    utimesSync(target, st.atime, st.mtime);
     return;
   }
-  if (!st.isFile()) return;
-  const out = openChild(dirfd, name, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, st.mode & 0o7777);
-  const src = openSync(hostPath, "r");
+  const src = reopen(fd, constants.O_RDONLY);
+  let out: number;
+  try {
+    // The destination named on the command line is written through (docker's client follows a
+    // link there); inside a copied tree an existing entry is replaced, never written through.
+    if (top && existsSync(target) && !statSync(target).isDirectory()) out = openSync(target, constants.O_WRONLY | constants.O_TRUNC);
+    else {
+      makeRoomOnHost(target, false, path);
+      out = openSync(target, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, st.mode & 0o7777);
+    }
+  } catch (e) {
+    closeSync(src);
+    throw e;
+  }
   try {
     copyFd(src, out);
-    if (archive) lchownSync(fdPath(out), st.uid, st.gid);
+    fchmodSync(out, st.mode & 0o7777);
+    if (archive) fchownSync(out, st.uid, st.gid);
+    futimesSync(out, st.atime, st.mtime);
   } finally {
     closeSync(src);
     closeSync(out);
   }
 }
 
-export async function copyToContainer(engine: Engine, row: ContainerRow, src: string, destPath: string, opts: CopyOptions = {}): Promise<void> {
-  if (!existsSync(src)) throw new EngineError(`could not find the file ${src} in the host`);
-  await withRootfs(engine, row, destPath, (rootfd, inner) => {
-    const clean = inner.replace(/\/+$/, "") || "/";
-    // If DEST is an existing directory, copy into it; otherwise DEST names the new entry.
-    let parentPath = clean, name = basename(src.replace(/\/+$/, ""));
-    let isDir = false;
+export async function copyFromContainer(engine: Engine, row: ContainerRow, srcPath: string, dest: string, opts: CopyOptions = {}): Promise<void> {
+  const tree = ContainerTree.open(engine, row);
+  try {
+    const { dir, name } = tree.resolve(srcPath, (opts.followLink ?? false) || namesDirectory(srcPath));
     try {
-      const probe = openat2(rootfd, clean, O_PATH | O_CLOEXEC, 0, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
-      isDir = fstatSync(probe).isDirectory();
-      closeSync(probe);
-    } catch { /* does not exist */ }
-    if (!isDir) {
-      if (inner.endsWith("/")) throw new EngineError(`destination directory ${destPath} does not exist in the container`);
-      parentPath = dirname(clean);
-      name = basename(clean);
-    }
-    const dirfd = openat2(rootfd, parentPath, constants.O_RDONLY | constants.O_DIRECTORY | O_CLOEXEC, 0, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
-    try {
-      copyInTree(src, dirfd, name, opts.archive ?? false, opts.followLink ?? false);
+      const path = name === null ? dir.path : posix.join(dir.path, name);
+      const fd = name === null ? reopen(dir.fd, O_PATH) : tree.lookup(dir, name);
+      if (fd === null) throw new EngineError(`could not find the file ${srcPath} in container ${row.name}`);
+      try {
+        const st = fstatSync(fd);
+        if (srcPath.endsWith("/") && !st.isDirectory()) throw new EngineError(`${srcPath}: not a directory (in the container)`);
+        const destIsDir = existsSync(dest) && statSync(dest).isDirectory();
+        let target = dest;
+        if (destIsDir && !contentsOnly(srcPath)) target = join(dest, nameOf(srcPath));
+        else if (!destIsDir) {
+          if (dest.endsWith("/")) throw new EngineError(`destination directory ${dest} does not exist`);
+          if (!existsSync(dirname(dest))) throw new EngineError(`destination directory ${dirname(dest)} does not exist`);
+          if (st.isDirectory() && existsSync(dest)) throw new EngineError(`cannot copy directory ${srcPath} onto the file ${dest}`);
+        }
+        copyOut(tree, fd, path, st, target, opts.archive ?? false, true);
+      } finally {
+        closeSync(fd);
+      }
     } finally {
-      closeSync(dirfd);
+      tree.release(dir);
     }
-  });
+  } finally {
+    tree.close();
+  }
+}
+
+// --- into the container ---------------------------------------------------------------------
+
+/** Copies host path `src` (of stat `st`) to `name` in the container directory `dir`. */
+function copyIn(tree: ContainerTree, src: string, st: Stats, dir: Dir, name: string, archive: boolean): void {
+  const path = posix.join(dir.path, name);
+  tree.assertWritable(path);
+  const existingFd = tree.lookup(dir, name);
+  let existing: Stats | null = null;
+  try {
+    if (existingFd !== null) existing = fstatSync(existingFd);
+    if (st.isDirectory()) {
+      if (existing && !existing.isDirectory()) throw new EngineError(`cannot overwrite non-directory ${path} with directory ${src}`);
+      if (!existing) at(path, () => mkdirSync(entryPath(dir, name), { mode: 0o700 }));
+      const child = tree.openDir(dir, name);
+      try {
+        copyContentsIn(tree, src, child, archive);
+        if (!existing) at(path, () => {
+          fchmodSync(child.fd, st.mode & 0o7777);
+          if (archive) fchownSync(child.fd, st.uid, st.gid);
+          futimesSync(child.fd, st.atime, st.mtime);
+        });
+      } finally {
+        tree.release(child);
+      }
+      return;
+    }
+    if (existing?.isDirectory()) throw new EngineError(`cannot overwrite directory ${path} with non-directory ${src}`);
+    if (st.isSymbolicLink()) {
+      if (existing && tree.isMountPoint(path)) throw new EngineError(`${path} is a mount point: it cannot be replaced by a symbolic link`);
+      at(path, () => {
+        if (existing) unlinkSync(entryPath(dir, name));
+        symlinkSync(readlinkSync(src), entryPath(dir, name)); // makes the entry; never follows it
+        if (archive) lchownSync(entryPath(dir, name), st.uid, st.gid);
+        lutimesSync(entryPath(dir, name), st.atime, st.mtime);
+      });
+      return;
+    }
+    if (!st.isFile()) return; // devices, fifos, sockets are not copied
+    const out = at(path, () => {
+      // A regular file is written in place (a bind-mounted file included); anything else there is replaced.
+      if (existing?.isFile()) return reopen(existingFd!, constants.O_WRONLY | constants.O_TRUNC);
+      if (existing) {
+        if (tree.isMountPoint(path)) throw new EngineError(`${path} is a mount point: it cannot be replaced`);
+        unlinkSync(entryPath(dir, name));
+      }
+      return openat2(dir.fd, name, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW | O_CLOEXEC, st.mode & 0o7777, RESOLVE.BENEATH | RESOLVE.NO_MAGICLINKS);
+    });
+    const from = openSync(src, constants.O_RDONLY);
+    try {
+      at(path, () => {
+        copyFd(from, out);
+        fchmodSync(out, st.mode & 0o7777);
+        if (archive) fchownSync(out, st.uid, st.gid);
+        futimesSync(out, st.atime, st.mtime);
+      });
+    } finally {
+      closeSync(from);
+      closeSync(out);
+    }
+  } finally {
+    if (existingFd !== null) closeSync(existingFd);
+  }
+}
+
+/** Refuses before anything is written when any path the copy would write is refused (a read-only
+ *  mount nested in the destination, say), so a refused copy leaves nothing half-done. */
+function assertWritableTree(tree: ContainerTree, src: string, st: Stats, path: string): void {
+  tree.assertWritable(path);
+  if (!st.isDirectory()) return;
+  for (const n of readdirSync(src)) assertWritableTree(tree, join(src, n), lstatSync(join(src, n)), posix.join(path, n));
+}
+
+/** Copies the entries of host directory `src` into the container directory `dir`. */
+function copyContentsIn(tree: ContainerTree, src: string, dir: Dir, archive: boolean): void {
+  for (const n of readdirSync(src)) {
+    const p = join(src, n);
+    copyIn(tree, p, lstatSync(p), dir, n, archive);
+  }
+}
+
+export async function copyToContainer(engine: Engine, row: ContainerRow, src: string, destPath: string, opts: CopyOptions = {}): Promise<void> {
+  let st: Stats;
+  try {
+    st = (opts.followLink ?? false) || namesDirectory(src) ? statSync(src) : lstatSync(src);
+  } catch {
+    throw new EngineError(`could not find the file ${src} in the host`);
+  }
+  if (namesDirectory(src) && !st.isDirectory()) throw new EngineError(`${src}: not a directory`);
+  const tree = ContainerTree.open(engine, row);
+  try {
+    // A link at DEST is followed, inside the container's root (docker's client does the same).
+    const { dir, name } = tree.resolve(destPath, true);
+    let opened: Dir | null = null;
+    try {
+      let existing: Stats | null = null;
+      if (name === null) existing = fstatSync(dir.fd);
+      else {
+        const fd = tree.lookup(dir, name);
+        if (fd !== null) {
+          existing = fstatSync(fd);
+          closeSync(fd);
+        }
+      }
+      if (existing?.isDirectory()) {
+        opened = name === null ? null : tree.openDir(dir, name);
+        const into = opened ?? dir;
+        if (contentsOnly(src)) {
+          for (const n of readdirSync(src)) assertWritableTree(tree, join(src, n), lstatSync(join(src, n)), posix.join(into.path, n));
+          copyContentsIn(tree, src, into, opts.archive ?? false);
+        } else {
+          assertWritableTree(tree, src, st, posix.join(into.path, nameOf(src)));
+          copyIn(tree, src, st, into, nameOf(src), opts.archive ?? false);
+        }
+        return;
+      }
+      if (destPath.endsWith("/")) throw new EngineError(`destination directory ${destPath} does not exist in the container`);
+      if (existing && st.isDirectory()) throw new EngineError(`cannot copy directory ${src} onto the file ${destPath} in the container`);
+      assertWritableTree(tree, src, st, posix.join(dir.path, name!));
+      copyIn(tree, src, st, dir, name!, opts.archive ?? false);
+    } finally {
+      if (opened) tree.release(opened);
+      tree.release(dir);
+    }
+  } finally {
+    tree.close();
+  }
 }

@@ -14,7 +14,7 @@ import { ContainerStore } from "./store.ts";
 import { EnginePaths, DEFAULT_ENGINE_ROOT } from "./paths.ts";
 import { Volumes } from "./volumes.ts";
 import type { CreateRequest } from "./config.ts";
-import { EngineError, UsageError, commandFailure, isCommandError, EXIT_ENGINE } from "./errors.ts";
+import { EngineError, UsageError, commandFailure, EXIT_ENGINE } from "./errors.ts";
 import { newContainerId, randomName, validName } from "./names.ts";
 import { parseSignal } from "./options.ts";
 import type { ContainerRow, PortPublish, StoredState } from "./types.ts";
@@ -249,12 +249,10 @@ export class Engine {
       if (!other || !this.observe(other).running) throw new EngineError(`cannot join network of a non running container: ${cfg.network.slice(10, 22)}`);
       netns = { path: `/proc/${other.pid}/ns/net` };
       const dir = this.paths.filesDir(other.id);
-      etcFiles = other.config.network === "host"
-        ? { hosts: "/etc/hosts", resolvConf: "/etc/resolv.conf", hostname: `${dir}/hostname` }
-        : { hosts: `${dir}/hosts`, hostname: `${dir}/hostname`, resolvConf: `${dir}/resolv.conf` };
+      etcFiles = { hosts: `${dir}/hosts`, hostname: `${dir}/hostname`, resolvConf: `${dir}/resolv.conf` };
     } else if (cfg.network === "host") {
       netns = "host";
-      etcFiles = { hosts: "/etc/hosts", resolvConf: "/etc/resolv.conf", hostname: writeContainerFiles(this.paths.filesDir(row.id), { hostname: cfg.hostname, hosts: [] }).hostname };
+      etcFiles = lazy.networkFilesModule().writeHostNetworkFiles(this.paths.filesDir(row.id), cfg.hostname);
     } else {
       // Written now (the bridge setup rewrites them in place once the container has its address).
       etcFiles = writeContainerFiles(this.paths.filesDir(row.id), {
@@ -372,7 +370,7 @@ export class Engine {
       const msg = (e as Error).message;
       const code = (e as { exitCode?: number }).exitCode;
       const err = e instanceof EngineError ? e
-        : isCommandError(msg) || code === 127 || code === 126 ? commandFailure(msg)
+        : code === 127 || code === 126 ? commandFailure(msg, code)
         : new EngineError(msg.startsWith("OCI") ? msg : `failed to start container ${row.name}: ${msg}`);
       try {
         if (monitorPid) kill(monitorPid, SIGKILL);

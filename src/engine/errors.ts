@@ -23,13 +23,8 @@ export class NotFoundError extends EngineError {
 /** Bad flag value or combination: the user can fix it by changing the command line. */
 export class UsageError extends EngineError {}
 
-/** The runtime could not start the command: 127 when it is missing, 126 otherwise, as docker does. */
-export function commandFailure(message: string): EngineError {
-  const notFound = /executable file not found|no such file or directory|not found/i.test(message) && !/permission denied/i.test(message);
-  return new EngineError(`OCI runtime create failed: ${message}`, notFound ? EXIT_NOT_FOUND : EXIT_CANNOT_INVOKE);
-}
-
-/** Whether a runtime error is about the container's command (as opposed to setup). */
-export function isCommandError(message: string): boolean {
-  return /^exec: |executable file not found in \$PATH|failed to start: .*(execve|exec format error|permission denied)/i.test(message);
+/** The runtime could not start the command. `status` is the runtime's (127 missing, 126 cannot
+ *  run), decided once in the C core from errno (native/command-status.h): never from the words. */
+export function commandFailure(message: string, status: typeof EXIT_CANNOT_INVOKE | typeof EXIT_NOT_FOUND): EngineError {
+  return new EngineError(`OCI runtime create failed: ${message}`, status);
 }

@@ -87,7 +87,9 @@ export function resourcesOf(cfg: ContainerConfig, canLimitSwap = swapAccounting(
   return Object.keys(out).length ? out : undefined;
 }
 
-function baseMounts(cfg: ContainerConfig): Mount[] {
+/** The kernel file systems and tmpfs every container gets (berth cp reads this list too: they
+ *  exist only while the container runs). */
+export function baseMounts(cfg: ContainerConfig): Mount[] {
   const sysOpts = ["nosuid", "noexec", "nodev", cfg.privileged ? "rw" : "ro"];
   return [
     { destination: "/proc", type: "proc", source: "proc", options: ["nosuid", "noexec", "nodev"] },

@@ -1,8 +1,10 @@
 // -u USER[:GROUP] (and the image's User) resolved against the image's /etc/passwd and /etc/group,
 // as docker does: names or numbers; a numeric uid needs no passwd entry.
-import { readFileSync } from "node:fs";
-import { resolveInRoot } from "./rootpath.ts";
+import { closeSync, constants, fstatSync, openSync, readFileSync } from "node:fs";
+import { RESOLVE, openat2 } from "../sys/libc.ts";
 import { EngineError } from "./errors.ts";
+
+const O_CLOEXEC = 0o2000000;
 
 export interface ResolvedUser {
   uid: number;
@@ -11,11 +13,27 @@ export interface ResolvedUser {
   home: string;
 }
 
+/**
+ * The rows of a colon-separated file of the container. Opened by the kernel inside the root
+ * (RESOLVE_IN_ROOT: a link, even one swapped in meanwhile by a running container's process,
+ * resolves in the container) and read only when it is a regular file: a fifo or a device
+ * node there would block `exec -u` forever or feed it without end.
+ */
 function readTable(rootfs: string, file: string): string[][] {
+  let fd = -1;
   try {
-    return readFileSync(resolveInRoot(rootfs, file), "utf8").split("\n").filter((l) => l && !l.startsWith("#")).map((l) => l.split(":"));
+    const root = openSync(rootfs, constants.O_RDONLY | constants.O_DIRECTORY);
+    try {
+      fd = openat2(root, file, constants.O_RDONLY | constants.O_NONBLOCK | O_CLOEXEC, 0, RESOLVE.IN_ROOT | RESOLVE.NO_MAGICLINKS);
+    } finally {
+      closeSync(root);
+    }
+    if (!fstatSync(fd).isFile()) return [];
+    return readFileSync(fd, "utf8").split("\n").filter((l) => l && !l.startsWith("#")).map((l) => l.split(":"));
   } catch {
     return [];
+  } finally {
+    if (fd >= 0) closeSync(fd);
   }
 }
 

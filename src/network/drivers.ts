@@ -2,7 +2,7 @@
 // none, host and container:OTHER are mostly decisions the engine applies to the OCI config:
 // which network namespace the container gets and which hosts/resolv.conf it bind-mounts.
 import type { ContainerFilePaths, HostEntry } from "./files.ts";
-import { writeContainerFiles } from "./files.ts";
+import { writeContainerFiles, writeHostNetworkFiles } from "./files.ts";
 import { Netlink, setUp } from "./netlink.ts";
 import { withNetns } from "./netns.ts";
 import type { Attachment, NetworkManager } from "./manager.ts";
@@ -126,10 +126,9 @@ export function driverFor(mode: NetworkMode, deps: DriverDeps): NetworkDriver {
         mode,
         netns: () => ({ type: "host" }),
         setup(ctx) {
-          // The host's own files: the container sees the host's names and resolvers, like its network.
+          // The host's names and resolvers, like its network: in copies (writeHostNetworkFiles).
           const dir = ctx.filesDir ?? mgr.filesDirFor(ctx.containerId);
-          const hostname = writeContainerFiles(dir, { hostname: ctx.hostname, hosts: [] }).hostname;
-          return { attachments: [], ports: [], files: { hosts: "/etc/hosts", hostname, resolvConf: "/etc/resolv.conf" } };
+          return { attachments: [], ports: [], files: writeHostNetworkFiles(dir, ctx.hostname) };
         },
         teardown: (id) => mgr.release(id),
       };

@@ -102,6 +102,25 @@ export function containerFilePaths(dir: string): ContainerFilePaths {
   return { hosts: `${dir}/hosts`, hostname: `${dir}/hostname`, resolvConf: `${dir}/resolv.conf` };
 }
 
+/**
+ * --network host: the container's own copies of the host's hosts and resolv.conf as they are now
+ * (docker's), and its hostname file. The host's files are never bound in themselves: the etc
+ * files are bound read-write, and a container would write the host's own.
+ */
+export function writeHostNetworkFiles(dir: string, hostname: string): ContainerFilePaths {
+  const paths = writeContainerFiles(dir, { hostname, hosts: [] });
+  for (const [from, to] of [["/etc/hosts", paths.hosts], ["/etc/resolv.conf", paths.resolvConf]] as const) {
+    let content: string;
+    try {
+      content = readFileSync(from, "utf8");
+    } catch {
+      continue; // the host has none: the rendered default stays
+    }
+    writeInPlace(to, content);
+  }
+  return paths;
+}
+
 /** Writes hosts, hostname and resolv.conf into `dir` and returns their paths for bind mounts. */
 export function writeContainerFiles(dir: string, spec: ContainerFilesSpec): ContainerFilePaths {
   if (!/^[A-Za-z0-9]([A-Za-z0-9.-]{0,252})?$/.test(spec.hostname)) {

@@ -9,7 +9,7 @@ import { encodePlan, type PlanRecord } from "../sys/plan-encoding.ts";
 import { processRecords } from "./plan.ts";
 import type { StateStore } from "./state-store.ts";
 import { statusOf, containerCgroup, hookState } from "./status.ts";
-import { startInit, expectMessage, type Stdio } from "./native.ts";
+import { startInit, expectMessage, initFailure, type Stdio } from "./native.ts";
 import { seccompCacheDir, seccompPlanRecords } from "./seccomp-cache.ts";
 import { writePidFile } from "./create.ts";
 
@@ -62,11 +62,12 @@ export async function execInContainer(store: StateStore, opts: ExecOptions): Pro
     const init = startInit("exec", planPath, flags, opts.stdio, [], opts.preserveFds);
     const pid = Number(expectMessage(init, "pid "));
     const started = init.next();
-    if (started === null || started.startsWith("error ")) {
+    const failure = started === null ? null : initFailure(started);
+    if (started === null || failure) {
       const code = await init.proc.exited;
-      const message = started ? started.slice(6) : `exec failed (status ${code})`;
-      // Exit like a shell would: 127 for a missing command, 126 for one that cannot run.
-      throw Object.assign(new Error(message), { exitCode: code === 127 || /not found/.test(message) ? 127 : 126 });
+      // The command's own failure carries its status (127 missing, 126 cannot run); any other
+      // failure to start the process (cwd, user, seccomp…) is 126 as docker's exec gives it.
+      throw Object.assign(new Error(failure?.message ?? `exec failed (status ${code})`), { exitCode: failure?.exitCode ?? 126 });
     }
     if (opts.pidFile) writePidFile(resolve(opts.pidFile), pid);
     init.closeControl();

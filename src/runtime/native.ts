@@ -1,5 +1,6 @@
 // Starting the C core (build/berth-init) and speaking its line protocol on fds 3 and 4
-// (see native/PLAN.md): "pid N", "ready", "started", "error MSG" from it; "go STATE" to it.
+// (see native/PLAN.md): "pid N", "ready", "started", "error MSG", "exec-error STATUS MSG" from it;
+// "go STATE" to it.
 import { closeSync, existsSync, readSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { BUILD_DIR } from "../sys/build-dir.ts";
@@ -8,7 +9,20 @@ import { waitReadable } from "../sys/libc.ts";
 
 export const INIT_BINARY = process.env.BERTH_INIT ?? join(BUILD_DIR, "berth-init");
 
-export class InitError extends Error {}
+export class InitError extends Error {
+  /** Set when the container's command could not be started: 127 when it does not exist, 126 when
+   *  it cannot be run. The C core decides it from errno (native/command-status.h), the one rule. */
+  constructor(message: string, readonly exitCode?: 126 | 127) {
+    super(message);
+  }
+}
+
+/** An "error MSG" or "exec-error STATUS MSG" line as an InitError; null for any other line. */
+export function initFailure(line: string): InitError | null {
+  if (line.startsWith("error ")) return new InitError(line.slice(6));
+  const m = /^exec-error (126|127) ([^]*)$/.exec(line);
+  return m ? new InitError(m[2]!, Number(m[1]) as 126 | 127) : null;
+}
 
 export interface InitProcess {
   proc: Subprocess;
@@ -78,11 +92,12 @@ export function startInit(mode: "create" | "exec", planPath: string, flags: stri
   };
 }
 
-/** Reads the next message and insists it starts with `expect`; "error MSG" becomes an InitError. */
+/** Reads the next message and insists it starts with `expect`; a failure becomes an InitError. */
 export function expectMessage(init: InitProcess, expect: string): string {
   const line = init.next();
   if (line === null) throw new InitError("the container's init exited without saying why");
-  if (line.startsWith("error ")) throw new InitError(line.slice(6));
+  const failure = initFailure(line);
+  if (failure) throw failure;
   if (!line.startsWith(expect)) throw new InitError(`unexpected message from init: ${line}`);
   return line.slice(expect.length).trim();
 }

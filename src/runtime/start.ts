@@ -7,6 +7,7 @@ import { isAlive } from "./proc.ts";
 import { waitReadable } from "../sys/libc.ts";
 import { runHooksWarnOnly } from "./hooks.ts";
 import { trace } from "../sys/trace.ts";
+import { initFailure } from "./native.ts";
 
 /** `known`: the container's record as create returned it, when the caller has it (the engine, in
  *  the same process): saves reading and parsing state.json again. */
@@ -19,7 +20,7 @@ export async function startContainer(store: StateStore, id: string, warn: (msg: 
   }
   const fifoPath = join(store.dir(id), "exec.fifo");
   // Non-blocking open: if the init died we must not hang waiting for a writer.
-  let report = ""; // after the byte: "error MSG" if a startContainer hook or execve failed
+  let report = ""; // after the byte: "error MSG" if a startContainer hook failed, "exec-error STATUS MSG" if execve did
   const fd = openSync(fifoPath, constants.O_RDONLY | constants.O_NONBLOCK);
   try {
     const buf = Buffer.alloc(1);
@@ -57,9 +58,7 @@ export async function startContainer(store: StateStore, id: string, warn: (msg: 
   }
   trace("start: released, exec seen");
   unlinkSync(fifoPath);
-  if (report.startsWith("error ")) {
-    const message = report.slice(6).trim();
-    throw Object.assign(new Error(`container ${id} failed to start: ${message}`), { exitCode: /not found/.test(message) ? 127 : 1 });
-  }
+  const failure = initFailure(report.trim());
+  if (failure) throw Object.assign(new Error(`container ${id} failed to start: ${failure.message}`), { exitCode: failure.exitCode ?? 1 });
   await runHooksWarnOnly("poststart", rec.config.hooks?.poststart, hookState(store, rec, "running"), warn);
 }

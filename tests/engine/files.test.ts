@@ -1,6 +1,6 @@
 // berth cp both ways (never through a symlink out of the container), volumes and bind mounts.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { berth, cleanupRoot, engineRoot, mountsUnder } from "./helpers.ts";
@@ -35,9 +35,14 @@ describe("cp", () => {
     mkdirSync(join(host, "target"), { recursive: true });
     // Links that point at host paths, absolute and through ../..
     berth(root, ["exec", "box", "sh", "-c", `ln -s ${secret} /abs-link && ln -s ../../../../../../../../${host.slice(1)}/target /rel-link`]);
-    const out = berth(root, ["cp", "box:/abs-link", join(host, "got")]);
+    // -L follows the link inside the container's root, where the host file is not.
+    const out = berth(root, ["cp", "-L", "box:/abs-link", join(host, "got")]);
     expect(out.code).not.toBe(0);
     expect(existsSync(join(host, "got"))).toBe(false);
+    // Without -L the link itself is copied (docker's semantics): no file content is read.
+    expect(berth(root, ["cp", "box:/abs-link", join(host, "link")]).code).toBe(0);
+    expect(lstatSync(join(host, "link")).isSymbolicLink()).toBe(true);
+    expect(readlinkSync(join(host, "link"))).toBe(secret);
     writeFileSync(join(host, "payload"), "x\n");
     const into = berth(root, ["cp", join(host, "payload"), "box:/rel-link/payload"]);
     // Resolved inside the container's root: the file lands in the container, not in host/target.

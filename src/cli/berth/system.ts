@@ -72,7 +72,7 @@ const cp: Command = {
     const from = split(src), to = split(dst);
     if (from && to) throw new EngineError("copying between containers is not supported");
     if (!from && !to) throw new EngineError("must specify at least one container source");
-    if (from) await copyFromContainer(engine, engine.find(from.ref), from.path, dst, { archive: p.bools.has("archive") });
+    if (from) await copyFromContainer(engine, engine.find(from.ref), from.path, dst, { archive: p.bools.has("archive"), followLink: p.bools.has("follow-link") });
     else await copyToContainer(engine, engine.find(to!.ref), src, to!.path, { archive: p.bools.has("archive"), followLink: p.bools.has("follow-link") });
     return 0;
   },
