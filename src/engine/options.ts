@@ -223,6 +223,7 @@ export function parseLabels(labels: string[], files: string[] = []): Record<stri
 export function parsePublish(spec: string): PortPublish {
   const m = /^(?:(?:(\d+\.\d+\.\d+\.\d+):)?(\d*):)?(\d+)(?:\/(tcp|udp))?$/.exec(spec);
   if (!m) throw new UsageError(`invalid publish spec "${spec}": use [IP:][HOSTPORT:]CONTAINERPORT[/tcp|udp]`);
+  if (m[1]?.split(".").some((o) => Number(o) > 255)) throw new UsageError(`invalid IP address ${m[1]} in publish spec "${spec}"`);
   const port = (s: string | undefined, dflt: number) => {
     if (s === undefined || s === "") return dflt;
     const n = Number(s);
