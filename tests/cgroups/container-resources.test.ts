@@ -75,6 +75,8 @@ function controllerMount(controller: string): { version: 1 | 2; mountPoint: stri
 }
 
 const has = (controller: string) => controllerMount(controller) !== undefined;
+/** For skipIf: true, and said, when the host serves `controller` nowhere. */
+const missing = (controller: string) => lacks(has(controller), `${controller} controller`);
 
 // With swap on and not accounted (v1, swapaccount=0), the hog swaps instead of being OOM-killed.
 const oomCertain = has("memory") && !lacks(!HOST.swapEscapesV1Limit, "swap accounting while swap is on (memory limits cannot force an OOM kill)");
@@ -298,7 +300,7 @@ describe("memory limit (seed-002)", () => {
     expect(ev.lines()).toContainEqual({ type: "oom", id });
   }, LONG);
 
-  test.skipIf(!has("memory"))("failcnt in events --stats counts the charges refused at a memory-only limit", () => {
+  test.skipIf(missing("memory"))("failcnt in events --stats counts the charges refused at a memory-only limit", () => {
     const id = newId("failcnt");
     const b = bundle("exec sleep 1000", { memory: { limit } });
     ok(root, ["run", "-d", id, "-b", b.dir]);
@@ -318,7 +320,7 @@ describe("memory limit (seed-002)", () => {
 describe("pids limit", () => {
   const pids = 16;
 
-  test.skipIf(!has("pids"))("a fork bomb in a container limited to 16 pids never gets past 16 tasks; the host is fine; delete --force ends it", async () => {
+  test.skipIf(missing("pids"))("a fork bomb in a container limited to 16 pids never gets past 16 tasks; the host is fine; delete --force ends it", async () => {
     const sentinel = hostSentinel();
     const id = newId("bomb");
     // Every bomb process forks bombs forever; a shell whose fork fails dies and its parent retries.
@@ -345,7 +347,7 @@ describe("pids limit", () => {
     expect(cgroupLeftovers(id)).toEqual([]);
   }, LONG);
 
-  test.skipIf(!has("pids"))("the container's shell sees its forks refused at the limit", () => {
+  test.skipIf(missing("pids"))("the container's shell sees its forks refused at the limit", () => {
     const id = newId("forks");
     const b = bundle('i=0; while [ $i -lt 40 ]; do sleep 1000 & i=$((i+1)); echo "started $i"; done; echo survived', { pids: { limit: pids } });
     const r = runtime(root, ["run", id, "-b", b.dir], { timeoutMs: 60_000 });
@@ -360,7 +362,7 @@ describe("pids limit", () => {
 // ---- 3. cpu: quota and throttling --------------------------------------------------------------
 
 describe("cpu quota", () => {
-  test.skipIf(!has("cpu"))("a busy loop at 20% (quota 20000 / period 100000) is throttled: cpu.stat and events --stats show it", async () => {
+  test.skipIf(missing("cpu"))("a busy loop at 20% (quota 20000 / period 100000) is throttled: cpu.stat and events --stats show it", async () => {
     const id = newId("quota");
     const b = bundle("while :; do :; done", { cpu: { quota: 20000, period: 100000 } });
     ok(root, ["run", "-d", id, "-b", b.dir]);
@@ -405,7 +407,7 @@ describe("pause and resume", () => {
 
   const count = (host: string) => readFileSync(join(host, "count"), "utf8");
 
-  test.skipIf(!has("freezer"))("pause freezes every process (init, children, exec'd); resume thaws them all", async () => {
+  test.skipIf(missing("freezer"))("pause freezes every process (init, children, exec'd); resume thaws them all", async () => {
     const host = hostDir();
     const id = newId("pause");
     const { pids, execPid } = await busyContainer(id, host);
@@ -443,7 +445,7 @@ describe("pause and resume", () => {
     expect(twice.stderr).toMatch(/not paused/);
   }, LONG);
 
-  test.skipIf(!has("freezer"))("kill -9 of a paused container stops it; delete --force cleans up", async () => {
+  test.skipIf(missing("freezer"))("kill -9 of a paused container stops it; delete --force cleans up", async () => {
     const host = hostDir();
     const id = newId("pkill");
     const { pids } = await busyContainer(id, host);
@@ -456,7 +458,7 @@ describe("pause and resume", () => {
     expect(cgroupLeftovers(id)).toEqual([]);
   }, LONG);
 
-  test.skipIf(!has("freezer"))("delete --force of a paused container kills and removes everything", async () => {
+  test.skipIf(missing("freezer"))("delete --force of a paused container kills and removes everything", async () => {
     const host = hostDir();
     const id = newId("pdel");
     const { pids } = await busyContainer(id, host);
@@ -537,7 +539,7 @@ describe("update", () => {
     expect(stateOf(root, id).status).toBe("running");
   }, LONG);
 
-  test.skipIf(!canUpdate || !has("cpuset"))("an update the kernel refuses halfway changes nothing (earlier writes are rolled back)", () => {
+  test.skipIf(!canUpdate || missing("cpuset"))("an update the kernel refuses halfway changes nothing (earlier writes are rolled back)", () => {
     const { id, mem, pid } = running("updhalf");
     // CPU 4095 does not exist: only the kernel can say so, after the memory limit was written
     const r = runtime(root, ["update", id, "--memory", "100m", "--pids-limit", "30", "--cpuset-cpus", "4095"]);

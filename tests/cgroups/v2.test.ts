@@ -29,7 +29,7 @@ afterEach(() => {
   }
 });
 
-describe.skipIf(!unifiedRoot)("cgroup v2 (unified hierarchy)", () => {
+describe.skipIf(lacks(unifiedRoot !== undefined, "cgroup v2 hierarchy"))("cgroup v2 (unified hierarchy)", () => {
   test("a cgroup2 mount point as root is a pure v2 layout", () => {
     const { m } = v2group();
     expect(m.layout).toBe("v2");
@@ -95,7 +95,7 @@ describe.skipIf(!unifiedRoot)("cgroup v2 (unified hierarchy)", () => {
   });
 });
 
-describe.skipIf(h.layout !== "hybrid")("hybrid routing", () => {
+describe.skipIf(lacks(h.layout === "hybrid", "hybrid cgroup layout (v1 controllers beside a v2 hierarchy)"))("hybrid routing", () => {
   test("each controller is used where it is bound; the v2 group joins too", async () => {
     const path = "/" + uniqueName();
     const m = openCgroup({ cgroupsPath: path, containerId: "t" });

@@ -135,7 +135,7 @@ describe("security flags", () => {
   }, 180_000);
 
   // --init needs tini on the host (Debian package tini; the static build serves any image).
-  test.skipIf(hostInitBinary() === null)("--init runs the command under tini as pid 1", () => {
+  test.skipIf(lacks(hostInitBinary() !== null, "tini (apt-get install tini)"))("--init runs the command under tini as pid 1", () => {
     const r = berth(root, ["run", "--rm", "--network", "none", "--init", "busybox", "sh", "-c", "echo $$ $(cat /proc/1/comm); exit 7"]);
     expect(r.stdout).toMatch(/^\d+ (docker-init|tini)/);
     expect(r.stdout).not.toMatch(/^1 /);
