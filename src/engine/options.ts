@@ -128,6 +128,8 @@ export function parseTmpfs(spec: string): BindMount {
     if (!/^(size=\d+([kmgtpe]|%)?|mode=[0-7]{3,4}|uid=\d+|gid=\d+|nr_inodes=\d+[kmgtpe]?|ro|rw|noexec|exec|nosuid|suid|nodev|dev)$/i.test(o)) {
       throw new UsageError(`invalid --tmpfs option "${o}" in "${spec}" (use size=N, mode=OCTAL, uid=, gid=, ro, noexec, nosuid, nodev)`);
     }
+    // The kernel takes uid= and gid= as 32-bit ids (and -1 is "no id"): a bigger one fails the mount.
+    if (/^(uid|gid)=/i.test(o) && Number(o.slice(4)) >= 2 ** 32 - 1) throw new UsageError(`invalid --tmpfs option "${o}" in "${spec}": ids go up to ${2 ** 32 - 2}`);
   }
   return { kind: "tmpfs", source: "tmpfs", destination: containerPath(dst, spec), readOnly: opts.includes("ro"), options: opts.filter((o) => o !== "ro") };
 }

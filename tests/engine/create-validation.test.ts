@@ -86,6 +86,7 @@ const BAD_FLAGS: [string, string[], RegExp][] = [
   ["missing label file", ["--label-file", "FILES/nosuch"], /open .*nosuch: no such file or directory/],
   ["label without a name", ["-l", "=x"], /invalid label '=x': empty name/],
   ["bind over /proc", ["-v", "FILES:/proc"], /invalid mount config: "\/proc" cannot be mounted because it is not of type proc/],
+  ["tmpfs uid beyond 32 bits", ["--tmpfs", "/run:uid=4294967296"], /invalid --tmpfs option "uid=4294967296" in "\/run:uid=4294967296": ids go up to 4294967294/],
   ["tmpfs inside /proc", ["--tmpfs", "/proc/sys"], /"\/proc\/sys" cannot be mounted because it is inside \/proc/],
   ["host-wide sysctl", ["--sysctl", "kernel.panic=1"], /sysctl 'kernel.panic=1' is not allowed/],
   ["sysctl name climbing out", ["--sysctl", "net/../../x=1"], /'net\/..\/..\/x' is not a sysctl name/],
