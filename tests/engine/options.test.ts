@@ -109,6 +109,9 @@ describe("image config applied as docker does", () => {
     expect(c.logMaxBytes).toBe(1024 * 1024);
     expect(() => buildConfig({ image: "img", args: [], dns: ["nope"] }, image, "f".repeat(64))).toThrow(/invalid IP address in --dns/);
     expect(() => buildConfig({ image: "img", args: [], logOpts: ["mode=x"] }, image, "f".repeat(64))).toThrow(/unknown log opt/);
+    // host-gateway (docker's name for the host as the container reaches it) needs a bridge's gateway.
+    expect(buildConfig({ image: "img", args: [], addHosts: ["gw:host-gateway"] }, image, "f".repeat(64)).extraHosts).toEqual([{ ip: "host-gateway", names: ["gw"] }]);
+    expect(() => buildConfig({ image: "img", args: [], network: "none", addHosts: ["gw:host-gateway"] }, image, "f".repeat(64))).toThrow(/host-gateway needs a bridge network/);
   });
 
   test("env and label files as docker reads them", () => {
