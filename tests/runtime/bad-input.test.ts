@@ -133,6 +133,12 @@ describe("bad config.json", () => {
     createFails(b, /no-such-ns/);
   });
 
+  test("a NUL byte in any string (it reached the plan: 'plan field for env contains a NUL byte')", () => {
+    const b = bundle();
+    b.config.process!.env = [...(b.config.process!.env ?? []), "A=b\0c"];
+    createFails(b, /"process.env\[\d+\]" contains a NUL byte/);
+  });
+
   test("a mount over /proc or inside it (runc's rule: it could hide the masked paths)", () => {
     const over = bundle();
     over.config.mounts!.push({ destination: "/proc", type: "bind", source: over.rootfs, options: ["rbind"] });
