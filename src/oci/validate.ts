@@ -44,6 +44,12 @@ function nulAt(v: unknown, path: string): string | undefined {
   return undefined;
 }
 
+/** Refuses a JSON document (config.json, an exec --process file) with a NUL byte in any string. */
+export function refuseNul(doc: unknown, what: string, prefix = ""): void {
+  const at = nulAt(doc, prefix);
+  if (at) throw new OciConfigError(`${what}: ${JSON.stringify(at)} contains a NUL byte, which no path, argument, variable or name can hold`);
+}
+
 /** Accepts runtime-spec 1.x (the version this runtime implements). */
 export function checkOciVersion(version: unknown): void {
   if (typeof version !== "string" || !/^1\.\d+\.\d+(-[0-9A-Za-z.-]+)?$/.test(version)) {
@@ -60,8 +66,7 @@ export function parseSpec(text: string): Spec {
   }
   if (!isObject(raw)) fail("the top level must be a JSON object");
   checkOciVersion(raw.ociVersion);
-  const nul = nulAt(raw, "");
-  if (nul) fail(`${JSON.stringify(nul)} contains a NUL byte, which no path, argument, variable or name can hold`);
+  refuseNul(raw, "config.json");
   const spec = raw as unknown as Spec;
 
   if (spec.root !== undefined) {
