@@ -3,6 +3,7 @@ export { type CgroupLayout, detectLayout, discoverHierarchies, type Hierarchies,
 export { type CgroupManager, type CgroupMkdir, type OpenCgroupOptions, openCgroup, describeHierarchies, KNOWN_CONTROLLERS } from "./manager.ts";
 export { type CgroupStats, type BlkioEntry, runcStatsEvent, runcOomEvent, hugepageSizes } from "./stats.ts";
 export { CgroupError } from "./files.ts";
+export { validateResources, type FieldLabel } from "./resources.ts";
 export { parseCgroupsPath } from "./path.ts";
 export { sharesToWeight, weightToShares, blkioWeightToIoWeight, swapToV2, parseBytes } from "./convert.ts";
 export { deviceProgram, encodeProgram } from "./device-program.ts";

@@ -4,12 +4,15 @@
 import { existsSync, readFileSync } from "node:fs";
 import type { ImageConfig } from "../image/oci.ts";
 import { CAPABILITY_NAMES, normalizeCapability } from "../security/capabilities.ts";
+import { validHostname } from "../network/files.ts";
+import { parseNetworkMode, type NetworkMode } from "../network/mode.ts";
 import { EngineError, UsageError } from "./errors.ts";
 import { checkUserSyntax } from "./users.ts";
 import {
-  expandEnv, mergeEnv, parseCpus, parseInteger, parseLabels, parseMemory, parseMemorySwap, parsePublish, parseRestart,
+  containerPath, expandEnv, mergeEnv, parseCpus, parseInteger, parseLabels, parseMemory, parseMemorySwap, parsePublish, parseRestart,
   parseSignal, parseSize, parseTmpfs, parseVolumeSpec, readEnvFile,
 } from "./options.ts";
+import { checkStartable } from "./config-checks.ts";
 import type { BindMount, ContainerConfig } from "./types.ts";
 
 export interface CreateRequest {
@@ -85,15 +88,23 @@ function parseSecurityOpts(opts: string[]): { seccomp: string; seccompProfile?: 
   for (const o of opts) {
     const [k, v = ""] = o.includes("=") ? [o.slice(0, o.indexOf("=")), o.slice(o.indexOf("=") + 1)] : o.includes(":") ? [o.slice(0, o.indexOf(":")), o.slice(o.indexOf(":") + 1)] : [o, ""];
     if (k === "no-new-privileges") {
-      noNewPrivileges = v === "" || v === "true";
+      if (!["", "true", "false"].includes(v)) throw new UsageError(`invalid --security-opt: ${JSON.stringify(o)}: no-new-privileges takes true or false`);
+      noNewPrivileges = v !== "false";
     } else if (k === "seccomp") {
       if (v === "unconfined") seccomp = "unconfined";
       else if (v === "" || v === "default") seccomp = "default";
       else {
+        let text: string;
         try {
-          seccompProfile = JSON.parse(readFileSync(v, "utf8"));
+          text = readFileSync(v, "utf8");
         } catch (e) {
-          throw new UsageError(`opening seccomp profile (${v}) failed: ${(e as Error).message}`);
+          const code = (e as NodeJS.ErrnoException).code;
+          throw new UsageError(`opening seccomp profile (${v}) failed: open ${v}: ${code === "ENOENT" ? "no such file or directory" : (e as Error).message}`);
+        }
+        try {
+          seccompProfile = JSON.parse(text);
+        } catch (e) {
+          throw new UsageError(`decoding seccomp profile (${v}) failed: ${(e as Error).message}`);
         }
         seccomp = v;
       }
@@ -140,7 +151,7 @@ export function buildConfig(req: CreateRequest, image: ImageInfo, id: string): C
   for (const t of req.tmpfs ?? []) mounts.push(parseTmpfs(t));
   // The image's VOLUMEs not covered by -v become anonymous volumes, as docker does.
   for (const dest of Object.keys(ic.Volumes ?? {})) {
-    const d = dest.replace(/\/+$/, "") || "/";
+    const d = imageVolumePath(dest, image.ref);
     if (!mounts.some((m) => m.destination === d)) mounts.push({ kind: "volume", source: "", destination: d, readOnly: false });
   }
   const seen = new Set<string>();
@@ -149,9 +160,6 @@ export function buildConfig(req: CreateRequest, image: ImageInfo, id: string): C
     seen.add(m.destination);
   }
 
-  if (req.workdir !== undefined && req.workdir !== "" && !req.workdir.startsWith("/")) {
-    throw new UsageError(`the working directory '${req.workdir}' is invalid, it needs to be an absolute path`);
-  }
   const restart = parseRestart(req.restart ?? "no");
   if (req.rm && restart.name !== "no") throw new UsageError("Conflicting options: --restart and --rm");
   const memory = req.memory !== undefined ? parseMemory(req.memory) : undefined;
@@ -161,22 +169,30 @@ export function buildConfig(req: CreateRequest, image: ImageInfo, id: string): C
     if (memorySwap < memory) throw new UsageError("Minimum memoryswap limit should be larger than memory limit, see usage");
   }
   const network = req.network ?? "bridge";
+  const mode = networkMode(network);
+  // "" is docker's "not set" for -h, as for -w and -u.
+  const hostname = req.hostname || undefined;
+  if (hostname !== undefined && !validHostname(hostname)) throw new UsageError(`invalid hostname format: ${hostname}`);
+  if (req.domainname && !validHostname(req.domainname)) throw new UsageError(`invalid domainname format: ${req.domainname}`);
+  checkNetworkConflicts(mode, { ...req, hostname });
+  const user = req.user || ic.User || "";
+  checkUserSyntax(user);
   if (req.userns !== undefined && req.userns !== "" && req.userns !== "host") {
     throw new UsageError(`--userns ${req.userns} is not supported: berth runs containers in the host user namespace (--userns=host)`);
   }
   const security = parseSecurityOpts(req.securityOpt ?? []);
   const stopSignal = req.stopSignal ?? ic.StopSignal ?? "SIGTERM";
   parseSignal(stopSignal);
-  return {
+  const config: ContainerConfig = {
     image: image.ref,
     imageId: image.id,
     entrypoint,
     cmd,
     env,
-    workingDir: req.workdir ?? ic.WorkingDir ?? "",
-    user: checkedUser(req.user ?? ic.User ?? ""),
-    hostname: req.hostname ?? (network === "host" ? hostHostname() : id.slice(0, 12)),
-    domainname: req.domainname,
+    workingDir: req.workdir || ic.WorkingDir || "",
+    user,
+    hostname: hostname ?? (network === "host" ? hostHostname() : id.slice(0, 12)),
+    domainname: req.domainname || undefined,
     tty: req.tty ?? false,
     openStdin: req.interactive ?? false,
     autoRemove: req.rm ?? false,
@@ -205,9 +221,39 @@ export function buildConfig(req: CreateRequest, image: ImageInfo, id: string): C
     stopTimeout: req.stopTimeout !== undefined ? parseInteger(req.stopTimeout, "--stop-timeout", -1) : 10,
     logMaxBytes: logMaxBytes(req),
     sysctls: sysctlMap(req.sysctls),
-    ...(req.addHosts?.length ? { extraHosts: req.addHosts.map(parseAddHost) } : {}),
+    ...(req.addHosts?.length ? { extraHosts: req.addHosts.map((h) => parseAddHost(h, mode)) } : {}),
     ...(req.dns?.length ? { dns: req.dns.map(checkIp("--dns")) } : {}),
   };
+  checkStartable(config);
+  return config;
+}
+
+function networkMode(value: string): NetworkMode {
+  try {
+    return parseNetworkMode(value);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+}
+
+/** docker's rules: a container that joins another's network namespace takes its name, resolver,
+ *  hosts file and ports as they are. */
+function checkNetworkConflicts(mode: NetworkMode, req: Pick<CreateRequest, "hostname" | "dns" | "addHosts" | "publish" | "publishAll">): void {
+  if (mode.kind !== "container") return;
+  if (req.hostname) throw new UsageError("conflicting options: hostname and the network mode");
+  if (req.dns?.length) throw new UsageError("conflicting options: dns and the network mode");
+  if (req.addHosts?.length) throw new UsageError("conflicting options: custom host-to-IP mapping and the network mode");
+  if (req.publish?.length || req.publishAll) throw new UsageError("conflicting options: port publishing and the container type network mode");
+}
+
+
+/** An image's VOLUME path, as a mount destination: absolute and not the root itself. */
+function imageVolumePath(dest: string, ref: string): string {
+  try {
+    return containerPath(dest, dest);
+  } catch {
+    throw new UsageError(`image ${ref} has an invalid VOLUME ${JSON.stringify(dest)}: a volume path must be absolute and not "/"`);
+  }
 }
 
 function checkIp(flag: string) {
@@ -219,11 +265,18 @@ function checkIp(flag: string) {
   };
 }
 
-/** --add-host NAME:IP (docker also accepts NAME=IP). */
-function parseAddHost(spec: string): { ip: string; names: string[] } {
+/** --add-host NAME:IP (docker also accepts NAME=IP); IP host-gateway is the bridge's gateway. */
+function parseAddHost(spec: string, mode: NetworkMode): { ip: string; names: string[] } {
   const at = spec.search(/[:=]/);
   if (at <= 0) throw new UsageError(`invalid --add-host "${spec}": use NAME:IP`);
-  return { ip: checkIp("--add-host")(spec.slice(at + 1)), names: [spec.slice(0, at)] };
+  const name = spec.slice(0, at), ip = spec.slice(at + 1);
+  // A name is one word of the hosts file: a blank or '#' would add names or cut the line.
+  if (/[\s#\0]/.test(name)) throw new UsageError(`invalid --add-host "${spec}": the name may not contain blanks or '#'`);
+  if (ip === "host-gateway") {
+    if (mode.kind !== "bridge") throw new UsageError(`invalid --add-host "${spec}": host-gateway needs a bridge network (this container has --network ${mode.kind})`);
+    return { ip, names: [name] };
+  }
+  return { ip: checkIp("--add-host")(ip), names: [name] };
 }
 
 function publishList(req: CreateRequest, exposed: Record<string, object> | undefined): ContainerConfig["publish"] {
@@ -242,7 +295,10 @@ function logMaxBytes(req: CreateRequest): number {
   for (const o of req.logOpts ?? []) {
     const [k, v = ""] = o.split("=", 2) as [string, string?];
     if (k === "max-size") max = parseSize(v, "--log-opt max-size");
-    else if (k !== "max-file") throw new UsageError(`unknown log opt '${k}' (berth's monitor supports max-size; it keeps one rotated file)`);
+    else if (k === "max-file") {
+      // Accepted for docker compatibility (the monitor keeps one rotated file), but checked like docker.
+      if (!/^\d+$/.test(v) || Number(v) < 1) throw new UsageError(`invalid value for log opt max-file: ${JSON.stringify(v)} (a positive integer)`);
+    } else throw new UsageError(`unknown log opt '${k}' (berth's monitor supports max-size; it keeps one rotated file)`);
   }
   return max;
 }
@@ -260,8 +316,3 @@ function hostHostname(): string {
   }
 }
 
-/** -u (or the image's User) as given, once its syntax and id ranges are known good. */
-function checkedUser(user: string): string {
-  checkUserSyntax(user);
-  return user;
-}

@@ -182,8 +182,10 @@ export class Engine {
       // Joined by ID, so a rename of the other container does not break this one.
       const other = this.find(config.network.slice("container:".length));
       config.network = `container:${other.id}`;
-      if (config.publish.length) throw new UsageError("conflicting options: port publishing and the container type network mode");
+    } else {
+      this.checkNetworksExist(config.network);
     }
+    if (config.network === "host" && config.publish.length) this.warn("Published ports are discarded when using host network mode");
     const name = req.name ?? randomName((n) => this.store.nameTaken(n));
     if (req.name !== undefined && this.store.nameTaken(req.name)) {
       const other = this.store.byName(req.name)!;
@@ -214,6 +216,29 @@ export class Engine {
       }
     } finally {
       this.unlock(lock, id);
+    }
+  }
+
+  /** A user network named by --network must exist now, not only when the container starts.
+   *  Nothing is made: without the network store no user network exists. */
+  private checkNetworksExist(network: string): void {
+    if (network === "none" || network === "host") return;
+    const names = network.split(",").filter((n) => n && n !== "bridge" && n !== "default");
+    if (names.length === 0) return;
+    const missing = (name: string) => new UsageError(`network ${name} not found; list networks with \`berth network ls\``);
+    if (!existsSync(join(this.root, "network"))) throw missing(names[0]!);
+    const { openNetworks } = require("../network/manager.ts") as typeof import("../network/manager.ts");
+    const mgr = openNetworks(this.root, this.opts.network ?? {});
+    try {
+      for (const name of names) {
+        try {
+          mgr.inspect(name);
+        } catch {
+          throw missing(name);
+        }
+      }
+    } finally {
+      mgr.close();
     }
   }
 

@@ -3,6 +3,7 @@
 import { readFileSync } from "node:fs";
 import { isAbsolute, normalize } from "node:path";
 import { UsageError } from "./errors.ts";
+import { signalNumber } from "../runtime/signals.ts";
 import type { BindMount, PortPublish, RestartPolicy } from "./types.ts";
 
 function invalid(value: string, flag: string, why: string): UsageError {
@@ -15,19 +16,23 @@ const UNITS: Record<string, number> = { "": 1, b: 1, k: 1024, m: 1024 ** 2, g: 1
 export function parseSize(value: string, flag: string): number {
   const m = /^(\d+(?:\.\d+)?)\s*([bkmgt]?)b?$/i.exec(value.trim());
   if (!m) throw invalid(value, flag, `invalid size: '${value}'`);
-  return Math.floor(Number(m[1]) * UNITS[m[2]!.toLowerCase()]!);
+  const bytes = Math.floor(Number(m[1]) * UNITS[m[2]!.toLowerCase()]!);
+  if (!Number.isSafeInteger(bytes)) throw invalid(value, flag, `invalid size: '${value}' is out of range`);
+  return bytes;
 }
 
-export function parseMemory(value: string): number {
+/** undefined for 0: docker's "no limit". */
+export function parseMemory(value: string): number | undefined {
   const bytes = parseSize(value, "-m, --memory");
+  if (bytes === 0) return undefined;
   if (bytes < 6 * 1024 * 1024) throw new UsageError(`Minimum memory limit allowed is 6MB (got ${value})`);
   return bytes;
 }
 
-/** -1 = unlimited swap. */
-export function parseMemorySwap(value: string): number {
+/** -1 = unlimited swap; undefined for 0 (docker: not set). */
+export function parseMemorySwap(value: string): number | undefined {
   if (value.trim() === "-1") return -1;
-  return parseSize(value, "--memory-swap");
+  return parseSize(value, "--memory-swap") || undefined;
 }
 
 export function parseCpus(value: string): number {
@@ -42,12 +47,17 @@ export function parseCpus(value: string): number {
 export function parseInteger(value: string, flag: string, min: number): number {
   if (!/^-?\d+$/.test(value.trim())) throw invalid(value, flag, `strconv.ParseInt: parsing "${value}": invalid syntax`);
   const n = Number(value);
+  // Beyond 2^53 a number is no longer exact (and prints as 1e+21): docker's "out of range".
+  if (!Number.isSafeInteger(n)) throw invalid(value, flag, `strconv.ParseInt: parsing "${value}": value out of range`);
   if (n < min) throw invalid(value, flag, `must be at least ${min}`);
   return n;
 }
 
 export function parseRestart(value: string): RestartPolicy {
-  const [name, count] = value.split(":");
+  const at = value.indexOf(":");
+  const name = at < 0 ? value : value.slice(0, at);
+  const count = at < 0 ? undefined : value.slice(at + 1);
+  if (name === "" && count !== undefined) throw new UsageError(`invalid restart policy format: no policy provided before colon`);
   switch (name) {
     case "":
     case "no":
@@ -58,8 +68,9 @@ export function parseRestart(value: string): RestartPolicy {
       if (count !== undefined) throw new UsageError(`invalid restart policy "${value}": maximum retry count cannot be used with restart policy '${name}'`);
       return { name, maximumRetryCount: 0 };
     case "on-failure": {
+      if (count !== undefined && !/^\d+$/.test(count)) throw new UsageError(`invalid restart policy "${value}": maximum retry count must be a non-negative integer`);
       const n = count === undefined ? 0 : Number(count);
-      if (!Number.isInteger(n) || n < 0) throw new UsageError(`invalid restart policy "${value}": maximum retry count must be a non-negative integer`);
+      if (!Number.isSafeInteger(n)) throw new UsageError(`invalid restart policy "${value}": maximum retry count is out of range`);
       return { name, maximumRetryCount: n };
     }
     default:
@@ -68,7 +79,7 @@ export function parseRestart(value: string): RestartPolicy {
 }
 
 /** Container paths must be absolute and not "/" itself. */
-function containerPath(p: string, spec: string): string {
+export function containerPath(p: string, spec: string): string {
   if (!isAbsolute(p)) throw new UsageError(`invalid volume specification: '${spec}': the container path must be absolute`);
   const n = normalize(p);
   if (n === "/") throw new UsageError(`invalid volume specification: '${spec}': the container path cannot be '/'`);
@@ -113,35 +124,70 @@ export function parseTmpfs(spec: string): BindMount {
   const dst = at < 0 ? spec : spec.slice(0, at);
   const opts = at < 0 ? [] : spec.slice(at + 1).split(",").filter(Boolean);
   for (const o of opts) {
-    if (!/^(size=\d+[kmg]?|mode=[0-7]{3,4}|uid=\d+|gid=\d+|nr_inodes=\d+[kmg]?|ro|rw|noexec|exec|nosuid|suid|nodev|dev)$/.test(o)) {
+    // Sizes as the kernel's memparse reads them (k, m, g, t, p, e in either case; tmpfs also takes %).
+    if (!/^(size=\d+([kmgtpe]|%)?|mode=[0-7]{3,4}|uid=\d+|gid=\d+|nr_inodes=\d+[kmgtpe]?|ro|rw|noexec|exec|nosuid|suid|nodev|dev)$/i.test(o)) {
       throw new UsageError(`invalid --tmpfs option "${o}" in "${spec}" (use size=N, mode=OCTAL, uid=, gid=, ro, noexec, nosuid, nodev)`);
     }
+    // The kernel takes uid= and gid= as 32-bit ids (and -1 is "no id"): a bigger one fails the mount.
+    if (/^(uid|gid)=/i.test(o) && Number(o.slice(4)) >= 2 ** 32 - 1) throw new UsageError(`invalid --tmpfs option "${o}" in "${spec}": ids go up to ${2 ** 32 - 2}`);
   }
   return { kind: "tmpfs", source: "tmpfs", destination: containerPath(dst, spec), readOnly: opts.includes("ro"), options: opts.filter((o) => o !== "ro") };
 }
 
 /** KEY=VALUE, or KEY alone to take the caller's value (dropped when the caller has none). */
 export function expandEnv(entry: string, hostEnv: Record<string, string | undefined> = process.env): string | null {
-  if (entry.includes("=")) {
-    if (entry.startsWith("=")) throw new UsageError(`invalid environment variable: ${entry}`);
-    return entry;
-  }
+  if (entry === "" || entry.startsWith("=")) throw new UsageError(`invalid environment variable: ${entry}`);
+  if (entry.includes("\0")) throw new UsageError(`invalid environment variable ${JSON.stringify(entry)}: contains a NUL byte`);
+  if (entry.includes("=")) return entry;
   const v = hostEnv[entry];
   return v === undefined ? null : `${entry}=${v}`;
 }
 
-export function readEnvFile(path: string): string[] {
-  let text: string;
+const BLANKS = /[ \t]/;
+
+/**
+ * The lines of an --env-file or --label-file as docker reads them (opts.parseKeyValueFile): UTF-8
+ * only, a leading BOM dropped, blank lines and '#' comments skipped, leading blanks trimmed, and a
+ * key that is empty or holds blanks refused. Each line comes back as [key, value or undefined].
+ */
+function readKeyValueFile(path: string, kind: "env" | "label"): [string, string | undefined][] {
+  let data: Buffer;
   try {
-    text = readFileSync(path, "utf8");
+    data = readFileSync(path);
   } catch (e) {
-    throw new UsageError(`open ${path}: ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file or directory" : (e as Error).message}`);
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new UsageError(`open ${path}: ${code === "ENOENT" ? "no such file or directory" : code === "EISDIR" ? "is a directory" : (e as Error).message}`);
   }
-  const out: string[] = [];
-  for (const raw of text.split("\n")) {
-    const line = raw.replace(/^\s+/, "").replace(/\r$/, "");
+  const out: [string, string | undefined][] = [];
+  const decoder = new TextDecoder("utf-8", { fatal: true });
+  const lines = data.toString("latin1").split("\n");
+  let offset = 0;
+  for (const [i, raw] of lines.entries()) {
+    const bytes = data.subarray(offset, offset + raw.length);
+    offset += raw.length + 1;
+    let text: string;
+    try {
+      text = decoder.decode(bytes);
+    } catch {
+      throw new UsageError(`${kind} file ${path} contains invalid utf8 bytes at line ${i + 1}`);
+    }
+    if (text.includes("\0")) throw new UsageError(`${kind} file ${path} contains a NUL byte at line ${i + 1}`);
+    if (i === 0) text = text.replace(/^\uFEFF/, "");
+    const line = text.replace(/^\s+/, "").replace(/\r$/, "");
     if (line === "" || line.startsWith("#")) continue;
-    const v = expandEnv(line);
+    const at = line.indexOf("=");
+    const key = at < 0 ? line : line.slice(0, at);
+    if (BLANKS.test(key)) throw new UsageError(`poorly formatted ${kind === "env" ? "environment" : "label"} file ${path} at line ${i + 1}: variable '${key}' contains whitespaces`);
+    if (key === "") throw new UsageError(`poorly formatted ${kind === "env" ? "environment" : "label"} file ${path} at line ${i + 1}: no variable name on line '${line}'`);
+    out.push([key, at < 0 ? undefined : line.slice(at + 1)]);
+  }
+  return out;
+}
+
+export function readEnvFile(path: string): string[] {
+  const out: string[] = [];
+  for (const [key, value] of readKeyValueFile(path, "env")) {
+    const v = value === undefined ? expandEnv(key.trim()) : `${key}=${value}`;
     if (v !== null) out.push(v);
   }
   return out;
@@ -157,16 +203,21 @@ export function mergeEnv(...lists: string[][]): string[] {
   return [...m.values()];
 }
 
+/** -l KEY[=VALUE] and --label-file lines: docker's rules (a key, without blanks; the value may be empty). */
 export function parseLabels(labels: string[], files: string[] = []): Record<string, string> {
   const out: Record<string, string> = {};
-  const add = (l: string) => {
-    const at = l.indexOf("=");
-    if (at === 0) throw new UsageError(`invalid label "${l}": the key is empty`);
-    if (at < 0) out[l] = "";
-    else out[l.slice(0, at)] = l.slice(at + 1);
+  const add = (key: string, value: string | undefined, given: string) => {
+    const k = key.replace(/^[ \t]+/, "");
+    if (k === "") throw new UsageError(`invalid label '${given}': empty name`);
+    if (BLANKS.test(k)) throw new UsageError(`label '${k}' contains whitespaces`);
+    if (given.includes("\0")) throw new UsageError(`invalid label ${JSON.stringify(given)}: contains a NUL byte`);
+    out[k] = value ?? "";
   };
-  for (const f of files) for (const line of readFileSync(f, "utf8").split("\n")) if (line.trim() && !line.startsWith("#")) add(line.trim());
-  for (const l of labels) add(l);
+  for (const f of files) for (const [k, v] of readKeyValueFile(f, "label")) add(k, v, v === undefined ? k : `${k}=${v}`);
+  for (const l of labels) {
+    const at = l.indexOf("=");
+    add(at < 0 ? l : l.slice(0, at), at < 0 ? undefined : l.slice(at + 1), l);
+  }
   return out;
 }
 
@@ -174,6 +225,7 @@ export function parseLabels(labels: string[], files: string[] = []): Record<stri
 export function parsePublish(spec: string): PortPublish {
   const m = /^(?:(?:(\d+\.\d+\.\d+\.\d+):)?(\d*):)?(\d+)(?:\/(tcp|udp))?$/.exec(spec);
   if (!m) throw new UsageError(`invalid publish spec "${spec}": use [IP:][HOSTPORT:]CONTAINERPORT[/tcp|udp]`);
+  if (m[1]?.split(".").some((o) => Number(o) > 255)) throw new UsageError(`invalid IP address ${m[1]} in publish spec "${spec}"`);
   const port = (s: string | undefined, dflt: number) => {
     if (s === undefined || s === "") return dflt;
     const n = Number(s);
@@ -183,23 +235,9 @@ export function parsePublish(spec: string): PortPublish {
   return { hostIp: m[1] ?? "0.0.0.0", hostPort: port(m[2], 0), containerPort: port(m[3], 0), proto: (m[4] as "tcp" | "udp" | undefined) ?? "tcp" };
 }
 
-/** Signal by name (TERM, SIGTERM) or number. */
-export const SIGNALS: Record<string, number> = {
-  HUP: 1, INT: 2, QUIT: 3, ILL: 4, TRAP: 5, ABRT: 6, IOT: 6, BUS: 7, FPE: 8, KILL: 9, USR1: 10, SEGV: 11, USR2: 12, PIPE: 13,
-  ALRM: 14, TERM: 15, STKFLT: 16, CHLD: 17, CONT: 18, STOP: 19, TSTP: 20, TTIN: 21, TTOU: 22, URG: 23, XCPU: 24, XFSZ: 25,
-  VTALRM: 26, PROF: 27, WINCH: 28, IO: 29, POLL: 29, PWR: 30, SYS: 31,
-};
-
+/** A signal to send, by name (TERM, SIGTERM, RTMIN+3) or number (1-64); the rule is the runtime's. */
 export function parseSignal(value: string): number {
-  const v = value.trim().toUpperCase();
-  if (/^\d+$/.test(v)) {
-    const n = Number(v);
-    if (n >= 1 && n <= 64) return n;
-  }
-  const name = v.startsWith("SIG") ? v.slice(3) : v;
-  const rt = /^RTMIN(?:\+(\d+))?$/.exec(name);
-  if (rt) return 34 + Number(rt[1] ?? 0);
-  const n = SIGNALS[name];
-  if (n === undefined) throw new UsageError(`invalid signal: ${value}`);
+  const n = signalNumber(value);
+  if (n === undefined || n === 0) throw new UsageError(`invalid signal: ${value}`);
   return n;
 }

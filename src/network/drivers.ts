@@ -7,25 +7,9 @@ import { Netlink, setUp } from "./netlink.ts";
 import { withNetns } from "./netns.ts";
 import type { Attachment, NetworkManager } from "./manager.ts";
 import type { PortBinding, PortRequest } from "./ports.ts";
+import type { NetworkMode } from "./mode.ts";
 
-export type NetworkMode =
-  | { kind: "bridge"; networks: string[] }
-  | { kind: "none" }
-  | { kind: "host" }
-  | { kind: "container"; container: string };
-
-/** Parses `--network` values: none, host, bridge, NAME[,NAME...], container:OTHER. */
-export function parseNetworkMode(value: string | undefined): NetworkMode {
-  if (value === undefined || value === "" || value === "default") return { kind: "bridge", networks: ["bridge"] };
-  if (value === "none") return { kind: "none" };
-  if (value === "host") return { kind: "host" };
-  if (value.startsWith("container:")) {
-    const container = value.slice("container:".length);
-    if (!container) throw new Error("--network container: needs a container name or id, e.g. --network container:web");
-    return { kind: "container", container };
-  }
-  return { kind: "bridge", networks: value.split(",").filter(Boolean) };
-}
+export { parseNetworkMode, type NetworkMode } from "./mode.ts";
 
 /** What the engine writes into config.json's linux.namespaces for the network namespace. */
 export type NetnsDecision =

@@ -121,9 +121,16 @@ export function writeHostNetworkFiles(dir: string, hostname: string): ContainerF
   return paths;
 }
 
+/** Docker's rule for a hostname the user gives (RFC 1123 labels, at most 63 bytes). */
+export function validHostname(name: string): boolean {
+  return name.length <= 63 && /^(([A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9-]*[A-Za-z0-9])\.)*([A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9-]*[A-Za-z0-9])$/.test(name);
+}
+
 /** Writes hosts, hostname and resolv.conf into `dir` and returns their paths for bind mounts. */
 export function writeContainerFiles(dir: string, spec: ContainerFilesSpec): ContainerFilePaths {
-  if (!/^[A-Za-z0-9]([A-Za-z0-9.-]{0,252})?$/.test(spec.hostname)) {
+  // What these files and the kernel (HOST_NAME_MAX) can hold. Not validHostname: with --network
+  // host the container takes the host's own name, which may be anything the kernel accepted.
+  if (!/^[^\s\0-\x1f#]{1,64}$/.test(spec.hostname) || Buffer.byteLength(spec.hostname) > 64) {
     throw new Error(`invalid hostname ${JSON.stringify(spec.hostname)}: use letters, digits, '-' and '.'`);
   }
   mkdirSync(dir, { recursive: true, mode: 0o755 });

@@ -64,6 +64,32 @@ export function checkProcessUser(user: unknown, field: string): void {
   }
 }
 
+/** The path of the first string (or key) holding a NUL byte: the kernel takes paths, arguments,
+ *  environment and names as C strings, so such a value can never be what the config meant. */
+function nulAt(v: unknown, path: string): string | undefined {
+  if (typeof v === "string") return v.includes("\0") ? path : undefined;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) {
+      const at = nulAt(v[i], `${path}[${i}]`);
+      if (at) return at;
+    }
+  } else if (isObject(v)) {
+    for (const [k, x] of Object.entries(v)) {
+      const key = path ? `${path}.${k}` : k;
+      if (k.includes("\0")) return key;
+      const at = nulAt(x, key);
+      if (at) return at;
+    }
+  }
+  return undefined;
+}
+
+/** Refuses a JSON document (config.json, an exec --process file) with a NUL byte in any string. */
+export function refuseNul(doc: unknown, what: string, prefix = ""): void {
+  const at = nulAt(doc, prefix);
+  if (at) throw new OciConfigError(`${what}: ${JSON.stringify(at)} contains a NUL byte, which no path, argument, variable or name can hold`);
+}
+
 /** Accepts runtime-spec 1.x (the version this runtime implements). */
 export function checkOciVersion(version: unknown): void {
   if (typeof version !== "string" || !/^1\.\d+\.\d+(-[0-9A-Za-z.-]+)?$/.test(version)) {
@@ -80,6 +106,7 @@ export function parseSpec(text: string): Spec {
   }
   if (!isObject(raw)) fail("the top level must be a JSON object");
   checkOciVersion(raw.ociVersion);
+  refuseNul(raw, "config.json");
   const spec = raw as unknown as Spec;
 
   if (spec.root !== undefined) {

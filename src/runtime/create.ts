@@ -12,7 +12,7 @@ import { StateStore, type ContainerRecord } from "./state-store.ts";
 import { startInit, expectMessage, type InitProcess, type Stdio } from "./native.ts";
 import { runHooks, runHooksWarnOnly } from "./hooks.ts";
 import { processStartTime } from "./proc.ts";
-import { openCgroup, type CgroupManager } from "../cgroups/index.ts";
+import { openCgroup, validateResources, type CgroupManager } from "../cgroups/index.ts";
 import { mkfifo, kill } from "../sys/libc.ts";
 import { withDefaultDeviceRules } from "./device-rules.ts";
 import { cgroupEntryRecords, cgroupMkdirLines } from "./cgroup-entry.ts";
@@ -87,6 +87,9 @@ export async function createContainer(store: StateStore, opts: CreateOptions): P
     if (spec.process?.terminal && !opts.consoleSocket && !opts.foreground) {
       throw new OciConfigError("process.terminal is true but no --console-socket was given: a detached container needs somewhere to send its terminal (or set terminal to false)");
     }
+    // Bad resource values are refused before anything exists (they would otherwise surface only
+    // once the init is cloned and the groups are made).
+    if (spec.linux?.resources) validateResources(spec.linux.resources);
     rootfs = resolveRootfs(spec, bundle);
     dir = store.claim(opts.id);
   } catch (e) {

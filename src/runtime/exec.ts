@@ -4,7 +4,7 @@ import { cgroupEntryRecords } from "./cgroup-entry.ts";
 import { readFileSync, writeFileSync, unlinkSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Process } from "../oci/spec.ts";
-import { OciConfigError, checkProcessUser } from "../oci/validate.ts";
+import { OciConfigError, checkProcessUser, refuseNul } from "../oci/validate.ts";
 import { encodePlan, type PlanRecord } from "../sys/plan-encoding.ts";
 import { processRecords } from "./plan.ts";
 import type { StateStore } from "./state-store.ts";
@@ -35,6 +35,7 @@ export function loadProcessFile(path: string): Process {
   if (!proc || typeof proc !== "object" || !Array.isArray(proc.args) || typeof proc.cwd !== "string" || typeof proc.user !== "object") {
     throw new OciConfigError(`--process ${path}: needs at least args, cwd and user`);
   }
+  refuseNul(proc, `--process ${path}`, "process");
   return proc;
 }
 

@@ -9,6 +9,8 @@ import { parseMountOptions, propagationFlags } from "./mount-options.ts";
 import { MS } from "../sys/libc.ts";
 import { capabilitiesRecord } from "../security/capabilities.ts";
 import { seccompPlanRecords } from "./seccomp-cache.ts";
+import { sysctlNamespace, validSysctlName } from "./sysctl.ts";
+import { procMountProblem } from "./proc-mounts.ts";
 
 const NS_NAME: Record<NamespaceType, string> = {
   pid: "pid", network: "net", mount: "mnt", ipc: "ipc", uts: "uts", user: "user", cgroup: "cgroup", time: "time",
@@ -103,6 +105,8 @@ function mountRecord(m: Mount, index: number, ctx: { newNet: boolean; newCgroupN
   const dest = containerPath(m.destination, `mounts[${index}].destination`);
   const o = parseMountOptions(m.options, where);
   const type = m.type ?? (o.bind ? "bind" : "");
+  const proc = procMountProblem(dest, o.bind ? "bind" : type);
+  if (proc) fail(`${where}: ${proc}`);
   if (m.uidMappings || m.gidMappings) fail(`${where}: idmapped mounts are not supported by berth-runtime yet`);
   if (o.bind || type === "bind") {
     if (!m.source) fail(`${where}: a bind mount needs a source`);
@@ -262,7 +266,7 @@ function initRecords(spec: Spec, opts: CreatePlanOptions, created: Set<Namespace
   for (const p of linux.maskedPaths ?? []) plan.push(["masked", containerPath(p, "linux.maskedPaths")]);
   for (const p of linux.readonlyPaths ?? []) plan.push(["readonly_path", containerPath(p, "linux.readonlyPaths")]);
   for (const [k, v] of Object.entries(linux.sysctl ?? {})) {
-    if (!/^[\w.\-/]+$/.test(k) || k.includes("..")) fail(`linux.sysctl: bad name ${JSON.stringify(k)}`);
+    if (!validSysctlName(k)) fail(`linux.sysctl: bad name ${JSON.stringify(k)}`);
     checkSysctlNamespaced(k, all);
     plan.push(["sysctl", k, v]);
   }
@@ -271,17 +275,10 @@ function initRecords(spec: Spec, opts: CreatePlanOptions, created: Set<Namespace
   return plan;
 }
 
-const IPC_SYSCTLS = new Set(["kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall", "kernel.shmmax",
-  "kernel.shmmni", "kernel.shm_rmid_forced"]);
-
 /** A sysctl is only written when it belongs to a namespace the container has: anything else
  *  would change the host's kernel (runc refuses the same way). */
 function checkSysctlNamespaced(key: string, namespaces: Set<NamespaceType>): void {
-  const k = key.replaceAll("/", ".");
-  const needs: NamespaceType | undefined = k.startsWith("net.") ? "network"
-    : IPC_SYSCTLS.has(k) || k.startsWith("fs.mqueue.") ? "ipc"
-    : k === "kernel.hostname" || k === "kernel.domainname" ? "uts" : undefined;
+  const needs = sysctlNamespace(key);
   if (!needs) fail(`linux.sysctl: ${key} is not in a separate kernel namespace; setting it would change the host`);
   if (!namespaces.has(needs)) fail(`linux.sysctl: ${key} needs a ${needs} namespace of the container's own (otherwise it would change the host)`);
 }
-

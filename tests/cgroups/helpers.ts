@@ -36,3 +36,11 @@ export function cli(...args: string[]): CliResult {
   const r = Bun.spawnSync([process.execPath, join(import.meta.dir, "run-cgroup.ts"), ...args], { stdout: "pipe", stderr: "pipe" });
   return { code: r.exitCode ?? 128, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
 }
+
+/** A controller this kernel knows but this host has mounted nowhere (net_prio on many hosts, but
+ *  not all: systemd's hybrid layout often mounts net_cls,net_prio); undefined when all are. */
+export function unmountedController(): string | undefined {
+  const h = discoverHierarchies();
+  const served = (c: string) => h.v1.has(c) || h.v2Controllers.has(c) || ((c === "freezer" || c === "devices") && h.unified !== undefined);
+  return ["net_prio", "net_cls", "rdma", "perf_event", "misc", "hugetlb"].find((c) => !served(c));
+}

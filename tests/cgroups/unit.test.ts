@@ -137,6 +137,36 @@ describe("planning linux.resources", () => {
     expect(() => planResources({ unified: { "memory.high": "1" } }, v1Homes)).toThrow(/no cgroup v2 hierarchy/);
   });
 
+  test("values are checked before asking where they live: the same error on every host", () => {
+    // A host with no controller at all, and one without BFQ (no blkio weight file): a bad value
+    // is still reported as a bad value, as runc does, not as "no equivalent here".
+    const none: Homes = { find: () => undefined, describe: () => "nothing mounted" };
+    const noBfq: Homes = { find: (c) => (c === "blkio" ? { version: 1, dir: "/nonexistent/blkio" } : undefined), describe: () => "blkio only" };
+    for (const homes of [none, noBfq, v1Homes, v2Homes(["memory", "cpu", "io", "pids"])]) {
+      expect(() => planResources({ blockIO: { weight: 5 } }, homes)).toThrow(/blockIO.weight: 5 is below the minimum 10/);
+      expect(() => planResources({ blockIO: { weightDevice: [{ major: 8, minor: 0, weight: 2000 }] } }, homes)).toThrow(/weightDevice\[0\].weight: 2000 is above the maximum 1000/);
+      expect(() => planResources({ blockIO: { throttleReadBpsDevice: [{ major: -1, minor: 0, rate: 1 }] } }, homes)).toThrow(/major: -1 is below the minimum 0/);
+      expect(() => planResources({ memory: { swappiness: 101 } }, homes)).toThrow(/swappiness: 101 is above the maximum 100/);
+      expect(() => planResources({ memory: { limit: 100 << 20, swap: 50 << 20 } }, homes)).toThrow(/swap=52428800 is below linux.resources.memory.limit/);
+      expect(() => planResources({ memory: { kernel: -7 } }, homes)).toThrow(/kernel: -7 is below the minimum 0/);
+      expect(() => planResources({ cpu: { shares: 300000 } }, homes)).toThrow(/shares: 300000 is above the maximum 262144/);
+      expect(() => planResources({ cpu: { period: 10 } }, homes)).toThrow(/period: 10 is below the minimum 1000/);
+      expect(() => planResources({ cpu: { realtimeRuntime: -5 } }, homes)).toThrow(/realtimeRuntime: -5 is below the minimum 0/);
+      expect(() => planResources({ cpu: { idle: 2 } }, homes)).toThrow(/idle: 2 is above the maximum 1/);
+      expect(() => planResources({ cpu: { mems: "0;1" } }, homes)).toThrow(/not a list/);
+      expect(() => planResources({ pids: { limit: 1e20 } }, homes)).toThrow(/pids.limit: .* is above the maximum 4194304/);
+      expect(() => planResources({ hugepageLimits: [{ pageSize: "2XB", limit: 1 }] }, homes)).toThrow(/not a size like "2MB"/);
+      expect(() => planResources({ network: { classID: 2 ** 32 } }, homes)).toThrow(/classID: 4294967296 is above the maximum 4294967295/);
+      expect(() => planResources({ network: { priorities: [{ name: "eth 0", priority: 1 }] } }, homes)).toThrow(/not an interface name/);
+      expect(() => planResources({ rdma: { mlx0: { hcaHandles: -2 } } }, homes)).toThrow(/hcaHandles: -2 is below the minimum 0/);
+      expect(() => planResources({ unified: { "memory.high": "1\n2" } }, homes)).toThrow(/must be a one-line string/);
+      expect(() => planResources({ devices: [{ allow: true, type: "c", access: "rwx" }] }, homes)).toThrow(/must be letters from "rwm"/);
+    }
+    // Values that are valid still meet the host: without a home they are a clear "not here".
+    expect(() => planResources({ blockIO: { weight: 500 } }, noBfq)).toThrow(/BFQ/);
+    expect(() => planResources({ pids: { limit: 5 } }, none)).toThrow(/needs the pids controller/);
+  });
+
   test("v1 devices become devices.allow/deny lines in order", () => {
     const steps = planResources({ devices: [{ allow: false, access: "rwm" }, { allow: true, type: "c", major: 1, minor: 3, access: "rw" }] }, v1Homes);
     expect(steps.map((s) => (s.kind === "write" ? `${s.file.split("/").pop()} ${s.value}` : s.kind))).toEqual(["devices.deny a *:* rwm", "devices.allow c 1:3 rw"]);

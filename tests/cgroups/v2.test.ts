@@ -6,8 +6,11 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { type CgroupManager, discoverHierarchies, joinedArgv, openCgroup, queryDevicePrograms } from "../../src/cgroups/index.ts";
 import { leftovers, uniqueName, waitFor } from "./helpers.ts";
+import { HOST, lacks } from "../helpers/host.ts";
 
 const h = discoverHierarchies();
+// The hugetlb tests use 2 MiB pages; a kernel with other huge page sizes only has those.
+const hugetlb2MB = h.v2Controllers.has("hugetlb") && !lacks(HOST.hugepages2MB, "2 MiB huge pages (hugetlb tests use hugetlb.2MB.*)");
 const unifiedRoot = h.unified?.mountPoint;
 const made: { m: CgroupManager; path: string }[] = [];
 
@@ -26,7 +29,7 @@ afterEach(() => {
   }
 });
 
-describe.skipIf(!unifiedRoot)("cgroup v2 (unified hierarchy)", () => {
+describe.skipIf(lacks(unifiedRoot !== undefined, "cgroup v2 hierarchy"))("cgroup v2 (unified hierarchy)", () => {
   test("a cgroup2 mount point as root is a pure v2 layout", () => {
     const { m } = v2group();
     expect(m.layout).toBe("v2");
@@ -71,7 +74,7 @@ describe.skipIf(!unifiedRoot)("cgroup v2 (unified hierarchy)", () => {
     expect(Bun.spawnSync(joinedArgv(m.procsFiles(), ["sh", "-c", "echo x > /dev/zero"])).exitCode).not.toBe(0);
   });
 
-  test.skipIf(!h.v2Controllers.has("hugetlb"))("hugetlb limits and unified keys are written to v2 files", () => {
+  test.skipIf(!hugetlb2MB)("hugetlb limits and unified keys are written to v2 files", () => {
     const { m } = v2group();
     const dir = m.paths().unified!;
     m.apply({ hugepageLimits: [{ pageSize: "2MB", limit: 4 << 20 }] });
@@ -92,16 +95,16 @@ describe.skipIf(!unifiedRoot)("cgroup v2 (unified hierarchy)", () => {
   });
 });
 
-describe.skipIf(h.layout !== "hybrid")("hybrid routing", () => {
+describe.skipIf(lacks(h.layout === "hybrid", "hybrid cgroup layout (v1 controllers beside a v2 hierarchy)"))("hybrid routing", () => {
   test("each controller is used where it is bound; the v2 group joins too", async () => {
     const path = "/" + uniqueName();
     const m = openCgroup({ cgroupsPath: path, containerId: "t" });
     try {
-      const limits = h.v2Controllers.has("hugetlb") ? { hugepageLimits: [{ pageSize: "2MB", limit: 2 << 20 }] } : {};
+      const limits = hugetlb2MB ? { hugepageLimits: [{ pageSize: "2MB", limit: 2 << 20 }] } : {};
       m.apply({ ...limits, devices: [{ allow: true, access: "rwm" }], pids: h.v1.has("pids") ? { limit: 100 } : undefined });
       const paths = m.paths();
       expect(paths.unified).toBe(join(unifiedRoot!, path));
-      if (h.v2Controllers.has("hugetlb") && !h.v1.has("hugetlb")) {
+      if (hugetlb2MB && !h.v1.has("hugetlb")) {
         expect(readFileSync(join(paths.unified!, "hugetlb.2MB.max"), "utf8").trim()).toBe(String(2 << 20));
       }
       if (h.v1.has("devices")) expect(readFileSync(join(paths.devices!, "devices.list"), "utf8")).toContain("a *:* rwm");
@@ -122,7 +125,7 @@ describe.skipIf(h.layout !== "hybrid")("hybrid routing", () => {
   });
 });
 
-describe.skipIf(!unifiedRoot || !h.v2Controllers.has("hugetlb") || h.v1.has("hugetlb"))("v2 controllers are enabled on demand", () => {
+describe.skipIf(!unifiedRoot || !hugetlb2MB || h.v1.has("hugetlb"))("v2 controllers are enabled on demand", () => {
   test("a container's parents get +hugetlb only when a hugetlb limit is set", () => {
     const parent = "/" + uniqueName();
     const child = openCgroup({ cgroupsPath: parent + "/c1", containerId: "t" });

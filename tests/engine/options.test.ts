@@ -1,6 +1,6 @@
 // Flag values parsed as docker parses them (pure functions: no containers involved).
 import { describe, expect, test } from "bun:test";
-import { parseCpus, parseMemory, parsePublish, parseRestart, parseSignal, parseSize, parseTmpfs, parseVolumeSpec, mergeEnv } from "../../src/engine/options.ts";
+import { parseCpus, parseInteger, parseLabels, parseMemory, parsePublish, parseRestart, parseSignal, parseSize, parseTmpfs, parseVolumeSpec, mergeEnv, readEnvFile } from "../../src/engine/options.ts";
 import { buildConfig } from "../../src/engine/config.ts";
 import { resourcesOf } from "../../src/engine/spec.ts";
 import { randomName, validName } from "../../src/engine/names.ts";
@@ -34,6 +34,22 @@ describe("sizes and numbers", () => {
     expect(parseSignal("SIGKILL")).toBe(9);
     expect(parseSignal("10")).toBe(10);
     expect(() => parseSignal("SIGNOPE")).toThrow("invalid signal: SIGNOPE");
+    // Real-time signals stay within SIGRTMIN (34) .. SIGRTMAX (64), counted from either end.
+    expect(parseSignal("RTMIN")).toBe(34);
+    expect(parseSignal("SIGRTMIN+3")).toBe(37);
+    expect(parseSignal("RTMAX-2")).toBe(62);
+    expect(parseSignal("64")).toBe(64);
+    for (const bad of ["RTMIN+31", "RTMIN+40", "RTMIN-1", "RTMAX+1", "RTMAX-31", "65", "0", "constructor"]) {
+      expect(() => parseSignal(bad)).toThrow(`invalid signal: ${bad}`);
+    }
+  });
+  test("restart policies are parsed strictly", () => {
+    for (const bad of ["on-failure:", "on-failure:3:4", "on-failure: 3", "on-failure:0x10", ":3"]) expect(() => parseRestart(bad)).toThrow(/restart policy/);
+  });
+  test("integers and sizes that JS cannot hold exactly are out of range", () => {
+    expect(() => parseInteger("99999999999999999999", "--pids-limit", -1)).toThrow(/value out of range/);
+    expect(() => parseSize("99999999999999999999999", "-m")).toThrow(/out of range/);
+    expect(parseMemory("0")).toBeUndefined(); // docker: 0 is no limit
   });
 });
 
@@ -50,6 +66,9 @@ describe("mount specs", () => {
   test("--tmpfs", () => {
     expect(parseTmpfs("/run:size=64m,mode=1777")).toEqual({ kind: "tmpfs", source: "tmpfs", destination: "/run", readOnly: false, options: ["size=64m", "mode=1777"] });
     expect(() => parseTmpfs("/run:bogus")).toThrow(/invalid --tmpfs option/);
+    // Sizes as the kernel reads them: either case, and % of memory.
+    expect(parseTmpfs("/run:size=1M,nr_inodes=1K").options).toEqual(["size=1M", "nr_inodes=1K"]);
+    expect(parseTmpfs("/run:size=50%").options).toEqual(["size=50%"]);
   });
   test("-p", () => {
     expect(parsePublish("8080:80")).toEqual({ hostIp: "0.0.0.0", hostPort: 8080, containerPort: 80, proto: "tcp" });
@@ -90,6 +109,26 @@ describe("image config applied as docker does", () => {
     expect(c.logMaxBytes).toBe(1024 * 1024);
     expect(() => buildConfig({ image: "img", args: [], dns: ["nope"] }, image, "f".repeat(64))).toThrow(/invalid IP address in --dns/);
     expect(() => buildConfig({ image: "img", args: [], logOpts: ["mode=x"] }, image, "f".repeat(64))).toThrow(/unknown log opt/);
+    // host-gateway (docker's name for the host as the container reaches it) needs a bridge's gateway.
+    expect(buildConfig({ image: "img", args: [], addHosts: ["gw:host-gateway"] }, image, "f".repeat(64)).extraHosts).toEqual([{ ip: "host-gateway", names: ["gw"] }]);
+    expect(() => buildConfig({ image: "img", args: [], network: "none", addHosts: ["gw:host-gateway"] }, image, "f".repeat(64))).toThrow(/host-gateway needs a bridge network/);
+  });
+
+  test("env and label files as docker reads them", () => {
+    const dir = require("node:fs").mkdtempSync("/tmp/berth-envfile-");
+    const f = (name: string, data: string | Buffer) => { require("node:fs").writeFileSync(`${dir}/${name}`, data); return `${dir}/${name}`; };
+    try {
+      expect(readEnvFile(f("ok", "\uFEFFA=1\n# c\n\n  B=two words\r\nC=\n"))).toEqual(["A=1", "B=two words", "C="]);
+      expect(() => readEnvFile(f("nul", "A=1\nB=\0\n"))).toThrow(/contains a NUL byte at line 2/);
+      expect(() => readEnvFile(f("utf", Buffer.from([0x41, 0x3d, 0xc3, 0x28])))).toThrow(/invalid utf8 bytes at line 1/);
+      expect(() => readEnvFile(f("blank", "A B=1\n"))).toThrow(/variable 'A B' contains whitespaces/);
+      expect(() => readEnvFile(`${dir}/missing`)).toThrow(`open ${dir}/missing: no such file or directory`);
+      expect(parseLabels(["a=1", "b", "c="], [f("labels", "d=4\n")])).toEqual({ d: "4", a: "1", b: "", c: "" });
+      expect(() => parseLabels(["=x"])).toThrow("invalid label '=x': empty name");
+      expect(() => parseLabels(["a b=1"])).toThrow("label 'a b' contains whitespaces");
+    } finally {
+      require("node:fs").rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test("env merge keeps the last value of a key", () => {

@@ -1,10 +1,12 @@
 // `berth system reset`: the reboot-like clean-up of issue 7. Every container goes, and with the
 // networks' kernel objects (bridge, veths, nft table) and leases, nothing of Berth stays.
 import { afterAll, beforeAll, expect, test } from "bun:test";
+import { freeSubnet } from "../network/lab.ts";
 import { berth, cleanupRoot, engineRoot } from "./helpers.ts";
 
 const PREFIX = `br${process.pid % 10000}`;
-const SUBNET = `172.30.${100 + (process.pid % 150)}.0/24`;
+// A subnet no route on this host covers (a fixed one may be the host's own network).
+const SUBNET = freeSubnet();
 const env = { BERTH_NETWORK_PREFIX: PREFIX, BERTH_NETWORK_SUBNET: SUBNET };
 let root = "";
 beforeAll(async () => { root = await engineRoot(); });

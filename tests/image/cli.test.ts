@@ -5,6 +5,7 @@ import * as path from "node:path";
 import { mountContainerRootfs, unmountContainerRootfs } from "../../src/image/index.ts";
 import { closeImageStore, openImageStore } from "../../src/image/index.ts";
 import { tempDir } from "./helpers.ts";
+import { lacks } from "../helpers/host.ts";
 
 setDefaultTimeout(60_000); // heavy I/O; the machine may be shared
 
@@ -90,7 +91,7 @@ describe("berth image CLI", () => {
   }, 60_000);
 });
 
-describe.skipIf(!fs.existsSync("/bin/busybox"))("scripts/make-busybox-image.sh", () => {
+describe.skipIf(lacks(fs.existsSync("/bin/busybox"), "/bin/busybox (Debian's busybox-static)"))("scripts/make-busybox-image.sh", () => {
   test("builds a working, reproducible busybox:latest", () => {
     const run = () => Bun.spawnSync(["bash", path.join(repo, "scripts/make-busybox-image.sh")], { cwd: repo, env: { ...process.env, BERTH_ROOT: root, BUN: process.execPath }, stdout: "pipe", stderr: "pipe" });
     const r1 = run();

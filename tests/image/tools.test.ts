@@ -4,6 +4,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { archiveImporter, saveImages } from "../../src/image/index.ts";
 import { tempDir, tempStore } from "./helpers.ts";
+import { lacks } from "../helpers/host.ts";
 
 setDefaultTimeout(60_000); // heavy I/O; the machine may be shared
 
@@ -45,7 +46,7 @@ function umociImage(): string {
   return lay;
 }
 
-describe.skipIf(!haveTools)("archives from other tools", () => {
+describe.skipIf(lacks(haveTools, "umoci and skopeo (scripts/install-system-deps.sh installs them)"))("archives from other tools", () => {
   test("umoci layout dir, skopeo oci-archive and skopeo docker-archive all load to the same image", async () => {
     const lay = umociImage();
     run(["skopeo", "copy", `oci:${lay}:latest`, `oci-archive:${work}/oci.tar:localhost/umo:oci`]);

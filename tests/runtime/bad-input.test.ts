@@ -133,6 +133,28 @@ describe("bad config.json", () => {
     createFails(b, /no-such-ns/);
   });
 
+  test("a NUL byte in any string (it reached the plan: 'plan field for env contains a NUL byte')", () => {
+    const b = bundle();
+    b.config.process!.env = [...(b.config.process!.env ?? []), "A=b\0c"];
+    createFails(b, /"process.env\[\d+\]" contains a NUL byte/);
+  });
+
+  test("a mount over /proc or inside it (runc's rule: it could hide the masked paths)", () => {
+    const over = bundle();
+    over.config.mounts!.push({ destination: "/proc", type: "bind", source: over.rootfs, options: ["rbind"] });
+    createFails(over, /"\/proc" cannot be mounted because it is not of type proc/);
+    const inside = bundle();
+    inside.config.mounts!.push({ destination: "/proc/sys", type: "tmpfs", source: "tmpfs" });
+    createFails(inside, /"\/proc\/sys" cannot be mounted because it is inside \/proc/);
+  });
+
+  test.if(IS_BERTH)("a resource value out of range is refused before anything is made, on any host", () => {
+    // No BFQ here means no blkio weight file: the value is still what is wrong, and it says so.
+    const b = bundle();
+    b.config.linux!.resources = { blockIO: { weight: 5 } };
+    createFails(b, /linux.resources.blockIO.weight: 5 is below the minimum 10/);
+  });
+
   test("a failure inside the init (a sysctl that does not exist) leaves nothing", () => {
     const b = bundle();
     b.config.linux!.sysctl = { "net.ipv4.no_such_knob": "1" };

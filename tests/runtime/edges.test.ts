@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { makeBusyboxBundle, useBundles, type Bundle } from "../helpers/bundle.ts";
 import { cgroupLeftovers, ok, processAlive, runBundle, runtime, RUNTIME, stateOf, uniqueId, useStateRoot, waitFor, useCleanups } from "../helpers/runtime.ts";
+import { HOST, lacks } from "../helpers/host.ts";
 
 const root = useStateRoot();
 const defer = useCleanups();
@@ -142,7 +143,7 @@ describe("foreground run and exec I/O", () => {
 });
 
 describe("exec joins every namespace", () => {
-  test("user namespace: an exec'd process is host uid 100000 too", () => {
+  test.skipIf(lacks(HOST.userNamespaces, "user namespaces (CONFIG_USER_NS, user.max_user_namespaces > 0)"))("user namespace: an exec'd process is host uid 100000 too", () => {
     const b = bundle(["sleep", "1000"], { owner: { uid: 100000, gid: 100000 } });
     b.config.linux!.namespaces!.push({ type: "user" });
     b.config.linux!.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
@@ -157,7 +158,7 @@ describe("exec joins every namespace", () => {
     expect(uid).toBe("100000");
   });
 
-  test("time namespace: an exec'd process sees the offset", () => {
+  test.skipIf(lacks(HOST.timeNamespaces, "time namespaces (CONFIG_TIME_NS)"))("time namespace: an exec'd process sees the offset", () => {
     const days = 20 * 86400;
     const b = bundle(["sleep", "1000"]);
     b.config.linux!.namespaces!.push({ type: "time" });

@@ -326,6 +326,11 @@ describe("list, ps, exec", () => {
     const r = runtime(root, ["exec", "--process", file, id]);
     expect(r.stdout).toBe("from-file\n/tmp\n");
     expect(r.code).toBe(3);
+    // A NUL byte is named by field, not found deep in the plan encoding.
+    writeFileSync(file, JSON.stringify({ args: ["echo", "a\0b"], cwd: "/", user: { uid: 0, gid: 0 } }));
+    const nul = runtime(root, ["exec", "--process", file, id]);
+    expect(nul.code).not.toBe(0);
+    if (IS_BERTH) expect(nul.stderr).toMatch(/"process.args\[1\]" contains a NUL byte/);
   });
 
   test("exec into a stopped container fails", async () => {

@@ -5,6 +5,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { makeBusyboxBundle, useBundles, type Bundle } from "../helpers/bundle.ts";
 import { ok, runBundle, runtime, stateOf, uniqueId, useStateRoot, useCleanups } from "../helpers/runtime.ts";
+import { HOST, lacks } from "../helpers/host.ts";
+
+const NO_USERNS = lacks(HOST.userNamespaces, "user namespaces (CONFIG_USER_NS, user.max_user_namespaces > 0)");
+const NO_TIMENS = lacks(HOST.timeNamespaces, "time namespaces (CONFIG_TIME_NS)");
 
 const root = useStateRoot();
 const defer = useCleanups();
@@ -65,7 +69,7 @@ describe("new namespaces", () => {
     for (const l of lines) expect(l.endsWith(":/")).toBe(true);
   });
 
-  test("user namespace: container uid 0 is host uid 100000", () => {
+  test.skipIf(NO_USERNS)("user namespace: container uid 0 is host uid 100000", () => {
     const b = bundle(sh("id -u; id -g; cat /proc/self/uid_map /proc/self/gid_map; exec sleep 1000"), { owner: { uid: 100000, gid: 100000 } });
     const hostdir = mkdtempSync(join(tmpdir(), "berth-host-"));
     chmodSync(hostdir, 0o755);
@@ -91,7 +95,7 @@ describe("new namespaces", () => {
     expect(readFileSync(join(hostdir, "f"), "utf8")).toBe("host\n");
   });
 
-  test("user namespace: a writable rootfs file made inside is owned by 100000 on the host", () => {
+  test.skipIf(NO_USERNS)("user namespace: a writable rootfs file made inside is owned by 100000 on the host", () => {
     const b = bundle(sh("touch /tmp/mine && id -u"), { owner: { uid: 100000, gid: 100000 } });
     b.config.root!.readonly = false;
     b.config.linux!.namespaces!.push({ type: "user" });
@@ -105,7 +109,7 @@ describe("new namespaces", () => {
     expect(statSync(`${b.rootfs}/tmp/mine`).gid).toBe(100000);
   });
 
-  test("time namespace: boottime and monotonic offsets", () => {
+  test.skipIf(NO_TIMENS)("time namespace: boottime and monotonic offsets", () => {
     const days = 10 * 86400;
     const b = bundle(sh("cat /proc/uptime; readlink /proc/self/ns/time"));
     b.config.linux!.namespaces!.push({ type: "time" });

@@ -1,0 +1,129 @@
+// What a start would refuse, checked when the container is created: a container that exists can
+// start, and a bad flag is an error of `create`/`run` (exit 125, nothing made), in the user's
+// terms, not a runtime message at the next `start`. Each rule is the one the lower layer applies
+// at start (cgroups' value ranges, the runtime's sysctl and /proc rules, the seccomp compiler,
+// the plan's "no NUL byte"); this module only calls them on the ContainerConfig and says which
+// flag was wrong.
+// cgroups' resources.ts directly, not its index: create need not load the cgroup manager.
+import { validateResources } from "../cgroups/resources.ts";
+import { CgroupError } from "../cgroups/files.ts";
+import { procMountProblem } from "../runtime/proc-mounts.ts";
+import { sysctlNamespace, validSysctlName } from "../runtime/sysctl.ts";
+import { SeccompError, seccompRecords } from "../security/seccomp.ts";
+import type { Seccomp } from "../oci/spec.ts";
+import { UsageError } from "./errors.ts";
+import type { ContainerConfig } from "./types.ts";
+
+/** The spec fields our flags become, for messages (see spec.ts resourcesOf). */
+const RESOURCE_FLAGS: Record<string, string> = {
+  "linux.resources.memory.limit": "-m, --memory",
+  "linux.resources.memory.swap": "--memory-swap",
+  "linux.resources.cpu.quota": "--cpus",
+  "linux.resources.cpu.period": "--cpus",
+  "linux.resources.cpu.shares": "-c, --cpu-shares",
+  "linux.resources.pids.limit": "--pids-limit",
+};
+
+/** Every string the plan hands to the C core is NUL-separated: a NUL inside one cannot start. */
+function noNul(value: string | undefined, what: string): void {
+  if (value?.includes("\0")) throw new UsageError(`${what} contains a NUL byte: ${JSON.stringify(value)}`);
+}
+
+function checkStrings(cfg: ContainerConfig): void {
+  for (const a of [...cfg.entrypoint, ...cfg.cmd]) noNul(a, "the command (entrypoint and arguments)");
+  for (const e of cfg.env) noNul(e, "the environment variable");
+  noNul(cfg.workingDir, "the working directory");
+  noNul(cfg.user, "the user");
+  noNul(cfg.image, "the image reference");
+  for (const [k, v] of Object.entries(cfg.labels)) noNul(`${k}=${v}`, "the label");
+  for (const m of cfg.mounts) {
+    noNul(m.source, "the mount source");
+    noNul(m.destination, "the mount destination");
+    for (const o of m.options ?? []) noNul(o, "the mount option");
+  }
+  for (const h of cfg.extraHosts ?? []) for (const n of h.names) noNul(n, "the --add-host name");
+}
+
+/** The working directory: absolute, as the runtime needs it (an image may carry a relative one). */
+function checkWorkdir(cfg: ContainerConfig): void {
+  if (cfg.workingDir !== "" && !cfg.workingDir.startsWith("/")) {
+    throw new UsageError(`the working directory '${cfg.workingDir}' is invalid, it needs to be an absolute path`);
+  }
+}
+
+function checkMounts(cfg: ContainerConfig): void {
+  for (const m of cfg.mounts) {
+    const problem = procMountProblem(m.destination, m.kind === "tmpfs" ? "tmpfs" : "bind");
+    if (problem) throw new UsageError(`invalid mount config: ${problem}`);
+  }
+}
+
+/** --sysctl: a name in /proc/sys that belongs to a namespace the container has of its own. */
+function checkSysctls(cfg: ContainerConfig): void {
+  for (const [key, value] of Object.entries(cfg.sysctls ?? {})) {
+    const spec = `${key}=${value}`;
+    noNul(spec, "--sysctl");
+    if (!validSysctlName(key)) throw new UsageError(`invalid argument "${spec}" for "--sysctl" flag: '${key}' is not a sysctl name`);
+    const ns = sysctlNamespace(key);
+    // Docker's wording: only namespaced sysctls are allowed; setting any other would change the host.
+    if (!ns) throw new UsageError(`invalid argument "${spec}" for "--sysctl" flag: sysctl '${spec}' is not allowed (it is not namespaced: setting it would change the host)`);
+    if (ns === "network" && cfg.network === "host") {
+      throw new UsageError(`sysctl '${spec}' is not allowed with --network host: the container shares the host's network namespace`);
+    }
+  }
+}
+
+function checkResources(cfg: ContainerConfig): void {
+  const r = cfg.resources;
+  if (r.memory === undefined && r.memorySwap === undefined && r.cpus === undefined && r.cpuShares === undefined && r.pidsLimit === undefined) return;
+  // spec.ts only when a limit is given: `create` without one need not load it.
+  const { resourcesOf } = require("./spec.ts") as typeof import("./spec.ts");
+  try {
+    validateResources(resourcesOf(cfg, true) ?? {}, (field) => RESOURCE_FLAGS[field] ?? field);
+  } catch (e) {
+    if (e instanceof CgroupError) throw new UsageError(e.message);
+    throw e;
+  }
+}
+
+function checkSeccomp(cfg: ContainerConfig): void {
+  if (cfg.seccompProfile === undefined || cfg.privileged) return;
+  const p = cfg.seccompProfile;
+  if (typeof p !== "object" || p === null || Array.isArray(p)) throw new UsageError(`invalid seccomp profile ${cfg.seccomp}: the top level must be a JSON object`);
+  try {
+    seccompRecords(p as Seccomp);
+  } catch (e) {
+    if (e instanceof SeccompError || e instanceof TypeError) throw new UsageError(`invalid seccomp profile ${cfg.seccomp}: ${(e as Error).message}`);
+    throw e;
+  }
+}
+
+/** --cap-add NAME the host cannot give (outside berth's own bounding set: CAP_SYS_RESOURCE here). */
+function checkCapabilities(cfg: ContainerConfig): void {
+  const named = cfg.capAdd.filter((c) => c !== "ALL" && !cfg.capDrop.includes(c));
+  if (cfg.privileged || named.length === 0) return;
+  const { hostCapabilities } = require("./spec.ts") as typeof import("./spec.ts");
+  const host = new Set(hostCapabilities());
+  const missing = named.filter((c) => !host.has(c));
+  if (missing.length) {
+    throw new UsageError(`--cap-add ${missing.join(", ")}: this host cannot give ${missing.length > 1 ? "these capabilities" : "this capability"} (berth itself does not hold ${missing.length > 1 ? "them" : "it"} in its bounding set)`);
+  }
+}
+
+function checkInit(cfg: ContainerConfig): void {
+  if (!cfg.init) return;
+  const { hostInitBinary, INIT_CANDIDATES } = require("./spec.ts") as typeof import("./spec.ts");
+  if (!hostInitBinary()) throw new UsageError(`--init needs tini on the host (looked for ${INIT_CANDIDATES.join(", ")}); install it: apt-get install tini`);
+}
+
+/** Refuses, with the flag that caused it, every value a start of this container would refuse. */
+export function checkStartable(cfg: ContainerConfig): void {
+  checkStrings(cfg);
+  checkWorkdir(cfg);
+  checkMounts(cfg);
+  checkSysctls(cfg);
+  checkResources(cfg);
+  checkSeccomp(cfg);
+  checkCapabilities(cfg);
+  checkInit(cfg);
+}
