@@ -2,13 +2,16 @@
 // work and exits; a container keeps running under its own berth-monitor. The database is a cache
 // of decisions and outcomes; liveness is always read from the world (pid + start time, exit file),
 // and reconcile() settles what a killed berth left in flight.
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { Spec } from "../oci/spec.ts";
 import type { ImageStore } from "../image/store.ts";
 import type { FileLock } from "../storage/lock.ts";
 import { StateStore, type ContainerRecord } from "../runtime/state-store.ts";
-import { isAlive, isRunning } from "../runtime/proc.ts";
+import { isAlive, isRunning, processStartTime } from "../runtime/proc.ts";
+import { removeDeadTemporaries } from "../storage/temp.ts";
+import { replenishReserve } from "../storage/space.ts";
+import { treeSize } from "../storage/fsutil.ts";
 import { MONITOR_BINARY, monitorArgs, readExitFile, waitExitFile, type ExitRecord } from "./monitor.ts";
 import { ContainerStore } from "./store.ts";
 import { EnginePaths, DEFAULT_ENGINE_ROOT } from "./paths.ts";
@@ -44,12 +47,28 @@ export interface EngineOptions {
   warn?: (msg: string) => void;
 }
 
+export interface CreateOptions {
+  /** `berth run`: the container is started right after by this process. It keeps the container's
+   *  lock from creation to start and the row stays "creating" until the start begins, so if this
+   *  process dies in between, the next reconcile rolls the container back (a run that failed to
+   *  start its container leaves none), while nobody touches it as long as this process lives. */
+  forRun?: boolean;
+}
+
 export interface StartOptions {
   /** Called once the container exists and before its process runs: attach here to miss nothing. */
   beforeStart?: (row: ContainerRow) => Promise<void> | void;
   /** The foreground client finalizes the container itself: no exit command unless a policy needs one. */
   foreground?: boolean;
   consoleSize?: { height: number; width: number };
+}
+
+/** What `system prune` removed, and the bytes the disk got back. */
+export interface PruneReport {
+  containers: string[];
+  images: string[];
+  volumes: string[];
+  reclaimedBytes: number;
 }
 
 /** What ps/inspect show: the stored row corrected by what the world says. */
@@ -63,6 +82,18 @@ export interface ContainerView {
 const SIGKILL = 9;
 const COMMIT_PAUSE = "paused for commit by berth pid ";
 
+/** Who paused for a commit: pid and start time (a reused pid is not the commit that froze it). */
+function commitPauseMark(): string {
+  return `${COMMIT_PAUSE}${process.pid} started ${processStartTime(process.pid) ?? "?"}`;
+}
+
+/** Whether the commit that wrote this pause mark is still running. */
+function commitPauserAlive(error: string): boolean {
+  const m = /^(\d+)(?: started (\d+))?/.exec(error.slice(COMMIT_PAUSE.length));
+  if (!m) return false;
+  return m[2] ? isAlive(Number(m[1]), m[2]) : isRunning(Number(m[1]));
+}
+
 export class Engine {
   readonly paths: EnginePaths;
   readonly store: ContainerStore;
@@ -71,12 +102,17 @@ export class Engine {
   private readonly runtimeRecords = new Map<string, ContainerRecord>();
   readonly volumes: Volumes;
   private imageStore?: ImageStore;
+  /** Locks `create({ forRun })` kept for the start that follows (taken over by lock()). */
+  private readonly heldForRun = new Map<string, FileLock>();
+  /** Bytes of dead commands' temporaries this process removed (opening, reconcile): `system prune` reports them. */
+  reclaimed = 0;
 
   constructor(readonly root: string = DEFAULT_ENGINE_ROOT, readonly opts: EngineOptions = {}) {
     this.paths = new EnginePaths(root);
     this.store = new ContainerStore(root);
     this.runtime = new StateStore(this.paths.runtimeRoot);
     this.volumes = new Volumes(this.store, this.paths);
+    this.reclaimed += this.store.freedAtOpen;
     for (const d of [this.paths.containersDir, this.paths.locksDir, this.paths.socketsDir]) mkdirSync(d, { recursive: true, mode: 0o711 });
   }
 
@@ -95,8 +131,14 @@ export class Engine {
 
   // ---- locking ----
 
-  /** One berth at a time changes a container; others wait (a dead holder's lock is released by the kernel). */
+  /** One berth at a time changes a container; others wait (a dead holder's lock is released by the
+   *  kernel). The lock a `create({ forRun })` kept is handed to this process's next taker. */
   async lock(id: string): Promise<FileLock> {
+    const held = this.heldForRun.get(id);
+    if (held) {
+      this.heldForRun.delete(id);
+      return held;
+    }
     return lazy.lockModule().FileLock.acquire(this.paths.lock(id), "exclusive", 120_000);
   }
 
@@ -169,7 +211,7 @@ export class Engine {
   }
 
   /** `berth create`: validates everything first, then records the container; nothing runs yet. */
-  async create(req: CreateRequest): Promise<ContainerRow> {
+  async create(req: CreateRequest, opts: CreateOptions = {}): Promise<ContainerRow> {
     if (req.name !== undefined && !validName(req.name)) {
       throw new UsageError(`Invalid container name (${req.name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
     }
@@ -194,6 +236,7 @@ export class Engine {
     // Volumes get their names now, so the stored config says exactly what is mounted.
     for (const m of config.mounts) if (m.kind === "volume" && m.source === "") m.source = newContainerId();
     const lock = await this.lock(id);
+    let keep = false;
     try {
       const row: ContainerRow = {
         id, name, state: "creating", createdAt: Date.now(), pid: 0, pidStart: "", monitorPid: 0, startedAt: 0, finishedAt: 0,
@@ -207,15 +250,19 @@ export class Engine {
           const anonymous = !(req.volumes ?? []).some((v) => v.startsWith(`${m.source}:`));
           this.volumes.create(m.source, {}, anonymous);
         }
-        const created = this.store.updated(row, { state: "created" });
         trace("create: recorded");
-        return created;
+        if (opts.forRun) {
+          this.heldForRun.set(id, lock);
+          keep = true;
+          return row;
+        }
+        return this.store.updated(row, { state: "created" });
       } catch (e) {
         this.removeLocked(this.store.get(id) ?? row, { volumes: true });
         throw e;
       }
     } finally {
-      this.unlock(lock, id);
+      if (!keep) this.unlock(lock, id);
     }
   }
 
@@ -404,9 +451,50 @@ export class Engine {
       } catch (t) {
         this.warn(`cleanup after the failed start of ${row.name}: ${(t as Error).message}`);
       }
-      this.store.update(id, { state: previous, pid: 0, monitorPid: 0, error: err.message, exitCode: err.exitCode === EXIT_ENGINE ? 128 : err.exitCode });
+      // docker: a --rm container whose start failed is removed (as one that ran and exited).
+      if (row.config.autoRemove) this.removeLocked(row, { volumes: true });
+      else this.store.update(id, { state: previous, pid: 0, monitorPid: 0, error: err.message, exitCode: err.exitCode === EXIT_ENGINE ? 128 : err.exitCode });
       throw err;
     }
+  }
+
+  /** Bytes a container's own files take (writable layer, log, exit file, /etc files): what its
+   *  removal gives back. Not its image's, and not through its mounted root filesystem. */
+  diskUsage(id: string): number {
+    const dir = this.paths.container(id);
+    let names: string[];
+    try {
+      names = readdirSync(dir);
+    } catch {
+      return 0;
+    }
+    return names.filter((n) => n !== "rootfs").reduce((a, n) => a + treeSize(join(dir, n)), 0);
+  }
+
+  /**
+   * `berth system prune`: stopped containers, dangling images (with the blobs and snapshots no image
+   * needs any more), unused anonymous volumes with `volumes`, and what dead commands left in tmp/
+   * (the reconcile before it removed those already: counted in `reclaimed`). Reports what the
+   * disk got back. Waits for loads in progress (the image store's lock), never breaks one.
+   */
+  async prune(opts: { volumes?: boolean } = {}): Promise<PruneReport> {
+    const containers: string[] = [];
+    let bytes = 0;
+    for (const v of this.list()) {
+      if (v.running || v.status === "removing") continue;
+      const size = this.diskUsage(v.row.id);
+      if (!(await this.removeIfIdle(v.row.id))) continue;
+      containers.push(v.row.id);
+      bytes += size;
+    }
+    let volumes: string[] = [];
+    if (opts.volumes) {
+      const sizes = new Map(this.volumes.list().map((v) => [v.name, this.volumes.sizeOf(v.name)]));
+      volumes = this.volumes.prune(false);
+      bytes += volumes.reduce((a, n) => a + (sizes.get(n) ?? 0), 0);
+    }
+    const images = await this.images.prune();
+    return { containers, images: images.deleted, volumes, reclaimedBytes: bytes + images.reclaimedBytes + this.reclaimed };
   }
 
   /** `berth system reset`: every container removed (stopped first), then every network's
@@ -589,9 +677,32 @@ export class Engine {
       this.store.update(row.id, { state: "removing", stoppedByUser: true });
       await this.teardown(row, true);
       this.removeLocked(row, opts);
+      replenishReserve(this.root); // the disk may have been full: room for the next time
       return row;
     } finally {
       this.unlock(lock, found.id);
+    }
+  }
+
+  /**
+   * prune's removal: the container goes only if it is at rest — stopped, and no other berth is
+   * working on it (its lock is free). A container a live `run` is creating or starting (it holds
+   * the lock until its container is done) is left alone, as is one that started meanwhile.
+   * Returns whether it was removed.
+   */
+  async removeIfIdle(id: string, opts: { volumes?: boolean } = {}): Promise<boolean> {
+    const lock = this.tryLock(id);
+    if (!lock) return false;
+    try {
+      const row = this.store.get(id);
+      if (!row || (row.state !== "created" && row.state !== "exited" && row.state !== "dead") || this.observe(row).running) return false;
+      this.store.update(row.id, { state: "removing", stoppedByUser: true });
+      await this.teardown(row, true);
+      this.removeLocked(row, opts);
+      replenishReserve(this.root);
+      return true;
+    } finally {
+      this.unlock(lock, id);
     }
   }
 
@@ -628,7 +739,7 @@ export class Engine {
 
   /** Pauses for a commit by this process; reconcile thaws it if this process dies first. */
   pauseForCommit(ref: string): ContainerRow {
-    return this.pause(ref, `${COMMIT_PAUSE}${process.pid}`);
+    return this.pause(ref, commitPauseMark());
   }
 
   unpause(ref: string): ContainerRow {
@@ -650,16 +761,18 @@ export class Engine {
   // ---- reconcile and the exit hook ----
 
   /**
-   * Settles rows a killed berth left in flight (their lock is free): an unfinished create is
-   * rolled back, an unfinished start or a dead container is finalized, an unfinished rm completed.
+   * Settles what a killed berth left (rows in flight whose lock is free): an unfinished create is
+   * rolled back (a `run` that died before its container started included), an unfinished start
+   * or a dead container is finalized (removed if --rm), an unfinished rm completed, a container a
+   * dead commit froze is thawed, and the temporaries of dead loads, imports and commits go.
    */
   async reconcile(): Promise<void> {
+    this.reclaimed += removeDeadTemporaries(this.paths.tempDir);
     for (const row of this.store.active()) {
       const live = row.pid > 0 && isAlive(row.pid, row.pidStart);
       if (row.state === "paused" && live && row.error.startsWith(COMMIT_PAUSE)) {
         // A commit froze it and died before thawing it.
-        const owner = Number(row.error.slice(COMMIT_PAUSE.length));
-        if (!existsSync(`/proc/${owner}`)) {
+        if (!commitPauserAlive(row.error)) {
           try { this.unpause(row.id); } catch (e) { this.warn(`thaw ${row.name} after a dead commit: ${(e as Error).message}`); }
         }
         continue;
@@ -682,7 +795,9 @@ export class Engine {
             if (v.running) this.store.update(cur.id, { state: "running", startedAt: cur.startedAt || Date.now() });
             else {
               await this.teardown(cur, true);
-              this.store.update(cur.id, { state: cur.startedAt ? "exited" : "created", pid: 0, monitorPid: 0 });
+              // A --rm container whose start never completed goes, as after a failed start.
+              if (cur.config.autoRemove) this.removeLocked(cur, { volumes: true });
+              else this.store.update(cur.id, { state: cur.startedAt ? "exited" : "created", pid: 0, monitorPid: 0 });
             }
             break;
           }

@@ -13,6 +13,8 @@ export class EnginePaths {
   get volumesDir(): string { return join(this.root, "volumes"); }
   get locksDir(): string { return join(this.root, "locks"); }
   get socketsDir(): string { return join(this.root, "sock"); }
+  /** The image store's temporaries (loads, imports, commits in progress; a dead one's leftovers). */
+  get tempDir(): string { return join(this.root, "tmp"); }
 
   container(id: string): string { return join(this.containersDir, id); }
   bundle(id: string): string { return this.container(id); }

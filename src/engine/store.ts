@@ -7,6 +7,7 @@ import type { HolderSource } from "../image/store.ts";
 import { join } from "node:path";
 import type { ContainerConfig, ContainerRow, StoredState } from "./types.ts";
 import { EngineError, NotFoundError } from "./errors.ts";
+import { ensureHeadroom } from "../storage/space.ts";
 
 interface Row {
   id: string; name: string; state: string; created_at: number; pid: number; pid_start: string; monitor_pid: number;
@@ -67,9 +68,13 @@ const COLUMNS: Record<keyof RowUpdate, string> = {
 
 export class ContainerStore {
   readonly db: Database;
+  /** Bytes of dead commands' temporaries removed to make room before opening (a full disk). */
+  readonly freedAtOpen: number;
 
   constructor(root: string) {
     mkdirSync(root, { recursive: true, mode: 0o711 });
+    // On a full disk SQLite cannot even open (see storage/space.ts): make room first.
+    this.freedAtOpen = ensureHeadroom(root);
     this.db = new Database(join(root, "containers.db"), { create: true });
     // WAL + synchronous=NORMAL: a killed berth never loses or tears a committed transaction (the
     // WAL is in the kernel's page cache); only a power cut may drop the last few, never corrupt.

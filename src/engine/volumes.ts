@@ -5,6 +5,8 @@ import { cpSync, existsSync, lstatSync, mkdirSync, readdirSync, rmSync, statSync
 import { newContainerId } from "./names.ts";
 import type { ContainerStore, VolumeRow } from "./store.ts";
 import type { EnginePaths } from "./paths.ts";
+import { replenishReserve } from "../storage/space.ts";
+import { treeSize } from "../storage/fsutil.ts";
 import { EngineError, NotFoundError, UsageError } from "./errors.ts";
 import { validVolumeName } from "./options.ts";
 import { resolveInRoot } from "./rootpath.ts";
@@ -62,6 +64,7 @@ export class Volumes {
     if (users.length && !force) throw new EngineError(`remove ${name}: volume is in use - [${users.join(", ")}]`);
     this.store.removeVolume(v.name);
     rmSync(this.paths.volume(v.name), { recursive: true, force: true });
+    replenishReserve(this.paths.root); // the disk may have been full: room for the next time
   }
 
   /** Removes volumes no container uses (anonymous ones only, unless all). */
@@ -99,21 +102,5 @@ export class Volumes {
 }
 
 export function dirSize(dir: string): number {
-  let total = 0;
-  let entries;
-  try {
-    entries = readdirSync(dir, { withFileTypes: true });
-  } catch {
-    return 0;
-  }
-  for (const e of entries) {
-    const p = `${dir}/${e.name}`;
-    try {
-      if (e.isDirectory()) total += dirSize(p);
-      else total += lstatSync(p).size;
-    } catch {
-      // vanished
-    }
-  }
-  return total;
+  return treeSize(dir);
 }

@@ -70,6 +70,8 @@ export class ArchiveCollector implements TarVisitor {
     ingest: LayerIngest | null; snapshot: PreparedSnapshot | null; blob: BlobWriter | null; mem: Uint8Array[] | null; hash: Hasher | null;
   } | null = null;
   private wait: Promise<void> | null = null;
+  /** Every blob writer and snapshot directory made, until discard(): what a failed load must remove. */
+  private made: Array<{ blob: BlobWriter | null; snapshot: PreparedSnapshot | null }> = [];
   bytes = 0;
   layers = 0;
   private inMemory = 0;
@@ -143,16 +145,22 @@ export class ArchiveCollector implements TarVisitor {
     if (this.error) throw this.error;
   }
 
-  /** Drops every unpublished snapshot, and the entry in flight if the archive broke off mid-way. */
-  discard(): void {
-    for (const f of this.files.values()) if (f.layer?.snapshot) this.store.snapshots.discard(f.layer.snapshot);
+  /**
+   * Removes every temporary this collector made that did not become part of the store: the entry
+   * in flight if the archive broke off mid-way, the blob and snapshot of an entry whose layer
+   * failed (a full disk, a corrupt layer), and every snapshot not published. Called when the load
+   * ends, failed or not (what was published or committed is gone from tmp/ already: a no-op).
+   */
+  async discard(): Promise<void> {
     const c = this.cur;
     this.cur = null;
-    if (c) {
-      c.ingest?.abort();
-      c.blob?.abort();
-      if (c.snapshot) this.store.snapshots.discard(c.snapshot);
+    c?.ingest?.abort(); // no more writes into its snapshot or blob
+    await Promise.allSettled(this.pending);
+    for (const { blob, snapshot } of this.made) {
+      await blob?.abort();
+      if (snapshot) this.store.snapshots.discard(snapshot);
     }
+    this.made = [];
   }
 
   private decide(): void {
@@ -163,6 +171,7 @@ export class ArchiveCollector implements TarVisitor {
       c.blob = this.store.blobs.writer(c.size >= PARALLEL_FROM);
       c.snapshot = this.unpack ? this.store.snapshots.prepare() : null;
       c.ingest = new LayerIngest(c.snapshot?.diff ?? null, c.blob, this.store.durable);
+      this.made.push({ blob: c.blob, snapshot: c.snapshot });
       this.layers++;
     } else if (c.size <= KEEP_IN_MEMORY && this.inMemory + c.size <= MEMORY_BUDGET) {
       this.inMemory += c.size;
@@ -170,6 +179,7 @@ export class ArchiveCollector implements TarVisitor {
       c.hash = new Hasher();
     } else {
       c.blob = this.store.blobs.writer();
+      this.made.push({ blob: c.blob, snapshot: null });
     }
     if (head.length) this.route(head);
   }

@@ -65,7 +65,6 @@ class ArchiveImporter implements ImageImporter {
 
   async run(store: ImageStore, opts: ImportOptions = {}): Promise<ImportResult> {
     return store.writeLock(async () => {
-      store.cleanTemp();
       const col = new ArchiveCollector(store);
       try {
         const isDir = isDirectory(this.source);
@@ -76,7 +75,7 @@ class ArchiveImporter implements ImageImporter {
         const images = await publish(store, pending);
         return { format, images };
       } finally {
-        col.discard();
+        await col.discard();
       }
     });
   }
@@ -311,7 +310,6 @@ class RootfsImporter implements ImageImporter {
 
   async run(store: ImageStore, opts: ImportOptions = {}): Promise<ImportResult> {
     return store.writeLock(async () => {
-      store.cleanTemp();
       const isDir = isDirectory(this.source);
       const chunks = isDir ? packDirectory(this.source) : readChunks(this.source);
       const layer = await ingestLayer(store, chunks, opts.progress);
@@ -358,7 +356,7 @@ export async function ingestLayer(store: ImageStore, chunks: AsyncIterable<Uint8
     return { digest, diffId: r.diffId, size: r.size, mediaType: layerMediaType(r.compression, !ociTypes), snapshot: prepared, stats: r.stats };
   } catch (e) {
     ingest.abort();
-    blob.abort();
+    await blob.abort();
     store.snapshots.discard(prepared);
     throw e;
   }
@@ -381,14 +379,20 @@ export function commitSingleLayerImage(store: ImageStore, document: ImageDocumen
     ],
   };
   const chains = chainIds(document.rootfs.diff_ids);
-  store.flush();
   const offset = chains.length - fresh.length;
-  fresh.forEach((l, i) => {
-    const chain = chains[offset + i]!;
-    if (store.snapshots.has(chain)) store.snapshots.discard(l.snapshot);
-    else store.snapshots.publish(l.snapshot, snapshotInfo(chain, l.diffId, offset + i ? chains[offset + i - 1]! : null, l.stats));
-  });
-  return store.register({ manifest: new TextEncoder().encode(JSON.stringify(manifest)), config, names });
+  try {
+    store.flush();
+    fresh.forEach((l, i) => {
+      const chain = chains[offset + i]!;
+      if (store.snapshots.has(chain)) store.snapshots.discard(l.snapshot);
+      else store.snapshots.publish(l.snapshot, snapshotInfo(chain, l.diffId, offset + i ? chains[offset + i - 1]! : null, l.stats));
+    });
+    return store.register({ manifest: new TextEncoder().encode(JSON.stringify(manifest)), config, names });
+  } catch (e) {
+    // Snapshots not yet published are ours to remove (a published one is no longer in tmp/: a no-op).
+    for (const l of fresh) store.snapshots.discard(l.snapshot);
+    throw e;
+  }
 }
 
 function mediaCompression(mt: string): "none" | "gzip" | "zstd" {

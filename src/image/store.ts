@@ -7,9 +7,11 @@ import * as path from "node:path";
 import { BlobStore } from "../storage/blobs.ts";
 import { syncfs } from "../storage/ffi.ts";
 import { chainIds, type Digest, isDigest } from "../storage/digest.ts";
-import { pidAlive, removeTree, tempOwner } from "../storage/fsutil.ts";
+import { treeSize } from "../storage/fsutil.ts";
 import { FileLock, withLock } from "../storage/lock.ts";
 import { SnapshotStore } from "../storage/snapshots.ts";
+import { ensureHeadroom, replenishReserve } from "../storage/space.ts";
+import { removeDeadTemporaries, removeOtherTemporaries, tempEntries, type TempEntry } from "../storage/temp.ts";
 import { type ImageConfig, type ImageDocument, type Manifest, parseImageDocument, parseManifest } from "./oci.ts";
 import { familiarName, parseReference, repository, taggedName } from "./reference.ts";
 
@@ -70,6 +72,9 @@ export class ImageStore {
   readonly lockDir: string;
   readonly db: Database;
   private cache = new Map<string, { manifest: Manifest; document: ImageDocument }>();
+  /** Bytes of dead writers' temporaries removed outside a prune (to make room at open): the next
+   *  prune reports them with what it frees. */
+  private unreported = 0;
 
   /**
    * durable: one syncfs(2) before new snapshots and images become visible, so they survive a
@@ -85,6 +90,7 @@ export class ImageStore {
     fs.mkdirSync(this.lockDir, { recursive: true });
     this.blobs = new BlobStore(root, this.tmpDir);
     this.snapshots = new SnapshotStore(root, this.tmpDir);
+    this.unreported += ensureHeadroom(root); // a full disk must not keep SQLite from opening (see storage/space.ts)
     this.db = new Database(path.join(root, "images.db"), { create: true });
     // busy_timeout first: switching to WAL itself needs the lock another berth may hold.
     // (a small wal_autocheckpoint for the same reason as the engine's store: see src/engine/store.ts)
@@ -107,9 +113,46 @@ export class ImageStore {
     return path.join(this.lockDir, "gc.lock");
   }
 
-  /** Loads and imports take this shared; prune/rmi take it exclusive, so GC never sees half a load. */
+  /**
+   * Loads, imports and commits take this shared; prune/rmi take it exclusive, so GC never sees half
+   * a load. A writer first removes what dead writers left in tmp/. If fn fails, what it wrote goes
+   * too: its temporaries are its own to discard (they do), and the blobs or snapshots it made
+   * visible before failing — unreferenced once no image names them — are collected right away
+   * when no other writer is at work (else by the next prune). A full disk gets a message that
+   * says what to do.
+   */
   async writeLock<T>(fn: () => Promise<T> | T): Promise<T> {
-    return withLock(this.gcLockPath(), "shared", fn);
+    try {
+      return await withLock(this.gcLockPath(), "shared", () => {
+        this.unreported += this.cleanTemp();
+        return fn();
+      });
+    } catch (e) {
+      this.collectIfIdle();
+      throw noSpaceError(e, this.root);
+    }
+  }
+
+  /** rmi and prune: the exclusive lock, and the disk's reserve put back once space was freed. */
+  private async freeing<T>(fn: () => T): Promise<T> {
+    try {
+      return await withLock(this.gcLockPath(), "exclusive", fn);
+    } finally {
+      replenishReserve(this.root);
+    }
+  }
+
+  /** GC (no image removed) if nobody holds the lock: after a failed write. Best effort. */
+  private collectIfIdle(): void {
+    let lock: FileLock | null = null;
+    try {
+      lock = FileLock.tryAcquire(this.gcLockPath(), "exclusive");
+      if (lock) this.collectGarbageLocked();
+    } catch {
+      // the next prune collects it
+    } finally {
+      lock?.release();
+    }
   }
 
   // ---- lookup ----
@@ -291,7 +334,7 @@ export class ImageStore {
    * it: the record stays, dangling, until its containers are gone and it is pruned.
    */
   async remove(ref: string, opts: { force?: boolean; prune?: boolean } = {}): Promise<RemoveResult> {
-    return withLock(this.gcLockPath(), "exclusive", () => {
+    return this.freeing(() => {
       const img = this.require(ref);
       const res: RemoveResult = { untagged: [], deleted: [] };
       let byName: string | null = null;
@@ -331,9 +374,10 @@ export class ImageStore {
     });
   }
 
-  /** Removes dangling images (all unused ones with all=true), then unreferenced blobs and snapshots. */
+  /** Removes dangling images (all unused ones with all=true), then unreferenced blobs and
+   *  snapshots and what dead loads left in tmp/; reclaimedBytes counts all of it. */
   async prune(opts: { all?: boolean } = {}): Promise<{ deleted: Digest[]; reclaimedBytes: number }> {
-    return withLock(this.gcLockPath(), "exclusive", () => {
+    return this.freeing(() => {
       const deleted: Digest[] = [];
       const held = new Set((this.db.query("SELECT image_id FROM holds").all() as Array<{ image_id: string }>).map((r) => r.image_id));
       for (const id of this.opts.holders?.heldImages() ?? []) held.add(id);
@@ -347,11 +391,14 @@ export class ImageStore {
         })();
         deleted.push(row.id);
       }
-      return { deleted, reclaimedBytes: this.collectGarbageLocked() };
+      const reclaimedBytes = this.collectGarbageLocked() + this.unreported;
+      this.unreported = 0;
+      return { deleted, reclaimedBytes };
     });
   }
 
-  /** Frees blobs and snapshots no image references, and leftovers of dead loads. Caller holds the exclusive lock. */
+  /** Frees blobs and snapshots no image references, and leftovers of dead loads; returns the bytes
+   *  freed. Caller holds the exclusive lock. */
   private collectGarbageLocked(): number {
     const blobs = new Set<string>();
     const snaps = new Set<string>();
@@ -375,27 +422,22 @@ export class ImageStore {
     }
     for (const c of this.snapshots.list()) {
       if (snaps.has(c)) continue;
-      freed += this.snapshots.info(c)?.size ?? 0;
+      // What the disk gets back: the files as unpacked (info.json's size counts only file contents).
+      freed += treeSize(this.snapshots.path(c));
       this.snapshots.remove(c);
     }
-    this.cleanTemp(true);
-    return freed;
+    return freed + this.cleanTemp(true);
   }
 
-  /** Removes temp entries of processes that died mid-load (all of them when `all` and we hold the exclusive lock). */
-  cleanTemp(all = false): void {
-    let names: string[];
-    try {
-      names = fs.readdirSync(this.tmpDir);
-    } catch {
-      return;
-    }
-    for (const n of names) {
-      const owner = tempOwner(n);
-      if (!all && owner !== null && (owner === process.pid || pidAlive(owner))) continue;
-      if (all && owner === process.pid) continue;
-      removeTree(path.join(this.tmpDir, n));
-    }
+  /** Removes the temp entries of processes that died mid-write (every other process's entry when
+   *  `all`, which needs the exclusive lock); returns the bytes freed. */
+  cleanTemp(all = false): number {
+    return all ? removeOtherTemporaries(this.tmpDir) : removeDeadTemporaries(this.tmpDir);
+  }
+
+  /** What tmp/ holds now (for system df): writes in progress (live) and leftovers of dead ones. */
+  tempUsage(): TempEntry[] {
+    return tempEntries(this.tmpDir);
   }
 
   /** Puts everything written so far on disk (one syncfs for the whole store) when durable. */
@@ -415,6 +457,13 @@ export class ImageStore {
     if (l) l.release();
     return l === null;
   }
+}
+
+/** ENOSPC (files) or SQLITE_FULL (the database), said so that the user knows what to do. */
+function noSpaceError(e: unknown, root: string): unknown {
+  const err = e as NodeJS.ErrnoException;
+  if (!(err instanceof Error) || !(err.code === "ENOSPC" || err.code === "SQLITE_FULL" || /ENOSPC|no space left on device|database or disk is full/i.test(err.message))) return e;
+  return new Error(`no space left on device under ${root} (${err.message}); free space (berth system prune, berth image prune -a, berth rm) and try again`);
 }
 
 const stores = new Map<string, ImageStore>();

@@ -9,6 +9,7 @@
 // the converter: a new build's first write removes the files of other builds.
 import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
+import { isRunning } from "../sys/proc.ts";
 import type { Seccomp } from "../oci/spec.ts";
 import { encodePlan, type PlanRecord } from "../sys/plan-encoding.ts";
 import { seccompRecords } from "../security/seccomp.ts";
@@ -91,11 +92,19 @@ function writeAtomically(path: string, data: string | Uint8Array): void {
   const dir = dirname(path);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, data, { mode: 0o600 });
-  renameSync(tmp, path);
+  try {
+    writeFileSync(tmp, data, { mode: 0o600 });
+    renameSync(tmp, path);
+  } catch (e) {
+    rmSync(tmp, { force: true }); // a full disk: no half-written file stays behind
+    throw e;
+  }
   const mine = buildTag();
   for (const name of readdirSync(dir)) {
     if (!name.startsWith(mine) && /\.(plan|bpf|json)$/.test(name)) rmSync(join(dir, name), { force: true });
+    // what a berth killed between write and rename left (a live writer's stays)
+    const writer = /\.(\d+)\.tmp$/.exec(name);
+    if (writer && !isRunning(Number(writer[1]))) rmSync(join(dir, name), { force: true });
   }
 }
 

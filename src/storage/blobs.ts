@@ -65,7 +65,9 @@ export class BlobWriter {
     return d;
   }
 
-  abort(): void {
+  /** Drops the temp file (after commit: nothing left to drop). A ParallelBlobWriter's promise
+   *  resolves once the worker let go of the file and it is gone. */
+  abort(): void | Promise<void> {
     if (!this.closed) {
       fs.closeSync(this.fd);
       this.closed = true;
@@ -189,7 +191,7 @@ export class ParallelBlobWriter extends BlobWriter {
     return this.result.digest;
   }
 
-  override abort(): void {
+  override abort(): void | Promise<void> {
     if (this.closed) return;
     this.closed = true;
     const fd = this.fd, tmp = this.tmp;
@@ -200,14 +202,19 @@ export class ParallelBlobWriter extends BlobWriter {
       return;
     }
     // the worker may still be writing to fd: close it only once the worker has let go
-    waiting.set(this.id, (r) => {
+    const gone = new Promise<void>((res) => waiting.set(this.id, (r) => {
       if (r.op !== "aborted") return;
       waiting.delete(this.id);
       this.releaseUpTo(Infinity);
-      fs.closeSync(fd);
-      fs.rmSync(tmp, { force: true });
-    });
+      try {
+        fs.closeSync(fd);
+        fs.rmSync(tmp, { force: true });
+      } finally {
+        res();
+      }
+    }));
     blobWorker().postMessage({ op: "abort", id: this.id } satisfies BlobWorkerRequest);
+    return waitOnWorker(gone);
   }
 
   private onClosed: (() => void) | null = null;

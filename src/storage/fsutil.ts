@@ -2,6 +2,7 @@
 // into place, and the directory is fsynced so the rename itself survives a crash.
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { isAlive, isRunning, processStartTime } from "../sys/proc.ts";
 
 export function fsyncPath(p: string): void {
   const fd = fs.openSync(p, "r");
@@ -12,9 +13,15 @@ export function fsyncPath(p: string): void {
   }
 }
 
-/** A unique name under dir, tagged with our pid so stale temp files of dead processes can be recognised. */
+/** A unique name under dir, tagged with our pid and its start time, so that the temp files of a
+ *  dead process can be told from a live one's even after its pid was reused (see tempOwnerAlive). */
 export function tempPath(dir: string, label: string): string {
-  return path.join(dir, `${label}-${process.pid}-${randomHex(6)}`);
+  return path.join(dir, `${label}-${process.pid}.${selfStart()}-${randomHex(6)}`);
+}
+
+let ownStart: string | undefined;
+function selfStart(): string {
+  return (ownStart ??= processStartTime(process.pid) ?? "0");
 }
 
 // Web Crypto rather than node:crypto: loading node:crypto costs more start-up time than the
@@ -56,18 +63,45 @@ export function exists(p: string): boolean {
   }
 }
 
-/** True when a process with this pid is alive (used to tell stale temp entries from live ones). */
-export function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
+/** The process encoded by tempPath() in a temp entry's name (start time null in names made before
+ *  it was recorded), or null for a name tempPath did not make. */
+export function tempOwner(name: string): { pid: number; start: string | null } | null {
+  const m = /-(\d+)(?:\.(\d+))?-[0-9a-f]{12}$/.exec(name);
+  return m ? { pid: Number(m[1]), start: m[2] ?? null } : null;
 }
 
-/** The pid encoded by tempPath() in a temp entry's name, or null. */
-export function tempOwner(name: string): number | null {
-  const m = /-(\d+)-[0-9a-f]{12}$/.exec(name);
-  return m ? Number(m[1]) : null;
+/** Whether the process that made a temp entry may still be writing it: its pid with the recorded
+ *  start time is alive (without a start time, any process with that pid counts: never a live
+ *  writer's entry taken for a dead one's). A name tempPath did not make has no live owner. */
+export function tempOwnerAlive(name: string): boolean {
+  const o = tempOwner(name);
+  if (!o) return false;
+  if (o.pid === process.pid) return o.start === null || o.start === selfStart();
+  return o.start === null ? isRunning(o.pid) : isAlive(o.pid, o.start);
+}
+
+/** Whether this process made the temp entry (tempPath). */
+export function ownTemp(name: string): boolean {
+  const o = tempOwner(name);
+  return o !== null && o.pid === process.pid && (o.start === null || o.start === selfStart());
+}
+
+/** Bytes in a file or a tree (apparent sizes, as du --apparent-size; links not followed). */
+export function treeSize(p: string): number {
+  let st: fs.Stats;
+  try {
+    st = fs.lstatSync(p);
+  } catch {
+    return 0; // vanished
+  }
+  if (!st.isDirectory()) return st.size;
+  let total = 0;
+  let names: string[];
+  try {
+    names = fs.readdirSync(p);
+  } catch {
+    return 0;
+  }
+  for (const n of names) total += treeSize(path.join(p, n));
+  return total;
 }

@@ -12,7 +12,7 @@ import { inspectObject, psObject } from "../../engine/inspect.ts";
 import type { AttachSession } from "../../engine/logs.ts";
 import { waitExitFile } from "../../engine/monitor.ts";
 import { type CommandSpec, type FlagSpec, type Parsed } from "./args.ts";
-import { formatRows, table } from "./format.ts";
+import { formatRows, humanSize, table } from "./format.ts";
 
 export type { Io };
 export { writeFully };
@@ -231,7 +231,7 @@ const run: Command = {
   async run(engine, p, io) {
     const req = createRequest(p);
     const detach = p.bools.has("detach");
-    const row = await engine.create(req);
+    const row = await engine.create(req, { forRun: true });
     if (detach) {
       try {
         await engine.start(row.id);
@@ -560,13 +560,16 @@ const prune: Command = {
   spec: { name: "container prune", usage: "container prune [OPTIONS]", summary: "Remove all stopped containers", maxArgs: 0, flags: [b("force", "f", "Do not prompt for confirmation"), l("filter", undefined, "Provide filter values (e.g. 'label=<key>=<value>')")] },
   async run(engine, p, io) {
     const ids: string[] = [];
+    let reclaimed = 0;
     for (const v of engine.list()) {
       if (v.running || v.status === "removing" || !matchesFilter(v, (p.lists.get("filter") ?? []).filter((f) => f.startsWith("label=")))) continue;
-      await engine.remove(v.row.id);
+      const size = engine.diskUsage(v.row.id);
+      if (!(await engine.removeIfIdle(v.row.id))) continue; // started or in use meanwhile
       ids.push(v.row.id);
+      reclaimed += size;
     }
     io.out(ids.length ? `Deleted Containers:\n${ids.join("\n")}\n\n` : "");
-    io.out(`Total reclaimed space: 0B\n`);
+    io.out(`Total reclaimed space: ${humanSize(reclaimed)}\n`);
     return 0;
   },
 };

@@ -99,7 +99,7 @@ Commands:
 Commands:
   df       Show berth disk usage
   info     Display system-wide information
-  prune    Remove stopped containers (--volumes: and unused anonymous volumes)
+  prune    Remove stopped containers, dangling images and what interrupted commands left (--volumes: and unused anonymous volumes)
   reset    Remove every container, and every network's bridges, rules and leases
 `,
 };

@@ -168,12 +168,18 @@ const systemDf: Command = {
     for (const v of views) {
       try { logs += statSync(engine.paths.log(v.row.id)).size; } catch { /* none */ }
     }
+    // What loads, imports and commits write before it becomes part of the store: a live one's is
+    // in use, a dead one's is what `system prune` removes.
+    const temps = engine.images.tempUsage();
+    const tempSize = temps.reduce((a, t) => a + t.bytes, 0);
+    const tempReclaim = temps.reduce((a, t) => a + (t.live ? 0 : t.bytes), 0);
     const pct = (r: number, t: number) => `${humanSize(r)} (${t ? Math.round((r / t) * 100) : 0}%)`;
     const rows = [
       { Type: "Images", TotalCount: String(images.length), Active: String(images.filter((i) => usedImages.has(i.id)).length), Size: humanSize(imgSize), Reclaimable: pct(imgReclaim, imgSize) },
       { Type: "Containers", TotalCount: String(views.length), Active: String(views.filter((v) => v.running).length), Size: humanSize(ctrSize), Reclaimable: pct(ctrReclaim, ctrSize) },
       { Type: "Local Volumes", TotalCount: String(vols.length), Active: String(volUsed.filter(Boolean).length), Size: humanSize(volSize), Reclaimable: pct(volReclaim, volSize) },
       { Type: "Container Logs", TotalCount: String(views.length), Active: String(views.filter((v) => v.running).length), Size: humanSize(logs), Reclaimable: humanSize(logs) },
+      { Type: "Temporary Files", TotalCount: String(temps.length), Active: String(temps.filter((t) => t.live).length), Size: humanSize(tempSize), Reclaimable: pct(tempReclaim, tempSize) },
     ];
     const format = p.strings.get("format");
     if (format) { io.out(formatRows(format, rows)); return 0; }
@@ -183,16 +189,13 @@ const systemDf: Command = {
 };
 
 const systemPrune: Command = {
-  spec: { name: "system prune", usage: "system prune [OPTIONS]", summary: "Remove stopped containers and unused anonymous volumes", maxArgs: 0, flags: [b("force", "f", "Do not prompt for confirmation"), b("volumes", undefined, "Prune anonymous volumes")] },
+  spec: { name: "system prune", usage: "system prune [OPTIONS]", summary: "Remove stopped containers, dangling images, and what interrupted loads, imports and commits left (--volumes: and unused anonymous volumes)", maxArgs: 0, flags: [b("force", "f", "Do not prompt for confirmation"), b("volumes", undefined, "Prune anonymous volumes")] },
   async run(engine, p, io) {
-    let n = 0;
-    for (const v of engine.list()) {
-      if (v.running || v.status === "removing") continue;
-      await engine.remove(v.row.id);
-      n++;
-    }
-    const vols = p.bools.has("volumes") ? engine.volumes.prune(false) : [];
-    io.out(`Deleted ${n} container(s)${p.bools.has("volumes") ? `, ${vols.length} volume(s)` : ""}\n`);
+    const r = await engine.prune({ volumes: p.bools.has("volumes") });
+    if (r.containers.length) io.out(`Deleted Containers:\n${r.containers.join("\n")}\n\n`);
+    if (r.volumes.length) io.out(`Deleted Volumes:\n${r.volumes.join("\n")}\n\n`);
+    if (r.images.length) io.out(`Deleted Images:\n${r.images.map((d) => `deleted: ${d}`).join("\n")}\n\n`);
+    io.out(`Total reclaimed space: ${humanSize(r.reclaimedBytes)}\n`);
     return 0;
   },
 };
