@@ -6,13 +6,11 @@ import type { Engine } from "../../engine/engine.ts";
 import { EngineError } from "../../engine/errors.ts";
 import { commitContainer } from "../../image/commit.ts";
 import { diffContainer, exportContainer, mountContainerRootfs, unmountContainerRootfs, isMountPoint } from "../../storage/overlay.ts";
-import type { FlagSpec } from "./args.ts";
+import { bool, list, str } from "./args.ts";
 import type { Command } from "./container.ts";
 import { writeFully } from "./container.ts";
 
-const b = (long: string, short: string | undefined, help: string): FlagSpec => ({ long, short, kind: "bool", help });
-const s = (long: string, short: string | undefined, help: string, value = "string"): FlagSpec => ({ long, short, kind: "string", help, value });
-const l = (long: string, short: string | undefined, help: string, value = "list"): FlagSpec => ({ long, short, kind: "list", help, value });
+const b = bool, s = str, l = list;
 
 const commit: Command = {
   spec: {
