@@ -10,7 +10,7 @@ import { EngineError, UsageError } from "../../engine/errors.ts";
 import { parseSignal, parseInteger } from "../../engine/options.ts";
 import { inspectObject, psObject } from "../../engine/inspect.ts";
 import type { AttachSession } from "../../engine/logs.ts";
-import { waitExitFile } from "../../engine/monitor.ts";
+import { listContainers, parseContainerFilters, pruneContainers } from "../../engine/containers.ts";
 import { type Command, type Parsed, bool, int, list, str, verb } from "./args.ts";
 import { formatRows, table } from "./format.ts";
 
@@ -307,42 +307,12 @@ const rm = verb({
   return each(p, io, async (ref) => { await engine.remove(ref, { force: p.get("force"), volumes: p.get("volumes") }); });
 });
 
-function matchesFilter(v: ContainerView, filters: string[]): boolean {
-  for (const f of filters) {
-    const at = f.indexOf("=");
-    if (at < 0) throw new UsageError(`bad format of filter (expected name=value): ${f}`);
-    const k = f.slice(0, at), val = f.slice(at + 1);
-    const r = v.row;
-    switch (k) {
-      case "id": if (!r.id.startsWith(val)) return false; break;
-      case "name": if (!r.name.includes(val)) return false; break;
-      case "status": if (v.status !== val) return false; break;
-      case "exited": if (v.status !== "exited" || String(v.exitCode) !== val) return false; break;
-      case "ancestor": if (r.config.image !== val && !r.config.imageId.includes(val)) return false; break;
-      case "label": {
-        const eq = val.indexOf("=");
-        const key = eq < 0 ? val : val.slice(0, eq);
-        if (!(key in r.config.labels) || (eq >= 0 && r.config.labels[key] !== val.slice(eq + 1))) return false;
-        break;
-      }
-      case "volume": if (!r.config.mounts.some((m) => m.source === val || m.destination === val)) return false; break;
-      case "network": if (r.config.network !== val) return false; break;
-      default: throw new UsageError(`invalid filter '${k}' (supported: id, name, status, exited, ancestor, label, volume, network)`);
-    }
-  }
-  return true;
-}
-
 const ps = verb({
   name: "ps", usage: "ps [OPTIONS]", summary: "List containers", maxArgs: 0,
   flags: [bool("all", "a", "Show all containers (default shows just running)"), bool("quiet", "q", "Only display container IDs"), list("filter", "f", "Filter output based on conditions provided"),
     str("format", undefined, "Format output using a custom template"), bool("no-trunc", undefined, "Don't truncate output"), int("last", "n", "Show n last created containers (includes all states)", { default: -1, min: -1 }), bool("latest", "l", "Show the latest created container (includes all states)")],
 }, async (engine, p, io) => {
-  let views = engine.list().reverse();
-  const last = p.get("latest") ? 1 : p.get("last");
-  if (!p.get("all") && last < 0) views = views.filter((v) => v.running);
-  views = views.filter((v) => matchesFilter(v, p.get("filter")));
-  if (last >= 0) views = views.slice(0, last);
+  const views = listContainers(engine, { all: p.get("all"), last: p.get("latest") ? 1 : p.get("last"), filters: parseContainerFilters(p.get("filter")) });
   const noTrunc = p.get("no-trunc");
   if (p.get("quiet")) {
     io.out(views.map((v) => (noTrunc ? v.row.id : v.row.id.slice(0, 12)) + "\n").join(""));
@@ -368,24 +338,20 @@ const logs = verb({
   flags: [bool("follow", "f", "Follow log output"), str("tail", "n", "Number of lines to show from the end of the logs", { default: "all" }), bool("timestamps", "t", "Show timestamps"),
     str("since", undefined, "Show logs since timestamp (e.g. 2013-01-02T13:23:37Z) or relative (e.g. 42m for 42 minutes)"), str("until", undefined, "Show logs before a timestamp or relative time")],
 }, async (engine, p) => {
-  const { writeLogs, parseSince } = await logsModule();
-  const row = engine.find(p.args[0]!);
+  const [{ parseSince }, { containerLogs }] = await Promise.all([logsModule(), import("../../engine/container-logs.ts")]);
   const tailArg = p.get("tail"), since = p.get("since"), until = p.get("until");
-  const tail = tailArg === "all" ? undefined : parseInteger(tailArg, "-n, --tail", -1);
-  const follow = p.get("follow") && engine.observe(row).running;
   const ac = new AbortController();
-  const stop = follow ? waitExitFile(engine.paths.exitFile(row.id), ac.signal).catch(() => {}) : undefined;
   const onInt = () => ac.abort();
   process.on("SIGINT", onInt);
   try {
-    await writeLogs(engine.paths.log(row.id), {
-      tail, follow, stop, signal: ac.signal, timestamps: p.get("timestamps"),
+    await containerLogs(engine, {
+      container: p.args[0]!, follow: p.get("follow"), timestamps: p.get("timestamps"), signal: ac.signal,
+      tail: tailArg === "all" ? undefined : parseInteger(tailArg, "-n, --tail", -1),
       since: since === undefined ? undefined : parseSince(since),
       until: until === undefined ? undefined : parseSince(until),
     }, { stdout: (d) => writeFully(1, d), stderr: (d) => writeFully(2, d) });
   } finally {
     process.off("SIGINT", onInt);
-    ac.abort();
   }
   return 0;
 });
@@ -488,12 +454,8 @@ const pause = verb({ name: "pause", usage: "pause CONTAINER [CONTAINER...]", sum
 const unpause = verb({ name: "unpause", usage: "unpause CONTAINER [CONTAINER...]", summary: "Unpause all processes within one or more containers", minArgs: 1, flags: [] }, async (engine, p, io) => { return each(p, io, (ref) => { engine.unpause(ref); }); });
 
 const prune = verb({ name: "container prune", usage: "container prune [OPTIONS]", summary: "Remove all stopped containers", maxArgs: 0, flags: [bool("force", "f", "Do not prompt for confirmation"), list("filter", undefined, "Provide filter values (e.g. 'label=<key>=<value>')")] }, async (engine, p, io) => {
-  const ids: string[] = [];
-  for (const v of engine.list()) {
-    if (v.running || v.status === "removing" || !matchesFilter(v, p.get("filter").filter((f) => f.startsWith("label=")))) continue;
-    await engine.remove(v.row.id);
-    ids.push(v.row.id);
-  }
+  // docker's prune filters are label= and until=; only labels are known here, the rest is ignored.
+  const { deleted: ids } = await pruneContainers(engine, parseContainerFilters(p.get("filter").filter((f) => f.startsWith("label="))));
   io.out(ids.length ? `Deleted Containers:\n${ids.join("\n")}\n\n` : "");
   io.out(`Total reclaimed space: 0B\n`);
   return 0;
