@@ -10,85 +10,72 @@ import { EngineError, UsageError } from "../../engine/errors.ts";
 import { parseSignal, parseInteger } from "../../engine/options.ts";
 import { inspectObject, psObject } from "../../engine/inspect.ts";
 import type { AttachSession } from "../../engine/logs.ts";
-import { waitExitFile } from "../../engine/monitor.ts";
-import { type CommandSpec, type FlagSpec, type Parsed } from "./args.ts";
+import { listContainers, parseContainerFilters, pruneContainers } from "../../engine/containers.ts";
+import { type Command, type Parsed, bool, int, list, str, verb } from "./args.ts";
 import { formatRows, humanSize, table } from "./format.ts";
 
-export type { Io };
+export type { Io, Command };
 export { writeFully };
-
-export type Handler = (engine: Engine, p: Parsed, io: Io) => Promise<number>;
-
-export interface Command {
-  spec: CommandSpec;
-  run: Handler;
-  /** Runs without the engine's reconcile (fast paths such as the exit hook). */
-  noReconcile?: boolean;
-}
 
 // Loaded by the verbs that stream a container's output (run, start -a, attach, logs), not by ps & co.
 const logsModule = () => import("../../engine/logs.ts");
 
-const b = (long: string, short: string | undefined, help: string): FlagSpec => ({ long, short, kind: "bool", help });
-const s = (long: string, short: string | undefined, help: string, value = "string"): FlagSpec => ({ long, short, kind: "string", help, value });
-const l = (long: string, short: string | undefined, help: string, value = "list"): FlagSpec => ({ long, short, kind: "list", help, value });
+export const CREATE_FLAGS = [
+  bool("interactive", "i", "Keep STDIN open even if not attached"),
+  bool("tty", "t", "Allocate a pseudo-TTY"),
+  str("name", undefined, "Assign a name to the container"),
+  list("env", "e", "Set environment variables"),
+  list("env-file", undefined, "Read in a file of environment variables"),
+  str("workdir", "w", "Working directory inside the container"),
+  str("user", "u", "Username or UID (format: <name|uid>[:<group|gid>])"),
+  str("hostname", "h", "Container host name"),
+  str("domainname", undefined, "Container NIS domain name"),
+  str("entrypoint", undefined, "Overwrite the default ENTRYPOINT of the image"),
+  list("volume", "v", "Bind mount a volume (HOST:CTR[:ro] or NAME:CTR[:ro])"),
+  list("tmpfs", undefined, "Mount a tmpfs directory (PATH[:OPTIONS])"),
+  bool("read-only", undefined, "Mount the container's root filesystem as read only"),
+  str("memory", "m", "Memory limit", "bytes"),
+  str("memory-swap", undefined, "Swap limit equal to memory plus swap: '-1' to enable unlimited swap", "bytes"),
+  str("cpus", undefined, "Number of CPUs", "decimal"),
+  str("cpu-shares", "c", "CPU shares (relative weight)", "int"),
+  str("pids-limit", undefined, "Tune container pids limit (set -1 for unlimited)", "int"),
+  list("cap-add", undefined, "Add Linux capabilities"),
+  list("cap-drop", undefined, "Drop Linux capabilities"),
+  bool("privileged", undefined, "Give extended privileges to this container"),
+  list("security-opt", undefined, "Security Options (seccomp=FILE|unconfined, no-new-privileges)"),
+  str("userns", undefined, "User namespace to use (host)"),
+  str("restart", undefined, "Restart policy to apply when a container exits (no, on-failure[:N], always, unless-stopped)"),
+  bool("init", undefined, "Run an init inside the container that forwards signals and reaps processes"),
+  list("label", "l", "Set meta data on a container"),
+  list("label-file", undefined, "Read in a line delimited file of labels"),
+  str("network", undefined, "Connect a container to a network (none, host, bridge or NAME)"),
+  str("net", undefined, "Alias of --network"),
+  list("publish", "p", "Publish a container's port(s) to the host"),
+  bool("publish-all", "P", "Publish all exposed ports to random ports"),
+  list("add-host", undefined, "Add a custom host-to-IP mapping (host:ip)"),
+  list("dns", undefined, "Set custom DNS servers"),
+  list("log-opt", undefined, "Log driver options (max-size=10m)"),
+  str("stop-signal", undefined, "Signal to stop the container"),
+  str("stop-timeout", undefined, "Timeout (in seconds) to stop a container", "int"),
+  list("sysctl", undefined, "Sysctl options"),
+  bool("rm", undefined, "Automatically remove the container when it exits"),
+] as const;
 
-export const CREATE_FLAGS: FlagSpec[] = [
-  b("interactive", "i", "Keep STDIN open even if not attached"),
-  b("tty", "t", "Allocate a pseudo-TTY"),
-  s("name", undefined, "Assign a name to the container"),
-  l("env", "e", "Set environment variables"),
-  l("env-file", undefined, "Read in a file of environment variables"),
-  s("workdir", "w", "Working directory inside the container"),
-  s("user", "u", "Username or UID (format: <name|uid>[:<group|gid>])"),
-  s("hostname", "h", "Container host name"),
-  s("domainname", undefined, "Container NIS domain name"),
-  s("entrypoint", undefined, "Overwrite the default ENTRYPOINT of the image"),
-  l("volume", "v", "Bind mount a volume (HOST:CTR[:ro] or NAME:CTR[:ro])"),
-  l("tmpfs", undefined, "Mount a tmpfs directory (PATH[:OPTIONS])"),
-  b("read-only", undefined, "Mount the container's root filesystem as read only"),
-  s("memory", "m", "Memory limit", "bytes"),
-  s("memory-swap", undefined, "Swap limit equal to memory plus swap: '-1' to enable unlimited swap", "bytes"),
-  s("cpus", undefined, "Number of CPUs", "decimal"),
-  s("cpu-shares", "c", "CPU shares (relative weight)", "int"),
-  s("pids-limit", undefined, "Tune container pids limit (set -1 for unlimited)", "int"),
-  l("cap-add", undefined, "Add Linux capabilities"),
-  l("cap-drop", undefined, "Drop Linux capabilities"),
-  b("privileged", undefined, "Give extended privileges to this container"),
-  l("security-opt", undefined, "Security Options (seccomp=FILE|unconfined, no-new-privileges)"),
-  s("userns", undefined, "User namespace to use (host)"),
-  s("restart", undefined, "Restart policy to apply when a container exits (no, on-failure[:N], always, unless-stopped)"),
-  b("init", undefined, "Run an init inside the container that forwards signals and reaps processes"),
-  l("label", "l", "Set meta data on a container"),
-  l("label-file", undefined, "Read in a line delimited file of labels"),
-  s("network", undefined, "Connect a container to a network (none, host, bridge or NAME)"),
-  s("net", undefined, "Alias of --network"),
-  l("publish", "p", "Publish a container's port(s) to the host"),
-  b("publish-all", "P", "Publish all exposed ports to random ports"),
-  l("add-host", undefined, "Add a custom host-to-IP mapping (host:ip)"),
-  l("dns", undefined, "Set custom DNS servers"),
-  l("log-opt", undefined, "Log driver options (max-size=10m)"),
-  s("stop-signal", undefined, "Signal to stop the container"),
-  s("stop-timeout", undefined, "Timeout (in seconds) to stop a container", "int"),
-  l("sysctl", undefined, "Sysctl options"),
-  b("rm", undefined, "Automatically remove the container when it exits"),
-];
-
-export function createRequest(p: Parsed): CreateRequest {
+/** The engine's CreateRequest from run's and create's flags: the one place they are read. */
+export function createRequest(p: Parsed<(typeof CREATE_FLAGS)[number]>): CreateRequest {
   const [image, ...args] = p.args;
   if (!image) throw new UsageError("an image is required");
-  const str = (k: string) => p.strings.get(k);
   return {
-    image, args, name: str("name"), entrypoint: str("entrypoint"), env: p.lists.get("env"), envFiles: p.lists.get("env-file"),
-    workdir: str("workdir"), user: str("user"), hostname: str("hostname"), domainname: str("domainname"),
-    tty: p.bools.has("tty"), interactive: p.bools.has("interactive"), rm: p.bools.has("rm"), restart: str("restart"),
-    labels: p.lists.get("label"), labelFiles: p.lists.get("label-file"), volumes: p.lists.get("volume"), tmpfs: p.lists.get("tmpfs"),
-    readOnly: p.bools.has("read-only"), memory: str("memory"), memorySwap: str("memory-swap"), cpus: str("cpus"),
-    cpuShares: str("cpu-shares"), pidsLimit: str("pids-limit"), capAdd: p.lists.get("cap-add"), capDrop: p.lists.get("cap-drop"),
-    privileged: p.bools.has("privileged"), securityOpt: p.lists.get("security-opt"), init: p.bools.has("init"),
-    network: str("network") ?? str("net"), publish: p.lists.get("publish"), stopSignal: str("stop-signal"),
-    stopTimeout: str("stop-timeout"), userns: str("userns"), sysctls: p.lists.get("sysctl"),
-    publishAll: p.bools.has("publish-all"), addHosts: p.lists.get("add-host"), dns: p.lists.get("dns"), logOpts: p.lists.get("log-opt"),
+    image, args, name: p.get("name"), entrypoint: p.get("entrypoint"), env: p.get("env"), envFiles: p.get("env-file"),
+    workdir: p.get("workdir"), user: p.get("user"), hostname: p.get("hostname"), domainname: p.get("domainname"),
+    tty: p.get("tty"), interactive: p.get("interactive"), rm: p.get("rm"), restart: p.get("restart"),
+    labels: p.get("label"), labelFiles: p.get("label-file"), volumes: p.get("volume"), tmpfs: p.get("tmpfs"),
+    readOnly: p.get("read-only"), memory: p.get("memory"), memorySwap: p.get("memory-swap"), cpus: p.get("cpus"),
+    cpuShares: p.get("cpu-shares"), pidsLimit: p.get("pids-limit"), capAdd: p.get("cap-add"), capDrop: p.get("cap-drop"),
+    privileged: p.get("privileged"), securityOpt: p.get("security-opt"), init: p.get("init"),
+    network: p.get("network") ?? p.get("net"), publish: p.get("publish"), stopSignal: p.get("stop-signal"),
+    stopTimeout: p.get("stop-timeout"), userns: p.get("userns"), sysctls: p.get("sysctl"),
+    publishAll: p.get("publish-all"), addHosts: p.get("add-host"), dns: p.get("dns"), logOpts: p.get("log-opt"),
   };
 }
 
@@ -223,74 +210,65 @@ async function runForeground(engine: Engine, id: string, withStdin: boolean, rem
   }
 }
 
-const run: Command = {
-  spec: {
-    name: "run", usage: "run [OPTIONS] IMAGE [COMMAND] [ARG...]", summary: "Create and run a new container from an image",
-    flags: [b("detach", "d", "Run container in background and print container ID"), ...CREATE_FLAGS], stopAtPositional: true, minArgs: 1,
-  },
-  async run(engine, p, io) {
-    const req = createRequest(p);
-    const detach = p.bools.has("detach");
-    const row = await engine.create(req, { forRun: true });
-    if (detach) {
-      try {
-        await engine.start(row.id);
-      } catch (e) {
-        await engine.remove(row.id, { force: true, volumes: true }).catch(() => {});
-        throw e;
-      }
-      io.out(`${row.id}\n`);
-      return 0;
+const run = verb({
+  name: "run", usage: "run [OPTIONS] IMAGE [COMMAND] [ARG...]", summary: "Create and run a new container from an image",
+  flags: [bool("detach", "d", "Run container in background and print container ID"), ...CREATE_FLAGS], stopAtPositional: true, minArgs: 1,
+}, async (engine, p, io) => {
+  const req = createRequest(p);
+  const detach = p.get("detach");
+  const row = await engine.create(req, { forRun: true });
+  if (detach) {
+    try {
+      await engine.start(row.id);
+    } catch (e) {
+      await engine.remove(row.id, { force: true, volumes: true }).catch(() => {});
+      throw e;
     }
-    return runForeground(engine, row.id, p.bools.has("interactive"), true);
-  },
-};
-
-const create: Command = {
-  spec: { name: "create", usage: "create [OPTIONS] IMAGE [COMMAND] [ARG...]", summary: "Create a new container", flags: CREATE_FLAGS, stopAtPositional: true, minArgs: 1 },
-  async run(engine, p, io) {
-    const row = await engine.create(createRequest(p));
     io.out(`${row.id}\n`);
     return 0;
-  },
-};
+  }
+  return runForeground(engine, row.id, p.get("interactive"), true);
+});
 
-const start: Command = {
-  spec: {
-    name: "start", usage: "start [OPTIONS] CONTAINER [CONTAINER...]", summary: "Start one or more stopped containers",
-    flags: [b("attach", "a", "Attach STDOUT/STDERR and forward signals"), b("interactive", "i", "Attach container's STDIN"), b("all", undefined, "Start every container whose restart policy is always or unless-stopped (at boot)")],
-  },
-  async run(engine, p, io) {
-    if (p.bools.has("all")) {
-      const r = await engine.startAll();
-      for (const n of r.started) io.out(`${n}\n`);
-      for (const f of r.failed) io.err(`Error response from daemon: ${f.name}: ${f.error}\n`);
-      return r.failed.length ? 1 : 0;
+const create = verb({ name: "create", usage: "create [OPTIONS] IMAGE [COMMAND] [ARG...]", summary: "Create a new container", flags: CREATE_FLAGS, stopAtPositional: true, minArgs: 1 }, async (engine, p, io) => {
+  const row = await engine.create(createRequest(p));
+  io.out(`${row.id}\n`);
+  return 0;
+});
+
+const start = verb({
+  name: "start", usage: "start [OPTIONS] CONTAINER [CONTAINER...]", summary: "Start one or more stopped containers",
+  flags: [bool("attach", "a", "Attach STDOUT/STDERR and forward signals"), bool("interactive", "i", "Attach container's STDIN"), bool("all", undefined, "Start every container whose restart policy is always or unless-stopped (at boot)")],
+}, async (engine, p, io) => {
+  if (p.get("all")) {
+    const r = await engine.startAll();
+    for (const n of r.started) io.out(`${n}\n`);
+    for (const f of r.failed) io.err(`Error response from daemon: ${f.name}: ${f.error}\n`);
+    return r.failed.length ? 1 : 0;
+  }
+  if (p.args.length === 0) throw new UsageError(`"berth start" requires at least 1 argument.\nSee 'berth start --help'.`);
+  if (p.get("attach") || p.get("interactive")) {
+    if (p.args.length > 1) throw new UsageError("you cannot start and attach multiple containers at once");
+    const row = engine.find(p.args[0]!);
+    return runForeground(engine, row.id, p.get("interactive"), false);
+  }
+  let failed = 0;
+  for (const ref of p.args) {
+    try {
+      await engine.start(ref);
+      io.out(`${ref}\n`);
+    } catch (e) {
+      failed++;
+      io.err(`Error response from daemon: ${(e as Error).message}\n`);
+      if (e instanceof EngineError && p.args.length === 1) throw e;
     }
-    if (p.args.length === 0) throw new UsageError(`"berth start" requires at least 1 argument.\nSee 'berth start --help'.`);
-    if (p.bools.has("attach") || p.bools.has("interactive")) {
-      if (p.args.length > 1) throw new UsageError("you cannot start and attach multiple containers at once");
-      const row = engine.find(p.args[0]!);
-      return runForeground(engine, row.id, p.bools.has("interactive"), false);
-    }
-    let failed = 0;
-    for (const ref of p.args) {
-      try {
-        await engine.start(ref);
-        io.out(`${ref}\n`);
-      } catch (e) {
-        failed++;
-        io.err(`Error response from daemon: ${(e as Error).message}\n`);
-        if (e instanceof EngineError && p.args.length === 1) throw e;
-      }
-    }
-    if (failed) io.err(`Error: failed to start containers: ${p.args.join(", ")}\n`);
-    return failed ? 1 : 0;
-  },
-};
+  }
+  if (failed) io.err(`Error: failed to start containers: ${p.args.join(", ")}\n`);
+  return failed ? 1 : 0;
+});
 
 /** Applies fn to each CONTAINER argument; docker prints each ref on success and errors per ref. */
-async function each(p: Parsed, io: Io, fn: (ref: string) => Promise<void> | void, print = true): Promise<number> {
+async function each(p: { readonly args: string[] }, io: Io, fn: (ref: string) => Promise<void> | void, print = true): Promise<number> {
   let failed = 0;
   for (const ref of p.args) {
     try {
@@ -304,275 +282,184 @@ async function each(p: Parsed, io: Io, fn: (ref: string) => Promise<void> | void
   return failed ? 1 : 0;
 }
 
-const stop: Command = {
-  spec: { name: "stop", usage: "stop [OPTIONS] CONTAINER [CONTAINER...]", summary: "Stop one or more running containers", flags: [s("time", "t", "Seconds to wait before killing the container", "int"), s("signal", "s", "Signal to send to the container")], minArgs: 1 },
-  async run(engine, p, io) {
-    const t = p.strings.get("time");
-    const timeout = t === undefined ? undefined : parseInteger(t, "-t, --time", -1);
-    return each(p, io, async (ref) => { await engine.stop(ref, timeout); });
-  },
-};
+const stop = verb({ name: "stop", usage: "stop [OPTIONS] CONTAINER [CONTAINER...]", summary: "Stop one or more running containers", flags: [int("time", "t", "Seconds to wait before killing the container", { min: -1 }), str("signal", "s", "Signal to send to the container")], minArgs: 1 }, async (engine, p, io) => {
+  const timeout = p.get("time");
+  return each(p, io, async (ref) => { await engine.stop(ref, timeout); });
+});
 
-const restart: Command = {
-  spec: { name: "restart", usage: "restart [OPTIONS] CONTAINER [CONTAINER...]", summary: "Restart one or more containers", flags: [s("time", "t", "Seconds to wait before killing the container", "int")], minArgs: 1 },
-  async run(engine, p, io) {
-    const t = p.strings.get("time");
-    const timeout = t === undefined ? undefined : parseInteger(t, "-t, --time", -1);
-    return each(p, io, async (ref) => {
-      const row = await engine.stop(ref, timeout);
-      await engine.start(row.id);
-    });
-  },
-};
+const restart = verb({ name: "restart", usage: "restart [OPTIONS] CONTAINER [CONTAINER...]", summary: "Restart one or more containers", flags: [int("time", "t", "Seconds to wait before killing the container", { min: -1 })], minArgs: 1 }, async (engine, p, io) => {
+  const timeout = p.get("time");
+  return each(p, io, async (ref) => {
+    const row = await engine.stop(ref, timeout);
+    await engine.start(row.id);
+  });
+});
 
-const killCmd: Command = {
-  spec: { name: "kill", usage: "kill [OPTIONS] CONTAINER [CONTAINER...]", summary: "Kill one or more running containers", flags: [s("signal", "s", "Signal to send to the container")], minArgs: 1 },
-  async run(engine, p, io) {
-    const sig = parseSignal(p.strings.get("signal") ?? "KILL");
-    return each(p, io, (ref) => { engine.kill(ref, sig); });
-  },
-};
+const killCmd = verb({ name: "kill", usage: "kill [OPTIONS] CONTAINER [CONTAINER...]", summary: "Kill one or more running containers", flags: [str("signal", "s", "Signal to send to the container")], minArgs: 1 }, async (engine, p, io) => {
+  const sig = parseSignal(p.get("signal") ?? "KILL");
+  return each(p, io, (ref) => { engine.kill(ref, sig); });
+});
 
-const rm: Command = {
-  spec: {
-    name: "rm", usage: "rm [OPTIONS] CONTAINER [CONTAINER...]", summary: "Remove one or more containers",
-    flags: [b("force", "f", "Force the removal of a running container (uses SIGKILL)"), b("volumes", "v", "Remove anonymous volumes associated with the container")], minArgs: 1,
-  },
-  async run(engine, p, io) {
-    return each(p, io, async (ref) => { await engine.remove(ref, { force: p.bools.has("force"), volumes: p.bools.has("volumes") }); });
-  },
-};
+const rm = verb({
+  name: "rm", usage: "rm [OPTIONS] CONTAINER [CONTAINER...]", summary: "Remove one or more containers",
+  flags: [bool("force", "f", "Force the removal of a running container (uses SIGKILL)"), bool("volumes", "v", "Remove anonymous volumes associated with the container")], minArgs: 1,
+}, async (engine, p, io) => {
+  return each(p, io, async (ref) => { await engine.remove(ref, { force: p.get("force"), volumes: p.get("volumes") }); });
+});
 
-function matchesFilter(v: ContainerView, filters: string[]): boolean {
-  for (const f of filters) {
-    const at = f.indexOf("=");
-    if (at < 0) throw new UsageError(`bad format of filter (expected name=value): ${f}`);
-    const k = f.slice(0, at), val = f.slice(at + 1);
-    const r = v.row;
-    switch (k) {
-      case "id": if (!r.id.startsWith(val)) return false; break;
-      case "name": if (!r.name.includes(val)) return false; break;
-      case "status": if (v.status !== val) return false; break;
-      case "exited": if (v.status !== "exited" || String(v.exitCode) !== val) return false; break;
-      case "ancestor": if (r.config.image !== val && !r.config.imageId.includes(val)) return false; break;
-      case "label": {
-        const eq = val.indexOf("=");
-        const key = eq < 0 ? val : val.slice(0, eq);
-        if (!(key in r.config.labels) || (eq >= 0 && r.config.labels[key] !== val.slice(eq + 1))) return false;
-        break;
+const ps = verb({
+  name: "ps", usage: "ps [OPTIONS]", summary: "List containers", maxArgs: 0,
+  flags: [bool("all", "a", "Show all containers (default shows just running)"), bool("quiet", "q", "Only display container IDs"), list("filter", "f", "Filter output based on conditions provided"),
+    str("format", undefined, "Format output using a custom template"), bool("no-trunc", undefined, "Don't truncate output"), int("last", "n", "Show n last created containers (includes all states)", { default: -1, min: -1 }), bool("latest", "l", "Show the latest created container (includes all states)")],
+}, async (engine, p, io) => {
+  const views = listContainers(engine, { all: p.get("all"), last: p.get("latest") ? 1 : p.get("last"), filters: parseContainerFilters(p.get("filter")) });
+  const noTrunc = p.get("no-trunc");
+  if (p.get("quiet")) {
+    io.out(views.map((v) => (noTrunc ? v.row.id : v.row.id.slice(0, 12)) + "\n").join(""));
+    return 0;
+  }
+  // A random host port (-p 80, -P) is known only from the network's bindings.
+  for (const v of views) {
+    if (v.running && v.row.config.publish.some((x) => x.hostPort === 0)) v.row.config.publish = await engine.publishedPorts(v.row);
+  }
+  const objs = views.map((v) => psObject(v, noTrunc));
+  const format = p.get("format");
+  if (format) {
+    io.out(formatRows(format, objs));
+    return 0;
+  }
+  io.out(table(["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"],
+    objs.map((o) => [o.ID, o.Image, o.Command, o.RunningFor, o.Status, o.Ports, o.Names].map(String))));
+  return 0;
+});
+
+const logs = verb({
+  name: "logs", usage: "logs [OPTIONS] CONTAINER", summary: "Fetch the logs of a container", minArgs: 1, maxArgs: 1,
+  flags: [bool("follow", "f", "Follow log output"), str("tail", "n", "Number of lines to show from the end of the logs", { default: "all" }), bool("timestamps", "t", "Show timestamps"),
+    str("since", undefined, "Show logs since timestamp (e.g. 2013-01-02T13:23:37Z) or relative (e.g. 42m for 42 minutes)"), str("until", undefined, "Show logs before a timestamp or relative time")],
+}, async (engine, p) => {
+  const [{ parseSince }, { containerLogs }] = await Promise.all([logsModule(), import("../../engine/container-logs.ts")]);
+  const tailArg = p.get("tail"), since = p.get("since"), until = p.get("until");
+  const ac = new AbortController();
+  const onInt = () => ac.abort();
+  process.on("SIGINT", onInt);
+  try {
+    await containerLogs(engine, {
+      container: p.args[0]!, follow: p.get("follow"), timestamps: p.get("timestamps"), signal: ac.signal,
+      tail: tailArg === "all" ? undefined : parseInteger(tailArg, "-n, --tail", -1),
+      since: since === undefined ? undefined : parseSince(since),
+      until: until === undefined ? undefined : parseSince(until),
+    }, { stdout: (d) => writeFully(1, d), stderr: (d) => writeFully(2, d) });
+  } finally {
+    process.off("SIGINT", onInt);
+  }
+  return 0;
+});
+
+const exec = verb({
+  name: "exec", usage: "exec [OPTIONS] CONTAINER COMMAND [ARG...]", summary: "Execute a command in a running container", stopAtPositional: true, minArgs: 2,
+  flags: [bool("detach", "d", "Detached mode: run command in the background"), bool("interactive", "i", "Keep STDIN open even if not attached"), bool("tty", "t", "Allocate a pseudo-TTY"),
+    list("env", "e", "Set environment variables"), list("env-file", undefined, "Read in a file of environment variables"), str("user", "u", "Username or UID (format: <name|uid>[:<group|gid>])"),
+    str("workdir", "w", "Working directory inside the container"), bool("privileged", undefined, "Give extended privileges to the command")],
+}, async (engine, p) => {
+  const [ref, ...cmd] = p.args;
+  const { execProcess } = await import("../../engine/exec.ts");
+  return execProcess(engine, ref!, {
+    cmd, detach: p.get("detach"), interactive: p.get("interactive"), tty: p.get("tty"), env: p.get("env"),
+    envFiles: p.get("env-file"), user: p.get("user"), workdir: p.get("workdir"), privileged: p.get("privileged"),
+  });
+});
+
+const attachCmd = verb({ name: "attach", usage: "attach [OPTIONS] CONTAINER", summary: "Attach local standard input, output, and error streams to a running container", minArgs: 1, maxArgs: 1, flags: [bool("no-stdin", undefined, "Do not attach STDIN"), bool("sig-proxy", undefined, "Proxy all received signals to the process", { default: true })] }, async (engine, p) => {
+  const row = engine.find(p.args[0]!);
+  const v = engine.observe(row);
+  if (!v.running) throw new EngineError("You cannot attach to a stopped container, start it first");
+  const a = await attachStdio(engine, v, !p.get("no-stdin") && row.config.openStdin);
+  const unproxy = row.config.tty ? () => {} : proxySignals(engine, row.id);
+  try {
+    await a.session.closed;
+  } finally {
+    a.done();
+    unproxy();
+  }
+  if (a.detached()) return 0;
+  return engine.waitExit(row.id);
+});
+
+const wait = verb({ name: "wait", usage: "wait CONTAINER [CONTAINER...]", summary: "Block until one or more containers stop, then print their exit codes", flags: [], minArgs: 1 }, async (engine, p, io) => {
+  return each(p, io, async (ref) => {
+    const code = await engine.waitExit(engine.find(ref).id);
+    io.out(`${code}\n`);
+  }, false);
+});
+
+const inspect = verb({ name: "inspect", usage: "inspect [OPTIONS] NAME|ID [NAME|ID...]", summary: "Return low-level information on containers, images or volumes", minArgs: 1, flags: [str("format", "f", "Format output using a Go template"), bool("size", "s", "Display total file sizes"), str("type", undefined, "Return JSON for specified type (container, image, volume)")] }, async (engine, p, io) => {
+  const out: Record<string, unknown>[] = [];
+  let failed = 0;
+  const type = p.get("type");
+  for (const ref of p.args) {
+    try {
+      if (type === "volume") { out.push(engine.volumes.info(engine.volumes.get(ref)) as unknown as Record<string, unknown>); continue; }
+      if (type !== "image") {
+        try {
+          out.push(inspectObject(engine, engine.observe(engine.find(ref))));
+          continue;
+        } catch (e) {
+          if (type === "container") throw e;
+        }
       }
-      case "volume": if (!r.config.mounts.some((m) => m.source === val || m.destination === val)) return false; break;
-      case "network": if (r.config.network !== val) return false; break;
-      default: throw new UsageError(`invalid filter '${k}' (supported: id, name, status, exited, ancestor, label, volume, network)`);
+      const img = engine.images.resolve(ref);
+      if (!img) throw new EngineError(`No such object: ${ref}`);
+      out.push({ Id: img.id, RepoTags: img.names, RepoDigests: img.repoDigests, Created: img.created, Size: img.size, Config: img.config, RootFS: { Type: "layers", Layers: img.layers.map((x) => x.diffId) } });
+    } catch (e) {
+      failed++;
+      io.err(`Error: ${(e as Error).message}\n`);
     }
   }
-  return true;
-}
+  const format = p.get("format");
+  if (format) io.out(out.map((o) => formatRows(format, [o])).join(""));
+  else io.out(JSON.stringify(out, null, 4) + "\n");
+  return failed ? 1 : 0;
+});
 
-const ps: Command = {
-  spec: {
-    name: "ps", usage: "ps [OPTIONS]", summary: "List containers", maxArgs: 0,
-    flags: [b("all", "a", "Show all containers (default shows just running)"), b("quiet", "q", "Only display container IDs"), l("filter", "f", "Filter output based on conditions provided"),
-      s("format", undefined, "Format output using a custom template"), b("no-trunc", undefined, "Don't truncate output"), s("last", "n", "Show n last created containers (includes all states)", "int"), b("latest", "l", "Show the latest created container (includes all states)")],
-  },
-  async run(engine, p, io) {
-    let views = engine.list().reverse();
-    const last = p.bools.has("latest") ? 1 : p.strings.has("last") ? parseInteger(p.strings.get("last")!, "-n, --last", -1) : -1;
-    if (!p.bools.has("all") && last < 0) views = views.filter((v) => v.running);
-    views = views.filter((v) => matchesFilter(v, p.lists.get("filter") ?? []));
-    if (last >= 0) views = views.slice(0, last);
-    const noTrunc = p.bools.has("no-trunc");
-    if (p.bools.has("quiet")) {
-      io.out(views.map((v) => (noTrunc ? v.row.id : v.row.id.slice(0, 12)) + "\n").join(""));
-      return 0;
-    }
-    // A random host port (-p 80, -P) is known only from the network's bindings.
-    for (const v of views) {
-      if (v.running && v.row.config.publish.some((x) => x.hostPort === 0)) v.row.config.publish = await engine.publishedPorts(v.row);
-    }
-    const objs = views.map((v) => psObject(v, noTrunc));
-    const format = p.strings.get("format");
-    if (format) {
-      io.out(formatRows(format, objs));
-      return 0;
-    }
-    io.out(table(["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"],
-      objs.map((o) => [o.ID, o.Image, o.Command, o.RunningFor, o.Status, o.Ports, o.Names].map(String))));
-    return 0;
-  },
-};
+const top = verb({ name: "top", usage: "top CONTAINER", summary: "Display the running processes of a container", minArgs: 1, flags: [] }, async (engine, p, io) => {
+  const row = engine.find(p.args[0]!);
+  if (!engine.observe(row).running) throw new EngineError(`container ${row.id} is not running`);
+  const { containerTop } = await import("../../engine/exec.ts");
+  const t = containerTop(row.id);
+  io.out(table(t.titles, t.processes));
+  return 0;
+});
 
-const logs: Command = {
-  spec: {
-    name: "logs", usage: "logs [OPTIONS] CONTAINER", summary: "Fetch the logs of a container", minArgs: 1, maxArgs: 1,
-    flags: [b("follow", "f", "Follow log output"), s("tail", "n", "Number of lines to show from the end of the logs (default \"all\")"), b("timestamps", "t", "Show timestamps"),
-      s("since", undefined, "Show logs since timestamp (e.g. 2013-01-02T13:23:37Z) or relative (e.g. 42m for 42 minutes)"), s("until", undefined, "Show logs before a timestamp or relative time")],
-  },
-  async run(engine, p) {
-    const { writeLogs, parseSince } = await logsModule();
-    const row = engine.find(p.args[0]!);
-    const tailArg = p.strings.get("tail");
-    const tail = tailArg === undefined || tailArg === "all" ? undefined : parseInteger(tailArg, "-n, --tail", -1);
-    const follow = p.bools.has("follow") && engine.observe(row).running;
-    const ac = new AbortController();
-    const stop = follow ? waitExitFile(engine.paths.exitFile(row.id), ac.signal).catch(() => {}) : undefined;
-    const onInt = () => ac.abort();
-    process.on("SIGINT", onInt);
-    try {
-      await writeLogs(engine.paths.log(row.id), {
-        tail, follow, stop, signal: ac.signal, timestamps: p.bools.has("timestamps"),
-        since: p.strings.has("since") ? parseSince(p.strings.get("since")!) : undefined,
-        until: p.strings.has("until") ? parseSince(p.strings.get("until")!) : undefined,
-      }, { stdout: (d) => writeFully(1, d), stderr: (d) => writeFully(2, d) });
-    } finally {
-      process.off("SIGINT", onInt);
-      ac.abort();
-    }
-    return 0;
-  },
-};
+const port = verb({ name: "port", usage: "port CONTAINER [PRIVATE_PORT[/PROTO]]", summary: "List port mappings or a specific mapping for the container", minArgs: 1, maxArgs: 2, flags: [] }, async (engine, p, io) => {
+  const row = engine.find(p.args[0]!);
+  const want = p.args[1];
+  let pubs = await engine.publishedPorts(row);
+  if (want) {
+    const [num, proto = "tcp"] = want.split("/");
+    pubs = pubs.filter((x) => String(x.containerPort) === num && x.proto === proto);
+    if (pubs.length === 0) throw new EngineError(`No public port '${want}' published for ${p.args[0]}`);
+  }
+  for (const x of pubs) io.out(want ? `${x.hostIp}:${x.hostPort}\n` : `${x.containerPort}/${x.proto} -> ${x.hostIp}:${x.hostPort}\n`);
+  return 0;
+});
 
-const exec: Command = {
-  spec: {
-    name: "exec", usage: "exec [OPTIONS] CONTAINER COMMAND [ARG...]", summary: "Execute a command in a running container", stopAtPositional: true, minArgs: 2,
-    flags: [b("detach", "d", "Detached mode: run command in the background"), b("interactive", "i", "Keep STDIN open even if not attached"), b("tty", "t", "Allocate a pseudo-TTY"),
-      l("env", "e", "Set environment variables"), l("env-file", undefined, "Read in a file of environment variables"), s("user", "u", "Username or UID (format: <name|uid>[:<group|gid>])"),
-      s("workdir", "w", "Working directory inside the container"), b("privileged", undefined, "Give extended privileges to the command")],
-  },
-  async run(engine, p) {
-    const [ref, ...cmd] = p.args;
-    const { execProcess } = await import("../../engine/exec.ts");
-    return execProcess(engine, ref!, {
-      cmd, detach: p.bools.has("detach"), interactive: p.bools.has("interactive"), tty: p.bools.has("tty"), env: p.lists.get("env") ?? [],
-      envFiles: p.lists.get("env-file") ?? [], user: p.strings.get("user"), workdir: p.strings.get("workdir"), privileged: p.bools.has("privileged"),
-    });
-  },
-};
+const rename = verb({ name: "rename", usage: "rename CONTAINER NEW_NAME", summary: "Rename a container", minArgs: 2, maxArgs: 2, flags: [] }, async (engine, p) => {
+  engine.rename(p.args[0]!, p.args[1]!);
+  return 0;
+});
 
-const attachCmd: Command = {
-  spec: { name: "attach", usage: "attach [OPTIONS] CONTAINER", summary: "Attach local standard input, output, and error streams to a running container", minArgs: 1, maxArgs: 1, flags: [b("no-stdin", undefined, "Do not attach STDIN"), b("sig-proxy", undefined, "Proxy all received signals to the process (default true)")] },
-  async run(engine, p) {
-    const row = engine.find(p.args[0]!);
-    const v = engine.observe(row);
-    if (!v.running) throw new EngineError("You cannot attach to a stopped container, start it first");
-    const a = await attachStdio(engine, v, !p.bools.has("no-stdin") && row.config.openStdin);
-    const unproxy = row.config.tty ? () => {} : proxySignals(engine, row.id);
-    try {
-      await a.session.closed;
-    } finally {
-      a.done();
-      unproxy();
-    }
-    if (a.detached()) return 0;
-    return engine.waitExit(row.id);
-  },
-};
+const pause = verb({ name: "pause", usage: "pause CONTAINER [CONTAINER...]", summary: "Pause all processes within one or more containers", minArgs: 1, flags: [] }, async (engine, p, io) => { return each(p, io, (ref) => { engine.pause(ref); }); });
 
-const wait: Command = {
-  spec: { name: "wait", usage: "wait CONTAINER [CONTAINER...]", summary: "Block until one or more containers stop, then print their exit codes", flags: [], minArgs: 1 },
-  async run(engine, p, io) {
-    return each(p, io, async (ref) => {
-      const code = await engine.waitExit(engine.find(ref).id);
-      io.out(`${code}\n`);
-    }, false);
-  },
-};
+const unpause = verb({ name: "unpause", usage: "unpause CONTAINER [CONTAINER...]", summary: "Unpause all processes within one or more containers", minArgs: 1, flags: [] }, async (engine, p, io) => { return each(p, io, (ref) => { engine.unpause(ref); }); });
 
-const inspect: Command = {
-  spec: { name: "inspect", usage: "inspect [OPTIONS] NAME|ID [NAME|ID...]", summary: "Return low-level information on containers, images or volumes", minArgs: 1, flags: [s("format", "f", "Format output using a Go template"), b("size", "s", "Display total file sizes"), s("type", undefined, "Return JSON for specified type (container, image, volume)")] },
-  async run(engine, p, io) {
-    const out: Record<string, unknown>[] = [];
-    let failed = 0;
-    const type = p.strings.get("type");
-    for (const ref of p.args) {
-      try {
-        if (type === "volume") { out.push(engine.volumes.info(engine.volumes.get(ref)) as unknown as Record<string, unknown>); continue; }
-        if (type !== "image") {
-          try {
-            out.push(inspectObject(engine, engine.observe(engine.find(ref))));
-            continue;
-          } catch (e) {
-            if (type === "container") throw e;
-          }
-        }
-        const img = engine.images.resolve(ref);
-        if (!img) throw new EngineError(`No such object: ${ref}`);
-        out.push({ Id: img.id, RepoTags: img.names, RepoDigests: img.repoDigests, Created: img.created, Size: img.size, Config: img.config, RootFS: { Type: "layers", Layers: img.layers.map((x) => x.diffId) } });
-      } catch (e) {
-        failed++;
-        io.err(`Error: ${(e as Error).message}\n`);
-      }
-    }
-    const format = p.strings.get("format");
-    if (format) io.out(out.map((o) => formatRows(format, [o])).join(""));
-    else io.out(JSON.stringify(out, null, 4) + "\n");
-    return failed ? 1 : 0;
-  },
-};
-
-const top: Command = {
-  spec: { name: "top", usage: "top CONTAINER", summary: "Display the running processes of a container", minArgs: 1, flags: [] },
-  async run(engine, p, io) {
-    const row = engine.find(p.args[0]!);
-    if (!engine.observe(row).running) throw new EngineError(`container ${row.id} is not running`);
-    const { containerTop } = await import("../../engine/exec.ts");
-    const t = containerTop(row.id);
-    io.out(table(t.titles, t.processes));
-    return 0;
-  },
-};
-
-const port: Command = {
-  spec: { name: "port", usage: "port CONTAINER [PRIVATE_PORT[/PROTO]]", summary: "List port mappings or a specific mapping for the container", minArgs: 1, maxArgs: 2, flags: [] },
-  async run(engine, p, io) {
-    const row = engine.find(p.args[0]!);
-    const want = p.args[1];
-    let pubs = await engine.publishedPorts(row);
-    if (want) {
-      const [num, proto = "tcp"] = want.split("/");
-      pubs = pubs.filter((x) => String(x.containerPort) === num && x.proto === proto);
-      if (pubs.length === 0) throw new EngineError(`No public port '${want}' published for ${p.args[0]}`);
-    }
-    for (const x of pubs) io.out(want ? `${x.hostIp}:${x.hostPort}\n` : `${x.containerPort}/${x.proto} -> ${x.hostIp}:${x.hostPort}\n`);
-    return 0;
-  },
-};
-
-const rename: Command = {
-  spec: { name: "rename", usage: "rename CONTAINER NEW_NAME", summary: "Rename a container", minArgs: 2, maxArgs: 2, flags: [] },
-  async run(engine, p) {
-    engine.rename(p.args[0]!, p.args[1]!);
-    return 0;
-  },
-};
-
-const pause: Command = {
-  spec: { name: "pause", usage: "pause CONTAINER [CONTAINER...]", summary: "Pause all processes within one or more containers", minArgs: 1, flags: [] },
-  async run(engine, p, io) { return each(p, io, (ref) => { engine.pause(ref); }); },
-};
-
-const unpause: Command = {
-  spec: { name: "unpause", usage: "unpause CONTAINER [CONTAINER...]", summary: "Unpause all processes within one or more containers", minArgs: 1, flags: [] },
-  async run(engine, p, io) { return each(p, io, (ref) => { engine.unpause(ref); }); },
-};
-
-const prune: Command = {
-  spec: { name: "container prune", usage: "container prune [OPTIONS]", summary: "Remove all stopped containers", maxArgs: 0, flags: [b("force", "f", "Do not prompt for confirmation"), l("filter", undefined, "Provide filter values (e.g. 'label=<key>=<value>')")] },
-  async run(engine, p, io) {
-    const ids: string[] = [];
-    let reclaimed = 0;
-    for (const v of engine.list()) {
-      if (v.running || v.status === "removing" || !matchesFilter(v, (p.lists.get("filter") ?? []).filter((f) => f.startsWith("label=")))) continue;
-      const size = engine.diskUsage(v.row.id);
-      if (!(await engine.removeIfIdle(v.row.id))) continue; // started or in use meanwhile
-      ids.push(v.row.id);
-      reclaimed += size;
-    }
-    io.out(ids.length ? `Deleted Containers:\n${ids.join("\n")}\n\n` : "");
-    io.out(`Total reclaimed space: ${humanSize(reclaimed)}\n`);
-    return 0;
-  },
-};
+const prune = verb({ name: "container prune", usage: "container prune [OPTIONS]", summary: "Remove all stopped containers", maxArgs: 0, flags: [bool("force", "f", "Do not prompt for confirmation"), list("filter", undefined, "Provide filter values (e.g. 'label=<key>=<value>')")] }, async (engine, p, io) => {
+  // docker's prune filters are label= and until=; only labels are known here, the rest is ignored.
+  const { deleted: ids, reclaimed } = await pruneContainers(engine, parseContainerFilters(p.get("filter").filter((f) => f.startsWith("label="))));
+  io.out(ids.length ? `Deleted Containers:\n${ids.join("\n")}\n\n` : "");
+  io.out(`Total reclaimed space: ${humanSize(reclaimed)}\n`);
+  return 0;
+});
 
 export const CONTAINER_COMMANDS: Record<string, Command> = {
   run, create, start, stop, restart, kill: killCmd, rm, ps, logs, exec, attach: attachCmd, wait, inspect, top, port, rename, pause, unpause,

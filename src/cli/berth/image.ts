@@ -1,15 +1,15 @@
 // `berth load|save|import|images|rmi|tag|history` and `berth image inspect|prune|layers|tree|diff|ls|rm`.
 // Docker's names and flags where docker has them. Progress goes to a terminal only.
-import { containerHolders } from "../../engine/store.ts";
-import * as fs from "node:fs";
-import { parseArgs } from "node:util";
-import { archiveImporter, DEFAULT_ROOT, familiarName, type ImageRecord, type ImageStore, openImageStore, rootfsImporter, saveImages, type SaveFormat } from "../../image/index.ts";
+import { openEngineImages } from "../../engine/images.ts";
+import { UsageError } from "../../engine/errors.ts";
+import { archiveImporter, DEFAULT_ROOT, familiarName, type ImageRecord, type ImageStore, rootfsImporter, saveImages, type SaveFormat } from "../../image/index.ts";
 import { imageHistory, inspectImage, unpackedSize } from "../../image/inspect.ts";
 import { analyzeImage, diffImages, imageTree } from "../../image/layers.ts";
-import { splitTaggedName } from "../../image/reference.ts";
+import { addImageFilter, ImageFilterError, type ImageListEntry, type ImageListOptions, listImages } from "../../image/list.ts";
 import type { Progress } from "../../image/archive.ts";
-import { tempPath } from "../../storage/fsutil.ts";
-import * as path from "node:path";
+import { type CommandSpec, type FlagSpec, type Parsed, bool, int, list, runParsed, str } from "./args.ts";
+import { writeArchive } from "./archive-out.ts";
+import { stdio } from "./io.ts";
 
 export interface ImageCommandContext {
   root?: string; // store root (default $BERTH_ROOT or /var/lib/berth)
@@ -32,8 +32,6 @@ Commands:
   tree IMAGE [--layer N] [--json] merged tree, each entry marked by the layer that last changed it
   diff A B [--json]               what changes from image A to image B`,
 };
-
-class UsageError extends Error {}
 
 function storeRoot(ctx: ImageCommandContext): string {
   return ctx.root ?? process.env.BERTH_ROOT ?? DEFAULT_ROOT;
@@ -96,6 +94,17 @@ function shortId(d: string, noTrunc = false): string {
   return noTrunc ? d : d.slice(7, 19);
 }
 
+/** One image verb: its table (usage without the verb's name) and what it does with the store. */
+interface ImageVerb {
+  spec: CommandSpec;
+  run(store: ImageStore, p: Parsed): number | Promise<number>;
+}
+
+function verb<const F extends readonly FlagSpec[]>(usage: string, summary: string, flags: F, args: { minArgs?: number; maxArgs?: number },
+  run: (store: ImageStore, p: Parsed<F[number]>) => number | Promise<number>): ImageVerb {
+  return { spec: { name: "", usage, summary, flags, ...args }, run };
+}
+
 function makeProgress(label: string): { progress: Progress | undefined; done: () => void } {
   if (!process.stderr.isTTY) return { progress: undefined, done: () => {} };
   let last = 0;
@@ -118,11 +127,12 @@ function loadedLines(images: ImageRecord[]): string[] {
 
 // ---- verbs ----
 
-async function cmdLoad(store: ImageStore, argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { input: { type: "string", short: "i" }, quiet: { type: "boolean", short: "q" } }, allowPositionals: false });
-  const input = values.input ?? "-";
+const LOAD = verb("[OPTIONS]", "Load an image from a docker-archive or OCI layout (tar, directory, or STDIN)", [
+  str("input", "i", "Read from tar archive file or OCI layout directory, instead of STDIN", { default: "-" }), bool("quiet", "q", "Suppress the load output"),
+], { maxArgs: 0 }, async (store, a) => {
+  const input = a.get("input");
   if (input === "-" && process.stdin.isTTY) throw new UsageError("requested load from stdin, but stdin is a terminal; use -i FILE or pipe an archive");
-  const p = values.quiet ? { progress: undefined, done: () => {} } : makeProgress("Loading");
+  const p = a.get("quiet") ? { progress: undefined, done: () => {} } : makeProgress("Loading");
   try {
     const r = await archiveImporter(input).run(store, { progress: p.progress });
     p.done();
@@ -131,63 +141,18 @@ async function cmdLoad(store: ImageStore, argv: string[]): Promise<number> {
     p.done();
   }
   return 0;
-}
+});
 
-/**
- * Writes a tar stream to FILE (via a temp name, renamed when complete) or to stdout when output
- * is undefined or "-" (refused on a terminal). For `berth export`: writeArchive(exportContainer(rootfs), values.output).
- */
-export async function writeArchive(chunks: AsyncIterable<Uint8Array>, output: string | undefined): Promise<void> {
-  return writeOut(chunks, output);
-}
-
-async function writeOut(chunks: AsyncIterable<Uint8Array>, output: string | undefined): Promise<void> {
-  if (output === undefined || output === "-") {
-    if (process.stdout.isTTY) throw new UsageError("cowardly refusing to write an archive to a terminal; use -o FILE or redirect stdout");
-    for await (const c of chunks) {
-      let off = 0;
-      while (off < c.length) {
-        try {
-          off += fs.writeSync(1, c, off);
-        } catch (e) {
-          if ((e as NodeJS.ErrnoException).code !== "EAGAIN") throw e;
-          await Bun.sleep(1);
-        }
-      }
-    }
-    return;
-  }
-  // a temp file renamed at the end: a failed save leaves no truncated archive behind
-  const abs = path.resolve(output);
-  const tmp = tempPath(path.dirname(abs), `.${path.basename(abs)}`);
-  const fd = fs.openSync(tmp, "wx", 0o644);
-  try {
-    for await (const c of chunks) {
-      let off = 0;
-      while (off < c.length) off += fs.writeSync(fd, c, off);
-    }
-    fs.fsyncSync(fd);
-    fs.closeSync(fd);
-    fs.renameSync(tmp, abs);
-  } catch (e) {
-    try {
-      fs.closeSync(fd);
-    } catch {
-      // already closed
-    }
-    fs.rmSync(tmp, { force: true });
-    throw e;
-  }
-}
-
-async function cmdSave(store: ImageStore, argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args: argv, options: { output: { type: "string", short: "o" }, format: { type: "string" } }, allowPositionals: true });
-  if (!positionals.length) throw new UsageError("save needs at least one IMAGE");
-  const format = (values.format ?? "docker") as SaveFormat;
+const SAVE = verb("[OPTIONS] IMAGE [IMAGE...]", "Save one or more images to a tar archive (streamed to STDOUT by default)", [
+  str("output", "o", "Write to a file, instead of STDOUT"), str("format", undefined, "Archive format: docker or oci", { default: "docker" }),
+], { minArgs: 1 }, async (store, a) => {
+  const positionals = a.args;
+  const output = a.get("output");
+  const format = a.get("format") as SaveFormat;
   if (format !== "docker" && format !== "oci") throw new UsageError(`--format ${format}: use docker or oci`);
   const images = positionals.map((r) => store.require(r));
   const unique = [...new Map(images.map((i) => [i.id, i])).values()];
-  const p = values.output && values.output !== "-" ? makeProgress("Saving") : { progress: undefined, done: () => {} };
+  const p = output && output !== "-" ? makeProgress("Saving") : { progress: undefined, done: () => {} };
   async function* counted(chunks: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
     let bytes = 0;
     for await (const c of chunks) {
@@ -197,96 +162,72 @@ async function cmdSave(store: ImageStore, argv: string[]): Promise<number> {
     }
   }
   try {
-    await writeOut(counted(saveImages(store, unique, format, positionals)), values.output);
+    await writeArchive(counted(saveImages(store, unique, format, positionals)), output);
   } finally {
     p.done();
   }
   return 0;
-}
+});
 
-async function cmdImport(store: ImageStore, argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    options: { change: { type: "string", short: "c", multiple: true }, message: { type: "string", short: "m" }, quiet: { type: "boolean", short: "q" } },
-    allowPositionals: true,
-  });
-  const [source, ref] = positionals;
-  if (!source || positionals.length > 2) throw new UsageError("usage: berth import FILE|DIR|- [REPOSITORY[:TAG]] [-c CHANGE]… [-m MESSAGE]");
+const IMPORT = verb("[OPTIONS] FILE|DIR|- [REPOSITORY[:TAG]]", "Import the contents of a tarball or directory to create a filesystem image", [
+  list("change", "c", "Apply Dockerfile instruction to the created image"), str("message", "m", "Set commit message for imported image"), bool("quiet", "q", "Print only the image ID"),
+], { minArgs: 1, maxArgs: 2 }, async (store, a) => {
+  const [source, ref] = a.args as [string, string?];
   if (source === "-" && process.stdin.isTTY) throw new UsageError("import from stdin, but stdin is a terminal; pipe a tar or give FILE|DIR");
-  const p = values.quiet ? { progress: undefined, done: () => {} } : makeProgress("Importing");
+  const message = a.get("message");
+  const p = a.get("quiet") ? { progress: undefined, done: () => {} } : makeProgress("Importing");
   try {
-    const r = await rootfsImporter(source).run(store, { names: ref ? [ref] : [], changes: values.change ?? [], ...(values.message ? { message: values.message } : {}), progress: p.progress });
+    const r = await rootfsImporter(source).run(store, { names: ref ? [ref] : [], changes: a.get("change"), ...(message ? { message } : {}), progress: p.progress });
     p.done();
     print(r.images[0]!.id);
   } finally {
     p.done();
   }
   return 0;
-}
+});
 
 interface ImageRow {
   Repository: string; Tag: string; Digest: string; ID: string; CreatedSince: string; CreatedAt: string; Size: string;
   [k: string]: unknown;
 }
 
-function imageRows(store: ImageStore, images: ImageRecord[], noTrunc: boolean): ImageRow[] {
-  const rows: ImageRow[] = [];
-  for (const img of images) {
-    const base = { ID: shortId(img.id, noTrunc), CreatedSince: ago(img.created), CreatedAt: img.created ?? "", Size: humanSize(unpackedSize(store, img)) };
-    if (!img.names.length) rows.push({ Repository: "<none>", Tag: "<none>", Digest: img.digest, ...base });
-    for (const n of img.names) {
-      const { repository, tag } = splitTaggedName(familiarName(n));
-      rows.push({ Repository: repository, Tag: tag, Digest: img.digest, ...base });
-    }
-  }
-  return rows;
+function imageRows(store: ImageStore, entries: ImageListEntry[], noTrunc: boolean): ImageRow[] {
+  const sizes = new Map<string, number>();
+  return entries.map(({ image: img, repository, tag }) => ({
+    Repository: repository, Tag: tag, Digest: img.digest, ID: shortId(img.id, noTrunc), CreatedSince: ago(img.created), CreatedAt: img.created ?? "",
+    Size: humanSize(sizes.get(img.id) ?? sizes.set(img.id, unpackedSize(store, img)).get(img.id)!),
+  }));
 }
 
-function cmdImages(store: ImageStore, argv: string[]): number {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    options: {
-      quiet: { type: "boolean", short: "q" }, digests: { type: "boolean" }, "no-trunc": { type: "boolean" }, format: { type: "string" },
-      all: { type: "boolean", short: "a" }, filter: { type: "string", short: "f", multiple: true },
-    },
-    allowPositionals: true,
-  });
-  let images = store.list();
-  for (const f of values.filter ?? []) {
-    const [key, value = ""] = f.split("=", 2) as [string, string?];
-    if (key === "dangling") images = images.filter((i) => (i.names.length === 0) === (value === "true"));
-    else if (key === "reference") {
-      const re = new RegExp(`^${value.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, "[^/]*").replace(/\?/g, ".")}$`);
-      images = images.filter((i) => i.names.some((n) => re.test(familiarName(n)) || re.test(splitTaggedName(familiarName(n)).repository)));
-    } else throw new UsageError(`--filter ${f}: supported filters are dangling=true|false and reference=PATTERN`);
-  }
-  const filter = positionals[0];
-  let rows = imageRows(store, images, values["no-trunc"] ?? false);
-  if (filter) {
-    const [repo, tag] = filter.includes(":") ? [filter.slice(0, filter.lastIndexOf(":")), filter.slice(filter.lastIndexOf(":") + 1)] : [filter, null];
-    rows = rows.filter((r) => (r.Repository === repo || r.Repository === familiarName(`docker.io/${repo}`)) && (tag === null || r.Tag === tag));
-    images = images.filter((i) => rows.some((r) => r.ID === shortId(i.id, values["no-trunc"] ?? false)));
-  }
-  if (values.quiet) {
+const IMAGES = verb("[OPTIONS] [REPOSITORY[:TAG]]", "List images", [
+  bool("all", "a", "Show all images"), bool("digests", undefined, "Show digests"), list("filter", "f", "Filter output based on conditions provided (dangling=true|false, reference=PATTERN)"),
+  str("format", undefined, "Format output using a custom template"), bool("no-trunc", undefined, "Don't truncate output"), bool("quiet", "q", "Only show image IDs"),
+], { maxArgs: 1 }, (store, a) => {
+  let opts: ImageListOptions = { ...(a.args[0] ? { repository: a.args[0] } : {}) };
+  for (const f of a.get("filter")) opts = addImageFilter(opts, f);
+  const rows = imageRows(store, listImages(store, opts), a.get("no-trunc"));
+  if (a.get("quiet")) {
     for (const id of new Set(rows.map((r) => r.ID))) print(id);
     return 0;
   }
-  if (values.format) {
-    for (const r of rows) print(goTemplate(values.format, r));
+  const format = a.get("format");
+  if (format) {
+    for (const r of rows) print(goTemplate(format, r));
     return 0;
   }
-  const head = ["REPOSITORY", "TAG", ...(values.digests ? ["DIGEST"] : []), "IMAGE ID", "CREATED", "SIZE"];
-  print(table([head, ...rows.map((r) => [r.Repository, r.Tag, ...(values.digests ? [r.Digest] : []), r.ID, r.CreatedSince, r.Size])]));
+  const digests = a.get("digests");
+  const head = ["REPOSITORY", "TAG", ...(digests ? ["DIGEST"] : []), "IMAGE ID", "CREATED", "SIZE"];
+  print(table([head, ...rows.map((r) => [r.Repository, r.Tag, ...(digests ? [r.Digest] : []), r.ID, r.CreatedSince, r.Size])]));
   return 0;
-}
+});
 
-async function cmdRmi(store: ImageStore, argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args: argv, options: { force: { type: "boolean", short: "f" }, "no-prune": { type: "boolean" } }, allowPositionals: true });
-  if (!positionals.length) throw new UsageError("rmi needs at least one IMAGE");
+const RMI = verb("[OPTIONS] IMAGE [IMAGE...]", "Remove one or more images", [
+  bool("force", "f", "Force removal of the image"), bool("no-prune", undefined, "Do not delete untagged parents"),
+], { minArgs: 1 }, async (store, a) => {
   let status = 0;
-  for (const ref of positionals) {
+  for (const ref of a.args) {
     try {
-      const r = await store.remove(ref, { force: values.force ?? false, prune: !values["no-prune"] });
+      const r = await store.remove(ref, { force: a.get("force"), prune: !a.get("no-prune") });
       for (const u of r.untagged) print(`Untagged: ${u}`);
       for (const d of r.deleted) print(`Deleted: ${d}`);
     } catch (e) {
@@ -295,21 +236,19 @@ async function cmdRmi(store: ImageStore, argv: string[]): Promise<number> {
     }
   }
   return status;
-}
+});
 
-function cmdTag(store: ImageStore, argv: string[]): number {
-  const { positionals } = parseArgs({ args: argv, allowPositionals: true });
-  if (positionals.length !== 2) throw new UsageError("usage: berth tag SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]");
-  store.tag(positionals[0]!, positionals[1]!);
+const TAG = verb("SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]", "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE", [], { minArgs: 2, maxArgs: 2 }, (store, a) => {
+  store.tag(a.args[0]!, a.args[1]!);
   return 0;
-}
+});
 
-function cmdInspect(store: ImageStore, argv: string[]): number {
-  const { values, positionals } = parseArgs({ args: argv, options: { format: { type: "string", short: "f" } }, allowPositionals: true });
-  if (!positionals.length) throw new UsageError("inspect needs at least one IMAGE");
+const INSPECT = verb("[OPTIONS] IMAGE [IMAGE...]", "Display detailed information on one or more images", [
+  str("format", "f", "Format output using a custom template"),
+], { minArgs: 1 }, (store, a) => {
   const out: Record<string, unknown>[] = [];
   let status = 0;
-  for (const ref of positionals) {
+  for (const ref of a.args) {
     const img = store.resolve(ref);
     if (!img) {
       process.stderr.write(`Error: No such image: ${ref}\n`);
@@ -318,20 +257,18 @@ function cmdInspect(store: ImageStore, argv: string[]): number {
     }
     out.push(inspectImage(store, img));
   }
-  if (values.format) for (const o of out) print(goTemplate(values.format, o));
+  const format = a.get("format");
+  if (format) for (const o of out) print(goTemplate(format, o));
   else print(JSON.stringify(out, null, 4));
   return status;
-}
+});
 
-function cmdHistory(store: ImageStore, argv: string[]): number {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    options: { "no-trunc": { type: "boolean" }, quiet: { type: "boolean", short: "q" }, format: { type: "string" }, human: { type: "boolean", short: "H", default: true } },
-    allowPositionals: true,
-  });
-  if (positionals.length !== 1) throw new UsageError("usage: berth history IMAGE");
-  const img = store.require(positionals[0]!);
-  const noTrunc = values["no-trunc"] ?? false;
+const HISTORY = verb("[OPTIONS] IMAGE", "Show the history of an image", [
+  str("format", undefined, "Format output using a custom template"), bool("human", "H", "Print sizes and dates in human readable format", { default: true }),
+  bool("no-trunc", undefined, "Don't truncate output"), bool("quiet", "q", "Only show image IDs"),
+], { minArgs: 1, maxArgs: 1 }, (store, a) => {
+  const img = store.require(a.args[0]!);
+  const noTrunc = a.get("no-trunc");
   const rows = imageHistory(store, img).map((h) => ({
     ID: h.id === "<missing>" ? h.id : shortId(h.id, noTrunc),
     CreatedSince: ago(h.created),
@@ -340,27 +277,30 @@ function cmdHistory(store: ImageStore, argv: string[]): number {
     Size: humanSize(h.size),
     Comment: h.comment,
   }));
-  if (values.quiet) {
+  if (a.get("quiet")) {
     for (const r of rows) print(r.ID);
     return 0;
   }
-  if (values.format) {
-    for (const r of rows) print(goTemplate(values.format, r));
+  const format = a.get("format");
+  if (format) {
+    for (const r of rows) print(goTemplate(format, r));
     return 0;
   }
   print(table([["IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"], ...rows.map((r) => [r.ID, r.CreatedSince, r.CreatedBy, r.Size, r.Comment])]));
   return 0;
-}
+});
 
-async function cmdPrune(store: ImageStore, argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { all: { type: "boolean", short: "a" }, force: { type: "boolean", short: "f" } }, allowPositionals: false });
-  if (!values.force && process.stdin.isTTY) {
-    process.stderr.write(`WARNING! This will remove all ${values.all ? "images without at least one container associated to them" : "dangling images"}.\nAre you sure you want to continue? [y/N] `);
+const PRUNE = verb("[OPTIONS]", "Remove dangling images (with -a: every image no container uses), and free their data", [
+  bool("all", "a", "Remove all unused images, not just dangling ones"), bool("force", "f", "Do not prompt for confirmation"),
+], { maxArgs: 0 }, async (store, a) => {
+  const all = a.get("all");
+  if (!a.get("force") && process.stdin.isTTY) {
+    process.stderr.write(`WARNING! This will remove all ${all ? "images without at least one container associated to them" : "dangling images"}.\nAre you sure you want to continue? [y/N] `);
     const answer = (await new Promise<string>((res) => process.stdin.once("data", (d) => res(String(d))))).trim();
     process.stdin.pause();
     if (!/^y(es)?$/i.test(answer)) return 0;
   }
-  const r = await store.prune({ all: values.all ?? false });
+  const r = await store.prune({ all });
   if (r.deleted.length) {
     print("Deleted Images:");
     for (const d of r.deleted) print(`deleted: ${d}`);
@@ -368,14 +308,16 @@ async function cmdPrune(store: ImageStore, argv: string[]): Promise<number> {
   }
   print(`Total reclaimed space: ${humanSize(r.reclaimedBytes)}`);
   return 0;
-}
+});
 
-function cmdLayers(store: ImageStore, argv: string[]): number {
-  const { values, positionals } = parseArgs({ args: argv, options: { json: { type: "boolean" }, files: { type: "boolean" }, top: { type: "string" } }, allowPositionals: true });
-  if (positionals.length !== 1) throw new UsageError("usage: berth image layers IMAGE [--json] [--files]");
-  const img = store.require(positionals[0]!);
-  const a = analyzeImage(store, img, { changes: values.json || values.files });
-  if (values.json) {
+const LAYERS = verb("IMAGE [OPTIONS]", "Per layer: digest, size, instruction, files added/modified/removed; wasted bytes and efficiency (like dive)", [
+  bool("json", undefined, "Print the analysis as JSON"), bool("files", undefined, "List each layer's changed files"),
+  int("top", undefined, "Show this many of the most wasteful paths", { default: 10 }),
+], { minArgs: 1, maxArgs: 1 }, (store, opts) => {
+  const img = store.require(opts.args[0]!);
+  const json = opts.get("json"), files = opts.get("files");
+  const a = analyzeImage(store, img, { changes: json || files });
+  if (json) {
     print(JSON.stringify(a, null, 2));
     return 0;
   }
@@ -388,7 +330,7 @@ function cmdLayers(store: ImageStore, argv: string[]): number {
       l.createdBy.length > 60 ? l.createdBy.slice(0, 59) + "…" : l.createdBy,
     ]),
   ]));
-  if (values.files) {
+  if (files) {
     for (const l of a.layers) {
       print(`\nLayer ${l.index} (${l.digest.slice(7, 19)}):`);
       for (const c of l.changes ?? []) print(`  ${c.kind} ${c.path}${c.size ? ` (${humanSize(c.size)})` : ""}`);
@@ -397,13 +339,13 @@ function cmdLayers(store: ImageStore, argv: string[]): number {
   print("");
   print(`Efficiency score: ${(a.efficiency * 100).toFixed(1)} %`);
   print(`Wasted bytes:     ${humanSize(a.wastedBytes)} (${a.wastedBytes} bytes stored in layers but hidden by later ones)`);
-  const top = Number(values.top ?? 10);
+  const top = opts.get("top");
   if (a.inefficiencies.length) {
     print("");
     print(table([["COUNT", "WASTED", "TOTAL", "PATH"], ...a.inefficiencies.slice(0, top).map((i) => [String(i.count), humanSize(i.wastedBytes), humanSize(i.cumulativeBytes), i.path])]));
   }
   return 0;
-}
+});
 
 function modeString(type: string, mode: number): string {
   const t = { dir: "d", symlink: "l", char: "c", block: "b", fifo: "p", socket: "s", file: "-" }[type] ?? "?";
@@ -414,27 +356,23 @@ function modeString(type: string, mode: number): string {
   return t + bits.join("");
 }
 
-function cmdTree(store: ImageStore, argv: string[]): number {
-  const { values, positionals } = parseArgs({ args: argv, options: { json: { type: "boolean" }, layer: { type: "string" } }, allowPositionals: true });
-  if (positionals.length !== 1) throw new UsageError("usage: berth image tree IMAGE [--layer N] [--json]");
-  const img = store.require(positionals[0]!);
-  const upTo = values.layer === undefined ? undefined : Number(values.layer);
-  if (upTo !== undefined && !Number.isInteger(upTo)) throw new UsageError(`--layer ${values.layer}: give a layer number`);
-  const tree = imageTree(store, img, upTo);
-  if (values.json) {
+const TREE = verb("IMAGE [OPTIONS]", "The merged tree, each entry marked by the layer that last changed it", [
+  int("layer", undefined, "Show the tree as of layer N", "N"), bool("json", undefined, "Print the tree as JSON"),
+], { minArgs: 1, maxArgs: 1 }, (store, a) => {
+  const img = store.require(a.args[0]!);
+  const tree = imageTree(store, img, a.get("layer"));
+  if (a.get("json")) {
     print(JSON.stringify(tree, null, 2));
     return 0;
   }
   const lines = tree.map((e) => `L${e.layer}  ${modeString(e.type, e.mode)} ${`${e.uid}:${e.gid}`.padEnd(11)} ${humanSize(e.size).padStart(8)}  ${e.path}${e.target ? ` -> ${e.target}` : ""}`);
   print(lines.join("\n"));
   return 0;
-}
+});
 
-function cmdDiff(store: ImageStore, argv: string[]): number {
-  const { values, positionals } = parseArgs({ args: argv, options: { json: { type: "boolean" } }, allowPositionals: true });
-  if (positionals.length !== 2) throw new UsageError("usage: berth image diff IMAGE_A IMAGE_B [--json]");
-  const d = diffImages(store, store.require(positionals[0]!), store.require(positionals[1]!));
-  if (values.json) {
+const DIFF = verb("IMAGE_A IMAGE_B [OPTIONS]", "What changes from image A to image B", [bool("json", undefined, "Print the differences as JSON")], { minArgs: 2, maxArgs: 2 }, (store, a) => {
+  const d = diffImages(store, store.require(a.args[0]!), store.require(a.args[1]!));
+  if (a.get("json")) {
     print(JSON.stringify(d, null, 2));
     return 0;
   }
@@ -446,46 +384,45 @@ function cmdDiff(store: ImageStore, argv: string[]): number {
   for (const l of lines) print(l.s);
   print(`${d.added.length} added (${humanSize(d.addedBytes)}), ${d.removed.length} removed (${humanSize(d.removedBytes)}), ${d.changed.length} changed`);
   return 0;
-}
+});
 
-const VERBS: Record<string, (store: ImageStore, argv: string[]) => number | Promise<number>> = {
-  load: cmdLoad, save: cmdSave, import: cmdImport,
-  images: cmdImages, ls: cmdImages, list: cmdImages,
-  rmi: cmdRmi, rm: cmdRmi, remove: cmdRmi,
-  tag: cmdTag, inspect: cmdInspect, history: cmdHistory, prune: cmdPrune,
-  layers: cmdLayers, tree: cmdTree, diff: cmdDiff,
+/** A verb by its name: top-level (images, rmi) or under `image` (ls, rm, inspect, …). */
+const VERBS: Record<string, ImageVerb> = {
+  load: LOAD, save: SAVE, import: IMPORT,
+  images: IMAGES, ls: IMAGES, list: IMAGES,
+  rmi: RMI, rm: RMI, remove: RMI,
+  tag: TAG, inspect: INSPECT, history: HISTORY, prune: PRUNE,
+  layers: LAYERS, tree: TREE, diff: DIFF,
 };
 
 /**
  * Entry point for the image verbs. `verb` is the top-level word (load, save, import, images,
  * rmi, tag, history) or "image" with the sub-command first in argv (`berth image inspect …`).
  */
-export async function imageCommand(verb: string, argv: string[], ctx: ImageCommandContext = {}): Promise<number> {
+export async function imageCommand(verb: string, argv: string[], ctx: ImageCommandContext = {}, group = ""): Promise<number> {
   if (verb === "image") {
     const [sub, ...rest] = argv;
     if (!sub || sub === "--help" || sub === "-h" || sub === "help") {
       print(USAGE.image!);
       return sub ? 0 : 2;
     }
-    return imageCommand(sub, rest, ctx);
+    return imageCommand(sub, rest, ctx, "image ");
   }
-  const fn = VERBS[verb];
-  if (!fn) {
+  const v = VERBS[verb];
+  if (!v) {
     process.stderr.write(`berth: unknown image command "${verb}"\n${USAGE.image}\n`);
     return 2;
   }
-  if (argv.includes("--help") || argv.includes("-h")) {
-    print(USAGE.image!);
-    return 0;
-  }
+  // The verb as it was typed (`images` or `image ls`), for its usage line and hints.
+  const name = group + verb;
+  const spec: CommandSpec = { ...v.spec, name, usage: `${name} ${v.spec.usage}` };
   try {
     // rmi and prune must see the engine's containers, which hold their images.
-    const store = openImageStore(storeRoot(ctx), { holders: containerHolders(storeRoot(ctx)) });
-    return await fn(store, argv);
+    return await runParsed(spec, argv, stdio, (p) => v.run(openEngineImages(storeRoot(ctx)), p));
   } catch (e) {
     const err = e as Error;
-    process.stderr.write(`berth ${verb}: ${err.message}\n`);
-    return err instanceof UsageError || (err as { code?: string }).code?.startsWith("ERR_PARSE_ARGS") ? 2 : 1;
+    process.stderr.write(`berth ${name}: ${err.message}\n`);
+    return err instanceof UsageError || err instanceof ImageFilterError ? 2 : 1;
   }
 }
 

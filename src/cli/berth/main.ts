@@ -12,6 +12,8 @@ import { stdio as io } from "./io.ts";
 import { trace } from "../../sys/trace.ts";
 import { COMPILED } from "../../sys/build-dir.ts";
 import { VERSION_TEXT as VERSION } from "./version.ts";
+import { EXIT_USAGE, FlagError, HelpRequested, bool, commandSpec, flagErrorText, parseFlags, str } from "./args.ts";
+import { flagLines } from "../flags.ts";
 
 // Verbs outside container.ts: the image-layer code behind commit costs more start-up time than
 // a whole `run` may spend.
@@ -29,14 +31,24 @@ trace("modules loaded");
 
 const IMAGE_VERBS = new Set(["images", "load", "save", "import", "rmi", "tag", "history", "image"]);
 
-const USAGE = `Usage:  berth [OPTIONS] COMMAND
+/** berth's own flags, before the command. */
+const GLOBALS = commandSpec({
+  name: "", usage: "[OPTIONS] COMMAND", summary: "A daemonless container engine: docker's commands, containers kept by a tiny monitor each.",
+  flags: [
+    str("root", undefined, `Engine state directory (default ${DEFAULT_ENGINE_ROOT}, or $BERTH_ROOT)`, "DIR"),
+    bool("version", "v", "Print version information and quit"),
+    bool("help", "h", "This help"),
+    bool("debug", "D", "Enable debug mode", { hidden: true }),
+  ],
+  stopAtPositional: true,
+});
 
-A daemonless container engine: docker's commands, containers kept by a tiny monitor each.
+const USAGE = `Usage:  berth ${GLOBALS.usage}
+
+${GLOBALS.summary}
 
 Options:
-      --root DIR       Engine state directory (default ${DEFAULT_ENGINE_ROOT}, or $BERTH_ROOT)
-  -v, --version        Print version information and quit
-  -h, --help           This help
+${flagLines(GLOBALS.flags).join("\n")}
 
 Common Commands:
   run         Create and run a new container from an image
@@ -115,20 +127,17 @@ interface Globals {
 }
 
 function parseGlobals(argv: string[]): Globals | "help" | "version" {
-  let root = process.env.BERTH_ROOT || DEFAULT_ENGINE_ROOT;
-  let i = 0;
-  for (; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (a === "--root") { root = argv[++i] ?? ""; continue; }
-    if (a.startsWith("--root=")) { root = a.slice(7); continue; }
-    if (a === "-h" || a === "--help") return "help";
-    if (a === "-v" || a === "--version") return "version";
-    if (a === "--debug" || a === "-D") continue;
-    if (a.startsWith("-")) throw new UsageError(`unknown flag: ${a}\nSee 'berth --help'.`);
-    break;
+  let p;
+  try {
+    p = parseFlags(GLOBALS, argv);
+  } catch (e) {
+    if (e instanceof HelpRequested) return "help";
+    throw e;
   }
+  if (p.get("version")) return "version";
+  const root = p.get("root") ?? (process.env.BERTH_ROOT || DEFAULT_ENGINE_ROOT);
   if (!root) throw new UsageError("--root needs a directory");
-  return { root: resolve(root), rest: argv.slice(i) };
+  return { root: resolve(root), rest: p.args };
 }
 
 /** $BERTH_NETWORK_PREFIX / $BERTH_NETWORK_SUBNET: bridge names and default subnet (tests, side-by-side engines). */
@@ -244,16 +253,8 @@ export async function main(argv: string[]): Promise<number> {
   void Promise.all([import("./container.ts"), import("./args.ts"), import("../../engine/engine.ts"), starts ? import("../../engine/run-path.ts") : undefined]).catch(() => {});
   const found = await findCommand(g.rest);
   if (!found) throw new UsageError(`berth: '${g.rest.join(" ")}' is not a berth command.\nSee 'berth --help'`);
-  const { HelpRequested, helpText, parseFlags } = await import("./args.ts");
-  const spec = found.cmd.spec;
-  let parsed;
-  try {
-    parsed = parseFlags(spec, found.argv);
-  } catch (e) {
-    if (e instanceof HelpRequested) { io.out(helpText(spec)); return 0; }
-    throw e;
-  }
-  return withEngine(g.root, !found.cmd.noReconcile, (engine) => found.cmd.run(engine, parsed, io), starts);
+  const { runParsed } = await import("./args.ts");
+  return runParsed(found.cmd.spec, found.argv, io, (parsed) => withEngine(g.root, !found.cmd.noReconcile, (engine) => found.cmd.run(engine, parsed, io), starts));
 }
 
 /** Runs the command line and exits with its status (no top-level await: a bundle may be CommonJS). */
@@ -266,9 +267,15 @@ async function runAndExit(argv: string[]): Promise<never> {
     code = await main(argv);
   } catch (e) {
     const err = e as Error;
-    code = e instanceof EngineError ? e.exitCode : EXIT_ENGINE;
-    const prefix = verb === "run" || verb === "create" || verb === "start" ? "berth: Error: " : "Error: ";
-    io.err(`${prefix}${err.message}\n`);
+    if (e instanceof FlagError) {
+      // docker prints a broken command line's message bare, with its hint (cli.StatusError).
+      code = EXIT_USAGE;
+      io.err(flagErrorText(e) + "\n");
+    } else {
+      code = e instanceof EngineError ? e.exitCode : EXIT_ENGINE;
+      const prefix = verb === "run" || verb === "create" || verb === "start" ? "berth: Error: " : "Error: ";
+      io.err(`${prefix}${err.message}\n`);
+    }
     if (process.env.BERTH_DEBUG && err.stack) io.err(err.stack + "\n");
   }
   trace("done");

@@ -1,6 +1,8 @@
 // `berth network ...`: create, ls, inspect, rm, prune, connect, disconnect, and netns create/rm for
 // OCI bundles that reference a named network namespace by path.
 import { createNamedNetns, openNetworks, removeNamedNetns, type NetworkManager, type OpenOptions } from "../../network/index.ts";
+import { bool, list, runParsed, str } from "./args.ts";
+import type { Io } from "./io.ts";
 
 export interface ContainerRef {
   id: string;
@@ -34,32 +36,29 @@ Commands:
   netns rm NAME        Remove it again
 `;
 
-interface Parsed {
-  flags: Map<string, string[]>;
-  bools: Set<string>;
-  args: string[];
-}
-
-function parse(argv: string[], valued: string[], booleans: string[]): Parsed {
-  const p: Parsed = { flags: new Map(), bools: new Set(), args: [] };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (a === "--") {
-      p.args.push(...argv.slice(i + 1));
-      break;
-    }
-    if (a.startsWith("-") && a !== "-") {
-      const [k, inline] = a.includes("=") ? [a.slice(0, a.indexOf("=")), a.slice(a.indexOf("=") + 1)] : [a, undefined];
-      if (valued.includes(k)) {
-        const v = inline ?? argv[++i];
-        if (v === undefined) throw new Error(`${k} needs a value`);
-        p.flags.set(k, [...(p.flags.get(k) ?? []), v]);
-      } else if (booleans.includes(k)) p.bools.add(k);
-      else throw new Error(`unknown option ${k}`);
-    } else p.args.push(a);
-  }
-  return p;
-}
+const SPECS = {
+  create: {
+    name: "network create", usage: "network create [OPTIONS] NETWORK", summary: "Create a bridge network", minArgs: 1, maxArgs: 1,
+    flags: [
+      str("driver", "d", "Driver to manage the Network (only bridge)", { default: "bridge" }),
+      str("subnet", undefined, "Subnet in CIDR format that represents a network segment"),
+      str("gateway", undefined, "IPv4 Gateway for the master subnet"),
+      bool("internal", undefined, "Restrict external access to the network: members reach only each other"),
+      bool("outbound", undefined, "Let containers reach the outside world (turns on the host's ip_forward)"),
+    ],
+  },
+  ls: { name: "network ls", usage: "network ls [OPTIONS]", summary: "List networks", maxArgs: 0, flags: [bool("quiet", "q", "Only display network IDs")] },
+  inspect: { name: "network inspect", usage: "network inspect NETWORK [NETWORK...]", summary: "Display detailed information on one or more networks", minArgs: 1, flags: [] },
+  rm: { name: "network rm", usage: "network rm NETWORK [NETWORK...]", summary: "Remove one or more networks (they must have no containers)", minArgs: 1, flags: [] },
+  prune: { name: "network prune", usage: "network prune [OPTIONS]", summary: "Remove all networks without containers (except the default)", maxArgs: 0, flags: [bool("force", "f", "Do not prompt for confirmation")] },
+  connect: {
+    name: "network connect", usage: "network connect [OPTIONS] NETWORK CONTAINER", summary: "Connect a container to a network", minArgs: 2, maxArgs: 2,
+    flags: [str("ip", undefined, "IPv4 address (e.g., \"172.30.100.104\")"), list("alias", undefined, "Add network-scoped alias for the container"),
+      str("netns", undefined, "Network namespace to connect when CONTAINER is no berth container (a path)")],
+  },
+  disconnect: { name: "network disconnect", usage: "network disconnect NETWORK CONTAINER", summary: "Disconnect a container from a network", minArgs: 2, maxArgs: 2, flags: [] },
+  netns: { name: "network netns", usage: "network netns create|rm NAME", summary: "Create or remove /run/netns/NAME for an OCI bundle's namespace path", minArgs: 2, maxArgs: 2, flags: [] },
+} as const;
 
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length)));
@@ -76,44 +75,37 @@ export async function networkCommand(argv: string[], ctx: NetworkCommandContext 
   }
   let mgr: NetworkManager | null = null;
   const open = (): NetworkManager => (mgr ??= openNetworks(ctx.stateRoot ?? process.env.BERTH_ROOT ?? "/var/lib/berth", ctx.open));
+  // The grammar's output (help, flag errors) through the context's line writers.
+  const io: Io = { out: (t) => out(t.replace(/\n$/, "")), err: (t) => err(t.replace(/\n$/, "")) };
+  const sub = cmd === "list" ? "ls" : cmd === "remove" ? "rm" : cmd;
   try {
-    switch (cmd) {
-      case "create": {
-        const p = parse(rest, ["--subnet", "--gateway", "--driver", "-d"], ["--internal", "--outbound"]);
-        const driver = p.flags.get("--driver")?.[0] ?? p.flags.get("-d")?.[0] ?? "bridge";
+    switch (sub) {
+      case "create": return await runParsed(SPECS.create, rest, io, (p) => {
+        const driver = p.get("driver");
         if (driver !== "bridge") throw new Error(`driver ${driver} is not supported; only bridge`);
-        if (p.args.length !== 1) throw new Error("create needs exactly one NAME");
-        const n = open().create({
-          name: p.args[0]!, subnet: p.flags.get("--subnet")?.[0], gateway: p.flags.get("--gateway")?.[0],
-          internal: p.bools.has("--internal"), outbound: p.bools.has("--outbound"),
-        });
+        const n = open().create({ name: p.args[0]!, subnet: p.get("subnet"), gateway: p.get("gateway"), internal: p.get("internal"), outbound: p.get("outbound") });
         out(n.id);
         return 0;
-      }
-      case "ls":
-      case "list": {
-        const p = parse(rest, [], ["-q", "--quiet"]);
+      });
+      case "ls": return await runParsed(SPECS.ls, rest, io, (p) => {
         const m = open();
         m.ensureDefault();
         const nets = m.list();
-        if (p.bools.has("-q") || p.bools.has("--quiet")) {
+        if (p.get("quiet")) {
           for (const n of nets) out(n.id.slice(0, 12));
           return 0;
         }
         out(table([["NETWORK ID", "NAME", "DRIVER", "SUBNET", "GATEWAY", "BRIDGE", "INTERNAL"], ...nets.map((n) => [n.id.slice(0, 12), n.name, n.driver, n.subnet, n.gateway, n.bridge, n.internal ? "yes" : "no"])]));
         return 0;
-      }
-      case "inspect": {
-        if (rest.length === 0) throw new Error("inspect needs at least one NAME");
+      });
+      case "inspect": return await runParsed(SPECS.inspect, rest, io, (p) => {
         const m = open();
-        out(JSON.stringify(rest.map((n) => m.inspect(n)), null, 2));
+        out(JSON.stringify(p.args.map((n) => m.inspect(n)), null, 2));
         return 0;
-      }
-      case "rm":
-      case "remove": {
-        if (rest.length === 0) throw new Error("rm needs at least one NAME");
+      });
+      case "rm": return await runParsed(SPECS.rm, rest, io, (p) => {
         let status = 0;
-        for (const n of rest) {
+        for (const n of p.args) {
           try {
             open().remove(n);
             out(n);
@@ -123,38 +115,33 @@ export async function networkCommand(argv: string[], ctx: NetworkCommandContext 
           }
         }
         return status;
-      }
-      case "prune": {
-        parse(rest, [], ["-f", "--force"]);
+      });
+      case "prune": return await runParsed(SPECS.prune, rest, io, () => {
         const gone = open().prune();
         if (gone.length) out(`Deleted Networks:\n${gone.join("\n")}`);
         return 0;
-      }
-      case "connect":
-      case "disconnect": {
-        const p = parse(rest, ["--ip", "--alias", "--netns"], []);
-        if (p.args.length !== 2) throw new Error(`${cmd} needs NETWORK and CONTAINER`);
+      });
+      case "connect": return await runParsed(SPECS.connect, rest, io, (p) => {
         const [network, container] = p.args as [string, string];
         const ref = ctx.resolveContainer?.(container) ?? null;
-        const netnsPath = ref?.netnsPath ?? p.flags.get("--netns")?.[0];
-        const id = ref?.id ?? container;
-        if (cmd === "disconnect") {
-          open().detach(id, network);
-          return 0;
-        }
+        const netnsPath = ref?.netnsPath ?? p.get("netns");
         if (!netnsPath) throw new Error(`no such container ${container}; pass --netns PATH to connect a namespace directly`);
-        const a = open().attach({ containerId: id, netnsPath, network, ip: p.flags.get("--ip")?.[0], name: ref?.name, aliases: p.flags.get("--alias") });
+        const a = open().attach({ containerId: ref?.id ?? container, netnsPath, network, ip: p.get("ip"), name: ref?.name, aliases: p.get("alias") });
         out(`${a.ifname} ${a.ip}/${a.prefixLen}`);
         return 0;
-      }
-      case "netns": {
-        const [sub, name, ...extra] = rest;
-        if (!name || extra.length) throw new Error("usage: berth network netns create|rm NAME");
-        if (sub === "create") out(createNamedNetns(name));
-        else if (sub === "rm") removeNamedNetns(name);
-        else throw new Error(`unknown netns command ${sub}; use create or rm`);
+      });
+      case "disconnect": return await runParsed(SPECS.disconnect, rest, io, (p) => {
+        const [network, container] = p.args as [string, string];
+        open().detach(ctx.resolveContainer?.(container)?.id ?? container, network);
         return 0;
-      }
+      });
+      case "netns": return await runParsed(SPECS.netns, rest, io, (p) => {
+        const [what, name] = p.args as [string, string];
+        if (what === "create") out(createNamedNetns(name));
+        else if (what === "rm") removeNamedNetns(name);
+        else throw new Error(`unknown netns command ${what}; use create or rm`);
+        return 0;
+      });
       default:
         err(`berth network: unknown command ${cmd}\n\n${USAGE.trimEnd()}`);
         return 2;

@@ -1,7 +1,9 @@
-// Shared by the runtime's command files: the context, flag parsing, usage errors, tables.
-import { parseFlags, type FlagSpec } from "./flags.ts";
-import { join } from "node:path";
+// Shared by the runtime's command files: the context, runc's side of the flag grammar
+// (../flags.ts), usage errors, tables.
+import { type CommandSpec, type FlagSpec, FlagError, HelpRequested, type Parsed, bool, flagLines, parseFlags, str } from "../flags.ts";
 import type { StateStore } from "../../runtime/state-store.ts";
+
+export { bool, commandSpec, list, str } from "../flags.ts";
 
 export interface Context {
   store: StateStore;
@@ -16,19 +18,26 @@ export class UsageError extends Error {
   exitCode = 2;
 }
 
-export function parse<T extends Record<string, FlagSpec>>(args: string[], options: T, usage: string) {
-  const all = { ...options, help: { type: "boolean", short: "h" } } as T & { help: { type: "boolean"; short: "h" } };
-  let parsed;
+/** A command's help page, in runc's layout. */
+export function helpText(spec: CommandSpec): string {
+  const lines = [`usage: berth-runtime ${spec.usage}`, "", spec.summary];
+  const flags = flagLines(spec.flags, "runc");
+  if (flags.length) lines.push("", "options:", ...flags);
+  return lines.join("\n");
+}
+
+/** Parses a berth-runtime command line (runc's grammar). --help prints the command's help and exits 0. */
+export function parse<F extends readonly FlagSpec[]>(spec: CommandSpec<F>, args: readonly string[]): Parsed<F[number]> {
   try {
-    parsed = parseFlags(args, all);
+    return parseFlags(spec, args, "runc");
   } catch (e) {
-    throw new UsageError(`${(e as Error).message}\nusage: berth-runtime ${usage}`);
+    if (e instanceof HelpRequested) {
+      console.log(helpText(spec));
+      process.exit(0);
+    }
+    if (e instanceof FlagError) throw new UsageError(`${e.message}\nusage: berth-runtime ${spec.usage}`);
+    throw e;
   }
-  if (parsed.values.help) {
-    console.log(`usage: berth-runtime ${usage}`);
-    process.exit(0);
-  }
-  return parsed;
 }
 
 export function needId(positionals: string[], usage: string): string {
@@ -43,13 +52,17 @@ export function uintFlag(v: string | undefined, name: string): number | undefine
   return Number(v);
 }
 
-export const CREATE_FLAGS = {
-  bundle: { type: "string", short: "b" }, "pid-file": { type: "string" }, "console-socket": { type: "string" },
-  "no-pivot": { type: "boolean" }, "no-new-keyring": { type: "boolean" }, "preserve-fds": { type: "string" },
-} as const;
-
-
 export function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]! + 3))).join("")).join("\n");
 }
+
+/** create's and run's flags. */
+export const CREATE_FLAGS = [
+  str("bundle", "b", "path to the root of the bundle directory", { default: "." }),
+  str("pid-file", undefined, "specify the file to write the process id to"),
+  str("console-socket", undefined, "path to an AF_UNIX socket which will receive a file descriptor referencing the master end of the console's pseudoterminal"),
+  bool("no-pivot", undefined, "do not use pivot root to jail process inside rootfs (for a rootfs on a ramdisk)"),
+  bool("no-new-keyring", undefined, "do not create a new session keyring for the container"),
+  str("preserve-fds", undefined, "pass N additional file descriptors to the container (stdio + $LISTEN_FDS + N in total)", "N"),
+] as const;

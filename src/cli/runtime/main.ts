@@ -1,6 +1,6 @@
 // berth-runtime: the OCI runtime's command line, runc-compatible so containerd and people who
 // know runc can drive it. This file parses and prints only; operations live in src/runtime.
-import { parseFlags, FlagError } from "./flags.ts";
+import { FlagError, HelpRequested, bool, commandSpec, flagLines, parseFlags, str } from "../flags.ts";
 import { appendFileSync } from "node:fs";
 import { StateStore, DEFAULT_ROOT } from "../../runtime/state-store.ts";
 import type { Command, Context } from "./args.ts";
@@ -15,6 +15,24 @@ const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
   exec: () => import("./exec.ts"), pause: () => import("./pause.ts"), resume: () => import("./resume.ts"),
   update: () => import("./update.ts"), events: () => import("./events.ts"), features: () => import("./features.ts"),
 };
+
+// runc's global flags. --rootless is accepted for compatibility: berth-runtime detects rootless
+// operation by itself (euid), so every value means the same.
+const GLOBALS = commandSpec({
+  name: "", usage: "[global options] COMMAND [options] [args]", summary: "",
+  flags: [
+    str("root", undefined, "state directory", { default: DEFAULT_ROOT }),
+    str("log", undefined, "also write errors and debug messages to FILE"),
+    str("log-format", undefined, "text or json", { default: "text" }),
+    bool("debug", undefined, "log the plan handed to the C core"),
+    bool("help", "h", "this help; COMMAND --help for a command's options"),
+    bool("version", "v", "print the version"),
+    bool("systemd-cgroup", undefined, "not supported: berth-runtime manages cgroupfs directly", { hidden: true }),
+    str("rootless", undefined, "accepted for runc compatibility (rootless operation is detected)", { hidden: true }),
+  ],
+  // Global options end at the command name; everything after belongs to the command.
+  stopAtPositional: true,
+});
 
 const USAGE = `berth-runtime: an OCI runtime (runtime-spec 1.x), runc-compatible
 
@@ -38,46 +56,40 @@ commands:
   features  print what this runtime supports, as JSON
 
 global options:
-  --root DIR          state directory (default ${DEFAULT_ROOT})
-  --log FILE          also write errors and debug messages to FILE
-  --log-format FMT    text or json (default text)
-  --debug             log the plan handed to the C core
-  -h, --help          this help; COMMAND --help for a command's options
-  -v, --version       print the version`;
-
-// runc's global flags. --rootless is accepted for compatibility: berth-runtime detects rootless
-// operation by itself (euid), so every value means the same.
-const GLOBAL_OPTIONS = {
-  root: { type: "string" }, log: { type: "string" }, "log-format": { type: "string" }, debug: { type: "boolean" },
-  help: { type: "boolean", short: "h" }, version: { type: "boolean", short: "v" },
-  "systemd-cgroup": { type: "boolean" }, rootless: { type: "string" },
-} as const;
+${flagLines(GLOBALS.flags, "runc").join("\n")}`;
 
 async function main(argv: string[]): Promise<number> {
-  // Global options end at the command name; everything after belongs to the command.
-  const { values: global, positionals, rest } = parseFlags(argv, GLOBAL_OPTIONS, true);
-  if (global.version) {
+  let global;
+  try {
+    global = parseFlags(GLOBALS, argv, "runc");
+  } catch (e) {
+    if (!(e instanceof HelpRequested)) throw e;
+    console.log(USAGE);
+    return 0;
+  }
+  if (global.get("version")) {
     console.log("berth-runtime version 0.1.0\nspec: 1.2.0");
     return 0;
   }
-  const name = positionals[0];
-  if (!name || global.help) {
+  const [name, ...rest] = global.args;
+  if (!name) {
     console.log(USAGE);
-    return name || global.help ? 0 : 2;
+    return 2;
   }
-  const logFile = global.log;
-  const json = global["log-format"] === "json";
-  if (global["log-format"] && !["text", "json"].includes(global["log-format"])) throw new UsageError(`--log-format must be text or json`);
+  const logFile = global.get("log");
+  const logFormat = global.get("log-format");
+  const json = logFormat === "json";
+  if (!["text", "json"].includes(logFormat)) throw new UsageError(`--log-format must be text or json`);
   const log = (level: string, msg: string) => {
     if (!logFile) return;
     const line = json ? JSON.stringify({ level, msg, time: new Date().toISOString() }) : `time="${new Date().toISOString()}" level=${level} msg="${msg}"`;
     try { appendFileSync(logFile, line + "\n"); } catch { /* the log is best effort */ }
   };
-  if (global["systemd-cgroup"]) throw new UsageError("--systemd-cgroup is not supported: berth-runtime manages cgroupfs directly");
+  if (global.get("systemd-cgroup")) throw new UsageError("--systemd-cgroup is not supported: berth-runtime manages cgroupfs directly");
   const ctx: Context = {
-    store: new StateStore(global.root ?? DEFAULT_ROOT),
+    store: new StateStore(global.get("root")),
     warn: (msg) => { process.stderr.write(`berth-runtime: warning: ${msg}\n`); log("warning", msg); },
-    debug: global.debug ? (msg) => { process.stderr.write(`berth-runtime: debug: ${msg}\n`); log("debug", msg); } : undefined,
+    debug: global.get("debug") ? (msg) => { process.stderr.write(`berth-runtime: debug: ${msg}\n`); log("debug", msg); } : undefined,
     logError: (msg) => log("error", msg),
   };
   const load = COMMANDS[name];

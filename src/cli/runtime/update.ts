@@ -2,22 +2,40 @@
 import { readFileSync } from "node:fs";
 import { containerCgroup, statusOf } from "../../runtime/status.ts";
 import type { LinuxResources } from "../../oci/spec.ts";
-import { type Command, UsageError, parse, needId } from "./args.ts";
+import { type Command, UsageError, commandSpec, needId, parse, str } from "./args.ts";
+
+const spec = commandSpec({
+  name: "update",
+  usage: "update ID [-r resources.json|-] [--memory N] [--memory-reservation N] [--memory-swap N] [--cpu-shares N] [--cpu-quota N] [--cpu-period N] [--cpuset-cpus L] [--cpuset-mems L] [--pids-limit N] [--blkio-weight N]",
+  summary: "change a container's resource limits",
+  flags: [
+    str("resources", "r", "path to a file with the resources (linux.resources of the spec) to update, or '-' for standard input"),
+    str("memory", undefined, "memory limit (in bytes; k, m, g, t suffixes)"),
+    str("memory-reservation", undefined, "memory reservation or soft limit (in bytes)"),
+    str("memory-swap", undefined, "total memory usage (memory + swap); -1 for unlimited swap"),
+    str("cpu-shares", undefined, "CPU shares (relative weight vs. other containers)"),
+    str("cpu-quota", undefined, "CPU CFS hardcap limit (in usecs) per period"),
+    str("cpu-period", undefined, "CPU CFS period to be used for hardcapping (in usecs)"),
+    str("cpuset-cpus", undefined, "CPU(s) to use"),
+    str("cpuset-mems", undefined, "memory node(s) to use"),
+    str("pids-limit", undefined, "maximum number of pids allowed in the container"),
+    str("blkio-weight", undefined, "per cgroup block I/O weight, from 10 to 1000"),
+    str("cpu-rt-period", undefined, "CPU realtime period (in usecs)"),
+    str("cpu-rt-runtime", undefined, "CPU realtime hardcap limit (in usecs) per period"),
+    str("cpu-idle", undefined, "set cgroup SCHED_IDLE or not (0 or 1)"),
+    str("l3-cache-schema", undefined, "the string of Intel RDT/CAT L3 cache schema"),
+    str("mem-bw-schema", undefined, "the string of Intel RDT/MBA memory bandwidth schema"),
+  ],
+});
 
 export const command: Command = async (args, ctx) => {
-  const usage = "update ID [-r resources.json|-] [--memory N] [--memory-reservation N] [--memory-swap N] [--cpu-shares N] [--cpu-quota N] [--cpu-period N] [--cpuset-cpus L] [--cpuset-mems L] [--pids-limit N] [--blkio-weight N]";
-  const opts = {
-    resources: { type: "string", short: "r" }, memory: { type: "string" }, "memory-reservation": { type: "string" }, "memory-swap": { type: "string" },
-    "cpu-shares": { type: "string" }, "cpu-quota": { type: "string" }, "cpu-period": { type: "string" }, "cpuset-cpus": { type: "string" },
-    "cpuset-mems": { type: "string" }, "pids-limit": { type: "string" }, "blkio-weight": { type: "string" }, "cpu-rt-period": { type: "string" },
-    "cpu-rt-runtime": { type: "string" }, "cpu-idle": { type: "string" }, "l3-cache-schema": { type: "string" }, "mem-bw-schema": { type: "string" },
-  } as const;
-  const { values, positionals } = parse(args, opts, usage);
-  const rec = ctx.store.read(needId(positionals, usage));
+  const p = parse(spec, args);
+  const rec = ctx.store.read(needId(p.args, spec.usage));
   if (statusOf(ctx.store, rec) === "stopped") throw new Error(`cannot update container ${rec.id}: it has stopped`);
   let r: LinuxResources = {};
-  if (values.resources) {
-    const text = values.resources === "-" ? await Bun.stdin.text() : readFileSync(values.resources, "utf8");
+  const resources = p.get("resources");
+  if (resources) {
+    const text = resources === "-" ? await Bun.stdin.text() : readFileSync(resources, "utf8");
     try {
       r = JSON.parse(text) as LinuxResources;
     } catch (e) {
@@ -29,19 +47,19 @@ export const command: Command = async (args, ctx) => {
     if (!/^-?\d+$/.test(v)) throw new UsageError(`${name} must be an integer, got ${JSON.stringify(v)}`);
     return Number(v);
   };
-  const mem = { limit: bytes(values.memory, "--memory"), reservation: bytes(values["memory-reservation"], "--memory-reservation"), swap: bytes(values["memory-swap"], "--memory-swap") };
+  const mem = { limit: bytes(p.get("memory"), "--memory"), reservation: bytes(p.get("memory-reservation"), "--memory-reservation"), swap: bytes(p.get("memory-swap"), "--memory-swap") };
   if (Object.values(mem).some((v) => v !== undefined)) r.memory = { ...r.memory, ...Object.fromEntries(Object.entries(mem).filter(([, v]) => v !== undefined)) };
   const cpu = {
-    shares: int(values["cpu-shares"], "--cpu-shares"), quota: int(values["cpu-quota"], "--cpu-quota"), period: int(values["cpu-period"], "--cpu-period"),
-    realtimePeriod: int(values["cpu-rt-period"], "--cpu-rt-period"), realtimeRuntime: int(values["cpu-rt-runtime"], "--cpu-rt-runtime"),
-    idle: int(values["cpu-idle"], "--cpu-idle"), cpus: values["cpuset-cpus"], mems: values["cpuset-mems"],
+    shares: int(p.get("cpu-shares"), "--cpu-shares"), quota: int(p.get("cpu-quota"), "--cpu-quota"), period: int(p.get("cpu-period"), "--cpu-period"),
+    realtimePeriod: int(p.get("cpu-rt-period"), "--cpu-rt-period"), realtimeRuntime: int(p.get("cpu-rt-runtime"), "--cpu-rt-runtime"),
+    idle: int(p.get("cpu-idle"), "--cpu-idle"), cpus: p.get("cpuset-cpus"), mems: p.get("cpuset-mems"),
   };
   if (Object.values(cpu).some((v) => v !== undefined)) r.cpu = { ...r.cpu, ...Object.fromEntries(Object.entries(cpu).filter(([, v]) => v !== undefined)) };
-  const pids = int(values["pids-limit"], "--pids-limit");
+  const pids = int(p.get("pids-limit"), "--pids-limit");
   if (pids !== undefined) r.pids = { limit: pids };
-  const weight = int(values["blkio-weight"], "--blkio-weight");
+  const weight = int(p.get("blkio-weight"), "--blkio-weight");
   if (weight !== undefined) r.blockIO = { ...r.blockIO, weight };
-  if (values["l3-cache-schema"] || values["mem-bw-schema"]) throw new UsageError("Intel RDT is not available on this host");
+  if (p.get("l3-cache-schema") || p.get("mem-bw-schema")) throw new UsageError("Intel RDT is not available on this host");
   containerCgroup(rec).update(r);
   return 0;
 };

@@ -1,0 +1,55 @@
+// Which images a listing shows (`berth images`, and the API's image list): docker's dangling= and
+// reference= filters and the REPOSITORY[:TAG] argument, one entry per name an image has.
+import { familiarName, splitTaggedName } from "./reference.ts";
+import type { ImageRecord, ImageStore } from "./store.ts";
+
+export interface ImageListOptions {
+  /** true: only images without a name; false: only named ones. */
+  dangling?: boolean;
+  /** Glob patterns (* and ?) matched against the familiar name or its repository; any may match. */
+  reference?: string[];
+  /** REPOSITORY[:TAG] as `docker images` takes it: only entries of that repository (and tag). */
+  repository?: string;
+}
+
+export interface ImageListEntry {
+  image: ImageRecord;
+  /** Familiar repository and tag ("busybox", "latest"); "<none>" for an image without names. */
+  repository: string;
+  tag: string;
+}
+
+export class ImageFilterError extends Error {
+  override name = "ImageFilterError";
+}
+
+/** One `--filter KEY=VALUE` into the options (docker's spelling). */
+export function addImageFilter(opts: ImageListOptions, filter: string): ImageListOptions {
+  const [key, value = ""] = filter.split("=", 2) as [string, string?];
+  if (key === "dangling") return { ...opts, dangling: value === "true" };
+  if (key === "reference") return { ...opts, reference: [...(opts.reference ?? []), value] };
+  throw new ImageFilterError(`--filter ${filter}: supported filters are dangling=true|false and reference=PATTERN`);
+}
+
+function glob(pattern: string): RegExp {
+  return new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, "[^/]*").replace(/\?/g, ".")}$`);
+}
+
+export function listImages(store: ImageStore, opts: ImageListOptions = {}): ImageListEntry[] {
+  let images = store.list();
+  if (opts.dangling !== undefined) images = images.filter((i) => (i.names.length === 0) === opts.dangling);
+  for (const pattern of opts.reference ?? []) {
+    const re = glob(pattern);
+    images = images.filter((i) => i.names.some((n) => re.test(familiarName(n)) || re.test(splitTaggedName(familiarName(n)).repository)));
+  }
+  let entries: ImageListEntry[] = images.flatMap((image) => image.names.length
+    ? image.names.map((n) => ({ image, ...splitTaggedName(familiarName(n)) }))
+    : [{ image, repository: "<none>", tag: "<none>" }]);
+  const want = opts.repository;
+  if (want) {
+    const colon = want.lastIndexOf(":");
+    const [repo, tag] = colon >= 0 ? [want.slice(0, colon), want.slice(colon + 1)] : [want, null];
+    entries = entries.filter((e) => (e.repository === repo || e.repository === familiarName(`docker.io/${repo}`)) && (tag === null || e.tag === tag));
+  }
+  return entries;
+}
