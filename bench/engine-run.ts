@@ -3,9 +3,11 @@
 // ratios); then the memory of each container's monitor (berth-monitor vs podman's conmon), and
 // N containers started with `run -d` and removed with `rm -f`, counting what is left behind.
 //
-//   bun bench/engine-run.ts [--runs 30] [--warmup 3] [--only berth,podman] [--rss 10] [--churn 200] [--berth PATH] [--json]
+//   bun bench/engine-run.ts [--runs 30] [--warmup 3] [--only berth,podman] [--rss 10] [--churn 200] [--berth PATH] [--base PATH] [--json]
 //
 // --berth PATH times another berth command (e.g. a checkout whose bin/berth runs a bundle).
+// --base PATH also times a second berth (e.g. a copy of build/ made before a change) in the same
+// interleaved rounds, with its own state root: before and after a change in one run.
 // Needs root. Everything lives in a temp dir (berth --root, podman --root/--runroot), removed
 // afterwards. The busybox image is made by scripts/make-busybox-image.sh and given to podman with
 // `berth save busybox | podman load` (same layer, same image ID). Podman 4.3's default rlimits
@@ -31,6 +33,8 @@ interface Options {
   json: boolean;
   /** The berth command to time (default: this checkout's bin/berth). */
   berth: string;
+  /** A second berth command timed beside it ("berth base"), or null. */
+  base: string | null;
 }
 
 interface Subject {
@@ -75,10 +79,10 @@ interface BenchResult {
 }
 
 const repo = resolve(import.meta.dir, "..");
-const USAGE = "usage: bun bench/engine-run.ts [--runs N] [--warmup N] [--only name,name] [--rss N] [--churn N] [--berth PATH] [--json]";
+const USAGE = "usage: bun bench/engine-run.ts [--runs N] [--warmup N] [--only name,name] [--rss N] [--churn N] [--berth PATH] [--base PATH] [--json]";
 
 function parseOptions(argv: string[]): Options {
-  const opts: Options = { runs: 100, warmup: 3, only: null, rss: 10, churn: 200, json: false, berth: join(repo, "bin/berth") };
+  const opts: Options = { runs: 100, warmup: 3, only: null, rss: 10, churn: 200, json: false, berth: join(repo, "bin/berth"), base: null };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const value = (): string => {
@@ -98,6 +102,7 @@ function parseOptions(argv: string[]): Options {
     else if (arg === "--rss") opts.rss = whole(0);
     else if (arg === "--churn") opts.churn = whole(0);
     else if (arg === "--berth") opts.berth = resolve(value());
+    else if (arg === "--base") opts.base = resolve(value());
     else if (arg === "--json") opts.json = true;
     else if (arg === "--help" || arg === "-h") {
       console.log(USAGE);
@@ -114,10 +119,12 @@ function must(o: Outcome, what: string): string {
 }
 
 /** The engines under test, each with its own state in `work`. */
-function subjects(work: string, logFile: string, berthCommand: string): Subject[] {
+function subjects(work: string, logFile: string, berthCommand: string, baseCommand: string | null): Subject[] {
   const berthRoot = join(work, "berth");
   const berth = (args: string[]) => [berthCommand, "--root", berthRoot, ...args];
   const list: Subject[] = [{ name: "berth", argv: berth(["run", "--rm", "--network", "none", "busybox", "true"]), cli: berth }];
+  const base = baseCommand ? (args: string[]) => [baseCommand, "--root", join(work, "berth-base"), ...args] : null;
+  if (base) list.push({ name: "berth base", argv: base(["run", "--rm", "--network", "none", "busybox", "true"]), cli: base });
 
   const pmDir = join(work, "podman");
   mkdirSync(pmDir, { recursive: true });
@@ -140,6 +147,7 @@ function subjects(work: string, logFile: string, berthCommand: string): Subject[
   // What any Bun-based command pays before doing anything, and berth's own start-up.
   list.push({ name: "bun -e 0 (start-up floor)", argv: [process.execPath, "-e", "0"] });
   list.push({ name: "berth --version", argv: berth(["--version"]) });
+  if (base) list.push({ name: "berth base --version", argv: base(["--version"]) });
   return list;
 }
 
@@ -174,18 +182,23 @@ const LEFTOVERS = new Set(["conmon", "podman", "berth-monitor", "containerd-shim
  * no subject is timed while another engine finishes in the background. That background time is
  * on nobody's clock (podman's post-exit cleanup is not in its median either).
  */
-function settle(): void {
+function settle(work: string): void {
   const deadline = Date.now() + 2000;
-  const busy = () => readdirSync("/proc").some((p) => /^\d+$/.test(p) && LEFTOVERS.has(commOf(Number(p))));
+  // Only this run's engines (their arguments name its temp dir): on a shared machine other
+  // people's monitors live on and would make every round wait the whole 2 s.
+  const ours = (p: string) => {
+    try { return readFileSync(`/proc/${p}/cmdline`, "utf8").includes(work); } catch { return false; }
+  };
+  const busy = () => readdirSync("/proc").some((p) => /^\d+$/.test(p) && LEFTOVERS.has(commOf(Number(p))) && ours(p));
   while (busy() && Date.now() < deadline) Bun.sleepSync(2);
 }
 
-function timeRuns(active: Subject[], opts: Options, logFile: string): Row[] {
+function timeRuns(active: Subject[], opts: Options, logFile: string, work: string): Row[] {
   const tallies = active.map((s) => new Tally(s.name));
   for (let round = 0; round < opts.warmup + opts.runs; round++) {
     // Interleaved, so that drift on the machine hits every subject alike.
     active.forEach((s, i) => {
-      settle();
+      settle(work);
       const o = execute(s.argv, logFile, s.env);
       const err = errorOf(o);
       const t = tallies[i]!;
@@ -326,13 +339,13 @@ function churn(berth: Subject, n: number, root: string, logFile: string): ChurnR
 function bench(opts: Options): BenchResult {
   const work = mkdtempSync(join(tmpdir(), "berth-bench-engine-"));
   const logFile = join(work, "output.log");
-  const all = subjects(work, logFile, opts.berth).filter((s) => !opts.only || opts.only.some((o) => s.name.startsWith(o)) || s.name === "berth");
+  const all = subjects(work, logFile, opts.berth, opts.base).filter((s) => !opts.only || opts.only.some((o) => s.name.startsWith(o)) || s.name === "berth");
   try {
     prepareImages(all, work, logFile);
     for (const s of all) if (s.cli && !s.unavailable) s.unavailable = checkExitStatus(s, logFile);
     const skipped = all.filter((s) => s.unavailable).map((s) => ({ name: s.name, why: s.unavailable! }));
     const active = all.filter((s) => !s.unavailable);
-    const rows = timeRuns(active, opts, logFile);
+    const rows = timeRuns(active, opts, logFile, work);
     const memory = opts.rss > 0 ? measureMonitors(active, opts.rss, logFile) : [];
     const berth = active.find((s) => s.name === "berth");
     const churnResult = berth && opts.churn > 0 ? churn(berth, opts.churn, join(work, "berth"), logFile) : null;
@@ -346,10 +359,10 @@ function bench(opts: Options): BenchResult {
     }
     const docker = all.find((s) => s.name === "docker");
     if (docker && !docker.unavailable) execute(docker.cli!(["rmi", "berth-bench/busybox"]), logFile);
-    const berthRoot = join(work, "berth");
-    if (existsSync(berthRoot)) {
-      const left = execute([opts.berth, "--root", berthRoot, "ps", "-aq"], logFile).output.split("\n").filter(Boolean);
-      if (left.length) execute([opts.berth, "--root", berthRoot, "rm", "-f", ...left], logFile);
+    for (const [cmd, berthRoot] of [[opts.berth, join(work, "berth")], [opts.base, join(work, "berth-base")]] as const) {
+      if (!cmd || !existsSync(berthRoot)) continue;
+      const left = execute([cmd, "--root", berthRoot, "ps", "-aq"], logFile).output.split("\n").filter(Boolean);
+      if (left.length) execute([cmd, "--root", berthRoot, "rm", "-f", ...left], logFile);
     }
     const stillMounted = readFileSync("/proc/self/mountinfo", "utf8").split("\n").map((l) => l.split(" ")[4] ?? "").filter((m) => m.startsWith(work + "/"));
     if (stillMounted.length) console.error(`engine-run: warning: ${stillMounted.length} mounts left under ${work} (not removed): ${stillMounted.slice(0, 3).join(", ")}`);
