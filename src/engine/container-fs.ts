@@ -14,7 +14,7 @@ import { join, posix } from "node:path";
 import { AT_FDCWD, O_PATH, RESOLVE, SyscallError, openat2, readlinkFd } from "../sys/libc.ts";
 import { isAlive } from "../runtime/proc.ts";
 import { mountContainerRootfs, unmountContainerRootfs, isMountPoint } from "../storage/overlay.ts";
-import * as lazy from "./lazy.ts";
+import { baseMounts } from "./base-mounts.ts";
 import type { Engine } from "./engine.ts";
 import type { ContainerConfig, ContainerRow } from "./types.ts";
 import type { EnginePaths } from "./paths.ts";
@@ -39,7 +39,7 @@ export interface TreeMount {
 /** Every mount of the container, in the order the runtime makes them (a later one covers an earlier one at the same place). */
 export function mountTable(cfg: ContainerConfig, paths: EnginePaths): TreeMount[] {
   const out: TreeMount[] = [{ destination: "/", kind: "root", readOnly: cfg.readOnly, fstype: "rootfs" }];
-  for (const m of lazy.specModule().baseMounts(cfg)) {
+  for (const m of baseMounts(cfg)) {
     out.push({ destination: m.destination, kind: m.type === "tmpfs" ? "tmpfs" : "kernel", readOnly: (m.options ?? []).includes("ro"), fstype: m.type ?? "" });
   }
   for (const m of cfg.mounts) {

@@ -13,6 +13,7 @@ import type { ContainerConfig } from "./types.ts";
 import { resolveUser } from "./users.ts";
 import { mergeEnv } from "./options.ts";
 import { commandOf, INIT_IN_CONTAINER } from "./command.ts";
+import { baseMounts } from "./base-mounts.ts";
 
 export { commandOf };
 
@@ -85,21 +86,6 @@ export function resourcesOf(cfg: ContainerConfig, canLimitSwap = swapAccounting(
   if (r.cpuShares !== undefined) out.cpu = { ...out.cpu, shares: r.cpuShares };
   if (r.pidsLimit !== undefined) out.pids = { limit: r.pidsLimit };
   return Object.keys(out).length ? out : undefined;
-}
-
-/** The kernel file systems and tmpfs every container gets (berth cp reads this list too: they
- *  exist only while the container runs). */
-export function baseMounts(cfg: ContainerConfig): Mount[] {
-  const sysOpts = ["nosuid", "noexec", "nodev", cfg.privileged ? "rw" : "ro"];
-  return [
-    { destination: "/proc", type: "proc", source: "proc", options: ["nosuid", "noexec", "nodev"] },
-    { destination: "/dev", type: "tmpfs", source: "tmpfs", options: ["nosuid", "strictatime", "mode=755", "size=65536k"] },
-    { destination: "/dev/pts", type: "devpts", source: "devpts", options: ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"] },
-    { destination: "/sys", type: "sysfs", source: "sysfs", options: sysOpts },
-    { destination: "/sys/fs/cgroup", type: "cgroup", source: "cgroup", options: ["nosuid", "noexec", "nodev", "relatime", "ro"] },
-    { destination: "/dev/mqueue", type: "mqueue", source: "mqueue", options: ["nosuid", "noexec", "nodev"] },
-    { destination: "/dev/shm", type: "tmpfs", source: "shm", options: ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"] },
-  ];
 }
 
 function userMounts(cfg: ContainerConfig, ctx: SpecContext): Mount[] {

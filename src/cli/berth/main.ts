@@ -154,11 +154,10 @@ function exitCommand(root: string): string[] {
   return [process.execPath, ...(COMPILED ? [] : [Bun.main]), "--root", root, "internal", "exit"];
 }
 
-/** Verbs that create or start containers: they load the engine's whole run path up front. */
-const STARTS_CONTAINERS = new Set(["run", "create", "start", "restart"]);
-
-async function withEngine<T>(root: string, reconcile: boolean, fn: (e: Engine) => Promise<T>, startsContainers = false): Promise<T> {
-  const [{ openEngine }] = await Promise.all([import("../../engine/engine.ts"), startsContainers ? import("../../engine/run-path.ts") : undefined]);
+// The engine loads each operation's code on first use (engine.ts). No verb preloads its path: in
+// the compiled executable every module is in memory already and only its top level runs late.
+async function withEngine<T>(root: string, reconcile: boolean, fn: (e: Engine) => Promise<T>): Promise<T> {
+  const { openEngine } = await import("../../engine/engine.ts");
   trace("engine loaded");
   const engine = openEngine(root, { exitCommand: exitCommand(root), network: networkOptions() });
   trace("engine open");
@@ -247,14 +246,13 @@ export async function main(argv: string[]): Promise<number> {
   }
   const other = await otherModule(verb, rest, g.root);
   if (other !== null) return other;
-  const starts = STARTS_CONTAINERS.has(verb === "container" ? g.rest[1] ?? "" : verb);
   // Everything this command will load, asked for at once: Bun loads the graphs side by side.
   // (A failure surfaces where each module is awaited below.)
-  void Promise.all([import("./container.ts"), import("./args.ts"), import("../../engine/engine.ts"), starts ? import("../../engine/run-path.ts") : undefined]).catch(() => {});
+  void Promise.all([import("./container.ts"), import("./args.ts"), import("../../engine/engine.ts")]).catch(() => {});
   const found = await findCommand(g.rest);
   if (!found) throw new UsageError(`berth: '${g.rest.join(" ")}' is not a berth command.\nSee 'berth --help'`);
   const { runParsed } = await import("./args.ts");
-  return runParsed(found.cmd.spec, found.argv, io, (parsed) => withEngine(g.root, !found.cmd.noReconcile, (engine) => found.cmd.run(engine, parsed, io), starts));
+  return runParsed(found.cmd.spec, found.argv, io, (parsed) => withEngine(g.root, !found.cmd.noReconcile, (engine) => found.cmd.run(engine, parsed, io)));
 }
 
 /** Runs the command line and exits with its status (no top-level await: a bundle may be CommonJS). */

@@ -1,0 +1,77 @@
+// `berth create`: the image resolved, every option checked and the container recorded, with its
+// directory and volumes; nothing runs yet (start.ts does that).
+import { mkdirSync } from "node:fs";
+import type { CreateOptions, Engine } from "./engine.ts";
+import { checkNetworksExist } from "./network.ts";
+import { buildConfig, type CreateRequest, type ImageInfo } from "./config.ts";
+import { EngineError, UsageError } from "./errors.ts";
+import { newContainerId, randomName, validName } from "./names.ts";
+import type { ContainerRow } from "./types.ts";
+import { trace } from "../sys/trace.ts";
+
+export function resolveImage(engine: Engine, ref: string): ImageInfo {
+  let img;
+  try {
+    img = engine.images.resolve(ref);
+  } catch (e) {
+    throw new EngineError(`invalid reference format: ${(e as Error).message}`);
+  }
+  if (!img) throw new EngineError(`Unable to find image '${ref}' locally (berth does not pull: load it with \`berth load\` or \`berth import\`)`);
+  return { ref, id: img.id, config: img.config };
+}
+
+/** `berth create`: validates everything first, then records the container; nothing runs yet. */
+export async function createContainer(engine: Engine, req: CreateRequest, opts: CreateOptions = {}): Promise<ContainerRow> {
+  if (req.name !== undefined && !validName(req.name)) {
+    throw new UsageError(`Invalid container name (${req.name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
+  }
+  trace("create: begin");
+  const image = resolveImage(engine, req.image);
+  trace("create: image resolved");
+  const id = newContainerId();
+  const config = buildConfig(req, image, id);
+  if (config.network.startsWith("container:")) {
+    // Joined by ID, so a rename of the other container does not break this one.
+    const other = engine.find(config.network.slice("container:".length));
+    config.network = `container:${other.id}`;
+  } else {
+    checkNetworksExist(engine, config.network);
+  }
+  if (config.network === "host" && config.publish.length) engine.warn("Published ports are discarded when using host network mode");
+  const name = req.name ?? randomName((n) => engine.store.nameTaken(n));
+  if (req.name !== undefined && engine.store.nameTaken(req.name)) {
+    const other = engine.store.byName(req.name)!;
+    throw new EngineError(`Conflict. The container name "/${req.name}" is already in use by container "${other.id}". You have to remove (or rename) that container to be able to reuse that name.`);
+  }
+  // Volumes get their names now, so the stored config says exactly what is mounted.
+  for (const m of config.mounts) if (m.kind === "volume" && m.source === "") m.source = newContainerId();
+  const lock = await engine.lock(id);
+  let keep = false;
+  try {
+    const row: ContainerRow = {
+      id, name, state: "creating", createdAt: Date.now(), pid: 0, pidStart: "", monitorPid: 0, startedAt: 0, finishedAt: 0,
+      exitCode: null, oomKilled: false, error: "", restartCount: 0, stoppedByUser: false, config,
+    };
+    engine.store.insert(row);
+    try {
+      mkdirSync(engine.paths.container(id), { recursive: true, mode: 0o711 });
+      for (const m of config.mounts) {
+        if (m.kind !== "volume") continue;
+        const anonymous = !(req.volumes ?? []).some((v) => v.startsWith(`${m.source}:`));
+        engine.volumes.create(m.source, {}, anonymous);
+      }
+      trace("create: recorded");
+      if (opts.forRun) {
+        engine.heldForRun.set(id, lock);
+        keep = true;
+        return row;
+      }
+      return engine.store.updated(row, { state: "created" });
+    } catch (e) {
+      engine.removeLocked(engine.store.get(id) ?? row, { volumes: true });
+      throw e;
+    }
+  } finally {
+    if (!keep) engine.unlock(lock, id);
+  }
+}

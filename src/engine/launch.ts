@@ -1,0 +1,50 @@
+// The monitor's command line for one run of a container: its files and sockets, the OOM report,
+// the exit hook, the terminal; stage 0 (berth-init) follows it after "--" (see start.ts).
+import { join } from "node:path";
+import { openCgroup } from "../cgroups/index.ts";
+import type { Engine, StartOptions } from "./engine.ts";
+import { MONITOR_BINARY, monitorArgs } from "./monitor.ts";
+import type { ContainerRow } from "./types.ts";
+
+/** How the runtime starts stage 0: behind the monitor, which holds the container's stdio. */
+export interface Stage0 {
+  launcher: string[];
+  consoleSocket: string | undefined;
+  stdio: ["ignore", "ignore", "ignore"];
+}
+
+/** The monitor's exit hook; a foreground client settles its container itself while it holds
+ *  the container's lock, so the monitor runs the hook only if that lock is free (the client was
+ *  killed meanwhile) — a flock probe in the monitor instead of a whole berth process. */
+export function exitHookFor(engine: Engine, row: ContainerRow, foreground: boolean): { exitCommand?: string[]; exitCommandUnlessLocked?: string } {
+  if (!engine.opts.exitCommand) return {};
+  const clientSettles = foreground && row.config.restart.name === "no" && !(row.config.tty && row.config.openStdin);
+  return { exitCommand: [...engine.opts.exitCommand, row.id], ...(clientSettles ? { exitCommandUnlessLocked: engine.paths.lock(row.id) } : {}) };
+}
+
+function oomFile(id: string): string | undefined {
+  try {
+    const paths = openCgroup({ containerId: id }).paths();
+    if (paths.memory) return join(paths.memory, "memory.oom_control");
+    if (paths.unified) return join(paths.unified, "memory.events");
+  } catch { /* no cgroups: no OOM report */ }
+  return undefined;
+}
+
+/** The monitor and its arguments for this run of the container. */
+export function monitorStage0(engine: Engine, row: ContainerRow, opts: StartOptions): Stage0 {
+  const id = row.id;
+  const paths = engine.paths;
+  const cfg = row.config;
+  const launcher = monitorArgs({
+    command: ["-"], pidFile: paths.pidFile(id), logPath: paths.log(id), logMaxBytes: cfg.logMaxBytes,
+    exitFile: paths.exitFile(id), oomFile: oomFile(id), oomBase: 0, tty: cfg.tty,
+    consoleSocket: cfg.tty ? paths.consoleSocket(id) : undefined, stdin: cfg.openStdin, attachSocket: paths.attachSocket(id),
+    ...exitHookFor(engine, row, opts.foreground ?? false), passFds: [3, 4],
+    ttySize: opts.consoleSize ? { rows: opts.consoleSize.height, cols: opts.consoleSize.width } : undefined,
+  }).slice(0, -1); // stage 0 (berth-init and its arguments) follows after "--"
+  return {
+    launcher: [MONITOR_BINARY, ...launcher], consoleSocket: cfg.tty ? paths.consoleSocket(id) : undefined,
+    stdio: ["ignore", "ignore", "ignore"],
+  };
+}
