@@ -4,6 +4,7 @@ export { type CgroupManager, type CgroupMkdir, type OpenCgroupOptions, openCgrou
 export { type CgroupStats, type BlkioEntry, runcStatsEvent, runcOomEvent, hugepageSizes } from "./stats.ts";
 export { CgroupError } from "./files.ts";
 export { validateResources, type FieldLabel } from "./resources.ts";
+export { swapAccounting } from "./features.ts";
 export { parseCgroupsPath } from "./path.ts";
 export { sharesToWeight, weightToShares, blkioWeightToIoWeight, swapToV2, parseBytes } from "./convert.ts";
 export { deviceProgram, encodeProgram } from "./device-program.ts";

@@ -42,6 +42,10 @@ export interface CgroupManager {
   stats(): CgroupStats;
   /** OOM kills inside the group so far (0 when no memory controller is in use) */
   oomKillCount(): number;
+  /** the control file whose oom_kill counter counts those kills (v1 memory.oom_control, v2
+   *  memory.events), for a process that watches it (the engine's monitor); undefined without a
+   *  memory controller */
+  oomEventsFile(): string | undefined;
   killAll(signal?: number): void;
   /** kill leftovers, then remove the group everywhere (retrying while the kernel releases it) */
   destroy(): void;
@@ -439,10 +443,14 @@ class Manager implements CgroupManager {
   }
 
   oomKillCount(): number {
+    const file = this.oomEventsFile();
+    return file ? parseFlatKeyed(readControl(file)).oom_kill ?? 0 : 0;
+  }
+
+  oomEventsFile(): string | undefined {
     const home = this.find("memory");
-    if (!home) return 0;
-    if (home.version === 1) return parseFlatKeyed(readControl(join(home.dir, "memory.oom_control"))).oom_kill ?? 0;
-    return parseFlatKeyed(readControl(join(home.dir, "memory.events"))).oom_kill ?? 0;
+    if (!home) return undefined;
+    return join(home.dir, home.version === 1 ? "memory.oom_control" : "memory.events");
   }
 
   killAll(signal: number = SIGKILL): void {

@@ -1,6 +1,5 @@
 // The monitor's command line for one run of a container: its files and sockets, the OOM report,
 // the exit hook, the terminal; stage 0 (berth-init) follows it after "--" (see start.ts).
-import { join } from "node:path";
 import { openCgroup } from "../cgroups/index.ts";
 import type { Engine, StartOptions } from "./engine.ts";
 import { MONITOR_BINARY, monitorArgs } from "./monitor.ts";
@@ -22,11 +21,10 @@ export function exitHookFor(engine: Engine, row: ContainerRow, foreground: boole
   return { exitCommand: [...engine.opts.exitCommand, row.id], ...(clientSettles ? { exitCommandUnlessLocked: engine.paths.lock(row.id) } : {}) };
 }
 
+/** The file the monitor watches for the container's OOM kills (the cgroups know which). */
 function oomFile(id: string): string | undefined {
   try {
-    const paths = openCgroup({ containerId: id }).paths();
-    if (paths.memory) return join(paths.memory, "memory.oom_control");
-    if (paths.unified) return join(paths.unified, "memory.events");
+    return openCgroup({ containerId: id }).oomEventsFile();
   } catch { /* no cgroups: no OOM report */ }
   return undefined;
 }

@@ -9,6 +9,7 @@ import { CAPABILITY_NAMES, capabilitiesFromMask } from "../security/capabilities
 import { defaultSeccompFor } from "../security/default-profile.ts";
 import { DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, defaultRlimits } from "../security/defaults.ts";
 import type { Seccomp } from "../oci/spec.ts";
+import { swapAccounting } from "../cgroups/features.ts";
 import type { ContainerConfig } from "./types.ts";
 import { resolveUser } from "./users.ts";
 import { mergeEnv } from "./options.ts";
@@ -67,12 +68,6 @@ export interface SpecContext {
 }
 
 const CPU_PERIOD = 100_000;
-
-/** Whether the kernel accounts swap (v1 memsw files, v2 memory.swap.max); without it docker drops swap limits. */
-export function swapAccounting(): boolean {
-  return existsSync("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes") || existsSync("/sys/fs/cgroup/memory.swap.max")
-    || existsSync("/sys/fs/cgroup/unified/memory.swap.max");
-}
 
 export function resourcesOf(cfg: ContainerConfig, canLimitSwap = swapAccounting()): LinuxResources | undefined {
   const r = cfg.resources;

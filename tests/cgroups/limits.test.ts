@@ -43,6 +43,8 @@ describe("memory", () => {
     await p.exited;
     expect(p.signalCode).toBe("SIGKILL");
     expect(m.oomKillCount()).toBeGreaterThanOrEqual(1);
+    // the file the engine's monitor watches for the same count
+    expect(readFileSync(m.oomEventsFile()!, "utf8")).toMatch(/^oom_kill [1-9]/m);
     const s = m.stats();
     expect(s.memory.limit).toBe(limit);
     // usage ran into the ceiling (failcnt is not reliable here: v1 leaves it at 0 when memsw is set)

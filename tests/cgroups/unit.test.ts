@@ -1,13 +1,16 @@
 // Pure parts: mountinfo parsing, layout rules, path resolution, v2 conversions, planning errors,
 // the eBPF device program and the runc stats shape. No kernel state is touched.
 import { describe, expect, test } from "bun:test";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { parseMountinfo, parseProcCgroup } from "../../src/cgroups/mountinfo.ts";
 import { discoverHierarchies } from "../../src/cgroups/layout.ts";
 import { cgroupDir, parseCgroupsPath } from "../../src/cgroups/path.ts";
 import { planResources, type Homes } from "../../src/cgroups/resources.ts";
 import {
   blkioWeightToIoWeight, CgroupError, deviceProgram, detectLayout, encodeProgram, parseBytes, runcStatsEvent,
-  sharesToWeight, swapToV2, weightToShares, type CgroupStats,
+  sharesToWeight, swapAccounting, swapToV2, weightToShares, type CgroupStats,
 } from "../../src/cgroups/index.ts";
 
 const HYBRID = `31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
@@ -204,5 +207,25 @@ describe("runc stats event", () => {
     // minor 0 is dropped, as Go's omitempty does in runc
     expect(e.data.blkio).toEqual({ ioServiceBytesRecursive: [{ major: 8, op: "Read", value: 4096 }] });
     expect(e.data.hugetlb).toEqual({ "2MB": { failcnt: 0 } });
+  });
+});
+
+describe("host features", () => {
+  test("swapAccounting: v1 memsw files, v2 memory.swap.max at the root or under unified/", () => {
+    const root = mkdtempSync(join(tmpdir(), "berth-cg-features-"));
+    try {
+      expect(swapAccounting(root)).toBe(false);
+      mkdirSync(join(root, "memory"));
+      writeFileSync(join(root, "memory/memory.limit_in_bytes"), "");
+      expect(swapAccounting(root)).toBe(false);
+      writeFileSync(join(root, "memory/memory.memsw.limit_in_bytes"), "");
+      expect(swapAccounting(root)).toBe(true);
+      rmSync(join(root, "memory"), { recursive: true });
+      mkdirSync(join(root, "unified"));
+      writeFileSync(join(root, "unified/memory.swap.max"), "");
+      expect(swapAccounting(root)).toBe(true);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });
