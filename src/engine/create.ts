@@ -1,7 +1,7 @@
 // `berth create`: the image resolved, every option checked and the container recorded, with its
 // directory and volumes; nothing runs yet (start.ts does that).
 import { mkdirSync } from "node:fs";
-import type { CreateOptions, Engine } from "./engine.ts";
+import type { CreateOptions, Engine } from "./handle.ts";
 import { checkNetworksExist } from "./network.ts";
 import { buildConfig, type CreateRequest, type ImageInfo } from "./config.ts";
 import { EngineError, UsageError } from "./errors.ts";

@@ -6,18 +6,18 @@
 // This file is the handle: the root, the stores, the locks and the view of a container's state.
 // Every operation lives in a file of its own, as a function taking the engine (create.ts,
 // start.ts, run-attached.ts, stop.ts, kill.ts, remove.ts, pause.ts, rename.ts, wait.ts,
-// reconcile.ts, restart.ts, teardown.ts, reset.ts; network.ts is the network glue, prepare.ts the
-// rootfs and spec of a run, launch.ts the monitor's command line). The Engine's methods only
-// delegate to those files. Methods rather than bare functions, because:
-// - call sites stay `engine.start(ref)` (the CLI, and the API service, compose and build to come),
-//   and one operation calls another through the handle (`engine.teardown(row)`) without
+// reconcile.ts, restart.ts, teardown.ts, prune.ts, reset.ts; network.ts is the network glue, prepare.ts the
+// rootfs and spec of a run, launch.ts the monitor's command line), and the handle's methods only
+// delegate to them. Methods rather than bare functions, because:
+// - call sites stay `engine.start(ref)` (the CLI, and the API service, compose and build to
+//   come), and one operation calls another through the handle (`engine.teardown(row)`) without
 //   importing its file;
-// - start-up: a command loads the file of an operation when it first calls it (LAZY below, the
-//   one list of what loads late), so `ps`, `logs` and `inspect` load neither the image store,
-//   nor the runtime, cgroups or the spec builder. An operation file imports what it needs
-//   statically: whoever loads it is about to use it.
-// The library surface for front ends (these methods, the functions of exec.ts, cp.ts, stats.ts,
-// logs.ts, inspect.ts, list.ts and their types) is index.ts.
+// - start-up: a method loads its operation's file on the first call (LAZY below, the one list of
+//   what loads late), so `ps`, `logs` and `inspect` load neither the image store nor the runtime,
+//   cgroups or the spec builder. An operation file imports what it uses statically: whoever
+//   loads it is about to use it.
+// The Engine type (with every method's documentation) is in handle.ts, which the operation files
+// import instead of this file: no import circle. index.ts is the library surface for front ends.
 import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { ImageStore } from "../image/store.ts";
@@ -28,8 +28,9 @@ import { readExitFile, type ExitRecord } from "./monitor.ts";
 import { ContainerStore } from "./store.ts";
 import { EnginePaths, DEFAULT_ENGINE_ROOT } from "./paths.ts";
 import { Volumes } from "./volumes.ts";
-import type { CreateRequest, ImageInfo } from "./config.ts";
-import type { ContainerRow, PortPublish } from "./types.ts";
+import type { CreateRequest } from "./config.ts";
+import type { ContainerView, Engine, EngineOptions } from "./handle.ts";
+import type { ContainerRow } from "./types.ts";
 
 // What loads on first use: require() (Bun loads ES modules synchronously through it) keeps the
 // synchronous operations synchronous; the types are the modules' own.
@@ -53,53 +54,7 @@ const LAZY = {
   prune: (): typeof import("./prune.ts") => require("./prune.ts"),
 };
 
-export interface EngineOptions {
-  /** argv that runs `berth internal exit ID` (without the ID): the monitor's exit command. */
-  exitCommand?: string[];
-  /** Network options: kernel object name prefix and default subnet (tests run side by side with their own). */
-  network?: { namePrefix?: string; defaultSubnet?: string };
-  warn?: (msg: string) => void;
-}
-
-export interface CreateOptions {
-  /** `berth run`: the container is started right after by this process. It keeps the container's
-   *  lock from creation to start and the row stays "creating" until the start begins, so if this
-   *  process dies in between, the next reconcile rolls the container back (a run that failed to
-   *  start its container leaves none), while nobody touches it as long as this process lives. */
-  forRun?: boolean;
-}
-
-export interface StartOptions {
-  /** Called once the container exists and before its process runs: attach here to miss nothing. */
-  beforeStart?: (row: ContainerRow) => Promise<void> | void;
-  /** The foreground client finalizes the container itself: no exit command unless a policy needs one. */
-  foreground?: boolean;
-  consoleSize?: { height: number; width: number };
-}
-
-/** runAttached's options: start's, and the attach session to wait for. */
-export interface RunAttachedOptions extends StartOptions {
-  /** Resolves when the attach session ends: the container exited, or the user detached. */
-  untilExit: (row: ContainerRow) => Promise<"exited" | "detached">;
-}
-
-/** What `system prune` removed, and the bytes the disk got back. */
-export interface PruneReport {
-  containers: string[];
-  images: string[];
-  volumes: string[];
-  reclaimedBytes: number;
-}
-
-/** What ps/inspect show: the stored row corrected by what the world says. */
-export interface ContainerView {
-  row: ContainerRow;
-  status: "created" | "running" | "paused" | "restarting" | "exited" | "dead" | "removing";
-  exitCode: number | null;
-  running: boolean;
-}
-
-export class Engine {
+class BerthEngine implements Engine {
   readonly paths: EnginePaths;
   readonly store: ContainerStore;
   readonly runtime: StateStore;
@@ -108,9 +63,7 @@ export class Engine {
   readonly runtimeRecords = new Map<string, ContainerRecord>();
   readonly volumes: Volumes;
   private imageStore?: ImageStore;
-  /** Locks `create({ forRun })` kept for the start that follows (taken over by lock()). */
   readonly heldForRun = new Map<string, FileLock>();
-  /** Bytes of dead commands' temporaries this process removed (opening, reconcile): `system prune` reports them. */
   reclaimed = 0;
 
   constructor(readonly root: string = DEFAULT_ENGINE_ROOT, readonly opts: EngineOptions = {}) {
@@ -137,8 +90,7 @@ export class Engine {
 
   // ---- locking ----
 
-  /** One berth at a time changes a container; others wait (a dead holder's lock is released by the
-   *  kernel). The lock a `create({ forRun })` kept is handed to this process's next taker. */
+  /** One berth at a time changes a container; others wait (a dead holder's lock is released by the kernel). */
   async lock(id: string): Promise<FileLock> {
     const held = this.heldForRun.get(id);
     if (held) {
@@ -204,133 +156,39 @@ export class Engine {
     return this.store.list().map((r) => this.observe(r));
   }
 
-  // ---- operations (each in its own file) ----
+  // ---- operations: each in its own file, loaded by its first call (documented in handle.ts) ----
 
-  /** The image a create names, resolved in the local store (berth does not pull). */
-  resolveImage(ref: string): ImageInfo {
-    return LAZY.create().resolveImage(this, ref);
-  }
-
-  /** `berth create`: validates everything first, then records the container; nothing runs yet. */
-  create(req: CreateRequest, opts: CreateOptions = {}): Promise<ContainerRow> {
-    return LAZY.create().createContainer(this, req, opts);
-  }
-
-  /** Starts a created or exited container under a new monitor. */
-  start(ref: string | ContainerRow, opts: StartOptions = {}): Promise<ContainerRow> {
-    return LAZY.start().startContainer(this, ref, opts);
-  }
-
-  /** Starts the container; the caller holds its lock. `restarting`: the exit hook restarting a
-   *  container it already finalized. */
-  startLocked(id: string, opts: StartOptions, restarting = false): Promise<ContainerRow> {
-    return LAZY.start().startLocked(this, id, opts, restarting);
-  }
-
-  /** Foreground `run`/`start -a`: start, wait for the attach session, settle (and remove with
-   *  --rm) while holding the lock throughout. Returns the container's exit code. */
-  runAttached(id: string, opts: RunAttachedOptions): Promise<number | "detached"> {
-    return LAZY.runAttached().runAttached(this, id, opts);
-  }
-
-  stop(ref: string, timeoutSec?: number): Promise<ContainerRow> {
-    return LAZY.stop().stopContainer(this, ref, timeoutSec);
-  }
-
-  kill(ref: string, signal: number): ContainerRow {
-    return LAZY.kill().killContainer(this, ref, signal);
-  }
-
-  remove(ref: string, opts: { force?: boolean; volumes?: boolean } = {}): Promise<ContainerRow> {
-    return LAZY.remove().removeContainer(this, ref, opts);
-  }
-
-  /** prune's removal: the container goes only if it is at rest (stopped, its lock free). Whether it was removed. */
-  removeIfIdle(id: string, opts: { volumes?: boolean } = {}): Promise<boolean> {
-    return LAZY.remove().removeIfIdle(this, id, opts);
-  }
-
-  /** Deletes the container's files, anonymous volumes (with volumes), image hold and row. Caller holds the lock. */
-  removeLocked(row: ContainerRow, opts: { volumes?: boolean }): void {
-    LAZY.remove().removeLocked(this, row, opts);
-  }
-
-  /** Freezes the container; `why` marks a pause another berth command will undo (commit). */
-  pause(ref: string, why = ""): ContainerRow {
-    return LAZY.pause().pauseContainer(this, ref, why);
-  }
-
-  /** Pauses for a commit by this process; reconcile thaws it if this process dies first. */
-  pauseForCommit(ref: string): ContainerRow {
-    return LAZY.pause().pauseForCommit(this, ref);
-  }
-
-  unpause(ref: string): ContainerRow {
-    return LAZY.pause().unpauseContainer(this, ref);
-  }
-
-  rename(ref: string, name: string): void {
-    LAZY.rename().renameContainer(this, ref, name);
-  }
-
-  /** Waits until the container's process is gone, then settles it; returns its exit code. */
-  waitExit(id: string, signal?: AbortSignal): Promise<number> {
-    return LAZY.wait().waitExit(this, id, signal);
-  }
-
-  /** Frees what a run holds: processes, cgroup, runtime state, network, rootfs mount, sockets. Idempotent. */
-  teardown(row: ContainerRow, killFirst = false): Promise<void> {
-    return LAZY.teardown().teardown(this, row, killFirst);
-  }
-
-  /** Records how a run ended and frees its resources. Caller holds the lock. */
-  finalizeLocked(row: ContainerRow): ContainerRow {
-    return LAZY.teardown().finalizeLocked(this, row);
-  }
-
-  finalize(row: ContainerRow): Promise<ContainerRow> {
-    return LAZY.teardown().finalize(this, row);
-  }
-
-  /** Settles rows a killed berth left in flight (their lock is free). */
-  reconcile(): Promise<void> {
-    return LAZY.reconcile().reconcile(this);
-  }
-
-  /** `berth internal exit ID`, run by the monitor once the container ended: settle, then --rm or restart. */
-  onExit(id: string): Promise<void> {
-    return LAZY.restart().onExit(this, id);
-  }
-
-  /** `berth start --all` at boot: every container whose policy says it should be running. */
-  startAll(): Promise<{ started: string[]; failed: { name: string; error: string }[] }> {
-    return LAZY.restart().startAll(this);
-  }
-
-  /** The ports as bound (a random host port is known only once the network published it). */
-  publishedPorts(row: ContainerRow): Promise<PortPublish[]> {
-    return LAZY.network().publishedPorts(this, row);
-  }
-
-  /** Bytes a container's own files take (writable layer, log, exit file, /etc files): what its removal gives back. */
-  diskUsage(id: string): number {
-    return LAZY.prune().diskUsage(this, id);
-  }
-
-  /** `berth system prune`: stopped containers, dangling images, unused anonymous volumes with `volumes`, dead temporaries. */
-  prune(opts: { volumes?: boolean } = {}): Promise<PruneReport> {
-    return LAZY.prune().pruneSystem(this, opts);
-  }
-
-  /** `berth system reset`: every container removed, then every network's kernel objects. Images stay. */
-  reset(): Promise<{ containers: number }> {
-    return LAZY.reset().resetEngine(this);
-  }
+  resolveImage: Engine["resolveImage"] = (ref) => LAZY.create().resolveImage(this, ref);
+  create: Engine["create"] = (req, opts = {}) => LAZY.create().createContainer(this, req, opts);
+  start: Engine["start"] = (ref, opts = {}) => LAZY.start().startContainer(this, ref, opts);
+  startLocked: Engine["startLocked"] = (id, opts, restarting = false) => LAZY.start().startLocked(this, id, opts, restarting);
+  runAttached: Engine["runAttached"] = (id, opts) => LAZY.runAttached().runAttached(this, id, opts);
+  stop: Engine["stop"] = (ref, timeoutSec) => LAZY.stop().stopContainer(this, ref, timeoutSec);
+  kill: Engine["kill"] = (ref, signal) => LAZY.kill().killContainer(this, ref, signal);
+  remove: Engine["remove"] = (ref, opts = {}) => LAZY.remove().removeContainer(this, ref, opts);
+  removeIfIdle: Engine["removeIfIdle"] = (id, opts = {}) => LAZY.remove().removeIfIdle(this, id, opts);
+  removeLocked: Engine["removeLocked"] = (row, opts) => LAZY.remove().removeLocked(this, row, opts);
+  pause: Engine["pause"] = (ref, why = "") => LAZY.pause().pauseContainer(this, ref, why);
+  pauseForCommit: Engine["pauseForCommit"] = (ref) => LAZY.pause().pauseForCommit(this, ref);
+  unpause: Engine["unpause"] = (ref) => LAZY.pause().unpauseContainer(this, ref);
+  rename: Engine["rename"] = (ref, name) => LAZY.rename().renameContainer(this, ref, name);
+  waitExit: Engine["waitExit"] = (id, signal) => LAZY.wait().waitExit(this, id, signal);
+  teardown: Engine["teardown"] = (row, killFirst = false) => LAZY.teardown().teardown(this, row, killFirst);
+  finalizeLocked: Engine["finalizeLocked"] = (row) => LAZY.teardown().finalizeLocked(this, row);
+  finalize: Engine["finalize"] = (row) => LAZY.teardown().finalize(this, row);
+  reconcile: Engine["reconcile"] = () => LAZY.reconcile().reconcile(this);
+  onExit: Engine["onExit"] = (id) => LAZY.restart().onExit(this, id);
+  startAll: Engine["startAll"] = () => LAZY.restart().startAll(this);
+  publishedPorts: Engine["publishedPorts"] = (row) => LAZY.network().publishedPorts(this, row);
+  diskUsage: Engine["diskUsage"] = (id) => LAZY.prune().diskUsage(this, id);
+  prune: Engine["prune"] = (opts = {}) => LAZY.prune().pruneSystem(this, opts);
+  reset: Engine["reset"] = () => LAZY.reset().resetEngine(this);
 }
 
 export function openEngine(root: string = DEFAULT_ENGINE_ROOT, opts: EngineOptions = {}): Engine {
-  return new Engine(root, opts);
+  return new BerthEngine(root, opts);
 }
 
 export { DEFAULT_ENGINE_ROOT };
-export type { CreateRequest };
+export type { ContainerView, CreateRequest, Engine, EngineOptions };
+export type { CreateOptions, PruneReport, RemoveOptions, RunAttachedOptions, StartAllResult, StartOptions } from "./handle.ts";

@@ -1,7 +1,7 @@
 // `berth kill`: a signal to the container's init (SIGKILL thaws a paused container so it dies).
 import { openCgroup } from "../cgroups/index.ts";
 import { kill } from "../sys/libc.ts";
-import type { Engine } from "./engine.ts";
+import type { Engine } from "./handle.ts";
 import { EngineError } from "./errors.ts";
 import type { ContainerRow } from "./types.ts";
 

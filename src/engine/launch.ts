@@ -1,7 +1,7 @@
 // The monitor's command line for one run of a container: its files and sockets, the OOM report,
 // the exit hook, the terminal; stage 0 (berth-init) follows it after "--" (see start.ts).
 import { openCgroup } from "../cgroups/index.ts";
-import type { Engine, StartOptions } from "./engine.ts";
+import type { Engine, StartOptions } from "./handle.ts";
 import { MONITOR_BINARY, monitorArgs } from "./monitor.ts";
 import type { ContainerRow } from "./types.ts";
 

@@ -4,7 +4,7 @@
 // a network.
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import type { Engine } from "./engine.ts";
+import type { Engine } from "./handle.ts";
 import { UsageError } from "./errors.ts";
 import type { ContainerRow, PortPublish } from "./types.ts";
 

@@ -1,7 +1,7 @@
 // `berth pause` / `unpause`: the container's cgroup frozen and thawed. A commit pauses through
 // pauseForCommit, which marks whose pause it is so that reconcile can undo it if that berth dies.
 import { openCgroup } from "../cgroups/index.ts";
-import type { Engine } from "./engine.ts";
+import type { Engine } from "./handle.ts";
 import { EngineError } from "./errors.ts";
 import { commitPauseMark } from "./reconcile.ts";
 import type { ContainerRow } from "./types.ts";

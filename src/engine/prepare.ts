@@ -6,7 +6,7 @@ import type { Spec } from "../oci/spec.ts";
 import { mountContainerRootfs } from "../storage/overlay.ts";
 import { writeContainerFiles, writeHostNetworkFiles } from "../network/files.ts";
 import { cachedDefaultSeccomp, seccompCacheDir } from "../runtime/seccomp-cache.ts";
-import type { Engine } from "./engine.ts";
+import type { Engine } from "./handle.ts";
 import { buildSpec } from "./spec.ts";
 import { EngineError } from "./errors.ts";
 import type { ContainerRow } from "./types.ts";

@@ -4,7 +4,7 @@
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { treeSize } from "../storage/fsutil.ts";
-import type { Engine, PruneReport } from "./engine.ts";
+import type { Engine, PruneReport } from "./handle.ts";
 
 /** Bytes a container's own files take (writable layer, log, exit file, /etc files): what its
  *  removal gives back. Not its image's, and not through its mounted root filesystem. */

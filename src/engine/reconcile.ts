@@ -3,7 +3,7 @@
 // teardown only when a row needs it). See README.md, "Crash safety".
 import { isAlive, isRunning, processStartTime } from "../runtime/proc.ts";
 import { removeDeadTemporaries } from "../storage/temp.ts";
-import type { Engine } from "./engine.ts";
+import type { Engine } from "./handle.ts";
 
 /** The error field of a container paused by a commit: this, then the committing berth's pid. */
 const COMMIT_PAUSE = "paused for commit by berth pid ";

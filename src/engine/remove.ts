@@ -6,7 +6,7 @@ import { openCgroup } from "../cgroups/index.ts";
 import { unmountContainerRootfs } from "../storage/overlay.ts";
 import { replenishReserve } from "../storage/space.ts";
 import { kill } from "../sys/libc.ts";
-import type { Engine } from "./engine.ts";
+import type { Engine } from "./handle.ts";
 import { EngineError } from "./errors.ts";
 import { overlayMounted } from "./teardown.ts";
 import type { ContainerRow } from "./types.ts";

@@ -1,5 +1,5 @@
 // `berth rename`: a new name, unique like every name (the store's UNIQUE(name) decides races).
-import type { Engine } from "./engine.ts";
+import type { Engine } from "./handle.ts";
 import { EngineError, UsageError } from "./errors.ts";
 import { validName } from "./names.ts";
 

@@ -1,6 +1,6 @@
 // `berth system reset`: every container removed (stopped first), then every network's kernel
 // objects, rules, leases and files, as after a reboot-like clean-up. Images stay.
-import type { Engine } from "./engine.ts";
+import type { Engine } from "./handle.ts";
 import { engineNetworks } from "./network.ts";
 
 export async function resetEngine(engine: Engine): Promise<{ containers: number }> {

@@ -1,7 +1,7 @@
 // Restart policies: the monitor's exit hook (`berth internal exit ID`) settles a container that
 // ended and removes it (--rm) or starts it again per policy, with docker's back-off; and
 // `berth start --all` at boot.
-import type { Engine } from "./engine.ts";
+import type { Engine } from "./handle.ts";
 import type { ContainerRow } from "./types.ts";
 
 /** `berth internal exit ID`, run by the monitor once the container ended: settle, then --rm or restart. */

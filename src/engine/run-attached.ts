@@ -1,7 +1,7 @@
 // Foreground `run` and `start -a`: the container started, the caller's attach session waited
 // for, the container settled (and removed with --rm), all under one hold of its lock.
 import { trace } from "../sys/trace.ts";
-import type { Engine, RunAttachedOptions } from "./engine.ts";
+import type { Engine, RunAttachedOptions } from "./handle.ts";
 import { waitForRun } from "./wait.ts";
 
 /**

@@ -9,7 +9,7 @@ import { startContainer as runtimeStart } from "../runtime/start.ts";
 import type { InitProcess } from "../runtime/native.ts";
 import { kill } from "../sys/libc.ts";
 import { trace } from "../sys/trace.ts";
-import type { Engine, StartOptions } from "./engine.ts";
+import type { Engine, StartOptions } from "./handle.ts";
 import { EngineError, commandFailure, EXIT_ENGINE } from "./errors.ts";
 import { monitorStage0 } from "./launch.ts";
 import { setupBridge, usesBridge } from "./network.ts";

@@ -3,7 +3,7 @@
 import { isAlive } from "../runtime/proc.ts";
 import { openCgroup } from "../cgroups/index.ts";
 import { kill } from "../sys/libc.ts";
-import type { Engine } from "./engine.ts";
+import type { Engine } from "./handle.ts";
 import { parseSignal } from "./options.ts";
 import type { ContainerRow } from "./types.ts";
 import { waitForRun } from "./wait.ts";

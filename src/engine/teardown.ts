@@ -8,7 +8,7 @@ import { openCgroup } from "../cgroups/index.ts";
 import { unmountContainerRootfs } from "../storage/overlay.ts";
 import { kill } from "../sys/libc.ts";
 import { trace } from "../sys/trace.ts";
-import type { Engine } from "./engine.ts";
+import type { Engine } from "./handle.ts";
 import { releaseEndpoint, usesBridge } from "./network.ts";
 import type { ContainerRow } from "./types.ts";
 

@@ -1,7 +1,7 @@
 // Waiting for a container's run to end: on its exit file (the monitor writes it), or on its
 // init and monitor being gone when no exit file will ever come.
 import { isAlive, isRunning } from "../runtime/proc.ts";
-import type { Engine } from "./engine.ts";
+import type { Engine } from "./handle.ts";
 import { EngineError } from "./errors.ts";
 import { waitExitFile } from "./monitor.ts";
 import type { ContainerRow } from "./types.ts";
