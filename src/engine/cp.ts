@@ -26,7 +26,7 @@ import { ContainerTree, reopen, type Dir } from "./container-fs.ts";
 
 const O_CLOEXEC = 0o2000000;
 
-interface CopyOptions {
+export interface CopyOptions {
   archive?: boolean;
   followLink?: boolean;
 }

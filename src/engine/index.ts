@@ -1,0 +1,34 @@
+// The engine as a library: everything a front end (the CLI, a Docker Engine API service, compose,
+// build) needs to drive containers, with typed requests and results; no front end imports from
+// another front end (src/cli) to do engine work. See README.md, "The library surface".
+//
+// Open a root with openEngine(); the container lifecycle is the Engine's methods (create, start,
+// runAttached, stop, kill, remove, pause, unpause, rename, waitExit, …: handle.ts documents
+// each), whose code loads on first call. The other operations are functions taking the engine.
+// Importing this file loads all of them at once (exec, cp, stats and logs reach the runtime,
+// cgroups and the storage code): right for a long-lived service; a short command imports the
+// file of the one operation it runs, as cli/berth does.
+export { openEngine, DEFAULT_ENGINE_ROOT } from "./engine.ts";
+export type {
+  ContainerView, Engine, EngineOptions, RemoveOptions, RunAttachedOptions, StartAllResult, StartOptions,
+} from "./handle.ts";
+export type { CreateRequest, ImageInfo } from "./config.ts";
+export type { BindMount, ContainerConfig, ContainerRow, PortPublish, ResourceLimits, RestartPolicy, StoredState } from "./types.ts";
+export { EngineError, NotFoundError, UsageError, EXIT_ENGINE, EXIT_CANNOT_INVOKE, EXIT_NOT_FOUND } from "./errors.ts";
+export { parseSignal } from "./options.ts";
+
+// exec and top: a command in a running container; its processes.
+export { execProcess, containerTop, type ExecRequest } from "./exec.ts";
+// cp: files between the host and a container (running or not).
+export { copyFromContainer, copyToContainer, type CopyOptions } from "./cp.ts";
+// stats: one sample of a container's cgroup and network counters; docker's row from two samples.
+export { sampleStats, statsRow, type StatsSample } from "./stats.ts";
+// inspect and ps: docker's JSON shapes of a container.
+export { inspectObject, psObject, statusText, portsText } from "./inspect.ts";
+// logs and attach: the monitor's log read back (tail, since/until, follow), its attach socket.
+export {
+  attach, parseSince, readLog, writeLogs,
+  type AttachOptions, type AttachSession, type LogReadOptions, type LogRecord, type LogSink, type LogWriteOptions,
+} from "./logs.ts";
+// volumes: named and anonymous volumes (engine.volumes).
+export type { Volumes, VolumeInfo } from "./volumes.ts";
