@@ -10,7 +10,7 @@
 // file of the one operation it runs, as cli/berth does.
 export { openEngine, DEFAULT_ENGINE_ROOT } from "./engine.ts";
 export type {
-  ContainerView, Engine, EngineOptions, RemoveOptions, RunAttachedOptions, StartAllResult, StartOptions,
+  ContainerView, CreateOptions, Engine, EngineOptions, PruneReport, RemoveOptions, RunAttachedOptions, StartAllResult, StartOptions,
 } from "./handle.ts";
 export type { CreateRequest, ImageInfo } from "./config.ts";
 export type { BindMount, ContainerConfig, ContainerRow, PortPublish, ResourceLimits, RestartPolicy, StoredState } from "./types.ts";
