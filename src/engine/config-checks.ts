@@ -13,6 +13,8 @@ import { SeccompError, seccompRecords } from "../security/seccomp.ts";
 import type { Seccomp } from "../oci/spec.ts";
 import { UsageError } from "./errors.ts";
 import type { ContainerConfig } from "./types.ts";
+import { hostCapabilities, hostInitBinary, INIT_CANDIDATES } from "./host.ts";
+import { resourcesOf } from "./limits.ts";
 
 /** The spec fields our flags become, for messages (see spec.ts resourcesOf). */
 const RESOURCE_FLAGS: Record<string, string> = {
@@ -76,8 +78,6 @@ function checkSysctls(cfg: ContainerConfig): void {
 function checkResources(cfg: ContainerConfig): void {
   const r = cfg.resources;
   if (r.memory === undefined && r.memorySwap === undefined && r.cpus === undefined && r.cpuShares === undefined && r.pidsLimit === undefined) return;
-  // spec.ts only when a limit is given: `create` without one need not load it.
-  const { resourcesOf } = require("./spec.ts") as typeof import("./spec.ts");
   try {
     validateResources(resourcesOf(cfg, true) ?? {}, (field) => RESOURCE_FLAGS[field] ?? field);
   } catch (e) {
@@ -102,7 +102,6 @@ function checkSeccomp(cfg: ContainerConfig): void {
 function checkCapabilities(cfg: ContainerConfig): void {
   const named = cfg.capAdd.filter((c) => c !== "ALL" && !cfg.capDrop.includes(c));
   if (cfg.privileged || named.length === 0) return;
-  const { hostCapabilities } = require("./spec.ts") as typeof import("./spec.ts");
   const host = new Set(hostCapabilities());
   const missing = named.filter((c) => !host.has(c));
   if (missing.length) {
@@ -112,7 +111,6 @@ function checkCapabilities(cfg: ContainerConfig): void {
 
 function checkInit(cfg: ContainerConfig): void {
   if (!cfg.init) return;
-  const { hostInitBinary, INIT_CANDIDATES } = require("./spec.ts") as typeof import("./spec.ts");
   if (!hostInitBinary()) throw new UsageError(`--init needs tini on the host (looked for ${INIT_CANDIDATES.join(", ")}); install it: apt-get install tini`);
 }
 

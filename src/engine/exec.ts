@@ -4,7 +4,7 @@ import { readFileSync } from "node:fs";
 import type { Process } from "../oci/spec.ts";
 import { execInContainer } from "../runtime/exec.ts";
 import { openCgroup } from "../cgroups/index.ts";
-import { hostCapabilities } from "./spec.ts";
+import { hostCapabilities } from "./host.ts";
 import type { Engine } from "./engine.ts";
 import { EngineError, EXIT_CANNOT_INVOKE, EXIT_NOT_FOUND } from "./errors.ts";
 import { expandEnv, mergeEnv, readEnvFile } from "./options.ts";

@@ -1,57 +1,24 @@
 // The OCI runtime spec for a container, derived from its ContainerConfig at each start: docker's
 // defaults (mounts, namespaces, capabilities, seccomp, masked paths) fitted to this host
 // (rlimits never above the caller's hard limits), then the user's flags on top.
-import { existsSync, lstatSync, readdirSync, readFileSync } from "node:fs";
-import type { Device, LinuxResources, Mount, Namespace, Spec } from "../oci/spec.ts";
+import type { Mount, Namespace, Spec } from "../oci/spec.ts";
 import { OCI_VERSION } from "../oci/version.ts";
 import { defaultCapabilities } from "../security/capabilities.ts";
-import { CAPABILITY_NAMES, capabilitiesFromMask } from "../security/capabilities.ts";
+import { CAPABILITY_NAMES } from "../security/capabilities.ts";
 import { defaultSeccompFor } from "../security/default-profile.ts";
 import { DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, defaultRlimits } from "../security/defaults.ts";
 import type { Seccomp } from "../oci/spec.ts";
-import { swapAccounting } from "../cgroups/features.ts";
 import type { ContainerConfig } from "./types.ts";
 import { resolveUser } from "./users.ts";
 import { mergeEnv } from "./options.ts";
 import { commandOf, INIT_IN_CONTAINER } from "./command.ts";
 import { baseMounts } from "./base-mounts.ts";
+import { hostCapabilities, hostDevices, hostInitBinary, INIT_CANDIDATES } from "./host.ts";
+import { resourcesOf } from "./limits.ts";
 
 export { commandOf };
 
 export const DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-
-/** A host binary usable as --init (docker ships tini as docker-init). */
-// Static builds first: the binary runs inside the image, which may have no libc.
-export const INIT_CANDIDATES = ["/usr/bin/tini-static", "/usr/libexec/docker/docker-init", "/usr/bin/docker-init", "/usr/bin/tini"];
-
-/** --privileged: the host's top-level device nodes (docker gives them all), minus the ones the
- *  runtime makes itself or that belong to the host's terminals. */
-export function hostDevices(dir = "/dev"): Device[] {
-  const skip = /^(console|ptmx|tty\d*|null|zero|full|random|urandom|fuse)$/;
-  const out: Device[] = [];
-  for (const name of readdirSync(dir)) {
-    if (skip.test(name)) continue;
-    let st;
-    try {
-      st = lstatSync(`${dir}/${name}`);
-    } catch {
-      continue;
-    }
-    if (!st.isCharacterDevice() && !st.isBlockDevice()) continue;
-    const rdev = Number(st.rdev);
-    out.push({
-      type: st.isCharacterDevice() ? "c" : "b", path: `/dev/${name}`,
-      // glibc's dev_t layout; devices here fit in 32 bits (JS shifts are 32-bit).
-      major: (rdev >>> 8) & 0xfff, minor: (rdev & 0xff) | ((rdev >>> 12) & 0xfff00),
-      fileMode: st.mode & 0o777, uid: st.uid, gid: st.gid,
-    });
-  }
-  return out;
-}
-
-export function hostInitBinary(): string | null {
-  return INIT_CANDIDATES.find((p) => existsSync(p)) ?? null;
-}
 
 export interface SpecContext {
   id: string;
@@ -67,22 +34,6 @@ export interface SpecContext {
   defaultSeccomp?: (capabilities: readonly string[]) => Seccomp;
 }
 
-const CPU_PERIOD = 100_000;
-
-export function resourcesOf(cfg: ContainerConfig, canLimitSwap = swapAccounting()): LinuxResources | undefined {
-  const r = cfg.resources;
-  const out: LinuxResources = {};
-  if (r.memory !== undefined) {
-    out.memory = { limit: r.memory };
-    // docker: without --memory-swap the container may use as much swap as memory.
-    if (canLimitSwap) out.memory.swap = r.memorySwap ?? r.memory * 2;
-  }
-  if (r.cpus !== undefined) out.cpu = { ...out.cpu, quota: Math.round(r.cpus * CPU_PERIOD), period: CPU_PERIOD };
-  if (r.cpuShares !== undefined) out.cpu = { ...out.cpu, shares: r.cpuShares };
-  if (r.pidsLimit !== undefined) out.pids = { limit: r.pidsLimit };
-  return Object.keys(out).length ? out : undefined;
-}
-
 function userMounts(cfg: ContainerConfig, ctx: SpecContext): Mount[] {
   const out: Mount[] = [];
   for (const m of cfg.mounts) {
@@ -95,13 +46,6 @@ function userMounts(cfg: ContainerConfig, ctx: SpecContext): Mount[] {
     out.push({ destination: m.destination, type: "bind", source, options: ["rbind", "rprivate", m.readOnly ? "ro" : "rw"] });
   }
   return out;
-}
-
-/** The full argv: --init's binary first, then entrypoint + cmd. */
-/** The capabilities this process may hand out: its bounding set (this host lacks CAP_SYS_RESOURCE). */
-export function hostCapabilities(status = readFileSync("/proc/self/status", "utf8")): string[] {
-  const hex = /^CapBnd:\s*([0-9a-f]+)/m.exec(status)?.[1];
-  return hex ? capabilitiesFromMask(BigInt(`0x${hex}`)) : [...CAPABILITY_NAMES];
 }
 
 function containerCapabilities(cfg: ContainerConfig) {

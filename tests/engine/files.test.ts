@@ -4,7 +4,7 @@ import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSy
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { berth, cleanupRoot, engineRoot, mountsUnder } from "./helpers.ts";
-import { hostDevices, hostInitBinary } from "../../src/engine/spec.ts";
+import { hostDevices, hostInitBinary } from "../../src/engine/host.ts";
 import { HOST, lacks } from "../helpers/host.ts";
 
 let root = "";

@@ -2,7 +2,7 @@
 import { describe, expect, test } from "bun:test";
 import { parseCpus, parseInteger, parseLabels, parseMemory, parsePublish, parseRestart, parseSignal, parseSize, parseTmpfs, parseVolumeSpec, mergeEnv, readEnvFile } from "../../src/engine/options.ts";
 import { buildConfig } from "../../src/engine/config.ts";
-import { resourcesOf } from "../../src/engine/spec.ts";
+import { resourcesOf } from "../../src/engine/limits.ts";
 import { randomName, validName } from "../../src/engine/names.ts";
 import { renderTemplate, formatRows } from "../../src/cli/berth/format.ts";
 import { parseFlags } from "../../src/cli/berth/args.ts";
