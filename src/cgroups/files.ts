@@ -4,6 +4,10 @@ import { readFileSync, writeFileSync, existsSync } from "node:fs";
 
 export class CgroupError extends Error {
   override name = "CgroupError";
+  /** Which rule refused a value, for a caller that words it its own way (resources.ts RULES). */
+  constructor(message: string, readonly rule?: string) {
+    super(message);
+  }
 }
 
 function errnoCode(e: unknown): string {

@@ -88,6 +88,13 @@ const PIDS_MAX = 4 * 1024 * 1024;
 
 const THROTTLES = ["throttleReadBpsDevice", "throttleWriteBpsDevice", "throttleReadIOPSDevice", "throttleWriteIOPSDevice"] as const;
 
+/** The relations between values validateResources refuses, named for callers that word them
+ *  their own way (the engine says what docker says). */
+export const RULES = {
+  /** memory.swap counts memory+swap (v1 memsw), so it cannot be below memory.limit. */
+  swapBelowLimit: "memory.swap below memory.limit",
+} as const;
+
 /**
  * Every value in linux.resources against its own rule: types, ranges, syntax and the relations
  * between values (swap >= limit). Nothing here looks at the host, so a value is refused the same
@@ -102,7 +109,7 @@ export function validateResources(r: LinuxResources, label: FieldLabel = asIs): 
     for (const k of ["reservation", "kernel", "kernelTCP"] as const) if (m[k] !== undefined) int(m[k], f(`memory.${k}`), { min: 0, allowUnlimited: true });
     if (m.swappiness !== undefined) int(m.swappiness, f("memory.swappiness"), { min: 0, max: 100 });
     if (limit !== undefined && swap !== undefined && limit !== UNLIMITED && swap !== UNLIMITED && swap < limit) {
-      throw new CgroupError(`${f("memory.swap")}=${swap} is below ${f("memory.limit")}=${limit}; swap is memory+swap and must be >= limit (or -1 for unlimited)`);
+      throw new CgroupError(`${f("memory.swap")}=${swap} is below ${f("memory.limit")}=${limit}; swap is memory+swap and must be >= limit (or -1 for unlimited)`, RULES.swapBelowLimit);
     }
   }
   const c = r.cpu;

@@ -5,7 +5,7 @@
 // the plan's "no NUL byte"); this module only calls them on the ContainerConfig and says which
 // flag was wrong.
 // cgroups' resources.ts directly, not its index: create need not load the cgroup manager.
-import { validateResources } from "../cgroups/resources.ts";
+import { RULES, validateResources } from "../cgroups/resources.ts";
 import { CgroupError } from "../cgroups/files.ts";
 import { procMountProblem } from "../runtime/proc-mounts.ts";
 import { sysctlNamespace, validSysctlName } from "../runtime/sysctl.ts";
@@ -24,6 +24,11 @@ const RESOURCE_FLAGS: Record<string, string> = {
   "linux.resources.cpu.period": "--cpus",
   "linux.resources.cpu.shares": "-c, --cpu-shares",
   "linux.resources.pids.limit": "--pids-limit",
+};
+
+/** docker's words for a cgroups rule our flags broke. */
+const DOCKER_WORDS: Record<string, string> = {
+  [RULES.swapBelowLimit]: "Minimum memoryswap limit should be larger than memory limit, see usage",
 };
 
 /** Every string the plan hands to the C core is NUL-separated: a NUL inside one cannot start. */
@@ -81,7 +86,7 @@ function checkResources(cfg: ContainerConfig): void {
   try {
     validateResources(resourcesOf(cfg, true) ?? {}, (field) => RESOURCE_FLAGS[field] ?? field);
   } catch (e) {
-    if (e instanceof CgroupError) throw new UsageError(e.message);
+    if (e instanceof CgroupError) throw new UsageError(e.rule ? DOCKER_WORDS[e.rule] ?? e.message : e.message);
     throw e;
   }
 }

@@ -164,9 +164,10 @@ export function buildConfig(req: CreateRequest, image: ImageInfo, id: string): C
   if (req.rm && restart.name !== "no") throw new UsageError("Conflicting options: --restart and --rm");
   const memory = req.memory !== undefined ? parseMemory(req.memory) : undefined;
   const memorySwap = req.memorySwap !== undefined ? parseMemorySwap(req.memorySwap) : undefined;
-  if (memorySwap !== undefined && memorySwap !== -1) {
-    if (memory === undefined) throw new UsageError("You should always set the Memory limit when using Memoryswap limit");
-    if (memorySwap < memory) throw new UsageError("Minimum memoryswap limit should be larger than memory limit, see usage");
+  // docker's rule (the spec would drop a swap limit without a memory limit); that swap is not
+  // below memory is the cgroups' rule, checked with the other limits (config-checks.ts).
+  if (memorySwap !== undefined && memorySwap !== -1 && memory === undefined) {
+    throw new UsageError("You should always set the Memory limit when using Memoryswap limit");
   }
   const network = req.network ?? "bridge";
   const mode = networkMode(network);

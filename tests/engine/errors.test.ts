@@ -20,6 +20,9 @@ describe("bad input", () => {
   test.each([
     [["run", "--rm", "nosuchimage", "true"], 125, /Unable to find image 'nosuchimage' locally/],
     [["run", "--rm", "-m", "5x", "busybox", "true"], 125, /invalid argument "5x" for "-m, --memory" flag: invalid size: '5x'/],
+    [["run", "--rm", "-m", "4m", "busybox", "true"], 125, /Minimum memory limit allowed is 6MB/],
+    [["run", "--rm", "-m", "64m", "--memory-swap", "32m", "busybox", "true"], 125, /^berth: Error: Minimum memoryswap limit should be larger than memory limit, see usage$/m],
+    [["run", "--rm", "--memory-swap", "64m", "busybox", "true"], 125, /You should always set the Memory limit when using Memoryswap limit/],
     [["run", "--rm", "--cpus", "-1", "busybox", "true"], 125, /Range of CPUs is from 0.01 to/],
     [["run", "--rm", "--cpus", "lots", "busybox", "true"], 125, /invalid argument "lots" for "--cpus" flag/],
     [["run", "--rm", "-v", "/no/such/dir:/data", "busybox", "true"], 125, /bind source path does not exist: \/no\/such\/dir/],
