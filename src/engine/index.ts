@@ -23,9 +23,19 @@ export { execProcess, containerTop, type ExecRequest } from "./exec.ts";
 export { copyFromContainer, copyToContainer, type CopyOptions } from "./cp.ts";
 // stats: one sample of a container's cgroup and network counters; docker's row from two samples.
 export { sampleStats, statsRow, type StatsSample } from "./stats.ts";
+// ps and container prune: docker's filters, ps's selection; the stopped containers removed.
+export {
+  listContainers, matchesFilters, parseContainerFilters, pruneContainers, type ContainerFilter, type ListRequest,
+} from "./containers.ts";
+// logs: a container's log read back, -f until it exits.
+export { containerLogs, type LogsRequest } from "./container-logs.ts";
+// commit, export, diff: a container's changes as an image, its files as a tar, what it changed.
+export { commitToImage, containerChanges, exportFiles, type CommitRequest } from "./commit.ts";
+// images: the image store with this engine's containers as the holders of images.
+export { openEngineImages } from "./images.ts";
 // inspect and ps: docker's JSON shapes of a container.
 export { inspectObject, psObject, statusText, portsText } from "./inspect.ts";
-// logs and attach: the monitor's log read back (tail, since/until, follow), its attach socket.
+// the monitor's log and attach socket, by path (containerLogs above is the log by container).
 export {
   attach, parseSince, readLog, writeLogs,
   type AttachOptions, type AttachSession, type LogReadOptions, type LogRecord, type LogSink, type LogWriteOptions,
