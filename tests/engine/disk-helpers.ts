@@ -2,7 +2,7 @@
 // archives made of random data (they do not compress, and they take time to load), killing berth
 // mid-command, and what a root holds of temporaries.
 import { Database } from "bun:sqlite";
-import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statfsSync, writeSync } from "node:fs";
+import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, rmSync, statfsSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { closeImageStore, openImageStore } from "../../src/image/store.ts";
@@ -24,23 +24,10 @@ export function smallFs(mb: number): { dir: string; umount: () => void } {
   };
 }
 
-let seq = 0;
-
 /** helpers.berth, with its output files in `outDir` rather than in the root: on a full file
  *  system they could not be written (and what berth printed would be lost). */
 export function berthAt(root: string, args: string[], outDir: string, env: Record<string, string> = {}): Result {
-  const base = join(outDir, `.out-${process.pid}-${seq++}`);
-  const out = openSync(`${base}.out`, "w+");
-  const err = openSync(`${base}.err`, "w+");
-  try {
-    const r = Bun.spawnSync({ cmd: [BERTH, "--root", root, ...args], stdio: ["ignore", out, err], env: { ...process.env, ...env }, timeout: 60_000 });
-    return { code: r.exitCode ?? 255, stdout: readFileSync(`${base}.out`, "utf8"), stderr: readFileSync(`${base}.err`, "utf8") };
-  } finally {
-    closeSync(out);
-    closeSync(err);
-    rmSync(`${base}.out`, { force: true });
-    rmSync(`${base}.err`, { force: true });
-  }
+  return berth(root, args, { outDir, env });
 }
 
 /** Imports busybox (and optionally a file of random bytes) as `name` into root, in-process; the

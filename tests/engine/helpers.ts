@@ -49,8 +49,9 @@ export interface Result {
 let seq = 0;
 
 /** Runs `berth --root ROOT ARGS…`; output through files, since a detached container must not hold our pipes. */
-export function berth(root: string, args: string[], opts: { stdin?: string; timeoutMs?: number; env?: Record<string, string> } = {}): Result {
-  const base = join(root, `.out-${process.pid}-${seq++}`);
+export function berth(root: string, args: string[], opts: { stdin?: string; timeoutMs?: number; env?: Record<string, string>; outDir?: string } = {}): Result {
+  // outDir: somewhere other than the root for the output files (a full root could not hold them).
+  const base = join(opts.outDir ?? root, `.out-${process.pid}-${seq++}`);
   const out = openSync(`${base}.out`, "w+");
   const err = openSync(`${base}.err`, "w+");
   try {
