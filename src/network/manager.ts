@@ -195,7 +195,10 @@ export class NetworkManager {
   private ownPrefix(given: string | undefined): string {
     const stored = this.db.query<{ value: string }, []>("SELECT value FROM settings WHERE key = 'prefix'").get()?.value;
     if (stored) return stored;
-    const prefix = given ?? prefixForRoot(this.stateRoot, (s) => shortHash(s, 5));
+    // A store made before prefixes were stored: keep the names its bridges already have.
+    const old = this.allNetworks()[0]?.bridge;
+    const inherited = old ? (old.includes("-") ? old.slice(0, old.indexOf("-")) : old.slice(0, -1)) : undefined;
+    const prefix = inherited ?? given ?? prefixForRoot(this.stateRoot, (s) => shortHash(s, 5));
     if (!/^[a-z][a-z0-9]{0,5}$/.test(prefix)) throw new Error(`invalid network name prefix ${JSON.stringify(prefix)}: 1-6 lowercase letters/digits, starting with a letter`);
     claimPrefix(prefix, this.stateRoot);
     this.db.query("INSERT INTO settings (key, value) VALUES ('prefix', ?)").run(prefix);
