@@ -72,14 +72,27 @@ export function releasePrefix(prefix: string, stateRoot: string): void {
  * bridge that makes its route, a host port checked against every root's rules and the rules that
  * take it. Without it two roots could pick the same /16 or the same port at the same moment.
  */
+let hostLockDepth = 0;
+
 export function withHostLock<T>(fn: () => T): T {
+  // Re-entrant: a nested call must not flock a second descriptor of the same file (it would wait for itself).
+  if (hostLockDepth > 0) {
+    hostLockDepth++;
+    try {
+      return fn();
+    } finally {
+      hostLockDepth--;
+    }
+  }
   mkdirSync(HOST_DIR, { recursive: true, mode: 0o755 });
   const fd = openSync(`${HOST_DIR}/network.lock`, "a");
   try {
     flock(fd, LOCK_EX);
+    hostLockDepth = 1;
     try {
       return fn();
     } finally {
+      hostLockDepth = 0;
       flock(fd, LOCK_UN);
     }
   } finally {
