@@ -52,7 +52,9 @@ function web(root: string, name: string, port: number): void {
 const link = (name: string) => existsSync(`/sys/class/net/${name}`);
 
 test("two roots side by side: own bridges, subnets, rules and ports; one's run, rm, reconcile and reset leave the other alone", async () => {
-  const pa = freePort(), pb = freePort();
+  const pa = freePort();
+  let pb = freePort();
+  while (pb === pa) pb = freePort();
   web(a, "web", pa);
   web(b, "web", pb);
   expect(await answers(pa)).toBe(true);
@@ -80,7 +82,7 @@ test("two roots side by side: own bridges, subnets, rules and ports; one's run, 
   expect(berth(b, ["ps", "-aq", "--filter", "name=clash"], { env }).stdout).toBe("");
 
   // B runs and removes another container, and reconciles: A's rules are untouched.
-  web(b, "other", freePort());
+  web(b, "other", freePort(30000, 31000));
   expect(berth(b, ["rm", "-f", "other"], { env }).code).toBe(0);
   const mb = openNetworks(b);
   try {
@@ -102,7 +104,7 @@ test("two roots side by side: own bridges, subnets, rules and ports; one's run, 
   expect(await answers(pa)).toBe(true);
 
   // And B starts over beside A.
-  const pb2 = freePort();
+  const pb2 = freePort(31001, 32000);
   web(b, "again", pb2);
   expect(await answers(pb2)).toBe(true);
   expect(await answers(pa)).toBe(true);
