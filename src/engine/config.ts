@@ -280,12 +280,12 @@ function parseAddHost(spec: string, mode: NetworkMode): { ip: string; names: str
   return { ip: checkIp("--add-host")(ip), names: [name] };
 }
 
+/** -p as given, then (-P) every EXPOSE'd port not published already, on a random host port. */
 function publishList(req: CreateRequest, exposed: Record<string, object> | undefined): ContainerConfig["publish"] {
-  const out = (req.publish ?? []).map(parsePublish);
+  const out = (req.publish ?? []).flatMap(parsePublish);
   if (req.publishAll) {
-    for (const e of Object.keys(exposed ?? {})) {
-      const [port, proto = "tcp"] = e.split("/");
-      if (!out.some((p) => String(p.containerPort) === port && p.proto === proto)) out.push(parsePublish(`${port}/${proto}`));
+    for (const e of Object.keys(exposed ?? {}).flatMap(parsePublish)) {
+      if (!out.some((p) => p.containerPort === e.containerPort && p.proto === e.proto)) out.push(e);
     }
   }
   return out;

@@ -2,7 +2,7 @@
 // directory and volumes; nothing runs yet (start.ts does that).
 import { mkdirSync } from "node:fs";
 import type { CreateOptions, Engine } from "./handle.ts";
-import { checkNetworksExist } from "./network.ts";
+import { checkNetworksExist, checkPublishable, usesBridge } from "./network.ts";
 import { buildConfig, type CreateRequest, type ImageInfo } from "./config.ts";
 import { EngineError, UsageError } from "./errors.ts";
 import { newContainerId, randomName, validName } from "./names.ts";
@@ -38,6 +38,7 @@ export async function createContainer(engine: Engine, req: CreateRequest, opts: 
     checkNetworksExist(engine, config.network);
   }
   if (config.network === "host" && config.publish.length) engine.warn("Published ports are discarded when using host network mode");
+  if (usesBridge(config.network)) checkPublishable(engine, config.publish);
   const name = req.name ?? randomName((n) => engine.store.nameTaken(n));
   if (req.name !== undefined && engine.store.nameTaken(req.name)) {
     const other = engine.store.byName(req.name)!;

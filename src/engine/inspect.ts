@@ -1,5 +1,6 @@
 // docker-shaped descriptions of containers: `inspect` JSON and the fields ps/--format use.
 import type { ContainerView, Engine } from "./engine.ts";
+import type { PortPublish } from "./types.ts";
 import { commandOf } from "./command.ts";
 
 const ZERO_TIME = "0001-01-01T00:00:00Z";
@@ -65,7 +66,17 @@ export function psObject(v: ContainerView, noTrunc = false): Record<string, unkn
   };
 }
 
-export function inspectObject(engine: Engine, v: ContainerView): Record<string, unknown> {
+/** docker's port map: "80/tcp" → [{HostIp, HostPort}, ...] (one container port may be published twice). */
+function portMap(list: PortPublish[], hostPort: (p: PortPublish) => string): Record<string, { HostIp: string; HostPort: string }[]> {
+  const out: Record<string, { HostIp: string; HostPort: string }[]> = {};
+  for (const p of list) (out[`${p.containerPort}/${p.proto}`] ??= []).push({ HostIp: p.hostIp, HostPort: hostPort(p) });
+  return out;
+}
+
+/** HostConfig.PortBindings say what was asked (a range as "1000-2000", a random port as "");
+ *  NetworkSettings.Ports what the network chose (`bound`: engine.publishedPorts), and null for an
+ *  exposed port nobody published, as docker shows them. */
+export function inspectObject(engine: Engine, v: ContainerView, bound: PortPublish[] = []): Record<string, unknown> {
   const r = v.row;
   const c = r.config;
   return {
@@ -98,7 +109,7 @@ export function inspectObject(engine: Engine, v: ContainerView): Record<string, 
     HostConfig: {
       Binds: c.mounts.filter((m) => m.kind === "bind").map((m) => `${m.source}:${m.destination}${m.readOnly ? ":ro" : ""}`),
       NetworkMode: c.network,
-      PortBindings: Object.fromEntries(c.publish.map((p) => [`${p.containerPort}/${p.proto}`, [{ HostIp: p.hostIp, HostPort: String(p.hostPort || "") }]])),
+      PortBindings: portMap(c.publish, (p) => (p.hostPortEnd ? `${p.hostPort}-${p.hostPortEnd}` : String(p.hostPort || ""))),
       RestartPolicy: { Name: c.restart.name, MaximumRetryCount: c.restart.maximumRetryCount },
       AutoRemove: c.autoRemove,
       CapAdd: c.capAdd,
@@ -136,6 +147,8 @@ export function inspectObject(engine: Engine, v: ContainerView): Record<string, 
       StopTimeout: c.stopTimeout,
       ExposedPorts: Object.fromEntries(c.exposedPorts.map((p) => [p, {}])),
     },
-    NetworkSettings: { Ports: Object.fromEntries(c.publish.map((p) => [`${p.containerPort}/${p.proto}`, [{ HostIp: p.hostIp, HostPort: String(p.hostPort) }]])) },
+    NetworkSettings: {
+      Ports: v.running ? { ...Object.fromEntries(c.exposedPorts.map((e) => [e.includes("/") ? e : `${e}/tcp`, null])), ...portMap(bound, (p) => String(p.hostPort)) } : {},
+    },
   };
 }

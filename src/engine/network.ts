@@ -7,6 +7,7 @@ import { join } from "node:path";
 import type { Engine } from "./handle.ts";
 import { UsageError } from "./errors.ts";
 import type { ContainerRow, PortPublish } from "./types.ts";
+import { portRequestOf } from "./options.ts";
 
 /** none, host and container:OTHER need no bridge endpoint. */
 export function usesBridge(network: string): boolean {
@@ -49,9 +50,24 @@ export async function setupBridge(engine: Engine, row: ContainerRow, pid: number
     driver.setup({
       containerId: row.id, netnsPath: `/proc/${pid}/ns/net`, name: row.name, hostname: row.config.hostname, domainname: row.config.domainname,
       filesDir: engine.paths.filesDir(row.id), extraHosts: row.config.extraHosts, dns: row.config.dns,
-      // hostPort 0 (-p 80, -P): the network picks a free port
-      ports: row.config.publish.map((p) => ({ hostIp: p.hostIp, ...(p.hostPort ? { hostPort: p.hostPort } : {}), containerPort: p.containerPort, proto: p.proto })),
+      // hostPort 0 (-p 80, -P) or a range: the network picks a free port
+      ports: row.config.publish.map(portRequestOf),
     });
+  } finally {
+    mgr.close();
+  }
+}
+
+/** At create: every -p must be publishable now (a fixed port free, a range with a free port), so an
+ *  impossible one fails before anything is made. Ports are still chosen at start. */
+export function checkPublishable(engine: Engine, publish: PortPublish[]): void {
+  if (!publish.some((p) => p.hostPort)) return; // only random ports: nothing to check
+  const { openNetworks } = require("../network/manager.ts") as typeof import("../network/manager.ts");
+  const mgr = openNetworks(engine.root, engine.opts.network ?? {});
+  try {
+    mgr.checkPublishable(publish.map(portRequestOf));
+  } catch (e) {
+    throw new UsageError((e as Error).message);
   } finally {
     mgr.close();
   }
@@ -63,10 +79,11 @@ export async function releaseEndpoint(engine: Engine, id: string): Promise<void>
   try { mgr.release(id); } finally { mgr.close(); }
 }
 
-/** The ports as bound (a random host port is known only once the network published it). */
+/** The ports as bound (a random or range host port is known only once the network published it);
+ *  none while the container is not running, as docker shows them. */
 export async function publishedPorts(engine: Engine, row: ContainerRow): Promise<PortPublish[]> {
   const c = row.config;
-  if (c.publish.length === 0 || !usesBridge(c.network) || !existsSync(join(engine.root, "network")) || !engine.observe(row).running) return c.publish;
+  if (c.publish.length === 0 || !usesBridge(c.network) || !existsSync(join(engine.root, "network")) || !engine.observe(row).running) return [];
   const mgr = await engineNetworks(engine);
   try {
     return mgr.ports(row.id).map((b) => ({ hostIp: b.hostIp || "0.0.0.0", hostPort: b.hostPort, containerPort: b.containerPort, proto: b.proto }));

@@ -4,6 +4,7 @@ import { readFileSync } from "node:fs";
 import { isAbsolute, normalize } from "node:path";
 import { UsageError } from "./errors.ts";
 import { signalNumber } from "../runtime/signals.ts";
+import { parsePortSpec, type PortRequest } from "../network/ports.ts";
 import type { BindMount, PortPublish, RestartPolicy } from "./types.ts";
 
 function invalid(value: string, flag: string, why: string): UsageError {
@@ -221,18 +222,32 @@ export function parseLabels(labels: string[], files: string[] = []): Record<stri
   return out;
 }
 
-/** -p [IP:][HOSTPORT:]CONTAINERPORT[/proto] */
-export function parsePublish(spec: string): PortPublish {
-  const m = /^(?:(?:(\d+\.\d+\.\d+\.\d+):)?(\d*):)?(\d+)(?:\/(tcp|udp))?$/.exec(spec);
-  if (!m) throw new UsageError(`invalid publish spec "${spec}": use [IP:][HOSTPORT:]CONTAINERPORT[/tcp|udp]`);
-  if (m[1]?.split(".").some((o) => Number(o) > 255)) throw new UsageError(`invalid IP address ${m[1]} in publish spec "${spec}"`);
-  const port = (s: string | undefined, dflt: number) => {
-    if (s === undefined || s === "") return dflt;
-    const n = Number(s);
-    if (n < 1 || n > 65535) throw new UsageError(`invalid port ${s} in "${spec}": ports are 1-65535`);
-    return n;
+/** One -p value, in docker's whole grammar: the network's parser (network/ports.ts) reads it, this
+ *  gives its answer the engine's shape (one entry per container port) and docker's exit status. */
+export function parsePublish(spec: string): PortPublish[] {
+  let reqs: PortRequest[];
+  try {
+    reqs = parsePortSpec(spec);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  return reqs.map((r) => ({
+    hostIp: r.hostIp ?? "0.0.0.0",
+    hostPort: r.hostPort ?? r.hostRange?.from ?? 0,
+    ...(r.hostRange ? { hostPortEnd: r.hostRange.to } : {}),
+    containerPort: r.containerPort,
+    proto: r.proto,
+  }));
+}
+
+/** A stored publish as the network takes it (the inverse of parsePublish's mapping). */
+export function portRequestOf(p: PortPublish): PortRequest {
+  return {
+    hostIp: p.hostIp,
+    ...(p.hostPortEnd ? { hostRange: { from: p.hostPort, to: p.hostPortEnd } } : p.hostPort ? { hostPort: p.hostPort } : {}),
+    containerPort: p.containerPort,
+    proto: p.proto,
   };
-  return { hostIp: m[1] ?? "0.0.0.0", hostPort: port(m[2], 0), containerPort: port(m[3], 0), proto: (m[4] as "tcp" | "udp" | undefined) ?? "tcp" };
 }
 
 /** A signal to send, by name (TERM, SIGTERM, RTMIN+3) or number (1-64); the rule is the runtime's. */

@@ -28,11 +28,15 @@ export interface ResourceLimits {
   pidsLimit?: number;
 }
 
+/** One published port as asked (-p, -P): the network chooses a random or range port at start. */
 export interface PortPublish {
   hostIp: string;
+  /** 0 = a random free port; with hostPortEnd, the first port of a host range. */
   hostPort: number;
+  /** -p 1000-2000:81: one free port of hostPort..hostPortEnd, chosen per container. */
+  hostPortEnd?: number;
   containerPort: number;
-  proto: "tcp" | "udp";
+  proto: "tcp" | "udp" | "sctp";
 }
 
 /** Everything `berth create` decided; the OCI spec is derived from this at each start. */

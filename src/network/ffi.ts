@@ -20,6 +20,7 @@ export const NETLINK_ROUTE = 0;
 export const AF_INET = 2;
 export const SOCK_STREAM = 1;
 export const SOCK_DGRAM = 2;
+export const IPPROTO_SCTP = 132;
 const SOL_SOCKET = 1;
 const SO_REUSEADDR = 2;
 const EADDRINUSE = 98;
@@ -59,8 +60,8 @@ export function close(fd: number): void {
  * as cheap as one syscall, where reading /proc/net/tcp costs tens of ms on a busy host. SO_REUSEADDR
  * on TCP so connections in TIME_WAIT do not count, only listeners and bound sockets.
  */
-export function portBound(port: number, type: typeof SOCK_STREAM | typeof SOCK_DGRAM): boolean {
-  const fd = socket(AF_INET, type | SOCK_CLOEXEC, 0);
+export function portBound(port: number, type: typeof SOCK_STREAM | typeof SOCK_DGRAM, protocol = 0): boolean {
+  const fd = socket(AF_INET, type | SOCK_CLOEXEC, protocol);
   try {
     if (type === SOCK_STREAM) {
       const one = new Int32Array([1]);

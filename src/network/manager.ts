@@ -6,6 +6,7 @@
 // A crash therefore leaves rows that name their kernel objects, and reconcile() removes both.
 import type { Database } from "bun:sqlite";
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { resolve } from "node:path";
 import { flock, LOCK_EX, LOCK_UN } from "../sys/libc.ts";
 import { broadcastOf, contains, formatIPv4, formatSubnet, hostRange, hostRoutes, macFor, overlaps, parseIPv4, parseSubnet, type Subnet } from "./cidr.ts";
 import { type ContainerFilePaths, containerFilePaths, type HostEntry, renderHosts, writeContainerFiles, writeInPlace } from "./files.ts";
@@ -13,8 +14,9 @@ import { hostEntries, type HostsSnapshot, snapshotOf } from "./hosts.ts";
 import { chooseAddress } from "./ipam.ts";
 import { addAddress, addDefaultRoute, delLink, Netlink, newBridge, newVeth, noIPv6Addresses, setHairpin, setUp } from "./netlink.ts";
 import { withNetns } from "./netns.ts";
-import { applyRuleset, deleteTable } from "./nft.ts";
+import { applyRuleset, deleteTable, portsPublishedElsewhere, type PublishedPort } from "./nft.ts";
 import { ephemeralRange, hostPortBusy, type PortBinding, type PortRequest, type Proto } from "./ports.ts";
+import { claimPrefix, DEFAULT_SUBNET_POOL, HISTORIC_ROOT, HISTORIC_SUBNET, prefixForRoot, releasePrefix, withHostLock } from "./roots.ts";
 import { type ContainerFilesRow, type EndpointRow, type NetworkRow, openStore, type PortRow } from "./store.ts";
 import { enableIpForward, setInterfaceSysctl } from "./sysctl.ts";
 
@@ -24,10 +26,15 @@ export interface OpenOptions {
   /**
    * Prefix of every kernel object name (at most 6 characters): the default bridge is PREFIX0, user
    * bridges PREFIX-<id>, host-side veths PREFIXv<hash>, the nftables table `ip PREFIX`.
-   * Tests pass their own so runs can go side by side. Default "berth".
+   * Default: "berth" for /var/lib/berth, "b" + 5 hex digits of a hash of the root's path for any
+   * other root. Fixed when the root's network store is made (stored there): a later value is ignored.
    */
   namePrefix?: string;
-  /** Subnet of the default network. Default 10.88.0.0/16. */
+  /**
+   * Subnet of the default network. Default: 10.88.0.0/16 for /var/lib/berth; for any other root the
+   * first /16 of 10.90.0.0-10.127.255.255 that no host route and none of the root's networks covers,
+   * chosen when the default network is made.
+   */
   defaultSubnet?: string;
   /** Where /24s for networks created without --subnet come from. Default 10.89.0.0/16. */
   subnetPool?: string;
@@ -154,27 +161,48 @@ export class NetworkManager {
   readonly dir: string;
   /** Parent of the per-container files directories. */
   readonly filesRoot: string;
-  readonly prefix: string;
-  readonly table: string;
+  readonly prefix!: string;
+  readonly table!: string;
   private readonly db: Database;
   private readonly lockFd: number;
   private lockDepth = 0;
-  private readonly defaultSubnet: Subnet;
+  private readonly defaultSubnet: Subnet | null;
+  private readonly stateRoot: string;
   private readonly pool: Subnet;
   private readonly routesFile: string;
   private hostNl: Netlink | null = null;
 
   constructor(stateRoot: string, opts: OpenOptions = {}) {
-    this.prefix = opts.namePrefix ?? "berth";
-    if (!/^[a-z][a-z0-9]{0,5}$/.test(this.prefix)) throw new Error(`invalid namePrefix ${JSON.stringify(this.prefix)}: 1-6 lowercase letters/digits, starting with a letter`);
-    this.table = this.prefix;
-    this.defaultSubnet = parseSubnet(opts.defaultSubnet ?? "10.88.0.0/16");
+    this.stateRoot = resolve(stateRoot);
+    const historic = this.stateRoot === HISTORIC_ROOT;
+    this.defaultSubnet = opts.defaultSubnet ? parseSubnet(opts.defaultSubnet) : historic ? parseSubnet(HISTORIC_SUBNET) : null;
     this.pool = parseSubnet(opts.subnetPool ?? "10.89.0.0/16");
     this.routesFile = opts.routesFile ?? "/proc/net/route";
     this.dir = `${stateRoot}/network`;
     this.filesRoot = `${opts.runDir ?? "/run/berth"}/network`;
     this.db = openStore(this.dir);
     this.lockFd = openSync(`${this.dir}/lock`, "a");
+    try {
+      this.prefix = this.locked(() => this.ownPrefix(opts.namePrefix));
+    } catch (e) {
+      this.close();
+      throw e;
+    }
+    this.table = this.prefix;
+  }
+
+  /** The root's kernel-name prefix: the stored one, else chosen (given, or derived from the root), claimed and stored. */
+  private ownPrefix(given: string | undefined): string {
+    const stored = this.db.query<{ value: string }, []>("SELECT value FROM settings WHERE key = 'prefix'").get()?.value;
+    if (stored) return stored;
+    // A store made before prefixes were stored: keep the names its bridges already have.
+    const old = this.allNetworks()[0]?.bridge;
+    const inherited = old ? (old.includes("-") ? old.slice(0, old.indexOf("-")) : old.slice(0, -1)) : undefined;
+    const prefix = inherited ?? given ?? prefixForRoot(this.stateRoot, (s) => shortHash(s, 5));
+    if (!/^[a-z][a-z0-9]{0,5}$/.test(prefix)) throw new Error(`invalid network name prefix ${JSON.stringify(prefix)}: 1-6 lowercase letters/digits, starting with a letter`);
+    claimPrefix(prefix, this.stateRoot);
+    this.db.query("INSERT INTO settings (key, value) VALUES ('prefix', ?)").run(prefix);
+    return prefix;
   }
 
   close(): void {
@@ -250,7 +278,8 @@ export class NetworkManager {
       if (this.row(o.name)) throw new Error(`network ${o.name} already exists; remove it first or pick another name`);
       const id = nodeCrypto().randomBytes(16).toString("hex");
       const bridge = `${this.prefix}-${id.slice(0, 14 - this.prefix.length)}`;
-      return this.insertNetwork(o, id, bridge);
+      // Host-wide: the subnet is checked against every route, and another root may be choosing now.
+      return withHostLock(() => this.insertNetwork(o, id, bridge));
     });
   }
 
@@ -321,8 +350,22 @@ export class NetworkManager {
     return this.locked(() => {
       const r = this.row(DEFAULT_NETWORK);
       if (r) return this.info(r);
-      return this.insertNetwork({ name: DEFAULT_NETWORK }, nodeCrypto().randomBytes(16).toString("hex"), `${this.prefix}0`, this.defaultSubnet);
+      return withHostLock(() => {
+        const subnet = this.defaultSubnet ?? this.pickDefaultSubnet();
+        return this.insertNetwork({ name: DEFAULT_NETWORK }, nodeCrypto().randomBytes(16).toString("hex"), `${this.prefix}0`, subnet);
+      });
     });
+  }
+
+  /** A root other than /var/lib/berth: the first /16 of the pool that no route and no network of this root covers. */
+  private pickDefaultSubnet(): Subnet {
+    const routes = this.routes();
+    const taken = this.allNetworks().map((n) => parseSubnet(n.subnet));
+    for (let i = 0; i < DEFAULT_SUBNET_POOL.count; i++) {
+      const s = { base: (DEFAULT_SUBNET_POOL.first + (i << 16)) >>> 0, prefixLen: 16 };
+      if (!taken.some((t) => overlaps(t, s)) && !routes.some((r) => overlaps(r, s))) return s;
+    }
+    throw new Error(`no free /16 for the default network in 10.90.0.0-10.127.255.255 (every one is routed: other state roots' bridges or host networks); give one with BERTH_NETWORK_SUBNET, or reset unused roots (berth --root DIR system reset)`);
   }
 
   /** Creates the bridge if it is missing (first use, or after a reboot) and makes the rules match. */
@@ -519,7 +562,9 @@ export class NetworkManager {
 
   /**
    * Publishes container ports on the host (DNAT, see nft.ts) and returns the actual bindings.
-   * The target is the container's address on its first non-internal network.
+   * The target is the container's address on its first non-internal network. Host ports are chosen
+   * under the host-wide lock, against this root's bindings, every other root's rules and the host's
+   * sockets, so two roots (or two containers with one range) never get the same port.
    */
   publish(containerId: string, requests: PortRequest[]): PortBinding[] {
     return this.locked(() => {
@@ -528,56 +573,49 @@ export class NetworkManager {
         .get(containerId);
       if (!ep) throw new Error(`container ${containerId.slice(0, 12)} has no address on a non-internal network; ports can only be published from bridge networks`);
       const containerIp = formatIPv4(ep.ip);
-      const added: PortRow[] = [];
-      this.db.transaction(() => {
-        for (const r of requests) {
-          const hostIp = r.hostIp && r.hostIp !== "0.0.0.0" ? r.hostIp : "";
-          const hostPort = this.pickHostPort(r, hostIp);
-          const row: PortRow = { container_id: containerId, host_ip: hostIp, host_port: hostPort, proto: r.proto, container_ip: containerIp, container_port: r.containerPort, network: ep.network };
-          this.db
-            .query("INSERT INTO ports (container_id, host_ip, host_port, proto, container_ip, container_port, network) VALUES (?,?,?,?,?,?,?)")
-            .run(row.container_id, row.host_ip, row.host_port, row.proto, row.container_ip, row.container_port, row.network);
-          added.push(row);
+      return withHostLock(() => {
+        const added: PortRow[] = [];
+        const taken = this.takenPorts();
+        this.db.transaction(() => {
+          for (const r of requests) {
+            const hostIp = r.hostIp && r.hostIp !== "0.0.0.0" ? r.hostIp : "";
+            const hostPort = pickHostPort(r, hostIp, taken);
+            taken.push({ hostIp, port: hostPort, proto: r.proto });
+            const row: PortRow = { container_id: containerId, host_ip: hostIp, host_port: hostPort, proto: r.proto, container_ip: containerIp, container_port: r.containerPort, network: ep.network };
+            this.db
+              .query("INSERT INTO ports (container_id, host_ip, host_port, proto, container_ip, container_port, network) VALUES (?,?,?,?,?,?,?)")
+              .run(row.container_id, row.host_ip, row.host_port, row.proto, row.container_ip, row.container_port, row.network);
+            added.push(row);
+          }
+        }).immediate();
+        try {
+          this.syncRules();
+        } catch (e) {
+          for (const a of added) this.db.query("DELETE FROM ports WHERE host_ip = ? AND host_port = ? AND proto = ?").run(a.host_ip, a.host_port, a.proto);
+          throw e;
         }
-      }).immediate();
-      try {
-        this.syncRules();
-      } catch (e) {
-        for (const a of added) this.db.query("DELETE FROM ports WHERE host_ip = ? AND host_port = ? AND proto = ?").run(a.host_ip, a.host_port, a.proto);
-        throw e;
-      }
-      return added.map(toBinding);
+        return added.map(toBinding);
+      });
     });
   }
 
-  private portTaken(hostIp: string, port: number, proto: Proto): boolean {
-    // A wildcard binding conflicts with every address; a specific one with itself and the wildcard.
-    const published = !!this.db
-      .query("SELECT 1 FROM ports WHERE host_port = ? AND proto = ? AND (host_ip = ? OR host_ip = '' OR ? = '')")
-      .get(port, proto, hostIp, hostIp);
-    return published || hostPortBusy(port, proto);
+  /**
+   * Whether `requests` could be published now (at create, so an impossible -p fails before anything
+   * is made): a fixed port must be free, a range must have a free port. Throws what publish would.
+   */
+  checkPublishable(requests: PortRequest[]): void {
+    const taken = this.takenPorts();
+    for (const r of requests) {
+      const hostIp = r.hostIp && r.hostIp !== "0.0.0.0" ? r.hostIp : "";
+      if (r.hostPort === undefined && !r.hostRange) continue; // random: the ephemeral range is large
+      taken.push({ hostIp, port: pickHostPort(r, hostIp, taken), proto: r.proto });
+    }
   }
 
-  private pickHostPort(r: PortRequest, hostIp: string): number {
-    if (r.hostPort !== undefined) {
-      if (this.portTaken(hostIp, r.hostPort, r.proto)) {
-        throw new Error(`host port ${r.hostPort}/${r.proto} is already in use (by a host process or another container); pick another or use a range`);
-      }
-      return r.hostPort;
-    }
-    if (r.hostRange) {
-      for (let p = r.hostRange.from; p <= r.hostRange.to; p++) if (!this.portTaken(hostIp, p, r.proto)) return p;
-      throw new Error(`no free host port in ${r.hostRange.from}-${r.hostRange.to}/${r.proto}`);
-    }
-    // Like Docker, random host ports come from the ephemeral range.
-    const { from, to } = ephemeralRange();
-    const span = to - from + 1;
-    const start = Math.floor(Math.random() * span);
-    for (let i = 0; i < span; i++) {
-      const p = from + ((start + i) % span);
-      if (!this.portTaken(hostIp, p, r.proto)) return p;
-    }
-    throw new Error(`no free host port left in ${from}-${to}/${r.proto}`);
+  /** Host ports bound by this root's containers and published by other roots (their nftables tables). */
+  private takenPorts(): PublishedPort[] {
+    const own = this.db.query<PortRow, []>("SELECT * FROM ports").all().map((p) => ({ hostIp: p.host_ip, port: p.host_port, proto: p.proto }));
+    return [...own, ...portsPublishedElsewhere(this.table)];
   }
 
   unpublish(containerId: string): void {
@@ -733,8 +771,40 @@ export class NetworkManager {
       })();
       deleteTable(this.table);
       this.reconcile(new Set());
+      // As new: the next use chooses (and claims) its prefix again.
+      this.db.query("DELETE FROM settings WHERE key = 'prefix'").run();
+      releasePrefix(this.prefix, this.stateRoot);
     });
   }
+}
+
+function portTaken(taken: PublishedPort[], hostIp: string, port: number, proto: Proto): boolean {
+  // A wildcard binding conflicts with every address; a specific one with itself and the wildcard.
+  const published = taken.some((t) => t.port === port && t.proto === proto && (t.hostIp === hostIp || t.hostIp === "" || hostIp === ""));
+  return published || hostPortBusy(port, proto);
+}
+
+function pickHostPort(r: PortRequest, hostIp: string, taken: PublishedPort[]): number {
+  const at = hostIp || "0.0.0.0";
+  if (r.hostPort !== undefined) {
+    if (portTaken(taken, hostIp, r.hostPort, r.proto)) {
+      throw new Error(`Bind for ${at}:${r.hostPort}/${r.proto} failed: port is already allocated (by a host process or a container); pick another host port, or a range (-p ${r.hostPort}-${r.hostPort + 100}:${r.containerPort})`);
+    }
+    return r.hostPort;
+  }
+  if (r.hostRange) {
+    for (let p = r.hostRange.from; p <= r.hostRange.to; p++) if (!portTaken(taken, hostIp, p, r.proto)) return p;
+    throw new Error(`no free host port left in ${at}:${r.hostRange.from}-${r.hostRange.to}/${r.proto} (all are allocated to host processes or containers); widen the range or free a port`);
+  }
+  // Like Docker, random host ports come from the ephemeral range.
+  const { from, to } = ephemeralRange();
+  const span = to - from + 1;
+  const start = Math.floor(Math.random() * span);
+  for (let i = 0; i < span; i++) {
+    const p = from + ((start + i) % span);
+    if (!portTaken(taken, hostIp, p, r.proto)) return p;
+  }
+  throw new Error(`no free host port left in ${from}-${to}/${r.proto}`);
 }
 
 function toBinding(p: PortRow): PortBinding {

@@ -93,7 +93,7 @@ export function renderRuleset(r: Ruleset): string {
 // libnftables in-process (bun:ffi) saves the nft process start (several ms, tens under load) on
 // every publish; the `nft` binary is the fallback where the library cannot be loaded.
 interface LibNft {
-  run(script: string): { ok: boolean; error: string };
+  run(script: string): { ok: boolean; error: string; output: string };
 }
 
 let libnft: LibNft | null | undefined;
@@ -105,6 +105,7 @@ function loadLibNft(): LibNft | null {
       nft_ctx_buffer_output: { args: [FFIType.ptr], returns: FFIType.i32 },
       nft_ctx_buffer_error: { args: [FFIType.ptr], returns: FFIType.i32 },
       nft_ctx_get_error_buffer: { args: [FFIType.ptr], returns: FFIType.cstring },
+      nft_ctx_get_output_buffer: { args: [FFIType.ptr], returns: FFIType.cstring },
       nft_run_cmd_from_buffer: { args: [FFIType.ptr, FFIType.cstring], returns: FFIType.i32 },
     });
     const f = lib.symbols;
@@ -117,7 +118,7 @@ function loadLibNft(): LibNft | null {
       run(script) {
         const rc = f.nft_run_cmd_from_buffer(ctx, Buffer.from(script + "\0"));
         // Each run resets the buffer, so reading it after a failure gives this run's messages.
-        return { ok: rc === 0, error: rc === 0 ? "" : String(f.nft_ctx_get_error_buffer(ctx) ?? "") };
+        return { ok: rc === 0, error: rc === 0 ? "" : String(f.nft_ctx_get_error_buffer(ctx) ?? ""), output: rc === 0 ? String(f.nft_ctx_get_output_buffer(ctx) ?? "") : "" };
       },
     };
   } catch {
@@ -125,16 +126,16 @@ function loadLibNft(): LibNft | null {
   }
 }
 
-function runNft(script: string, what: string): void {
+function runNft(script: string, what: string): string {
   if (libnft === undefined) libnft = loadLibNft();
   let error: string;
   if (libnft) {
     const r = libnft.run(script);
-    if (r.ok) return;
+    if (r.ok) return r.output;
     error = r.error.trim();
   } else {
     const p = Bun.spawnSync(["nft", "-f", "-"], { stdin: Buffer.from(script), stdout: "pipe", stderr: "pipe" });
-    if (p.exitCode === 0) return;
+    if (p.exitCode === 0) return p.stdout.toString();
     error = p.stderr.toString().trim() || `exit ${p.exitCode}`;
   }
   throw new Error(`nftables: cannot ${what}: ${error || "unknown error"} (is nftables installed and are we root?)`);
@@ -144,6 +145,37 @@ function runNft(script: string, what: string): void {
 export function applyRuleset(r: Ruleset): void {
   if (r.networks.length === 0) return deleteTable(r.table);
   runNft(renderRuleset(r), `update table ip ${r.table}`);
+}
+
+export interface PublishedPort {
+  hostIp: string; // "" = every host address
+  port: number;
+  proto: PortRow["proto"];
+}
+
+/**
+ * Host ports other state roots publish: the DNAT rules in the `published` chain of every `ip` table
+ * but `ownTable` (each root has its own table, see README.md). Read from the kernel, so a root that
+ * was deleted without a reset still counts for as long as its rules exist, and nothing goes stale.
+ */
+export function portsPublishedElsewhere(ownTable: string): PublishedPort[] {
+  const out: PublishedPort[] = [];
+  let table = "";
+  let inPublished = false;
+  for (const line of runNft("list ruleset", "list the ruleset").split("\n")) {
+    const t = line.trim();
+    const head = /^table ip (\S+) \{$/.exec(t);
+    if (head) {
+      table = head[1]!;
+      inPublished = false;
+    } else if (/^chain \S+ \{$/.test(t)) inPublished = table !== ownTable && t === "chain published {";
+    else if (t === "}") inPublished = false;
+    else if (inPublished) {
+      const m = /^(?:ip daddr (\S+) )?(tcp|udp|sctp) dport (\d+) dnat/.exec(t);
+      if (m) out.push({ hostIp: m[1] ?? "", port: Number(m[3]), proto: m[2] as PublishedPort["proto"] });
+    }
+  }
+  return out;
 }
 
 export function deleteTable(table: string): void {

@@ -1,16 +1,17 @@
-// Port publishing specs (`-p`) and the choice of free host ports.
+// Port publishing specs (`-p`, `-P`): docker's whole grammar, parsed here once (the engine's
+// create checks and stores what this returns), and the probe for host ports a process holds.
 import { readFileSync } from "node:fs";
 import { parseIPv4 } from "./cidr.ts";
-import { portBound, SOCK_DGRAM, SOCK_STREAM } from "./ffi.ts";
 
-export type Proto = "tcp" | "udp";
+export type Proto = "tcp" | "udp" | "sctp";
+export const PROTOS: readonly Proto[] = ["tcp", "udp", "sctp"];
 
 export interface PortRequest {
   /** Host address to listen on; omitted or "0.0.0.0" = every address of the host. */
   hostIp?: string;
   /** A fixed host port. */
   hostPort?: number;
-  /** Pick the first free host port in [from, to]. Neither hostPort nor range = a random free port. */
+  /** One free host port of [from, to], chosen per container. Neither hostPort nor range = a random free port. */
   hostRange?: { from: number; to: number };
   containerPort: number;
   proto: Proto;
@@ -24,24 +25,37 @@ export interface PortBinding {
   proto: Proto;
 }
 
-function port(s: string, spec: string): number {
+const USAGE = "use [HOST_IP:][HOST_PORT[-END]:]CONTAINER_PORT[-END][/tcp|udp|sctp]";
+
+function bad(spec: string, why: string): Error {
+  return new Error(`invalid publish spec "${spec}": ${why}`);
+}
+
+function port(s: string, spec: string, side: "host" | "container"): number {
+  if (!/^\d+$/.test(s)) throw bad(spec, `${side} port "${s}" is not a number; ${USAGE}`);
   const n = Number(s);
-  if (!/^\d+$/.test(s) || n < 1 || n > 65535) throw new Error(`invalid port ${JSON.stringify(s)} in -p ${spec}: ports are 1-65535`);
+  if (n < 1 || n > 65535) throw bad(spec, `${side} port ${s} is out of range: ports are 1-65535`);
   return n;
 }
 
-function range(s: string, spec: string): { from: number; to: number } {
-  const [a, b] = s.split("-");
-  const from = port(a!, spec);
-  const to = b === undefined ? from : port(b, spec);
-  if (to < from) throw new Error(`invalid port range ${s} in -p ${spec}: the end is below the start`);
+function range(s: string, spec: string, side: "host" | "container"): { from: number; to: number } {
+  const dash = s.indexOf("-");
+  if (dash < 0) {
+    const p = port(s, spec, side);
+    return { from: p, to: p };
+  }
+  const from = port(s.slice(0, dash), spec, side);
+  const to = port(s.slice(dash + 1), spec, side);
+  if (to < from) throw bad(spec, `${side} port range ${s} is reversed: write ${to}-${from}`);
   return { from, to };
 }
 
 /**
- * Parses `[HOSTIP:][HOSTPORT[-END]:]CTRPORT[-END][/tcp|udp]`, Docker/compose style. A container range
- * needs a host range of the same size (pairwise), or a host range may feed one container port
- * (`1000-2000:81`: pick a free host port in the range).
+ * Parses one `-p` value, docker's forms: CTR, HOST:CTR, IP:HOST:CTR, IP::CTR (random host port), a
+ * host range for one container port (`1000-2000:81`: one free port of the range, chosen per
+ * container), ranges of equal length on both sides (pairwise), a container range alone (each on a
+ * random host port); `/tcp` (default), `/udp`, `/sctp`. Host addresses are IPv4 (Berth's networks
+ * are IPv4-only). Errors name the spec and what is wrong with it.
  */
 export function parsePortSpec(spec: string): PortRequest[] {
   let body = spec.trim();
@@ -49,10 +63,11 @@ export function parsePortSpec(spec: string): PortRequest[] {
   const slash = body.lastIndexOf("/");
   if (slash >= 0) {
     const p = body.slice(slash + 1).toLowerCase();
-    if (p !== "tcp" && p !== "udp") throw new Error(`invalid protocol ${JSON.stringify(p)} in -p ${spec}: use tcp or udp`);
-    proto = p;
+    if (!(PROTOS as readonly string[]).includes(p)) throw bad(spec, `unknown protocol "${p}": use tcp, udp or sctp`);
+    proto = p as Proto;
     body = body.slice(0, slash);
   }
+  if (body.startsWith("[")) throw bad(spec, "IPv6 host addresses are not supported (Berth's networks are IPv4-only)");
   const parts = body.split(":");
   let hostIp: string | undefined;
   let hostPart: string | undefined;
@@ -60,29 +75,46 @@ export function parsePortSpec(spec: string): PortRequest[] {
   if (parts.length === 1) ctrPart = parts[0]!;
   else if (parts.length === 2) [hostPart, ctrPart] = parts as [string, string];
   else if (parts.length === 3) [hostIp, hostPart, ctrPart] = parts as [string, string, string];
-  else throw new Error(`invalid -p ${spec}: expected [HOSTIP:][HOSTPORT:]CONTAINERPORT[/PROTO]`);
+  else throw bad(spec, /^[0-9a-f:]+$/i.test(body) && (body.includes("::") || /[a-f]/i.test(body)) ? "IPv6 host addresses are not supported (Berth's networks are IPv4-only)" : USAGE);
+  if (ctrPart === "") throw bad(spec, `no container port; ${USAGE}`);
   if (hostIp !== undefined) {
-    parseIPv4(hostIp);
+    try {
+      parseIPv4(hostIp);
+    } catch {
+      throw bad(spec, `"${hostIp}" is not an IPv4 address`);
+    }
     if (hostIp === "0.0.0.0") hostIp = undefined;
   }
-  const ctr = range(ctrPart, spec);
+  const ip = hostIp === undefined ? {} : { hostIp };
+  const ctr = range(ctrPart, spec, "container");
   const ctrCount = ctr.to - ctr.from + 1;
   const out: PortRequest[] = [];
   if (!hostPart) {
-    for (let p = ctr.from; p <= ctr.to; p++) out.push({ hostIp, containerPort: p, proto });
+    for (let p = ctr.from; p <= ctr.to; p++) out.push({ ...ip, containerPort: p, proto });
     return out;
   }
-  const host = range(hostPart, spec);
+  const host = range(hostPart, spec, "host");
   const hostCount = host.to - host.from + 1;
-  if (ctrCount === 1 && hostCount > 1) return [{ hostIp, hostRange: host, containerPort: ctr.from, proto }];
-  if (hostCount !== ctrCount) throw new Error(`invalid -p ${spec}: host range has ${hostCount} ports but container range has ${ctrCount}`);
-  for (let i = 0; i < ctrCount; i++) out.push({ hostIp, hostPort: host.from + i, containerPort: ctr.from + i, proto });
+  if (ctrCount === 1 && hostCount > 1) return [{ ...ip, hostRange: host, containerPort: ctr.from, proto }];
+  if (hostCount !== ctrCount) {
+    throw bad(spec, `the host range ${hostPart} has ${hostCount} ports but the container range ${ctrPart} has ${ctrCount}; give ranges of equal length, or a host range for one container port`);
+  }
+  for (let i = 0; i < ctrCount; i++) out.push({ ...ip, hostPort: host.from + i, containerPort: ctr.from + i, proto });
   return out;
 }
 
 /** Whether a process on the host already holds `port` (a published port would shadow it). */
 export function hostPortBusy(port: number, proto: Proto): boolean {
-  return portBound(port, proto === "tcp" ? SOCK_STREAM : SOCK_DGRAM);
+  // bun:ffi and libc only when a port is checked: create parses -p without them.
+  const ffi = require("./ffi.ts") as typeof import("./ffi.ts");
+  if (proto === "sctp") {
+    try {
+      return ffi.portBound(port, ffi.SOCK_STREAM, ffi.IPPROTO_SCTP);
+    } catch {
+      return false; // no SCTP in this kernel (module not loaded): nothing can hold the port
+    }
+  }
+  return ffi.portBound(port, proto === "tcp" ? ffi.SOCK_STREAM : ffi.SOCK_DGRAM);
 }
 
 /** The kernel's ephemeral range, avoided for random picks so outgoing connections are not shadowed. */
@@ -96,7 +128,7 @@ export function ephemeralRange(): { from: number; to: number } {
   return { from: 32768, to: 60999 };
 }
 
-/** `-P`: every port of the image's EXPOSE list ("80/tcp", "53/udp", "8080") on a random host port. */
+/** `-P`: every port of the image's EXPOSE list ("80/tcp", "53/udp", "8080", "8000-8001/tcp") on a random host port. */
 export function exposedPortRequests(exposed: Record<string, unknown> | string[] | undefined): PortRequest[] {
   const keys = Array.isArray(exposed) ? exposed : Object.keys(exposed ?? {});
   return keys.flatMap((k) => parsePortSpec(k));

@@ -1,6 +1,6 @@
-// Persistent network state in bun:sqlite: networks, address leases, endpoints, port bindings and
-// per-container name-resolution settings. Primary keys are the invariants: an address is leased
-// once per network, a host port once per host address and protocol.
+// Persistent network state in bun:sqlite: networks, address leases, endpoints, port bindings,
+// per-container name-resolution settings, and the root's own settings (its kernel-name prefix).
+// Primary keys are the invariants: an address is leased once per network, a host port once per host address and protocol.
 import { Database } from "bun:sqlite";
 import { mkdirSync } from "node:fs";
 
@@ -36,7 +36,7 @@ export interface PortRow {
   container_id: string;
   host_ip: string; // "" = every host address
   host_port: number;
-  proto: "tcp" | "udp";
+  proto: "tcp" | "udp" | "sctp";
   container_ip: string;
   container_port: number;
   network: string;
@@ -74,6 +74,7 @@ CREATE TABLE IF NOT EXISTS ports (
   container_ip TEXT NOT NULL, container_port INTEGER NOT NULL, network TEXT NOT NULL,
   PRIMARY KEY (host_ip, host_port, proto)
 );
+CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS container_files (
   container_id TEXT PRIMARY KEY, dir TEXT NOT NULL, hostname TEXT NOT NULL, domainname TEXT NOT NULL,
   extra_hosts TEXT NOT NULL, dns TEXT NOT NULL, searches TEXT NOT NULL, options TEXT NOT NULL

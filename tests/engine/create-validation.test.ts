@@ -105,7 +105,7 @@ const BAD_FLAGS: [string, string[], RegExp][] = [
   ["cpu shares above the maximum", ["-c", "999999"], /-c, --cpu-shares: 999999 is above the maximum 262144/],
   ["memory past 2^53 bytes", ["-m", "99999999999999999999999"], /invalid size: '99999999999999999999999' is out of range/],
   ["log max-file not a number", ["--log-opt", "max-file=x"], /invalid value for log opt max-file: "x"/],
-  ["publish address that is no IPv4 address", ["-p", "1.2.3.999:80:80", "--network", "bridge"], /invalid IP address 1.2.3.999 in publish spec/],
+  ["publish address that is no IPv4 address", ["-p", "1.2.3.999:80:80", "--network", "bridge"], /invalid publish spec "1.2.3.999:80:80": "1.2.3.999" is not an IPv4 address/],
   ["add-host name with a blank", ["--add-host", "a b:1.2.3.4"], /invalid --add-host "a b:1.2.3.4": the name may not contain blanks/],
   ["host-gateway without a bridge", ["--add-host", "gw:host-gateway"], /host-gateway needs a bridge network/],
 ];

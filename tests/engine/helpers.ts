@@ -80,6 +80,8 @@ export function cleanupRoot(root: string): void {
   if (!existsSync(root)) return;
   const ids = berth(root, ["ps", "-aq", "--no-trunc"]).stdout.split("\n").filter(Boolean);
   if (ids.length) berth(root, ["rm", "-f", "-v", ...ids]);
+  // The root's bridges and nftables table are named after it and outlive its directory: reset them.
+  if (existsSync(join(root, "network/network.db"))) berth(root, ["system", "reset", "-f"]);
   for (const m of mountsUnder(root).reverse()) Bun.spawnSync(["umount", "-l", m]);
   rmSync(root, { recursive: true, force: true });
 }

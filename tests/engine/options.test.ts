@@ -71,8 +71,9 @@ describe("mount specs", () => {
     expect(parseTmpfs("/run:size=50%").options).toEqual(["size=50%"]);
   });
   test("-p", () => {
-    expect(parsePublish("8080:80")).toEqual({ hostIp: "0.0.0.0", hostPort: 8080, containerPort: 80, proto: "tcp" });
-    expect(parsePublish("127.0.0.1:53:53/udp")).toEqual({ hostIp: "127.0.0.1", hostPort: 53, containerPort: 53, proto: "udp" });
+    expect(parsePublish("8080:80")).toEqual([{ hostIp: "0.0.0.0", hostPort: 8080, containerPort: 80, proto: "tcp" }]);
+    expect(parsePublish("127.0.0.1:53:53/udp")).toEqual([{ hostIp: "127.0.0.1", hostPort: 53, containerPort: 53, proto: "udp" }]);
+    expect(parsePublish("1000-2000:81")).toEqual([{ hostIp: "0.0.0.0", hostPort: 1000, hostPortEnd: 2000, containerPort: 81, proto: "tcp" }]);
     expect(() => parsePublish("99999:80")).toThrow(/ports are 1-65535/);
   });
 });

@@ -70,8 +70,8 @@ describe("port publishing", () => {
       expect(pa!.hostPort).not.toBe(pb!.hostPort);
       expect(curl(`http://127.0.0.1:${pa!.hostPort}/`).body).toBe("a81\n");
       expect(curl(`http://127.0.0.1:${pb!.hostPort}/`).body).toBe("b81\n");
-      expect(() => l.mgr.publish(b.id, [{ hostPort: from, containerPort: 81, proto: "tcp" }])).toThrow(/already in use/);
-      expect(() => l.mgr.publish(b.id, [{ hostPort: pa!.hostPort, containerPort: 81, proto: "tcp" }])).toThrow(/already in use/);
+      expect(() => l.mgr.publish(b.id, [{ hostPort: from, containerPort: 81, proto: "tcp" }])).toThrow(/port is already allocated/);
+      expect(() => l.mgr.publish(b.id, [{ hostPort: pa!.hostPort, containerPort: 81, proto: "tcp" }])).toThrow(/port is already allocated/);
       const [rand] = l.mgr.publish(b.id, [{ containerPort: 81, proto: "udp" }]);
       expect(rand!.hostPort).toBeGreaterThan(1023);
     } finally {

@@ -85,12 +85,31 @@ describe("-p parsing", () => {
     expect(parsePortSpec("127.0.0.1::80")).toEqual([{ hostIp: "127.0.0.1", containerPort: 80, proto: "tcp" }]);
     expect(parsePortSpec("1000-2000:81")).toEqual([{ hostIp: undefined, hostRange: { from: 1000, to: 2000 }, containerPort: 81, proto: "tcp" }]);
     expect(parsePortSpec("8000-8001:80-81").map((p) => [p.hostPort, p.containerPort])).toEqual([[8000, 80], [8001, 81]]);
-    expect(() => parsePortSpec("8000-8002:80-81")).toThrow(/3 ports but container range has 2/);
-    expect(() => parsePortSpec("70000:80")).toThrow(/1-65535/);
-    expect(() => parsePortSpec("80/sctp")).toThrow(/tcp or udp/);
+    expect(parsePortSpec("80-81")).toEqual([{ containerPort: 80, proto: "tcp" }, { containerPort: 81, proto: "tcp" }]);
+    expect(parsePortSpec("0.0.0.0:8080:80")).toEqual([{ hostPort: 8080, containerPort: 80, proto: "tcp" }]);
+    expect(parsePortSpec("5000:5000/sctp")).toEqual([{ hostPort: 5000, containerPort: 5000, proto: "sctp" }]);
+    expect(parsePortSpec("53/UDP")).toEqual([{ containerPort: 53, proto: "udp" }]);
+  });
+
+  test("errors name the spec and what is wrong", () => {
+    expect(() => parsePortSpec("8000-8002:80-81")).toThrow('invalid publish spec "8000-8002:80-81": the host range 8000-8002 has 3 ports but the container range 80-81 has 2');
+    expect(() => parsePortSpec("8000:80-81")).toThrow(/has 1 ports but the container range 80-81 has 2/);
+    expect(() => parsePortSpec("70000:80")).toThrow('host port 70000 is out of range: ports are 1-65535');
+    expect(() => parsePortSpec("8080:70000")).toThrow('container port 70000 is out of range');
+    expect(() => parsePortSpec("0:80")).toThrow('host port 0 is out of range');
+    expect(() => parsePortSpec("8080:0")).toThrow('container port 0 is out of range');
+    expect(() => parsePortSpec("2000-1000:81")).toThrow('host port range 2000-1000 is reversed: write 1000-2000');
+    expect(() => parsePortSpec("81-80")).toThrow('container port range 81-80 is reversed');
+    expect(() => parsePortSpec("80/icmp")).toThrow('unknown protocol "icmp": use tcp, udp or sctp');
+    expect(() => parsePortSpec("300.1.1.1:80:80")).toThrow('"300.1.1.1" is not an IPv4 address');
+    expect(() => parsePortSpec("[::1]:80:80")).toThrow(/IPv6/);
+    expect(() => parsePortSpec("a:80")).toThrow('host port "a" is not a number');
+    expect(() => parsePortSpec("8080:")).toThrow("no container port");
+    expect(() => parsePortSpec("1:2:3:4")).toThrow(/use \[HOST_IP:\]/);
   });
 
   test("-P from EXPOSE, and berth port lines", () => {
+    expect(exposedPortRequests({ "8000-8001/tcp": {} }).map((r) => r.containerPort)).toEqual([8000, 8001]);
     expect(exposedPortRequests({ "80/tcp": {}, "53/udp": {} })).toEqual([
       { hostIp: undefined, containerPort: 80, proto: "tcp" },
       { hostIp: undefined, containerPort: 53, proto: "udp" },

@@ -320,7 +320,7 @@ const ps = verb({
   }
   // A random host port (-p 80, -P) is known only from the network's bindings.
   for (const v of views) {
-    if (v.running && v.row.config.publish.some((x) => x.hostPort === 0)) v.row.config.publish = await engine.publishedPorts(v.row);
+    if (v.running && v.row.config.publish.some((x) => x.hostPort === 0 || x.hostPortEnd)) v.row.config.publish = await engine.publishedPorts(v.row);
   }
   const objs = views.map((v) => psObject(v, noTrunc));
   const format = p.get("format");
@@ -402,7 +402,8 @@ const inspect = verb({ name: "inspect", usage: "inspect [OPTIONS] NAME|ID [NAME|
       if (type === "volume") { out.push(engine.volumes.info(engine.volumes.get(ref)) as unknown as Record<string, unknown>); continue; }
       if (type !== "image") {
         try {
-          out.push(inspectObject(engine, engine.observe(engine.find(ref))));
+          const v = engine.observe(engine.find(ref));
+          out.push(inspectObject(engine, v, await engine.publishedPorts(v.row)));
           continue;
         } catch (e) {
           if (type === "container") throw e;

@@ -140,7 +140,8 @@ function parseGlobals(argv: string[]): Globals | "help" | "version" {
   return { root: resolve(root), rest: p.args };
 }
 
-/** $BERTH_NETWORK_PREFIX / $BERTH_NETWORK_SUBNET: bridge names and default subnet (tests, side-by-side engines). */
+/** $BERTH_NETWORK_PREFIX / $BERTH_NETWORK_SUBNET: bridge names and default subnet of a root whose network is
+ *  new (tests); by default each root derives its own (network/README.md, "Several state roots"). */
 function networkOptions(): { namePrefix?: string; defaultSubnet?: string } {
   return {
     ...(process.env.BERTH_NETWORK_PREFIX ? { namePrefix: process.env.BERTH_NETWORK_PREFIX } : {}),
