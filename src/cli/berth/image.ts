@@ -3,7 +3,7 @@
 import { containerHolders } from "../../engine/store.ts";
 import * as fs from "node:fs";
 import { parseArgs } from "node:util";
-import { archiveImporter, DEFAULT_ROOT, familiarName, type ImageRecord, type ImageStore, openImageStore, rootfsImporter, saveImages, type SaveFormat } from "../../image/index.ts";
+import { archiveImporter, DEFAULT_ROOT, familiarName, type ImageRecord, type ImageStore, type ImportResult, openImageStore, rootfsImporter, saveImages, type SaveFormat } from "../../image/index.ts";
 import { imageHistory, inspectImage, unpackedSize } from "../../image/inspect.ts";
 import { analyzeImage, diffImages, imageTree } from "../../image/layers.ts";
 import { splitTaggedName } from "../../image/reference.ts";
@@ -112,8 +112,9 @@ function print(s: string): void {
   process.stdout.write(s.endsWith("\n") ? s : s + "\n");
 }
 
-function loadedLines(images: ImageRecord[]): string[] {
-  return images.flatMap((img) => (img.names.length ? img.names.map((n) => `Loaded image: ${familiarName(n)}`) : [`Loaded image ID: ${img.id}`]));
+/** As docker: the tags the archive named, or the image ID when it named none. */
+function loadedLines(loaded: ImportResult["loaded"]): string[] {
+  return loaded.flatMap(({ image, names }) => (names.length ? names.map((n) => `Loaded image: ${familiarName(n)}`) : [`Loaded image ID: ${image.id}`]));
 }
 
 // ---- verbs ----
@@ -126,7 +127,7 @@ async function cmdLoad(store: ImageStore, argv: string[]): Promise<number> {
   try {
     const r = await archiveImporter(input).run(store, { progress: p.progress });
     p.done();
-    for (const l of loadedLines(r.images)) print(l);
+    for (const l of loadedLines(r.loaded)) print(l);
   } finally {
     p.done();
   }
