@@ -89,19 +89,35 @@ export class ArchiveCollector implements TarVisitor {
     if (c.ingest) {
       const ingest = c.ingest, blob = c.blob!;
       this.pending.push((async () => {
-        const result = await ingest.end();
-        const digest = blob.commit();
-        this.files.set(c.path, { path: c.path, size: result.size, digest, bytes: null, layer: { result, snapshot: c.snapshot }, stored: true });
-      })().catch((err) => {
-        this.error ??= err as Error;
-      }));
+        try {
+          const result = await ingest.end();
+          const digest = blob.commit();
+          this.keep({ path: c.path, size: result.size, digest, bytes: null, layer: { result, snapshot: c.snapshot }, stored: true });
+        } catch (err) {
+          await blob.abort();
+          if (c.snapshot) this.store.snapshots.discard(c.snapshot);
+          this.error ??= err as Error;
+        }
+      })());
     } else if (c.mem) {
       const bytes = Buffer.concat(c.mem);
-      this.files.set(c.path, { path: c.path, size: bytes.length, digest: c.hash!.digest(), bytes, layer: null, stored: false });
+      this.keep({ path: c.path, size: bytes.length, digest: c.hash!.digest(), bytes, layer: null, stored: false });
     } else if (c.blob) {
-      const digest = c.blob.commit();
-      this.files.set(c.path, { path: c.path, size: c.blob.size, digest, bytes: null, layer: null, stored: true });
+      try {
+        const digest = c.blob.commit();
+        this.keep({ path: c.path, size: c.blob.size, digest, bytes: null, layer: null, stored: true });
+      } catch (err) {
+        c.blob.abort();
+        throw err;
+      }
     }
+  }
+
+  /** Records a file; a later entry of the same name replaces it (as tar -x), its snapshot dropped. */
+  private keep(f: CollectedFile): void {
+    const old = this.files.get(f.path);
+    if (old?.layer?.snapshot) this.store.snapshots.discard(old.layer.snapshot);
+    this.files.set(f.path, f);
   }
 
   /** Awaited by the reader after each chunk: decompression backpressure. */
@@ -116,14 +132,19 @@ export class ArchiveCollector implements TarVisitor {
     if (this.error) throw this.error;
   }
 
-  /** Drops every unpublished snapshot, and the entry in flight if the archive broke off mid-way. */
-  discard(): void {
+  /**
+   * Drops every unpublished snapshot, and the entry in flight if the archive broke off mid-way.
+   * Waits first for the layers still being finished (a failure mid-archive leaves some), so none
+   * of them lands in the store's temp dir after we are done.
+   */
+  async discard(): Promise<void> {
+    await Promise.allSettled(this.pending);
     for (const f of this.files.values()) if (f.layer?.snapshot) this.store.snapshots.discard(f.layer.snapshot);
     const c = this.cur;
     this.cur = null;
     if (c) {
       c.ingest?.abort();
-      c.blob?.abort();
+      await c.blob?.abort();
       if (c.snapshot) this.store.snapshots.discard(c.snapshot);
     }
   }

@@ -82,7 +82,7 @@ class ArchiveImporter implements ImageImporter {
           const images = await publish(store, pending);
           return { format, images, loaded: images.map((image, i) => ({ image, names: [...new Set(pending[i]!.names)] })) };
         } finally {
-          col.discard();
+          await col.discard();
         }
       });
     } finally {
@@ -136,8 +136,10 @@ function interpretDocker(col: ArchiveCollector, mf: CollectedFile, byDigest: (d:
       // not a manifest
     }
   }
-  return items.map((item: Record<string, unknown>, i: number) => {
+  return items.map((entry: unknown, i: number) => {
     const what = `manifest.json entry ${i}`;
+    if (typeof entry !== "object" || entry === null || Array.isArray(entry)) throw new ImageFormatError(`${what} is not an object`);
+    const item = entry as Record<string, unknown>;
     if (typeof item.Config !== "string" || !Array.isArray(item.Layers)) throw new ImageFormatError(`${what}: needs Config and Layers`);
     const cf = lookup(col, item.Config);
     if (!cf?.bytes) throw new ImageFormatError(`${what}: config ${item.Config} is missing from the archive`);
@@ -172,7 +174,7 @@ function interpretDocker(col: ArchiveCollector, mf: CollectedFile, byDigest: (d:
       manifestBytes = new TextEncoder().encode(JSON.stringify(m));
     }
     const manifest = parseManifest(manifestBytes);
-    const names = Array.isArray(item.RepoTags) ? (item.RepoTags as string[]).map(normalizeTaggedName) : [];
+    const names = archiveNames(item.RepoTags, `${what}: RepoTags`);
     return {
       manifest: manifestBytes, config: cf.bytes, document, names,
       layers: manifest.layers.map((desc, j) => ({ desc, file: files[j] ?? byDigest(desc.digest) })),
@@ -232,13 +234,23 @@ function pickPlatform(ms: Descriptor[]): Descriptor | null {
   return ms.find((m) => m.platform && platformMatches(m)) ?? ms.find((m) => !m.platform && isManifestType(m.mediaType)) ?? (ms.length === 1 ? ms[0]! : null);
 }
 
+/** The names a docker-archive entry gives (RepoTags: absent, null, or a list of references). */
+function archiveNames(v: unknown, what: string): string[] {
+  if (v === undefined || v === null) return [];
+  if (!Array.isArray(v)) throw new ImageFormatError(`${what} is not a list`);
+  return v.map((t, i) => {
+    if (typeof t !== "string") throw new ImageFormatError(`${what}[${i}] is not a string`);
+    return normalizeTaggedName(t);
+  });
+}
+
 /** io.containerd.image.name carries the full name; org.opencontainers.image.ref.name may be a full ref or a bare tag. */
 function namesFromAnnotations(d: Descriptor): string[] {
-  const a = d.annotations ?? {};
+  const a: Record<string, unknown> = typeof d.annotations === "object" && d.annotations !== null ? d.annotations : {};
   const full = a["io.containerd.image.name"];
-  if (full) return [normalizeTaggedName(full)];
+  if (typeof full === "string" && full) return [normalizeTaggedName(full)];
   const ref = a["org.opencontainers.image.ref.name"];
-  if (ref && (ref.includes("/") || ref.includes(":"))) {
+  if (typeof ref === "string" && (ref.includes("/") || ref.includes(":"))) {
     try {
       const t = taggedName(parseReference(ref));
       return t ? [t] : [];
@@ -370,7 +382,7 @@ export async function ingestLayer(store: ImageStore, chunks: AsyncIterable<Uint8
     return { digest, diffId: r.diffId, size: r.size, mediaType: layerMediaType(r.compression, !ociTypes), snapshot: prepared, stats: r.stats };
   } catch (e) {
     ingest.abort();
-    blob.abort();
+    await blob.abort();
     store.snapshots.discard(prepared);
     throw e;
   }

@@ -100,7 +100,17 @@ export function parseDescriptor(v: unknown, what: string): Descriptor {
   if (typeof d.mediaType !== "string") fail(what, "descriptor has no mediaType");
   const size = d.size;
   if (typeof size !== "number" || !Number.isSafeInteger(size) || size < 0) fail(what, "descriptor size is not a non-negative integer");
+  // the optional fields are read later (names, platform matching): their types are checked here
+  if (d.annotations !== undefined && !isStringMap(d.annotations)) fail(what, "descriptor annotations must map strings to strings");
+  if (d.platform !== undefined) {
+    const p = d.platform as Record<string, unknown> | null;
+    if (typeof p !== "object" || p === null || typeof p.os !== "string" || typeof p.architecture !== "string") fail(what, "descriptor platform needs os and architecture strings");
+  }
   return { ...(d as object), mediaType: d.mediaType, digest: parseDigest(d.digest, `${what} digest`), size } as Descriptor;
+}
+
+function isStringMap(v: unknown): boolean {
+  return typeof v === "object" && v !== null && !Array.isArray(v) && Object.values(v).every((x) => typeof x === "string");
 }
 
 export function isLayerType(mt: string): boolean {
@@ -121,10 +131,22 @@ export function parseJSON(bytes: Uint8Array, what: string): unknown {
   }
 }
 
+/** A JSON object (not null, not a list), or a clear error. */
+function parseObject(bytes: Uint8Array, what: string): Record<string, unknown> {
+  const v = parseJSON(bytes, what);
+  if (typeof v !== "object" || v === null || Array.isArray(v)) fail(what, "not a JSON object");
+  return v as Record<string, unknown>;
+}
+
+function schemaVersion(v: Record<string, unknown>, what: string, hint = ""): void {
+  if (v.schemaVersion === undefined) fail(what, "no schemaVersion");
+  if (v.schemaVersion !== 2) fail(what, `schemaVersion ${JSON.stringify(v.schemaVersion)} is not supported (only 2${hint})`);
+}
+
 export function parseManifest(bytes: Uint8Array, what = "image manifest"): Manifest {
-  const v = parseJSON(bytes, what) as Record<string, unknown>;
-  if (v?.schemaVersion !== 2) fail(what, `schemaVersion ${String(v?.schemaVersion)} is not supported (only 2; schema1 manifests are obsolete)`);
-  if (v.mediaType !== undefined && !isManifestType(v.mediaType as string)) fail(what, `mediaType ${String(v.mediaType)} is not an image manifest`);
+  const v = parseObject(bytes, what);
+  schemaVersion(v, what, "; schema1 manifests are obsolete");
+  if (v.mediaType !== undefined && !isManifestType(v.mediaType as string)) fail(what, `mediaType ${JSON.stringify(v.mediaType)} is not an image manifest`);
   if (!Array.isArray(v.layers)) fail(what, "no layers array");
   const layers = v.layers.map((l, i) => parseDescriptor(l, `${what} layer ${i}`));
   for (const l of layers) if (!isLayerType(l.mediaType)) fail(what, `layer media type ${l.mediaType} is not supported`);
@@ -132,17 +154,16 @@ export function parseManifest(bytes: Uint8Array, what = "image manifest"): Manif
 }
 
 export function parseIndex(bytes: Uint8Array, what = "image index"): Index {
-  const v = parseJSON(bytes, what) as Record<string, unknown>;
-  if (v?.schemaVersion !== 2) fail(what, `schemaVersion ${String(v?.schemaVersion)} is not supported`);
+  const v = parseObject(bytes, what);
+  schemaVersion(v, what);
   if (!Array.isArray(v.manifests)) fail(what, "no manifests array");
   return { ...(v as object), schemaVersion: 2, manifests: v.manifests.map((m, i) => parseDescriptor(m, `${what} entry ${i}`)) } as Index;
 }
 
 export function parseImageDocument(bytes: Uint8Array, what = "image config"): ImageDocument {
-  const v = parseJSON(bytes, what) as Record<string, unknown>;
-  if (typeof v !== "object" || v === null) fail(what, "not an object");
+  const v = parseObject(bytes, what);
   const rootfs = v.rootfs as Record<string, unknown> | undefined;
-  if (!rootfs || rootfs.type !== "layers" || !Array.isArray(rootfs.diff_ids)) fail(what, "rootfs.diff_ids missing");
+  if (typeof rootfs !== "object" || rootfs === null || rootfs.type !== "layers" || !Array.isArray(rootfs.diff_ids)) fail(what, "rootfs.diff_ids missing");
   rootfs.diff_ids.forEach((d, i) => parseDigest(d, `${what} diff_ids[${i}]`));
   if (typeof v.os !== "string" || typeof v.architecture !== "string") fail(what, "os/architecture missing");
   return v as ImageDocument;

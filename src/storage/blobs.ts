@@ -65,7 +65,8 @@ export class BlobWriter {
     return d;
   }
 
-  abort(): void {
+  /** Removes the temp file (once a worker writing it has let go: await it). */
+  abort(): void | Promise<void> {
     if (!this.closed) {
       fs.closeSync(this.fd);
       this.closed = true;
@@ -217,8 +218,10 @@ export class ParallelBlobWriter extends BlobWriter {
     return this.result.digest;
   }
 
-  override abort(): void {
-    if (this.closed) return;
+  private aborting: Promise<void> | undefined;
+
+  override abort(): void | Promise<void> {
+    if (this.closed) return this.aborting;
     this.closed = true;
     const fd = this.fd, tmp = this.tmp;
     if (this.gone) {
@@ -235,14 +238,18 @@ export class ParallelBlobWriter extends BlobWriter {
       return;
     }
     // the worker may still be writing to fd: close it only once the worker has let go
-    waiting.set(this.id, (r) => {
-      if (r.op !== "aborted" && r.op !== "failed") return;
-      waiting.delete(this.id);
-      this.releaseUpTo(Infinity);
-      if (r.op === "aborted") fs.closeSync(fd); // (a dead worker's last write may still land: see above)
-      fs.rmSync(tmp, { force: true });
-    });
+    this.aborting = waitOnWorker(new Promise<void>((res) => {
+      waiting.set(this.id, (r) => {
+        if (r.op !== "aborted" && r.op !== "failed") return;
+        waiting.delete(this.id);
+        this.releaseUpTo(Infinity);
+        if (r.op === "aborted") fs.closeSync(fd); // (a dead worker's last write may still land: see above)
+        fs.rmSync(tmp, { force: true });
+        res();
+      });
+    }));
     post({ op: "abort", id: this.id } satisfies BlobWorkerRequest);
+    return this.aborting;
   }
 
   private onClosed: (() => void) | null = null;
