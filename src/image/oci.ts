@@ -140,12 +140,12 @@ function parseObject(bytes: Uint8Array, what: string): Record<string, unknown> {
 
 function schemaVersion(v: Record<string, unknown>, what: string, hint = ""): void {
   if (v.schemaVersion === undefined) fail(what, "no schemaVersion");
-  if (v.schemaVersion !== 2) fail(what, `schemaVersion ${JSON.stringify(v.schemaVersion)} is not supported (only 2${hint})`);
+  if (v.schemaVersion !== 2) fail(what, `unsupported schemaVersion ${String(JSON.stringify(v.schemaVersion)).slice(0, 40)} ; only 2 is supported${hint}`);
 }
 
 export function parseManifest(bytes: Uint8Array, what = "image manifest"): Manifest {
   const v = parseObject(bytes, what);
-  schemaVersion(v, what, "; schema1 manifests are obsolete");
+  schemaVersion(v, what, " (schema1 manifests are obsolete)");
   if (v.mediaType !== undefined && !isManifestType(v.mediaType as string)) fail(what, `mediaType ${JSON.stringify(v.mediaType)} is not an image manifest`);
   if (!Array.isArray(v.layers)) fail(what, "no layers array");
   const layers = v.layers.map((l, i) => parseDescriptor(l, `${what} layer ${i}`));

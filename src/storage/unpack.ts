@@ -53,14 +53,20 @@ const UMASK = (() => {
   return m;
 })();
 
+const NAME_MAX = 255;     // bytes in one path component (Linux)
+const PATH_MAX = 4095;    // bytes in a symlink target, and in a path inside the layer
+const MAX_MAJOR = 0xfff, MAX_MINOR = 0xfffff; // what a Linux device number holds
+
 /** Splits an archive path into safe components, or throws. "" / "." / "./" is the root itself. */
 export function safeComponents(name: string, what = name): string[] {
   if (name.startsWith("/")) throw new UnsafeLayerEntryError(what, "absolute paths are not allowed in a layer");
+  if (Buffer.byteLength(name) > PATH_MAX) throw new UnsafeLayerEntryError(what.slice(0, 200), `the path is longer than ${PATH_MAX} bytes`);
   const parts: string[] = [];
   for (const p of name.split("/")) {
     if (p === "" || p === ".") continue;
     if (p === "..") throw new UnsafeLayerEntryError(what, "\"..\" path components are not allowed in a layer");
     if (p.includes("\0")) throw new UnsafeLayerEntryError(what, "NUL byte in path");
+    if (Buffer.byteLength(p) > NAME_MAX) throw new UnsafeLayerEntryError(what.slice(0, 200), `a path component is longer than ${NAME_MAX} bytes`);
     parts.push(p);
   }
   return parts;
@@ -152,6 +158,8 @@ export class LayerWriter implements TarVisitor {
       }
       case "symlink": {
         if (e.linkname === "") throw new UnsafeLayerEntryError(e.name, "symlink with an empty target");
+        if (e.linkname.includes("\0")) throw new UnsafeLayerEntryError(e.name, "NUL byte in the symlink target");
+        if (Buffer.byteLength(e.linkname) > PATH_MAX) throw new UnsafeLayerEntryError(e.name, `symlink target longer than ${PATH_MAX} bytes`);
         try {
           fs.symlinkSync(e.linkname, abs);
         } catch (err) {
@@ -185,6 +193,9 @@ export class LayerWriter implements TarVisitor {
       case "char":
       case "block":
       case "fifo": {
+        if (e.type !== "fifo" && (e.devmajor > MAX_MAJOR || e.devminor > MAX_MINOR)) {
+          throw new UnsafeLayerEntryError(e.name, `device number ${e.devmajor}:${e.devminor} does not exist on Linux (major ≤ ${MAX_MAJOR}, minor ≤ ${MAX_MINOR})`);
+        }
         this.clear(abs, rel);
         if (e.type === "fifo") mkfifo(abs, e.mode & 0o777);
         else mknod(abs, (e.type === "char" ? S_IFCHR : S_IFBLK) | (e.mode & 0o777), e.devmajor, e.devminor);
