@@ -166,7 +166,45 @@ export function parseImageDocument(bytes: Uint8Array, what = "image config"): Im
   if (typeof rootfs !== "object" || rootfs === null || rootfs.type !== "layers" || !Array.isArray(rootfs.diff_ids)) fail(what, "rootfs.diff_ids missing");
   rootfs.diff_ids.forEach((d, i) => parseDigest(d, `${what} diff_ids[${i}]`));
   if (typeof v.os !== "string" || typeof v.architecture !== "string") fail(what, "os/architecture missing");
+  checkImageConfig(v.config, what);
+  checkHistory(v.history, what);
+  for (const k of ["created", "author", "variant"]) if (!optional(v[k], isString)) fail(what, `${k} must be a string`);
   return v as ImageDocument;
+}
+
+// The image config is read by every `run` (Env, Cmd, User, Labels…): its fields get the types
+// docker's Go structs give them, checked once here, so an archive cannot make `run` fail later
+// with a TypeError. null counts as absent, as it does for Go.
+const isString = (x: unknown): boolean => typeof x === "string";
+const isStringList = (x: unknown): boolean => Array.isArray(x) && x.every(isString);
+const isObject = (x: unknown): boolean => typeof x === "object" && x !== null && !Array.isArray(x);
+const isDuration = (x: unknown): boolean => typeof x === "number" && Number.isSafeInteger(x) && x >= 0;
+const optional = (x: unknown, ok: (x: unknown) => boolean): boolean => x === undefined || x === null || ok(x);
+
+function checkImageConfig(c: unknown, what: string): void {
+  if (c === undefined || c === null) return;
+  if (!isObject(c)) fail(what, "config must be an object");
+  const o = c as Record<string, unknown>;
+  for (const k of ["User", "WorkingDir", "StopSignal"]) if (!optional(o[k], isString)) fail(what, `config.${k} must be a string`);
+  for (const k of ["Env", "Cmd", "Entrypoint", "OnBuild", "Shell"]) if (!optional(o[k], isStringList)) fail(what, `config.${k} must be a list of strings`);
+  for (const k of ["ExposedPorts", "Volumes"]) if (!optional(o[k], isObject)) fail(what, `config.${k} must be an object`);
+  if (!optional(o.Labels, isStringMap)) fail(what, "config.Labels must map strings to strings");
+  if (!optional(o.ArgsEscaped, (x) => typeof x === "boolean")) fail(what, "config.ArgsEscaped must be true or false");
+  if (!optional(o.Healthcheck, isObject)) fail(what, "config.Healthcheck must be an object");
+  const h = (o.Healthcheck ?? {}) as Record<string, unknown>;
+  if (!optional(h.Test, isStringList)) fail(what, "config.Healthcheck.Test must be a list of strings");
+  for (const k of ["Interval", "Timeout", "StartPeriod", "StartInterval", "Retries"]) if (!optional(h[k], isDuration)) fail(what, `config.Healthcheck.${k} must be a whole number ≥ 0`);
+}
+
+function checkHistory(h: unknown, what: string): void {
+  if (h === undefined || h === null) return;
+  if (!Array.isArray(h)) fail(what, "history must be a list");
+  h.forEach((e, i) => {
+    if (!isObject(e)) fail(what, `history[${i}] must be an object`);
+    const o = e as Record<string, unknown>;
+    for (const k of ["created", "created_by", "author", "comment"]) if (!optional(o[k], isString)) fail(what, `history[${i}].${k} must be a string`);
+    if (!optional(o.empty_layer, (x) => typeof x === "boolean")) fail(what, `history[${i}].empty_layer must be true or false`);
+  });
 }
 
 /** Host platform in OCI terms, for picking a manifest out of a multi-platform index. */

@@ -254,6 +254,40 @@ describe("item 5: every tar header field is bounded before use", () => {
   }
 });
 
+describe("item 5, the class: the JSON documents of an archive are untrusted too", () => {
+  const configs: Array<[string, Record<string, unknown>, string]> = [
+    ["an Env entry that is not a string", { Env: ["A=1", 1] }, "config.Env must be a list of strings"],
+    ["Labels with a non-string value", { Labels: { a: { b: 1 } } }, "config.Labels must map strings to strings"],
+    ["a negative healthcheck interval", { Healthcheck: { Test: ["CMD", "true"], Interval: -1 } }, "config.Healthcheck.Interval"],
+  ];
+  for (const [what, config, message] of configs) {
+    test(`an image config with ${what} is refused at load (it made run fail later with a TypeError)`, () => {
+      const layer = makeTar([{ name: "f", data: "x" }]);
+      const cfg = new TextEncoder().encode(JSON.stringify({ architecture: process.arch === "arm64" ? "arm64" : "amd64", os: "linux", config, rootfs: { type: "layers", diff_ids: [sha256(layer)] } }));
+      const archive = path.join(work, "cfg.tar");
+      fs.writeFileSync(archive, makeTar([
+        { name: "config.json", data: cfg },
+        { name: "layer.tar", data: layer },
+        { name: "manifest.json", data: JSON.stringify([{ Config: "config.json", RepoTags: ["localhost/cfg:1"], Layers: ["layer.tar"] }]) },
+      ]));
+      const r = berth(["load", "-i", archive]);
+      expect(r.code).toBe(1);
+      expect(r.err).toContain(message);
+      expectStoreClean();
+    });
+  }
+
+  test("manifest.json RepoTags that are not strings are refused by name (a TypeError before)", () => {
+    const layer = makeTar([{ name: "f", data: "x" }]);
+    const archive = path.join(work, "tags.tar");
+    dockerArchive(archive, [layer], { tags: [null, 5] as unknown as string[] });
+    const r = berth(["load", "-i", archive]);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain("RepoTags[0] is not a string");
+    expectStoreClean();
+  });
+});
+
 // ---- item 11 ----
 
 describe("item 11: symlinks may point outside the root; nothing may write outside it", () => {
