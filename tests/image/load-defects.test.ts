@@ -261,7 +261,8 @@ describe("item 5, the class: the JSON documents of an archive are untrusted too"
     ["a negative healthcheck interval", { Healthcheck: { Test: ["CMD", "true"], Interval: -1 } }, "config.Healthcheck.Interval"],
   ];
   for (const [what, config, message] of configs) {
-    test(`an image config with ${what} is refused at load (it made run fail later with a TypeError)`, () => {
+    // (loaded fine before; an Env entry that is not a string then failed every run with a TypeError)
+    test(`an image config with ${what} is refused at load, the field named`, () => {
       const layer = makeTar([{ name: "f", data: "x" }]);
       const cfg = new TextEncoder().encode(JSON.stringify({ architecture: process.arch === "arm64" ? "arm64" : "amd64", os: "linux", config, rootfs: { type: "layers", diff_ids: [sha256(layer)] } }));
       const archive = path.join(work, "cfg.tar");
