@@ -22,7 +22,8 @@
 // case, a temp file after a good one); or a file written outside the store. Each finding is saved
 // once per outcome as TARGET-KIND-HASH.tar in --out (default tests/image/fixtures/tar-crashers/),
 // the corpus that tests/image/tar-crashers.test.ts replays. --replay runs every file of a
-// directory that way and exits 1 if any is still a finding.
+// directory that way (through its own target, the other importer, and the reader alone in 7-byte
+// chunks) and exits 1 if any is still a finding.
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -750,8 +751,9 @@ async function replay(dir: string, timeoutMs: number, json: boolean): Promise<nu
       const target = name.split("-")[0] as Target;
       if (!TARGETS.includes(target)) continue;
       const file = path.join(dir, name);
-      // the reader alone too, in small and odd chunk sizes, for every case
-      for (const [t, chunk] of [[target, 4096], ["tar", 7]] as Array<[Target, number]>) {
+      // its own target first, then the other two, then the reader alone in small, odd chunks
+      const runs: Array<[Target, number]> = [[target, 4096], ...TARGETS.filter((t) => t !== target && t !== "tar").map((t): [Target, number] => [t, 4096]), ["tar", 7]];
+      for (const [t, chunk] of runs) {
         const r = await runner.run(file, t, chunk);
         results.push({ file: name, target: t, ...r });
         if (!json) console.log(`${r.outcome === "ok" || r.outcome === "error" ? "ok  " : "FAIL"} ${name} (${t}): ${r.outcome}${r.message ? ` — ${r.message.split("\n")[0]}` : ""}`);
