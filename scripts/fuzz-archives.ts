@@ -171,13 +171,11 @@ class Runner {
     })();
   }
 
-  private restart(): void {
+  private async restart(): Promise<void> {
     this.proc.kill("SIGKILL");
-    void this.proc.exited.then(() => undefined);
-    const old = this.root;
+    await this.proc.exited;
+    fs.rmSync(this.root, { recursive: true, force: true }); // the killed child's store and files
     this.start();
-    // the killed child may have left mounts of nothing and files: only files
-    void Bun.sleep(200).then(() => fs.rmSync(old, { recursive: true, force: true }));
   }
 
   async run(file: string, target: Target, chunk: number): Promise<CaseResult> {
@@ -189,12 +187,13 @@ class Runner {
       if (line !== undefined) return JSON.parse(line) as CaseResult;
       if (this.dead) {
         const code = await this.proc.exited;
-        this.restart();
-        return { outcome: "crash", message: `the child exited (${this.proc.signalCode ?? code}) during the case` };
+        const signal = this.proc.signalCode;
+        await this.restart();
+        return { outcome: "crash", message: `the child exited (${signal ?? code}) during the case` };
       }
       const left = deadline - Date.now();
       if (left <= 0) {
-        this.restart();
+        await this.restart();
         return { outcome: "hang", message: `no answer within ${this.timeoutMs} ms` };
       }
       await new Promise<void>((res) => {
@@ -208,10 +207,10 @@ class Runner {
     }
   }
 
-  close(): void {
+  async close(): Promise<void> {
     this.proc.kill("SIGKILL");
-    const root = this.root;
-    void this.proc.exited.then(() => fs.rmSync(root, { recursive: true, force: true }));
+    await this.proc.exited;
+    fs.rmSync(this.root, { recursive: true, force: true });
   }
 }
 
@@ -760,7 +759,7 @@ async function replay(dir: string, timeoutMs: number, json: boolean): Promise<nu
       }
     }
   } finally {
-    runner.close();
+    await runner.close();
   }
   if (json) console.log(JSON.stringify(results));
   return results.some((r) => r.outcome !== "ok" && r.outcome !== "error") ? 1 : 0;
@@ -827,7 +826,7 @@ async function fuzz(opts: Map<string, string>): Promise<number> {
         if (cases % 500 === 0) console.log(`… ${cases} cases, ${seen.size} outcomes, ${findings.size} findings`);
       }
     } finally {
-      runner.close();
+      await runner.close();
     }
   };
   await Promise.all(Array.from({ length: jobs }, (_, i) => worker(i)));
