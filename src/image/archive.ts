@@ -4,17 +4,16 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { BlobWriter } from "../storage/blobs.ts";
-import { ChunkPool, releaseChunk } from "../storage/chunks.ts";
 import { type Digest, Hasher } from "../storage/digest.ts";
 import { LayerIngest, type LayerIngestResult, looksLikeLayer } from "../storage/ingest.ts";
 import type { PreparedSnapshot } from "../storage/snapshots.ts";
 import { type TarEntry, TarReader, type TarVisitor } from "../storage/tar.ts";
+import { readFileChunks } from "./input.ts";
 import type { ImageStore } from "./store.ts";
 
 const SNIFF = 512;
 const KEEP_IN_MEMORY = 32 << 20;   // non-layer files up to this size are kept for parsing…
 const MEMORY_BUDGET = 256 << 20;   // …up to this much in all (a hostile archive cannot exhaust memory)
-const READ_CHUNK = 1 << 20;
 const PARALLEL_FROM = 8 << 20; // layers from this size hash+store on the blob worker thread
 
 export interface CollectedFile {
@@ -28,32 +27,6 @@ export interface CollectedFile {
 
 export interface Progress {
   (event: { bytes: number; file?: string; layers: number }): void;
-}
-
-/**
- * Chunks of a file (or stdin for "-"), in shared memory so the blob worker thread can hash and
- * store them without a copy. The buffers of a file come from a pool (src/storage/chunks.ts): a
- * chunk is ours again once the consumer asks for the next one, unless it retained it (or it
- * copies what it keeps).
- */
-export async function* readChunks(file: string): AsyncGenerator<Uint8Array> {
-  if (file === "-") {
-    for await (const c of process.stdin) yield c as Uint8Array;
-    return;
-  }
-  const fd = fs.openSync(file, "r");
-  const pool = new ChunkPool(READ_CHUNK);
-  try {
-    for (;;) {
-      const buf = pool.take();
-      const n = fs.readSync(fd, buf, 0, READ_CHUNK, null);
-      if (n === 0) break;
-      yield buf.subarray(0, n);
-      releaseChunk(buf);
-    }
-  } finally {
-    fs.closeSync(fd);
-  }
 }
 
 function normalizePath(p: string): string {
@@ -118,19 +91,35 @@ export class ArchiveCollector implements TarVisitor {
     if (c.ingest) {
       const ingest = c.ingest, blob = c.blob!;
       this.pending.push((async () => {
-        const result = await ingest.end();
-        const digest = blob.commit();
-        this.files.set(c.path, { path: c.path, size: result.size, digest, bytes: null, layer: { result, snapshot: c.snapshot }, stored: true });
-      })().catch((err) => {
-        this.error ??= err as Error;
-      }));
+        try {
+          const result = await ingest.end();
+          const digest = blob.commit();
+          this.keep({ path: c.path, size: result.size, digest, bytes: null, layer: { result, snapshot: c.snapshot }, stored: true });
+        } catch (err) {
+          await blob.abort();
+          if (c.snapshot) this.store.snapshots.discard(c.snapshot);
+          this.error ??= err as Error;
+        }
+      })());
     } else if (c.mem) {
       const bytes = Buffer.concat(c.mem);
-      this.files.set(c.path, { path: c.path, size: bytes.length, digest: c.hash!.digest(), bytes, layer: null, stored: false });
+      this.keep({ path: c.path, size: bytes.length, digest: c.hash!.digest(), bytes, layer: null, stored: false });
     } else if (c.blob) {
-      const digest = c.blob.commit();
-      this.files.set(c.path, { path: c.path, size: c.blob.size, digest, bytes: null, layer: null, stored: true });
+      try {
+        const digest = c.blob.commit();
+        this.keep({ path: c.path, size: c.blob.size, digest, bytes: null, layer: null, stored: true });
+      } catch (err) {
+        c.blob.abort();
+        throw err;
+      }
     }
+  }
+
+  /** Records a file; a later entry of the same name replaces it (as tar -x), its snapshot dropped. */
+  private keep(f: CollectedFile): void {
+    const old = this.files.get(f.path);
+    if (old?.layer?.snapshot) this.store.snapshots.discard(old.layer.snapshot);
+    this.files.set(f.path, f);
   }
 
   /** Awaited by the reader after each chunk: decompression backpressure. */
@@ -198,10 +187,10 @@ export class ArchiveCollector implements TarVisitor {
   }
 }
 
-/** Feeds a tar archive (file path or "-") through a collector. */
-export async function collectTar(file: string, col: ArchiveCollector, progress?: Progress): Promise<void> {
+/** Feeds a tar archive (its bytes, from openInput()) through a collector. */
+export async function collectTar(chunks: AsyncIterable<Uint8Array>, col: ArchiveCollector, progress?: Progress): Promise<void> {
   const reader = new TarReader(col);
-  for await (const chunk of readChunks(file)) {
+  for await (const chunk of chunks) {
     reader.push(chunk);
     await col.drain();
     progress?.({ bytes: col.bytes, layers: col.layers });
@@ -225,7 +214,7 @@ export async function collectDir(dir: string, col: ArchiveCollector, progress?: 
       if (!st.isFile()) continue;
       const e: TarEntry = { name: r, type: "file", mode: 0o644, uid: 0, gid: 0, size: st.size, mtime: 0, linkname: "", devmajor: 0, devminor: 0, xattrs: null };
       col.entry(e);
-      for await (const chunk of readChunks(abs)) {
+      for await (const chunk of readFileChunks(abs)) {
         col.data(chunk);
         await col.drain();
         progress?.({ bytes: col.bytes, layers: col.layers, file: r });

@@ -3,13 +3,13 @@
 //    writes) and OCI image layouts, as a tar file, stdin, or a directory; detected by content.
 //  - RootfsImporter: a root filesystem (`docker export` tar, plain or compressed, or a directory
 //    such as a debootstrap tree) becomes a one-layer image, with optional --change instructions.
-import * as fs from "node:fs";
 import { chainIds, type Digest, DigestMismatchError, hexOf, sha256 } from "../storage/digest.ts";
 import { LayerIngest } from "../storage/ingest.ts";
 import { packDirectory } from "../storage/pack.ts";
 import { type PreparedSnapshot, snapshotInfo } from "../storage/snapshots.ts";
 import type { UnpackStats } from "../storage/unpack.ts";
-import { ArchiveCollector, type CollectedFile, collectDir, collectTar, type Progress, readChunks } from "./archive.ts";
+import { ArchiveCollector, type CollectedFile, collectDir, collectTar, type Progress } from "./archive.ts";
+import { type ArchiveInput, type InputOptions, openInput } from "./input.ts";
 import { applyChanges } from "./changes.ts";
 import {
   type Descriptor, hostPlatform, type ImageDocument, type Index, isIndexType, isManifestType, layerMediaType, type Manifest, MT,
@@ -20,7 +20,7 @@ import type { ImageRecord, ImageStore } from "./store.ts";
 
 export type ImportFormat = "docker-archive" | "oci-layout" | "rootfs";
 
-export interface ImportOptions {
+export interface ImportOptions extends InputOptions {
   /** names to give the image(s); for archives these add to the names the archive carries */
   names?: string[];
   /** Dockerfile-style config changes (rootfs imports) */
@@ -33,6 +33,11 @@ export interface ImportOptions {
 export interface ImportResult {
   format: ImportFormat;
   images: ImageRecord[];
+  /**
+   * What `load` reports, as docker: per image (in the order of `images`), the names this archive
+   * (and ImportOptions.names) gave it — not names the image already had in the store.
+   */
+  loaded: Array<{ image: ImageRecord; names: string[] }>;
 }
 
 export interface ImageImporter {
@@ -64,31 +69,24 @@ class ArchiveImporter implements ImageImporter {
   constructor(readonly source: string) {}
 
   async run(store: ImageStore, opts: ImportOptions = {}): Promise<ImportResult> {
-    return store.writeLock(async () => {
-      const col = new ArchiveCollector(store);
-      try {
-        const isDir = isDirectory(this.source);
-        if (isDir) await collectDir(this.source, col, opts.progress);
-        else await collectTar(this.source, col, opts.progress);
-        const { format, pending } = interpretArchive(col, this.source);
-        if (opts.names?.length) for (const p of pending) p.names.push(...opts.names.map(normalizeTaggedName));
-        const images = await publish(store, pending);
-        return { format, images };
-      } finally {
-        await col.discard();
-      }
-    });
-  }
-}
-
-/** "-" is stdin; anything else must exist. */
-function isDirectory(source: string): boolean {
-  if (source === "-") return false;
-  try {
-    return fs.statSync(source).isDirectory();
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") throw new Error(`${source}: no such file or directory`);
-    throw e;
+    const input = await openInput(this.source, opts); // a stream's first bytes are awaited before the lock
+    try {
+      return await store.writeLock(async () => {
+        const col = new ArchiveCollector(store);
+        try {
+          if (input.kind === "dir") await collectDir(input.path, col, opts.progress);
+          else await collectTar(input.chunks, col, opts.progress);
+          const { format, pending } = interpretArchive(col, this.source);
+          if (opts.names?.length) for (const p of pending) p.names.push(...opts.names.map(normalizeTaggedName));
+          const images = await publish(store, pending);
+          return { format, images, loaded: images.map((image, i) => ({ image, names: [...new Set(pending[i]!.names)] })) };
+        } finally {
+          await col.discard();
+        }
+      });
+    } finally {
+      input.close();
+    }
   }
 }
 
@@ -137,8 +135,10 @@ function interpretDocker(col: ArchiveCollector, mf: CollectedFile, byDigest: (d:
       // not a manifest
     }
   }
-  return items.map((item: Record<string, unknown>, i: number) => {
+  return items.map((entry: unknown, i: number) => {
     const what = `manifest.json entry ${i}`;
+    if (typeof entry !== "object" || entry === null || Array.isArray(entry)) throw new ImageFormatError(`${what} is not an object`);
+    const item = entry as Record<string, unknown>;
     if (typeof item.Config !== "string" || !Array.isArray(item.Layers)) throw new ImageFormatError(`${what}: needs Config and Layers`);
     const cf = lookup(col, item.Config);
     if (!cf?.bytes) throw new ImageFormatError(`${what}: config ${item.Config} is missing from the archive`);
@@ -154,7 +154,13 @@ function interpretDocker(col: ArchiveCollector, mf: CollectedFile, byDigest: (d:
       return f;
     });
     if (files.length !== document.rootfs.diff_ids.length) throw new ImageFormatError(`${what}: ${files.length} layers but the config lists ${document.rootfs.diff_ids.length}`);
+    // docker's loader goes by manifest.json alone: an OCI manifest is reused only if it names
+    // exactly the layer files manifest.json lists (not when, say, a layer was recompressed)
     let manifestBytes = manifestsByConfig.get(configDigest);
+    if (manifestBytes) {
+      const m = parseManifest(manifestBytes);
+      if (m.layers.length !== files.length || m.layers.some((l, j) => l.digest !== files[j]!.digest)) manifestBytes = undefined;
+    }
     if (!manifestBytes) {
       // legacy layout has no manifest: write the docker schema2 one it implies (deterministic,
       // so loading the same archive twice gives the same digest)
@@ -167,7 +173,7 @@ function interpretDocker(col: ArchiveCollector, mf: CollectedFile, byDigest: (d:
       manifestBytes = new TextEncoder().encode(JSON.stringify(m));
     }
     const manifest = parseManifest(manifestBytes);
-    const names = Array.isArray(item.RepoTags) ? (item.RepoTags as string[]).map(normalizeTaggedName) : [];
+    const names = archiveNames(item.RepoTags, `${what}: RepoTags`);
     return {
       manifest: manifestBytes, config: cf.bytes, document, names,
       layers: manifest.layers.map((desc, j) => ({ desc, file: files[j] ?? byDigest(desc.digest) })),
@@ -227,13 +233,23 @@ function pickPlatform(ms: Descriptor[]): Descriptor | null {
   return ms.find((m) => m.platform && platformMatches(m)) ?? ms.find((m) => !m.platform && isManifestType(m.mediaType)) ?? (ms.length === 1 ? ms[0]! : null);
 }
 
+/** The names a docker-archive entry gives (RepoTags: absent, null, or a list of references). */
+function archiveNames(v: unknown, what: string): string[] {
+  if (v === undefined || v === null) return [];
+  if (!Array.isArray(v)) throw new ImageFormatError(`${what} is not a list`);
+  return v.map((t, i) => {
+    if (typeof t !== "string") throw new ImageFormatError(`${what}[${i}] is not a string`);
+    return normalizeTaggedName(t);
+  });
+}
+
 /** io.containerd.image.name carries the full name; org.opencontainers.image.ref.name may be a full ref or a bare tag. */
 function namesFromAnnotations(d: Descriptor): string[] {
-  const a = d.annotations ?? {};
+  const a: Record<string, unknown> = typeof d.annotations === "object" && d.annotations !== null ? d.annotations : {};
   const full = a["io.containerd.image.name"];
-  if (full) return [normalizeTaggedName(full)];
+  if (typeof full === "string" && full) return [normalizeTaggedName(full)];
   const ref = a["org.opencontainers.image.ref.name"];
-  if (ref && (ref.includes("/") || ref.includes(":"))) {
+  if (typeof ref === "string" && (ref.includes("/") || ref.includes(":"))) {
     try {
       const t = taggedName(parseReference(ref));
       return t ? [t] : [];
@@ -309,22 +325,30 @@ class RootfsImporter implements ImageImporter {
   constructor(readonly source: string) {}
 
   async run(store: ImageStore, opts: ImportOptions = {}): Promise<ImportResult> {
-    return store.writeLock(async () => {
-      const isDir = isDirectory(this.source);
-      const chunks = isDir ? packDirectory(this.source) : readChunks(this.source);
-      const layer = await ingestLayer(store, chunks, opts.progress);
-      const now = new Date().toISOString();
-      const document: ImageDocument = {
-        created: now,
-        architecture: hostPlatform().architecture,
-        os: "linux",
-        config: applyChanges({}, opts.changes ?? []),
-        rootfs: { type: "layers", diff_ids: [layer.diffId] },
-        history: [{ created: now, created_by: `berth import ${isDir ? "(directory)" : this.source === "-" ? "-" : "(tar)"}`, comment: opts.message ?? `Imported from ${this.source}` }],
-      };
-      const image = commitSingleLayerImage(store, document, [layer], (opts.names ?? []).map(normalizeTaggedName), null);
-      return { format: "rootfs" as const, images: [image] };
-    });
+    const input = await openInput(this.source, opts); // a stream's first bytes are awaited before the lock
+    try {
+      return await store.writeLock(() => this.locked(store, input, opts));
+    } finally {
+      input.close();
+    }
+  }
+
+  private async locked(store: ImageStore, input: ArchiveInput, opts: ImportOptions): Promise<ImportResult> {
+    const isDir = input.kind === "dir";
+    const chunks = input.kind === "dir" ? packDirectory(input.path) : input.chunks;
+    const layer = await ingestLayer(store, chunks, opts.progress);
+    const now = new Date().toISOString();
+    const document: ImageDocument = {
+      created: now,
+      architecture: hostPlatform().architecture,
+      os: "linux",
+      config: applyChanges({}, opts.changes ?? []),
+      rootfs: { type: "layers", diff_ids: [layer.diffId] },
+      history: [{ created: now, created_by: `berth import ${isDir ? "(directory)" : this.source === "-" ? "-" : "(tar)"}`, comment: opts.message ?? `Imported from ${this.source}` }],
+    };
+    const names = (opts.names ?? []).map(normalizeTaggedName);
+    const image = commitSingleLayerImage(store, document, [layer], names, null);
+    return { format: "rootfs" as const, images: [image], loaded: [{ image, names }] };
   }
 }
 

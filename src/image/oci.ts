@@ -100,7 +100,17 @@ export function parseDescriptor(v: unknown, what: string): Descriptor {
   if (typeof d.mediaType !== "string") fail(what, "descriptor has no mediaType");
   const size = d.size;
   if (typeof size !== "number" || !Number.isSafeInteger(size) || size < 0) fail(what, "descriptor size is not a non-negative integer");
+  // the optional fields are read later (names, platform matching): their types are checked here
+  if (d.annotations !== undefined && !isStringMap(d.annotations)) fail(what, "descriptor annotations must map strings to strings");
+  if (d.platform !== undefined) {
+    const p = d.platform as Record<string, unknown> | null;
+    if (typeof p !== "object" || p === null || typeof p.os !== "string" || typeof p.architecture !== "string") fail(what, "descriptor platform needs os and architecture strings");
+  }
   return { ...(d as object), mediaType: d.mediaType, digest: parseDigest(d.digest, `${what} digest`), size } as Descriptor;
+}
+
+function isStringMap(v: unknown): boolean {
+  return typeof v === "object" && v !== null && !Array.isArray(v) && Object.values(v).every((x) => typeof x === "string");
 }
 
 export function isLayerType(mt: string): boolean {
@@ -121,10 +131,22 @@ export function parseJSON(bytes: Uint8Array, what: string): unknown {
   }
 }
 
+/** A JSON object (not null, not a list), or a clear error. */
+function parseObject(bytes: Uint8Array, what: string): Record<string, unknown> {
+  const v = parseJSON(bytes, what);
+  if (typeof v !== "object" || v === null || Array.isArray(v)) fail(what, "not a JSON object");
+  return v as Record<string, unknown>;
+}
+
+function schemaVersion(v: Record<string, unknown>, what: string, hint = ""): void {
+  if (v.schemaVersion === undefined) fail(what, "no schemaVersion");
+  if (v.schemaVersion !== 2) fail(what, `unsupported schemaVersion ${String(JSON.stringify(v.schemaVersion)).slice(0, 40)} ; only 2 is supported${hint}`);
+}
+
 export function parseManifest(bytes: Uint8Array, what = "image manifest"): Manifest {
-  const v = parseJSON(bytes, what) as Record<string, unknown>;
-  if (v?.schemaVersion !== 2) fail(what, `schemaVersion ${String(v?.schemaVersion)} is not supported (only 2; schema1 manifests are obsolete)`);
-  if (v.mediaType !== undefined && !isManifestType(v.mediaType as string)) fail(what, `mediaType ${String(v.mediaType)} is not an image manifest`);
+  const v = parseObject(bytes, what);
+  schemaVersion(v, what, " (schema1 manifests are obsolete)");
+  if (v.mediaType !== undefined && !isManifestType(v.mediaType as string)) fail(what, `mediaType ${JSON.stringify(v.mediaType)} is not an image manifest`);
   if (!Array.isArray(v.layers)) fail(what, "no layers array");
   const layers = v.layers.map((l, i) => parseDescriptor(l, `${what} layer ${i}`));
   for (const l of layers) if (!isLayerType(l.mediaType)) fail(what, `layer media type ${l.mediaType} is not supported`);
@@ -132,20 +154,57 @@ export function parseManifest(bytes: Uint8Array, what = "image manifest"): Manif
 }
 
 export function parseIndex(bytes: Uint8Array, what = "image index"): Index {
-  const v = parseJSON(bytes, what) as Record<string, unknown>;
-  if (v?.schemaVersion !== 2) fail(what, `schemaVersion ${String(v?.schemaVersion)} is not supported`);
+  const v = parseObject(bytes, what);
+  schemaVersion(v, what);
   if (!Array.isArray(v.manifests)) fail(what, "no manifests array");
   return { ...(v as object), schemaVersion: 2, manifests: v.manifests.map((m, i) => parseDescriptor(m, `${what} entry ${i}`)) } as Index;
 }
 
 export function parseImageDocument(bytes: Uint8Array, what = "image config"): ImageDocument {
-  const v = parseJSON(bytes, what) as Record<string, unknown>;
-  if (typeof v !== "object" || v === null) fail(what, "not an object");
+  const v = parseObject(bytes, what);
   const rootfs = v.rootfs as Record<string, unknown> | undefined;
-  if (!rootfs || rootfs.type !== "layers" || !Array.isArray(rootfs.diff_ids)) fail(what, "rootfs.diff_ids missing");
+  if (typeof rootfs !== "object" || rootfs === null || rootfs.type !== "layers" || !Array.isArray(rootfs.diff_ids)) fail(what, "rootfs.diff_ids missing");
   rootfs.diff_ids.forEach((d, i) => parseDigest(d, `${what} diff_ids[${i}]`));
   if (typeof v.os !== "string" || typeof v.architecture !== "string") fail(what, "os/architecture missing");
+  checkImageConfig(v.config, what);
+  checkHistory(v.history, what);
+  for (const k of ["created", "author", "variant"]) if (!optional(v[k], isString)) fail(what, `${k} must be a string`);
   return v as ImageDocument;
+}
+
+// The image config is read by every `run` (Env, Cmd, User, Labels…): its fields get the types
+// docker's Go structs give them, checked once here, so an archive cannot make `run` fail later
+// with a TypeError. null counts as absent, as it does for Go.
+const isString = (x: unknown): boolean => typeof x === "string";
+const isStringList = (x: unknown): boolean => Array.isArray(x) && x.every(isString);
+const isObject = (x: unknown): boolean => typeof x === "object" && x !== null && !Array.isArray(x);
+const isDuration = (x: unknown): boolean => typeof x === "number" && Number.isSafeInteger(x) && x >= 0;
+const optional = (x: unknown, ok: (x: unknown) => boolean): boolean => x === undefined || x === null || ok(x);
+
+function checkImageConfig(c: unknown, what: string): void {
+  if (c === undefined || c === null) return;
+  if (!isObject(c)) fail(what, "config must be an object");
+  const o = c as Record<string, unknown>;
+  for (const k of ["User", "WorkingDir", "StopSignal"]) if (!optional(o[k], isString)) fail(what, `config.${k} must be a string`);
+  for (const k of ["Env", "Cmd", "Entrypoint", "OnBuild", "Shell"]) if (!optional(o[k], isStringList)) fail(what, `config.${k} must be a list of strings`);
+  for (const k of ["ExposedPorts", "Volumes"]) if (!optional(o[k], isObject)) fail(what, `config.${k} must be an object`);
+  if (!optional(o.Labels, isStringMap)) fail(what, "config.Labels must map strings to strings");
+  if (!optional(o.ArgsEscaped, (x) => typeof x === "boolean")) fail(what, "config.ArgsEscaped must be true or false");
+  if (!optional(o.Healthcheck, isObject)) fail(what, "config.Healthcheck must be an object");
+  const h = (o.Healthcheck ?? {}) as Record<string, unknown>;
+  if (!optional(h.Test, isStringList)) fail(what, "config.Healthcheck.Test must be a list of strings");
+  for (const k of ["Interval", "Timeout", "StartPeriod", "StartInterval", "Retries"]) if (!optional(h[k], isDuration)) fail(what, `config.Healthcheck.${k} must be a whole number ≥ 0`);
+}
+
+function checkHistory(h: unknown, what: string): void {
+  if (h === undefined || h === null) return;
+  if (!Array.isArray(h)) fail(what, "history must be a list");
+  h.forEach((e, i) => {
+    if (!isObject(e)) fail(what, `history[${i}] must be an object`);
+    const o = e as Record<string, unknown>;
+    for (const k of ["created", "created_by", "author", "comment"]) if (!optional(o[k], isString)) fail(what, `history[${i}].${k} must be a string`);
+    if (!optional(o.empty_layer, (x) => typeof x === "boolean")) fail(what, `history[${i}].empty_layer must be true or false`);
+  });
 }
 
 /** Host platform in OCI terms, for picking a manifest out of a multi-platform index. */

@@ -28,7 +28,8 @@ export type BlobWorkerRequest =
 export type BlobWorkerReply =
   | { op: "ack"; id: number; ack: number }
   | { op: "closed"; id: number; digest: string; size: number; error: string | null }
-  | { op: "aborted"; id: number };
+  | { op: "aborted"; id: number }
+  | { op: "failed"; id: number; error: string }; // made on the main thread when the worker is gone (blobs.ts)
 
 const ALIGN = 4096;
 const STAGE = 4 << 20;
@@ -180,7 +181,11 @@ self.onmessage = (ev: MessageEvent<BlobWorkerRequest>) => {
     case "close": {
       const j = jobs.get(m.id);
       jobs.delete(m.id);
-      if (!j) return;
+      if (!j) {
+        // every close gets its answer, so the main thread never waits for one that cannot come
+        self.postMessage({ op: "closed", id: m.id, digest: "", size: 0, error: "the blob worker has no such job" } satisfies BlobWorkerReply);
+        return;
+      }
       const digest = `sha256:${j.hash.digest("hex")}`;
       whenIdle(j, () => {
         if (j.direct && j.error === null) {

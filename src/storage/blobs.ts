@@ -65,8 +65,7 @@ export class BlobWriter {
     return d;
   }
 
-  /** Drops the temp file (after commit: nothing left to drop). A ParallelBlobWriter's promise
-   *  resolves once the worker let go of the file and it is gone. */
+  /** Removes the temp file (once a worker writing it has let go: await it). */
   abort(): void | Promise<void> {
     if (!this.closed) {
       fs.closeSync(this.fd);
@@ -92,32 +91,58 @@ function openDirect(p: string): number {
 
 // ---- the worker side of big blobs ----
 
-let worker: Worker | null = null;
+// The worker, and how many waits on it are under way (it is ref'd while any is). A worker that
+// dies (an uncaught error, or stopBlobWorker()) fails every job still waiting on it — a write,
+// close or digest never waits on a thread that will never answer — and the next job gets a new one.
+let current: { w: Worker; waits: number } | null = null;
 let nextId = 1;
 const waiting = new Map<number, (r: BlobWorkerReply) => void>();
 
-function blobWorker(): Worker {
-  if (!worker) {
+function blobWorker(): { w: Worker; waits: number } {
+  if (!current) {
     // From source the worker is the .ts beside this file; in the built bundle (build/js) it is
     // bundled beside the CLI as blob-worker.js (scripts/build.mjs).
     // Compiled (build/berth): embedded by scripts/build.mjs under its path below src/.
     const here = new URL("./blob-worker.ts", import.meta.url);
-    worker = new Worker(COMPILED ? "/$bunfs/root/storage/blob-worker.js" : fs.existsSync(here) ? here.href : new URL("./blob-worker.js", import.meta.url).href);
-    worker.onmessage = (ev: MessageEvent<BlobWorkerReply>) => waiting.get(ev.data.id)?.(ev.data);
-    worker.unref(); // an idle worker must not keep the process alive
+    const w = new Worker(COMPILED ? "/$bunfs/root/storage/blob-worker.js" : fs.existsSync(here) ? here.href : new URL("./blob-worker.js", import.meta.url).href);
+    const h = { w, waits: 0 };
+    w.onmessage = (ev: MessageEvent<BlobWorkerReply>) => waiting.get(ev.data.id)?.(ev.data);
+    w.addEventListener("error", (ev: ErrorEvent) => workerGone(h, `the blob worker thread failed: ${ev.message}`));
+    w.addEventListener("messageerror", () => workerGone(h, "the blob worker thread sent a message that could not be read"));
+    w.addEventListener("close", () => workerGone(h, "the blob worker thread exited"));
+    w.unref(); // an idle worker must not keep the process alive
+    current = h;
   }
-  return worker;
+  return current;
+}
+
+function post(msg: BlobWorkerRequest): void {
+  blobWorker().w.postMessage(msg);
+}
+
+function workerGone(h: { w: Worker }, why: string): void {
+  if (current !== h) return;
+  current = null;
+  h.w.terminate();
+  const jobs = [...waiting];
+  waiting.clear();
+  for (const [id, reply] of jobs) reply({ op: "failed", id, error: why });
+}
+
+/** Stops the blob worker thread; jobs still waiting on it fail. (Tests; a process about to exit.) */
+export function stopBlobWorker(): void {
+  if (current) workerGone(current, "the blob worker thread was stopped");
 }
 
 // The worker is unref'd (an idle one must not keep the process alive), but while this thread
 // awaits it, it is ref'd: Bun spins at full speed in its event loop when the only thing that can
 // settle an awaited promise is an unref'd worker — measured: 0.56 s of CPU over a 1.5 s wait,
 // taken from the worker itself on a 2-core host.
-let waits = 0;
 function waitOnWorker<T>(p: Promise<T>): Promise<T> {
-  if (waits++ === 0) blobWorker().ref();
+  const h = blobWorker();
+  if (h.waits++ === 0) h.w.ref();
   return p.finally(() => {
-    if (--waits === 0) worker?.unref();
+    if (--h.waits === 0) h.w.unref();
   });
 }
 
@@ -126,8 +151,8 @@ const MAX_IN_FLIGHT = 16 << 20;  // bytes the worker may lag behind
 
 /**
  * Hashes and writes on a worker thread. Chunks that are views of a SharedArrayBuffer go over
- * without a copy (readChunks() reads into such buffers, from a pool: they are retained until the
- * worker acks them); others are copied once.
+ * without a copy (src/image/input.ts reads files into such buffers, from a pool: they are retained
+ * until the worker acks them); others are copied once.
  */
 export class ParallelBlobWriter extends BlobWriter {
   private id = nextId++;
@@ -155,7 +180,7 @@ export class ParallelBlobWriter extends BlobWriter {
   constructor(store: BlobStore) {
     super(store, true);
     waiting.set(this.id, (r) => this.reply(r));
-    blobWorker().postMessage({ op: "open", id: this.id, fd: this.fd, ...(this.direct ? { direct: this.tmp } : {}) } satisfies BlobWorkerRequest);
+    post({ op: "open", id: this.id, fd: this.fd, ...(this.direct ? { direct: this.tmp } : {}) } satisfies BlobWorkerRequest);
   }
 
   override get size(): number {
@@ -163,6 +188,7 @@ export class ParallelBlobWriter extends BlobWriter {
   }
 
   override write(chunk: Uint8Array): void | Promise<void> {
+    if (this.gone) throw this.failure!;
     if (chunk.length === 0) return;
     const view = chunk.buffer instanceof SharedArrayBuffer ? chunk : chunk.slice();
     this.sent += chunk.length;
@@ -173,14 +199,15 @@ export class ParallelBlobWriter extends BlobWriter {
       msg.ack = this.chunks;
       this.ackBytes.set(this.chunks, this.sent);
     }
-    blobWorker().postMessage(msg);
+    post(msg);
     if (this.sent - this.acked > MAX_IN_FLIGHT) return waitOnWorker(new Promise<void>((res) => (this.drainWait = res)));
   }
 
   override close(): Promise<void> {
+    if (this.gone) return Promise.resolve(); // digest() throws the failure
     this.closing ??= waitOnWorker(new Promise<void>((res) => {
       this.onClosed = res;
-      blobWorker().postMessage({ op: "close", id: this.id } satisfies BlobWorkerRequest);
+      post({ op: "close", id: this.id } satisfies BlobWorkerRequest);
     }));
     return this.closing;
   }
@@ -191,10 +218,19 @@ export class ParallelBlobWriter extends BlobWriter {
     return this.result.digest;
   }
 
+  private aborting: Promise<void> | undefined;
+
   override abort(): void | Promise<void> {
-    if (this.closed) return;
+    if (this.closed) return this.aborting;
     this.closed = true;
     const fd = this.fd, tmp = this.tmp;
+    if (this.gone) {
+      // The dead worker's last asynchronous write may still land on fd: it stays open (until the
+      // process exits) so its number cannot be reused for another file meanwhile; only the name goes.
+      this.releaseUpTo(Infinity);
+      fs.rmSync(tmp, { force: true });
+      return;
+    }
     if (this.result) {
       fs.closeSync(fd);
       fs.rmSync(tmp, { force: true });
@@ -202,24 +238,32 @@ export class ParallelBlobWriter extends BlobWriter {
       return;
     }
     // the worker may still be writing to fd: close it only once the worker has let go
-    const gone = new Promise<void>((res) => waiting.set(this.id, (r) => {
-      if (r.op !== "aborted") return;
-      waiting.delete(this.id);
-      this.releaseUpTo(Infinity);
-      try {
-        fs.closeSync(fd);
+    this.aborting = waitOnWorker(new Promise<void>((res) => {
+      waiting.set(this.id, (r) => {
+        if (r.op !== "aborted" && r.op !== "failed") return;
+        waiting.delete(this.id);
+        this.releaseUpTo(Infinity);
+        if (r.op === "aborted") fs.closeSync(fd); // (a dead worker's last write may still land: see above)
         fs.rmSync(tmp, { force: true });
-      } finally {
         res();
-      }
+      });
     }));
-    blobWorker().postMessage({ op: "abort", id: this.id } satisfies BlobWorkerRequest);
-    return waitOnWorker(gone);
+    post({ op: "abort", id: this.id } satisfies BlobWorkerRequest);
+    return this.aborting;
   }
 
   private onClosed: (() => void) | null = null;
+  private gone = false; // the worker died with this job unfinished
 
   private reply(r: BlobWorkerReply): void {
+    if (r.op === "failed") {
+      this.gone = true;
+      this.failure = new Error(`writing blob ${this.tmp}: ${r.error}`);
+      this.drainWait?.();
+      this.drainWait = null;
+      this.onClosed?.();
+      return;
+    }
     if (r.op === "ack") {
       this.acked = this.ackBytes.get(r.ack) ?? this.acked;
       this.ackBytes.delete(r.ack);
@@ -254,11 +298,22 @@ export class ParallelHasher {
   private drainWait: (() => void) | null = null;
   private done: Promise<Digest>;
   private resolveDone!: (d: Digest) => void;
+  private failure: Error | null = null;
 
   constructor() {
-    this.done = new Promise<Digest>((res) => (this.resolveDone = res));
+    let reject!: (e: Error) => void;
+    this.done = new Promise<Digest>((res, rej) => {
+      this.resolveDone = res;
+      reject = rej;
+    });
+    this.done.catch(() => {}); // a hasher given up on (abort) may fail with nobody awaiting it
     waiting.set(this.id, (r) => {
-      if (r.op === "ack") {
+      if (r.op === "failed") {
+        this.failure = new Error(`hashing a layer: ${r.error}`);
+        this.drainWait?.();
+        this.drainWait = null;
+        reject(this.failure);
+      } else if (r.op === "ack") {
         this.acked = this.ackBytes.get(r.ack) ?? this.acked;
         this.ackBytes.delete(r.ack);
         if (this.drainWait && this.bytes - this.acked <= MAX_IN_FLIGHT / 2) {
@@ -270,13 +325,15 @@ export class ParallelHasher {
         waiting.delete(this.id);
         this.drainWait?.();
         this.drainWait = null;
-        this.resolveDone(r.digest as Digest);
+        if (r.error) reject(new Error(`hashing a layer: ${r.error}`));
+        else this.resolveDone(r.digest as Digest);
       }
     });
-    blobWorker().postMessage({ op: "open", id: this.id, fd: -1 } satisfies BlobWorkerRequest);
+    post({ op: "open", id: this.id, fd: -1 } satisfies BlobWorkerRequest);
   }
 
   update(chunk: Uint8Array): void | Promise<void> {
+    if (this.failure) throw this.failure;
     if (chunk.length === 0) return;
     let view = chunk;
     if (!(chunk.buffer instanceof SharedArrayBuffer) || isPooled(chunk)) {
@@ -289,18 +346,19 @@ export class ParallelHasher {
       msg.ack = this.chunks;
       this.ackBytes.set(this.chunks, this.bytes);
     }
-    blobWorker().postMessage(msg);
+    post(msg);
     if (this.bytes - this.acked > MAX_IN_FLIGHT) return waitOnWorker(new Promise<void>((res) => (this.drainWait = res)));
   }
 
   digest(): Promise<Digest> {
-    blobWorker().postMessage({ op: "close", id: this.id } satisfies BlobWorkerRequest);
+    if (this.failure) return this.done;
+    post({ op: "close", id: this.id } satisfies BlobWorkerRequest);
     return waitOnWorker(this.done);
   }
 
   abort(): void {
     waiting.delete(this.id);
-    blobWorker().postMessage({ op: "abort", id: this.id } satisfies BlobWorkerRequest);
+    if (!this.failure) post({ op: "abort", id: this.id } satisfies BlobWorkerRequest);
   }
 }
 

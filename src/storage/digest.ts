@@ -12,7 +12,8 @@ export function isDigest(s: string): s is Digest {
 /** Validates a digest string from an untrusted document (manifest, index, archive path). */
 export function parseDigest(s: unknown, what = "digest"): Digest {
   if (typeof s !== "string" || !DIGEST_RE.test(s)) {
-    throw new Error(`invalid ${what} ${JSON.stringify(s)}: expected "sha256:" followed by 64 lowercase hex digits`);
+    const shown = s === undefined ? "(missing)" : String(JSON.stringify(s));
+    throw new Error(`invalid ${what} ${shown.length > 80 ? `${shown.slice(0, 80)}…` : shown}: expected "sha256:" followed by 64 lowercase hex digits`);
   }
   return s as Digest;
 }

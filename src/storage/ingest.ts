@@ -7,6 +7,22 @@ import { type Digest, Hasher } from "./digest.ts";
 import { TarReader } from "./tar.ts";
 import { LayerWriter, type UnpackStats } from "./unpack.ts";
 
+/**
+ * Resolves at the first of `events` on `stream` (or at once if it is already destroyed). Every
+ * wait on a stream names each event after which the awaited one can no longer come, so no wait
+ * outlives the stream.
+ */
+function settled(stream: NodeJS.EventEmitter & { destroyed: boolean }, events: string[]): Promise<void> {
+  if (stream.destroyed) return Promise.resolve();
+  return new Promise<void>((res) => {
+    const done = () => {
+      for (const ev of events) stream.off(ev, done);
+      res();
+    };
+    for (const ev of events) stream.on(ev, done);
+  });
+}
+
 export type Compression = "none" | "gzip" | "zstd";
 
 export interface LayerIngestResult {
@@ -74,7 +90,7 @@ export class LayerIngest {
     if (this.compression === null) await this.start();
     if (this.z) {
       const z = this.z;
-      const done = new Promise<void>((res) => z.once("end", res).once("error", () => res()));
+      const done = settled(z, ["end", "error", "close"]);
       z.end();
       await done;
       if (this.zError && !this.unpackError) this.unpackError = this.zError;
@@ -146,16 +162,11 @@ export class LayerIngest {
     if (this.z) {
       if (this.zError) return;
       // zlib holds on to its input until its thread has read it: a reused read buffer is copied
-      if (!this.z.write(isPooled(chunk) ? Buffer.from(chunk) : chunk)) {
-        const z = this.z;
-        return new Promise<void>((res) => {
-          const done = () => {
-            z.off("drain", done).off("error", done);
-            res();
-          };
-          z.on("drain", done).on("error", done);
-        });
-      }
+      // When zlib's buffer is full, wait until it drains — or until the stream can no longer
+      // drain: Node emits no "drain" once end() was called (the layer's last bytes often arrive
+      // in the same read as the next archive entry, whose start ends this ingest), nor after an
+      // error or destroy. Waiting for "drain" alone hung `load` forever holding the store lock.
+      if (!this.z.write(isPooled(chunk) ? Buffer.from(chunk) : chunk)) return settled(this.z, ["drain", "error", "finish", "close"]);
       return;
     }
     this.uncompressed(chunk);

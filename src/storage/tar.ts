@@ -31,8 +31,14 @@ export class TarFormatError extends Error {}
 
 const BLOCK = 512;
 const MAX_META = 8 << 20; // cap on PAX/GNU long-name records we buffer
+/** The largest id the kernel takes for a file's owner ((uid_t)-1 means "leave unchanged" to chown). */
+export const MAX_FILE_ID = 0xfffffffe;
 const dec = new TextDecoder();
 const latin = new TextDecoder("latin1");
+
+// Every header field is untrusted input: each number is parsed strictly (as Go's archive/tar,
+// which docker uses, does) and checked against its bounds here, so nothing after the parser
+// ever sees a negative, fractional, NaN or unsafe size, id or length.
 
 function cstring(b: Uint8Array, off: number, len: number): string {
   let end = off;
@@ -41,29 +47,52 @@ function cstring(b: Uint8Array, off: number, len: number): string {
   return dec.decode(b.subarray(off, end));
 }
 
-function num(b: Uint8Array, off: number, len: number): number {
-  if ((b[off]! & 0x80) !== 0) {
-    // base-256 (GNU): big-endian two's complement, first byte's top bit is the marker
-    let v = b[off]! & 0x7f;
-    for (let i = 1; i < len; i++) v = v * 256 + b[off + i]!;
+/**
+ * A numeric header field: octal digits padded with spaces/NULs, or GNU base-256 (top bit of the
+ * first byte set; 0xff starts a negative number). Only `signed` fields (mtime) may be negative;
+ * the value must be a safe integer.
+ */
+function num(b: Uint8Array, off: number, len: number, field: string, signed = false): number {
+  const first = b[off]!;
+  if ((first & 0x80) !== 0) {
+    const negative = (first & 0x40) !== 0;
+    if (negative && !signed) throw new TarFormatError(`corrupt tar header: negative ${field}`);
+    // big-endian two's complement after the marker bit
+    let v = negative ? (first & 0x7f) - 0x80 : first & 0x7f;
+    for (let i = 1; i < len; i++) {
+      v = v * 256 + b[off + i]!;
+      if (!Number.isSafeInteger(v)) throw new TarFormatError(`corrupt tar header: ${field} is out of range`);
+    }
     return v;
   }
-  let v = 0;
   let i = off;
-  const lim = off + len;
+  let lim = off + len;
   while (i < lim && (b[i] === 0x20 || b[i] === 0)) i++;
+  while (lim > i && (b[lim - 1] === 0x20 || b[lim - 1] === 0)) lim--;
+  let v = 0;
   for (; i < lim; i++) {
     const c = b[i]!;
-    if (c < 0x30 || c > 0x37) break;
+    if (c < 0x30 || c > 0x37) throw new TarFormatError(`corrupt tar header: ${field} is not an octal number`);
     v = v * 8 + (c - 0x30);
   }
-  return v;
+  return v; // at most 12 octal digits: always a safe integer
 }
 
+/** The checksum field compared with both the unsigned and the signed sum (old writers used signed bytes, as Go accepts). */
 function checksumOk(h: Uint8Array): boolean {
-  let sum = 0;
-  for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 0x20 : h[i]!;
-  return sum === num(h, 148, 8);
+  let want: number;
+  try {
+    want = num(h, 148, 8, "checksum");
+  } catch {
+    return false;
+  }
+  let unsigned = 0, signed = 0;
+  for (let i = 0; i < BLOCK; i++) {
+    const b = i >= 148 && i < 156 ? 0x20 : h[i]!;
+    unsigned += b;
+    signed += b < 128 ? b : b - 256;
+  }
+  return want === unsigned || want === signed;
 }
 
 function isZeroBlock(h: Uint8Array): boolean {
@@ -76,34 +105,71 @@ interface PaxOverrides {
   xattrs?: Map<string, Uint8Array>;
 }
 
-function parsePax(buf: Uint8Array, into: PaxOverrides): void {
+const DECIMAL = /^[0-9]+$/;
+const PAX_TIME = /^-?[0-9]+(\.[0-9]*)?$/;
+
+function paxInteger(key: string, raw: Uint8Array, max: number): number {
+  const s = latin.decode(raw);
+  const v = DECIMAL.test(s) ? Number(s) : NaN;
+  if (!(v <= max)) throw new TarFormatError(`corrupt PAX header: ${key}=${JSON.stringify(s.slice(0, 40))} is not a whole number from 0 to ${max}`);
+  return v;
+}
+
+function paxString(key: string, raw: Uint8Array): string {
+  if (raw.includes(0)) throw new TarFormatError(`corrupt PAX header: ${key} contains a NUL byte`);
+  return dec.decode(raw);
+}
+
+/** The records of a PAX extended header ("LEN KEY=VALUE\n" each, LEN counting the whole record). */
+function parsePax(buf: Uint8Array, into: PaxOverrides, global: boolean): void {
   let i = 0;
   while (i < buf.length) {
     let sp = i;
-    while (sp < buf.length && buf[sp] !== 0x20) sp++;
-    const len = Number(latin.decode(buf.subarray(i, sp)));
-    if (!Number.isInteger(len) || len <= 0 || i + len > buf.length) throw new TarFormatError("malformed PAX extended header record");
+    while (sp < buf.length && sp - i < 20 && buf[sp] !== 0x20) sp++;
+    const lenText = latin.decode(buf.subarray(i, sp));
+    const len = DECIMAL.test(lenText) ? Number(lenText) : NaN;
+    // the length covers "LEN KEY=VALUE\n": more than its own digits and the space, within the body
+    if (!(len > sp - i + 1) || i + len > buf.length || buf[sp] !== 0x20 || buf[i + len - 1] !== 0x0a) {
+      throw new TarFormatError("corrupt PAX header: malformed record (bad length)");
+    }
     const rec = buf.subarray(sp + 1, i + len - 1); // without the trailing "\n"
     const eq = rec.indexOf(0x3d);
-    if (eq < 0) throw new TarFormatError("malformed PAX record (no '=')");
-    const key = dec.decode(rec.subarray(0, eq));
+    if (eq <= 0) throw new TarFormatError("corrupt PAX header: malformed record (no KEY=)");
+    const keyBytes = rec.subarray(0, eq);
+    if (keyBytes.includes(0)) throw new TarFormatError("corrupt PAX header: a key contains a NUL byte");
+    const key = dec.decode(keyBytes);
     const raw = rec.subarray(eq + 1);
     switch (key) {
-      case "path": into.path = dec.decode(raw); break;
-      case "linkpath": into.linkpath = dec.decode(raw); break;
-      case "size": into.size = Number(latin.decode(raw)); break;
-      case "uid": into.uid = Number(latin.decode(raw)); break;
-      case "gid": into.gid = Number(latin.decode(raw)); break;
-      case "mtime": into.mtime = Number(latin.decode(raw)); break;
+      case "path": into.path = paxString(key, raw); break;
+      case "linkpath": into.linkpath = paxString(key, raw); break;
+      case "size": into.size = paxInteger(key, raw, Number.MAX_SAFE_INTEGER); break;
+      case "uid": into.uid = paxInteger(key, raw, MAX_FILE_ID); break;
+      case "gid": into.gid = paxInteger(key, raw, MAX_FILE_ID); break;
+      case "mtime": {
+        const s = latin.decode(raw);
+        const v = PAX_TIME.test(s) ? Number(s) : NaN;
+        if (!Number.isFinite(v)) throw new TarFormatError(`corrupt PAX header: mtime=${JSON.stringify(s.slice(0, 40))} is not a time`);
+        into.mtime = v;
+        break;
+      }
       default:
         if (key.startsWith("SCHILY.xattr.")) {
-          (into.xattrs ??= new Map()).set(key.slice(13), raw.slice());
+          const name = key.slice(13);
+          if (name === "") throw new TarFormatError("corrupt PAX header: an xattr without a name");
+          // global xattrs would apply to no entry here; keeping them would only let an archive pile up memory
+          if (!global) (into.xattrs ??= new Map()).set(name, raw.slice());
         } else if (key.startsWith("GNU.sparse")) {
           throw new TarFormatError("sparse files (GNU.sparse PAX records) are not supported in image layers");
         }
     }
     i += len;
   }
+}
+
+/** An owner id or device number from a header: what the kernel takes. */
+function id(v: number, field: string): number {
+  if (v > MAX_FILE_ID) throw new TarFormatError(`corrupt tar header: ${field} ${v} is out of range`);
+  return v;
 }
 
 const enum State { Header, Data, Padding, Meta, Done }
@@ -197,7 +263,7 @@ export class TarReader {
     }
     if (!checksumOk(h)) throw new TarFormatError(this.entries === 0 ? "not a tar archive (bad header checksum)" : "corrupt tar header (bad checksum)");
     const flag = h[156]!;
-    const size = num(h, 124, 12);
+    const size = num(h, 124, 12, "size");
     // metadata entries that describe the next one
     if (flag === 0x78 /* x */ || flag === 0x67 /* g */ || flag === 0x4c /* L */ || flag === 0x4b /* K */) {
       if (size > MAX_META) throw new TarFormatError(`tar metadata record of ${size} bytes is too large`);
@@ -229,14 +295,14 @@ export class TarReader {
     const e: TarEntry = {
       name: p.path ?? this.longName ?? g.path ?? name,
       type,
-      mode: num(h, 100, 8) & 0o7777,
-      uid: p.uid ?? g.uid ?? num(h, 108, 8),
-      gid: p.gid ?? g.gid ?? num(h, 116, 8),
+      mode: num(h, 100, 8, "mode") & 0o7777,
+      uid: p.uid ?? g.uid ?? id(num(h, 108, 8, "uid"), "uid"),
+      gid: p.gid ?? g.gid ?? id(num(h, 116, 8, "gid"), "gid"),
       size: p.size ?? g.size ?? size,
-      mtime: p.mtime ?? g.mtime ?? num(h, 136, 12),
+      mtime: p.mtime ?? g.mtime ?? num(h, 136, 12, "mtime", true),
       linkname: p.linkpath ?? this.longLink ?? g.linkpath ?? cstring(h, 157, 100),
-      devmajor: type === "char" || type === "block" ? num(h, 329, 8) : 0,
-      devminor: type === "char" || type === "block" ? num(h, 337, 8) : 0,
+      devmajor: type === "char" || type === "block" ? id(num(h, 329, 8, "devmajor"), "devmajor") : 0,
+      devminor: type === "char" || type === "block" ? id(num(h, 337, 8, "devminor"), "devminor") : 0,
       xattrs: p.xattrs ?? null,
     };
     // Only regular files carry data; a size on any other type (some writers put one on hardlinks) is ignored.
@@ -266,8 +332,8 @@ export class TarReader {
     const body = this.meta!;
     this.meta = null;
     switch (this.metaKind) {
-      case 0x78: parsePax(body, this.pax); break;
-      case 0x67: parsePax(body, this.globalPax); break;
+      case 0x78: parsePax(body, this.pax, false); break;
+      case 0x67: parsePax(body, this.globalPax, true); break;
       case 0x4c: this.longName = cstring(body, 0, body.length); break;
       case 0x4b: this.longLink = cstring(body, 0, body.length); break;
     }

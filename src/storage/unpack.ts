@@ -4,7 +4,11 @@
 // components; absolute names and ".." are refused; each parent component must be a real
 // directory inside the root (a symlink on the way is refused, never followed); the final
 // component is created with O_EXCL|O_NOFOLLOW so an existing symlink cannot redirect the write.
-// Hardlink targets obey the same rules, and relative symlinks may not climb above the root.
+// Hardlink targets obey the same rules. What a symlink points at is not checked: a symlink is
+// never followed here (nor anywhere a layer is written), and when used it resolves inside the
+// container's root — so `usr/lib/libfoo.so -> ../../../../lib/libfoo.so.1` is fine, as in docker.
+// Timestamps and modes are set on the entry itself (lutimes; directories only while they are
+// still directories), never through a link a later entry put in its place.
 // OCI whiteouts become overlay whiteouts: ".wh.NAME" -> char device 0:0 at NAME,
 // ".wh..wh..opq" -> xattr trusted.overlay.opaque=y on the directory.
 import * as fs from "node:fs";
@@ -37,20 +41,32 @@ const CREATE_FLAGS = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW;
 const OPAQUE = new TextEncoder().encode("y");
 const WRITEBACK_FROM = 32 << 10; // files from this size start their writeback when closed (90 % of the bytes of the bench image)
 const IS_ROOT = process.getuid?.() === 0;
+const MAX_TIME = 9223372036; // seconds: the last whole second of 64-bit nanosecond time
+
+/** As docker (pkg/system Chtimes): a time before the epoch or past 64-bit nanoseconds becomes the epoch. */
+function fileTime(t: number): number {
+  return t >= 0 && t <= MAX_TIME ? t : 0;
+}
 const UMASK = (() => {
   const m = process.umask(0o022);
   process.umask(m);
   return m;
 })();
 
+const NAME_MAX = 255;     // bytes in one path component (Linux)
+const PATH_MAX = 4095;    // bytes in a symlink target, and in a path inside the layer
+const MAX_MAJOR = 0xfff, MAX_MINOR = 0xfffff; // what a Linux device number holds
+
 /** Splits an archive path into safe components, or throws. "" / "." / "./" is the root itself. */
 export function safeComponents(name: string, what = name): string[] {
   if (name.startsWith("/")) throw new UnsafeLayerEntryError(what, "absolute paths are not allowed in a layer");
+  if (Buffer.byteLength(name) > PATH_MAX) throw new UnsafeLayerEntryError(what.slice(0, 200), `the path is longer than ${PATH_MAX} bytes`);
   const parts: string[] = [];
   for (const p of name.split("/")) {
     if (p === "" || p === ".") continue;
     if (p === "..") throw new UnsafeLayerEntryError(what, "\"..\" path components are not allowed in a layer");
     if (p.includes("\0")) throw new UnsafeLayerEntryError(what, "NUL byte in path");
+    if (Buffer.byteLength(p) > NAME_MAX) throw new UnsafeLayerEntryError(what.slice(0, 200), `a path component is longer than ${NAME_MAX} bytes`);
     parts.push(p);
   }
   return parts;
@@ -77,7 +93,7 @@ export class LayerWriter implements TarVisitor {
       // the layer root itself
       if (e.type !== "dir") throw new UnsafeLayerEntryError(e.name, "the layer root must be a directory");
       this.applyMeta(this.root, e, false);
-      this.dirTimes.push([this.root, e.mtime]);
+      this.dirTimes.push([this.root, fileTime(e.mtime)]);
       this.cur = null;
       return;
     }
@@ -136,12 +152,14 @@ export class LayerWriter implements TarVisitor {
         }
         this.knownDirs.add(rel);
         this.applyMeta(abs, e, false, fresh);
-        this.dirTimes.push([abs, e.mtime]);
+        this.dirTimes.push([abs, fileTime(e.mtime)]);
         this.stats.dirs++;
         return;
       }
       case "symlink": {
-        checkSymlinkTarget(e.name, parts, e.linkname);
+        if (e.linkname === "") throw new UnsafeLayerEntryError(e.name, "symlink with an empty target");
+        if (e.linkname.includes("\0")) throw new UnsafeLayerEntryError(e.name, "NUL byte in the symlink target");
+        if (Buffer.byteLength(e.linkname) > PATH_MAX) throw new UnsafeLayerEntryError(e.name, `symlink target longer than ${PATH_MAX} bytes`);
         try {
           fs.symlinkSync(e.linkname, abs);
         } catch (err) {
@@ -175,11 +193,14 @@ export class LayerWriter implements TarVisitor {
       case "char":
       case "block":
       case "fifo": {
+        if (e.type !== "fifo" && (e.devmajor > MAX_MAJOR || e.devminor > MAX_MINOR)) {
+          throw new UnsafeLayerEntryError(e.name, `device number ${e.devmajor}:${e.devminor} does not exist on Linux (major ≤ ${MAX_MAJOR}, minor ≤ ${MAX_MINOR})`);
+        }
         this.clear(abs, rel);
         if (e.type === "fifo") mkfifo(abs, e.mode & 0o777);
         else mknod(abs, (e.type === "char" ? S_IFCHR : S_IFBLK) | (e.mode & 0o777), e.devmajor, e.devminor);
         this.applyMeta(abs, e, false);
-        fs.utimesSync(abs, e.mtime, e.mtime);
+        fs.lutimesSync(abs, fileTime(e.mtime), fileTime(e.mtime));
         this.stats.devices++;
         return;
       }
@@ -206,11 +227,15 @@ export class LayerWriter implements TarVisitor {
     }
     for (let i = this.dirTimes.length - 1; i >= 0; i--) {
       const [p, t] = this.dirTimes[i]!;
+      // a later entry may have replaced the directory, with a symlink even: stamp only what is
+      // still a directory, and never follow (lutimes)
+      let st: fs.Stats;
       try {
-        fs.utimesSync(p, t, t);
+        st = fs.lstatSync(p);
       } catch {
-        // replaced by a later entry; nothing to stamp
+        continue; // removed by a later entry; nothing to stamp
       }
+      if (st.isDirectory()) fs.lutimesSync(p, t, t);
     }
   }
 
@@ -230,7 +255,7 @@ export class LayerWriter implements TarVisitor {
       // open() applied the umask and chown() cleared setuid/setgid: put the exact mode back
       if ((e.mode & 0o7000) !== 0 || (e.mode & UMASK) !== 0) fs.fchmodSync(fd, e.mode);
       if (e.xattrs) this.setXattrs(this.curPath, e, false);
-      fs.futimesSync(fd, e.mtime, e.mtime);
+      fs.futimesSync(fd, fileTime(e.mtime), fileTime(e.mtime));
       if (this.writeback && e.size >= WRITEBACK_FROM) startWriteback(fd);
     } finally {
       fs.closeSync(fd);
@@ -243,7 +268,7 @@ export class LayerWriter implements TarVisitor {
     if (chowned) lchown(abs, e.uid, e.gid);
     if (!isLink && (!fresh || chowned || (e.mode & 0o7000) !== 0 || (e.mode & UMASK) !== 0)) fs.chmodSync(abs, e.mode);
     if (e.xattrs) this.setXattrs(abs, e, isLink);
-    if (isLink) fs.lutimesSync(abs, e.mtime, e.mtime);
+    if (isLink) fs.lutimesSync(abs, fileTime(e.mtime), fileTime(e.mtime));
   }
 
   private setXattrs(abs: string, e: TarEntry, isLink: boolean): void {
@@ -305,19 +330,5 @@ export class LayerWriter implements TarVisitor {
     } else {
       fs.unlinkSync(abs);
     }
-  }
-}
-
-/** A relative symlink may not point above the layer root (absolute ones are resolved inside the container's root). */
-function checkSymlinkTarget(name: string, parts: string[], target: string): void {
-  if (target === "") throw new UnsafeLayerEntryError(name, "symlink with an empty target");
-  if (target.startsWith("/")) return;
-  let depth = parts.length - 1;
-  for (const p of target.split("/")) {
-    if (p === "" || p === ".") continue;
-    if (p === "..") {
-      depth--;
-      if (depth < 0) throw new UnsafeLayerEntryError(name, `symlink target ${JSON.stringify(target)} points outside the layer`);
-    } else depth++;
   }
 }

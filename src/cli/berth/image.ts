@@ -2,7 +2,7 @@
 // Docker's names and flags where docker has them. Progress goes to a terminal only.
 import { openEngineImages } from "../../engine/images.ts";
 import { UsageError } from "../../engine/errors.ts";
-import { archiveImporter, DEFAULT_ROOT, familiarName, type ImageRecord, type ImageStore, rootfsImporter, saveImages, type SaveFormat } from "../../image/index.ts";
+import { archiveImporter, DEFAULT_ROOT, familiarName, type ImageRecord, type ImageStore, type ImportResult, rootfsImporter, saveImages, type SaveFormat } from "../../image/index.ts";
 import { imageHistory, inspectImage, unpackedSize } from "../../image/inspect.ts";
 import { analyzeImage, diffImages, imageTree } from "../../image/layers.ts";
 import { addImageFilter, ImageFilterError, type ImageListEntry, type ImageListOptions, listImages } from "../../image/list.ts";
@@ -121,8 +121,9 @@ function print(s: string): void {
   process.stdout.write(s.endsWith("\n") ? s : s + "\n");
 }
 
-function loadedLines(images: ImageRecord[]): string[] {
-  return images.flatMap((img) => (img.names.length ? img.names.map((n) => `Loaded image: ${familiarName(n)}`) : [`Loaded image ID: ${img.id}`]));
+/** As docker: the tags the archive named, or the image ID when it named none. */
+function loadedLines(loaded: ImportResult["loaded"]): string[] {
+  return loaded.flatMap(({ image, names }) => (names.length ? names.map((n) => `Loaded image: ${familiarName(n)}`) : [`Loaded image ID: ${image.id}`]));
 }
 
 // ---- verbs ----
@@ -136,7 +137,7 @@ const LOAD = verb("[OPTIONS]", "Load an image from a docker-archive or OCI layou
   try {
     const r = await archiveImporter(input).run(store, { progress: p.progress });
     p.done();
-    for (const l of loadedLines(r.images)) print(l);
+    for (const l of loadedLines(r.loaded)) print(l);
   } finally {
     p.done();
   }
