@@ -45,18 +45,30 @@ int init_main(void *arg) {
   if (loopback_up(plan, err, sizeof err) < 0) fail(sync, "%s", err);
 
   trace_step("hostname, loopback");
+  /* No "rootfs" record: the config has no mount namespace of its own. As runc, the root
+   * filesystem is then left alone (prepareRootfs/finalizeRootfs run only for a new mount
+   * namespace): no bind, no pivot_root in the mount namespace we share, no mounts or devices;
+   * the process sees the filesystem of the namespace it joined. The plan refused what would
+   * need one (masked/read-only paths, a read-only root). */
+  int own_root = plan_has(plan, "rootfs");
   int rootfd;
-  if (rootfs_prepare(plan, &rootfd, err, sizeof err) < 0) fail(sync, "%s", err);
-  trace_step("rootfs prepared");
-  if (mounts_apply(plan, rootfd, err, sizeof err) < 0) fail(sync, "%s", err);
-  trace_step("mounts");
-  if (devices_create(plan, rootfd, err, sizeof err) < 0) fail(sync, "%s", err);
-  trace_step("devices");
+  if (own_root) {
+    if (rootfs_prepare(plan, &rootfd, err, sizeof err) < 0) fail(sync, "%s", err);
+    trace_step("rootfs prepared");
+    if (mounts_apply(plan, rootfd, err, sizeof err) < 0) fail(sync, "%s", err);
+    trace_step("mounts");
+    if (devices_create(plan, rootfd, err, sizeof err) < 0) fail(sync, "%s", err);
+    trace_step("devices");
+  } else {
+    rootfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (rootfd < 0) fail(sync, "open /: %s", strerror(errno));
+  }
   if (rootfs_write_sysctls(plan, rootfd, err, sizeof err) < 0) fail(sync, "%s", err);
 
   /* exec.fifo lives in the state dir on the host; stage 0 gave us a directory fd to reach it after pivot_root. */
   int statefd = a->state_fd;
-  if (process_make_cwd(plan, rootfd, err, sizeof err) < 0) fail(sync, "%s", err);
+  /* Without a root of its own the cwd is the host's: go there, never create it. */
+  if (own_root && process_make_cwd(plan, rootfd, err, sizeof err) < 0) fail(sync, "%s", err);
 
   trace_step("sysctls, cwd");
   if (hooks_run(plan, "createContainer", err, sizeof err) < 0) fail(sync, "%s", err);
@@ -64,10 +76,12 @@ int init_main(void *arg) {
    * host path is still visible. */
   if (seccomp_prepare(plan, err, sizeof err) < 0 || seccomp_listener_connect(plan, err, sizeof err) < 0) fail(sync, "%s", err);
   trace_step("seccomp prepared");
-  if (rootfs_pivot(plan, rootfd, err, sizeof err) < 0) fail(sync, "%s", err);
+  if (own_root) {
+    if (rootfs_pivot(plan, rootfd, err, sizeof err) < 0) fail(sync, "%s", err);
+    trace_step("pivoted");
+  }
   close(rootfd);
-  trace_step("pivoted");
-  if (rootfs_finish(plan, err, sizeof err) < 0) fail(sync, "%s", err);
+  if (own_root && rootfs_finish(plan, err, sizeof err) < 0) fail(sync, "%s", err);
   trace_step("finished (masked, readonly)");
   if (console_setup(plan, a->console_fd, err, sizeof err) < 0) fail(sync, "%s", err);
   if (process_chdir(plan, err, sizeof err) < 0) fail(sync, "%s", err);
