@@ -13,6 +13,7 @@ import {
   parseSignal, parseSize, parseTmpfs, parseVolumeSpec, readEnvFile,
 } from "./options.ts";
 import { checkStartable } from "./config-checks.ts";
+import { checkNamespaceConflicts, parseNamespaceModes } from "./namespace-modes.ts";
 import type { BindMount, ContainerConfig } from "./types.ts";
 
 export interface CreateRequest {
@@ -52,6 +53,11 @@ export interface CreateRequest {
   stopSignal?: string;
   stopTimeout?: string;
   userns?: string;
+  /** --pid, --ipc, --uts, --cgroupns (namespaces.ts). */
+  pid?: string;
+  ipc?: string;
+  uts?: string;
+  cgroupns?: string;
   sysctls?: string[];
   logMaxBytes?: number;
   /** -P: every exposed port on a random host port. */
@@ -176,6 +182,8 @@ export function buildConfig(req: CreateRequest, image: ImageInfo, id: string): C
   if (hostname !== undefined && !validHostname(hostname)) throw new UsageError(`invalid hostname format: ${hostname}`);
   if (req.domainname && !validHostname(req.domainname)) throw new UsageError(`invalid domainname format: ${req.domainname}`);
   checkNetworkConflicts(mode, { ...req, hostname });
+  const namespaces = parseNamespaceModes(req);
+  checkNamespaceConflicts(namespaces, { ...req, hostname });
   const user = req.user || ic.User || "";
   checkUserSyntax(user);
   if (req.userns !== undefined && req.userns !== "" && req.userns !== "host") {
@@ -192,7 +200,7 @@ export function buildConfig(req: CreateRequest, image: ImageInfo, id: string): C
     env,
     workingDir: req.workdir || ic.WorkingDir || "",
     user,
-    hostname: hostname ?? (network === "host" ? hostHostname() : id.slice(0, 12)),
+    hostname: hostname ?? (network === "host" || namespaces.uts === "host" ? hostHostname() : id.slice(0, 12)),
     domainname: req.domainname || undefined,
     tty: req.tty ?? false,
     openStdin: req.interactive ?? false,
@@ -224,6 +232,7 @@ export function buildConfig(req: CreateRequest, image: ImageInfo, id: string): C
     sysctls: sysctlMap(req.sysctls),
     ...(req.addHosts?.length ? { extraHosts: req.addHosts.map((h) => parseAddHost(h, mode)) } : {}),
     ...(req.dns?.length ? { dns: req.dns.map(checkIp("--dns")) } : {}),
+    namespaces,
   };
   checkStartable(config);
   return config;

@@ -8,6 +8,7 @@ import { EngineError, UsageError } from "./errors.ts";
 import { newContainerId, randomName, validName } from "./names.ts";
 import type { ContainerRow } from "./types.ts";
 import { trace } from "../sys/trace.ts";
+import { resolveNamespaceJoins } from "./namespaces.ts";
 
 export function resolveImage(engine: Engine, ref: string): ImageInfo {
   let img;
@@ -37,6 +38,7 @@ export async function createContainer(engine: Engine, req: CreateRequest, opts: 
   } else {
     checkNetworksExist(engine, config.network);
   }
+  if (config.namespaces) resolveNamespaceJoins(engine, config.namespaces);
   if (config.network === "host" && config.publish.length) engine.warn("Published ports are discarded when using host network mode");
   const name = req.name ?? randomName((n) => engine.store.nameTaken(n));
   if (req.name !== undefined && engine.store.nameTaken(req.name)) {

@@ -98,6 +98,11 @@ export function inspectObject(engine: Engine, v: ContainerView): Record<string, 
     HostConfig: {
       Binds: c.mounts.filter((m) => m.kind === "bind").map((m) => `${m.source}:${m.destination}${m.readOnly ? ":ro" : ""}`),
       NetworkMode: c.network,
+      // docker's words: "" for a pid or uts namespace of its own, "private" for ipc and cgroupns.
+      PidMode: c.namespaces?.pid === "private" || !c.namespaces ? "" : c.namespaces.pid,
+      IpcMode: c.namespaces?.ipc ?? "private",
+      UTSMode: c.namespaces?.uts === "host" ? "host" : "",
+      CgroupnsMode: c.namespaces?.cgroup ?? "private",
       PortBindings: Object.fromEntries(c.publish.map((p) => [`${p.containerPort}/${p.proto}`, [{ HostIp: p.hostIp, HostPort: String(p.hostPort || "") }]])),
       RestartPolicy: { Name: c.restart.name, MaximumRetryCount: c.restart.maximumRetryCount },
       AutoRemove: c.autoRemove,

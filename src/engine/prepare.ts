@@ -9,6 +9,7 @@ import { cachedDefaultSeccomp, seccompCacheDir } from "../runtime/seccomp-cache.
 import type { Engine } from "./handle.ts";
 import { buildSpec } from "./spec.ts";
 import { EngineError } from "./errors.ts";
+import { namespaceSpec } from "./namespaces.ts";
 import type { ContainerRow } from "./types.ts";
 
 /** Mounts, files and the OCI spec for one run of the container (its config.json is written later, see startLocked). */
@@ -42,5 +43,6 @@ export function prepare(engine: Engine, row: ContainerRow, consoleSize?: { heigh
     });
   }
   const cacheDir = seccompCacheDir(engine.runtime.root);
-  return buildSpec(cfg, { id: row.id, rootfs, etcFiles, volumeSources, netns, consoleSize, defaultSeccomp: (caps) => cachedDefaultSeccomp(caps, cacheDir) });
+  const ns = namespaceSpec(engine, row);
+  return buildSpec(cfg, { id: row.id, rootfs, etcFiles, volumeSources, netns, ns, consoleSize, defaultSeccomp: (caps) => cachedDefaultSeccomp(caps, cacheDir) });
 }

@@ -35,6 +35,21 @@ export interface PortPublish {
   proto: "tcp" | "udp";
 }
 
+/** Another container's namespace, joined by its full ID (a rename does not break the join). */
+export type JoinedNamespace = `container:${string}`;
+
+/**
+ * --pid, --ipc, --uts and --cgroupns as docker takes them. "private" is a namespace of the
+ * container's own; "host" none of its own (the host's); container:ID another container's.
+ * ipc "shareable" is private with a /dev/shm others may join, "none" private without /dev/shm.
+ */
+export interface NamespaceModes {
+  pid: "private" | "host" | JoinedNamespace;
+  ipc: "private" | "shareable" | "none" | "host" | JoinedNamespace;
+  uts: "private" | "host";
+  cgroup: "private" | "host";
+}
+
 /** Everything `berth create` decided; the OCI spec is derived from this at each start. */
 export interface ContainerConfig {
   image: string;
@@ -74,6 +89,8 @@ export interface ContainerConfig {
   extraHosts?: { ip: string; names: string[] }[];
   /** --dns servers (empty: the host's). */
   dns?: string[];
+  /** --pid/--ipc/--uts/--cgroupns (absent in containers created before them: all private). */
+  namespaces?: NamespaceModes;
 }
 
 /** Lifecycle states as stored; "creating"/"starting"/"removing" mark an operation in progress. */
