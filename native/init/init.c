@@ -35,11 +35,11 @@ int init_main(void *arg) {
   prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 
   if (ns_unshare_cgroup(plan, err, sizeof err) < 0) fail(sync, "%s", err);
-  if (plan_has(plan, "uidmap")) {
-    if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) fail(sync, "become root in the user namespace: %s", strerror(errno));
-  }
-  umask(0);
+  /* rlimits and oom_score_adj while we are still the host's uid 0: /proc/self/oom_score_adj of a
+   * non-dumpable process belongs to the host's root, which the container's root (a subordinate
+   * id on the host, after setresuid below) may not write (runc writes it from the parent). */
   if (process_early(plan, err, sizeof err) < 0) fail(sync, "%s", err);
+  umask(0);
   trace_step("early (cgroupns, rlimits)");
   if (rootfs_set_hostname(plan, err, sizeof err) < 0) fail(sync, "%s", err);
   if (loopback_up(plan, err, sizeof err) < 0) fail(sync, "%s", err);
@@ -55,13 +55,22 @@ int init_main(void *arg) {
   if (own_root) {
     if (rootfs_prepare(plan, &rootfd, err, sizeof err) < 0) fail(sync, "%s", err);
     trace_step("rootfs prepared");
+  } else {
+    rootfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (rootfd < 0) fail(sync, "open /: %s", strerror(errno));
+  }
+  /* Root of the user namespace only now: the rootfs was reached by its host path as the host's
+   * uid 0 (an engine's state root may be 0700); from here on everything goes through rootfd, and
+   * what the mounts create inside belongs to the container's root. */
+  if (plan_has(plan, "uidmap")) {
+    if (own_root && mounts_open_sources(plan, err, sizeof err) < 0) fail(sync, "%s", err);
+    if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) fail(sync, "become root in the user namespace: %s", strerror(errno));
+  }
+  if (own_root) {
     if (mounts_apply(plan, rootfd, err, sizeof err) < 0) fail(sync, "%s", err);
     trace_step("mounts");
     if (devices_create(plan, rootfd, err, sizeof err) < 0) fail(sync, "%s", err);
     trace_step("devices");
-  } else {
-    rootfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (rootfd < 0) fail(sync, "open /: %s", strerror(errno));
   }
   if (rootfs_write_sysctls(plan, rootfd, err, sizeof err) < 0) fail(sync, "%s", err);
 

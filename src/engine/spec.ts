@@ -79,6 +79,7 @@ export function buildSpec(cfg: ContainerConfig, ctx: SpecContext): Spec {
   const env = mergeEnv([DEFAULT_PATH, `HOSTNAME=${cfg.hostname}`], cfg.tty ? ["TERM=xterm"] : [], cfg.env);
   if (!env.some((e) => e.startsWith("HOME="))) env.push(`HOME=${user.home}`);
   const namespaces: Namespace[] = [{ type: "mount" }, ...(ctx.ns?.namespaces ?? [{ type: "pid" }, { type: "ipc" }, { type: "uts" }, { type: "cgroup" }])];
+  if (cfg.userns) namespaces.push({ type: "user" });
   if (ctx.netns === "new") namespaces.push({ type: "network" });
   else if (ctx.netns !== "host") namespaces.push({ type: "network", path: ctx.netns.path });
   // --uts host: the host's name stays; the kernel's is not set (no uts namespace of its own).
@@ -129,6 +130,7 @@ export function buildSpec(cfg: ContainerConfig, ctx: SpecContext): Spec {
     mounts,
     linux: {
       namespaces,
+      ...(cfg.userns ? { uidMappings: cfg.userns.uidMap, gidMappings: cfg.userns.gidMap } : {}),
       resources,
       ...(cfg.privileged ? { devices: hostDevices() } : {}),
       ...(cfg.sysctls && Object.keys(cfg.sysctls).length ? { sysctl: cfg.sysctls } : {}),

@@ -50,6 +50,25 @@ export interface NamespaceModes {
   cgroup: "private" | "host";
 }
 
+/** One line of a user namespace's id map: container ids [containerID, +size) are host ids [hostID, +size). */
+export interface IdMap {
+  containerID: number;
+  hostID: number;
+  size: number;
+}
+
+/**
+ * A user namespace of the container's own (--userns=auto, --uidmap/--gidmap). "auto": a range of
+ * berth's subordinate ids (/etc/subuid, /etc/subgid), chosen when the container is recorded and
+ * unique among the root's containers (`range`: its place in the pool), freed with the row.
+ */
+export interface UsernsConfig {
+  mode: "auto" | "maps";
+  uidMap: IdMap[];
+  gidMap: IdMap[];
+  range?: { offset: number; size: number };
+}
+
 /** Everything `berth create` decided; the OCI spec is derived from this at each start. */
 export interface ContainerConfig {
   image: string;
@@ -91,6 +110,8 @@ export interface ContainerConfig {
   dns?: string[];
   /** --pid/--ipc/--uts/--cgroupns (absent in containers created before them: all private). */
   namespaces?: NamespaceModes;
+  /** A user namespace of its own (absent: the host's, docker's --userns=host). */
+  userns?: UsernsConfig;
 }
 
 /** Lifecycle states as stored; "creating"/"starting"/"removing" mark an operation in progress. */
