@@ -115,3 +115,14 @@ export function hostId(map: readonly IdMap[], id: number): number | undefined {
   const e = map.find((m) => id >= m.containerID && id < m.containerID + m.size);
   return e ? e.hostID + (id - e.containerID) : undefined;
 }
+
+/** Host ids back to the container's own (for commit and export of a user-namespaced
+ *  container, whose writes are stored with host ids); ids outside the maps stay as they are. */
+export function containerIdsOf(userns: UsernsConfig | undefined): ((uid: number, gid: number) => [number, number]) | undefined {
+  if (!userns) return undefined;
+  const back = (map: readonly IdMap[], id: number) => {
+    const e = map.find((m) => id >= m.hostID && id < m.hostID + m.size);
+    return e ? e.containerID + (id - e.hostID) : id;
+  };
+  return (uid, gid) => [back(userns.uidMap, uid), back(userns.gidMap, gid)];
+}

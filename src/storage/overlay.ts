@@ -241,8 +241,8 @@ export function diffContainer(upper: string, lowerdirs: readonly string[]): Chan
 }
 
 /** The upper dir as an OCI layer tar (overlay whiteouts become .wh. entries). */
-export function packUpperLayer(upper: string): AsyncGenerator<Uint8Array> {
-  return packDirectory(upper, { whiteouts: "overlay" });
+export function packUpperLayer(upper: string, opts: Pick<PackOptions, "mapIds"> = {}): AsyncGenerator<Uint8Array> {
+  return packDirectory(upper, { whiteouts: "overlay", ...opts });
 }
 
 /** The container's merged filesystem as a tar stream (like `docker export`); pass the mounted rootfs. */

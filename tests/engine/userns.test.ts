@@ -81,6 +81,31 @@ describe.skipIf(SKIP)("--userns=auto", () => {
     }
   });
 
+  test("commit and export say the container's own ids, not the host's subordinate ones", () => {
+    const id = berth(root, ["run", "-d", "--network", "none", "--userns=auto", "busybox", "sh", "-c", "mkdir /made && touch /made/f && chown 33:33 /made/f && sleep 300"]).stdout.trim();
+    try {
+      expect(berth(root, ["exec", id, "stat", "-c", "%u", "/made/f"]).stdout).toBe("33\n");
+      const tar = join(hostDir, "export.tar");
+      expect(berth(root, ["export", "-o", tar, id]).code).toBe(0);
+      const list = Bun.spawnSync(["tar", "-tvnf", tar, "--numeric-owner"]).stdout.toString();
+      expect(list).toMatch(/ 0\/0 .* bin\/busybox/);
+      expect(list).toMatch(/ 33\/33 .* made\/f/);
+      expect(list).not.toMatch(/ 21474/);
+      rmSync(tar);
+      // cp in: the container root's file (docker's rule), in its own ids; -a keeps the source's ids.
+      writeFileSync(join(hostDir, "in"), "in\n");
+      expect(berth(root, ["cp", join(hostDir, "in"), `${id}:/made/in`]).code).toBe(0);
+      expect(berth(root, ["exec", id, "stat", "-c", "%u:%g", "/made/in"]).stdout).toBe("0:0\n");
+      // cp -a out: the ids the container sees.
+      expect(berth(root, ["cp", "-a", `${id}:/made/f`, join(hostDir, "out")]).code).toBe(0);
+      expect(statSync(join(hostDir, "out")).uid).toBe(33);
+      expect(berth(root, ["commit", id, "committed:userns"]).code).toBe(0);
+      expect(run("committed:userns", "stat", "-c", "%u:%g %n", "/made", "/made/f").stdout).toBe("0:0 /made\n33:33 /made/f\n");
+    } finally {
+      berth(root, ["rm", "-f", id]);
+    }
+  });
+
   test("each container gets its own range; rm gives it back", () => {
     const a = berth(root, ["create", "--userns=auto", "busybox", "true"]).stdout.trim();
     const b = berth(root, ["create", "--userns=auto:size=4096", "busybox", "true"]).stdout.trim();
