@@ -1,9 +1,11 @@
 // A user namespace with given id maps, held open while its fd is needed (to make idmapped
 // mounts). Bun's process is multi-threaded, so it cannot unshare(CLONE_NEWUSER) itself: a child
-// (`unshare --user`, util-linux) makes the namespace, we write its maps as root, open
-// /proc/CHILD/ns/user, and kill the child when done. `start` only spawns it, so a caller can
+// (`berth-init userns-hold`, one exec; it leaves when its stdin closes, so it never outlives us)
+// makes the namespace, we write its maps as root, open /proc/CHILD/ns/user, and end it when done. `start` only spawns it, so a caller can
 // overlap the child's two execs with its own work and wait for the namespace later (`fd`).
 import { closeSync, openSync, readlinkSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { BUILD_DIR } from "./build-dir.ts";
 
 export interface IdMapping {
   containerID: number;
@@ -21,7 +23,7 @@ export class UserNamespaceHolder {
   ) {}
 
   static start(uidMap: readonly IdMapping[], gidMap: readonly IdMapping[]): UserNamespaceHolder {
-    const child = Bun.spawn(["unshare", "--user", "--", "sleep", "60"], { stdio: ["ignore", "ignore", "ignore"] });
+    const child = Bun.spawn([process.env.BERTH_INIT ?? join(BUILD_DIR, "berth-init"), "userns-hold"], { stdio: ["pipe", "ignore", "inherit"] });
     return new UserNamespaceHolder(child, uidMap, gidMap);
   }
 
@@ -36,7 +38,7 @@ export class UserNamespaceHolder {
         theirs = readlinkSync(nsPath);
       } catch { /* not there yet */ }
       if (theirs !== own) break;
-      if (this.child.exitCode !== null || i > 20000) throw new Error("could not make a user namespace for the idmapped mounts (`unshare --user` did not start; is util-linux installed and user.max_user_namespaces > 0?)");
+      if (this.child.exitCode !== null || i > 20000) throw new Error("could not make a user namespace for the idmapped mounts (berth-init userns-hold ended; is user.max_user_namespaces > 0?)");
       Bun.sleepSync(0.1);
     }
     const text = (m: readonly IdMapping[]) => m.map((e) => `${e.containerID} ${e.hostID} ${e.size}\n`).join("");
@@ -50,6 +52,7 @@ export class UserNamespaceHolder {
     if (this.nsFd >= 0) closeSync(this.nsFd);
     this.nsFd = -1;
     this.child.kill(9);
+    void (this.child.stdin as { end(): void } | undefined)?.end();
   }
 }
 
