@@ -85,7 +85,10 @@ export function mountContainerRootfs(lowerdirs: readonly string[], containerDir:
     const base = commonDir(lowers);
     idmapped = path.join(containerDir, "idmapped-layers");
     fs.mkdirSync(idmapped, { recursive: true, mode: 0o700 });
-    if (!isMountPoint(idmapped)) {
+    // One left by a berth killed here may hold another range's map: never reuse it.
+    // (A bind of the same file system has the parent's st_dev: ask mountinfo, not isMountPoint.)
+    for (const mp of mountsBelow(idmapped)) umount(mp, MNT_DETACH);
+    {
       try {
         const holder = options.idmap.holder ?? UserNamespaceHolder.start(uidMap, gidMap);
         try {
@@ -154,6 +157,33 @@ export function isMountPoint(p: string): boolean {
 }
 
 /** Unmounts the rootfs (lazily if busy) and optionally removes upper/work/rootfs. */
+/** Mount points at or below dir, deepest first (from /proc/self/mountinfo; octal escapes undone). */
+export function mountsBelow(dir: string): string[] {
+  const out: string[] = [];
+  for (const line of fs.readFileSync("/proc/self/mountinfo", "utf8").split("\n")) {
+    const raw = line.split(" ")[4];
+    if (!raw) continue;
+    const mp = raw.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8)));
+    if (mp === dir || mp.startsWith(dir + "/")) out.push(mp);
+  }
+  return out.sort((a, b) => b.length - a.length);
+}
+
+/**
+ * Detaches everything mounted in a container's directory (its rootfs, a shareable /dev/shm, an
+ * idmapped bind of the image layers left by a berth killed mid-start), so that deleting the
+ * directory can never reach through a mount into what it shows (the image store, say).
+ */
+export function unmountAllBelow(containerDir: string): void {
+  for (const mp of mountsBelow(containerDir)) {
+    try {
+      umount(mp, MNT_DETACH);
+    } catch (e) {
+      if (!(e instanceof SyscallError && (e.code === "EINVAL" || e.code === "ENOENT"))) throw e;
+    }
+  }
+}
+
 export function unmountContainerRootfs(containerDir: string, remove = false): void {
   const rootfs = path.join(containerDir, "rootfs");
   if (isMountPoint(rootfs)) {

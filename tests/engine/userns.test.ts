@@ -139,6 +139,19 @@ describe.skipIf(SKIP)("--userns=auto", () => {
   });
 });
 
+describe("a berth killed while the image layers are bound idmapped", () => {
+  test("rm detaches the leftover bind and never deletes the image store through it", () => {
+    const id = berth(root, ["create", "--network", "none", "busybox", "true"]).stdout.trim();
+    const left = join(root, "containers", id, "idmapped-layers");
+    Bun.spawnSync(["mkdir", "-p", left]);
+    expect(Bun.spawnSync(["mount", "--bind", join(root, "snapshots"), left]).exitCode).toBe(0);
+    expect(berth(root, ["rm", id]).code).toBe(0);
+    expect(mountsUnder(root)).toEqual([]);
+    // The image is whole: it still runs.
+    expect(run("busybox", "echo", "intact").stdout).toBe("intact\n");
+  });
+});
+
 describe.skipIf(SKIP)("--uidmap/--gidmap and errors", () => {
   test("explicit maps; one given means both", () => {
     const r = run("--uidmap", "0:300000:70000", "--gidmap", "0:400000:70000", "busybox", "cat", "/proc/self/uid_map", "/proc/self/gid_map");
