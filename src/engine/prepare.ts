@@ -24,7 +24,8 @@ export function prepare(engine: Engine, row: ContainerRow, consoleSize?: { heigh
   const idmap = cfg.userns ? { uidMap: cfg.userns.uidMap, gidMap: cfg.userns.gidMap, ...(userns ? { holder: userns } : {}) } : undefined;
   const { rootfs } = mountContainerRootfs(engine.images.snapshotDirs(img), dir, { volatile: cfg.autoRemove, ...(idmap ? { idmap } : {}) });
   const volumeSources = new Map<string, string>();
-  for (const m of cfg.mounts) if (m.kind === "volume") volumeSources.set(m.destination, engine.volumes.mountSource(m.source, rootfs, m.destination));
+  const rootOwner: [number, number] = cfg.userns ? [hostId(cfg.userns.uidMap, 0)!, hostId(cfg.userns.gidMap, 0)!] : [0, 0];
+  for (const m of cfg.mounts) if (m.kind === "volume") volumeSources.set(m.destination, engine.volumes.mountSource(m.source, rootfs, m.destination, rootOwner));
   for (const m of cfg.mounts) {
     if (m.kind === "bind" && !existsSync(m.source)) throw new EngineError(`invalid mount config for type "bind": bind source path does not exist: ${m.source}`);
   }

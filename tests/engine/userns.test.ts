@@ -139,6 +139,26 @@ describe.skipIf(SKIP)("--userns=auto", () => {
   });
 });
 
+describe("volumes: docker's copy-up keeps owners; a user-namespaced root owns a new volume", () => {
+  test("an image directory's owners travel into a new volume, with and without a user namespace", () => {
+    const id = berth(root, ["run", "-d", "--network", "none", "busybox", "sh", "-c", "mkdir -p /srv/app && touch /srv/app/db && chown -R 33:33 /srv/app && sleep 300"]).stdout.trim();
+    try {
+      for (let i = 0; i < 50 && berth(root, ["exec", id, "stat", "-c", "%u", "/srv/app/db"]).stdout !== "33\n"; i++) Bun.sleepSync(100);
+      expect(berth(root, ["commit", id, "owned:1"]).code).toBe(0);
+    } finally {
+      berth(root, ["rm", "-f", id]);
+    }
+    expect(run("-v", "ownvol1:/srv", "owned:1", "stat", "-c", "%u:%g %n", "/srv/app", "/srv/app/db").stdout).toBe("33:33 /srv/app\n33:33 /srv/app/db\n");
+    if (!SKIP) {
+      expect(run("--userns=auto", "-v", "ownvol2:/srv", "owned:1", "stat", "-c", "%u:%g %n", "/srv/app", "/srv/app/db").stdout).toBe("33:33 /srv/app\n33:33 /srv/app/db\n");
+      const r = run("--userns=auto", "-v", "ownvol3:/data", "busybox", "sh", "-c", "echo x > /data/f && stat -c %u:%g /data /data/f");
+      expect(r.stderr).toBe("");
+      expect(r.stdout).toBe("0:0\n0:0\n");
+    }
+    berth(root, ["volume", "rm", "ownvol1", "ownvol2", "ownvol3"]);
+  });
+});
+
 describe("a berth killed while the image layers are bound idmapped", () => {
   test("rm detaches the leftover bind and never deletes the image store through it", () => {
     const id = berth(root, ["create", "--network", "none", "busybox", "true"]).stdout.trim();
