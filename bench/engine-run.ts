@@ -123,6 +123,13 @@ function subjects(work: string, logFile: string, berthCommand: string, baseComma
   const berthRoot = join(work, "berth");
   const berth = (args: string[]) => [berthCommand, "--root", berthRoot, ...args];
   const list: Subject[] = [{ name: "berth", argv: berth(["run", "--rm", "--network", "none", "busybox", "true"]), cli: berth }];
+  // A user namespace of its own (issue 13: within 1.2x of the plain run): same root and image,
+  // no cli (the image is berth's already). Needs the berth user's subordinate ids.
+  const subids = ["/etc/subuid", "/etc/subgid"].every((f) => existsSync(f) && /^berth:/m.test(readFileSync(f, "utf8")));
+  list.push({
+    name: "berth --userns=auto", argv: berth(["run", "--rm", "--network", "none", "--userns=auto", "busybox", "true"]),
+    ...(subids ? {} : { unavailable: "no berth entry in /etc/subuid and /etc/subgid (scripts/install-system-deps.sh adds it)" }),
+  });
   const base = baseCommand ? (args: string[]) => [baseCommand, "--root", join(work, "berth-base"), ...args] : null;
   if (base) list.push({ name: "berth base", argv: base(["run", "--rm", "--network", "none", "busybox", "true"]), cli: base });
 

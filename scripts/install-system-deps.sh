@@ -23,3 +23,15 @@ if [ "${#missing[@]}" -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+
+# --userns=auto: each container gets its own range of subordinate ids, taken from those of a
+# system user "berth" (as Podman takes them from "containers"). The range is Podman's: from
+# 2147483647 to 4294967294, disjoint from the ids a machine hands out to people (useradd gives
+# 100000+65536*n); an existing berth entry is left as the admin set it.
+if ! getent passwd berth >/dev/null; then
+  useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin berth
+fi
+for f in /etc/subuid /etc/subgid; do
+  touch "$f"
+  grep -q '^berth:' "$f" || echo 'berth:2147483647:2147483648' >> "$f"
+done

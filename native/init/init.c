@@ -35,28 +35,49 @@ int init_main(void *arg) {
   prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 
   if (ns_unshare_cgroup(plan, err, sizeof err) < 0) fail(sync, "%s", err);
-  if (plan_has(plan, "uidmap")) {
-    if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) fail(sync, "become root in the user namespace: %s", strerror(errno));
-  }
-  umask(0);
+  /* rlimits and oom_score_adj while we are still the host's uid 0: /proc/self/oom_score_adj of a
+   * non-dumpable process belongs to the host's root, which the container's root (a subordinate
+   * id on the host, after setresuid below) may not write (runc writes it from the parent). */
   if (process_early(plan, err, sizeof err) < 0) fail(sync, "%s", err);
+  umask(0);
   trace_step("early (cgroupns, rlimits)");
   if (rootfs_set_hostname(plan, err, sizeof err) < 0) fail(sync, "%s", err);
   if (loopback_up(plan, err, sizeof err) < 0) fail(sync, "%s", err);
 
   trace_step("hostname, loopback");
+  /* No "rootfs" record: the config has no mount namespace of its own. As runc, the root
+   * filesystem is then left alone (prepareRootfs/finalizeRootfs run only for a new mount
+   * namespace): no bind, no pivot_root in the mount namespace we share, no mounts or devices;
+   * the process sees the filesystem of the namespace it joined. The plan refused what would
+   * need one (masked/read-only paths, a read-only root). */
+  int own_root = plan_has(plan, "rootfs");
   int rootfd;
-  if (rootfs_prepare(plan, &rootfd, err, sizeof err) < 0) fail(sync, "%s", err);
-  trace_step("rootfs prepared");
-  if (mounts_apply(plan, rootfd, err, sizeof err) < 0) fail(sync, "%s", err);
-  trace_step("mounts");
-  if (devices_create(plan, rootfd, err, sizeof err) < 0) fail(sync, "%s", err);
-  trace_step("devices");
+  if (own_root) {
+    if (rootfs_prepare(plan, &rootfd, err, sizeof err) < 0) fail(sync, "%s", err);
+    trace_step("rootfs prepared");
+  } else {
+    rootfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (rootfd < 0) fail(sync, "open /: %s", strerror(errno));
+  }
+  /* Root of the user namespace only now: the rootfs was reached by its host path as the host's
+   * uid 0 (an engine's state root may be 0700); from here on everything goes through rootfd, and
+   * what the mounts create inside belongs to the container's root. */
+  if (plan_has(plan, "uidmap")) {
+    if (own_root && mounts_open_sources(plan, err, sizeof err) < 0) fail(sync, "%s", err);
+    if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) fail(sync, "become root in the user namespace: %s", strerror(errno));
+  }
+  if (own_root) {
+    if (mounts_apply(plan, rootfd, err, sizeof err) < 0) fail(sync, "%s", err);
+    trace_step("mounts");
+    if (devices_create(plan, rootfd, err, sizeof err) < 0) fail(sync, "%s", err);
+    trace_step("devices");
+  }
   if (rootfs_write_sysctls(plan, rootfd, err, sizeof err) < 0) fail(sync, "%s", err);
 
   /* exec.fifo lives in the state dir on the host; stage 0 gave us a directory fd to reach it after pivot_root. */
   int statefd = a->state_fd;
-  if (process_make_cwd(plan, rootfd, err, sizeof err) < 0) fail(sync, "%s", err);
+  /* Without a root of its own the cwd is the host's: go there, never create it. */
+  if (own_root && process_make_cwd(plan, rootfd, err, sizeof err) < 0) fail(sync, "%s", err);
 
   trace_step("sysctls, cwd");
   if (hooks_run(plan, "createContainer", err, sizeof err) < 0) fail(sync, "%s", err);
@@ -64,10 +85,12 @@ int init_main(void *arg) {
    * host path is still visible. */
   if (seccomp_prepare(plan, err, sizeof err) < 0 || seccomp_listener_connect(plan, err, sizeof err) < 0) fail(sync, "%s", err);
   trace_step("seccomp prepared");
-  if (rootfs_pivot(plan, rootfd, err, sizeof err) < 0) fail(sync, "%s", err);
+  if (own_root) {
+    if (rootfs_pivot(plan, rootfd, err, sizeof err) < 0) fail(sync, "%s", err);
+    trace_step("pivoted");
+  }
   close(rootfd);
-  trace_step("pivoted");
-  if (rootfs_finish(plan, err, sizeof err) < 0) fail(sync, "%s", err);
+  if (own_root && rootfs_finish(plan, err, sizeof err) < 0) fail(sync, "%s", err);
   trace_step("finished (masked, readonly)");
   if (console_setup(plan, a->console_fd, err, sizeof err) < 0) fail(sync, "%s", err);
   if (process_chdir(plan, err, sizeof err) < 0) fail(sync, "%s", err);

@@ -1,6 +1,7 @@
 /* berth-init: the C core's entry. Usage (by berth-runtime only):
  *   berth-init create PLAN [--wait] [--console-relay]
  *   berth-init exec PLAN [--wait] [--console-relay]
+ *   berth-init userns-hold
  * PLAN "-": the first control line is "plan PATH" (berth-runtime starts us before the plan is
  * written, so our exec and self-sealing overlap with its work).
  * See native/PLAN.md for the plan and the order of processes. */
@@ -8,8 +9,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <unistd.h>
+
+/* userns-hold: a new user namespace, held until stdin closes (the engine writes its id maps,
+ * opens /proc/PID/ns/user for idmapped mounts, then closes the pipe or dies). One exec of ours
+ * instead of `unshare --user` + `sleep`; not sealed: it runs nothing and reads no plan. */
+static int userns_hold(void) {
+  if (unshare(CLONE_NEWUSER) < 0) { perror("berth-init: unshare(CLONE_NEWUSER)"); return 1; }
+  char b;
+  while (read(0, &b, 1) > 0) {}
+  return 0;
+}
 
 int main(int argc, char **argv) {
+  if (argc == 2 && !strcmp(argv[1], "userns-hold")) return userns_hold();
   if (argc < 3 || (strcmp(argv[1], "create") && strcmp(argv[1], "exec"))) {
     fprintf(stderr, "usage: berth-init create|exec PLAN [--wait] [--console-relay] [--control-fds OUT,IN]\n"
                     "berth-init is the C core of berth-runtime and is started by it; run berth-runtime instead.\n");

@@ -135,6 +135,27 @@ static int one_mount(int rootfd, const struct plan_record *r, char *err, size_t 
   return 0;
 }
 
+int mounts_open_sources(struct plan *plan, char *err, size_t n) {
+  /* In a user namespace the init turns into the container's root (a subordinate id on the host)
+   * before it mounts; a bind's source under a 0700 state root is then out of its reach. Each
+   * source is opened here, while we are still the host's uid 0, and named by its fd from now on
+   * (runc opens them in its parent for the same reason). */
+  for (int i = 0; i < plan->count; i++) {
+    struct plan_record *r = &plan->records[i];
+    if (strcmp(r->op, "mount") || r->argc != 7) continue;
+    unsigned long long flags;
+    if (plan_u64(r->argv[3], &flags, err, n) < 0) return -1;
+    if (!(flags & MS_BIND)) continue;
+    int fd = open(r->argv[0], O_PATH | O_CLOEXEC);
+    if (fd < 0) { snprintf(err, n, "bind mount source %s: %s", r->argv[0], strerror(errno)); return -1; }
+    char *name = malloc(32);
+    if (!name) { snprintf(err, n, "out of memory"); return -1; }
+    fd_path(fd, name, 32);
+    r->argv[0] = name;
+  }
+  return 0;
+}
+
 int mounts_apply(const struct plan *plan, int rootfd, char *err, size_t n) {
   for (int i = 0; i < plan->count; i++) {
     const struct plan_record *r = &plan->records[i];

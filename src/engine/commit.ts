@@ -4,6 +4,7 @@
 import { join } from "node:path";
 import { commitContainer, type ImageRecord } from "../image/index.ts";
 import { type Change, diffContainer, exportContainer, isMountPoint, mountContainerRootfs, unmountContainerRootfs } from "../storage/overlay.ts";
+import { containerIdsOf } from "./userns.ts";
 import type { Engine } from "./engine.ts";
 import { EngineError } from "./errors.ts";
 import type { ContainerRow } from "./types.ts";
@@ -41,6 +42,7 @@ export async function commitToImage(engine: Engine, req: CommitRequest): Promise
     return await commitContainer(engine.images, {
       upper: join(engine.paths.container(row.id), "upper"), image: img, ref: req.repository, changes: req.changes,
       message: req.message, author: req.author, createdBy: `berth commit ${row.name}`,
+      ...(c.userns ? { mapIds: containerIdsOf(c.userns) } : {}),
       config: {
         ...img.config, Env: c.env, Cmd: c.cmd, Entrypoint: c.entrypoint.length ? c.entrypoint : null, WorkingDir: c.workingDir || undefined,
         User: c.user || undefined, Labels: c.labels, ExposedPorts: Object.fromEntries(c.exposedPorts.map((x) => [x, {}])),
@@ -75,8 +77,9 @@ function mountFiles(engine: Engine, ref: string): Mounted {
 /** `docker export`: the container's files as a tar stream (mounted until the stream ends or is dropped). */
 export async function* exportFiles(engine: Engine, ref: string): AsyncGenerator<Uint8Array> {
   const m = mountFiles(engine, ref);
+  const mapIds = containerIdsOf(engine.find(ref).config.userns);
   try {
-    yield* exportContainer(m.rootfs);
+    yield* exportContainer(m.rootfs, mapIds ? { mapIds } : {});
   } finally {
     m.release();
   }

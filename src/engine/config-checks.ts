@@ -77,6 +77,13 @@ function checkSysctls(cfg: ContainerConfig): void {
     if (ns === "network" && cfg.network === "host") {
       throw new UsageError(`sysctl '${spec}' is not allowed with --network host: the container shares the host's network namespace`);
     }
+    // The same rule for --ipc host and --uts host (docker: "not allowed in host IPC mode").
+    if (ns === "ipc" && cfg.namespaces?.ipc === "host") {
+      throw new UsageError(`sysctl '${spec}' is not allowed with --ipc host: the container shares the host's IPC namespace`);
+    }
+    if (ns === "uts" && cfg.namespaces?.uts === "host") {
+      throw new UsageError(`sysctl '${spec}' is not allowed with --uts host: the container shares the host's UTS namespace`);
+    }
   }
 }
 

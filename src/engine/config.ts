@@ -13,7 +13,9 @@ import {
   parseSignal, parseSize, parseTmpfs, parseVolumeSpec, readEnvFile,
 } from "./options.ts";
 import { checkStartable } from "./config-checks.ts";
-import type { BindMount, ContainerConfig } from "./types.ts";
+import { checkNamespaceConflicts, parseNamespaceModes } from "./namespace-modes.ts";
+import { parseUserns } from "./userns.ts";
+import type { BindMount, ContainerConfig, NamespaceModes } from "./types.ts";
 
 export interface CreateRequest {
   image: string;
@@ -51,7 +53,15 @@ export interface CreateRequest {
   publish?: string[];
   stopSignal?: string;
   stopTimeout?: string;
+  /** --userns host|auto[:size=N]; --uidmap/--gidmap CTR:HOST:SIZE (userns.ts). */
   userns?: string;
+  uidmap?: string[];
+  gidmap?: string[];
+  /** --pid, --ipc, --uts, --cgroupns (namespaces.ts). */
+  pid?: string;
+  ipc?: string;
+  uts?: string;
+  cgroupns?: string;
   sysctls?: string[];
   logMaxBytes?: number;
   /** -P: every exposed port on a random host port. */
@@ -176,11 +186,12 @@ export function buildConfig(req: CreateRequest, image: ImageInfo, id: string): C
   if (hostname !== undefined && !validHostname(hostname)) throw new UsageError(`invalid hostname format: ${hostname}`);
   if (req.domainname && !validHostname(req.domainname)) throw new UsageError(`invalid domainname format: ${req.domainname}`);
   checkNetworkConflicts(mode, { ...req, hostname });
+  const namespaces = parseNamespaceModes(req);
+  checkNamespaceConflicts(namespaces, { ...req, hostname });
   const user = req.user || ic.User || "";
   checkUserSyntax(user);
-  if (req.userns !== undefined && req.userns !== "" && req.userns !== "host") {
-    throw new UsageError(`--userns ${req.userns} is not supported: berth runs containers in the host user namespace (--userns=host)`);
-  }
+  const userns = parseUserns(req);
+  if (userns) checkUsernsConflicts(namespaces, req.privileged ?? false);
   const security = parseSecurityOpts(req.securityOpt ?? []);
   const stopSignal = req.stopSignal ?? ic.StopSignal ?? "SIGTERM";
   parseSignal(stopSignal);
@@ -192,7 +203,7 @@ export function buildConfig(req: CreateRequest, image: ImageInfo, id: string): C
     env,
     workingDir: req.workdir || ic.WorkingDir || "",
     user,
-    hostname: hostname ?? (network === "host" ? hostHostname() : id.slice(0, 12)),
+    hostname: hostname ?? (network === "host" || namespaces.uts === "host" ? hostHostname() : id.slice(0, 12)),
     domainname: req.domainname || undefined,
     tty: req.tty ?? false,
     openStdin: req.interactive ?? false,
@@ -224,6 +235,8 @@ export function buildConfig(req: CreateRequest, image: ImageInfo, id: string): C
     sysctls: sysctlMap(req.sysctls),
     ...(req.addHosts?.length ? { extraHosts: req.addHosts.map((h) => parseAddHost(h, mode)) } : {}),
     ...(req.dns?.length ? { dns: req.dns.map(checkIp("--dns")) } : {}),
+    namespaces,
+    ...(userns ? { userns } : {}),
   };
   checkStartable(config);
   return config;
@@ -235,6 +248,15 @@ function networkMode(value: string): NetworkMode {
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
+}
+
+/** A user namespace of its own cannot mount /proc of a pid namespace, or /dev/mqueue of an ipc
+ *  namespace, that another user namespace owns (docker: "cannot share the host's PID namespace
+ *  when user namespaces are enabled"); --privileged means the host's root (docker refuses it too). */
+function checkUsernsConflicts(modes: NamespaceModes, privileged: boolean): void {
+  if (privileged) throw new UsageError("privileged mode is incompatible with user namespaces: use --userns=host with --privileged");
+  if (modes.pid !== "private") throw new UsageError(`--pid ${modes.pid} cannot be used with a user namespace of the container's own (its /proc needs a pid namespace it owns): use --userns=host`);
+  if (modes.ipc === "host" || modes.ipc.startsWith("container:")) throw new UsageError(`--ipc ${modes.ipc} cannot be used with a user namespace of the container's own (its /dev/mqueue needs an ipc namespace it owns): use --userns=host`);
 }
 
 /** docker's rules: a container that joins another's network namespace takes its name, resolver,

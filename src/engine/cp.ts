@@ -23,6 +23,7 @@ import type { Engine } from "./engine.ts";
 import type { ContainerRow } from "./types.ts";
 import { EngineError } from "./errors.ts";
 import { ContainerTree, reopen, type Dir } from "./container-fs.ts";
+import { containerIdsOf, hostId } from "./userns.ts";
 
 const O_CLOEXEC = 0o2000000;
 
@@ -38,6 +39,25 @@ const contentsOnly = (p: string) => p.endsWith("/.") || p === "." || /^\/+$/.tes
 const nameOf = (p: string) => basename(p.replace(/\/+$/, ""));
 
 const entryPath = (dir: Dir, name: string) => `/proc/self/fd/${dir.fd}/${name}`;
+
+/** Who a copied file belongs to: null leaves it to whoever writes it (berth, the host's root). */
+type Owner = ((uid: number, gid: number) => [number, number]) | null;
+
+/** Into the container: -a keeps the source's ids, as container ids; without -a the file is the
+ *  container root's, as docker does. In a user namespace both are host ids of its maps. */
+function ownerIn(row: ContainerRow, archive: boolean): Owner {
+  const userns = row.config.userns;
+  if (!userns) return archive ? (uid, gid) => [uid, gid] : null;
+  const root: [number, number] = [hostId(userns.uidMap, 0)!, hostId(userns.gidMap, 0)!];
+  if (!archive) return () => root;
+  return (uid, gid) => [hostId(userns.uidMap, uid) ?? root[0], hostId(userns.gidMap, gid) ?? root[1]];
+}
+
+/** Out of the container with -a: the ids the container sees (its own, not the host's subordinate ones). */
+function ownerOut(row: ContainerRow, archive: boolean): Owner {
+  if (!archive) return null;
+  return containerIdsOf(row.config.userns) ?? ((uid, gid) => [uid, gid]);
+}
 
 /** Runs an operation on a container path, saying which path when the kernel refuses. */
 function at<T>(path: string, fn: () => T): T {
@@ -84,11 +104,11 @@ function makeRoomOnHost(target: string, isDir: boolean, from: string): boolean {
 }
 
 /** Copies the container entry `fd` (O_PATH, or a directory fd) at container path `path` to host path `target`. */
-function copyOut(tree: ContainerTree, fd: number, path: string, st: Stats, target: string, archive: boolean, top: boolean): void {
+function copyOut(tree: ContainerTree, fd: number, path: string, st: Stats, target: string, owner: Owner, top: boolean): void {
   if (st.isSymbolicLink()) {
     makeRoomOnHost(target, false, path);
     symlinkSync(readlinkFd(fd), target);
-    if (archive) lchownSync(target, st.uid, st.gid);
+    if (owner) lchownSync(target, ...owner(st.uid, st.gid));
     lutimesSync(target, st.atime, st.mtime);
     return;
   }
@@ -109,7 +129,7 @@ function copyOut(tree: ContainerTree, fd: number, path: string, st: Stats, targe
         try {
           const cst = fstatSync(child);
           // Devices, fifos, sockets are not copied (docker's archive would not recreate them either).
-          if (cst.isDirectory() || cst.isFile() || cst.isSymbolicLink()) copyOut(tree, child, childPath, cst, childTarget, archive, false);
+          if (cst.isDirectory() || cst.isFile() || cst.isSymbolicLink()) copyOut(tree, child, childPath, cst, childTarget, owner, false);
         } finally {
           closeSync(child);
         }
@@ -118,7 +138,7 @@ function copyOut(tree: ContainerTree, fd: number, path: string, st: Stats, targe
       closeSync(dir.fd);
     }
     if (!merge) chmodSync(target, st.mode & 0o7777);
-    if (archive) lchownSync(target, st.uid, st.gid);
+    if (owner) lchownSync(target, ...owner(st.uid, st.gid));
     utimesSync(target, st.atime, st.mtime);
     return;
   }
@@ -139,7 +159,7 @@ function copyOut(tree: ContainerTree, fd: number, path: string, st: Stats, targe
   try {
     copyFd(src, out);
     fchmodSync(out, st.mode & 0o7777);
-    if (archive) fchownSync(out, st.uid, st.gid);
+    if (owner) fchownSync(out, ...owner(st.uid, st.gid));
     futimesSync(out, st.atime, st.mtime);
   } finally {
     closeSync(src);
@@ -166,7 +186,7 @@ export async function copyFromContainer(engine: Engine, row: ContainerRow, srcPa
           if (!existsSync(dirname(dest))) throw new EngineError(`destination directory ${dirname(dest)} does not exist`);
           if (st.isDirectory() && existsSync(dest)) throw new EngineError(`cannot copy directory ${srcPath} onto the file ${dest}`);
         }
-        copyOut(tree, fd, path, st, target, opts.archive ?? false, true);
+        copyOut(tree, fd, path, st, target, ownerOut(row, opts.archive ?? false), true);
       } finally {
         closeSync(fd);
       }
@@ -181,7 +201,7 @@ export async function copyFromContainer(engine: Engine, row: ContainerRow, srcPa
 // --- into the container ---------------------------------------------------------------------
 
 /** Copies host path `src` (of stat `st`) to `name` in the container directory `dir`. */
-function copyIn(tree: ContainerTree, src: string, st: Stats, dir: Dir, name: string, archive: boolean): void {
+function copyIn(tree: ContainerTree, src: string, st: Stats, dir: Dir, name: string, owner: Owner): void {
   const path = posix.join(dir.path, name);
   tree.assertWritable(path);
   const existingFd = tree.lookup(dir, name);
@@ -193,10 +213,10 @@ function copyIn(tree: ContainerTree, src: string, st: Stats, dir: Dir, name: str
       if (!existing) at(path, () => mkdirSync(entryPath(dir, name), { mode: 0o700 }));
       const child = tree.openDir(dir, name);
       try {
-        copyContentsIn(tree, src, child, archive);
+        copyContentsIn(tree, src, child, owner);
         if (!existing) at(path, () => {
           fchmodSync(child.fd, st.mode & 0o7777);
-          if (archive) fchownSync(child.fd, st.uid, st.gid);
+          if (owner) fchownSync(child.fd, ...owner(st.uid, st.gid));
           futimesSync(child.fd, st.atime, st.mtime);
         });
       } finally {
@@ -210,7 +230,7 @@ function copyIn(tree: ContainerTree, src: string, st: Stats, dir: Dir, name: str
       at(path, () => {
         if (existing) unlinkSync(entryPath(dir, name));
         symlinkSync(readlinkSync(src), entryPath(dir, name)); // makes the entry; never follows it
-        if (archive) lchownSync(entryPath(dir, name), st.uid, st.gid);
+        if (owner) lchownSync(entryPath(dir, name), ...owner(st.uid, st.gid));
         lutimesSync(entryPath(dir, name), st.atime, st.mtime);
       });
       return;
@@ -230,7 +250,7 @@ function copyIn(tree: ContainerTree, src: string, st: Stats, dir: Dir, name: str
       at(path, () => {
         copyFd(from, out);
         fchmodSync(out, st.mode & 0o7777);
-        if (archive) fchownSync(out, st.uid, st.gid);
+        if (owner) fchownSync(out, ...owner(st.uid, st.gid));
         futimesSync(out, st.atime, st.mtime);
       });
     } finally {
@@ -251,10 +271,10 @@ function assertWritableTree(tree: ContainerTree, src: string, st: Stats, path: s
 }
 
 /** Copies the entries of host directory `src` into the container directory `dir`. */
-function copyContentsIn(tree: ContainerTree, src: string, dir: Dir, archive: boolean): void {
+function copyContentsIn(tree: ContainerTree, src: string, dir: Dir, owner: Owner): void {
   for (const n of readdirSync(src)) {
     const p = join(src, n);
-    copyIn(tree, p, lstatSync(p), dir, n, archive);
+    copyIn(tree, p, lstatSync(p), dir, n, owner);
   }
 }
 
@@ -286,17 +306,17 @@ export async function copyToContainer(engine: Engine, row: ContainerRow, src: st
         const into = opened ?? dir;
         if (contentsOnly(src)) {
           for (const n of readdirSync(src)) assertWritableTree(tree, join(src, n), lstatSync(join(src, n)), posix.join(into.path, n));
-          copyContentsIn(tree, src, into, opts.archive ?? false);
+          copyContentsIn(tree, src, into, ownerIn(row, opts.archive ?? false));
         } else {
           assertWritableTree(tree, src, st, posix.join(into.path, nameOf(src)));
-          copyIn(tree, src, st, into, nameOf(src), opts.archive ?? false);
+          copyIn(tree, src, st, into, nameOf(src), ownerIn(row, opts.archive ?? false));
         }
         return;
       }
       if (destPath.endsWith("/")) throw new EngineError(`destination directory ${destPath} does not exist in the container`);
       if (existing && st.isDirectory()) throw new EngineError(`cannot copy directory ${src} onto the file ${destPath} in the container`);
       assertWritableTree(tree, src, st, posix.join(dir.path, name!));
-      copyIn(tree, src, st, dir, name!, opts.archive ?? false);
+      copyIn(tree, src, st, dir, name!, ownerIn(row, opts.archive ?? false));
     } finally {
       if (opened) tree.release(opened);
       tree.release(dir);

@@ -8,6 +8,8 @@ import { EngineError, UsageError } from "./errors.ts";
 import { newContainerId, randomName, validName } from "./names.ts";
 import type { ContainerRow } from "./types.ts";
 import { trace } from "../sys/trace.ts";
+import { resolveNamespaceJoins } from "./namespaces.ts";
+import { firstFreeOffset, placeRange, subidRange } from "./userns.ts";
 
 export function resolveImage(engine: Engine, ref: string): ImageInfo {
   let img;
@@ -37,6 +39,7 @@ export async function createContainer(engine: Engine, req: CreateRequest, opts: 
   } else {
     checkNetworksExist(engine, config.network);
   }
+  if (config.namespaces) resolveNamespaceJoins(engine, config.namespaces);
   if (config.network === "host" && config.publish.length) engine.warn("Published ports are discarded when using host network mode");
   if (usesBridge(config.network)) checkPublishable(engine, config.publish);
   const name = req.name ?? randomName((n) => engine.store.nameTaken(n));
@@ -53,7 +56,13 @@ export async function createContainer(engine: Engine, req: CreateRequest, opts: 
       id, name, state: "creating", createdAt: Date.now(), pid: 0, pidStart: "", monitorPid: 0, startedAt: 0, finishedAt: 0,
       exitCode: null, oomKilled: false, error: "", restartCount: 0, stoppedByUser: false, config,
     };
-    engine.store.insert(row);
+    if (config.userns?.mode === "auto") {
+      const uids = subidRange("/etc/subuid"), gids = subidRange("/etc/subgid");
+      const pool = Math.min(uids.size, gids.size);
+      engine.store.insertWithIdRange(row, (taken) => placeRange(config.userns!, firstFreeOffset(taken, config.userns!.range!.size, pool), uids, gids));
+    } else {
+      engine.store.insert(row);
+    }
     try {
       mkdirSync(engine.paths.container(id), { recursive: true, mode: 0o711 });
       for (const m of config.mounts) {

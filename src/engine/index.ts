@@ -13,7 +13,9 @@ export type {
   ContainerView, CreateOptions, Engine, EngineOptions, PruneReport, RemoveOptions, RunAttachedOptions, StartAllResult, StartOptions,
 } from "./handle.ts";
 export type { CreateRequest, ImageInfo } from "./config.ts";
-export type { BindMount, ContainerConfig, ContainerRow, PortPublish, ResourceLimits, RestartPolicy, StoredState } from "./types.ts";
+export type {
+  BindMount, ContainerConfig, ContainerRow, IdMap, NamespaceModes, PortPublish, ResourceLimits, RestartPolicy, StoredState, UsernsConfig,
+} from "./types.ts";
 export { EngineError, NotFoundError, UsageError, EXIT_ENGINE, EXIT_CANNOT_INVOKE, EXIT_NOT_FOUND } from "./errors.ts";
 export { parseSignal } from "./options.ts";
 
@@ -42,3 +44,7 @@ export {
 } from "./logs.ts";
 // volumes: named and anonymous volumes (engine.volumes).
 export type { Volumes, VolumeInfo } from "./volumes.ts";
+// ns: each container's namespaces (own, the host's, shared with whom); every namespace in use.
+export {
+  containerNamespaces, namespaceTable, NAMESPACE_TYPES, type ContainerNamespace, type ContainerNamespaces, type NamespaceUse,
+} from "./ns-view.ts";

@@ -109,6 +109,13 @@ export function inspectObject(engine: Engine, v: ContainerView, bound: PortPubli
     HostConfig: {
       Binds: c.mounts.filter((m) => m.kind === "bind").map((m) => `${m.source}:${m.destination}${m.readOnly ? ":ro" : ""}`),
       NetworkMode: c.network,
+      // docker's words: "" for a pid or uts namespace of its own, "private" for ipc and cgroupns.
+      PidMode: c.namespaces?.pid === "private" || !c.namespaces ? "" : c.namespaces.pid,
+      IpcMode: c.namespaces?.ipc ?? "private",
+      UTSMode: c.namespaces?.uts === "host" ? "host" : "",
+      CgroupnsMode: c.namespaces?.cgroup ?? "private",
+      UsernsMode: c.userns?.mode === "auto" ? `auto:size=${c.userns.range?.size ?? 0}` : c.userns ? "private" : "",
+      ...(c.userns ? { UidMap: c.userns.uidMap.map((m) => `${m.containerID}:${m.hostID}:${m.size}`), GidMap: c.userns.gidMap.map((m) => `${m.containerID}:${m.hostID}:${m.size}`) } : {}),
       PortBindings: portMap(c.publish, (p) => (p.hostPortEnd ? `${p.hostPort}-${p.hostPortEnd}` : String(p.hostPort || ""))),
       RestartPolicy: { Name: c.restart.name, MaximumRetryCount: c.restart.maximumRetryCount },
       AutoRemove: c.autoRemove,

@@ -3,7 +3,7 @@
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { openCgroup } from "../cgroups/index.ts";
-import { unmountContainerRootfs } from "../storage/overlay.ts";
+import { unmountAllBelow, unmountContainerRootfs } from "../storage/overlay.ts";
 import { replenishReserve } from "../storage/space.ts";
 import { kill } from "../sys/libc.ts";
 import type { Engine } from "./handle.ts";
@@ -64,8 +64,11 @@ export async function removeIfIdle(engine: Engine, id: string, opts: { volumes?:
 /** Deletes the container's files, anonymous volumes (with volumes), image hold and row. */
 export function removeLocked(engine: Engine, row: ContainerRow, opts: { volumes?: boolean }): void {
   const dir = engine.paths.container(row.id);
-  // Never delete through a mounted root filesystem (an overlay has a device of its own).
+  // Never delete through a mount: the root filesystem (an overlay has a device of its own),
+  // then anything else still mounted in the directory (an idmapped bind of the image layers
+  // left by a berth killed mid-start would otherwise let rmSync delete the image store's files).
   if (overlayMounted(join(dir, "rootfs"))) unmountContainerRootfs(dir);
+  unmountAllBelow(dir);
   rmSync(dir, { recursive: true, force: true });
   engine.store.remove(row.id);
   if (opts.volumes) {

@@ -15,6 +15,7 @@ import { commandOf, INIT_IN_CONTAINER } from "./command.ts";
 import { baseMounts } from "./base-mounts.ts";
 import { hostCapabilities, hostDevices, hostInitBinary, INIT_CANDIDATES } from "./host.ts";
 import { resourcesOf } from "./limits.ts";
+import type { NamespaceSpec } from "./namespace-modes.ts";
 
 export { commandOf };
 
@@ -29,6 +30,8 @@ export interface SpecContext {
   volumeSources: Map<string, string>;
   /** Join this network namespace; "host" = no namespace of its own. */
   netns: "new" | "host" | { path: string };
+  /** pid, ipc, uts, cgroup namespaces and /dev/shm from --pid/--ipc/--uts/--cgroupns (default: all new). */
+  ns?: NamespaceSpec;
   consoleSize?: { height: number; width: number };
   /** Resolves the default seccomp profile for a capability set (default: defaultSeccompFor). */
   defaultSeccomp?: (capabilities: readonly string[]) => Seccomp;
@@ -61,16 +64,28 @@ function containerCapabilities(cfg: ContainerConfig) {
   return caps;
 }
 
+/** /dev/shm per --ipc: a tmpfs of its own (default), a host directory bound (shareable, host,
+ *  container:X), or none (--ipc none). */
+function withShm(mounts: Mount[], shm: string | null | undefined): Mount[] {
+  if (shm === undefined) return mounts;
+  const rest = mounts.filter((m) => m.destination !== "/dev/shm");
+  if (shm === null) return rest;
+  return [...rest, { destination: "/dev/shm", type: "bind", source: shm, options: ["rbind", "rprivate", "nosuid", "noexec", "nodev"] }];
+}
+
 export function buildSpec(cfg: ContainerConfig, ctx: SpecContext): Spec {
   const user = resolveUser(ctx.rootfs, cfg.user);
   const caps = containerCapabilities(cfg);
   const env = mergeEnv([DEFAULT_PATH, `HOSTNAME=${cfg.hostname}`], cfg.tty ? ["TERM=xterm"] : [], cfg.env);
   if (!env.some((e) => e.startsWith("HOME="))) env.push(`HOME=${user.home}`);
-  const namespaces: Namespace[] = [{ type: "pid" }, { type: "ipc" }, { type: "uts" }, { type: "mount" }, { type: "cgroup" }];
+  const namespaces: Namespace[] = [{ type: "mount" }, ...(ctx.ns?.namespaces ?? [{ type: "pid" }, { type: "ipc" }, { type: "uts" }, { type: "cgroup" }])];
+  if (cfg.userns) namespaces.push({ type: "user" });
   if (ctx.netns === "new") namespaces.push({ type: "network" });
   else if (ctx.netns !== "host") namespaces.push({ type: "network", path: ctx.netns.path });
+  // --uts host: the host's name stays; the kernel's is not set (no uts namespace of its own).
+  const ownUts = namespaces.some((n) => n.type === "uts");
 
-  const mounts = baseMounts(cfg);
+  const mounts = withShm(baseMounts(cfg), ctx.ns?.shm);
   if (ctx.etcFiles) {
     mounts.push(
       { destination: "/etc/hosts", type: "bind", source: ctx.etcFiles.hosts, options: ["rbind", "rprivate"] },
@@ -110,11 +125,12 @@ export function buildSpec(cfg: ContainerConfig, ctx: SpecContext): Spec {
       oomScoreAdj: 0,
     },
     root: { path: ctx.rootfs, readonly: cfg.readOnly },
-    hostname: cfg.hostname,
-    ...(cfg.domainname ? { domainname: cfg.domainname } : {}),
+    ...(ownUts ? { hostname: cfg.hostname } : {}),
+    ...(ownUts && cfg.domainname ? { domainname: cfg.domainname } : {}),
     mounts,
     linux: {
       namespaces,
+      ...(cfg.userns ? { uidMappings: cfg.userns.uidMap, gidMappings: cfg.userns.gidMap } : {}),
       resources,
       ...(cfg.privileged ? { devices: hostDevices() } : {}),
       ...(cfg.sysctls && Object.keys(cfg.sysctls).length ? { sysctl: cfg.sysctls } : {}),

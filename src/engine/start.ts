@@ -8,6 +8,7 @@ import { createContainer, startCreateInit } from "../runtime/create.ts";
 import { startContainer as runtimeStart } from "../runtime/start.ts";
 import type { InitProcess } from "../runtime/native.ts";
 import { kill } from "../sys/libc.ts";
+import { UserNamespaceHolder } from "../sys/userns.ts";
 import { trace } from "../sys/trace.ts";
 import type { Engine, StartOptions } from "./handle.ts";
 import { EngineError, commandFailure, EXIT_ENGINE } from "./errors.ts";
@@ -44,6 +45,7 @@ export async function startLocked(engine: Engine, id: string, opts: StartOptions
   const paths = engine.paths;
   let monitorPid = 0;
   let init: InitProcess | undefined;
+  let userns: UserNamespaceHolder | undefined;
   try {
     if (previous === "exited" || existsSync(engine.runtime.dir(id))) await releaseRuntime(engine, id);
     trace("start: old runtime state released");
@@ -51,11 +53,14 @@ export async function startLocked(engine: Engine, id: string, opts: StartOptions
     const cfg = row.config;
     // The monitor and stage 0 start now: their three execs (~4 ms) overlap with mounting the
     // root filesystem and building the spec below.
+    // A user namespace for the idmapped image layers: its helper's two execs overlap too.
+    userns = cfg.userns ? UserNamespaceHolder.start(cfg.userns.uidMap, cfg.userns.gidMap) : undefined;
     const stage0 = monitorStage0(engine, row, opts);
     init = startCreateInit(stage0, cfg.tty);
     monitorPid = init.proc.pid;
     trace("start: monitor started");
-    const spec = prepare(engine, row, opts.consoleSize);
+    const spec = prepare(engine, row, opts.consoleSize, userns);
+    userns?.close();
     trace("start: rootfs mounted, spec written");
     // Recording the pid, the network and the caller's attach happen while the init builds its root.
     let prepared: ContainerRow | undefined;
@@ -84,6 +89,7 @@ export async function startLocked(engine: Engine, id: string, opts: StartOptions
     const err = e instanceof EngineError ? e
       : code === 127 || code === 126 ? commandFailure(msg, code)
       : new EngineError(msg.startsWith("OCI") ? msg : `failed to start container ${row.name}: ${msg}`);
+    userns?.close();
     try {
       if (monitorPid) kill(monitorPid, SIGKILL);
       init?.closeControl(); // a stage 0 still waiting for its plan leaves

@@ -104,6 +104,21 @@ export class ContainerStore {
     }
   }
 
+  /**
+   * Inserts a container that takes a range of berth's subordinate ids (--userns=auto): the ranges
+   * of the other rows are read and `place` picks a free one in the same IMMEDIATE transaction as
+   * the insert, so two creates at once never take the same ids. A row's range is free again the
+   * moment the row is deleted.
+   */
+  insertWithIdRange(row: ContainerRow, place: (taken: { offset: number; size: number }[]) => void): void {
+    this.db.transaction(() => {
+      const taken = this.db.query(`SELECT json_extract(config, '$.userns.range.offset') AS offset, json_extract(config, '$.userns.range.size') AS size
+        FROM containers WHERE json_extract(config, '$.userns.mode') = 'auto'`).all() as { offset: number; size: number }[];
+      place(taken);
+      this.insert(row);
+    }).immediate();
+  }
+
   update(id: string, u: RowUpdate): void {
     const sets: string[] = [];
     const values: (string | number | null)[] = [];

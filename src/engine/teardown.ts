@@ -11,6 +11,7 @@ import { trace } from "../sys/trace.ts";
 import type { Engine } from "./handle.ts";
 import { releaseEndpoint, usesBridge } from "./network.ts";
 import type { ContainerRow } from "./types.ts";
+import { releaseShm } from "./namespaces.ts";
 
 const SIGKILL = 9;
 
@@ -49,6 +50,7 @@ export async function teardown(engine: Engine, row: ContainerRow, killFirst = fa
     }
   }
   if (overlayMounted(engine.paths.rootfs(id))) unmountContainerRootfs(engine.paths.container(id));
+  if (row.config.namespaces?.ipc === "shareable") releaseShm(engine, id);
   trace("teardown: rootfs unmounted");
   for (const f of [engine.paths.attachSocket(id), engine.paths.consoleSocket(id)]) rmSync(f, { force: true });
 }

@@ -39,6 +39,40 @@ export interface PortPublish {
   proto: "tcp" | "udp" | "sctp";
 }
 
+/** Another container's namespace, joined by its full ID (a rename does not break the join). */
+export type JoinedNamespace = `container:${string}`;
+
+/**
+ * --pid, --ipc, --uts and --cgroupns as docker takes them. "private" is a namespace of the
+ * container's own; "host" none of its own (the host's); container:ID another container's.
+ * ipc "shareable" is private with a /dev/shm others may join, "none" private without /dev/shm.
+ */
+export interface NamespaceModes {
+  pid: "private" | "host" | JoinedNamespace;
+  ipc: "private" | "shareable" | "none" | "host" | JoinedNamespace;
+  uts: "private" | "host";
+  cgroup: "private" | "host";
+}
+
+/** One line of a user namespace's id map: container ids [containerID, +size) are host ids [hostID, +size). */
+export interface IdMap {
+  containerID: number;
+  hostID: number;
+  size: number;
+}
+
+/**
+ * A user namespace of the container's own (--userns=auto, --uidmap/--gidmap). "auto": a range of
+ * berth's subordinate ids (/etc/subuid, /etc/subgid), chosen when the container is recorded and
+ * unique among the root's containers (`range`: its place in the pool), freed with the row.
+ */
+export interface UsernsConfig {
+  mode: "auto" | "maps";
+  uidMap: IdMap[];
+  gidMap: IdMap[];
+  range?: { offset: number; size: number };
+}
+
 /** Everything `berth create` decided; the OCI spec is derived from this at each start. */
 export interface ContainerConfig {
   image: string;
@@ -78,6 +112,10 @@ export interface ContainerConfig {
   extraHosts?: { ip: string; names: string[] }[];
   /** --dns servers (empty: the host's). */
   dns?: string[];
+  /** --pid/--ipc/--uts/--cgroupns (absent in containers created before them: all private). */
+  namespaces?: NamespaceModes;
+  /** A user namespace of its own (absent: the host's, docker's --userns=host). */
+  userns?: UsernsConfig;
 }
 
 /** Lifecycle states as stored; "creating"/"starting"/"removing" mark an operation in progress. */

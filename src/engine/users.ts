@@ -1,5 +1,7 @@
 // -u USER[:GROUP] (and the image's User) resolved against the image's /etc/passwd and /etc/group,
-// as docker does: names or numbers; a numeric uid needs no passwd entry.
+// as docker does: names or numbers; a numeric uid needs no passwd entry, and no user at all means
+// uid 0 (found by number, so an image without /etc/passwd — FROM scratch, a hand-made root — runs
+// as 0:0, home "/"). Only a user NAME must be in the image's passwd file.
 import { closeSync, constants, fstatSync, openSync, readFileSync } from "node:fs";
 import { RESOLVE, openat2 } from "../sys/libc.ts";
 import { EngineError } from "./errors.ts";
@@ -61,7 +63,9 @@ export function checkUserSyntax(spec: string): void {
 
 export function resolveUser(rootfs: string, spec: string): ResolvedUser {
   checkUserSyntax(spec);
-  const [userPart = "", groupPart] = spec === "" ? ["root"] : spec.split(":");
+  // No user given: docker's default is uid 0 looked up by number (moby's GetExecUser), never the
+  // name "root" — a root without /etc/passwd is then 0:0, not an error.
+  const [userPart = "", groupPart] = spec === "" ? ["0"] : spec.split(":");
   const passwd = readTable(rootfs, "/etc/passwd");
   const groups = readTable(rootfs, "/etc/group");
   let uid: number, gid: number, home = "/", name: string | undefined;

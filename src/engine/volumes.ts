@@ -1,7 +1,8 @@
 // Named volumes: a directory per volume under <root>/volumes/NAME/_data, recorded in the engine's
 // database. An empty volume is filled from the image's content at its mount point the first time
 // a container mounts it (docker's copy-up), so `-v data:/var/lib/app` starts with the image's files.
-import { cpSync, existsSync, lstatSync, mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
+import { cpSync, existsSync, lchownSync, lstatSync, mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
+import { join } from "node:path";
 import { newContainerId } from "./names.ts";
 import type { ContainerStore, VolumeRow } from "./store.ts";
 import type { EnginePaths } from "./paths.ts";
@@ -79,15 +80,27 @@ export class Volumes {
     return removed;
   }
 
-  /** The host directory to mount; copies the image's files in when the volume is still empty. */
-  mountSource(name: string, rootfs: string, destination: string): string {
+  /**
+   * The host directory to mount; copies the image's files in when the volume is still empty, with
+   * their owners (docker's copy-up keeps them: a database's data directory stays its user's).
+   * Through a user-namespaced container's idmapped root those owners are already host ids; a
+   * volume with nothing to copy belongs to the container's root (`rootOwner`, host ids).
+   */
+  mountSource(name: string, rootfs: string, destination: string, rootOwner: [number, number] = [0, 0]): string {
     const data = this.paths.volumeData(name);
     mkdirSync(data, { recursive: true, mode: 0o755 });
     if (readdirSync(data).length === 0) {
       const src = resolveInRoot(rootfs, destination);
       try {
-        if (existsSync(src) && statSync(src).isDirectory() && readdirSync(src).length > 0) {
-          cpSync(src, data, { recursive: true, verbatimSymlinks: true, preserveTimestamps: true });
+        const st = existsSync(src) ? statSync(src) : undefined;
+        if (st?.isDirectory()) {
+          if (readdirSync(src).length > 0) {
+            cpSync(src, data, { recursive: true, verbatimSymlinks: true, preserveTimestamps: true });
+            copyOwners(src, data);
+          }
+          lchownSync(data, st.uid, st.gid);
+        } else {
+          lchownSync(data, ...rootOwner);
         }
       } catch {
         // copy-up is a convenience; the mount itself still works
@@ -103,4 +116,13 @@ export class Volumes {
 
 export function dirSize(dir: string): number {
   return treeSize(dir);
+}
+
+/** Gives every entry under `to` the owner of the same path under `from` (cpSync makes them the copier's). */
+function copyOwners(from: string, to: string): void {
+  for (const name of readdirSync(from)) {
+    const st = lstatSync(join(from, name));
+    lchownSync(join(to, name), st.uid, st.gid);
+    if (st.isDirectory()) copyOwners(join(from, name), join(to, name));
+  }
 }

@@ -83,7 +83,6 @@ function namespaceRecords(spec: Spec): { records: PlanRecord[]; created: Set<Nam
     } else created.add(ns.type);
     records.push(["ns", NS_NAME[ns.type], ns.path ?? ""]);
   }
-  if (!all.has("mount")) fail("linux.namespaces must include a mount namespace: the container's mounts would land on the host");
   return { records, created, all };
 }
 
@@ -254,7 +253,23 @@ function initRecords(spec: Spec, opts: CreatePlanOptions, created: Set<Namespace
     if (!all.has("uts")) fail("domainname needs a uts namespace of the container's own");
     plan.push(["domainname", spec.domainname]);
   }
-  plan.push(["rootfs", resolveRootfs(spec, opts.bundle)]);
+  if (all.has("mount")) plan.push(...rootfsRecords(spec, opts, created));
+  else noMountNamespace(spec, opts);
+  for (const [k, v] of Object.entries(linux.sysctl ?? {})) {
+    if (!validSysctlName(k)) fail(`linux.sysctl: bad name ${JSON.stringify(k)}`);
+    checkSysctlNamespaced(k, all);
+    plan.push(["sysctl", k, v]);
+  }
+  plan.push(...process);
+  plan.push(...hookRecords(spec));
+  return plan;
+}
+
+/** The container's own root: the rootfs bound and pivoted into, its mounts, devices, masked and
+ *  read-only paths. Only with a mount namespace of the container's own (or joined). */
+function rootfsRecords(spec: Spec, opts: CreatePlanOptions, created: Set<NamespaceType>): PlanRecord[] {
+  const linux = spec.linux ?? {};
+  const plan: PlanRecord[] = [["rootfs", resolveRootfs(spec, opts.bundle)]];
   const prop = propagationFlags(linux.rootfsPropagation, "linux.rootfsPropagation");
   if (prop) plan.push(["rootfs_propagation", prop]);
   if (spec.root?.readonly) plan.push(["readonly_rootfs"]);
@@ -265,14 +280,31 @@ function initRecords(spec: Spec, opts: CreatePlanOptions, created: Set<Namespace
   plan.push(...deviceRecords(spec, mounts));
   for (const p of linux.maskedPaths ?? []) plan.push(["masked", containerPath(p, "linux.maskedPaths")]);
   for (const p of linux.readonlyPaths ?? []) plan.push(["readonly_path", containerPath(p, "linux.readonlyPaths")]);
-  for (const [k, v] of Object.entries(linux.sysctl ?? {})) {
-    if (!validSysctlName(k)) fail(`linux.sysctl: bad name ${JSON.stringify(k)}`);
-    checkSysctlNamespaced(k, all);
-    plan.push(["sysctl", k, v]);
-  }
-  plan.push(...process);
-  plan.push(...hookRecords(spec));
   return plan;
+}
+
+/**
+ * No mount namespace in linux.namespaces: runc then leaves the filesystem alone (its
+ * prepareRootfs and finalizeRootfs run only for a new mount namespace), so the process runs in
+ * the host's filesystem, in process.cwd, and root.path is not entered. Whatever would have to
+ * change mounts in a namespace shared with the host is refused, as runc refuses masked and
+ * read-only paths; the mounts list, root.readonly and the root's propagation, which runc
+ * ignores there, are ignored with a warning.
+ */
+function noMountNamespace(spec: Spec, opts: CreatePlanOptions): void {
+  const linux = spec.linux ?? {};
+  resolveRootfs(spec, opts.bundle); // runc checks root.path even when it does not enter it
+  if (linux.maskedPaths?.length || linux.readonlyPaths?.length) {
+    fail("unable to restrict sys entries without a private MNT namespace (remove linux.maskedPaths and linux.readonlyPaths, or add {\"type\": \"mount\"} to linux.namespaces)");
+  }
+  // runc ignores these without a mount namespace (a `runc spec` config has root.readonly set);
+  // say so rather than pretend the host's root became read-only.
+  const ignored = [
+    ...(spec.mounts?.length ? [`${spec.mounts.length} mount(s)`] : []),
+    ...(spec.root?.readonly ? ["root.readonly"] : []),
+    ...(linux.rootfsPropagation ? ["linux.rootfsPropagation"] : []),
+  ];
+  if (ignored.length) opts.warn?.(`config.json: no mount namespace in linux.namespaces, so the process sees the host's filesystem: root.path and ${ignored.join(", ")} are not applied (as runc)`);
 }
 
 /** A sysctl is only written when it belongs to a namespace the container has: anything else

@@ -68,10 +68,42 @@ const FSOPEN_CLOEXEC = 1, FSMOUNT_CLOEXEC = 1, FSCONFIG_SET_FLAG = 0, FSCONFIG_S
 const MOVE_MOUNT_F_EMPTY_PATH = 4, AT_FDCWD = -100;
 
 function sys(what: string, nr: number, ...args: Array<number | bigint>): number {
+  return sysOn("overlay", what, nr, ...args);
+}
+
+function sysOn(target: string, what: string, nr: number, ...args: Array<number | bigint>): number {
   const a = [...args, 0, 0, 0, 0, 0].slice(0, 5).map((x) => BigInt(x));
   const rc = Number(mlib().syscall(BigInt(nr), a[0]!, a[1]!, a[2]!, a[3]!, a[4]!));
-  if (rc < 0) throw new SyscallError(what, errno(), "overlay");
+  if (rc < 0) throw new SyscallError(what, errno(), target);
   return rc;
+}
+
+const SYS_open_tree = 428, SYS_mount_setattr = 442;
+const OPEN_TREE_CLONE = 1, OPEN_TREE_CLOEXEC = 0o2000000, AT_EMPTY_PATH = 0x1000, MOUNT_ATTR_IDMAP = 0x00100000;
+
+/**
+ * Binds `source` at `target` as an idmapped mount (open_tree, mount_setattr with
+ * MOUNT_ATTR_IDMAP, move_mount): a file owned by id N on disk appears owned by whatever the user
+ * namespace `usernsFd` maps N to, and nothing on disk changes. The mount keeps the namespace
+ * alive; the caller may close its fd afterwards.
+ */
+export function bindIdmapped(source: string, target: string, usernsFd: number): void {
+  const keep: Buffer[] = [];
+  const p = (s: string) => {
+    const b = Buffer.from(s + "\0");
+    keep.push(b);
+    return BigInt(ptr(b));
+  };
+  const tree = sysOn(source, "open_tree", SYS_open_tree, AT_FDCWD, p(source), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+  try {
+    // struct mount_attr { u64 attr_set, attr_clr, propagation, userns_fd }
+    const attr = new BigUint64Array([BigInt(MOUNT_ATTR_IDMAP), 0n, 0n, BigInt(usernsFd)]);
+    sysOn(source, "mount_setattr(MOUNT_ATTR_IDMAP)", SYS_mount_setattr, tree, p(""), AT_EMPTY_PATH, BigInt(ptr(attr)), 32);
+    sysOn(target, "move_mount", SYS_move_mount, tree, p(""), AT_FDCWD, p(target), MOVE_MOUNT_F_EMPTY_PATH);
+  } finally {
+    mlib().close(tree);
+  }
+  void keep;
 }
 
 /** Mounts an overlay at target with the new mount API; options as [key, value] pairs (keys may repeat; an empty value sets a flag such as volatile). */

@@ -3,7 +3,8 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { MNT_DETACH, mount, SyscallError, umount } from "../sys/libc.ts";
-import { mountOverlayFsconfig, readXattrs } from "./ffi.ts";
+import { bindIdmapped, mountOverlayFsconfig, readXattrs } from "./ffi.ts";
+import { UserNamespaceHolder, type IdMapping } from "../sys/userns.ts";
 import { isOpaqueDir, isOverlayWhiteout, packDirectory, type PackOptions } from "./pack.ts";
 
 export interface ContainerRootfs {
@@ -23,6 +24,29 @@ export interface MountOptions {
    * thrown away anyway — podman does the same for them.
    */
   volatile?: boolean;
+  /**
+   * A container in a user namespace with these maps: its image layers are seen through idmapped
+   * mounts (disk id N appears as the host id the container's N maps to), so the image's root-owned
+   * files are its root's, and the image stays untouched on disk. The kernel cannot idmap an
+   * overlay mount itself (mount_setattr answers EINVAL, still on 6.18); it can idmap the layers
+   * under one (Linux ≥ 5.19). The upper dir is the container's own and is not idmapped: what the
+   * container writes is stored with its host ids, and its root directory belongs to its root.
+   */
+  idmap?: { uidMap: readonly IdMapping[]; gidMap: readonly IdMapping[]; holder?: UserNamespaceHolder };
+}
+
+/** The host id that container id 0 maps to (the container's root on the host). */
+function hostIdOf(map: readonly IdMapping[], id: number): number {
+  const e = map.find((m) => id >= m.containerID && id < m.containerID + m.size);
+  if (!e) throw new Error(`container id ${id} is not mapped`);
+  return e.hostID + (id - e.containerID);
+}
+
+/** The deepest directory holding every path. */
+function commonDir(paths: readonly string[]): string {
+  let base = path.dirname(paths[0]!);
+  while (!paths.every((p) => p === base || p.startsWith(base.endsWith("/") ? base : base + "/"))) base = path.dirname(base);
+  return base;
 }
 
 /**
@@ -53,6 +77,45 @@ export function mountContainerRootfs(lowerdirs: readonly string[], containerDir:
     fs.rmSync(work, { recursive: true, force: true });
     fs.mkdirSync(work, { mode: 0o755 });
   }
+  let idmapped: string | undefined;
+  if (options.idmap) {
+    // One idmapped bind of the directory holding every layer, the layers named through it; the
+    // overlay takes private clones of its layers' mounts, so the bind goes as soon as it is made.
+    const { uidMap, gidMap } = options.idmap;
+    const base = commonDir(lowers);
+    idmapped = path.join(containerDir, "idmapped-layers");
+    fs.mkdirSync(idmapped, { recursive: true, mode: 0o700 });
+    // One left by a berth killed here may hold another range's map: never reuse it.
+    // (A bind of the same file system has the parent's st_dev: ask mountinfo, not isMountPoint.)
+    for (const mp of mountsBelow(idmapped)) umount(mp, MNT_DETACH);
+    {
+      try {
+        const holder = options.idmap.holder ?? UserNamespaceHolder.start(uidMap, gidMap);
+        try {
+          bindIdmapped(base, idmapped, holder.fd());
+        } finally {
+          if (!options.idmap.holder) holder.close();
+        }
+      } catch (e) {
+        fs.rmdirSync(idmapped);
+        throw new Error(`idmapped mount of the image layers (${base}) for the container's user namespace failed: ${(e as Error).message} (the kernel must support idmapped mounts on this file system: Linux ≥ 5.12, ≥ 5.19 for overlay layers)`);
+      }
+    }
+    lowers = lowers.map((l) => path.join(idmapped!, path.relative(base, l)));
+    fs.chownSync(upper, hostIdOf(uidMap, 0), hostIdOf(gidMap, 0));
+  }
+  try {
+    mountLayers(rootfs, lowers, upper, work, options);
+  } finally {
+    if (idmapped) {
+      umount(idmapped, MNT_DETACH);
+      fs.rmdirSync(idmapped);
+    }
+  }
+  return { rootfs, upper, work };
+}
+
+function mountLayers(rootfs: string, lowers: string[], upper: string, work: string, options: MountOptions): void {
   const volatile = options.volatile ? ",volatile" : "";
   const opts = (ls: string[]) => `lowerdir=${ls.join(":")},upperdir=${upper},workdir=${work},redirect_dir=off,metacopy=off${volatile}`;
   const data = opts(lowers);
@@ -70,7 +133,6 @@ export function mountContainerRootfs(lowerdirs: readonly string[], containerDir:
       throw new Error(`mounting the ${lowers.length}-layer root filesystem at ${rootfs} failed: ${(e as Error).message} (layer-by-layer overlay mounts need Linux 6.8 or later)`);
     }
   }
-  return { rootfs, upper, work };
 }
 
 function mountOverlay(target: string, data: string): void {
@@ -95,6 +157,33 @@ export function isMountPoint(p: string): boolean {
 }
 
 /** Unmounts the rootfs (lazily if busy) and optionally removes upper/work/rootfs. */
+/** Mount points at or below dir, deepest first (from /proc/self/mountinfo; octal escapes undone). */
+export function mountsBelow(dir: string): string[] {
+  const out: string[] = [];
+  for (const line of fs.readFileSync("/proc/self/mountinfo", "utf8").split("\n")) {
+    const raw = line.split(" ")[4];
+    if (!raw) continue;
+    const mp = raw.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8)));
+    if (mp === dir || mp.startsWith(dir + "/")) out.push(mp);
+  }
+  return out.sort((a, b) => b.length - a.length);
+}
+
+/**
+ * Detaches everything mounted in a container's directory (its rootfs, a shareable /dev/shm, an
+ * idmapped bind of the image layers left by a berth killed mid-start), so that deleting the
+ * directory can never reach through a mount into what it shows (the image store, say).
+ */
+export function unmountAllBelow(containerDir: string): void {
+  for (const mp of mountsBelow(containerDir)) {
+    try {
+      umount(mp, MNT_DETACH);
+    } catch (e) {
+      if (!(e instanceof SyscallError && (e.code === "EINVAL" || e.code === "ENOENT"))) throw e;
+    }
+  }
+}
+
 export function unmountContainerRootfs(containerDir: string, remove = false): void {
   const rootfs = path.join(containerDir, "rootfs");
   if (isMountPoint(rootfs)) {
@@ -182,8 +271,8 @@ export function diffContainer(upper: string, lowerdirs: readonly string[]): Chan
 }
 
 /** The upper dir as an OCI layer tar (overlay whiteouts become .wh. entries). */
-export function packUpperLayer(upper: string): AsyncGenerator<Uint8Array> {
-  return packDirectory(upper, { whiteouts: "overlay" });
+export function packUpperLayer(upper: string, opts: Pick<PackOptions, "mapIds"> = {}): AsyncGenerator<Uint8Array> {
+  return packDirectory(upper, { whiteouts: "overlay", ...opts });
 }
 
 /** The container's merged filesystem as a tar stream (like `docker export`); pass the mounted rootfs. */

@@ -11,6 +11,9 @@ export interface PackOptions {
   exclude?: (rel: string) => boolean;
   /** do not descend into directories on another file system (mount points: /proc of a chroot, volumes); default true */
   oneFileSystem?: boolean;
+  /** Owner ids as the archive should say them: a user-namespaced container's files are stored
+   *  with host ids (subordinate ones) and archived with the container's own. */
+  mapIds?: (uid: number, gid: number) => [number, number];
 }
 
 const FLUSH = 1 << 20;
@@ -64,6 +67,11 @@ export async function* packDirectory(root: string, opts: PackOptions = {}): Asyn
     return b;
   };
 
+  const entry = (name: string, type: TarType, st: fs.Stats, size: number): TarEntry => {
+    const e = entryFor(name, type, st, size);
+    if (opts.mapIds) [e.uid, e.gid] = opts.mapIds(e.uid, e.gid);
+    return e;
+  };
   const rootDev = fs.statSync(root).dev;
   const oneFs = opts.oneFileSystem !== false;
   const stack: string[] = [""]; // relative dirs to list, depth-first in sorted order
@@ -77,7 +85,7 @@ export async function* packDirectory(root: string, opts: PackOptions = {}): Asyn
       const abs = `${root}/${rel}`;
       const st = fs.lstatSync(abs);
       if (overlay && isOverlayWhiteout(st)) {
-        emit(tarHeader(entryFor(dir ? `${dir}/.wh.${name}` : `.wh.${name}`, "file", st, 0)));
+        emit(tarHeader(entry(dir ? `${dir}/.wh.${name}` : `.wh.${name}`, "file", st, 0)));
         continue;
       }
       const type = typeOf(st);
@@ -89,14 +97,14 @@ export async function* packDirectory(root: string, opts: PackOptions = {}): Asyn
         const key = `${st.dev}:${st.ino}`;
         const first = links.get(key);
         if (first !== undefined) {
-          const e = entryFor(rel, "hardlink", st, 0);
+          const e = entry(rel, "hardlink", st, 0);
           e.linkname = first;
           emit(tarHeader(e));
           continue;
         }
         links.set(key, rel);
       }
-      const e = entryFor(type === "dir" ? rel + "/" : rel, type, st, type === "file" ? st.size : 0);
+      const e = entry(type === "dir" ? rel + "/" : rel, type, st, type === "file" ? st.size : 0);
       e.xattrs = x;
       if (type === "symlink") e.linkname = fs.readlinkSync(abs);
       if (type === "char" || type === "block") {
@@ -107,7 +115,7 @@ export async function* packDirectory(root: string, opts: PackOptions = {}): Asyn
       if (type === "file" && st.size > 0) {
         yield* fileBody(abs, st.size, emit, take, () => outLen);
       }
-      if (opaque) emit(tarHeader(entryFor(`${rel}/.wh..wh..opq`, "file", st, 0)));
+      if (opaque) emit(tarHeader(entry(`${rel}/.wh..wh..opq`, "file", st, 0)));
       // a mount point is archived as an empty directory (like tar --one-file-system)
       if (type === "dir" && !(oneFs && st.dev !== rootDev)) subdirs.push(rel);
       if (outLen >= FLUSH) yield take();

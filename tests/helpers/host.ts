@@ -24,6 +24,8 @@ export const HOST = {
     && /^SwapTotal:\s+[1-9]/m.test(readFileSync("/proc/meminfo", "utf8")),
   /** 2 MiB huge pages (x86-64 and most arm64 kernels; not every page-size configuration). */
   hugepages2MB: existsSync("/sys/kernel/mm/hugepages/hugepages-2048kB"),
+  /** Subordinate ids of the user "berth" for --userns=auto (scripts/install-system-deps.sh adds them). */
+  berthSubids: ["/etc/subuid", "/etc/subgid"].every((f) => existsSync(f) && /^berth:\d+:\d+$/m.test(readFileSync(f, "utf8"))),
 };
 
 const said = new Set<string>();

@@ -20,6 +20,34 @@ function sh(cmd: string): string[] {
   return ["sh", "-c", cmd];
 }
 
+describe("no mount namespace (runc runs such a config)", () => {
+  test("the process shares the host's mount namespace and filesystem, in its own pid namespace", () => {
+    const b = bundle(["/bin/sh", "-c", "readlink /proc/self/ns/mnt; readlink /proc/self/ns/pid; echo $$; pwd; test -e /etc/debian_version && echo host-fs"]);
+    b.config.linux!.namespaces = b.config.linux!.namespaces!.filter((ns) => ns.type !== "mount");
+    delete b.config.linux!.maskedPaths;
+    delete b.config.linux!.readonlyPaths;
+    b.config.process!.cwd = "/tmp";
+    b.save();
+    const r = runBundle(root, b.dir);
+    expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: expect.stringContaining("not applied (as runc)") });
+    const [mnt, pid, self, cwd, fs] = r.stdout.trim().split("\n");
+    expect(mnt).toBe(`mnt:[${statSync("/proc/self/ns/mnt").ino}]`);
+    expect(pid).not.toBe(`pid:[${statSync("/proc/self/ns/pid").ino}]`);
+    expect(self).toBe("1");
+    expect(cwd).toBe("/tmp");
+    expect(fs).toBe("host-fs");
+    expect(r.stderr).toContain("not applied (as runc)");
+  });
+  test("masked paths without a mount namespace are refused in runc's words", () => {
+    const b = bundle(["true"]);
+    b.config.linux!.namespaces = b.config.linux!.namespaces!.filter((ns) => ns.type !== "mount");
+    b.save();
+    const r = runBundle(root, b.dir);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain("unable to restrict sys entries without a private MNT namespace");
+  });
+});
+
 describe("namespaces joined by path", () => {
   test("network namespace from `ip netns add` (inode equality)", () => {
     const name = uniqueId("berth-ns");

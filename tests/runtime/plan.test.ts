@@ -72,8 +72,18 @@ describe("plan: namespaces and id maps", () => {
     expect(() => plan(spec((s) => { s.linux!.timeOffsets = { monotonic: { secs: 1 } }; }))).toThrow(/timeOffsets needs a new time namespace/);
   });
 
-  test("errors: no mount namespace, a namespace path that does not exist", () => {
-    expect(() => plan(spec((s) => { s.linux!.namespaces = [{ type: "pid" }]; }))).toThrow(/must include a mount namespace/);
+  test("no mount namespace: no root of its own (as runc); masked/read-only paths refused in runc's words", () => {
+    const records = plan(spec((s) => {
+      s.linux!.namespaces = [{ type: "pid" }];
+      delete s.linux!.maskedPaths;
+      delete s.linux!.readonlyPaths;
+    }));
+    expect(ops(records, "rootfs")).toEqual([]);
+    expect(ops(records, "mount")).toEqual([]);
+    expect(() => plan(spec((s) => { s.linux!.namespaces = [{ type: "pid" }]; s.linux!.maskedPaths = ["/proc/kcore"]; }))).toThrow(/unable to restrict sys entries without a private MNT namespace/);
+  });
+
+  test("errors: a namespace path that does not exist", () => {
     expect(() => plan(spec((s) => { s.linux!.namespaces!.push({ type: "ipc", path: "/no/such/ns" }); }))).toThrow(/ipc.path \/no\/such\/ns does not exist/);
   });
 });

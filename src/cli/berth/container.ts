@@ -43,7 +43,13 @@ export const CREATE_FLAGS = [
   list("cap-drop", undefined, "Drop Linux capabilities"),
   bool("privileged", undefined, "Give extended privileges to this container"),
   list("security-opt", undefined, "Security Options (seccomp=FILE|unconfined, no-new-privileges)"),
-  str("userns", undefined, "User namespace to use (host)"),
+  str("userns", undefined, "User namespace to use: host (default), auto[:size=N] (a range of berth's subordinate ids of its own)"),
+  list("uidmap", undefined, "UID map for a user namespace of its own (CONTAINER_ID:HOST_ID:SIZE)"),
+  list("gidmap", undefined, "GID map for a user namespace of its own (CONTAINER_ID:HOST_ID:SIZE)"),
+  str("pid", undefined, "PID namespace to use (host, container:NAME)"),
+  str("ipc", undefined, "IPC mode to use (private, shareable, none, host, container:NAME)"),
+  str("uts", undefined, "UTS namespace to use (host)"),
+  str("cgroupns", undefined, "Cgroup namespace to use (host, private)"),
   str("restart", undefined, "Restart policy to apply when a container exits (no, on-failure[:N], always, unless-stopped)"),
   bool("init", undefined, "Run an init inside the container that forwards signals and reaps processes"),
   list("label", "l", "Set meta data on a container"),
@@ -74,7 +80,7 @@ export function createRequest(p: Parsed<(typeof CREATE_FLAGS)[number]>): CreateR
     cpuShares: p.get("cpu-shares"), pidsLimit: p.get("pids-limit"), capAdd: p.get("cap-add"), capDrop: p.get("cap-drop"),
     privileged: p.get("privileged"), securityOpt: p.get("security-opt"), init: p.get("init"),
     network: p.get("network") ?? p.get("net"), publish: p.get("publish"), stopSignal: p.get("stop-signal"),
-    stopTimeout: p.get("stop-timeout"), userns: p.get("userns"), sysctls: p.get("sysctl"),
+    stopTimeout: p.get("stop-timeout"), userns: p.get("userns"), uidmap: p.get("uidmap"), gidmap: p.get("gidmap"), pid: p.get("pid"), ipc: p.get("ipc"), uts: p.get("uts"), cgroupns: p.get("cgroupns"), sysctls: p.get("sysctl"),
     publishAll: p.get("publish-all"), addHosts: p.get("add-host"), dns: p.get("dns"), logOpts: p.get("log-opt"),
   };
 }

@@ -24,6 +24,7 @@ const COMMIT_VERBS = ["commit", "export", "diff"];
 async function extraCommand(name: string): Promise<Command | undefined> {
   if (SYSTEM_VERBS.includes(name)) return (await import("./system.ts")).EXTRA_COMMANDS[name];
   if (COMMIT_VERBS.includes(name)) return (await import("./commit.ts")).IMAGE_CONTAINER_COMMANDS[name];
+  if (name === "ns") return (await import("./ns.ts")).NS_COMMAND;
   return undefined;
 }
 
@@ -71,6 +72,7 @@ Container Commands:
   restart     Restart one or more containers
   start       Start one or more stopped containers (--all: the ones whose policy says so, at boot)
   stats       Display a live stream of container(s) resource usage statistics
+  ns          Show containers' namespaces: own, the host's, or shared (and with whom)
   top         Display the running processes of a container
   unpause     Unpause all processes within one or more containers
   wait        Block until one or more containers stop, then print their exit codes
