@@ -14,6 +14,9 @@ import { ContextError, extractTar, hashSources, openContext, resolveSources, typ
 import { type Dockerfile, DockerfileError, expandWord, expandWords, type Instruction, keyValues, parseDockerfile } from "./dockerfile.ts";
 import { BuildCache, commitStep, type HistoryEntry, matchParents, tempDir, withImageView } from "./images.ts";
 import { runStep } from "./run.ts";
+import type { BuildOutput } from "./output.ts";
+
+export type { BuildOutput } from "./output.ts";
 
 export interface BuildRequest {
   /** A directory, or "-" (standard input: a tar archive, or a Dockerfile). */
@@ -28,14 +31,6 @@ export interface BuildRequest {
   labels?: Record<string, string>;
   /** RUN's network: "none" (default) or "host". */
   network?: string;
-}
-
-/** Where the build's progress goes: step lines and RUN output (out), warnings (err). */
-export interface BuildOutput {
-  out(text: string): void;
-  err(text: string): void;
-  /** A RUN step's own output, as it comes. */
-  runOutput(stream: "stdout" | "stderr", data: Uint8Array): void;
 }
 
 export interface BuildResult {
@@ -487,7 +482,9 @@ class Builder {
           const owner = ins.flags.chown !== undefined ? resolveOwner(expandWord(ins.flags.chown, vars, esc), view) : { uid: 0, gid: 0 };
           const destExistsDir = (() => { try { return fs.statSync(path.join(view, dest)).isDirectory(); } catch { return false; } })();
           const intoDir = destIsDirSyntax || destExistsDir || count > 1;
-          const put = (from: string, to: string, relInSource: string | null, baseSource: Source | null) => copyTree(from, path.join(staging, to), owner, chmod, baseSource && relInSource !== null ? (r) => mode === "refuse" && ignored(baseSource.rel === "." ? r : `${baseSource.rel}/${r}`) : () => false);
+          const put = (from: string, to: string, relInSource: string | null, baseSource: Source | null) => copyTree(from, path.join(staging, to), owner, chmod,
+            baseSource && relInSource !== null ? (r) => mode === "refuse" && ignored(baseSource.rel === "." ? r : `${baseSource.rel}/${r}`) : () => false,
+            mode === "refuse" ? (baseSource?.rel ?? ".") : "");
           for (const r of resolved) {
             if ("heredoc" in r) {
               const target = intoDir ? path.posix.join(dest, r.name) : dest;
@@ -569,13 +566,31 @@ function resolveOwner(spec: string, view: string): { uid: number; gid: number } 
   return { uid: user.id, gid };
 }
 
+/** Whether a relative link at rel (below a source depth levels into the context) leads out of the context. */
+function linkEscapes(rel: string, target: string, depth: number): boolean {
+  if (depth < 0 || target.startsWith("/")) return false; // an absolute link points into the image, not the host
+  let level = depth + rel.split("/").length - 1;
+  for (const part of target.split("/")) {
+    if (part === "..") level--;
+    else if (part && part !== ".") level++;
+    if (level < 0) return true;
+  }
+  return false;
+}
+
 /** Copies a file, link or directory tree into the staging area: owner set, mode kept (or --chmod), times kept. */
-function copyTree(from: string, to: string, owner: { uid: number; gid: number }, chmod: number | null, skip: (rel: string) => boolean): void {
+function copyTree(from: string, to: string, owner: { uid: number; gid: number }, chmod: number | null, skip: (rel: string) => boolean, contextRel: string): void {
+  // how deep the source lies in the context ("" for a stage's files: links there are the image's own)
+  const contextDepth = contextRel === "" ? -1 : contextRel.split("/").filter((p) => p && p !== ".").length;
   const one = (src: string, dst: string, rel: string) => {
     const st = fs.lstatSync(src);
     if (st.isSymbolicLink()) {
+      const target = fs.readlinkSync(src);
+      if (linkEscapes(rel, target, contextDepth)) {
+        throw new ContextError(`COPY failed: forbidden path outside the build context: ${path.posix.join(contextRel, rel)} is a symlink to ${target}`);
+      }
       fs.rmSync(dst, { force: true });
-      fs.symlinkSync(fs.readlinkSync(src), dst);
+      fs.symlinkSync(target, dst);
       fs.lchownSync(dst, owner.uid, owner.gid);
       return;
     }

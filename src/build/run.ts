@@ -9,7 +9,7 @@ import type { ImageConfig } from "../image/oci.ts";
 import type { ImageRecord } from "../image/store.ts";
 import { packUpperLayer } from "../storage/overlay.ts";
 import { isOverlayWhiteout } from "../storage/pack.ts";
-import type { BuildOutput } from "./builder.ts";
+import type { BuildOutput } from "./output.ts";
 import { commitStep, withImageView } from "./images.ts";
 
 export interface RunStepRequest {

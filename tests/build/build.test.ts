@@ -1,0 +1,235 @@
+// berth build as a user runs it: a two-stage Dockerfile builds and runs, a second build is all
+// cache, a changed file rebuilds from the step that copies it, .dockerignore is honoured, paths
+// out of the context are refused, a failing RUN says where and tags nothing, history shows steps.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, utimesSync, writeFileSync, existsSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { berth, cleanupRoot, engineRoot, mountsUnder } from "../engine/helpers.ts";
+
+let root: string;
+let work: string;
+
+beforeAll(async () => {
+  root = await engineRoot();
+  work = mkdtempSync(join(tmpdir(), "berth-build-"));
+});
+
+afterAll(() => {
+  cleanupRoot(root);
+  rmSync(work, { recursive: true, force: true });
+});
+
+/** A context directory with these files (path → content; a Dockerfile among them). */
+function context(name: string, files: Record<string, string>): string {
+  const dir = join(work, name);
+  for (const [p, content] of Object.entries(files)) {
+    mkdirSync(join(dir, p, ".."), { recursive: true });
+    writeFileSync(join(dir, p), content);
+  }
+  return dir;
+}
+
+const TWO_STAGE = `# syntax=docker/dockerfile:1
+FROM busybox AS builder
+WORKDIR /src
+COPY msg.txt ./
+RUN tr a-z A-Z < msg.txt > /src/out.txt && echo made it
+RUN <<EOF
+echo from a heredoc
+echo second > /src/second.txt
+EOF
+
+FROM busybox
+COPY --from=builder /src/out.txt /src/second.txt /app/
+ENV GREETING=hi
+CMD ["cat", "/app/out.txt", "/app/second.txt"]
+`;
+
+/** The lines after each "Step N/M" line, per step. */
+function steps(out: string): string[][] {
+  const res: string[][] = [];
+  for (const line of out.split("\n")) {
+    if (/^Step \d+\/\d+ : /.test(line)) res.push([line]);
+    else if (res.length) res[res.length - 1]!.push(line);
+  }
+  return res;
+}
+
+describe("berth build", () => {
+  test("a two-stage Dockerfile builds, runs, and builds again entirely from the cache", () => {
+    const ctx = context("two-stage", { Dockerfile: TWO_STAGE, "msg.txt": "hello build\n" });
+    const first = berth(root, ["build", "-t", "two:1", ctx]);
+    expect(first.stderr).toContain("syntax directive");
+    expect(first.code).toBe(0);
+    expect(first.stdout).toContain("Step 1/9 : FROM busybox AS builder");
+    expect(first.stdout).toContain("made it");
+    expect(first.stdout).toContain("from a heredoc");
+    expect(first.stdout).toContain("Successfully tagged two:1");
+    const run = berth(root, ["run", "--rm", "--network", "none", "two:1"]);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toBe("HELLO BUILD\nsecond\n");
+
+    const second = berth(root, ["build", "-t", "two:1", ctx]);
+    expect(second.code).toBe(0);
+    const all = steps(second.stdout).filter((s) => !s[0]!.includes(": FROM "));
+    expect(all.length).toBe(7);
+    for (const s of all) expect(s).toContain(" ---> Using cache");
+    expect(second.stdout).not.toContain("Running in");
+    // the same image as before
+    const id1 = /Successfully built (\w+)/.exec(first.stdout)![1];
+    const id2 = /Successfully built (\w+)/.exec(second.stdout)![1];
+    expect(id2).toBe(id1);
+  });
+
+  test("a changed file rebuilds from the step that copies it; a touched one does not", () => {
+    const ctx = context("partial", {
+      Dockerfile: "FROM busybox\nRUN echo one > /one\nCOPY a.txt /a.txt\nRUN cat /a.txt > /copy\nCOPY b.txt /b.txt\nCMD [\"cat\", \"/copy\", \"/b.txt\"]\n",
+      "a.txt": "A1\n", "b.txt": "B1\n",
+    });
+    expect(berth(root, ["build", "-t", "partial", ctx]).code).toBe(0);
+    // a new mtime alone: everything from the cache
+    utimesSync(join(ctx, "a.txt"), new Date(2001, 1, 1), new Date(2001, 1, 1));
+    const touched = berth(root, ["build", "-t", "partial", ctx]);
+    expect(touched.code).toBe(0);
+    for (const s of steps(touched.stdout).slice(1)) expect(s).toContain(" ---> Using cache");
+    // new content in b.txt: steps 2-4 cached, 5 and 6 rebuilt
+    writeFileSync(join(ctx, "b.txt"), "B2\n");
+    const changed = berth(root, ["build", "-t", "partial", ctx]);
+    expect(changed.code).toBe(0);
+    const st = steps(changed.stdout);
+    expect(st.map((s) => s.includes(" ---> Using cache"))).toEqual([false, true, true, true, false, false]);
+    expect(berth(root, ["run", "--rm", "--network", "none", "partial"]).stdout).toBe("A1\nB2\n");
+  });
+
+  test(".dockerignore keeps files out of COPY", () => {
+    const ctx = context("ignore", {
+      Dockerfile: "FROM busybox\nCOPY . /ctx/\nCMD [\"ls\", \"-a\", \"/ctx\"]\n",
+      ".dockerignore": "secret*\n*.log\n!keep.log\n",
+      "secret.txt": "s", "app.txt": "a", "debug.log": "d", "keep.log": "k",
+    });
+    const b = berth(root, ["build", "-q", "-t", "ign", ctx]);
+    expect(b.code).toBe(0);
+    expect(b.stdout).toMatch(/^sha256:[0-9a-f]{64}\n$/);
+    const names = berth(root, ["run", "--rm", "--network", "none", "ign"]).stdout.split("\n").filter((n) => n && n !== "." && n !== "..");
+    expect(names.sort()).toEqual([".dockerignore", "Dockerfile", "app.txt", "keep.log"]);
+    // an ignored file named directly is not found
+    writeFileSync(join(ctx, "Dockerfile"), "FROM busybox\nCOPY secret.txt /\n");
+    const direct = berth(root, ["build", ctx]);
+    expect(direct.code).not.toBe(0);
+    expect(direct.stderr).toContain("excluded by .dockerignore");
+  });
+
+  test("COPY of ../outside and of a symlink out of the context is refused", () => {
+    const outside = join(work, "outside.txt");
+    writeFileSync(outside, "host secret\n");
+    const up = context("escape-up", { Dockerfile: "FROM busybox\nCOPY ../outside.txt /x\n" });
+    const r1 = berth(root, ["build", "-t", "esc1", up]);
+    expect(r1.code).not.toBe(0);
+    expect(r1.stderr).toContain("forbidden path outside the build context");
+    const link = context("escape-link", { Dockerfile: "FROM busybox\nCOPY link /x\n" });
+    symlinkSync(outside, join(link, "link"));
+    const r2 = berth(root, ["build", "-t", "esc2", link]);
+    expect(r2.code).not.toBe(0);
+    expect(r2.stderr).toContain("forbidden path outside the build context");
+    // a link inside a copied directory that leads out of the context: refused too
+    const rel = context("escape-rel", { Dockerfile: "FROM busybox\nCOPY dir/ /x/\n", "dir/ok": "ok" });
+    symlinkSync("../../outside.txt", join(rel, "dir/link"));
+    const r3 = berth(root, ["build", "-t", "esc3", rel]);
+    expect(r3.code).not.toBe(0);
+    expect(r3.stderr).toContain("forbidden path outside the build context: dir/link is a symlink to ../../outside.txt");
+    // an absolute link is the image's business (resolved in the container, never on the host): copied as a link
+    const abs = context("abs-link", { Dockerfile: "FROM busybox\nCOPY dir/ /x/\n", "dir/ok": "ok" });
+    symlinkSync(outside, join(abs, "dir/link"));
+    expect(berth(root, ["build", "-t", "abslink", abs]).code).toBe(0);
+    expect(berth(root, ["run", "--rm", "--network", "none", "abslink", "readlink", "/x/link"]).stdout).toBe(`${outside}\n`);
+    for (const t of ["esc1", "esc2", "esc3"]) expect(berth(root, ["image", "inspect", t]).code).not.toBe(0);
+  });
+
+  test("a failing RUN reports its step, command and exit code, and tags nothing", () => {
+    const ctx = context("fail", { Dockerfile: "FROM busybox\nRUN echo before\nRUN echo failing; exit 3\nRUN echo never\n" });
+    const r = berth(root, ["build", "-t", "failed:1", ctx]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain("failing");
+    expect(r.stdout).not.toContain("never");
+    expect(r.stderr).toContain("Step 3/4 : RUN echo failing; exit 3");
+    expect(r.stderr).toContain("The command '/bin/sh -c echo failing; exit 3' returned a non-zero code: 3");
+    expect(berth(root, ["image", "inspect", "failed:1"]).code).not.toBe(0);
+    // no build container is left behind
+    expect(berth(root, ["ps", "-aq"]).stdout).toBe("");
+  });
+
+  test("berth history shows the steps; a RUN that changes nothing adds no layer", () => {
+    const ctx = context("history", { Dockerfile: "FROM busybox\nRUN true\nRUN echo x > /x\nEXPOSE 8080\nUSER www\nLABEL a=b\n" });
+    const b = berth(root, ["build", "-t", "hist", "--iidfile", join(work, "iid"), ctx]);
+    expect(b.code).toBe(0);
+    const id = readFileSync(join(work, "iid"), "utf8");
+    expect(id).toMatch(/^sha256:[0-9a-f]{64}$/);
+    const h = berth(root, ["history", "--no-trunc", "--format", "{{.CreatedBy}}\t{{.Size}}", "hist"]);
+    expect(h.code).toBe(0);
+    const lines = h.stdout.trim().split("\n");
+    expect(lines[0]).toMatch(/^LABEL a=b\t0B/);
+    expect(lines[1]).toMatch(/^USER www\t0B/);
+    expect(lines[2]).toMatch(/^EXPOSE 8080\/tcp\t0B/);
+    expect(lines[3]).toMatch(/^RUN \/bin\/sh -c echo x > \/x\t[1-9]/);
+    expect(lines[4]).toMatch(/^RUN \/bin\/sh -c true\t0B/);
+    const doc = JSON.parse(berth(root, ["image", "inspect", "hist"]).stdout)[0];
+    expect(doc.Config.User).toBe("www");
+    expect(doc.Config.ExposedPorts).toEqual({ "8080/tcp": {} });
+    // busybox's one layer, and one for `echo x > /x` only
+    expect(doc.RootFS.Layers.length).toBe(2);
+  });
+
+  test("build args, ARG before FROM, --target skips stages it does not need", () => {
+    const ctx = context("args", {
+      Dockerfile: `ARG BASE=busybox
+FROM \${BASE} AS unused
+RUN exit 9
+
+FROM \${BASE} AS final
+ARG WHO=world
+ENV GREETING="hello \${WHO}"
+RUN echo "$GREETING" > /greeting
+CMD cat /greeting
+`,
+    });
+    const b = berth(root, ["build", "--target", "final", "--build-arg", "WHO=berth", "-t", "args", ctx]);
+    expect(b.stderr).toBe("");
+    expect(b.code).toBe(0);
+    expect(b.stdout).toContain("Step 1/6 : ARG BASE=busybox");
+    expect(b.stdout).not.toContain("exit 9");
+    expect(berth(root, ["run", "--rm", "--network", "none", "args"]).stdout).toBe("hello berth\n");
+  });
+
+  test("a Dockerfile on standard input, and a context tar on standard input", () => {
+    const b = berth(root, ["build", "-t", "stdin", "-"], { stdin: "FROM busybox\nCMD [\"echo\", \"from stdin\"]\n" });
+    expect(b.code).toBe(0);
+    expect(berth(root, ["run", "--rm", "--network", "none", "stdin"]).stdout).toBe("from stdin\n");
+    const ctx = context("tarctx", { Dockerfile: "FROM busybox\nCOPY f /f\nCMD [\"cat\", \"/f\"]\n", f: "in a tar\n" });
+    const tar = Bun.spawnSync(["tar", "-c", "-C", ctx, "."]).stdout;
+    const r = Bun.spawnSync([join(import.meta.dir, "../../bin/berth"), "--root", root, "build", "-t", "tarctx", "-"], { stdin: tar });
+    expect(r.exitCode).toBe(0);
+    expect(berth(root, ["run", "--rm", "--network", "none", "tarctx"]).stdout).toBe("in a tar\n");
+  });
+
+  test("ADD of a URL is refused offline; ADD of a local tar extracts it", () => {
+    const url = context("url", { Dockerfile: "FROM busybox\nADD http://127.0.0.1:9/x /x\n" });
+    const r = berth(root, ["build", url]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain("does not fetch URLs");
+    const ctx = context("addtar", { Dockerfile: "FROM busybox\nADD files.tar.gz /opt/\nCOPY --chmod=600 --chown=www:www plain /plain\n", plain: "p" });
+    mkdirSync(join(ctx, "payload/sub"), { recursive: true });
+    writeFileSync(join(ctx, "payload/sub/inner.txt"), "inner\n");
+    Bun.spawnSync(["tar", "-czf", join(ctx, "files.tar.gz"), "-C", join(ctx, "payload"), "."]);
+    expect(berth(root, ["build", "-t", "addtar", ctx]).code).toBe(0);
+    expect(berth(root, ["run", "--rm", "--network", "none", "addtar", "cat", "/opt/sub/inner.txt"]).stdout).toBe("inner\n");
+    expect(berth(root, ["run", "--rm", "--network", "none", "addtar", "stat", "-c", "%a %u %g", "/plain"]).stdout).toBe("600 33 33\n");
+  });
+
+  test("nothing is left mounted or in tmp/", () => {
+    expect(mountsUnder(root)).toEqual([]);
+    const tmp = join(root, "tmp");
+    const left = existsSync(tmp) ? Bun.spawnSync(["ls", tmp]).stdout.toString().split("\n").filter((n) => n.startsWith("build-")) : [];
+    expect(left).toEqual([]);
+  });
+});
