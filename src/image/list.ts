@@ -10,6 +10,8 @@ export interface ImageListOptions {
   reference?: string[];
   /** REPOSITORY[:TAG] as `docker images` takes it: only entries of that repository (and tag). */
   repository?: string;
+  /** -a: intermediate images too (untagged images another image is built on: a build's steps). */
+  all?: boolean;
 }
 
 export interface ImageListEntry {
@@ -35,8 +37,30 @@ function glob(pattern: string): RegExp {
   return new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, "[^/]*").replace(/\?/g, ".")}$`);
 }
 
+/** Whether child was built on parent: parent's layers and history are a strict prefix of child's. */
+function builtOn(child: ImageRecord, parent: ImageRecord): boolean {
+  const ch = child.document.history ?? [], ph = parent.document.history ?? [];
+  const cd = child.document.rootfs.diff_ids, pd = parent.document.rootfs.diff_ids;
+  if (ch.length <= ph.length || cd.length < pd.length) return false;
+  return pd.every((d, i) => cd[i] === d) && ph.every((h, i) => ch[i]!.created === h.created && ch[i]!.created_by === h.created_by);
+}
+
+/** Untagged images other images were built on (docker hides them from `images` without -a). */
+function intermediates(images: ImageRecord[]): Set<string> {
+  const out = new Set<string>();
+  for (const i of images) {
+    if (i.names.length || !(i.document.history ?? []).length) continue;
+    if (images.some((j) => j.id !== i.id && builtOn(j, i))) out.add(i.id);
+  }
+  return out;
+}
+
 export function listImages(store: ImageStore, opts: ImageListOptions = {}): ImageListEntry[] {
   let images = store.list();
+  if (!opts.all) {
+    const hidden = intermediates(images);
+    images = images.filter((i) => !hidden.has(i.id));
+  }
   if (opts.dangling !== undefined) images = images.filter((i) => (i.names.length === 0) === opts.dangling);
   for (const pattern of opts.reference ?? []) {
     const re = glob(pattern);

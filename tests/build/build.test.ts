@@ -226,6 +226,21 @@ CMD cat /greeting
     expect(berth(root, ["run", "--rm", "--network", "none", "addtar", "stat", "-c", "%a %u %g", "/plain"]).stdout).toBe("600 33 33\n");
   });
 
+  test("images hides a build's intermediate images unless -a; image prune drops them and the cache with them", () => {
+    const ctx = context("prune", { Dockerfile: "FROM busybox\nRUN echo p > /p\nENV X=1\nCMD [\"cat\", \"/p\"]\n" });
+    expect(berth(root, ["build", "-t", "pruned", ctx]).code).toBe(0);
+    const shown = berth(root, ["images", "--format", "{{.Repository}}"]).stdout;
+    const all = berth(root, ["images", "-a", "--format", "{{.Repository}}"]).stdout;
+    expect(all.split("\n").filter((l) => l === "<none>").length).toBeGreaterThan(shown.split("\n").filter((l) => l === "<none>").length);
+    expect(berth(root, ["image", "prune", "-f"]).code).toBe(0);
+    // the tagged image is whole; the next build makes its steps again (their images are gone)
+    expect(berth(root, ["run", "--rm", "--network", "none", "pruned"]).stdout).toBe("p\n");
+    const again = berth(root, ["build", "-t", "pruned", ctx]);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toContain("Running in");
+    expect(berth(root, ["run", "--rm", "--network", "none", "pruned"]).stdout).toBe("p\n");
+  });
+
   test("nothing is left mounted or in tmp/", () => {
     expect(mountsUnder(root)).toEqual([]);
     const tmp = join(root, "tmp");
