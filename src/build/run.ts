@@ -7,10 +7,10 @@ import type { Engine } from "../engine/handle.ts";
 import { attach, writeLogs } from "../engine/logs.ts";
 import type { ImageConfig } from "../image/oci.ts";
 import type { ImageRecord } from "../image/store.ts";
-import { packUpperLayer } from "../storage/overlay.ts";
-import { isOverlayWhiteout } from "../storage/pack.ts";
+import { mountTargets } from "../engine/commit.ts";
+import { mountStubs, packUpperLayer } from "../storage/overlay.ts";
 import type { BuildOutput } from "./output.ts";
-import { commitStep, withImageView } from "./images.ts";
+import { commitStep } from "./images.ts";
 
 export interface RunStepRequest {
   image: ImageRecord;
@@ -52,52 +52,13 @@ export async function runStep(engine: Engine, req: RunStepRequest): Promise<Imag
       },
     });
     if (code !== 0) throw req.failure(code === "detached" ? 1 : code);
+    // What the runtime made only to mount on (/etc/hosts, …) is not the step's change; a step
+    // that changed nothing else adds no layer.
     const upper = path.join(engine.paths.container(row.id), "upper");
-    const mounts = mountTargets(engine.paths.bundle(row.id));
-    const changed = await withImageView(engine.images, req.image, (view) => dropMountStubs(upper, view, mounts));
-    return await commitStep(engine.images, req.image, req.config, { created_by: req.createdBy }, changed ? packUpperLayer(upper) : null);
+    const stubs = mountStubs(upper, engine.images.snapshotDirs(req.image), mountTargets(engine, row));
+    const changed = fs.readdirSync(upper).some((n) => !stubs.has(n));
+    return await commitStep(engine.images, req.image, req.config, { created_by: req.createdBy }, changed ? packUpperLayer(upper, stubs) : null);
   } finally {
     await engine.remove(row.id, { force: true, volumes: true }).catch(() => {});
   }
-}
-
-/** The mount destinations in the container's OCI config: files and directories the runtime made in the upper dir only to mount on. */
-function mountTargets(bundle: string): string[] {
-  try {
-    const spec = JSON.parse(fs.readFileSync(path.join(bundle, "config.json"), "utf8")) as { mounts?: Array<{ destination: string }> };
-    return (spec.mounts ?? []).map((m) => m.destination.replace(/^\/+/, "")).filter(Boolean);
-  } catch {
-    return [];
-  }
-}
-
-/**
- * Removes from the upper dir what only the runtime put there (empty mount points absent from the
- * image, and directories copied up only to hold them, unchanged), so they are not committed.
- * Whether anything is left: a step that changed nothing adds no layer.
- */
-export function dropMountStubs(upper: string, view: string, targets: string[]): boolean {
-  for (const t of [...targets].sort((a, b) => b.length - a.length)) {
-    const p = path.join(upper, t);
-    let st: fs.Stats;
-    try {
-      st = fs.lstatSync(p);
-    } catch {
-      continue;
-    }
-    if (fs.existsSync(path.join(view, t))) continue;
-    if ((st.isFile() && st.size === 0) || (st.isDirectory() && fs.readdirSync(p).length === 0)) fs.rmSync(p, { recursive: true, force: true });
-    // directories above it that the copy-up made and that are now empty and unchanged
-    for (let d = path.posix.dirname(t); d !== "." && d !== "/"; d = path.posix.dirname(d)) {
-      const up = path.join(upper, d);
-      try {
-        const a = fs.lstatSync(up), b = fs.lstatSync(path.join(view, d));
-        if (!a.isDirectory() || fs.readdirSync(up).length || a.mode !== b.mode || a.uid !== b.uid || a.gid !== b.gid || isOverlayWhiteout(a)) break;
-        fs.rmdirSync(up);
-      } catch {
-        break;
-      }
-    }
-  }
-  return fs.readdirSync(upper).length > 0;
 }

@@ -16,12 +16,14 @@ export interface CommitOptions {
   /** container config to bake in (e.g. the Cmd it was run with); changes apply on top */
   config?: ImageDocument["config"];
   createdBy?: string;
+  /** Relative paths in upper that are not the container's changes (storage/overlay.ts mountStubs). */
+  exclude?: ReadonlySet<string>;
 }
 
 export async function commitContainer(store: ImageStore, opts: CommitOptions): Promise<ImageRecord> {
   return store.writeLock(async () => {
     const base = opts.image;
-    const layer = await ingestLayer(store, packUpperLayer(opts.upper), undefined, base.manifest.mediaType !== "application/vnd.docker.distribution.manifest.v2+json");
+    const layer = await ingestLayer(store, packUpperLayer(opts.upper, opts.exclude), undefined, base.manifest.mediaType !== "application/vnd.docker.distribution.manifest.v2+json");
     const now = new Date().toISOString();
     const prev = base.document;
     const document: ImageDocument = {
