@@ -399,12 +399,18 @@ class Builder {
   }
 
   private async runInstruction(state: StageState, ins: Instruction, argsText: string[], _trigger: boolean): Promise<void> {
+    for (const [f, v] of Object.entries(ins.flags)) {
+      if (f === "network" && ["none", "host", "default"].includes(v)) continue;
+      if (f === "mount") throw new BuildError(`Step ${this.step}/${this.total} : ${ins.text}\nRUN --mount is not supported by berth build yet; COPY what the step needs, or RUN without it`);
+      throw new BuildError(`Step ${this.step}/${this.total} : ${ins.text}\nRUN: unknown flag --${f}${f === "network" ? ` (none, host or default)` : ""}`);
+    }
+    const network = ins.flags.network && ins.flags.network !== "default" ? ins.flags.network : this.req.network ?? "none";
     let cmd: string[];
     if (ins.json) cmd = ins.json;
     else if (ins.heredocs.length === 1 && /^<<-?["']?\w+["']?$/.test(ins.args.trim())) cmd = [...state.shell, ins.heredocs[0]!.content];
     else cmd = [...state.shell, [ins.args, ...ins.heredocs.map((h) => `${h.content}${h.name}`)].join("\n")];
     const createdBy = `RUN ${argsText.length ? `|${argsText.length} ${argsText.join(" ")} ` : ""}${ins.json ? JSON.stringify(cmd) : cmd.join(" ")}`;
-    const stepKey = key("RUN", JSON.stringify(cmd), ...argsText);
+    const stepKey = key("RUN", JSON.stringify(cmd), JSON.stringify(ins.flags), ...argsText);
     const k = key(state.image?.id ?? "scratch", stepKey);
     const hit = this.req.noCache ? null : this.cache.get(k);
     if (hit) {
@@ -416,7 +422,7 @@ class Builder {
     }
     if (!state.image) throw new BuildError(`Step ${this.step}/${this.total} : ${ins.text}\nRUN needs an image with a shell: this stage is FROM scratch with no files`);
     const image = await runStep(this.engine, {
-      image: state.image, config: state.config, cmd, buildArgs: argsText, network: this.req.network ?? "none", createdBy, output: this.output,
+      image: state.image, config: state.config, cmd, buildArgs: argsText, network, createdBy, output: this.output,
       failure: (code) => new BuildError(`Step ${this.step}/${this.total} : ${ins.text}\nThe command '${ins.json ? JSON.stringify(cmd) : cmd.join(" ")}' returned a non-zero code: ${code}`, code),
     });
     this.cache.put(k, image);
@@ -465,7 +471,8 @@ class Builder {
       }
       const count = resolved.reduce((a, r) => a + ("list" in r ? r.list.length : 1), 0);
       if (count > 1 && !destRaw.endsWith("/")) throw new BuildError(`When using ${instr} with more than one source file, the destination must be a directory and end with a /`);
-      const contentHash = key(...resolved.map((r) => "list" in r ? hashSources(r.list, ignored) : key("heredoc", r.name, r.heredoc)));
+      // From a stage or an image, its ID stands for the content; from the context, the files' bytes do.
+      const contentHash = key(...resolved.map((r) => "list" in r ? (mode === "scope" ? JSON.stringify(r.list.map((x) => x.rel)) : hashSources(r.list, ignored)) : key("heredoc", r.name, r.heredoc)));
       const stepKey = key(instr, JSON.stringify(ins.flags), fromImage?.id ?? "", JSON.stringify(srcs), dest, contentHash);
       const k = key(state.image?.id ?? "scratch", stepKey);
       const hit = this.req.noCache ? null : this.cache.get(k);

@@ -226,6 +226,42 @@ CMD cat /greeting
     expect(berth(root, ["run", "--rm", "--network", "none", "addtar", "stat", "-c", "%a %u %g", "/plain"]).stdout).toBe("600 33 33\n");
   });
 
+  test("COPY from a heredoc, SHELL, ENTRYPOINT, HEALTHCHECK, STOPSIGNAL, VOLUME, ONBUILD triggers in the next build", () => {
+    const base = context("onbuild-base", {
+      Dockerfile: `FROM busybox
+WORKDIR app
+COPY <<EOF greeting.txt
+hello from a heredoc
+EOF
+SHELL ["/bin/sh", "-ec"]
+HEALTHCHECK --interval=5s --retries=2 CMD test -f /app/greeting.txt
+STOPSIGNAL SIGINT
+VOLUME /data
+ONBUILD RUN echo triggered > /app/trigger
+ENTRYPOINT ["cat"]
+CMD ["/app/greeting.txt"]
+`,
+    });
+    expect(berth(root, ["build", "-t", "obbase", base]).code).toBe(0);
+    expect(berth(root, ["run", "--rm", "--network", "none", "obbase"]).stdout).toBe("hello from a heredoc\n");
+    const cfg = JSON.parse(berth(root, ["image", "inspect", "obbase"]).stdout)[0].Config;
+    expect(cfg.WorkingDir).toBe("/app");
+    expect(cfg.Shell).toEqual(["/bin/sh", "-ec"]);
+    expect(cfg.Healthcheck).toEqual({ Test: ["CMD-SHELL", "test -f /app/greeting.txt"], Interval: 5e9, Retries: 2 });
+    expect(cfg.StopSignal).toBe("SIGINT");
+    expect(cfg.Volumes).toEqual({ "/data": {} });
+    expect(cfg.OnBuild).toEqual(["RUN echo triggered > /app/trigger"]);
+    const child = context("onbuild-child", { Dockerfile: "FROM obbase\nCMD [\"/app/trigger\"]\n" });
+    const b = berth(root, ["build", "-t", "obchild", child]);
+    expect(b.code).toBe(0);
+    expect(berth(root, ["run", "--rm", "--network", "none", "obchild"]).stdout).toBe("triggered\n");
+    expect(JSON.parse(berth(root, ["image", "inspect", "obchild"]).stdout)[0].Config.OnBuild ?? null).toBeNull();
+    const mount = context("mount", { Dockerfile: "FROM busybox\nRUN --mount=type=cache,target=/c true\n" });
+    const m = berth(root, ["build", mount]);
+    expect(m.code).not.toBe(0);
+    expect(m.stderr).toContain("RUN --mount is not supported");
+  });
+
   test("images hides a build's intermediate images unless -a; image prune drops them and the cache with them", () => {
     const ctx = context("prune", { Dockerfile: "FROM busybox\nRUN echo p > /p\nENV X=1\nCMD [\"cat\", \"/p\"]\n" });
     expect(berth(root, ["build", "-t", "pruned", ctx]).code).toBe(0);
