@@ -471,9 +471,10 @@ class Builder {
       }
       const count = resolved.reduce((a, r) => a + ("list" in r ? r.list.length : 1), 0);
       if (count > 1 && !destRaw.endsWith("/")) throw new BuildError(`When using ${instr} with more than one source file, the destination must be a directory and end with a /`);
-      // From a stage or an image, its ID stands for the content; from the context, the files' bytes do.
-      const contentHash = key(...resolved.map((r) => "list" in r ? (mode === "scope" ? JSON.stringify(r.list.map((x) => x.rel)) : hashSources(r.list, ignored)) : key("heredoc", r.name, r.heredoc)));
-      const stepKey = key(instr, JSON.stringify(ins.flags), fromImage?.id ?? "", JSON.stringify(srcs), dest, contentHash);
+      // The bytes copied, from the context or from another stage (whose image may be new while
+      // the files this step takes from it are the same: then the step is still cached).
+      const contentHash = key(...resolved.map((r) => "list" in r ? hashSources(r.list, ignored) : key("heredoc", r.name, r.heredoc)));
+      const stepKey = key(instr, JSON.stringify(ins.flags), JSON.stringify(srcs), dest, contentHash);
       const k = key(state.image?.id ?? "scratch", stepKey);
       const hit = this.req.noCache ? null : this.cache.get(k);
       if (hit) {

@@ -262,6 +262,39 @@ CMD ["/app/greeting.txt"]
     expect(m.stderr).toContain("RUN --mount is not supported");
   });
 
+  test("FROM scratch, COPY globs, COPY --from by stage number, -f with its own Dockerfile.dockerignore, a changed build arg", () => {
+    const ctx = context("scratch", {
+      "build/app.Dockerfile": `FROM busybox
+ARG VERSION=1
+RUN echo "v$VERSION" > /version
+
+FROM scratch
+COPY --from=0 /bin/busybox /bin/busybox
+COPY --from=0 /version /
+COPY *.txt /data/
+COPY conf/?.ini /conf/
+ENTRYPOINT ["/bin/busybox"]
+`,
+      "build/app.Dockerfile.dockerignore": "skip.txt\n",
+      ".dockerignore": "*\n", // the Dockerfile's own ignore file wins
+      "a.txt": "a", "b.txt": "b", "skip.txt": "s", "conf/x.ini": "x", "conf/long.ini": "l",
+    });
+    const b = berth(root, ["build", "-f", join(ctx, "build/app.Dockerfile"), "-t", "scratchy", ctx]);
+    expect(b.stderr).toBe("");
+    expect(b.code).toBe(0);
+    const ls = (dir: string) => berth(root, ["run", "--rm", "--network", "none", "scratchy", "ls", dir]).stdout.split("\n").filter(Boolean);
+    expect(ls("/data")).toEqual(["a.txt", "b.txt"]);
+    expect(ls("/conf")).toEqual(["x.ini"]);
+    // (dev, etc, proc and sys are the running container's mount points)
+    expect(ls("/").filter((n) => !["dev", "etc", "proc", "sys"].includes(n))).toEqual(["bin", "conf", "data", "version"]);
+    expect(berth(root, ["run", "--rm", "--network", "none", "scratchy", "cat", "/version"]).stdout).toBe("v1\n");
+    // a new value for a build arg the RUN sees: that RUN and what follows are made again
+    const again = berth(root, ["build", "-f", join(ctx, "build/app.Dockerfile"), "--build-arg", "VERSION=2", "-t", "scratchy", ctx]);
+    expect(again.code).toBe(0);
+    expect(steps(again.stdout).map((s) => s.includes(" ---> Using cache"))).toEqual([false, false, false, false, true, false, false, false, false]);
+    expect(berth(root, ["run", "--rm", "--network", "none", "scratchy", "cat", "/version"]).stdout).toBe("v2\n");
+  });
+
   test("images hides a build's intermediate images unless -a; image prune drops them and the cache with them", () => {
     const ctx = context("prune", { Dockerfile: "FROM busybox\nRUN echo p > /p\nENV X=1\nCMD [\"cat\", \"/p\"]\n" });
     expect(berth(root, ["build", "-t", "pruned", ctx]).code).toBe(0);
