@@ -38,7 +38,10 @@ function isTar(head: Uint8Array): boolean {
 /** Extracts a tar into dir with GNU tar, which refuses members with `..` and absolute names. */
 export function extractTar(archive: string, dir: string, what: string): void {
   const r = Bun.spawnSync(["tar", "-x", "--no-same-permissions", "-f", archive, "-C", dir], { stdout: "ignore", stderr: "pipe" });
-  if (r.exitCode !== 0) throw new ContextError(`${what}: not a readable tar archive (${r.stderr.toString().trim().split("\n").pop()})`);
+  if (r.exitCode !== 0) {
+    const why = r.stderr.toString().split("\n").filter((l) => l && !/Exiting with failure|Error is not recoverable/.test(l));
+    throw new ContextError(`${what}: the archive could not be extracted safely or at all; nothing from it was used (${why.slice(0, 3).join("; ") || `tar exit status ${r.exitCode}`})`);
+  }
 }
 
 export async function openContext(spec: ContextSpec): Promise<BuildContext> {

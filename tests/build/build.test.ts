@@ -143,7 +143,21 @@ describe("berth build", () => {
     symlinkSync(outside, join(abs, "dir/link"));
     expect(berth(root, ["build", "-t", "abslink", abs]).code).toBe(0);
     expect(berth(root, ["run", "--rm", "--network", "none", "abslink", "readlink", "/x/link"]).stdout).toBe(`${outside}\n`);
-    for (const t of ["esc1", "esc2", "esc3"]) expect(berth(root, ["image", "inspect", t]).code).not.toBe(0);
+    // ADD of a tar whose members climb out (../) or write through a symlink to the host: refused, nothing written
+    const target = join(work, "target-dir");
+    mkdirSync(target);
+    const evil = context("evil-tar", { Dockerfile: "FROM busybox\nADD evil.tar /x/\n", "payload/file": "pwned\n" });
+    symlinkSync(target, join(evil, "payload/link"));
+    const tarFile = join(evil, "evil.tar");
+    expect(Bun.spawnSync(["tar", "-cf", tarFile, "-C", join(evil, "payload"), "link"]).exitCode).toBe(0);
+    expect(Bun.spawnSync(["tar", "-rf", tarFile, "-C", join(evil, "payload"), "--transform", "s,^file,link/file,", "file"]).exitCode).toBe(0);
+    expect(Bun.spawnSync(["tar", "-rPf", tarFile, "-C", join(evil, "payload"), "--transform", "s,^file,../up,", "file"]).exitCode).toBe(0);
+    const r4 = berth(root, ["build", "-t", "esc4", evil]);
+    expect(r4.code).not.toBe(0);
+    expect(r4.stderr).toContain("ADD evil.tar: the archive could not be extracted safely");
+    expect(Bun.spawnSync(["ls", "-A", target]).stdout.toString()).toBe("");
+    expect(existsSync(join(evil, "up"))).toBe(false);
+    for (const t of ["esc1", "esc2", "esc3", "esc4"]) expect(berth(root, ["image", "inspect", t]).code).not.toBe(0);
   });
 
   test("a failing RUN reports its step, command and exit code, and tags nothing", () => {
