@@ -123,8 +123,16 @@ function short(id: string): string {
   return id.replace(/^sha256:/, "").slice(0, 12);
 }
 
-/** Runs a build; the final image is tagged only when every step succeeded. */
+/**
+ * Runs a build; the final image is tagged only when every step succeeded. The whole build holds
+ * the image store's writer lock (shared): a prune or rmi waits for it, so neither removes a step's
+ * image the next step builds on, nor the build's temporaries in tmp/.
+ */
 export async function build(engine: Engine, req: BuildRequest, output: BuildOutput): Promise<BuildResult> {
+  return engine.images.writeLock(() => buildLocked(engine, req, output));
+}
+
+async function buildLocked(engine: Engine, req: BuildRequest, output: BuildOutput): Promise<BuildResult> {
   const store = engine.images;
   let ctx: BuildContext;
   try {

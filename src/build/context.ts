@@ -4,6 +4,7 @@
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { tempPath } from "../storage/fsutil.ts";
 
 export class ContextError extends Error {}
 
@@ -50,9 +51,11 @@ export async function openContext(spec: ContextSpec): Promise<BuildContext> {
   try {
     let dir: string;
     let dockerfile: string | null = null;
+    // Named by tempPath: a live build's temporaries are its own, a dead one's are removed by the next writer.
     const temp = (label: string) => {
       fs.mkdirSync(spec.tmpDir, { recursive: true });
-      const t = fs.mkdtempSync(path.join(spec.tmpDir, `build-${label}-${process.pid}-`));
+      const t = tempPath(spec.tmpDir, `build-${label}`);
+      fs.mkdirSync(t, { mode: 0o700 });
       temps.push(t);
       return t;
     };

@@ -324,6 +324,19 @@ ENTRYPOINT ["/bin/busybox"]
     expect(berth(root, ["run", "--rm", "--network", "none", "pruned"]).stdout).toBe("p\n");
   });
 
+  test("an image prune during a build waits for it: the build's context and step images stay", async () => {
+    const ctx = context("prune-during", { Dockerfile: "FROM busybox\nENV A=1\nRUN sleep 2\nCOPY f /f\nCMD [\"cat\", \"/f\"]\n", f: "still here\n" });
+    const tar = Bun.spawnSync(["tar", "-c", "-C", ctx, "."]).stdout;
+    const out = join(work, "prune-during.out");
+    const proc = Bun.spawn([join(import.meta.dir, "../../bin/berth"), "--root", root, "build", "-t", "during", "-"], { stdin: tar, stdout: Bun.file(out), stderr: "pipe" });
+    // once the RUN step runs (its context, extracted in tmp/, is still needed by the COPY after it)
+    for (let i = 0; i < 300 && !(existsSync(out) && readFileSync(out, "utf8").includes("Running in")); i++) await Bun.sleep(50);
+    expect(readFileSync(out, "utf8")).toContain("Running in");
+    expect(berth(root, ["image", "prune", "-f"]).code).toBe(0);
+    expect(await proc.exited).toBe(0);
+    expect(berth(root, ["run", "--rm", "--network", "none", "during"]).stdout).toBe("still here\n");
+  });
+
   test("nothing is left mounted or in tmp/", () => {
     expect(mountsUnder(root)).toEqual([]);
     const tmp = join(root, "tmp");
