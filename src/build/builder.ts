@@ -232,6 +232,7 @@ class Builder {
     // The base image's ONBUILD triggers run first, as docker does; the new image keeps none.
     const triggers = state.config.OnBuild ?? [];
     if (triggers.length) {
+      this.output.out(`# Executing ${triggers.length} build trigger${triggers.length > 1 ? "s" : ""}\n`);
       state.config.OnBuild = null;
       for (const t of triggers) {
         const ins = parseDockerfile(t).instructions[0];

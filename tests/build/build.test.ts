@@ -80,6 +80,11 @@ describe("berth build", () => {
     const id1 = /Successfully built (\w+)/.exec(first.stdout)![1];
     const id2 = /Successfully built (\w+)/.exec(second.stdout)![1];
     expect(id2).toBe(id1);
+    // --no-cache: every step made again
+    const fresh = berth(root, ["build", "--no-cache", "-t", "two:1", ctx]);
+    expect(fresh.code).toBe(0);
+    expect(fresh.stdout).not.toContain("Using cache");
+    expect(fresh.stdout).toContain("made it");
   });
 
   test("a changed file rebuilds from the step that copies it; a touched one does not", () => {
@@ -175,20 +180,22 @@ describe("berth build", () => {
 
   test("berth history shows the steps; a RUN that changes nothing adds no layer", () => {
     const ctx = context("history", { Dockerfile: "FROM busybox\nRUN true\nRUN echo x > /x\nEXPOSE 8080\nUSER www\nLABEL a=b\n" });
-    const b = berth(root, ["build", "-t", "hist", "--iidfile", join(work, "iid"), ctx]);
+    const b = berth(root, ["build", "-t", "hist", "--label", "built.by=test", "--iidfile", join(work, "iid"), ctx]);
     expect(b.code).toBe(0);
     const id = readFileSync(join(work, "iid"), "utf8");
     expect(id).toMatch(/^sha256:[0-9a-f]{64}$/);
     const h = berth(root, ["history", "--no-trunc", "--format", "{{.CreatedBy}}\t{{.Size}}", "hist"]);
     expect(h.code).toBe(0);
     const lines = h.stdout.trim().split("\n");
-    expect(lines[0]).toMatch(/^LABEL a=b\t0B/);
-    expect(lines[1]).toMatch(/^USER www\t0B/);
-    expect(lines[2]).toMatch(/^EXPOSE 8080\/tcp\t0B/);
-    expect(lines[3]).toMatch(/^RUN \/bin\/sh -c echo x > \/x\t[1-9]/);
-    expect(lines[4]).toMatch(/^RUN \/bin\/sh -c true\t0B/);
+    expect(lines[0]).toMatch(/^LABEL built.by=test\t0B/);
+    expect(lines[1]).toMatch(/^LABEL a=b\t0B/);
+    expect(lines[2]).toMatch(/^USER www\t0B/);
+    expect(lines[3]).toMatch(/^EXPOSE 8080\/tcp\t0B/);
+    expect(lines[4]).toMatch(/^RUN \/bin\/sh -c echo x > \/x\t[1-9]/);
+    expect(lines[5]).toMatch(/^RUN \/bin\/sh -c true\t0B/);
     const doc = JSON.parse(berth(root, ["image", "inspect", "hist"]).stdout)[0];
     expect(doc.Config.User).toBe("www");
+    expect(doc.Config.Labels).toEqual({ a: "b", "built.by": "test" });
     expect(doc.Config.ExposedPorts).toEqual({ "8080/tcp": {} });
     // busybox's one layer, and one for `echo x > /x` only
     expect(doc.RootFS.Layers.length).toBe(2);
@@ -268,6 +275,7 @@ CMD ["/app/greeting.txt"]
     const child = context("onbuild-child", { Dockerfile: "FROM obbase\nCMD [\"/app/trigger\"]\n" });
     const b = berth(root, ["build", "-t", "obchild", child]);
     expect(b.code).toBe(0);
+    expect(b.stdout).toContain("# Executing 1 build trigger");
     expect(berth(root, ["run", "--rm", "--network", "none", "obchild"]).stdout).toBe("triggered\n");
     expect(JSON.parse(berth(root, ["image", "inspect", "obchild"]).stdout)[0].Config.OnBuild ?? null).toBeNull();
     const mount = context("mount", { Dockerfile: "FROM busybox\nRUN --mount=type=cache,target=/c true\n" });
