@@ -8,7 +8,7 @@ import * as path from "node:path";
 import type { Engine } from "../engine/handle.ts";
 import type { ImageRecord } from "../image/store.ts";
 import type { ImageConfig } from "../image/oci.ts";
-import { normalizeTaggedName } from "../image/reference.ts";
+import { familiarName, normalizeTaggedName } from "../image/reference.ts";
 import { packDirectory } from "../storage/pack.ts";
 import { ContextError, extractTar, hashSources, openContext, resolveSources, type BuildContext, type Source, walkSource } from "./context.ts";
 import { type Dockerfile, DockerfileError, expandWord, expandWords, type Instruction, keyValues, parseDockerfile } from "./dockerfile.ts";
@@ -37,6 +37,8 @@ export interface BuildResult {
   image: ImageRecord;
   /** Per step: whether it came from the cache (FROM steps are not counted). */
   cached: boolean[];
+  /** The names given, as docker prints them ("demo:latest"). */
+  tags: string[];
 }
 
 /** A build that failed: what step, and (RUN) its command and exit code. */
@@ -134,6 +136,14 @@ export async function build(engine: Engine, req: BuildRequest, output: BuildOutp
 
 async function buildLocked(engine: Engine, req: BuildRequest, output: BuildOutput): Promise<BuildResult> {
   const store = engine.images;
+  // A bad name is refused before any work, not after the build.
+  for (const t of req.tags ?? []) {
+    try {
+      normalizeTaggedName(t);
+    } catch (e) {
+      throw new BuildError(`invalid tag ${JSON.stringify(t)}: ${(e as Error).message}`, 125);
+    }
+  }
   let ctx: BuildContext;
   try {
     ctx = await openContext({ context: req.context, file: req.file, stdin: req.stdin, tmpDir: store.tmpDir });
@@ -203,8 +213,9 @@ class Builder {
     if (!last) throw new BuildError("the build made no image: a stage FROM scratch needs at least one instruction");
     const unused = Object.keys(buildArgs).filter((k) => !this.usedArgs.has(k) && !PREDEFINED_ARGS.has(k));
     if (unused.length) this.output.err(`[Warning] One or more build-args [${unused.join(" ")}] were not consumed\n`);
-    for (const t of this.req.tags ?? []) this.store.tag(last.id, normalizeTaggedName(t));
-    return { image: this.store.get(last.id)!, cached: this.cachedSteps };
+    const tags = (this.req.tags ?? []).map((t) => normalizeTaggedName(t));
+    for (const t of tags) this.store.tag(last.id, t);
+    return { image: this.store.get(last.id)!, cached: this.cachedSteps, tags: tags.map((t) => familiarName(t)) };
   }
 
   private announce(ins: Instruction): void {

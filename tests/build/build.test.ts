@@ -176,6 +176,11 @@ describe("berth build", () => {
     expect(berth(root, ["image", "inspect", "failed:1"]).code).not.toBe(0);
     // no build container is left behind
     expect(berth(root, ["ps", "-aq"]).stdout).toBe("");
+    // a bad name is refused before any step runs
+    const bad = berth(root, ["build", "-t", "Bad:Name", ctx]);
+    expect(bad.code).toBe(125);
+    expect(bad.stderr).toContain("repository names must be lowercase");
+    expect(bad.stdout).not.toContain("Step 1/");
   });
 
   test("berth history shows the steps; a RUN that changes nothing adds no layer", () => {

@@ -83,7 +83,7 @@ const buildCmd = verb({
     if (quiet) io.out(`${id}\n`);
     else {
       io.out(`Successfully built ${id.slice(7, 19)}\n`);
-      for (const t of p.get("tag")) io.out(`Successfully tagged ${t.includes(":") && !t.endsWith("]") && t.lastIndexOf(":") > t.lastIndexOf("/") ? t : `${t}:latest`}\n`);
+      for (const t of result.tags) io.out(`Successfully tagged ${t}\n`);
     }
     return 0;
   } catch (e) {
