@@ -38,7 +38,7 @@ function glob(pattern: string): RegExp {
 }
 
 /** Whether child was built on parent: parent's layers and history are a strict prefix of child's. */
-function builtOn(child: ImageRecord, parent: ImageRecord): boolean {
+export function builtOn(child: ImageRecord, parent: ImageRecord): boolean {
   const ch = child.document.history ?? [], ph = parent.document.history ?? [];
   const cd = child.document.rootfs.diff_ids, pd = parent.document.rootfs.diff_ids;
   if (ch.length <= ph.length || cd.length < pd.length) return false;

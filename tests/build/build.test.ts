@@ -198,6 +198,11 @@ describe("berth build", () => {
     expect(lines[3]).toMatch(/^EXPOSE 8080\/tcp\t0B/);
     expect(lines[4]).toMatch(/^RUN \/bin\/sh -c echo x > \/x\t[1-9]/);
     expect(lines[5]).toMatch(/^RUN \/bin\/sh -c true\t0B/);
+    // every step's image is here: history shows their IDs, not <missing>
+    const ids = berth(root, ["history", "--format", "{{.ID}}", "hist"]).stdout.trim().split("\n");
+    expect(ids.length).toBe(7);
+    expect(ids.filter((i) => i === "<missing>")).toEqual([]);
+    expect(ids.at(-1)).toBe(berth(root, ["images", "-q", "busybox"]).stdout.trim());
     const doc = JSON.parse(berth(root, ["image", "inspect", "hist"]).stdout)[0];
     expect(doc.Config.User).toBe("www");
     expect(doc.Config.Labels).toEqual({ a: "b", "built.by": "test" });
