@@ -236,6 +236,10 @@ CMD cat /greeting
     const b = berth(root, ["build", "-t", "stdin", "-"], { stdin: "FROM busybox\nCMD [\"echo\", \"from stdin\"]\n" });
     expect(b.code).toBe(0);
     expect(berth(root, ["run", "--rm", "--network", "none", "stdin"]).stdout).toBe("from stdin\n");
+    // no Dockerfile: a Containerfile is used
+    const cf = context("containerfile", { Containerfile: "FROM busybox\nCMD [\"echo\", \"from a Containerfile\"]\n" });
+    expect(berth(root, ["build", "-t", "cf", cf]).code).toBe(0);
+    expect(berth(root, ["run", "--rm", "--network", "none", "cf"]).stdout).toBe("from a Containerfile\n");
     const ctx = context("tarctx", { Dockerfile: "FROM busybox\nCOPY f /f\nCMD [\"cat\", \"/f\"]\n", f: "in a tar\n" });
     const tar = Bun.spawnSync(["tar", "-c", "-C", ctx, "."]).stdout;
     const r = Bun.spawnSync([join(import.meta.dir, "../../bin/berth"), "--root", root, "build", "-t", "tarctx", "-"], { stdin: tar });
