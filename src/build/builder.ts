@@ -10,7 +10,7 @@ import type { ImageRecord } from "../image/store.ts";
 import type { ImageConfig } from "../image/oci.ts";
 import { familiarName, normalizeTaggedName } from "../image/reference.ts";
 import { packDirectory } from "../storage/pack.ts";
-import { ContextError, extractTar, hashSources, openContext, resolveSources, type BuildContext, type Source, walkSource } from "./context.ts";
+import { ContextError, extractTar, hashSources, type Ignored, openContext, resolveSources, type BuildContext, type Source, walkSource } from "./context.ts";
 import { type Dockerfile, DockerfileError, expandWord, expandWords, type Instruction, keyValues, parseDockerfile } from "./dockerfile.ts";
 import { BuildCache, commitStep, type HistoryEntry, matchParents, tempDir, withImageView } from "./images.ts";
 import { runStep } from "./run.ts";
@@ -482,7 +482,7 @@ class Builder {
     const heredocs = new Map(ins.heredocs.map((h) => [h.name, h]));
     const heredocOf = (s: string) => { const m = /^<<-?["']?(\w+)["']?$/.exec(s); return m ? heredocs.get(m[1]!) ?? null : null; };
 
-    const run = async (sourceRoot: string, mode: "refuse" | "scope", ignored: (rel: string) => boolean) => {
+    const run = async (sourceRoot: string, mode: "refuse" | "scope", ignored: Ignored) => {
       const resolved: Array<{ src: string; list: Source[] } | { src: string; heredoc: string; name: string }> = [];
       for (const s of srcs) {
         const h = instr === "COPY" || instr === "ADD" ? heredocOf(s) : null;
@@ -511,7 +511,7 @@ class Builder {
           const destExistsDir = (() => { try { return fs.statSync(path.join(view, dest)).isDirectory(); } catch { return false; } })();
           const intoDir = destIsDirSyntax || destExistsDir || count > 1;
           const put = (from: string, to: string, relInSource: string | null, baseSource: Source | null) => copyTree(from, path.join(staging, to), owner, chmod,
-            baseSource && relInSource !== null ? (r) => mode === "refuse" && ignored(baseSource.rel === "." ? r : `${baseSource.rel}/${r}`) : () => false,
+            baseSource && relInSource !== null ? (r, dir) => mode === "refuse" && ignored(baseSource.rel === "." ? r : `${baseSource.rel}/${r}`, dir) : () => false,
             mode === "refuse" ? (baseSource?.rel ?? ".") : "");
           for (const r of resolved) {
             if ("heredoc" in r) {
@@ -607,7 +607,7 @@ function linkEscapes(rel: string, target: string, depth: number): boolean {
 }
 
 /** Copies a file, link or directory tree into the staging area: owner set, mode kept (or --chmod), times kept. */
-function copyTree(from: string, to: string, owner: { uid: number; gid: number }, chmod: number | null, skip: (rel: string) => boolean, contextRel: string): void {
+function copyTree(from: string, to: string, owner: { uid: number; gid: number }, chmod: number | null, skip: Ignored, contextRel: string): void {
   // how deep the source lies in the context ("" for a stage's files: links there are the image's own)
   const contextDepth = contextRel === "" ? -1 : contextRel.split("/").filter((p) => p && p !== ".").length;
   const one = (src: string, dst: string, rel: string) => {
@@ -626,8 +626,9 @@ function copyTree(from: string, to: string, owner: { uid: number; gid: number },
       if (!fs.existsSync(dst)) fs.mkdirSync(dst);
       for (const n of fs.readdirSync(src).sort()) {
         const r = rel ? `${rel}/${n}` : n;
-        if (skip(r)) continue;
-        one(path.join(src, n), path.join(dst, n), r);
+        const child = path.join(src, n);
+        if (skip(r, fs.lstatSync(child).isDirectory())) continue;
+        one(child, path.join(dst, n), r);
       }
     } else if (st.isFile()) {
       fs.copyFileSync(src, dst);

@@ -8,12 +8,15 @@ import { tempPath } from "../storage/fsutil.ts";
 
 export class ContextError extends Error {}
 
+export type Ignored = (rel: string, isDir?: boolean) => boolean;
+
 export interface BuildContext {
   /** The context's root directory (a temporary one for a tar or a Dockerfile on stdin). */
   dir: string;
   dockerfile: string;
-  /** Paths (relative, "/"-separated) the .dockerignore excludes. */
-  ignored: (rel: string) => boolean;
+  /** Paths (relative, "/"-separated) the .dockerignore excludes; a directory (isDir) is not
+   *  excluded while an exception (`!pattern`) may match something below it. */
+  ignored: Ignored;
   cleanup(): void;
 }
 
@@ -100,11 +103,19 @@ export async function openContext(spec: ContextSpec): Promise<BuildContext> {
 }
 
 /** docker's .dockerignore rules, through @balena/dockerignore (loaded only by a build). */
-async function ignoreFilter(text: string): Promise<(rel: string) => boolean> {
+async function ignoreFilter(text: string): Promise<Ignored> {
   const mod = (await import("@balena/dockerignore")) as unknown as { default?: IgnoreFactory } & IgnoreFactory;
   const factory: IgnoreFactory = typeof mod.default === "function" ? mod.default : mod;
-  const ig = factory().add(text.split(/\r?\n/));
-  return (rel: string) => rel !== "" && rel !== "." && ig.ignores(rel);
+  const lines = text.split(/\r?\n/);
+  const ig = factory().add(lines);
+  // Exceptions (`!docs/keep.md`): an excluded directory is still entered when one may match below it.
+  const exceptions = lines.map((l) => l.trim()).filter((l) => l.startsWith("!")).map((l) => l.slice(1).replace(/^\/+/, "").split("/").filter((x) => x && x !== "."));
+  const exceptionBelow = (dir: string) => {
+    const d = dir.split("/");
+    return exceptions.some((segs) => segs.length > d.length && d.every((name, i) => segs[i] === "**" || new Bun.Glob(segs[i]!).match(name)))
+      || exceptions.some((segs) => segs.includes("**"));
+  };
+  return (rel: string, isDir = false) => rel !== "" && rel !== "." && ig.ignores(rel) && !(isDir && exceptionBelow(rel));
 }
 type IgnoreFactory = () => { add(p: string[]): { ignores(p: string): boolean } };
 
@@ -166,7 +177,7 @@ export function resolveIn(root: string, rel: string, src: string, instr: string,
 }
 
 /** Matches the context's entries against src (globs as filepath.Match: * and ? stay within a path element). */
-export function resolveSources(ctx: { dir: string; ignored: (rel: string) => boolean }, src: string, instr: string, mode: "refuse" | "scope" = "refuse"): Source[] {
+export function resolveSources(ctx: { dir: string; ignored: Ignored }, src: string, instr: string, mode: "refuse" | "scope" = "refuse"): Source[] {
   const rel = cleanSource(src, instr);
   const names: string[] = [];
   if (GLOB.test(rel)) {
@@ -176,14 +187,22 @@ export function resolveSources(ctx: { dir: string; ignored: (rel: string) => boo
   } else names.push(rel);
   const out: Source[] = [];
   for (const n of names) {
-    if (n !== "." && ctx.ignored(n)) continue;
     const abs = path.join(ctx.dir, n);
     if (!fs.existsSync(abs) && !isLink(abs)) continue;
+    if (n !== "." && ctx.ignored(n, isDir(abs))) continue;
     const real = resolveIn(ctx.dir, n, src, instr, mode);
     out.push({ abs: real, rel: n, isDir: fs.statSync(real).isDirectory() });
   }
   if (!out.length) throw new ContextError(`${instr} failed: file not found in build context or excluded by .dockerignore: stat ${src}: file does not exist`);
   return out;
+}
+
+function isDir(p: string): boolean {
+  try {
+    return fs.lstatSync(p).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 function isLink(p: string): boolean {
@@ -195,16 +214,17 @@ function isLink(p: string): boolean {
 }
 
 /** Every entry under a source directory that the .dockerignore keeps, relative to the source, sorted. */
-export function walkSource(s: Source, ignored: (rel: string) => boolean): string[] {
+export function walkSource(s: Source, ignored: Ignored): string[] {
   const out: string[] = [];
   const walk = (relIn: string) => {
     const abs = relIn ? path.join(s.abs, relIn) : s.abs;
     for (const name of fs.readdirSync(abs).sort()) {
       const r = relIn ? `${relIn}/${name}` : name;
       const ctxRel = s.rel === "." ? r : `${s.rel}/${r}`;
-      if (ignored(ctxRel)) continue;
+      const dir = fs.lstatSync(path.join(s.abs, r)).isDirectory();
+      if (ignored(ctxRel, dir)) continue;
       out.push(r);
-      if (fs.lstatSync(path.join(s.abs, r)).isDirectory()) walk(r);
+      if (dir) walk(r);
     }
   };
   walk("");
@@ -212,7 +232,7 @@ export function walkSource(s: Source, ignored: (rel: string) => boolean): string
 }
 
 /** The content hash of sources as a COPY sees them: names, types, modes, link targets, bytes — no times. */
-export function hashSources(sources: Source[], ignored: (rel: string) => boolean): string {
+export function hashSources(sources: Source[], ignored: Ignored): string {
   const h = createHash("sha256");
   const entry = (abs: string, name: string) => {
     const st = fs.lstatSync(abs);

@@ -110,14 +110,16 @@ describe("berth build", () => {
   test(".dockerignore keeps files out of COPY", () => {
     const ctx = context("ignore", {
       Dockerfile: "FROM busybox\nCOPY . /ctx/\nCMD [\"ls\", \"-a\", \"/ctx\"]\n",
-      ".dockerignore": "secret*\n*.log\n!keep.log\n",
-      "secret.txt": "s", "app.txt": "a", "debug.log": "d", "keep.log": "k",
+      ".dockerignore": "secret*\n*.log\n!keep.log\n.git\ndocs\n!docs/keep.md\n",
+      "secret.txt": "s", "app.txt": "a", "debug.log": "d", "keep.log": "k", ".git/HEAD": "h", "docs/keep.md": "k", "docs/other.md": "o",
     });
     const b = berth(root, ["build", "-q", "-t", "ign", ctx]);
     expect(b.code).toBe(0);
     expect(b.stdout).toMatch(/^sha256:[0-9a-f]{64}\n$/);
     const names = berth(root, ["run", "--rm", "--network", "none", "ign"]).stdout.split("\n").filter((n) => n && n !== "." && n !== "..");
-    expect(names.sort()).toEqual([".dockerignore", "Dockerfile", "app.txt", "keep.log"]);
+    expect(names.sort()).toEqual([".dockerignore", "Dockerfile", "app.txt", "docs", "keep.log"]);
+    // an exception inside an excluded directory brings that file back, and only it
+    expect(berth(root, ["run", "--rm", "--network", "none", "ign", "ls", "/ctx/docs"]).stdout).toBe("keep.md\n");
     // an ignored file named directly is not found
     writeFileSync(join(ctx, "Dockerfile"), "FROM busybox\nCOPY secret.txt /\n");
     const direct = berth(root, ["build", ctx]);
