@@ -10,7 +10,7 @@ import type { ImageRecord } from "../image/store.ts";
 import type { ImageConfig } from "../image/oci.ts";
 import { familiarName, normalizeTaggedName } from "../image/reference.ts";
 import { packDirectory } from "../storage/pack.ts";
-import { ContextError, extractTar, hashSources, type Ignored, openContext, resolveSources, type BuildContext, type Source, walkSource } from "./context.ts";
+import { ContextError, extractTar, hashSources, type Ignored, openContext, resolveSources, type BuildContext, type Source } from "./context.ts";
 import { type Dockerfile, DockerfileError, expandWord, expandWords, type Instruction, keyValues, parseDockerfile } from "./dockerfile.ts";
 import { BuildCache, commitStep, type HistoryEntry, matchParents, tempDir, withImageView } from "./images.ts";
 import { runStep } from "./run.ts";
@@ -247,12 +247,12 @@ class Builder {
       state.config.OnBuild = null;
       for (const t of triggers) {
         const ins = parseDockerfile(t).instructions[0];
-        if (ins) await this.execute(stages, stage, state, ins, metaArgs, true);
+        if (ins) await this.execute(stages, stage, state, ins, metaArgs);
       }
     }
     for (const ins of stage.steps) {
       this.announce(ins);
-      await this.execute(stages, stage, state, ins, metaArgs, false);
+      await this.execute(stages, stage, state, ins, metaArgs);
     }
     return state.image;
   }
@@ -267,7 +267,7 @@ class Builder {
     return v;
   }
 
-  private async execute(stages: Stage[], stage: Stage, state: StageState, ins: Instruction, metaArgs: Map<string, string>, trigger: boolean): Promise<void> {
+  private async execute(stages: Stage[], stage: Stage, state: StageState, ins: Instruction, metaArgs: Map<string, string>): Promise<void> {
     const esc = this.df.escape;
     const vars = this.vars(state);
     const config = structuredClone(state.config);
@@ -351,7 +351,7 @@ class Builder {
         return meta(`ONBUILD ${ins.args.trim()}`);
       }
       case "HEALTHCHECK":
-        config.Healthcheck = healthcheck(ins, state.shell);
+        config.Healthcheck = healthcheck(ins);
         return meta(`HEALTHCHECK ${ins.args}`);
       case "WORKDIR": {
         const dir = expandWord(ins.args.trim(), vars, esc);
@@ -359,7 +359,7 @@ class Builder {
         return this.workdir(state, config, ins, argsText);
       }
       case "RUN":
-        return this.runInstruction(state, ins, argsText, trigger);
+        return this.runInstruction(state, ins, argsText);
       case "COPY":
       case "ADD":
         return this.copy(stages, stage, state, ins, vars);
@@ -418,7 +418,7 @@ class Builder {
     }
   }
 
-  private async runInstruction(state: StageState, ins: Instruction, argsText: string[], _trigger: boolean): Promise<void> {
+  private async runInstruction(state: StageState, ins: Instruction, argsText: string[]): Promise<void> {
     for (const [f, v] of Object.entries(ins.flags)) {
       if (f === "network" && ["none", "host", "default"].includes(v)) continue;
       if (f === "mount") throw new BuildError(`Step ${this.step}/${this.total} : ${ins.text}\nRUN --mount is not supported by berth build yet; COPY what the step needs, or RUN without it`);
@@ -640,14 +640,13 @@ function copyTree(from: string, to: string, owner: { uid: number; gid: number },
   one(from, to, "");
 }
 
-function healthcheck(ins: Instruction, shell: string[]): ImageConfig["Healthcheck"] {
+function healthcheck(ins: Instruction): ImageConfig["Healthcheck"] {
   const rest = ins.args.trim();
   if (/^NONE$/i.test(rest)) return { Test: ["NONE"] };
   const m = /^CMD\s+([\s\S]+)$/i.exec(rest);
   if (!m) throw new BuildError(`HEALTHCHECK: expected NONE or [OPTIONS] CMD command (line ${ins.line})`);
   const json = (() => { try { const v = JSON.parse(m[1]!) as unknown; return Array.isArray(v) ? v as string[] : null; } catch { return null; } })();
   const hc: NonNullable<ImageConfig["Healthcheck"]> = { Test: json ? ["CMD", ...json] : ["CMD-SHELL", m[1]!] };
-  void shell;
   const dur = (v: string) => {
     const d = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(v);
     if (!d) throw new BuildError(`HEALTHCHECK: bad duration ${v} (e.g. 30s, 1m)`);
@@ -662,5 +661,3 @@ function healthcheck(ins: Instruction, shell: string[]): ImageConfig["Healthchec
   }
   return hc;
 }
-
-export { walkSource };
