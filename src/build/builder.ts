@@ -272,8 +272,8 @@ class Builder {
     const vars = this.vars(state);
     const config = structuredClone(state.config);
     const argsText = [...state.args].filter(([k]) => !(config.Env ?? []).some((e) => e.startsWith(k + "="))).map(([k, v]) => `${k}=${v}`).sort();
-    const meta = async (createdBy: string) => {
-      state.image = await this.cachedCommit(state.image, config, { created_by: createdBy }, key(ins.keyword, ins.text, ...argsText), null);
+    const meta = async (createdBy: string, author?: string) => {
+      state.image = await this.cachedCommit(state.image, config, { created_by: createdBy, ...(author ? { author } : {}) }, key(ins.keyword, ins.text, ...argsText), null);
       state.config = state.image.config;
     };
     switch (ins.keyword) {
@@ -303,7 +303,7 @@ class Builder {
         config.Labels = { ...(config.Labels ?? {}), ...Object.fromEntries(keyValues("LABEL", ins.args, vars, esc)) };
         return meta(`LABEL ${ins.args}`);
       case "MAINTAINER":
-        return meta(`MAINTAINER ${ins.args}`);
+        return meta(`MAINTAINER ${ins.args}`, ins.args.trim());
       case "CMD":
       case "ENTRYPOINT": {
         const v = ins.json ?? [...state.shell, ins.args];
@@ -441,8 +441,10 @@ class Builder {
       return;
     }
     if (!state.image) throw new BuildError(`Step ${this.step}/${this.total} : ${ins.text}\nRUN needs an image with a shell: this stage is FROM scratch with no files`);
+    // docker's predefined args (proxies) reach RUN without an ARG, and stay out of history and the cache key
+    const proxies = Object.entries(this.req.buildArgs ?? {}).filter(([k]) => PREDEFINED_ARGS.has(k) && !state.args.has(k)).map(([k, v]) => `${k}=${v}`);
     const image = await runStep(this.engine, {
-      image: state.image, config: state.config, cmd, buildArgs: argsText, network, createdBy, output: this.output,
+      image: state.image, config: state.config, cmd, buildArgs: [...argsText, ...proxies], network, createdBy, output: this.output,
       failure: (code) => new BuildError(`Step ${this.step}/${this.total} : ${ins.text}\nThe command '${ins.json ? JSON.stringify(cmd) : cmd.join(" ")}' returned a non-zero code: ${code}`, code),
     });
     this.cache.put(k, image);

@@ -14,6 +14,8 @@ const MS_RDONLY = 1;
 
 export interface HistoryEntry {
   created_by: string;
+  /** MAINTAINER: the image's author from this step on. */
+  author?: string;
   empty_layer?: boolean;
   comment?: string;
 }
@@ -31,9 +33,10 @@ export async function commitStep(store: ImageStore, parent: ImageRecord | null, 
     const document: ImageDocument = {
       ...prev,
       created: now,
+      ...(entry.author ? { author: entry.author } : {}),
       config,
       rootfs: { type: "layers", diff_ids: [...prev.rootfs.diff_ids, ...fresh.map((l) => l.diffId)] },
-      history: [...(prev.history ?? []), { created: now, created_by: entry.created_by, ...(fresh.length ? {} : { empty_layer: true }), ...(entry.comment ? { comment: entry.comment } : {}) }],
+      history: [...(prev.history ?? []), { created: now, created_by: entry.created_by, ...(entry.author ? { author: entry.author } : {}), ...(fresh.length ? {} : { empty_layer: true }), ...(entry.comment ? { comment: entry.comment } : {}) }],
     };
     return commitSingleLayerImage(store, document, fresh, [], parent);
   });

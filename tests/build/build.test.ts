@@ -266,6 +266,7 @@ CMD cat /greeting
   test("COPY from a heredoc, SHELL, ENTRYPOINT, HEALTHCHECK, STOPSIGNAL, VOLUME, ONBUILD triggers in the next build", () => {
     const base = context("onbuild-base", {
       Dockerfile: `FROM busybox
+MAINTAINER Berth Tests <tests@example.org>
 WORKDIR app
 COPY <<EOF greeting.txt
 hello from a heredoc
@@ -281,7 +282,9 @@ CMD ["/app/greeting.txt"]
     });
     expect(berth(root, ["build", "-t", "obbase", base]).code).toBe(0);
     expect(berth(root, ["run", "--rm", "--network", "none", "obbase"]).stdout).toBe("hello from a heredoc\n");
-    const cfg = JSON.parse(berth(root, ["image", "inspect", "obbase"]).stdout)[0].Config;
+    const inspected = JSON.parse(berth(root, ["image", "inspect", "obbase"]).stdout)[0];
+    expect(inspected.Author).toBe("Berth Tests <tests@example.org>");
+    const cfg = inspected.Config;
     expect(cfg.WorkingDir).toBe("/app");
     expect(cfg.Shell).toEqual(["/bin/sh", "-ec"]);
     expect(cfg.Healthcheck).toEqual({ Test: ["CMD-SHELL", "test -f /app/greeting.txt"], Interval: 5e9, Retries: 2 });
