@@ -25,10 +25,28 @@ export interface RunStepRequest {
 }
 
 export async function runStep(engine: Engine, req: RunStepRequest): Promise<ImageRecord> {
-  const row = await engine.create({
-    image: req.image.id, args: req.cmd, entrypoint: "", env: req.buildArgs, workdir: req.config.WorkingDir || undefined,
-    user: req.config.User || undefined, network: req.network, labels: ["berth.build.step=1"],
-  }, { forRun: true });
+  // Interrupted (ctrl-c, a TERM): the step's container is killed (at once if it runs, else as soon
+  // as it starts), so the build fails as a failed RUN does and the container is removed below,
+  // instead of running on without its build.
+  let interrupted = false;
+  let id: string | null = null;
+  const stop = () => {
+    if (!id) return;
+    try { engine.kill(id, 9); } catch { /* not running yet, or gone */ }
+  };
+  const handlers = (["SIGINT", "SIGTERM", "SIGHUP"] as const).map((sig) => [sig, () => { interrupted = true; stop(); }] as const);
+  for (const [sig, h] of handlers) process.on(sig, h);
+  let row;
+  try {
+    row = await engine.create({
+      image: req.image.id, args: req.cmd, entrypoint: "", env: req.buildArgs, workdir: req.config.WorkingDir || undefined,
+      user: req.config.User || undefined, network: req.network, labels: ["berth.build.step=1"],
+    }, { forRun: true });
+  } catch (e) {
+    for (const [sig, h] of handlers) process.off(sig, h);
+    throw e;
+  }
+  id = row.id;
   try {
     req.output.out(` ---> Running in ${row.id.slice(0, 12)}\n`);
     let received = 0;
@@ -43,6 +61,7 @@ export async function runStep(engine: Engine, req: RunStepRequest): Promise<Imag
         });
       },
       untilExit: async () => {
+        if (interrupted) stop();
         await session?.closed;
         // The monitor may accept us only after the first output went by: the log has it all.
         if (received === 0) {
@@ -59,6 +78,7 @@ export async function runStep(engine: Engine, req: RunStepRequest): Promise<Imag
     const changed = fs.readdirSync(upper).some((n) => !stubs.has(n));
     return await commitStep(engine.images, req.image, req.config, { created_by: req.createdBy }, changed ? packUpperLayer(upper, stubs) : null);
   } finally {
+    for (const [sig, h] of handlers) process.off(sig, h);
     await engine.remove(row.id, { force: true, volumes: true }).catch(() => {});
   }
 }

@@ -364,6 +364,18 @@ ENTRYPOINT ["/bin/busybox"]
     expect(berth(root, ["run", "--rm", "--network", "none", "during"]).stdout).toBe("still here\n");
   });
 
+  test("an interrupted build kills its RUN step's container and leaves none", async () => {
+    const ctx = context("interrupt", { Dockerfile: "FROM busybox\nRUN echo started; sleep 60\n" });
+    const out = join(work, "interrupt.out");
+    const proc = Bun.spawn([join(import.meta.dir, "../../bin/berth"), "--root", root, "build", "-t", "interrupted", ctx], { stdout: Bun.file(out), stderr: "pipe" });
+    for (let i = 0; i < 300 && !(existsSync(out) && readFileSync(out, "utf8").includes("\nstarted\n")); i++) await Bun.sleep(50);
+    proc.kill("SIGINT");
+    expect(await proc.exited).toBe(1);
+    expect(await new Response(proc.stderr).text()).toContain("returned a non-zero code: 137");
+    expect(berth(root, ["ps", "-aq"]).stdout).toBe("");
+    expect(berth(root, ["image", "inspect", "interrupted"]).code).not.toBe(0);
+  });
+
   test("nothing is left mounted or in tmp/", () => {
     expect(mountsUnder(root)).toEqual([]);
     const tmp = join(root, "tmp");
