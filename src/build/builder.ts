@@ -226,6 +226,7 @@ class Builder {
   private async buildStage(stages: Stage[], stage: Stage, metaArgs: Map<string, string>): Promise<ImageRecord | null> {
     this.announce(stage.from);
     const baseRef = expandWord(stage.from.args.split(/\s+/)[0]!, metaArgs, this.df.escape);
+    if (!baseRef) throw new BuildError(`Step ${this.step}/${this.total} : ${stage.from.text}\nbase name (${stage.from.args.split(/\s+/)[0]}) should not be blank: give the ARG a value (--build-arg) or a default`);
     if (stage.from.flags.platform) {
       const p = expandWord(stage.from.flags.platform, metaArgs);
       if (!/^linux\/(amd64|x86_64)$/.test(p) && process.arch === "x64") throw new BuildError(`FROM --platform=${p}: berth builds for linux/amd64 only (this host's platform)`);
@@ -368,6 +369,16 @@ class Builder {
     }
   }
 
+  /** Runs a step's work; an engine error (a container that cannot start, …) is reported with the step. */
+  private async stepError<T>(ins: Instruction, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (e) {
+      if (e instanceof BuildError || e instanceof ContextError || e instanceof DockerfileError) throw e;
+      throw new BuildError(`Step ${this.step}/${this.total} : ${ins.text}\n${(e as Error).message}`);
+    }
+  }
+
   /** A step's image from the cache, or made by `make` and recorded there. */
   private async cachedCommit(parent: ImageRecord | null, config: ImageConfig, entry: HistoryEntry, stepKey: string, chunks: (() => Promise<AsyncIterable<Uint8Array> | null>) | null): Promise<ImageRecord> {
     const k = key(parent?.id ?? "scratch", stepKey);
@@ -440,13 +451,14 @@ class Builder {
       state.config = hit.config;
       return;
     }
-    if (!state.image) throw new BuildError(`Step ${this.step}/${this.total} : ${ins.text}\nRUN needs an image with a shell: this stage is FROM scratch with no files`);
+    const parent = state.image;
+    if (!parent) throw new BuildError(`Step ${this.step}/${this.total} : ${ins.text}\nRUN needs an image with a shell: this stage is FROM scratch with no files`);
     // docker's predefined args (proxies) reach RUN without an ARG, and stay out of history and the cache key
     const proxies = Object.entries(this.req.buildArgs ?? {}).filter(([k]) => PREDEFINED_ARGS.has(k) && !state.args.has(k)).map(([k, v]) => `${k}=${v}`);
-    const image = await runStep(this.engine, {
-      image: state.image, config: state.config, cmd, buildArgs: [...argsText, ...proxies], network, createdBy, output: this.output,
+    const image = await this.stepError(ins, () => runStep(this.engine, {
+      image: parent, config: state.config, cmd, buildArgs: [...argsText, ...proxies], network, createdBy, output: this.output,
       failure: (code) => new BuildError(`Step ${this.step}/${this.total} : ${ins.text}\nThe command '${ins.json ? JSON.stringify(cmd) : cmd.join(" ")}' returned a non-zero code: ${code}`, code),
-    });
+    }));
     this.cache.put(k, image);
     this.output.out(` ---> ${short(image.id)}\n`);
     this.cachedSteps.push(false);

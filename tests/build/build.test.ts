@@ -178,6 +178,12 @@ describe("berth build", () => {
     expect(berth(root, ["image", "inspect", "failed:1"]).code).not.toBe(0);
     // no build container is left behind
     expect(berth(root, ["ps", "-aq"]).stdout).toBe("");
+    // a RUN whose container cannot start (an unknown USER) is reported with its step
+    const user = context("bad-user", { Dockerfile: "FROM busybox\nUSER nosuchuser\nRUN true\n" });
+    const u = berth(root, ["build", user]);
+    expect(u.code).toBe(1);
+    expect(u.stderr).toContain("Step 3/3 : RUN true\nunable to find user nosuchuser");
+    expect(berth(root, ["ps", "-aq"]).stdout).toBe("");
     // a bad name is refused before any step runs
     const bad = berth(root, ["build", "-t", "Bad:Name", ctx]);
     expect(bad.code).toBe(125);
