@@ -363,7 +363,7 @@ class Builder {
         return this.runInstruction(state, ins, argsText);
       case "COPY":
       case "ADD":
-        return this.copy(stages, stage, state, ins, vars);
+        return this.stepError(ins, () => this.copy(stages, stage, state, ins, vars));
       default:
         throw new BuildError(`${ins.keyword} is not supported`);
     }
@@ -374,8 +374,8 @@ class Builder {
     try {
       return await fn();
     } catch (e) {
-      if (e instanceof BuildError || e instanceof ContextError || e instanceof DockerfileError) throw e;
-      throw new BuildError(`Step ${this.step}/${this.total} : ${ins.text}\n${(e as Error).message}`);
+      if (e instanceof BuildError && e.message.startsWith("Step ")) throw e;
+      throw new BuildError(`Step ${this.step}/${this.total} : ${ins.text}\n${(e as Error).message}`, e instanceof BuildError ? e.exitCode : 1);
     }
   }
 
