@@ -12,7 +12,7 @@ import { familiarName, normalizeTaggedName } from "../image/reference.ts";
 import { packDirectory } from "../storage/pack.ts";
 import { ContextError, extractTar, hashSources, type Ignored, openContext, resolveSources, type BuildContext, type Source } from "./context.ts";
 import { type Dockerfile, DockerfileError, expandWord, expandWords, type Instruction, keyValues, parseDockerfile } from "./dockerfile.ts";
-import { BuildCache, commitStep, type HistoryEntry, matchParents, tempDir, withImageView } from "./images.ts";
+import { BuildCache, commitStep, type HistoryEntry, isDirIn, matchParents, resolveInImage, tempDir, withImageView } from "./images.ts";
 import { runStep } from "./run.ts";
 import type { BuildOutput } from "./output.ts";
 
@@ -411,10 +411,11 @@ class Builder {
     const staging = tempDir(this.store, "build-workdir");
     try {
       const exists = await withImageView(this.store, state.image, (view) => {
-        const there = fs.existsSync(path.join(view, dir));
+        const real = resolveInImage(view, dir); // through the image's own symlinks (/var/run -> /run)
+        const there = isDirIn(view, real);
         if (!there) {
-          fs.mkdirSync(path.join(staging, dir), { recursive: true, mode: 0o755 });
-          matchParents(staging, view, path.posix.dirname(dir));
+          fs.mkdirSync(path.join(staging, real), { recursive: true, mode: 0o755 });
+          matchParents(staging, view, path.posix.dirname(real));
         }
         return there;
       });
@@ -522,14 +523,16 @@ class Builder {
       try {
         await withImageView(this.store, state.image, async (view) => {
           const owner = ins.flags.chown !== undefined ? resolveOwner(expandWord(ins.flags.chown, vars, esc), view) : { uid: 0, gid: 0 };
-          const destExistsDir = (() => { try { return fs.statSync(path.join(view, dest)).isDirectory(); } catch { return false; } })();
+          // The destination through the image's own symlinks (a usrmerge /lib -> usr/lib stays a link).
+          const real = resolveInImage(view, dest);
+          const destExistsDir = isDirIn(view, real);
           const intoDir = destIsDirSyntax || destExistsDir || count > 1;
           const put = (from: string, to: string, relInSource: string | null, baseSource: Source | null) => copyTree(from, path.join(staging, to), owner, chmod,
             baseSource && relInSource !== null ? (r, dir) => mode === "refuse" && ignored(baseSource.rel === "." ? r : `${baseSource.rel}/${r}`, dir) : () => false,
             mode === "refuse" ? (baseSource?.rel ?? ".") : "");
           for (const r of resolved) {
             if ("heredoc" in r) {
-              const target = intoDir ? path.posix.join(dest, r.name) : dest;
+              const target = intoDir ? path.posix.join(real, r.name) : real;
               fs.mkdirSync(path.join(staging, path.posix.dirname(target)), { recursive: true, mode: 0o755 });
               fs.writeFileSync(path.join(staging, target), r.heredoc, { mode: chmod ?? 0o644 });
               fs.chownSync(path.join(staging, target), owner.uid, owner.gid);
@@ -537,19 +540,19 @@ class Builder {
             }
             for (const s of r.list) {
               if (s.isDir) {
-                fs.mkdirSync(path.join(staging, dest), { recursive: true, mode: 0o755 });
-                put(s.abs, dest, "", s);
+                fs.mkdirSync(path.join(staging, real), { recursive: true, mode: 0o755 });
+                put(s.abs, real, "", s);
               } else if (instr === "ADD" && isArchive(s.abs)) {
-                fs.mkdirSync(path.join(staging, dest), { recursive: true, mode: 0o755 });
-                extractTar(s.abs, path.join(staging, dest), `ADD ${s.rel}`);
+                fs.mkdirSync(path.join(staging, real), { recursive: true, mode: 0o755 });
+                extractTar(s.abs, path.join(staging, real), `ADD ${s.rel}`);
               } else {
-                const target = intoDir ? path.posix.join(dest, path.posix.basename(s.rel)) : dest;
+                const target = intoDir ? path.posix.join(real, path.posix.basename(s.rel)) : real;
                 fs.mkdirSync(path.join(staging, path.posix.dirname(target)), { recursive: true, mode: 0o755 });
                 put(s.abs, target, null, null);
               }
             }
           }
-          matchParents(staging, view, intoDir ? dest : path.posix.dirname(dest));
+          matchParents(staging, view, intoDir ? real : path.posix.dirname(real));
         });
         const created = `${instr} ${Object.entries(ins.flags).map(([f, v]) => `--${f}=${v} `).join("")}${srcs.join(" ")} ${dest}`;
         const image = await commitStep(this.store, state.image, state.config, { created_by: created }, packDirectory(staging));
@@ -596,7 +599,7 @@ function resolveOwner(spec: string, view: string): { uid: number; gid: number } 
   const lookup = (file: string, name: string, what: string): { id: number; gid?: number } => {
     if (/^\d+$/.test(name)) return { id: Number(name) };
     let text = "";
-    try { text = fs.readFileSync(path.join(view, "etc", file), "utf8"); } catch { /* none */ }
+    try { text = fs.readFileSync(path.join(view, resolveInImage(view, `/etc/${file}`)), "utf8"); } catch { /* none */ }
     for (const line of text.split("\n")) {
       const f = line.split(":");
       if (f[0] === name) return { id: Number(f[2]), gid: Number(f[3]) };

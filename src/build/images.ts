@@ -111,3 +111,40 @@ export function matchParents(staging: string, view: string, rel: string): void {
     fs.utimesSync(target, st.atime, st.mtime);
   }
 }
+
+/**
+ * An absolute path inside an image, its symlinks followed as the container would (an absolute
+ * target is taken from the image's root, `..` stops at it); components that do not exist are
+ * kept as they are. Never leaves the image's files for the host's.
+ */
+export function resolveInImage(view: string, p: string): string {
+  const parts = p.split("/").filter((x) => x && x !== ".");
+  const done: string[] = [];
+  let hops = 0;
+  while (parts.length) {
+    const name = parts.shift()!;
+    if (name === "..") { done.pop(); continue; }
+    let st: fs.Stats;
+    try {
+      st = fs.lstatSync(path.join(view, ...done, name));
+    } catch {
+      done.push(name);
+      continue;
+    }
+    if (!st.isSymbolicLink()) { done.push(name); continue; }
+    if (++hops > 40) throw new Error(`too many levels of symbolic links in the image at ${p}`);
+    const target = fs.readlinkSync(path.join(view, ...done, name));
+    if (target.startsWith("/")) done.length = 0;
+    parts.unshift(...target.split("/").filter((x) => x && x !== "."));
+  }
+  return "/" + done.join("/");
+}
+
+/** Whether an image path (resolved by resolveInImage) is a directory there. */
+export function isDirIn(view: string, real: string): boolean {
+  try {
+    return fs.lstatSync(path.join(view, real)).isDirectory();
+  } catch {
+    return false;
+  }
+}

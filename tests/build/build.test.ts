@@ -342,6 +342,23 @@ ENTRYPOINT ["/bin/busybox"]
     expect(berth(root, ["run", "--rm", "--network", "none", "scratchy", "cat", "/version"]).stdout).toBe("v2\n");
   });
 
+  test("COPY and WORKDIR go through the image's own symlinks (usrmerge /lib, /var/run -> /run) and keep them links", () => {
+    const ctx = context("links", {
+      Dockerfile: `FROM busybox
+RUN mkdir -p /usr/lib /run /var && ln -s usr/lib /lib && ln -s /run /var/run
+COPY f /lib/f
+WORKDIR /var/run/app
+COPY g ./
+CMD ["sh", "-c", "readlink /lib; readlink /var/run; cat /usr/lib/f /run/app/g; pwd"]
+`,
+      f: "in usr/lib\n", g: "in /run/app\n",
+    });
+    const b = berth(root, ["build", "-t", "links", ctx]);
+    expect(b.stderr).toBe("");
+    expect(b.code).toBe(0);
+    expect(berth(root, ["run", "--rm", "--network", "none", "links"]).stdout).toBe("usr/lib\n/run\nin usr/lib\nin /run/app\n/run/app\n");
+  });
+
   test("images hides a build's intermediate images unless -a; image prune drops them and the cache with them", () => {
     const ctx = context("prune", { Dockerfile: "FROM busybox\nRUN echo p > /p\nENV X=1\nCMD [\"cat\", \"/p\"]\n" });
     expect(berth(root, ["build", "-t", "pruned", ctx]).code).toBe(0);
