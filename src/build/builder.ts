@@ -236,7 +236,7 @@ class Builder {
     if (dep) image = this.stageImages.get(dep.index) ?? null;
     else if (baseRef.toLowerCase() === "scratch") image = null;
     else {
-      image = this.store.resolve(baseRef);
+      image = await this.stepError(stage.from, async () => this.store.resolve(baseRef));
       if (!image) throw new BuildError(`Step ${this.step}/${this.total} : ${stage.from.text}\nimage ${baseRef} is not in the store: pull it first (berth pull ${baseRef}) or load it (berth load)`);
     }
     this.output.out(` ---> ${image ? short(image.id) : "scratch"}\n`);

@@ -184,6 +184,10 @@ describe("berth build", () => {
     expect(u.code).toBe(1);
     expect(u.stderr).toContain("Step 3/3 : RUN true\nunable to find user nosuchuser");
     expect(berth(root, ["ps", "-aq"]).stdout).toBe("");
+    // FROM an image not in the store
+    const missing = berth(root, ["build", context("missing", { Dockerfile: "FROM nosuch:1\n" })]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain("image nosuch:1 is not in the store: pull it first");
     // a bad name is refused before any step runs
     const bad = berth(root, ["build", "-t", "Bad:Name", ctx]);
     expect(bad.code).toBe(125);
