@@ -2,7 +2,7 @@
 import type { Digest } from "../storage/digest.ts";
 import { familiarName } from "./reference.ts";
 import type { ImageRecord, ImageStore } from "./store.ts";
-import { builtOn } from "./list.ts";
+import { builtOn } from "./lineage.ts";
 
 export interface HistoryRow {
   id: string;          // config digest for the top row, "<missing>" below (as docker shows for loaded images)
@@ -75,7 +75,7 @@ export function imageHistory(store: ImageStore, img: ImageRecord): HistoryRow[] 
   // Steps whose image is still here (a build's intermediate images) show its ID, as docker does.
   for (const other of store.list()) {
     const n = other.document.history?.length ?? 0;
-    if (other.id !== img.id && n > 0 && n < rows.length && builtOn(img, other)) rows[n - 1]!.id = other.id;
+    if (other.id !== img.id && n > 0 && n < rows.length && builtOn(img.document, other.document)) rows[n - 1]!.id = other.id;
   }
   rows.reverse();
   if (rows[0]) rows[0].id = img.id;

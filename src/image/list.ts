@@ -1,5 +1,6 @@
 // Which images a listing shows (`berth images`, and the API's image list): docker's dangling= and
 // reference= filters and the REPOSITORY[:TAG] argument, one entry per name an image has.
+import { builtOn } from "./lineage.ts";
 import { familiarName, splitTaggedName } from "./reference.ts";
 import type { ImageRecord, ImageStore } from "./store.ts";
 
@@ -37,20 +38,12 @@ function glob(pattern: string): RegExp {
   return new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, "[^/]*").replace(/\?/g, ".")}$`);
 }
 
-/** Whether child was built on parent: parent's layers and history are a strict prefix of child's. */
-export function builtOn(child: ImageRecord, parent: ImageRecord): boolean {
-  const ch = child.document.history ?? [], ph = parent.document.history ?? [];
-  const cd = child.document.rootfs.diff_ids, pd = parent.document.rootfs.diff_ids;
-  if (ch.length <= ph.length || cd.length < pd.length) return false;
-  return pd.every((d, i) => cd[i] === d) && ph.every((h, i) => ch[i]!.created === h.created && ch[i]!.created_by === h.created_by);
-}
-
 /** Untagged images other images were built on (docker hides them from `images` without -a). */
 function intermediates(images: ImageRecord[]): Set<string> {
   const out = new Set<string>();
   for (const i of images) {
-    if (i.names.length || !(i.document.history ?? []).length) continue;
-    if (images.some((j) => j.id !== i.id && builtOn(j, i))) out.add(i.id);
+    if (i.names.length) continue;
+    if (images.some((j) => j.id !== i.id && builtOn(j.document, i.document))) out.add(i.id);
   }
   return out;
 }

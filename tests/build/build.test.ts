@@ -403,6 +403,28 @@ CMD ["sh", "-c", "readlink /lib; readlink /var/run; cat /usr/lib/f /run/app/g; p
     expect(berth(root, ["image", "inspect", "interrupted"]).code).not.toBe(0);
   });
 
+  test("rmi of a built image removes the intermediate images only it needed, as docker does", () => {
+    const common = "FROM busybox\nRUN echo shared > /shared\n";
+    const a = context("rmi-a", { Dockerfile: `${common}RUN echo a > /a\nENV WHO=a\n` });
+    const b = context("rmi-b", { Dockerfile: `${common}RUN echo b > /b\n` });
+    expect(berth(root, ["build", "-t", "rmi-a", a]).code).toBe(0);
+    expect(berth(root, ["build", "-t", "rmi-b", b]).code).toBe(0);
+    const count = () => berth(root, ["images", "-aq"]).stdout.trim().split("\n").length;
+    const before = count();
+    const r = berth(root, ["rmi", "rmi-a"]);
+    expect(r.code).toBe(0);
+    // rmi-a (its ENV step) and its `echo a` step; the shared RUN step stays (rmi-b is built on it)
+    expect(r.stdout.split("\n").filter((l) => l.startsWith("Deleted: ")).length).toBe(2);
+    expect(count()).toBe(before - 2);
+    expect(berth(root, ["run", "--rm", "--network", "none", "rmi-b", "cat", "/shared", "/b"]).stdout).toBe("shared\nb\n");
+    // a rebuild of rmi-a reuses the shared step from the cache
+    const again = berth(root, ["build", "-t", "rmi-a", a]);
+    expect(steps(again.stdout).map((s) => s.includes(" ---> Using cache"))).toEqual([false, true, false, false]);
+    // busybox, a tagged base, is never removed with its children
+    expect(berth(root, ["rmi", "rmi-b"]).code).toBe(0);
+    expect(berth(root, ["image", "inspect", "busybox"]).code).toBe(0);
+  });
+
   test("nothing is left mounted or in tmp/", () => {
     expect(mountsUnder(root)).toEqual([]);
     const tmp = join(root, "tmp");
