@@ -425,6 +425,21 @@ CMD ["sh", "-c", "readlink /lib; readlink /var/run; cat /usr/lib/f /run/app/g; p
     expect(berth(root, ["image", "inspect", "busybox"]).code).toBe(0);
   });
 
+  test("a killed build's image view, still mounted in tmp/, is unmounted and removed by the next writer", () => {
+    // what a build killed during a COPY leaves: its read-only overlay view in a temp entry of a dead process (no pid is that high)
+    const entry = join(root, "tmp", "build-view-99999999.1-aaaaaaaaaaaa");
+    const lowA = join(work, "lowA"), lowB = join(work, "lowB");
+    for (const d of [entry, lowA, lowB]) mkdirSync(d, { recursive: true });
+    writeFileSync(join(lowA, "a"), "a");
+    expect(Bun.spawnSync(["mount", "-t", "overlay", "overlay", "-o", `ro,lowerdir=${lowA}:${lowB}`, entry]).exitCode).toBe(0);
+    const ctx = context("after-kill", { Dockerfile: "FROM busybox\nENV AFTER=kill\n" });
+    const b = berth(root, ["build", "-q", ctx]);
+    expect(b.stderr).toBe("");
+    expect(b.code).toBe(0);
+    expect(mountsUnder(root)).toEqual([]);
+    expect(existsSync(entry)).toBe(false);
+  });
+
   test("nothing is left mounted or in tmp/", () => {
     expect(mountsUnder(root)).toEqual([]);
     const tmp = join(root, "tmp");
