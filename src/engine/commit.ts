@@ -1,9 +1,10 @@
 // A container's filesystem as the engine hands it out: commit (its changes become an image),
 // export (its merged files as a tar) and diff (what it changed against its image). A stopped
 // container's overlay is mounted for the call and unmounted after; a running one's is used as is.
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { commitContainer, type ImageRecord } from "../image/index.ts";
-import { type Change, diffContainer, exportContainer, isMountPoint, mountContainerRootfs, unmountContainerRootfs } from "../storage/overlay.ts";
+import { type Change, diffContainer, exportContainer, isMountPoint, mountContainerRootfs, mountStubs, unmountContainerRootfs } from "../storage/overlay.ts";
 import { containerIdsOf } from "./userns.ts";
 import type { Engine } from "./engine.ts";
 import { EngineError } from "./errors.ts";
@@ -28,6 +29,17 @@ function imageOf(engine: Engine, row: ContainerRow): ImageRecord {
   return img;
 }
 
+/** The destinations of the container's mounts (its OCI config): where the runtime may have made
+ *  empty files and directories in the upper dir only to mount on, which are not its changes. */
+export function mountTargets(engine: Engine, row: ContainerRow): string[] {
+  try {
+    const spec = JSON.parse(readFileSync(join(engine.paths.bundle(row.id), "config.json"), "utf8")) as { mounts?: Array<{ destination?: unknown }> };
+    return (spec.mounts ?? []).flatMap((m) => (typeof m.destination === "string" ? [m.destination] : []));
+  } catch {
+    return [];
+  }
+}
+
 /** `docker commit`: the container's upper layer on top of its image, with its run config baked in. */
 export async function commitToImage(engine: Engine, req: CommitRequest): Promise<ImageRecord> {
   const row = engine.find(req.container);
@@ -39,8 +51,9 @@ export async function commitToImage(engine: Engine, req: CommitRequest): Promise
   if (pause) engine.pauseForCommit(row.id);
   try {
     const c = row.config;
+    const upper = join(engine.paths.container(row.id), "upper");
     return await commitContainer(engine.images, {
-      upper: join(engine.paths.container(row.id), "upper"), image: img, ref: req.repository, changes: req.changes,
+      upper, image: img, exclude: mountStubs(upper, engine.images.snapshotDirs(img), mountTargets(engine, row)), ref: req.repository, changes: req.changes,
       message: req.message, author: req.author, createdBy: `berth commit ${row.name}`,
       ...(c.userns ? { mapIds: containerIdsOf(c.userns) } : {}),
       config: {
@@ -54,6 +67,7 @@ export async function commitToImage(engine: Engine, req: CommitRequest): Promise
 }
 
 interface Mounted {
+  row: ContainerRow;
   rootfs: string;
   lowers: string[];
   upper: string;
@@ -68,7 +82,7 @@ function mountFiles(engine: Engine, ref: string): Mounted {
   const mounted = isMountPoint(join(dir, "rootfs"));
   if (!mounted) mountContainerRootfs(lowers, dir);
   return {
-    rootfs: join(dir, "rootfs"), lowers, upper: join(dir, "upper"),
+    row, rootfs: join(dir, "rootfs"), lowers, upper: join(dir, "upper"),
     // Unless the container started meanwhile: then the mount is its own.
     release: () => { if (!mounted && !engine.observe(engine.store.get(row.id) ?? row).running) unmountContainerRootfs(dir); },
   };
@@ -89,7 +103,7 @@ export async function* exportFiles(engine: Engine, ref: string): AsyncGenerator<
 export function containerChanges(engine: Engine, ref: string): Change[] {
   const m = mountFiles(engine, ref);
   try {
-    return diffContainer(m.upper, m.lowers);
+    return diffContainer(m.upper, m.lowers, mountStubs(m.upper, m.lowers, mountTargets(engine, m.row)));
   } finally {
     m.release();
   }

@@ -32,7 +32,7 @@ export {
 // logs: a container's log read back, -f until it exits.
 export { containerLogs, type LogsRequest } from "./container-logs.ts";
 // commit, export, diff: a container's changes as an image, its files as a tar, what it changed.
-export { commitToImage, containerChanges, exportFiles, type CommitRequest } from "./commit.ts";
+export { commitToImage, containerChanges, exportFiles, mountTargets, type CommitRequest } from "./commit.ts";
 // images: the image store with this engine's containers as the holders of images.
 export { openEngineImages } from "./images.ts";
 // inspect and ps: docker's JSON shapes of a container.

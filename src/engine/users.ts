@@ -76,6 +76,10 @@ export function resolveUser(rootfs: string, spec: string): ResolvedUser {
     uid = parseId(entry[2] ?? "", `/etc/passwd entry for ${name}`);
     gid = parseId(entry[3] ?? "", `/etc/passwd entry for ${name}`);
     home = entry[5] || "/";
+  } else if (spec === "") {
+    // No USER and no passwd entry for root (a FROM scratch image): docker runs as 0:0 without a lookup.
+    uid = 0;
+    gid = 0;
   } else if (numericUser !== undefined) {
     uid = numericUser;
     gid = 0; // docker's default group for a uid without a passwd entry

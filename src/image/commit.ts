@@ -18,12 +18,14 @@ export interface CommitOptions {
   createdBy?: string;
   /** The upper dir's owner ids as the layer should say them (a user-namespaced container's). */
   mapIds?: (uid: number, gid: number) => [number, number];
+  /** Relative paths in upper that are not the container's changes (storage/overlay.ts mountStubs). */
+  exclude?: ReadonlySet<string>;
 }
 
 export async function commitContainer(store: ImageStore, opts: CommitOptions): Promise<ImageRecord> {
   return store.writeLock(async () => {
     const base = opts.image;
-    const layer = await ingestLayer(store, packUpperLayer(opts.upper, opts.mapIds ? { mapIds: opts.mapIds } : {}), undefined, base.manifest.mediaType !== "application/vnd.docker.distribution.manifest.v2+json");
+    const layer = await ingestLayer(store, packUpperLayer(opts.upper, { ...(opts.mapIds ? { mapIds: opts.mapIds } : {}), ...(opts.exclude ? { exclude: opts.exclude } : {}) }), undefined, base.manifest.mediaType !== "application/vnd.docker.distribution.manifest.v2+json");
     const now = new Date().toISOString();
     const prev = base.document;
     const document: ImageDocument = {

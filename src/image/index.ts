@@ -6,4 +6,4 @@ export { commitContainer, type CommitOptions } from "./commit.ts";
 export { applyChanges } from "./changes.ts";
 export { parseReference, familiarName, normalizeTaggedName, type Reference } from "./reference.ts";
 export type { ImageConfig, ImageDocument, Manifest, Index, Descriptor } from "./oci.ts";
-export { mountContainerRootfs, unmountContainerRootfs, diffContainer, exportContainer, type Change, type ContainerRootfs } from "../storage/overlay.ts";
+export { mountContainerRootfs, unmountContainerRootfs, diffContainer, exportContainer, mountStubs, type Change, type ContainerRootfs } from "../storage/overlay.ts";

@@ -2,6 +2,7 @@
 import type { Digest } from "../storage/digest.ts";
 import { familiarName } from "./reference.ts";
 import type { ImageRecord, ImageStore } from "./store.ts";
+import { builtOn } from "./lineage.ts";
 
 export interface HistoryRow {
   id: string;          // config digest for the top row, "<missing>" below (as docker shows for loaded images)
@@ -50,7 +51,8 @@ export function inspectImage(store: ImageStore, img: ImageRecord): Record<string
   };
 }
 
-/** Newest first, like `docker history`. Steps with empty_layer made no layer. */
+/** Newest first, like `docker history`. Steps with empty_layer made no layer; a step whose image
+ *  is in the store (one this image was built on) shows its ID, the others `<missing>`. */
 export function imageHistory(store: ImageStore, img: ImageRecord): HistoryRow[] {
   const hist = img.document.history ?? [];
   const rows: HistoryRow[] = [];
@@ -69,6 +71,11 @@ export function imageHistory(store: ImageStore, img: ImageRecord): HistoryRow[] 
       emptyLayer: empty,
       layer: i >= 0 ? (img.document.rootfs.diff_ids[i] ?? null) : null,
     });
+  }
+  // Steps whose image is still here (a build's intermediate images) show its ID, as docker does.
+  for (const other of store.list()) {
+    const n = other.document.history?.length ?? 0;
+    if (other.id !== img.id && n > 0 && n < rows.length && builtOn(img.document, other.document)) rows[n - 1]!.id = other.id;
   }
   rows.reverse();
   if (rows[0]) rows[0].id = img.id;

@@ -1,5 +1,6 @@
 // Which images a listing shows (`berth images`, and the API's image list): docker's dangling= and
 // reference= filters and the REPOSITORY[:TAG] argument, one entry per name an image has.
+import { builtOn } from "./lineage.ts";
 import { familiarName, splitTaggedName } from "./reference.ts";
 import type { ImageRecord, ImageStore } from "./store.ts";
 
@@ -10,6 +11,8 @@ export interface ImageListOptions {
   reference?: string[];
   /** REPOSITORY[:TAG] as `docker images` takes it: only entries of that repository (and tag). */
   repository?: string;
+  /** -a: intermediate images too (untagged images another image is built on: a build's steps). */
+  all?: boolean;
 }
 
 export interface ImageListEntry {
@@ -35,8 +38,22 @@ function glob(pattern: string): RegExp {
   return new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, "[^/]*").replace(/\?/g, ".")}$`);
 }
 
+/** Untagged images other images were built on (docker hides them from `images` without -a). */
+function intermediates(images: ImageRecord[]): Set<string> {
+  const out = new Set<string>();
+  for (const i of images) {
+    if (i.names.length) continue;
+    if (images.some((j) => j.id !== i.id && builtOn(j.document, i.document))) out.add(i.id);
+  }
+  return out;
+}
+
 export function listImages(store: ImageStore, opts: ImageListOptions = {}): ImageListEntry[] {
   let images = store.list();
+  if (!opts.all) {
+    const hidden = intermediates(images);
+    images = images.filter((i) => !hidden.has(i.id));
+  }
   if (opts.dangling !== undefined) images = images.filter((i) => (i.names.length === 0) === opts.dangling);
   for (const pattern of opts.reference ?? []) {
     const re = glob(pattern);

@@ -13,6 +13,7 @@ import { SnapshotStore } from "../storage/snapshots.ts";
 import { ensureHeadroom, replenishReserve } from "../storage/space.ts";
 import { removeDeadTemporaries, removeOtherTemporaries, tempEntries, type TempEntry } from "../storage/temp.ts";
 import { type ImageConfig, type ImageDocument, type Manifest, parseImageDocument, parseManifest } from "./oci.ts";
+import { builtOn } from "./lineage.ts";
 import { familiarName, parseReference, repository, taggedName } from "./reference.ts";
 
 export const DEFAULT_ROOT = "/var/lib/berth";
@@ -369,9 +370,34 @@ export class ImageStore {
       })();
       res.untagged.push(...img.names.map(familiarName));
       res.deleted.push(img.id);
+      res.deleted.push(...this.removeUnusedParents(img));
       if (opts.prune !== false) this.collectGarbageLocked();
       return res;
     });
+  }
+
+  /**
+   * After rmi: the untagged images the removed one was built on (a build's intermediate images)
+   * go too, nearest first, as long as no container holds them and no other image is built on
+   * them — docker's rmi does the same. Returns their IDs. Caller holds the exclusive lock.
+   */
+  private removeUnusedParents(removed: ImageRecord): Digest[] {
+    const deleted: Digest[] = [];
+    const rest = this.list();
+    let child = removed.document;
+    for (;;) {
+      const parents = rest.filter((p) => builtOn(child, p.document)).sort((a, b) => (b.document.history?.length ?? 0) - (a.document.history?.length ?? 0));
+      const parent = parents[0];
+      if (!parent || parent.names.length || this.holders(parent.id).length) break;
+      if (rest.some((o) => o.id !== parent.id && !deleted.includes(o.id) && builtOn(o.document, parent.document))) break;
+      this.db.transaction(() => {
+        this.db.query("DELETE FROM images WHERE id = ?").run(parent.id);
+      })();
+      deleted.push(parent.id);
+      child = parent.document;
+      rest.splice(rest.indexOf(parent), 1);
+    }
+    return deleted;
   }
 
   /** Removes dangling images (all unused ones with all=true), then unreferenced blobs and

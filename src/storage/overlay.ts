@@ -243,12 +243,57 @@ function lowerChildren(lowerdirs: readonly string[], rel: string): string[] {
   return [...names].filter((n) => existsInLowers(lowerdirs, rel ? `${rel}/${n}` : n)).sort();
 }
 
-/** What the container changed, like `docker diff`: A added, C changed, D deleted; sorted by path. */
-export function diffContainer(upper: string, lowerdirs: readonly string[]): Change[] {
+/** The top-most lower layer's entry at rel (no whiteout handling: for a path known to exist). */
+function lowerStat(lowerdirs: readonly string[], rel: string): fs.Stats | null {
+  for (const l of lowerdirs) {
+    try {
+      return fs.lstatSync(path.join(l, rel));
+    } catch {
+      // not in this layer
+    }
+  }
+  return null;
+}
+
+/**
+ * What only the runtime put in a container's upper dir, to be left out of `diff` and `commit`
+ * (docker keeps them in its init layer): the targets of the container's mounts (/etc/hosts,
+ * /etc/resolv.conf, …; relative paths) that are empty and absent from the image, and the
+ * directories copied up only to hold them, unchanged and holding nothing else.
+ */
+export function mountStubs(upper: string, lowerdirs: readonly string[], targets: readonly string[]): Set<string> {
+  const stubs = new Set<string>();
+  for (const t of [...targets].map((x) => x.replace(/^\/+|\/+$/g, "")).filter(Boolean).sort((a, b) => b.length - a.length)) {
+    let st: fs.Stats;
+    try {
+      st = fs.lstatSync(path.join(upper, t));
+    } catch {
+      continue;
+    }
+    if (existsInLowers(lowerdirs, t)) continue;
+    const empty = (st.isFile() && st.size === 0) || (st.isDirectory() && fs.readdirSync(path.join(upper, t)).every((n) => stubs.has(`${t}/${n}`)));
+    if (!empty) continue;
+    stubs.add(t);
+    for (let d = path.posix.dirname(t); d !== "."; d = path.posix.dirname(d)) {
+      const abs = path.join(upper, d);
+      const a = fs.lstatSync(abs);
+      const b = existsInLowers(lowerdirs, d) ? lowerStat(lowerdirs, d) : null;
+      if (!b || !a.isDirectory() || !b.isDirectory() || a.mode !== b.mode || a.uid !== b.uid || a.gid !== b.gid || isOpaqueDir(readXattrs(abs))) break;
+      if (!fs.readdirSync(abs).every((n) => stubs.has(`${d}/${n}`))) break;
+      stubs.add(d);
+    }
+  }
+  return stubs;
+}
+
+/** What the container changed, like `docker diff`: A added, C changed, D deleted; sorted by path.
+ *  `exclude`: relative paths to leave out (mountStubs). */
+export function diffContainer(upper: string, lowerdirs: readonly string[], exclude: ReadonlySet<string> = new Set()): Change[] {
   const out: Change[] = [];
   const walk = (rel: string) => {
     for (const name of fs.readdirSync(rel ? path.join(upper, rel) : upper).sort()) {
       const r = rel ? `${rel}/${name}` : name;
+      if (exclude.has(r)) continue;
       const abs = path.join(upper, r);
       const st = fs.lstatSync(abs);
       if (isOverlayWhiteout(st)) {
@@ -270,9 +315,11 @@ export function diffContainer(upper: string, lowerdirs: readonly string[]): Chan
   return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
 
-/** The upper dir as an OCI layer tar (overlay whiteouts become .wh. entries). */
-export function packUpperLayer(upper: string, opts: Pick<PackOptions, "mapIds"> = {}): AsyncGenerator<Uint8Array> {
-  return packDirectory(upper, { whiteouts: "overlay", ...opts });
+/** The upper dir as an OCI layer tar (overlay whiteouts become .wh. entries), without the
+ *  relative paths in `exclude` (mountStubs), owners as `mapIds` says (a user-namespaced container's). */
+export function packUpperLayer(upper: string, opts: Pick<PackOptions, "mapIds"> & { exclude?: ReadonlySet<string> } = {}): AsyncGenerator<Uint8Array> {
+  const { exclude, ...rest } = opts;
+  return packDirectory(upper, { whiteouts: "overlay", ...rest, ...(exclude ? { exclude: (rel: string) => exclude.has(rel) } : {}) });
 }
 
 /** The container's merged filesystem as a tar stream (like `docker export`); pass the mounted rootfs. */

@@ -5,6 +5,7 @@
 // one still running, which is never touched.
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { MNT_DETACH, umount } from "../sys/libc.ts";
 import { ownTemp, removeTree, tempOwnerAlive, treeSize } from "./fsutil.ts";
 
 export interface TempEntry {
@@ -46,7 +47,33 @@ export function removeOtherTemporaries(dir: string): number {
 }
 
 function removeEntry(p: string): number {
+  unmountUnder(p);
   const bytes = treeSize(p);
   removeTree(p);
   return bytes;
+}
+
+/**
+ * Detaches whatever is mounted at or below p, deepest first: a killed `berth build` can leave the
+ * read-only view of an image it mounted in its temp entry, and removing a mounted tree fails
+ * (EROFS) — for every later writer, since they all clean tmp/ first.
+ */
+function unmountUnder(p: string): void {
+  let info: string;
+  try {
+    info = fs.readFileSync("/proc/self/mountinfo", "utf8");
+  } catch {
+    return;
+  }
+  // mountinfo escapes space, tab, newline and backslash as octal
+  const points = info.split("\n").map((l) => (l.split(" ")[4] ?? "").replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))))
+    .filter((m) => m === p || m.startsWith(p + "/"))
+    .sort((a, b) => b.length - a.length);
+  for (const m of points) {
+    try {
+      umount(m, MNT_DETACH);
+    } catch {
+      // gone meanwhile; the removal below says what is left
+    }
+  }
 }

@@ -18,6 +18,23 @@ function tarList(file: string): string[] {
   return Bun.spawnSync(["tar", "-tf", file]).stdout.toString().split("\n").filter(Boolean);
 }
 
+describe("the mount points the runtime made", () => {
+  // The busybox image has no /etc/hosts, /etc/hostname or /etc/resolv.conf: the runtime makes
+  // empty files in the upper dir to bind-mount them. They are not the container's changes.
+  test("are neither in diff nor in a commit's layer", () => {
+    expect(berth(root, ["run", "--name", "stubs", "--network", "none", "busybox", "sh", "-c", "echo x > /only"]).code).toBe(0);
+    expect(berth(root, ["diff", "stubs"]).stdout).toBe("A /only\n");
+    expect(berth(root, ["commit", "stubs", "stubs:1"]).code).toBe(0);
+    const file = join(mkdtempSync(join(root, "stubs-")), "stubs.tar");
+    expect(berth(root, ["save", "-o", file, "stubs:1"]).code).toBe(0);
+    const manifest = JSON.parse(Bun.spawnSync(["tar", "-xOf", file, "manifest.json"]).stdout.toString()) as Array<{ Layers: string[] }>;
+    const top = manifest[0]!.Layers.at(-1)!;
+    const layer = Bun.spawnSync(["sh", "-c", `tar -xOf ${file} ${top} | tar -t`]).stdout.toString().split("\n").filter(Boolean);
+    expect(layer).toEqual(["only"]);
+    expect(berth(root, ["rm", "stubs"]).code).toBe(0);
+  });
+});
+
 describe("a stopped container's files", () => {
   let id = "";
   beforeAll(() => {

@@ -158,3 +158,20 @@ describe("cli parsing and formatting", () => {
     expect(validName("bad/name")).toBe(false);
   });
 });
+
+describe("users", () => {
+  test("no USER in an image without /etc/passwd is root (0:0), as docker; a named user still needs an entry", async () => {
+    const { mkdtempSync, rmSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const { join } = await import("node:path");
+    const { resolveUser } = await import("../../src/engine/users.ts");
+    const rootfs = mkdtempSync(join(tmpdir(), "berth-nopasswd-"));
+    try {
+      expect(resolveUser(rootfs, "")).toEqual({ uid: 0, gid: 0, additionalGids: [], home: "/" });
+      expect(resolveUser(rootfs, "1000")).toMatchObject({ uid: 1000, gid: 0 });
+      expect(() => resolveUser(rootfs, "root")).toThrow("unable to find user root");
+    } finally {
+      rmSync(rootfs, { recursive: true, force: true });
+    }
+  });
+});

@@ -201,10 +201,10 @@ function imageRows(store: ImageStore, entries: ImageListEntry[], noTrunc: boolea
 }
 
 const IMAGES = verb("[OPTIONS] [REPOSITORY[:TAG]]", "List images", [
-  bool("all", "a", "Show all images"), bool("digests", undefined, "Show digests"), list("filter", "f", "Filter output based on conditions provided (dangling=true|false, reference=PATTERN)"),
+  bool("all", "a", "Show all images (default hides intermediate images)"), bool("digests", undefined, "Show digests"), list("filter", "f", "Filter output based on conditions provided (dangling=true|false, reference=PATTERN)"),
   str("format", undefined, "Format output using a custom template"), bool("no-trunc", undefined, "Don't truncate output"), bool("quiet", "q", "Only show image IDs"),
 ], { maxArgs: 1 }, (store, a) => {
-  let opts: ImageListOptions = { ...(a.args[0] ? { repository: a.args[0] } : {}) };
+  let opts: ImageListOptions = { ...(a.args[0] ? { repository: a.args[0] } : {}), all: a.get("all") };
   for (const f of a.get("filter")) opts = addImageFilter(opts, f);
   const rows = imageRows(store, listImages(store, opts), a.get("no-trunc"));
   if (a.get("quiet")) {

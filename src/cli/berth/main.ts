@@ -25,6 +25,7 @@ async function extraCommand(name: string): Promise<Command | undefined> {
   if (SYSTEM_VERBS.includes(name)) return (await import("./system.ts")).EXTRA_COMMANDS[name];
   if (COMMIT_VERBS.includes(name)) return (await import("./commit.ts")).IMAGE_CONTAINER_COMMANDS[name];
   if (name === "ns") return (await import("./ns.ts")).NS_COMMAND;
+  if (name === "build") return (await import("./build.ts")).BUILD_COMMAND;
   return undefined;
 }
 
@@ -81,6 +82,7 @@ Container Commands:
 Images, volumes, networks and the system:
   load, save, import, images, rmi, tag, history, image    Image store
   commit, export, diff    A container's changes as an image, its files as a tar, what it changed
+  build       Build an image from a Dockerfile
   volume      Manage volumes (create, ls, rm, inspect, prune)
   network     Manage networks
   cgroup      Inspect and drive control groups
