@@ -13,6 +13,7 @@ import {
   parseSignal, parseSize, parseTmpfs, parseVolumeSpec, readEnvFile,
 } from "./options.ts";
 import { checkStartable } from "./config-checks.ts";
+import { healthConfig, type HealthRequest } from "./health-config.ts";
 import type { BindMount, ContainerConfig } from "./types.ts";
 
 export interface CreateRequest {
@@ -60,6 +61,8 @@ export interface CreateRequest {
   dns?: string[];
   /** --log-opt KEY=VALUE (max-size). */
   logOpts?: string[];
+  /** --health-cmd/-interval/-timeout/-retries/-start-period, --no-healthcheck (compose: healthcheck). */
+  health?: HealthRequest;
 }
 
 export interface ImageInfo {
@@ -183,6 +186,7 @@ export function buildConfig(req: CreateRequest, image: ImageInfo, id: string): C
   }
   const security = parseSecurityOpts(req.securityOpt ?? []);
   const stopSignal = req.stopSignal ?? ic.StopSignal ?? "SIGTERM";
+  const healthcheck = healthConfig(req.health ?? {}, ic.Healthcheck);
   parseSignal(stopSignal);
   const config: ContainerConfig = {
     image: image.ref,
@@ -224,6 +228,7 @@ export function buildConfig(req: CreateRequest, image: ImageInfo, id: string): C
     sysctls: sysctlMap(req.sysctls),
     ...(req.addHosts?.length ? { extraHosts: req.addHosts.map((h) => parseAddHost(h, mode)) } : {}),
     ...(req.dns?.length ? { dns: req.dns.map(checkIp("--dns")) } : {}),
+    ...(healthcheck ? { healthcheck } : {}),
   };
   checkStartable(config);
   return config;

@@ -13,7 +13,7 @@ export type {
   ContainerView, CreateOptions, Engine, EngineOptions, PruneReport, RemoveOptions, RunAttachedOptions, StartAllResult, StartOptions,
 } from "./handle.ts";
 export type { CreateRequest, ImageInfo } from "./config.ts";
-export type { BindMount, ContainerConfig, ContainerRow, PortPublish, ResourceLimits, RestartPolicy, StoredState } from "./types.ts";
+export type { BindMount, ContainerConfig, ContainerRow, HealthConfig, PortPublish, ResourceLimits, RestartPolicy, StoredState } from "./types.ts";
 export { EngineError, NotFoundError, UsageError, EXIT_ENGINE, EXIT_CANNOT_INVOKE, EXIT_NOT_FOUND } from "./errors.ts";
 export { parseSignal } from "./options.ts";
 
@@ -42,3 +42,6 @@ export {
 } from "./logs.ts";
 // volumes: named and anonymous volumes (engine.volumes).
 export type { Volumes, VolumeInfo } from "./volumes.ts";
+// healthchecks: one probe run and recorded (the monitor's periodic command), State.Health read back.
+export { readHealth, runHealthcheck } from "./health.ts";
+export { healthConfig, healthcheckObject, parseDuration, type HealthLogEntry, type HealthRequest, type HealthState, type HealthStatus } from "./health-config.ts";

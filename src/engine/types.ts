@@ -35,6 +35,16 @@ export interface PortPublish {
   proto: "tcp" | "udp";
 }
 
+/** A healthcheck as create decided it (image HEALTHCHECK with the --health-* flags over it). */
+export interface HealthConfig {
+  /** docker's form: ["CMD", argv...] or ["CMD-SHELL", "command line"]. */
+  test: string[];
+  intervalMs: number;
+  timeoutMs: number;
+  startPeriodMs: number;
+  retries: number;
+}
+
 /** Everything `berth create` decided; the OCI spec is derived from this at each start. */
 export interface ContainerConfig {
   image: string;
@@ -74,6 +84,8 @@ export interface ContainerConfig {
   extraHosts?: { ip: string; names: string[] }[];
   /** --dns servers (empty: the host's). */
   dns?: string[];
+  /** The healthcheck the monitor runs (absent: none, or disabled). */
+  healthcheck?: HealthConfig;
 }
 
 /** Lifecycle states as stored; "creating"/"starting"/"removing" mark an operation in progress. */

@@ -59,6 +59,12 @@ export const CREATE_FLAGS = [
   str("stop-timeout", undefined, "Timeout (in seconds) to stop a container", "int"),
   list("sysctl", undefined, "Sysctl options"),
   bool("rm", undefined, "Automatically remove the container when it exits"),
+  str("health-cmd", undefined, "Command to run to check health"),
+  str("health-interval", undefined, "Time between running the check (ms|s|m|h) (default 0s)", "duration"),
+  str("health-timeout", undefined, "Maximum time to allow one check to run (ms|s|m|h) (default 0s)", "duration"),
+  str("health-start-period", undefined, "Start period for the container to initialize before starting health-retries countdown (ms|s|m|h) (default 0s)", "duration"),
+  str("health-retries", undefined, "Consecutive failures needed to report unhealthy", "int"),
+  bool("no-healthcheck", undefined, "Disable any container-specified HEALTHCHECK"),
 ] as const;
 
 /** The engine's CreateRequest from run's and create's flags: the one place they are read. */
@@ -76,6 +82,10 @@ export function createRequest(p: Parsed<(typeof CREATE_FLAGS)[number]>): CreateR
     network: p.get("network") ?? p.get("net"), publish: p.get("publish"), stopSignal: p.get("stop-signal"),
     stopTimeout: p.get("stop-timeout"), userns: p.get("userns"), sysctls: p.get("sysctl"),
     publishAll: p.get("publish-all"), addHosts: p.get("add-host"), dns: p.get("dns"), logOpts: p.get("log-opt"),
+    health: {
+      cmd: p.get("health-cmd"), interval: p.get("health-interval"), timeout: p.get("health-timeout"),
+      startPeriod: p.get("health-start-period"), retries: p.get("health-retries"), disable: p.get("no-healthcheck"),
+    },
   };
 }
 
