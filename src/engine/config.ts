@@ -63,6 +63,8 @@ export interface CreateRequest {
   logOpts?: string[];
   /** --health-cmd/-interval/-timeout/-retries/-start-period, --no-healthcheck (compose: healthcheck). */
   health?: HealthRequest;
+  /** --network-alias: more names the container answers to on its user networks (compose: the service name). */
+  networkAliases?: string[];
 }
 
 export interface ImageInfo {
@@ -229,6 +231,7 @@ export function buildConfig(req: CreateRequest, image: ImageInfo, id: string): C
     ...(req.addHosts?.length ? { extraHosts: req.addHosts.map((h) => parseAddHost(h, mode)) } : {}),
     ...(req.dns?.length ? { dns: req.dns.map(checkIp("--dns")) } : {}),
     ...(healthcheck ? { healthcheck } : {}),
+    ...(req.networkAliases?.length ? { networkAliases: req.networkAliases } : {}),
   };
   checkStartable(config);
   return config;

@@ -86,6 +86,8 @@ export interface ContainerConfig {
   dns?: string[];
   /** The healthcheck the monitor runs (absent: none, or disabled). */
   healthcheck?: HealthConfig;
+  /** More names on its user networks (--network-alias). */
+  networkAliases?: string[];
 }
 
 /** Lifecycle states as stored; "creating"/"starting"/"removing" mark an operation in progress. */

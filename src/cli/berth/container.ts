@@ -50,6 +50,7 @@ export const CREATE_FLAGS = [
   list("label-file", undefined, "Read in a line delimited file of labels"),
   str("network", undefined, "Connect a container to a network (none, host, bridge or NAME)"),
   str("net", undefined, "Alias of --network"),
+  list("network-alias", undefined, "Add network-scoped alias for the container"),
   list("publish", "p", "Publish a container's port(s) to the host"),
   bool("publish-all", "P", "Publish all exposed ports to random ports"),
   list("add-host", undefined, "Add a custom host-to-IP mapping (host:ip)"),
@@ -79,7 +80,7 @@ export function createRequest(p: Parsed<(typeof CREATE_FLAGS)[number]>): CreateR
     readOnly: p.get("read-only"), memory: p.get("memory"), memorySwap: p.get("memory-swap"), cpus: p.get("cpus"),
     cpuShares: p.get("cpu-shares"), pidsLimit: p.get("pids-limit"), capAdd: p.get("cap-add"), capDrop: p.get("cap-drop"),
     privileged: p.get("privileged"), securityOpt: p.get("security-opt"), init: p.get("init"),
-    network: p.get("network") ?? p.get("net"), publish: p.get("publish"), stopSignal: p.get("stop-signal"),
+    network: p.get("network") ?? p.get("net"), networkAliases: p.get("network-alias"), publish: p.get("publish"), stopSignal: p.get("stop-signal"),
     stopTimeout: p.get("stop-timeout"), userns: p.get("userns"), sysctls: p.get("sysctl"),
     publishAll: p.get("publish-all"), addHosts: p.get("add-host"), dns: p.get("dns"), logOpts: p.get("log-opt"),
     health: {
@@ -180,7 +181,7 @@ function logSize(path: string): number {
   }
 }
 
-async function runForeground(engine: Engine, id: string, withStdin: boolean, removeOnFailure: boolean): Promise<number> {
+export async function runForeground(engine: Engine, id: string, withStdin: boolean, removeOnFailure: boolean): Promise<number> {
   let attached: Attached | undefined;
   let unproxy = () => {};
   let startedNs = 0n;

@@ -81,6 +81,7 @@ Images, volumes, networks and the system:
   commit, export, diff    A container's changes as an image, its files as a tar, what it changed
   volume      Manage volumes (create, ls, rm, inspect, prune)
   network     Manage networks
+  compose     Define and run multi-container applications (compose files, as docker compose)
   cgroup      Inspect and drive control groups
   system      df, info, prune
   info        Display system-wide information
@@ -217,6 +218,10 @@ async function otherModule(verb: string, argv: string[], root: string): Promise<
         }
       },
     }));
+  }
+  if (verb === "compose") {
+    const { composeCommand } = await import("./compose.ts");
+    return composeCommand(argv, io, (fn) => withEngine(root, true, fn));
   }
   if (IMAGE_VERBS.has(verb)) {
     const { imageCommand } = await import("./image.ts");
