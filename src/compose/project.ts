@@ -284,12 +284,18 @@ async function waitRunning(engine: Engine, rows: ContainerRow[], out: Out, signa
 
 // ---- down and the other lifecycle verbs ----
 
-export async function down(engine: Engine, p: ProjectModel, opts: { volumes?: boolean; removeOrphans?: boolean }, out: Out): Promise<void> {
+export async function down(engine: Engine, p: ProjectModel, opts: { volumes?: boolean; removeOrphans?: boolean; timeout?: number }, out: Out): Promise<void> {
   const all = projectContainers(engine, p.name);
   const ours = all.filter((v) => opts.removeOrphans || v.row.config.labels[L.oneoff] === "True" || p.services.some((s) => s.name === v.row.config.labels[L.service]));
   const leftovers = all.length - ours.length;
+  // Stopped side by side, as docker compose does: a service that ignores SIGTERM (a shell as
+  // pid 1) costs its stop timeout once, not once per container.
+  await Promise.all(ours.filter((v) => v.running).map(async (v) => {
+    await engine.stop(v.row.id, opts.timeout ?? v.row.config.stopTimeout);
+    out.progress(` Container ${v.row.name}  Stopped`);
+  }));
   for (const v of ours.reverse()) {
-    await removeContainer(engine, v.row, true);
+    await engine.remove(v.row.id, { force: true, volumes: true });
     out.progress(` Container ${v.row.name}  Removed`);
   }
   if (leftovers === 0) removeNetworks(engine, p, out);

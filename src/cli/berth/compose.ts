@@ -184,7 +184,7 @@ async function run(verb: string, p: Parsed, loadOpts: LoadOptions, io: Io, withE
         return 0;
       }
       case "down":
-        await project.down(engine, model, { volumes: g("volumes") as boolean, removeOrphans: g("remove-orphans") as boolean }, out);
+        await project.down(engine, model, { volumes: g("volumes") as boolean, removeOrphans: g("remove-orphans") as boolean, timeout: g("timeout") as number | undefined }, out);
         return 0;
       case "ps": {
         const entries = project.ps(engine, model.name, { all: g("all") as boolean, services: names });
