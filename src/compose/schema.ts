@@ -69,7 +69,10 @@ export function schemaErrors(doc: unknown): string[] {
     if (e.keyword === "additionalProperties") {
       const key = String(e.params.additionalProperty);
       msg = at ? `${at} additional properties '${key}' not allowed` : `additional properties '${key}' not allowed`;
-    } else if (e.keyword === "type") msg = `${at || "the file"} must be a ${String(e.params.type).replace(",", " or ")}`;
+    } else if (e.keyword === "type") {
+      const t = String(e.params.type).replace(",", " or ");
+      msg = `${at || "the file"} must be ${/^[aeiou]/.test(t) ? "an" : "a"} ${t}`;
+    }
     else msg = `${at || "the file"} ${e.message ?? e.keyword}`;
     if (!out.includes(msg)) out.push(msg);
   }

@@ -28,7 +28,7 @@ test("the seed's files as written: each one clear error, nothing created", () =>
   const first = projectDir({ "docker-compose.yml": 'services:\n  image: "nginx"\n  orch:\n    image: "ansible"\n  web2:\n    image: "httpd:latest"\n' });
   let r = compose(root, first, ["up", "-d"]);
   expect(r.code).not.toBe(0);
-  expect(r.stderr).toContain("services.image must be a object");
+  expect(r.stderr).toContain("services.image must be an object");
   const second = projectDir({ "docker-compose.yml": 'version: "3.0"\nweb1:\n  image: "httpd"\n  ports:\n    - "80:80"\nweb2:\n  image: "nginx"\n  ports:\n    - "1000-2000:81"\n' });
   r = compose(root, second, ["up", "-d"]);
   expect(r.code).not.toBe(0);

@@ -1,5 +1,6 @@
 // `berth compose`: parses the command line and prints; the work is in src/compose over the
 // engine library. docker compose's verbs and flags.
+import { join } from "node:path";
 import type { Engine } from "../../engine/engine.ts";
 import { UsageError } from "../../engine/errors.ts";
 import type { LoadOptions } from "../../compose/load.ts";
@@ -104,7 +105,7 @@ function scaleMap(list: string[]): Record<string, number> {
 const isTerminal = (fd: number): boolean => (require("../../engine/tty.ts") as typeof import("../../engine/tty.ts")).isTerminal(fd);
 
 /** `berth compose ...`; withEngine opens the engine (after the file is known to be good). */
-export async function composeCommand(argv: string[], io: Io, withEngine: <T>(fn: (e: Engine) => Promise<T>) => Promise<T>): Promise<number> {
+export async function composeCommand(argv: string[], root: string, io: Io, withEngine: <T>(fn: (e: Engine) => Promise<T>) => Promise<T>): Promise<number> {
   if (argv.length === 0 || argv[0] === "help" || argv[0] === "--help" || argv[0] === "-h") {
     (argv.length ? io.out : io.err)(USAGE);
     return argv.length ? 0 : 1;
@@ -117,6 +118,7 @@ export async function composeCommand(argv: string[], io: Io, withEngine: <T>(fn:
     if (!s) throw new UsageError(`unknown docker command: "compose ${verb}"\nSee 'berth compose --help'`);
     const loadOpts: LoadOptions = {
       files: g.get("file"), projectName: g.get("project-name"), projectDirectory: g.get("project-directory"), envFiles: g.get("env-file"), profiles: g.get("profile"),
+      cacheDir: join(root, "cache", "compose"),
       warn: (m) => io.err(m.startsWith("WARN") ? `${m}\n` : `WARN[0000] ${m}\n`),
     };
     return runParsed(s, rest, io, (p) => run(verb, p, loadOpts, io, withEngine));

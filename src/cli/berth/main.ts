@@ -221,7 +221,7 @@ async function otherModule(verb: string, argv: string[], root: string): Promise<
   }
   if (verb === "compose") {
     const { composeCommand } = await import("./compose.ts");
-    return composeCommand(argv, io, (fn) => withEngine(root, true, fn));
+    return composeCommand(argv, root, io, (fn) => withEngine(root, true, fn));
   }
   if (IMAGE_VERBS.has(verb)) {
     const { imageCommand } = await import("./image.ts");
