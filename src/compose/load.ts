@@ -78,7 +78,7 @@ async function parseYaml(text: string, file: string): Promise<Raw> {
   try {
     doc = YAML.parse(text, { merge: true, maxAliasCount: 10000 });
   } catch (e) {
-    throw new ComposeError(`${file}: ${(e as Error).message.split("\n")[0]}`);
+    throw new ComposeError(`${file}: ${(e as Error).message.split("\n")[0]!.replace(/:$/, "")}`);
   }
   if (doc === null || doc === undefined) throw new ComposeError(`${file}: empty compose file`);
   if (!isObj(doc)) throw new ComposeError(`${file}: top-level object must be a mapping`);

@@ -312,32 +312,31 @@ export async function down(engine: Engine, p: ProjectModel, opts: { volumes?: bo
 type Verb = "start" | "stop" | "restart" | "kill" | "rm";
 
 export async function lifecycle(engine: Engine, p: ProjectModel, verb: Verb, names: string[], opts: { timeout?: number; signal?: string; force?: boolean; stop?: boolean; volumes?: boolean }, out: Out): Promise<void> {
-  const services = verb === "stop" || verb === "kill" || verb === "rm" ? [...selected(p, names)].reverse() : selected(p, names);
-  for (const s of services) {
-    for (const v of serviceContainers(engine, p.name, s.name)) {
-      const name = v.row.name;
-      switch (verb) {
-        case "start":
-          if (!v.running) { await engine.start(v.row.id); out.progress(` Container ${name}  Started`); }
-          break;
-        case "stop":
-          if (v.running) { await engine.stop(v.row.id, opts.timeout ?? v.row.config.stopTimeout); out.progress(` Container ${name}  Stopped`); }
-          break;
-        case "restart":
-          if (v.running) await engine.stop(v.row.id, opts.timeout ?? v.row.config.stopTimeout);
-          await engine.start(v.row.id);
-          out.progress(` Container ${name}  Started`);
-          break;
-        case "kill":
-          if (v.running) { await engine.kill(v.row.id, parseSignal(opts.signal ?? "KILL")); out.progress(` Container ${name}  Killed`); }
-          break;
-        case "rm":
-          if (v.running && !opts.stop) { if (!opts.force) out.progress(` Container ${name}  Running (not removed: stop it first, or use -s)`); continue; }
-          if (v.running) await engine.stop(v.row.id, v.row.config.stopTimeout);
-          await engine.remove(v.row.id, { force: true, volumes: opts.volumes });
-          out.progress(` Container ${name}  Removed`);
-          break;
-      }
+  const services = selected(p, names);
+  const views = (list: ServiceModel[]) => list.flatMap((s) => serviceContainers(engine, p.name, s.name));
+  // stop and kill: every container at once (docker compose stops side by side, so one that
+  // ignores SIGTERM costs its timeout once); start, restart and rm: in dependency order.
+  if (verb === "stop" || verb === "kill") {
+    await Promise.all(views(services).filter((v) => v.running).map(async (v) => {
+      if (verb === "stop") await engine.stop(v.row.id, opts.timeout ?? v.row.config.stopTimeout);
+      else await engine.kill(v.row.id, parseSignal(opts.signal ?? "KILL"));
+      out.progress(` Container ${v.row.name}  ${verb === "stop" ? "Stopped" : "Killed"}`);
+    }));
+    return;
+  }
+  for (const v of views(verb === "rm" ? [...services].reverse() : services)) {
+    const name = v.row.name;
+    if (verb === "start") {
+      if (!v.running) { await engine.start(v.row.id); out.progress(` Container ${name}  Started`); }
+    } else if (verb === "restart") {
+      if (v.running) await engine.stop(v.row.id, opts.timeout ?? v.row.config.stopTimeout);
+      await engine.start(v.row.id);
+      out.progress(` Container ${name}  Started`);
+    } else {
+      if (v.running && !opts.stop) { out.progress(` Container ${name}  Running (not removed: stop it first, or use -s)`); continue; }
+      if (v.running) await engine.stop(v.row.id, v.row.config.stopTimeout);
+      await engine.remove(v.row.id, { force: true, volumes: opts.volumes });
+      out.progress(` Container ${name}  Removed`);
     }
   }
 }

@@ -128,7 +128,14 @@ export async function composeCommand(argv: string[], root: string, io: Io, withE
 async function run(verb: string, p: Parsed, loadOpts: LoadOptions, io: Io, withEngine: <T>(fn: (e: Engine) => Promise<T>) => Promise<T>): Promise<number> {
   const [{ loadProject }, project] = await Promise.all([import("../../compose/load.ts"), import("../../compose/project.ts")]);
   // One command's flags by name (each verb's table above says which it has).
-  const g = (name: string): unknown => (p as unknown as { get(n: string): unknown }).get(name);
+  // (The lifecycle verbs share one call: a flag a verb does not have reads as not given.)
+  const g = (name: string): unknown => {
+    try {
+      return (p as unknown as { get(n: string): unknown }).get(name);
+    } catch {
+      return undefined;
+    }
+  };
   const out: Out = { progress: (l) => io.err(`${l}\n`), out: io.out };
   if (verb === "ls") {
     return withEngine(async (engine) => {
