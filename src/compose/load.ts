@@ -44,10 +44,15 @@ function validatedBefore(cacheDir: string | undefined, doc: unknown): { known: b
 
 const DEFAULT_FILES = ["compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml"];
 
-/** The default file in dir or its nearest parent that has one. */
-function discover(cwd: string): string {
+/** The default file in dir or its nearest parent that has one, and its override file beside it
+ *  (compose.override.yaml for compose.yaml, …), which docker compose merges over it. */
+function discover(cwd: string): string[] {
   for (let dir = resolve(cwd); ; dir = dirname(dir)) {
-    for (const f of DEFAULT_FILES) if (existsSync(join(dir, f))) return join(dir, f);
+    for (const f of DEFAULT_FILES) {
+      if (!existsSync(join(dir, f))) continue;
+      const override = join(dir, f.replace(/\.(ya?ml)$/, ".override.$1"));
+      return existsSync(override) ? [join(dir, f), override] : [join(dir, f)];
+    }
     if (dir === dirname(dir)) break;
   }
   throw new ComposeError(`no configuration file provided: not found (looked for ${DEFAULT_FILES.join(", ")} in ${resolve(cwd)} and its parents)`);
@@ -89,7 +94,7 @@ export async function loadProject(opts: LoadOptions = {}): Promise<ProjectModel>
   const cwd = opts.cwd ?? process.cwd();
   const warn = opts.warn ?? (() => {});
   const processEnv = opts.env ?? process.env;
-  const files = opts.files?.length ? opts.files.map((f) => (f === "-" ? "-" : resolve(cwd, f))) : (processEnv.COMPOSE_FILE ? processEnv.COMPOSE_FILE.split(":").map((f) => resolve(cwd, f)) : [discover(cwd)]);
+  const files = opts.files?.length ? opts.files.map((f) => (f === "-" ? "-" : resolve(cwd, f))) : (processEnv.COMPOSE_FILE ? processEnv.COMPOSE_FILE.split(":").map((f) => resolve(cwd, f)) : discover(cwd));
   const projectDir = resolve(cwd, opts.projectDirectory ?? (files[0] === "-" ? cwd : dirname(files[0]!)));
   // .env (or --env-file) under the process environment: a variable set in the shell wins.
   const dotEnvFiles = opts.envFiles?.length ? opts.envFiles.map((f) => resolve(cwd, f)) : [join(projectDir, ".env")].filter(existsSync);

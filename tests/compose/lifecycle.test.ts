@@ -1,0 +1,70 @@
+// The other verbs on a small project: run (one-off, --rm, exit status), stop/start/restart/kill/rm,
+// ls; files: -f several (merged), -f - (stdin), -p, profiles, interpolation defaults, $$.
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { cleanupRoot, engineRoot, BERTH } from "../engine/helpers.ts";
+import { NET_ENV, compose, projectDir, run } from "./helpers.ts";
+
+let root = "";
+let dir = "";
+beforeAll(async () => {
+  root = await engineRoot();
+  dir = projectDir({
+    "compose.yaml": `services:
+  worker:
+    image: busybox
+    command: ["sleep", "100000"]
+    init: true
+    environment:
+      GREETING: \${GREETING:-hello}
+      PRICE: "$$5"
+      MODE: \${MODE-unset}
+  debug:
+    image: busybox
+    profiles: [tools]
+    command: ["true"]
+`,
+    "compose.override.yaml": "services:\n  worker:\n    environment:\n      EXTRA: from-second-file\n",
+  }, "life");
+});
+afterAll(() => {
+  if (!root) return;
+  compose(root, dir, ["down", "-v", "-t", "1", "--remove-orphans"]);
+  run(root, "/", ["system", "reset", "-f"]);
+  cleanupRoot(root);
+});
+
+const state = (name: string) => run(root, "/", ["inspect", "-f", "{{.State.Status}}", name]).stdout.trim();
+
+test("up, run --rm (its exit status, nothing left), stop/start/restart/kill/rm, ls", () => {
+  expect(compose(root, dir, ["up", "-d"]).code).toBe(0);
+  expect(compose(root, dir, ["exec", "-T", "worker", "sh", "-c", "echo $GREETING $PRICE $MODE"]).stdout).toBe("hello $5 unset\n");
+  const one = compose(root, dir, ["run", "--rm", "-T", "worker", "sh", "-c", "echo one-off; exit 3"]);
+  expect(one.code).toBe(3);
+  expect(one.stdout).toBe("one-off\n");
+  expect(run(root, "/", ["ps", "-a", "--format", "{{.Names}}"]).stdout.trim()).toBe("life-worker-1");
+  expect(compose(root, dir, ["ls"]).stdout).toMatch(/life\s+running\(1\)/);
+  expect(compose(root, dir, ["stop", "-t", "1"]).code).toBe(0);
+  expect(state("life-worker-1")).toBe("exited");
+  expect(compose(root, dir, ["ls"]).stdout).not.toContain("life");
+  expect(compose(root, dir, ["ls", "-a"]).stdout).toMatch(/life\s+exited\(1\)/);
+  expect(compose(root, dir, ["start"]).code).toBe(0);
+  expect(state("life-worker-1")).toBe("running");
+  expect(compose(root, dir, ["restart", "-t", "1", "worker"]).code).toBe(0);
+  expect(state("life-worker-1")).toBe("running");
+  expect(compose(root, dir, ["kill", "worker"]).code).toBe(0);
+  expect(state("life-worker-1")).toBe("exited");
+  expect(compose(root, dir, ["rm", "-f"]).code).toBe(0);
+  expect(run(root, "/", ["ps", "-aq"]).stdout).toBe("");
+  expect(compose(root, dir, ["down"]).code).toBe(0);
+});
+
+test("files: -f twice merged, -f - from stdin, -p, --profile", () => {
+  const merged = compose(root, dir, ["-f", "compose.yaml", "-f", "compose.override.yaml", "config", "--format", "json"], { GREETING: "hi", MODE: "" });
+  const doc = JSON.parse(merged.stdout);
+  expect(doc.services.worker.environment).toEqual({ GREETING: "hi", PRICE: "$5", MODE: "", EXTRA: "from-second-file" });
+  expect(Object.keys(doc.services)).toEqual(["worker"]);
+  expect(compose(root, dir, ["--profile", "tools", "config", "--services"]).stdout.split("\n").filter(Boolean).sort()).toEqual(["debug", "worker"]);
+  const r = Bun.spawnSync({ cmd: [BERTH, "--root", root, "compose", "-p", "Other.Name", "-f", "-", "config", "--format", "json"], cwd: dir, stdin: Buffer.from("services:\n  x:\n    image: busybox\n"), env: { ...process.env, ...NET_ENV } });
+  expect(r.exitCode).toBe(0);
+  expect(JSON.parse(r.stdout.toString()).name).toBe("othername");
+});
