@@ -2,7 +2,7 @@
 // made — no container, network, volume. Unsupported keys: a warning naming the key and service.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { cleanupRoot, engineRoot } from "../engine/helpers.ts";
-import { compose, networkNames, projectDir, run } from "./helpers.ts";
+import { compose, networkNames, projectDir, run, removeProjectDirs } from "./helpers.ts";
 
 let root = "";
 beforeAll(async () => { root = await engineRoot(); });
@@ -10,6 +10,7 @@ afterAll(() => {
   if (!root) return;
   run(root, "/", ["system", "reset", "-f"]);
   cleanupRoot(root);
+  removeProjectDirs();
 });
 
 const base = (svc: string, extra = "") => `services:\n  web:\n    image: busybox\n    command: sleep 100\n${svc}${extra}volumes:\n  data: {}\n`;

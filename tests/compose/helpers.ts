@@ -8,9 +8,17 @@ import { BERTH, type Result } from "../engine/helpers.ts";
 
 export const NET_ENV = { BERTH_NETWORK_PREFIX: `bc${process.pid % 10000}`, BERTH_NETWORK_SUBNET: freeSubnet() };
 
-/** A temp project directory holding these files (path → text). */
+const made: string[] = [];
+
+/** Removes every project directory this test file made (call in afterAll). */
+export function removeProjectDirs(): void {
+  for (const d of made.splice(0)) rmSync(d, { recursive: true, force: true });
+}
+
+/** A temp project directory holding these files (path → text); removeProjectDirs() removes it. */
 export function projectDir(files: Record<string, string>, name = "proj"): string {
   const base = mkdtempSync(join(tmpdir(), "berth-compose-"));
+  made.push(base);
   const dir = join(base, name);
   for (const [path, text] of Object.entries(files)) {
     mkdirSync(dirname(join(dir, path)), { recursive: true });

@@ -2,7 +2,7 @@
 // ls; files: -f several (merged), -f - (stdin), -p, profiles, interpolation defaults, $$.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { cleanupRoot, engineRoot, BERTH } from "../engine/helpers.ts";
-import { NET_ENV, compose, projectDir, run } from "./helpers.ts";
+import { NET_ENV, compose, projectDir, run, removeProjectDirs } from "./helpers.ts";
 
 let root = "";
 let dir = "";
@@ -31,6 +31,7 @@ afterAll(() => {
   compose(root, dir, ["down", "-v", "-t", "1", "--remove-orphans"]);
   run(root, "/", ["system", "reset", "-f"]);
   cleanupRoot(root);
+  removeProjectDirs();
 });
 
 const state = (name: string) => run(root, "/", ["inspect", "-f", "{{.State.Status}}", name]).stdout.trim();

@@ -5,7 +5,7 @@
 // up, answer on 80 and on one port of 1000-2000, show in ps with their ports, and down leaves nothing.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { cleanupRoot, engineRoot } from "../engine/helpers.ts";
-import { compose, httpGet, networkNames, projectDir, run } from "./helpers.ts";
+import { compose, httpGet, networkNames, projectDir, run, removeProjectDirs } from "./helpers.ts";
 
 let root = "";
 beforeAll(async () => {
@@ -22,6 +22,7 @@ afterAll(() => {
   if (!root) return;
   run(root, "/", ["system", "reset", "-f"]);
   cleanupRoot(root);
+  removeProjectDirs();
 });
 
 test("the seed's files as written: each one clear error, nothing created", () => {

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { cleanupRoot, engineRoot } from "../engine/helpers.ts";
-import { NET_ENV, compose, freePort, httpGet, networkNames, projectDir, run } from "./helpers.ts";
+import { NET_ENV, compose, freePort, httpGet, networkNames, projectDir, run, removeProjectDirs } from "./helpers.ts";
 import { BERTH } from "../engine/helpers.ts";
 
 let root = "";
@@ -67,6 +67,7 @@ afterAll(() => {
   compose(root, dir, ["down", "-v", "-t", "1"]);
   run(root, "/", ["system", "reset", "-f"]);
   cleanupRoot(root);
+  removeProjectDirs();
 });
 
 const ids = () => run(root, "/", ["ps", "-q", "--no-trunc"]).stdout.split("\n").filter(Boolean).sort();
