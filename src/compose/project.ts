@@ -220,6 +220,54 @@ async function removeContainer(engine: Engine, row: ContainerRow, volumes = fals
   await engine.remove(row.id, { force: true, volumes });
 }
 
+/** Levels of the dependency graph: each service in the first level after all it depends on. */
+function levels(services: ServiceModel[]): ServiceModel[][] {
+  const level = new Map<string, number>();
+  for (const s of services) { // services are in dependency order
+    const deps = Object.keys(s.dependsOn).filter((d) => level.has(d));
+    level.set(s.name, deps.length ? Math.max(...deps.map((d) => level.get(d)!)) + 1 : 0);
+  }
+  const out: ServiceModel[][] = [];
+  for (const s of services) (out[level.get(s.name)!] ??= []).push(s);
+  return out;
+}
+
+/** One service up: its dependencies' conditions met, then each replica kept, started, recreated or made. */
+async function upService(engine: Engine, p: ProjectModel, s: ServiceModel, opts: UpOptions, claimed: Set<string>, out: Out): Promise<ContainerRow[]> {
+  const rows: ContainerRow[] = [];
+  const replicas = opts.scale?.[s.name] ?? s.replicas;
+  if (s.containerName && replicas > 1) throw new ComposeError(`service "${s.name}": container_name "${s.containerName}" names one container; it cannot be scaled to ${replicas}`);
+  await waitFor(engine, p, s, out, opts.signal);
+  const hash = configHash(s);
+  const existing = serviceContainers(engine, p.name, s.name);
+  for (const v of existing.filter((x) => number(x.row) > replicas)) {
+    await removeContainer(engine, v.row);
+    out.progress(` Container ${v.row.name}  Removed`);
+  }
+  for (let n = 1; n <= replicas; n++) {
+    const have = existing.find((x) => number(x.row) === n);
+    const name = containerName(p, s, n);
+    if (have && (opts.noRecreate || (!opts.forceRecreate && have.row.config.labels[L.hash] === hash))) {
+      if (!engine.observe(engine.find(have.row.id)).running) {
+        await engine.start(have.row.id);
+        out.progress(` Container ${name}  Started`);
+      } else out.progress(` Container ${name}  Running`);
+      rows.push(have.row);
+      continue;
+    }
+    if (have) {
+      await removeContainer(engine, have.row);
+      out.progress(` Container ${name}  Recreated`);
+    }
+    const row = await engine.create(createRequestFor(engine, p, s, { name, number: n, oneoff: false }, claimed));
+    if (!have) out.progress(` Container ${name}  Created`);
+    await engine.start(row.id);
+    out.progress(` Container ${name}  Started`);
+    rows.push(row);
+  }
+  return rows;
+}
+
 /** Brings the project up; returns the containers it runs (for a foreground up's logs). */
 export async function up(engine: Engine, p: ProjectModel, opts: UpOptions, out: Out): Promise<ContainerRow[]> {
   const services = withDependencies(p, opts.services ?? []);
@@ -232,37 +280,13 @@ export async function up(engine: Engine, p: ProjectModel, opts: UpOptions, out: 
   ensureVolumes(engine, p, out);
   const running: ContainerRow[] = [];
   const claimed = new Set<string>();
-  for (const s of services) {
-    const replicas = opts.scale?.[s.name] ?? s.replicas;
-    if (s.containerName && replicas > 1) throw new ComposeError(`service "${s.name}": container_name "${s.containerName}" names one container; it cannot be scaled to ${replicas}`);
-    await waitFor(engine, p, s, out, opts.signal);
-    const hash = configHash(s);
-    const existing = serviceContainers(engine, p.name, s.name);
-    for (const v of existing.filter((x) => number(x.row) > replicas)) {
-      await removeContainer(engine, v.row);
-      out.progress(` Container ${v.row.name}  Removed`);
-    }
-    for (let n = 1; n <= replicas; n++) {
-      const have = existing.find((x) => number(x.row) === n);
-      const name = containerName(p, s, n);
-      if (have && (opts.noRecreate || (!opts.forceRecreate && have.row.config.labels[L.hash] === hash))) {
-        if (!engine.observe(engine.find(have.row.id)).running) {
-          await engine.start(have.row.id);
-          out.progress(` Container ${name}  Started`);
-        } else out.progress(` Container ${name}  Running`);
-        running.push(have.row);
-        continue;
-      }
-      if (have) {
-        await removeContainer(engine, have.row);
-        out.progress(` Container ${name}  Recreated`);
-      }
-      const row = await engine.create(createRequestFor(engine, p, s, { name, number: n, oneoff: false }, claimed));
-      if (!have) out.progress(` Container ${name}  Created`);
-      await engine.start(row.id);
-      out.progress(` Container ${name}  Started`);
-      running.push(row);
-    }
+  // Services whose dependencies are all up start side by side (one level at a time).
+  for (const level of levels(services)) {
+    // Every start of the level settles before a failure is reported: none is left half-made.
+    const results = await Promise.allSettled(level.map((s) => upService(engine, p, s, opts, claimed, out)));
+    for (const r of results) if (r.status === "fulfilled") running.push(...r.value);
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+    if (failed) throw failed.reason;
   }
   if (opts.wait) await waitRunning(engine, running, out, opts.signal);
   return running;
