@@ -63,3 +63,17 @@ test("seed file 1 (three services) and file 2 (ports 80 and 1000-2000) up, answe
   expect(run(root, "/", ["ps", "-aq"]).stdout).toBe("");
   expect(networkNames(root).filter((n) => n.startsWith("seed"))).toEqual([]);
 });
+
+test("a host port range with deploy.replicas: 3: three containers, three distinct free ports of the range, compose port shows each", async () => {
+  const dir = projectDir({ "compose.yaml": 'services:\n  web2:\n    image: "nginx"\n    stop_grace_period: 1s\n    deploy:\n      replicas: 3\n    ports:\n      - "1000-2000:81"\n' }, "ranged");
+  expect(compose(root, dir, ["up", "-d"]).code).toBe(0);
+  const ports = [1, 2, 3].map((i) => Number(compose(root, dir, ["port", "--index", String(i), "web2", "81"]).stdout.trim().split(":")[1]));
+  expect(new Set(ports).size).toBe(3);
+  for (const p of ports) {
+    expect(p).toBeGreaterThanOrEqual(1000);
+    expect(p).toBeLessThanOrEqual(2000);
+    expect(await httpGet(p, "/index.html")).toBe("hello from berth\n");
+  }
+  expect(compose(root, dir, ["down"]).code).toBe(0);
+  expect(run(root, "/", ["ps", "-aq"]).stdout).toBe("");
+});
