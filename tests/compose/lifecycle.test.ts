@@ -70,3 +70,17 @@ test("files: -f twice merged, -f - from stdin, -p, --profile", () => {
   expect(r.exitCode).toBe(0);
   expect(JSON.parse(r.stdout.toString()).name).toBe("othername");
 });
+
+test("foreground up: the services' output prefixed; Ctrl-C stops them gracefully", async () => {
+  const dir2 = projectDir({ "compose.yaml": "services:\n  ticker:\n    image: busybox\n    init: true\n    command: [\"sh\", \"-c\", \"echo tick; exec sleep 100000\"]\n" }, "fg");
+  const up = Bun.spawn({ cmd: [BERTH, "--root", root, "compose", "up"], cwd: dir2, stdout: "pipe", stderr: "pipe", env: { ...process.env, ...NET_ENV } });
+  const reader = up.stdout.getReader();
+  let seen = "";
+  while (!seen.includes("\n")) seen += new TextDecoder().decode((await reader.read()).value);
+  expect(seen).toBe("ticker-1  | tick\n");
+  up.kill("SIGINT");
+  expect(await up.exited).toBe(0);
+  expect(await new Response(up.stderr).text()).toContain("Gracefully stopping...");
+  expect(state("fg-ticker-1")).toBe("exited");
+  expect(compose(root, dir2, ["down"]).code).toBe(0);
+});
