@@ -41,9 +41,11 @@ function ensureNetworks(engine: Engine, p: ProjectModel, out: Out): void {
   const mgr = openNetworks(engine.root, engine.opts.network ?? {});
   try {
     const have = new Set(mgr.list().map((n) => n.name));
+    // Every external network checked before any network is made: a refused up makes nothing.
+    const missing = p.networks.find((n) => n.external && !have.has(n.name));
+    if (missing) throw new ComposeError(`network ${missing.name} declared as external, but could not be found`);
     for (const n of p.networks) {
       if (have.has(n.name)) continue;
-      if (n.external) throw new ComposeError(`network ${n.name} declared as external, but could not be found`);
       mgr.create({ name: n.name, subnet: n.subnet, gateway: n.gateway, internal: n.internal });
       out.progress(` Network ${n.name}  Created`);
     }
@@ -70,6 +72,8 @@ function removeNetworks(engine: Engine, p: ProjectModel, out: Out): void {
 }
 
 function ensureVolumes(engine: Engine, p: ProjectModel, out: Out): void {
+  const missing = p.volumes.find((v) => v.external && !engine.volumes.list().some((x) => x.name === v.name));
+  if (missing) throw new ComposeError(`external volume "${missing.name}" not found`);
   for (const v of p.volumes) {
     const exists = engine.volumes.list().some((x) => x.name === v.name);
     if (exists) continue;
@@ -276,6 +280,11 @@ export async function up(engine: Engine, p: ProjectModel, opts: UpOptions, out: 
     if (opts.removeOrphans) for (const o of orphans) { await removeContainer(engine, o.row); out.progress(` Container ${o.row.name}  Removed`); }
     else out.progress(`WARN[0000] Found orphan containers ([${orphans.map((o) => o.row.name).join(" ")}]) for this project. If you removed or renamed this service in your compose file, you can run this command with the --remove-orphans flag to clean it up.`);
   }
+  // What a create would refuse later is refused before anything is made: images (berth does not
+  // pull), external volumes (checked first in ensureVolumes) and networks.
+  for (const s of services) engine.resolveImage(s.image);
+  const externalVolume = p.volumes.find((v) => v.external && !engine.volumes.list().some((x) => x.name === v.name));
+  if (externalVolume) throw new ComposeError(`external volume "${externalVolume.name}" not found`);
   ensureNetworks(engine, p, out);
   ensureVolumes(engine, p, out);
   const running: ContainerRow[] = [];
