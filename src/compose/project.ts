@@ -167,6 +167,8 @@ export interface UpOptions {
   removeOrphans?: boolean;
   /** Wait for every service to be running (and healthy where it has a healthcheck). */
   wait?: boolean;
+  /** `compose create`: make the containers, start none. */
+  noStart?: boolean;
   signal?: AbortSignal;
 }
 
@@ -252,7 +254,7 @@ async function upService(engine: Engine, p: ProjectModel, s: ServiceModel, opts:
     const have = existing.find((x) => number(x.row) === n);
     const name = containerName(p, s, n);
     if (have && (opts.noRecreate || (!opts.forceRecreate && have.row.config.labels[L.hash] === hash))) {
-      if (!engine.observe(engine.find(have.row.id)).running) {
+      if (!engine.observe(engine.find(have.row.id)).running && !opts.noStart) {
         await engine.start(have.row.id);
         out.progress(` Container ${name}  Started`);
       } else out.progress(` Container ${name}  Running`);
@@ -265,8 +267,10 @@ async function upService(engine: Engine, p: ProjectModel, s: ServiceModel, opts:
     }
     const row = await engine.create(createRequestFor(engine, p, s, { name, number: n, oneoff: false }, claimed));
     if (!have) out.progress(` Container ${name}  Created`);
-    await engine.start(row.id);
-    out.progress(` Container ${name}  Started`);
+    if (!opts.noStart) {
+      await engine.start(row.id);
+      out.progress(` Container ${name}  Started`);
+    }
     rows.push(row);
   }
   return rows;
@@ -342,13 +346,21 @@ export async function down(engine: Engine, p: ProjectModel, opts: { volumes?: bo
   }
 }
 
-type Verb = "start" | "stop" | "restart" | "kill" | "rm";
+type Verb = "start" | "stop" | "restart" | "kill" | "rm" | "pause" | "unpause";
 
 export async function lifecycle(engine: Engine, p: ProjectModel, verb: Verb, names: string[], opts: { timeout?: number; signal?: string; force?: boolean; stop?: boolean; volumes?: boolean }, out: Out): Promise<void> {
   const services = selected(p, names);
   const views = (list: ServiceModel[]) => list.flatMap((s) => serviceContainers(engine, p.name, s.name));
   // stop and kill: every container at once (docker compose stops side by side, so one that
   // ignores SIGTERM costs its timeout once); start, restart and rm: in dependency order.
+  if (verb === "pause" || verb === "unpause") {
+    for (const v of views(services).filter((x) => x.running && (x.status === "paused") === (verb === "unpause"))) {
+      if (verb === "pause") await engine.pause(v.row.id);
+      else await engine.unpause(v.row.id);
+      out.progress(` Container ${v.row.name}  ${verb === "pause" ? "Paused" : "Unpaused"}`);
+    }
+    return;
+  }
   if (verb === "stop" || verb === "kill") {
     await Promise.all(views(services).filter((v) => v.running).map(async (v) => {
       if (verb === "stop") await engine.stop(v.row.id, opts.timeout ?? v.row.config.stopTimeout);
@@ -422,6 +434,11 @@ export function listProjects(engine: Engine, all: boolean): ProjectListing[] {
     out.push({ name, status: [...counts].map(([s, n]) => `${s}(${n})`).join(", "), configFiles: views[0]!.row.config.labels[L.configFiles] ?? "" });
   }
   return out;
+}
+
+/** The services' containers (not one-offs) in dependency order, as top, images and wait see them. */
+export function serviceViews(engine: Engine, p: ProjectModel, names: string[]): ContainerView[] {
+  return selected(p, names).flatMap((s) => serviceContainers(engine, p.name, s.name));
 }
 
 // ---- logs, exec, run ----

@@ -84,3 +84,22 @@ test("foreground up: the services' output prefixed; Ctrl-C stops them gracefully
   expect(state("fg-ticker-1")).toBe("exited");
   expect(compose(root, dir2, ["down"]).code).toBe(0);
 });
+
+test("create (nothing started), pause/unpause, top, images, wait (the exit status)", () => {
+  const dir3 = projectDir({ "compose.yaml": "services:\n  a:\n    image: busybox\n    init: true\n    command: [\"sleep\", \"100000\"]\n  b:\n    image: busybox\n    command: [\"sh\", \"-c\", \"sleep 1; exit 4\"]\n" }, "verbs");
+  expect(compose(root, dir3, ["create"]).code).toBe(0);
+  expect(state("verbs-a-1")).toBe("created");
+  expect(state("verbs-b-1")).toBe("created");
+  expect(compose(root, dir3, ["up", "-d"]).code).toBe(0);
+  expect(compose(root, dir3, ["pause", "a"]).code).toBe(0);
+  expect(state("verbs-a-1")).toBe("paused");
+  expect(compose(root, dir3, ["unpause", "a"]).code).toBe(0);
+  expect(state("verbs-a-1")).toBe("running");
+  expect(compose(root, dir3, ["top", "a"]).stdout).toContain("sleep 100000");
+  expect(compose(root, dir3, ["images"]).stdout).toMatch(/verbs-a-1\s+busybox\s+latest/);
+  const w = compose(root, dir3, ["wait", "b"]);
+  expect(w.stdout).toBe("4\n");
+  expect(w.code).toBe(4);
+  expect(compose(root, dir3, ["down", "-t", "1"]).code).toBe(0);
+  expect(run(root, "/", ["ps", "-aq"]).stdout).toBe("");
+});

@@ -36,7 +36,11 @@ Commands:
   logs      View output from containers (-f, -t, --tail N)
   exec      Execute a command in a running container (-T, -u, -w, -e, --index)
   run       Run a one-off command on a service (--rm, -e, --entrypoint, -p, --no-deps, -T, --service-ports)
-  start, stop, restart, kill, rm   The services' containers
+  start, stop, restart, kill, rm, pause, unpause   The services' containers
+  create    Create the services' containers without starting them
+  top       The running processes of each container
+  images    The images the containers use
+  wait      Block until the services' containers stop; print their exit codes
   config    The normalised, interpolated model (--format json, --services, --volumes)
   port      Print the public port for a port binding
   ls        List running compose projects (-a)
@@ -89,6 +93,15 @@ const SPECS = {
   port: spec("port", "port [OPTIONS] SERVICE PRIVATE_PORT", "Print the public port for a port binding", [
     int("index", undefined, "Index of the container if service has multiple replicas"), str("protocol", undefined, "tcp or udp", { default: "tcp" }),
   ], { minArgs: 2, maxArgs: 2 }),
+  create: spec("create", "create [OPTIONS] [SERVICE...]", "Creates containers for a service", [
+    bool("force-recreate", undefined, "Recreate containers even if their configuration hasn't changed"), bool("no-recreate", undefined, "If containers already exist, don't recreate them"),
+    list("scale", undefined, "Scale SERVICE to NUM instances (SERVICE=NUM)"),
+  ]),
+  pause: spec("pause", "pause [SERVICE...]", "Pause services", []),
+  unpause: spec("unpause", "unpause [SERVICE...]", "Unpause services", []),
+  top: spec("top", "top [SERVICE...]", "Display the running processes", []),
+  images: spec("images", "images [OPTIONS] [SERVICE...]", "List images used by the created containers", [bool("quiet", "q", "Only display IDs")]),
+  wait: spec("wait", "wait SERVICE [SERVICE...]", "Block until containers of all (or specified) services stop.", [], { minArgs: 1 }),
   ls: spec("ls", "ls [OPTIONS]", "List running compose projects", [bool("all", "a", "Show all stopped Compose projects"), bool("quiet", "q", "Only display project names"), str("format", undefined, "Format the output (table, json)")]),
 } as const;
 
@@ -246,7 +259,32 @@ async function run(verb: string, p: Parsed, loadOpts: LoadOptions, io: Io, withE
         const row = await engine.create(req, { forRun: true });
         return runForeground(engine, row.id, true, true);
       }
-      case "start": case "stop": case "restart": case "kill": case "rm":
+      case "create":
+        await project.up(engine, model, { services: names, scale: scaleMap(g("scale") as string[]), forceRecreate: g("force-recreate") as boolean, noRecreate: g("no-recreate") as boolean, noStart: true }, out);
+        return 0;
+      case "top": {
+        const { containerTop } = await import("../../engine/exec.ts");
+        for (const v of project.serviceViews(engine, model, names).filter((x) => x.running)) {
+          const t = containerTop(v.row.id);
+          io.out(`${v.row.name}\n${table(t.titles, t.processes)}\n`);
+        }
+        return 0;
+      }
+      case "images": {
+        const views = project.serviceViews(engine, model, names);
+        if (g("quiet")) { io.out([...new Set(views.map((v) => v.row.config.imageId))].map((i) => `${i}\n`).join("")); return 0; }
+        io.out(table(["CONTAINER", "REPOSITORY", "TAG", "IMAGE ID"], views.map((v) => {
+          const [repo, tag = "latest"] = v.row.config.image.split(/:(?=[^/:]+$)/);
+          return [v.row.name, repo!, tag, v.row.config.imageId.replace(/^sha256:/, "").slice(0, 12)];
+        })));
+        return 0;
+      }
+      case "wait": {
+        const codes = await Promise.all(project.serviceViews(engine, model, names).map((v) => engine.waitExit(v.row.id)));
+        io.out(codes.map((c) => `${c}\n`).join(""));
+        return codes.find((c) => c !== 0) ?? 0;
+      }
+      case "start": case "stop": case "restart": case "kill": case "rm": case "pause": case "unpause":
         await project.lifecycle(engine, model, verb, names, {
           timeout: g("timeout") as number | undefined, signal: g("signal") as string | undefined, force: g("force") as boolean, stop: g("stop") as boolean, volumes: g("volumes") as boolean,
         }, out);
