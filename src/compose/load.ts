@@ -90,6 +90,38 @@ async function parseYaml(text: string, file: string): Promise<Raw> {
   return doc;
 }
 
+/** `extends` (same file, or `file:` another one, read and interpolated the same way): the base
+ *  service with the extending one merged over it, resolved through chains; a loop is an error. */
+async function resolveExtends(services: Raw, env: Env, baseDir: string): Promise<void> {
+  const done = new Set<string>();
+  const resolveOne = async (pool: Raw, name: string, dir: string, chain: string[]): Promise<Raw> => {
+    const raw = pool[name];
+    if (!isObj(raw)) throw new ComposeError(`cannot extend service "${name}": no such service${chain.length ? ` (from ${chain.at(-1)})` : ""}`);
+    if (raw.extends === undefined || (pool === services && done.has(name))) return raw;
+    const key = `${dir}:${name}`;
+    if (chain.includes(key)) throw new ComposeError(`circular reference with extends: ${[...chain, key].map((k) => k.slice(k.lastIndexOf(":") + 1)).join(" -> ")}`);
+    const ext = typeof raw.extends === "string" ? { service: raw.extends } : (raw.extends as Raw);
+    let basePool = pool, baseDir2 = dir;
+    if (typeof ext.file === "string") {
+      const file = resolve(dir, ext.file);
+      if (!existsSync(file)) throw new ComposeError(`service "${name}" extends ${ext.file}: open ${file}: no such file or directory`);
+      const doc = interpolate(await parseYaml(readFileSync(file, "utf8"), file), env) as Raw;
+      basePool = isObj(doc.services) ? doc.services : {};
+      baseDir2 = dirname(file);
+    }
+    const base = await resolveOne(basePool, String(ext.service), baseDir2, [...chain, key]);
+    const { extends: _e, ...own } = raw;
+    const { depends_on: _d, ...inherited } = base; // compose: depends_on is not inherited
+    const merged = merge(inherited, own) as Raw;
+    if (pool === services) {
+      services[name] = merged;
+      done.add(name);
+    }
+    return merged;
+  };
+  for (const name of Object.keys(services)) await resolveOne(services, name, baseDir, []);
+}
+
 export async function loadProject(opts: LoadOptions = {}): Promise<ProjectModel> {
   const cwd = opts.cwd ?? process.cwd();
   const warn = opts.warn ?? (() => {});
@@ -135,6 +167,7 @@ export async function loadProject(opts: LoadOptions = {}): Promise<ProjectModel>
     doc = merge(doc, one) as Raw;
   }
   delete doc.version;
+  if (isObj(doc.services)) await resolveExtends(doc.services, env, projectDir);
 
   const name = normaliseProjectName(opts.projectName ?? processEnv.COMPOSE_PROJECT_NAME ?? (typeof doc.name === "string" ? doc.name : basename(projectDir)));
   if (!name) throw new ComposeError(`project name must not be empty: use -p NAME or a name: key`);

@@ -88,7 +88,7 @@ export const SUPPORTED_SERVICE_KEYS = new Set([
   "healthcheck", "restart", "container_name", "labels", "deploy", "scale", "user", "working_dir", "hostname", "domainname",
   "mem_limit", "memswap_limit", "cpus", "cpu_shares", "pids_limit", "cap_add", "cap_drop", "privileged", "read_only", "init",
   "stop_signal", "stop_grace_period", "extra_hosts", "dns", "sysctls", "security_opt", "tmpfs", "stdin_open", "tty", "profiles",
-  "pull_policy", "logging",
+  "pull_policy", "logging", "extends",
 ]);
 
 type Raw = Record<string, unknown>;

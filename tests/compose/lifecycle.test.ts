@@ -103,3 +103,19 @@ test("create (nothing started), pause/unpause, top, images, wait (the exit statu
   expect(compose(root, dir3, ["down", "-t", "1"]).code).toBe(0);
   expect(run(root, "/", ["ps", "-aq"]).stdout).toBe("");
 });
+
+test("extends: a service of the same file and of another file, merged under the extending one; a loop is an error", () => {
+  const d = projectDir({
+    "compose.yaml": "services:\n  base:\n    image: busybox\n    environment: { A: \"1\", B: \"base\" }\n  web:\n    extends: base\n    environment: { B: web }\n  tool:\n    extends: { file: common.yaml, service: common }\n",
+    "common.yaml": "services:\n  common:\n    image: busybox\n    command: [\"echo\", \"common\"]\n    labels: { from: common }\n",
+  }, "ext");
+  const doc = JSON.parse(compose(root, d, ["config", "--format", "json"]).stdout);
+  expect(doc.services.web.image).toBe("busybox");
+  expect(doc.services.web.environment).toEqual({ A: "1", B: "web" });
+  expect(doc.services.tool.command).toEqual(["echo", "common"]);
+  expect(doc.services.tool.labels).toEqual({ from: "common" });
+  const loop = projectDir({ "compose.yaml": "services:\n  a:\n    image: busybox\n    extends: b\n  b:\n    image: busybox\n    extends: a\n" }, "loop");
+  const r = compose(root, loop, ["config"]);
+  expect(r.code).not.toBe(0);
+  expect(r.stderr).toContain("circular reference with extends: a -> b -> a");
+});
