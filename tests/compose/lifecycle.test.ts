@@ -119,3 +119,13 @@ test("extends: a service of the same file and of another file, merged under the 
   expect(r.code).not.toBe(0);
   expect(r.stderr).toContain("circular reference with extends: a -> b -> a");
 });
+
+test("up --exit-code-from: the first container to end stops the others; the status is that service's", () => {
+  const d = projectDir({ "compose.yaml": "services:\n  server:\n    image: busybox\n    init: true\n    command: [\"sleep\", \"100000\"]\n  check:\n    image: busybox\n    command: [\"sh\", \"-c\", \"echo checking; exit 7\"]\n" }, "abort");
+  const r = compose(root, d, ["up", "--exit-code-from", "check"]);
+  expect(r.code).toBe(7);
+  expect(r.stdout).toMatch(/check-1 +\| checking/);
+  expect(r.stderr).toContain("Aborting on container exit...");
+  expect(state("abort-server-1")).toBe("exited");
+  expect(compose(root, d, ["down"]).code).toBe(0);
+});

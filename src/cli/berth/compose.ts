@@ -55,6 +55,7 @@ const SPECS = {
     bool("detach", "d", "Detached mode: Run containers in the background"), list("scale", undefined, "Scale SERVICE to NUM instances (SERVICE=NUM)"),
     bool("force-recreate", undefined, "Recreate containers even if their configuration hasn't changed"), bool("no-recreate", undefined, "If containers already exist, don't recreate them"),
     bool("remove-orphans", undefined, "Remove containers for services not defined in the Compose file"), bool("wait", undefined, "Wait for services to be running|healthy. Implies detached mode."),
+    bool("abort-on-container-exit", undefined, "Stops all containers if any container was stopped"), str("exit-code-from", undefined, "Return the exit code of the selected service container. Implies --abort-on-container-exit"),
     bool("no-build", undefined, "Don't build an image, even if it's policy"), bool("build", undefined, "Build images before starting containers"),
   ]),
   down: spec("down", "down [OPTIONS]", "Stop and remove containers, networks", [
@@ -196,14 +197,36 @@ async function run(verb: string, p: Parsed, loadOpts: LoadOptions, io: Io, withE
         };
         process.on("SIGINT", onInt);
         process.on("SIGTERM", onInt);
+        // --abort-on-container-exit / --exit-code-from S: the first container to end stops the
+        // others; the status is S's (or the first one's).
+        const exitFrom = g("exit-code-from") as string | undefined;
+        if (exitFrom !== undefined && !model.services.some((x) => x.name === exitFrom)) throw new UsageError(`no such service: ${exitFrom}`);
+        let status = 0;
+        let aborting: Promise<unknown> | undefined;
+        if (exitFrom !== undefined || g("abort-on-container-exit")) {
+          const waitAc = new AbortController();
+          const codes = new Map<string, number>();
+          aborting = Promise.race(rows.map(async (r) => {
+            const code = await engine.waitExit(r.id, waitAc.signal);
+            codes.set(r.config.labels["com.docker.compose.service"]!, code);
+            return { r, code };
+          })).then(async (first) => {
+            io.err(`Aborting on container exit... (${first.r.name} exited with code ${first.code})\n`);
+            await project.lifecycle(engine, model, "stop", names, {}, out);
+            logsAc.abort();
+            waitAc.abort();
+            status = exitFrom === undefined ? first.code : (codes.get(exitFrom) ?? project.serviceViews(engine, model, [exitFrom])[0]?.exitCode ?? 0);
+          }, () => {});
+        }
         try {
           const served = [...new Set(rows.map((r) => r.config.labels["com.docker.compose.service"]!))];
           await project.logs(engine, model, served, { follow: true, signal: logsAc.signal, colour: isTerminal(1) }, (fd, d) => writeFully(fd, d));
+          await aborting;
         } finally {
           process.off("SIGINT", onInt);
           process.off("SIGTERM", onInt);
         }
-        return 0;
+        return status;
       }
       case "down":
         await project.down(engine, model, { volumes: g("volumes") as boolean, removeOrphans: g("remove-orphans") as boolean, timeout: g("timeout") as number | undefined }, out);
