@@ -95,6 +95,7 @@ static void fail_start(const char *msg, int status_valid, int status) {
 
 static void container_exited(int status) {
   done = 1;
+  periodic_disarm();
   oc.status_valid = 1;
   oc.status = status;
   clock_gettime(CLOCK_REALTIME, &oc.finished);
@@ -126,6 +127,7 @@ static void adopt(pid_t pid) {
   }
   /* The console socket sent the master before stage 0 exited: it is queued already. */
   if (console_fd >= 0) adopt_console();
+  if (!done) periodic_arm(cfg);
   ready_ok();
 }
 
@@ -163,6 +165,7 @@ static void reap(void) {
     int status;
     pid_t pid = waitpid(-1, &status, WNOHANG);
     if (pid <= 0) return;
+    if (periodic_reaped(cfg, pid)) continue;
     if (pid == container_pid && !done) container_exited(status);
     else if (pid == child_pid && !container_pid) stage0_exited(status);
     else if (!container_pid) {
@@ -294,6 +297,7 @@ static void start(void) {
       buf[n++] = '\n';
       if (write_file_atomic(cfg->pid_file, buf, n) < 0) warn_msg(describe("write pid file", cfg->pid_file, errno));
     }
+    periodic_arm(cfg);
     ready_ok();
   }
 }
@@ -335,6 +339,8 @@ int monitor_run(struct config *c) {
 
     int timeout = pending ? 1000 : -1;
     if (pid_wait_until) timeout = 10;
+    int pt = done ? -1 : periodic_timeout();
+    if (pt >= 0 && (timeout < 0 || pt < timeout)) timeout = pt;
     if (done) {
       long long left = deadline - now_ms();
       /* Pipe output is complete once the container is reaped; a pty's last bytes may still be
@@ -361,6 +367,7 @@ int monitor_run(struct config *c) {
     if (p[P_CONSOLE].fd >= 0 && (p[P_CONSOLE].revents & POLLIN)) adopt_console();
     if (pid_wait_until) try_adopt();
     if (p[P_SIG].revents) on_signal(); /* last: output read above came before the exit */
+    if (!done && container_pid) periodic_tick(cfg);
   }
   finish();
   return 0;

@@ -17,6 +17,9 @@
  *   --exit-command-unless-locked FILE
  *                           ...unless FILE is gone or another process holds flock(2) on it (a
  *                           foreground client that settles the container itself)
+ *   --periodic-command PATH --periodic-interval MS
+ *                           run PATH (--periodic-command-arg ARG, repeatable) every MS while the
+ *                           container runs, one at a time, detached (the engine's healthcheck)
  *   --ready-fd N            one NUL byte once the container runs, or an error message
  *   --preserve-fds N        pass fds 3..3+N-1 on to CMD
  *
@@ -99,6 +102,11 @@ static void parse(int argc, char **argv) {
     else if (!strcmp(a, "--exit-command-arg")) {
       if (cfg.exit_argc >= MAX_EXIT_ARGS) usage(a, "given too often");
       cfg.exit_argv[1 + cfg.exit_argc++] = v;
+    } else if (!strcmp(a, "--periodic-command")) cfg.periodic_cmd = v;
+    else if (!strcmp(a, "--periodic-interval")) cfg.periodic_ms = number(a, v);
+    else if (!strcmp(a, "--periodic-command-arg")) {
+      if (cfg.periodic_argc >= MAX_PERIODIC_ARGS) usage(a, "given too often");
+      cfg.periodic_argv[1 + cfg.periodic_argc++] = v;
     } else if (!strcmp(a, "--ready-fd")) {
       if (cfg.ready_fd < 0) usage(a, "is not an open file descriptor");
     } else if (!strcmp(a, "--preserve-fds")) cfg.preserve_fds = (int)number(a, v);
@@ -120,6 +128,9 @@ static void parse(int argc, char **argv) {
   if (cfg.ready_fd >= 3 && cfg.ready_fd < 3 + cfg.preserve_fds) usage("--ready-fd", "must not be one of the preserved fds");
   if (cfg.exit_cmd && cfg.exit_cmd[0] != '/') usage("--exit-command", "needs an absolute path (it runs detached, without a PATH search)");
   if (cfg.exit_cmd) cfg.exit_argv[0] = cfg.exit_cmd;
+  if (cfg.periodic_cmd && cfg.periodic_cmd[0] != '/') usage("--periodic-command", "needs an absolute path");
+  if (cfg.periodic_cmd && !cfg.periodic_ms) usage("--periodic-command", "needs --periodic-interval (milliseconds, above 0)");
+  if (cfg.periodic_cmd) cfg.periodic_argv[0] = cfg.periodic_cmd;
 }
 
 int main(int argc, char **argv) {

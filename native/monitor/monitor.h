@@ -11,6 +11,7 @@
 #define IO_CHUNK 8192      /* one read from the container's output */
 #define MAX_CLIENTS 8      /* attach connections served at once */
 #define MAX_EXIT_ARGS 32   /* --exit-command-arg values */
+#define MAX_PERIODIC_ARGS 16 /* --periodic-command-arg values */
 
 enum stream { STREAM_STDIN = 0, STREAM_STDOUT = 1, STREAM_STDERR = 2 };
 
@@ -33,6 +34,10 @@ struct config {
   const char *exit_unless_locked; /* skip the exit command while someone holds flock(2) on this file, or when it is gone */
   const char *exit_argv[MAX_EXIT_ARGS + 2];
   int exit_argc;
+  const char *periodic_cmd;      /* run every periodic_ms while the container runs (healthcheck) */
+  unsigned long long periodic_ms;
+  const char *periodic_argv[MAX_PERIODIC_ARGS + 2];
+  int periodic_argc;
   int ready_fd;                  /* -1 = none */
   int preserve_fds;              /* fds 3..3+N-1 are passed to CMD */
 };
@@ -105,6 +110,13 @@ int write_exit_file(const char *path, const struct outcome *o);
 
 /* exitcmd.c */
 void run_exit_command(const struct config *cfg);
+
+/* periodic.c: --periodic-command (the healthcheck's clock) */
+void periodic_arm(const struct config *cfg);
+int periodic_timeout(void);                     /* ms until the next run, -1 when none is due */
+int periodic_reaped(const struct config *cfg, pid_t pid); /* 1 when pid was the periodic command */
+void periodic_tick(const struct config *cfg);   /* start it when due */
+void periodic_disarm(void);
 
 /* loop.c */
 int monitor_run(struct config *cfg);

@@ -15,6 +15,7 @@ import {
 import { checkStartable } from "./config-checks.ts";
 import { checkNamespaceConflicts, parseNamespaceModes } from "./namespace-modes.ts";
 import { parseUserns } from "./userns.ts";
+import { healthConfig, type HealthRequest } from "./health-config.ts";
 import type { BindMount, ContainerConfig, NamespaceModes } from "./types.ts";
 
 export interface CreateRequest {
@@ -70,6 +71,10 @@ export interface CreateRequest {
   dns?: string[];
   /** --log-opt KEY=VALUE (max-size). */
   logOpts?: string[];
+  /** --health-cmd/-interval/-timeout/-retries/-start-period, --no-healthcheck (compose: healthcheck). */
+  health?: HealthRequest;
+  /** --network-alias: more names the container answers to on its user networks (compose: the service name). */
+  networkAliases?: string[];
 }
 
 export interface ImageInfo {
@@ -194,6 +199,7 @@ export function buildConfig(req: CreateRequest, image: ImageInfo, id: string): C
   if (userns) checkUsernsConflicts(namespaces, req.privileged ?? false);
   const security = parseSecurityOpts(req.securityOpt ?? []);
   const stopSignal = req.stopSignal ?? ic.StopSignal ?? "SIGTERM";
+  const healthcheck = healthConfig(req.health ?? {}, ic.Healthcheck);
   parseSignal(stopSignal);
   const config: ContainerConfig = {
     image: image.ref,
@@ -237,6 +243,8 @@ export function buildConfig(req: CreateRequest, image: ImageInfo, id: string): C
     ...(req.dns?.length ? { dns: req.dns.map(checkIp("--dns")) } : {}),
     namespaces,
     ...(userns ? { userns } : {}),
+    ...(healthcheck ? { healthcheck } : {}),
+    ...(req.networkAliases?.length ? { networkAliases: req.networkAliases } : {}),
   };
   checkStartable(config);
   return config;

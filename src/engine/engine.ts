@@ -18,7 +18,7 @@
 //   loads it is about to use it.
 // The Engine type (with every method's documentation) is in handle.ts, which the operation files
 // import instead of this file: no import circle. index.ts is the library surface for front ends.
-import { existsSync, mkdirSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { ImageStore } from "../image/store.ts";
 import type { FileLock } from "../storage/lock.ts";
@@ -122,6 +122,21 @@ class BerthEngine implements Engine {
 
   /** The truth about a container: the row, corrected by its init's liveness and exit file. */
   observe(row: ContainerRow): ContainerView {
+    const view = this.observeState(row);
+    if (view.running && row.config.healthcheck) view.health = this.healthOf(row);
+    return view;
+  }
+
+  /** health.json's status (health.ts writes it); "starting" until the first probe's result. */
+  private healthOf(row: ContainerRow): "starting" | "healthy" | "unhealthy" {
+    try {
+      return (JSON.parse(readFileSync(this.paths.healthFile(row.id), "utf8")) as { Status: "starting" | "healthy" | "unhealthy" }).Status;
+    } catch {
+      return "starting";
+    }
+  }
+
+  private observeState(row: ContainerRow): ContainerView {
     const live = row.pid > 0 && isAlive(row.pid, row.pidStart);
     switch (row.state) {
       case "restarting":

@@ -20,6 +20,10 @@ export interface ExecRequest {
   user?: string;
   workdir?: string;
   privileged?: boolean;
+  /** stdout and stderr to this fd instead of the caller's (the healthcheck's probe output). */
+  output?: number;
+  /** Told the exec'd process's host pid once it runs (to kill it after a timeout). */
+  onPid?: (pid: number) => void;
 }
 
 export async function execProcess(engine: Engine, ref: string, req: ExecRequest): Promise<number> {
@@ -49,8 +53,8 @@ export async function execProcess(engine: Engine, ref: string, req: ExecRequest)
   if (tty && process.stdout.isTTY) proc.consoleSize = { height: process.stdout.rows || 24, width: process.stdout.columns || 80 };
   try {
     return await execInContainer(engine.runtime, {
-      id: row.id, process: proc, detach: req.detach,
-      stdio: req.detach ? ["ignore", "ignore", "ignore"] : [req.interactive ? "inherit" : "ignore", "inherit", "inherit"],
+      id: row.id, process: proc, detach: req.detach, onPid: req.onPid,
+      stdio: req.detach ? ["ignore", "ignore", "ignore"] : req.output !== undefined ? ["ignore", req.output, req.output] : [req.interactive ? "inherit" : "ignore", "inherit", "inherit"],
     });
   } catch (e) {
     const code = (e as { exitCode?: number }).exitCode;

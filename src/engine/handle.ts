@@ -14,6 +14,8 @@ import type { Volumes } from "./volumes.ts";
 export interface EngineOptions {
   /** argv that runs `berth internal exit ID` (without the ID): the monitor's exit command. */
   exitCommand?: string[];
+  /** argv that runs `berth internal health ID` (without the ID): the monitor's periodic command for a healthcheck. */
+  healthCommand?: string[];
   /** Network options: kernel object name prefix and default subnet (tests run side by side with their own). */
   network?: { namePrefix?: string; defaultSubnet?: string };
   warn?: (msg: string) => void;
@@ -47,6 +49,8 @@ export interface ContainerView {
   status: "created" | "running" | "paused" | "restarting" | "exited" | "dead" | "removing";
   exitCode: number | null;
   running: boolean;
+  /** Running with a healthcheck: its status (health.json; "starting" before the first result). */
+  health?: "starting" | "healthy" | "unhealthy";
 }
 
 export interface RemoveOptions {

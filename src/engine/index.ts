@@ -14,7 +14,7 @@ export type {
 } from "./handle.ts";
 export type { CreateRequest, ImageInfo } from "./config.ts";
 export type {
-  BindMount, ContainerConfig, ContainerRow, IdMap, NamespaceModes, PortPublish, ResourceLimits, RestartPolicy, StoredState, UsernsConfig,
+  BindMount, ContainerConfig, ContainerRow, HealthConfig, IdMap, NamespaceModes, PortPublish, ResourceLimits, RestartPolicy, StoredState, UsernsConfig,
 } from "./types.ts";
 export { EngineError, NotFoundError, UsageError, EXIT_ENGINE, EXIT_CANNOT_INVOKE, EXIT_NOT_FOUND } from "./errors.ts";
 export { parseSignal } from "./options.ts";
@@ -48,3 +48,6 @@ export type { Volumes, VolumeInfo } from "./volumes.ts";
 export {
   containerNamespaces, namespaceTable, NAMESPACE_TYPES, type ContainerNamespace, type ContainerNamespaces, type NamespaceUse,
 } from "./ns-view.ts";
+// healthchecks: one probe run and recorded (the monitor's periodic command), State.Health read back.
+export { readHealth, runHealthcheck } from "./health.ts";
+export { healthConfig, healthcheckObject, parseDuration, type HealthLogEntry, type HealthRequest, type HealthState, type HealthStatus } from "./health-config.ts";

@@ -2,6 +2,8 @@
 import type { ContainerView, Engine } from "./engine.ts";
 import type { PortPublish } from "./types.ts";
 import { commandOf } from "./command.ts";
+import { healthcheckObject } from "./health-config.ts";
+import { readHealth } from "./health.ts";
 
 const ZERO_TIME = "0001-01-01T00:00:00Z";
 
@@ -13,7 +15,11 @@ export function statusText(v: ContainerView, now = Date.now()): string {
   const r = v.row;
   const ago = (ms: number) => humanAgo(now - ms);
   switch (v.status) {
-    case "running": return `Up ${humanAgo(now - r.startedAt).replace(/ ago$/, "")}`;
+    case "running": {
+      const up = `Up ${humanAgo(now - r.startedAt).replace(/ ago$/, "")}`;
+      // docker: "Up 5 seconds (health: starting)", "(healthy)", "(unhealthy)".
+      return v.health === undefined ? up : `${up} (${v.health === "starting" ? "health: starting" : v.health})`;
+    }
     case "paused": return `Up ${humanAgo(now - r.startedAt).replace(/ ago$/, "")} (Paused)`;
     case "created": return "Created";
     case "restarting": return `Restarting (${r.exitCode ?? 0}) ${ago(r.finishedAt || now)}`;
@@ -96,6 +102,7 @@ export function inspectObject(engine: Engine, v: ContainerView, bound: PortPubli
       Error: r.error,
       StartedAt: iso(r.startedAt),
       FinishedAt: iso(r.finishedAt),
+      ...(c.healthcheck ? { Health: readHealth(engine, r.id) } : {}),
     },
     Image: c.imageId,
     ResolvConfPath: `${engine.paths.filesDir(r.id)}/resolv.conf`,
@@ -153,6 +160,7 @@ export function inspectObject(engine: Engine, v: ContainerView, bound: PortPubli
       StopSignal: c.stopSignal,
       StopTimeout: c.stopTimeout,
       ExposedPorts: Object.fromEntries(c.exposedPorts.map((p) => [p, {}])),
+      ...(c.healthcheck ? { Healthcheck: healthcheckObject(c.healthcheck) } : {}),
     },
     NetworkSettings: {
       Ports: v.running ? { ...Object.fromEntries(c.exposedPorts.map((e) => [e.includes("/") ? e : `${e}/tcp`, null])), ...portMap(bound, (p) => String(p.hostPort)) } : {},

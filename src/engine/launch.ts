@@ -3,7 +3,7 @@
 import { openCgroup } from "../cgroups/index.ts";
 import type { Engine, StartOptions } from "./handle.ts";
 import { MONITOR_BINARY, monitorArgs } from "./monitor.ts";
-import type { ContainerRow } from "./types.ts";
+import type { ContainerRow, HealthConfig } from "./types.ts";
 
 /** How the runtime starts stage 0: behind the monitor, which holds the container's stdio. */
 export interface Stage0 {
@@ -29,6 +29,14 @@ function oomFile(id: string): string | undefined {
   return undefined;
 }
 
+/** The monitor's --periodic-command for a healthcheck (`berth internal health ID`, health.ts), or none. */
+function healthMonitorFlags(engine: Engine, id: string, h: HealthConfig | undefined): string[] {
+  const cmd = engine.opts.healthCommand;
+  if (!h || !cmd || cmd.length === 0) return [];
+  const [program, ...args] = [...cmd, id];
+  return ["--periodic-command", program!, "--periodic-interval", String(Math.max(1, h.intervalMs)), ...args.flatMap((a) => ["--periodic-command-arg", a])];
+}
+
 /** The monitor and its arguments for this run of the container. */
 export function monitorStage0(engine: Engine, row: ContainerRow, opts: StartOptions): Stage0 {
   const id = row.id;
@@ -41,8 +49,10 @@ export function monitorStage0(engine: Engine, row: ContainerRow, opts: StartOpti
     ...exitHookFor(engine, row, opts.foreground ?? false), passFds: [3, 4],
     ttySize: opts.consoleSize ? { rows: opts.consoleSize.height, cols: opts.consoleSize.width } : undefined,
   }).slice(0, -1); // stage 0 (berth-init and its arguments) follows after "--"
+  // The healthcheck's clock is the monitor (nothing for a container without one).
+  const health = healthMonitorFlags(engine, id, cfg.healthcheck);
   return {
-    launcher: [MONITOR_BINARY, ...launcher], consoleSocket: cfg.tty ? paths.consoleSocket(id) : undefined,
+    launcher: [MONITOR_BINARY, ...health, ...launcher], consoleSocket: cfg.tty ? paths.consoleSocket(id) : undefined,
     stdio: ["ignore", "ignore", "ignore"],
   };
 }

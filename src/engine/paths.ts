@@ -21,6 +21,8 @@ export class EnginePaths {
   rootfs(id: string): string { return join(this.container(id), "rootfs"); }
   log(id: string): string { return join(this.container(id), "container.log"); }
   exitFile(id: string): string { return join(this.container(id), "exit.json"); }
+  /** The healthcheck's last results (health.ts), replaced atomically by each probe. */
+  healthFile(id: string): string { return join(this.container(id), "health.json"); }
   pidFile(id: string): string { return join(this.container(id), "init.pid"); }
   filesDir(id: string): string { return join(this.container(id), "etc"); }
   lock(id: string): string { return join(this.locksDir, `${id}.lock`); }

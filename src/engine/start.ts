@@ -49,7 +49,8 @@ export async function startLocked(engine: Engine, id: string, opts: StartOptions
   try {
     if (previous === "exited" || existsSync(engine.runtime.dir(id))) await releaseRuntime(engine, id);
     trace("start: old runtime state released");
-    for (const f of [paths.exitFile(id), paths.pidFile(id), paths.attachSocket(id), paths.consoleSocket(id)]) rmSync(f, { force: true });
+    // health.json too: each run's health starts over as "starting".
+    for (const f of [paths.exitFile(id), paths.pidFile(id), paths.attachSocket(id), paths.consoleSocket(id), paths.healthFile(id)]) rmSync(f, { force: true });
     const cfg = row.config;
     // The monitor and stage 0 start now: their three execs (~4 ms) overlap with mounting the
     // root filesystem and building the spec below.

@@ -73,6 +73,16 @@ export interface UsernsConfig {
   range?: { offset: number; size: number };
 }
 
+/** A healthcheck as create decided it (image HEALTHCHECK with the --health-* flags over it). */
+export interface HealthConfig {
+  /** docker's form: ["CMD", argv...] or ["CMD-SHELL", "command line"]. */
+  test: string[];
+  intervalMs: number;
+  timeoutMs: number;
+  startPeriodMs: number;
+  retries: number;
+}
+
 /** Everything `berth create` decided; the OCI spec is derived from this at each start. */
 export interface ContainerConfig {
   image: string;
@@ -116,6 +126,10 @@ export interface ContainerConfig {
   namespaces?: NamespaceModes;
   /** A user namespace of its own (absent: the host's, docker's --userns=host). */
   userns?: UsernsConfig;
+  /** The healthcheck the monitor runs (absent: none, or disabled). */
+  healthcheck?: HealthConfig;
+  /** More names on its user networks (--network-alias). */
+  networkAliases?: string[];
 }
 
 /** Lifecycle states as stored; "creating"/"starting"/"removing" mark an operation in progress. */

@@ -1,6 +1,34 @@
 // `--change` instructions for import/commit, in Dockerfile syntax:
-// CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, USER, VOLUME, WORKDIR, STOPSIGNAL, ONBUILD.
+// CMD, ENTRYPOINT, ENV, EXPOSE, HEALTHCHECK, LABEL, USER, VOLUME, WORKDIR, STOPSIGNAL, ONBUILD.
+import { parseGoDuration } from "./duration.ts";
 import type { ImageConfig } from "./oci.ts";
+
+/** HEALTHCHECK [--interval=D] [--timeout=D] [--start-period=D] [--retries=N] CMD … | NONE. */
+function healthcheck(arg: string): NonNullable<ImageConfig["Healthcheck"]> {
+  if (arg.toUpperCase() === "NONE") return { Test: ["NONE"] };
+  const h: NonNullable<ImageConfig["Healthcheck"]> = {};
+  let rest = arg;
+  for (let m = /^--([a-z-]+)=(\S+)\s+/.exec(rest); m; m = /^--([a-z-]+)=(\S+)\s+/.exec(rest)) {
+    rest = rest.slice(m[0].length);
+    const [, opt, value] = m as unknown as [string, string, string];
+    if (opt === "retries") {
+      if (!/^\d+$/.test(value)) throw new Error(`HEALTHCHECK --retries: ${JSON.stringify(value)} is not a whole number`);
+      h.Retries = Number(value);
+      continue;
+    }
+    const ms = parseGoDuration(value);
+    if (ms === null) throw new Error(`HEALTHCHECK --${opt}: ${JSON.stringify(value)} is not a duration (e.g. 30s)`);
+    if (opt === "interval") h.Interval = ms * 1e6;
+    else if (opt === "timeout") h.Timeout = ms * 1e6;
+    else if (opt === "start-period") h.StartPeriod = ms * 1e6;
+    else throw new Error(`HEALTHCHECK: unknown option --${opt} (interval, timeout, start-period, retries)`);
+  }
+  const cmd = /^CMD\s+([\s\S]+)$/i.exec(rest);
+  if (!cmd) throw new Error(`HEALTHCHECK: expected CMD COMMAND or NONE, got ${JSON.stringify(rest)}`);
+  const list = jsonArray(cmd[1]!.trim());
+  h.Test = list ? ["CMD", ...list] : ["CMD-SHELL", cmd[1]!.trim()];
+  return h;
+}
 
 function jsonArray(s: string): string[] | null {
   if (!s.startsWith("[")) return null;
@@ -101,8 +129,9 @@ export function applyChanges(config: ImageConfig, changes: readonly string[]): I
       case "WORKDIR": c.WorkingDir = arg.startsWith("/") ? arg : `${c.WorkingDir ?? "/"}/${arg}`.replace(/\/+/g, "/"); break;
       case "STOPSIGNAL": c.StopSignal = arg; break;
       case "ONBUILD": c.OnBuild = [...(c.OnBuild ?? []), arg]; break;
+      case "HEALTHCHECK": c.Healthcheck = healthcheck(arg); break;
       default:
-        throw new Error(`--change: ${instr} is not supported (CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, ONBUILD, STOPSIGNAL, USER, VOLUME, WORKDIR)`);
+        throw new Error(`--change: ${instr} is not supported (CMD, ENTRYPOINT, ENV, EXPOSE, HEALTHCHECK, LABEL, ONBUILD, STOPSIGNAL, USER, VOLUME, WORKDIR)`);
     }
   }
   return c;

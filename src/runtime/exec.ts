@@ -21,6 +21,8 @@ export interface ExecOptions {
   consoleSocket?: string;
   preserveFds?: number;
   stdio?: [Stdio, Stdio, Stdio];
+  /** Called with the process's host pid once it is started. */
+  onPid?: (pid: number) => void;
 }
 
 /** Reads a --process file (a runtime-spec process object). */
@@ -71,6 +73,7 @@ export async function execInContainer(store: StateStore, opts: ExecOptions): Pro
       throw Object.assign(new Error(failure?.message ?? `exec failed (status ${code})`), { exitCode: failure?.exitCode ?? 126 });
     }
     if (opts.pidFile) writePidFile(resolve(opts.pidFile), pid);
+    opts.onPid?.(pid);
     init.closeControl();
     return await init.proc.exited;
   } finally {

@@ -56,6 +56,7 @@ export const CREATE_FLAGS = [
   list("label-file", undefined, "Read in a line delimited file of labels"),
   str("network", undefined, "Connect a container to a network (none, host, bridge or NAME)"),
   str("net", undefined, "Alias of --network"),
+  list("network-alias", undefined, "Add network-scoped alias for the container"),
   list("publish", "p", "Publish a container's port(s) to the host"),
   bool("publish-all", "P", "Publish all exposed ports to random ports"),
   list("add-host", undefined, "Add a custom host-to-IP mapping (host:ip)"),
@@ -65,6 +66,12 @@ export const CREATE_FLAGS = [
   str("stop-timeout", undefined, "Timeout (in seconds) to stop a container", "int"),
   list("sysctl", undefined, "Sysctl options"),
   bool("rm", undefined, "Automatically remove the container when it exits"),
+  str("health-cmd", undefined, "Command to run to check health"),
+  str("health-interval", undefined, "Time between running the check (ms|s|m|h) (default 0s)", "duration"),
+  str("health-timeout", undefined, "Maximum time to allow one check to run (ms|s|m|h) (default 0s)", "duration"),
+  str("health-start-period", undefined, "Start period for the container to initialize before starting health-retries countdown (ms|s|m|h) (default 0s)", "duration"),
+  str("health-retries", undefined, "Consecutive failures needed to report unhealthy", "int"),
+  bool("no-healthcheck", undefined, "Disable any container-specified HEALTHCHECK"),
 ] as const;
 
 /** The engine's CreateRequest from run's and create's flags: the one place they are read. */
@@ -79,9 +86,13 @@ export function createRequest(p: Parsed<(typeof CREATE_FLAGS)[number]>): CreateR
     readOnly: p.get("read-only"), memory: p.get("memory"), memorySwap: p.get("memory-swap"), cpus: p.get("cpus"),
     cpuShares: p.get("cpu-shares"), pidsLimit: p.get("pids-limit"), capAdd: p.get("cap-add"), capDrop: p.get("cap-drop"),
     privileged: p.get("privileged"), securityOpt: p.get("security-opt"), init: p.get("init"),
-    network: p.get("network") ?? p.get("net"), publish: p.get("publish"), stopSignal: p.get("stop-signal"),
+    network: p.get("network") ?? p.get("net"), networkAliases: p.get("network-alias"), publish: p.get("publish"), stopSignal: p.get("stop-signal"),
     stopTimeout: p.get("stop-timeout"), userns: p.get("userns"), uidmap: p.get("uidmap"), gidmap: p.get("gidmap"), pid: p.get("pid"), ipc: p.get("ipc"), uts: p.get("uts"), cgroupns: p.get("cgroupns"), sysctls: p.get("sysctl"),
     publishAll: p.get("publish-all"), addHosts: p.get("add-host"), dns: p.get("dns"), logOpts: p.get("log-opt"),
+    health: {
+      cmd: p.get("health-cmd"), interval: p.get("health-interval"), timeout: p.get("health-timeout"),
+      startPeriod: p.get("health-start-period"), retries: p.get("health-retries"), disable: p.get("no-healthcheck"),
+    },
   };
 }
 
@@ -176,7 +187,7 @@ function logSize(path: string): number {
   }
 }
 
-async function runForeground(engine: Engine, id: string, withStdin: boolean, removeOnFailure: boolean): Promise<number> {
+export async function runForeground(engine: Engine, id: string, withStdin: boolean, removeOnFailure: boolean): Promise<number> {
   let attached: Attached | undefined;
   let unproxy = () => {};
   let startedNs = 0n;

@@ -85,6 +85,7 @@ Images, volumes, networks and the system:
   build       Build an image from a Dockerfile
   volume      Manage volumes (create, ls, rm, inspect, prune)
   network     Manage networks
+  compose     Define and run multi-container applications (compose files, as docker compose)
   cgroup      Inspect and drive control groups
   system      df, info, prune
   info        Display system-wide information
@@ -164,7 +165,8 @@ function exitCommand(root: string): string[] {
 async function withEngine<T>(root: string, reconcile: boolean, fn: (e: Engine) => Promise<T>): Promise<T> {
   const { openEngine } = await import("../../engine/engine.ts");
   trace("engine loaded");
-  const engine = openEngine(root, { exitCommand: exitCommand(root), network: networkOptions() });
+  const exit = exitCommand(root);
+  const engine = openEngine(root, { exitCommand: exit, healthCommand: [...exit.slice(0, -1), "health"], network: networkOptions() });
   trace("engine open");
   if (reconcile) await engine.reconcile();
   trace("reconciled");
@@ -222,6 +224,10 @@ async function otherModule(verb: string, argv: string[], root: string): Promise<
       },
     }));
   }
+  if (verb === "compose") {
+    const { composeCommand } = await import("./compose.ts");
+    return composeCommand(argv, root, io, (fn) => withEngine(root, true, fn));
+  }
   if (IMAGE_VERBS.has(verb)) {
     const { imageCommand } = await import("./image.ts");
     return imageCommand(verb, argv, { root });
@@ -241,7 +247,13 @@ export async function main(argv: string[]): Promise<number> {
   if (verb === "help") { await print(USAGE); return 0; }
   if (verb === "internal") {
     // Hidden: the monitor's exit command. Never prints (its stdio is /dev/null).
-    if (rest[0] !== "exit" || !rest[1]) throw new UsageError("usage: berth internal exit ID");
+    // `internal health ID`: the monitor's periodic command for a container's healthcheck.
+    if ((rest[0] !== "exit" && rest[0] !== "health") || !rest[1]) throw new UsageError("usage: berth internal exit|health ID");
+    if (rest[0] === "health") {
+      const { runHealthcheck } = await import("../../engine/health.ts");
+      await withEngine(g.root, false, (e) => runHealthcheck(e, rest[1]!));
+      return 0;
+    }
     await withEngine(g.root, false, (e) => e.onExit(rest[1]!));
     return 0;
   }
