@@ -30,6 +30,7 @@ async function extraCommand(name: string): Promise<Command | undefined> {
 trace("modules loaded");
 
 const IMAGE_VERBS = new Set(["images", "load", "save", "import", "rmi", "tag", "history", "image"]);
+const REGISTRY_VERBS = new Set(["pull", "push", "login", "logout"]);
 
 /** berth's own flags, before the command. */
 const GLOBALS = commandSpec({
@@ -78,6 +79,7 @@ Container Commands:
 
 Images, volumes, networks and the system:
   load, save, import, images, rmi, tag, history, image    Image store
+  pull, push, login, logout    Images from and to registries
   commit, export, diff    A container's changes as an image, its files as a tar, what it changed
   volume      Manage volumes (create, ls, rm, inspect, prune)
   network     Manage networks
@@ -217,6 +219,7 @@ async function otherModule(verb: string, argv: string[], root: string): Promise<
       },
     }));
   }
+  if (REGISTRY_VERBS.has(verb)) return (await import("./registry.ts")).registryCommand(verb, argv, { root });
   if (IMAGE_VERBS.has(verb)) {
     const { imageCommand } = await import("./image.ts");
     return imageCommand(verb, argv, { root });

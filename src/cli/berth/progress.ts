@@ -1,0 +1,66 @@
+// What a pull or push shows while it works. Without a terminal: docker's plain lines, one per
+// layer event ("a1b2c3d4e5f6: Pull complete"), no byte counts. On a terminal: one live line per
+// layer with its progress, redrawn in place by log-update (loaded only here, only on a terminal).
+import type { PullEvent } from "../../image/registry/index.ts";
+import { stdio } from "./io.ts";
+
+export interface Display {
+  event: (e: PullEvent) => void;
+  done: () => void;
+}
+
+function size(n: number): string {
+  const u = ["B", "kB", "MB", "GB"];
+  let i = 0;
+  while (n >= 1000 && i < u.length - 1) { n /= 1000; i++; }
+  return `${i ? n.toFixed(n < 10 ? 2 : 1) : n}${u[i]}`;
+}
+
+function bar(current: number, total: number, width = 40): string {
+  const f = total > 0 ? Math.min(width, Math.floor((current / total) * width)) : 0;
+  return `[${"=".repeat(Math.max(0, f - 1))}${f ? ">" : ""}${" ".repeat(width - f)}] ${size(current)}/${size(total)}`;
+}
+
+export async function pullDisplay(): Promise<Display> {
+  if (!process.stdout.isTTY) {
+    return {
+      event: (e) => {
+        if (e.status === "Downloading" || e.status === "Pushing") return; // byte counts only on a terminal
+        stdio.out(e.id ? `${e.id}: ${e.status}\n` : `${e.status}\n`);
+      },
+      done: () => {},
+    };
+  }
+  const { default: logUpdate } = await import("log-update");
+  const order: string[] = [];
+  const lines = new Map<string, string>();
+  let last = 0;
+  let finished = false;
+  const render = (force = false) => {
+    const now = Date.now();
+    if (!force && now - last < 80) return;
+    last = now;
+    logUpdate(order.map((id) => `${id}: ${lines.get(id)}`).join("\n"));
+  };
+  return {
+    event: (e) => {
+      if (finished) return;
+      if (!e.id || e.id.length !== 12) {
+        logUpdate.done();
+        order.length = 0;
+        lines.clear();
+        stdio.out(e.id ? `${e.id}: ${e.status}\n` : `${e.status}\n`);
+        return;
+      }
+      if (!lines.has(e.id)) order.push(e.id);
+      lines.set(e.id, e.current !== undefined && e.total !== undefined ? `${e.status.padEnd(12)} ${bar(e.current, e.total)}` : e.status);
+      render(e.current === undefined);
+    },
+    done: () => {
+      if (finished) return;
+      finished = true;
+      render(true);
+      logUpdate.done();
+    },
+  };
+}
