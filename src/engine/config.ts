@@ -17,6 +17,10 @@ import type { BindMount, ContainerConfig } from "./types.ts";
 
 export interface CreateRequest {
   image: string;
+  /** --pull: pull the image when it is missing (default), always, or never. */
+  pull?: PullPolicy;
+  /** --platform OS/ARCH[/VARIANT]: which image of a multi-platform index a pull takes. */
+  platform?: string;
   name?: string;
   /** Arguments after IMAGE (replace the image's Cmd when non-empty). */
   args: string[];
@@ -61,6 +65,8 @@ export interface CreateRequest {
   /** --log-opt KEY=VALUE (max-size). */
   logOpts?: string[];
 }
+
+export type PullPolicy = "missing" | "always" | "never";
 
 export interface ImageInfo {
   ref: string;

@@ -59,6 +59,8 @@ export const CREATE_FLAGS = [
   str("stop-timeout", undefined, "Timeout (in seconds) to stop a container", "int"),
   list("sysctl", undefined, "Sysctl options"),
   bool("rm", undefined, "Automatically remove the container when it exits"),
+  str("pull", undefined, 'Pull image before running ("always", "missing", "never")', { default: "missing" }),
+  str("platform", undefined, "Set platform if the image is pulled from a multi-platform index (OS/ARCH[/VARIANT])"),
 ] as const;
 
 /** The engine's CreateRequest from run's and create's flags: the one place they are read. */
@@ -66,7 +68,7 @@ export function createRequest(p: Parsed<(typeof CREATE_FLAGS)[number]>): CreateR
   const [image, ...args] = p.args;
   if (!image) throw new UsageError("an image is required");
   return {
-    image, args, name: p.get("name"), entrypoint: p.get("entrypoint"), env: p.get("env"), envFiles: p.get("env-file"),
+    image, args, pull: p.get("pull") as CreateRequest["pull"], platform: p.get("platform"), name: p.get("name"), entrypoint: p.get("entrypoint"), env: p.get("env"), envFiles: p.get("env-file"),
     workdir: p.get("workdir"), user: p.get("user"), hostname: p.get("hostname"), domainname: p.get("domainname"),
     tty: p.get("tty"), interactive: p.get("interactive"), rm: p.get("rm"), restart: p.get("restart"),
     labels: p.get("label"), labelFiles: p.get("label-file"), volumes: p.get("volume"), tmpfs: p.get("tmpfs"),
@@ -76,6 +78,15 @@ export function createRequest(p: Parsed<(typeof CREATE_FLAGS)[number]>): CreateR
     network: p.get("network") ?? p.get("net"), publish: p.get("publish"), stopSignal: p.get("stop-signal"),
     stopTimeout: p.get("stop-timeout"), userns: p.get("userns"), sysctls: p.get("sysctl"),
     publishAll: p.get("publish-all"), addHosts: p.get("add-host"), dns: p.get("dns"), logOpts: p.get("log-opt"),
+  };
+}
+
+/** A pull that run/create start reports on stderr, as docker does (the display module loads on the first event). */
+function pullReporter(): (e: { id?: string; status: string; current?: number; total?: number }) => void {
+  let display: { event: (e: { id?: string; status: string; current?: number; total?: number }) => void } | null = null;
+  return (e) => {
+    display ??= (require("./progress.ts") as typeof import("./progress.ts")).pullDisplay("err");
+    display.event(e);
   };
 }
 
@@ -216,7 +227,7 @@ const run = verb({
 }, async (engine, p, io) => {
   const req = createRequest(p);
   const detach = p.get("detach");
-  const row = await engine.create(req, { forRun: true });
+  const row = await engine.create(req, { forRun: true, onPull: pullReporter() });
   if (detach) {
     try {
       await engine.start(row.id);
@@ -231,7 +242,7 @@ const run = verb({
 });
 
 const create = verb({ name: "create", usage: "create [OPTIONS] IMAGE [COMMAND] [ARG...]", summary: "Create a new container", flags: CREATE_FLAGS, stopAtPositional: true, minArgs: 1 }, async (engine, p, io) => {
-  const row = await engine.create(createRequest(p));
+  const row = await engine.create(createRequest(p), { onPull: pullReporter() });
   io.out(`${row.id}\n`);
   return 0;
 });

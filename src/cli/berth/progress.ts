@@ -21,17 +21,22 @@ function bar(current: number, total: number, width = 40): string {
   return `[${"=".repeat(Math.max(0, f - 1))}${f ? ">" : ""}${" ".repeat(width - f)}] ${size(current)}/${size(total)}`;
 }
 
-export async function pullDisplay(): Promise<Display> {
-  if (!process.stdout.isTTY) {
+/** stream: stdout (pull, push) or stderr (the pull that run/create start). */
+export function pullDisplay(stream: "out" | "err" = "out"): Display {
+  const write = stream === "out" ? stdio.out : stdio.err;
+  const tty = stream === "out" ? process.stdout.isTTY : process.stderr.isTTY;
+  if (!tty) {
     return {
       event: (e) => {
         if (e.status === "Downloading" || e.status === "Pushing") return; // byte counts only on a terminal
-        stdio.out(e.id ? `${e.id}: ${e.status}\n` : `${e.status}\n`);
+        write(e.id ? `${e.id}: ${e.status}\n` : `${e.status}\n`);
       },
       done: () => {},
     };
   }
-  const { default: logUpdate } = await import("log-update");
+  // Synchronous require (Bun loads ES modules so): the display exists before the first event.
+  const lu = require("log-update") as typeof import("log-update");
+  const logUpdate = stream === "out" ? lu.default : lu.logUpdateStderr;
   const order: string[] = [];
   const lines = new Map<string, string>();
   let last = 0;
@@ -49,7 +54,7 @@ export async function pullDisplay(): Promise<Display> {
         logUpdate.done();
         order.length = 0;
         lines.clear();
-        stdio.out(e.id ? `${e.id}: ${e.status}\n` : `${e.status}\n`);
+        write(e.id ? `${e.id}: ${e.status}\n` : `${e.status}\n`);
         return;
       }
       if (!lines.has(e.id)) order.push(e.id);

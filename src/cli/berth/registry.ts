@@ -48,7 +48,7 @@ const PULL = verb("pull", "[OPTIONS] NAME[:TAG|@DIGEST]", "Download an image fro
     stdio.out("Using default tag: latest\n");
   }
   for (const ref of refs) {
-    const display = quiet ? null : await pullDisplay();
+    const display = quiet ? null : pullDisplay();
     try {
       const r = await pullImage(store, ref, { ...(p.get("platform") ? { platform: p.get("platform")! } : {}), tlsVerify: tlsVerify(p), onEvent: display?.event ?? (() => {}) });
       display?.done();
@@ -67,7 +67,7 @@ const PUSH = verb("push", "[OPTIONS] NAME[:TAG]", "Upload an image to a registry
 ], { minArgs: 1, maxArgs: 1 }, async (root, p) => {
   const store = openEngineImages(root);
   const quiet = p.get("quiet");
-  const display = quiet ? null : await pullDisplay();
+  const display = quiet ? null : pullDisplay();
   try {
     const r = await pushImage(store, p.args[0]!, { tlsVerify: tlsVerify(p), onEvent: display?.event ?? (() => {}) });
     display?.done();

@@ -35,6 +35,7 @@ export interface RequestOptions {
 
 const USER_AGENT = "berth/0.1 (registry client)";
 const MAX_REDIRECTS = 5;
+const HEADERS_TIMEOUT_MS = Number(process.env.BERTH_REGISTRY_TIMEOUT_MS) || 60_000;
 
 /** Docker Hub's API lives on a different host from its name in references. */
 export function endpointHost(domain: string): string {
@@ -174,10 +175,16 @@ export class RegistryClient {
       const headers: Record<string, string> = { "user-agent": USER_AGENT, ...o.headers };
       if (sendAuth) headers.authorization = sendAuth;
       let res: Response;
+      // A registry that never answers must not hang the command; once the headers are in, the
+      // body streams for as long as it takes (a big layer on a slow link).
+      const ctl = new AbortController();
+      const timer = setTimeout(() => ctl.abort(new Error(`no answer within ${HEADERS_TIMEOUT_MS / 1000} s`)), HEADERS_TIMEOUT_MS);
       try {
-        res = await fetch(current, { method, headers, body: o.body?.(), redirect: "manual", tls: this.tlsFor(current) } as RequestInit);
+        res = await fetch(current, { method, headers, body: o.body?.(), redirect: "manual", tls: this.tlsFor(current), signal: ctl.signal } as RequestInit);
       } catch (e) {
         throw new RegistryError(`cannot reach ${this.domain} (${new URL(current).origin}): ${(e as Error).message}`);
+      } finally {
+        clearTimeout(timer);
       }
       if (![301, 302, 303, 307, 308].includes(res.status)) return res;
       const loc = res.headers.get("location");
