@@ -86,10 +86,12 @@ export async function pullImage(store: ImageStore, ref: string, opts: PullOption
   const image = await store.writeLock(async () => {
     const have = store.get(manifest.config.digest);
     const complete = have !== null && have.digest === manifestDoc.digest && chains.every((c) => store.snapshots.has(c)) && manifest.layers.every((l) => store.blobs.has(l.digest));
+    // "up to date" as docker says it: the name already named this very image
+    const upToDate = complete && (name === null || have!.names.includes(name));
     const downloaded = new Map<number, DownloadedLayer>();
-    let freshLayers = 0;
+    const fetched = new Set<number>();
     try {
-      if (!complete) {
+      if (!upToDate) {
         const todo: number[] = [];
         manifest.layers.forEach((l, i) => {
           if (store.blobs.has(l.digest)) emit({ id: shortDigest(l.digest), status: "Already exists" });
@@ -108,7 +110,7 @@ export async function pullImage(store: ImageStore, ref: string, opts: PullOption
               l, document.rootfs.diff_ids[i]!, (current, total) => emit({ id, status: "Downloading", current, total }));
             emit({ id, status: "Download complete" });
             if (got) downloaded.set(i, got);
-            freshLayers++;
+            fetched.add(i);
           }
         };
         await Promise.all(Array.from({ length: Math.max(1, Math.min(opts.concurrency ?? 3, queue.length)) }, worker));
@@ -126,10 +128,10 @@ export async function pullImage(store: ImageStore, ref: string, opts: PullOption
           await unpackStoredLayer(store, manifest.layers[i]!.digest, document.rootfs.diff_ids[i]!, chain, parent);
         }
         downloaded.delete(i);
-        if (freshLayers) emit({ id: shortDigest(manifest.layers[i]!.digest), status: "Pull complete" });
+        if (fetched.has(i)) emit({ id: shortDigest(manifest.layers[i]!.digest), status: "Pull complete" });
       }
       const image = store.register({ manifest: manifestDoc.bytes, config, names: name ? [name] : [] });
-      return { image, fresh: !complete };
+      return { image, fresh: !upToDate };
     } finally {
       for (const d of downloaded.values()) store.snapshots.discard(d.snapshot);
     }
