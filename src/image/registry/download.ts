@@ -30,6 +30,12 @@ export interface DownloadedLayer {
 /** Errors that end the pull at once (a retry would get the same bytes). */
 class HostileBlobError extends RegistryError {}
 
+/** A broken connection, a timeout, a 5xx or 429: worth another try; a refusal or a lie is not. */
+function transient(e: unknown): boolean {
+  if (!(e instanceof RegistryError) || e instanceof HostileBlobError || e.code !== "") return false;
+  return e.status === 0 || e.status === 429 || e.status >= 500;
+}
+
 export function downloadsDir(store: ImageStore): string {
   return path.join(store.root, "downloads");
 }
@@ -58,7 +64,7 @@ export async function downloadLayer(ctx: DownloadContext, desc: Descriptor, diff
       try {
         return await attemptOnce(ctx, desc, diffId, partial, progress);
       } catch (e) {
-        if (e instanceof HostileBlobError || e instanceof DigestMismatchError || !(e instanceof RegistryError) || attempt >= ATTEMPTS) {
+        if (!transient(e) || attempt >= ATTEMPTS) {
           if (e instanceof HostileBlobError || e instanceof DigestMismatchError) fs.rmSync(partial, { force: true });
           throw e;
         }
