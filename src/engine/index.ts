@@ -42,3 +42,8 @@ export {
 } from "./logs.ts";
 // volumes: named and anonymous volumes (engine.volumes).
 export type { Volumes, VolumeInfo } from "./volumes.ts";
+// registries: pull, push, login, logout (run/create pull a missing image themselves: --pull).
+export {
+  pull, push, registryLogin, registryLogout, repositoryTags, RegistryError,
+  type Credentials, type PullEvent, type PullOptions, type PullResult, type PushOptions, type PushResult,
+} from "./registry.ts";

@@ -24,7 +24,8 @@ function bar(current: number, total: number, width = 40): string {
 /** stream: stdout (pull, push) or stderr (the pull that run/create start). */
 export function pullDisplay(stream: "out" | "err" = "out"): Display {
   const write = stream === "out" ? stdio.out : stdio.err;
-  const tty = stream === "out" ? process.stdout.isTTY : process.stderr.isTTY;
+  const s = stream === "out" ? process.stdout : process.stderr;
+  const tty = s.isTTY && (s.columns ?? 0) > 0; // a terminal of no width (a bare pty) gets lines
   if (!tty) {
     return {
       event: (e) => {
@@ -64,7 +65,7 @@ export function pullDisplay(stream: "out" | "err" = "out"): Display {
     done: () => {
       if (finished) return;
       finished = true;
-      render(true);
+      if (order.length) render(true);
       logUpdate.done();
     },
   };

@@ -1,9 +1,8 @@
 // `berth pull|push|login|logout`: parse, call the registry client (src/image/registry), print —
 // docker's lines (one per layer event without a terminal, a live display on one).
-import { openEngineImages } from "../../engine/images.ts";
 import { UsageError } from "../../engine/errors.ts";
+import { pull, push, registryLogin, registryLogout, repositoryTags, type PullEvent } from "../../engine/registry.ts";
 import { DEFAULT_ROOT, familiarName, parseReference } from "../../image/index.ts";
-import { listTags, login, logout, type PullEvent, pullImage, pushImage } from "../../image/registry/index.ts";
 import { type CommandSpec, type FlagSpec, type Parsed, bool, runParsed, str } from "./args.ts";
 import { stdio } from "./io.ts";
 import { pullDisplay } from "./progress.ts";
@@ -34,7 +33,6 @@ const PULL = verb("pull", "[OPTIONS] NAME[:TAG|@DIGEST]", "Download an image fro
   bool("quiet", "q", "Suppress verbose output"),
   TLS,
 ], { minArgs: 1, maxArgs: 1 }, async (root, p) => {
-  const store = openEngineImages(root);
   const arg = p.args[0]!;
   const quiet = p.get("quiet");
   let refs = [arg];
@@ -42,7 +40,7 @@ const PULL = verb("pull", "[OPTIONS] NAME[:TAG|@DIGEST]", "Download an image fro
     const r = parseReference(arg);
     if (r.digest || /:[\w][\w.-]*$/.test(arg.slice(arg.lastIndexOf("/") + 1))) throw new UsageError("tag can't be used with --all-tags/-a");
     const repo = `${r.domain}/${r.path}`;
-    refs = (await listTags(store, arg, tlsVerify(p))).map((t) => `${repo}:${t}`);
+    refs = (await repositoryTags(root, arg, tlsVerify(p))).map((t) => `${repo}:${t}`);
     if (!quiet) stdio.out(`Pulling all tags of ${familiarName(repo)}: ${refs.length}\n`);
   } else if (!quiet && !/[:@]/.test(arg.slice(arg.lastIndexOf("/") + 1))) {
     stdio.out("Using default tag: latest\n");
@@ -50,7 +48,7 @@ const PULL = verb("pull", "[OPTIONS] NAME[:TAG|@DIGEST]", "Download an image fro
   for (const ref of refs) {
     const display = quiet ? null : pullDisplay();
     try {
-      const r = await pullImage(store, ref, { ...(p.get("platform") ? { platform: p.get("platform")! } : {}), tlsVerify: tlsVerify(p), onEvent: display?.event ?? (() => {}) });
+      const r = await pull(root, ref, { ...(p.get("platform") ? { platform: p.get("platform")! } : {}), tlsVerify: tlsVerify(p), onEvent: display?.event ?? (() => {}) });
       display?.done();
       const shown = r.name ? familiarName(r.name) : `${familiarName(`${parseReference(ref).domain}/${parseReference(ref).path}`)}@${r.digest}`;
       if (!quiet) stdio.out(`Status: ${r.fresh ? "Downloaded newer image" : "Image is up to date"} for ${shown}\n`);
@@ -65,14 +63,12 @@ const PULL = verb("pull", "[OPTIONS] NAME[:TAG|@DIGEST]", "Download an image fro
 const PUSH = verb("push", "[OPTIONS] NAME[:TAG]", "Upload an image to a registry", [
   bool("quiet", "q", "Suppress verbose output"), TLS,
 ], { minArgs: 1, maxArgs: 1 }, async (root, p) => {
-  const store = openEngineImages(root);
   const quiet = p.get("quiet");
   const display = quiet ? null : pullDisplay();
   try {
-    const r = await pushImage(store, p.args[0]!, { tlsVerify: tlsVerify(p), onEvent: display?.event ?? (() => {}) });
+    await push(root, p.args[0]!, { tlsVerify: tlsVerify(p), onEvent: display?.event ?? (() => {}) });
     display?.done();
     if (quiet) stdio.out(`${p.args[0]}\n`);
-    else void r;
   } finally {
     display?.done();
   }
@@ -98,14 +94,13 @@ const LOGIN = verb("login", "[OPTIONS] [SERVER]", "Log in to a registry (credent
     stdio.err("WARNING! Using --password via the CLI is insecure. Use --password-stdin.\n");
   }
   if (!username || !password) throw new UsageError("Cannot perform an interactive login: give --username and --password-stdin");
-  const host = await login(openEngineImages(root), p.args[0], { username, password }, tlsVerify(p));
-  void host;
+  await registryLogin(root, p.args[0], { username, password }, tlsVerify(p));
   stdio.out("Login Succeeded\n");
   return 0;
 });
 
 const LOGOUT = verb("logout", "[SERVER]", "Log out from a registry", [], { maxArgs: 1 }, async (_root, p) => {
-  const r = logout(p.args[0]);
+  const r = registryLogout(p.args[0]);
   stdio.out(r.removed ? `Removing login credentials for ${r.host}\n` : `Not logged in to ${r.host}\n`);
   return 0;
 });
