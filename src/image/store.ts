@@ -391,10 +391,38 @@ export class ImageStore {
         })();
         deleted.push(row.id);
       }
-      const reclaimedBytes = this.collectGarbageLocked() + this.unreported;
+      const reclaimedBytes = this.collectGarbageLocked() + this.removePartialDownloads() + this.unreported;
       this.unreported = 0;
       return { deleted, reclaimedBytes };
     });
+  }
+
+  /** Where pulls keep a layer's bytes until they are whole (kept when a pull is interrupted, so the
+   *  next one resumes: see registry/download.ts). */
+  get downloadsDir(): string {
+    return path.join(this.root, "downloads");
+  }
+
+  /** prune: the partial downloads of interrupted pulls (no pull runs: the caller holds the lock
+   *  exclusive). Not after a failed write: a pull that failed keeps its bytes for the next one. */
+  private removePartialDownloads(): number {
+    let freed = 0;
+    let names: string[] = [];
+    try {
+      names = fs.readdirSync(this.downloadsDir);
+    } catch {
+      return 0;
+    }
+    for (const n of names) {
+      const p = path.join(this.downloadsDir, n);
+      try {
+        freed += fs.statSync(p).size;
+        fs.rmSync(p, { force: true });
+      } catch {
+        // gone meanwhile
+      }
+    }
+    return freed;
   }
 
   /** Frees blobs and snapshots no image references, and leftovers of dead loads; returns the bytes

@@ -36,10 +36,6 @@ function transient(e: unknown): boolean {
   return e.status === 0 || e.status === 429 || e.status >= 500;
 }
 
-export function downloadsDir(store: ImageStore): string {
-  return path.join(store.root, "downloads");
-}
-
 export interface DownloadContext {
   store: ImageStore;
   client: RegistryClient;
@@ -54,7 +50,7 @@ export interface DownloadContext {
  */
 export async function downloadLayer(ctx: DownloadContext, desc: Descriptor, diffId: Digest, progress?: LayerProgress): Promise<DownloadedLayer | null> {
   const { store } = ctx;
-  const dir = downloadsDir(store);
+  const dir = store.downloadsDir;
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   const partial = path.join(dir, `${hexOf(desc.digest)}.partial`);
   const lock = await FileLock.acquire(`${partial}.lock`, "exclusive");
