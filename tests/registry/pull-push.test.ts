@@ -163,6 +163,27 @@ describe("push and pull", () => {
   });
 });
 
+describe("registries.json", () => {
+  test("a mirror for docker.io serves the pull of a docker.io name (nothing goes beyond loopback)", async () => {
+    const r2 = freshRoot();
+    writeFileSync(join(r2, "registries.json"), JSON.stringify({ mirrors: { "docker.io": [reg.host] } }));
+    const pull = await berth(r2, ["pull", "test/busybox:1"]);
+    expect(pull.stderr).toBe("");
+    expect(pull.code).toBe(0);
+    expect(pull.stdout.trim().split("\n").at(-1)).toBe("docker.io/test/busybox:1");
+    const run = await berth(r2, ["run", "--rm", "--network", "none", "test/busybox:1", "echo", "via mirror"]);
+    expect(run.stdout).toBe("via mirror\n");
+  });
+
+  test("a malformed registries.json is refused by name", async () => {
+    const r2 = freshRoot();
+    writeFileSync(join(r2, "registries.json"), JSON.stringify({ "insecure-registries": "not-a-list" }));
+    const pull = await berth(r2, ["pull", `${reg.host}/test/busybox:1`]);
+    expect(pull.code).toBe(1);
+    expect(pull.stderr).toContain(`${join(r2, "registries.json")}: "insecure-registries" must be a list`);
+  });
+});
+
 /** Turns a one-image OCI layout into one whose ref `tag` is an index of amd64 and arm64 images. */
 function twoPlatformIndex(dir: string, tag: string): void {
   const sha = (b: string) => `sha256:${new CryptoHasher("sha256").update(b).digest("hex")}`;

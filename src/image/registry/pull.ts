@@ -48,16 +48,33 @@ export function registryClient(store: ImageStore, domain: string, tlsVerify?: bo
   return new RegistryClient(domain, { policy: loadRegistryPolicy(store.root), ...(tlsVerify !== undefined ? { tlsVerify } : {}) });
 }
 
+/**
+ * The registry's mirrors (registries.json "mirrors") in order, then the registry itself: the first
+ * that has the manifest serves the whole pull (its blobs are verified against the same digests).
+ */
+async function firstAnswering<T>(store: ImageStore, domain: string, tlsVerify: boolean | undefined, get: (c: RegistryClient) => Promise<T>): Promise<{ client: RegistryClient; top: T }> {
+  const policy = loadRegistryPolicy(store.root);
+  for (const mirror of policy.mirrors[domain] ?? []) {
+    const client = new RegistryClient(mirror, { policy, ...(tlsVerify !== undefined ? { tlsVerify } : {}) });
+    try {
+      return { client, top: await get(client) };
+    } catch {
+      // the mirror does not have it, or is down: the next one, then the registry
+    }
+  }
+  const client = new RegistryClient(domain, { policy, ...(tlsVerify !== undefined ? { tlsVerify } : {}) });
+  return { client, top: await get(client) };
+}
+
 export async function pullImage(store: ImageStore, ref: string, opts: PullOptions = {}): Promise<PullResult> {
   const r = parseReference(ref);
   const emit = opts.onEvent ?? (() => {});
   const platform: Platform = parsePlatform(opts.platform);
-  const client = registryClient(store, r.domain, opts.tlsVerify);
   const repo = r.path;
   const scope = `repository:${repo}:pull`;
   const target = r.digest ?? r.tag!;
   emit({ id: r.tag ?? r.digest!, status: `Pulling from ${repo}` });
-  const top = await fetchManifest(client, repo, target, scope);
+  const { client, top } = await firstAnswering(store, r.domain, opts.tlsVerify, (c) => fetchManifest(c, repo, target, scope));
   let manifestDoc = top;
   if (isIndexType(top.mediaType)) {
     const index = parseIndex(top.bytes, `index of ${repository(r)}`);
