@@ -66,3 +66,25 @@ test("login, push, pull, logout: credentials in docker's config.json format", as
   expect(denied.code).toBe(1);
   expect(denied.stderr).toContain("unauthorized");
 });
+
+test("a registry that speaks only HTTPS (self-signed, on loopback): pushed and pulled over TLS", async () => {
+  const tlsReg = await startRegistry({ tls: true });
+  try {
+    const name = `${tlsReg.host}/tls/busybox:1`;
+    const r2 = mkdtempSync(join(tmpdir(), "berth-tls-"));
+    try {
+      expect((await berth(root, ["tag", `${reg.host}/private/busybox:1`, name])).code).toBe(0);
+      const push = await berth(root, ["push", "-q", name]);
+      expect(push.stderr).toBe("");
+      expect(push.code).toBe(0);
+      const pull = await berth(r2, ["pull", "-q", name]);
+      expect(pull.stderr).toBe("");
+      expect(pull.stdout).toBe(`${name}\n`);
+    } finally {
+      rmSync(r2, { recursive: true, force: true });
+    }
+  } finally {
+    await tlsReg.stop();
+  }
+});
+

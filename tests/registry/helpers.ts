@@ -20,13 +20,21 @@ export function freePort(): number {
   return port;
 }
 
-export async function startRegistry(opts: { user?: string; password?: string } = {}): Promise<Registry> {
+/** tls: a self-signed certificate for 127.0.0.1 (openssl), so the registry speaks only HTTPS. */
+export async function startRegistry(opts: { user?: string; password?: string; tls?: boolean } = {}): Promise<Registry> {
   const dir = mkdtempSync(join(tmpdir(), "berth-registry-"));
   const port = freePort();
   let auth = "";
   if (opts.user && opts.password) {
     writeFileSync(join(dir, "htpasswd"), `${opts.user}:${Bun.password.hashSync(opts.password, { algorithm: "bcrypt", cost: 4 })}\n`);
     auth = `auth:\n  htpasswd:\n    realm: berth-test\n    path: ${join(dir, "htpasswd")}\n`;
+  }
+  let tls = "";
+  if (opts.tls) {
+    const r = Bun.spawnSync(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+      "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem")], { stdout: "ignore", stderr: "pipe" });
+    if (r.exitCode !== 0) throw new Error(`openssl: ${r.stderr.toString()}`);
+    tls = `  tls:\n    certificate: ${join(dir, "cert.pem")}\n    key: ${join(dir, "key.pem")}\n`;
   }
   writeFileSync(join(dir, "config.yml"), `version: 0.1
 log:
@@ -39,12 +47,12 @@ storage:
 http:
   addr: 127.0.0.1:${port}
   secret: berth-test-secret
-${auth}`);
+${tls}${auth}`);
   const proc = Bun.spawn(["docker-registry", "serve", join(dir, "config.yml")], { stdout: Bun.file(join(dir, "log")), stderr: Bun.file(join(dir, "err")) });
   const deadline = Date.now() + 15_000;
   for (;;) {
     try {
-      const r = await fetch(`http://127.0.0.1:${port}/v2/`);
+      const r = await fetch(`${opts.tls ? "https" : "http"}://127.0.0.1:${port}/v2/`, { tls: { rejectUnauthorized: false } } as RequestInit);
       if (r.status === 200 || r.status === 401) break;
     } catch {
       // not up yet
