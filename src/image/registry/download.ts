@@ -17,6 +17,7 @@ import { RegistryClient, RegistryError } from "./client.ts";
 
 const ATTEMPTS = 5;
 const READ_CHUNK = 1 << 20;
+const PARALLEL_FROM = 8 << 20; // layers from this size are hashed on the blob worker thread (as a load does)
 
 export interface LayerProgress {
   (current: number, total: number): void;
@@ -114,7 +115,7 @@ async function attemptOnce(ctx: DownloadContext, desc: Descriptor, diffId: Diges
     }
   }
   const prepared = store.snapshots.prepare();
-  const ingest = new LayerIngest(prepared.diff, null, store.durable);
+  const ingest = new LayerIngest(prepared.diff, null, store.durable, desc.size >= PARALLEL_FROM);
   let fd = -1;
   let ok = false;
   try {
