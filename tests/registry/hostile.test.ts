@@ -160,6 +160,7 @@ describe("resumable pulls", () => {
   let src: string;
   let proxy: ReturnType<typeof Bun.serve>;
   let stall = true;
+  let cut = false; // once: the connection breaks after the first part
   const ranges: string[] = [];
   let sentBeforeStall = 0;
 
@@ -179,6 +180,17 @@ describe("resumable pulls", () => {
         const isBlob = /\/blobs\/sha256:/.test(u.pathname) && req.method === "GET";
         if (isBlob) ranges.push(req.headers.get("range") ?? "");
         const body = new Uint8Array(await up.arrayBuffer());
+        if (isBlob && cut && body.length >= 1 << 20) {
+          cut = false;
+          const part = body.subarray(0, 256 << 10);
+          return new Response(new ReadableStream({
+            async start(c) {
+              c.enqueue(part);
+              await Bun.sleep(50);
+              c.error(new Error("connection cut by the test"));
+            },
+          }), { status: up.status, headers: up.headers });
+        }
         if (!isBlob || !stall || body.length < 1 << 20) return new Response(req.method === "HEAD" ? null : body, { status: up.status, headers: up.headers });
         const part = body.subarray(0, 512 << 10);
         return new Response(new ReadableStream({
@@ -224,5 +236,21 @@ describe("resumable pulls", () => {
     expect(partial()).toEqual([]);
     const run = await berth(root, ["run", "--rm", "--network", "none", via, "echo", "resumed"]);
     expect(run.stdout).toBe("resumed\n");
+  });
+  test("a connection broken in the middle of a layer is retried within the same pull, from where it broke", async () => {
+    const via = `127.0.0.1:${proxy.port}/test/resume:1`;
+    const root = freshRoot();
+    stall = false;
+    cut = true;
+    ranges.length = 0;
+    const r = await berth(root, ["pull", via]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("Retrying (1)");
+    const resumed = ranges.filter((x) => x !== ""); // the config and the layer's first GET ask for everything
+    expect(resumed.length).toBe(1);
+    expect(resumed[0]).toMatch(/^bytes=[1-9]\d*-$/);
+    const run = await berth(root, ["run", "--rm", "--network", "none", via, "echo", "whole"]);
+    expect(run.stdout).toBe("whole\n");
   });
 });
