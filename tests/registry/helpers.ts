@@ -21,13 +21,25 @@ export function freePort(): number {
 }
 
 /** tls: a self-signed certificate for 127.0.0.1 (openssl), so the registry speaks only HTTPS. */
-export async function startRegistry(opts: { user?: string; password?: string; tls?: boolean } = {}): Promise<Registry> {
+/** token: distribution's token auth (a Bearer realm the test serves; tokens signed with the key of `rootcertbundle`). */
+export interface TokenAuth {
+  realm: string;
+  service: string;
+  issuer: string;
+  rootcertbundle: string;
+}
+
+export async function startRegistry(opts: { user?: string; password?: string; tls?: boolean; token?: TokenAuth } = {}): Promise<Registry> {
   const dir = mkdtempSync(join(tmpdir(), "berth-registry-"));
   const port = freePort();
   let auth = "";
   if (opts.user && opts.password) {
     writeFileSync(join(dir, "htpasswd"), `${opts.user}:${Bun.password.hashSync(opts.password, { algorithm: "bcrypt", cost: 4 })}\n`);
     auth = `auth:\n  htpasswd:\n    realm: berth-test\n    path: ${join(dir, "htpasswd")}\n`;
+  }
+  if (opts.token) {
+    const t = opts.token;
+    auth = `auth:\n  token:\n    realm: ${t.realm}\n    service: ${t.service}\n    issuer: ${t.issuer}\n    rootcertbundle: ${t.rootcertbundle}\n`;
   }
   let tls = "";
   if (opts.tls) {
