@@ -139,6 +139,12 @@ describe("push and pull", () => {
     const arm = await berth(r2, ["pull", "--platform", "linux/arm64", `${reg.host}/test/multi:1`]);
     expect(arm.code).toBe(0);
     expect(inspect(r2, name).Architecture).toBe("arm64");
+    // by the index's digest: run pulls it (the store keeps the platform's manifest) and runs it
+    const indexDigest = /Digest: (sha256:[a-f0-9]{64})/.exec(pull.stdout)![1]!;
+    const r3 = freshRoot();
+    const byDigest = await berth(r3, ["run", "--rm", "--network", "none", `${reg.host}/test/multi@${indexDigest}`, "echo", "by index digest"]);
+    expect(byDigest.stdout).toBe("by index digest\n");
+    expect(byDigest.code).toBe(0);
     const none = await berth(r2, ["pull", "--platform", "linux/s390x", name]);
     expect(none.code).toBe(1);
     expect(none.stderr).toContain("no matching manifest for linux/s390x");

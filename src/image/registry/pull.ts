@@ -119,18 +119,26 @@ export async function pullImage(store: ImageStore, ref: string, opts: PullOption
         });
         const seen = new Set<string>();
         const queue = todo.filter((i) => !seen.has(manifest.layers[i]!.digest) && seen.add(manifest.layers[i]!.digest));
+        // On the first failure no new layer starts, and the ones under way finish (or fail) before
+        // the error goes up, so that every prepared snapshot is in `downloaded` to be discarded.
+        let failure: { error: unknown } | null = null;
         const worker = async () => {
-          for (let i = queue.shift(); i !== undefined; i = queue.shift()) {
+          for (let i = queue.shift(); i !== undefined && !failure; i = queue.shift()) {
             const l = manifest.layers[i]!;
             const id = shortDigest(l.digest);
-            const got = await downloadLayer({ store, client, repo, scope, onRetry: (n, why) => emit({ id, status: `Retrying (${n}): ${why}` }) },
-              l, document.rootfs.diff_ids[i]!, (current, total) => emit({ id, status: "Downloading", current, total }));
-            emit({ id, status: "Download complete" });
-            if (got) downloaded.set(i, got);
-            fetched.add(i);
+            try {
+              const got = await downloadLayer({ store, client, repo, scope, onRetry: (n, why) => emit({ id, status: `Retrying (${n}): ${why}` }) },
+                l, document.rootfs.diff_ids[i]!, (current, total) => emit({ id, status: "Downloading", current, total }));
+              emit({ id, status: "Download complete" });
+              if (got) downloaded.set(i, got);
+              fetched.add(i);
+            } catch (e) {
+              failure ??= { error: e };
+            }
           }
         };
         await Promise.all(Array.from({ length: Math.max(1, Math.min(opts.concurrency ?? 3, queue.length)) }, worker));
+        if (failure) throw (failure as { error: unknown }).error;
       }
       store.flush(); // the blobs and unpacked files reach the disk before a rename makes them visible
       for (let i = 0; i < chains.length; i++) {
