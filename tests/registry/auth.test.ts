@@ -80,6 +80,14 @@ test("a registry that speaks only HTTPS (self-signed, on loopback): pushed and p
       const pull = await berth(r2, ["pull", "-q", name]);
       expect(pull.stderr).toBe("");
       expect(pull.stdout).toBe(`${name}\n`);
+      // --tls-verify: the certificate is checked against the system CA store plus
+      // NODE_EXTRA_CA_CERTS — unknown, refused; named there, accepted
+      const unknown = await berth(r2, ["pull", "--tls-verify", name], { env: { NODE_EXTRA_CA_CERTS: "" } });
+      expect(unknown.code).toBe(1);
+      expect(unknown.stderr).toMatch(/cannot reach 127\.0\.0\.1:\d+ \(https:\/\/127\.0\.0\.1:\d+\): .*(certificate|self.signed)/i);
+      const trusted = await berth(r2, ["pull", "-q", "--tls-verify", name], { env: { NODE_EXTRA_CA_CERTS: join(tlsReg.dir, "cert.pem") } });
+      expect(trusted.stderr).toBe("");
+      expect(trusted.stdout).toBe(`${name}\n`);
     } finally {
       rmSync(r2, { recursive: true, force: true });
     }

@@ -15,7 +15,8 @@ export class RegistryError extends Error {
 
 export interface ClientOptions {
   policy: RegistryPolicy;
-  /** false: this registry is insecure (HTTPS without verification, or plain HTTP) whatever the policy says */
+  /** false: this registry is insecure (HTTPS without verification, or plain HTTP); true: HTTPS,
+   *  verified, even for a loopback registry; undefined: as the policy says */
   tlsVerify?: boolean;
   /** explicit credentials (login); otherwise the docker config file's */
   credentials?: Credentials | null;
@@ -85,7 +86,8 @@ export class RegistryClient {
 
   constructor(readonly domain: string, private opts: ClientOptions) {
     this.endpoint = endpointHost(domain);
-    this.insecure = opts.tlsVerify === false || isInsecure(domain, opts.policy);
+    // --tls-verify given either way wins over the policy (true: HTTPS, verified, even on loopback)
+    this.insecure = opts.tlsVerify !== undefined ? !opts.tlsVerify : isInsecure(domain, opts.policy);
     this.creds = opts.credentials !== undefined ? opts.credentials : lookupCredentials(domain);
   }
 
