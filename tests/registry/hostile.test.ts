@@ -253,4 +253,14 @@ describe("resumable pulls", () => {
     const run = await berth(root, ["run", "--rm", "--network", "none", via, "echo", "whole"]);
     expect(run.stdout).toBe("whole\n");
   });
+  test("image prune removes what interrupted pulls left in downloads/ and counts it", async () => {
+    const root = freshRoot();
+    mkdirSync(join(root, "downloads"), { recursive: true });
+    writeFileSync(join(root, "downloads", `${"ab".repeat(32)}.partial`), Buffer.alloc(300_000));
+    writeFileSync(join(root, "downloads", `${"ab".repeat(32)}.partial.lock`), "");
+    const r = await berth(root, ["image", "prune", "-f"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("Total reclaimed space: 300kB");
+    expect(readdirSync(join(root, "downloads"))).toEqual([]);
+  });
 });

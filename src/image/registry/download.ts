@@ -70,8 +70,9 @@ export async function downloadLayer(ctx: DownloadContext, desc: Descriptor, diff
       }
     }
   } finally {
+    // The lock file stays (prune removes it): unlinking it would let a third pull lock a new
+    // file while a second one holds the old, and both write the same partial file.
     lock.release();
-    fs.rmSync(`${partial}.lock`, { force: true });
   }
 }
 
