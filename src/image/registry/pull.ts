@@ -8,6 +8,7 @@ import { isIndexType, MT, parseImageDocument, parseIndex, parseManifest, type Pl
 import { parseReference, repository, taggedName } from "../reference.ts";
 import type { ImageRecord, ImageStore } from "../store.ts";
 import { RegistryClient, RegistryError } from "./client.ts";
+import type { Credentials } from "./credentials.ts";
 import { choosePlatform, fetchManifest, fetchSmallBlob, parsePlatform, platformString } from "./documents.ts";
 import { type DownloadedLayer, downloadLayer } from "./download.ts";
 import { loadRegistryPolicy } from "./registries.ts";
@@ -27,6 +28,8 @@ export interface PullOptions {
   tlsVerify?: boolean;
   /** layers downloaded at once */
   concurrency?: number;
+  /** credentials for this pull (an API's X-Registry-Auth); default: docker's config.json */
+  credentials?: Credentials | null;
   onEvent?: (e: PullEvent) => void;
 }
 
@@ -44,25 +47,25 @@ export function shortDigest(d: string): string {
   return d.slice(7, 19);
 }
 
-export function registryClient(store: ImageStore, domain: string, tlsVerify?: boolean): RegistryClient {
-  return new RegistryClient(domain, { policy: loadRegistryPolicy(store.root), ...(tlsVerify !== undefined ? { tlsVerify } : {}) });
+export function registryClient(store: ImageStore, domain: string, tlsVerify?: boolean, credentials?: Credentials | null): RegistryClient {
+  return new RegistryClient(domain, { policy: loadRegistryPolicy(store.root), ...(tlsVerify !== undefined ? { tlsVerify } : {}), ...(credentials !== undefined ? { credentials } : {}) });
 }
 
 /**
  * The registry's mirrors (registries.json "mirrors") in order, then the registry itself: the first
  * that has the manifest serves the whole pull (its blobs are verified against the same digests).
  */
-async function firstAnswering<T>(store: ImageStore, domain: string, tlsVerify: boolean | undefined, get: (c: RegistryClient) => Promise<T>): Promise<{ client: RegistryClient; top: T }> {
+async function firstAnswering<T>(store: ImageStore, domain: string, opts: PullOptions, get: (c: RegistryClient) => Promise<T>): Promise<{ client: RegistryClient; top: T }> {
   const policy = loadRegistryPolicy(store.root);
   for (const mirror of policy.mirrors[domain] ?? []) {
-    const client = new RegistryClient(mirror, { policy, ...(tlsVerify !== undefined ? { tlsVerify } : {}) });
+    const client = new RegistryClient(mirror, { policy, ...(opts.tlsVerify !== undefined ? { tlsVerify: opts.tlsVerify } : {}) });
     try {
       return { client, top: await get(client) };
     } catch {
       // the mirror does not have it, or is down: the next one, then the registry
     }
   }
-  const client = new RegistryClient(domain, { policy, ...(tlsVerify !== undefined ? { tlsVerify } : {}) });
+  const client = registryClient(store, domain, opts.tlsVerify, opts.credentials);
   return { client, top: await get(client) };
 }
 
@@ -74,7 +77,7 @@ export async function pullImage(store: ImageStore, ref: string, opts: PullOption
   const scope = `repository:${repo}:pull`;
   const target = r.digest ?? r.tag!;
   emit({ id: r.tag ?? r.digest!, status: `Pulling from ${repo}` });
-  const { client, top } = await firstAnswering(store, r.domain, opts.tlsVerify, (c) => fetchManifest(c, repo, target, scope));
+  const { client, top } = await firstAnswering(store, r.domain, opts, (c) => fetchManifest(c, repo, target, scope));
   let manifestDoc = top;
   if (isIndexType(top.mediaType)) {
     const index = parseIndex(top.bytes, `index of ${repository(r)}`);
@@ -166,9 +169,9 @@ export async function pullImage(store: ImageStore, ref: string, opts: PullOption
 }
 
 /** `pull -a`: every tag of the repository. */
-export async function listTags(store: ImageStore, ref: string, tlsVerify?: boolean): Promise<string[]> {
+export async function listTags(store: ImageStore, ref: string, tlsVerify?: boolean, credentials?: Credentials | null): Promise<string[]> {
   const r = parseReference(ref);
-  const client = registryClient(store, r.domain, tlsVerify);
+  const client = registryClient(store, r.domain, tlsVerify, credentials);
   const tags: string[] = [];
   let next: string | null = `/v2/${r.path}/tags/list?n=1000`;
   for (let pages = 0; next && pages < 100; pages++) {

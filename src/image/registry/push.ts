@@ -7,6 +7,7 @@ import { type Descriptor, MT } from "../oci.ts";
 import { parseReference, repository, splitTaggedName } from "../reference.ts";
 import type { ImageStore } from "../store.ts";
 import { RegistryClient, RegistryError } from "./client.ts";
+import type { Credentials } from "./credentials.ts";
 import { type PullEvent, registryClient, shortDigest } from "./pull.ts";
 
 export interface PushOptions {
@@ -15,6 +16,8 @@ export interface PushOptions {
   /** blobs larger than this go up in PATCH chunks of this size (default 64 MiB; $BERTH_PUSH_CHUNK_SIZE) */
   chunkSize?: number;
   concurrency?: number;
+  /** credentials for this push (an API's X-Registry-Auth); default: docker's config.json */
+  credentials?: Credentials | null;
 }
 
 export interface PushResult {
@@ -31,7 +34,7 @@ export async function pushImage(store: ImageStore, ref: string, opts: PushOption
   const image = store.resolve(ref);
   if (!image) throw new RegistryError(`An image does not exist locally with the tag: ${ref}`);
   const emit = opts.onEvent ?? (() => {});
-  const client = registryClient(store, r.domain, opts.tlsVerify);
+  const client = registryClient(store, r.domain, opts.tlsVerify, opts.credentials);
   const repo = r.path;
   const scope = `repository:${repo}:pull,push`;
   const envChunk = Number(process.env.BERTH_PUSH_CHUNK_SIZE ?? "");
