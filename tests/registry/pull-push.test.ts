@@ -160,6 +160,10 @@ describe("push and pull", () => {
     expect(run.stdout).toBe("auto\n");
     expect(run.stderr).toContain(`Unable to find image '${reg.host}/test/busybox:1' locally`);
     expect(run.stderr).toContain("Status: Downloaded newer image");
+    const always = await berth(r2, ["run", "--rm", "--pull", "always", "--network", "none", `${reg.host}/test/busybox:1`, "echo", "always"]);
+    expect(always.stdout).toBe("always\n");
+    expect(always.stderr).not.toContain("Unable to find image");
+    expect(always.stderr).toContain(`Status: Image is up to date for ${reg.host}/test/busybox:1`);
     const bad = await berth(r2, ["create", "--pull", "sometimes", `${reg.host}/test/busybox:1`]);
     expect(bad.code).toBe(125);
     expect(bad.stderr).toContain(`invalid pull option: 'sometimes'`);
