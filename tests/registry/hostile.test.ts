@@ -161,6 +161,7 @@ describe("resumable pulls", () => {
   let proxy: ReturnType<typeof Bun.serve>;
   let stall = true;
   let cut = false; // once: the connection breaks after the first part
+  let stallOnce = false; // once: the first part, then silence
   const ranges: string[] = [];
   let sentBeforeStall = 0;
 
@@ -180,6 +181,11 @@ describe("resumable pulls", () => {
         const isBlob = /\/blobs\/sha256:/.test(u.pathname) && req.method === "GET";
         if (isBlob) ranges.push(req.headers.get("range") ?? "");
         const body = new Uint8Array(await up.arrayBuffer());
+        if (isBlob && stallOnce && body.length >= 1 << 20) {
+          stallOnce = false;
+          const part = body.subarray(0, 256 << 10);
+          return new Response(new ReadableStream({ start: (c) => c.enqueue(part) }), { status: up.status, headers: up.headers });
+        }
         if (isBlob && cut && body.length >= 1 << 20) {
           cut = false;
           const part = body.subarray(0, 256 << 10);
@@ -262,5 +268,17 @@ describe("resumable pulls", () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toContain("Total reclaimed space: 300kB");
     expect(readdirSync(join(root, "downloads"))).toEqual([]);
+  });
+  test("a download that goes silent is cut after the registry timeout and resumed from where it stopped", async () => {
+    const via = `127.0.0.1:${proxy.port}/test/resume:1`;
+    const root = freshRoot();
+    stall = false;
+    stallOnce = true;
+    ranges.length = 0;
+    const r = await berth(root, ["pull", via], { env: { BERTH_REGISTRY_TIMEOUT_MS: "2000" } });
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("no data for 2 s");
+    expect(ranges.filter((x) => x !== "")[0]).toBe(`bytes=${256 << 10}-`);
   });
 });

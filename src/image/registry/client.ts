@@ -32,11 +32,15 @@ export interface RequestOptions {
   blobDownload?: boolean;
   /** statuses the caller handles itself besides 2xx */
   accept?: number[];
+  /** aborts the request, its body included (a download's idle timer) */
+  signal?: AbortSignal;
 }
 
 const USER_AGENT = "berth/0.1 (registry client)";
 const MAX_REDIRECTS = 5;
-const HEADERS_TIMEOUT_MS = Number(process.env.BERTH_REGISTRY_TIMEOUT_MS) || 60_000;
+/** How long a registry may stay silent: before the headers of an answer, and between two pieces of a body. */
+export const REGISTRY_TIMEOUT_MS = Number(process.env.BERTH_REGISTRY_TIMEOUT_MS) || 60_000;
+const HEADERS_TIMEOUT_MS = REGISTRY_TIMEOUT_MS;
 
 /** Docker Hub's API lives on a different host from its name in references. */
 export function endpointHost(domain: string): string {
@@ -182,7 +186,8 @@ export class RegistryClient {
       const ctl = new AbortController();
       const timer = setTimeout(() => ctl.abort(new Error(`no answer within ${HEADERS_TIMEOUT_MS / 1000} s`)), HEADERS_TIMEOUT_MS);
       try {
-        res = await fetch(current, { method, headers, body: o.body?.(), redirect: "manual", tls: this.tlsFor(current), signal: ctl.signal } as RequestInit);
+        const signal = o.signal ? AbortSignal.any([ctl.signal, o.signal]) : ctl.signal;
+        res = await fetch(current, { method, headers, body: o.body?.(), redirect: "manual", tls: this.tlsFor(current), signal } as RequestInit);
       } catch (e) {
         throw new RegistryError(`cannot reach ${this.domain} (${new URL(current).origin}): ${(e as Error).message}`);
       } finally {

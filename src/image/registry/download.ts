@@ -13,7 +13,7 @@ import type { PreparedSnapshot } from "../../storage/snapshots.ts";
 import type { UnpackStats } from "../../storage/unpack.ts";
 import type { Descriptor } from "../oci.ts";
 import type { ImageStore } from "../store.ts";
-import { RegistryClient, RegistryError } from "./client.ts";
+import { RegistryClient, RegistryError, REGISTRY_TIMEOUT_MS } from "./client.ts";
 
 const ATTEMPTS = 5;
 const READ_CHUNK = 1 << 20;
@@ -90,9 +90,17 @@ async function attemptOnce(ctx: DownloadContext, desc: Descriptor, diffId: Diges
   }
   // Ask first, so that a registry which ignores Range does not make us replay what we have.
   let res: Response | null = null;
+  // A body that stops coming (a stalled connection) is cut after the registry timeout and the
+  // attempt ends as a broken one: the next asks for the rest.
+  const idle = new AbortController();
+  let idleTimer: ReturnType<typeof setTimeout> | null = null;
+  const alive = () => {
+    if (idleTimer) clearTimeout(idleTimer);
+    idleTimer = setTimeout(() => idle.abort(new Error(`no data for ${REGISTRY_TIMEOUT_MS / 1000} s`)), REGISTRY_TIMEOUT_MS);
+  };
   if (have < desc.size) {
     res = await client.request("GET", `/v2/${ctx.repo}/blobs/${desc.digest}`, {
-      scopes: [ctx.scope], blobDownload: true, headers: have > 0 ? { range: `bytes=${have}-` } : {}, accept: [416],
+      scopes: [ctx.scope], blobDownload: true, headers: have > 0 ? { range: `bytes=${have}-` } : {}, accept: [416], signal: idle.signal,
     });
     if (res.status === 416 || (have > 0 && res.status !== 206)) {
       // no partial content: start over
@@ -140,8 +148,10 @@ async function attemptOnce(ctx: DownloadContext, desc: Descriptor, diffId: Diges
     }
     if (res) {
       fd = fs.openSync(partial, "a", 0o600);
+      alive();
       try {
         for await (const chunk of res.body ?? []) {
+          alive();
           if (done + chunk.length > desc.size) {
             throw new HostileBlobError(`blob ${desc.digest} is larger than the ${desc.size} bytes the manifest declares; refused`);
           }
@@ -169,6 +179,7 @@ async function attemptOnce(ctx: DownloadContext, desc: Descriptor, diffId: Diges
     ok = true;
     return { snapshot: prepared, stats: r.stats };
   } finally {
+    if (idleTimer) clearTimeout(idleTimer);
     if (fd >= 0) fs.closeSync(fd);
     if (!ok) {
       ingest.abort();
