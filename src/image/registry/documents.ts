@@ -2,7 +2,7 @@
 // verified against the digest that named it before anything reads it.
 import { type Digest, DigestMismatchError, sha256 } from "../../storage/digest.ts";
 import { type Descriptor, hostPlatform, isIndexType, isManifestType, MT, type Platform } from "../oci.ts";
-import { RegistryClient, RegistryError } from "./client.ts";
+import { RegistryClient, RegistryError, REGISTRY_TIMEOUT_MS } from "./client.ts";
 
 const MAX_DOCUMENT = 8 << 20; // manifests and configs: far below this; a larger answer is hostile
 
@@ -25,17 +25,23 @@ export async function readLimited(res: Response, limit: number, what: string): P
   }
   const parts: Uint8Array[] = [];
   let n = 0;
-  for await (const chunk of res.body ?? []) {
-    n += chunk.length;
-    if (n > limit) throw new RegistryError(`${what} is larger than the ${limit} bytes allowed`);
-    parts.push(chunk);
+  try {
+    for await (const chunk of res.body ?? []) {
+      n += chunk.length;
+      if (n > limit) throw new RegistryError(`${what} is larger than the ${limit} bytes allowed`);
+      parts.push(chunk);
+    }
+  } catch (e) {
+    if (e instanceof RegistryError) throw e;
+    throw new RegistryError(`reading ${what}: ${(e as Error).message}`);
   }
   return Buffer.concat(parts);
 }
 
 /** A manifest or index by tag or digest. A digest reference must match what came back. */
 export async function fetchManifest(client: RegistryClient, repo: string, ref: string, scope: string): Promise<FetchedDocument> {
-  const res = await client.request("GET", `/v2/${repo}/manifests/${ref}`, { headers: { accept: MANIFEST_ACCEPT }, scopes: [scope], accept: [404] });
+  // a small document: the whole exchange, body included, within the registry timeout
+  const res = await client.request("GET", `/v2/${repo}/manifests/${ref}`, { headers: { accept: MANIFEST_ACCEPT }, scopes: [scope], accept: [404], signal: AbortSignal.timeout(REGISTRY_TIMEOUT_MS) });
   if (res.status === 404) {
     await res.body?.cancel().catch(() => {});
     throw new RegistryError(`manifest for ${client.domain}/${repo}:${ref} not found: manifest unknown`, 404, "MANIFEST_UNKNOWN");
@@ -67,7 +73,7 @@ export async function fetchManifest(client: RegistryClient, repo: string, ref: s
 /** A blob small enough for memory (an image config), verified. */
 export async function fetchSmallBlob(client: RegistryClient, repo: string, desc: Descriptor, scope: string): Promise<Uint8Array> {
   if (desc.size > MAX_DOCUMENT) throw new RegistryError(`config ${desc.digest} declares ${desc.size} bytes, more than the ${MAX_DOCUMENT} allowed`);
-  const res = await client.request("GET", `/v2/${repo}/blobs/${desc.digest}`, { scopes: [scope], blobDownload: true });
+  const res = await client.request("GET", `/v2/${repo}/blobs/${desc.digest}`, { scopes: [scope], blobDownload: true, signal: AbortSignal.timeout(REGISTRY_TIMEOUT_MS) });
   const bytes = await readLimited(res, desc.size, `blob ${desc.digest}`);
   if (bytes.length !== desc.size) throw new RegistryError(`blob ${desc.digest} is ${bytes.length} bytes but its descriptor says ${desc.size}`);
   const d = sha256(bytes);

@@ -7,7 +7,7 @@ import { unpackStoredLayer } from "../importers.ts";
 import { isIndexType, MT, parseImageDocument, parseIndex, parseManifest, type Platform } from "../oci.ts";
 import { parseReference, repository, taggedName } from "../reference.ts";
 import type { ImageRecord, ImageStore } from "../store.ts";
-import { RegistryClient, RegistryError } from "./client.ts";
+import { RegistryClient, RegistryError, REGISTRY_TIMEOUT_MS } from "./client.ts";
 import type { Credentials } from "./credentials.ts";
 import { choosePlatform, fetchManifest, fetchSmallBlob, parsePlatform, platformString } from "./documents.ts";
 import { type DownloadedLayer, downloadLayer } from "./download.ts";
@@ -175,7 +175,7 @@ export async function listTags(store: ImageStore, ref: string, tlsVerify?: boole
   const tags: string[] = [];
   let next: string | null = `/v2/${r.path}/tags/list?n=1000`;
   for (let pages = 0; next && pages < 100; pages++) {
-    const res = await client.request("GET", next, { scopes: [`repository:${r.path}:pull`] });
+    const res = await client.request("GET", next, { scopes: [`repository:${r.path}:pull`], signal: AbortSignal.timeout(REGISTRY_TIMEOUT_MS) });
     const body = (await res.json().catch(() => null)) as { tags?: unknown } | null;
     if (body && Array.isArray(body.tags)) tags.push(...body.tags.filter((t): t is string => typeof t === "string"));
     const link = res.headers.get("link");
