@@ -46,6 +46,7 @@ let img: ReturnType<typeof makeImage>;
 let fake: ReturnType<typeof Bun.serve>;
 let other: ReturnType<typeof Bun.serve>;
 const tokenRequests: string[] = [];
+let flaky = 0; // manifest requests of flaky/img answered 503 so far
 
 beforeAll(() => {
   img = makeImage();
@@ -65,6 +66,7 @@ beforeAll(() => {
       if (u.pathname === "/v2/") return Response.json({});
       if (!m) return new Response("not found", { status: 404 });
       const [, repo, kind, ref] = m;
+      if (kind === "manifests" && repo === "flaky/img" && flaky++ === 0) return new Response("busy", { status: 503 });
       if (kind === "manifests") {
         if (repo === "bad/schema1") return new Response(JSON.stringify({ schemaVersion: 1, name: "bad/schema1", tag: "1", fsLayers: [] }), { headers: { "content-type": "application/vnd.docker.distribution.manifest.v1+prettyjws" } });
         return new Response(img.manifest, { headers: { "content-type": "application/vnd.oci.image.manifest.v1+json" } });
@@ -140,6 +142,14 @@ describe("hostile registries", () => {
     const ins = JSON.parse(Bun.spawnSync([BERTH, "--root", root, "image", "inspect", `${host()}/good/img:1`]).stdout.toString())[0];
     expect(ins.Id).toBe(sha(img.config));
     expect(ins.RootFS.Layers).toEqual([sha(img.tar)]);
+  });
+
+  test("a 503 on a manifest is asked again, and the pull goes on", async () => {
+    const root = freshRoot();
+    const r = await berth(root, ["pull", "-q", `${host()}/flaky/img:1`]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(flaky).toBe(2);
   });
 
   test("Bearer token auth: the token is asked from the realm with service and scope, then used", async () => {

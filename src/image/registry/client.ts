@@ -121,8 +121,24 @@ export class RegistryClient {
     return t ? `Bearer ${t}` : null;
   }
 
-  /** Sends a request to a path under /v2/ (or a full URL the registry gave, e.g. an upload Location). */
+  /**
+   * Sends a request to a path under /v2/ (or a full URL the registry gave, e.g. an upload Location).
+   * A GET or HEAD that fails transiently (no connection, 5xx, 429) is sent again, twice at most;
+   * a layer download retries itself, from where it broke (download.ts).
+   */
   async request(method: string, pathOrUrl: string, o: RequestOptions = {}): Promise<Response> {
+    const idempotent = (method === "GET" || method === "HEAD") && !o.blobDownload;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.requestOnce(method, pathOrUrl, o);
+      } catch (e) {
+        if (!idempotent || attempt >= 3 || !isTransient(e) || o.signal?.aborted) throw e;
+        await Bun.sleep(250 * attempt);
+      }
+    }
+  }
+
+  private async requestOnce(method: string, pathOrUrl: string, o: RequestOptions): Promise<Response> {
     const base = await this.baseUrl();
     const url = /^https?:\/\//.test(pathOrUrl) ? pathOrUrl : `${base}${pathOrUrl}`;
     const scopes = o.scopes ?? [];
@@ -210,6 +226,12 @@ export class RegistryClient {
       current = next.href;
     }
   }
+}
+
+/** A broken connection, a timeout, a 5xx or a 429: worth another try; a refusal or a lie is not. */
+export function isTransient(e: unknown): boolean {
+  if (!(e instanceof RegistryError) || e.code !== "") return false;
+  return e.status === 0 || e.status === 429 || e.status >= 500;
 }
 
 /** The registry's error body ({"errors":[{code,message}]}) in a sentence. */

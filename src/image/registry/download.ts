@@ -13,7 +13,7 @@ import type { PreparedSnapshot } from "../../storage/snapshots.ts";
 import type { UnpackStats } from "../../storage/unpack.ts";
 import type { Descriptor } from "../oci.ts";
 import type { ImageStore } from "../store.ts";
-import { RegistryClient, RegistryError, REGISTRY_TIMEOUT_MS } from "./client.ts";
+import { isTransient, RegistryClient, RegistryError, REGISTRY_TIMEOUT_MS } from "./client.ts";
 
 const ATTEMPTS = 5;
 const READ_CHUNK = 1 << 20;
@@ -31,10 +31,9 @@ export interface DownloadedLayer {
 /** Errors that end the pull at once (a retry would get the same bytes). */
 class HostileBlobError extends RegistryError {}
 
-/** A broken connection, a timeout, a 5xx or 429: worth another try; a refusal or a lie is not. */
+/** isTransient, but a blob that lied (too large) is never fetched again. */
 function transient(e: unknown): boolean {
-  if (!(e instanceof RegistryError) || e instanceof HostileBlobError || e.code !== "") return false;
-  return e.status === 0 || e.status === 429 || e.status >= 500;
+  return !(e instanceof HostileBlobError) && isTransient(e);
 }
 
 export interface DownloadContext {
