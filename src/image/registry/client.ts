@@ -108,9 +108,10 @@ export class RegistryClient {
     return this.base;
   }
 
+  /** Insecure means this registry's own host: its token service or a CDN it redirects to elsewhere is verified. */
   private tlsFor(url: string): { rejectUnauthorized: boolean; ca?: string[] } | undefined {
     if (!url.startsWith("https:")) return undefined;
-    if (this.insecure) return { rejectUnauthorized: false };
+    if (this.insecure && new URL(url).host === this.endpoint) return { rejectUnauthorized: false };
     const ca = caBundle();
     return ca ? { rejectUnauthorized: true, ca } : undefined;
   }
