@@ -35,29 +35,31 @@ function shownName(ref: string): string {
 const PULL_POLICIES: readonly PullPolicy[] = ["missing", "always", "never"];
 
 /**
- * --pull: fetches the image from its registry when it is missing (docker's default) or always.
- * The registry client is loaded only when a pull happens: `run` of a local image does not pay for it.
+ * --pull: the image as create will use it — the local one (missing, never), else fetched from its
+ * registry (missing and not here, or always). The registry client is loaded only when a pull
+ * happens: `run` of a local image resolves it once, as before, and pays for nothing else.
  */
-export async function pullIfNeeded(engine: Engine, req: Pick<CreateRequest, "image" | "pull" | "platform">, opts: CreateOptions = {}): Promise<string | null> {
+export async function imageForCreate(engine: Engine, req: Pick<CreateRequest, "image" | "pull" | "platform">, opts: CreateOptions = {}): Promise<ImageInfo> {
   const policy = req.pull ?? "missing";
   if (!PULL_POLICIES.includes(policy)) throw new UsageError(`invalid pull option: '${policy}': must be one of "always", "missing" or "never"`);
-  if (policy === "never") return null;
-  if (policy === "missing") {
+  if (policy !== "always") {
     let have;
     try {
       have = engine.images.resolve(req.image);
-    } catch {
-      return null; // a malformed reference: resolveImage says so
+    } catch (e) {
+      throw new EngineError(`invalid reference format: ${(e as Error).message}`);
     }
-    if (have) return null;
-    if (/^[a-f0-9]{4,64}$/.test(req.image) || req.image.startsWith("sha256:")) return null; // an image ID is not pulled
+    if (have) return { ref: req.image, id: have.id, config: have.config };
+    // never, or an image ID (which no registry serves): not found
+    if (policy === "never" || /^[a-f0-9]{4,64}$/.test(req.image) || req.image.startsWith("sha256:")) return resolveImage(engine, req.image);
     opts.onPull?.({ status: `Unable to find image '${shownName(req.image)}' locally` });
   }
   const { pullImage } = await import("../image/registry/pull.ts");
   try {
     const r = await pullImage(engine.images, req.image, { ...(req.platform ? { platform: req.platform } : {}), ...(opts.onPull ? { onEvent: opts.onPull } : {}) });
     opts.onPull?.({ status: `Status: ${r.fresh ? "Downloaded newer image" : "Image is up to date"} for ${shownName(req.image)}` });
-    return r.image.id; // by ID: NAME@DIGEST of an index names no manifest in the store
+    // the record itself: NAME@DIGEST of an index names no manifest in the store
+    return { ref: req.image, id: r.image.id, config: r.image.config };
   } catch (e) {
     throw new EngineError((e as Error).message);
   }
@@ -69,8 +71,7 @@ export async function createContainer(engine: Engine, req: CreateRequest, opts: 
     throw new UsageError(`Invalid container name (${req.name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
   }
   trace("create: begin");
-  const pulled = req.pull !== "never" ? await pullIfNeeded(engine, req, opts) : null;
-  const image = pulled ? { ...resolveImage(engine, pulled), ref: req.image } : resolveImage(engine, req.image);
+  const image = await imageForCreate(engine, req, opts);
   trace("create: image resolved");
   const id = newContainerId();
   const config = buildConfig(req, image, id);

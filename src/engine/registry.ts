@@ -1,7 +1,7 @@
 // Images from and to registries, for the engine's front ends (the CLI's pull/push/login/logout,
 // an API's POST /images/create and /images/{name}/push): the registry client of src/image/registry
 // on this engine's image store (so rmi and prune see the containers that hold the images).
-// run/create's --pull goes through create.ts (pullIfNeeded).
+// run/create's --pull goes through create.ts (imageForCreate).
 import { type PullOptions, type PullResult, type PushOptions, type PushResult, listTags, login, logout, pullImage, pushImage } from "../image/registry/index.ts";
 import type { Credentials } from "../image/registry/credentials.ts";
 import { openEngineImages } from "./images.ts";
