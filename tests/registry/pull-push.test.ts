@@ -141,10 +141,16 @@ describe("push and pull", () => {
     expect(inspect(r2, name).Architecture).toBe("arm64");
     // by the index's digest: run pulls it (the store keeps the platform's manifest) and runs it
     const indexDigest = /Digest: (sha256:[a-f0-9]{64})/.exec(pull.stdout)![1]!;
+    // docker's RepoDigest: the index's digest (the one the tag resolved to), besides the manifest's
+    expect(inspect(r2, name).RepoDigests).toContain(`${reg.host}/test/multi@${indexDigest}`);
     const r3 = freshRoot();
     const byDigest = await berth(r3, ["run", "--rm", "--network", "none", `${reg.host}/test/multi@${indexDigest}`, "echo", "by index digest"]);
     expect(byDigest.stdout).toBe("by index digest\n");
     expect(byDigest.code).toBe(0);
+    // found by that digest from now on: a second run pulls nothing
+    const again = await berth(r3, ["run", "--rm", "--network", "none", `${reg.host}/test/multi@${indexDigest}`, "true"]);
+    expect(again.code).toBe(0);
+    expect(again.stderr).not.toContain("Unable to find image");
     const none = await berth(r2, ["pull", "--platform", "linux/s390x", name]);
     expect(none.code).toBe(1);
     expect(none.stderr).toContain("no matching manifest for linux/s390x");

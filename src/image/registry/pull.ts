@@ -158,7 +158,8 @@ export async function pullImage(store: ImageStore, ref: string, opts: PullOption
         downloaded.delete(i);
         if (fetched.has(i)) emit({ id: shortDigest(manifest.layers[i]!.digest), status: "Pull complete" });
       }
-      const image = store.register({ manifest: manifestDoc.bytes, config, names: name ? [name] : [] });
+      // docker's RepoDigest is the digest the reference resolved to: the index's, for a multi-platform image
+      const image = store.register({ manifest: manifestDoc.bytes, config, names: name ? [name] : [], repoDigests: [`${repository(r)}@${top.digest}`] });
       return { image, fresh: !upToDate };
     } finally {
       for (const d of downloaded.values()) store.snapshots.discard(d.snapshot);
