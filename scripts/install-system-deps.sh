@@ -10,7 +10,7 @@ packages=(
   runc crun                                   # peers for benchmarks and comparison
   debootstrap                                 # Debian images for tests
   skopeo umoci                                # third-party image archives for import tests
-  docker-registry                             # local registry for pull/push tests
+  docker-registry openssl                     # local registry for pull/push tests (openssl: TLS and token certificates)
   curl wrk hyperfine                          # HTTP checks and benchmarks
   python3 util-linux                          # test helpers (console socket, setpriv)
 )

@@ -20,6 +20,10 @@ import type { BindMount, ContainerConfig, NamespaceModes } from "./types.ts";
 
 export interface CreateRequest {
   image: string;
+  /** --pull: pull the image when it is missing (default), always, or never. */
+  pull?: PullPolicy;
+  /** --platform OS/ARCH[/VARIANT]: which image of a multi-platform index a pull takes. */
+  platform?: string;
   name?: string;
   /** Arguments after IMAGE (replace the image's Cmd when non-empty). */
   args: string[];
@@ -76,6 +80,8 @@ export interface CreateRequest {
   /** --network-alias: more names the container answers to on its user networks (compose: the service name). */
   networkAliases?: string[];
 }
+
+export type PullPolicy = "missing" | "always" | "never";
 
 export interface ImageInfo {
   ref: string;

@@ -3,13 +3,14 @@
 import { mkdirSync } from "node:fs";
 import type { CreateOptions, Engine } from "./handle.ts";
 import { checkNetworksExist, checkPublishable, usesBridge } from "./network.ts";
-import { buildConfig, type CreateRequest, type ImageInfo } from "./config.ts";
+import { buildConfig, type CreateRequest, type ImageInfo, type PullPolicy } from "./config.ts";
 import { EngineError, UsageError } from "./errors.ts";
 import { newContainerId, randomName, validName } from "./names.ts";
 import type { ContainerRow } from "./types.ts";
 import { trace } from "../sys/trace.ts";
 import { resolveNamespaceJoins } from "./namespaces.ts";
 import { firstFreeOffset, placeRange, subidRange } from "./userns.ts";
+import { familiarName, parseReference, taggedName } from "../image/reference.ts";
 
 export function resolveImage(engine: Engine, ref: string): ImageInfo {
   let img;
@@ -18,8 +19,52 @@ export function resolveImage(engine: Engine, ref: string): ImageInfo {
   } catch (e) {
     throw new EngineError(`invalid reference format: ${(e as Error).message}`);
   }
-  if (!img) throw new EngineError(`Unable to find image '${ref}' locally (berth does not pull: load it with \`berth load\` or \`berth import\`)`);
+  if (!img) throw new EngineError(`Unable to find image '${ref}' locally (--pull=never: pull it with \`berth pull\`, or load it with \`berth load\` or \`berth import\`)`);
   return { ref, id: img.id, config: img.config };
+}
+
+/** "nginx" -> "nginx:latest", as docker names what it is about to pull. */
+function shownName(ref: string): string {
+  try {
+    const r = parseReference(ref);
+    const t = taggedName(r);
+    return t ? familiarName(t) : ref;
+  } catch {
+    return ref;
+  }
+}
+
+const PULL_POLICIES: readonly PullPolicy[] = ["missing", "always", "never"];
+
+/**
+ * --pull: the image as create will use it — the local one (missing, never), else fetched from its
+ * registry (missing and not here, or always). The registry client is loaded only when a pull
+ * happens: `run` of a local image resolves it once, as before, and pays for nothing else.
+ */
+export async function imageForCreate(engine: Engine, req: Pick<CreateRequest, "image" | "pull" | "platform">, opts: CreateOptions = {}): Promise<ImageInfo> {
+  const policy = req.pull ?? "missing";
+  if (!PULL_POLICIES.includes(policy)) throw new UsageError(`invalid pull option: '${policy}': must be one of "always", "missing" or "never"`);
+  if (policy !== "always") {
+    let have;
+    try {
+      have = engine.images.resolve(req.image);
+    } catch (e) {
+      throw new EngineError(`invalid reference format: ${(e as Error).message}`);
+    }
+    if (have) return { ref: req.image, id: have.id, config: have.config };
+    // never, or an image ID (which no registry serves): not found
+    if (policy === "never" || /^[a-f0-9]{4,64}$/.test(req.image) || req.image.startsWith("sha256:")) return resolveImage(engine, req.image);
+    opts.onPull?.({ status: `Unable to find image '${shownName(req.image)}' locally` });
+  }
+  const { pullImage } = await import("../image/registry/pull.ts");
+  try {
+    const r = await pullImage(engine.images, req.image, { ...(req.platform ? { platform: req.platform } : {}), ...(opts.onPull ? { onEvent: opts.onPull } : {}) });
+    opts.onPull?.({ status: `Status: ${r.fresh ? "Downloaded newer image" : "Image is up to date"} for ${shownName(req.image)}` });
+    // the record itself: NAME@DIGEST of an index names no manifest in the store
+    return { ref: req.image, id: r.image.id, config: r.image.config };
+  } catch (e) {
+    throw new EngineError((e as Error).message);
+  }
 }
 
 /** `berth create`: validates everything first, then records the container; nothing runs yet. */
@@ -28,7 +73,7 @@ export async function createContainer(engine: Engine, req: CreateRequest, opts: 
     throw new UsageError(`Invalid container name (${req.name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
   }
   trace("create: begin");
-  const image = resolveImage(engine, req.image);
+  const image = await imageForCreate(engine, req, opts);
   trace("create: image resolved");
   const id = newContainerId();
   const config = buildConfig(req, image, id);

@@ -27,6 +27,8 @@ export interface CreateOptions {
    *  process dies in between, the next reconcile rolls the container back (a run that failed to
    *  start its container leaves none), while nobody touches it as long as this process lives. */
   forRun?: boolean;
+  /** What pulling a missing image (--pull) reports, in docker's progress-message shape. */
+  onPull?: (e: { id?: string; status: string; current?: number; total?: number }) => void;
 }
 
 export interface StartOptions {

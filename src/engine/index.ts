@@ -51,3 +51,8 @@ export {
 // healthchecks: one probe run and recorded (the monitor's periodic command), State.Health read back.
 export { readHealth, runHealthcheck } from "./health.ts";
 export { healthConfig, healthcheckObject, parseDuration, type HealthLogEntry, type HealthRequest, type HealthState, type HealthStatus } from "./health-config.ts";
+// registries: pull, push, login, logout (run/create pull a missing image themselves: --pull).
+export {
+  pull, push, registryLogin, registryLogout, repositoryTags, RegistryError,
+  type Credentials, type PullEvent, type PullOptions, type PullResult, type PushOptions, type PushResult,
+} from "./registry.ts";

@@ -46,6 +46,8 @@ export interface RegisterInput {
   manifest: Uint8Array;
   config: Uint8Array;
   names: string[];             // canonical tagged names
+  /** repository@digest the image is known by besides its manifest's (a pulled index's digest) */
+  repoDigests?: string[];
 }
 
 export interface RemoveResult {
@@ -103,6 +105,9 @@ export class ImageStore {
         name TEXT PRIMARY KEY, image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE, tagged_at INTEGER NOT NULL);
       CREATE TABLE IF NOT EXISTS holds (
         holder TEXT PRIMARY KEY, image_id TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS repo_digests (
+        repository TEXT NOT NULL, digest TEXT NOT NULL, image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+        PRIMARY KEY (repository, digest));
     `);
   }
 
@@ -187,7 +192,11 @@ export class ImageStore {
       id: row.id,
       digest: row.manifest,
       names,
-      repoDigests: repos.map((r) => `${r}@${row.manifest}`),
+      repoDigests: [...new Set([
+        ...repos.map((r) => `${r}@${row.manifest}`),
+        // digests a pull recorded: a multi-platform index's, which names this image in that repository
+        ...(this.db.query("SELECT repository, digest FROM repo_digests WHERE image_id = ?").all(id) as Array<{ repository: string; digest: string }>).map((r) => `${r.repository}@${r.digest}`),
+      ])],
       config: document.config ?? {},
       document,
       manifest,
@@ -222,6 +231,8 @@ export class ImageStore {
     }
     if (parsed) {
       if (parsed.digest) {
+        const recorded = this.db.query("SELECT image_id FROM repo_digests WHERE repository = ? AND digest = ?").get(repository(parsed), parsed.digest) as { image_id: Digest } | null;
+        if (recorded) return this.get(recorded.image_id);
         const rows = this.db.query("SELECT id FROM images WHERE manifest = ?").all(parsed.digest) as Array<{ id: Digest }>;
         // prefer the image that carries this repository name, as docker does
         const repo = repository(parsed);
@@ -286,6 +297,11 @@ export class ImageStore {
       for (const n of input.names) {
         this.db.query("INSERT INTO names (name, image_id, tagged_at) VALUES (?, ?, ?) ON CONFLICT(name) DO UPDATE SET image_id = excluded.image_id, tagged_at = excluded.tagged_at")
           .run(n, configDigest, now);
+      }
+      for (const rd of input.repoDigests ?? []) {
+        const at = rd.lastIndexOf("@");
+        this.db.query("INSERT INTO repo_digests (repository, digest, image_id) VALUES (?, ?, ?) ON CONFLICT(repository, digest) DO UPDATE SET image_id = excluded.image_id")
+          .run(rd.slice(0, at), rd.slice(at + 1), configDigest);
       }
     })();
     return this.get(configDigest)!;
@@ -417,10 +433,38 @@ export class ImageStore {
         })();
         deleted.push(row.id);
       }
-      const reclaimedBytes = this.collectGarbageLocked() + this.unreported;
+      const reclaimedBytes = this.collectGarbageLocked() + this.removePartialDownloads() + this.unreported;
       this.unreported = 0;
       return { deleted, reclaimedBytes };
     });
+  }
+
+  /** Where pulls keep a layer's bytes until they are whole (kept when a pull is interrupted, so the
+   *  next one resumes: see registry/download.ts). */
+  get downloadsDir(): string {
+    return path.join(this.root, "downloads");
+  }
+
+  /** prune: the partial downloads of interrupted pulls (no pull runs: the caller holds the lock
+   *  exclusive). Not after a failed write: a pull that failed keeps its bytes for the next one. */
+  private removePartialDownloads(): number {
+    let freed = 0;
+    let names: string[] = [];
+    try {
+      names = fs.readdirSync(this.downloadsDir);
+    } catch {
+      return 0;
+    }
+    for (const n of names) {
+      const p = path.join(this.downloadsDir, n);
+      try {
+        freed += fs.statSync(p).size;
+        fs.rmSync(p, { force: true });
+      } catch {
+        // gone meanwhile
+      }
+    }
+    return freed;
   }
 
   /** Frees blobs and snapshots no image references, and leftovers of dead loads; returns the bytes

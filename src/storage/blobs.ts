@@ -403,6 +403,16 @@ export class BlobStore {
     }
   }
 
+  /**
+   * Makes a file that was hashed as it was written (a finished download) the blob `d`, by a
+   * rename: the caller has verified its digest. The file must be on the store's file system.
+   */
+  adopt(file: string, d: Digest): Digest {
+    if (this.has(d)) fs.rmSync(file, { force: true });
+    else fs.renameSync(file, this.path(d));
+    return d;
+  }
+
   /** The whole blob, verified against its name. */
   read(d: Digest): Uint8Array {
     let bytes: Uint8Array;

@@ -53,7 +53,8 @@ export function looksLikeLayer(head: Uint8Array): boolean {
  * must await before writing again. With unpackDir = null only hashing/storing happens.
  */
 export class LayerIngest {
-  private blobHash: Hasher | null;
+  private blobHash: Hasher | ParallelHasher | null;
+  private blobBytes = 0;
   private diffHash: Hasher | ParallelHasher | null = null;
   private diffWait: Promise<void> | null = null;
   private head: Uint8Array[] = [];
@@ -65,14 +66,20 @@ export class LayerIngest {
   private zError: Error | null = null;
   private unpackError: Error | null = null;
 
-  /** writeback: see LayerWriter (set when the store will syncfs before publishing) */
-  constructor(private unpackDir: string | null, private blob: BlobWriter | null, private writeback = false) {
-    this.blobHash = blob ? null : new Hasher(); // a BlobWriter hashes for us
+  /**
+   * writeback: see LayerWriter (set when the store will syncfs before publishing).
+   * parallelHash: without a BlobWriter (the caller keeps the bytes itself: a pull's partial file),
+   * hash the blob and the diff on the blob worker thread, as a ParallelBlobWriter does for a load.
+   */
+  constructor(private unpackDir: string | null, private blob: BlobWriter | null, private writeback = false, private parallelHash = false) {
+    this.blobHash = blob ? null : parallelHash ? new ParallelHasher() : new Hasher(); // a BlobWriter hashes for us
   }
 
   write(chunk: Uint8Array): void | Promise<void> {
-    const stored = this.blob?.write(chunk);
-    this.blobHash?.update(chunk);
+    const hashed = this.blobHash?.update(chunk);
+    this.blobBytes += chunk.length;
+    const written = this.blob?.write(chunk);
+    const stored = hashed && written ? Promise.all([hashed, written]).then(() => {}) : hashed ?? written;
     let next: void | Promise<void>;
     if (this.compression === null) {
       this.headLen += chunk.length;
@@ -108,8 +115,8 @@ export class LayerIngest {
     }
     await this.blob?.close();
     const diffId = this.diffHash ? await this.diffHash.digest() : null;
-    const digest = this.blob ? this.blob.digest() : this.blobHash!.digest();
-    const size = this.blob ? this.blob.size : this.blobHash!.bytes;
+    const digest = this.blob ? this.blob.digest() : await this.blobHash!.digest();
+    const size = this.blob ? this.blob.size : this.blobBytes;
     return {
       digest,
       size,
@@ -124,6 +131,7 @@ export class LayerIngest {
     this.writer?.abort();
     this.z?.destroy();
     if (this.diffHash instanceof ParallelHasher) this.diffHash.abort();
+    if (this.blobHash instanceof ParallelHasher) this.blobHash.abort();
   }
 
   private start(): void | Promise<void> {
@@ -142,7 +150,7 @@ export class LayerIngest {
     }
     if (c === "gzip" || c === "zstd") {
       // a big layer (its blob already goes to the worker) gets its diff ID hashed there too
-      this.diffHash = this.blob instanceof ParallelBlobWriter ? new ParallelHasher() : new Hasher();
+      this.diffHash = this.blob instanceof ParallelBlobWriter || this.parallelHash ? new ParallelHasher() : new Hasher();
       const z = c === "gzip" ? zlib.createGunzip({ chunkSize: 1 << 20 }) : zlib.createZstdDecompress({ chunkSize: 1 << 20 });
       z.on("data", (out: Buffer) => this.uncompressed(out));
       z.on("error", (e: Error) => {

@@ -18,7 +18,7 @@ function nothingLeft(): void {
 
 describe("bad input", () => {
   test.each([
-    [["run", "--rm", "nosuchimage", "true"], 125, /Unable to find image 'nosuchimage' locally/],
+    [["run", "--rm", "--pull", "never", "nosuchimage", "true"], 125, /Unable to find image 'nosuchimage' locally/],
     [["run", "--rm", "-m", "5x", "busybox", "true"], 125, /invalid argument "5x" for "-m, --memory" flag: invalid size: '5x'/],
     [["run", "--rm", "-m", "4m", "busybox", "true"], 125, /Minimum memory limit allowed is 6MB/],
     [["run", "--rm", "-m", "64m", "--memory-swap", "32m", "busybox", "true"], 125, /^berth: Error: Minimum memoryswap limit should be larger than memory limit, see usage$/m],

@@ -72,6 +72,8 @@ export const CREATE_FLAGS = [
   str("health-start-period", undefined, "Start period for the container to initialize before starting health-retries countdown (ms|s|m|h) (default 0s)", "duration"),
   str("health-retries", undefined, "Consecutive failures needed to report unhealthy", "int"),
   bool("no-healthcheck", undefined, "Disable any container-specified HEALTHCHECK"),
+  str("pull", undefined, 'Pull image before running ("always", "missing", "never")', { default: "missing" }),
+  str("platform", undefined, "Set platform if the image is pulled from a multi-platform index (OS/ARCH[/VARIANT])"),
 ] as const;
 
 /** The engine's CreateRequest from run's and create's flags: the one place they are read. */
@@ -79,7 +81,7 @@ export function createRequest(p: Parsed<(typeof CREATE_FLAGS)[number]>): CreateR
   const [image, ...args] = p.args;
   if (!image) throw new UsageError("an image is required");
   return {
-    image, args, name: p.get("name"), entrypoint: p.get("entrypoint"), env: p.get("env"), envFiles: p.get("env-file"),
+    image, args, pull: p.get("pull") as CreateRequest["pull"], platform: p.get("platform"), name: p.get("name"), entrypoint: p.get("entrypoint"), env: p.get("env"), envFiles: p.get("env-file"),
     workdir: p.get("workdir"), user: p.get("user"), hostname: p.get("hostname"), domainname: p.get("domainname"),
     tty: p.get("tty"), interactive: p.get("interactive"), rm: p.get("rm"), restart: p.get("restart"),
     labels: p.get("label"), labelFiles: p.get("label-file"), volumes: p.get("volume"), tmpfs: p.get("tmpfs"),
@@ -93,6 +95,15 @@ export function createRequest(p: Parsed<(typeof CREATE_FLAGS)[number]>): CreateR
       cmd: p.get("health-cmd"), interval: p.get("health-interval"), timeout: p.get("health-timeout"),
       startPeriod: p.get("health-start-period"), retries: p.get("health-retries"), disable: p.get("no-healthcheck"),
     },
+  };
+}
+
+/** A pull that run/create start reports on stderr, as docker does (the display module loads on the first event). */
+function pullReporter(): (e: { id?: string; status: string; current?: number; total?: number }) => void {
+  let display: { event: (e: { id?: string; status: string; current?: number; total?: number }) => void } | null = null;
+  return (e) => {
+    display ??= (require("./progress.ts") as typeof import("./progress.ts")).pullDisplay("err");
+    display.event(e);
   };
 }
 
@@ -233,7 +244,7 @@ const run = verb({
 }, async (engine, p, io) => {
   const req = createRequest(p);
   const detach = p.get("detach");
-  const row = await engine.create(req, { forRun: true });
+  const row = await engine.create(req, { forRun: true, onPull: pullReporter() });
   if (detach) {
     try {
       await engine.start(row.id);
@@ -248,7 +259,7 @@ const run = verb({
 });
 
 const create = verb({ name: "create", usage: "create [OPTIONS] IMAGE [COMMAND] [ARG...]", summary: "Create a new container", flags: CREATE_FLAGS, stopAtPositional: true, minArgs: 1 }, async (engine, p, io) => {
-  const row = await engine.create(createRequest(p));
+  const row = await engine.create(createRequest(p), { onPull: pullReporter() });
   io.out(`${row.id}\n`);
   return 0;
 });

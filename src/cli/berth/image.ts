@@ -20,6 +20,8 @@ const USAGE: Record<string, string> = {
 
 Commands:
   ls / images [-q] [--digests] [--no-trunc] [--format FMT] [-f dangling=…|reference=…] [REPO[:TAG]]
+  pull [-a] [-q] [--platform P] NAME[:TAG|@DIGEST]   download an image from a registry
+  push [-q] NAME[:TAG]            upload an image to a registry
   load [-i FILE] [-q]             load a docker-archive or OCI layout (tar, dir, or stdin)
   save [-o FILE] [--format docker|oci] IMAGE…   write images as an archive (stdout without -o)
   import FILE|DIR|- [REF] [-c CHANGE…] [-m MSG]  make an image from a root filesystem
@@ -407,6 +409,7 @@ export async function imageCommand(verb: string, argv: string[], ctx: ImageComma
       print(USAGE.image!);
       return sub ? 0 : 2;
     }
+    if (sub === "pull" || sub === "push") return (await import("./registry.ts")).registryCommand(sub, rest, ctx);
     return imageCommand(sub, rest, ctx, "image ");
   }
   const v = VERBS[verb];

@@ -32,6 +32,7 @@ async function extraCommand(name: string): Promise<Command | undefined> {
 trace("modules loaded");
 
 const IMAGE_VERBS = new Set(["images", "load", "save", "import", "rmi", "tag", "history", "image"]);
+const REGISTRY_VERBS = new Set(["pull", "push", "login", "logout"]);
 
 /** berth's own flags, before the command. */
 const GLOBALS = commandSpec({
@@ -81,6 +82,7 @@ Container Commands:
 
 Images, volumes, networks and the system:
   load, save, import, images, rmi, tag, history, image    Image store
+  pull, push, login, logout    Images from and to registries
   commit, export, diff    A container's changes as an image, its files as a tar, what it changed
   build       Build an image from a Dockerfile
   volume      Manage volumes (create, ls, rm, inspect, prune)
@@ -228,6 +230,7 @@ async function otherModule(verb: string, argv: string[], root: string): Promise<
     const { composeCommand } = await import("./compose.ts");
     return composeCommand(argv, root, io, (fn) => withEngine(root, true, fn));
   }
+  if (REGISTRY_VERBS.has(verb)) return (await import("./registry.ts")).registryCommand(verb, argv, { root });
   if (IMAGE_VERBS.has(verb)) {
     const { imageCommand } = await import("./image.ts");
     return imageCommand(verb, argv, { root });

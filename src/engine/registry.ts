@@ -1,0 +1,34 @@
+// Images from and to registries, for the engine's front ends (the CLI's pull/push/login/logout,
+// an API's POST /images/create and /images/{name}/push): the registry client of src/image/registry
+// on this engine's image store (so rmi and prune see the containers that hold the images).
+// run/create's --pull goes through create.ts (imageForCreate).
+import { type PullOptions, type PullResult, type PushOptions, type PushResult, listTags, login, logout, pullImage, pushImage } from "../image/registry/index.ts";
+import type { Credentials } from "../image/registry/credentials.ts";
+import { openEngineImages } from "./images.ts";
+import { DEFAULT_ENGINE_ROOT } from "./paths.ts";
+
+export type { PullEvent, PullOptions, PullResult, PushOptions, PushResult } from "../image/registry/index.ts";
+export { RegistryError } from "../image/registry/index.ts";
+export type { Credentials };
+
+export function pull(root: string = DEFAULT_ENGINE_ROOT, ref: string, opts: PullOptions = {}): Promise<PullResult> {
+  return pullImage(openEngineImages(root), ref, opts);
+}
+
+/** `pull -a`: the repository's tags, as references to pull one by one. */
+export async function repositoryTags(root: string = DEFAULT_ENGINE_ROOT, ref: string, tlsVerify?: boolean): Promise<string[]> {
+  return listTags(openEngineImages(root), ref, tlsVerify);
+}
+
+export function push(root: string = DEFAULT_ENGINE_ROOT, ref: string, opts: PushOptions = {}): Promise<PushResult> {
+  return pushImage(openEngineImages(root), ref, opts);
+}
+
+/** Checks the credentials with the registry, then keeps them in docker's config.json. Returns the registry host. */
+export function registryLogin(root: string = DEFAULT_ENGINE_ROOT, registry: string | undefined, creds: Credentials, tlsVerify?: boolean): Promise<string> {
+  return login(openEngineImages(root), registry, creds, tlsVerify);
+}
+
+export function registryLogout(registry: string | undefined): { host: string; removed: boolean } {
+  return logout(registry);
+}
