@@ -42,3 +42,5 @@ export {
 } from "./logs.ts";
 // volumes: named and anonymous volumes (engine.volumes).
 export type { Volumes, VolumeInfo } from "./volumes.ts";
+// the monitor's exit file: how a run ended, and waiting for it (the API's wait).
+export { readExitFile, waitExitFile, type ExitRecord } from "./monitor.ts";
