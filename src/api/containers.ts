@@ -1,6 +1,5 @@
 // Container routes: create, list, inspect, start/stop/kill/restart/pause/unpause/rename/remove,
 // wait, attach, logs, top, stats, resize, changes, export, prune.
-import { statSync } from "node:fs";
 import {
   attach, containerChanges, containerLogs, containerTop, exportFiles, matchesFilters, parseSignal, pruneContainers, readExitFile, sampleStats,
   waitExitFile, writeLogs,
@@ -10,6 +9,7 @@ import { openNetworks, type EndpointInfo } from "../network/index.ts";
 import { ApiError, badRequest, conflict, noContent, readJson, sendJson } from "./http.ts";
 import type { Ctx, Router } from "./router.ts";
 import { translateCreate } from "./create.ts";
+import { endpointId, fullNetworkId } from "./ids.ts";
 import { detachFilter, openClientStream, parseDetachKeys, type ClientStream } from "./stream.ts";
 import { archiveRoutes } from "./archive.ts";
 import { execRoutes } from "./exec.ts";
@@ -28,24 +28,31 @@ function attrs(row: ContainerRow, extra: Record<string, string> = {}): Record<st
   return { ...row.config.labels, image: row.config.image, name: row.name, ...extra };
 }
 
+/** An endpoint with its network's Docker ID. */
+type Endpoint = EndpointInfo & { networkId: string };
+
 /** Every container's endpoints at once (one network store opened per request). */
-function endpointsOf(engine: Engine): (id: string) => EndpointInfo[] {
+function endpointsOf(engine: Engine): (id: string) => Endpoint[] {
   let mgr: ReturnType<typeof openNetworks> | null | undefined;
+  let ids = new Map<string, string>();
   return (id) => {
     if (mgr === undefined) {
-      try { mgr = openNetworks(engine.root, engine.opts.network ?? {}); } catch { mgr = null; }
+      try {
+        mgr = openNetworks(engine.root, engine.opts.network ?? {});
+        ids = new Map(mgr.list().map((n) => [n.name, fullNetworkId(n.id)]));
+      } catch { mgr = null; }
     }
     if (!mgr) return [];
-    try { return mgr.endpoints(id); } catch { return []; }
+    try { return mgr.endpoints(id).map((e) => ({ ...e, networkId: ids.get(e.network) ?? fullNetworkId(e.network) })); } catch { return []; }
   };
 }
 
-function networkEntries(eps: EndpointInfo[], row: ContainerRow): Record<string, unknown> {
+function networkEntries(eps: Endpoint[], row: ContainerRow): Record<string, unknown> {
   const nets: Record<string, unknown> = {};
   for (const e of eps) {
     nets[e.network] = {
       IPAMConfig: null, Links: null, Aliases: e.aliases.length ? e.aliases : null, MacAddress: e.mac, DriverOpts: null,
-      NetworkID: e.network, EndpointID: `${e.containerId.slice(0, 32)}${e.ifname}`, Gateway: e.gateway, IPAddress: e.ip, IPPrefixLen: e.prefixLen,
+      NetworkID: e.networkId, EndpointID: endpointId(e), Gateway: e.gateway, IPAddress: e.ip, IPPrefixLen: e.prefixLen,
       IPv6Gateway: "", GlobalIPv6Address: "", GlobalIPv6PrefixLen: 0, DNSNames: [row.name, row.id.slice(0, 12), ...e.aliases],
     };
   }
@@ -70,7 +77,7 @@ function commandText(row: ContainerRow): string {
 }
 
 /** One entry of GET /containers/json. */
-export async function containerSummary(engine: Engine, v: ContainerView, eps: (id: string) => EndpointInfo[] = endpointsOf(engine)): Promise<Record<string, unknown>> {
+export async function containerSummary(engine: Engine, v: ContainerView, eps: (id: string) => Endpoint[] = endpointsOf(engine)): Promise<Record<string, unknown>> {
   const { statusText } = await import("../engine/index.ts");
   const r = v.row;
   const bound = v.running && r.config.publish.length ? await engine.publishedPorts(r) : r.config.publish;
@@ -174,7 +181,7 @@ async function inspect(ctx: Ctx): Promise<void> {
     NetworkSettings: {
       Bridge: "", SandboxID: v.running ? row.id : "", SandboxKey: v.running ? `/proc/${row.pid}/ns/net` : "", HairpinMode: false,
       LinkLocalIPv6Address: "", LinkLocalIPv6PrefixLen: 0, Ports: ports, SecondaryIPAddresses: null, SecondaryIPv6Addresses: null,
-      EndpointID: first ? `${row.id.slice(0, 32)}${first.ifname}` : "", Gateway: first?.gateway ?? "", GlobalIPv6Address: "", GlobalIPv6PrefixLen: 0,
+      EndpointID: first ? endpointId(first) : "", Gateway: first?.gateway ?? "", GlobalIPv6Address: "", GlobalIPv6PrefixLen: 0,
       IPAddress: first?.ip ?? "", IPPrefixLen: first?.prefixLen ?? 0, IPv6Gateway: "", MacAddress: first?.mac ?? "",
       Networks: networkEntries(eps, row),
     },
@@ -588,4 +595,3 @@ export function containerRoutes(r: Router): void {
   execRoutes(r);
 }
 
-void statSync;

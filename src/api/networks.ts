@@ -3,6 +3,7 @@
 import { openNetworks, type NetworkInfo, type NetworkManager } from "../network/index.ts";
 import { ApiError, badRequest, conflict, noContent, notFound, optBool, optObj, optStr, optStrList, readJson, sendJson } from "./http.ts";
 import type { Ctx, Router } from "./router.ts";
+import { endpointId, fullNetworkId } from "./ids.ts";
 
 function withNetworks<T>(ctx: Ctx, fn: (m: NetworkManager) => T): T {
   const m = openNetworks(ctx.engine.root, ctx.engine.opts.network ?? {});
@@ -17,7 +18,7 @@ const SPECIAL = ["host", "none"];
 
 function special(name: string): Record<string, unknown> {
   return {
-    Name: name, Id: name.padEnd(64, "0"), Created: "0001-01-01T00:00:00Z", Scope: "local", Driver: name === "host" ? "host" : "null",
+    Name: name, Id: fullNetworkId(name), Created: "0001-01-01T00:00:00Z", Scope: "local", Driver: name === "host" ? "host" : "null",
     EnableIPv6: false, IPAM: { Driver: "default", Options: null, Config: [] }, Internal: false, Attachable: false, Ingress: false,
     ConfigFrom: { Network: "" }, ConfigOnly: false, Containers: {}, Options: {}, Labels: {},
   };
@@ -25,7 +26,7 @@ function special(name: string): Record<string, unknown> {
 
 function shape(ctx: Ctx, n: NetworkInfo, containers?: Record<string, unknown>): Record<string, unknown> {
   return {
-    Name: n.name, Id: n.id.padEnd(64, "0").slice(0, 64), Created: n.created, Scope: "local", Driver: "bridge", EnableIPv6: false,
+    Name: n.name, Id: fullNetworkId(n.id), Created: n.created, Scope: "local", Driver: "bridge", EnableIPv6: false,
     IPAM: { Driver: "default", Options: null, Config: [{ Subnet: n.subnet, Gateway: n.gateway }] }, Internal: n.internal, Attachable: false,
     Ingress: false, ConfigFrom: { Network: "" }, ConfigOnly: false, Containers: containers ?? {},
     Options: { "com.docker.network.bridge.name": n.bridge }, Labels: labels.get(n.name) ?? {},
@@ -67,7 +68,7 @@ function inspect(ctx: Ctx): void {
     const d = find(ctx, m, ref);
     const containers: Record<string, unknown> = {};
     for (const e of d.containers) {
-      containers[e.containerId] = { Name: e.name, EndpointID: `${e.containerId.slice(0, 32)}${e.ifname}`, MacAddress: e.mac, IPv4Address: `${e.ip}/${e.prefixLen}`, IPv6Address: "" };
+      containers[e.containerId] = { Name: e.name, EndpointID: endpointId(e), MacAddress: e.mac, IPv4Address: `${e.ip}/${e.prefixLen}`, IPv6Address: "" };
     }
     return shape(ctx, d, containers);
   });
@@ -97,7 +98,7 @@ async function create(ctx: Ctx): Promise<void> {
   const l = optObj(body, "Labels");
   if (l) labels.set(name, Object.fromEntries(Object.entries(l).map(([k, v]) => [k, String(v)])));
   ctx.events.emit("network", "create", info.id, { name, type: "bridge" });
-  sendJson(ctx.res!, 201, { Id: info.id.padEnd(64, "0").slice(0, 64), Warning: "" });
+  sendJson(ctx.res!, 201, { Id: fullNetworkId(info.id), Warning: "" });
 }
 
 function remove(ctx: Ctx): void {

@@ -118,10 +118,16 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       if (!lstatSync(listen.path).isSocket()) throw new ApiError(400, `${listen.path} exists and is not a socket`);
       rmSync(listen.path);
     }
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(listen.path, () => resolve());
-    });
+    // Created 0660 (umask), never briefly wider; chmod again in case the umask is ignored.
+    const umask = process.umask(0o117);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(listen.path, () => resolve());
+      });
+    } finally {
+      process.umask(umask);
+    }
     chmodSync(listen.path, 0o660);
     if (opts.gid !== undefined) chownSync(listen.path, 0, opts.gid);
   } else {

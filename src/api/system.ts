@@ -102,7 +102,7 @@ async function df(ctx: Ctx): Promise<void> {
     LayersSize: engine.images.list().reduce((a, i) => a + i.size, 0),
     Images: engine.images.list().map((i) => ({
       Id: i.id, ParentId: "", RepoTags: i.names.map(familiarName), RepoDigests: i.repoDigests.map(familiarName),
-      Created: Math.floor(Date.parse(i.created ?? "") / 1000) || 0, Size: i.size, SharedSize: -1, VirtualSize: i.size,
+      Created: Math.floor(Date.parse(i.created ?? "") / 1000) || 0, Size: i.size, SharedSize: 0, VirtualSize: i.size,
       Labels: i.config.Labels ?? {}, Containers: used.get(i.id) ?? 0,
     })),
     Containers: await Promise.all(views.map(async (v) => ({ ...(await containerSummary(engine, v)), SizeRw: dirSize(`${engine.paths.container(v.row.id)}/upper`), SizeRootFs: 0 }))),

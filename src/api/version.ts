@@ -1,4 +1,3 @@
-// The engine version this service reports: the package's (the CLI's `berth version` says the same).
-import pkg from "../../package.json" with { type: "json" };
-
-export const ENGINE_VERSION: string = pkg.version;
+// The engine version this service reports: package.json's (as `berth version` says; src/ may
+// not import files outside it, so it is written here too).
+export const ENGINE_VERSION = "0.1.0";

@@ -1,0 +1,262 @@
+// `berth system service` driven by the real docker CLI (28.x) over its unix socket, and by raw
+// HTTP requests for what the CLI does not show (headers, status codes, error bodies).
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { BERTH } from "../engine/helpers.ts";
+import { startTestService, type TestService } from "./helpers.ts";
+
+let s: TestService;
+beforeAll(async () => { s = await startTestService(); });
+afterAll(async () => { await s?.stop(); });
+
+const ok = (r: { code: number; stdout: string; stderr: string }) => {
+  if (r.code !== 0) throw new Error(`docker failed (${r.code}): ${r.stderr}`);
+  return r.stdout;
+};
+
+describe("serving", () => {
+  test("the socket is 0660", () => {
+    expect(statSync(s.socket).mode & 0o777).toBe(0o660);
+  });
+
+  test("GET and HEAD /_ping answer OK with docker's headers", async () => {
+    for (const method of ["GET", "HEAD"]) {
+      const r = await s.api(method, "/_ping");
+      expect(r.status).toBe(200);
+      expect(r.headers.get("api-version")).toBe("1.44");
+      expect(r.headers.get("ostype")).toBe("linux");
+      expect(r.headers.get("docker-experimental")).toBe("false");
+      expect(r.headers.get("builder-version")).toBe("1");
+      expect(r.headers.get("cache-control")).toContain("no-cache");
+      expect(await r.text()).toBe(method === "GET" ? "OK" : "");
+    }
+  });
+
+  test("/version, versioned and not", async () => {
+    for (const p of ["/version", "/v1.44/version", "/v1.24/version"]) {
+      const v = await (await s.api("GET", p)).json() as Record<string, unknown>;
+      expect(v.ApiVersion).toBe("1.44");
+      expect(v.MinAPIVersion).toBe("1.24");
+      expect(v.Os).toBe("linux");
+      expect(Array.isArray(v.Components)).toBe(true);
+    }
+    expect(ok(s.docker(["version", "--format", "{{.Server.APIVersion}}"])).trim()).toBe("1.44");
+  });
+
+  test("errors are JSON with docker's status codes", async () => {
+    const cases: [string, string, unknown, number][] = [
+      ["GET", "/nothing/here", undefined, 404],
+      ["GET", "/containers/nosuch/json", undefined, 404],
+      ["GET", "/images/nosuch/json", undefined, 404],
+      ["GET", "/volumes/nosuch", undefined, 404],
+      ["GET", "/networks/nosuch", undefined, 404],
+      ["POST", "/containers/create", "{not json", 400],
+      ["POST", "/containers/create", { Image: 5 }, 400],
+      ["POST", "/containers/create", { Image: "busybox", HostConfig: { Devices: [{ PathOnHost: "/dev/null" }] } }, 400],
+      ["POST", "/containers/create", { Image: "nosuchimage" }, 404],
+      ["GET", "/v1.12/version", undefined, 400],
+      ["GET", "/swarm", undefined, 503],
+      ["GET", "/services", undefined, 503],
+      ["GET", "/plugins", undefined, 501],
+      ["PUT", "/info", undefined, 405],
+    ];
+    for (const [method, path, body, status] of cases) {
+      const r = await s.api(method, path, body);
+      expect(`${method} ${path} ${r.status}`).toBe(`${method} ${path} ${status}`);
+      const j = await r.json() as { message: string };
+      expect(typeof j.message).toBe("string");
+    }
+  });
+
+  test("an oversized body is refused with 413 and makes nothing", async () => {
+    const big = JSON.stringify({ Image: "busybox", Env: ["X=" + "a".repeat(5 * 1024 * 1024)] });
+    const r = await s.api("POST", "/containers/create", big);
+    expect(r.status).toBe(413);
+    expect(ok(s.docker(["ps", "-aq"])).trim()).toBe("");
+  });
+
+  test("a non-loopback tcp address is refused", () => {
+    const r = Bun.spawnSync([BERTH, "--root", s.root, "system", "service", "--host", "tcp://0.0.0.0:23750"], { stderr: "pipe" });
+    expect(r.exitCode).not.toBe(0);
+    expect(r.stderr.toString()).toContain("non-loopback");
+  });
+});
+
+describe("docker run", () => {
+  test("docker run --rm busybox echo hi", () => {
+    const r = s.docker(["run", "--rm", "--network", "none", "busybox", "echo", "hi"]);
+    expect(r).toMatchObject({ code: 0, stdout: "hi\n" });
+    expect(ok(s.docker(["ps", "-aq"])).trim()).toBe("");
+  });
+
+  test("stdout and stderr stay separate; the exit code comes back", () => {
+    const r = s.docker(["run", "--rm", "--network", "none", "busybox", "sh", "-c", "echo out; echo err >&2; exit 3"]);
+    expect(r.code).toBe(3);
+    expect(r.stdout).toBe("out\n");
+    expect(r.stderr).toBe("err\n");
+  });
+
+  test("stdin's end reaches the container: echo hi | docker run -i --rm busybox cat", () => {
+    const r = s.docker(["run", "-i", "--rm", "--network", "none", "busybox", "cat"], { stdin: "hi\nthere\n" });
+    expect(r).toMatchObject({ code: 0, stdout: "hi\nthere\n" });
+  });
+
+  test("docker run -it gets a terminal of the client's size", () => {
+    const docker = `DOCKER_HOST=unix://${s.socket} DOCKER_CONFIG=${s.dir}/docker-config docker run -it --rm --network none busybox sh`;
+    const script = `stty cols 91 rows 27; ${docker}; echo rc=$?`;
+    // Typed once the shell is up (script's stdin is the terminal's input).
+    const typing = `(sleep 2; printf 'stty size; exit 6\\n'; sleep 2) | script -qfec '${script}' /dev/null`;
+    const r = Bun.spawnSync(["sh", "-c", typing], { stdout: "pipe", stderr: "pipe", timeout: 60_000 });
+    const out = r.stdout.toString();
+    expect(out).toContain("27 91");
+    expect(out).toContain("rc=6");
+  });
+});
+
+describe("a detached container", () => {
+  test("ps, logs, inspect, exec, top, stats, cp, pause, rename, restart, stop, kill, rm", async () => {
+    const id = ok(s.docker(["run", "-d", "--network", "none", "--name", "web", "busybox", "sh", "-c", "echo started; echo oops >&2; exec sleep 1000"])).trim();
+    expect(id).toMatch(/^[0-9a-f]{64}$/);
+    expect(ok(s.docker(["ps", "--format", "{{.Names}} {{.State}}"]))).toContain("web running");
+    await Bun.sleep(300);
+    const logs = s.docker(["logs", "web"]);
+    expect(logs.stdout).toBe("started\n");
+    expect(logs.stderr).toBe("oops\n");
+
+    const info = JSON.parse(ok(s.docker(["inspect", "web"])))[0];
+    expect(info.Id).toBe(id);
+    expect(info.Image).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(info.Config.Image).toBe("busybox");
+    expect(info.State).toMatchObject({ Status: "running", Running: true });
+    expect(info.HostConfig.NetworkMode).toBe("none");
+    expect(info.GraphDriver.Name).toBe("overlay2");
+    expect(info.NetworkSettings.Networks.none).toBeDefined();
+
+    expect(ok(s.docker(["exec", "web", "sh", "-c", "echo in-exec; echo e >&2"]))).toBe("in-exec\n");
+    expect(s.docker(["exec", "web", "sh", "-c", "exit 5"]).code).toBe(5);
+    expect(ok(s.docker(["exec", "-i", "web", "cat"], { stdin: "piped\n" }))).toBe("piped\n");
+    expect(ok(s.docker(["top", "web"]))).toContain("sleep 1000");
+    expect(ok(s.docker(["stats", "--no-stream", "--format", "{{.Name}} {{.PIDs}}"]))).toContain("web 1");
+
+    const src = join(s.dir, "in.txt");
+    writeFileSync(src, "copied in\n");
+    ok(s.docker(["cp", src, "web:/tmp/in.txt"]));
+    expect(ok(s.docker(["exec", "web", "cat", "/tmp/in.txt"]))).toBe("copied in\n");
+    mkdirSync(join(s.dir, "out"));
+    ok(s.docker(["cp", "web:/tmp/in.txt", join(s.dir, "out", "back.txt")]));
+    expect(readFileSync(join(s.dir, "out", "back.txt"), "utf8")).toBe("copied in\n");
+    const missing = s.docker(["cp", "web:/no/such", join(s.dir, "out")]);
+    expect(missing.code).not.toBe(0);
+    expect(missing.stderr).toContain("Could not find the file /no/such");
+
+    ok(s.docker(["pause", "web"]));
+    expect(ok(s.docker(["inspect", "-f", "{{.State.Status}}", "web"])).trim()).toBe("paused");
+    ok(s.docker(["unpause", "web"]));
+    ok(s.docker(["rename", "web", "web2"]));
+    expect(ok(s.docker(["ps", "--format", "{{.Names}}"])).trim()).toBe("web2");
+    ok(s.docker(["restart", "-t", "1", "web2"]));
+    expect(ok(s.docker(["inspect", "-f", "{{.State.Running}}", "web2"])).trim()).toBe("true");
+
+    // A running container: removing it without force is a conflict (409), its name is taken.
+    const rm = s.docker(["rm", "web2"]);
+    expect(rm.code).not.toBe(0);
+    expect((await s.api("DELETE", "/containers/web2")).status).toBe(409);
+    expect((await s.api("POST", "/containers/create?name=web2", { Image: "busybox" })).status).toBe(409);
+
+    ok(s.docker(["kill", "web2"]));
+    expect(ok(s.docker(["wait", "web2"])).trim()).toBe("137");
+    ok(s.docker(["start", "web2"]));
+    ok(s.docker(["stop", "-t", "1", "web2"]));
+    expect(ok(s.docker(["ps", "-a", "--format", "{{.Names}} {{.State}}"]))).toContain("web2 exited");
+    ok(s.docker(["rm", "web2"]));
+    expect(ok(s.docker(["ps", "-aq"])).trim()).toBe("");
+  });
+
+  test("docker logs -f follows until the container exits", () => {
+    ok(s.docker(["run", "-d", "--network", "none", "--name", "counter", "busybox", "sh", "-c", "for i in 1 2 3; do echo n$i; sleep 0.2; done"]));
+    expect(ok(s.docker(["logs", "-f", "counter"]))).toBe("n1\nn2\nn3\n");
+    ok(s.docker(["rm", "counter"]));
+  });
+});
+
+describe("published ports", () => {
+  test("docker run -d -p PORT:80 busybox httpd answers on the host port", async () => {
+    const port = 20000 + (process.pid % 20000);
+    ok(s.docker(["run", "-d", "-p", `127.0.0.1:${port}:80`, "--name", "httpd", "busybox", "httpd", "-f", "-p", "80", "-h", "/var/www"]));
+    let body = "";
+    for (let i = 0; i < 50 && !body; i++) {
+      try { body = await (await fetch(`http://127.0.0.1:${port}/`)).text(); } catch { await Bun.sleep(100); }
+    }
+    expect(body).toBe("hello from berth\n");
+    expect(ok(s.docker(["port", "httpd"]))).toContain(`127.0.0.1:${port}`);
+    const info = JSON.parse(ok(s.docker(["inspect", "httpd"])))[0];
+    expect(info.NetworkSettings.IPAddress).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
+    expect(info.NetworkSettings.Networks.bridge.IPAddress).toBe(info.NetworkSettings.IPAddress);
+    expect(info.NetworkSettings.Ports["80/tcp"][0].HostPort).toBe(String(port));
+    ok(s.docker(["rm", "-f", "httpd"]));
+  });
+});
+
+describe("images", () => {
+  test("images, inspect, tag, rmi, save | load, prune", () => {
+    expect(ok(s.docker(["images", "--format", "{{.Repository}}:{{.Tag}}"])).trim()).toBe("busybox:latest");
+    const id = ok(s.docker(["image", "inspect", "-f", "{{.Id}}", "busybox"])).trim();
+    expect(id).toMatch(/^sha256:/);
+    ok(s.docker(["tag", "busybox", "mybox:1"]));
+    expect(ok(s.docker(["images", "--format", "{{.Repository}}:{{.Tag}}"]))).toContain("mybox:1");
+    const tar = join(s.dir, "img.tar");
+    ok(s.docker(["save", "-o", tar, "mybox:1"]));
+    expect(ok(s.docker(["rmi", "mybox:1"]))).toContain("Untagged: mybox:1");
+    ok(s.docker(["load", "-i", tar]));
+    expect(ok(s.docker(["images", "--format", "{{.Repository}}:{{.Tag}}"]))).toContain("mybox:1");
+    ok(s.docker(["rmi", "mybox:1"]));
+    ok(s.docker(["image", "prune", "-f"]));
+    expect(s.docker(["rmi", "nosuch"]).stderr).toContain("No such image");
+  });
+});
+
+describe("volumes and networks", () => {
+  test("volume create, ls, inspect, use, rm", () => {
+    ok(s.docker(["volume", "create", "data1"]));
+    expect(ok(s.docker(["volume", "ls", "--format", "{{.Name}}"]))).toContain("data1");
+    expect(JSON.parse(ok(s.docker(["volume", "inspect", "data1"])))[0].Driver).toBe("local");
+    expect(ok(s.docker(["run", "--rm", "--network", "none", "-v", "data1:/d", "busybox", "sh", "-c", "echo v > /d/f; cat /d/f"]))).toBe("v\n");
+    ok(s.docker(["volume", "rm", "data1"]));
+    expect(s.docker(["volume", "inspect", "data1"]).code).not.toBe(0);
+  });
+
+  test("network create, ls, connect, inspect, disconnect, rm", () => {
+    ok(s.docker(["network", "create", "apinet"]));
+    expect(ok(s.docker(["network", "ls", "--format", "{{.Name}}"]))).toContain("apinet");
+    ok(s.docker(["run", "-d", "--name", "member", "busybox", "sleep", "1000"]));
+    ok(s.docker(["network", "connect", "--alias", "m1", "apinet", "member"]));
+    const net = JSON.parse(ok(s.docker(["network", "inspect", "apinet"])))[0];
+    expect(Object.values(net.Containers as Record<string, { Name: string }>).map((c) => c.Name)).toEqual(["member"]);
+    const nets = JSON.parse(ok(s.docker(["inspect", "-f", "{{json .NetworkSettings.Networks}}", "member"])));
+    expect(nets.apinet.Aliases).toEqual(["m1"]);
+    ok(s.docker(["network", "disconnect", "apinet", "member"]));
+    ok(s.docker(["rm", "-f", "member"]));
+    ok(s.docker(["network", "rm", "apinet"]));
+    expect(ok(s.docker(["network", "ls", "--format", "{{.Name}}"]))).not.toContain("apinet");
+  });
+});
+
+describe("system", () => {
+  test("info and system df", () => {
+    const info = JSON.parse(ok(s.docker(["info", "--format", "{{json .}}"])));
+    expect(info.Driver).toBe("overlay2");
+    expect(info.Images).toBe(1);
+    expect(info.NCPU).toBeGreaterThan(0);
+    expect(ok(s.docker(["system", "df"]))).toContain("Images");
+  });
+
+  test("docker events sees a run's create, start and attach, then replays them with since/until", async () => {
+    const since = Math.floor(Date.now() / 1000) - 1;
+    ok(s.docker(["run", "--rm", "--network", "none", "--name", "evented", "busybox", "true"]));
+    const until = Math.floor(Date.now() / 1000) + 1;
+    await Bun.sleep(1100);
+    const out = ok(s.docker(["events", "--since", String(since), "--until", String(until), "--filter", "container=evented", "--format", "{{.Action}}"]));
+    expect(out.split("\n").filter(Boolean).slice(0, 3)).toEqual(["create", "attach", "start"]);
+  });
+});
