@@ -212,7 +212,6 @@ async function create(ctx: Ctx): Promise<void> {
     if (/no such image|not found in the local store|image .* not found|unable to find image/i.test(msg)) throw new ApiError(404, `No such image: ${req.image}`);
     throw e;
   }
-  ctx.events.emit("container", "create", row.id, attrs(row));
   sendJson(ctx.res!, 201, { Id: row.id, Warnings: warnings });
 }
 
@@ -227,7 +226,6 @@ async function start(ctx: Ctx): Promise<void> {
       if (waiting) await Promise.all([...waiting].map((connect) => connect(r)));
     },
   });
-  ctx.events.emit("container", "start", row.id, attrs(row));
   noContent(ctx.res!);
 }
 
@@ -236,10 +234,7 @@ async function stop(ctx: Ctx): Promise<void> {
   const row = find(ctx);
   if (!engine.observe(row).running) return noContent(ctx.res!, 304);
   const t = ctx.query.int("t") ?? ctx.query.int("timeout");
-  ctx.events.emit("container", "kill", row.id, attrs(row, { signal: row.config.stopSignal || "15" }));
   await engine.stop(row.id, t);
-  ctx.events.emit("container", "die", row.id, attrs(row, { exitCode: String(engine.store.get(row.id)?.exitCode ?? 0) }));
-  ctx.events.emit("container", "stop", row.id, attrs(row));
   noContent(ctx.res!);
 }
 
@@ -260,21 +255,18 @@ function kill(ctx: Ctx): void {
   try { sig = parseSignal(sigText); } catch (e) { throw badRequest((e as Error).message); }
   if (!engine.observe(row).running) throw conflict(`Cannot kill container: ${ctx.params.id}: Container ${row.id} is not running`);
   engine.kill(row.id, sig);
-  ctx.events.emit("container", "kill", row.id, attrs(row, { signal: String(sig) }));
   noContent(ctx.res!);
 }
 
 function pause(ctx: Ctx): void {
   const row = find(ctx);
   ctx.engine.pause(row.id);
-  ctx.events.emit("container", "pause", row.id, attrs(row));
   noContent(ctx.res!);
 }
 
 function unpause(ctx: Ctx): void {
   const row = find(ctx);
   ctx.engine.unpause(row.id);
-  ctx.events.emit("container", "unpause", row.id, attrs(row));
   noContent(ctx.res!);
 }
 
@@ -283,7 +275,6 @@ function rename(ctx: Ctx): void {
   const name = ctx.query.str("name");
   if (!name) throw badRequest("rename: the new name is required (name=…)");
   ctx.engine.rename(row.id, name.replace(/^\//, ""));
-  ctx.events.emit("container", "rename", row.id, attrs(row, { name: name.replace(/^\//, ""), oldName: `/${row.name}` }));
   noContent(ctx.res!);
 }
 
@@ -291,7 +282,6 @@ async function remove(ctx: Ctx): Promise<void> {
   const row = find(ctx);
   if (ctx.query.bool("link")) throw badRequest("links are not supported by berth");
   await ctx.engine.remove(row.id, { force: ctx.query.bool("force"), volumes: ctx.query.bool("v") });
-  ctx.events.emit("container", "destroy", row.id, attrs(row));
   noContent(ctx.res!);
 }
 
@@ -561,7 +551,6 @@ async function prune(ctx: Ctx): Promise<void> {
   const until = filters.until?.[0];
   let r = await pruneContainers(ctx.engine, labels);
   if (until) r = r; // docker's `until` filter: containers created before; the engine prunes by label only
-  for (const id of r.deleted) ctx.events.emit("container", "destroy", id, {});
   sendJson(ctx.res!, 200, { ContainersDeleted: r.deleted, SpaceReclaimed: r.reclaimed });
 }
 

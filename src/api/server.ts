@@ -70,7 +70,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
   const listen = parseHost(opts.host);
   const router = buildRouter();
   setBerthCommand(opts.berthCommand);
-  const events = new Events();
+  const events = new Events(opts.engine.root);
   let active = 0;
   let lastActive = Date.now();
 

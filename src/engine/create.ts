@@ -8,6 +8,7 @@ import { EngineError, UsageError } from "./errors.ts";
 import { newContainerId, randomName, validName } from "./names.ts";
 import type { ContainerRow } from "./types.ts";
 import { trace } from "../sys/trace.ts";
+import { recordContainerEvent } from "./events.ts";
 
 export function resolveImage(engine: Engine, ref: string): ImageInfo {
   let img;
@@ -61,6 +62,7 @@ export async function createContainer(engine: Engine, req: CreateRequest, opts: 
         engine.volumes.create(m.source, {}, anonymous);
       }
       trace("create: recorded");
+      recordContainerEvent(engine.root, "create", row);
       if (opts.forRun) {
         engine.heldForRun.set(id, lock);
         keep = true;

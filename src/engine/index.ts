@@ -44,3 +44,5 @@ export {
 export type { Volumes, VolumeInfo } from "./volumes.ts";
 // the monitor's exit file: how a run ended, and waiting for it (the API's wait).
 export { readExitFile, waitExitFile, type ExitRecord } from "./monitor.ts";
+// the event log every berth process appends to (the API's /events reads it).
+export { eventsLog, parseEvents, readEvents, recordContainerEvent, recordEvent, type EngineEvent } from "./events.ts";

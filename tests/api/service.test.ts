@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { BERTH } from "../engine/helpers.ts";
+import { BERTH, berth } from "../engine/helpers.ts";
 import { startTestService, type TestService } from "./helpers.ts";
 
 let s: TestService;
@@ -251,12 +251,31 @@ describe("system", () => {
     expect(ok(s.docker(["system", "df"]))).toContain("Images");
   });
 
-  test("docker events sees a run's create, start and attach, then replays them with since/until", async () => {
+  test("docker events: a run's create, attach, start, die, destroy, replayed with since/until", async () => {
     const since = Math.floor(Date.now() / 1000) - 1;
     ok(s.docker(["run", "--rm", "--network", "none", "--name", "evented", "busybox", "true"]));
     const until = Math.floor(Date.now() / 1000) + 1;
     await Bun.sleep(1100);
     const out = ok(s.docker(["events", "--since", String(since), "--until", String(until), "--filter", "container=evented", "--format", "{{.Action}}"]));
-    expect(out.split("\n").filter(Boolean).slice(0, 3)).toEqual(["create", "attach", "start"]);
+    expect(out.split("\n").filter(Boolean)).toEqual(["create", "attach", "start", "die", "destroy"]);
+  });
+
+  test("docker events streams what plain berth commands do", async () => {
+    const events = Bun.spawn(["docker", "events", "--filter", "container=fromcli", "--format", "{{.Action}} {{.Actor.Attributes.name}}"], {
+      env: { ...process.env, DOCKER_HOST: `unix://${s.socket}`, DOCKER_CONFIG: join(s.dir, "docker-config") }, stdout: "pipe",
+    });
+    // The stream's headers come at once: once `docker events` is connected, it sees what follows.
+    await Bun.sleep(500);
+    const r = berth(s.root, ["run", "--rm", "--network", "none", "--name", "fromcli", "busybox", "true"], { env: s.env });
+    expect(r.code).toBe(0);
+    let text = "";
+    const reader = events.stdout.getReader();
+    while (!text.includes("destroy")) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += new TextDecoder().decode(value);
+    }
+    events.kill();
+    expect(text.split("\n").filter(Boolean)).toEqual(["create fromcli", "start fromcli", "die fromcli", "destroy fromcli"]);
   });
 });
