@@ -187,6 +187,8 @@ export function imageRoutes(r: Router): void {
   r.on("GET", "/images/get", (ctx) => save(ctx, ctx.query.params.getAll("names")));
   r.on("GET", "/images/search", () => { throw new ApiError(501, "image search is not supported by berth (no registry access)"); });
   r.on("POST", "/build", () => { throw new ApiError(501, "building images through the API is not supported by berth yet"); });
+  // No build cache exists to prune (the legacy builder keeps none here).
+  r.on("POST", "/build/prune", (ctx) => sendJson(ctx.res!, 200, { CachesDeleted: [], SpaceReclaimed: 0 }));
   r.on("GET", "/images/{name*}/json", inspect);
   r.on("GET", "/images/{name*}/history", history);
   r.on("GET", "/images/{name*}/get", (ctx) => save(ctx, [ctx.params.name!]));
