@@ -425,7 +425,7 @@ async function logs(ctx: Ctx): Promise<void> {
   if (!wantOut && !wantErr) throw badRequest("Bad parameters: you must choose at least one stream");
   const res = ctx.res!;
   const tty = row.config.tty;
-  const cs = openClientStream(ctx, tty);
+  const cs = openClientStream(ctx, tty, false);
   const ac = new AbortController();
   res.on("close", () => ac.abort());
   const toNs = (v: string | undefined) => (v && v !== "0" ? BigInt(Math.floor(Number(v) * 1e9)) : undefined);

@@ -6,6 +6,10 @@ import type { Duplex } from "node:stream";
 import type { Ctx } from "./router.ts";
 import { muxFrame } from "./http.ts";
 
+/** Output queued for a client that does not read: past this the client is dropped (the container
+ *  runs on, its log keeps everything) rather than letting the service's memory grow without bound. */
+export const STREAM_BACKLOG_LIMIT = 16 * 1024 * 1024;
+
 export interface ClientStream {
   /** Output to the client: raw with a TTY, else in Docker's multiplexed frames. */
   out(stream: "stdout" | "stderr", data: Uint8Array): void;
@@ -19,15 +23,17 @@ export interface ClientStream {
   readonly gone: boolean;
 }
 
-/** Opens the stream: 101 on a hijack, else 200 with the stream's content type. */
-export function openClientStream(ctx: Ctx, tty: boolean): ClientStream {
+/** Opens the stream: 101 on a hijack, else 200 with the stream's content type. `live`: output
+ *  that cannot wait (attach, exec) drops a client that stops reading; a log read is bounded. */
+export function openClientStream(ctx: Ctx, tty: boolean, live = true): ClientStream {
+  const limit = live ? STREAM_BACKLOG_LIMIT : Infinity;
   const type = tty || ctx.version < 1.42 ? "application/vnd.docker.raw-stream" : "application/vnd.docker.multiplexed-stream";
   const encode = (stream: "stdout" | "stderr", data: Uint8Array) => (tty ? data : muxFrame(stream === "stderr" ? 2 : 1, data));
-  if (ctx.socket) return hijacked(ctx.socket, ctx.head, type, encode);
-  return response(ctx.res!, type, encode);
+  if (ctx.socket) return hijacked(ctx.socket, ctx.head, type, encode, limit);
+  return response(ctx.res!, type, encode, limit);
 }
 
-function hijacked(sock: Duplex, head: Buffer | undefined, type: string, encode: (s: "stdout" | "stderr", d: Uint8Array) => Uint8Array): ClientStream {
+function hijacked(sock: Duplex, head: Buffer | undefined, type: string, encode: (s: "stdout" | "stderr", d: Uint8Array) => Uint8Array, limit: number): ClientStream {
   let gone = false;
   const goneFns: (() => void)[] = [];
   const markGone = () => {
@@ -41,7 +47,11 @@ function hijacked(sock: Duplex, head: Buffer | undefined, type: string, encode: 
   sock.write(`HTTP/1.1 101 UPGRADED\r\nContent-Type: ${type}\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n`);
   const early = head && head.length ? head : null;
   return {
-    out(stream, data) { if (!gone) sock.write(encode(stream, data)); },
+    out(stream, data) {
+      if (gone) return;
+      if (sock.writableLength > limit) { sock.destroy(); markGone(); return; }
+      sock.write(encode(stream, data));
+    },
     onInput(fn) {
       if (early) fn(early);
       sock.on("data", fn);
@@ -53,7 +63,7 @@ function hijacked(sock: Duplex, head: Buffer | undefined, type: string, encode: 
   };
 }
 
-function response(res: ServerResponse, type: string, encode: (s: "stdout" | "stderr", d: Uint8Array) => Uint8Array): ClientStream {
+function response(res: ServerResponse, type: string, encode: (s: "stdout" | "stderr", d: Uint8Array) => Uint8Array, limit: number): ClientStream {
   let gone = false;
   const goneFns: (() => void)[] = [];
   res.on("close", () => {
@@ -63,7 +73,11 @@ function response(res: ServerResponse, type: string, encode: (s: "stdout" | "std
   res.writeHead(200, { "Content-Type": type });
   res.flushHeaders();
   return {
-    out(stream, data) { if (!gone) res.write(encode(stream, data)); },
+    out(stream, data) {
+      if (gone) return;
+      if (res.writableLength > limit) { res.destroy(); return; }
+      res.write(encode(stream, data));
+    },
     onInput() {},
     onInputEnd() {},
     onGone(fn) { goneFns.push(fn); },

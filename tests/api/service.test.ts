@@ -180,6 +180,29 @@ describe("a detached container", () => {
   });
 });
 
+describe("under load", () => {
+  test("a client that attaches and never reads holds up nobody; 20 runs and ps at once all succeed", async () => {
+    ok(s.docker(["run", "-d", "--network", "none", "--name", "noisy", "busybox", "yes"]));
+    const { connect } = await import("node:net");
+    const stuck = connect(s.socket);
+    await new Promise<void>((r) => stuck.once("connect", () => r()));
+    stuck.write("POST /v1.44/containers/noisy/attach?stream=1&stdout=1&stderr=1 HTTP/1.1\r\nHost: docker\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: 0\r\n\r\n");
+    stuck.pause(); // never reads: the service's writes to it back up
+    const run = (args: string[]) => {
+      const p = Bun.spawn(["docker", ...args], { env: { ...process.env, DOCKER_HOST: `unix://${s.socket}`, DOCKER_CONFIG: join(s.dir, "docker-config") }, stdout: "pipe", stderr: "pipe" });
+      return Promise.all([p.exited, new Response(p.stdout).text(), new Response(p.stderr).text()]);
+    };
+    const runs = Array.from({ length: 20 }, (_, i) => run(["run", "--rm", "--network", "none", "busybox", "echo", `r${i}`]));
+    const ps = Array.from({ length: 10 }, () => run(["ps", "-q"]));
+    const results = await Promise.all(runs);
+    expect(results.map(([code, out]) => `${code} ${out.trim()}`)).toEqual(Array.from({ length: 20 }, (_, i) => `0 r${i}`));
+    expect((await Promise.all(ps)).map(([code]) => code)).toEqual(Array(10).fill(0));
+    stuck.destroy();
+    ok(s.docker(["rm", "-f", "noisy"]));
+    expect(ok(s.docker(["ps", "-aq"])).trim()).toBe("");
+  });
+});
+
 describe("published ports", () => {
   test("docker run -d -p PORT:80 busybox httpd answers on the host port", async () => {
     const port = 20000 + (process.pid % 20000);
