@@ -1,6 +1,8 @@
 // Exec routes: create (an exec instance remembered by this service), start (attached or
-// detached), resize, inspect. The process runs through `berth exec` (the engine's execProcess
-// with its stdio given to it), so its stdin, stdout and stderr are plain pipes to this service.
+// detached), resize, inspect. The process runs through `berth exec` (the engine's execProcess):
+// without a TTY its stdin, stdout and stderr are pipes to this service; with one, `berth exec -t`
+// runs on a terminal of this service's (Bun's pty), whose size changes reach the container's
+// terminal through berth-init's relay.
 import { randomBytes } from "node:crypto";
 import type { Subprocess } from "bun";
 import { ApiError, badRequest, conflict, optBool, optStr, optStrList, readJson, sendJson } from "./http.ts";
@@ -24,6 +26,8 @@ interface ExecInstance {
   exitCode: number | null;
   pid: number;
   proc?: Subprocess;
+  /** The pty `berth exec -t` runs on (resize goes there). */
+  terminal?: { write(d: Uint8Array | string): void; resize(cols: number, rows: number): void; close(): void };
   createdAt: number;
 }
 
@@ -69,17 +73,24 @@ function instance(ctx: Ctx): ExecInstance {
   return e;
 }
 
-function spawnExec(ctx: Ctx, e: ExecInstance, detach: boolean): Subprocess<"pipe", "pipe", "pipe"> {
+function execArgs(ctx: Ctx, e: ExecInstance, detach: boolean): string[] {
   const args = [...berthArgv, "--root", ctx.engine.root, "exec"];
   if (detach) args.push("-d");
-  if (e.stdin) args.push("-i");
-  if (e.tty) args.push("-t");
+  if (e.stdin || e.tty) args.push("-i");
+  if (e.tty && !detach) args.push("-t");
   if (e.user) args.push("-u", e.user);
   if (e.workdir) args.push("-w", e.workdir);
   if (e.privileged) args.push("--privileged");
   for (const v of e.env) args.push("-e", v);
   args.push(e.containerId, ...e.cmd);
-  return Bun.spawn(args, { stdin: "pipe", stdout: "pipe", stderr: "pipe" });
+  return args;
+}
+
+/** The console size a start body asks for ([height, width], API 1.42+), or 24x80. */
+function consoleSize(body: Record<string, unknown>): { rows: number; cols: number } {
+  const c = body.ConsoleSize;
+  if (Array.isArray(c) && c.length === 2 && c.every((n) => Number.isInteger(n) && n > 0 && n < 65536)) return { rows: c[0] as number, cols: c[1] as number };
+  return { rows: 24, cols: 80 };
 }
 
 async function start(ctx: Ctx): Promise<void> {
@@ -91,7 +102,17 @@ async function start(ctx: Ctx): Promise<void> {
   const row = engine.find(e.containerId);
   if (!engine.observe(row).running) throw conflict(`container ${row.id} is not running`);
   e.running = true;
-  const proc = spawnExec(ctx, e, detach);
+  const cs = detach ? null : openClientStream(ctx, e.tty);
+  let proc: Subprocess;
+  if (e.tty && cs) {
+    const size = consoleSize(body);
+    proc = Bun.spawn(execArgs(ctx, e, false), {
+      terminal: { cols: size.cols, rows: size.rows, data: (_t: unknown, d: Uint8Array) => { if (e.stdout) cs.out("stdout", d); } },
+    } as Parameters<typeof Bun.spawn>[1]);
+    e.terminal = (proc as unknown as { terminal: ExecInstance["terminal"] }).terminal;
+  } else {
+    proc = Bun.spawn(execArgs(ctx, e, detach), { stdin: "pipe", stdout: "pipe", stderr: "pipe" });
+  }
   e.proc = proc;
   e.pid = proc.pid;
   ctx.events.emit("container", `exec_start: ${e.cmd.join(" ")}`, row.id, { execID: e.id, name: row.name, image: row.config.image });
@@ -100,37 +121,45 @@ async function start(ctx: Ctx): Promise<void> {
     e.exitCode = code;
     ctx.events.emit("container", "exec_die", row.id, { execID: e.id, exitCode: String(code), name: row.name, image: row.config.image });
   });
-  if (detach) {
-    proc.stdin.end();
+  if (!cs) {
+    (proc.stdin as { end(): void }).end();
     await finished;
     if (ctx.socket) ctx.socket.end("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
     else sendJson(ctx.res!, 200, {});
     return;
   }
-  const cs = openClientStream(ctx, e.tty);
-  const pump = async (stream: ReadableStream<Uint8Array>, name: "stdout" | "stderr", want: boolean) => {
-    for await (const chunk of stream) if (want) cs.out(name, chunk);
-  };
-  if (e.stdin) {
-    const filter = detachFilter(e.tty ? parseDetachKeys(e.detachKeys) : [], () => cs.end());
-    cs.onInput((d) => {
-      const data = filter(d);
-      if (data.length) { proc.stdin.write(data); proc.stdin.flush(); }
-    });
-    cs.onInputEnd(() => { proc.stdin.end(); });
-  } else proc.stdin.end();
   cs.onGone(() => {
     // The client left: the process is ended as Docker's is when its stream goes.
     if (e.running) proc.kill("SIGKILL");
   });
-  await Promise.all([pump(proc.stdout, "stdout", e.stdout), pump(proc.stderr, "stderr", e.stderr), finished]);
+  if (e.terminal) {
+    const term = e.terminal;
+    const filter = detachFilter(parseDetachKeys(e.detachKeys), () => cs.end());
+    if (e.stdin) cs.onInput((d) => { const data = filter(d); if (data.length) term.write(data); });
+    await finished;
+    term.close();
+    cs.end();
+    return;
+  }
+  const stdin = proc.stdin as import("bun").FileSink;
+  const pump = async (stream: ReadableStream<Uint8Array>, name: "stdout" | "stderr", want: boolean) => {
+    for await (const chunk of stream) if (want) cs.out(name, chunk);
+  };
+  if (e.stdin) {
+    cs.onInput((d) => { stdin.write(d); stdin.flush(); });
+    cs.onInputEnd(() => { stdin.end(); });
+  } else stdin.end();
+  await Promise.all([pump(proc.stdout as ReadableStream<Uint8Array>, "stdout", e.stdout), pump(proc.stderr as ReadableStream<Uint8Array>, "stderr", e.stderr), finished]);
   cs.end();
 }
 
 function resize(ctx: Ctx): void {
-  instance(ctx);
-  // The exec's terminal is relayed over pipes: its size stays the one it started with.
-  if (ctx.res) { ctx.res.writeHead(201); ctx.res.end(); }
+  const e = instance(ctx);
+  const h = ctx.query.int("h") ?? 0, w = ctx.query.int("w") ?? 0;
+  if (h <= 0 || w <= 0 || h > 65535 || w > 65535) throw badRequest(`invalid terminal size ${w}x${h}`);
+  if (e.terminal && e.running) e.terminal.resize(w, h);
+  ctx.res!.writeHead(201);
+  ctx.res!.end();
 }
 
 function inspect(ctx: Ctx): void {
