@@ -13,6 +13,7 @@ packages=(
   docker-registry                             # local registry for pull/push tests
   curl wrk hyperfine                          # HTTP checks and benchmarks
   python3 util-linux                          # test helpers (console socket, setpriv)
+  tmux bsdutils                               # API tests: docker run/exec -it on a real terminal (tmux, script)
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -114,6 +114,63 @@ describe("docker run", () => {
   });
 });
 
+describe("terminals (tmux)", () => {
+  /** A tmux of our own (private socket), running one command in a window of the given size. */
+  async function tmux(cmd: string, fn: (t: { keys: (k: string) => void; screen: () => string; resize: (w: number, h: number) => void; until: (re: RegExp) => Promise<string> }) => Promise<void>) {
+    const sock = join(s.dir, `tmux-${Math.random().toString(36).slice(2)}`);
+    const env = { ...process.env, DOCKER_HOST: `unix://${s.socket}`, DOCKER_CONFIG: join(s.dir, "docker-config") };
+    const t = (args: string[]) => Bun.spawnSync(["tmux", "-S", sock, ...args], { env, stdout: "pipe" }).stdout.toString();
+    t(["new-session", "-d", "-x", "100", "-y", "30", "sh", "-c", `${cmd}; echo rc=$?; sleep 30`]);
+    const screen = () => t(["capture-pane", "-p", "-J"]);
+    try {
+      await fn({
+        keys: (k) => { t(["send-keys", "-l", k]); t(["send-keys", "Enter"]); },
+        screen,
+        resize: (w, h) => { t(["resize-window", "-x", String(w), "-y", String(h)]); },
+        until: async (re) => {
+          for (let i = 0; i < 300; i++) {
+            const sc = screen();
+            if (re.test(sc)) return sc;
+            await Bun.sleep(100);
+          }
+          throw new Error(`never saw ${re} on the screen:\n${screen()}`);
+        },
+      });
+    } finally {
+      t(["kill-server"]);
+    }
+  }
+
+  test("docker run -it: a real pty, and resizing the window changes stty size", async () => {
+    await tmux("docker run -it --rm --network none busybox sh", async (t) => {
+      await t.until(/# $/m);
+      t.keys("stty size");
+      await t.until(/^30 100$/m);
+      t.resize(120, 40);
+      t.keys("stty size");
+      await t.until(/^40 120$/m);
+      t.keys("exit 9");
+      await t.until(/rc=9/);
+    });
+  });
+
+  test("docker exec -it: the same for an exec", async () => {
+    ok(s.docker(["run", "-d", "--network", "none", "--name", "ttyhost", "busybox", "sleep", "1000"]));
+    await tmux("docker exec -it ttyhost sh", async (t) => {
+      await t.until(/# $/m);
+      t.keys("stty size; tty");
+      await t.until(/^30 100$/m);
+      expect(t.screen()).toContain("/dev/pts/");
+      t.resize(110, 35);
+      t.keys("stty size");
+      await t.until(/^35 110$/m);
+      t.keys("exit 4");
+      await t.until(/rc=4/);
+    });
+    ok(s.docker(["rm", "-f", "ttyhost"]));
+  });
+});
+
 describe("a detached container", () => {
   test("ps, logs, inspect, exec, top, stats, cp, pause, rename, restart, stop, kill, rm", async () => {
     const id = ok(s.docker(["run", "-d", "--network", "none", "--name", "web", "busybox", "sh", "-c", "echo started; echo oops >&2; exec sleep 1000"])).trim();
