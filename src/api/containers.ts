@@ -112,10 +112,11 @@ async function list(ctx: Ctx): Promise<void> {
   const all = query.bool("all");
   const limit = query.int("limit") ?? -1;
   if (!all && limit <= 0) views = views.filter((v) => v.running);
-  // Filters of one key match if any value does; different keys must all match.
+  // Docker's rule: values of one key match if any does (name=a or name=b), except labels, which
+  // must all match; different keys must all match.
   const byKey = new Map<string, ContainerFilter[]>();
   for (const f of engineFilters) byKey.set(f.key, [...(byKey.get(f.key) ?? []), f]);
-  views = views.filter((v) => [...byKey.values()].every((fs) => fs.some((f) => matchesFilters(v, [f]))));
+  views = views.filter((v) => [...byKey.entries()].every(([k, fs]) => (k === "label" ? fs.every : fs.some).call(fs, (f) => matchesFilters(v, [f]))));
   for (const k of ["before", "since"] as const) {
     for (const ref of filters[k] ?? []) {
       const at = engine.find(ref).createdAt;

@@ -104,6 +104,14 @@ export function translateCreate(body: Record<string, unknown>, name: string | un
     const names = Object.keys(netCfg);
     if (names.length) req.network = names.join(",");
   }
+  // Aliases per network (compose gives each service its name as one): the engine applies them
+  // on every network the container joins.
+  const aliases = new Set<string>();
+  for (const ep of Object.values(netCfg ?? {})) {
+    const list = ep && typeof ep === "object" ? (ep as Record<string, unknown>).Aliases : undefined;
+    if (Array.isArray(list)) for (const a of list) if (typeof a === "string" && a) aliases.add(a);
+  }
+  if (aliases.size) req.networkAliases = [...aliases];
   const restart = optObj(host, "RestartPolicy");
   if (restart) {
     const n = optStr(restart, "Name") ?? "";

@@ -37,7 +37,8 @@ export function matchesEvent(e: DockerEvent, f: EventFilter): boolean {
     && any("image", (v) => attr.image === v || (e.Type === "image" && (e.Actor.ID === v || attr.name === v)))
     && any("network", (v) => e.Type === "network" && (e.Actor.ID.startsWith(v) || attr.name === v))
     && any("volume", (v) => e.Type === "volume" && e.Actor.ID === v)
-    && any("label", (v) => {
+    // Labels must all match (Docker's rule), the other keys any of their values.
+    && (f.label ?? []).every((v) => {
       const eq = v.indexOf("=");
       return eq < 0 ? v in attr : attr[v.slice(0, eq)] === v.slice(eq + 1);
     });

@@ -119,8 +119,16 @@ async function connect(ctx: Ctx): Promise<void> {
   if (!ref) throw badRequest("Container is required");
   const row = ctx.engine.find(ref);
   const v = ctx.engine.observe(row);
-  if (!v.running) throw conflict(`container ${row.id} is not running: berth connects running containers only`);
   const ep = optObj(body, "EndpointConfig") ?? {};
+  if (!v.running) {
+    // A created container joins its networks when it starts: connecting it to one of them
+    // (compose does, with the service's aliases given at create) is already done.
+    const net = ctx.params.id!;
+    const joins = row.config.network.split(",");
+    const known = withNetworks(ctx, (m) => { try { return m.inspect(net).name; } catch { return net; } });
+    if (joins.includes(known) || joins.includes(net)) return noContent(ctx.res!, 200);
+    throw conflict(`container ${row.id} is not running: berth connects a stopped container only to the networks it was created with`);
+  }
   const ipam = optObj(ep, "IPAMConfig") ?? {};
   withNetworks(ctx, (m) => {
     const d = find(ctx, m, ctx.params.id!);

@@ -48,6 +48,8 @@ export interface CreateRequest {
   securityOpt?: string[];
   init?: boolean;
   network?: string;
+  /** --network-alias: more names the other members of its user networks resolve to it. */
+  networkAliases?: string[];
   publish?: string[];
   stopSignal?: string;
   stopTimeout?: string;
@@ -200,6 +202,7 @@ export function buildConfig(req: CreateRequest, image: ImageInfo, id: string): C
     restart,
     labels: { ...(ic.Labels ?? {}), ...parseLabels(req.labels ?? [], req.labelFiles ?? []) },
     network,
+    ...(req.networkAliases?.length ? { networkAliases: req.networkAliases } : {}),
     mounts,
     readOnly: req.readOnly ?? false,
     resources: {

@@ -48,6 +48,7 @@ export async function setupBridge(engine: Engine, row: ContainerRow, pid: number
     const driver = driverFor(parseNetworkMode(row.config.network), { manager: mgr });
     driver.setup({
       containerId: row.id, netnsPath: `/proc/${pid}/ns/net`, name: row.name, hostname: row.config.hostname, domainname: row.config.domainname,
+      ...(row.config.networkAliases?.length ? { aliases: row.config.networkAliases } : {}),
       filesDir: engine.paths.filesDir(row.id), extraHosts: row.config.extraHosts, dns: row.config.dns,
       // hostPort 0 (-p 80, -P): the network picks a free port
       ports: row.config.publish.map((p) => ({ hostIp: p.hostIp, ...(p.hostPort ? { hostPort: p.hostPort } : {}), containerPort: p.containerPort, proto: p.proto })),

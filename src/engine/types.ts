@@ -53,6 +53,8 @@ export interface ContainerConfig {
   restart: RestartPolicy;
   labels: Record<string, string>;
   network: string;
+  /** --network-alias names, on every network the container joins. */
+  networkAliases?: string[];
   mounts: BindMount[];
   readOnly: boolean;
   resources: ResourceLimits;

@@ -322,6 +322,45 @@ describe("volumes and networks", () => {
   });
 });
 
+describe("docker-compose 1.29", () => {
+  test("up -d, ps, logs, exec, down on a two-service file; services find each other by name", async () => {
+    const proj = join(s.dir, "proj");
+    mkdirSync(proj);
+    const port = 40000 + (process.pid % 20000);
+    writeFileSync(join(proj, "docker-compose.yml"), `version: "3"
+services:
+  web:
+    image: busybox
+    command: httpd -f -p 80 -h /var/www
+    ports: ["127.0.0.1:${port}:80"]
+  client:
+    image: busybox
+    command: sh -c "while true; do wget -qO- http://web/; sleep 0.5; done"
+    depends_on: [web]
+`);
+    const env = { ...process.env, DOCKER_HOST: `unix://${s.socket}`, DOCKER_CONFIG: join(s.dir, "docker-config") };
+    const compose = (args: string[]) => {
+      const r = Bun.spawnSync(["docker-compose", "-p", "apiproj", ...args], { cwd: proj, env, stdout: "pipe", stderr: "pipe", timeout: 120_000 });
+      return { code: r.exitCode ?? -1, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
+    };
+    try {
+      expect(compose(["up", "-d"]).code).toBe(0);
+      const ps = compose(["ps"]).stdout;
+      expect(ps.split("\n").filter((l) => l.startsWith("apiproj_")).length).toBe(2);
+      let logs = "";
+      for (let i = 0; i < 100 && !logs.includes("hello from berth"); i++) {
+        logs = compose(["logs", "client"]).stdout;
+        if (!logs.includes("hello from berth")) await Bun.sleep(100);
+      }
+      expect(logs).toContain("hello from berth");
+      expect(compose(["exec", "-T", "web", "echo", "exec-ok"]).stdout).toBe("exec-ok\n");
+    } finally {
+      expect(compose(["down"]).code).toBe(0);
+    }
+    expect(ok(s.docker(["ps", "-aq", "--filter", "label=com.docker.compose.project=apiproj"])).trim()).toBe("");
+  });
+});
+
 describe("system", () => {
   test("info and system df", () => {
     const info = JSON.parse(ok(s.docker(["info", "--format", "{{json .}}"])));
