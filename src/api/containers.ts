@@ -317,8 +317,9 @@ async function wait(ctx: Ctx): Promise<void> {
       for (;;) {
         const rec = await waitExitFile(engine.paths.exitFile(row.id), ac.signal);
         if (!old || rec.finishedAt !== old.finishedAt || rec.pid !== old.pid) {
-          code = rec.exitCode;
-          if (rec.error) error = rec.error;
+          code = rec.startFailed && rec.exitCode < 0 ? 128 : rec.exitCode;
+          // A run that never started was reported by the start request already.
+          if (rec.error && !rec.startFailed) error = rec.error;
           break;
         }
         await Bun.sleep(50);

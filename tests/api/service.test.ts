@@ -102,6 +102,21 @@ describe("docker run", () => {
     expect(r).toMatchObject({ code: 0, stdout: "hi\nthere\n" });
   });
 
+  test("a command that is not there: 127, docker's message, no container left", () => {
+    const r = s.docker(["run", "--rm", "--network", "none", "busybox", "nosuchcmd"]);
+    expect(r.code).toBe(127);
+    expect(r.stderr).toContain("executable file not found");
+    expect(r.stderr).not.toContain("Error waiting");
+    expect(ok(s.docker(["ps", "-aq"])).trim()).toBe("");
+  });
+
+  test("docker start -a attaches before the start; the exit code comes back", () => {
+    ok(s.docker(["create", "--name", "startme", "--network", "none", "busybox", "sh", "-c", "echo started-a; exit 3"]));
+    const r = s.docker(["start", "-a", "startme"]);
+    expect(r).toMatchObject({ code: 3, stdout: "started-a\n" });
+    ok(s.docker(["rm", "startme"]));
+  });
+
   test("docker run -it gets a terminal of the client's size", () => {
     const docker = `DOCKER_HOST=unix://${s.socket} DOCKER_CONFIG=${s.dir}/docker-config docker run -it --rm --network none busybox sh`;
     const script = `stty cols 91 rows 27; ${docker}; echo rc=$?`;
