@@ -49,7 +49,7 @@ export async function startTestService(extraArgs: string[] = []): Promise<TestSe
     api(method, path, body, headers = {}) {
       return fetch(`http://docker${path}`, {
         method, unix: socket, headers: { ...(body !== undefined ? { "Content-Type": "application/json" } : {}), ...headers },
-        body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+        body: body === undefined ? undefined : typeof body === "string" || body instanceof Uint8Array || body instanceof ArrayBuffer ? body : JSON.stringify(body),
       } as RequestInit);
     },
     async stop() {

@@ -1,7 +1,7 @@
 // `berth system service` driven by the real docker CLI (28.x) over its unix socket, and by raw
 // HTTP requests for what the CLI does not show (headers, status codes, error bodies).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { BERTH, berth } from "../engine/helpers.ts";
 import { startTestService, type TestService } from "./helpers.ts";
@@ -243,6 +243,26 @@ describe("a detached container", () => {
     expect(ok(s.docker(["ps", "-a", "--format", "{{.Names}} {{.State}}"]))).toContain("web2 exited");
     ok(s.docker(["rm", "web2"]));
     expect(ok(s.docker(["ps", "-aq"])).trim()).toBe("");
+  });
+
+  test("an archive that climbs out (a link to a host directory, ../) is a 400 and writes nothing", async () => {
+    ok(s.docker(["run", "-d", "--network", "none", "--name", "target", "busybox", "sleep", "1000"]));
+    const hostDir = join(s.dir, "hostdir");
+    mkdirSync(hostDir);
+    const tar = join(s.dir, "evil.tar");
+    const py = `import tarfile, io
+t = tarfile.open(${JSON.stringify(tar)}, "w")
+l = tarfile.TarInfo("link"); l.type = tarfile.SYMTYPE; l.linkname = ${JSON.stringify(hostDir)}; t.addfile(l)
+for name in ["link/pwned", "../../escape"]:
+    f = tarfile.TarInfo(name); f.size = 6; t.addfile(f, io.BytesIO(b"pwned\\n"))
+t.close()`;
+    expect(Bun.spawnSync(["python3", "-c", py]).exitCode).toBe(0);
+    const r = await s.api("PUT", "/containers/target/archive?path=/tmp", new Uint8Array(await Bun.file(tar).arrayBuffer()), { "Content-Type": "application/x-tar" });
+    expect(r.status).toBe(400);
+    expect((await r.json() as { message: string }).message).toContain("'..'");
+    expect(readdirSync(hostDir)).toEqual([]);
+    expect(ok(s.docker(["exec", "target", "ls", "-A", "/tmp"]))).toBe("");
+    ok(s.docker(["rm", "-f", "target"]));
   });
 
   test("docker logs -f follows until the container exits", () => {
