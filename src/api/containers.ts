@@ -330,6 +330,9 @@ async function wait(ctx: Ctx): Promise<void> {
     } finally {
       clearInterval(watcher);
     }
+    // --rm: settle and remove it here, as its monitor's exit hook would (the same engine code,
+    // idempotent under the container's lock), rather than wait for that process to start.
+    if (row.config.autoRemove) await engine.onExit(row.id).catch(() => {});
     if (condition === "removed") await untilRemoved(engine, row.id, () => gone);
   }
   if (gone) return;
