@@ -128,7 +128,10 @@ async function list(ctx: Ctx): Promise<void> {
   const out = await Promise.all(views.map((v) => containerSummary(engine, v, eps)));
   if (query.bool("size")) {
     const { dirSize } = await import("../engine/volumes.ts");
-    for (const o of out) o.SizeRw = dirSize(`${engine.paths.container(String(o.Id))}/upper`);
+    for (const o of out) {
+      o.SizeRw = dirSize(`${engine.paths.container(String(o.Id))}/upper`);
+      o.SizeRootFs = (o.SizeRw as number) + imageSize(engine, String(o.ImageID));
+    }
   }
   sendJson(ctx.res!, 200, out);
 }
@@ -163,6 +166,7 @@ async function inspect(ctx: Ctx): Promise<void> {
     Driver: "overlay2",
     MountLabel: "", ProcessLabel: "", AppArmorProfile: "", ExecIDs: null,
     SizeRw: undefined as number | undefined,
+    SizeRootFs: undefined as number | undefined,
     HostConfig: {
       ...base.HostConfig,
       NetworkMode: c.network,
@@ -190,8 +194,17 @@ async function inspect(ctx: Ctx): Promise<void> {
   if (ctx.query.bool("size")) {
     const { dirSize } = await import("../engine/volumes.ts");
     out.SizeRw = dirSize(`${dir}/upper`);
-  } else delete out.SizeRw;
+    out.SizeRootFs = out.SizeRw + imageSize(engine, c.imageId);
+  } else {
+    delete out.SizeRw;
+    delete out.SizeRootFs;
+  }
   sendJson(ctx.res!, 200, out);
+}
+
+/** The bytes of a container's image (its layers as stored), 0 when the image is gone. */
+function imageSize(engine: Engine, imageId: string): number {
+  try { return engine.images.resolve(imageId)?.size ?? 0; } catch { return 0; }
 }
 
 function safeExit(engine: Engine, row: ContainerRow) {
@@ -430,16 +443,23 @@ async function logs(ctx: Ctx): Promise<void> {
   if (!wantOut && !wantErr) throw badRequest("Bad parameters: you must choose at least one stream");
   const res = ctx.res!;
   const tty = row.config.tty;
-  const cs = openClientStream(ctx, tty, false);
-  const ac = new AbortController();
-  res.on("close", () => ac.abort());
-  const toNs = (v: string | undefined) => (v && v !== "0" ? BigInt(Math.floor(Number(v) * 1e9)) : undefined);
+  // Parameters first: a bad one is a 400, before the stream's headers go out.
+  const toNs = (name: string) => {
+    const v = query.str(name);
+    if (!v || v === "0") return undefined;
+    if (!/^\d+(\.\d+)?$/.test(v)) throw badRequest(`invalid value for ${name}: ${v} (seconds since the epoch)`);
+    return BigInt(Math.floor(Number(v) * 1e9));
+  };
+  const since = toNs("since"), until = toNs("until");
   const tailText = query.str("tail");
   const tail = tailText === undefined || tailText === "all" || tailText === "" ? undefined : Number(tailText);
   if (tail !== undefined && !Number.isInteger(tail)) throw badRequest(`invalid tail: ${tailText}`);
+  const cs = openClientStream(ctx, tty, false);
+  const ac = new AbortController();
+  res.on("close", () => ac.abort());
   try {
     await containerLogs(engine, {
-      container: row.id, follow: query.bool("follow"), tail, since: toNs(query.str("since")), until: toNs(query.str("until")),
+      container: row.id, follow: query.bool("follow"), tail, since, until,
       timestamps: query.bool("timestamps"), signal: ac.signal,
     }, {
       stdout: (d) => { if (wantOut) cs.out("stdout", d); },

@@ -73,11 +73,11 @@ function instance(ctx: Ctx): ExecInstance {
   return e;
 }
 
-function execArgs(ctx: Ctx, e: ExecInstance, detach: boolean): string[] {
+/** `berth exec` in the foreground (a detached exec too: the service waits for its exit code). */
+function execArgs(ctx: Ctx, e: ExecInstance, terminal: boolean): string[] {
   const args = [...berthArgv, "--root", ctx.engine.root, "exec"];
-  if (detach) args.push("-d");
-  if (e.stdin || e.tty) args.push("-i");
-  if (e.tty && !detach) args.push("-t");
+  if (e.stdin || terminal) args.push("-i");
+  if (terminal) args.push("-t");
   if (e.user) args.push("-u", e.user);
   if (e.workdir) args.push("-w", e.workdir);
   if (e.privileged) args.push("--privileged");
@@ -106,12 +106,16 @@ async function start(ctx: Ctx): Promise<void> {
   let proc: Subprocess;
   if (e.tty && cs) {
     const size = consoleSize(body);
-    proc = Bun.spawn(execArgs(ctx, e, false), {
+    proc = Bun.spawn(execArgs(ctx, e, true), {
       terminal: { cols: size.cols, rows: size.rows, data: (_t: unknown, d: Uint8Array) => { if (e.stdout) cs.out("stdout", d); } },
     } as Parameters<typeof Bun.spawn>[1]);
     e.terminal = (proc as unknown as { terminal: ExecInstance["terminal"] }).terminal;
+  } else if (detach) {
+    // Detached: `berth exec` in the foreground of this service, not awaited by the request, so
+    // the exec's exit code is known (inspect) when it ends.
+    proc = Bun.spawn(execArgs(ctx, e, false), { stdin: "ignore", stdout: "ignore", stderr: "ignore" });
   } else {
-    proc = Bun.spawn(execArgs(ctx, e, detach), { stdin: "pipe", stdout: "pipe", stderr: "pipe" });
+    proc = Bun.spawn(execArgs(ctx, e, false), { stdin: "pipe", stdout: "pipe", stderr: "pipe" });
   }
   e.proc = proc;
   e.pid = proc.pid;
@@ -122,8 +126,6 @@ async function start(ctx: Ctx): Promise<void> {
     ctx.events.emit("container", "exec_die", row.id, { execID: e.id, exitCode: String(code), name: row.name, image: row.config.image });
   });
   if (!cs) {
-    (proc.stdin as { end(): void }).end();
-    await finished;
     if (ctx.socket) ctx.socket.end("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
     else sendJson(ctx.res!, 200, {});
     return;
