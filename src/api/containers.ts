@@ -17,6 +17,9 @@ import { execRoutes } from "./exec.ts";
 const ZERO_TIME = "0001-01-01T00:00:00Z";
 const iso = (ms: number) => (ms ? new Date(ms).toISOString() : ZERO_TIME);
 
+/** The terminal size a create asked for (HostConfig.ConsoleSize), used by the first start. */
+const consoleSizes = new Map<string, { height: number; width: number }>();
+
 /** Attaches waiting for their container's start (docker run attaches before it starts). */
 const pending = new Map<string, Set<(row: ContainerRow) => Promise<void>>>();
 
@@ -217,7 +220,7 @@ async function create(ctx: Ctx): Promise<void> {
   if (name !== undefined && name !== "" && !/^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$/.test(name)) {
     throw badRequest(`Invalid container name (${name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
   }
-  const { req, warnings } = translateCreate(body, name || undefined);
+  const { req, warnings, consoleSize } = translateCreate(body, name || undefined);
   let row: ContainerRow;
   try {
     row = await ctx.engine.create(req);
@@ -225,6 +228,10 @@ async function create(ctx: Ctx): Promise<void> {
     const msg = (e as Error).message;
     if (/no such image|not found in the local store|image .* not found|unable to find image/i.test(msg)) throw new ApiError(404, `No such image: ${req.image}`);
     throw e;
+  }
+  if (consoleSize) {
+    consoleSizes.set(row.id, consoleSize);
+    if (consoleSizes.size > 256) consoleSizes.delete(consoleSizes.keys().next().value!);
   }
   sendJson(ctx.res!, 201, { Id: row.id, Warnings: warnings });
 }
@@ -235,7 +242,10 @@ async function start(ctx: Ctx): Promise<void> {
   const v = engine.observe(row);
   if (v.running) return noContent(ctx.res!, 304);
   const waiting = pending.get(row.id);
+  const consoleSize = consoleSizes.get(row.id);
+  consoleSizes.delete(row.id);
   await engine.start(row.id, {
+    ...(consoleSize && row.config.tty ? { consoleSize } : {}),
     beforeStart: async (r) => {
       if (waiting) await Promise.all([...waiting].map((connect) => connect(r)));
     },
@@ -407,7 +417,10 @@ async function attachRoute(ctx: Ctx): Promise<void> {
           } catch { /* removed meanwhile */ }
         }
         const rec = safeExit(engine, r);
-        if (rec) lastExit.set(r.id, rec.exitCode);
+        if (rec) {
+          lastExit.set(r.id, rec.exitCode);
+          if (lastExit.size > 256) lastExit.delete(lastExit.keys().next().value!);
+        }
         cs.end();
         done();
       });

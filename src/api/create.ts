@@ -7,6 +7,8 @@ import { badRequest, optBool, optNum, optObj, optStr, optStrList } from "./http.
 export interface Translated {
   req: CreateRequest;
   warnings: string[];
+  /** HostConfig.ConsoleSize ([height, width]): the terminal's size at start. */
+  consoleSize?: { height: number; width: number };
 }
 
 // Config/HostConfig fields that carry no meaning here when left at their zero value; any other
@@ -15,6 +17,17 @@ const REFUSED_HOST = ["Devices", "DeviceRequests", "CpusetCpus", "CpusetMems", "
   "BlkioDeviceReadIOps", "BlkioDeviceWriteIOps", "BlkioWeightDevice", "CpuQuota", "CpuPeriod", "CpuRealtimePeriod", "CpuRealtimeRuntime",
   "KernelMemory", "KernelMemoryTCP", "MemoryReservation", "Ulimits", "VolumesFrom", "Links", "IpcMode", "PidMode", "UTSMode", "UsernsMode",
   "GroupAdd", "DnsOptions", "DnsSearch", "OomScoreAdj", "CgroupParent", "Cgroup", "Runtime", "ShmSize", "StorageOpt", "MaskedPaths", "ReadonlyPaths"];
+// Fields this translation reads; any other field with a non-zero value is named in Warnings.
+const HANDLED_CONFIG = new Set(["Image", "Cmd", "Entrypoint", "Env", "WorkingDir", "User", "Hostname", "Domainname", "Tty", "OpenStdin",
+  "Labels", "StopSignal", "StopTimeout", "Volumes", "Healthcheck", "NetworkDisabled", "HostConfig", "NetworkingConfig", "ExposedPorts",
+  // what a client sets that changes nothing here: the streams it will attach, stdin's once-only closing
+  "AttachStdin", "AttachStdout", "AttachStderr", "StdinOnce", "ArgsEscaped", "Platform"]);
+const HANDLED_HOST = new Set(["Binds", "Tmpfs", "Mounts", "PortBindings", "PublishAllPorts", "NetworkMode", "RestartPolicy", "AutoRemove",
+  "Memory", "MemorySwap", "NanoCpus", "CpuShares", "PidsLimit", "CapAdd", "CapDrop", "Privileged", "SecurityOpt", "Init", "ReadonlyRootfs",
+  "Sysctls", "ExtraHosts", "Dns", "LogConfig", "ConsoleSize",
+  // defaults the CLI always sends, meaning "as the engine does"
+  "Isolation", "ContainerIDFile", "MemorySwappiness", "OomKillDisable", "Annotations", "CgroupnsMode", "Privileged", "DeviceCgroupRules", "IOMaximumBandwidth", "IOMaximumIOps", "CpuCount", "CpuPercent", "Links", "VolumeDriver"]);
+
 const ZERO = (v: unknown) => v === undefined || v === null || v === "" || v === 0 || v === false || (Array.isArray(v) && v.length === 0)
   || (typeof v === "object" && v !== null && !Array.isArray(v) && Object.keys(v).length === 0);
 
@@ -63,6 +76,12 @@ export function translateCreate(body: Record<string, unknown>, name: string | un
   // ---- HostConfig ----
   for (const k of REFUSED_HOST) {
     if (!ZERO(host[k])) throw badRequest(`HostConfig.${k} is not supported by berth`);
+  }
+  for (const [k, v] of Object.entries(host)) {
+    if (!HANDLED_HOST.has(k) && !REFUSED_HOST.includes(k) && !ZERO(v)) warnings.push(`HostConfig.${k} is not supported by berth; ignored`);
+  }
+  for (const [k, v] of Object.entries(body)) {
+    if (!HANDLED_CONFIG.has(k) && !ZERO(v)) warnings.push(`${k} is not supported by berth; ignored`);
   }
   volumes.push(...(optStrList(host, "Binds") ?? []));
   const tmpfs: string[] = Object.entries(optObj(host, "Tmpfs") ?? {}).map(([d, o]) => (o ? `${d}:${String(o)}` : d));
@@ -152,5 +171,8 @@ export function translateCreate(body: Record<string, unknown>, name: string | un
     if (opts.length) req.logOpts = opts;
   }
   if (req.memory === undefined) delete req.memory;
-  return { req, warnings };
+  const cs = host.ConsoleSize;
+  const consoleSize = Array.isArray(cs) && cs.length === 2 && cs.every((n) => Number.isInteger(n) && n > 0 && n < 65536)
+    ? { height: cs[0] as number, width: cs[1] as number } : undefined;
+  return { req, warnings, ...(consoleSize ? { consoleSize } : {}) };
 }

@@ -118,6 +118,17 @@ describe("shapes", () => {
     expect(img.RootFS).toMatchObject({ Type: "layers" });
   });
 
+  test("create names what it does not support: refused when it changes what runs, else in Warnings", async () => {
+    const refused = await s.api("POST", "/containers/create", { Image: "busybox", HostConfig: { Ulimits: [{ Name: "nofile", Soft: 1, Hard: 1 }] } });
+    expect(refused.status).toBe(400);
+    expect((await refused.json() as { message: string }).message).toContain("HostConfig.Ulimits");
+    const warned = await s.api("POST", "/containers/create?name=warned", { Image: "busybox", HostConfig: { NetworkMode: "none", FancyNewThing: 3 }, MacAddress: "02:00:00:00:00:01" });
+    expect(warned.status).toBe(201);
+    const w = (await warned.json() as { Warnings: string[] }).Warnings;
+    expect(w).toEqual(["HostConfig.FancyNewThing is not supported by berth; ignored", "MacAddress is not supported by berth; ignored"]);
+    expect((await s.api("DELETE", "/containers/warned")).status).toBe(204);
+  });
+
   test("bad parameters are 400s that change nothing", async () => {
     expect((await s.api("POST", `/containers/${id}/wait?condition=bogus`)).status).toBe(400);
     expect((await s.api("POST", `/containers/${id}/kill?signal=NOSUCH`)).status).toBe(400);
