@@ -3,10 +3,11 @@
 import { createWriteStream, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { archiveImporter, familiarName, saveImages, type ImageRecord } from "../image/index.ts";
+import { archiveImporter, familiarName, normalizeTaggedName, rootfsImporter, saveImages, type ImageRecord } from "../image/index.ts";
+import { commitToImage } from "../engine/index.ts";
 import { imageHistory, inspectImage } from "../image/inspect.ts";
 import { addImageFilter, ImageFilterError, listImages, type ImageListOptions } from "../image/list.ts";
-import { ApiError, badRequest, conflict, notFound, sendJson } from "./http.ts";
+import { ApiError, badRequest, conflict, notFound, readJson, sendJson } from "./http.ts";
 import type { Ctx, Router } from "./router.ts";
 
 /** The largest image archive a load may upload. */
@@ -161,7 +162,71 @@ async function load(ctx: Ctx): Promise<void> {
   }
 }
 
-function createImage(ctx: Ctx): void {
+/** The request body into a private temp file (size-limited); the caller removes `dir`. */
+async function bodyToFile(ctx: Ctx, limit: number): Promise<{ dir: string; file: string }> {
+  const dir = mkdtempSync(join(tmpdir(), "berth-api-upload-"));
+  const file = join(dir, "upload.tar");
+  try {
+    const out = createWriteStream(file);
+    let size = 0;
+    for await (const c of ctx.req as AsyncIterable<Buffer>) {
+      size += c.length;
+      if (size > limit) throw new ApiError(413, `upload too large (the limit is ${limit} bytes)`);
+      if (!out.write(c)) await new Promise((r) => out.once("drain", r));
+    }
+    await new Promise<void>((resolve, reject) => out.end((e?: Error | null) => (e ? reject(e) : resolve())));
+    if (!ctx.req.complete) throw badRequest("the upload ended early; nothing was imported");
+    return { dir, file };
+  } catch (e) {
+    rmSync(dir, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+/** `docker import`: a root filesystem tar as a one-layer image (fromSrc=-: the body). */
+async function importImage(ctx: Ctx): Promise<void> {
+  if (ctx.query.str("fromSrc") !== "-") throw new ApiError(501, "importing from a URL is not supported by berth (no network access); send the tarball (fromSrc=-)");
+  const repo = ctx.query.str("repo");
+  const tag = ctx.query.str("tag");
+  const names = repo ? [normalizeTaggedName(`${repo}${tag ? `:${tag}` : ""}`)] : [];
+  const changes = ctx.query.params.getAll("changes");
+  const { dir, file } = await bodyToFile(ctx, LOAD_LIMIT);
+  try {
+    let r;
+    try {
+      r = await rootfsImporter(file).run(ctx.engine.images, { names, changes, message: ctx.query.str("message") });
+    } catch (e) {
+      throw badRequest(`invalid root filesystem tarball: ${(e as Error).message}`);
+    }
+    const img = r.images[0]!;
+    ctx.events.emit("image", "import", img.id, { name: names.map(familiarName).join(",") });
+    const res = ctx.res!;
+    res.writeHead(200, { "Content-Type": "application/json" });
+    res.end(`${JSON.stringify({ status: img.id })}\n`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** `docker commit`: a container's changes as an image. */
+async function commit(ctx: Ctx): Promise<void> {
+  const container = ctx.query.str("container");
+  if (!container) throw badRequest("container is required (container=…)");
+  const body = await readJson(ctx.req);
+  const repo = ctx.query.str("repo");
+  const tag = ctx.query.str("tag");
+  if (Object.keys(body).length) throw badRequest("a config body with commit is not supported by berth; use changes=… (Dockerfile instructions)");
+  const img = await commitToImage(ctx.engine, {
+    container, ...(repo ? { repository: `${repo}${tag ? `:${tag}` : ""}` } : {}),
+    changes: ctx.query.params.getAll("changes").flatMap((c) => c.split("\n")).filter(Boolean),
+    message: ctx.query.str("comment"), author: ctx.query.str("author"), pause: ctx.query.bool("pause", true),
+  });
+  ctx.events.emit("container", "commit", ctx.engine.find(container).id, { imageID: img.id, name: ctx.engine.find(container).name });
+  sendJson(ctx.res!, 201, { Id: img.id });
+}
+
+function createImage(ctx: Ctx): void | Promise<void> {
+  if (ctx.query.str("fromSrc")) return importImage(ctx);
   const from = ctx.query.str("fromImage");
   if (from) {
     const t = ctx.query.str("tag");
@@ -176,7 +241,7 @@ function createImage(ctx: Ctx): void {
     }
     throw notFound(`pull access to ${ref}: berth's API service does not pull from registries yet; load the image with \`docker load\` or \`berth load\``);
   }
-  throw new ApiError(501, "importing with fromSrc is not supported by berth's API service yet; use `berth import`");
+  throw badRequest("fromImage or fromSrc is required");
 }
 
 export function imageRoutes(r: Router): void {
@@ -184,6 +249,7 @@ export function imageRoutes(r: Router): void {
   r.on("POST", "/images/prune", prune);
   r.on("POST", "/images/load", load);
   r.on("POST", "/images/create", createImage);
+  r.on("POST", "/commit", commit);
   r.on("GET", "/images/get", (ctx) => save(ctx, ctx.query.params.getAll("names")));
   r.on("GET", "/images/search", () => { throw new ApiError(501, "image search is not supported by berth (no registry access)"); });
   r.on("POST", "/build", () => { throw new ApiError(501, "building images through the API is not supported by berth yet"); });

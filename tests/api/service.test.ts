@@ -331,6 +331,21 @@ describe("images", () => {
   });
 });
 
+describe("commit, export, import", () => {
+  test("docker commit and docker export | docker import make images that run", () => {
+    ok(s.docker(["run", "-d", "--network", "none", "--name", "src", "busybox", "sh", "-c", "echo made > /marker; exec sleep 1000"]));
+    for (let i = 0; i < 100 && s.docker(["exec", "src", "test", "-f", "/marker"]).code !== 0; i++) Bun.sleepSync(50);
+    ok(s.docker(["commit", "-c", 'CMD ["cat", "/marker"]', "src", "snap:1"]));
+    expect(ok(s.docker(["run", "--rm", "--network", "none", "snap:1"]))).toBe("made\n");
+    const tar = join(s.dir, "src.tar");
+    ok(s.docker(["export", "-o", tar, "src"]));
+    ok(s.docker(["import", "-c", 'CMD ["cat", "/marker"]', tar, "imp:1"]));
+    expect(ok(s.docker(["run", "--rm", "--network", "none", "imp:1"]))).toBe("made\n");
+    ok(s.docker(["rm", "-f", "src"]));
+    ok(s.docker(["rmi", "snap:1", "imp:1"]));
+  });
+});
+
 describe("volumes and networks", () => {
   test("volume create, ls, inspect, use, rm", () => {
     ok(s.docker(["volume", "create", "data1"]));
