@@ -23,6 +23,14 @@ const consoleSizes = new Map<string, { height: number; width: number }>();
 /** Attaches waiting for their container's start (docker run attaches before it starts). */
 const pending = new Map<string, Set<(row: ContainerRow) => Promise<void>>>();
 
+/** The engine keeps the runtime record of a run it started, so the same short-lived command can
+ *  tear it down without reading it back. This process lives on while other berth processes
+ *  settle, restart and remove its containers: a record kept here would go stale, so teardowns
+ *  here read the runtime's state from disk. */
+function forgetRuntimeRecord(engine: Engine, id: string): void {
+  engine.runtimeRecords.delete(id);
+}
+
 function find(ctx: Ctx): ContainerRow {
   return ctx.engine.find(ctx.params.id!);
 }
@@ -250,6 +258,7 @@ async function start(ctx: Ctx): Promise<void> {
       if (waiting) await Promise.all([...waiting].map((connect) => connect(r)));
     },
   });
+  forgetRuntimeRecord(engine, row.id);
   noContent(ctx.res!);
 }
 
@@ -267,6 +276,7 @@ async function restart(ctx: Ctx): Promise<void> {
   const row = find(ctx);
   if (engine.observe(row).running) await engine.stop(row.id, ctx.query.int("t") ?? ctx.query.int("timeout"));
   await engine.start(row.id);
+  forgetRuntimeRecord(engine, row.id);
   ctx.events.emit("container", "restart", row.id, attrs(row));
   noContent(ctx.res!);
 }
