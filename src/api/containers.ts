@@ -1,7 +1,7 @@
 // Container routes: create, list, inspect, start/stop/kill/restart/pause/unpause/rename/remove,
 // wait, attach, logs, top, stats, resize, changes, export, prune.
 import {
-  attach, containerChanges, containerLogs, containerTop, exportFiles, matchesFilters, parseSignal, pruneContainers, readExitFile, sampleStats,
+  attach, containerChanges, containerLogs, parseSince, containerTop, exportFiles, matchesFilters, parseSignal, pruneContainers, readExitFile, sampleStats,
   waitExitFile, writeLogs,
   type AttachSession, type ContainerFilter, type ContainerRow, type ContainerView, type Engine, type StatsSample,
 } from "../engine/index.ts";
@@ -593,12 +593,30 @@ async function exportRoute(ctx: Ctx): Promise<void> {
   res.end();
 }
 
+/** container prune with `until`: stopped containers at rest created before `untilMs`. */
+async function pruneBefore(engine: Engine, labels: ContainerFilter[], untilMs: number): Promise<{ deleted: string[]; reclaimed: number }> {
+  const deleted: string[] = [];
+  let reclaimed = 0;
+  for (const v of engine.list()) {
+    if (v.running || v.status === "removing" || v.row.createdAt >= untilMs || !labels.every((f) => matchesFilters(v, [f]))) continue;
+    const size = engine.diskUsage(v.row.id);
+    if (!(await engine.removeIfIdle(v.row.id))) continue;
+    deleted.push(v.row.id);
+    reclaimed += size;
+  }
+  return { deleted, reclaimed };
+}
+
 async function prune(ctx: Ctx): Promise<void> {
   const filters = ctx.query.filters();
   const labels: ContainerFilter[] = (filters.label ?? []).map((value) => ({ key: "label", value }));
-  const until = filters.until?.[0];
-  let r = await pruneContainers(ctx.engine, labels);
-  if (until) r = r; // docker's `until` filter: containers created before; the engine prunes by label only
+  const untilText = filters.until?.[0];
+  let until: number | undefined;
+  if (untilText) {
+    // docker's `until`: only containers created before it (a timestamp or a duration ago)
+    try { until = Number(parseSince(untilText) / 1_000_000n); } catch { throw badRequest(`invalid until filter: ${untilText}`); }
+  }
+  const r = until === undefined ? await pruneContainers(ctx.engine, labels) : await pruneBefore(ctx.engine, labels, until);
   sendJson(ctx.res!, 200, { ContainersDeleted: r.deleted, SpaceReclaimed: r.reclaimed });
 }
 

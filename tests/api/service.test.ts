@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { tmpdir } from "node:os";
 import { BERTH, berth } from "../engine/helpers.ts";
 import { startTestService, type TestService } from "./helpers.ts";
 
@@ -292,6 +293,39 @@ describe("under load", () => {
     stuck.destroy();
     ok(s.docker(["rm", "-f", "noisy"]));
     expect(ok(s.docker(["ps", "-aq"])).trim()).toBe("");
+  });
+});
+
+describe("prune and partial uploads", () => {
+  test("container prune: label and until filters", () => {
+    ok(s.docker(["create", "--network", "none", "--name", "old1", "--label", "keep=no", "busybox"]));
+    ok(s.docker(["create", "--network", "none", "--name", "old2", "--label", "keep=yes", "busybox"]));
+    // until=1h: created more than an hour ago; nothing is
+    expect(ok(s.docker(["container", "prune", "-f", "--filter", "until=1h"]))).not.toContain("Deleted");
+    expect(ok(s.docker(["container", "prune", "-f", "--filter", "label=keep=no"]))).toContain("Deleted Containers");
+    expect(ok(s.docker(["ps", "-a", "--format", "{{.Names}}"])).trim()).toBe("old2");
+    ok(s.docker(["container", "prune", "-f"]));
+    expect(ok(s.docker(["ps", "-aq"])).trim()).toBe("");
+  });
+
+  test("a load whose client goes away mid-upload loads nothing", async () => {
+    const tar = join(s.dir, "partial.tar");
+    ok(s.docker(["save", "-o", tar, "busybox"]));
+    const whole = new Uint8Array(await Bun.file(tar).arrayBuffer());
+    const before = ok(s.docker(["images", "-q"]));
+    const { connect } = await import("node:net");
+    const c = connect(s.socket);
+    await new Promise<void>((r) => c.once("connect", () => r()));
+    c.write(`POST /v1.44/images/load?quiet=1 HTTP/1.1\r\nHost: docker\r\nContent-Type: application/x-tar\r\nContent-Length: ${whole.length}\r\n\r\n`);
+    c.write(whole.subarray(0, Math.floor(whole.length / 2)));
+    await Bun.sleep(200);
+    c.destroy();
+    await Bun.sleep(300);
+    expect(ok(s.docker(["images", "-q"]))).toBe(before);
+    // The upload's temporary file went with it.
+    const leftovers = () => readdirSync(tmpdir()).filter((f) => f.startsWith("berth-api-load-"));
+    for (let i = 0; i < 100 && leftovers().length; i++) await Bun.sleep(50);
+    expect(leftovers()).toEqual([]);
   });
 });
 
