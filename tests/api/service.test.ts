@@ -266,6 +266,16 @@ t.close()`;
     ok(s.docker(["rm", "-f", "target"]));
   });
 
+  test("docker logs --tail, -t, --since, --until", () => {
+    ok(s.docker(["run", "--network", "none", "--name", "lines", "busybox", "sh", "-c", "echo a; echo b; echo c"]));
+    expect(ok(s.docker(["logs", "--tail", "2", "lines"]))).toBe("b\nc\n");
+    expect(ok(s.docker(["logs", "-t", "--tail", "1", "lines"]))).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z c\n$/);
+    expect(ok(s.docker(["logs", "--since", "1h", "lines"]))).toBe("a\nb\nc\n");
+    expect(ok(s.docker(["logs", "--until", "2000-01-01T00:00:00Z", "lines"]))).toBe("");
+    expect(s.docker(["logs", "--tail", "x", "lines"]).code).not.toBe(0);
+    ok(s.docker(["rm", "lines"]));
+  });
+
   test("docker logs -f follows until the container exits", () => {
     ok(s.docker(["run", "-d", "--network", "none", "--name", "counter", "busybox", "sh", "-c", "for i in 1 2 3; do echo n$i; sleep 0.2; done"]));
     expect(ok(s.docker(["logs", "-f", "counter"]))).toBe("n1\nn2\nn3\n");
