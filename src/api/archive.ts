@@ -3,13 +3,13 @@
 // root with `berth cp`'s rules (the engine's copyFromContainer/copyToContainer); the tar is
 // made and read by the host's GNU tar in a private temporary directory, which refuses members
 // that climb out with "..".
-import { lstatSync, mkdtempSync, readdirSync, readlinkSync, rmSync, type Stats } from "node:fs";
-import { tmpdir } from "node:os";
-import { basename, join, posix } from "node:path";
+import { lstatSync, readdirSync, readlinkSync, rmSync, type Stats } from "node:fs";
+import { basename, join } from "node:path";
 import { copyFromContainer, copyToContainer, type ContainerRow, type Engine } from "../engine/index.ts";
 import { resolveInRoot } from "../engine/rootpath.ts";
 import { ApiError, badRequest, noContent } from "./http.ts";
 import type { Ctx, Router } from "./router.ts";
+import { apiTempDir } from "./temp.ts";
 
 /** The largest archive a PUT may upload. */
 export const ARCHIVE_LIMIT = 8 * 1024 ** 3;
@@ -41,7 +41,7 @@ function notFound(row: ContainerRow, path: string): ApiError {
 
 /** Copies the container path out to a private temp dir; the caller removes `tmp`. */
 async function copyOut(engine: Engine, row: ContainerRow, path: string): Promise<{ tmp: string; name: string }> {
-  const tmp = mkdtempSync(join(tmpdir(), "berth-api-cp-"));
+  const tmp = apiTempDir("cp");
   const trimmed = path.replace(/\/\.?$/, "") || "/";
   const name = trimmed === "/" ? "." : basename(trimmed);
   try {
@@ -102,7 +102,7 @@ async function put(ctx: Ctx): Promise<void> {
   const { engine } = ctx;
   const row = engine.find(ctx.params.id!);
   const path = pathParam(ctx);
-  const tmp = mkdtempSync(join(tmpdir(), "berth-api-put-"));
+  const tmp = apiTempDir("put");
   try {
     const dir = join(tmp, "x");
     const tar = Bun.spawn(["tar", "-x", "-p", "--numeric-owner", "--no-overwrite-dir", "-C", tmp, "--one-top-level=x", "-f", "-"], { stdin: "pipe", stdout: "ignore", stderr: "pipe" });
@@ -141,4 +141,3 @@ export function archiveRoutes(r: Router): void {
   r.on("PUT", "/containers/{id}/archive", put);
 }
 
-void posix;

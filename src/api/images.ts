@@ -1,7 +1,6 @@
 // Image routes: list, inspect, history, tag, remove, prune, save (get), load, and create/search
 // answered as far as a registry-less engine can.
-import { createWriteStream, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { createWriteStream, rmSync } from "node:fs";
 import { join } from "node:path";
 import { archiveImporter, familiarName, normalizeTaggedName, rootfsImporter, saveImages, type ImageRecord } from "../image/index.ts";
 import { commitToImage } from "../engine/index.ts";
@@ -9,6 +8,7 @@ import { imageHistory, inspectImage } from "../image/inspect.ts";
 import { addImageFilter, ImageFilterError, listImages, type ImageListOptions } from "../image/list.ts";
 import { ApiError, badRequest, conflict, notFound, readJson, sendJson } from "./http.ts";
 import type { Ctx, Router } from "./router.ts";
+import { apiTempDir } from "./temp.ts";
 
 /** The largest image archive a load may upload. */
 export const LOAD_LIMIT = 32 * 1024 ** 3;
@@ -134,7 +134,7 @@ async function save(ctx: Ctx, names: string[]): Promise<void> {
 async function load(ctx: Ctx): Promise<void> {
   const quiet = ctx.query.bool("quiet");
   // The upload lands in a private file first: a client that disconnects mid-way loads nothing.
-  const tmp = mkdtempSync(join(tmpdir(), "berth-api-load-"));
+  const tmp = apiTempDir("load");
   const file = join(tmp, "image.tar");
   try {
     const out = createWriteStream(file);
@@ -164,7 +164,7 @@ async function load(ctx: Ctx): Promise<void> {
 
 /** The request body into a private temp file (size-limited); the caller removes `dir`. */
 async function bodyToFile(ctx: Ctx, limit: number): Promise<{ dir: string; file: string }> {
-  const dir = mkdtempSync(join(tmpdir(), "berth-api-upload-"));
+  const dir = apiTempDir("upload");
   const file = join(dir, "upload.tar");
   try {
     const out = createWriteStream(file);

@@ -16,6 +16,7 @@ import { imageRoutes } from "./images.ts";
 import { volumeRoutes } from "./volumes.ts";
 import { networkRoutes } from "./networks.ts";
 import { setBerthCommand } from "./exec.ts";
+import { removeDeadApiTemps } from "./temp.ts";
 
 export interface ServiceOptions {
   engine: Engine;
@@ -70,6 +71,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
   const listen = parseHost(opts.host);
   const router = buildRouter();
   setBerthCommand(opts.berthCommand);
+  removeDeadApiTemps();
   const events = new Events(opts.engine.root);
   let active = 0;
   let lastActive = Date.now();

@@ -21,7 +21,7 @@ export interface TestService {
 
 export async function startTestService(extraArgs: string[] = []): Promise<TestService> {
   const root = await engineRoot();
-  const dir = mkdtempSync(join(tmpdir(), "berth-api-"));
+  const dir = mkdtempSync(join(tmpdir(), "berth-apitest-"));
   const socket = join(dir, "docker.sock");
   const env = { BERTH_NETWORK_PREFIX: `ba${process.pid % 10000}`, BERTH_NETWORK_SUBNET: freeSubnet() };
   const proc = Bun.spawn([BERTH, "--root", root, "system", "service", "--host", `unix://${socket}`, ...extraArgs], {

@@ -2,7 +2,9 @@
 // it with SIGKILL loses nothing: the containers run on, the CLI sees them, and a new service on
 // the same path (the stale socket replaced) drives them.
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { existsSync } from "node:fs";
+import { existsSync, mkdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { BERTH, berth } from "../engine/helpers.ts";
 import { startTestService, type TestService } from "./helpers.ts";
 
@@ -33,4 +35,21 @@ test("--time: the service exits once idle that long, and removes its socket", as
   const idle = Bun.spawn([BERTH, "--root", s.root, "system", "service", "--host", `unix://${sock}`, "--time", "1"], { env: { ...process.env, ...s.env }, stdio: ["ignore", "ignore", "pipe"] });
   expect(await idle.exited).toBe(0);
   expect(existsSync(sock)).toBe(false);
+});
+
+test("a new service removes the upload temporaries of a dead one, and nothing else", async () => {
+  const dead = join(tmpdir(), "berth-api-load-999999999.1-abcdefabcdef");
+  const other = join(tmpdir(), `berth-api-notours-${process.pid}`);
+  mkdirSync(dead, { recursive: true });
+  mkdirSync(other, { recursive: true });
+  try {
+    const sock = `${s.dir}/sweep.sock`;
+    const svc = Bun.spawn([BERTH, "--root", s.root, "system", "service", "--host", `unix://${sock}`, "--time", "1"], { env: { ...process.env, ...s.env }, stdio: ["ignore", "ignore", "pipe"] });
+    await svc.exited;
+    expect(existsSync(dead)).toBe(false);
+    expect(existsSync(other)).toBe(true);
+  } finally {
+    rmSync(dead, { recursive: true, force: true });
+    rmSync(other, { recursive: true, force: true });
+  }
 });
