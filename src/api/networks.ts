@@ -41,7 +41,8 @@ function find(ctx: Ctx, m: NetworkManager, ref: string) {
   try {
     return m.inspect(ref);
   } catch {
-    const hit = m.list().find((n) => n.id.startsWith(ref));
+    // By the ID as this service shows it (64 hex digits, see ids.ts) or a prefix of it.
+    const hit = ref.length > 0 ? m.list().find((n) => fullNetworkId(n.id).startsWith(ref)) : undefined;
     if (hit) return m.inspect(hit.name);
     throw notFound(`network ${ref} not found`);
   }
