@@ -42,7 +42,7 @@ function version(ctx: Ctx): void {
   const kernel = kernelVersion();
   sendJson(ctx.res!, 200, {
     Platform: { Name: "Berth" },
-    Components: [{ Name: "Engine", Version: ENGINE_VERSION, Details: { ApiVersion: API_VERSION, MinAPIVersion: MIN_API_VERSION, Os: "linux", Arch: ARCH, KernelVersion: kernel } }],
+    Components: [{ Name: "Engine", Version: ENGINE_VERSION, Details: { ApiVersion: API_VERSION, MinAPIVersion: MIN_API_VERSION, GitCommit: "", GoVersion: `bun${Bun.version}`, Os: "linux", Arch: ARCH, KernelVersion: kernel, Experimental: "false", BuildTime: "" } }],
     Version: ENGINE_VERSION,
     ApiVersion: API_VERSION,
     MinAPIVersion: MIN_API_VERSION,
