@@ -341,7 +341,8 @@ async function wait(ctx: Ctx): Promise<void> {
   let error: string | null = null;
   const v = engine.observe(row);
   const old = safeExit(engine, row);
-  if (condition === "not-running" && !v.running && v.status !== "created") {
+  // not-running: a container not running now (created, exited) answers at once, as Docker's does.
+  if (condition === "not-running" && !v.running) {
     code = v.exitCode ?? 0;
   } else {
     // Waits for an exit record newer than the one there now; a container removed meanwhile ends it too.

@@ -129,6 +129,14 @@ describe("shapes", () => {
     expect((await s.api("DELETE", "/containers/warned")).status).toBe(204);
   });
 
+  test("wait: not-running answers at once for a created container (Docker's rule)", async () => {
+    const r = await s.api("POST", "/containers/create?name=never", { Image: "busybox", HostConfig: { NetworkMode: "none" } });
+    expect(r.status).toBe(201);
+    const w = await (await s.api("POST", "/containers/never/wait")).json() as { StatusCode: number; Error: unknown };
+    expect(w).toEqual({ StatusCode: 0, Error: null });
+    expect((await s.api("DELETE", "/containers/never")).status).toBe(204);
+  });
+
   test("bad parameters are 400s that change nothing", async () => {
     expect((await s.api("POST", `/containers/${id}/wait?condition=bogus`)).status).toBe(400);
     expect((await s.api("POST", `/containers/${id}/kill?signal=NOSUCH`)).status).toBe(400);
