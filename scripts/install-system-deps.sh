@@ -13,6 +13,8 @@ packages=(
   docker-registry openssl                     # local registry for pull/push tests (openssl: TLS and token certificates)
   curl wrk hyperfine                          # HTTP checks and benchmarks
   python3 util-linux                          # test helpers (console socket, setpriv)
+  tmux bsdutils                               # API tests: docker run/exec -it on a real terminal (tmux, script)
+  docker-compose                              # API tests: Debian's compose 1.29 against berth system service
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -55,6 +55,8 @@ export interface CreateRequest {
   securityOpt?: string[];
   init?: boolean;
   network?: string;
+  /** --network-alias: more names the other members of its user networks resolve to it. */
+  networkAliases?: string[];
   publish?: string[];
   stopSignal?: string;
   stopTimeout?: string;
@@ -77,8 +79,6 @@ export interface CreateRequest {
   logOpts?: string[];
   /** --health-cmd/-interval/-timeout/-retries/-start-period, --no-healthcheck (compose: healthcheck). */
   health?: HealthRequest;
-  /** --network-alias: more names the container answers to on its user networks (compose: the service name). */
-  networkAliases?: string[];
 }
 
 export type PullPolicy = "missing" | "always" | "never";
@@ -223,6 +223,7 @@ export function buildConfig(req: CreateRequest, image: ImageInfo, id: string): C
     restart,
     labels: { ...(ic.Labels ?? {}), ...parseLabels(req.labels ?? [], req.labelFiles ?? []) },
     network,
+    ...(req.networkAliases?.length ? { networkAliases: req.networkAliases } : {}),
     mounts,
     readOnly: req.readOnly ?? false,
     resources: {
@@ -250,7 +251,6 @@ export function buildConfig(req: CreateRequest, image: ImageInfo, id: string): C
     namespaces,
     ...(userns ? { userns } : {}),
     ...(healthcheck ? { healthcheck } : {}),
-    ...(req.networkAliases?.length ? { networkAliases: req.networkAliases } : {}),
   };
   checkStartable(config);
   return config;

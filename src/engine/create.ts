@@ -11,6 +11,7 @@ import { trace } from "../sys/trace.ts";
 import { resolveNamespaceJoins } from "./namespaces.ts";
 import { firstFreeOffset, placeRange, subidRange } from "./userns.ts";
 import { familiarName, parseReference, taggedName } from "../image/reference.ts";
+import { recordContainerEvent } from "./events.ts";
 
 export function resolveImage(engine: Engine, ref: string): ImageInfo {
   let img;
@@ -116,6 +117,7 @@ export async function createContainer(engine: Engine, req: CreateRequest, opts: 
         engine.volumes.create(m.source, {}, anonymous);
       }
       trace("create: recorded");
+      recordContainerEvent(engine.root, "create", row);
       if (opts.forRun) {
         engine.heldForRun.set(id, lock);
         keep = true;

@@ -56,3 +56,7 @@ export {
   pull, push, registryLogin, registryLogout, repositoryTags, RegistryError,
   type Credentials, type PullEvent, type PullOptions, type PullResult, type PushOptions, type PushResult,
 } from "./registry.ts";
+// the monitor's exit file: how a run ended, and waiting for it (the API's wait).
+export { readExitFile, waitExitFile, type ExitRecord } from "./monitor.ts";
+// the event log every berth process appends to (the API's /events reads it).
+export { eventsLog, parseEvents, readEvents, recordContainerEvent, recordEvent, type EngineEvent } from "./events.ts";

@@ -4,6 +4,7 @@ import { kill } from "../sys/libc.ts";
 import type { Engine } from "./handle.ts";
 import { EngineError } from "./errors.ts";
 import type { ContainerRow } from "./types.ts";
+import { recordContainerEvent } from "./events.ts";
 
 const SIGKILL = 9;
 
@@ -13,5 +14,6 @@ export function killContainer(engine: Engine, ref: string, signal: number): Cont
   if (signal === SIGKILL || signal === 15) engine.store.update(row.id, { stoppedByUser: true });
   if (!kill(row.pid, signal)) throw new EngineError(`Cannot kill container: ${ref}: the process is gone`);
   if (row.state === "paused" && signal === SIGKILL) openCgroup({ containerId: row.id }).thaw();
+  recordContainerEvent(engine.root, "kill", row, { signal: String(signal) });
   return row;
 }

@@ -1,5 +1,6 @@
 // `berth rm`: a stopped container (or, with force, a killed one) torn down and deleted: its
 // files, its row, and with volumes its anonymous volumes; prune's removal of one at rest.
+import { recordContainerEvent } from "./events.ts";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { openCgroup } from "../cgroups/index.ts";
@@ -79,4 +80,5 @@ export function removeLocked(engine: Engine, row: ContainerRow, opts: { volumes?
     }
   }
   rmSync(engine.paths.lock(row.id), { force: true });
+  recordContainerEvent(engine.root, "destroy", row);
 }

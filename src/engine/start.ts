@@ -10,6 +10,7 @@ import type { InitProcess } from "../runtime/native.ts";
 import { kill } from "../sys/libc.ts";
 import { UserNamespaceHolder } from "../sys/userns.ts";
 import { trace } from "../sys/trace.ts";
+import { recordContainerEvent } from "./events.ts";
 import type { Engine, StartOptions } from "./handle.ts";
 import { EngineError, commandFailure, EXIT_ENGINE } from "./errors.ts";
 import { monitorStage0 } from "./launch.ts";
@@ -83,7 +84,9 @@ export async function startLocked(engine: Engine, id: string, opts: StartOptions
     engine.runtimeRecords.set(id, created.record);
     await runtimeStart(engine.runtime, id, (m) => engine.warn(m), created.record);
     trace("start: started");
-    return engine.store.updated(row, { state: "running", startedAt: Date.now(), finishedAt: 0, exitCode: null, oomKilled: false });
+    const started = engine.store.updated(row, { state: "running", startedAt: Date.now(), finishedAt: 0, exitCode: null, oomKilled: false });
+    recordContainerEvent(engine.root, "start", started);
+    return started;
   } catch (e) {
     const msg = (e as Error).message;
     const code = (e as { exitCode?: number }).exitCode;

@@ -6,6 +6,7 @@ import { kill } from "../sys/libc.ts";
 import type { Engine } from "./handle.ts";
 import { parseSignal } from "./options.ts";
 import type { ContainerRow } from "./types.ts";
+import { recordContainerEvent } from "./events.ts";
 import { waitForRun } from "./wait.ts";
 
 const SIGKILL = 9;
@@ -13,7 +14,9 @@ const SIGKILL = 9;
 export async function stopContainer(engine: Engine, ref: string, timeoutSec?: number): Promise<ContainerRow> {
   let row = engine.find(ref);
   engine.store.update(row.id, { stoppedByUser: true });
-  if (engine.observe(row).running) {
+  const stopped = engine.observe(row).running;
+  if (stopped) {
+    recordContainerEvent(engine.root, "kill", row, { signal: String(parseSignal(row.config.stopSignal)) });
     const timeout = timeoutSec ?? row.config.stopTimeout;
     if (row.state === "paused") openCgroup({ containerId: row.id }).thaw();
     kill(row.pid, parseSignal(row.config.stopSignal));
@@ -28,7 +31,9 @@ export async function stopContainer(engine: Engine, ref: string, timeoutSec?: nu
   const lock = await engine.lock(row.id);
   try {
     row = engine.store.get(row.id)!;
-    if (row.state === "running" || row.state === "paused" || row.state === "restarting" || row.state === "starting") row = await engine.finalize(row);
+    const wasRunning = row.state === "running" || row.state === "paused" || row.state === "restarting" || row.state === "starting";
+    if (wasRunning) row = await engine.finalize(row);
+    if (wasRunning || stopped) recordContainerEvent(engine.root, "stop", row);
     return row;
   } finally {
     engine.unlock(lock, row.id);

@@ -1,5 +1,6 @@
 // The end of a run: how it ended recorded (finalize), and what it held freed (teardown):
 // processes, cgroup, runtime state, network endpoint, rootfs mount, sockets.
+import { recordContainerEvent } from "./events.ts";
 import { existsSync, rmSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { isAlive, isRunning } from "../runtime/proc.ts";
@@ -59,6 +60,11 @@ export async function teardown(engine: Engine, row: ContainerRow, killFirst = fa
 export function finalizeLocked(engine: Engine, row: ContainerRow): ContainerRow {
   const exit = engine.exitOf(row);
   const code = exit ? (exit.startFailed ? (exit.exitCode >= 0 ? exit.exitCode : 128) : exit.exitCode) : 255;
+  // A run ends once: "die" when it was running (finalize is idempotent on an exited container).
+  if (row.state === "running" || row.state === "paused" || row.state === "restarting" || row.state === "starting") {
+    recordContainerEvent(engine.root, "die", row, { exitCode: String(code) });
+    if (exit?.oomKilled) recordContainerEvent(engine.root, "oom", row);
+  }
   return engine.store.updated(row, {
     state: "exited", pid: 0, monitorPid: 0, exitCode: code, oomKilled: exit?.oomKilled ?? false,
     finishedAt: exit ? Date.parse(exit.finishedAt) || Date.now() : Date.now(),

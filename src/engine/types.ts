@@ -101,6 +101,8 @@ export interface ContainerConfig {
   restart: RestartPolicy;
   labels: Record<string, string>;
   network: string;
+  /** --network-alias names, on every network the container joins. */
+  networkAliases?: string[];
   mounts: BindMount[];
   readOnly: boolean;
   resources: ResourceLimits;
@@ -128,8 +130,6 @@ export interface ContainerConfig {
   userns?: UsernsConfig;
   /** The healthcheck the monitor runs (absent: none, or disabled). */
   healthcheck?: HealthConfig;
-  /** More names on its user networks (--network-alias). */
-  networkAliases?: string[];
 }
 
 /** Lifecycle states as stored; "creating"/"starting"/"removing" mark an operation in progress. */

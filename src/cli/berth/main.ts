@@ -18,10 +18,11 @@ import { flagLines } from "../flags.ts";
 // Verbs outside container.ts: the image-layer code behind commit costs more start-up time than
 // a whole `run` may spend.
 const SYSTEM_VERBS = ["stats", "cp", "info", "version", "volume create", "volume ls", "volume list", "volume rm", "volume remove",
-  "volume inspect", "volume prune", "system df", "system prune", "system reset", "system info"];
+  "volume inspect", "volume prune", "system df", "system prune", "system reset", "system info", "system service"];
 const COMMIT_VERBS = ["commit", "export", "diff"];
 
 async function extraCommand(name: string): Promise<Command | undefined> {
+  if (name === "system service") return (await import("./service.ts")).serviceCommand;
   if (SYSTEM_VERBS.includes(name)) return (await import("./system.ts")).EXTRA_COMMANDS[name];
   if (COMMIT_VERBS.includes(name)) return (await import("./commit.ts")).IMAGE_CONTAINER_COMMANDS[name];
   if (name === "ns") return (await import("./ns.ts")).NS_COMMAND;
@@ -120,6 +121,7 @@ Commands:
   info     Display system-wide information
   prune    Remove stopped containers, dangling images and what interrupted commands left (--volumes: and unused anonymous volumes)
   reset    Remove every container, and every network's bridges, rules and leases
+  service  Serve the Docker Engine API on a unix socket (DOCKER_HOST=unix:///run/berth/docker.sock docker ...)
 `,
 };
 
