@@ -10,12 +10,13 @@ import { EngineError, UsageError } from "./errors.ts";
 import { checkUserSyntax } from "./users.ts";
 import {
   containerPath, expandEnv, mergeEnv, parseCpus, parseInteger, parseLabels, parseMemory, parseMemorySwap, parsePublish, parseRestart,
-  parseSignal, parseSize, parseTmpfs, parseVolumeSpec, readEnvFile,
+  parseMount, parseSignal, parseSize, parseTmpfs, parseVolumeSpec, readEnvFile,
 } from "./options.ts";
 import { checkStartable } from "./config-checks.ts";
+import { extraLimits, processAndDeviceConfig, type ResourceRequest } from "./resource-flags.ts";
 import type { BindMount, ContainerConfig } from "./types.ts";
 
-export interface CreateRequest {
+export interface CreateRequest extends ResourceRequest {
   image: string;
   name?: string;
   /** Arguments after IMAGE (replace the image's Cmd when non-empty). */
@@ -60,6 +61,10 @@ export interface CreateRequest {
   dns?: string[];
   /** --log-opt KEY=VALUE (max-size). */
   logOpts?: string[];
+  /** --mount type=bind|volume|tmpfs,… (docker's CSV form). */
+  mounts?: string[];
+  /** --cidfile: write the new container's ID to this file (which must not exist). */
+  cidfile?: string;
 }
 
 export interface ImageInfo {
@@ -149,6 +154,7 @@ export function buildConfig(req: CreateRequest, image: ImageInfo, id: string): C
   const mounts: BindMount[] = [];
   for (const v of req.volumes ?? []) mounts.push(parseVolumeSpec(v, existsSync));
   for (const t of req.tmpfs ?? []) mounts.push(parseTmpfs(t));
+  for (const m of req.mounts ?? []) mounts.push(parseMount(m, existsSync));
   // The image's VOLUMEs not covered by -v become anonymous volumes, as docker does.
   for (const dest of Object.keys(ic.Volumes ?? {})) {
     const d = imageVolumePath(dest, image.ref);
@@ -182,6 +188,14 @@ export function buildConfig(req: CreateRequest, image: ImageInfo, id: string): C
     throw new UsageError(`--userns ${req.userns} is not supported: berth runs containers in the host user namespace (--userns=host)`);
   }
   const security = parseSecurityOpts(req.securityOpt ?? []);
+  const base: ContainerConfig["resources"] = {
+    memory,
+    memorySwap,
+    cpus: req.cpus !== undefined ? parseCpus(req.cpus) : undefined,
+    cpuShares: req.cpuShares !== undefined ? parseInteger(req.cpuShares, "-c, --cpu-shares", 2) : undefined,
+    pidsLimit: req.pidsLimit !== undefined ? parsePidsLimit(req.pidsLimit) : undefined,
+  };
+  const resources = { ...base, ...extraLimits(req, base) };
   const stopSignal = req.stopSignal ?? ic.StopSignal ?? "SIGTERM";
   parseSignal(stopSignal);
   const config: ContainerConfig = {
@@ -202,13 +216,7 @@ export function buildConfig(req: CreateRequest, image: ImageInfo, id: string): C
     network,
     mounts,
     readOnly: req.readOnly ?? false,
-    resources: {
-      memory,
-      memorySwap,
-      cpus: req.cpus !== undefined ? parseCpus(req.cpus) : undefined,
-      cpuShares: req.cpuShares !== undefined ? parseInteger(req.cpuShares, "-c, --cpu-shares", 2) : undefined,
-      pidsLimit: req.pidsLimit !== undefined ? parsePidsLimit(req.pidsLimit) : undefined,
-    },
+    resources,
     capAdd: capList(req.capAdd, "--cap-add"),
     capDrop: capList(req.capDrop, "--cap-drop"),
     privileged: req.privileged ?? false,
@@ -224,6 +232,8 @@ export function buildConfig(req: CreateRequest, image: ImageInfo, id: string): C
     sysctls: sysctlMap(req.sysctls),
     ...(req.addHosts?.length ? { extraHosts: req.addHosts.map((h) => parseAddHost(h, mode)) } : {}),
     ...(req.dns?.length ? { dns: req.dns.map(checkIp("--dns")) } : {}),
+    ...processAndDeviceConfig(req),
+    ...(req.cidfile ? { cidFile: req.cidfile } : {}),
   };
   checkStartable(config);
   return config;

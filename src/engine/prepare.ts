@@ -19,7 +19,7 @@ export function prepare(engine: Engine, row: ContainerRow, consoleSize?: { heigh
   const dir = engine.paths.container(row.id);
   const { rootfs } = mountContainerRootfs(engine.images.snapshotDirs(img), dir, { volatile: cfg.autoRemove });
   const volumeSources = new Map<string, string>();
-  for (const m of cfg.mounts) if (m.kind === "volume") volumeSources.set(m.destination, engine.volumes.mountSource(m.source, rootfs, m.destination));
+  for (const m of cfg.mounts) if (m.kind === "volume") volumeSources.set(m.destination, engine.volumes.mountSource(m.source, rootfs, m.destination, !m.noCopy));
   for (const m of cfg.mounts) {
     if (m.kind === "bind" && !existsSync(m.source)) throw new EngineError(`invalid mount config for type "bind": bind source path does not exist: ${m.source}`);
   }

@@ -45,7 +45,7 @@ export async function startLocked(engine: Engine, id: string, opts: StartOptions
   let monitorPid = 0;
   let init: InitProcess | undefined;
   try {
-    if (previous === "exited" || existsSync(engine.runtime.dir(id))) await releaseRuntime(engine, id);
+    if (previous === "exited" || existsSync(engine.runtime.dir(id))) await releaseRuntime(engine, row);
     trace("start: old runtime state released");
     for (const f of [paths.exitFile(id), paths.pidFile(id), paths.attachSocket(id), paths.consoleSocket(id)]) rmSync(f, { force: true });
     const cfg = row.config;

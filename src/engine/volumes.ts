@@ -79,11 +79,12 @@ export class Volumes {
     return removed;
   }
 
-  /** The host directory to mount; copies the image's files in when the volume is still empty. */
-  mountSource(name: string, rootfs: string, destination: string): string {
+  /** The host directory to mount; copies the image's files in when the volume is still empty
+   *  (unless --mount …,volume-nocopy). */
+  mountSource(name: string, rootfs: string, destination: string, copyUp = true): string {
     const data = this.paths.volumeData(name);
     mkdirSync(data, { recursive: true, mode: 0o755 });
-    if (readdirSync(data).length === 0) {
+    if (copyUp && readdirSync(data).length === 0) {
       const src = resolveInRoot(rootfs, destination);
       try {
         if (existsSync(src) && statSync(src).isDirectory() && readdirSync(src).length > 0) {

@@ -39,6 +39,27 @@ export const CREATE_FLAGS = [
   str("cpus", undefined, "Number of CPUs", "decimal"),
   str("cpu-shares", "c", "CPU shares (relative weight)", "int"),
   str("pids-limit", undefined, "Tune container pids limit (set -1 for unlimited)", "int"),
+  str("cpu-quota", undefined, "Limit CPU CFS (Completely Fair Scheduler) quota", "int"),
+  str("cpu-period", undefined, "Limit CPU CFS (Completely Fair Scheduler) period", "int"),
+  str("cpuset-cpus", undefined, "CPUs in which to allow execution (0-3, 0,1)", "string"),
+  str("cpuset-mems", undefined, "MEMs in which to allow execution (0-3, 0,1)", "string"),
+  str("memory-reservation", undefined, "Memory soft limit", "bytes"),
+  str("kernel-memory", undefined, "Kernel memory limit (refused: the kernel has no such limit)", { value: "bytes", hidden: true }),
+  bool("oom-kill-disable", undefined, "Disable OOM Killer"),
+  str("oom-score-adj", undefined, "Tune host's OOM preferences (-1000 to 1000)", "int"),
+  str("blkio-weight", undefined, "Block IO (relative weight), between 10 and 1000, or 0 to disable", "uint16"),
+  list("device-read-bps", undefined, "Limit read rate (bytes per second) from a device", "list"),
+  list("device-write-bps", undefined, "Limit write rate (bytes per second) to a device", "list"),
+  list("device-read-iops", undefined, "Limit read rate (IO per second) from a device", "list"),
+  list("device-write-iops", undefined, "Limit write rate (IO per second) to a device", "list"),
+  str("cgroup-parent", undefined, "Optional parent cgroup for the container", "string"),
+  list("device", undefined, "Add a host device to the container (HOST[:CONTAINER][:PERMISSIONS])", "list"),
+  list("device-cgroup-rule", undefined, "Add a rule to the cgroup allowed devices list ('c 42:* rmw')", "list"),
+  list("ulimit", undefined, "Ulimit options (NAME=SOFT[:HARD])", "ulimit"),
+  str("shm-size", undefined, "Size of /dev/shm", "bytes"),
+  list("group-add", undefined, "Add additional groups to join", "list"),
+  list("mount", undefined, "Attach a filesystem mount to the container (type=bind|volume|tmpfs,src=…,dst=…)", "mount"),
+  str("cidfile", undefined, "Write the container ID to the file", "string"),
   list("cap-add", undefined, "Add Linux capabilities"),
   list("cap-drop", undefined, "Drop Linux capabilities"),
   bool("privileged", undefined, "Give extended privileges to this container"),
@@ -76,6 +97,12 @@ export function createRequest(p: Parsed<(typeof CREATE_FLAGS)[number]>): CreateR
     network: p.get("network") ?? p.get("net"), publish: p.get("publish"), stopSignal: p.get("stop-signal"),
     stopTimeout: p.get("stop-timeout"), userns: p.get("userns"), sysctls: p.get("sysctl"),
     publishAll: p.get("publish-all"), addHosts: p.get("add-host"), dns: p.get("dns"), logOpts: p.get("log-opt"),
+    cpuQuota: p.get("cpu-quota"), cpuPeriod: p.get("cpu-period"), cpusetCpus: p.get("cpuset-cpus"), cpusetMems: p.get("cpuset-mems"),
+    memoryReservation: p.get("memory-reservation"), kernelMemory: p.get("kernel-memory"), oomKillDisable: p.get("oom-kill-disable"),
+    oomScoreAdj: p.get("oom-score-adj"), blkioWeight: p.get("blkio-weight"), deviceReadBps: p.get("device-read-bps"),
+    deviceWriteBps: p.get("device-write-bps"), deviceReadIops: p.get("device-read-iops"), deviceWriteIops: p.get("device-write-iops"),
+    cgroupParent: p.get("cgroup-parent"), devices: p.get("device"), deviceCgroupRules: p.get("device-cgroup-rule"),
+    ulimits: p.get("ulimit"), shmSize: p.get("shm-size"), groupAdd: p.get("group-add"), mounts: p.get("mount"), cidfile: p.get("cidfile"),
   };
 }
 
@@ -427,7 +454,7 @@ const top = verb({ name: "top", usage: "top CONTAINER", summary: "Display the ru
   const row = engine.find(p.args[0]!);
   if (!engine.observe(row).running) throw new EngineError(`container ${row.id} is not running`);
   const { containerTop } = await import("../../engine/exec.ts");
-  const t = containerTop(row.id);
+  const t = containerTop(row);
   io.out(table(t.titles, t.processes));
   return 0;
 });
