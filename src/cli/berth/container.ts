@@ -489,7 +489,28 @@ const prune = verb({ name: "container prune", usage: "container prune [OPTIONS]"
   return 0;
 });
 
+const update = verb({
+  name: "update", usage: "update [OPTIONS] CONTAINER [CONTAINER...]", summary: "Update configuration of one or more containers", minArgs: 1,
+  flags: [
+    str("memory", "m", "Memory limit", "bytes"),
+    str("memory-swap", undefined, "Swap limit equal to memory plus swap: -1 to enable unlimited swap", "bytes"),
+    str("cpus", undefined, "Number of CPUs", "decimal"),
+    str("cpu-shares", "c", "CPU shares (relative weight)", "int"),
+    str("pids-limit", undefined, "Tune container pids limit (set -1 for unlimited)", "int"),
+    str("restart", undefined, "Restart policy to apply when a container exits", "string"),
+  ],
+}, async (engine, p, io) => {
+  const { updateContainer } = await import("../../engine/update.ts");
+  const req = {
+    memory: p.get("memory"), memorySwap: p.get("memory-swap"), cpus: p.get("cpus"), cpuShares: p.get("cpu-shares"),
+    pidsLimit: p.get("pids-limit"), restart: p.get("restart"),
+  };
+  // A bad flag value is the same for every container: said once, exit 125, nothing changed.
+  if (Object.values(req).every((v) => v === undefined)) throw new UsageError("You must provide one or more flags when using this command.");
+  return each(p, io, async (ref) => { await updateContainer(engine, ref, req); });
+});
+
 export const CONTAINER_COMMANDS: Record<string, Command> = {
-  run, create, start, stop, restart, kill: killCmd, rm, ps, logs, exec, attach: attachCmd, wait, inspect, top, port, rename, pause, unpause,
+  run, create, start, stop, restart, kill: killCmd, rm, ps, logs, exec, attach: attachCmd, wait, inspect, top, port, rename, pause, unpause, update,
   "container prune": prune,
 };

@@ -73,6 +73,7 @@ Container Commands:
   stats       Display a live stream of container(s) resource usage statistics
   top         Display the running processes of a container
   unpause     Unpause all processes within one or more containers
+  update      Update limits and restart policy of one or more containers
   wait        Block until one or more containers stop, then print their exit codes
   container   Manage containers (prune, and every verb above)
 
