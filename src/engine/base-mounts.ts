@@ -3,6 +3,9 @@
 import type { Mount } from "../oci/spec.ts";
 import type { ContainerConfig } from "./types.ts";
 
+/** docker's /dev/shm size without --shm-size: 64 MiB. */
+export const DEFAULT_SHM_SIZE = 64 * 1024 * 1024;
+
 /** The kernel file systems and tmpfs every container gets (/dev/shm sized by --shm-size) (berth cp reads this list too: they
  *  exist only while the container runs). */
 export function baseMounts(cfg: ContainerConfig): Mount[] {
@@ -14,6 +17,6 @@ export function baseMounts(cfg: ContainerConfig): Mount[] {
     { destination: "/sys", type: "sysfs", source: "sysfs", options: sysOpts },
     { destination: "/sys/fs/cgroup", type: "cgroup", source: "cgroup", options: ["nosuid", "noexec", "nodev", "relatime", "ro"] },
     { destination: "/dev/mqueue", type: "mqueue", source: "mqueue", options: ["nosuid", "noexec", "nodev"] },
-    { destination: "/dev/shm", type: "tmpfs", source: "shm", options: ["nosuid", "noexec", "nodev", "mode=1777", `size=${cfg.shmSize ?? 64 * 1024 * 1024}`] },
+    { destination: "/dev/shm", type: "tmpfs", source: "shm", options: ["nosuid", "noexec", "nodev", "mode=1777", `size=${cfg.shmSize ?? DEFAULT_SHM_SIZE}`] },
   ];
 }

@@ -430,7 +430,8 @@ const inspect = verb({ name: "inspect", usage: "inspect [OPTIONS] NAME|ID [NAME|
       if (type !== "image") {
         try {
           const v = engine.observe(engine.find(ref));
-          out.push(inspectObject(engine, v, await engine.publishedPorts(v.row)));
+          const { containerEndpoints } = await import("../../engine/network.ts");
+          out.push(inspectObject(engine, v, await engine.publishedPorts(v.row), await containerEndpoints(engine, v.row)));
           continue;
         } catch (e) {
           if (type === "container") throw e;
