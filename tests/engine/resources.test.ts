@@ -177,6 +177,32 @@ describe("process and mounts", () => {
   });
 });
 
+describe.skipIf(lacks(HAS_V1, "v1 memory, cpu and pids controllers"))("berth cgroup on a container", () => {
+  test("stat, get and set find the container's group by name or ID (also under --cgroup-parent)", () => {
+    const parent = `berth-test-cgp-${process.pid}`;
+    try {
+      const a = berth(root, ["run", "-d", "--name", "cg-by-name", "--network", "none", "-m", "32m", "--pids-limit", "20", "busybox", "sleep", "60"]).stdout.trim();
+      const b = berth(root, ["run", "-d", "--network", "none", "--cgroup-parent", parent, "busybox", "sleep", "60"]).stdout.trim();
+      const stat = berth(root, ["cgroup", "stat", "cg-by-name"]);
+      expect(stat.code).toBe(0);
+      expect(stat.stdout).toContain(`cgroup /berth/${a} `);
+      expect(stat.stdout).toMatch(/memory\s+\S+\s+32\.0MiB/);
+      expect(stat.stdout).toMatch(/pids\s+1\s+20/);
+      expect(berth(root, ["cgroup", "stat", b.slice(0, 12)]).stdout).toContain(`cgroup /${parent}/${b} `);
+      expect(berth(root, ["cgroup", "get", "-r", "pids.max", a.slice(0, 12)]).stdout).toBe("pids.max: 20\n");
+      // set changes the running group, and says that the container's record is changed by update.
+      const set = berth(root, ["cgroup", "set", "-r", "pids.max=30", "cg-by-name"]);
+      expect(set.code).toBe(0);
+      expect(set.stderr).toContain("use `berth update` to change the container's limits");
+      expect(readFileSync(join(V1, "pids", "berth", a, "pids.max"), "utf8").trim()).toBe("30");
+      expect(berth(root, ["cgroup", "stat", "no-such-thing"]).code).not.toBe(0);
+      berth(root, ["rm", "-f", a, b]);
+    } finally {
+      for (const h of readdirSync(V1)) try { rmdirSync(join(V1, h, parent)); } catch { /* not there */ }
+    }
+  });
+});
+
 describe.skipIf(lacks(HAS_V1, "v1 memory, cpu and pids controllers"))("berth update", () => {
   test("changes a running container's cgroup and what inspect says", () => {
     const id = berth(root, ["run", "-d", "--network", "none", "-m", "64m", "--cpus", "0.5", "--pids-limit", "50", "busybox", "sleep", "60"]).stdout.trim();

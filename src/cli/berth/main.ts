@@ -201,7 +201,19 @@ async function otherModule(verb: string, argv: string[], root: string): Promise<
   process.env.BERTH_ROOT = root;
   if (verb === "cgroup") {
     const { cgroupCommand } = await import("./cgroup.ts");
-    return cgroupCommand(argv);
+    return cgroupCommand(argv, {
+      // Only when NAME is no group: the engine opens for a container's name or ID.
+      containerGroup: (ref) => withEngine(root, false, async (engine) => {
+        try {
+          const row = engine.find(ref);
+          const { cgroupsPathOf } = await import("../../engine/limits.ts");
+          const { parseCgroupsPath } = await import("../../cgroups/path.ts");
+          return { path: parseCgroupsPath(cgroupsPathOf(row.config, row.id), row.id).path.replace(/^\//, ""), name: row.name };
+        } catch {
+          return undefined;
+        }
+      }),
+    });
   }
   if (verb === "network") {
     const { networkCommand } = await import("./network.ts");
