@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { berth, cleanupRoot, engineRoot } from "./helpers.ts";
+import { BERTH, berth, cleanupRoot, engineRoot, eventually } from "./helpers.ts";
 import { blkioWeightSupported } from "../../src/cgroups/features.ts";
 import { lacks } from "../helpers/host.ts";
 
@@ -174,6 +174,34 @@ describe("process and mounts", () => {
     expect(again.code).toBe(125);
     expect(again.stderr).toContain(`Container ID file found, make sure the other container isn't running or delete ${file}`);
     berth(root, ["rm", id]);
+  });
+});
+
+describe("run's attach flags", () => {
+  test("-a shows only the streams asked for; -a with -d and an unknown stream are refused", () => {
+    const script = "echo out; echo err >&2";
+    const out = berth(root, ["run", "--rm", "--network", "none", "-a", "stdout", "busybox", "sh", "-c", script]);
+    expect([out.code, out.stdout, out.stderr]).toEqual([0, "out\n", ""]);
+    const err = berth(root, ["run", "--rm", "--network", "none", "-a", "STDERR", "busybox", "sh", "-c", script]);
+    expect([err.code, err.stdout, err.stderr]).toEqual([0, "", "err\n"]);
+    expect(berth(root, ["run", "--rm", "-d", "-a", "stdout", "busybox", "true"]).stderr).toContain("Conflicting options: -a and -d");
+    expect(berth(root, ["run", "--rm", "-a", "stdlog", "busybox", "true"]).stderr).toContain("valid streams are STDIN, STDOUT and STDERR");
+  });
+
+  async function signalled(name: string, flags: string[]): Promise<number | null> {
+    const p = Bun.spawn([BERTH, "--root", root, "run", "--name", name, "--network", "none", ...flags, "busybox", "sh", "-c", "trap 'exit 7' TERM; while :; do sleep 0.1; done"], { stdout: "ignore", stderr: "ignore" });
+    expect(await eventually(() => berth(root, ["ps", "--filter", `name=${name}`, "--format", "{{.State}}"]).stdout === "running\n")).toBe(true);
+    p.kill("SIGTERM");
+    await p.exited;
+    return p.exitCode;
+  }
+
+  test("--sig-proxy (default): a TERM to berth reaches the container; --sig-proxy=false leaves it running", async () => {
+    expect(await signalled("proxied", [])).toBe(7);
+    expect(berth(root, ["inspect", "-f", "{{.State.ExitCode}}", "proxied"]).stdout).toBe("7\n");
+    expect(await signalled("unproxied", ["--sig-proxy=false"])).not.toBe(7);
+    expect(berth(root, ["ps", "--filter", "name=unproxied", "--format", "{{.State}}"]).stdout).toBe("running\n");
+    berth(root, ["rm", "-f", "proxied", "unproxied"]);
   });
 });
 

@@ -7,7 +7,7 @@ import { writeFully, type Io } from "./io.ts";
 import type { Engine, ContainerView } from "../../engine/engine.ts";
 import type { CreateRequest } from "../../engine/config.ts";
 import { EngineError, UsageError } from "../../engine/errors.ts";
-import { parseSignal, parseInteger } from "../../engine/options.ts";
+import { parseDetachKeys, parseSignal, parseInteger } from "../../engine/options.ts";
 import { inspectObject, psObject } from "../../engine/inspect.ts";
 import type { AttachSession } from "../../engine/logs.ts";
 import { listContainers, parseContainerFilters, pruneContainers } from "../../engine/containers.ts";
@@ -127,9 +127,43 @@ interface Attached {
   done: () => void;
 }
 
-const CTRL_P = 0x10, CTRL_Q = 0x11;
+/** docker's default detach keys: ctrl-p ctrl-q. */
+const DEFAULT_DETACH_KEYS = [0x10, 0x11];
 
-async function attachStdio(engine: Engine, view: ContainerView, withStdin: boolean): Promise<Attached> {
+/** How a client attaches: stdin or not, which output streams (-a), which keys detach. */
+interface AttachHow {
+  withStdin: boolean;
+  /** -a stdout/stderr: the output streams shown (default both). */
+  streams?: ReadonlySet<string>;
+  /** --detach-keys, as bytes (default ctrl-p ctrl-q). */
+  detachKeys?: number[];
+}
+
+/**
+ * Finds the detach sequence in what the user types, across reads: bytes that may start it are
+ * held back until it is complete (detach) or broken (they go to the container after all).
+ */
+function detachMatcher(keys: readonly number[]): (d: Buffer) => { out: Buffer; detach: boolean } {
+  let held = 0;
+  return (d) => {
+    const out: number[] = [];
+    for (const byte of d) {
+      if (byte === keys[held]) {
+        held++;
+        if (held === keys.length) return { out: Buffer.from(out), detach: true };
+        continue;
+      }
+      out.push(...keys.slice(0, held));
+      // (a one-key sequence never gets here: its key matched above)
+      held = byte === keys[0] ? 1 : 0;
+      if (held === 0) out.push(byte);
+    }
+    return { out: Buffer.from(out), detach: false };
+  };
+}
+
+async function attachStdio(engine: Engine, view: ContainerView, how: AttachHow): Promise<Attached> {
+  const withStdin = how.withStdin;
   const tty = view.row.config.tty;
   let received = 0;
   let detached = false;
@@ -140,6 +174,8 @@ async function attachStdio(engine: Engine, view: ContainerView, withStdin: boole
     tty,
     onOutput: (stream, data) => {
       received += data.length;
+      // -a: a stream not asked for is not shown (on a terminal, both arrive as one stream).
+      if (how.streams && !tty && !how.streams.has(stream)) return;
       writeFully(stream === "stderr" ? 2 : 1, data);
     },
   });
@@ -150,20 +186,13 @@ async function attachStdio(engine: Engine, view: ContainerView, withStdin: boole
       stdin.setRawMode(true);
       cleanups.push(() => stdin.setRawMode(false));
     }
-    // docker's detach keys on a terminal: ctrl-p then ctrl-q leaves the container running.
-    let pendingP = false;
+    // docker's detach keys on a terminal (default ctrl-p ctrl-q) leave the container running.
+    const match = detachMatcher(how.detachKeys ?? DEFAULT_DETACH_KEYS);
     const onData = (d: Buffer) => {
       if (!tty) return session.write(d);
-      let out = d;
-      if (pendingP) {
-        pendingP = false;
-        if (d[0] === CTRL_Q) { detached = true; session.detach(); return; }
-        out = Buffer.concat([Buffer.from([CTRL_P]), d]);
-      }
-      const at = out.indexOf(CTRL_P);
-      if (at >= 0 && at === out.length - 1) { pendingP = true; out = out.subarray(0, at); }
-      else if (at >= 0 && out[at + 1] === CTRL_Q) { session.write(out.subarray(0, at)); detached = true; session.detach(); return; }
+      const { out, detach } = match(d);
       if (out.length) session.write(out);
+      if (detach) { detached = true; session.detach(); }
     };
     const onEnd = () => { if (!tty) session.closeStdin(); };
     stdin.on("data", onData);
@@ -197,7 +226,7 @@ function logSize(path: string): number {
   }
 }
 
-async function runForeground(engine: Engine, id: string, withStdin: boolean, removeOnFailure: boolean): Promise<number> {
+async function runForeground(engine: Engine, id: string, how: AttachHow & { sigProxy?: boolean }, removeOnFailure: boolean): Promise<number> {
   let attached: Attached | undefined;
   let unproxy = () => {};
   let startedNs = 0n;
@@ -207,9 +236,9 @@ async function runForeground(engine: Engine, id: string, withStdin: boolean, rem
       consoleSize: terminalSize(),
       beforeStart: async (row) => {
         startedNs = BigInt(Date.now() - 1000) * 1_000_000n;
-        attached = await attachStdio(engine, engine.observe(row), withStdin);
+        attached = await attachStdio(engine, engine.observe(row), how);
         trace("start: stdio attached");
-        if (!row.config.tty) unproxy = proxySignals(engine, id);
+        if (!row.config.tty && how.sigProxy !== false) unproxy = proxySignals(engine, id);
       },
       untilExit: async () => {
         await attached?.session.closed;
@@ -237,12 +266,37 @@ async function runForeground(engine: Engine, id: string, withStdin: boolean, rem
   }
 }
 
+const DETACH_KEYS = str("detach-keys", undefined, "Override the key sequence for detaching a container (default ctrl-p,ctrl-q)", "string");
+
+function detachKeysOf(value: string | undefined): { detachKeys?: number[] } {
+  return value === undefined ? {} : { detachKeys: parseDetachKeys(value) };
+}
+
+/** -a/--attach: docker's stream names, any case. */
+function attachStreams(list: string[]): Set<string> | undefined {
+  if (list.length === 0) return undefined;
+  return new Set(list.map((s) => {
+    const v = s.toLowerCase();
+    if (!["stdin", "stdout", "stderr"].includes(v)) throw new UsageError(`invalid argument "${s}" for "-a, --attach" flag: valid streams are STDIN, STDOUT and STDERR`);
+    return v;
+  }));
+}
+
 const run = verb({
   name: "run", usage: "run [OPTIONS] IMAGE [COMMAND] [ARG...]", summary: "Create and run a new container from an image",
-  flags: [bool("detach", "d", "Run container in background and print container ID"), ...CREATE_FLAGS], stopAtPositional: true, minArgs: 1,
+  flags: [
+    bool("detach", "d", "Run container in background and print container ID"), ...CREATE_FLAGS,
+    list("attach", "a", "Attach to STDIN, STDOUT or STDERR"),
+    bool("sig-proxy", undefined, "Proxy received signals to the process", { default: true }),
+    DETACH_KEYS,
+  ], stopAtPositional: true, minArgs: 1,
 }, async (engine, p, io) => {
-  const req = createRequest(p);
   const detach = p.get("detach");
+  const streams = attachStreams(p.get("attach"));
+  if (detach && streams) throw new UsageError("Conflicting options: -a and -d");
+  // -a without stdin: the container's stdin is not the caller's, even with -i.
+  const how = { withStdin: p.get("interactive") && (!streams || streams.has("stdin")), ...(streams ? { streams } : {}), sigProxy: p.get("sig-proxy"), ...detachKeysOf(p.get("detach-keys")) };
+  const req = createRequest(p);
   const row = await engine.create(req, { forRun: true });
   if (detach) {
     try {
@@ -254,7 +308,7 @@ const run = verb({
     io.out(`${row.id}\n`);
     return 0;
   }
-  return runForeground(engine, row.id, p.get("interactive"), true);
+  return runForeground(engine, row.id, how, true);
 });
 
 const create = verb({ name: "create", usage: "create [OPTIONS] IMAGE [COMMAND] [ARG...]", summary: "Create a new container", flags: CREATE_FLAGS, stopAtPositional: true, minArgs: 1 }, async (engine, p, io) => {
@@ -265,7 +319,7 @@ const create = verb({ name: "create", usage: "create [OPTIONS] IMAGE [COMMAND] [
 
 const start = verb({
   name: "start", usage: "start [OPTIONS] CONTAINER [CONTAINER...]", summary: "Start one or more stopped containers",
-  flags: [bool("attach", "a", "Attach STDOUT/STDERR and forward signals"), bool("interactive", "i", "Attach container's STDIN"), bool("all", undefined, "Start every container whose restart policy is always or unless-stopped (at boot)")],
+  flags: [bool("attach", "a", "Attach STDOUT/STDERR and forward signals"), bool("interactive", "i", "Attach container's STDIN"), bool("all", undefined, "Start every container whose restart policy is always or unless-stopped (at boot)"), DETACH_KEYS],
 }, async (engine, p, io) => {
   if (p.get("all")) {
     const r = await engine.startAll();
@@ -277,7 +331,7 @@ const start = verb({
   if (p.get("attach") || p.get("interactive")) {
     if (p.args.length > 1) throw new UsageError("you cannot start and attach multiple containers at once");
     const row = engine.find(p.args[0]!);
-    return runForeground(engine, row.id, p.get("interactive"), false);
+    return runForeground(engine, row.id, { withStdin: p.get("interactive"), ...detachKeysOf(p.get("detach-keys")) }, false);
   }
   let failed = 0;
   for (const ref of p.args) {
@@ -397,12 +451,12 @@ const exec = verb({
   });
 });
 
-const attachCmd = verb({ name: "attach", usage: "attach [OPTIONS] CONTAINER", summary: "Attach local standard input, output, and error streams to a running container", minArgs: 1, maxArgs: 1, flags: [bool("no-stdin", undefined, "Do not attach STDIN"), bool("sig-proxy", undefined, "Proxy all received signals to the process", { default: true })] }, async (engine, p) => {
+const attachCmd = verb({ name: "attach", usage: "attach [OPTIONS] CONTAINER", summary: "Attach local standard input, output, and error streams to a running container", minArgs: 1, maxArgs: 1, flags: [bool("no-stdin", undefined, "Do not attach STDIN"), bool("sig-proxy", undefined, "Proxy all received signals to the process", { default: true }), DETACH_KEYS] }, async (engine, p) => {
   const row = engine.find(p.args[0]!);
   const v = engine.observe(row);
   if (!v.running) throw new EngineError("You cannot attach to a stopped container, start it first");
-  const a = await attachStdio(engine, v, !p.get("no-stdin") && row.config.openStdin);
-  const unproxy = row.config.tty ? () => {} : proxySignals(engine, row.id);
+  const a = await attachStdio(engine, v, { withStdin: !p.get("no-stdin") && row.config.openStdin, ...detachKeysOf(p.get("detach-keys")) });
+  const unproxy = row.config.tty || !p.get("sig-proxy") ? () => {} : proxySignals(engine, row.id);
   try {
     await a.session.closed;
   } finally {
