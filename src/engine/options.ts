@@ -89,6 +89,8 @@ export function containerPath(p: string, spec: string): string {
 
 const VOLUME_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
 
+const PROPAGATIONS = ["private", "rprivate", "shared", "rshared", "slave", "rslave"] as const;
+
 export function validVolumeName(name: string): boolean {
   return VOLUME_NAME.test(name);
 }
@@ -110,13 +112,16 @@ export function parseVolumeSpec(spec: string, exists: (p: string) => boolean): B
   }
   const readOnly = modes.includes("ro");
   const destination = containerPath(dst, spec);
+  const propagation = modes.find((m): m is NonNullable<BindMount["propagation"]> => (PROPAGATIONS as readonly string[]).includes(m));
   if (src.startsWith("/") || src.startsWith(".")) {
     const source = normalize(src.startsWith(".") ? `${process.cwd()}/${src}` : src);
     if (!exists(source)) throw new UsageError(`invalid mount config for type "bind": bind source path does not exist: ${source}`);
-    return { kind: "bind", source, destination, readOnly };
+    if (modes.includes("nocopy")) throw new UsageError(`invalid volume specification: '${spec}': nocopy applies to volumes, not to a host directory`);
+    return { kind: "bind", source, destination, readOnly, ...(propagation ? { propagation } : {}) };
   }
   if (!VOLUME_NAME.test(src)) throw new UsageError(`invalid volume specification: '${spec}': "${src}" includes invalid characters for a local volume name, only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed; if you intended to pass a host directory, use an absolute path`);
-  return { kind: "volume", source: src, destination, readOnly };
+  if (propagation) throw new UsageError(`invalid volume specification: '${spec}': propagation mode '${propagation}' applies to host directories (binds), not to volumes`);
+  return { kind: "volume", source: src, destination, readOnly, ...(modes.includes("nocopy") ? { noCopy: true } : {}) };
 }
 
 /** --tmpfs /run[:size=64m,mode=1777] */
@@ -337,8 +342,6 @@ export function parseCgroupParent(value: string): string {
   if (/[\0\n]/.test(value)) throw new UsageError(`--cgroup-parent ${JSON.stringify(value)} contains a NUL or newline`);
   return "/" + segments.join("/");
 }
-
-const PROPAGATIONS = ["private", "rprivate", "shared", "rshared", "slave", "rslave"] as const;
 
 /**
  * --mount type=bind|volume|tmpfs,src=…,dst=…[,readonly][,bind-propagation=…][,volume-nocopy]

@@ -166,6 +166,16 @@ describe("process and mounts", () => {
     ] as const) expect(refused([...flags])).toContain(msg);
   });
 
+  test("-v honours its propagation and nocopy modes (they were accepted and dropped)", () => {
+    const dir = join(scratch, "vbind");
+    require("node:fs").mkdirSync(dir);
+    const out = inside(["-v", `${dir}:/b:rshared`, "-v", "vnocopy:/etc:nocopy"], "grep ' /b ' /proc/self/mountinfo; ls /etc | wc -l");
+    expect(out).toMatch(/ \/b rw,\S* shared:\d+ /);
+    expect(out.trim().split("\n").at(-1)).toBe("0");
+    berth(root, ["volume", "rm", "vnocopy"]);
+    expect(refused(["-v", "vol:/x:rshared"])).toContain("applies to host directories");
+  });
+
   test("--cidfile holds the new container's ID, and an existing one is refused", () => {
     const file = join(scratch, "cid");
     const id = berth(root, ["create", "--network", "none", "--cidfile", file, "busybox", "true"]).stdout.trim();
