@@ -43,4 +43,4 @@ export {
 // volumes: named and anonymous volumes (engine.volumes).
 export type { Volumes, VolumeInfo } from "./volumes.ts";
 // update: new limits and restart policy for a container, applied to its cgroup while it runs.
-export { updateContainer, updatedConfig, type UpdateRequest } from "./update.ts";
+export { parseUpdate, updateContainer, updatedConfig, type ResourceUpdate, type UpdateRequest } from "./update.ts";

@@ -259,7 +259,7 @@ describe.skipIf(lacks(HAS_V1, "v1 memory, cpu and pids controllers"))("berth upd
     expect(file("pids", "pids.max")).toBe("max");
     // A bad value changes nothing.
     const bad = berth(root, ["update", "-m", "3m", id]);
-    expect(bad.code).not.toBe(0);
+    expect(bad.code).toBe(125);
     expect(bad.stderr).toContain("Minimum memory limit allowed is 6MB");
     expect(file("memory", "memory.limit_in_bytes")).toBe(String(128 * 1024 * 1024));
     expect(berth(root, ["update", id]).stderr).toContain("You must provide one or more flags");

@@ -555,14 +555,13 @@ const update = verb({
     str("restart", undefined, "Restart policy to apply when a container exits", "string"),
   ],
 }, async (engine, p, io) => {
-  const { updateContainer } = await import("../../engine/update.ts");
-  const req = {
+  const { parseUpdate, updateContainer } = await import("../../engine/update.ts");
+  // A bad flag value is the same for every container: said once, exit 125, nothing changed.
+  const update = parseUpdate({
     memory: p.get("memory"), memorySwap: p.get("memory-swap"), cpus: p.get("cpus"), cpuShares: p.get("cpu-shares"),
     pidsLimit: p.get("pids-limit"), restart: p.get("restart"),
-  };
-  // A bad flag value is the same for every container: said once, exit 125, nothing changed.
-  if (Object.values(req).every((v) => v === undefined)) throw new UsageError("You must provide one or more flags when using this command.");
-  return each(p, io, async (ref) => { await updateContainer(engine, ref, req); });
+  });
+  return each(p, io, async (ref) => { await updateContainer(engine, ref, update); });
 });
 
 export const CONTAINER_COMMANDS: Record<string, Command> = {
