@@ -111,10 +111,9 @@ export function buildSpec(cfg: ContainerConfig, ctx: SpecContext): Spec {
   // --device and --device-cgroup-rule add to it (the runtime makes each --device node).
   for (const d of cfg.devices ?? []) resources.devices.push({ allow: true, type: d.type, major: d.major, minor: d.minor, access: d.permissions });
   for (const r of cfg.deviceCgroupRules ?? []) resources.devices.push({ allow: true, type: r.type, major: r.major, minor: r.minor, access: r.access });
-  const devices = [
-    ...(cfg.privileged ? hostDevices() : []),
-    ...(cfg.devices ?? []).map((d) => ({ type: d.type, path: d.containerPath, major: d.major, minor: d.minor, fileMode: d.fileMode, uid: d.uid, gid: d.gid })),
-  ];
+  const own = (cfg.devices ?? []).map((d) => ({ type: d.type, path: d.containerPath, major: d.major, minor: d.minor, fileMode: d.fileMode, uid: d.uid, gid: d.gid }));
+  // With --privileged too, a --device path is made once, as the flag says.
+  const devices = [...(cfg.privileged ? hostDevices().filter((h) => !own.some((d) => d.path === h.path)) : []), ...own];
   const gids = [...user.additionalGids, ...resolveGroupAdd(ctx.rootfs, cfg.groupAdd ?? [])].filter((g, i, all) => g !== user.gid && all.indexOf(g) === i);
   const cgroupsPath = cgroupsPathOf(cfg, ctx.id);
 
