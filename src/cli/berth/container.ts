@@ -31,7 +31,7 @@ export const CREATE_FLAGS = [
   str("hostname", "h", "Container host name"),
   str("domainname", undefined, "Container NIS domain name"),
   str("entrypoint", undefined, "Overwrite the default ENTRYPOINT of the image"),
-  list("volume", "v", "Bind mount a volume (HOST:CTR[:ro] or NAME:CTR[:ro])"),
+  list("volume", "v", "Bind mount a volume (HOST:CTR[:MODES] or NAME:CTR[:MODES]; MODES: ro, rw, nocopy, rshared, rslave…)"),
   list("tmpfs", undefined, "Mount a tmpfs directory (PATH[:OPTIONS])"),
   bool("read-only", undefined, "Mount the container's root filesystem as read only"),
   str("memory", "m", "Memory limit", "bytes"),
