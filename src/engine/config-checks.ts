@@ -128,11 +128,12 @@ function checkHostLimits(cfg: ContainerConfig): void {
   if (r.blkioWeight !== undefined && !blkioWeightSupported()) {
     throw new UsageError("--blkio-weight: this host cannot weigh block I/O between groups (no blkio.weight, blkio.bfq.weight or io.weight: the BFQ I/O scheduler is not in use); docker ignores the flag here, berth refuses it so you know it would have no effect");
   }
-  const host = new Set(hostCapabilities());
-  if (cfg.oomScoreAdj !== undefined && cfg.oomScoreAdj < 0 && !cfg.privileged && !host.has("CAP_SYS_RESOURCE")) {
+  // Read only when a flag needs it: every create runs these checks.
+  const mayRaise = () => hostCapabilities().includes("CAP_SYS_RESOURCE");
+  if (cfg.oomScoreAdj !== undefined && cfg.oomScoreAdj < 0 && !cfg.privileged && !mayRaise()) {
     throw new UsageError(`--oom-score-adj ${cfg.oomScoreAdj}: lowering the OOM score below 0 needs CAP_SYS_RESOURCE, which this host does not give berth; use a value from 0 to 1000`);
   }
-  if (cfg.ulimits?.length && !host.has("CAP_SYS_RESOURCE")) {
+  if (cfg.ulimits?.length && !mayRaise()) {
     const mine = currentLimits();
     for (const u of cfg.ulimits) {
       const cur = mine.get(`RLIMIT_${u.name.toUpperCase()}`);
