@@ -130,7 +130,7 @@ function checkHostLimits(cfg: ContainerConfig): void {
   }
   // Read only when a flag needs it: every create runs these checks.
   const mayRaise = () => hostCapabilities().includes("CAP_SYS_RESOURCE");
-  if (cfg.oomScoreAdj !== undefined && cfg.oomScoreAdj < 0 && !cfg.privileged && !mayRaise()) {
+  if (cfg.oomScoreAdj !== undefined && cfg.oomScoreAdj < 0 && !mayRaise()) {
     throw new UsageError(`--oom-score-adj ${cfg.oomScoreAdj}: lowering the OOM score below 0 needs CAP_SYS_RESOURCE, which this host does not give berth; use a value from 0 to 1000`);
   }
   if (cfg.ulimits?.length && !mayRaise()) {
