@@ -498,7 +498,7 @@ async function logs(ctx: Ctx): Promise<void> {
 function top(ctx: Ctx): void {
   const row = find(ctx);
   if (!ctx.engine.observe(row).running) throw conflict(`Container ${row.id} is not running`);
-  const t = containerTop(row.id);
+  const t = containerTop(row);
   sendJson(ctx.res!, 200, { Titles: t.titles, Processes: t.processes });
 }
 

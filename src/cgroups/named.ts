@@ -42,8 +42,20 @@ function allControllers(h: Hierarchies): string[] {
   return out;
 }
 
+/** The controllers a -g list means. "cpu" brings "cpuacct" along where the kernel keeps CPU usage
+ *  in a hierarchy of its own (most hosts co-mount cpu,cpuacct, so a cpu group is accounted there
+ *  anyway): without it a cpu group's usage would be nowhere, and stat/top would say 0 s. */
 function controllersOf(host: CgroupHost, ref: GroupRef): string[] {
-  return ref.controllers.includes("*") ? allControllers(host.h) : ref.controllers;
+  if (ref.controllers.includes("*")) return allControllers(host.h);
+  const out = [...ref.controllers];
+  const cpu = host.h.v1.get("cpu"), acct = host.h.v1.get("cpuacct");
+  if (out.includes("cpu") && !out.includes("cpuacct") && cpu && acct && cpu !== acct) out.push("cpuacct");
+  return out;
+}
+
+/** Whether a group of this name exists in any hierarchy. */
+export function groupExists(host: CgroupHost, name: string): boolean {
+  return presentControllers(host.h, checkName(name)).length > 0;
 }
 
 /** The controllers in which NAME exists right now (v1 ones, plus "unified"). */
@@ -216,7 +228,7 @@ export interface GroupReport {
   processes: number;
   frozen: boolean;
   /** Which usage the group has a home for. */
-  has: { memory: boolean; cpu: boolean; pids: boolean };
+  has: { memory: boolean; cpu: boolean; pids: boolean; /** CPU usage is counted somewhere (cpuacct, or v2's cpu.stat). */ cpuUsage: boolean };
   /** v1 CFS quota and period in µs (quota -1: unlimited); undefined without a v1 cpu controller. */
   cpuQuota?: { quota: number; period: number };
 }
@@ -236,6 +248,6 @@ export function groupReport(host: CgroupHost, name: string): GroupReport {
   }
   return {
     path, layout: m.layout, stats: m.stats(), processes: m.pids().length, frozen, cpuQuota,
-    has: { memory: !!paths.memory, cpu: !!(paths.cpu || paths.cpuacct || paths.unified), pids: !!paths.pids },
+    has: { memory: !!paths.memory, cpu: !!(paths.cpu || paths.cpuacct || paths.unified), cpuUsage: !!(paths.cpuacct || paths.unified), pids: !!paths.pids },
   };
 }

@@ -3,7 +3,10 @@
 import type { Mount } from "../oci/spec.ts";
 import type { ContainerConfig } from "./types.ts";
 
-/** The kernel file systems and tmpfs every container gets (berth cp reads this list too: they
+/** docker's /dev/shm size without --shm-size: 64 MiB. */
+export const DEFAULT_SHM_SIZE = 64 * 1024 * 1024;
+
+/** The kernel file systems and tmpfs every container gets (/dev/shm sized by --shm-size) (berth cp reads this list too: they
  *  exist only while the container runs). */
 export function baseMounts(cfg: ContainerConfig): Mount[] {
   const sysOpts = ["nosuid", "noexec", "nodev", cfg.privileged ? "rw" : "ro"];
@@ -14,6 +17,6 @@ export function baseMounts(cfg: ContainerConfig): Mount[] {
     { destination: "/sys", type: "sysfs", source: "sysfs", options: sysOpts },
     { destination: "/sys/fs/cgroup", type: "cgroup", source: "cgroup", options: ["nosuid", "noexec", "nodev", "relatime", "ro"] },
     { destination: "/dev/mqueue", type: "mqueue", source: "mqueue", options: ["nosuid", "noexec", "nodev"] },
-    { destination: "/dev/shm", type: "tmpfs", source: "shm", options: ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"] },
+    { destination: "/dev/shm", type: "tmpfs", source: "shm", options: ["nosuid", "noexec", "nodev", "mode=1777", `size=${cfg.shmSize ?? DEFAULT_SHM_SIZE}`] },
   ];
 }

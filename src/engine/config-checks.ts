@@ -15,6 +15,8 @@ import { UsageError } from "./errors.ts";
 import type { ContainerConfig } from "./types.ts";
 import { hostCapabilities, hostInitBinary, INIT_CANDIDATES } from "./host.ts";
 import { resourcesOf } from "./limits.ts";
+import { blkioWeightSupported, cpusetAvailable, parseCpuList } from "../cgroups/features.ts";
+import { currentLimits } from "../security/defaults.ts";
 
 /** The spec fields our flags become, for messages (see spec.ts resourcesOf). */
 const RESOURCE_FLAGS: Record<string, string> = {
@@ -24,7 +26,20 @@ const RESOURCE_FLAGS: Record<string, string> = {
   "linux.resources.cpu.period": "--cpus",
   "linux.resources.cpu.shares": "-c, --cpu-shares",
   "linux.resources.pids.limit": "--pids-limit",
+  "linux.resources.memory.reservation": "--memory-reservation",
+  "linux.resources.cpu.cpus": "--cpuset-cpus",
+  "linux.resources.cpu.mems": "--cpuset-mems",
+  "linux.resources.blockIO.weight": "--blkio-weight",
 };
+
+/** --cpu-quota/--cpu-period as given (--cpus sets both fields too). */
+function cpuFlag(cfg: ContainerConfig, field: string): string | undefined {
+  if (field === "linux.resources.cpu.quota" && cfg.resources.cpuQuota !== undefined) return "--cpu-quota";
+  if (field === "linux.resources.cpu.period" && cfg.resources.cpuPeriod !== undefined) return "--cpu-period";
+  const m = /^linux\.resources\.blockIO\.throttle(Read|Write)(Bps|IOPS)Device\[\d+\]/.exec(field);
+  if (m) return `--device-${m[1]!.toLowerCase()}-${m[2]!.toLowerCase()}`;
+  return undefined;
+}
 
 /** docker's words for a cgroups rule our flags broke. */
 const DOCKER_WORDS: Record<string, string> = {
@@ -88,13 +103,52 @@ function checkSysctls(cfg: ContainerConfig): void {
 }
 
 function checkResources(cfg: ContainerConfig): void {
-  const r = cfg.resources;
-  if (r.memory === undefined && r.memorySwap === undefined && r.cpus === undefined && r.cpuShares === undefined && r.pidsLimit === undefined) return;
+  const resources = resourcesOf(cfg, true);
+  if (!resources) return;
   try {
-    validateResources(resourcesOf(cfg, true) ?? {}, (field) => RESOURCE_FLAGS[field] ?? field);
+    validateResources(resources, (field) => cpuFlag(cfg, field) ?? RESOURCE_FLAGS[field] ?? field);
   } catch (e) {
     if (e instanceof CgroupError) throw new UsageError(e.rule ? DOCKER_WORDS[e.rule] ?? e.message : e.message);
     throw e;
+  }
+}
+
+/** What only this host decides: which CPUs and memory nodes exist, whether an I/O scheduler
+ *  weighs groups, and how far berth may raise a limit (no CAP_SYS_RESOURCE: not above its own). */
+function checkHostLimits(cfg: ContainerConfig): void {
+  const r = cfg.resources;
+  if (r.cpusetCpus !== undefined || r.cpusetMems !== undefined) {
+    const avail = cpusetAvailable();
+    if (!avail) throw new UsageError("--cpuset-cpus/--cpuset-mems need the cpuset controller, which is not mounted on this host");
+    for (const [flag, value, have, what] of [["--cpuset-cpus", r.cpusetCpus, avail.cpus, "CPUs"], ["--cpuset-mems", r.cpusetMems, avail.mems, "Memory nodes"]] as const) {
+      if (value === undefined) continue;
+      let asked: Set<number>;
+      try {
+        asked = parseCpuList(value);
+      } catch (e) {
+        throw new UsageError(`invalid value "${value}" for ${flag}: ${(e as Error).message}`);
+      }
+      const missing = [...asked].filter((n) => !have.has(n));
+      if (missing.length) throw new UsageError(`Requested ${what} are not available - requested ${value}, available: ${[...have].join(",")}`);
+    }
+  }
+  if (r.blkioWeight !== undefined && !blkioWeightSupported()) {
+    throw new UsageError("--blkio-weight: this host cannot weigh block I/O between groups (no blkio.weight, blkio.bfq.weight or io.weight: the BFQ I/O scheduler is not in use); docker ignores the flag here, berth refuses it so you know it would have no effect");
+  }
+  // Read only when a flag needs it: every create runs these checks.
+  const mayRaise = () => hostCapabilities().includes("CAP_SYS_RESOURCE");
+  if (cfg.oomScoreAdj !== undefined && cfg.oomScoreAdj < 0 && !mayRaise()) {
+    throw new UsageError(`--oom-score-adj ${cfg.oomScoreAdj}: lowering the OOM score below 0 needs CAP_SYS_RESOURCE, which this host does not give berth; use a value from 0 to 1000`);
+  }
+  if (cfg.ulimits?.length && !mayRaise()) {
+    const mine = currentLimits();
+    for (const u of cfg.ulimits) {
+      const cur = mine.get(`RLIMIT_${u.name.toUpperCase()}`);
+      if (!cur || cur.hard === -1) continue;
+      if (u.hard === -1 || u.hard > cur.hard) {
+        throw new UsageError(`--ulimit ${u.name}=${u.soft}:${u.hard}: the hard limit is above berth's own (${cur.hard}), and raising it needs CAP_SYS_RESOURCE, which this host does not give; use at most ${cur.hard}`);
+      }
+    }
   }
 }
 
@@ -133,6 +187,7 @@ export function checkStartable(cfg: ContainerConfig): void {
   checkMounts(cfg);
   checkSysctls(cfg);
   checkResources(cfg);
+  checkHostLimits(cfg);
   checkSeccomp(cfg);
   checkCapabilities(cfg);
   checkInit(cfg);

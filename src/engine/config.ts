@@ -10,15 +10,16 @@ import { EngineError, UsageError } from "./errors.ts";
 import { checkUserSyntax } from "./users.ts";
 import {
   containerPath, expandEnv, mergeEnv, parseCpus, parseInteger, parseLabels, parseMemory, parseMemorySwap, parsePublish, parseRestart,
-  parseSignal, parseSize, parseTmpfs, parseVolumeSpec, readEnvFile,
+  parseMount, parseSignal, parseSize, parseTmpfs, parseVolumeSpec, readEnvFile,
 } from "./options.ts";
 import { checkStartable } from "./config-checks.ts";
 import { checkNamespaceConflicts, parseNamespaceModes } from "./namespace-modes.ts";
 import { parseUserns } from "./userns.ts";
 import { healthConfig, type HealthRequest } from "./health-config.ts";
 import type { BindMount, ContainerConfig, NamespaceModes } from "./types.ts";
+import { extraLimits, processAndDeviceConfig, type ResourceRequest } from "./resource-flags.ts";
 
-export interface CreateRequest {
+export interface CreateRequest extends ResourceRequest {
   image: string;
   /** --pull: pull the image when it is missing (default), always, or never. */
   pull?: PullPolicy;
@@ -79,6 +80,10 @@ export interface CreateRequest {
   logOpts?: string[];
   /** --health-cmd/-interval/-timeout/-retries/-start-period, --no-healthcheck (compose: healthcheck). */
   health?: HealthRequest;
+  /** --mount type=bind|volume|tmpfs,… (docker's CSV form). */
+  mounts?: string[];
+  /** --cidfile: write the new container's ID to this file (which must not exist). */
+  cidfile?: string;
 }
 
 export type PullPolicy = "missing" | "always" | "never";
@@ -170,6 +175,7 @@ export function buildConfig(req: CreateRequest, image: ImageInfo, id: string): C
   const mounts: BindMount[] = [];
   for (const v of req.volumes ?? []) mounts.push(parseVolumeSpec(v, existsSync));
   for (const t of req.tmpfs ?? []) mounts.push(parseTmpfs(t));
+  for (const m of req.mounts ?? []) mounts.push(parseMount(m, existsSync));
   // The image's VOLUMEs not covered by -v become anonymous volumes, as docker does.
   for (const dest of Object.keys(ic.Volumes ?? {})) {
     const d = imageVolumePath(dest, image.ref);
@@ -204,6 +210,14 @@ export function buildConfig(req: CreateRequest, image: ImageInfo, id: string): C
   const userns = parseUserns(req);
   if (userns) checkUsernsConflicts(namespaces, req.privileged ?? false);
   const security = parseSecurityOpts(req.securityOpt ?? []);
+  const base: ContainerConfig["resources"] = {
+    memory,
+    memorySwap,
+    cpus: req.cpus !== undefined ? parseCpus(req.cpus) : undefined,
+    cpuShares: req.cpuShares !== undefined ? parseInteger(req.cpuShares, "-c, --cpu-shares", 2) : undefined,
+    pidsLimit: req.pidsLimit !== undefined ? parsePidsLimit(req.pidsLimit) : undefined,
+  };
+  const resources = { ...base, ...extraLimits(req, base) };
   const stopSignal = req.stopSignal ?? ic.StopSignal ?? "SIGTERM";
   const healthcheck = healthConfig(req.health ?? {}, ic.Healthcheck);
   parseSignal(stopSignal);
@@ -226,13 +240,7 @@ export function buildConfig(req: CreateRequest, image: ImageInfo, id: string): C
     ...(req.networkAliases?.length ? { networkAliases: req.networkAliases } : {}),
     mounts,
     readOnly: req.readOnly ?? false,
-    resources: {
-      memory,
-      memorySwap,
-      cpus: req.cpus !== undefined ? parseCpus(req.cpus) : undefined,
-      cpuShares: req.cpuShares !== undefined ? parseInteger(req.cpuShares, "-c, --cpu-shares", 2) : undefined,
-      pidsLimit: req.pidsLimit !== undefined ? parsePidsLimit(req.pidsLimit) : undefined,
-    },
+    resources,
     capAdd: capList(req.capAdd, "--cap-add"),
     capDrop: capList(req.capDrop, "--cap-drop"),
     privileged: req.privileged ?? false,
@@ -251,6 +259,8 @@ export function buildConfig(req: CreateRequest, image: ImageInfo, id: string): C
     namespaces,
     ...(userns ? { userns } : {}),
     ...(healthcheck ? { healthcheck } : {}),
+    ...processAndDeviceConfig(req),
+    ...(req.cidfile ? { cidFile: req.cidfile } : {}),
   };
   checkStartable(config);
   return config;

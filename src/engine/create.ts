@@ -1,6 +1,6 @@
 // `berth create`: the image resolved, every option checked and the container recorded, with its
 // directory and volumes; nothing runs yet (start.ts does that).
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import type { CreateOptions, Engine } from "./handle.ts";
 import { checkNetworksExist, checkPublishable, usesBridge } from "./network.ts";
 import { buildConfig, type CreateRequest, type ImageInfo, type PullPolicy } from "./config.ts";
@@ -68,6 +68,17 @@ export async function imageForCreate(engine: Engine, req: Pick<CreateRequest, "i
   }
 }
 
+/** --cidfile: the ID, in a file that must not exist yet (O_EXCL: no other container's ID is overwritten). */
+function writeCidFile(path: string, id: string): void {
+  try {
+    writeFileSync(path, id, { flag: "wx", mode: 0o644 });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "EEXIST") throw new UsageError(`Container ID file found, make sure the other container isn't running or delete ${path}`);
+    throw new UsageError(`failed to create the container ID file ${path}: ${code === "ENOENT" ? "no such directory" : (e as Error).message}`);
+  }
+}
+
 /** `berth create`: validates everything first, then records the container; nothing runs yet. */
 export async function createContainer(engine: Engine, req: CreateRequest, opts: CreateOptions = {}): Promise<ContainerRow> {
   if (req.name !== undefined && !validName(req.name)) {
@@ -93,10 +104,20 @@ export async function createContainer(engine: Engine, req: CreateRequest, opts: 
     const other = engine.store.byName(req.name)!;
     throw new EngineError(`Conflict. The container name "/${req.name}" is already in use by container "${other.id}". You have to remove (or rename) that container to be able to reuse that name.`);
   }
-  // Volumes get their names now, so the stored config says exactly what is mounted.
-  for (const m of config.mounts) if (m.kind === "volume" && m.source === "") m.source = newContainerId();
+  // docker's rule: an existing ID file may be another container's, still running.
+  if (req.cidfile && existsSync(req.cidfile)) throw new UsageError(`Container ID file found, make sure the other container isn't running or delete ${req.cidfile}`);
+  // Volumes get their names now, so the stored config says exactly what is mounted; the ones
+  // named here are anonymous (removed with the container), whichever flag asked for them.
+  const anonymous = new Set<string>();
+  for (const m of config.mounts) {
+    if (m.kind === "volume" && m.source === "") {
+      m.source = newContainerId();
+      anonymous.add(m.source);
+    }
+  }
   const lock = await engine.lock(id);
   let keep = false;
+  let wroteCid = false;
   try {
     const row: ContainerRow = {
       id, name, state: "creating", createdAt: Date.now(), pid: 0, pidStart: "", monitorPid: 0, startedAt: 0, finishedAt: 0,
@@ -113,8 +134,11 @@ export async function createContainer(engine: Engine, req: CreateRequest, opts: 
       mkdirSync(engine.paths.container(id), { recursive: true, mode: 0o711 });
       for (const m of config.mounts) {
         if (m.kind !== "volume") continue;
-        const anonymous = !(req.volumes ?? []).some((v) => v.startsWith(`${m.source}:`));
-        engine.volumes.create(m.source, {}, anonymous);
+        engine.volumes.create(m.source, {}, anonymous.has(m.source));
+      }
+      if (req.cidfile) {
+        writeCidFile(req.cidfile, id);
+        wroteCid = true;
       }
       trace("create: recorded");
       recordContainerEvent(engine.root, "create", row);
@@ -125,6 +149,7 @@ export async function createContainer(engine: Engine, req: CreateRequest, opts: 
       }
       return engine.store.updated(row, { state: "created" });
     } catch (e) {
+      if (req.cidfile && wroteCid) rmSync(req.cidfile, { force: true });
       engine.removeLocked(engine.store.get(id) ?? row, { volumes: true });
       throw e;
     }

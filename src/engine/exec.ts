@@ -3,7 +3,8 @@
 import { readFileSync } from "node:fs";
 import type { Process } from "../oci/spec.ts";
 import { execInContainer } from "../runtime/exec.ts";
-import { openCgroup } from "../cgroups/index.ts";
+import { containerCgroup } from "./cgroup.ts";
+import type { ContainerRow } from "./types.ts";
 import { hostCapabilities } from "./host.ts";
 import type { Engine } from "./engine.ts";
 import { EngineError, EXIT_CANNOT_INVOKE, EXIT_NOT_FOUND } from "./errors.ts";
@@ -82,8 +83,8 @@ function bootTime(): number {
 }
 
 /** ps -ef's columns for every process in the container's cgroup. */
-export function containerTop(id: string): { titles: string[]; processes: string[][] } {
-  const pids = openCgroup({ containerId: id }).pids().sort((a, b) => a - b);
+export function containerTop(row: Pick<ContainerRow, "id" | "config">): { titles: string[]; processes: string[][] } {
+  const pids = containerCgroup(row).pids().sort((a, b) => a - b);
   const boot = bootTime();
   const processes: string[][] = [];
   const users = new Map<string, string>();
@@ -115,9 +116,9 @@ export function containerTop(id: string): { titles: string[]; processes: string[
 }
 
 /** Pids of the container that are still there (for leak checks). */
-export function containerPids(id: string): number[] {
+export function containerPids(row: Pick<ContainerRow, "id" | "config">): number[] {
   try {
-    return openCgroup({ containerId: id }).pids();
+    return containerCgroup(row).pids();
   } catch {
     return [];
   }

@@ -60,3 +60,5 @@ export {
 export { readExitFile, waitExitFile, type ExitRecord } from "./monitor.ts";
 // the event log every berth process appends to (the API's /events reads it).
 export { eventsLog, parseEvents, readEvents, recordContainerEvent, recordEvent, type EngineEvent } from "./events.ts";
+// update: new limits and restart policy for a container, applied to its cgroup while it runs.
+export { parseUpdate, updateContainer, updatedConfig, type ResourceUpdate, type UpdateRequest } from "./update.ts";

@@ -1,9 +1,12 @@
 // docker-shaped descriptions of containers: `inspect` JSON and the fields ps/--format use.
 import type { ContainerView, Engine } from "./engine.ts";
-import type { PortPublish } from "./types.ts";
+import { join } from "node:path";
+import type { ContainerConfig, DeviceRate, PortPublish } from "./types.ts";
 import { commandOf } from "./command.ts";
 import { healthcheckObject } from "./health-config.ts";
 import { readHealth } from "./health.ts";
+import type { ContainerEndpoint } from "./network.ts";
+import { DEFAULT_SHM_SIZE } from "./base-mounts.ts";
 
 const ZERO_TIME = "0001-01-01T00:00:00Z";
 
@@ -79,10 +82,117 @@ function portMap(list: PortPublish[], hostPort: (p: PortPublish) => string): Rec
   return out;
 }
 
+const rates = (list: DeviceRate[] | undefined) => (list ?? []).map((d) => ({ Path: d.path, Rate: d.rate }));
+
+/** HostConfig as created (or as `berth update` changed it), in docker's field names (moby's
+ *  HostConfig and Resources); a limit not set is docker's zero value. */
+function hostConfig(c: ContainerConfig): Record<string, unknown> {
+  const r = c.resources;
+  return {
+    Binds: c.mounts.filter((m) => m.kind === "bind").map((m) => `${m.source}:${m.destination}${m.readOnly ? ":ro" : ""}`),
+    ContainerIDFile: c.cidFile ?? "",
+    LogConfig: { Type: "json-file", Config: { "max-size": String(c.logMaxBytes) } },
+    NetworkMode: c.network,
+    // docker's words: "" for a pid or uts namespace of its own, "private" for ipc and cgroupns.
+    PidMode: c.namespaces?.pid === "private" || !c.namespaces ? "" : c.namespaces.pid,
+    IpcMode: c.namespaces?.ipc ?? "private",
+    UTSMode: c.namespaces?.uts === "host" ? "host" : "",
+    CgroupnsMode: c.namespaces?.cgroup ?? "private",
+    UsernsMode: c.userns?.mode === "auto" ? `auto:size=${c.userns.range?.size ?? 0}` : c.userns ? "private" : "",
+    ...(c.userns ? { UidMap: c.userns.uidMap.map((m) => `${m.containerID}:${m.hostID}:${m.size}`), GidMap: c.userns.gidMap.map((m) => `${m.containerID}:${m.hostID}:${m.size}`) } : {}),
+    PortBindings: portMap(c.publish, (p) => (p.hostPortEnd ? `${p.hostPort}-${p.hostPortEnd}` : String(p.hostPort || ""))),
+    RestartPolicy: { Name: c.restart.name, MaximumRetryCount: c.restart.maximumRetryCount },
+    AutoRemove: c.autoRemove,
+    CapAdd: c.capAdd,
+    CapDrop: c.capDrop,
+    Dns: c.dns ?? [],
+    ExtraHosts: (c.extraHosts ?? []).flatMap((h) => h.names.map((n) => `${n}:${h.ip}`)),
+    GroupAdd: c.groupAdd ?? null,
+    OomScoreAdj: c.oomScoreAdj ?? 0,
+    Privileged: c.privileged,
+    PublishAllPorts: false,
+    ReadonlyRootfs: c.readOnly,
+    SecurityOpt: [...(c.seccomp !== "default" ? [`seccomp=${c.seccomp}`] : []), ...(c.noNewPrivileges ? ["no-new-privileges"] : [])],
+    Tmpfs: Object.fromEntries(c.mounts.filter((m) => m.kind === "tmpfs").map((m) => [m.destination, (m.options ?? []).join(",")])),
+    ShmSize: c.shmSize ?? DEFAULT_SHM_SIZE,
+    Sysctls: c.sysctls ?? {},
+    Runtime: "berth-runtime",
+    Init: c.init,
+    // Resources
+    CpuShares: r.cpuShares ?? 0,
+    Memory: r.memory ?? 0,
+    CgroupParent: c.cgroupParent ?? "",
+    BlkioWeight: r.blkioWeight ?? 0,
+    BlkioWeightDevice: [],
+    BlkioDeviceReadBps: rates(r.deviceReadBps),
+    BlkioDeviceWriteBps: rates(r.deviceWriteBps),
+    BlkioDeviceReadIOps: rates(r.deviceReadIops),
+    BlkioDeviceWriteIOps: rates(r.deviceWriteIops),
+    CpuPeriod: r.cpuPeriod ?? 0,
+    CpuQuota: r.cpuQuota ?? 0,
+    CpusetCpus: r.cpusetCpus ?? "",
+    CpusetMems: r.cpusetMems ?? "",
+    Devices: (c.devices ?? []).map((d) => ({ PathOnHost: d.hostPath, PathInContainer: d.containerPath, CgroupPermissions: d.permissions })),
+    DeviceCgroupRules: (c.deviceCgroupRules ?? []).map((d) => `${d.type} ${d.major ?? "*"}:${d.minor ?? "*"} ${d.access}`),
+    MemoryReservation: r.memoryReservation ?? 0,
+    MemorySwap: r.memorySwap ?? (r.memory ? r.memory * 2 : 0),
+    NanoCpus: r.cpus ? Math.round(r.cpus * 1e9) : 0,
+    OomKillDisable: r.oomKillDisable ?? false,
+    PidsLimit: r.pidsLimit ?? null,
+    Ulimits: (c.ulimits ?? []).map((u) => ({ Name: u.name, Soft: u.soft, Hard: u.hard })),
+  };
+}
+
+/** The overlay's directories (docker's GraphDriver "overlay2"): the image's layers, top first,
+ *  then the container's own upper, work and merged dirs. */
+function graphDriver(engine: Engine, id: string, imageId: string): { Name: string; Data: Record<string, string> | null } {
+  const dir = engine.paths.container(id);
+  let lower = "";
+  try {
+    const img = engine.images.get(imageId as `sha256:${string}`);
+    if (img) lower = engine.images.snapshotDirs(img).join(":");
+  } catch { /* the image is gone: the container's own dirs still are where they are */ }
+  return {
+    Name: "overlay2",
+    Data: { LowerDir: lower, MergedDir: join(dir, "rootfs"), UpperDir: join(dir, "upper"), WorkDir: join(dir, "work") },
+  };
+}
+
+/** docker's NetworkSettings: the endpoint on the default bridge at the top level (docker's legacy
+ *  fields), every network the container is on under Networks; empty while it is not running. */
+function networkSettings(c: ContainerConfig, running: boolean, bound: PortPublish[], endpoints: ContainerEndpoint[]): Record<string, unknown> {
+  const names = c.network.startsWith("container:") ? [] : c.network.split(",").filter(Boolean).map((n) => (n === "default" ? "bridge" : n));
+  const networks: Record<string, unknown> = {};
+  for (const name of names) {
+    const e = endpoints.find((x) => x.network === name);
+    networks[name] = {
+      IPAMConfig: null, Links: null, Aliases: e?.aliases.length ? e.aliases : null, MacAddress: e?.mac ?? "",
+      NetworkID: e?.networkId ?? "", EndpointID: e?.endpointId ?? "", Gateway: e?.gateway ?? "", IPAddress: e?.ip ?? "",
+      IPPrefixLen: e?.prefixLen ?? 0, IPv6Gateway: "", GlobalIPv6Address: "", GlobalIPv6PrefixLen: 0, DriverOpts: null,
+    };
+  }
+  const main = endpoints.find((x) => x.network === "bridge");
+  return {
+    Bridge: "",
+    SandboxKey: "",
+    Ports: running ? { ...Object.fromEntries(c.exposedPorts.map((e) => [e.includes("/") ? e : `${e}/tcp`, null])), ...portMap(bound, (p) => String(p.hostPort)) } : {},
+    EndpointID: main?.endpointId ?? "",
+    Gateway: main?.gateway ?? "",
+    GlobalIPv6Address: "",
+    GlobalIPv6PrefixLen: 0,
+    IPAddress: main?.ip ?? "",
+    IPPrefixLen: main?.prefixLen ?? 0,
+    IPv6Gateway: "",
+    MacAddress: main?.mac ?? "",
+    Networks: networks,
+  };
+}
+
 /** HostConfig.PortBindings say what was asked (a range as "1000-2000", a random port as "");
  *  NetworkSettings.Ports what the network chose (`bound`: engine.publishedPorts), and null for an
- *  exposed port nobody published, as docker shows them. */
-export function inspectObject(engine: Engine, v: ContainerView, bound: PortPublish[] = []): Record<string, unknown> {
+ *  exposed port nobody published, as docker shows them; NetworkSettings' addresses are the
+ *  running container's endpoints (network.ts containerEndpoints). */
+export function inspectObject(engine: Engine, v: ContainerView, bound: PortPublish[] = [], endpoints: ContainerEndpoint[] = []): Record<string, unknown> {
   const r = v.row;
   const c = r.config;
   return {
@@ -111,39 +221,17 @@ export function inspectObject(engine: Engine, v: ContainerView, bound: PortPubli
     LogPath: engine.paths.log(r.id),
     Name: `/${r.name}`,
     RestartCount: r.restartCount,
-    Driver: "overlay",
+    Driver: "overlay2",
     Platform: "linux",
-    HostConfig: {
-      Binds: c.mounts.filter((m) => m.kind === "bind").map((m) => `${m.source}:${m.destination}${m.readOnly ? ":ro" : ""}`),
-      NetworkMode: c.network,
-      // docker's words: "" for a pid or uts namespace of its own, "private" for ipc and cgroupns.
-      PidMode: c.namespaces?.pid === "private" || !c.namespaces ? "" : c.namespaces.pid,
-      IpcMode: c.namespaces?.ipc ?? "private",
-      UTSMode: c.namespaces?.uts === "host" ? "host" : "",
-      CgroupnsMode: c.namespaces?.cgroup ?? "private",
-      UsernsMode: c.userns?.mode === "auto" ? `auto:size=${c.userns.range?.size ?? 0}` : c.userns ? "private" : "",
-      ...(c.userns ? { UidMap: c.userns.uidMap.map((m) => `${m.containerID}:${m.hostID}:${m.size}`), GidMap: c.userns.gidMap.map((m) => `${m.containerID}:${m.hostID}:${m.size}`) } : {}),
-      PortBindings: portMap(c.publish, (p) => (p.hostPortEnd ? `${p.hostPort}-${p.hostPortEnd}` : String(p.hostPort || ""))),
-      RestartPolicy: { Name: c.restart.name, MaximumRetryCount: c.restart.maximumRetryCount },
-      AutoRemove: c.autoRemove,
-      CapAdd: c.capAdd,
-      CapDrop: c.capDrop,
-      Privileged: c.privileged,
-      ReadonlyRootfs: c.readOnly,
-      SecurityOpt: [...(c.seccomp !== "default" ? [`seccomp=${c.seccomp}`] : []), ...(c.noNewPrivileges ? ["no-new-privileges"] : [])],
-      Tmpfs: Object.fromEntries(c.mounts.filter((m) => m.kind === "tmpfs").map((m) => [m.destination, (m.options ?? []).join(",")])),
-      Memory: c.resources.memory ?? 0,
-      MemorySwap: c.resources.memorySwap ?? (c.resources.memory ? c.resources.memory * 2 : 0),
-      NanoCpus: c.resources.cpus ? Math.round(c.resources.cpus * 1e9) : 0,
-      CpuShares: c.resources.cpuShares ?? 0,
-      PidsLimit: c.resources.pidsLimit ?? null,
-      Init: c.init,
-    },
+    HostConfig: hostConfig(c),
+    GraphDriver: graphDriver(engine, r.id, c.imageId),
     Mounts: c.mounts.map((m) => ({
       Type: m.kind,
       ...(m.kind === "volume" ? { Name: m.source, Source: engine.paths.volumeData(m.source) } : { Source: m.source }),
       Destination: m.destination,
+      Mode: m.kind === "bind" ? (m.readOnly ? "ro" : "") : m.kind === "volume" ? "z" : "",
       RW: !m.readOnly,
+      Propagation: m.kind === "bind" ? m.propagation ?? "rprivate" : "",
     })),
     Config: {
       Hostname: c.hostname,
@@ -162,8 +250,6 @@ export function inspectObject(engine: Engine, v: ContainerView, bound: PortPubli
       ExposedPorts: Object.fromEntries(c.exposedPorts.map((p) => [p, {}])),
       ...(c.healthcheck ? { Healthcheck: healthcheckObject(c.healthcheck) } : {}),
     },
-    NetworkSettings: {
-      Ports: v.running ? { ...Object.fromEntries(c.exposedPorts.map((e) => [e.includes("/") ? e : `${e}/tcp`, null])), ...portMap(bound, (p) => String(p.hostPort)) } : {},
-    },
+    NetworkSettings: networkSettings(c, v.running, bound, endpoints),
   };
 }

@@ -1,6 +1,6 @@
 // The monitor's command line for one run of a container: its files and sockets, the OOM report,
 // the exit hook, the terminal; stage 0 (berth-init) follows it after "--" (see start.ts).
-import { openCgroup } from "../cgroups/index.ts";
+import { containerCgroup } from "./cgroup.ts";
 import type { Engine, StartOptions } from "./handle.ts";
 import { MONITOR_BINARY, monitorArgs } from "./monitor.ts";
 import type { ContainerRow, HealthConfig } from "./types.ts";
@@ -22,9 +22,9 @@ export function exitHookFor(engine: Engine, row: ContainerRow, foreground: boole
 }
 
 /** The file the monitor watches for the container's OOM kills (the cgroups know which). */
-function oomFile(id: string): string | undefined {
+function oomFile(row: ContainerRow): string | undefined {
   try {
-    return openCgroup({ containerId: id }).oomEventsFile();
+    return containerCgroup(row).oomEventsFile();
   } catch { /* no cgroups: no OOM report */ }
   return undefined;
 }
@@ -44,7 +44,7 @@ export function monitorStage0(engine: Engine, row: ContainerRow, opts: StartOpti
   const cfg = row.config;
   const launcher = monitorArgs({
     command: ["-"], pidFile: paths.pidFile(id), logPath: paths.log(id), logMaxBytes: cfg.logMaxBytes,
-    exitFile: paths.exitFile(id), oomFile: oomFile(id), oomBase: 0, tty: cfg.tty,
+    exitFile: paths.exitFile(id), oomFile: oomFile(row), oomBase: 0, tty: cfg.tty,
     consoleSocket: cfg.tty ? paths.consoleSocket(id) : undefined, stdin: cfg.openStdin, attachSocket: paths.attachSocket(id),
     ...exitHookFor(engine, row, opts.foreground ?? false), passFds: [3, 4],
     ttySize: opts.consoleSize ? { rows: opts.consoleSize.height, cols: opts.consoleSize.width } : undefined,

@@ -91,3 +91,35 @@ export async function publishedPorts(engine: Engine, row: ContainerRow): Promise
     mgr.close();
   }
 }
+
+/** One network a container is on, as inspect shows it (docker's NetworkSettings.Networks entry). */
+export interface ContainerEndpoint {
+  network: string;
+  networkId: string;
+  /** Stable per container and network (docker's is random; nothing here keys on it). */
+  endpointId: string;
+  ip: string;
+  prefixLen: number;
+  gateway: string;
+  mac: string;
+  aliases: string[];
+}
+
+/** The container's endpoints while it runs (none otherwise: addresses are leased per run). */
+export async function containerEndpoints(engine: Engine, row: ContainerRow): Promise<ContainerEndpoint[]> {
+  if (!usesBridge(row.config.network) || !existsSync(join(engine.root, "network")) || !engine.observe(row).running) return [];
+  const mgr = await engineNetworks(engine);
+  try {
+    const ids = new Map(mgr.list().map((n) => [n.name, n.id]));
+    const { createHash } = await import("node:crypto");
+    return mgr.endpoints(row.id).map((e) => {
+      const networkId = ids.get(e.network) ?? "";
+      return {
+        network: e.network, networkId, endpointId: createHash("sha256").update(`${networkId}/${row.id}`).digest("hex"),
+        ip: e.ip, prefixLen: e.prefixLen, gateway: e.gateway, mac: e.mac, aliases: e.aliases,
+      };
+    });
+  } finally {
+    mgr.close();
+  }
+}

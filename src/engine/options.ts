@@ -1,11 +1,11 @@
 // Parsing and checking flag values the way docker does, with its error shapes:
 // sizes (-m 64m), CPUs (--cpus 1.5), restart policies, -v/--tmpfs specs, env files, labels.
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { isAbsolute, normalize } from "node:path";
 import { UsageError } from "./errors.ts";
 import { signalNumber } from "../runtime/signals.ts";
 import { parsePortSpec, type PortRequest } from "../network/ports.ts";
-import type { BindMount, PortPublish, RestartPolicy } from "./types.ts";
+import type { BindMount, DeviceMapping, DeviceRate, DeviceRule, PortPublish, RestartPolicy, Ulimit } from "./types.ts";
 
 function invalid(value: string, flag: string, why: string): UsageError {
   return new UsageError(`invalid argument "${value}" for "${flag}" flag: ${why}\nSee 'berth run --help'.`);
@@ -89,6 +89,8 @@ export function containerPath(p: string, spec: string): string {
 
 const VOLUME_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
 
+const PROPAGATIONS = ["private", "rprivate", "shared", "rshared", "slave", "rslave"] as const;
+
 export function validVolumeName(name: string): boolean {
   return VOLUME_NAME.test(name);
 }
@@ -110,13 +112,16 @@ export function parseVolumeSpec(spec: string, exists: (p: string) => boolean): B
   }
   const readOnly = modes.includes("ro");
   const destination = containerPath(dst, spec);
+  const propagation = modes.find((m): m is NonNullable<BindMount["propagation"]> => (PROPAGATIONS as readonly string[]).includes(m));
   if (src.startsWith("/") || src.startsWith(".")) {
     const source = normalize(src.startsWith(".") ? `${process.cwd()}/${src}` : src);
     if (!exists(source)) throw new UsageError(`invalid mount config for type "bind": bind source path does not exist: ${source}`);
-    return { kind: "bind", source, destination, readOnly };
+    if (modes.includes("nocopy")) throw new UsageError(`invalid volume specification: '${spec}': nocopy applies to volumes, not to a host directory`);
+    return { kind: "bind", source, destination, readOnly, ...(propagation ? { propagation } : {}) };
   }
   if (!VOLUME_NAME.test(src)) throw new UsageError(`invalid volume specification: '${spec}': "${src}" includes invalid characters for a local volume name, only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed; if you intended to pass a host directory, use an absolute path`);
-  return { kind: "volume", source: src, destination, readOnly };
+  if (propagation) throw new UsageError(`invalid volume specification: '${spec}': propagation mode '${propagation}' applies to host directories (binds), not to volumes`);
+  return { kind: "volume", source: src, destination, readOnly, ...(modes.includes("nocopy") ? { noCopy: true } : {}) };
 }
 
 /** --tmpfs /run[:size=64m,mode=1777] */
@@ -255,4 +260,158 @@ export function parseSignal(value: string): number {
   const n = signalNumber(value);
   if (n === undefined || n === 0) throw new UsageError(`invalid signal: ${value}`);
   return n;
+}
+
+// ---- docker's resource and device flags ----
+
+/** A host device node: its kind and numbers, or an error in the flag's terms. */
+function deviceNode(path: string, flag: string, spec: string, blockOnly: boolean): { type: "c" | "b"; major: number; minor: number; mode: number; uid: number; gid: number } {
+  let st;
+  try {
+    st = statSync(path);
+  } catch {
+    throw invalid(spec, flag, `no such device: ${path}`);
+  }
+  const block = st.isBlockDevice();
+  if (!block && !(st.isCharacterDevice() && !blockOnly)) throw invalid(spec, flag, `${path} is not a ${blockOnly ? "block device" : "device node"}`);
+  const rdev = Number(st.rdev);
+  // glibc's dev_t layout; devices here fit in 32 bits (JS shifts are 32-bit).
+  return { type: block ? "b" : "c", major: (rdev >>> 8) & 0xfff, minor: (rdev & 0xff) | ((rdev >>> 12) & 0xfff00), mode: st.mode & 0o777, uid: st.uid, gid: st.gid };
+}
+
+/** --device-read-bps /dev/sda:1mb, --device-write-iops /dev/sda:1000. */
+export function parseDeviceRate(spec: string, flag: string, iops: boolean): DeviceRate {
+  const at = spec.lastIndexOf(":");
+  if (at <= 0) throw invalid(spec, flag, `bad format: use DEVICE:RATE, e.g. /dev/sda:${iops ? "1000" : "1mb"}`);
+  const path = spec.slice(0, at), value = spec.slice(at + 1);
+  const rate = iops ? parseInteger(value, flag, 0) : parseSize(value, flag);
+  const d = deviceNode(path, flag, spec, true);
+  return { path, major: d.major, minor: d.minor, rate };
+}
+
+const PERMISSIONS = /^[rwm]{1,3}$/;
+
+/** --device HOST[:CONTAINER][:PERMISSIONS] (docker's forms). */
+export function parseDevice(spec: string): DeviceMapping {
+  const parts = spec.split(":");
+  let [host = "", ctr = "", perms = "rwm"] = parts;
+  if (parts.length === 2 && PERMISSIONS.test(parts[1]!)) { ctr = ""; perms = parts[1]!; }
+  if (parts.length > 3 || host === "") throw invalid(spec, "--device", "use HOST[:CONTAINER][:PERMISSIONS], e.g. /dev/fuse:/dev/fuse:rwm");
+  if (!PERMISSIONS.test(perms) || new Set(perms).size !== perms.length) throw invalid(spec, "--device", `invalid permissions "${perms}": letters from "rwm"`);
+  if (!isAbsolute(host)) throw invalid(spec, "--device", `the host path ${host} must be absolute`);
+  const containerPath = ctr === "" ? host : ctr;
+  if (!isAbsolute(containerPath)) throw invalid(spec, "--device", `the container path ${containerPath} must be absolute`);
+  const d = deviceNode(host, "--device", spec, false);
+  return { hostPath: host, containerPath: normalize(containerPath), permissions: perms, type: d.type, major: d.major, minor: d.minor, fileMode: d.mode, uid: d.uid, gid: d.gid };
+}
+
+/** --device-cgroup-rule 'c 42:* rmw' (the devices.allow syntax). */
+export function parseDeviceCgroupRule(spec: string): DeviceRule {
+  const m = /^([acb]) (\d+|\*):(\d+|\*) ([rwm]{1,3})$/.exec(spec.trim());
+  if (!m) throw invalid(spec, "--device-cgroup-rule", `use TYPE MAJOR:MINOR ACCESS, e.g. 'c 42:* rmw' (TYPE a, b or c; * for any number)`);
+  const num = (s: string) => (s === "*" ? null : Number(s));
+  return { type: m[1] as DeviceRule["type"], major: num(m[2]!), minor: num(m[3]!), access: m[4]! };
+}
+
+const ULIMIT_NAMES = ["core", "cpu", "data", "fsize", "locks", "memlock", "msgqueue", "nice", "nofile", "nproc", "rss", "rtprio", "rttime", "sigpending", "stack"];
+
+/** --ulimit NAME=SOFT[:HARD] (docker's names; -1 is unlimited). */
+export function parseUlimit(spec: string): Ulimit {
+  const eq = spec.indexOf("=");
+  if (eq <= 0) throw invalid(spec, "--ulimit", "invalid ulimit argument: use NAME=SOFT[:HARD], e.g. nofile=1024:2048");
+  const name = spec.slice(0, eq);
+  if (!ULIMIT_NAMES.includes(name)) throw invalid(spec, "--ulimit", `invalid ulimit type: ${name} (one of ${ULIMIT_NAMES.join(", ")})`);
+  const [softText = "", hardText, extra] = spec.slice(eq + 1).split(":");
+  if (extra !== undefined) throw invalid(spec, "--ulimit", "too many limit value arguments: use SOFT[:HARD]");
+  const soft = parseInteger(softText, "--ulimit", -1);
+  const hard = hardText === undefined ? soft : parseInteger(hardText, "--ulimit", -1);
+  const inf = (n: number) => (n === -1 ? Infinity : n);
+  if (inf(soft) > inf(hard)) throw invalid(spec, "--ulimit", `ulimit soft limit must be less than or equal to hard limit: ${soft} > ${hard}`);
+  return { name, soft, hard };
+}
+
+/** --cgroup-parent: a cgroupfs path; a relative one is relative to the root cgroup (docker's
+ *  "the cgroup of the init process"), so it is stored absolute and means the same to every command. */
+export function parseCgroupParent(value: string): string {
+  if (/^[^/]*:[^/]*:[^/]*$/.test(value) || value.endsWith(".slice")) {
+    throw new UsageError(`--cgroup-parent ${value}: a systemd slice needs the systemd cgroup driver; berth manages cgroupfs paths (give a path like /mygroup)`);
+  }
+  const segments = value.split("/").filter((s) => s !== "" && s !== ".");
+  if (segments.includes("..")) throw new UsageError(`--cgroup-parent ${value}: ".." could leave the cgroup hierarchy; give a path without it`);
+  if (segments.length === 0) throw new UsageError(`--cgroup-parent ${JSON.stringify(value)}: give a cgroup path such as /mygroup`);
+  if (/[\0\n]/.test(value)) throw new UsageError(`--cgroup-parent ${JSON.stringify(value)} contains a NUL or newline`);
+  return "/" + segments.join("/");
+}
+
+/**
+ * --mount type=bind|volume|tmpfs,src=…,dst=…[,readonly][,bind-propagation=…][,volume-nocopy]
+ * [,tmpfs-size=…][,tmpfs-mode=…]: docker's CSV form, its keys and its errors.
+ */
+export function parseMount(spec: string, exists: (p: string) => boolean): BindMount {
+  const fields = new Map<string, string | undefined>();
+  for (const field of spec.split(",")) {
+    if (field === "") continue;
+    const eq = field.indexOf("=");
+    const key = (eq < 0 ? field : field.slice(0, eq)).trim().toLowerCase();
+    fields.set(key, eq < 0 ? undefined : field.slice(eq + 1));
+  }
+  const bad = (why: string) => new UsageError(`invalid argument "${spec}" for "--mount" flag: ${why}`);
+  const boolOf = (key: string): boolean => {
+    const v = fields.get(key);
+    if (v === undefined || ["true", "1"].includes(v.toLowerCase())) return true;
+    if (["false", "0"].includes(v.toLowerCase())) return false;
+    throw bad(`invalid value for ${key}: ${v}`);
+  };
+  const type = fields.get("type") ?? "volume";
+  if (!["bind", "volume", "tmpfs"].includes(type)) throw bad(`unsupported mount type ${JSON.stringify(type)} (use bind, volume or tmpfs)`);
+  const known = new Set(["type", "src", "source", "dst", "destination", "target", "readonly", "ro", "bind-propagation", "volume-nocopy", "tmpfs-size", "tmpfs-mode", "consistency"]);
+  for (const key of fields.keys()) if (!known.has(key)) throw bad(`unexpected key '${key}' in '${spec}'`);
+  const source = fields.get("src") ?? fields.get("source") ?? "";
+  const target = fields.get("dst") ?? fields.get("destination") ?? fields.get("target");
+  if (!target) throw new UsageError("invalid mount config: target is required");
+  const destination = containerPath(target, spec);
+  const readOnly = (fields.has("readonly") && boolOf("readonly")) || (fields.has("ro") && boolOf("ro"));
+  const only = (keys: string[], forType: string) => {
+    for (const k of keys) if (fields.has(k) && type !== forType) throw bad(`cannot mix '${k}' with a ${type} mount (it is a ${forType} option)`);
+  };
+  only(["bind-propagation"], "bind");
+  only(["volume-nocopy"], "volume");
+  only(["tmpfs-size", "tmpfs-mode"], "tmpfs");
+  if (type === "tmpfs") {
+    if (source !== "") throw new UsageError("invalid mount config for type \"tmpfs\": field Source must not be specified");
+    const options: string[] = [];
+    const size = fields.get("tmpfs-size");
+    if (size !== undefined) options.push(`size=${parseSize(size, "--mount tmpfs-size")}`);
+    const mode = fields.get("tmpfs-mode");
+    if (mode !== undefined) {
+      if (!/^[0-7]{1,4}$/.test(mode)) throw bad(`invalid tmpfs-mode ${mode}: an octal mode such as 1777`);
+      options.push(`mode=${mode}`);
+    }
+    return { kind: "tmpfs", source: "tmpfs", destination, readOnly, options };
+  }
+  if (type === "bind") {
+    if (source === "") throw new UsageError("invalid mount config for type \"bind\": field Source must not be empty");
+    if (!isAbsolute(source)) throw new UsageError(`invalid mount config for type "bind": invalid mount path: '${source}' mount path must be absolute`);
+    const src = normalize(source);
+    if (!exists(src)) throw new UsageError(`invalid mount config for type "bind": bind source path does not exist: ${src}`);
+    const propagation = fields.get("bind-propagation");
+    if (propagation !== undefined && !(PROPAGATIONS as readonly string[]).includes(propagation)) throw bad(`invalid bind-propagation ${propagation} (one of ${PROPAGATIONS.join(", ")})`);
+    return { kind: "bind", source: src, destination, readOnly, ...(propagation ? { propagation: propagation as BindMount["propagation"] } : {}) };
+  }
+  if (source !== "" && !validVolumeName(source)) throw new UsageError(`invalid mount config for type "volume": invalid volume name "${source}": only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed`);
+  return { kind: "volume", source, destination, readOnly, ...(fields.has("volume-nocopy") && boolOf("volume-nocopy") ? { noCopy: true } : {}) };
+}
+
+/** --detach-keys "ctrl-p,ctrl-q": docker's key names (a-z, ctrl-@ … ctrl-_, and ',' etc.) as bytes. */
+export function parseDetachKeys(value: string): number[] {
+  const out: number[] = [];
+  for (const key of value.split(",")) {
+    const k = key.trim();
+    if (k.length === 1) { out.push(k.charCodeAt(0)); continue; }
+    const m = /^ctrl-([a-z@\[\\\]^_])$/i.exec(k);
+    if (!m) throw new UsageError(`Invalid detach keys (${value}) provided: use a list like "ctrl-p,ctrl-q" (a letter, or ctrl- with a letter or one of @[\\]^_)`);
+    out.push(m[1]!.toUpperCase().charCodeAt(0) & 0x1f);
+  }
+  if (out.length === 0) throw new UsageError(`Invalid detach keys (${value}) provided`);
+  return out;
 }

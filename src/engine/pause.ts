@@ -1,6 +1,6 @@
 // `berth pause` / `unpause`: the container's cgroup frozen and thawed. A commit pauses through
 // pauseForCommit, which marks whose pause it is so that reconcile can undo it if that berth dies.
-import { openCgroup } from "../cgroups/index.ts";
+import { containerCgroup } from "./cgroup.ts";
 import { recordContainerEvent } from "./events.ts";
 import type { Engine } from "./handle.ts";
 import { EngineError } from "./errors.ts";
@@ -15,7 +15,7 @@ export function pauseContainer(engine: Engine, ref: string, why = ""): Container
   if (v.status === "paused") throw new EngineError(`Container ${row.id} is already paused`);
   // Recorded first: if we die between the two steps, ps says paused and reconcile can undo it.
   engine.store.update(row.id, { state: "paused", error: why });
-  openCgroup({ containerId: row.id }).freeze();
+  containerCgroup(row).freeze();
   recordContainerEvent(engine.root, "pause", row);
   return row;
 }
@@ -28,7 +28,7 @@ export function pauseForCommit(engine: Engine, ref: string): ContainerRow {
 export function unpauseContainer(engine: Engine, ref: string): ContainerRow {
   const row = engine.find(ref);
   if (engine.observe(row).status !== "paused") throw new EngineError(`Container ${row.id} is not paused`);
-  openCgroup({ containerId: row.id }).thaw();
+  containerCgroup(row).thaw();
   engine.store.update(row.id, { state: "running", error: "" });
   recordContainerEvent(engine.root, "unpause", row);
   return row;

@@ -25,7 +25,7 @@ export function prepare(engine: Engine, row: ContainerRow, consoleSize?: { heigh
   const { rootfs } = mountContainerRootfs(engine.images.snapshotDirs(img), dir, { volatile: cfg.autoRemove, ...(idmap ? { idmap } : {}) });
   const volumeSources = new Map<string, string>();
   const rootOwner: [number, number] = cfg.userns ? [hostId(cfg.userns.uidMap, 0)!, hostId(cfg.userns.gidMap, 0)!] : [0, 0];
-  for (const m of cfg.mounts) if (m.kind === "volume") volumeSources.set(m.destination, engine.volumes.mountSource(m.source, rootfs, m.destination, rootOwner));
+  for (const m of cfg.mounts) if (m.kind === "volume") volumeSources.set(m.destination, engine.volumes.mountSource(m.source, rootfs, m.destination, { rootOwner, copyUp: !m.noCopy }));
   for (const m of cfg.mounts) {
     if (m.kind === "bind" && !existsSync(m.source)) throw new EngineError(`invalid mount config for type "bind": bind source path does not exist: ${m.source}`);
   }

@@ -3,7 +3,7 @@
 import { recordContainerEvent } from "./events.ts";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
-import { openCgroup } from "../cgroups/index.ts";
+import { containerCgroup } from "./cgroup.ts";
 import { unmountAllBelow, unmountContainerRootfs } from "../storage/overlay.ts";
 import { replenishReserve } from "../storage/space.ts";
 import { kill } from "../sys/libc.ts";
@@ -19,7 +19,7 @@ export async function removeContainer(engine: Engine, ref: string, opts: { force
   if (opts.force && engine.observe(found).running) {
     // Kill before taking the lock: a foreground client holds it until its container ends.
     engine.store.update(found.id, { stoppedByUser: true });
-    try { openCgroup({ containerId: found.id }).killAll(SIGKILL); } catch { /* fall back to the init */ }
+    try { containerCgroup(found).killAll(SIGKILL); } catch { /* fall back to the init */ }
     kill(found.pid, SIGKILL);
   }
   const lock = await engine.lock(found.id);

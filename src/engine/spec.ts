@@ -1,7 +1,7 @@
 // The OCI runtime spec for a container, derived from its ContainerConfig at each start: docker's
 // defaults (mounts, namespaces, capabilities, seccomp, masked paths) fitted to this host
 // (rlimits never above the caller's hard limits), then the user's flags on top.
-import type { Mount, Namespace, Spec } from "../oci/spec.ts";
+import type { Mount, Namespace, Rlimit, Spec } from "../oci/spec.ts";
 import { OCI_VERSION } from "../oci/version.ts";
 import { defaultCapabilities } from "../security/capabilities.ts";
 import { CAPABILITY_NAMES } from "../security/capabilities.ts";
@@ -14,7 +14,8 @@ import { mergeEnv } from "./options.ts";
 import { commandOf, INIT_IN_CONTAINER } from "./command.ts";
 import { baseMounts } from "./base-mounts.ts";
 import { hostCapabilities, hostDevices, hostInitBinary, INIT_CANDIDATES } from "./host.ts";
-import { resourcesOf } from "./limits.ts";
+import { cgroupsPathOf, resourcesOf } from "./limits.ts";
+import { resolveGroupAdd } from "./users.ts";
 import type { NamespaceSpec } from "./namespace-modes.ts";
 
 export { commandOf };
@@ -46,7 +47,7 @@ function userMounts(cfg: ContainerConfig, ctx: SpecContext): Mount[] {
     }
     const source = m.kind === "bind" ? m.source : ctx.volumeSources.get(m.destination);
     if (!source) throw new Error(`internal: no host directory for the volume at ${m.destination}`);
-    out.push({ destination: m.destination, type: "bind", source, options: ["rbind", "rprivate", m.readOnly ? "ro" : "rw"] });
+    out.push({ destination: m.destination, type: "bind", source, options: ["rbind", m.propagation ?? "rprivate", m.readOnly ? "ro" : "rw"] });
   }
   return out;
 }
@@ -71,6 +72,19 @@ function withShm(mounts: Mount[], shm: string | null | undefined): Mount[] {
   const rest = mounts.filter((m) => m.destination !== "/dev/shm");
   if (shm === null) return rest;
   return [...rest, { destination: "/dev/shm", type: "bind", source: shm, options: ["rbind", "rprivate", "nosuid", "noexec", "nodev"] }];
+}
+
+/** docker's default rlimits, with each --ulimit replacing the limit of its name. */
+function rlimitsOf(cfg: ContainerConfig): Rlimit[] {
+  const out = defaultRlimits();
+  for (const u of cfg.ulimits ?? []) {
+    const type = `RLIMIT_${u.name.toUpperCase()}`;
+    const entry = { type, soft: u.soft, hard: u.hard };
+    const at = out.findIndex((r) => r.type === type);
+    if (at >= 0) out[at] = entry;
+    else out.push(entry);
+  }
+  return out;
 }
 
 export function buildSpec(cfg: ContainerConfig, ctx: SpecContext): Spec {
@@ -109,20 +123,28 @@ export function buildSpec(cfg: ContainerConfig, ctx: SpecContext): Spec {
   // devices every container has (null, zero, ptys…). Without a rule list the runtime would make
   // no device cgroup at all, and a node made with mknod (or shipped in a layer) would open.
   resources.devices = cfg.privileged ? [{ allow: true, access: "rwm" }] : [{ allow: false, access: "rwm" }];
+  // --device and --device-cgroup-rule add to it (the runtime makes each --device node).
+  for (const d of cfg.devices ?? []) resources.devices.push({ allow: true, type: d.type, major: d.major, minor: d.minor, access: d.permissions });
+  for (const r of cfg.deviceCgroupRules ?? []) resources.devices.push({ allow: true, type: r.type, major: r.major, minor: r.minor, access: r.access });
+  const own = (cfg.devices ?? []).map((d) => ({ type: d.type, path: d.containerPath, major: d.major, minor: d.minor, fileMode: d.fileMode, uid: d.uid, gid: d.gid }));
+  // With --privileged too, a --device path is made once, as the flag says.
+  const devices = [...(cfg.privileged ? hostDevices().filter((h) => !own.some((d) => d.path === h.path)) : []), ...own];
+  const gids = [...user.additionalGids, ...resolveGroupAdd(ctx.rootfs, cfg.groupAdd ?? [])].filter((g, i, all) => g !== user.gid && all.indexOf(g) === i);
+  const cgroupsPath = cgroupsPathOf(cfg, ctx.id);
 
   return {
     ociVersion: OCI_VERSION,
     process: {
       terminal: cfg.tty,
       ...(cfg.tty && ctx.consoleSize ? { consoleSize: ctx.consoleSize } : {}),
-      user: { uid: user.uid, gid: user.gid, ...(user.additionalGids.length ? { additionalGids: user.additionalGids } : {}) },
+      user: { uid: user.uid, gid: user.gid, ...(gids.length ? { additionalGids: gids } : {}) },
       args: commandOf(cfg),
       env,
       cwd: cfg.workingDir || "/",
       capabilities: caps,
-      rlimits: defaultRlimits(),
+      rlimits: rlimitsOf(cfg),
       noNewPrivileges: cfg.noNewPrivileges,
-      oomScoreAdj: 0,
+      oomScoreAdj: cfg.oomScoreAdj ?? 0,
     },
     root: { path: ctx.rootfs, readonly: cfg.readOnly },
     ...(ownUts ? { hostname: cfg.hostname } : {}),
@@ -132,7 +154,8 @@ export function buildSpec(cfg: ContainerConfig, ctx: SpecContext): Spec {
       namespaces,
       ...(cfg.userns ? { uidMappings: cfg.userns.uidMap, gidMappings: cfg.userns.gidMap } : {}),
       resources,
-      ...(cfg.privileged ? { devices: hostDevices() } : {}),
+      ...(devices.length ? { devices } : {}),
+      ...(cgroupsPath ? { cgroupsPath } : {}),
       ...(cfg.sysctls && Object.keys(cfg.sysctls).length ? { sysctl: cfg.sysctls } : {}),
       ...(cfg.privileged ? {} : { maskedPaths: [...DEFAULT_MASKED_PATHS], readonlyPaths: [...DEFAULT_READONLY_PATHS] }),
       ...(seccomp ? { seccomp } : {}),

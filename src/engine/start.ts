@@ -48,7 +48,7 @@ export async function startLocked(engine: Engine, id: string, opts: StartOptions
   let init: InitProcess | undefined;
   let userns: UserNamespaceHolder | undefined;
   try {
-    if (previous === "exited" || existsSync(engine.runtime.dir(id))) await releaseRuntime(engine, id);
+    if (previous === "exited" || existsSync(engine.runtime.dir(id))) await releaseRuntime(engine, row);
     trace("start: old runtime state released");
     // health.json too: each run's health starts over as "starting".
     for (const f of [paths.exitFile(id), paths.pidFile(id), paths.attachSocket(id), paths.consoleSocket(id), paths.healthFile(id)]) rmSync(f, { force: true });

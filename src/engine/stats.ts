@@ -2,7 +2,7 @@
 // and its network namespace's counters, in docker's columns.
 import { readFileSync } from "node:fs";
 import { availableParallelism, totalmem } from "node:os";
-import { openCgroup } from "../cgroups/index.ts";
+import { containerCgroup } from "./cgroup.ts";
 import type { ContainerView } from "./engine.ts";
 
 export interface StatsSample {
@@ -38,7 +38,7 @@ export function sampleStats(v: ContainerView): StatsSample {
   const empty: StatsSample = { at: Date.now(), cpuNs: 0, memUsage: 0, memLimit: 0, memCache: 0, pids: 0, blkRead: 0, blkWrite: 0, netRx: 0, netTx: 0 };
   if (!v.running) return empty;
   try {
-    const st = openCgroup({ containerId: v.row.id }).stats();
+    const st = containerCgroup(v.row).stats();
     const host = totalmem();
     const limit = st.memory.limit > 0 && st.memory.limit < host ? st.memory.limit : host;
     const cache = st.memory.raw.total_inactive_file ?? st.memory.raw.inactive_file ?? 0;

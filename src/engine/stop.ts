@@ -1,7 +1,7 @@
 // `berth stop`: the stop signal, the grace period, then SIGKILL to the whole cgroup; the
 // container is settled once its run ended.
 import { isAlive } from "../runtime/proc.ts";
-import { openCgroup } from "../cgroups/index.ts";
+import { containerCgroup } from "./cgroup.ts";
 import { kill } from "../sys/libc.ts";
 import type { Engine } from "./handle.ts";
 import { parseSignal } from "./options.ts";
@@ -18,12 +18,12 @@ export async function stopContainer(engine: Engine, ref: string, timeoutSec?: nu
   if (stopped) {
     recordContainerEvent(engine.root, "kill", row, { signal: String(parseSignal(row.config.stopSignal)) });
     const timeout = timeoutSec ?? row.config.stopTimeout;
-    if (row.state === "paused") openCgroup({ containerId: row.id }).thaw();
+    if (row.state === "paused") containerCgroup(row).thaw();
     kill(row.pid, parseSignal(row.config.stopSignal));
     const deadline = Date.now() + Math.max(0, timeout) * 1000;
     while (isAlive(row.pid, row.pidStart) && Date.now() < deadline) await Bun.sleep(20);
     if (isAlive(row.pid, row.pidStart)) {
-      try { openCgroup({ containerId: row.id }).killAll(SIGKILL); } catch { kill(row.pid, SIGKILL); }
+      try { containerCgroup(row).killAll(SIGKILL); } catch { kill(row.pid, SIGKILL); }
       kill(row.pid, SIGKILL);
     }
     await waitForRun(engine, row, undefined, 10_000);

@@ -5,7 +5,7 @@ import { existsSync, rmSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { isAlive, isRunning } from "../runtime/proc.ts";
 import { deleteContainer } from "../runtime/delete.ts";
-import { openCgroup } from "../cgroups/index.ts";
+import { containerCgroup } from "./cgroup.ts";
 import { unmountContainerRootfs } from "../storage/overlay.ts";
 import { kill } from "../sys/libc.ts";
 import { trace } from "../sys/trace.ts";
@@ -17,7 +17,8 @@ import { releaseShm } from "./namespaces.ts";
 const SIGKILL = 9;
 
 /** The runtime's record of a previous run, if any: removed (its cgroup with it). */
-export async function releaseRuntime(engine: Engine, id: string): Promise<void> {
+export async function releaseRuntime(engine: Engine, row: Pick<ContainerRow, "id" | "config">): Promise<void> {
+  const id = row.id;
   const known = engine.runtimeRecords.get(id);
   engine.runtimeRecords.delete(id);
   if (existsSync(engine.runtime.dir(id))) {
@@ -28,7 +29,7 @@ export async function releaseRuntime(engine: Engine, id: string): Promise<void> 
   try {
     // destroy() removes whatever part exists: a berth killed inside the runtime's create may
     // leave the group in some hierarchies only (exists() wants all of them).
-    openCgroup({ containerId: id }).destroy();
+    containerCgroup(row).destroy();
   } catch { /* no cgroup */ }
 }
 
@@ -36,7 +37,7 @@ export async function releaseRuntime(engine: Engine, id: string): Promise<void> 
 export async function teardown(engine: Engine, row: ContainerRow, killFirst = false): Promise<void> {
   const id = row.id;
   if (killFirst && row.pid && isAlive(row.pid, row.pidStart)) kill(row.pid, SIGKILL);
-  await releaseRuntime(engine, id);
+  await releaseRuntime(engine, row);
   trace("teardown: runtime state and cgroup released");
   if (row.monitorPid > 0) {
     // The monitor leaves by itself once its container is reaped; wait for it briefly.

@@ -17,6 +17,10 @@ export interface BindMount {
   kind: "bind" | "volume" | "tmpfs";
   /** tmpfs options (size=…, mode=…). */
   options?: string[];
+  /** --mount bind-propagation (bind mounts; default rprivate). */
+  propagation?: "private" | "rprivate" | "shared" | "rshared" | "slave" | "rslave";
+  /** --mount volume-nocopy: a new volume is not filled from the image's directory. */
+  noCopy?: boolean;
 }
 
 export interface ResourceLimits {
@@ -26,6 +30,61 @@ export interface ResourceLimits {
   cpus?: number;
   cpuShares?: number;
   pidsLimit?: number;
+  /** --cpu-quota and --cpu-period, in microseconds (CFS bandwidth). */
+  cpuQuota?: number;
+  cpuPeriod?: number;
+  /** --cpuset-cpus, --cpuset-mems: lists like "0-2,4". */
+  cpusetCpus?: string;
+  cpusetMems?: string;
+  /** --memory-reservation: the soft limit, in bytes. */
+  memoryReservation?: number;
+  /** --oom-kill-disable. */
+  oomKillDisable?: boolean;
+  /** --blkio-weight, 10-1000. */
+  blkioWeight?: number;
+  /** --device-read-bps & co: per block device, bytes or operations per second. */
+  deviceReadBps?: DeviceRate[];
+  deviceWriteBps?: DeviceRate[];
+  deviceReadIops?: DeviceRate[];
+  deviceWriteIops?: DeviceRate[];
+}
+
+/** One throttled block device, as given (path) and as the kernel names it (major:minor). */
+export interface DeviceRate {
+  path: string;
+  major: number;
+  minor: number;
+  rate: number;
+}
+
+/** --device HOST[:CONTAINER[:PERMISSIONS]]: a host node made in the container, and allowed. */
+export interface DeviceMapping {
+  hostPath: string;
+  containerPath: string;
+  /** "rwm" or a subset. */
+  permissions: string;
+  type: "c" | "b";
+  major: number;
+  minor: number;
+  fileMode: number;
+  uid: number;
+  gid: number;
+}
+
+/** --device-cgroup-rule 'c 42:* rmw'. */
+export interface DeviceRule {
+  type: "a" | "c" | "b";
+  /** null: any ("*"). */
+  major: number | null;
+  minor: number | null;
+  access: string;
+}
+
+/** --ulimit NAME=SOFT[:HARD]; -1 is unlimited. */
+export interface Ulimit {
+  name: string;
+  soft: number;
+  hard: number;
 }
 
 /** One published port as asked (-p, -P): the network chooses a random or range port at start. */
@@ -130,6 +189,19 @@ export interface ContainerConfig {
   userns?: UsernsConfig;
   /** The healthcheck the monitor runs (absent: none, or disabled). */
   healthcheck?: HealthConfig;
+  /** --cgroup-parent, absolute ("/mygroup"): the container's cgroup is PARENT/ID (default /berth/ID). */
+  cgroupParent?: string;
+  devices?: DeviceMapping[];
+  deviceCgroupRules?: DeviceRule[];
+  ulimits?: Ulimit[];
+  /** --shm-size in bytes (default 64 MiB). */
+  shmSize?: number;
+  /** --group-add: group names (of the image) or numbers. */
+  groupAdd?: string[];
+  /** --oom-score-adj, -1000..1000. */
+  oomScoreAdj?: number;
+  /** --cidfile, as given: where the ID was written. */
+  cidFile?: string;
 }
 
 /** Lifecycle states as stored; "creating"/"starting"/"removing" mark an operation in progress. */

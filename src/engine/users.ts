@@ -100,3 +100,16 @@ export function resolveUser(rootfs: string, spec: string): ResolvedUser {
     .filter((id) => id !== gid);
   return { uid, gid, additionalGids, home };
 }
+
+/** --group-add: each group by number, or by name from the image's /etc/group (docker's error
+ *  when the image lacks it). */
+export function resolveGroupAdd(rootfs: string, groups: readonly string[]): number[] {
+  if (groups.length === 0) return [];
+  const table = readTable(rootfs, "/etc/group");
+  return groups.map((g) => {
+    if (NUMERIC.test(g)) return parseId(g, `--group-add ${g}`);
+    const entry = table.find((x) => x[0] === g);
+    if (!entry) throw new EngineError(`Unable to find group ${g}: no matching entries in group file`);
+    return parseId(entry[2] ?? "", `/etc/group entry for ${g}`);
+  });
+}

@@ -84,12 +84,14 @@ export class Volumes {
    * The host directory to mount; copies the image's files in when the volume is still empty, with
    * their owners (docker's copy-up keeps them: a database's data directory stays its user's).
    * Through a user-namespaced container's idmapped root those owners are already host ids; a
-   * volume with nothing to copy belongs to the container's root (`rootOwner`, host ids).
+   * volume with nothing to copy belongs to the container's root (`rootOwner`, host ids). No copy
+   * with --mount …,volume-nocopy (`copyUp` false).
    */
-  mountSource(name: string, rootfs: string, destination: string, rootOwner: [number, number] = [0, 0]): string {
+  mountSource(name: string, rootfs: string, destination: string, opts: { rootOwner?: [number, number]; copyUp?: boolean } = {}): string {
+    const { rootOwner = [0, 0], copyUp = true } = opts;
     const data = this.paths.volumeData(name);
     mkdirSync(data, { recursive: true, mode: 0o755 });
-    if (readdirSync(data).length === 0) {
+    if (copyUp && readdirSync(data).length === 0) {
       const src = resolveInRoot(rootfs, destination);
       try {
         const st = existsSync(src) ? statSync(src) : undefined;

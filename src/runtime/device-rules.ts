@@ -2,7 +2,8 @@
 // devices every container has (as runc adds them) and for the config's linux.devices, so a
 // "deny all" config still leaves /dev/null, the pty devices and friends usable. A config with
 // no rules at all gets "deny all" first, as runc does (its rule emulator starts as an allow
-// list): a container is never left with the host's "a *:* rwm".
+// list): a container is never left with the host's "a *:* rwm". A device the config's own rules
+// name already (docker's --device /dev/x:/dev/x:r gives "c M:N r") keeps the access they give.
 import type { Device, DeviceCgroupRule, LinuxResources } from "../oci/spec.ts";
 
 const ALWAYS_ALLOWED: DeviceCgroupRule[] = [
@@ -23,8 +24,9 @@ const DENY_ALL: DeviceCgroupRule = { allow: false, access: "rwm" };
 
 export function withDefaultDeviceRules(resources: LinuxResources | undefined, devices: Device[] | undefined): LinuxResources {
   const rules = resources?.devices ?? [DENY_ALL];
+  const named = new Set(rules.map((r) => `${r.type ?? "a"} ${r.major ?? "*"}:${r.minor ?? "*"}`));
   const own: DeviceCgroupRule[] = (devices ?? [])
-    .filter((d) => d.type !== "p")
+    .filter((d) => d.type !== "p" && !named.has(`${d.type === "b" ? "b" : "c"} ${d.major ?? "*"}:${d.minor ?? "*"}`))
     .map((d) => ({ allow: true, type: d.type === "b" ? "b" : "c", major: d.major ?? null, minor: d.minor ?? null, access: "rwm" }));
   return { ...resources, devices: [...rules, ...ALWAYS_ALLOWED, ...own] };
 }

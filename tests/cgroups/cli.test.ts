@@ -28,6 +28,20 @@ function oneLine(s: string): void {
 }
 
 describe.skipIf(lacks(h.v1.has("memory") && h.v1.has("pids"), "cgroup v1 memory and pids controllers"))("v1 workflow", () => {
+  test("a cpu group's CPU time is counted where the kernel keeps it (cpuacct, even when it is a hierarchy of its own)", () => {
+    if (lacks(h.v1.has("cpu"), "a cgroup v1 cpu controller")) return;
+    const n = newName();
+    expect(cli("create", "-g", "cpu,memory:" + n).code).toBe(0);
+    const acct = h.v1.get("cpuacct");
+    if (acct) expect(existsSync(join(acct.mountPoint, n))).toBe(true);
+    expect(cli("exec", "-g", "cpu,memory:" + n, "--", "sh", "-c", "i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done").code).toBe(0);
+    const stat = cli("stat", n);
+    expect(stat.code).toBe(0);
+    const seconds = Number(/\ncpu\s+(\d+\.\d+)s/.exec(stat.stdout)?.[1]);
+    expect(seconds).toBeGreaterThan(0);
+    expect(JSON.parse(cli("stat", "--json", n).stdout).data.cpu.usage.total).toBeGreaterThan(0);
+  });
+
   test("create, set, get, exec under an enforced memory limit, stat, list, delete", () => {
     const n = newName();
     expect(cli("create", "-g", "cpu,memory,pids:" + n).code).toBe(0);

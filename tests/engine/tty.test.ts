@@ -34,6 +34,30 @@ describe("terminals", () => {
     expect(berth(root, ["rm", "det"]).code).toBe(0);
   }, 180_000);
 
+  test("--detach-keys: the given sequence detaches, ctrl-p ctrl-q then goes to the container", async () => {
+    const p = Bun.spawn(["script", "-eqc", `${BERTH} --root ${root} run -it --name det2 --detach-keys ctrl-a,x --network none busybox sh`, "/dev/null"], { stdin: "pipe", stdout: "pipe", stderr: "pipe" });
+    // Wait for the shell's prompt: berth is attached by then.
+    const reader = p.stdout.getReader();
+    let seen = "";
+    const until = async (text: string) => {
+      while (!seen.includes(text)) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        seen += new TextDecoder().decode(value);
+      }
+    };
+    await until("# ");
+    p.stdin.write("\x10\x11echo still-$((40+2))\r");
+    await p.stdin.flush();
+    await until("still-42");
+    p.stdin.write("\x01x");
+    await p.stdin.flush();
+    expect(await p.exited).toBe(0);
+    expect(berth(root, ["ps", "--format", "{{.Names}} {{.State}}"]).stdout).toBe("det2 running\n");
+    expect(berth(root, ["rm", "-f", "det2"]).code).toBe(0);
+    expect(berth(root, ["run", "--rm", "--detach-keys", "ctrl-", "busybox", "true"]).stderr).toContain("Invalid detach keys (ctrl-) provided");
+  }, 180_000);
+
   test("exec -it into a running container", () => {
     berth(root, ["run", "-d", "--name", "shellbox", "--network", "none", "busybox", "sleep", "60"]);
     const r = inTerminal(`${BERTH} --root ${root} exec -it shellbox sh`, "echo in=$(cat /proc/1/comm)\rexit 3\r");

@@ -4,7 +4,7 @@
 // one clear line on error and exits non-zero, and leaves nothing half-created.
 import { constants as osConstants } from "node:os";
 import { CgroupError, type CgroupStats, DEFAULT_ROOT, runcStatsEvent } from "../../cgroups/index.ts";
-import { type CgroupHost, type GroupRef, type GroupReport, attachProcess, createGroups, deleteGroup, getValues, groupReport, joinGroups, listGroups, openHost, setValues } from "../../cgroups/named.ts";
+import { type CgroupHost, type GroupRef, type GroupReport, attachProcess, createGroups, deleteGroup, getValues, groupExists, groupReport, joinGroups, listGroups, openHost, setValues } from "../../cgroups/named.ts";
 import { type CommandSpec, type FlagSpec, type Parsed, bool, int, list, num, runParsed, str } from "./args.ts";
 import type { Io } from "./io.ts";
 
@@ -30,14 +30,17 @@ Commands:
 Run "berth cgroup COMMAND --help" for details.`,
   create: `Creates NAME in each listed controller's hierarchy. CTRL is a v1 or v2 controller name
 (cpu, cpuacct, cpuset, memory, pids, blkio, io, freezer, devices, hugetlb, …), "unified" for the
-v2 group itself, or "*" for every mounted controller. Creating an existing group is not an error.`,
-  set: `Writes control files of NAME, e.g. -r memory.limit_in_bytes=64M -r cpu.cfs_quota_us=20000.
+v2 group itself, or "*" for every mounted controller. Where cpuacct is a hierarchy of its own,
+cpu brings it along (CPU usage is counted there). Creating an existing group is not an error.`,
+  set: `Writes control files of NAME (a group, or a container's name or ID), e.g. -r memory.limit_in_bytes=64M -r cpu.cfs_quota_us=20000.
 Sizes take K/M/G suffixes and -1 for unlimited. On cgroup v2, the v1 names memory.limit_in_bytes,
 memory.soft_limit_in_bytes, memory.memsw.limit_in_bytes, cpu.shares, cpu.cfs_quota_us,
 cpu.cfs_period_us, blkio.weight, hugetlb.SIZE.limit_in_bytes and freezer.state are mapped to
 their v2 files with converted values; a note on stderr says so. All values are checked first;
-nothing is written if one is invalid.`,
-  get: `Prints "KEY: VALUE" for each KEY (v1 names are mapped on v2 as in "set").`,
+nothing is written if one is invalid. A container's recorded limits (inspect's HostConfig, and
+what its next start applies) change with \`berth update\`, not here: a control file is one
+hierarchy's view of one run, and not every file maps to a docker limit.`,
+  get: `Prints "KEY: VALUE" for each KEY (v1 names are mapped on v2 as in "set"). NAME may be a container's name or ID.`,
   exec: `Runs CMD with its process already inside NAME in each listed controller (NAME must exist).
 Exits with CMD's status, or 128+N when CMD is killed by signal N; says so when the kernel's
 OOM killer or a limit was the cause.`,
@@ -45,8 +48,9 @@ OOM killer or a limit was the cause.`,
   delete: `Removes NAME (and its sub-groups) from every hierarchy. Refuses while processes remain unless
 -f/--force is given, which kills them first.`,
   list: `Lists every cgroup below the roots as CONTROLLERS:/PATH (like lscgroup).`,
-  stat: `Shows memory, CPU, pids and hugetlb usage of NAME against its limits. --json prints runc's
-"events --stats" shape.`,
+  stat: `Shows memory, CPU, pids and hugetlb usage of NAME (a group, or a container's name or ID)
+against its limits. CPU time is read where the kernel counts it (cpuacct, or cgroup v2's cpu.stat).
+--json prints runc's "events --stats" shape.`,
   top: `Like stat, refreshed every SECONDS (default 1) COUNT times (default: until interrupted), with
 CPU use as a percentage of one CPU.`,
 };
@@ -57,6 +61,23 @@ interface Ctx {
   host: CgroupHost;
   out: (s: string) => void;
   err: (s: string) => void;
+  /** A container's group, by container name or ID (NAME with --cgroup-parent, else berth/ID). */
+  containerGroup?: (ref: string) => Promise<ContainerGroup | undefined>;
+}
+
+export interface ContainerGroup {
+  /** The group's NAME (its path below each hierarchy's root). */
+  path: string;
+  name: string;
+}
+
+/** NAME as given, or, when no group has that name, the group of the container it names. */
+async function groupName(name: string, ctx: Ctx): Promise<{ path: string; container?: string }> {
+  if (!name.includes("/") && !groupExists(ctx.host, name) && ctx.containerGroup) {
+    const c = await ctx.containerGroup(name);
+    if (c) return { path: c.path, container: c.name };
+  }
+  return { path: name };
 }
 
 /** "-g cpu,memory:NAME" → controllers and name (the name is checked where it is used). */
@@ -95,7 +116,10 @@ const COMMANDS = {
       if (eq <= 0) throw new UsageError(`-r ${JSON.stringify(kv)} must be KEY=VALUE`);
       return { key: kv.slice(0, eq), value: kv.slice(eq + 1) };
     });
-    setValues(ctx.host, p.args[0]!, values, (w) => ctx.err(`berth cgroup: ${w.note}: ${w.actual}=${w.value}`));
+    const target = await groupName(p.args[0]!, ctx);
+    setValues(ctx.host, target.path, values, (w) => ctx.err(`berth cgroup: ${w.note}: ${w.actual}=${w.value}`));
+    // The engine's record is the container's config; a raw control file is not (see USAGE.set).
+    if (target.container) ctx.err(`berth cgroup: note: ${target.path} is container ${target.container}'s group; this change lasts until the container restarts and inspect does not show it — use \`berth update\` to change the container's limits`);
     return 0;
   }),
 
@@ -103,7 +127,7 @@ const COMMANDS = {
     const keys = p.get("variable");
     if (!keys.length) throw new UsageError("missing -r KEY");
     if (p.args.length !== 1) throw new UsageError("give exactly one NAME after the -r options");
-    const lines = getValues(ctx.host, p.args[0]!, keys).map(({ key, value, note }) => {
+    const lines = getValues(ctx.host, (await groupName(p.args[0]!, ctx)).path, keys).map(({ key, value, note }) => {
       if (note) ctx.err(`berth cgroup: ${note}`);
       return value.includes("\n") ? `${key}:\n${value.split("\n").map((l) => "  " + l).join("\n")}` : `${key}: ${value}`;
     });
@@ -148,7 +172,7 @@ const COMMANDS = {
   }),
 
   stat: verb({ name: "cgroup stat", usage: "cgroup stat NAME [--json]", summary: USAGE.stat!, flags: [bool("json", undefined, "Print runc's \"events --stats\" JSON")], minArgs: 1, maxArgs: 1 }, async (p, ctx) => {
-    const r = groupReport(ctx.host, p.args[0]!);
+    const r = groupReport(ctx.host, (await groupName(p.args[0]!, ctx)).path);
     ctx.out(p.get("json") ? JSON.stringify(runcStatsEvent(r.path, r.stats)) : statTable(r));
     return 0;
   }),
@@ -161,9 +185,10 @@ const COMMANDS = {
     const delay = p.get("delay");
     if (!(count > 0) || !(delay > 0)) throw new UsageError("-n must be a positive count and -d a positive number of seconds");
     let last: { cpu: number; at: number } | undefined;
+    const target = (await groupName(p.args[0]!, ctx)).path;
     for (let i = 0; i < count; i++) {
       if (i > 0) await Bun.sleep(delay * 1000);
-      const r = groupReport(ctx.host, p.args[0]!);
+      const r = groupReport(ctx.host, target);
       const now = performance.now();
       const cpuPercent = last ? ((r.stats.cpu.total - last.cpu) / 1e6 / (now - last.at)) * 100 : undefined;
       last = { cpu: r.stats.cpu.total, at: now };
@@ -199,7 +224,8 @@ function statTable(r: GroupReport, cpuPercent?: number): string {
   if (r.has.cpu) {
     const q = r.cpuQuota;
     const quota = !q ? "-" : q.quota < 0 ? "unlimited" : `${((q.quota / q.period) * 100).toFixed(0)}% of a CPU (${q.quota}/${q.period}us)`;
-    rows.push(["cpu", `${(s.cpu.total / 1e9).toFixed(2)}s${cpuPercent !== undefined ? `, ${cpuPercent.toFixed(0)}% now` : ""}`, quota,
+    const usage = r.has.cpuUsage ? `${(s.cpu.total / 1e9).toFixed(2)}s${cpuPercent !== undefined ? `, ${cpuPercent.toFixed(0)}% now` : ""}` : "not counted (no cpuacct group)";
+    rows.push(["cpu", usage, quota,
       `throttled ${s.cpu.throttledPeriods}/${s.cpu.periods} periods, ${(s.cpu.throttledTime / 1e9).toFixed(2)}s`]);
   }
   if (r.has.pids) rows.push(["pids", String(s.pids.current), s.pids.limit < 0 ? "unlimited" : String(s.pids.limit), ""]);
@@ -217,7 +243,7 @@ const GROUP_SPEC = {
   flags: [str("root", undefined, "Where the hierarchies are mounted", { value: "DIR", default: DEFAULT_ROOT })],
 } as const;
 
-export async function cgroupCommand(argv: string[]): Promise<number> {
+export async function cgroupCommand(argv: string[], opts: { containerGroup?: Ctx["containerGroup"] } = {}): Promise<number> {
   const out = (s: string) => { process.stdout.write(s + "\n"); };
   const err = (s: string) => { process.stderr.write(s + "\n"); };
   const io: Io = { out: (t) => out(t.replace(/\n$/, "")), err: (t) => err(t.replace(/\n$/, "")) };
@@ -242,7 +268,7 @@ export async function cgroupCommand(argv: string[]): Promise<number> {
         err(`berth cgroup: unknown command ${JSON.stringify(verbName)}; commands: ${Object.keys(COMMANDS).join(", ")} (see berth cgroup --help)`);
         return 2;
       }
-      return runParsed(cmd.spec, rest, io, (p) => cmd.run(p, { host: openHost(root), out, err }));
+      return runParsed(cmd.spec, rest, io, (p) => cmd.run(p, { host: openHost(root), out, err, containerGroup: opts.containerGroup }));
     });
   } catch (e) {
     if (e instanceof UsageError) {

@@ -280,7 +280,7 @@ async function run(verb: string, p: Parsed, loadOpts: LoadOptions, io: Io, withE
         }
         const { runForeground } = await import("./container.ts");
         const row = await engine.create(req, { forRun: true });
-        return runForeground(engine, row.id, true, true);
+        return runForeground(engine, row.id, { withStdin: true }, true);
       }
       case "create":
         await project.up(engine, model, { services: names, scale: scaleMap(g("scale") as string[]), forceRecreate: g("force-recreate") as boolean, noRecreate: g("no-recreate") as boolean, noStart: true }, out);
@@ -288,7 +288,7 @@ async function run(verb: string, p: Parsed, loadOpts: LoadOptions, io: Io, withE
       case "top": {
         const { containerTop } = await import("../../engine/exec.ts");
         for (const v of project.serviceViews(engine, model, names).filter((x) => x.running)) {
-          const t = containerTop(v.row.id);
+          const t = containerTop(v.row);
           io.out(`${v.row.name}\n${table(t.titles, t.processes)}\n`);
         }
         return 0;

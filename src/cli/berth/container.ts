@@ -7,7 +7,7 @@ import { writeFully, type Io } from "./io.ts";
 import type { Engine, ContainerView } from "../../engine/engine.ts";
 import type { CreateRequest } from "../../engine/config.ts";
 import { EngineError, UsageError } from "../../engine/errors.ts";
-import { parseSignal, parseInteger } from "../../engine/options.ts";
+import { parseDetachKeys, parseSignal, parseInteger } from "../../engine/options.ts";
 import { inspectObject, psObject } from "../../engine/inspect.ts";
 import type { AttachSession } from "../../engine/logs.ts";
 import { listContainers, parseContainerFilters, pruneContainers } from "../../engine/containers.ts";
@@ -31,7 +31,7 @@ export const CREATE_FLAGS = [
   str("hostname", "h", "Container host name"),
   str("domainname", undefined, "Container NIS domain name"),
   str("entrypoint", undefined, "Overwrite the default ENTRYPOINT of the image"),
-  list("volume", "v", "Bind mount a volume (HOST:CTR[:ro] or NAME:CTR[:ro])"),
+  list("volume", "v", "Bind mount a volume (HOST:CTR[:MODES] or NAME:CTR[:MODES]; MODES: ro, rw, nocopy, rshared, rslave…)"),
   list("tmpfs", undefined, "Mount a tmpfs directory (PATH[:OPTIONS])"),
   bool("read-only", undefined, "Mount the container's root filesystem as read only"),
   str("memory", "m", "Memory limit", "bytes"),
@@ -39,6 +39,27 @@ export const CREATE_FLAGS = [
   str("cpus", undefined, "Number of CPUs", "decimal"),
   str("cpu-shares", "c", "CPU shares (relative weight)", "int"),
   str("pids-limit", undefined, "Tune container pids limit (set -1 for unlimited)", "int"),
+  str("cpu-quota", undefined, "Limit CPU CFS (Completely Fair Scheduler) quota", "int"),
+  str("cpu-period", undefined, "Limit CPU CFS (Completely Fair Scheduler) period", "int"),
+  str("cpuset-cpus", undefined, "CPUs in which to allow execution (0-3, 0,1)", "string"),
+  str("cpuset-mems", undefined, "MEMs in which to allow execution (0-3, 0,1)", "string"),
+  str("memory-reservation", undefined, "Memory soft limit", "bytes"),
+  str("kernel-memory", undefined, "Kernel memory limit (refused: the kernel has no such limit)", { value: "bytes", hidden: true }),
+  bool("oom-kill-disable", undefined, "Disable OOM Killer"),
+  str("oom-score-adj", undefined, "Tune host's OOM preferences (-1000 to 1000)", "int"),
+  str("blkio-weight", undefined, "Block IO (relative weight), between 10 and 1000, or 0 to disable", "uint16"),
+  list("device-read-bps", undefined, "Limit read rate (bytes per second) from a device", "list"),
+  list("device-write-bps", undefined, "Limit write rate (bytes per second) to a device", "list"),
+  list("device-read-iops", undefined, "Limit read rate (IO per second) from a device", "list"),
+  list("device-write-iops", undefined, "Limit write rate (IO per second) to a device", "list"),
+  str("cgroup-parent", undefined, "Optional parent cgroup for the container", "string"),
+  list("device", undefined, "Add a host device to the container (HOST[:CONTAINER][:PERMISSIONS])", "list"),
+  list("device-cgroup-rule", undefined, "Add a rule to the cgroup allowed devices list ('c 42:* rmw')", "list"),
+  list("ulimit", undefined, "Ulimit options (NAME=SOFT[:HARD])", "ulimit"),
+  str("shm-size", undefined, "Size of /dev/shm", "bytes"),
+  list("group-add", undefined, "Add additional groups to join", "list"),
+  list("mount", undefined, "Attach a filesystem mount to the container (type=bind|volume|tmpfs,src=…,dst=…)", "mount"),
+  str("cidfile", undefined, "Write the container ID to the file", "string"),
   list("cap-add", undefined, "Add Linux capabilities"),
   list("cap-drop", undefined, "Drop Linux capabilities"),
   bool("privileged", undefined, "Give extended privileges to this container"),
@@ -91,6 +112,12 @@ export function createRequest(p: Parsed<(typeof CREATE_FLAGS)[number]>): CreateR
     network: p.get("network") ?? p.get("net"), networkAliases: p.get("network-alias"), publish: p.get("publish"), stopSignal: p.get("stop-signal"),
     stopTimeout: p.get("stop-timeout"), userns: p.get("userns"), uidmap: p.get("uidmap"), gidmap: p.get("gidmap"), pid: p.get("pid"), ipc: p.get("ipc"), uts: p.get("uts"), cgroupns: p.get("cgroupns"), sysctls: p.get("sysctl"),
     publishAll: p.get("publish-all"), addHosts: p.get("add-host"), dns: p.get("dns"), logOpts: p.get("log-opt"),
+    cpuQuota: p.get("cpu-quota"), cpuPeriod: p.get("cpu-period"), cpusetCpus: p.get("cpuset-cpus"), cpusetMems: p.get("cpuset-mems"),
+    memoryReservation: p.get("memory-reservation"), kernelMemory: p.get("kernel-memory"), oomKillDisable: p.get("oom-kill-disable"),
+    oomScoreAdj: p.get("oom-score-adj"), blkioWeight: p.get("blkio-weight"), deviceReadBps: p.get("device-read-bps"),
+    deviceWriteBps: p.get("device-write-bps"), deviceReadIops: p.get("device-read-iops"), deviceWriteIops: p.get("device-write-iops"),
+    cgroupParent: p.get("cgroup-parent"), devices: p.get("device"), deviceCgroupRules: p.get("device-cgroup-rule"),
+    ulimits: p.get("ulimit"), shmSize: p.get("shm-size"), groupAdd: p.get("group-add"), mounts: p.get("mount"), cidfile: p.get("cidfile"),
     health: {
       cmd: p.get("health-cmd"), interval: p.get("health-interval"), timeout: p.get("health-timeout"),
       startPeriod: p.get("health-start-period"), retries: p.get("health-retries"), disable: p.get("no-healthcheck"),
@@ -128,9 +155,43 @@ interface Attached {
   done: () => void;
 }
 
-const CTRL_P = 0x10, CTRL_Q = 0x11;
+/** docker's default detach keys: ctrl-p ctrl-q. */
+const DEFAULT_DETACH_KEYS = [0x10, 0x11];
 
-async function attachStdio(engine: Engine, view: ContainerView, withStdin: boolean): Promise<Attached> {
+/** How a client attaches: stdin or not, which output streams (-a), which keys detach. */
+interface AttachHow {
+  withStdin: boolean;
+  /** -a stdout/stderr: the output streams shown (default both). */
+  streams?: ReadonlySet<string>;
+  /** --detach-keys, as bytes (default ctrl-p ctrl-q). */
+  detachKeys?: number[];
+}
+
+/**
+ * Finds the detach sequence in what the user types, across reads: bytes that may start it are
+ * held back until it is complete (detach) or broken (they go to the container after all).
+ */
+function detachMatcher(keys: readonly number[]): (d: Buffer) => { out: Buffer; detach: boolean } {
+  let held = 0;
+  return (d) => {
+    const out: number[] = [];
+    for (const byte of d) {
+      if (byte === keys[held]) {
+        held++;
+        if (held === keys.length) return { out: Buffer.from(out), detach: true };
+        continue;
+      }
+      out.push(...keys.slice(0, held));
+      // (a one-key sequence never gets here: its key matched above)
+      held = byte === keys[0] ? 1 : 0;
+      if (held === 0) out.push(byte);
+    }
+    return { out: Buffer.from(out), detach: false };
+  };
+}
+
+async function attachStdio(engine: Engine, view: ContainerView, how: AttachHow): Promise<Attached> {
+  const withStdin = how.withStdin;
   const tty = view.row.config.tty;
   let received = 0;
   let detached = false;
@@ -141,6 +202,8 @@ async function attachStdio(engine: Engine, view: ContainerView, withStdin: boole
     tty,
     onOutput: (stream, data) => {
       received += data.length;
+      // -a: a stream not asked for is not shown (on a terminal, both arrive as one stream).
+      if (how.streams && !tty && !how.streams.has(stream)) return;
       writeFully(stream === "stderr" ? 2 : 1, data);
     },
   });
@@ -151,20 +214,13 @@ async function attachStdio(engine: Engine, view: ContainerView, withStdin: boole
       stdin.setRawMode(true);
       cleanups.push(() => stdin.setRawMode(false));
     }
-    // docker's detach keys on a terminal: ctrl-p then ctrl-q leaves the container running.
-    let pendingP = false;
+    // docker's detach keys on a terminal (default ctrl-p ctrl-q) leave the container running.
+    const match = detachMatcher(how.detachKeys ?? DEFAULT_DETACH_KEYS);
     const onData = (d: Buffer) => {
       if (!tty) return session.write(d);
-      let out = d;
-      if (pendingP) {
-        pendingP = false;
-        if (d[0] === CTRL_Q) { detached = true; session.detach(); return; }
-        out = Buffer.concat([Buffer.from([CTRL_P]), d]);
-      }
-      const at = out.indexOf(CTRL_P);
-      if (at >= 0 && at === out.length - 1) { pendingP = true; out = out.subarray(0, at); }
-      else if (at >= 0 && out[at + 1] === CTRL_Q) { session.write(out.subarray(0, at)); detached = true; session.detach(); return; }
+      const { out, detach } = match(d);
       if (out.length) session.write(out);
+      if (detach) { detached = true; session.detach(); }
     };
     const onEnd = () => { if (!tty) session.closeStdin(); };
     stdin.on("data", onData);
@@ -198,7 +254,7 @@ function logSize(path: string): number {
   }
 }
 
-export async function runForeground(engine: Engine, id: string, withStdin: boolean, removeOnFailure: boolean): Promise<number> {
+export async function runForeground(engine: Engine, id: string, how: AttachHow & { sigProxy?: boolean }, removeOnFailure: boolean): Promise<number> {
   let attached: Attached | undefined;
   let unproxy = () => {};
   let startedNs = 0n;
@@ -208,9 +264,9 @@ export async function runForeground(engine: Engine, id: string, withStdin: boole
       consoleSize: terminalSize(),
       beforeStart: async (row) => {
         startedNs = BigInt(Date.now() - 1000) * 1_000_000n;
-        attached = await attachStdio(engine, engine.observe(row), withStdin);
+        attached = await attachStdio(engine, engine.observe(row), how);
         trace("start: stdio attached");
-        if (!row.config.tty) unproxy = proxySignals(engine, id);
+        if (!row.config.tty && how.sigProxy !== false) unproxy = proxySignals(engine, id);
       },
       untilExit: async () => {
         await attached?.session.closed;
@@ -238,12 +294,37 @@ export async function runForeground(engine: Engine, id: string, withStdin: boole
   }
 }
 
+const DETACH_KEYS = str("detach-keys", undefined, "Override the key sequence for detaching a container (default ctrl-p,ctrl-q)", "string");
+
+function detachKeysOf(value: string | undefined): { detachKeys?: number[] } {
+  return value === undefined ? {} : { detachKeys: parseDetachKeys(value) };
+}
+
+/** -a/--attach: docker's stream names, any case. */
+function attachStreams(list: string[]): Set<string> | undefined {
+  if (list.length === 0) return undefined;
+  return new Set(list.map((s) => {
+    const v = s.toLowerCase();
+    if (!["stdin", "stdout", "stderr"].includes(v)) throw new UsageError(`invalid argument "${s}" for "-a, --attach" flag: valid streams are STDIN, STDOUT and STDERR`);
+    return v;
+  }));
+}
+
 const run = verb({
   name: "run", usage: "run [OPTIONS] IMAGE [COMMAND] [ARG...]", summary: "Create and run a new container from an image",
-  flags: [bool("detach", "d", "Run container in background and print container ID"), ...CREATE_FLAGS], stopAtPositional: true, minArgs: 1,
+  flags: [
+    bool("detach", "d", "Run container in background and print container ID"), ...CREATE_FLAGS,
+    list("attach", "a", "Attach to STDIN, STDOUT or STDERR"),
+    bool("sig-proxy", undefined, "Proxy received signals to the process", { default: true }),
+    DETACH_KEYS,
+  ], stopAtPositional: true, minArgs: 1,
 }, async (engine, p, io) => {
-  const req = createRequest(p);
   const detach = p.get("detach");
+  const streams = attachStreams(p.get("attach"));
+  if (detach && streams) throw new UsageError("Conflicting options: -a and -d");
+  // -a without stdin: the container's stdin is not the caller's, even with -i.
+  const how = { withStdin: p.get("interactive") && (!streams || streams.has("stdin")), ...(streams ? { streams } : {}), sigProxy: p.get("sig-proxy"), ...detachKeysOf(p.get("detach-keys")) };
+  const req = createRequest(p);
   const row = await engine.create(req, { forRun: true, onPull: pullReporter() });
   if (detach) {
     try {
@@ -255,7 +336,7 @@ const run = verb({
     io.out(`${row.id}\n`);
     return 0;
   }
-  return runForeground(engine, row.id, p.get("interactive"), true);
+  return runForeground(engine, row.id, how, true);
 });
 
 const create = verb({ name: "create", usage: "create [OPTIONS] IMAGE [COMMAND] [ARG...]", summary: "Create a new container", flags: CREATE_FLAGS, stopAtPositional: true, minArgs: 1 }, async (engine, p, io) => {
@@ -266,7 +347,7 @@ const create = verb({ name: "create", usage: "create [OPTIONS] IMAGE [COMMAND] [
 
 const start = verb({
   name: "start", usage: "start [OPTIONS] CONTAINER [CONTAINER...]", summary: "Start one or more stopped containers",
-  flags: [bool("attach", "a", "Attach STDOUT/STDERR and forward signals"), bool("interactive", "i", "Attach container's STDIN"), bool("all", undefined, "Start every container whose restart policy is always or unless-stopped (at boot)")],
+  flags: [bool("attach", "a", "Attach STDOUT/STDERR and forward signals"), bool("interactive", "i", "Attach container's STDIN"), bool("all", undefined, "Start every container whose restart policy is always or unless-stopped (at boot)"), DETACH_KEYS],
 }, async (engine, p, io) => {
   if (p.get("all")) {
     const r = await engine.startAll();
@@ -278,7 +359,7 @@ const start = verb({
   if (p.get("attach") || p.get("interactive")) {
     if (p.args.length > 1) throw new UsageError("you cannot start and attach multiple containers at once");
     const row = engine.find(p.args[0]!);
-    return runForeground(engine, row.id, p.get("interactive"), false);
+    return runForeground(engine, row.id, { withStdin: p.get("interactive"), ...detachKeysOf(p.get("detach-keys")) }, false);
   }
   let failed = 0;
   for (const ref of p.args) {
@@ -398,12 +479,12 @@ const exec = verb({
   });
 });
 
-const attachCmd = verb({ name: "attach", usage: "attach [OPTIONS] CONTAINER", summary: "Attach local standard input, output, and error streams to a running container", minArgs: 1, maxArgs: 1, flags: [bool("no-stdin", undefined, "Do not attach STDIN"), bool("sig-proxy", undefined, "Proxy all received signals to the process", { default: true })] }, async (engine, p) => {
+const attachCmd = verb({ name: "attach", usage: "attach [OPTIONS] CONTAINER", summary: "Attach local standard input, output, and error streams to a running container", minArgs: 1, maxArgs: 1, flags: [bool("no-stdin", undefined, "Do not attach STDIN"), bool("sig-proxy", undefined, "Proxy all received signals to the process", { default: true }), DETACH_KEYS] }, async (engine, p) => {
   const row = engine.find(p.args[0]!);
   const v = engine.observe(row);
   if (!v.running) throw new EngineError("You cannot attach to a stopped container, start it first");
-  const a = await attachStdio(engine, v, !p.get("no-stdin") && row.config.openStdin);
-  const unproxy = row.config.tty ? () => {} : proxySignals(engine, row.id);
+  const a = await attachStdio(engine, v, { withStdin: !p.get("no-stdin") && row.config.openStdin, ...detachKeysOf(p.get("detach-keys")) });
+  const unproxy = row.config.tty || !p.get("sig-proxy") ? () => {} : proxySignals(engine, row.id);
   try {
     await a.session.closed;
   } finally {
@@ -431,7 +512,8 @@ const inspect = verb({ name: "inspect", usage: "inspect [OPTIONS] NAME|ID [NAME|
       if (type !== "image") {
         try {
           const v = engine.observe(engine.find(ref));
-          out.push(inspectObject(engine, v, await engine.publishedPorts(v.row)));
+          const { containerEndpoints } = await import("../../engine/network.ts");
+          out.push(inspectObject(engine, v, await engine.publishedPorts(v.row), await containerEndpoints(engine, v.row)));
           continue;
         } catch (e) {
           if (type === "container") throw e;
@@ -455,7 +537,7 @@ const top = verb({ name: "top", usage: "top CONTAINER", summary: "Display the ru
   const row = engine.find(p.args[0]!);
   if (!engine.observe(row).running) throw new EngineError(`container ${row.id} is not running`);
   const { containerTop } = await import("../../engine/exec.ts");
-  const t = containerTop(row.id);
+  const t = containerTop(row);
   io.out(table(t.titles, t.processes));
   return 0;
 });
@@ -490,7 +572,27 @@ const prune = verb({ name: "container prune", usage: "container prune [OPTIONS]"
   return 0;
 });
 
+const update = verb({
+  name: "update", usage: "update [OPTIONS] CONTAINER [CONTAINER...]", summary: "Update configuration of one or more containers", minArgs: 1,
+  flags: [
+    str("memory", "m", "Memory limit", "bytes"),
+    str("memory-swap", undefined, "Swap limit equal to memory plus swap: -1 to enable unlimited swap", "bytes"),
+    str("cpus", undefined, "Number of CPUs", "decimal"),
+    str("cpu-shares", "c", "CPU shares (relative weight)", "int"),
+    str("pids-limit", undefined, "Tune container pids limit (set -1 for unlimited)", "int"),
+    str("restart", undefined, "Restart policy to apply when a container exits", "string"),
+  ],
+}, async (engine, p, io) => {
+  const { parseUpdate, updateContainer } = await import("../../engine/update.ts");
+  // A bad flag value is the same for every container: said once, exit 125, nothing changed.
+  const update = parseUpdate({
+    memory: p.get("memory"), memorySwap: p.get("memory-swap"), cpus: p.get("cpus"), cpuShares: p.get("cpu-shares"),
+    pidsLimit: p.get("pids-limit"), restart: p.get("restart"),
+  });
+  return each(p, io, async (ref) => { await updateContainer(engine, ref, update); });
+});
+
 export const CONTAINER_COMMANDS: Record<string, Command> = {
-  run, create, start, stop, restart, kill: killCmd, rm, ps, logs, exec, attach: attachCmd, wait, inspect, top, port, rename, pause, unpause,
+  run, create, start, stop, restart, kill: killCmd, rm, ps, logs, exec, attach: attachCmd, wait, inspect, top, port, rename, pause, unpause, update,
   "container prune": prune,
 };

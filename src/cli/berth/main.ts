@@ -78,6 +78,7 @@ Container Commands:
   ns          Show containers' namespaces: own, the host's, or shared (and with whom)
   top         Display the running processes of a container
   unpause     Unpause all processes within one or more containers
+  update      Update limits and restart policy of one or more containers
   wait        Block until one or more containers stop, then print their exit codes
   container   Manage containers (prune, and every verb above)
 
@@ -210,7 +211,19 @@ async function otherModule(verb: string, argv: string[], root: string): Promise<
   process.env.BERTH_ROOT = root;
   if (verb === "cgroup") {
     const { cgroupCommand } = await import("./cgroup.ts");
-    return cgroupCommand(argv);
+    return cgroupCommand(argv, {
+      // Only when NAME is no group: the engine opens for a container's name or ID.
+      containerGroup: (ref) => withEngine(root, false, async (engine) => {
+        try {
+          const row = engine.find(ref);
+          const { cgroupsPathOf } = await import("../../engine/limits.ts");
+          const { parseCgroupsPath } = await import("../../cgroups/path.ts");
+          return { path: parseCgroupsPath(cgroupsPathOf(row.config, row.id), row.id).path.replace(/^\//, ""), name: row.name };
+        } catch {
+          return undefined;
+        }
+      }),
+    });
   }
   if (verb === "network") {
     const { networkCommand } = await import("./network.ts");
