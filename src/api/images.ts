@@ -1,5 +1,5 @@
-// Image routes: list, inspect, history, tag, remove, prune, save (get), load, and create/search
-// answered as far as a registry-less engine can.
+// Image routes: list, inspect, history, tag, remove, prune, save (get), load, import, commit;
+// pull, push and login are registry.ts's.
 import { createWriteStream, rmSync } from "node:fs";
 import { join } from "node:path";
 import { archiveImporter, familiarName, normalizeTaggedName, rootfsImporter, saveImages, type ImageRecord } from "../image/index.ts";
@@ -8,6 +8,7 @@ import { imageHistory, inspectImage } from "../image/inspect.ts";
 import { addImageFilter, ImageFilterError, listImages, type ImageListOptions } from "../image/list.ts";
 import { ApiError, badRequest, conflict, notFound, readJson, sendJson } from "./http.ts";
 import type { Ctx, Router } from "./router.ts";
+import { auth, pullImage, pushImage } from "./registry.ts";
 import { apiTempDir } from "./temp.ts";
 
 /** The largest image archive a load may upload. */
@@ -228,19 +229,7 @@ async function commit(ctx: Ctx): Promise<void> {
 function createImage(ctx: Ctx): void | Promise<void> {
   if (ctx.query.str("fromSrc")) return importImage(ctx);
   const from = ctx.query.str("fromImage");
-  if (from) {
-    const t = ctx.query.str("tag");
-    const ref = t ? (t.startsWith("sha256:") ? `${from}@${t}` : `${from}:${t}`) : from;
-    let img: ImageRecord | null = null;
-    try { img = ctx.engine.images.resolve(ref); } catch { img = null; }
-    if (img) {
-      const res = ctx.res!;
-      res.writeHead(200, { "Content-Type": "application/json" });
-      res.end(`${JSON.stringify({ status: `Status: Image is up to date for ${ref}` })}\n`);
-      return;
-    }
-    throw notFound(`pull access to ${ref}: berth's API service does not pull from registries yet; load the image with \`docker load\` or \`berth load\``);
-  }
+  if (from) return pullImage(ctx, from);
   throw badRequest("fromImage or fromSrc is required");
 }
 
@@ -259,6 +248,7 @@ export function imageRoutes(r: Router): void {
   r.on("GET", "/images/{name*}/history", history);
   r.on("GET", "/images/{name*}/get", (ctx) => save(ctx, [ctx.params.name!]));
   r.on("POST", "/images/{name*}/tag", tag);
-  r.on("POST", "/images/{name*}/push", () => { throw new ApiError(501, "pushing is not supported by berth's API service yet"); });
+  r.on("POST", "/images/{name*}/push", pushImage);
+  r.on("POST", "/auth", auth);
   r.on("DELETE", "/images/{name*}", remove);
 }

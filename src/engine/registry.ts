@@ -2,7 +2,7 @@
 // an API's POST /images/create and /images/{name}/push): the registry client of src/image/registry
 // on this engine's image store (so rmi and prune see the containers that hold the images).
 // run/create's --pull goes through create.ts (imageForCreate).
-import { type PullOptions, type PullResult, type PushOptions, type PushResult, listTags, login, logout, pullImage, pushImage } from "../image/registry/index.ts";
+import { type PullOptions, type PullResult, type PushOptions, type PushResult, checkLogin, listTags, login, logout, pullImage, pushImage } from "../image/registry/index.ts";
 import type { Credentials } from "../image/registry/credentials.ts";
 import { openEngineImages } from "./images.ts";
 import { DEFAULT_ENGINE_ROOT } from "./paths.ts";
@@ -27,6 +27,11 @@ export function push(root: string = DEFAULT_ENGINE_ROOT, ref: string, opts: Push
 /** Checks the credentials with the registry, then keeps them in docker's config.json. Returns the registry host. */
 export function registryLogin(root: string = DEFAULT_ENGINE_ROOT, registry: string | undefined, creds: Credentials, tlsVerify?: boolean): Promise<string> {
   return login(openEngineImages(root), registry, creds, tlsVerify);
+}
+
+/** Checks the credentials with the registry and keeps nothing (the Docker API's /auth). Returns the registry host. */
+export function registryCheckLogin(root: string = DEFAULT_ENGINE_ROOT, registry: string | undefined, creds: Credentials, tlsVerify?: boolean): Promise<string> {
+  return checkLogin(openEngineImages(root), registry, creds, tlsVerify);
 }
 
 export function registryLogout(registry: string | undefined): { host: string; removed: boolean } {
