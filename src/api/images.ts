@@ -8,6 +8,7 @@ import { imageHistory, inspectImage } from "../image/inspect.ts";
 import { addImageFilter, ImageFilterError, listImages, type ImageListOptions } from "../image/list.ts";
 import { ApiError, badRequest, conflict, notFound, readJson, sendJson } from "./http.ts";
 import type { Ctx, Router } from "./router.ts";
+import { buildImage } from "./build.ts";
 import { auth, pullImage, pushImage } from "./registry.ts";
 import { apiTempDir } from "./temp.ts";
 
@@ -241,7 +242,7 @@ export function imageRoutes(r: Router): void {
   r.on("POST", "/commit", commit);
   r.on("GET", "/images/get", (ctx) => save(ctx, ctx.query.params.getAll("names")));
   r.on("GET", "/images/search", () => { throw new ApiError(501, "image search is not supported by berth (no registry access)"); });
-  r.on("POST", "/build", () => { throw new ApiError(501, "building images through the API is not supported by berth yet"); });
+  r.on("POST", "/build", buildImage);
   // No build cache exists to prune (the legacy builder keeps none here).
   r.on("POST", "/build/prune", (ctx) => sendJson(ctx.res!, 200, { CachesDeleted: [], SpaceReclaimed: 0 }));
   r.on("GET", "/images/{name*}/json", inspect);
