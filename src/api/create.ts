@@ -68,7 +68,9 @@ export function translateCreate(body: Record<string, unknown>, name: string | un
   const host = optObj(body, "HostConfig") ?? {};
   const cmd = optStrList(body, "Cmd");
   const entry = body.Entrypoint === undefined || body.Entrypoint === null ? undefined : optStrList(body, "Entrypoint")!;
-  const req: CreateRequest = { image, args: cmd ?? [] };
+  // Docker's create never pulls: a missing image is a 404, on which the client pulls
+  // (POST /images/create, with its credentials and progress) and creates again.
+  const req: CreateRequest = { image, args: cmd ?? [], pull: "never" };
   if (name) req.name = name.replace(/^\//, "");
   if (entry !== undefined) {
     // The engine takes docker's --entrypoint (one program); the rest of a longer entrypoint goes

@@ -60,6 +60,20 @@ test("docker push, rmi, docker pull: the same image back, Docker's progress line
   expect(ev.stdout).toContain(`pull ${name}:latest\n`);
 });
 
+test("docker run of an image that is not here: create answers 404 (it never pulls), the CLI pulls and runs it", async () => {
+  const name = `${open.host}/runme:2`;
+  expect(s.docker(["tag", `${open.host}/busybox`, name]).code).toBe(0);
+  expect(s.docker(["push", name]).code).toBe(0);
+  expect(s.docker(["rmi", name]).code).toBe(0);
+  const direct = await s.api("POST", "/containers/create", { Image: name, Cmd: ["true"] });
+  expect(direct.status).toBe(404);
+  const run = s.docker(["run", "--rm", "--network", "none", name, "echo", "ran"]);
+  expect(run.code).toBe(0);
+  expect(run.stdout).toBe("ran\n");
+  expect(run.stderr).toContain(`Unable to find image '${name}' locally`);
+  expect(run.stderr).toContain(`Status: Downloaded newer image for ${name}`);
+});
+
 test("an image the registry does not have: 404 before any output; docker pull says so", async () => {
   const r = await s.api("POST", `/images/create?fromImage=${encodeURIComponent(`${open.host}/nothing`)}&tag=1`);
   expect(r.status).toBe(404);
