@@ -1,7 +1,7 @@
 // Registry routes: POST /images/create?fromImage= (pull), POST /images/{name}/push, POST /auth —
 // the engine's registry code (engine/registry.ts, the same as `berth pull/push/login`), with the
 // client's credentials from X-Registry-Auth (the service keeps none of them) and the progress as
-// Docker's JSON lines (status, id, progressDetail, progress).
+// Docker's JSON lines (status, id, progressDetail, progress). The engine records the pull and push events.
 import type { ServerResponse } from "node:http";
 import { pull, push, registryCheckLogin, RegistryError, type Credentials, type PullEvent } from "../engine/index.ts";
 import { familiarName, parseReference } from "../image/index.ts";
@@ -134,7 +134,6 @@ export async function pullImage(ctx: Ctx, from: string): Promise<void> {
     });
     const shown = r.name ? familiarName(r.name) : `${familiarName(`${parsed.domain}/${parsed.path}`)}@${r.digest}`;
     out.send({ status: `Status: ${r.fresh ? "Downloaded newer image" : "Image is up to date"} for ${shown}` });
-    ctx.events.emit("image", "pull", r.image.id, { name: shown });
     out.end();
   } catch (e) {
     out.fail(e);
@@ -169,8 +168,6 @@ export async function pushImage(ctx: Ctx): Promise<void> {
     for (const ref of refs) {
       const r = await push(ctx.engine.root, ref, { ...(credentials !== undefined ? { credentials } : {}), onEvent: (e) => out.send(jsonMessage(e)) });
       out.send({ progressDetail: {}, aux: { Tag: r.tag, Digest: r.digest, Size: r.size } });
-      const img = ctx.engine.images.resolve(ref);
-      if (img) ctx.events.emit("image", "push", img.id, { name: familiarName(ref) });
     }
     out.end();
   } catch (e) {

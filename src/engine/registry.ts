@@ -4,6 +4,8 @@
 // run/create's --pull goes through create.ts (imageForCreate).
 import { type PullOptions, type PullResult, type PushOptions, type PushResult, checkLogin, listTags, login, logout, pullImage, pushImage } from "../image/registry/index.ts";
 import type { Credentials } from "../image/registry/credentials.ts";
+import { familiarName } from "../image/reference.ts";
+import { recordEvent } from "./events.ts";
 import { openEngineImages } from "./images.ts";
 import { DEFAULT_ENGINE_ROOT } from "./paths.ts";
 
@@ -11,8 +13,16 @@ export type { PullEvent, PullOptions, PullResult, PushOptions, PushResult } from
 export { RegistryError } from "../image/registry/index.ts";
 export type { Credentials };
 
-export function pull(root: string = DEFAULT_ENGINE_ROOT, ref: string, opts: PullOptions = {}): Promise<PullResult> {
-  return pullImage(openEngineImages(root), ref, opts);
+/** docker's pull and push events name the reference (Actor.ID and its name attribute). */
+function recordImageEvent(root: string, action: "pull" | "push", name: string): void {
+  const shown = familiarName(name);
+  recordEvent(root, "image", action, shown, { name: shown });
+}
+
+export async function pull(root: string = DEFAULT_ENGINE_ROOT, ref: string, opts: PullOptions = {}): Promise<PullResult> {
+  const r = await pullImage(openEngineImages(root), ref, opts);
+  recordImageEvent(root, "pull", r.name ?? ref);
+  return r;
 }
 
 /** `pull -a`: the repository's tags, as references to pull one by one. */
@@ -20,8 +30,10 @@ export async function repositoryTags(root: string = DEFAULT_ENGINE_ROOT, ref: st
   return listTags(openEngineImages(root), ref, tlsVerify);
 }
 
-export function push(root: string = DEFAULT_ENGINE_ROOT, ref: string, opts: PushOptions = {}): Promise<PushResult> {
-  return pushImage(openEngineImages(root), ref, opts);
+export async function push(root: string = DEFAULT_ENGINE_ROOT, ref: string, opts: PushOptions = {}): Promise<PushResult> {
+  const r = await pushImage(openEngineImages(root), ref, opts);
+  recordImageEvent(root, "push", ref);
+  return r;
 }
 
 /** Checks the credentials with the registry, then keeps them in docker's config.json. Returns the registry host. */

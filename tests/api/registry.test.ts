@@ -72,6 +72,13 @@ test("docker run of an image that is not here: create answers 404 (it never pull
   expect(run.stdout).toBe("ran\n");
   expect(run.stderr).toContain(`Unable to find image '${name}' locally`);
   expect(run.stderr).toContain(`Status: Downloaded newer image for ${name}`);
+  // berth's own pull and push record the same events (one engine, one event log)
+  expect(berth(s.root, ["push", name], { env: s.env }).code).toBe(0);
+  expect(berth(s.root, ["pull", name], { env: s.env }).code).toBe(0);
+  const ev = s.docker(["events", "--since", "0", "--until", String(Math.floor(Date.now() / 1000) + 1), "--filter", "type=image",
+    "--filter", `image=${name}`, "--format", "{{.Action}} {{.Actor.ID}}"]);
+  expect(ev.stdout.split("\n").filter((l) => l === `pull ${name}`).length).toBe(2);
+  expect(ev.stdout.split("\n").filter((l) => l === `push ${name}`).length).toBe(2);
 });
 
 test("an image the registry does not have: 404 before any output; docker pull says so", async () => {
