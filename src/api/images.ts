@@ -241,7 +241,7 @@ export function imageRoutes(r: Router): void {
   r.on("POST", "/images/create", createImage);
   r.on("POST", "/commit", commit);
   r.on("GET", "/images/get", (ctx) => save(ctx, ctx.query.params.getAll("names")));
-  r.on("GET", "/images/search", () => { throw new ApiError(501, "image search is not supported by berth (no registry access)"); });
+  r.on("GET", "/images/search", () => { throw new ApiError(501, "image search is not supported by berth (registries' v2 API has no search; Docker Hub's v1 search is not served)"); });
   r.on("POST", "/build", buildImage);
   // No build cache exists to prune (the legacy builder keeps none here).
   r.on("POST", "/build/prune", (ctx) => sendJson(ctx.res!, 200, { CachesDeleted: [], SpaceReclaimed: 0 }));

@@ -87,3 +87,20 @@ test("the raw protocol: JSON lines ending in aux's ID and the Successfully lines
   const noFile = await s.api("POST", "/build?dockerfile=Missing", tar);
   expect((await noFile.text())).toContain("cannot find a Dockerfile");
 });
+
+test("docker-compose 1.29 build: through the docker CLI and through docker-py's own /build (COMPOSE_DOCKER_CLI_BUILD=0)", () => {
+  const d = join(s.dir, "proj");
+  mkdirSync(d);
+  writeFileSync(join(d, "Dockerfile"), "FROM busybox\nARG X=1\nRUN echo built-$X > /b\nCMD cat /b\n");
+  writeFileSync(join(d, "docker-compose.yml"), "version: '3'\nservices:\n  app:\n    build:\n      context: .\n      args:\n        X: composed\n    image: projapp:1\n    network_mode: none\n");
+  for (const cliBuild of ["1", "0"]) {
+    const r = Bun.spawnSync(["docker-compose", "build", "--no-cache"], {
+      cwd: d, env: { ...process.env, DOCKER_HOST: `unix://${s.socket}`, DOCKER_CONFIG: join(s.dir, "docker-config"), COMPOSE_DOCKER_CLI_BUILD: cliBuild },
+      stdout: "pipe", stderr: "pipe", timeout: 120_000,
+    });
+    expect(`${cliBuild} ${r.exitCode} ${r.stderr.toString().includes("ERROR")}`).toBe(`${cliBuild} 0 false`);
+    expect(r.stdout.toString()).toContain("Successfully tagged projapp:1");
+    expect(s.docker(["run", "--rm", "--network", "none", "projapp:1"]).stdout).toBe("built-composed\n");
+    expect(s.docker(["rmi", "projapp:1"]).code).toBe(0);
+  }
+});
