@@ -2,6 +2,8 @@
 // State.Health and "(healthy)" come from the monitor's probes, the health filter selects on them,
 // and a change of status is a health_status event.
 import { afterAll, beforeAll, expect, test } from "bun:test";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { startTestService, type TestService } from "./helpers.ts";
 
 let s: TestService;
@@ -67,4 +69,37 @@ test("create's Healthcheck body: NONE disables the image's check; bad durations 
   const hc = ((await (await s.api("GET", "/containers/cmdhc/json")).json()) as { Config: { Healthcheck: Record<string, unknown> } }).Config.Healthcheck;
   expect(hc).toEqual({ Test: ["CMD", "true"], Interval: 2_000_000_000, Timeout: 30_000_000_000, StartPeriod: 0, Retries: 4 });
   expect(s.docker(["rm", "-f", "nohc", "cmdhc"]).code).toBe(0);
+});
+
+test("docker-compose 1.29: healthcheck keys, and depends_on condition service_healthy waits for (healthy)", () => {
+  const d = join(s.dir, "hcproj");
+  mkdirSync(d);
+  writeFileSync(join(d, "docker-compose.yml"), `version: '2.4'
+services:
+  db:
+    image: busybox
+    command: sh -c "sleep 1; touch /ready; sleep 1000"
+    network_mode: none
+    healthcheck:
+      test: ["CMD", "test", "-e", "/ready"]
+      interval: 300ms
+      retries: 20
+  app:
+    image: busybox
+    command: sleep 1000
+    network_mode: none
+    depends_on:
+      db:
+        condition: service_healthy
+`);
+  const env = { ...process.env, DOCKER_HOST: `unix://${s.socket}`, DOCKER_CONFIG: join(s.dir, "docker-config") };
+  const up = Bun.spawnSync(["docker-compose", "up", "-d"], { cwd: d, env, stdout: "pipe", stderr: "pipe", timeout: 60_000 });
+  expect(up.exitCode).toBe(0);
+  const db = JSON.parse(s.docker(["inspect", "hcproj_db_1"]).stdout)[0];
+  expect(db.Config.Healthcheck).toEqual({ Test: ["CMD", "test", "-e", "/ready"], Interval: 300_000_000, Timeout: 30_000_000_000, StartPeriod: 0, Retries: 20 });
+  // compose waited for db's (healthy) before creating app (it polls db's State.Health)
+  expect(db.State.Health.Status).toBe("healthy");
+  expect(JSON.parse(s.docker(["inspect", "hcproj_app_1"]).stdout)[0].State.Running).toBe(true);
+  const down = Bun.spawnSync(["docker-compose", "down", "-t", "0"], { cwd: d, env, stdout: "pipe", stderr: "pipe", timeout: 60_000 });
+  expect(down.exitCode).toBe(0);
 });
