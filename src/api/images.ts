@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { archiveImporter, familiarName, normalizeTaggedName, rootfsImporter, saveImages, type ImageRecord } from "../image/index.ts";
 import { commitToImage } from "../engine/index.ts";
 import { imageHistory, inspectImage } from "../image/inspect.ts";
-import { addImageFilter, ImageFilterError, listImages, type ImageListOptions } from "../image/list.ts";
+import { addImageFilter, ImageFilterError, listImages, nameMatches, type ImageListOptions } from "../image/list.ts";
 import { ApiError, badRequest, conflict, notFound, readJson, sendJson } from "./http.ts";
 import type { Ctx, Router } from "./router.ts";
 import { buildImage } from "./build.ts";
@@ -60,8 +60,12 @@ function list(ctx: Ctx): void {
       images = images.filter((i) => (k === "before" ? i.loadedAt < at : i.loadedAt > at));
     }
   }
+  // Docker: with a reference filter, RepoTags holds only the names that match it.
+  const refs = filters.reference ?? [];
+  const shownNames = (i: ImageRecord) => (refs.length ? i.names.filter((n) => refs.some((p) => nameMatches(n, p))) : i.names);
+  const shownDigests = (i: ImageRecord) => (refs.length ? i.repoDigests.filter((d) => refs.some((p) => nameMatches(d.slice(0, d.indexOf("@")), p))) : i.repoDigests);
   sendJson(ctx.res!, 200, images.map((i) => ({
-    Id: i.id, ParentId: "", RepoTags: i.names.map(familiarName), RepoDigests: i.repoDigests.map(familiarName), Created: created(i),
+    Id: i.id, ParentId: "", RepoTags: shownNames(i).map(familiarName), RepoDigests: shownDigests(i).map(familiarName), Created: created(i),
     Size: i.size, SharedSize: -1, VirtualSize: i.size, Labels: i.config.Labels ?? {}, Containers: used.get(i.id) ?? 0,
   })));
 }

@@ -3,7 +3,7 @@
 // client's credentials from X-Registry-Auth (the service keeps none of them) and the progress as
 // Docker's JSON lines (status, id, progressDetail, progress). The engine records the pull and push events.
 import type { ServerResponse } from "node:http";
-import { pull, push, registryCheckLogin, RegistryError, type Credentials, type PullEvent } from "../engine/index.ts";
+import { pull, push, registryCheckLogin, RegistryError, repositoryTags, type Credentials, type PullEvent } from "../engine/index.ts";
 import { familiarName, parseReference } from "../image/index.ts";
 import { ApiError, badRequest, notFound, readJson, sendJson } from "./http.ts";
 import type { Ctx } from "./router.ts";
@@ -109,31 +109,42 @@ class Progress {
 
 const pullingFrom = (m: Record<string, unknown>) => typeof m.status === "string" && m.status.startsWith("Pulling from ");
 
-/** POST /images/create?fromImage=NAME&tag=TAG|DIGEST: a pull. */
+/**
+ * POST /images/create?fromImage=NAME&tag=TAG|DIGEST: a pull. Without a tag (in either) every tag
+ * of the repository, as Docker's API defines it (`docker pull -a`; the CLI sends latest otherwise).
+ */
 export async function pullImage(ctx: Ctx, from: string): Promise<void> {
   const t = ctx.query.str("tag");
   let ref = from;
   if (t) ref = t.startsWith("sha256:") ? `${from}@${t}` : `${from}:${t}`;
-  else if (!/[:@]/.test(from.slice(from.lastIndexOf("/") + 1))) ref = `${from}:latest`;
+  const allTags = !/[:@]/.test(ref.slice(ref.lastIndexOf("/") + 1));
   let parsed;
   try {
     parsed = parseReference(ref);
   } catch (e) {
     throw badRequest((e as Error).message);
   }
+  const repo = `${parsed.domain}/${parsed.path}`;
   const credentials = registryAuth(ctx.req.headers["x-registry-auth"]);
   const platform = ctx.query.str("platform");
   // Docker's wording and status for refused credentials (a 404: the client would otherwise prompt
   // for a login of its own on a 401).
   const out = new Progress(ctx.res!, pullingFrom, (e) => (e.status === 401 || e.status === 403
-    ? notFound(`pull access denied for ${familiarName(`${parsed.domain}/${parsed.path}`)}, repository does not exist or may require 'docker login': ${e.message}`) : e));
+    ? notFound(`pull access denied for ${familiarName(repo)}, repository does not exist or may require 'docker login': ${e.message}`) : e));
   try {
-    const r = await pull(ctx.engine.root, ref, {
-      ...(platform ? { platform } : {}), ...(credentials !== undefined ? { credentials } : {}),
-      onEvent: (e) => out.send(jsonMessage(e)),
-    });
-    const shown = r.name ? familiarName(r.name) : `${familiarName(`${parsed.domain}/${parsed.path}`)}@${r.digest}`;
-    out.send({ status: `Status: ${r.fresh ? "Downloaded newer image" : "Image is up to date"} for ${shown}` });
+    const refs = allTags ? (await repositoryTags(ctx.engine.root, ref, undefined, credentials)).map((tag) => `${repo}:${tag}`) : [ref];
+    if (refs.length === 0) throw new ApiError(404, `no tags in ${familiarName(repo)}`);
+    let fresh = false;
+    let shown = familiarName(repo);
+    for (const one of refs) {
+      const r = await pull(ctx.engine.root, one, {
+        ...(platform ? { platform } : {}), ...(credentials !== undefined ? { credentials } : {}),
+        onEvent: (e) => out.send(jsonMessage(e)),
+      });
+      fresh ||= r.fresh;
+      if (!allTags) shown = r.name ? familiarName(r.name) : `${familiarName(repo)}@${r.digest}`;
+    }
+    out.send({ status: `Status: ${fresh ? "Downloaded newer image" : "Image is up to date"} for ${shown}` });
     out.end();
   } catch (e) {
     out.fail(e);

@@ -26,8 +26,8 @@ export async function pull(root: string = DEFAULT_ENGINE_ROOT, ref: string, opts
 }
 
 /** `pull -a`: the repository's tags, as references to pull one by one. */
-export async function repositoryTags(root: string = DEFAULT_ENGINE_ROOT, ref: string, tlsVerify?: boolean): Promise<string[]> {
-  return listTags(openEngineImages(root), ref, tlsVerify);
+export async function repositoryTags(root: string = DEFAULT_ENGINE_ROOT, ref: string, tlsVerify?: boolean, credentials?: Credentials | null): Promise<string[]> {
+  return listTags(openEngineImages(root), ref, tlsVerify, credentials);
 }
 
 export async function push(root: string = DEFAULT_ENGINE_ROOT, ref: string, opts: PushOptions = {}): Promise<PushResult> {

@@ -81,6 +81,19 @@ test("docker run of an image that is not here: create answers 404 (it never pull
   expect(ev.stdout.split("\n").filter((l) => l === `push ${name}`).length).toBe(2);
 });
 
+test("docker pull -a: no tag asks for every tag of the repository (Docker's API)", () => {
+  for (const t of ["a", "b"]) expect(s.docker(["tag", `${open.host}/busybox`, `${open.host}/multi:${t}`]).code).toBe(0);
+  expect(s.docker(["push", "-a", `${open.host}/multi`]).code).toBe(0);
+  expect(s.docker(["rmi", `${open.host}/multi:a`, `${open.host}/multi:b`]).code).toBe(0);
+  const r = s.docker(["pull", "-a", `${open.host}/multi`]);
+  expect(r.stderr).toBe("");
+  expect(r.code).toBe(0);
+  expect(r.stdout).toContain("a: Pulling from multi");
+  expect(r.stdout).toContain("b: Pulling from multi");
+  expect(r.stdout).toContain(`Status: Downloaded newer image for ${open.host}/multi`);
+  expect(s.docker(["images", "--format", "{{.Tag}}", `${open.host}/multi`]).stdout.split("\n").filter(Boolean).sort()).toEqual(["a", "b"]);
+});
+
 test("an image the registry does not have: 404 before any output; docker pull says so", async () => {
   const r = await s.api("POST", `/images/create?fromImage=${encodeURIComponent(`${open.host}/nothing`)}&tag=1`);
   expect(r.status).toBe(404);
