@@ -134,6 +134,11 @@ async function list(ctx: Ctx): Promise<void> {
       views = views.filter((v) => (k === "before" ? v.row.createdAt < at : v.row.createdAt > at));
     }
   }
+  for (const h of filters.health ?? []) {
+    if (!["starting", "healthy", "unhealthy", "none"].includes(h)) throw badRequest(`Unrecognised filter value for health: ${h}`);
+  }
+  // health: a running container's check status; "none" is a container without one.
+  if (filters.health?.length) views = views.filter((v) => filters.health!.includes(v.health ?? (v.row.config.healthcheck ? "" : "none")));
   if (limit > 0) views = views.slice(0, limit);
   const eps = endpointsOf(engine);
   const out = await Promise.all(views.map((v) => containerSummary(engine, v, eps)));

@@ -1,7 +1,7 @@
 // POST /containers/create: Docker's container config (Config + HostConfig + NetworkingConfig)
 // as the engine's CreateRequest (docker's flags as given). Fields the engine does not support
 // are named in Warnings when harmless, refused with 400 when ignoring them would change what runs.
-import type { CreateRequest } from "../engine/index.ts";
+import type { CreateRequest, HealthRequest } from "../engine/index.ts";
 import { badRequest, optBool, optNum, optObj, optStr, optStrList } from "./http.ts";
 
 export interface Translated {
@@ -35,6 +35,32 @@ function bytes(n: number | undefined): string | undefined {
   return n === undefined || n === 0 ? undefined : String(n);
 }
 
+/** Config.Healthcheck (docker's durations in nanoseconds; 0 = inherit) as the engine's request. */
+function healthRequest(hc: Record<string, unknown>): HealthRequest {
+  const out: HealthRequest = {};
+  const test = optStrList(hc, "Test");
+  // ["NONE"] disables the image's check; an empty or absent Test inherits it.
+  if (test?.length === 1 && test[0] === "NONE") return { disable: true };
+  if (test?.length) out.test = test;
+  const dur = (k: string): string | undefined => {
+    const ns = optNum(hc, k);
+    if (ns === undefined || ns === 0) return undefined;
+    if (!Number.isInteger(ns) || ns < 0) throw badRequest(`Healthcheck.${k} must be a non-negative number of nanoseconds`);
+    if (ns < 1e6) throw badRequest(`Healthcheck.${k} must be at least 1ms (it is in nanoseconds)`);
+    return `${ns / 1e6}ms`;
+  };
+  const interval = dur("Interval");
+  if (interval) out.interval = interval;
+  const timeout = dur("Timeout");
+  if (timeout) out.timeout = timeout;
+  const start = dur("StartPeriod");
+  if (start) out.startPeriod = start;
+  const retries = optNum(hc, "Retries");
+  if (retries !== undefined && retries !== 0) out.retries = retries;
+  if (!ZERO(hc.StartInterval)) throw badRequest("Healthcheck.StartInterval is not supported by berth");
+  return out;
+}
+
 export function translateCreate(body: Record<string, unknown>, name: string | undefined): Translated {
   const warnings: string[] = [];
   const image = optStr(body, "Image");
@@ -42,7 +68,9 @@ export function translateCreate(body: Record<string, unknown>, name: string | un
   const host = optObj(body, "HostConfig") ?? {};
   const cmd = optStrList(body, "Cmd");
   const entry = body.Entrypoint === undefined || body.Entrypoint === null ? undefined : optStrList(body, "Entrypoint")!;
-  const req: CreateRequest = { image, args: cmd ?? [] };
+  // Docker's create never pulls: a missing image is a 404, on which the client pulls
+  // (POST /images/create, with its credentials and progress) and creates again.
+  const req: CreateRequest = { image, args: cmd ?? [], pull: "never" };
   if (name) req.name = name.replace(/^\//, "");
   if (entry !== undefined) {
     // The engine takes docker's --entrypoint (one program); the rest of a longer entrypoint goes
@@ -70,7 +98,8 @@ export function translateCreate(body: Record<string, unknown>, name: string | un
   if (stopTimeout !== undefined) req.stopTimeout = String(stopTimeout);
   const volumesMap = optObj(body, "Volumes");
   const volumes: string[] = Object.keys(volumesMap ?? {});
-  if (body.Healthcheck !== undefined && body.Healthcheck !== null) warnings.push("Healthcheck is not supported by this berth yet; ignored");
+  const hc = optObj(body, "Healthcheck");
+  if (hc) req.health = healthRequest(hc);
   if (optBool(body, "NetworkDisabled")) req.network = "none";
 
   // ---- HostConfig ----

@@ -1,13 +1,15 @@
-// Image routes: list, inspect, history, tag, remove, prune, save (get), load, and create/search
-// answered as far as a registry-less engine can.
+// Image routes: list, inspect, history, tag, remove, prune, save (get), load, import, commit;
+// pull, push and login are registry.ts's.
 import { createWriteStream, rmSync } from "node:fs";
 import { join } from "node:path";
 import { archiveImporter, familiarName, normalizeTaggedName, rootfsImporter, saveImages, type ImageRecord } from "../image/index.ts";
 import { commitToImage } from "../engine/index.ts";
 import { imageHistory, inspectImage } from "../image/inspect.ts";
-import { addImageFilter, ImageFilterError, listImages, type ImageListOptions } from "../image/list.ts";
+import { addImageFilter, ImageFilterError, listImages, nameMatches, type ImageListOptions } from "../image/list.ts";
 import { ApiError, badRequest, conflict, notFound, readJson, sendJson } from "./http.ts";
 import type { Ctx, Router } from "./router.ts";
+import { buildImage } from "./build.ts";
+import { auth, pullImage, pushImage } from "./registry.ts";
 import { apiTempDir } from "./temp.ts";
 
 /** The largest image archive a load may upload. */
@@ -58,8 +60,12 @@ function list(ctx: Ctx): void {
       images = images.filter((i) => (k === "before" ? i.loadedAt < at : i.loadedAt > at));
     }
   }
+  // Docker: with a reference filter, RepoTags holds only the names that match it.
+  const refs = filters.reference ?? [];
+  const shownNames = (i: ImageRecord) => (refs.length ? i.names.filter((n) => refs.some((p) => nameMatches(n, p))) : i.names);
+  const shownDigests = (i: ImageRecord) => (refs.length ? i.repoDigests.filter((d) => refs.some((p) => nameMatches(d.slice(0, d.indexOf("@")), p))) : i.repoDigests);
   sendJson(ctx.res!, 200, images.map((i) => ({
-    Id: i.id, ParentId: "", RepoTags: i.names.map(familiarName), RepoDigests: i.repoDigests.map(familiarName), Created: created(i),
+    Id: i.id, ParentId: "", RepoTags: shownNames(i).map(familiarName), RepoDigests: shownDigests(i).map(familiarName), Created: created(i),
     Size: i.size, SharedSize: -1, VirtualSize: i.size, Labels: i.config.Labels ?? {}, Containers: used.get(i.id) ?? 0,
   })));
 }
@@ -228,19 +234,7 @@ async function commit(ctx: Ctx): Promise<void> {
 function createImage(ctx: Ctx): void | Promise<void> {
   if (ctx.query.str("fromSrc")) return importImage(ctx);
   const from = ctx.query.str("fromImage");
-  if (from) {
-    const t = ctx.query.str("tag");
-    const ref = t ? (t.startsWith("sha256:") ? `${from}@${t}` : `${from}:${t}`) : from;
-    let img: ImageRecord | null = null;
-    try { img = ctx.engine.images.resolve(ref); } catch { img = null; }
-    if (img) {
-      const res = ctx.res!;
-      res.writeHead(200, { "Content-Type": "application/json" });
-      res.end(`${JSON.stringify({ status: `Status: Image is up to date for ${ref}` })}\n`);
-      return;
-    }
-    throw notFound(`pull access to ${ref}: berth's API service does not pull from registries yet; load the image with \`docker load\` or \`berth load\``);
-  }
+  if (from) return pullImage(ctx, from);
   throw badRequest("fromImage or fromSrc is required");
 }
 
@@ -251,14 +245,15 @@ export function imageRoutes(r: Router): void {
   r.on("POST", "/images/create", createImage);
   r.on("POST", "/commit", commit);
   r.on("GET", "/images/get", (ctx) => save(ctx, ctx.query.params.getAll("names")));
-  r.on("GET", "/images/search", () => { throw new ApiError(501, "image search is not supported by berth (no registry access)"); });
-  r.on("POST", "/build", () => { throw new ApiError(501, "building images through the API is not supported by berth yet"); });
+  r.on("GET", "/images/search", () => { throw new ApiError(501, "image search is not supported by berth (registries' v2 API has no search; Docker Hub's v1 search is not served)"); });
+  r.on("POST", "/build", buildImage);
   // No build cache exists to prune (the legacy builder keeps none here).
   r.on("POST", "/build/prune", (ctx) => sendJson(ctx.res!, 200, { CachesDeleted: [], SpaceReclaimed: 0 }));
   r.on("GET", "/images/{name*}/json", inspect);
   r.on("GET", "/images/{name*}/history", history);
   r.on("GET", "/images/{name*}/get", (ctx) => save(ctx, [ctx.params.name!]));
   r.on("POST", "/images/{name*}/tag", tag);
-  r.on("POST", "/images/{name*}/push", () => { throw new ApiError(501, "pushing is not supported by berth's API service yet"); });
+  r.on("POST", "/images/{name*}/push", pushImage);
+  r.on("POST", "/auth", auth);
   r.on("DELETE", "/images/{name*}", remove);
 }

@@ -11,7 +11,7 @@ import { trace } from "../sys/trace.ts";
 import { resolveNamespaceJoins } from "./namespaces.ts";
 import { firstFreeOffset, placeRange, subidRange } from "./userns.ts";
 import { familiarName, parseReference, taggedName } from "../image/reference.ts";
-import { recordContainerEvent } from "./events.ts";
+import { recordContainerEvent, recordEvent } from "./events.ts";
 
 export function resolveImage(engine: Engine, ref: string): ImageInfo {
   let img;
@@ -61,6 +61,7 @@ export async function imageForCreate(engine: Engine, req: Pick<CreateRequest, "i
   try {
     const r = await pullImage(engine.images, req.image, { ...(req.platform ? { platform: req.platform } : {}), ...(opts.onPull ? { onEvent: opts.onPull } : {}) });
     opts.onPull?.({ status: `Status: ${r.fresh ? "Downloaded newer image" : "Image is up to date"} for ${shownName(req.image)}` });
+    recordEvent(engine.root, "image", "pull", shownName(req.image), { name: shownName(req.image) });
     // the record itself: NAME@DIGEST of an index names no manifest in the store
     return { ref: req.image, id: r.image.id, config: r.image.config };
   } catch (e) {

@@ -6,6 +6,7 @@
 // unchanged.
 import { closeSync, openSync, readFileSync, readSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { recordContainerEvent } from "./events.ts";
 import type { Engine } from "./handle.ts";
 import type { HealthLogEntry, HealthState } from "./health-config.ts";
 
@@ -84,5 +85,8 @@ export async function runHealthcheck(engine: Engine, id: string): Promise<Health
   const file = healthFile(engine, row.id);
   writeFileSync(file + ".tmp", JSON.stringify(next));
   renameSync(file + ".tmp", file);
+  // docker's event on a change of status ("health_status: healthy"), which `docker events` and
+  // compose's depends_on condition: service_healthy watch.
+  if (next.Status !== prev.Status) recordContainerEvent(engine.root, `health_status: ${next.Status}`, now);
   return next;
 }

@@ -53,7 +53,7 @@ export { readHealth, runHealthcheck } from "./health.ts";
 export { healthConfig, healthcheckObject, parseDuration, type HealthLogEntry, type HealthRequest, type HealthState, type HealthStatus } from "./health-config.ts";
 // registries: pull, push, login, logout (run/create pull a missing image themselves: --pull).
 export {
-  pull, push, registryLogin, registryLogout, repositoryTags, RegistryError,
+  pull, push, registryCheckLogin, registryLogin, registryLogout, repositoryTags, RegistryError,
   type Credentials, type PullEvent, type PullOptions, type PullResult, type PushOptions, type PushResult,
 } from "./registry.ts";
 // the monitor's exit file: how a run ended, and waiting for it (the API's wait).

@@ -38,6 +38,12 @@ function glob(pattern: string): RegExp {
   return new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, "[^/]*").replace(/\?/g, ".")}$`);
 }
 
+/** Whether a name matches a reference filter (a glob on NAME:TAG or on the repository). */
+export function nameMatches(name: string, pattern: string): boolean {
+  const re = glob(pattern);
+  return re.test(familiarName(name)) || re.test(splitTaggedName(familiarName(name)).repository);
+}
+
 /** Untagged images other images were built on (docker hides them from `images` without -a). */
 function intermediates(images: ImageRecord[]): Set<string> {
   const out = new Set<string>();
@@ -55,10 +61,7 @@ export function listImages(store: ImageStore, opts: ImageListOptions = {}): Imag
     images = images.filter((i) => !hidden.has(i.id));
   }
   if (opts.dangling !== undefined) images = images.filter((i) => (i.names.length === 0) === opts.dangling);
-  for (const pattern of opts.reference ?? []) {
-    const re = glob(pattern);
-    images = images.filter((i) => i.names.some((n) => re.test(familiarName(n)) || re.test(splitTaggedName(familiarName(n)).repository)));
-  }
+  for (const pattern of opts.reference ?? []) images = images.filter((i) => i.names.some((n) => nameMatches(n, pattern)));
   let entries: ImageListEntry[] = images.flatMap((image) => image.names.length
     ? image.names.map((n) => ({ image, ...splitTaggedName(familiarName(n)) }))
     : [{ image, repository: "<none>", tag: "<none>" }]);

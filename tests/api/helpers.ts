@@ -13,7 +13,7 @@ export interface TestService {
   env: Record<string, string>;
   proc: ReturnType<typeof Bun.spawn>;
   /** Runs the docker CLI against the service. */
-  docker(args: string[], opts?: { stdin?: string; timeoutMs?: number }): Result;
+  docker(args: string[], opts?: { stdin?: string; timeoutMs?: number; env?: Record<string, string> }): Result;
   /** One HTTP request over the socket. */
   api(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<Response>;
   stop(): Promise<void>;
@@ -41,7 +41,7 @@ export async function startTestService(extraArgs: string[] = []): Promise<TestSe
       const r = Bun.spawnSync({
         cmd: ["docker", ...args],
         stdin: opts.stdin === undefined ? "ignore" : Buffer.from(opts.stdin),
-        stdout: "pipe", stderr: "pipe", env: dockerEnv, timeout: opts.timeoutMs ?? 60_000,
+        stdout: "pipe", stderr: "pipe", env: { ...dockerEnv, ...opts.env }, timeout: opts.timeoutMs ?? 60_000,
       });
       void base;
       return { code: r.exitCode ?? -1, stdout: r.stdout.toString(), stderr: r.stderr.toString() };

@@ -14,7 +14,8 @@ const LAYERS: readonly (readonly string[])[] = [
   ["security", "cgroups", "storage", "network"],
   ["runtime", "image"],
   ["engine"],
-  ["api", "compose", "build"],
+  ["build"], // the builder: a library over the engine that the API's POST /build, compose and the CLI call
+  ["api", "compose"],
   ["cli"],
 ];
 

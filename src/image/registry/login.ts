@@ -15,11 +15,18 @@ export function registryHost(arg: string | undefined): string {
 }
 
 export async function login(store: ImageStore, registry: string | undefined, creds: Credentials, tlsVerify?: boolean): Promise<string> {
+  const host = await checkLogin(store, registry, creds, tlsVerify);
+  storeCredentials(host, creds);
+  return host;
+}
+
+/** Whether the registry takes these credentials, keeping nothing (the Docker API's /auth: the
+ *  client keeps them). Returns the registry host; a refusal throws RegistryError (401). */
+export async function checkLogin(store: ImageStore, registry: string | undefined, creds: Credentials, tlsVerify?: boolean): Promise<string> {
   const host = registryHost(registry);
   const client = new RegistryClient(host, { policy: loadRegistryPolicy(store.root), credentials: creds, ...(tlsVerify !== undefined ? { tlsVerify } : {}) });
   const res = await client.request("GET", "/v2/", {});
   await res.body?.cancel().catch(() => {});
-  storeCredentials(host, creds);
   return host;
 }
 
