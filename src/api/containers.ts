@@ -2,8 +2,8 @@
 // wait, attach, logs, top, stats, resize, changes, export, prune.
 import {
   attach, containerChanges, containerLogs, parseSince, containerTop, exportFiles, matchesFilters, parseSignal, pruneContainers, readExitFile, sampleStats,
-  waitExitFile, writeLogs,
-  type AttachSession, type ContainerFilter, type ContainerRow, type ContainerView, type Engine, type StatsSample,
+  updateContainer, waitExitFile, writeLogs,
+  type AttachSession, type ResourceUpdate, type RestartPolicy, type ContainerFilter, type ContainerRow, type ContainerView, type Engine, type StatsSample,
 } from "../engine/index.ts";
 import { openNetworks, type EndpointInfo } from "../network/index.ts";
 import { ApiError, badRequest, conflict, noContent, readJson, sendJson } from "./http.ts";
@@ -626,8 +626,45 @@ async function prune(ctx: Ctx): Promise<void> {
   sendJson(ctx.res!, 200, { ContainersDeleted: r.deleted, SpaceReclaimed: r.reclaimed });
 }
 
-function update(ctx: Ctx): void {
-  throw new ApiError(501, `updating container resources is not supported by berth yet (container ${ctx.params.id})`);
+/** The update fields berth applies; any other resource field with a value is refused, never dropped. */
+const UPDATE_FIELDS = new Set(["Memory", "MemorySwap", "NanoCpus", "CpuShares", "PidsLimit", "RestartPolicy"]);
+
+/** POST /containers/{id}/update: docker's body (zeros mean "unchanged") as the engine's update. */
+export function translateUpdate(body: Record<string, unknown>): ResourceUpdate {
+  const num = (key: string): number | undefined => {
+    const v = body[key];
+    if (v === undefined || v === null) return undefined;
+    if (typeof v !== "number" || !Number.isInteger(v)) throw badRequest(`${key} must be an integer, got ${JSON.stringify(v)}`);
+    return v;
+  };
+  for (const [key, v] of Object.entries(body)) {
+    if (UPDATE_FIELDS.has(key) || v === null || v === 0 || v === "" || (Array.isArray(v) && v.length === 0)) continue;
+    if (key === "BlkioWeightDevice" || key === "Devices" || key === "Ulimits") continue; // empty-list fields the CLI always sends
+    throw badRequest(`updating ${key} is not supported by berth; it can update Memory, MemorySwap, NanoCpus, CpuShares, PidsLimit and RestartPolicy`);
+  }
+  const out: ResourceUpdate = {};
+  const memory = num("Memory"), swap = num("MemorySwap"), nano = num("NanoCpus"), shares = num("CpuShares"), pids = num("PidsLimit");
+  if (memory) out.memory = memory;
+  if (swap) out.memorySwap = swap;
+  if (nano) out.cpus = nano / 1e9;
+  if (shares) out.cpuShares = shares;
+  if (pids !== undefined && pids !== 0) out.pidsLimit = pids < 0 ? null : pids;
+  const rp = body.RestartPolicy as { Name?: unknown; MaximumRetryCount?: unknown } | undefined;
+  if (rp && typeof rp === "object" && typeof rp.Name === "string" && rp.Name !== "") {
+    if (!["no", "always", "unless-stopped", "on-failure"].includes(rp.Name)) throw badRequest(`invalid restart policy '${rp.Name}'`);
+    const retries = rp.MaximumRetryCount ?? 0;
+    if (typeof retries !== "number" || !Number.isInteger(retries) || retries < 0) throw badRequest("RestartPolicy.MaximumRetryCount must be a non-negative integer");
+    out.restart = { name: rp.Name as RestartPolicy["name"], maximumRetryCount: retries };
+  }
+  return out;
+}
+
+async function update(ctx: Ctx): Promise<void> {
+  const body = await readJson(ctx.req);
+  if (!body || typeof body !== "object" || Array.isArray(body)) throw badRequest("the update body must be a JSON object");
+  const req = translateUpdate(body as Record<string, unknown>);
+  await updateContainer(ctx.engine, find(ctx).id, req);
+  sendJson(ctx.res!, 200, { Warnings: [] });
 }
 
 export function containerRoutes(r: Router): void {
