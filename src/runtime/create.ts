@@ -1,7 +1,7 @@
 // `create`: everything up to the point where the container's init waits for `start`.
 // TypeScript resolves the plan; berth-init (C) executes it; on any failure nothing is left:
 // no process, no cgroup, no state directory.
-import { readFileSync, writeFileSync, renameSync, chmodSync, rmSync } from "node:fs";
+import { readFileSync, writeFileSync, renameSync, chmodSync, rmSync, existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Spec } from "../oci/spec.ts";
 import { parseSpec, checkContainerId, OciConfigError } from "../oci/validate.ts";
@@ -12,7 +12,7 @@ import { StateStore, type ContainerRecord } from "./state-store.ts";
 import { startInit, expectMessage, type InitProcess, type Stdio } from "./native.ts";
 import { runHooks, runHooksWarnOnly } from "./hooks.ts";
 import { processStartTime } from "./proc.ts";
-import { openCgroup, validateResources, type CgroupManager } from "../cgroups/index.ts";
+import { CgroupError, openCgroup, parseSystemdCgroupsPath, validateResources, type CgroupManager } from "../cgroups/index.ts";
 import { mkfifo, kill } from "../sys/libc.ts";
 import { withDefaultDeviceRules } from "./device-rules.ts";
 import { cgroupEntryRecords, cgroupMkdirLines } from "./cgroup-entry.ts";
@@ -39,6 +39,8 @@ export interface CreateOptions {
   /** Work of the caller's that needs the init's pid but not a finished container (the engine records
    *  it, sets up networking, attaches stdio): run while the init builds its root filesystem. */
   whileInitPrepares?: (record: ContainerRecord, init: InitProcess) => Promise<void>;
+  /** runc's --systemd-cgroup: cgroupsPath is "slice:prefix:name" and systemd would make the cgroup. */
+  systemdCgroup?: boolean;
   /** Stage 0 as startCreateInit started it ahead of time (with these same options). */
   init?: InitProcess;
 }
@@ -77,6 +79,17 @@ export function writePidFile(path: string, pid: number): void {
   renameSync(tmp, path);
 }
 
+/**
+ * --systemd-cgroup: the path is parsed as runc parses it (a malformed one is the user's error to
+ * hear about first), then refused: without systemd as PID 1 there is no one to ask for the unit
+ * (runc's words), and with one berth-runtime still drives cgroupfs only.
+ */
+function refuseSystemdCgroup(cgroupsPath: string | undefined, id: string): void {
+  const unit = parseSystemdCgroupsPath(cgroupsPath, id);
+  if (!existsSync("/run/systemd/system")) throw new CgroupError("systemd not running on this host, cannot use systemd cgroups manager");
+  throw new CgroupError(`--systemd-cgroup is not supported: berth-runtime manages cgroupfs directly (cgroupsPath would be unit ${unit.unit} in ${unit.slice}); run without --systemd-cgroup and give a path such as /berth/${id}`);
+}
+
 export async function createContainer(store: StateStore, opts: CreateOptions): Promise<Created> {
   let spec: Spec, bundle: string, rootfs: string, dir: string;
   try {
@@ -84,6 +97,7 @@ export async function createContainer(store: StateStore, opts: CreateOptions): P
     bundle = resolve(opts.bundle);
     spec = opts.spec ?? loadBundleSpec(bundle);
     trace("create: spec parsed");
+    if (opts.systemdCgroup) refuseSystemdCgroup(spec.linux?.cgroupsPath, opts.id);
     if (spec.process?.terminal && !opts.consoleSocket && !opts.foreground) {
       throw new OciConfigError("process.terminal is true but no --console-socket was given: a detached container needs somewhere to send its terminal (or set terminal to false)");
     }

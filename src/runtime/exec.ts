@@ -43,7 +43,8 @@ export function loadProcessFile(path: string): Process {
 export async function execInContainer(store: StateStore, opts: ExecOptions): Promise<number> {
   const rec = store.read(opts.id);
   const status = statusOf(store, rec);
-  if (status !== "running" && status !== "created") throw new Error(`cannot exec in container ${opts.id}: it is ${status}`);
+  // runc's words: "cannot exec in a stopped/paused container".
+  if (status !== "running" && status !== "created") throw new Error(`cannot exec in a ${status} container${status === "paused" ? " (resume it first)" : ""}`);
   // The same id rules as config.json's process, whether it came from --process or from flags.
   checkProcessUser(opts.process.user, "exec: process.user");
   if (opts.process.terminal && opts.detach && !opts.consoleSocket) {

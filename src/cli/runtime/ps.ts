@@ -11,7 +11,7 @@ const spec = commandSpec({
 export const command: Command = async (args, ctx) => {
   const p = parse(spec, args);
   const rec = ctx.store.read(needId(p.args, spec.usage));
-  if (statusOf(ctx.store, rec) === "stopped") throw new Error(`container ${rec.id} is not running`);
+  if (statusOf(ctx.store, rec) === "stopped") throw new Error(`container not running: ${rec.id} has stopped`);
   const pids = containerCgroup(rec).pids();
   if (p.get("format") === "json") console.log(JSON.stringify(pids));
   else console.log(table([["PID", "PPID", "CMD"], ...pids.map((p) => [String(p), String(parentPid(p)), commandLine(p)])]));

@@ -31,7 +31,7 @@ const spec = commandSpec({
 export const command: Command = async (args, ctx) => {
   const p = parse(spec, args);
   const rec = ctx.store.read(needId(p.args, spec.usage));
-  if (statusOf(ctx.store, rec) === "stopped") throw new Error(`cannot update container ${rec.id}: it has stopped`);
+  if (statusOf(ctx.store, rec) === "stopped") throw new Error(`container not running: ${rec.id} has stopped`);
   let r: LinuxResources = {};
   const resources = p.get("resources");
   if (resources) {
