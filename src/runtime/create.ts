@@ -147,6 +147,9 @@ export async function createContainer(store: StateStore, opts: CreateOptions): P
     writeFileSync(planPath, encodePlan(plan));
     init.send(`plan ${planPath}`);
     trace("create: plan sent");
+    // --debug names the steps as runc's debug log does (nsexec, init(), the completion pipe), so
+    // that the two runtimes' logs read alike.
+    opts.debug?.(`nsexec container setup: berth-init clones the init of ${opts.id} into its namespaces`);
     // While stage 0 loads its part and clones the init (new namespaces: ~1.5 ms): the init's part
     // of the plan (read after "go"), the state, the fifo (opened after "go"; nothing in C reads the state).
     const initPlan = parts.init();
@@ -171,6 +174,7 @@ export async function createContainer(store: StateStore, opts: CreateOptions): P
     trace("create: resources applied");
     expectMessage(init, "joined");
     trace("create: joined");
+    opts.debug?.(`child process in init(): pid ${pid}, in its namespaces and cgroups`);
     record.pid = pid;
     record.pidStartTime = processStartTime(pid) ?? "";
     store.write(record);
@@ -188,6 +192,7 @@ export async function createContainer(store: StateStore, opts: CreateOptions): P
     }
     expectMessage(init, "ready");
     trace("create: ready");
+    opts.debug?.("init: closing the pipe to signal completion: the init waits on exec.fifo for start");
     if (!opts.foreground) {
       init.closeControl();
       if (!opts.launcher) await init.proc.exited; // a launcher (monitor) outlives us

@@ -21,6 +21,8 @@ export interface ExecOptions {
   consoleSocket?: string;
   preserveFds?: number;
   stdio?: [Stdio, Stdio, Stdio];
+  /** --debug: each step, named as runc's debug log names it (nsexec, init(), setns_init). */
+  debug?: (msg: string) => void;
 }
 
 /** Reads a --process file (a runtime-spec process object). */
@@ -62,7 +64,9 @@ export async function execInContainer(store: StateStore, opts: ExecOptions): Pro
   try {
     const flags = opts.detach ? [] : ["--wait", ...(opts.process.terminal && !opts.consoleSocket ? ["--console-relay"] : [])];
     const init = startInit("exec", planPath, flags, opts.stdio, [], opts.preserveFds);
+    opts.debug?.(`nsexec container setup: berth-init joins the namespaces of pid ${rec.pid}`);
     const pid = Number(expectMessage(init, "pid "));
+    opts.debug?.(`child process in init(): pid ${pid}, in the container's namespaces`);
     const started = init.next();
     const failure = started === null ? null : initFailure(started);
     if (started === null || failure) {
@@ -71,6 +75,7 @@ export async function execInContainer(store: StateStore, opts: ExecOptions): Pro
       // failure to start the process (cwd, user, seccomp…) is 126 as docker's exec gives it.
       throw Object.assign(new Error(failure?.message ?? `exec failed (status ${code})`), { exitCode: failure?.exitCode ?? 126 });
     }
+    opts.debug?.(`setns_init: about to exec ${JSON.stringify(opts.process.args ?? [])}`);
     if (opts.pidFile) writePidFile(resolve(opts.pidFile), pid);
     init.closeControl();
     return await init.proc.exited;

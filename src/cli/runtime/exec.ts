@@ -29,6 +29,17 @@ const spec = commandSpec({
 });
 
 export const command: Command = async (args, ctx) => {
+  try {
+    return await exec(args, ctx);
+  } catch (e) {
+    // runc's exec exits 255 when it could not run the process (no such container, no such
+    // binary, a pid file it cannot write); the process's own exit status passes through.
+    if (e instanceof UsageError) throw e;
+    throw Object.assign(e as Error, { exitCode: 255 });
+  }
+};
+
+const exec: Command = async (args, ctx) => {
   const p = parse(spec, args);
   const [id = needId([], spec.usage), ...cmd] = p.args;
   let proc: Process;
@@ -58,6 +69,6 @@ export const command: Command = async (args, ctx) => {
   if (p.get("process-label") || p.get("apparmor")) throw new UsageError("SELinux/AppArmor labels are not available on this host");
   return await execInContainer(ctx.store, {
     id, process: proc, detach: p.get("detach"), pidFile: p.get("pid-file"), consoleSocket: p.get("console-socket"),
-    preserveFds: uintFlag(p.get("preserve-fds"), "--preserve-fds"),
+    preserveFds: uintFlag(p.get("preserve-fds"), "--preserve-fds"), debug: ctx.debug,
   });
 };

@@ -84,20 +84,25 @@ async function main(argv: string[]): Promise<number> {
   const logFormat = global.get("log-format");
   const json = logFormat === "json";
   if (!["text", "json"].includes(logFormat)) throw new UsageError(`--log-format must be text or json`);
+  // runc's log lines (logrus): JSON objects, or `time="…" level=… msg="…"` with msg quoted.
+  const line = (level: string, msg: string, asJson: boolean) =>
+    asJson ? JSON.stringify({ level, msg, time: new Date().toISOString() }) : `time="${new Date().toISOString()}" level=${level} msg=${JSON.stringify(msg)}`;
   const log = (level: string, msg: string) => {
     if (!logFile) return;
-    const line = json ? JSON.stringify({ level, msg, time: new Date().toISOString() }) : `time="${new Date().toISOString()}" level=${level} msg="${msg}"`;
-    try { appendFileSync(logFile, line + "\n"); } catch { /* the log is best effort */ }
+    try { appendFileSync(logFile, line(level, msg, json) + "\n"); } catch { /* the log is best effort */ }
   };
   const ctx: Context = {
     store: new StateStore(global.get("root")),
     warn: (msg) => { process.stderr.write(`berth-runtime: warning: ${msg}\n`); log("warning", msg); },
-    debug: global.get("debug") ? (msg) => { process.stderr.write(`berth-runtime: debug: ${msg}\n`); log("debug", msg); } : undefined,
+    // As runc: debug lines go to --log when there is one, else to stderr (in the text format).
+    debug: global.get("debug") ? (msg) => { if (logFile) log("debug", msg); else process.stderr.write(line("debug", msg, false) + "\n"); } : undefined,
     logError: (msg) => log("error", msg),
     systemdCgroup: global.get("systemd-cgroup"),
   };
   try {
     const load = COMMANDS[name];
+    // `foo -h` gets runc's (urfave/cli's) answer.
+    if (!load && (rest.includes("-h") || rest.includes("--help"))) throw new UsageError(`No help topic for '${name}'`);
     if (!load) throw new UsageError(`unknown command ${JSON.stringify(name)}; see berth-runtime --help`);
     const { command } = await load();
     trace(`main: ${name} loaded`);

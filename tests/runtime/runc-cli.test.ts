@@ -1,0 +1,85 @@
+// runc's command-line conventions that runc's own integration suite (tests/integration, see
+// scripts/runc-bats.sh) checks: --debug lines and where they go, ps through the host's ps(1),
+// `foo -h`. BERTH_TEST_RUNTIME=runc runs the same expectations against runc.
+import { describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { useBundles } from "../helpers/bundle.ts";
+import { ok, runtime, stateOf, uniqueId, useCleanups, useStateRoot, waitFor } from "../helpers/runtime.ts";
+
+const root = useStateRoot();
+const defer = useCleanups();
+const bundle = useBundles(defer);
+
+function detached(args = ["sleep", "1000"]): { id: string; dir: string } {
+  const b = bundle({ args });
+  b.config.process!.terminal = false;
+  b.save();
+  const id = uniqueId("cli");
+  ok(root, ["run", "-d", "--bundle", b.dir, id]);
+  return { id, dir: b.dir };
+}
+
+describe("--debug", () => {
+  test("without --log: debug lines on stderr in logrus' text format", () => {
+    const b = bundle({ args: ["true"] });
+    b.config.process!.terminal = false;
+    b.save();
+    const r = runtime(root, ["--debug", "run", "--bundle", b.dir, uniqueId("dbg")]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/^time="[^"]+" level=debug msg="/m);
+    expect(r.stderr).toContain("nsexec container setup");
+  });
+
+  test("with --log: debug lines only in the log (text or json), none on stderr", () => {
+    for (const format of ["text", "json"]) {
+      const b = bundle({ args: ["true"] });
+      b.config.process!.terminal = false;
+      b.save();
+      const log = join(b.dir, "log.out");
+      const r = runtime(root, ["--log", log, "--log-format", format, "--debug", "run", "--bundle", b.dir, uniqueId("dbg")]);
+      expect(r.code).toBe(0);
+      expect(r.stderr).not.toContain("level=debug");
+      const text = readFileSync(log, "utf8");
+      expect(text).toContain(format === "json" ? '"level":"debug"' : "level=debug");
+      expect(text).toContain("init: closing the pipe to signal completion");
+    }
+  });
+
+  test("exec --debug names its steps", () => {
+    const { id } = detached();
+    const r = runtime(root, ["--debug", "exec", id, "true"]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain("level=debug");
+    expect(r.stderr).toContain("setns_init: about to exec");
+  });
+});
+
+describe("ps", () => {
+  test("the host's ps -ef, filtered to the container's processes; arguments after the ID go to ps", () => {
+    const { id } = detached();
+    const init = stateOf(root, id).pid;
+    const table = ok(root, ["ps", id]).stdout.trim().split("\n");
+    expect(table[0]).toMatch(/UID\s+PID\s+PPID\s+C\s+STIME\s+TTY\s+TIME\s+CMD/);
+    expect(table.length).toBe(2);
+    expect(table[1]!.trim().split(/\s+/)[1]).toBe(String(init));
+    const ex = ok(root, ["ps", id, "-e", "-x"]).stdout.trim().split("\n");
+    expect(ex[0]).toMatch(/PID\s+TTY\s+STAT\s+TIME\s+COMMAND/);
+    expect(ex[1]).toContain("sleep 1000");
+  });
+
+  test("a stopped container: the header only, status 0", async () => {
+    const { id } = detached();
+    ok(root, ["kill", id, "KILL"]);
+    await waitFor(() => stateOf(root, id).status === "stopped", "the container to stop");
+    const r = ok(root, ["ps", id]);
+    expect(r.stdout.trim().split("\n").length).toBe(1);
+    expect(JSON.parse(ok(root, ["ps", "--format", "json", id]).stdout) ?? []).toEqual([]); // runc prints null
+  });
+});
+
+test("an unknown command's -h: urfave/cli's 'No help topic'", () => {
+  const r = runtime(root, ["foo", "-h"]);
+  expect(r.code).not.toBe(0);
+  expect(r.stderr).toContain("No help topic for 'foo'");
+});
