@@ -119,7 +119,13 @@ export async function createContainer(store: StateStore, opts: CreateOptions): P
     // Stage 0 starts now (unless the caller started it earlier) and waits for the plan's path:
     // its exec and self-sealing copy overlap with building the plan below.
     init = opts.init ?? startCreateInit(opts, !!spec.process?.terminal);
-    cgroup = openCgroup({ cgroupsPath: spec.linux?.cgroupsPath, containerId: opts.id });
+    const group = openCgroup({ cgroupsPath: spec.linux?.cgroupsPath, containerId: opts.id });
+    // A group that already exists frozen would hold the init stopped forever (create would hang
+    // waiting for it): refused in runc's words, and left as it was (it is not ours to remove).
+    if (isFrozen(group)) throw new CgroupError(`container's cgroup unexpectedly frozen: ${spec.linux?.cgroupsPath ?? opts.id} (thaw it or give another cgroupsPath)`);
+    const already = pidsOf(group);
+    if (already.length) (opts.warn ?? ((m) => process.stderr.write(`berth-runtime: warning: ${m}\n`)))(`container's cgroup is not empty: ${already.length} process(es) found`);
+    cgroup = group;
     const rootless = (process.geteuid?.() ?? 0) !== 0;
     let noCgroup = false;
     const mkdirLines = rootless ? undefined : cgroupMkdirLines(cgroup);
@@ -217,6 +223,22 @@ export async function createContainer(store: StateStore, opts: CreateOptions): P
       await runHooksWarnOnly("poststop", spec.hooks?.poststop, state, (m) => process.stderr.write(`berth-runtime: warning: ${m}\n`));
     }
     throw e;
+  }
+}
+
+function pidsOf(group: CgroupManager): number[] {
+  try {
+    return group.pids();
+  } catch {
+    return []; // no such group yet
+  }
+}
+
+function isFrozen(group: CgroupManager): boolean {
+  try {
+    return group.frozen();
+  } catch {
+    return false; // no such group yet, or no freezer
   }
 }
 

@@ -21,6 +21,8 @@ export interface ExecOptions {
   consoleSocket?: string;
   preserveFds?: number;
   stdio?: [Stdio, Stdio, Stdio];
+  /** runc's --ignore-paused: exec into a paused container (the process starts once it is resumed). */
+  ignorePaused?: boolean;
   /** --debug: each step, named as runc's debug log names it (nsexec, init(), setns_init). */
   debug?: (msg: string) => void;
 }
@@ -46,7 +48,8 @@ export async function execInContainer(store: StateStore, opts: ExecOptions): Pro
   const rec = store.read(opts.id);
   const status = statusOf(store, rec);
   // runc's words: "cannot exec in a stopped/paused container".
-  if (status !== "running" && status !== "created") throw new Error(`cannot exec in a ${status} container${status === "paused" ? " (resume it first)" : ""}`);
+  if (status === "paused" && !opts.ignorePaused) throw new Error("cannot exec in a paused container (use --ignore-paused to override)");
+  if (status !== "running" && status !== "created" && status !== "paused") throw new Error(`cannot exec in a ${status} container`);
   // The same id rules as config.json's process, whether it came from --process or from flags.
   checkProcessUser(opts.process.user, "exec: process.user");
   if (opts.process.terminal && opts.detach && !opts.consoleSocket) {

@@ -2,10 +2,10 @@
 // scripts/runc-bats.sh) checks: --debug lines and where they go, ps through the host's ps(1),
 // `foo -h`. BERTH_TEST_RUNTIME=runc runs the same expectations against runc.
 import { describe, expect, test } from "bun:test";
-import { readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { useBundles } from "../helpers/bundle.ts";
-import { ok, runtime, stateOf, uniqueId, useCleanups, useStateRoot, waitFor } from "../helpers/runtime.ts";
+import { RUNTIME, ok, runtime, stateOf, uniqueId, useCleanups, useStateRoot, waitFor } from "../helpers/runtime.ts";
 
 const root = useStateRoot();
 const defer = useCleanups();
@@ -82,4 +82,50 @@ test("an unknown command's -h: urfave/cli's 'No help topic'", () => {
   const r = runtime(root, ["foo", "-h"]);
   expect(r.code).not.toBe(0);
   expect(r.stderr).toContain("No help topic for 'foo'");
+});
+
+describe("cgroups that already exist", () => {
+  const FREEZER = "/sys/fs/cgroup/freezer";
+
+  test.if(existsSync(`${FREEZER}/tasks`))("a frozen one is refused (runc's words), not waited on forever, and left as it was", () => {
+    const path = `/berth-test-frozen-${uniqueId()}`;
+    mkdirSync(FREEZER + path);
+    defer(() => rmdirSync(FREEZER + path));
+    writeFileSync(`${FREEZER}${path}/freezer.state`, "FROZEN");
+    const b = bundle({ args: ["true"] });
+    b.config.process!.terminal = false;
+    b.config.linux!.cgroupsPath = path;
+    b.save();
+    for (const verb of ["run", "create"]) {
+      const r = runtime(root, [verb, "--bundle", b.dir, ...(verb === "run" ? ["-d"] : []), uniqueId("frz")], { timeoutMs: 30_000 });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain("container's cgroup unexpectedly frozen");
+    }
+    expect(readFileSync(`${FREEZER}${path}/freezer.state`, "utf8").trim()).toBe("FROZEN");
+  });
+
+  test("a second container in the same cgroup: a warning that it is not empty", () => {
+    const path = `/berth-test-shared-${uniqueId()}`;
+    const b = bundle({ args: ["sleep", "1000"] });
+    b.config.process!.terminal = false;
+    b.config.linux!.cgroupsPath = path;
+    b.save();
+    ok(root, ["run", "-d", "--bundle", b.dir, uniqueId("sh1")]);
+    const r = runtime(root, ["run", "-d", "--bundle", b.dir, uniqueId("sh2")]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain("container's cgroup is not empty");
+  });
+
+  test("exec into a paused container: refused, or with --ignore-paused run once resumed", async () => {
+    const { id } = detached();
+    ok(root, ["pause", id]);
+    const refused = runtime(root, ["exec", id, "true"]);
+    expect(refused.code).toBe(255);
+    expect(refused.stderr).toContain("cannot exec in a paused container");
+    const exec = Bun.spawn([RUNTIME, "--root", root, "exec", "--ignore-paused", id, "echo", "ok"], { stdout: "pipe" });
+    await Bun.sleep(300); // let it reach the frozen group first (not an assertion on timing)
+    ok(root, ["resume", id]);
+    expect(await exec.exited).toBe(0);
+    expect(await new Response(exec.stdout).text()).toBe("ok\n");
+  });
 });

@@ -22,6 +22,7 @@ const spec = commandSpec({
     str("preserve-fds", undefined, "pass N additional file descriptors to the container (stdio + $LISTEN_FDS + N in total)", "N"),
     str("process-label", undefined, "set the asm process label for the process (SELinux)"),
     str("apparmor", undefined, "set the apparmor profile for the process"),
+    bool("ignore-paused", undefined, "allow exec in a paused container (the process runs once the container is resumed)"),
   ],
   // The container ID is the first argument; the command starts at the second, and everything
   // from there belongs to it, flags included (flags may stand between the ID and the command).
@@ -69,6 +70,6 @@ const exec: Command = async (args, ctx) => {
   if (p.get("process-label") || p.get("apparmor")) throw new UsageError("SELinux/AppArmor labels are not available on this host");
   return await execInContainer(ctx.store, {
     id, process: proc, detach: p.get("detach"), pidFile: p.get("pid-file"), consoleSocket: p.get("console-socket"),
-    preserveFds: uintFlag(p.get("preserve-fds"), "--preserve-fds"), debug: ctx.debug,
+    preserveFds: uintFlag(p.get("preserve-fds"), "--preserve-fds"), debug: ctx.debug, ignorePaused: p.get("ignore-paused"),
   });
 };
