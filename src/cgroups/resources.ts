@@ -442,7 +442,8 @@ function planUnified(unified: Record<string, string>, homes: Homes): Step[] {
       const why = home?.version === 1
         ? `the ${controller} controller is bound to cgroup v1 on this host, so the unified hierarchy has no ${key}; use the v1 fields`
         : `${file} does not exist (unknown file, or the ${controller} controller is not enabled on the unified hierarchy)`;
-      throw new CgroupError(`${f}.${key}: ${why}`);
+      // "invalid configuration" is runc's word for the same refusal (its validator's).
+      throw new CgroupError(`invalid configuration: ${f}.${key}: ${why}`);
     }
     return w(homes.unifiedDir!, key, value, `${f}.${key}`);
   });

@@ -129,3 +129,13 @@ describe("cgroups that already exist", () => {
     expect(await new Response(exec.stdout).text()).toBe("ok\n");
   });
 });
+
+test.if(existsSync("/sys/fs/cgroup/memory/tasks") && existsSync("/sys/fs/cgroup/unified/cgroup.procs"))("unified resources for a controller bound to v1: 'invalid configuration' (runc's words)", () => {
+  const b = bundle({ args: ["true"] });
+  b.config.process!.terminal = false;
+  b.config.linux!.resources = { unified: { "memory.min": "131072" } };
+  b.save();
+  const r = runtime(root, ["run", "--bundle", b.dir, uniqueId("uni")]);
+  expect(r.code).toBe(1);
+  expect(r.stderr).toContain("invalid configuration");
+});
