@@ -175,7 +175,7 @@ export async function createContainer(store: StateStore, opts: CreateOptions): P
     // stage 0 exits, which is right after it relays "ready".
     if (opts.pidFile) writePidFile(resolve(opts.pidFile), pid);
     // Stage 0 is moving the init into the cgroups meanwhile; limits go on the groups themselves.
-    const resources = withDefaultDeviceRules(spec.linux?.resources, spec.linux?.devices);
+    const resources = withDefaultDeviceRules(spec.linux?.resources);
     if (!noCgroup) cgroup.apply(resources);
     trace("create: resources applied");
     expectMessage(init, "joined");

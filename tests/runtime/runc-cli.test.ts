@@ -139,3 +139,19 @@ test.if(existsSync("/sys/fs/cgroup/memory/tasks") && existsSync("/sys/fs/cgroup/
   expect(r.code).toBe(1);
   expect(r.stderr).toContain("invalid configuration");
 });
+
+test("a device in linux.devices under a 'deny all' device cgroup: the node exists, opening it is not permitted (as in runc)", () => {
+  const b = bundle({ args: ["sh", "-c", "test -c /dev/kmsg && echo node; head -c1 /dev/kmsg; echo status=$?"] });
+  b.config.process!.terminal = false;
+  b.config.linux!.resources = { devices: [{ allow: false, access: "rwm" }] };
+  b.config.linux!.devices = [{ path: "/dev/kmsg", type: "c", major: 1, minor: 11 }];
+  // CAP_SYSLOG, or reading the kernel log is refused whatever the device cgroup says.
+  const caps = b.config.process!.capabilities!;
+  for (const set of ["bounding", "effective", "permitted"] as const) caps[set] = [...(caps[set] ?? []), "CAP_SYSLOG"];
+  b.save();
+  const r = runtime(root, ["run", "--bundle", b.dir, uniqueId("dev")]);
+  expect(r.code).toBe(0);
+  expect(r.stdout).toContain("node\n");
+  expect(r.stdout).toContain("status=1");
+  expect(r.stderr).toContain("Operation not permitted");
+});
