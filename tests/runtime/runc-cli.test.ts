@@ -155,3 +155,15 @@ test("a device in linux.devices under a 'deny all' device cgroup: the node exist
   expect(r.stdout).toContain("status=1");
   expect(r.stderr).toContain("Operation not permitted");
 });
+
+test("events --interval takes Go durations (100ms, 1s); it ends when the container is deleted", async () => {
+  const { id } = detached();
+  const events = Bun.spawn([RUNTIME, "--root", root, "events", "--interval", "100ms", id], { stdout: "pipe", stderr: "pipe" });
+  const reader = events.stdout.getReader();
+  const first = new TextDecoder().decode((await reader.read()).value);
+  expect(first).toStartWith(`{"type":"stats","id":"${id}",`);
+  ok(root, ["delete", "--force", id]);
+  expect(await events.exited).toBe(0);
+  const bad = runtime(root, ["events", "--interval", "5x", id]);
+  expect(bad.code).not.toBe(0);
+});
