@@ -167,3 +167,17 @@ test("events --interval takes Go durations (100ms, 1s); it ends when the contain
   const bad = runtime(root, ["events", "--interval", "5x", id]);
   expect(bad.code).not.toBe(0);
 });
+
+test("list: containers by name, as runc lists them", () => {
+  const prefix = uniqueId("ls");
+  for (const n of ["2", "3", "1"]) {
+    const b = bundle({ args: ["sleep", "1000"] });
+    b.config.process!.terminal = false;
+    b.save();
+    ok(root, ["run", "-d", "--bundle", b.dir, `${prefix}-${n}`]);
+  }
+  const ids = ok(root, ["list", "-q"]).stdout.split("\n").filter((l) => l.startsWith(prefix));
+  expect(ids).toEqual([1, 2, 3].map((n) => `${prefix}-${n}`));
+  const table = ok(root, ["list"]).stdout.split("\n").filter((l) => l.startsWith(prefix));
+  expect(table[0]).toMatch(new RegExp(`^${prefix}-1\\s+\\d+\\s+running\\s+/`));
+});
