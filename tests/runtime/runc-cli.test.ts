@@ -2,7 +2,7 @@
 // scripts/runc-bats.sh) checks: --debug lines and where they go, ps through the host's ps(1),
 // `foo -h`. BERTH_TEST_RUNTIME=runc runs the same expectations against runc.
 import { describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { useBundles } from "../helpers/bundle.ts";
 import { RUNTIME, ok, runtime, stateOf, uniqueId, useCleanups, useStateRoot, waitFor } from "../helpers/runtime.ts";
@@ -180,4 +180,18 @@ test("list: containers by name, as runc lists them", () => {
   expect(ids).toEqual([1, 2, 3].map((n) => `${prefix}-${n}`));
   const table = ok(root, ["list"]).stdout.split("\n").filter((l) => l.startsWith(prefix));
   expect(table[0]).toMatch(new RegExp(`^${prefix}-1\\s+\\d+\\s+running\\s+/`));
+});
+
+test("proc or sysfs on a symlink in the image is refused (runc's words), nothing mounted through it", () => {
+  for (const dir of ["proc", "sys"]) {
+    const b = bundle({ args: ["true"] });
+    b.config.process!.terminal = false;
+    b.save();
+    rmSync(join(b.rootfs, dir), { recursive: true, force: true });
+    symlinkSync("/symlink", join(b.rootfs, dir));
+    const r = runtime(root, ["run", "--bundle", b.dir, uniqueId("sym")]);
+    expect(r.code).toBe(1);
+    if (dir === "proc") expect(r.stderr).toContain("must be mounted on ordinary directory"); // runc's /sys may fail earlier on cgroup v1
+    expect(existsSync(join(b.rootfs, "symlink"))).toBe(false);
+  }
 });
