@@ -195,3 +195,13 @@ test("proc or sysfs on a symlink in the image is refused (runc's words), nothing
     expect(existsSync(join(b.rootfs, "symlink"))).toBe(false);
   }
 });
+
+test("the process's stdio belongs to its user (runc's fixStdioPermissions)", () => {
+  const b = bundle({ args: ["sh", "-c", "stat -c %u /proc/self/fd/1"] });
+  b.config.process!.terminal = false;
+  b.config.process!.user = { uid: 1000, gid: 100 };
+  b.save();
+  const r = runtime(root, ["run", "--bundle", b.dir, uniqueId("own")]);
+  expect(r.code).toBe(0);
+  expect(r.stdout).toBe("1000\n");
+});
