@@ -36,9 +36,12 @@ export function loadProcessFile(path: string): Process {
     throw new OciConfigError(`--process ${path}: ${(e as Error).message}`);
   }
   const proc = p as Process;
-  if (!proc || typeof proc !== "object" || !Array.isArray(proc.args) || typeof proc.cwd !== "string" || typeof proc.user !== "object") {
-    throw new OciConfigError(`--process ${path}: needs at least args, cwd and user`);
+  if (!proc || typeof proc !== "object" || !Array.isArray(proc.args) || typeof proc.cwd !== "string") {
+    throw new OciConfigError(`--process ${path}: needs at least args and cwd`);
   }
+  // As runc: a process without a user runs as 0:0 (runc's tty.bats writes such files).
+  if (proc.user === undefined) proc.user = { uid: 0, gid: 0 };
+  else if (typeof proc.user !== "object" || proc.user === null) throw new OciConfigError(`--process ${path}: user must be an object ({"uid": N, "gid": N})`);
   refuseNul(proc, `--process ${path}`, "process");
   return proc;
 }

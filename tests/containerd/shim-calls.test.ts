@@ -159,3 +159,13 @@ describe("features and --systemd-cgroup", () => {
     expect(existsSync("/sys/fs/cgroup/pids/system.slice/berth-c1.scope")).toBe(false);
   });
 });
+
+test("exec --process: a process without user runs as 0:0, as with runc", () => {
+  const { id, b } = running();
+  writeFileSync(join(b.dir, "p.json"), JSON.stringify({ args: ["id", "-u"], cwd: "/", terminal: false, env: ["PATH=/bin:/usr/bin"] }));
+  const r = runtime(root, ["exec", "--process", join(b.dir, "p.json"), id]);
+  expect(r.stderr).toBe("");
+  expect(r.stdout).toBe("0\n");
+  writeFileSync(join(b.dir, "bad.json"), JSON.stringify({ args: ["true"] }));
+  expect(runtime(root, ["exec", "--process", join(b.dir, "bad.json"), id]).code).not.toBe(0);
+});
