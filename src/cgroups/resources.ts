@@ -190,12 +190,16 @@ export function planResources(r: LinuxResources, homes: Homes): Step[] {
 function planMemory(m: NonNullable<LinuxResources["memory"]>, homes: Homes): Step[] {
   const f = "linux.resources.memory";
   const steps: Step[] = [];
-  const { limit, swap, reservation } = m;
+  const { limit, reservation } = m;
+  let { swap } = m;
   if (limit === undefined && swap === undefined && reservation === undefined && m.kernel === undefined && m.kernelTCP === undefined &&
       m.swappiness === undefined && m.disableOOMKiller === undefined && m.useHierarchy === undefined) return steps;
   const home = need(homes, "memory", f);
   const d = home.dir;
   if (home.version === 1) {
+    // runc's rule: lifting the memory limit (-1) without a word about swap lifts the swap limit
+    // too; v1 refuses a memory limit above memsw, so `update --memory -1` failed otherwise.
+    if (limit === UNLIMITED && swap === undefined && exists(join(d, "memory.memsw.limit_in_bytes"))) swap = UNLIMITED;
     if (m.checkBeforeUpdate && limit !== undefined && limit !== UNLIMITED) {
       steps.push({ kind: "check-usage", usageFile: join(d, "memory.usage_in_bytes"), limit, field: `${f}.limit` });
     }

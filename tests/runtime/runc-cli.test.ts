@@ -205,3 +205,22 @@ test("the process's stdio belongs to its user (runc's fixStdioPermissions)", () 
   expect(r.code).toBe(0);
   expect(r.stdout).toBe("1000\n");
 });
+
+test.if(existsSync("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes"))("update --memory -1 lifts a swap limit too; --cpu-share is runc's spelling", () => {
+  const b = bundle({ args: ["sleep", "1000"] });
+  b.config.process!.terminal = false;
+  const path = `/berth-test-upd-${uniqueId()}`;
+  b.config.linux!.cgroupsPath = path;
+  b.config.linux!.resources = { memory: { limit: 32 << 20, swap: 64 << 20 } };
+  b.save();
+  const id = uniqueId("upd");
+  ok(root, ["run", "-d", "--bundle", b.dir, id]);
+  const r = runtime(root, ["update", "--memory", "-1", id]);
+  expect(r.stderr).toBe("");
+  expect(r.code).toBe(0);
+  const mem = `/sys/fs/cgroup/memory${path}`;
+  expect(Number(readFileSync(`${mem}/memory.limit_in_bytes`, "utf8"))).toBeGreaterThan(2 ** 40);
+  expect(Number(readFileSync(`${mem}/memory.memsw.limit_in_bytes`, "utf8"))).toBeGreaterThan(2 ** 40);
+  ok(root, ["update", "--cpu-share", "200", id]);
+  expect(readFileSync(`/sys/fs/cgroup/cpu${path}/cpu.shares`, "utf8").trim()).toBe("200");
+});
