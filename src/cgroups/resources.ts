@@ -267,8 +267,14 @@ function planCpu(c: NonNullable<LinuxResources["cpu"]>, homes: Homes): Step[] {
     const { shares, quota, period, burst } = c;
     if (home.version === 1) {
       if (shares !== undefined) steps.push(w(d, "cpu.shares", shares, `${f}.shares`));
-      if (period !== undefined) steps.push(w(d, "cpu.cfs_period_us", period, `${f}.period`));
-      if (quota !== undefined) steps.push(w(d, "cpu.cfs_quota_us", quota, `${f}.quota`));
+      // Both: the kernel checks each write against the other value and the parent's limit, so a
+      // lower period may only fit once the quota is lowered (runc retries the same way).
+      if (period !== undefined && quota !== undefined) {
+        steps.push({ kind: "pair", first: { file: join(d, "cpu.cfs_period_us"), value: String(period), field: `${f}.period` }, second: { file: join(d, "cpu.cfs_quota_us"), value: String(quota), field: `${f}.quota` } });
+      } else {
+        if (period !== undefined) steps.push(w(d, "cpu.cfs_period_us", period, `${f}.period`));
+        if (quota !== undefined) steps.push(w(d, "cpu.cfs_quota_us", quota, `${f}.quota`));
+      }
       if (burst !== undefined) {
         if (!exists(join(d, "cpu.cfs_burst_us"))) noHome(`${f}.burst`, "this kernel has no cpu.cfs_burst_us");
         steps.push(w(d, "cpu.cfs_burst_us", burst, `${f}.burst`));

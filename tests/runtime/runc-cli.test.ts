@@ -224,3 +224,23 @@ test.if(existsSync("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes"))("update
   ok(root, ["update", "--cpu-share", "200", id]);
   expect(readFileSync(`/sys/fs/cgroup/cpu${path}/cpu.shares`, "utf8").trim()).toBe("200");
 });
+
+test.if(existsSync("/sys/fs/cgroup/cpu/cpu.cfs_quota_us"))("update --cpu-period with --cpu-quota under a parent with a CPU limit (runc's pod case)", () => {
+  const pod = `/berth-test-pod-${uniqueId()}`;
+  mkdirSync(`/sys/fs/cgroup/cpu${pod}`);
+  defer(() => rmdirSync(`/sys/fs/cgroup/cpu${pod}`));
+  writeFileSync(`/sys/fs/cgroup/cpu${pod}/cpu.cfs_quota_us`, "50000");
+  const b = bundle({ args: ["sleep", "1000"] });
+  b.config.process!.terminal = false;
+  b.config.linux!.cgroupsPath = `${pod}/ct`;
+  b.config.linux!.resources = { cpu: { quota: 500000, period: 1000000 } }; // 50 %, as runc's update.bats sets up
+  b.save();
+  const id = uniqueId("pod");
+  ok(root, ["run", "-d", "--bundle", b.dir, id]);
+  defer(() => runtime(root, ["delete", "--force", id]));
+  expect(runtime(root, ["update", "--cpu-quota", "600000", id]).code).toBe(1); // above the pod's 50 %
+  const r = runtime(root, ["update", "--cpu-period", "10000", "--cpu-quota", "3000", id]);
+  expect(r.stderr).toBe("");
+  expect(readFileSync(`/sys/fs/cgroup/cpu${pod}/ct/cpu.cfs_period_us`, "utf8").trim()).toBe("10000");
+  expect(readFileSync(`/sys/fs/cgroup/cpu${pod}/ct/cpu.cfs_quota_us`, "utf8").trim()).toBe("3000");
+});
