@@ -113,7 +113,7 @@ function mountRecord(m: Mount, index: number, ctx: { rootfs: string; newNet: boo
   const dest = containerPath(m.destination, `mounts[${index}].destination`);
   const o = parseMountOptions(m.options, where);
   const type = m.type ?? (o.bind ? "bind" : "");
-  const proc = procMountProblem(dest, o.bind ? "bind" : type);
+  const proc = procMountProblem(dest, o.bind ? "bind" : type, m.source);
   if (proc) fail(`${where}: ${proc}`);
   // proc and sysfs on a symlink in the image would land wherever the image points it, outside the
   // masked and read-only paths' reach (CVE-2019-19921's class): refused as runc refuses it.

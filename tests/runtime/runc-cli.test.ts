@@ -244,3 +244,19 @@ test.if(existsSync("/sys/fs/cgroup/cpu/cpu.cfs_quota_us"))("update --cpu-period 
   expect(readFileSync(`/sys/fs/cgroup/cpu${pod}/ct/cpu.cfs_period_us`, "utf8").trim()).toBe("10000");
   expect(readFileSync(`/sys/fs/cgroup/cpu${pod}/ct/cpu.cfs_quota_us`, "utf8").trim()).toBe("3000");
 });
+
+test("sharing the host's pid namespace, /proc may be a bind of the host's proc (runc's start_hello); any other bind there is refused", () => {
+  const b = bundle({ args: ["sh", "-c", "test -e /proc/1/status && echo proc-ok"] });
+  b.config.process!.terminal = false;
+  b.config.linux!.namespaces = b.config.linux!.namespaces!.filter((n) => n.type !== "pid");
+  b.config.mounts = b.config.mounts!.map((m) => (m.type === "proc" ? { destination: "/proc", type: "none", source: "/proc", options: ["rbind", "nosuid", "nodev", "noexec"] } : m));
+  b.save();
+  const r = runtime(root, ["run", "--bundle", b.dir, uniqueId("hostpid")]);
+  expect(r.stderr).toBe("");
+  expect(r.stdout).toBe("proc-ok\n");
+  b.config.mounts = b.config.mounts!.map((m) => (m.destination === "/proc" ? { ...m, source: "/tmp" } : m));
+  b.save();
+  const bad = runtime(root, ["run", "--bundle", b.dir, uniqueId("hostpid")]);
+  expect(bad.code).not.toBe(0);
+  expect(bad.stderr).toContain("cannot be mounted because it is not of type proc");
+});
