@@ -260,3 +260,26 @@ test("sharing the host's pid namespace, /proc may be a bind of the host's proc (
   expect(bad.code).not.toBe(0);
   expect(bad.stderr).toContain("cannot be mounted because it is not of type proc");
 });
+
+test("createContainer hooks run from the container's root (relative paths name its files)", () => {
+  const b = bundle({ args: ["cat", "/lib/marker"] });
+  b.config.process!.terminal = false;
+  b.config.root!.readonly = false;
+  mkdirSync(join(b.rootfs, "lib"), { recursive: true });
+  b.config.hooks = { createContainer: [{ path: "/bin/sh", args: ["sh", "-c", "echo from-hook > ./lib/marker"] }] };
+  b.save();
+  const r = runtime(root, ["run", "--bundle", b.dir, uniqueId("hook")]);
+  expect(r.stderr).toBe("");
+  expect(r.stdout).toBe("from-hook\n");
+});
+
+test("seccomp notify errors in runc's words", () => {
+  const b = bundle({ args: ["true"] });
+  b.config.process!.terminal = false;
+  b.config.linux!.seccomp = { defaultAction: "SCMP_ACT_ALLOW", listenerPath: join(b.dir, "nobody.sock"), syscalls: [{ names: ["mkdir"], action: "SCMP_ACT_NOTIFY" }] };
+  b.save();
+  expect(runtime(root, ["run", "--bundle", b.dir, uniqueId("ntf")]).stderr).toContain("failed to connect with seccomp agent");
+  b.config.linux!.seccomp.syscalls = [{ names: ["write"], action: "SCMP_ACT_NOTIFY" }];
+  b.save();
+  expect(runtime(root, ["run", "--bundle", b.dir, uniqueId("ntf")]).stderr).toContain("SCMP_ACT_NOTIFY cannot be used for the write syscall");
+});
