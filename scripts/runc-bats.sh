@@ -6,6 +6,7 @@
 #                                                  $WORK/src, build its test helpers, make the images
 #   scripts/runc-bats.sh [run] [FILE.bats...]      run the suite (or the named files) with both runtimes
 #   scripts/runc-bats.sh compare OUTDIR            verdicts and comparison again from a run's TAP files
+#   scripts/runc-bats.sh images                    make the suite's images again (after build)
 #
 # RUNC_SRC is a local git copy of github.com/opencontainers/runc (bare or not) that has the tag:
 # `git clone --bare https://github.com/opencontainers/runc` once, anywhere, or any mirror you have.
@@ -59,7 +60,9 @@ make_images() {
   local testdata=$WORK/src/tests/integration/testdata tree applet
   tree=$(mktemp -d)
   chmod 755 "$tree"
-  mkdir -p "$tree"/{bin,dev,etc,proc,sys,tmp,root,home,var,usr/bin,lib}
+  # The directories of docker's busybox image: no proc or sys (the runtime makes the mount points;
+  # mask.bats puts a symlink there and expects the runtime to refuse it).
+  mkdir -p "$tree"/{bin,dev,etc,tmp,root,home,var,usr/bin,lib}
   chmod 1777 "$tree/tmp"
   cp /bin/busybox "$tree/bin/busybox"
   for applet in $(/bin/busybox --list); do
@@ -157,6 +160,7 @@ compare() {
 cmd=${1:-run}
 case $cmd in
   build) build ;;
+  images) make_images ;;
   compare) [ -n "${2:-}" ] || die "compare needs the OUT directory of an earlier run"; compare "$2" ;;
   run | *.bats)
     [ "$cmd" = run ] && shift
