@@ -2,7 +2,7 @@
 // scripts/runc-bats.sh) checks: --debug lines and where they go, ps through the host's ps(1),
 // `foo -h`. BERTH_TEST_RUNTIME=runc runs the same expectations against runc.
 import { describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, readFileSync, rmdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { useBundles } from "../helpers/bundle.ts";
 import { RUNTIME, ok, runtime, stateOf, uniqueId, useCleanups, useStateRoot, waitFor } from "../helpers/runtime.ts";
@@ -228,7 +228,10 @@ test.if(existsSync("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes"))("update
 test.if(existsSync("/sys/fs/cgroup/cpu/cpu.cfs_quota_us"))("update --cpu-period with --cpu-quota under a parent with a CPU limit (runc's pod case)", () => {
   const pod = `/berth-test-pod-${uniqueId()}`;
   mkdirSync(`/sys/fs/cgroup/cpu${pod}`);
-  defer(() => rmdirSync(`/sys/fs/cgroup/cpu${pod}`));
+  // The runtime makes the pod's directory in the other hierarchies (as runc does) and leaves it.
+  defer(() => {
+    for (const h of readdirSync("/sys/fs/cgroup")) if (existsSync(`/sys/fs/cgroup/${h}${pod}`)) rmdirSync(`/sys/fs/cgroup/${h}${pod}`);
+  });
   writeFileSync(`/sys/fs/cgroup/cpu${pod}/cpu.cfs_quota_us`, "50000");
   const b = bundle({ args: ["sleep", "1000"] });
   b.config.process!.terminal = false;
