@@ -80,6 +80,9 @@ int init_main(void *arg) {
   if (own_root && process_make_cwd(plan, rootfd, err, sizeof err) < 0) fail(sync, "%s", err);
 
   trace_step("sysctls, cwd");
+  /* createContainer hooks run in the container's mount namespace from its root, as in runc (a
+   * hook may name paths relative to it, e.g. ./lib). */
+  if (fchdir(rootfd) < 0) fail(sync, "chdir to the root filesystem: %s", strerror(errno));
   if (hooks_run(plan, "createContainer", err, sizeof err) < 0) fail(sync, "%s", err);
   /* Build the seccomp filter now (off the start path) and reach a listener socket while its
    * host path is still visible. */

@@ -122,6 +122,20 @@ int process_chdir(const struct plan *plan, char *err, size_t n) {
 #define ID_MAX 4294967294u
 static int id_in_range(long long id) { return id >= 0 && id <= (long long)ID_MAX; }
 
+/* As runc: the process's stdio (its pty above all) belongs to the process's user, or a non-root
+ * process could not use its own terminal. Only the owner changes (the devpts gid= stays), and
+ * /dev/null is left alone; a descriptor that cannot be chowned (EPERM, EINVAL) is left as it is. */
+static void fix_stdio_owner(uid_t uid) {
+  struct stat null_st;
+  int have_null = stat("/dev/null", &null_st) == 0;
+  for (int fd = 0; fd < 3; fd++) {
+    struct stat st;
+    if (fstat(fd, &st) < 0 || st.st_uid == uid) continue;
+    if (have_null && S_ISCHR(st.st_mode) && st.st_rdev == null_st.st_rdev) continue;
+    if (fchown(fd, uid, st.st_gid) < 0) { /* EPERM/EINVAL: not ours to change */ }
+  }
+}
+
 static int set_user(const struct plan *plan, char *err, size_t n) {
   const struct plan_record *u = plan_find(plan, "user");
   long long uid = 0, gid = 0, umask_v = -1;
@@ -131,6 +145,7 @@ static int set_user(const struct plan *plan, char *err, size_t n) {
   /* Ids are 32-bit and (uid_t)-1 means "unchanged" to setresuid: anything else would wrap to a
    * different id, or leave the process root. TypeScript refuses these first; this is the last line. */
   if (!id_in_range(uid) || !id_in_range(gid)) { snprintf(err, n, "user %lld:%lld: ids range from 0 to %u", uid, gid, ID_MAX); return -1; }
+  fix_stdio_owner((uid_t)uid);
   const struct plan_record *g = plan_find(plan, "groups");
   gid_t groups[NGROUPS_MAX];
   int ng = 0;

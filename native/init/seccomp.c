@@ -189,7 +189,7 @@ static int connect_listener(const char *path, char *err, size_t errlen) {
   int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) { snprintf(err, errlen, "socket: %s", strerror(errno)); return -1; }
   if (connect(fd, (struct sockaddr *)&addr, sizeof addr) < 0) {
-    snprintf(err, errlen, "connect to seccomp listener %s: %s", path, strerror(errno));
+    snprintf(err, errlen, "failed to connect with seccomp agent specified in the seccomp profile: connect to %s: %s", path, strerror(errno));
     close(fd);
     return -1;
   }

@@ -5,7 +5,7 @@ export { type CgroupStats, type BlkioEntry, runcStatsEvent, runcOomEvent, hugepa
 export { CgroupError } from "./files.ts";
 export { validateResources, type FieldLabel } from "./resources.ts";
 export { swapAccounting } from "./features.ts";
-export { parseCgroupsPath } from "./path.ts";
+export { parseCgroupsPath, parseSystemdCgroupsPath, type SystemdCgroupPath } from "./path.ts";
 export { sharesToWeight, weightToShares, blkioWeightToIoWeight, swapToV2, parseBytes } from "./convert.ts";
 export { deviceProgram, encodeProgram } from "./device-program.ts";
 export { queryDevicePrograms } from "./bpf.ts";

@@ -39,6 +39,48 @@ export function parseCgroupsPath(cgroupsPath: string | undefined, containerId: s
   return { absolute, path: (absolute ? "/" : "") + segments.join("/") };
 }
 
+/** A systemd cgroupsPath ("slice:prefix:name", runc's --systemd-cgroup form) resolved as runc does. */
+export interface SystemdCgroupPath {
+  slice: string;
+  /** the unit systemd would create: "prefix-name.scope", or the name itself when it is a slice */
+  unit: string;
+  /** the cgroup the unit would get, below each hierarchy's root: the slice's expansion + unit */
+  path: string;
+}
+
+/**
+ * Parses the cgroupsPath of a container created with --systemd-cgroup. An empty path means
+ * "system.slice:runc:<id>"; an empty slice means system.slice. Slice names expand like systemd's
+ * ("a-b.slice" lives in "/a.slice/a-b.slice"). Errors use runc's wording.
+ */
+export function parseSystemdCgroupsPath(cgroupsPath: string | undefined, containerId: string): SystemdCgroupPath {
+  const parts = cgroupsPath ? cgroupsPath.split(":") : ["", "runc", containerId];
+  if (parts.length !== 3) {
+    throw new CgroupError(`expected cgroupsPath to be of format "slice:prefix:name" for systemd cgroups, got ${JSON.stringify(cgroupsPath)} instead`);
+  }
+  const [parent, prefix, name] = parts as [string, string, string];
+  if (!name) throw new CgroupError(`cgroupsPath ${JSON.stringify(cgroupsPath)} has no name: "slice:prefix:name" needs a name`);
+  const slice = parent || "system.slice";
+  const unit = name.endsWith(".slice") ? name : `${prefix}-${name}.scope`;
+  if (unit.includes("/")) throw new CgroupError(`invalid unit name ${JSON.stringify(unit)}: "/" is not allowed`);
+  return { slice, unit, path: `${expandSlice(slice)}/${unit}`.replace(/^\/\//, "/") };
+}
+
+/** systemd's slice expansion: "a-b-c.slice" is "/a.slice/a-b.slice/a-b-c.slice"; "-.slice" is the root. */
+export function expandSlice(slice: string): string {
+  const suffix = ".slice";
+  if (slice.length <= suffix.length || !slice.endsWith(suffix) || slice.includes("/")) throw new CgroupError(`invalid slice name: ${slice}`);
+  const base = slice.slice(0, -suffix.length);
+  if (base === "-") return "/";
+  let path = "", prefix = "";
+  for (const component of base.split("-")) {
+    if (component === "") throw new CgroupError(`invalid slice name: ${slice}`);
+    path += `/${prefix}${component}${suffix}`;
+    prefix += `${component}-`;
+  }
+  return path;
+}
+
 /** The caller's own cgroup in a hierarchy, as a path below that hierarchy's mount point. */
 export function ownCgroup(mount: CgroupMount, self: ProcCgroup[]): string {
   const line = mount.version === 2

@@ -190,12 +190,16 @@ export function planResources(r: LinuxResources, homes: Homes): Step[] {
 function planMemory(m: NonNullable<LinuxResources["memory"]>, homes: Homes): Step[] {
   const f = "linux.resources.memory";
   const steps: Step[] = [];
-  const { limit, swap, reservation } = m;
+  const { limit, reservation } = m;
+  let { swap } = m;
   if (limit === undefined && swap === undefined && reservation === undefined && m.kernel === undefined && m.kernelTCP === undefined &&
       m.swappiness === undefined && m.disableOOMKiller === undefined && m.useHierarchy === undefined) return steps;
   const home = need(homes, "memory", f);
   const d = home.dir;
   if (home.version === 1) {
+    // runc's rule: lifting the memory limit (-1) without a word about swap lifts the swap limit
+    // too; v1 refuses a memory limit above memsw, so `update --memory -1` failed otherwise.
+    if (limit === UNLIMITED && swap === undefined && exists(join(d, "memory.memsw.limit_in_bytes"))) swap = UNLIMITED;
     if (m.checkBeforeUpdate && limit !== undefined && limit !== UNLIMITED) {
       steps.push({ kind: "check-usage", usageFile: join(d, "memory.usage_in_bytes"), limit, field: `${f}.limit` });
     }
@@ -263,8 +267,14 @@ function planCpu(c: NonNullable<LinuxResources["cpu"]>, homes: Homes): Step[] {
     const { shares, quota, period, burst } = c;
     if (home.version === 1) {
       if (shares !== undefined) steps.push(w(d, "cpu.shares", shares, `${f}.shares`));
-      if (period !== undefined) steps.push(w(d, "cpu.cfs_period_us", period, `${f}.period`));
-      if (quota !== undefined) steps.push(w(d, "cpu.cfs_quota_us", quota, `${f}.quota`));
+      // Both: the kernel checks each write against the other value and the parent's limit, so a
+      // lower period may only fit once the quota is lowered (runc retries the same way).
+      if (period !== undefined && quota !== undefined) {
+        steps.push({ kind: "pair", first: { file: join(d, "cpu.cfs_period_us"), value: String(period), field: `${f}.period` }, second: { file: join(d, "cpu.cfs_quota_us"), value: String(quota), field: `${f}.quota` } });
+      } else {
+        if (period !== undefined) steps.push(w(d, "cpu.cfs_period_us", period, `${f}.period`));
+        if (quota !== undefined) steps.push(w(d, "cpu.cfs_quota_us", quota, `${f}.quota`));
+      }
       if (burst !== undefined) {
         if (!exists(join(d, "cpu.cfs_burst_us"))) noHome(`${f}.burst`, "this kernel has no cpu.cfs_burst_us");
         steps.push(w(d, "cpu.cfs_burst_us", burst, `${f}.burst`));
@@ -442,7 +452,8 @@ function planUnified(unified: Record<string, string>, homes: Homes): Step[] {
       const why = home?.version === 1
         ? `the ${controller} controller is bound to cgroup v1 on this host, so the unified hierarchy has no ${key}; use the v1 fields`
         : `${file} does not exist (unknown file, or the ${controller} controller is not enabled on the unified hierarchy)`;
-      throw new CgroupError(`${f}.${key}: ${why}`);
+      // "invalid configuration" is runc's word for the same refusal (its validator's).
+      throw new CgroupError(`invalid configuration: ${f}.${key}: ${why}`);
     }
     return w(homes.unifiedDir!, key, value, `${f}.${key}`);
   });

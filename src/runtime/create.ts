@@ -1,7 +1,7 @@
 // `create`: everything up to the point where the container's init waits for `start`.
 // TypeScript resolves the plan; berth-init (C) executes it; on any failure nothing is left:
 // no process, no cgroup, no state directory.
-import { readFileSync, writeFileSync, renameSync, chmodSync, rmSync } from "node:fs";
+import { readFileSync, writeFileSync, renameSync, chmodSync, rmSync, existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Spec } from "../oci/spec.ts";
 import { parseSpec, checkContainerId, OciConfigError } from "../oci/validate.ts";
@@ -12,7 +12,7 @@ import { StateStore, type ContainerRecord } from "./state-store.ts";
 import { startInit, expectMessage, type InitProcess, type Stdio } from "./native.ts";
 import { runHooks, runHooksWarnOnly } from "./hooks.ts";
 import { processStartTime } from "./proc.ts";
-import { openCgroup, validateResources, type CgroupManager } from "../cgroups/index.ts";
+import { CgroupError, openCgroup, parseSystemdCgroupsPath, validateResources, type CgroupManager } from "../cgroups/index.ts";
 import { mkfifo, kill } from "../sys/libc.ts";
 import { withDefaultDeviceRules } from "./device-rules.ts";
 import { cgroupEntryRecords, cgroupMkdirLines } from "./cgroup-entry.ts";
@@ -39,6 +39,8 @@ export interface CreateOptions {
   /** Work of the caller's that needs the init's pid but not a finished container (the engine records
    *  it, sets up networking, attaches stdio): run while the init builds its root filesystem. */
   whileInitPrepares?: (record: ContainerRecord, init: InitProcess) => Promise<void>;
+  /** runc's --systemd-cgroup: cgroupsPath is "slice:prefix:name" and systemd would make the cgroup. */
+  systemdCgroup?: boolean;
   /** Stage 0 as startCreateInit started it ahead of time (with these same options). */
   init?: InitProcess;
 }
@@ -77,6 +79,17 @@ export function writePidFile(path: string, pid: number): void {
   renameSync(tmp, path);
 }
 
+/**
+ * --systemd-cgroup: the path is parsed as runc parses it (a malformed one is the user's error to
+ * hear about first), then refused: without systemd as PID 1 there is no one to ask for the unit
+ * (runc's words), and with one berth-runtime still drives cgroupfs only.
+ */
+function refuseSystemdCgroup(cgroupsPath: string | undefined, id: string): void {
+  const unit = parseSystemdCgroupsPath(cgroupsPath, id);
+  if (!existsSync("/run/systemd/system")) throw new CgroupError("systemd not running on this host, cannot use systemd cgroups manager");
+  throw new CgroupError(`--systemd-cgroup is not supported: berth-runtime manages cgroupfs directly (cgroupsPath would be unit ${unit.unit} in ${unit.slice}); run without --systemd-cgroup and give a path such as /berth/${id}`);
+}
+
 export async function createContainer(store: StateStore, opts: CreateOptions): Promise<Created> {
   let spec: Spec, bundle: string, rootfs: string, dir: string;
   try {
@@ -84,6 +97,7 @@ export async function createContainer(store: StateStore, opts: CreateOptions): P
     bundle = resolve(opts.bundle);
     spec = opts.spec ?? loadBundleSpec(bundle);
     trace("create: spec parsed");
+    if (opts.systemdCgroup) refuseSystemdCgroup(spec.linux?.cgroupsPath, opts.id);
     if (spec.process?.terminal && !opts.consoleSocket && !opts.foreground) {
       throw new OciConfigError("process.terminal is true but no --console-socket was given: a detached container needs somewhere to send its terminal (or set terminal to false)");
     }
@@ -105,7 +119,13 @@ export async function createContainer(store: StateStore, opts: CreateOptions): P
     // Stage 0 starts now (unless the caller started it earlier) and waits for the plan's path:
     // its exec and self-sealing copy overlap with building the plan below.
     init = opts.init ?? startCreateInit(opts, !!spec.process?.terminal);
-    cgroup = openCgroup({ cgroupsPath: spec.linux?.cgroupsPath, containerId: opts.id });
+    const group = openCgroup({ cgroupsPath: spec.linux?.cgroupsPath, containerId: opts.id });
+    // A group that already exists frozen would hold the init stopped forever (create would hang
+    // waiting for it): refused in runc's words, and left as it was (it is not ours to remove).
+    if (isFrozen(group)) throw new CgroupError(`container's cgroup unexpectedly frozen: ${spec.linux?.cgroupsPath ?? opts.id} (thaw it or give another cgroupsPath)`);
+    const already = pidsOf(group);
+    if (already.length) (opts.warn ?? ((m) => process.stderr.write(`berth-runtime: warning: ${m}\n`)))(`container's cgroup is not empty: ${already.length} process(es) found`);
+    cgroup = group;
     const rootless = (process.geteuid?.() ?? 0) !== 0;
     let noCgroup = false;
     const mkdirLines = rootless ? undefined : cgroupMkdirLines(cgroup);
@@ -133,6 +153,9 @@ export async function createContainer(store: StateStore, opts: CreateOptions): P
     writeFileSync(planPath, encodePlan(plan));
     init.send(`plan ${planPath}`);
     trace("create: plan sent");
+    // --debug names the steps as runc's debug log does (nsexec, init(), the completion pipe), so
+    // that the two runtimes' logs read alike.
+    opts.debug?.(`nsexec container setup: berth-init clones the init of ${opts.id} into its namespaces`);
     // While stage 0 loads its part and clones the init (new namespaces: ~1.5 ms): the init's part
     // of the plan (read after "go"), the state, the fifo (opened after "go"; nothing in C reads the state).
     const initPlan = parts.init();
@@ -152,11 +175,12 @@ export async function createContainer(store: StateStore, opts: CreateOptions): P
     // stage 0 exits, which is right after it relays "ready".
     if (opts.pidFile) writePidFile(resolve(opts.pidFile), pid);
     // Stage 0 is moving the init into the cgroups meanwhile; limits go on the groups themselves.
-    const resources = withDefaultDeviceRules(spec.linux?.resources, spec.linux?.devices);
+    const resources = withDefaultDeviceRules(spec.linux?.resources);
     if (!noCgroup) cgroup.apply(resources);
     trace("create: resources applied");
     expectMessage(init, "joined");
     trace("create: joined");
+    opts.debug?.(`child process in init(): pid ${pid}, in its namespaces and cgroups`);
     record.pid = pid;
     record.pidStartTime = processStartTime(pid) ?? "";
     store.write(record);
@@ -174,6 +198,7 @@ export async function createContainer(store: StateStore, opts: CreateOptions): P
     }
     expectMessage(init, "ready");
     trace("create: ready");
+    opts.debug?.("init: closing the pipe to signal completion: the init waits on exec.fifo for start");
     if (!opts.foreground) {
       init.closeControl();
       if (!opts.launcher) await init.proc.exited; // a launcher (monitor) outlives us
@@ -198,6 +223,22 @@ export async function createContainer(store: StateStore, opts: CreateOptions): P
       await runHooksWarnOnly("poststop", spec.hooks?.poststop, state, (m) => process.stderr.write(`berth-runtime: warning: ${m}\n`));
     }
     throw e;
+  }
+}
+
+function pidsOf(group: CgroupManager): number[] {
+  try {
+    return group.pids();
+  } catch {
+    return []; // no such group yet
+  }
+}
+
+function isFrozen(group: CgroupManager): boolean {
+  try {
+    return group.frozen();
+  } catch {
+    return false; // no such group yet, or no freezer
   }
 }
 

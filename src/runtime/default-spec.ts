@@ -2,10 +2,20 @@
 // written for `runc spec` work unchanged (seed 000 edits args and terminal, then runs it).
 // Here in runtime/, not in oci/: it takes Berth's hardening defaults from security/, and oci/
 // holds only the spec's types and validation (below security).
+import { statfsSync } from "node:fs";
 import type { Spec } from "../oci/spec.ts";
 import { OCI_VERSION } from "../oci/version.ts";
 import { DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS } from "../security/defaults.ts";
 import { defaultSeccompFor } from "../security/default-profile.ts";
+
+/** True when /sys/fs/cgroup is a cgroup2 filesystem (no v1 hierarchies). */
+function unifiedOnly(): boolean {
+  try {
+    return statfsSync("/sys/fs/cgroup").type === 0x63677270; // CGROUP2_SUPER_MAGIC
+  } catch {
+    return false;
+  }
+}
 
 /** runc's `spec` defaults; `seccomp` adds Berth's default profile (Docker-equivalent). */
 export function defaultSpec(opts: { rootless?: boolean; uid?: number; gid?: number; seccomp?: boolean } = {}): Spec {
@@ -35,7 +45,9 @@ export function defaultSpec(opts: { rootless?: boolean; uid?: number; gid?: numb
     ],
     linux: {
       resources: { devices: [{ allow: false, access: "rwm" }] },
-      namespaces: [{ type: "pid" }, { type: "network" }, { type: "ipc" }, { type: "uts" }, { type: "mount" }, { type: "cgroup" }],
+      // A cgroup namespace only where cgroup v2 is the whole hierarchy, as runc's spec does: on v1
+      // and hybrid hosts runc's suite (and tools written for runc) add one themselves when wanted.
+      namespaces: [{ type: "pid" }, { type: "network" }, { type: "ipc" }, { type: "uts" }, { type: "mount" }, ...(unifiedOnly() ? [{ type: "cgroup" as const }] : [])],
       maskedPaths: [...DEFAULT_MASKED_PATHS],
       readonlyPaths: [...DEFAULT_READONLY_PATHS],
     },
@@ -44,7 +56,7 @@ export function defaultSpec(opts: { rootless?: boolean; uid?: number; gid?: numb
   if (opts.rootless) {
     const uid = opts.uid ?? process.getuid?.() ?? 0;
     const gid = opts.gid ?? process.getgid?.() ?? 0;
-    spec.linux!.namespaces = [{ type: "pid" }, { type: "ipc" }, { type: "uts" }, { type: "mount" }, { type: "cgroup" }, { type: "user" }];
+    spec.linux!.namespaces = [{ type: "pid" }, { type: "ipc" }, { type: "uts" }, { type: "mount" }, ...(unifiedOnly() ? [{ type: "cgroup" as const }] : []), { type: "user" }];
     spec.linux!.uidMappings = [{ containerID: 0, hostID: uid, size: 1 }];
     spec.linux!.gidMappings = [{ containerID: 0, hostID: gid, size: 1 }];
     delete spec.linux!.resources;

@@ -1,10 +1,11 @@
 // The device cgroup rules a container gets: the config's own, then allowances for the
-// devices every container has (as runc adds them) and for the config's linux.devices, so a
-// "deny all" config still leaves /dev/null, the pty devices and friends usable. A config with
+// devices every container has (as runc adds them), so a "deny all" config still leaves
+// /dev/null, the pty devices and friends usable. The config's linux.devices are made as nodes but
+// not allowed by themselves: as in runc, access is what linux.resources.devices grants (runc's
+// dev.bats: a /dev/kmsg node under "deny all" cannot be opened). A config with
 // no rules at all gets "deny all" first, as runc does (its rule emulator starts as an allow
-// list): a container is never left with the host's "a *:* rwm". A device the config's own rules
-// name already (docker's --device /dev/x:/dev/x:r gives "c M:N r") keeps the access they give.
-import type { Device, DeviceCgroupRule, LinuxResources } from "../oci/spec.ts";
+// list): a container is never left with the host's "a *:* rwm".
+import type { DeviceCgroupRule, LinuxResources } from "../oci/spec.ts";
 
 const ALWAYS_ALLOWED: DeviceCgroupRule[] = [
   { allow: true, type: "c", major: null, minor: null, access: "m" }, // mknod of any char device (access still denied)
@@ -22,11 +23,7 @@ const ALWAYS_ALLOWED: DeviceCgroupRule[] = [
 
 const DENY_ALL: DeviceCgroupRule = { allow: false, access: "rwm" };
 
-export function withDefaultDeviceRules(resources: LinuxResources | undefined, devices: Device[] | undefined): LinuxResources {
+export function withDefaultDeviceRules(resources: LinuxResources | undefined): LinuxResources {
   const rules = resources?.devices ?? [DENY_ALL];
-  const named = new Set(rules.map((r) => `${r.type ?? "a"} ${r.major ?? "*"}:${r.minor ?? "*"}`));
-  const own: DeviceCgroupRule[] = (devices ?? [])
-    .filter((d) => d.type !== "p" && !named.has(`${d.type === "b" ? "b" : "c"} ${d.major ?? "*"}:${d.minor ?? "*"}`))
-    .map((d) => ({ allow: true, type: d.type === "b" ? "b" : "c", major: d.major ?? null, minor: d.minor ?? null, access: "rwm" }));
-  return { ...resources, devices: [...rules, ...ALWAYS_ALLOWED, ...own] };
+  return { ...resources, devices: [...rules, ...ALWAYS_ALLOWED] };
 }

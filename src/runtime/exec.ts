@@ -23,6 +23,10 @@ export interface ExecOptions {
   stdio?: [Stdio, Stdio, Stdio];
   /** Called with the process's host pid once it is started. */
   onPid?: (pid: number) => void;
+  /** runc's --ignore-paused: exec into a paused container (the process starts once it is resumed). */
+  ignorePaused?: boolean;
+  /** --debug: each step, named as runc's debug log names it (nsexec, init(), setns_init). */
+  debug?: (msg: string) => void;
 }
 
 /** Reads a --process file (a runtime-spec process object). */
@@ -34,9 +38,12 @@ export function loadProcessFile(path: string): Process {
     throw new OciConfigError(`--process ${path}: ${(e as Error).message}`);
   }
   const proc = p as Process;
-  if (!proc || typeof proc !== "object" || !Array.isArray(proc.args) || typeof proc.cwd !== "string" || typeof proc.user !== "object") {
-    throw new OciConfigError(`--process ${path}: needs at least args, cwd and user`);
+  if (!proc || typeof proc !== "object" || !Array.isArray(proc.args) || typeof proc.cwd !== "string") {
+    throw new OciConfigError(`--process ${path}: needs at least args and cwd`);
   }
+  // As runc: a process without a user runs as 0:0 (runc's tty.bats writes such files).
+  if (proc.user === undefined) proc.user = { uid: 0, gid: 0 };
+  else if (typeof proc.user !== "object" || proc.user === null) throw new OciConfigError(`--process ${path}: user must be an object ({"uid": N, "gid": N})`);
   refuseNul(proc, `--process ${path}`, "process");
   return proc;
 }
@@ -45,7 +52,9 @@ export function loadProcessFile(path: string): Process {
 export async function execInContainer(store: StateStore, opts: ExecOptions): Promise<number> {
   const rec = store.read(opts.id);
   const status = statusOf(store, rec);
-  if (status !== "running" && status !== "created") throw new Error(`cannot exec in container ${opts.id}: it is ${status}`);
+  // runc's words: "cannot exec in a stopped/paused container".
+  if (status === "paused" && !opts.ignorePaused) throw new Error("cannot exec in a paused container (use --ignore-paused to override)");
+  if (status !== "running" && status !== "created" && status !== "paused") throw new Error(`cannot exec in a ${status} container`);
   // The same id rules as config.json's process, whether it came from --process or from flags.
   checkProcessUser(opts.process.user, "exec: process.user");
   if (opts.process.terminal && opts.detach && !opts.consoleSocket) {
@@ -63,7 +72,9 @@ export async function execInContainer(store: StateStore, opts: ExecOptions): Pro
   try {
     const flags = opts.detach ? [] : ["--wait", ...(opts.process.terminal && !opts.consoleSocket ? ["--console-relay"] : [])];
     const init = startInit("exec", planPath, flags, opts.stdio, [], opts.preserveFds);
+    opts.debug?.(`nsexec container setup: berth-init joins the namespaces of pid ${rec.pid}`);
     const pid = Number(expectMessage(init, "pid "));
+    opts.debug?.(`child process in init(): pid ${pid}, in the container's namespaces`);
     const started = init.next();
     const failure = started === null ? null : initFailure(started);
     if (started === null || failure) {
@@ -72,6 +83,7 @@ export async function execInContainer(store: StateStore, opts: ExecOptions): Pro
       // failure to start the process (cwd, user, seccomp…) is 126 as docker's exec gives it.
       throw Object.assign(new Error(failure?.message ?? `exec failed (status ${code})`), { exitCode: failure?.exitCode ?? 126 });
     }
+    opts.debug?.(`setns_init: about to exec ${JSON.stringify(opts.process.args ?? [])}`);
     if (opts.pidFile) writePidFile(resolve(opts.pidFile), pid);
     opts.onPid?.(pid);
     init.closeControl();

@@ -6,12 +6,13 @@ import { kill } from "../sys/libc.ts";
 export function killContainer(store: StateStore, id: string, signal: number, all = false): void {
   const rec = store.read(id);
   const status = statusOf(store, rec);
-  if (status === "stopped" && !all) throw new Error(`container ${id} is not running`);
+  // "container not running" is runc's text: containerd's shim matches it (process already finished).
+  if (status === "stopped" && !all) throw new Error(`container not running: ${id} has stopped`);
   if (all && !rec.noCgroup) {
     const cg = containerCgroup(rec);
     cg.killAll(signal);
     return;
   }
-  if (!kill(rec.pid, signal)) throw new Error(`container ${id} is not running`);
+  if (!kill(rec.pid, signal)) throw new Error(`container not running: ${id} has stopped`);
   if (status === "paused" && signal === 9) containerCgroup(rec).thaw();
 }

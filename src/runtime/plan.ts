@@ -1,7 +1,7 @@
 // Turns a validated Spec into the plan the C core executes (see native/PLAN.md). Everything
 // the kernel will be told is decided here: flags as numbers, paths checked, defaults added.
-import { existsSync, statSync } from "node:fs";
-import { isAbsolute, normalize, resolve } from "node:path";
+import { existsSync, lstatSync, statSync } from "node:fs";
+import { isAbsolute, join, normalize, resolve } from "node:path";
 import type { PlanRecord } from "../sys/plan-encoding.ts";
 import type { Spec, Process, Mount, NamespaceType } from "../oci/spec.ts";
 import { OciConfigError } from "../oci/validate.ts";
@@ -99,13 +99,24 @@ function idMapRecords(spec: Spec, created: Set<NamespaceType>): PlanRecord[] {
   ];
 }
 
-function mountRecord(m: Mount, index: number, ctx: { newNet: boolean; newCgroupNs: boolean; cgroupDirs?: Record<string, string>; warn?: (msg: string) => void }): PlanRecord[] {
+function isSymlink(path: string): boolean {
+  try {
+    return lstatSync(path).isSymbolicLink();
+  } catch {
+    return false; // absent: the init makes a directory
+  }
+}
+
+function mountRecord(m: Mount, index: number, ctx: { rootfs: string; newNet: boolean; newCgroupNs: boolean; cgroupDirs?: Record<string, string>; warn?: (msg: string) => void }): PlanRecord[] {
   const where = `mounts[${index}] (${m.destination})`;
   const dest = containerPath(m.destination, `mounts[${index}].destination`);
   const o = parseMountOptions(m.options, where);
   const type = m.type ?? (o.bind ? "bind" : "");
-  const proc = procMountProblem(dest, o.bind ? "bind" : type);
+  const proc = procMountProblem(dest, o.bind ? "bind" : type, m.source);
   if (proc) fail(`${where}: ${proc}`);
+  // proc and sysfs on a symlink in the image would land wherever the image points it, outside the
+  // masked and read-only paths' reach (CVE-2019-19921's class): refused as runc refuses it.
+  if ((type === "proc" || type === "sysfs") && isSymlink(join(ctx.rootfs, dest))) fail(`${where}: filesystem "${type}" must be mounted on ordinary directory`);
   if (m.uidMappings || m.gidMappings) fail(`${where}: idmapped mounts are not supported by berth-runtime yet`);
   if (o.bind || type === "bind") {
     if (!m.source) fail(`${where}: a bind mount needs a source`);
@@ -269,13 +280,14 @@ function initRecords(spec: Spec, opts: CreatePlanOptions, created: Set<Namespace
  *  read-only paths. Only with a mount namespace of the container's own (or joined). */
 function rootfsRecords(spec: Spec, opts: CreatePlanOptions, created: Set<NamespaceType>): PlanRecord[] {
   const linux = spec.linux ?? {};
-  const plan: PlanRecord[] = [["rootfs", resolveRootfs(spec, opts.bundle)]];
+  const rootfs = resolveRootfs(spec, opts.bundle);
+  const plan: PlanRecord[] = [["rootfs", rootfs]];
   const prop = propagationFlags(linux.rootfsPropagation, "linux.rootfsPropagation");
   if (prop) plan.push(["rootfs_propagation", prop]);
   if (spec.root?.readonly) plan.push(["readonly_rootfs"]);
   if (opts.noPivot) plan.push(["no_pivot"]);
   const mounts = spec.mounts ?? [];
-  const ctx = { newNet: created.has("network"), newCgroupNs: created.has("cgroup"), cgroupDirs: opts.cgroupDirs, warn: opts.warn };
+  const ctx = { rootfs, newNet: created.has("network"), newCgroupNs: created.has("cgroup"), cgroupDirs: opts.cgroupDirs, warn: opts.warn };
   mounts.forEach((m, i) => plan.push(...mountRecord(m, i, ctx)));
   plan.push(...deviceRecords(spec, mounts));
   for (const p of linux.maskedPaths ?? []) plan.push(["masked", containerPath(p, "linux.maskedPaths")]);

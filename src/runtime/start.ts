@@ -16,7 +16,8 @@ export async function startContainer(store: StateStore, id: string, warn: (msg: 
   const status = statusOf(store, rec);
   trace("start: state read");
   if (status !== "created") {
-    throw new Error(status === "stopped" ? `cannot start container ${id}: it has stopped (delete it and create it again)` : `cannot start container ${id}: it is already ${status}`);
+    // runc's words first (callers such as containerd's shim and runc's tests match them).
+    throw new Error(status === "stopped" ? `cannot start a container that has stopped (${id}: delete it and create it again)` : `cannot start an already ${status} container (${id})`);
   }
   const fifoPath = join(store.dir(id), "exec.fifo");
   // Non-blocking open: if the init died we must not hang waiting for a writer.

@@ -72,11 +72,11 @@ export class StateStore {
     }
   }
 
-  /** IDs with a readable state, oldest first. */
+  /** IDs with a readable state, by name (runc's order: its list reads the directory sorted). */
   list(): string[] {
     let names: string[];
     try {
-      names = readdirSync(this.root);
+      names = readdirSync(this.root).sort();
     } catch {
       return [];
     }

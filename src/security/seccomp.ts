@@ -124,7 +124,7 @@ function ruleRecords(rule: SeccompSyscall, i: number): PlanRecord[] {
   return rule.names.map((name, k) => {
     if (typeof name !== "string" || !SYSCALL_NAME.test(name)) throw new SeccompError(`${where}.names[${k}]: ${JSON.stringify(name)} is not a syscall name`);
     if (act === "notify" && NOTIFY_FORBIDDEN.has(name)) {
-      throw new SeccompError(`${where}: SCMP_ACT_NOTIFY cannot be used for ${name}: the runtime needs it to hand over the notify fd`);
+      throw new SeccompError(`${where}: SCMP_ACT_NOTIFY cannot be used for the ${name} syscall: the runtime needs it to hand over the notify fd`);
     }
     return ["seccomp_rule", act, errno, name, ...conditions] as PlanRecord;
   });

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseMountinfo, parseProcCgroup } from "../../src/cgroups/mountinfo.ts";
 import { discoverHierarchies } from "../../src/cgroups/layout.ts";
-import { cgroupDir, parseCgroupsPath } from "../../src/cgroups/path.ts";
+import { cgroupDir, expandSlice, parseCgroupsPath, parseSystemdCgroupsPath } from "../../src/cgroups/path.ts";
 import { planResources, type Homes } from "../../src/cgroups/resources.ts";
 import {
   blkioWeightToIoWeight, CgroupError, deviceProgram, detectLayout, encodeProgram, parseBytes, runcStatsEvent,
@@ -78,6 +78,19 @@ describe("cgroupsPath", () => {
     expect(() => parseCgroupsPath("/", "c")).toThrow(/root itself/);
     expect(() => parseCgroupsPath("system.slice:berth:c1", "c")).toThrow(/systemd/);
     expect(() => parseCgroupsPath(undefined, "../x")).toThrow(CgroupError);
+  });
+
+  test("systemd's slice:prefix:name form (--systemd-cgroup), as runc resolves it", () => {
+    expect(parseSystemdCgroupsPath("system.slice:containerd:c1", "c1")).toEqual({ slice: "system.slice", unit: "containerd-c1.scope", path: "/system.slice/containerd-c1.scope" });
+    expect(parseSystemdCgroupsPath("kubepods-besteffort.slice:cri:abc", "x").path).toBe("/kubepods.slice/kubepods-besteffort.slice/cri-abc.scope");
+    expect(parseSystemdCgroupsPath(":berth:c1", "c1").slice).toBe("system.slice");
+    expect(parseSystemdCgroupsPath("-.slice:p:pod.slice", "c").path).toBe("/pod.slice");
+    expect(parseSystemdCgroupsPath(undefined, "c9").unit).toBe("runc-c9.scope");
+    expect(() => parseSystemdCgroupsPath("/berth/c1", "c1")).toThrow('expected cgroupsPath to be of format "slice:prefix:name" for systemd cgroups, got "/berth/c1" instead');
+    expect(() => parseSystemdCgroupsPath("a:b", "c1")).toThrow(/slice:prefix:name/);
+    expect(() => expandSlice("a--b.slice")).toThrow("invalid slice name: a--b.slice");
+    expect(() => expandSlice("user")).toThrow("invalid slice name: user");
+    expect(() => parseSystemdCgroupsPath("x/y.slice:p:n", "c")).toThrow(/invalid slice name/);
   });
 });
 

@@ -58,6 +58,17 @@ function bundle(args: string[]): Bundle {
 }
 
 describe("terminal", () => {
+  test("the pty belongs to the process's user (uid), group tty from devpts (runc's tty.bats)", async () => {
+    const server = await consoleServer();
+    const b = bundle(["sh", "-c", "stat -c %u:%g $(tty)"]);
+    b.config.process!.user = { uid: 1000, gid: 100 };
+    b.save();
+    const id = uniqueId("tty");
+    ok(root, ["run", "-d", "-b", b.dir, "--console-socket", server.socket, id]);
+    const { output } = await server.done();
+    expect(output.split(/\r?\n/)).toContain("1000:5");
+  });
+
   test("create --console-socket: the pty master arrives, consoleSize applies, output and input flow", async () => {
     const server = await consoleServer("ping\n");
     const b = bundle(["sh", "-c", "tty; stty size; read x; echo got:$x"]);

@@ -195,7 +195,7 @@ describe("seccomp_install", () => {
       });
       const r = underPlan(records, ["pid"]);
       expect(r.exitCode).toBe(121);
-      expect(r.stderr).toContain("connect to seccomp listener");
+      expect(r.stderr).toContain("failed to connect with seccomp agent"); // runc's words
     });
   });
 });

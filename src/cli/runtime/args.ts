@@ -10,6 +10,8 @@ export interface Context {
   warn: (msg: string) => void;
   debug?: (msg: string) => void;
   logError: (msg: string) => void;
+  /** --systemd-cgroup: create and run hand it to the runtime, which parses the path and refuses. */
+  systemdCgroup: boolean;
 }
 
 export type Command = (args: string[], ctx: Context) => Promise<number>;

@@ -11,7 +11,7 @@ export const command: Command = async (args, ctx) => {
   const p = parse(spec, args);
   await createContainer(ctx.store, {
     id: needId(p.args, spec.usage), bundle: p.get("bundle"), pidFile: p.get("pid-file"), consoleSocket: p.get("console-socket"),
-    noPivot: p.get("no-pivot"), preserveFds: uintFlag(p.get("preserve-fds"), "--preserve-fds"), debug: ctx.debug,
+    noPivot: p.get("no-pivot"), preserveFds: uintFlag(p.get("preserve-fds"), "--preserve-fds"), debug: ctx.debug, systemdCgroup: ctx.systemdCgroup,
   });
   return 0;
 };

@@ -22,6 +22,7 @@ const spec = commandSpec({
     str("preserve-fds", undefined, "pass N additional file descriptors to the container (stdio + $LISTEN_FDS + N in total)", "N"),
     str("process-label", undefined, "set the asm process label for the process (SELinux)"),
     str("apparmor", undefined, "set the apparmor profile for the process"),
+    bool("ignore-paused", undefined, "allow exec in a paused container (the process runs once the container is resumed)"),
   ],
   // The container ID is the first argument; the command starts at the second, and everything
   // from there belongs to it, flags included (flags may stand between the ID and the command).
@@ -29,6 +30,17 @@ const spec = commandSpec({
 });
 
 export const command: Command = async (args, ctx) => {
+  try {
+    return await exec(args, ctx);
+  } catch (e) {
+    // runc's exec exits 255 when it could not run the process (no such container, no such
+    // binary, a pid file it cannot write); the process's own exit status passes through.
+    if (e instanceof UsageError) throw e;
+    throw Object.assign(e as Error, { exitCode: 255 });
+  }
+};
+
+const exec: Command = async (args, ctx) => {
   const p = parse(spec, args);
   const [id = needId([], spec.usage), ...cmd] = p.args;
   let proc: Process;
@@ -58,6 +70,6 @@ export const command: Command = async (args, ctx) => {
   if (p.get("process-label") || p.get("apparmor")) throw new UsageError("SELinux/AppArmor labels are not available on this host");
   return await execInContainer(ctx.store, {
     id, process: proc, detach: p.get("detach"), pidFile: p.get("pid-file"), consoleSocket: p.get("console-socket"),
-    preserveFds: uintFlag(p.get("preserve-fds"), "--preserve-fds"),
+    preserveFds: uintFlag(p.get("preserve-fds"), "--preserve-fds"), debug: ctx.debug, ignorePaused: p.get("ignore-paused"),
   });
 };

@@ -14,6 +14,8 @@ const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
   delete: () => import("./delete.ts"), list: () => import("./list.ts"), ps: () => import("./ps.ts"),
   exec: () => import("./exec.ts"), pause: () => import("./pause.ts"), resume: () => import("./resume.ts"),
   update: () => import("./update.ts"), events: () => import("./events.ts"), features: () => import("./features.ts"),
+  checkpoint: () => import("./checkpoint.ts").then((m) => ({ command: m.checkpoint })),
+  restore: () => import("./checkpoint.ts").then((m) => ({ command: m.restore })),
 };
 
 // runc's global flags. --rootless is accepted for compatibility: berth-runtime detects rootless
@@ -27,7 +29,7 @@ const GLOBALS = commandSpec({
     bool("debug", undefined, "log the plan handed to the C core"),
     bool("help", "h", "this help; COMMAND --help for a command's options"),
     bool("version", "v", "print the version"),
-    bool("systemd-cgroup", undefined, "not supported: berth-runtime manages cgroupfs directly", { hidden: true }),
+    bool("systemd-cgroup", undefined, "cgroupsPath is systemd's slice:prefix:name (parsed, then refused: berth-runtime manages cgroupfs directly)"),
     str("rootless", undefined, "accepted for runc compatibility (rootless operation is detected)", { hidden: true }),
   ],
   // Global options end at the command name; everything after belongs to the command.
@@ -54,6 +56,8 @@ commands:
   update    change a container's resource limits
   events    print a container's stats and OOM events
   features  print what this runtime supports, as JSON
+  checkpoint, restore
+            not supported (no CRIU): answered with an error saying so
 
 global options:
 ${flagLines(GLOBALS.flags, "runc").join("\n")}`;
@@ -80,23 +84,28 @@ async function main(argv: string[]): Promise<number> {
   const logFormat = global.get("log-format");
   const json = logFormat === "json";
   if (!["text", "json"].includes(logFormat)) throw new UsageError(`--log-format must be text or json`);
+  // runc's log lines (logrus): JSON objects, or `time="…" level=… msg="…"` with msg quoted.
+  const line = (level: string, msg: string, asJson: boolean) =>
+    asJson ? JSON.stringify({ level, msg, time: new Date().toISOString() }) : `time="${new Date().toISOString()}" level=${level} msg=${JSON.stringify(msg)}`;
   const log = (level: string, msg: string) => {
     if (!logFile) return;
-    const line = json ? JSON.stringify({ level, msg, time: new Date().toISOString() }) : `time="${new Date().toISOString()}" level=${level} msg="${msg}"`;
-    try { appendFileSync(logFile, line + "\n"); } catch { /* the log is best effort */ }
+    try { appendFileSync(logFile, line(level, msg, json) + "\n"); } catch { /* the log is best effort */ }
   };
-  if (global.get("systemd-cgroup")) throw new UsageError("--systemd-cgroup is not supported: berth-runtime manages cgroupfs directly");
   const ctx: Context = {
     store: new StateStore(global.get("root")),
     warn: (msg) => { process.stderr.write(`berth-runtime: warning: ${msg}\n`); log("warning", msg); },
-    debug: global.get("debug") ? (msg) => { process.stderr.write(`berth-runtime: debug: ${msg}\n`); log("debug", msg); } : undefined,
+    // As runc: debug lines go to --log when there is one, else to stderr (in the text format).
+    debug: global.get("debug") ? (msg) => { if (logFile) log("debug", msg); else process.stderr.write(line("debug", msg, false) + "\n"); } : undefined,
     logError: (msg) => log("error", msg),
+    systemdCgroup: global.get("systemd-cgroup"),
   };
-  const load = COMMANDS[name];
-  if (!load) throw new UsageError(`unknown command ${JSON.stringify(name)}; see berth-runtime --help`);
-  const { command } = await load();
-  trace(`main: ${name} loaded`);
   try {
+    const load = COMMANDS[name];
+    // `foo -h` gets runc's (urfave/cli's) answer.
+    if (!load && (rest.includes("-h") || rest.includes("--help"))) throw new UsageError(`No help topic for '${name}'`);
+    if (!load) throw new UsageError(`unknown command ${JSON.stringify(name)}; see berth-runtime --help`);
+    const { command } = await load();
+    trace(`main: ${name} loaded`);
     return await command(rest, ctx);
   } catch (e) {
     ctx.logError((e as Error).message);

@@ -17,7 +17,7 @@ export const command: Command = async (args, ctx) => {
   const detach = p.get("detach");
   const created = await createContainer(ctx.store, {
     id, bundle: p.get("bundle"), pidFile: p.get("pid-file"), consoleSocket: p.get("console-socket"), noPivot: p.get("no-pivot"),
-    preserveFds: uintFlag(p.get("preserve-fds"), "--preserve-fds"), foreground: !detach, debug: ctx.debug,
+    preserveFds: uintFlag(p.get("preserve-fds"), "--preserve-fds"), foreground: !detach, debug: ctx.debug, systemdCgroup: ctx.systemdCgroup,
   });
   if (!detach) {
     // Signals meant for the container reach berth-init (our child), which forwards them.

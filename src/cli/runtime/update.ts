@@ -6,14 +6,15 @@ import { type Command, UsageError, commandSpec, needId, parse, str } from "./arg
 
 const spec = commandSpec({
   name: "update",
-  usage: "update ID [-r resources.json|-] [--memory N] [--memory-reservation N] [--memory-swap N] [--cpu-shares N] [--cpu-quota N] [--cpu-period N] [--cpuset-cpus L] [--cpuset-mems L] [--pids-limit N] [--blkio-weight N]",
+  usage: "update ID [-r resources.json|-] [--memory N] [--memory-reservation N] [--memory-swap N] [--cpu-share N] [--cpu-quota N] [--cpu-period N] [--cpuset-cpus L] [--cpuset-mems L] [--pids-limit N] [--blkio-weight N]",
   summary: "change a container's resource limits",
   flags: [
     str("resources", "r", "path to a file with the resources (linux.resources of the spec) to update, or '-' for standard input"),
     str("memory", undefined, "memory limit (in bytes; k, m, g, t suffixes)"),
     str("memory-reservation", undefined, "memory reservation or soft limit (in bytes)"),
     str("memory-swap", undefined, "total memory usage (memory + swap); -1 for unlimited swap"),
-    str("cpu-shares", undefined, "CPU shares (relative weight vs. other containers)"),
+    str("cpu-share", undefined, "CPU shares (relative weight vs. other containers)"),
+    str("cpu-shares", undefined, "the same as --cpu-share", { hidden: true }),
     str("cpu-quota", undefined, "CPU CFS hardcap limit (in usecs) per period"),
     str("cpu-period", undefined, "CPU CFS period to be used for hardcapping (in usecs)"),
     str("cpuset-cpus", undefined, "CPU(s) to use"),
@@ -31,7 +32,7 @@ const spec = commandSpec({
 export const command: Command = async (args, ctx) => {
   const p = parse(spec, args);
   const rec = ctx.store.read(needId(p.args, spec.usage));
-  if (statusOf(ctx.store, rec) === "stopped") throw new Error(`cannot update container ${rec.id}: it has stopped`);
+  if (statusOf(ctx.store, rec) === "stopped") throw new Error(`container not running: ${rec.id} has stopped`);
   let r: LinuxResources = {};
   const resources = p.get("resources");
   if (resources) {
@@ -50,7 +51,7 @@ export const command: Command = async (args, ctx) => {
   const mem = { limit: bytes(p.get("memory"), "--memory"), reservation: bytes(p.get("memory-reservation"), "--memory-reservation"), swap: bytes(p.get("memory-swap"), "--memory-swap") };
   if (Object.values(mem).some((v) => v !== undefined)) r.memory = { ...r.memory, ...Object.fromEntries(Object.entries(mem).filter(([, v]) => v !== undefined)) };
   const cpu = {
-    shares: int(p.get("cpu-shares"), "--cpu-shares"), quota: int(p.get("cpu-quota"), "--cpu-quota"), period: int(p.get("cpu-period"), "--cpu-period"),
+    shares: int(p.get("cpu-share") ?? p.get("cpu-shares"), "--cpu-share"), quota: int(p.get("cpu-quota"), "--cpu-quota"), period: int(p.get("cpu-period"), "--cpu-period"),
     realtimePeriod: int(p.get("cpu-rt-period"), "--cpu-rt-period"), realtimeRuntime: int(p.get("cpu-rt-runtime"), "--cpu-rt-runtime"),
     idle: int(p.get("cpu-idle"), "--cpu-idle"), cpus: p.get("cpuset-cpus"), mems: p.get("cpuset-mems"),
   };
