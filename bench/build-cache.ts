@@ -1,7 +1,9 @@
 // A cached rebuild of a 10-step Dockerfile: `berth build` against `podman build` (buildah; when
 // installed), interleaved in one run, after one cold build each that fills the cache. The image
 // is busybox (the host's busybox-static, imported into a temp berth root and, for podman, into a
-// temp --root from the same rootfs tar).
+// temp --root from the same rootfs tar). Podman is configured as in engine-run.ts: a temp
+// containers.conf with `default_ulimits = []` (its default rlimits fail without CAP_SYS_RESOURCE)
+// and runc (crun 1.8 refuses a hybrid cgroup layout), cgroupfs, file events.
 //
 //   sudo bun bench/build-cache.ts [--runs N] [--json]
 import * as fs from "node:fs";
@@ -17,6 +19,7 @@ const BERTH = path.join(REPO, "bin/berth");
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "berth-bench-build-"));
 const which = (cmd: string) => Bun.spawnSync(["sh", "-c", `command -v ${cmd}`]).exitCode === 0;
+let podman: string[] | undefined, podmanEnv: Record<string, string> | undefined;
 
 try {
   // busybox as a rootfs tar, for both engines
@@ -46,25 +49,29 @@ CMD ["cat", "/app/up0.txt"]
 `);
 
   const berthRoot = path.join(work, "berth-root");
-  const subjects: { name: string; argv: string[] }[] = [];
+  const subjects: { name: string; argv: string[]; env?: Record<string, string> }[] = [];
   if (execute([BERTH, "--root", berthRoot, "import", tar, "bench-busybox"], path.join(work, "log")).exitCode !== 0) throw new Error("berth import failed");
   subjects.push({ name: "berth build (cached)", argv: [BERTH, "--root", berthRoot, "build", "-q", "-t", "bench", ctx] });
   if (which("podman")) {
-    const pr = path.join(work, "podman-root"), prr = path.join(work, "podman-runroot");
-    const podman = ["podman", "--root", pr, "--runroot", prr, "--storage-driver", "overlay"];
-    if (execute([...podman, "import", tar, "bench-busybox"], path.join(work, "log")).exitCode === 0) {
-      subjects.push({ name: "podman build (cached)", argv: [...podman, "build", "-q", "--network", "none", "-t", "bench", ctx] });
-    }
+    const conf = path.join(work, "containers.conf");
+    fs.writeFileSync(conf, "[containers]\ndefault_ulimits = []\n");
+    podmanEnv = { CONTAINERS_CONF: conf };
+    podman = ["podman", "--root", path.join(work, "podman-root"), "--runroot", path.join(work, "podman-runroot"), "--storage-driver", "overlay",
+      "--runtime", "runc", "--cgroup-manager", "cgroupfs", "--events-backend", "file"];
+    const imported = execute([...podman, "import", tar, "bench-busybox"], path.join(work, "log"), podmanEnv);
+    if (imported.exitCode === 0) {
+      subjects.push({ name: "podman build (cached)", argv: [...podman, "build", "-q", "--network", "none", "-t", "bench", ctx], env: podmanEnv });
+    } else console.error(`podman import failed, podman is left out: ${errorOf(imported)}`);
   }
   // the cold builds that fill each cache
   for (const s of subjects) {
-    const o = execute(s.argv, path.join(work, "log"));
+    const o = execute(s.argv, path.join(work, "log"), s.env);
     if (o.exitCode !== 0) throw new Error(`${s.name}: the first build failed: ${errorOf(o)}`);
   }
   const tallies = subjects.map((s) => new Tally(s.name));
   for (let r = 0; r < runs; r++) {
     subjects.forEach((s, i) => {
-      const o = execute(s.argv, path.join(work, "log"));
+      const o = execute(s.argv, path.join(work, "log"), s.env);
       const err = errorOf(o);
       if (err) tallies[i]!.fail(err);
       else tallies[i]!.samples.push({ ms: o.ms, cpuMs: o.cpuMs });
@@ -79,6 +86,8 @@ CMD ["cat", "/app/up0.txt"]
     if (!which("podman")) console.log("\n(podman is not installed: only berth was timed)");
   }
 } finally {
+  // podman's overlay storage stays mounted until it is reset
+  if (podman) execute([...podman, "system", "reset", "-f"], path.join(work, "log"), podmanEnv);
   for (const m of fs.readFileSync("/proc/self/mountinfo", "utf8").split("\n").map((l) => l.split(" ")[4] ?? "").filter((m) => m.startsWith(work)).reverse()) {
     Bun.spawnSync(["umount", "-l", m]);
   }
