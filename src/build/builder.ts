@@ -14,7 +14,7 @@ import { packDirectory } from "../storage/pack.ts";
 import { ContextError, extractTar, hashSources, type Ignored, openContext, resolveSources, type BuildContext, type Source } from "./context.ts";
 import { type Dockerfile, DockerfileError, expandWord, expandWords, type Instruction, keyValues, parseDockerfile } from "./dockerfile.ts";
 import { BuildCache, commitStep, copyTree, type HistoryEntry, isDirIn, matchParents, resolveInImage, tempDir, withImageView } from "./images.ts";
-import { bindKey, type BindOrigin, bindSpec, cacheDir, MountError, parseRunMounts, type RunMount, secretFile, stageBind, withCacheLocks } from "./mounts.ts";
+import { bindKey, type BindOrigin, bindSpec, cacheDir, MountError, parseRunMounts, type RunMount, secretFile, stageBind, tmpfsTarget, withCacheLocks } from "./mounts.ts";
 import { runStep } from "./run.ts";
 import type { BuildOutput } from "./output.ts";
 
@@ -558,6 +558,8 @@ class Builder {
             const dir = cacheDir(this.engine.root, m);
             if (m.sharing !== "shared") locked.push(dir);
             specs.push(bindSpec(dir, m.target, m.readOnly));
+          } else if (m.type === "tmpfs") {
+            specs.push(`type=tmpfs,target=${tmpfsTarget(m.target)}${m.size !== null ? `,tmpfs-size=${m.size}` : ""}`);
           } else {
             const dir = stageBind(this.store, m, origins[i]!);
             temps.push(dir);

@@ -1,7 +1,7 @@
 // RUN --mount (BuildKit's syntax): what one RUN step sees besides its image, never part of the
 // layer it makes. secret: a --secret file at /run/secrets/ID for that RUN only (its bytes are in
 // no layer and not in the cache key, only its id is); cache: a directory under the state root that
-// builds share (a package manager's cache); bind: files from the context or from a stage/image,
+// builds share (a package manager's cache); tmpfs: an empty memory file system; bind: files from the context or from a stage/image,
 // read-only unless rw (then writes go to a copy and are dropped). A bind's content is part of the
 // step's cache key: a change in a bind-mounted file reruns the step.
 import { createHash } from "node:crypto";
@@ -15,7 +15,8 @@ import { copyTree, resolveInImage, tempDir } from "./images.ts";
 export type RunMount =
   | { type: "secret"; id: string; target: string; required: boolean; mode: number; uid: number; gid: number }
   | { type: "cache"; id: string; target: string; sharing: "shared" | "private" | "locked"; readOnly: boolean; mode: number; uid: number; gid: number }
-  | { type: "bind"; from: string | null; source: string; target: string; readWrite: boolean };
+  | { type: "bind"; from: string | null; source: string; target: string; readWrite: boolean }
+  | { type: "tmpfs"; target: string; size: number | null };
 
 export class MountError extends Error {}
 
@@ -23,6 +24,7 @@ const KNOWN: Record<RunMount["type"], string[]> = {
   secret: ["id", "target", "required", "mode", "uid", "gid"],
   cache: ["id", "target", "sharing", "readonly", "from", "source", "mode", "uid", "gid"],
   bind: ["from", "source", "target", "readwrite", "readonly"],
+  tmpfs: ["target", "size"],
 };
 const ALIASES: Record<string, string> = { dst: "target", destination: "target", src: "source", ro: "readonly", rw: "readwrite" };
 
@@ -43,7 +45,7 @@ function parseOne(spec: string, workdir: string): RunMount {
   const bad = (why: string) => new MountError(`RUN --mount=${spec}: ${why}`);
   const type = (f.get("type") ?? "bind") as RunMount["type"];
   f.delete("type");
-  if (!(type in KNOWN)) throw bad(`unsupported mount type ${JSON.stringify(type)} (berth build has secret, cache and bind)`);
+  if (!(type in KNOWN)) throw bad(`unsupported mount type ${JSON.stringify(type)} (berth build has secret, cache, bind and tmpfs)`);
   for (const k of f.keys()) if (!KNOWN[type].includes(k)) throw bad(`unexpected key '${k}' for a ${type} mount (${KNOWN[type].join(", ")})`);
   const bool = (k: string) => {
     if (!f.has(k)) return false;
@@ -76,6 +78,7 @@ function parseOne(spec: string, workdir: string): RunMount {
     if (sharing !== "shared" && sharing !== "private" && sharing !== "locked") throw bad(`sharing=${sharing}: shared, private or locked`);
     return { type, id: f.get("id") || target, target, sharing, readOnly: bool("readonly"), mode: num("mode", 0o755, 8), uid: num("uid", 0), gid: num("gid", 0) };
   }
+  if (type === "tmpfs") return { type, target: targetOf(f.get("target")), size: f.has("size") ? num("size", 0) : null };
   if (bool("readwrite") && bool("readonly")) throw bad("rw and readonly together");
   return { type, from: f.get("from") || null, source: f.get("source") || ".", target: targetOf(f.get("target")), readWrite: bool("readwrite") };
 }
@@ -164,4 +167,10 @@ export function secretFile(store: ImageStore, m: Extract<RunMount, { type: "secr
 export function bindSpec(source: string, target: string, readOnly: boolean): string {
   if (target.includes(",") || source.includes(",")) throw new MountError(`RUN --mount target ${target}: a path with a comma cannot be mounted`);
   return `type=bind,source=${source},target=${target}${readOnly ? ",readonly" : ""}`;
+}
+
+/** A tmpfs mount's target, checked as bindSpec checks its paths. */
+export function tmpfsTarget(target: string): string {
+  if (target.includes(",")) throw new MountError(`RUN --mount target ${target}: a path with a comma cannot be mounted`);
+  return target;
 }
