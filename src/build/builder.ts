@@ -195,6 +195,7 @@ class Builder {
   private cachedSteps: boolean[] = [];
   private stageImages = new Map<number, ImageRecord | null>();
   private usedArgs = new Set<string>();
+  private pulled = new Map<string, ImageRecord>();
 
   constructor(private engine: Engine, private req: BuildRequest, private output: BuildOutput, private ctx: BuildContext) {
     this.store = engine.images;
@@ -258,6 +259,16 @@ class Builder {
    * platform other than this host's is refused unless the image at hand is for it.
    */
   private async imageFor(ref: string, platform: string | null): Promise<ImageRecord> {
+    // once per build: a second stage FROM the same image (with --pull) does not pull it again
+    const memo = `${ref}\u0000${platform ?? ""}`;
+    const known = this.pulled.get(memo);
+    if (known) return known;
+    const image = await this.imageForUncached(ref, platform);
+    this.pulled.set(memo, image);
+    return image;
+  }
+
+  private async imageForUncached(ref: string, platform: string | null): Promise<ImageRecord> {
     const host = hostPlatform();
     const hostName = `${host.os}/${host.architecture}`;
     const want = platform ? normalizePlatform(platform) : null;
@@ -683,7 +694,7 @@ class Builder {
           }
           matchParents(staging, view, intoDir ? real : path.posix.dirname(real));
         });
-        const created = `${instr} ${Object.entries(ins.flags).map(([f, v]) => `--${f}=${v} `).join("")}${srcs.join(" ")} ${dest}`;
+        const created = `${instr} ${Object.entries(ins.flags).map(([f, v]) => f === "link" && v === "true" ? "--link " : `--${f}=${v} `).join("")}${srcs.join(" ")} ${dest}`;
         const image = await commitStep(this.store, state.image, state.config, { created_by: created }, packDirectory(staging));
         this.cache.put(k, image);
         this.output.out(` ---> ${short(image.id)}\n`);

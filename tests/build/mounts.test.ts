@@ -121,6 +121,11 @@ RUN --mount=type=secret,id=optional test ! -e /run/secrets/optional && echo opti
     const missing = berth(root, ["build", "--no-cache", ctx3]);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toContain("secret tok is required: give it with --secret id=tok,src=PATH");
+    // a secret from an environment variable
+    const envCtx = context("secret-env", { Dockerfile: "FROM busybox\nRUN --mount=type=secret,id=e,required cat /run/secrets/e && echo\n" });
+    const fromEnv = berth(root, ["build", "--no-cache", "--secret", "id=e,env=BERTH_TEST_SECRET", envCtx], { env: { BERTH_TEST_SECRET: "from-the-env" } });
+    expect(fromEnv.code).toBe(0);
+    expect(fromEnv.stdout).toContain("from-the-env\n");
     const badFlag = berth(root, ["build", "--secret", "src=/nonexistent/x,bogus=1", ctx3]);
     expect(badFlag.code).toBe(125);
     expect(badFlag.stderr).toContain("unexpected key 'bogus'");
