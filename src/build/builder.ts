@@ -546,6 +546,7 @@ class Builder {
       // docker's predefined args (proxies) reach RUN without an ARG, and stay out of history and the cache key
       const proxies = Object.entries(this.req.buildArgs ?? {}).filter(([k]) => PREDEFINED_ARGS.has(k) && !state.args.has(k)).map(([k, v]) => `${k}=${v}`);
       const temps: string[] = [];
+      const removals: Array<() => void> = [];
       const locked: string[] = [];
       try {
         const specs: string[] = [];
@@ -562,9 +563,9 @@ class Builder {
             } catch (e) {
               throw fail(`secret ${m.id}: cannot read ${"file" in given ? given.file : "it"}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
             }
-            const dir = secretFile(this.store, m, bytes);
-            temps.push(dir);
-            specs.push(bindSpec(path.join(dir, "secret"), m.target, true));
+            const secret = secretFile(this.store, m, bytes);
+            removals.push(secret.remove);
+            specs.push(bindSpec(path.join(secret.dir, "secret"), m.target, true));
           } else if (m.type === "cache") {
             const dir = cacheDir(this.engine.root, m);
             if (m.sharing !== "shared") locked.push(dir);
@@ -587,6 +588,7 @@ class Builder {
         state.image = image;
         state.config = image.config;
       } finally {
+        for (const r of removals) r();
         for (const t of temps) fs.rmSync(t, { recursive: true, force: true });
       }
     }));

@@ -9,6 +9,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import type { ImageStore } from "../image/store.ts";
 import { withLock } from "../storage/lock.ts";
+import { MNT_DETACH, mount, umount } from "../sys/libc.ts";
 import { type BuildContext, hashSources, resolveSources, type Source } from "./context.ts";
 import { copyTree, resolveInImage, tempDir } from "./images.ts";
 
@@ -19,6 +20,10 @@ export type RunMount =
   | { type: "tmpfs"; target: string; size: number | null };
 
 export class MountError extends Error {}
+
+const MS_NOSUID = 2;
+const MS_NODEV = 4;
+const MS_NOEXEC = 8;
 
 const KNOWN: Record<RunMount["type"], string[]> = {
   secret: ["id", "target", "required", "mode", "uid", "gid"],
@@ -153,14 +158,29 @@ export function withCacheLocks<T>(dirs: string[], fn: () => Promise<T>): Promise
   return withLock(`${first}.lock`, "exclusive", () => withCacheLocks(rest, fn));
 }
 
-/** A secret's file for one RUN: a copy (its owner and mode as the mount asks) in a private temp dir. */
-export function secretFile(store: ImageStore, m: Extract<RunMount, { type: "secret" }>, bytes: Uint8Array): string {
+/**
+ * A secret's file for one RUN: a copy (its owner and mode as the mount asks) on a small tmpfs of
+ * its own in the store's tmp/, so its bytes never reach the disk (a killed build's tmpfs is
+ * unmounted and removed by the next writer, as its image views are). Returns the directory and
+ * how to remove it.
+ */
+export function secretFile(store: ImageStore, m: Extract<RunMount, { type: "secret" }>, bytes: Uint8Array): { dir: string; remove: () => void } {
   const dir = tempDir(store, "build-secret");
-  const file = path.join(dir, "secret");
-  fs.writeFileSync(file, bytes, { mode: 0o600 });
-  fs.chownSync(file, m.uid, m.gid);
-  fs.chmodSync(file, m.mode);
-  return dir;
+  mount("tmpfs", dir, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, `mode=0700,size=${Math.max(4096, bytes.length + 4096)}`);
+  const remove = () => {
+    try { umount(dir); } catch { try { umount(dir, MNT_DETACH); } catch { /* not mounted */ } }
+    fs.rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    const file = path.join(dir, "secret");
+    fs.writeFileSync(file, bytes, { mode: 0o600 });
+    fs.chownSync(file, m.uid, m.gid);
+    fs.chmodSync(file, m.mode);
+  } catch (e) {
+    remove();
+    throw e;
+  }
+  return { dir, remove };
 }
 
 /** The engine's --mount form of a bind (paths made by berth: no commas in them). */

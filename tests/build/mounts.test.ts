@@ -69,6 +69,7 @@ describe("RUN --mount", () => {
 RUN --mount=type=secret,id=tok test "$(cat /run/secrets/tok)" = "${secret}" && stat -c 'mode=%a uid=%u' /run/secrets/tok && echo secret-seen
 RUN --mount=type=secret,id=tok,target=/etc/app/tok.conf,mode=0444,uid=1000 stat -c 'custom=%a %u' /etc/app/tok.conf && wc -c < /etc/app/tok.conf
 RUN test ! -e /run/secrets/tok && test ! -e /etc/app/tok.conf && test ! -e /etc/app && echo gone-after
+RUN --mount=type=secret,id=tok awk '$2=="/run/secrets/tok" {print "secret-fs=" $3 " " $4}' /proc/mounts
 RUN --mount=type=secret,id=optional test ! -e /run/secrets/optional && echo optional-absent
 `,
     });
@@ -81,6 +82,7 @@ RUN --mount=type=secret,id=optional test ! -e /run/secrets/optional && echo opti
     expect(good.stdout).toContain("custom=444 1000");
     expect(good.stdout).toContain(`${secret.length}\n`);
     expect(good.stdout).toContain("gone-after");
+    expect(good.stdout).toMatch(/secret-fs=tmpfs ro,/); // on a tmpfs: never on the disk, read-only
     expect(good.stdout).toContain("optional-absent");
 
     // The image, saved: no layer holds the secret (the Dockerfile's history names it, so look at
