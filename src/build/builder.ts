@@ -274,7 +274,8 @@ class Builder {
     const want = platform ? normalizePlatform(platform) : null;
     const foreign = want !== null && want !== hostName;
     let have: ImageRecord | null = null;
-    if (!this.req.pull) {
+    const isId = /^(sha256:)?[a-f0-9]{12,64}$/.test(ref);
+    if (!this.req.pull || isId) { // an image ID names the store's image: no registry serves it, --pull or not
       try {
         have = this.store.resolve(ref);
       } catch (e) {
@@ -286,7 +287,7 @@ class Builder {
       if (!foreign || its === want) return have;
       throw new BuildError(`image ${ref} in the store is for ${its}, not ${want}: berth builds for ${hostName} (this host); pull the image for ${want} (berth build --pull, berth pull --platform ${want}) or build FROM --platform=$BUILDPLATFORM`);
     }
-    if (/^(sha256:)?[a-f0-9]{12,64}$/.test(ref)) throw new BuildError(`image ${ref} is not in the store (an image ID: no registry serves it)`);
+    if (isId) throw new BuildError(`image ${ref} is not in the store (an image ID: no registry serves it)`);
     this.output.out(this.req.pull ? `Pulling ${ref}${want ? ` (${want})` : ""}\n` : `Unable to find image '${ref}' locally\n`);
     const { pull } = await import("../engine/registry.ts");
     try {

@@ -80,6 +80,12 @@ describe("berth build pulls its base images", () => {
     expect(pulled.stdout).toContain("Downloaded newer image");
     expect(pulled.stdout).toContain("v2");
     expect(pulled.stdout).not.toContain("Using cache");
+    // FROM an image ID with --pull: the store's image, nothing pulled
+    const id = berth(empty, ["image", "inspect", "-f", "{{.Id}}", base]).stdout.trim();
+    const byId = berth(empty, ["build", "--pull", context("by-id", `FROM ${id.slice(7, 19)}\nRUN echo by-id\n`)]);
+    expect(byId.stderr).toBe("");
+    expect(byId.code).toBe(0);
+    expect(byId.stdout).not.toContain("Pulling");
   });
 
   test("a FROM image that no registry has: the step, the reference and the registry's answer", () => {
