@@ -163,7 +163,7 @@ function linkEscapes(rel: string, target: string, depth: number): boolean {
 }
 
 /** Copies a file, link or directory tree into the staging area: owner set, mode kept (or --chmod), times kept. */
-export function copyTree(from: string, to: string, owner: { uid: number; gid: number }, chmod: number | null, skip: Ignored, contextRel: string): void {
+export function copyTree(from: string, to: string, owner: { uid: number; gid: number }, chmod: number | null, skip: Ignored, contextRel: string, what = "COPY"): void {
   // how deep the source lies in the context ("" for a stage's files: links there are the image's own)
   const contextDepth = contextRel === "" ? -1 : contextRel.split("/").filter((p) => p && p !== ".").length;
   const one = (src: string, dst: string, rel: string) => {
@@ -171,7 +171,7 @@ export function copyTree(from: string, to: string, owner: { uid: number; gid: nu
     if (st.isSymbolicLink()) {
       const target = fs.readlinkSync(src);
       if (linkEscapes(rel, target, contextDepth)) {
-        throw new ContextError(`COPY failed: forbidden path outside the build context: ${path.posix.join(contextRel, rel)} is a symlink to ${target}`);
+        throw new ContextError(`${what} failed: forbidden path outside the build context: ${path.posix.join(contextRel, rel)} is a symlink to ${target}`);
       }
       fs.rmSync(dst, { force: true });
       fs.symlinkSync(target, dst);

@@ -125,7 +125,7 @@ export function stageBind(store: ImageStore, m: Extract<RunMount, { type: "bind"
   const dst = path.join(dir, "src");
   if (fromContext && "context" in origin) {
     const ignored = origin.context.ignored;
-    copyTree(source.abs, dst, { uid: 0, gid: 0 }, null, (r, isDir) => ignored(source.rel === "." ? r : `${source.rel}/${r}`, isDir), source.rel);
+    copyTree(source.abs, dst, { uid: 0, gid: 0 }, null, (r, isDir) => ignored(source.rel === "." ? r : `${source.rel}/${r}`, isDir), source.rel, "RUN --mount=type=bind");
   } else {
     const r = Bun.spawnSync(["cp", "-a", "--", source.abs, dst], { stdout: "ignore", stderr: "pipe" });
     if (r.exitCode !== 0) throw new MountError(`RUN --mount from=${m.from}: copying ${m.source}: ${r.stderr.toString().trim()}`);

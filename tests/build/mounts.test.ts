@@ -3,7 +3,7 @@
 // that persists between builds and stays out of the image; bind mounts from the context and from
 // a stage, read-only unless rw, whose content is part of the step's cache key.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { berth, cleanupRoot, engineRoot, mountsUnder } from "../engine/helpers.ts";
@@ -204,6 +204,17 @@ CMD ["cat", "/copied.txt", "/from-stage.txt"]
     const r = berth(root, ["build", out]);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain("outside the build context");
+    // a symlink out of the context, named or inside the mounted directory: refused
+    const link = context("bind-link", { Dockerfile: "FROM busybox\nRUN --mount=type=bind,source=link,target=/s cat /s/passwd\n" });
+    symlinkSync("/etc", join(link, "link"));
+    const l = berth(root, ["build", link]);
+    expect(l.code).toBe(1);
+    expect(l.stderr).toContain("outside the build context");
+    const inner = context("bind-inner", { Dockerfile: "FROM busybox\nRUN --mount=type=bind,source=dir,target=/s cat /s/up/passwd\n", "dir/f": "x" });
+    symlinkSync("../../../../../../etc", join(inner, "dir", "up"));
+    const i = berth(root, ["build", inner]);
+    expect(i.code).toBe(1);
+    expect(i.stderr).toContain("RUN --mount=type=bind failed: forbidden path outside the build context: dir/up is a symlink");
     const unknown = context("bind-type", { Dockerfile: "FROM busybox\nRUN --mount=type=ssh true\n" });
     expect(berth(root, ["build", unknown]).stderr).toContain('unsupported mount type "ssh"');
   });
