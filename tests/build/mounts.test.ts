@@ -40,7 +40,7 @@ function filesHolding(dir: string, needle: string): string[] {
       else if (e.isFile()) {
         let data: Uint8Array<ArrayBuffer> = new Uint8Array(readFileSync(p));
         if (data[0] === 0x1f && data[1] === 0x8b) data = new Uint8Array(Bun.gunzipSync(data));
-        else if (data[0] === 0x28 && data[1] === 0xb5 && data[2] === 0x2f && data[3] === 0xfd) data = new Uint8Array(Bun.spawnSync(["zstd", "-dc", p]).stdout);
+        else if (data[0] === 0x28 && data[1] === 0xb5 && data[2] === 0x2f && data[3] === 0xfd) data = new Uint8Array(Bun.zstdDecompressSync(data));
         if (Buffer.from(data).includes(needle)) hits.push(p);
       }
     }
