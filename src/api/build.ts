@@ -58,8 +58,6 @@ export async function buildImage(ctx: Ctx): Promise<void> {
   }
   const quiet = q.bool("q");
   const context = await readContext(ctx);
-  // --pull: the builder takes base images from the store only; said, not silently dropped.
-  const notes = q.bool("pull") ? ["NOTE: berth build does not pull base images (pull=1): the local ones are used; pull them first with docker pull\n"] : [];
 
   const res = ctx.res!;
   res.writeHead(200, { "Content-Type": "application/json" });
@@ -67,13 +65,14 @@ export async function buildImage(ctx: Ctx): Promise<void> {
   const stream = (text: string) => { if (!quiet && text) send({ stream: text }); };
   // A RUN step's output may split a character between chunks: one decoder per stream.
   const decoders = { stdout: new TextDecoder(), stderr: new TextDecoder() };
-  for (const n of notes) stream(n);
   try {
     const result = await build(ctx.engine, {
       context: "-", stdin: () => context, tags, buildArgs, labels, noCache: q.bool("nocache"),
       ...(q.str("dockerfile") ? { file: q.str("dockerfile")! } : {}),
       ...(q.str("target") ? { target: q.str("target")! } : {}),
       network: net === "host" ? "host" : "none",
+      // docker build --pull: the builder pulls the images FROM names (and, as docker, any it lacks)
+      pull: q.bool("pull"),
     }, {
       out: stream,
       err: stream,

@@ -8,11 +8,13 @@ import * as path from "node:path";
 import type { Engine } from "../engine/handle.ts";
 import type { ImageRecord } from "../image/store.ts";
 import type { ImageConfig } from "../image/oci.ts";
+import { hostPlatform } from "../image/oci.ts";
 import { familiarName, normalizeTaggedName } from "../image/reference.ts";
 import { packDirectory } from "../storage/pack.ts";
 import { ContextError, extractTar, hashSources, type Ignored, openContext, resolveSources, type BuildContext, type Source } from "./context.ts";
 import { type Dockerfile, DockerfileError, expandWord, expandWords, type Instruction, keyValues, parseDockerfile } from "./dockerfile.ts";
-import { BuildCache, commitStep, type HistoryEntry, isDirIn, matchParents, resolveInImage, tempDir, withImageView } from "./images.ts";
+import { BuildCache, commitStep, copyTree, type HistoryEntry, isDirIn, matchParents, resolveInImage, tempDir, withImageView } from "./images.ts";
+import { bindKey, type BindOrigin, bindSpec, cacheDir, MountError, parseRunMounts, type RunMount, secretFile, stageBind, tmpfsTarget, withCacheLocks } from "./mounts.ts";
 import { runStep } from "./run.ts";
 import type { BuildOutput } from "./output.ts";
 
@@ -31,7 +33,14 @@ export interface BuildRequest {
   labels?: Record<string, string>;
   /** RUN's network: "none" (default) or "host". */
   network?: string;
+  /** --pull: pull every image FROM names (docker's: always attempt to pull a newer version). */
+  pull?: boolean;
+  /** --secret id=ID,src=PATH: the files RUN --mount=type=secret,id=ID sees (never in an image). */
+  secrets?: Record<string, BuildSecret>;
 }
+
+/** A secret's bytes come from a file (--secret src=) or a value (--secret env=): read only while a RUN mounts it. */
+export type BuildSecret = { file: string } | { value: string };
 
 export interface BuildResult {
   image: ImageRecord;
@@ -111,10 +120,26 @@ function neededStages(stages: Stage[], target: Stage, meta: Map<string, string>)
         const dep = stageRef(stages, from, s.index);
         if (dep) visit(dep);
       }
+      if (ins.keyword === "RUN" && ins.flags.mount) {
+        for (const m of ins.flags.mount.split("\n")) {
+          const f = /(?:^|,)from=([^,]+)/.exec(m);
+          const dep = f ? stageRef(stages, f[1]!, s.index) : null;
+          if (dep) visit(dep);
+        }
+      }
     }
   };
   visit(target);
   return stages.filter((s) => need.has(s.index));
+}
+
+/** "linux/x86_64", "amd64" → "linux/amd64", as docker names platforms. */
+function normalizePlatform(p: string): string {
+  const parts = p.toLowerCase().split("/");
+  if (parts.length === 1) parts.unshift("linux");
+  const arch: Record<string, string> = { x86_64: "amd64", "x86-64": "amd64", aarch64: "arm64", armhf: "arm", i386: "386" };
+  parts[1] = arch[parts[1]!] ?? parts[1]!;
+  return parts.slice(0, 2).join("/") + (parts[2] && !(parts[1] === "arm64" && parts[2] === "v8") ? `/${parts[2]}` : "");
 }
 
 function key(...parts: string[]): string {
@@ -154,7 +179,7 @@ async function buildLocked(engine: Engine, req: BuildRequest, output: BuildOutpu
   try {
     return await new Builder(engine, req, output, ctx).run();
   } catch (e) {
-    if (e instanceof ContextError || e instanceof DockerfileError) throw new BuildError(e.message);
+    if (e instanceof ContextError || e instanceof DockerfileError || e instanceof MountError) throw new BuildError(e.message);
     throw e;
   } finally {
     ctx.cleanup();
@@ -170,6 +195,7 @@ class Builder {
   private cachedSteps: boolean[] = [];
   private stageImages = new Map<number, ImageRecord | null>();
   private usedArgs = new Set<string>();
+  private pulled = new Map<string, ImageRecord>();
 
   constructor(private engine: Engine, private req: BuildRequest, private output: BuildOutput, private ctx: BuildContext) {
     this.store = engine.images;
@@ -182,7 +208,16 @@ class Builder {
     const { meta, stages } = splitStages(this.df);
     const buildArgs = this.req.buildArgs ?? {};
     // ARGs before the first FROM: usable in FROM lines, and (redeclared) in stages.
+    // BuildKit's automatic platform args, in the global scope (FROM --platform=$BUILDPLATFORM);
+    // a stage sees them after `ARG NAME`. Berth builds for the host: build and target platforms agree.
+    const host = hostPlatform();
     const metaArgs = new Map<string, string>();
+    for (const p of ["BUILD", "TARGET"]) {
+      metaArgs.set(`${p}PLATFORM`, `${host.os}/${host.architecture}`);
+      metaArgs.set(`${p}OS`, host.os);
+      metaArgs.set(`${p}ARCH`, host.architecture);
+      metaArgs.set(`${p}VARIANT`, "");
+    }
     for (const ins of meta) {
       for (const [k, v] of keyValues("ARG", ins.args, metaArgs, this.df.escape)) {
         const value = buildArgs[k] ?? (v === "\u0000unset" ? undefined : v);
@@ -218,6 +253,55 @@ class Builder {
     return { image: this.store.get(last.id)!, cached: this.cachedSteps, tags: tags.map((t) => familiarName(t)) };
   }
 
+  /**
+   * An image a step names (FROM, COPY --from, RUN --mount from=): the store's, else pulled through
+   * the engine's registry client as docker pulls it (--pull: always pulled, for the newest). A
+   * platform other than this host's is refused unless the image at hand is for it.
+   */
+  private async imageFor(ref: string, platform: string | null): Promise<ImageRecord> {
+    // once per build: a second stage FROM the same image (with --pull) does not pull it again
+    const memo = `${ref}\u0000${platform ?? ""}`;
+    const known = this.pulled.get(memo);
+    if (known) return known;
+    const image = await this.imageForUncached(ref, platform);
+    this.pulled.set(memo, image);
+    return image;
+  }
+
+  private async imageForUncached(ref: string, platform: string | null): Promise<ImageRecord> {
+    const host = hostPlatform();
+    const hostName = `${host.os}/${host.architecture}`;
+    const want = platform ? normalizePlatform(platform) : null;
+    const foreign = want !== null && want !== hostName;
+    let have: ImageRecord | null = null;
+    const isId = /^(sha256:)?[a-f0-9]{12,64}$/.test(ref);
+    if (!this.req.pull || isId) { // an image ID names the store's image: no registry serves it, --pull or not
+      try {
+        have = this.store.resolve(ref);
+      } catch (e) {
+        throw new BuildError(`invalid reference format: ${(e as Error).message}`);
+      }
+    }
+    if (have) {
+      const its = `${have.document.os}/${have.document.architecture}`;
+      if (!foreign || its === want) return have;
+      throw new BuildError(`image ${ref} in the store is for ${its}, not ${want}: berth builds for ${hostName} (this host); pull the image for ${want} (berth build --pull, berth pull --platform ${want}) or build FROM --platform=$BUILDPLATFORM`);
+    }
+    if (isId) throw new BuildError(`image ${ref} is not in the store (an image ID: no registry serves it)`);
+    this.output.out(this.req.pull ? `Pulling ${ref}${want ? ` (${want})` : ""}\n` : `Unable to find image '${ref}' locally\n`);
+    const { pull } = await import("../engine/registry.ts");
+    try {
+      const r = await pull(this.engine.root, ref, {
+        ...(want ? { platform: want } : {}),
+        onEvent: (e) => { if (e.status !== "Downloading") this.output.out(`${e.id ? `${e.id}: ` : ""}${e.status}\n`); },
+      });
+      this.output.out(`Status: ${r.fresh ? "Downloaded newer image" : "Image is up to date"} for ${ref}\n`);
+      return this.store.get(r.image.id) ?? r.image;
+    } catch (e) {
+      throw new BuildError(`pulling ${ref}${want ? ` for ${want}` : ""}: ${(e as Error).message}`);
+    }
+  }
+
   private announce(ins: Instruction): void {
     this.step++;
     this.output.out(`Step ${this.step}/${this.total} : ${ins.text}\n`);
@@ -227,18 +311,13 @@ class Builder {
     this.announce(stage.from);
     const baseRef = expandWord(stage.from.args.split(/\s+/)[0]!, metaArgs, this.df.escape);
     if (!baseRef) throw new BuildError(`Step ${this.step}/${this.total} : ${stage.from.text}\nbase name (${stage.from.args.split(/\s+/)[0]}) should not be blank: give the ARG a value (--build-arg) or a default`);
-    if (stage.from.flags.platform) {
-      const p = expandWord(stage.from.flags.platform, metaArgs);
-      if (!/^linux\/(amd64|x86_64)$/.test(p) && process.arch === "x64") throw new BuildError(`FROM --platform=${p}: berth builds for linux/amd64 only (this host's platform)`);
-    }
+    const platform = stage.from.flags.platform !== undefined ? expandWord(stage.from.flags.platform, metaArgs, this.df.escape) : null;
+    for (const f of Object.keys(stage.from.flags)) if (f !== "platform") throw new BuildError(`Step ${this.step}/${this.total} : ${stage.from.text}\nFROM: unknown flag --${f} (FROM [--platform=PLATFORM] IMAGE [AS NAME])`);
     let image: ImageRecord | null;
     const dep = stageRef(stages, baseRef, stage.index);
     if (dep) image = this.stageImages.get(dep.index) ?? null;
     else if (baseRef.toLowerCase() === "scratch") image = null;
-    else {
-      image = await this.stepError(stage.from, async () => this.store.resolve(baseRef));
-      if (!image) throw new BuildError(`Step ${this.step}/${this.total} : ${stage.from.text}\nimage ${baseRef} is not in the store: pull it first (berth pull ${baseRef}) or load it (berth load)`);
-    }
+    else image = await this.stepError(stage.from, () => this.imageFor(baseRef, platform));
     this.output.out(` ---> ${image ? short(image.id) : "scratch"}\n`);
     const state: StageState = { image, config: structuredClone(image?.config ?? {}), args: new Map(), shell: image?.config.Shell ?? DEFAULT_SHELL };
     // The base image's ONBUILD triggers run first, as docker does; the new image keeps none.
@@ -360,7 +439,7 @@ class Builder {
         return this.workdir(state, config, ins, argsText);
       }
       case "RUN":
-        return this.runInstruction(state, ins, argsText);
+        return this.runInstruction(stages, stage, state, ins, argsText, vars);
       case "COPY":
       case "ADD":
         return this.stepError(ins, () => this.copy(stages, stage, state, ins, vars));
@@ -430,11 +509,18 @@ class Builder {
     }
   }
 
-  private async runInstruction(state: StageState, ins: Instruction, argsText: string[]): Promise<void> {
+  private async runInstruction(stages: Stage[], stage: Stage, state: StageState, ins: Instruction, argsText: string[], vars: Map<string, string>): Promise<void> {
+    const fail = (why: string) => new BuildError(`Step ${this.step}/${this.total} : ${ins.text}\n${why}`);
     for (const [f, v] of Object.entries(ins.flags)) {
       if (f === "network" && ["none", "host", "default"].includes(v)) continue;
-      if (f === "mount") throw new BuildError(`Step ${this.step}/${this.total} : ${ins.text}\nRUN --mount is not supported by berth build yet; COPY what the step needs, or RUN without it`);
-      throw new BuildError(`Step ${this.step}/${this.total} : ${ins.text}\nRUN: unknown flag --${f}${f === "network" ? ` (none, host or default)` : ""}`);
+      if (f === "mount") continue;
+      throw fail(`RUN: unknown flag --${f}${f === "network" ? ` (none, host or default)` : ""}`);
+    }
+    let mounts: RunMount[];
+    try {
+      mounts = parseRunMounts(ins.flags.mount === undefined ? undefined : ins.flags.mount.split("\n").map((m) => expandWord(m, vars, this.df.escape)).join("\n"), state.config.WorkingDir || "/");
+    } catch (e) {
+      throw fail((e as Error).message);
     }
     const network = ins.flags.network && ins.flags.network !== "default" ? ins.flags.network : this.req.network ?? "none";
     let cmd: string[];
@@ -442,29 +528,85 @@ class Builder {
     else if (ins.heredocs.length === 1 && /^<<-?["']?\w+["']?$/.test(ins.args.trim())) cmd = [...state.shell, ins.heredocs[0]!.content];
     else cmd = [...state.shell, [ins.args, ...ins.heredocs.map((h) => `${h.content}${h.name}`)].join("\n")];
     const createdBy = `RUN ${argsText.length ? `|${argsText.length} ${argsText.join(" ")} ` : ""}${ins.json ? JSON.stringify(cmd) : cmd.join(" ")}`;
-    const stepKey = key("RUN", JSON.stringify(cmd), JSON.stringify(ins.flags), ...argsText);
-    const k = key(state.image?.id ?? "scratch", stepKey);
-    const hit = this.req.noCache ? null : this.cache.get(k);
-    if (hit) {
-      this.output.out(` ---> Using cache\n ---> ${short(hit.id)}\n`);
-      this.cachedSteps.push(true);
-      state.image = hit;
-      state.config = hit.config;
-      return;
-    }
-    const parent = state.image;
-    if (!parent) throw new BuildError(`Step ${this.step}/${this.total} : ${ins.text}\nRUN needs an image with a shell: this stage is FROM scratch with no files`);
-    // docker's predefined args (proxies) reach RUN without an ARG, and stay out of history and the cache key
-    const proxies = Object.entries(this.req.buildArgs ?? {}).filter(([k]) => PREDEFINED_ARGS.has(k) && !state.args.has(k)).map(([k, v]) => `${k}=${v}`);
-    const image = await this.stepError(ins, () => runStep(this.engine, {
-      image: parent, config: state.config, cmd, buildArgs: [...argsText, ...proxies], network, createdBy, output: this.output,
-      failure: (code) => new BuildError(`Step ${this.step}/${this.total} : ${ins.text}\nThe command '${ins.json ? JSON.stringify(cmd) : cmd.join(" ")}' returned a non-zero code: ${code}`, code),
+    await this.stepError(ins, () => this.withBindOrigins(stages, stage, mounts, async (origins) => {
+      // The key: the flags (a secret's id and target, never its bytes; a cache mount's id) and
+      // what each bind mounts, by content: a changed bind-mounted file reruns the step.
+      const binds = mounts.flatMap((m, i) => m.type === "bind" ? [bindKey(m, origins[i]!)] : []);
+      const stepKey = key("RUN", JSON.stringify(cmd), JSON.stringify(ins.flags), ...argsText, ...binds);
+      const k = key(state.image?.id ?? "scratch", stepKey);
+      const hit = this.req.noCache ? null : this.cache.get(k);
+      if (hit) {
+        this.output.out(` ---> Using cache\n ---> ${short(hit.id)}\n`);
+        this.cachedSteps.push(true);
+        state.image = hit;
+        state.config = hit.config;
+        return;
+      }
+      const parent = state.image;
+      if (!parent) throw fail("RUN needs an image with a shell: this stage is FROM scratch with no files");
+      // docker's predefined args (proxies) reach RUN without an ARG, and stay out of history and the cache key
+      const proxies = Object.entries(this.req.buildArgs ?? {}).filter(([k]) => PREDEFINED_ARGS.has(k) && !state.args.has(k)).map(([k, v]) => `${k}=${v}`);
+      const temps: string[] = [];
+      const removals: Array<() => void> = [];
+      const locked: string[] = [];
+      try {
+        const specs: string[] = [];
+        mounts.forEach((m, i) => {
+          if (m.type === "secret") {
+            const given = this.req.secrets?.[m.id];
+            if (!given) {
+              if (m.required) throw fail(`secret ${m.id} is required: give it with --secret id=${m.id},src=PATH`);
+              return; // docker: an optional secret not given is not mounted
+            }
+            let bytes: Uint8Array;
+            try {
+              bytes = "file" in given ? fs.readFileSync(given.file) : Buffer.from(given.value);
+            } catch (e) {
+              throw fail(`secret ${m.id}: cannot read ${"file" in given ? given.file : "it"}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+            }
+            const secret = secretFile(this.store, m, bytes);
+            removals.push(secret.remove);
+            specs.push(bindSpec(path.join(secret.dir, "secret"), m.target, true));
+          } else if (m.type === "cache") {
+            const dir = cacheDir(this.engine.root, m);
+            if (m.sharing !== "shared") locked.push(dir);
+            specs.push(bindSpec(dir, m.target, m.readOnly));
+          } else if (m.type === "tmpfs") {
+            specs.push(`type=tmpfs,target=${tmpfsTarget(m.target)}${m.size !== null ? `,tmpfs-size=${m.size}` : ""}`);
+          } else {
+            const dir = stageBind(this.store, m, origins[i]!);
+            temps.push(dir);
+            specs.push(bindSpec(path.join(dir, "src"), m.target, !m.readWrite));
+          }
+        });
+        const image = await withCacheLocks(locked, () => runStep(this.engine, {
+          image: parent, config: state.config, cmd, buildArgs: [...argsText, ...proxies], network, createdBy, output: this.output, mounts: specs,
+          failure: (code) => new BuildError(`Step ${this.step}/${this.total} : ${ins.text}\nThe command '${ins.json ? JSON.stringify(cmd) : cmd.join(" ")}' returned a non-zero code: ${code}`, code),
+        }));
+        this.cache.put(k, image);
+        this.output.out(` ---> ${short(image.id)}\n`);
+        this.cachedSteps.push(false);
+        state.image = image;
+        state.config = image.config;
+      } finally {
+        for (const r of removals) r();
+        for (const t of temps) fs.rmSync(t, { recursive: true, force: true });
+      }
     }));
-    this.cache.put(k, image);
-    this.output.out(` ---> ${short(image.id)}\n`);
-    this.cachedSteps.push(false);
-    state.image = image;
-    state.config = image.config;
+  }
+
+  /** Runs fn with where each bind mount's files come from (the context, or a stage's or image's view; null for other mounts). */
+  private async withBindOrigins<T>(stages: Stage[], stage: Stage, mounts: RunMount[], fn: (origins: Array<BindOrigin | null>) => Promise<T>, done: Array<BindOrigin | null> = []): Promise<T> {
+    if (done.length === mounts.length) return fn(done);
+    const m = mounts[done.length]!;
+    if (m.type !== "bind") return this.withBindOrigins(stages, stage, mounts, fn, [...done, null]);
+    if (m.from === null) return this.withBindOrigins(stages, stage, mounts, fn, [...done, { context: this.ctx }]);
+    const from = m.from;
+    const dep = stageRef(stages, from, stage.index);
+    const image = dep ? this.stageImages.get(dep.index) ?? null : await this.imageFor(from, null).catch((e: Error) => {
+      throw new BuildError(`RUN --mount from=${from}: no stage by that name, and no such image: ${e.message}`);
+    });
+    return withImageView(this.store, image, (view) => this.withBindOrigins(stages, stage, mounts, fn, [...done, { view, name: from }]));
   }
 
   private async copy(stages: Stage[], stage: Stage, state: StageState, ins: Instruction, vars: Map<string, string>): Promise<void> {
@@ -484,8 +626,9 @@ class Builder {
       const dep = stageRef(stages, fromRef, stage.index);
       if (dep) fromImage = this.stageImages.get(dep.index) ?? null;
       else {
-        fromImage = this.store.resolve(fromRef);
-        if (!fromImage) throw new BuildError(`COPY --from=${fromRef}: no stage or image by that name (an image must be in the store: pull or load it first)`);
+        fromImage = await this.imageFor(fromRef, null).catch((e: Error) => {
+          throw new BuildError(`COPY --from=${fromRef}: no stage by that name, and no such image: ${e.message}`);
+        });
       }
     }
     for (const s of srcs) {
@@ -554,7 +697,7 @@ class Builder {
           }
           matchParents(staging, view, intoDir ? real : path.posix.dirname(real));
         });
-        const created = `${instr} ${Object.entries(ins.flags).map(([f, v]) => `--${f}=${v} `).join("")}${srcs.join(" ")} ${dest}`;
+        const created = `${instr} ${Object.entries(ins.flags).map(([f, v]) => f === "link" && v === "true" ? "--link " : `--${f}=${v} `).join("")}${srcs.join(" ")} ${dest}`;
         const image = await commitStep(this.store, state.image, state.config, { created_by: created }, packDirectory(staging));
         this.cache.put(k, image);
         this.output.out(` ---> ${short(image.id)}\n`);
@@ -609,52 +752,6 @@ function resolveOwner(spec: string, view: string): { uid: number; gid: number } 
   const user = lookup("passwd", u!, "user");
   const gid = g !== undefined && g !== "" ? lookup("group", g, "group").id : user.gid ?? user.id;
   return { uid: user.id, gid };
-}
-
-/** Whether a relative link at rel (below a source depth levels into the context) leads out of the context. */
-function linkEscapes(rel: string, target: string, depth: number): boolean {
-  if (depth < 0 || target.startsWith("/")) return false; // an absolute link points into the image, not the host
-  let level = depth + rel.split("/").length - 1;
-  for (const part of target.split("/")) {
-    if (part === "..") level--;
-    else if (part && part !== ".") level++;
-    if (level < 0) return true;
-  }
-  return false;
-}
-
-/** Copies a file, link or directory tree into the staging area: owner set, mode kept (or --chmod), times kept. */
-function copyTree(from: string, to: string, owner: { uid: number; gid: number }, chmod: number | null, skip: Ignored, contextRel: string): void {
-  // how deep the source lies in the context ("" for a stage's files: links there are the image's own)
-  const contextDepth = contextRel === "" ? -1 : contextRel.split("/").filter((p) => p && p !== ".").length;
-  const one = (src: string, dst: string, rel: string) => {
-    const st = fs.lstatSync(src);
-    if (st.isSymbolicLink()) {
-      const target = fs.readlinkSync(src);
-      if (linkEscapes(rel, target, contextDepth)) {
-        throw new ContextError(`COPY failed: forbidden path outside the build context: ${path.posix.join(contextRel, rel)} is a symlink to ${target}`);
-      }
-      fs.rmSync(dst, { force: true });
-      fs.symlinkSync(target, dst);
-      fs.lchownSync(dst, owner.uid, owner.gid);
-      return;
-    }
-    if (st.isDirectory()) {
-      if (!fs.existsSync(dst)) fs.mkdirSync(dst);
-      for (const n of fs.readdirSync(src).sort()) {
-        const r = rel ? `${rel}/${n}` : n;
-        const child = path.join(src, n);
-        if (skip(r, fs.lstatSync(child).isDirectory())) continue;
-        one(child, path.join(dst, n), r);
-      }
-    } else if (st.isFile()) {
-      fs.copyFileSync(src, dst);
-    } else return; // devices, fifos and sockets are not copied
-    fs.chmodSync(dst, chmod ?? st.mode & 0o7777);
-    fs.lchownSync(dst, owner.uid, owner.gid);
-    fs.utimesSync(dst, st.atime, st.mtime);
-  };
-  one(from, to, "");
 }
 
 function healthcheck(ins: Instruction): ImageConfig["Healthcheck"] {

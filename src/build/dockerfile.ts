@@ -16,7 +16,7 @@ export interface Instruction {
   line: number;
   /** The arguments after the flags, continuation lines joined (heredoc bodies not included). */
   args: string;
-  /** `--name=value` flags before the arguments (`--link` alone: "true"). */
+  /** `--name=value` flags before the arguments (`--link` alone: "true"; repeated `--mount`s joined by "\n"). */
   flags: Record<string, string>;
   /** The JSON (exec) form's strings, when the arguments are a JSON array of strings. */
   json: string[] | null;
@@ -111,7 +111,9 @@ function splitFlags(keyword: string, args: string): { flags: Record<string, stri
   for (;;) {
     const m = /^--([a-zA-Z][a-zA-Z0-9-]*)(?:=("[^"]*"|\S*))?(?:\s+|$)/.exec(rest);
     if (!m) break;
-    flags[m[1]!] = m[2] === undefined ? "true" : m[2].replace(/^"(.*)"$/, "$1");
+    const v = m[2] === undefined ? "true" : m[2].replace(/^"(.*)"$/, "$1");
+    // RUN may have several --mount flags: kept in order, one per line (a flag is one line)
+    flags[m[1]!] = m[1] === "mount" && flags.mount !== undefined ? `${flags.mount}\n${v}` : v;
     rest = rest.slice(m[0].length);
   }
   return { flags, rest: rest.trim() };

@@ -9,6 +9,7 @@ import { hostPlatform } from "../image/oci.ts";
 import { commitSingleLayerImage, ingestLayer, type IngestedLayer } from "../image/importers.ts";
 import { tempPath } from "../storage/fsutil.ts";
 import { mount, umount, MNT_DETACH } from "../sys/libc.ts";
+import { ContextError, type Ignored } from "./context.ts";
 
 const MS_RDONLY = 1;
 
@@ -147,4 +148,50 @@ export function isDirIn(view: string, real: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** Whether a relative link at rel (below a source depth levels into the context) leads out of the context. */
+function linkEscapes(rel: string, target: string, depth: number): boolean {
+  if (depth < 0 || target.startsWith("/")) return false; // an absolute link points into the image, not the host
+  let level = depth + rel.split("/").length - 1;
+  for (const part of target.split("/")) {
+    if (part === "..") level--;
+    else if (part && part !== ".") level++;
+    if (level < 0) return true;
+  }
+  return false;
+}
+
+/** Copies a file, link or directory tree into the staging area: owner set, mode kept (or --chmod), times kept. */
+export function copyTree(from: string, to: string, owner: { uid: number; gid: number }, chmod: number | null, skip: Ignored, contextRel: string, what = "COPY"): void {
+  // how deep the source lies in the context ("" for a stage's files: links there are the image's own)
+  const contextDepth = contextRel === "" ? -1 : contextRel.split("/").filter((p) => p && p !== ".").length;
+  const one = (src: string, dst: string, rel: string) => {
+    const st = fs.lstatSync(src);
+    if (st.isSymbolicLink()) {
+      const target = fs.readlinkSync(src);
+      if (linkEscapes(rel, target, contextDepth)) {
+        throw new ContextError(`${what} failed: forbidden path outside the build context: ${path.posix.join(contextRel, rel)} is a symlink to ${target}`);
+      }
+      fs.rmSync(dst, { force: true });
+      fs.symlinkSync(target, dst);
+      fs.lchownSync(dst, owner.uid, owner.gid);
+      return;
+    }
+    if (st.isDirectory()) {
+      if (!fs.existsSync(dst)) fs.mkdirSync(dst);
+      for (const n of fs.readdirSync(src).sort()) {
+        const r = rel ? `${rel}/${n}` : n;
+        const child = path.join(src, n);
+        if (skip(r, fs.lstatSync(child).isDirectory())) continue;
+        one(child, path.join(dst, n), r);
+      }
+    } else if (st.isFile()) {
+      fs.copyFileSync(src, dst);
+    } else return; // devices, fifos and sockets are not copied
+    fs.chmodSync(dst, chmod ?? st.mode & 0o7777);
+    fs.lchownSync(dst, owner.uid, owner.gid);
+    fs.utimesSync(dst, st.atime, st.mtime);
+  };
+  one(from, to, "");
 }

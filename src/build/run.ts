@@ -19,6 +19,8 @@ export interface RunStepRequest {
   /** KEY=VALUE build args in scope that ENV does not set: the command's environment, not the image's. */
   buildArgs: string[];
   network: string;
+  /** RUN --mount: the engine's bind mounts (type=bind,source=…,target=…[,readonly]); never in the layer. */
+  mounts?: string[];
   createdBy: string;
   output: BuildOutput;
   failure: (exitCode: number) => Error;
@@ -40,7 +42,7 @@ export async function runStep(engine: Engine, req: RunStepRequest): Promise<Imag
   try {
     row = await engine.create({
       image: req.image.id, args: req.cmd, entrypoint: "", env: req.buildArgs, workdir: req.config.WorkingDir || undefined,
-      user: req.config.User || undefined, network: req.network, labels: ["berth.build.step=1"],
+      user: req.config.User || undefined, network: req.network, mounts: req.mounts ?? [], labels: ["berth.build.step=1"],
     }, { forRun: true });
   } catch (e) {
     for (const [sig, h] of handlers) process.off(sig, h);
@@ -74,11 +76,34 @@ export async function runStep(engine: Engine, req: RunStepRequest): Promise<Imag
     // What the runtime made only to mount on (/etc/hosts, …) is not the step's change; a step
     // that changed nothing else adds no layer.
     const upper = path.join(engine.paths.container(row.id), "upper");
-    const stubs = mountStubs(upper, engine.images.snapshotDirs(req.image), mountTargets(engine, row));
+    const lowers = engine.images.snapshotDirs(req.image);
+    const stubs = mountStubs(upper, lowers, mountTargets(engine, row));
+    stubParents(upper, lowers, stubs);
     const changed = fs.readdirSync(upper).some((n) => !stubs.has(n));
     return await commitStep(engine.images, req.image, req.config, { created_by: req.createdBy }, changed ? packUpperLayer(upper, { exclude: stubs }) : null);
   } finally {
     for (const [sig, h] of handlers) process.off(sig, h);
     await engine.remove(row.id, { force: true, volumes: true }).catch(() => {});
+  }
+}
+
+/**
+ * The directories the runtime made only to hold mount points the image lacks (/run/secrets in an
+ * image with no /run, a cache mount's /root/.cache): new, and holding nothing but stubs. They are
+ * the mounts', not the step's (BuildKit leaves them out too).
+ */
+function stubParents(upper: string, lowers: readonly string[], stubs: Set<string>): void {
+  const inLowers = (rel: string) => lowers.some((l) => { try { fs.lstatSync(path.join(l, rel)); return true; } catch { return false; } });
+  for (let grew = true; grew;) {
+    grew = false;
+    for (const s of [...stubs]) for (let d = path.posix.dirname(s); d !== "."; d = path.posix.dirname(d)) {
+      if (stubs.has(d)) continue;
+      if (inLowers(d)) break;
+      let names: string[];
+      try { names = fs.readdirSync(path.join(upper, d)); } catch { break; }
+      if (!names.every((n) => stubs.has(`${d}/${n}`))) break;
+      stubs.add(d);
+      grew = true;
+    }
   }
 }

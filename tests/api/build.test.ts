@@ -104,3 +104,29 @@ test("docker-compose 1.29 build: through the docker CLI and through docker-py's 
     expect(s.docker(["rmi", "projapp:1"]).code).toBe(0);
   }
 });
+
+test("docker build --pull through the service pulls FROM's image from a registry on loopback; a missing one is pulled too", async () => {
+  const { startRegistry } = await import("../registry/helpers.ts");
+  const reg = await startRegistry();
+  try {
+    const ref = `${reg.host}/test/apibase:1`;
+    expect(berth(s.root, ["tag", "busybox", ref]).code).toBe(0);
+    expect(berth(s.root, ["push", ref]).code).toBe(0);
+    const dir = join(s.dir, "pull-ctx");
+    mkdirSync(dir);
+    writeFileSync(join(dir, "Dockerfile"), `FROM ${ref}\nRUN echo on-the-pulled-base\n`);
+    const r = s.docker(["build", "--pull", dir], { env: { DOCKER_BUILDKIT: "0" } });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`Pulling ${ref}`);
+    expect(r.stdout).toContain("Status: Image is up to date");
+    expect(r.stdout).not.toContain("NOTE");
+    // untagged here: the build pulls it back
+    expect(berth(s.root, ["rmi", ref]).code).toBe(0);
+    const again = s.docker(["build", dir], { env: { DOCKER_BUILDKIT: "0" } });
+    expect(again.code).toBe(0);
+    expect(again.stdout).toContain(`Unable to find image '${ref}' locally`);
+    expect(berth(s.root, ["image", "inspect", ref]).code).toBe(0);
+  } finally {
+    await reg.stop();
+  }
+});

@@ -43,6 +43,12 @@ describe("Dockerfile parser", () => {
     expect(df.instructions[3]!.json).toBeNull();
   });
 
+  test("several RUN --mount flags are all kept, in order", () => {
+    const df = parseDockerfile("FROM busybox\nRUN --mount=type=cache,target=/c --network=none --mount=type=secret,id=s \\\n  --mount=type=bind,source=a,target=/a make\n");
+    expect(df.instructions[1]!.flags).toEqual({ mount: "type=cache,target=/c\ntype=secret,id=s\ntype=bind,source=a,target=/a", network: "none" });
+    expect(df.instructions[1]!.args).toBe("make");
+  });
+
   test("an unknown instruction is refused with its line", () => {
     expect(() => parseDockerfile("FROM busybox\nFROB x\n")).toThrow("line 2: unknown instruction: FROB");
   });

@@ -1,7 +1,8 @@
 // `berth build`: parses docker's flags, runs the builder (src/build), prints its progress. The
 // work is src/build/builder.ts's.
 import { writeFileSync } from "node:fs";
-import { build, BuildError } from "../../build/builder.ts";
+import { resolve } from "node:path";
+import { build, BuildError, type BuildSecret } from "../../build/builder.ts";
 import { bool, type Command, list, str, verb } from "./args.ts";
 import { writeFully } from "./io.ts";
 
@@ -18,6 +19,35 @@ function keyValue(items: string[], flag: string): Record<string, string> {
     }
     if (eq === 0) throw new BuildError(`${flag} ${it}: expected KEY=VALUE`, 125);
     out[it.slice(0, eq)] = it.slice(eq + 1);
+  }
+  return out;
+}
+
+/** --secret id=ID,src=PATH | id=ID,env=VAR (docker's; type=file is the default): ID → a file to read. */
+function parseSecrets(items: string[]): Record<string, BuildSecret> {
+  const out: Record<string, BuildSecret> = {};
+  for (const it of items) {
+    const f = new Map<string, string>();
+    for (const part of it.split(",")) {
+      const eq = part.indexOf("=");
+      if (eq <= 0) throw new Error(`--secret ${it}: expected id=ID,src=PATH`);
+      f.set(part.slice(0, eq).trim().toLowerCase(), part.slice(eq + 1));
+    }
+    for (const k of f.keys()) if (!["id", "src", "source", "type", "env"].includes(k)) throw new Error(`--secret ${it}: unexpected key '${k}' (id, src, env, type)`);
+    const type = f.get("type") ?? "file";
+    if (type !== "file" && type !== "env") throw new Error(`--secret ${it}: type must be file or env`);
+    const src = f.get("src") ?? f.get("source");
+    const env = f.get("env") ?? (type === "env" ? src : undefined);
+    const id = f.get("id") ?? (src ? src.split("/").pop()! : env);
+    if (!id) throw new Error(`--secret ${it}: an id is required (id=ID)`);
+    if (env !== undefined && (type === "env" || !src)) {
+      const v = process.env[env];
+      if (v === undefined) throw new Error(`--secret ${it}: the environment variable ${env} is not set`);
+      out[id] = { value: v };
+    } else {
+      if (!src) throw new Error(`--secret ${it}: src=PATH is required`);
+      out[id] = { file: resolve(src) };
+    }
   }
   return out;
 }
@@ -52,6 +82,8 @@ const buildCmd = verb({
     str("iidfile", undefined, "Write the image ID to the file", "string"),
     bool("quiet", "q", "Suppress the build output and print image ID on success"),
     str("network", undefined, "Networking mode for the RUN instructions during build: none (default) or host", "string"),
+    bool("pull", undefined, "Always attempt to pull a newer version of the images FROM names (an image not in the store is pulled anyway)"),
+    list("secret", undefined, "Secret to expose to the build's RUN --mount=type=secret steps: id=ID,src=PATH (or env=VAR); never stored in the image", "list"),
     str("progress", undefined, "Type of progress output: auto, plain or tty (berth prints the same steps for each)", "string"),
   ],
 }, async (engine, p, io) => {
@@ -66,12 +98,20 @@ const buildCmd = verb({
     io.err(`Error: --progress ${progress}: use auto, plain or tty\n`);
     return 125;
   }
+  let secrets: Record<string, BuildSecret>;
+  try {
+    secrets = parseSecrets(p.get("secret"));
+  } catch (e) {
+    io.err(`Error: ${(e as Error).message}\n`);
+    return 125;
+  }
   let stdinData: Uint8Array | undefined;
   const stdin = () => (stdinData ??= readStdin());
   try {
     const result = await build(engine, {
       context: p.args[0]!, file: p.get("file"), stdin, tags: p.get("tag"), buildArgs: keyValue(p.get("build-arg"), "--build-arg"),
       target: p.get("target"), noCache: p.get("no-cache"), labels: keyValue(p.get("label"), "--label"), network: network === "default" ? "none" : network,
+      pull: p.get("pull"), secrets,
     }, {
       out: (s) => { if (!quiet) io.out(s); },
       err: (s) => io.err(s),
