@@ -2,6 +2,7 @@
 // first, so this file stays light: the work it may do goes through the handle, which loads the
 // teardown only when a row needs it). See README.md, "Crash safety".
 import { isAlive, isRunning, processStartTime } from "../runtime/proc.ts";
+import { readdirSync } from "node:fs";
 import { removeDeadTemporaries } from "../storage/temp.ts";
 import type { Engine } from "./handle.ts";
 
@@ -28,6 +29,7 @@ function commitPauserAlive(error: string): boolean {
  */
 export async function reconcile(engine: Engine): Promise<void> {
   engine.reclaimed += removeDeadTemporaries(engine.paths.tempDir);
+  removeOrphanLocks(engine);
   for (const row of engine.store.active()) {
     const live = row.pid > 0 && isAlive(row.pid, row.pidStart);
     if (row.state === "paused" && live && row.error.startsWith(COMMIT_PAUSE)) {
@@ -83,5 +85,25 @@ export async function reconcile(engine: Engine): Promise<void> {
     } finally {
       engine.unlock(lock, row.id);
     }
+  }
+}
+
+/** Lock files of containers that have no row: a berth killed between taking a new container's
+ *  lock and recording it (or between removing the row and the file). Removed only while held,
+ *  and only if still rowless then; lock.ts re-opens a name whose file went meanwhile. */
+function removeOrphanLocks(engine: Engine): void {
+  let names: string[];
+  try {
+    names = readdirSync(engine.paths.locksDir);
+  } catch {
+    return; // no locks yet
+  }
+  const ids = names.filter((n) => /^[0-9a-f]{64}\.lock$/.test(n)).map((n) => n.slice(0, 64));
+  if (ids.length === 0) return;
+  const known = engine.store.ids();
+  for (const id of ids) {
+    if (known.has(id)) continue;
+    const lock = engine.tryLock(id);
+    if (lock) engine.unlock(lock, id); // unlock removes the file of a container that has no row
   }
 }

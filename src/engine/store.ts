@@ -143,6 +143,11 @@ export class ContainerStore {
     return this.db.query("SELECT 1 FROM containers WHERE id = ?").get(id) !== null;
   }
 
+  /** Every container's ID, and nothing else of the rows (cheap for a sweep). */
+  ids(): Set<string> {
+    return new Set((this.db.query("SELECT id FROM containers").all() as { id: string }[]).map((r) => r.id));
+  }
+
   /** Compare-and-set on the state, so two processes cannot both move a container on. */
   transition(id: string, from: StoredState[], u: RowUpdate & { state: StoredState }): boolean {
     // IMMEDIATE: a read that turns into a write must hold the write lock from the start, or a

@@ -5,6 +5,17 @@ import { flock, LOCK_EX, LOCK_NB, LOCK_SH, LOCK_UN, SyscallError } from "../sys/
 
 export type LockMode = "shared" | "exclusive";
 
+/** Whether the locked fd is still the file at `path` (lock files may be removed by their last
+ *  holder; a lock on a removed file would exclude nobody who opens the name afresh). */
+function stillNamed(fd: number, path: string): boolean {
+  try {
+    const a = fs.fstatSync(fd), b = fs.statSync(path);
+    return a.ino === b.ino && a.dev === b.dev;
+  } catch {
+    return false;
+  }
+}
+
 export class FileLock {
   private constructor(private fd: number, readonly path: string) {}
 
@@ -16,7 +27,12 @@ export class FileLock {
     for (;;) {
       try {
         flock(fd, op);
-        return new FileLock(fd, path);
+        if (stillNamed(fd, path)) return new FileLock(fd, path);
+        // Its holder removed the file while we waited (a container's lock goes with it): what we
+        // hold now guards nothing. Open the name again.
+        flock(fd, LOCK_UN);
+        fs.closeSync(fd);
+        return FileLock.acquire(path, mode, Math.max(1, deadline - Date.now()));
       } catch (e) {
         if (!(e instanceof SyscallError) || e.code !== "EAGAIN") {
           fs.closeSync(fd);
@@ -37,7 +53,10 @@ export class FileLock {
     const fd = fs.openSync(path, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o600);
     try {
       flock(fd, (mode === "shared" ? LOCK_SH : LOCK_EX) | LOCK_NB);
-      return new FileLock(fd, path);
+      if (stillNamed(fd, path)) return new FileLock(fd, path);
+      flock(fd, LOCK_UN);
+      fs.closeSync(fd);
+      return null; // removed under us: whoever removed it was working on it
     } catch (e) {
       fs.closeSync(fd);
       if (e instanceof SyscallError && e.code === "EAGAIN") return null;

@@ -4,7 +4,8 @@
 // --rm container whose foreground run died before it started is removed — while a container a
 // live `run` is creating or starting is never touched.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { readdirSync, rmSync } from "node:fs";
+import { readdirSync, rmSync, writeFileSync } from "node:fs";
+import { FileLock } from "../../src/storage/lock.ts";
 import { join } from "node:path";
 import { BERTH, berth, cleanupRoot, engineRoot, eventually, mountsUnder, processesUnder } from "./helpers.ts";
 import { killDuring, randomArchive, reclaimed, temps } from "./disk-helpers.ts";
@@ -57,6 +58,22 @@ describe("killed commands", () => {
     expect(await eventually(() => processesUnder(root).length === 0)).toBe(true);
     expect(readdirSync(join(root, "locks")).filter((n) => n !== "gc.lock")).toEqual([]);
   }, 240_000);
+
+  test("the lock file of a container never recorded (its berth killed in between) is removed by the next command; a held one stays", async () => {
+    const orphan = "a".repeat(64), held = "b".repeat(64);
+    writeFileSync(join(root, "locks", `${orphan}.lock`), "");
+    const holding = await FileLock.acquire(join(root, "locks", `${held}.lock`), "exclusive");
+    try {
+      expect(berth(root, ["ps"]).code).toBe(0);
+      const left = readdirSync(join(root, "locks"));
+      expect(left).not.toContain(`${orphan}.lock`);
+      expect(left).toContain(`${held}.lock`); // someone is creating it right now
+    } finally {
+      holding.release();
+    }
+    expect(berth(root, ["ps"]).code).toBe(0);
+    expect(readdirSync(join(root, "locks"))).not.toContain(`${held}.lock`);
+  });
 
   test("a killed detached run --rm leaves no container behind either", async () => {
     for (let i = 0; i < 10; i++) await killDuring(root, ["run", "-d", "--rm", "--network", "none", "busybox", "true"], i * 20);
