@@ -9,7 +9,7 @@ import type { Duplex } from "node:stream";
 import type { Engine } from "../engine/index.ts";
 import { Events } from "./events.ts";
 import { ApiError, Query, sendError, statusOf } from "./http.ts";
-import { API_VERSION, MIN_API_VERSION, Router, splitVersion, type Ctx } from "./router.ts";
+import { Router, requestVersion, splitVersion, type Ctx } from "./router.ts";
 import { containerRoutes } from "./containers.ts";
 import { systemRoutes } from "./system.ts";
 import { imageRoutes } from "./images.ts";
@@ -81,15 +81,13 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     try {
       const url = new URL(req.url ?? "/", "http://docker");
       const { version, path } = splitVersion(url.pathname);
-      if (version !== null && version < Number(MIN_API_VERSION)) {
-        throw new ApiError(400, `client version ${version} is too old. Minimum supported API version is ${MIN_API_VERSION}, please upgrade your client to a newer version`);
-      }
+      const served = requestVersion(version);
       const found = router.match(req.method ?? "GET", path);
       if (found === "not-found") throw new ApiError(404, `page not found`);
       if (found === "method") throw new ApiError(405, `method ${req.method} not allowed for ${path}`);
       const ctx: Ctx = {
         engine: opts.engine, events, req, res, socket, head, params: found.params, query: new Query(url.searchParams),
-        version: version ?? Number(API_VERSION),
+        version: served,
       };
       await found.handler(ctx);
     } catch (e) {

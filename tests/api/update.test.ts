@@ -27,7 +27,7 @@ test("an update berth cannot apply is a 400 naming the field; a bad value is a 4
   expect(s.docker(["run", "-d", "--network", "none", "--name", "up2", "busybox", "sleep", "1000"]).code).toBe(0);
   const blkio = await s.api("POST", "/containers/up2/update", { BlkioWeight: 300 });
   expect(blkio.status).toBe(400);
-  expect((await blkio.json()).message).toContain("BlkioWeight");
+  expect(((await blkio.json()) as { message: string }).message).toContain("BlkioWeight");
   const bad = await s.api("POST", "/containers/up2/update", { Memory: "lots" });
   expect(bad.status).toBe(400);
   expect((await s.api("POST", "/containers/nosuch/update", { Memory: 100_000_000 })).status).toBe(404);
