@@ -81,6 +81,14 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
   const events = new Events(opts.engine.root);
   let active = 0;
   let lastActive = Date.now();
+  // An idle service gives its garbage back (a full collection shrinks the heap): after start-up,
+  // and each time it falls idle for 2 s.
+  let idleGc: ReturnType<typeof setTimeout> | undefined;
+  const collectWhenIdle = () => {
+    clearTimeout(idleGc);
+    idleGc = setTimeout(() => { if (active === 0) Bun.gc(true); }, 2000);
+    idleGc.unref();
+  };
 
   const dispatch = async (req: IncomingMessage, res: ServerResponse | undefined, socket?: Duplex, head?: Buffer) => {
     active++;
@@ -108,6 +116,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     } finally {
       active--;
       lastActive = Date.now();
+      if (active === 0) collectWhenIdle();
     }
   };
 
@@ -156,6 +165,8 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       server.listen(listen.port, listen.host, () => resolve());
     });
   }
+
+  collectWhenIdle();
 
   let resolveClosed = () => {};
   const closed = new Promise<void>((r) => { resolveClosed = r; });
