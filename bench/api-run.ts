@@ -86,7 +86,7 @@ try {
     const o = execute(["docker", "-H", `unix://${sock}`, "ps"], log);
     if (errorOf(o)) ps.fail(errorOf(o)!); else ps.samples.push({ ms: o.ms, cpuMs: o.cpuMs });
   }
-  await Bun.sleep(1000);
+  await Bun.sleep(3000); // idle: past the service's collection 2 s after its last request
   const status = readFileSync(`/proc/${service.pid}/status`, "utf8");
   const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+)`, "m").exec(status)?.[1] ?? NaN);
   const pss = Number(/^Pss:\s+(\d+)/m.exec(readFileSync(`/proc/${service.pid}/smaps_rollup`, "utf8"))?.[1] ?? NaN);

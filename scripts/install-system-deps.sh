@@ -17,6 +17,7 @@ packages=(
   python3 util-linux                          # test helpers (console socket, setpriv)
   tmux bsdutils                               # API tests: docker run/exec -it on a real terminal (tmux, script)
   docker-compose                              # API tests: Debian's compose 1.29 against berth system service
+  systemd                                     # API tests: systemd-socket-activate (socket activation)
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -3,7 +3,8 @@
 // progress goes out as JSON lines {"stream": …}, the image as {"aux":{"ID":…}} before docker's
 // "Successfully built/tagged" lines, a failure as {"errorDetail":{…},"error":…}. /_ping says
 // Builder-Version 1, so the docker CLI uses this protocol (BuildKit's session endpoints do not exist).
-import { build, BuildError } from "../build/builder.ts";
+// The builder (src/build: Dockerfile parser, context, .dockerignore) is imported at the first
+// build, not when the service starts: an idle service does not hold it.
 import { ApiError, badRequest } from "./http.ts";
 import type { Ctx } from "./router.ts";
 
@@ -58,6 +59,7 @@ export async function buildImage(ctx: Ctx): Promise<void> {
   }
   const quiet = q.bool("q");
   const context = await readContext(ctx);
+  const { build, BuildError } = await import("../build/builder.ts");
 
   const res = ctx.res!;
   res.writeHead(200, { "Content-Type": "application/json" });

@@ -10,7 +10,7 @@ import { ApiError, badRequest, conflict, noContent, readJson, sendJson } from ".
 import type { Ctx, Router } from "./router.ts";
 import { translateCreate } from "./create.ts";
 import { endpointId, fullNetworkId } from "./ids.ts";
-import { detachFilter, openClientStream, parseDetachKeys, type ClientStream } from "./stream.ts";
+import { detachFilter, openClientStream, openWebSocketStream, parseDetachKeys, type ClientStream } from "./stream.ts";
 import { archiveRoutes } from "./archive.ts";
 import { execRoutes } from "./exec.ts";
 
@@ -381,14 +381,15 @@ async function wait(ctx: Ctx): Promise<void> {
 /** Exit codes seen by attach/wait, for a wait that finds its container already removed. */
 const lastExit = new Map<string, number>();
 
-async function attachRoute(ctx: Ctx): Promise<void> {
+/** `websocket`: the /attach/ws form (stream.ts: openWebSocketStream), otherwise a hijack or a 200 stream. */
+async function attachRoute(ctx: Ctx, websocket = false): Promise<void> {
   const { engine, query } = ctx;
   const row = find(ctx);
   const tty = row.config.tty;
   const wantIn = query.bool("stdin"), wantOut = query.bool("stdout"), wantErr = query.bool("stderr");
   let keys: number[];
   try { keys = parseDetachKeys(query.str("detachKeys")); } catch (e) { throw badRequest((e as Error).message); }
-  const cs = openClientStream(ctx, tty);
+  const cs = websocket ? await openWebSocketStream(ctx) : openClientStream(ctx, tty);
   const deliver = (stream: "stdout" | "stderr", d: Uint8Array) => {
     if ((stream === "stdout" && wantOut) || (stream === "stderr" && wantErr)) cs.out(stream, d);
   };
@@ -681,7 +682,8 @@ export function containerRoutes(r: Router): void {
   r.on("POST", "/containers/{id}/rename", rename);
   r.on("POST", "/containers/{id}/update", update);
   r.on("POST", "/containers/{id}/wait", wait);
-  r.on("POST", "/containers/{id}/attach", attachRoute);
+  r.on("POST", "/containers/{id}/attach", (ctx) => attachRoute(ctx));
+  r.on("GET", "/containers/{id}/attach/ws", (ctx) => attachRoute(ctx, true));
   r.on("POST", "/containers/{id}/resize", resize);
   r.on("GET", "/containers/{id}/logs", logs);
   r.on("GET", "/containers/{id}/top", top);

@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import { ApiError } from "./http.ts";
 
 export { startService, parseHost, type Service, type ServiceOptions } from "./server.ts";
+export { inheritedSockets } from "./activation.ts";
 export { API_VERSION, MIN_API_VERSION } from "./router.ts";
 export { JSON_BODY_LIMIT } from "./http.ts";
 

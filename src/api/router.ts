@@ -3,7 +3,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
 import type { Engine } from "../engine/index.ts";
-import { Query } from "./http.ts";
+import { ApiError, Query } from "./http.ts";
 import type { Events } from "./events.ts";
 
 /** The API version this service speaks, and the oldest it still answers. */
@@ -65,9 +65,34 @@ export class Router {
   }
 }
 
-/** Splits Docker's version prefix off a path: "/v1.44/containers/json" → [1.44, "/containers/json"]. */
-export function splitVersion(path: string): { version: number | null; path: string } {
+/** Splits Docker's version prefix off a path: "/v1.44/containers/json" → ["1.44", "/containers/json"]. */
+export function splitVersion(path: string): { version: string | null; path: string } {
   const m = /^\/v(\d+\.\d+)(\/.*)$/.exec(path);
   if (!m) return { version: null, path };
-  return { version: Number(m[1]), path: m[2]! };
+  return { version: m[1]!, path: m[2]! };
+}
+
+/** Compares API versions as Docker does, number by number ("1.5" is older than "1.44", not newer). */
+export function compareVersions(a: string, b: string): number {
+  const pa = a.split(".").map(Number), pb = b.split(".").map(Number);
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
+    if (d !== 0) return Math.sign(d);
+  }
+  return 0;
+}
+
+/** The version a request is served as: the one in its path, checked against what this service
+ *  speaks with Docker's messages (both 400s), or API_VERSION for an unversioned path. As a
+ *  number for the handlers' comparisons (every accepted version is 1.NN with two digits). */
+export function requestVersion(version: string | null): number {
+  if (version === null) return Number(API_VERSION);
+  if (compareVersions(version, MIN_API_VERSION) < 0) {
+    throw new ApiError(400, `client version ${version} is too old. Minimum supported API version is ${MIN_API_VERSION}, please upgrade your client to a newer version`);
+  }
+  if (compareVersions(version, API_VERSION) > 0) {
+    throw new ApiError(400, `client version ${version} is too new. Maximum supported API version is ${API_VERSION}`);
+  }
+  const [major, minor] = version.split(".").map(Number) as [number, number];
+  return major + minor / 100;
 }

@@ -5,11 +5,13 @@
 // lock) blocks another request.
 import { chmodSync, chownSync, existsSync, lstatSync, rmSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createNetServer, type ListenOptions, type Server as NetServer } from "node:net";
 import type { Duplex } from "node:stream";
+import { chooseInherited, inheritedSockets, type InheritedSocket } from "./activation.ts";
 import type { Engine } from "../engine/index.ts";
 import { Events } from "./events.ts";
 import { ApiError, Query, sendError, statusOf } from "./http.ts";
-import { API_VERSION, MIN_API_VERSION, Router, splitVersion, type Ctx } from "./router.ts";
+import { Router, requestVersion, splitVersion, type Ctx } from "./router.ts";
 import { containerRoutes } from "./containers.ts";
 import { systemRoutes } from "./system.ts";
 import { imageRoutes } from "./images.ts";
@@ -29,12 +31,16 @@ export interface ServiceOptions {
   /** argv that runs this berth (exec runs through it). */
   berthCommand: string[];
   log?: (msg: string) => void;
+  /** The sockets systemd passed (default: read from LISTEN_FDS/LISTEN_PID). */
+  inherited?: InheritedSocket[];
 }
 
-export type Listen = { kind: "unix"; path: string } | { kind: "tcp"; host: string; port: number };
+export type Listen = { kind: "unix"; path: string } | { kind: "tcp"; host: string; port: number } | { kind: "fd"; spec: string };
 
-/** Parses --host: unix paths, or TCP on a loopback address only (the API has no authentication). */
+/** Parses --host: unix paths, TCP on a loopback address only (the API has no authentication), or
+ *  fd://[NAME|FD]: a socket systemd passed (socket activation, activation.ts). */
 export function parseHost(host: string): Listen {
+  if (host.startsWith("fd://")) return { kind: "fd", spec: host.slice("fd://".length) };
   if (host.startsWith("unix://")) {
     const path = host.slice("unix://".length);
     if (!path.startsWith("/")) throw new ApiError(400, `--host ${host}: the socket path must be absolute`);
@@ -48,7 +54,7 @@ export function parseHost(host: string): Listen {
     }
     return { kind: "tcp", host: addr, port: Number(m[2]) };
   }
-  throw new ApiError(400, `--host ${host}: use unix:///PATH or tcp://127.0.0.1:PORT`);
+  throw new ApiError(400, `--host ${host}: use unix:///PATH, tcp://127.0.0.1:PORT or fd:// (systemd socket activation)`);
 }
 
 export function buildRouter(): Router {
@@ -75,21 +81,27 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
   const events = new Events(opts.engine.root);
   let active = 0;
   let lastActive = Date.now();
+  // An idle service gives its garbage back (a full collection shrinks the heap): after start-up,
+  // and each time it falls idle for 2 s.
+  let idleGc: ReturnType<typeof setTimeout> | undefined;
+  const collectWhenIdle = () => {
+    clearTimeout(idleGc);
+    idleGc = setTimeout(() => { if (active === 0) Bun.gc(true); }, 2000);
+    idleGc.unref();
+  };
 
   const dispatch = async (req: IncomingMessage, res: ServerResponse | undefined, socket?: Duplex, head?: Buffer) => {
     active++;
     try {
       const url = new URL(req.url ?? "/", "http://docker");
       const { version, path } = splitVersion(url.pathname);
-      if (version !== null && version < Number(MIN_API_VERSION)) {
-        throw new ApiError(400, `client version ${version} is too old. Minimum supported API version is ${MIN_API_VERSION}, please upgrade your client to a newer version`);
-      }
+      const served = requestVersion(version);
       const found = router.match(req.method ?? "GET", path);
       if (found === "not-found") throw new ApiError(404, `page not found`);
       if (found === "method") throw new ApiError(405, `method ${req.method} not allowed for ${path}`);
       const ctx: Ctx = {
         engine: opts.engine, events, req, res, socket, head, params: found.params, query: new Query(url.searchParams),
-        version: version ?? Number(API_VERSION),
+        version: served,
       };
       await found.handler(ctx);
     } catch (e) {
@@ -104,6 +116,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     } finally {
       active--;
       lastActive = Date.now();
+      if (active === 0) collectWhenIdle();
     }
   };
 
@@ -114,7 +127,20 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
   });
   server.keepAliveTimeout = 60_000;
 
-  if (listen.kind === "unix") {
+  // Under socket activation the listening socket is systemd's: node:http's listen({fd}) binds a
+  // TCP port instead in Bun 1.4, node:net's accepts on the fd, so node:net accepts and each
+  // connection is handed to the HTTP server (upgrades included).
+  let acceptor: NetServer | undefined;
+  if (listen.kind === "fd") {
+    const { fd } = chooseInherited(listen.spec, opts.inherited ?? inheritedSockets());
+    // allowHalfOpen: a client half-closing its side (stdin EOF on a hijacked attach) must not close ours.
+    const net = createNetServer({ allowHalfOpen: true }, (conn) => { server.emit("connection", conn); });
+    acceptor = net;
+    await new Promise<void>((resolve, reject) => {
+      net.once("error", reject);
+      net.listen({ fd } as ListenOptions, () => resolve());
+    });
+  } else if (listen.kind === "unix") {
     // A stale socket from a killed service is replaced; anything else at that path is not.
     if (existsSync(listen.path)) {
       if (!lstatSync(listen.path).isSocket()) throw new ApiError(400, `${listen.path} exists and is not a socket`);
@@ -140,13 +166,17 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     });
   }
 
+  collectWhenIdle();
+
   let resolveClosed = () => {};
   const closed = new Promise<void>((r) => { resolveClosed = r; });
   let idleTimer: ReturnType<typeof setInterval> | undefined;
   const close = () => {
     if (idleTimer) clearInterval(idleTimer);
-    server.close(() => resolveClosed());
+    if (acceptor) acceptor.close();
+    else server.close(() => resolveClosed());
     server.closeAllConnections?.();
+    // An activated socket stays: it is systemd's, which starts the service again on the next connection.
     if (listen.kind === "unix") rmSync(listen.path, { force: true });
     resolveClosed();
   };

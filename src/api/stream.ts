@@ -4,7 +4,7 @@
 import type { ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
 import type { Ctx } from "./router.ts";
-import { muxFrame } from "./http.ts";
+import { ApiError, muxFrame } from "./http.ts";
 
 /** Output queued for a client that does not read: past this the client is dropped (the container
  *  runs on, its log keeps everything) rather than letting the service's memory grow without bound. */
@@ -115,5 +115,56 @@ export function detachFilter(keys: number[], detach: () => void): (d: Buffer) =>
       out.push(b);
     }
     return Buffer.from(out);
+  };
+}
+
+/** Largest websocket message accepted from a client (stdin arrives in small messages). */
+const WS_MAX_PAYLOAD = 4 * 1024 * 1024;
+
+/** The websocket form of attach (`GET /containers/{id}/attach/ws`), as Docker serves it: stdin
+ *  from the client's messages, stdout and stderr both as messages, never multiplexed; binary
+ *  frames from API 1.28 (text before). The client's close is stdin's EOF and the end of the
+ *  stream. `ws` (built into Bun) is loaded only here, at the first websocket attach. */
+export async function openWebSocketStream(ctx: Ctx): Promise<ClientStream> {
+  if (!ctx.socket || !/^websocket$/i.test(String(ctx.req.headers.upgrade ?? ""))) {
+    throw new ApiError(400, "this endpoint is a websocket: send the request with Upgrade: websocket");
+  }
+  const { WebSocketServer } = await import("ws");
+  const server = new WebSocketServer({ noServer: true, maxPayload: WS_MAX_PAYLOAD, perMessageDeflate: false });
+  const ws = await new Promise<import("ws").WebSocket>((resolve) => {
+    server.handleUpgrade(ctx.req, ctx.socket!, ctx.head ?? Buffer.alloc(0), resolve);
+  });
+  const binary = ctx.version >= 1.28;
+  let gone = false;
+  const goneFns: (() => void)[] = [];
+  const endFns: (() => void)[] = [];
+  ws.on("close", () => {
+    if (gone) return;
+    gone = true;
+    for (const f of endFns) f();
+    for (const f of goneFns) f();
+  });
+  ws.on("error", () => ws.terminate());
+  // Messages before the caller listens (it may replay logs first) wait for it.
+  let input: ((d: Buffer) => void) | null = null;
+  const early: Buffer[] = [];
+  ws.on("message", (d) => {
+    const buf = Array.isArray(d) ? Buffer.concat(d) : Buffer.isBuffer(d) ? d : Buffer.from(d);
+    if (input) input(buf); else early.push(buf);
+  });
+  return {
+    out(_stream, data) {
+      if (gone) return;
+      if (ws.bufferedAmount > STREAM_BACKLOG_LIMIT) { ws.terminate(); return; }
+      ws.send(binary ? data : Buffer.from(data).toString("utf8"), { binary });
+    },
+    onInput(fn) {
+      input = fn;
+      for (const d of early.splice(0)) fn(d);
+    },
+    onInputEnd(fn) { endFns.push(fn); },
+    onGone(fn) { goneFns.push(fn); },
+    end() { if (!gone) ws.close(1000); },
+    get gone() { return gone; },
   };
 }

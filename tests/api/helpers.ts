@@ -19,12 +19,18 @@ export interface TestService {
   stop(): Promise<void>;
 }
 
-export async function startTestService(extraArgs: string[] = []): Promise<TestService> {
+/** `activate`: socket activation as systemd does it: `systemd-socket-activate` binds the socket
+ *  and, at the first connection, execs the service with it at fd 3 (LISTEN_FDS, LISTEN_PID,
+ *  LISTEN_FDNAMES=docker); the service is given no --host. */
+export async function startTestService(extraArgs: string[] = [], opts: { activate?: boolean } = {}): Promise<TestService> {
   const root = await engineRoot();
   const dir = mkdtempSync(join(tmpdir(), "berth-apitest-"));
   const socket = join(dir, "docker.sock");
   const env = { BERTH_NETWORK_PREFIX: `ba${process.pid % 10000}`, BERTH_NETWORK_SUBNET: freeSubnet() };
-  const proc = Bun.spawn([BERTH, "--root", root, "system", "service", "--host", `unix://${socket}`, ...extraArgs], {
+  const cmd = opts.activate
+    ? ["systemd-socket-activate", "-l", socket, "--fdname=docker", BERTH, "--root", root, "system", "service", ...extraArgs]
+    : [BERTH, "--root", root, "system", "service", "--host", `unix://${socket}`, ...extraArgs];
+  const proc = Bun.spawn(cmd, {
     env: { ...process.env, ...env }, stdio: ["ignore", "ignore", "pipe"],
   });
   const deadline = Date.now() + 20_000;

@@ -45,6 +45,31 @@ describe("serving", () => {
     expect(ok(s.docker(["version", "--format", "{{.Server.APIVersion}}"])).trim()).toBe("1.44");
   });
 
+  test("a version newer than 1.44 or older than 1.24 is Docker's 400; the docker CLI still negotiates", async () => {
+    const cases: [string, number, string][] = [
+      ["/v1.50/version", 400, "client version 1.50 is too new. Maximum supported API version is 1.44"],
+      ["/v2.0/containers/json", 400, "client version 2.0 is too new. Maximum supported API version is 1.44"],
+      // compared number by number, as Docker does: 1.5 is older than 1.44, not newer
+      ["/v1.5/version", 400, "client version 1.5 is too old. Minimum supported API version is 1.24, please upgrade your client to a newer version"],
+      ["/v1.23/version", 400, "client version 1.23 is too old. Minimum supported API version is 1.24, please upgrade your client to a newer version"],
+    ];
+    for (const [path, status, message] of cases) {
+      const r = await s.api("GET", path);
+      expect(`${path} ${r.status}`).toBe(`${path} ${status}`);
+      expect(((await r.json()) as { message: string }).message).toBe(message);
+    }
+    for (const path of ["/v1.44/version", "/v1.24/version", "/v1.40/_ping"]) expect((await s.api("GET", path)).status).toBe(200);
+    // The CLI (API 1.50) pings first and speaks what the service advertises...
+    const v = s.docker(["version", "--format", "{{.Client.APIVersion}} {{.Server.APIVersion}}"]);
+    expect(v.code).toBe(0);
+    expect(v.stdout.trim()).toBe("1.44 1.44");
+    expect(ok(s.docker(["run", "--rm", "--network", "none", "busybox", "echo", "negotiated"])).trim()).toBe("negotiated");
+    // ...unless pinned to a newer one, which gets Docker's message.
+    const pinned = s.docker(["ps"], { env: { DOCKER_API_VERSION: "1.50" } });
+    expect(pinned.code).not.toBe(0);
+    expect(pinned.stderr).toContain("client version 1.50 is too new. Maximum supported API version is 1.44");
+  });
+
   test("errors are JSON with docker's status codes", async () => {
     const cases: [string, string, unknown, number][] = [
       ["GET", "/nothing/here", undefined, 404],

@@ -9,16 +9,19 @@ export const serviceCommand = verb({
   DOCKER_HOST=unix:///run/berth/docker.sock docker run --rm busybox echo hi`,
   maxArgs: 0,
   flags: [
-    str("host", "H", "Where to listen: unix:///PATH, or tcp://127.0.0.1:PORT (unauthenticated: loopback only)", { default: "unix:///run/berth/docker.sock" }),
+    str("host", "H", "Where to listen: unix:///PATH, tcp://127.0.0.1:PORT (unauthenticated: loopback only), or fd:// (a socket systemd passed; the default when socket-activated)", { default: "unix:///run/berth/docker.sock" }),
     int("time", "t", "Exit after this many seconds without requests (0: never)", { default: 0 }),
     str("group", undefined, "Give the socket to this group (mode 0660; default root)"),
   ],
 }, async (engine, p, io) => {
-  const { startService, groupId } = await import("../../api/index.ts");
+  const { startService, groupId, inheritedSockets } = await import("../../api/index.ts");
   const time = p.get("time");
   const group = p.get("group");
+  // Socket-activated (systemd passed LISTEN_FDS to this process): serve on that socket, as Podman does.
+  const inherited = inheritedSockets();
+  const host = inherited.length > 0 && !p.given.has("host") ? "fd://" : p.get("host");
   const service = await startService({
-    engine, host: p.get("host"), idleSeconds: time, gid: group ? groupId(group) : undefined,
+    engine, host, inherited, idleSeconds: time, gid: group ? groupId(group) : undefined,
     berthCommand: [process.execPath, ...(COMPILED ? [] : [Bun.main])],
     log: (m) => io.err(`${m}\n`),
   });
