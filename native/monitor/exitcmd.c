@@ -3,6 +3,7 @@
  * monitor exits right after, so it is reparented and nobody waits for it here. */
 #include "monitor.h"
 #include "../command-status.h"
+#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/file.h>
@@ -21,8 +22,10 @@ static int lock_free(const char *file) {
 void run_exit_command(const struct config *cfg) {
   if (!cfg->exit_cmd) return;
   if (cfg->exit_unless_locked && !lock_free(cfg->exit_unless_locked)) return;
-  pid_t pid = fork();
-  if (pid != 0) return;
+  if (fork() == 0) exec_detached(cfg->exit_cmd, cfg->exit_argv);
+}
+
+void exec_detached(const char *cmd, const char *const *argv) {
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, NULL);
@@ -34,6 +37,6 @@ void run_exit_command(const struct config *cfg) {
     dup2(null, 1);
     dup2(null, 2);
   }
-  execv(cfg->exit_cmd, (char *const *)cfg->exit_argv);
+  execv(cmd, (char *const *)argv);
   _exit(command_exit_status(errno));
 }

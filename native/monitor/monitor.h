@@ -57,6 +57,10 @@ ssize_t read_small(const char *path, char *buf, size_t size);
 int set_nonblock(int fd);
 int dev_null(int flags);
 long long now_ms(void);
+/* exitcmd.c: the child's side of a command the monitor starts and does not wait on in its
+ * loop (--exit-command, the periodic healthcheck): default signals, its own session, /dev/null
+ * stdio, execv; exits with the shell's 126/127 if it cannot run. */
+void exec_detached(const char *cmd, const char *const *argv) __attribute__((noreturn));
 
 /* sock.c: bind a listening unix socket, also for paths longer than sun_path. */
 int unix_listen(const char *path);

@@ -5,10 +5,6 @@
  * next is due an interval after the previous one ended (docker waits the interval between
  * probes the same way), so a slow probe is never doubled. */
 #include "monitor.h"
-#include "../command-status.h"
-#include <errno.h>
-#include <fcntl.h>
-#include <signal.h>
 #include <unistd.h>
 
 static pid_t running;     /* the command in progress, 0 when none */
@@ -38,21 +34,7 @@ void periodic_tick(const struct config *cfg) {
     due = now_ms() + (long long)cfg->periodic_ms;
     return;
   }
-  if (pid == 0) {
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
-    signal(SIGPIPE, SIG_DFL);
-    setsid();
-    int null = dev_null(O_RDWR);
-    if (null >= 0) {
-      dup2(null, 0);
-      dup2(null, 1);
-      dup2(null, 2);
-    }
-    execv(cfg->periodic_cmd, (char *const *)cfg->periodic_argv);
-    _exit(command_exit_status(errno));
-  }
+  if (pid == 0) exec_detached(cfg->periodic_cmd, cfg->periodic_argv);
   running = pid;
 }
 

@@ -458,34 +458,46 @@ class Builder {
     }
   }
 
-  /** A step's image from the cache, or made by `make` and recorded there. */
-  private async cachedCommit(parent: ImageRecord | null, config: ImageConfig, entry: HistoryEntry, stepKey: string, chunks: (() => Promise<AsyncIterable<Uint8Array> | null>) | null): Promise<ImageRecord> {
-    const k = key(parent?.id ?? "scratch", stepKey);
-    const hit = this.req.noCache ? null : this.cache.get(k);
+  /** The image a step made before on this parent with this key, reported as reused; null
+   *  under --no-cache or on a miss. */
+  private fromCache(parent: ImageRecord | null, stepKey: string): ImageRecord | null {
+    const hit = this.req.noCache ? null : this.cache.get(key(parent?.id ?? "scratch", stepKey));
     if (hit) {
       this.output.out(` ---> Using cache\n ---> ${short(hit.id)}\n`);
       this.cachedSteps.push(true);
-      return hit;
     }
+    return hit;
+  }
+
+  /** A step's cached image (fromCache) taken as the stage's new state; false on a miss. */
+  private reuse(state: StageState, stepKey: string): boolean {
+    const hit = this.fromCache(state.image, stepKey);
+    if (!hit) return false;
+    state.image = hit;
+    state.config = hit.config;
+    return true;
+  }
+
+  /** A step's image from the cache, or made by `make` and recorded there. */
+  private async cachedCommit(parent: ImageRecord | null, config: ImageConfig, entry: HistoryEntry, stepKey: string, chunks: (() => Promise<AsyncIterable<Uint8Array> | null>) | null): Promise<ImageRecord> {
+    const hit = this.fromCache(parent, stepKey);
+    if (hit) return hit;
     const image = await commitStep(this.store, parent, config, entry, chunks ? await chunks() : null);
-    this.cache.put(k, image);
+    this.made(parent, stepKey, image);
+    return image;
+  }
+
+  /** A step's new image, recorded in the cache under its parent and key, and reported. */
+  private made(parent: ImageRecord | null, stepKey: string, image: ImageRecord): void {
+    this.cache.put(key(parent?.id ?? "scratch", stepKey), image);
     this.output.out(` ---> ${short(image.id)}\n`);
     this.cachedSteps.push(false);
-    return image;
   }
 
   private async workdir(state: StageState, config: ImageConfig, ins: Instruction, argsText: string[]): Promise<void> {
     const dir = config.WorkingDir!;
     const stepKey = key("WORKDIR", dir, ...argsText);
-    const k = key(state.image?.id ?? "scratch", stepKey);
-    const hit = this.req.noCache ? null : this.cache.get(k);
-    if (hit) {
-      this.output.out(` ---> Using cache\n ---> ${short(hit.id)}\n`);
-      this.cachedSteps.push(true);
-      state.image = hit;
-      state.config = hit.config;
-      return;
-    }
+    if (this.reuse(state, stepKey)) return;
     // docker creates the directory: a layer with it when the image lacks it, none otherwise.
     const staging = tempDir(this.store, "build-workdir");
     try {
@@ -499,9 +511,7 @@ class Builder {
         return there;
       });
       const image = await commitStep(this.store, state.image, config, { created_by: `WORKDIR ${dir}` }, exists ? null : packDirectory(staging));
-      this.cache.put(k, image);
-      this.output.out(` ---> ${short(image.id)}\n`);
-      this.cachedSteps.push(false);
+      this.made(state.image, stepKey, image);
       state.image = image;
       state.config = image.config;
     } finally {
@@ -533,15 +543,7 @@ class Builder {
       // what each bind mounts, by content: a changed bind-mounted file reruns the step.
       const binds = mounts.flatMap((m, i) => m.type === "bind" ? [bindKey(m, origins[i]!)] : []);
       const stepKey = key("RUN", JSON.stringify(cmd), JSON.stringify(ins.flags), ...argsText, ...binds);
-      const k = key(state.image?.id ?? "scratch", stepKey);
-      const hit = this.req.noCache ? null : this.cache.get(k);
-      if (hit) {
-        this.output.out(` ---> Using cache\n ---> ${short(hit.id)}\n`);
-        this.cachedSteps.push(true);
-        state.image = hit;
-        state.config = hit.config;
-        return;
-      }
+      if (this.reuse(state, stepKey)) return;
       const parent = state.image;
       if (!parent) throw fail("RUN needs an image with a shell: this stage is FROM scratch with no files");
       // docker's predefined args (proxies) reach RUN without an ARG, and stay out of history and the cache key
@@ -583,9 +585,7 @@ class Builder {
           image: parent, config: state.config, cmd, buildArgs: [...argsText, ...proxies], network, createdBy, output: this.output, mounts: specs,
           failure: (code) => new BuildError(`Step ${this.step}/${this.total} : ${ins.text}\nThe command '${ins.json ? JSON.stringify(cmd) : cmd.join(" ")}' returned a non-zero code: ${code}`, code),
         }));
-        this.cache.put(k, image);
-        this.output.out(` ---> ${short(image.id)}\n`);
-        this.cachedSteps.push(false);
+        this.made(parent, stepKey, image);
         state.image = image;
         state.config = image.config;
       } finally {
@@ -653,15 +653,7 @@ class Builder {
       // the files this step takes from it are the same: then the step is still cached).
       const contentHash = key(...resolved.map((r) => "list" in r ? hashSources(r.list, ignored) : key("heredoc", r.name, r.heredoc)));
       const stepKey = key(instr, JSON.stringify(ins.flags), JSON.stringify(srcs), dest, contentHash);
-      const k = key(state.image?.id ?? "scratch", stepKey);
-      const hit = this.req.noCache ? null : this.cache.get(k);
-      if (hit) {
-        this.output.out(` ---> Using cache\n ---> ${short(hit.id)}\n`);
-        this.cachedSteps.push(true);
-        state.image = hit;
-        state.config = hit.config;
-        return;
-      }
+      if (this.reuse(state, stepKey)) return;
       const staging = tempDir(this.store, "build-copy");
       try {
         await withImageView(this.store, state.image, async (view) => {
@@ -699,9 +691,7 @@ class Builder {
         });
         const created = `${instr} ${Object.entries(ins.flags).map(([f, v]) => f === "link" && v === "true" ? "--link " : `--${f}=${v} `).join("")}${srcs.join(" ")} ${dest}`;
         const image = await commitStep(this.store, state.image, state.config, { created_by: created }, packDirectory(staging));
-        this.cache.put(k, image);
-        this.output.out(` ---> ${short(image.id)}\n`);
-        this.cachedSteps.push(false);
+        this.made(state.image, stepKey, image);
         state.image = image;
         state.config = image.config;
       } finally {
