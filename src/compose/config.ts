@@ -12,6 +12,7 @@ export function configDocument(p: ProjectModel): Raw {
     if (!raw) continue;
     delete raw.env_file;
     if (Object.keys(s.environment).length) raw.environment = s.environment;
+    if (s.build) raw.build = { context: s.build.context, ...(s.build.dockerfile ? { dockerfile: s.build.dockerfile } : {}), ...(Object.keys(s.build.args).length ? { args: s.build.args } : {}), ...(s.build.target ? { target: s.build.target } : {}), ...(Object.keys(s.build.labels).length ? { labels: s.build.labels } : {}) };
     if (s.command) raw.command = s.command;
     if (s.entrypoint) raw.entrypoint = s.entrypoint;
     if (s.ports.length) {

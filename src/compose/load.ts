@@ -195,7 +195,7 @@ export async function loadProject(opts: LoadOptions = {}): Promise<ProjectModel>
   });
 
   const profiles = new Set(opts.profiles?.length ? opts.profiles : (processEnv.COMPOSE_PROFILES ?? "").split(",").filter(Boolean));
-  const ctx = { projectDir, hostEnv: env, networks: new Set(networks.map((n) => n.key)), volumes: new Set(volumes.map((v) => v.key)), warn };
+  const ctx = { project: name, projectDir, hostEnv: env, networks: new Set(networks.map((n) => n.key)), volumes: new Set(volumes.map((v) => v.key)), warn };
   const services = Object.entries(isObj(doc.services) ? doc.services : {})
     .filter(([, raw]) => {
       const p = isObj(raw) && Array.isArray(raw.profiles) ? raw.profiles.map(String) : [];

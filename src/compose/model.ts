@@ -25,9 +25,25 @@ export interface VolumeModel {
 
 export interface DependsOn { condition: "service_started" | "service_healthy" | "service_completed_successfully"; required: boolean; restart: boolean }
 
+/** A service's `build:` (the short form is its context). Paths absolute. */
+export interface BuildModel {
+  context: string;
+  dockerfile?: string;
+  args: Record<string, string>;
+  target?: string;
+  labels: Record<string, string>;
+}
+
+export type PullPolicy = "always" | "missing" | "never" | "build";
+
 export interface ServiceModel {
   name: string;
+  /** `image:`, else docker compose's name for the built image, `PROJECT-SERVICE`. */
   image: string;
+  /** Whether `image:` named it (down --rmi local removes only images without one). */
+  customImage: boolean;
+  build?: BuildModel;
+  pullPolicy: PullPolicy;
   command?: string[];
   entrypoint?: string[];
   environment: Record<string, string>;
@@ -88,7 +104,7 @@ export const SUPPORTED_SERVICE_KEYS = new Set([
   "healthcheck", "restart", "container_name", "labels", "deploy", "scale", "user", "working_dir", "hostname", "domainname",
   "mem_limit", "memswap_limit", "cpus", "cpu_shares", "pids_limit", "cap_add", "cap_drop", "privileged", "read_only", "init",
   "stop_signal", "stop_grace_period", "extra_hosts", "dns", "sysctls", "security_opt", "tmpfs", "stdin_open", "tty", "profiles",
-  "pull_policy", "logging", "extends",
+  "pull_policy", "logging", "extends", "build",
 ]);
 
 type Raw = Record<string, unknown>;
@@ -267,15 +283,33 @@ function stringList(v: unknown): string[] {
   return Array.isArray(v) ? v.map(String) : v === undefined || v === null ? [] : [String(v)];
 }
 
+/** `build:` as a string (the context) or a map; relative paths against the project directory. */
+function buildModel(v: unknown, service: string, projectDir: string, hostEnv: Record<string, string | undefined>, warn: (m: string) => void): BuildModel | undefined {
+  if (v === undefined || v === null) return undefined;
+  const o: Raw = typeof v === "string" ? { context: v } : isObj(v) ? v : {};
+  const known = new Set(["context", "dockerfile", "args", "target", "labels"]);
+  for (const k of Object.keys(o)) if (!known.has(k) && !k.startsWith("x-")) warn(`service "${service}": key "build.${k}" is not supported by berth compose and is ignored`);
+  const context = resolve(projectDir, str(o.context) ?? ".");
+  if (!existsSync(context)) throw new ComposeError(`service "${service}": build context ${context} not found: no such file or directory`);
+  const dockerfile = str(o.dockerfile);
+  return {
+    context, ...(dockerfile ? { dockerfile: resolve(context, dockerfile) } : {}),
+    args: keyValues(o.args, hostEnv), ...(str(o.target) ? { target: str(o.target)! } : {}), labels: keyValues(o.labels),
+  };
+}
+
 /** One service, normalised; warnings for keys berth does not run. */
-export function normaliseService(name: string, raw: Raw, ctx: { projectDir: string; hostEnv: Record<string, string | undefined>; networks: Set<string>; volumes: Set<string>; warn: (m: string) => void }): ServiceModel {
+export function normaliseService(name: string, raw: Raw, ctx: { project: string; projectDir: string; hostEnv: Record<string, string | undefined>; networks: Set<string>; volumes: Set<string>; warn: (m: string) => void }): ServiceModel {
   for (const k of Object.keys(raw)) {
-    if (k === "build") {
-      if (raw.image === undefined) throw new ComposeError(`service "${name}" has build but no image: berth compose cannot build images yet; build it and name it with image:`);
-      ctx.warn(`service "${name}": build is not supported by berth compose yet; using image ${String(raw.image)}`);
-    } else if (!SUPPORTED_SERVICE_KEYS.has(k) && !k.startsWith("x-")) ctx.warn(`service "${name}": key "${k}" is not supported by berth compose and is ignored`);
+    if (!SUPPORTED_SERVICE_KEYS.has(k) && !k.startsWith("x-")) ctx.warn(`service "${name}": key "${k}" is not supported by berth compose and is ignored`);
   }
-  if (raw.image === undefined) throw new ComposeError(`service "${name}" has neither an image nor a build context specified: invalid compose project`);
+  if (raw.image === undefined && raw.build === undefined) throw new ComposeError(`service "${name}" has neither an image nor a build context specified: invalid compose project`);
+  const build = buildModel(raw.build, name, ctx.projectDir, ctx.hostEnv, ctx.warn);
+  const policy = str(raw.pull_policy) ?? "missing";
+  // docker compose's spellings: if_not_present is missing's old name.
+  const pullPolicy = (policy === "if_not_present" ? "missing" : policy) as PullPolicy;
+  if (!["always", "missing", "never", "build"].includes(pullPolicy)) throw new ComposeError(`service "${name}": invalid pull_policy "${policy}": use always, missing, never or build`);
+  if (pullPolicy === "build" && !build) throw new ComposeError(`service "${name}": pull_policy build needs a build section`);
   const deploy = isObj(raw.deploy) ? raw.deploy : {};
   for (const k of Object.keys(deploy)) if (k !== "replicas" && k !== "resources") ctx.warn(`service "${name}": key "deploy.${k}" is not supported by berth compose and is ignored`);
   const limits = isObj(deploy.resources) && isObj(deploy.resources.limits) ? deploy.resources.limits : {};
@@ -294,7 +328,10 @@ export function normaliseService(name: string, raw: Raw, ctx: { projectDir: stri
   const grace = str(raw.stop_grace_period);
   return {
     name,
-    image: String(raw.image),
+    image: raw.image === undefined ? `${ctx.project}-${name}`.toLowerCase() : String(raw.image),
+    customImage: raw.image !== undefined,
+    ...(build ? { build } : {}),
+    pullPolicy,
     command: argv(raw.command),
     entrypoint: argv(raw.entrypoint),
     environment,

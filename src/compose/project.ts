@@ -6,6 +6,7 @@ import {
   type ContainerRow, type ContainerView, type CreateRequest, type Engine, EngineError, containerLogs, execProcess, parseSignal, portsText, statusText,
 } from "../engine/index.ts";
 import { openNetworks } from "../network/index.ts";
+import { type BuildOut, buildService, hasImage } from "./build.ts";
 import { L, configHash, containerLabels } from "./labels.ts";
 import { ComposeError, type PortModel, type ProjectModel, type ServiceModel } from "./model.ts";
 
@@ -167,6 +168,11 @@ export interface UpOptions {
   removeOrphans?: boolean;
   /** Wait for every service to be running (and healthy where it has a healthcheck). */
   wait?: boolean;
+  /** --build: build every service with a build section first; --no-build: build none (a missing image is an error). */
+  build?: boolean;
+  noBuild?: boolean;
+  /** Where a build's step output goes. */
+  buildOutput?: (text: string) => void;
   /** `compose create`: make the containers, start none. */
   noStart?: boolean;
   signal?: AbortSignal;
@@ -253,7 +259,9 @@ async function upService(engine: Engine, p: ProjectModel, s: ServiceModel, opts:
   for (let n = 1; n <= replicas; n++) {
     const have = existing.find((x) => number(x.row) === n);
     const name = containerName(p, s, n);
-    if (have && (opts.noRecreate || (!opts.forceRecreate && have.row.config.labels[L.hash] === hash))) {
+    // A rebuilt (or newly pulled) image recreates the container, as docker compose does.
+    const sameImage = have?.row.config.imageId === engine.resolveImage(s.image).id;
+    if (have && (opts.noRecreate || (!opts.forceRecreate && sameImage && have.row.config.labels[L.hash] === hash))) {
       if (!engine.observe(engine.find(have.row.id)).running && !opts.noStart) {
         await engine.start(have.row.id);
         out.progress(` Container ${name}  Started`);
@@ -276,6 +284,14 @@ async function upService(engine: Engine, p: ProjectModel, s: ServiceModel, opts:
   return rows;
 }
 
+/** The services' images as `up` needs them: built where --build, pull_policy build or a missing image says so. */
+async function ensureImages(engine: Engine, p: ProjectModel, services: ServiceModel[], opts: { build?: boolean; noBuild?: boolean }, out: BuildOut): Promise<void> {
+  for (const s of services) {
+    if (!s.build || opts.noBuild) continue;
+    if (opts.build || s.pullPolicy === "build" || !hasImage(engine, s.image)) await buildService(engine, p, s, {}, out);
+  }
+}
+
 /** Brings the project up; returns the containers it runs (for a foreground up's logs). */
 export async function up(engine: Engine, p: ProjectModel, opts: UpOptions, out: Out): Promise<ContainerRow[]> {
   const services = withDependencies(p, opts.services ?? []);
@@ -284,8 +300,10 @@ export async function up(engine: Engine, p: ProjectModel, opts: UpOptions, out: 
     if (opts.removeOrphans) for (const o of orphans) { await removeContainer(engine, o.row); out.progress(` Container ${o.row.name}  Removed`); }
     else out.progress(`WARN[0000] Found orphan containers ([${orphans.map((o) => o.row.name).join(" ")}]) for this project. If you removed or renamed this service in your compose file, you can run this command with the --remove-orphans flag to clean it up.`);
   }
-  // What a create would refuse later is refused before anything is made: images (berth does not
-  // pull), external volumes (checked first in ensureVolumes) and networks.
+  // Images first: built (--build, pull_policy build, or a build section whose image is missing),
+  // then pulled as pull_policy says; what a create would refuse later is refused before anything
+  // is made: images, external volumes (checked first in ensureVolumes) and networks.
+  await ensureImages(engine, p, services, { build: opts.build, noBuild: opts.noBuild }, { progress: out.progress, buildOutput: opts.buildOutput ?? (() => {}) });
   for (const s of services) engine.resolveImage(s.image);
   const externalVolume = p.volumes.find((v) => v.external && !engine.volumes.list().some((x) => x.name === v.name));
   if (externalVolume) throw new ComposeError(`external volume "${externalVolume.name}" not found`);
@@ -321,7 +339,8 @@ async function waitRunning(engine: Engine, rows: ContainerRow[], out: Out, signa
 
 // ---- down and the other lifecycle verbs ----
 
-export async function down(engine: Engine, p: ProjectModel, opts: { volumes?: boolean; removeOrphans?: boolean; timeout?: number }, out: Out): Promise<void> {
+export async function down(engine: Engine, p: ProjectModel, opts: { volumes?: boolean; removeOrphans?: boolean; timeout?: number; rmi?: "local" | "all" }, out: Out): Promise<void> {
+  if (opts.rmi !== undefined && opts.rmi !== "local" && opts.rmi !== "all") throw new ComposeError(`invalid --rmi option "${String(opts.rmi)}": use local or all`);
   const all = projectContainers(engine, p.name);
   const ours = all.filter((v) => opts.removeOrphans || v.row.config.labels[L.oneoff] === "True" || p.services.some((s) => s.name === v.row.config.labels[L.service]));
   const leftovers = all.length - ours.length;
@@ -342,6 +361,20 @@ export async function down(engine: Engine, p: ProjectModel, opts: { volumes?: bo
       if (!engine.volumes.list().some((x) => x.name === v.name)) continue;
       engine.volumes.remove(v.name);
       out.progress(` Volume ${v.name}  Removed`);
+    }
+  }
+  if (opts.rmi) {
+    // local: the images compose named itself (built, no image: key); all: every service's image.
+    const refs = [...new Set(p.services.filter((s) => opts.rmi === "all" || !s.customImage).map((s) => s.image))];
+    for (const ref of refs) {
+      if (!hasImage(engine, ref)) continue;
+      try {
+        await engine.images.remove(ref);
+        out.progress(` Image ${ref}  Removed`);
+      } catch (e) {
+        // One image another container still uses does not stop the others' removal.
+        out.progress(`WARN[0000] image ${ref}: ${(e as Error).message}`);
+      }
     }
   }
 }

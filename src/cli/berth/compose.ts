@@ -30,8 +30,9 @@ Options:
       --profile list              Profile to enable
 
 Commands:
-  up        Create and start containers (-d, --scale S=N, --force-recreate, --no-recreate, --remove-orphans, --wait)
-  down      Stop and remove containers and networks (-v: named volumes too; --remove-orphans)
+  up        Create and start containers (-d, --build, --no-build, --scale S=N, --force-recreate, --no-recreate, --remove-orphans, --wait)
+  down      Stop and remove containers and networks (-v: named volumes too; --rmi local|all; --remove-orphans)
+  build     Build the services' images (build: key; --no-cache, --pull, -q)
   ps        List containers (-a, -q, --services, --format json)
   logs      View output from containers (-f, -t, --tail N)
   exec      Execute a command in a running container (-T, -u, -w, -e, --index)
@@ -61,6 +62,11 @@ const SPECS = {
   down: spec("down", "down [OPTIONS]", "Stop and remove containers, networks", [
     bool("volumes", "v", "Remove named volumes declared in the \"volumes\" section of the Compose file and anonymous volumes attached to containers"),
     bool("remove-orphans", undefined, "Remove containers for services not defined in the Compose file"), int("timeout", "t", "Specify a shutdown timeout in seconds"),
+    str("rmi", undefined, "Remove images used by services. \"local\" remove only images that don't have a custom tag (\"local\"|\"all\")"),
+  ]),
+  build: spec("build", "build [OPTIONS] [SERVICE...]", "Build or rebuild services", [
+    bool("no-cache", undefined, "Do not use cache when building the image"), bool("pull", undefined, "Always attempt to pull a newer version of the image"),
+    bool("quiet", "q", "Don't print anything to STDOUT"),
   ]),
   ps: spec("ps", "ps [OPTIONS] [SERVICE...]", "List containers", [
     bool("all", "a", "Show all stopped containers"), bool("quiet", "q", "Only display IDs"), bool("services", undefined, "Display services"), str("format", undefined, "Format the output (table, json)"),
@@ -176,11 +182,13 @@ async function run(verb: string, p: Parsed, loadOpts: LoadOptions, io: Io, withE
     const names = p.args;
     switch (verb) {
       case "up": {
+        if (g("build") && g("no-build")) throw new UsageError("--build and --no-build are incompatible");
         const ac = new AbortController();
         const detach = (g("detach") as boolean) || (g("wait") as boolean);
         const rows = await project.up(engine, model, {
           services: names, scale: scaleMap(g("scale") as string[]), forceRecreate: g("force-recreate") as boolean, noRecreate: g("no-recreate") as boolean,
           removeOrphans: g("remove-orphans") as boolean, wait: g("wait") as boolean, signal: ac.signal,
+          build: g("build") as boolean, noBuild: g("no-build") as boolean, buildOutput: (t) => io.err(t),
         }, out);
         if (detach) return 0;
         // Foreground: the services' output until they end; Ctrl-C stops them gracefully, a second kills.
@@ -229,8 +237,14 @@ async function run(verb: string, p: Parsed, loadOpts: LoadOptions, io: Io, withE
         return status;
       }
       case "down":
-        await project.down(engine, model, { volumes: g("volumes") as boolean, removeOrphans: g("remove-orphans") as boolean, timeout: g("timeout") as number | undefined }, out);
+        await project.down(engine, model, { volumes: g("volumes") as boolean, removeOrphans: g("remove-orphans") as boolean, timeout: g("timeout") as number | undefined, rmi: g("rmi") as "local" | "all" | undefined }, out);
         return 0;
+      case "build": {
+        const { buildServices } = await import("../../compose/build.ts");
+        const quiet = g("quiet") as boolean;
+        await buildServices(engine, model, names, { noCache: g("no-cache") as boolean, pull: g("pull") as boolean }, { progress: out.progress, buildOutput: (t) => { if (!quiet) io.out(t); } });
+        return 0;
+      }
       case "ps": {
         const entries = project.ps(engine, model.name, { all: g("all") as boolean, services: names });
         if (g("services")) { io.out([...new Set(entries.map((e) => e.service))].map((x) => `${x}\n`).join("")); return 0; }
