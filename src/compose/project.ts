@@ -7,6 +7,7 @@ import {
 } from "../engine/index.ts";
 import { openNetworks } from "../network/index.ts";
 import { type BuildOut, buildService, hasImage } from "./build.ts";
+import { pullService } from "./pull.ts";
 import { L, configHash, containerLabels } from "./labels.ts";
 import { ComposeError, type PortModel, type ProjectModel, type ServiceModel } from "./model.ts";
 
@@ -284,11 +285,25 @@ async function upService(engine: Engine, p: ProjectModel, s: ServiceModel, opts:
   return rows;
 }
 
-/** The services' images as `up` needs them: built where --build, pull_policy build or a missing image says so. */
+/**
+ * The services' images as `up` needs them: built where --build, pull_policy build or a missing
+ * image with a build section says so; pulled where pull_policy always says so, or missing says so
+ * and there is nothing to build; never: used as it is (a missing one is create's error).
+ */
 async function ensureImages(engine: Engine, p: ProjectModel, services: ServiceModel[], opts: { build?: boolean; noBuild?: boolean }, out: BuildOut): Promise<void> {
   for (const s of services) {
-    if (!s.build || opts.noBuild) continue;
-    if (opts.build || s.pullPolicy === "build" || !hasImage(engine, s.image)) await buildService(engine, p, s, {}, out);
+    const canBuild = s.build !== undefined && !opts.noBuild;
+    if (canBuild && (opts.build || s.pullPolicy === "build")) await buildService(engine, p, s, {}, out);
+    else if (s.pullPolicy === "always" || (s.pullPolicy === "missing" && !hasImage(engine, s.image))) {
+      if (s.pullPolicy === "missing" && canBuild) await buildService(engine, p, s, {}, out);
+      else if (s.pullPolicy === "always" || !s.build) {
+        try {
+          await pullService(engine, s, out.progress);
+        } catch (e) {
+          throw new ComposeError(`service "${s.name}": pulling ${s.image}: ${(e as Error).message}`);
+        }
+      }
+    }
   }
 }
 

@@ -33,6 +33,7 @@ Commands:
   up        Create and start containers (-d, --build, --no-build, --scale S=N, --force-recreate, --no-recreate, --remove-orphans, --wait)
   down      Stop and remove containers and networks (-v: named volumes too; --rmi local|all; --remove-orphans)
   build     Build the services' images (build: key; --no-cache, --pull, -q)
+  pull      Pull the services' images (pull_policy; --ignore-pull-failures, -q)
   ps        List containers (-a, -q, --services, --format json)
   logs      View output from containers (-f, -t, --tail N)
   exec      Execute a command in a running container (-T, -u, -w, -e, --index)
@@ -67,6 +68,9 @@ const SPECS = {
   build: spec("build", "build [OPTIONS] [SERVICE...]", "Build or rebuild services", [
     bool("no-cache", undefined, "Do not use cache when building the image"), bool("pull", undefined, "Always attempt to pull a newer version of the image"),
     bool("quiet", "q", "Don't print anything to STDOUT"),
+  ]),
+  pull: spec("pull", "pull [OPTIONS] [SERVICE...]", "Pull service images", [
+    bool("ignore-pull-failures", undefined, "Pull what it can and ignores images with pull failures"), bool("quiet", "q", "Pull without printing progress information"),
   ]),
   ps: spec("ps", "ps [OPTIONS] [SERVICE...]", "List containers", [
     bool("all", "a", "Show all stopped containers"), bool("quiet", "q", "Only display IDs"), bool("services", undefined, "Display services"), str("format", undefined, "Format the output (table, json)"),
@@ -239,6 +243,12 @@ async function run(verb: string, p: Parsed, loadOpts: LoadOptions, io: Io, withE
       case "down":
         await project.down(engine, model, { volumes: g("volumes") as boolean, removeOrphans: g("remove-orphans") as boolean, timeout: g("timeout") as number | undefined, rmi: g("rmi") as "local" | "all" | undefined }, out);
         return 0;
+      case "pull": {
+        const { pullServices } = await import("../../compose/pull.ts");
+        const quiet = g("quiet") as boolean;
+        await pullServices(engine, model, names, { ignoreFailures: g("ignore-pull-failures") as boolean }, (l) => { if (!quiet) out.progress(l); });
+        return 0;
+      }
       case "build": {
         const { buildServices } = await import("../../compose/build.ts");
         const quiet = g("quiet") as boolean;
