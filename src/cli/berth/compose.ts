@@ -33,6 +33,8 @@ Commands:
   up        Create and start containers (-d, --build, --no-build, --scale S=N, --force-recreate, --no-recreate, --remove-orphans, --wait)
   down      Stop and remove containers and networks (-v: named volumes too; --rmi local|all; --remove-orphans)
   build     Build the services' images (build: key; --no-cache, --pull, -q)
+  cp        Copy files between a service container and the host (SERVICE:SRC DEST | SRC SERVICE:DEST; --index, -a, -L)
+  events    The project's container events as they happen (--json)
   pull      Pull the services' images (pull_policy; --ignore-pull-failures, -q)
   ps        List containers (-a, -q, --services, --format json)
   logs      View output from containers (-f, -t, --tail N)
@@ -72,6 +74,11 @@ const SPECS = {
   pull: spec("pull", "pull [OPTIONS] [SERVICE...]", "Pull service images", [
     bool("ignore-pull-failures", undefined, "Pull what it can and ignores images with pull failures"), bool("quiet", "q", "Pull without printing progress information"),
   ]),
+  cp: spec("cp", "cp [OPTIONS] SERVICE:SRC_PATH DEST_PATH\n        berth compose cp [OPTIONS] SRC_PATH SERVICE:DEST_PATH", "Copy files/folders between a service container and the local filesystem", [
+    int("index", undefined, "Index of the container if service has multiple replicas (copying to a service: every replica when not given)"), bool("archive", "a", "Archive mode (copy all uid/gid information)"),
+    bool("follow-link", "L", "Always follow symbol link in SRC_PATH"),
+  ], { minArgs: 2, maxArgs: 2 }),
+  events: spec("events", "events [OPTIONS] [SERVICE...]", "Receive real time events from containers", [bool("json", undefined, "Output events as a stream of json objects")]),
   ps: spec("ps", "ps [OPTIONS] [SERVICE...]", "List containers", [
     bool("all", "a", "Show all stopped containers"), bool("quiet", "q", "Only display IDs"), bool("services", undefined, "Display services"), str("format", undefined, "Format the output (table, json)"),
   ]),
@@ -243,6 +250,26 @@ async function run(verb: string, p: Parsed, loadOpts: LoadOptions, io: Io, withE
       case "down":
         await project.down(engine, model, { volumes: g("volumes") as boolean, removeOrphans: g("remove-orphans") as boolean, timeout: g("timeout") as number | undefined, rmi: g("rmi") as "local" | "all" | undefined }, out);
         return 0;
+      case "cp": {
+        const { copy } = await import("../../compose/cp-events.ts");
+        await copy(engine, model, names[0]!, names[1]!, { index: g("index") as number | undefined, archive: g("archive") as boolean, followLink: g("follow-link") as boolean });
+        return 0;
+      }
+      case "events": {
+        const { followEvents, eventJson, eventText } = await import("../../compose/cp-events.ts");
+        const ac = new AbortController();
+        const onInt = () => ac.abort();
+        process.on("SIGINT", onInt);
+        process.on("SIGTERM", onInt);
+        try {
+          const json = g("json") as boolean;
+          await followEvents(engine, model, names, ac.signal, (e) => io.out(`${json ? JSON.stringify(eventJson(e)) : eventText(e)}\n`));
+        } finally {
+          process.off("SIGINT", onInt);
+          process.off("SIGTERM", onInt);
+        }
+        return 0;
+      }
       case "pull": {
         const { pullServices } = await import("../../compose/pull.ts");
         const quiet = g("quiet") as boolean;
