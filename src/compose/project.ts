@@ -526,7 +526,7 @@ export async function exec(engine: Engine, p: ProjectModel, service: string, cmd
 }
 
 /** `compose run`: the one-off container's request (its dependencies brought up first unless noDeps). */
-export async function runRequest(engine: Engine, p: ProjectModel, service: string, opts: { cmd?: string[]; rm?: boolean; noDeps?: boolean; entrypoint?: string; env?: string[]; servicePorts?: boolean; publish?: string[]; tty?: boolean; interactive?: boolean; name?: string }, out: Out): Promise<CreateRequest> {
+export async function runRequest(engine: Engine, p: ProjectModel, service: string, opts: { build?: boolean; buildOutput?: (text: string) => void; cmd?: string[]; rm?: boolean; noDeps?: boolean; entrypoint?: string; env?: string[]; servicePorts?: boolean; publish?: string[]; tty?: boolean; interactive?: boolean; name?: string }, out: Out): Promise<CreateRequest> {
   const [s] = selected(p, [service]);
   if (!opts.noDeps) {
     const deps = Object.keys(s!.dependsOn).filter((d) => p.services.some((x) => x.name === d));
@@ -534,6 +534,8 @@ export async function runRequest(engine: Engine, p: ProjectModel, service: strin
     await waitFor(engine, p, s!, out);
   } else ensureNetworks(engine, p, out);
   ensureVolumes(engine, p, out);
+  // The service's own image as up would have it: built or pulled as its build section and pull_policy say.
+  await ensureImages(engine, p, [s!], { build: opts.build }, { progress: out.progress, buildOutput: opts.buildOutput ?? (() => {}) });
   const suffix = Array.from(crypto.getRandomValues(new Uint8Array(6)), (b) => b.toString(16).padStart(2, "0")).join("");
   const req = createRequestFor(engine, p, s!, { name: opts.name ?? `${p.name}-${s!.name}-run-${suffix}`, number: 1, oneoff: true, cmd: opts.cmd?.length ? opts.cmd : undefined, rm: opts.rm, entrypoint: opts.entrypoint, env: opts.env, noPorts: !opts.servicePorts, tty: opts.tty, interactive: opts.interactive });
   if (opts.publish?.length) req.publish = [...(req.publish ?? []), ...opts.publish];

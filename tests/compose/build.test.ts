@@ -91,6 +91,19 @@ test("up builds a missing image, --no-build refuses, --build rebuilds and recrea
   expect(containerId("bt-app-1")).toBe(before); // rebuilt from cache: the same image, kept
 });
 
+test("run and create build a missing image first", () => {
+  expect(compose(root, dir, ["down", "-t", "1"]).code).toBe(0);
+  expect(run(root, "/", ["rmi", "bt-app"]).code).toBe(0);
+  const r = compose(root, dir, ["run", "--rm", "-T", "app", "cat", "/greeting"]);
+  expect(r.stderr).toContain("Service app  Built");
+  expect(r.stdout).toBe("built-hello\n");
+  expect(r.code).toBe(0);
+  expect(run(root, "/", ["rmi", "bt-app"]).code).toBe(0);
+  expect(compose(root, dir, ["create", "--no-build", "app"]).code).not.toBe(0);
+  expect(compose(root, dir, ["create", "--force-recreate", "app"]).stderr).toContain("Service app  Built");
+  expect(compose(root, dir, ["up", "-d"]).code).toBe(0);
+});
+
 test("down --rmi local removes the built image only; --rmi all the custom-tagged one too", () => {
   expect(compose(root, dir, ["down", "--rmi", "bogus"]).stderr).toContain("invalid --rmi");
   expect(run(root, "/", ["ps", "-aq"]).stdout).not.toBe(""); // the bad option removed nothing

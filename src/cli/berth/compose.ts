@@ -39,9 +39,9 @@ Commands:
   ps        List containers (-a, -q, --services, --format json)
   logs      View output from containers (-f, -t, --tail N)
   exec      Execute a command in a running container (-T, -u, -w, -e, --index)
-  run       Run a one-off command on a service (--rm, -e, --entrypoint, -p, --no-deps, -T, --service-ports)
+  run       Run a one-off command on a service (--rm, -e, --entrypoint, -p, --no-deps, -T, --service-ports, --build)
   start, stop, restart, kill, rm, pause, unpause   The services' containers
-  create    Create the services' containers without starting them
+  create    Create the services' containers without starting them (--build, --no-build)
   top       The running processes of each container
   images    The images the containers use
   wait      Block until the services' containers stop; print their exit codes
@@ -95,7 +95,7 @@ const SPECS = {
     bool("rm", undefined, "Automatically remove the container when it exits"), bool("detach", "d", "Run container in background and print container ID"), bool("no-TTY", "T", "Disable pseudo-TTY allocation"),
     list("env", "e", "Set environment variables"), str("entrypoint", undefined, "Override the entrypoint of the image"), list("publish", "p", "Publish a container's port(s) to the host"),
     bool("no-deps", undefined, "Don't start linked services"), bool("service-ports", undefined, "Run command with all service's ports enabled and mapped to the host"), str("name", undefined, "Assign a name to the container"),
-    bool("interactive", "i", "Keep STDIN open even if not attached (default true)"),
+    bool("interactive", "i", "Keep STDIN open even if not attached (default true)"), bool("build", undefined, "Build image before starting container"),
   ], { stopAtPositional: true, minArgs: 1 }),
   start: spec("start", "start [SERVICE...]", "Start services", []),
   stop: spec("stop", "stop [OPTIONS] [SERVICE...]", "Stop services", [int("timeout", "t", "Specify a shutdown timeout in seconds")]),
@@ -114,6 +114,7 @@ const SPECS = {
   create: spec("create", "create [OPTIONS] [SERVICE...]", "Creates containers for a service", [
     bool("force-recreate", undefined, "Recreate containers even if their configuration hasn't changed"), bool("no-recreate", undefined, "If containers already exist, don't recreate them"),
     list("scale", undefined, "Scale SERVICE to NUM instances (SERVICE=NUM)"),
+    bool("build", undefined, "Build images before starting containers"), bool("no-build", undefined, "Don't build an image, even if it's policy"),
   ]),
   pause: spec("pause", "pause [SERVICE...]", "Pause services", []),
   unpause: spec("unpause", "unpause [SERVICE...]", "Unpause services", []),
@@ -320,7 +321,7 @@ async function run(verb: string, p: Parsed, loadOpts: LoadOptions, io: Io, withE
         const [service, ...cmd] = names;
         const tty = !g("no-TTY") && isTerminal(0) && isTerminal(1);
         const req = await project.runRequest(engine, model, service!, {
-          cmd, rm: g("rm") as boolean, noDeps: g("no-deps") as boolean, entrypoint: g("entrypoint") as string | undefined, env: g("env") as string[],
+          build: g("build") as boolean, buildOutput: (t) => io.err(t), cmd, rm: g("rm") as boolean, noDeps: g("no-deps") as boolean, entrypoint: g("entrypoint") as string | undefined, env: g("env") as string[],
           servicePorts: g("service-ports") as boolean, publish: g("publish") as string[], tty, interactive: !g("detach"), name: g("name") as string | undefined,
         }, out);
         if (g("detach")) {
@@ -334,7 +335,8 @@ async function run(verb: string, p: Parsed, loadOpts: LoadOptions, io: Io, withE
         return runForeground(engine, row.id, { withStdin: true }, true);
       }
       case "create":
-        await project.up(engine, model, { services: names, scale: scaleMap(g("scale") as string[]), forceRecreate: g("force-recreate") as boolean, noRecreate: g("no-recreate") as boolean, noStart: true }, out);
+        if (g("build") && g("no-build")) throw new UsageError("--build and --no-build are incompatible");
+        await project.up(engine, model, { build: g("build") as boolean, noBuild: g("no-build") as boolean, buildOutput: (t) => io.err(t), services: names, scale: scaleMap(g("scale") as string[]), forceRecreate: g("force-recreate") as boolean, noRecreate: g("no-recreate") as boolean, noStart: true }, out);
         return 0;
       case "top": {
         const { containerTop } = await import("../../engine/exec.ts");
