@@ -21,9 +21,14 @@ function stable(v: unknown): string {
   return JSON.stringify(v) ?? "null";
 }
 
-/** The service's config hash: its whole normalised model except the replica count (scaling recreates nothing). */
+/**
+ * The service's config hash: its whole normalised model except the replica count (scaling
+ * recreates nothing) and how its image is got (build, pull_policy, whether image: named it): up
+ * compares the container's image ID with the image's instead, so a rebuild or pull that changed
+ * the image recreates, one that did not recreates nothing.
+ */
 export function configHash(s: ServiceModel): string {
-  const { replicas: _r, ...rest } = s;
+  const { replicas: _r, build: _b, pullPolicy: _p, customImage: _c, ...rest } = s;
   const h = new Bun.CryptoHasher("sha256");
   h.update(stable(rest));
   return h.digest("hex");

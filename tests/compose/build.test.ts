@@ -57,6 +57,8 @@ test("compose build: context, dockerfile, args, target, labels, the short form; 
   const cfg = JSON.parse(compose(root, dir, ["config", "--format", "json"]).stdout);
   expect(cfg.services.app.build).toEqual({ context: join(dir, "app"), dockerfile: join(dir, "app", "App.Dockerfile"), args: { GREETING: "built-hello" }, target: "final", labels: { "org.example.kind": "app" } });
   expect(compose(root, dir, ["build", "nosuch"]).stderr).toContain("no such service: nosuch");
+  const help = compose(root, dir, ["--help"]).stdout;
+  for (const verb of ["build ", "pull ", "cp ", "events ", "--rmi", "--no-build"]) expect(help).toContain(verb);
 });
 
 test("up builds a missing image, --no-build refuses, --build rebuilds and recreates", () => {
