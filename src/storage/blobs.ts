@@ -6,7 +6,7 @@ import * as path from "node:path";
 import { type Digest, DigestMismatchError, Hasher, hexOf, isDigest, sha256 } from "./digest.ts";
 import { tempPath } from "./fsutil.ts";
 import type { BlobWorkerReply, BlobWorkerRequest } from "./blob-worker.ts";
-import { isPooled, releaseChunk, retainChunk } from "./chunks.ts";
+import { ChunkPool, isPooled, releaseChunk, retainChunk } from "./chunks.ts";
 
 const READ_CHUNK = 1 << 20;
 
@@ -289,8 +289,15 @@ export class ParallelBlobWriter extends BlobWriter {
  * sha256 on the blob worker thread, for a second stream of bytes (the uncompressed layer) while
  * this thread unpacks it. Non-shared chunks (and reused read buffers) are copied into shared memory once.
  */
+// Copies of chunks for a ParallelHasher go into buffers from this pool, given back once the
+// worker has hashed them: a gzip layer's diff ID hashes every inflated byte (232 MB for the bench
+// image), and a fresh SharedArrayBuffer per 1 MB chunk cost the pull its allocation, zeroing and
+// page faults each time (what chunks.ts measured for reads). Larger chunks get a buffer of their own.
+const hashCopies = new ChunkPool(1 << 20);
+
 export class ParallelHasher {
   private id = nextId++;
+  private held: Array<[number, Uint8Array]> = []; // pooled copies the worker has yet to ack
   private bytes = 0;
   private chunks = 0;
   private acked = 0;
@@ -316,6 +323,7 @@ export class ParallelHasher {
       } else if (r.op === "ack") {
         this.acked = this.ackBytes.get(r.ack) ?? this.acked;
         this.ackBytes.delete(r.ack);
+        this.releaseUpTo(r.ack);
         if (this.drainWait && this.bytes - this.acked <= MAX_IN_FLIGHT / 2) {
           const w = this.drainWait;
           this.drainWait = null;
@@ -323,6 +331,7 @@ export class ParallelHasher {
         }
       } else if (r.op === "closed") {
         waiting.delete(this.id);
+        this.releaseUpTo(Infinity);
         this.drainWait?.();
         this.drainWait = null;
         if (r.error) reject(new Error(`hashing a layer: ${r.error}`));
@@ -337,7 +346,12 @@ export class ParallelHasher {
     if (chunk.length === 0) return;
     let view = chunk;
     if (!(chunk.buffer instanceof SharedArrayBuffer) || isPooled(chunk)) {
-      view = new Uint8Array(new SharedArrayBuffer(chunk.length));
+      if (chunk.length <= hashCopies.size) {
+        view = hashCopies.take().subarray(0, chunk.length);
+        this.held.push([this.chunks + 1, view]);
+      } else {
+        view = new Uint8Array(new SharedArrayBuffer(chunk.length));
+      }
       view.set(chunk);
     }
     this.bytes += chunk.length;
@@ -359,6 +373,15 @@ export class ParallelHasher {
   abort(): void {
     waiting.delete(this.id);
     if (!this.failure) post({ op: "abort", id: this.id } satisfies BlobWorkerRequest);
+    // No reply is awaited: the copies still queued to the worker are left to the GC, not reused.
+    this.held = [];
+  }
+
+  /** Gives back the pooled copies of chunks up to number n, which the worker has hashed. */
+  private releaseUpTo(n: number): void {
+    let i = 0;
+    for (; i < this.held.length && this.held[i]![0] <= n; i++) releaseChunk(this.held[i]![1]);
+    this.held.splice(0, i);
   }
 }
 

@@ -12,6 +12,7 @@ import type { Credentials } from "./credentials.ts";
 import { choosePlatform, fetchManifest, fetchSmallBlob, parsePlatform, platformString } from "./documents.ts";
 import { type DownloadedLayer, downloadLayer } from "./download.ts";
 import { loadRegistryPolicy } from "./registries.ts";
+import { trace } from "../../sys/trace.ts";
 
 /** What a pull reports, in the shape of docker's JSON progress messages (id = a layer's short digest). */
 export interface PullEvent {
@@ -101,6 +102,7 @@ export async function pullImage(store: ImageStore, ref: string, opts: PullOption
   for (const l of manifest.layers) {
     if (l.mediaType === MT.dockerForeignLayerGzip) throw new RegistryError(`layer ${l.digest} is a foreign layer (kept outside the registry${l.urls?.[0] ? `, at ${l.urls[0]}` : ""}); berth does not fetch those`);
   }
+  trace("pull: manifest and config");
   const name = r.tag !== null ? taggedName(r) : null;
   const chains = chainIds(document.rootfs.diff_ids);
   const image = await store.writeLock(async () => {
@@ -143,6 +145,7 @@ export async function pullImage(store: ImageStore, ref: string, opts: PullOption
         await Promise.all(Array.from({ length: Math.max(1, Math.min(opts.concurrency ?? 3, queue.length)) }, worker));
         if (failure) throw (failure as { error: unknown }).error;
       }
+      trace("pull: layers downloaded and unpacked");
       store.flush(); // the blobs and unpacked files reach the disk before a rename makes them visible
       for (let i = 0; i < chains.length; i++) {
         const chain = chains[i]!;
@@ -158,6 +161,7 @@ export async function pullImage(store: ImageStore, ref: string, opts: PullOption
         downloaded.delete(i);
         if (fetched.has(i)) emit({ id: shortDigest(manifest.layers[i]!.digest), status: "Pull complete" });
       }
+      trace("pull: flushed and published");
       // docker's RepoDigest is the digest the reference resolved to: the index's, for a multi-platform image
       const image = store.register({ manifest: manifestDoc.bytes, config, names: name ? [name] : [], repoDigests: [`${repository(r)}@${top.digest}`] });
       return { image, fresh: !upToDate };
