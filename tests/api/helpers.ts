@@ -59,8 +59,9 @@ export async function startTestService(extraArgs: string[] = [], opts: { activat
       } as RequestInit);
     },
     async stop() {
-      proc.kill("SIGTERM");
-      await proc.exited;
+      // svc.proc, not the first process: a test may have replaced it (a service started anew).
+      svc.proc.kill("SIGTERM");
+      await svc.proc.exited;
       berth(root, ["system", "reset", "-f"], { env });
       cleanupRoot(root);
       rmSync(dir, { recursive: true, force: true });
