@@ -6,6 +6,7 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, utimesSync, writeFileSync,
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { berth, cleanupRoot, engineRoot, mountsUnder } from "../engine/helpers.ts";
+import { makeContext, steps } from "./helpers.ts";
 
 let root: string;
 let work: string;
@@ -20,15 +21,7 @@ afterAll(() => {
   rmSync(work, { recursive: true, force: true });
 });
 
-/** A context directory with these files (path → content; a Dockerfile among them). */
-function context(name: string, files: Record<string, string>): string {
-  const dir = join(work, name);
-  for (const [p, content] of Object.entries(files)) {
-    mkdirSync(join(dir, p, ".."), { recursive: true });
-    writeFileSync(join(dir, p), content);
-  }
-  return dir;
-}
+const context = (name: string, files: Record<string, string>): string => makeContext(work, name, files);
 
 const TWO_STAGE = `# syntax=docker/dockerfile:1
 FROM busybox AS builder
@@ -46,15 +39,6 @@ ENV GREETING=hi
 CMD ["cat", "/app/out.txt", "/app/second.txt"]
 `;
 
-/** The lines after each "Step N/M" line, per step. */
-function steps(out: string): string[][] {
-  const res: string[][] = [];
-  for (const line of out.split("\n")) {
-    if (/^Step \d+\/\d+ : /.test(line)) res.push([line]);
-    else if (res.length) res[res.length - 1]!.push(line);
-  }
-  return res;
-}
 
 describe("berth build", () => {
   test("a two-stage Dockerfile builds, runs, and builds again entirely from the cache", () => {

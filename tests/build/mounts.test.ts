@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { berth, cleanupRoot, engineRoot, mountsUnder } from "../engine/helpers.ts";
+import { makeContext, steps } from "./helpers.ts";
 
 let root: string;
 let work: string;
@@ -21,14 +22,7 @@ afterAll(() => {
   rmSync(work, { recursive: true, force: true });
 });
 
-function context(name: string, files: Record<string, string>): string {
-  const dir = join(work, name);
-  for (const [p, content] of Object.entries(files)) {
-    mkdirSync(join(dir, p, ".."), { recursive: true });
-    writeFileSync(join(dir, p), content);
-  }
-  return dir;
-}
+const context = (name: string, files: Record<string, string>): string => makeContext(work, name, files);
 
 /** Every file under dir (regular files; gzip and zstd blobs decompressed) that holds the bytes. */
 function filesHolding(dir: string, needle: string): string[] {
@@ -49,15 +43,6 @@ function filesHolding(dir: string, needle: string): string[] {
   return hits;
 }
 
-/** The lines after each "Step N/M" line, per step. */
-function steps(out: string): string[][] {
-  const res: string[][] = [];
-  for (const line of out.split("\n")) {
-    if (/^Step \d+\/\d+ : /.test(line)) res.push([line]);
-    else if (res.length) res[res.length - 1]!.push(line);
-  }
-  return res;
-}
 
 describe("RUN --mount", () => {
   test("a secret is at /run/secrets/ID during its RUN only, and its bytes are in no layer, no saved image, nowhere in the state root", async () => {

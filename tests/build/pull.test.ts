@@ -2,10 +2,11 @@
 // engine's registry client, from Debian's docker-registry on loopback (never another registry);
 // FROM --platform takes the host's own platform ($BUILDPLATFORM) and refuses others clearly.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { berth, cleanupRoot, engineRoot } from "../engine/helpers.ts";
+import { makeContext } from "./helpers.ts";
 import { type Registry, startRegistry } from "../registry/helpers.ts";
 
 let reg: Registry;
@@ -33,12 +34,7 @@ afterAll(async () => {
   rmSync(work, { recursive: true, force: true });
 });
 
-function context(name: string, dockerfile: string): string {
-  const dir = join(work, name);
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, "Dockerfile"), dockerfile);
-  return dir;
-}
+const context = (name: string, dockerfile: string): string => makeContext(work, name, { Dockerfile: dockerfile });
 
 describe("berth build pulls its base images", () => {
   test("a FROM image not in the store is pulled from the registry, and the build runs on it", () => {
