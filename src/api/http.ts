@@ -156,12 +156,3 @@ export function optObj(o: Record<string, unknown>, key: string): Record<string, 
   return v as Record<string, unknown>;
 }
 
-/** Docker's multiplexed stream frame: stream type (1 stdout, 2 stderr), 3 zero bytes, BE length. */
-export function muxFrame(stream: 1 | 2, data: Uint8Array): Buffer {
-  const f = Buffer.allocUnsafe(8 + data.length);
-  f.writeUInt32BE(0, 0);
-  f[0] = stream;
-  f.writeUInt32BE(data.length, 4);
-  f.set(data, 8);
-  return f;
-}

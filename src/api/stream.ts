@@ -4,7 +4,8 @@
 import type { ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
 import type { Ctx } from "./router.ts";
-import { ApiError, muxFrame } from "./http.ts";
+import { muxFrame } from "../engine/index.ts";
+import { ApiError } from "./http.ts";
 
 /** Output queued for a client that does not read: past this the client is dropped (the container
  *  runs on, its log keeps everything) rather than letting the service's memory grow without bound. */

@@ -39,7 +39,7 @@ export { openEngineImages } from "./images.ts";
 export { inspectObject, psObject, statusText, portsText } from "./inspect.ts";
 // the monitor's log and attach socket, by path (containerLogs above is the log by container).
 export {
-  attach, parseSince, readLog, writeLogs,
+  attach, muxFrame, parseSince, readLog, writeLogs,
   type AttachOptions, type AttachSession, type LogReadOptions, type LogRecord, type LogSink, type LogWriteOptions,
 } from "./logs.ts";
 // volumes: named and anonymous volumes (engine.volumes).

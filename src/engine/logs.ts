@@ -404,7 +404,9 @@ export async function writeLogs(path: string, opts: LogWriteOptions, sink: LogSi
 /** Client -> monitor frame kinds (see native/monitor/attach.c). */
 const KIND_STDIN = 0, KIND_RESIZE = 1, KIND_CLOSE_STDIN = 2;
 
-function frame(kind: number, payload: Uint8Array): Buffer {
+/** Docker's stdcopy frame, which the monitor speaks both ways: a kind byte (stdout 1, stderr 2;
+ *  to the monitor the KIND_* above), 3 zero bytes, the big-endian length, the payload. */
+export function muxFrame(kind: number, payload: Uint8Array): Buffer {
   const f = Buffer.allocUnsafe(8 + payload.length);
   f.writeUInt32BE(0, 0);
   f[0] = kind;
@@ -499,14 +501,14 @@ export async function attach(socketPath: string, opts: AttachOptions): Promise<A
     write(data) {
       const bytes = typeof data === "string" ? Buffer.from(data) : data;
       // Frames stay well under the monitor's read size, so one frame never stalls on stdin.
-      for (let i = 0; i < bytes.length; i += 8192) send(frame(KIND_STDIN, bytes.subarray(i, i + 8192)));
+      for (let i = 0; i < bytes.length; i += 8192) send(muxFrame(KIND_STDIN, bytes.subarray(i, i + 8192)));
     },
-    closeStdin() { send(frame(KIND_CLOSE_STDIN, new Uint8Array(0))); },
+    closeStdin() { send(muxFrame(KIND_CLOSE_STDIN, new Uint8Array(0))); },
     resize(rows, cols) {
       const p = Buffer.alloc(4);
       p.writeUInt16BE(rows, 0);
       p.writeUInt16BE(cols, 2);
-      send(frame(KIND_RESIZE, p));
+      send(muxFrame(KIND_RESIZE, p));
     },
     detach() { socket.end(); },
     closed,
