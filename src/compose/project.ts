@@ -87,32 +87,14 @@ function ensureVolumes(engine: Engine, p: ProjectModel, out: Out): void {
 
 // ---- the create request of one container ----
 
-/** Host ports the engine has handed out (DNAT rules bind no socket) or a host process holds. */
-function portTaken(engine: Engine, ip: string, port: number, proto: "tcp" | "udp", claimed: Set<string>): boolean {
-  if (claimed.has(`${port}/${proto}`)) return true;
-  if (engine.list().some((v) => v.running && v.row.config.publish.some((x) => x.hostPort === port && x.proto === proto))) return true;
-  if (proto === "udp") return false;
-  try {
-    const s = Bun.listen({ hostname: ip, port, socket: { data() {} } });
-    s.stop(true);
-    return false;
-  } catch {
-    return true;
-  }
-}
-
-/** -p specs for the engine: a host range for one container port becomes one free port of it. */
-function publishSpecs(engine: Engine, s: ServiceModel, claimed: Set<string>): string[] {
+/** -p specs for the engine, in docker's grammar: a host range for one container port is the
+ *  engine's to resolve (one free port of it per container, at start, under the host-wide lock). */
+function publishSpecs(s: ServiceModel): string[] {
   return s.ports.map((pm: PortModel) => {
     const proto = `/${pm.proto}`;
     if (!pm.host) return `${pm.hostIp}::${pm.container}${proto}`;
-    if (pm.host.from === pm.host.to) return `${pm.hostIp}:${pm.host.from}:${pm.container}${proto}`;
-    for (let port = pm.host.from; port <= pm.host.to; port++) {
-      if (portTaken(engine, pm.hostIp, port, pm.proto, claimed)) continue;
-      claimed.add(`${port}/${pm.proto}`);
-      return `${pm.hostIp}:${port}:${pm.container}${proto}`;
-    }
-    throw new ComposeError(`service "${s.name}": no free host port in ${pm.host.from}-${pm.host.to} for ${pm.container}/${pm.proto}`);
+    const host = pm.host.from === pm.host.to ? `${pm.host.from}` : `${pm.host.from}-${pm.host.to}`;
+    return `${pm.hostIp}:${host}:${pm.container}${proto}`;
   });
 }
 
@@ -126,7 +108,7 @@ function networkOf(p: ProjectModel, s: ServiceModel): string {
 
 export interface ContainerPlan { name: string; number: number; oneoff: boolean; cmd?: string[]; rm?: boolean; entrypoint?: string; env?: string[]; noPorts?: boolean; tty?: boolean; interactive?: boolean }
 
-export function createRequestFor(engine: Engine, p: ProjectModel, s: ServiceModel, c: ContainerPlan, claimed = new Set<string>()): CreateRequest {
+export function createRequestFor(p: ProjectModel, s: ServiceModel, c: ContainerPlan): CreateRequest {
   const volumeName = (key: string) => p.volumes.find((v) => v.key === key)!.name;
   const mounts = s.volumes.filter((v) => v.type !== "tmpfs").map((v) => `${v.type === "volume" && v.source ? volumeName(v.source) : v.source}${v.source ? ":" : ""}${v.target}${v.readOnly ? ":ro" : ""}`);
   let entrypoint: string | undefined;
@@ -149,7 +131,7 @@ export function createRequestFor(engine: Engine, p: ProjectModel, s: ServiceMode
     memory: s.memLimit, memorySwap: s.memswapLimit, cpus: s.cpus, cpuShares: s.cpuShares, pidsLimit: s.pidsLimit,
     capAdd: s.capAdd, capDrop: s.capDrop, privileged: s.privileged, securityOpt: s.securityOpt, init: s.init,
     network: networkOf(p, s), networkAliases: [s.name, ...Object.values(s.networks).flatMap((n) => n.aliases)],
-    publish: c.noPorts ? [] : publishSpecs(engine, s, claimed), stopSignal: s.stopSignal,
+    publish: c.noPorts ? [] : publishSpecs(s), stopSignal: s.stopSignal,
     stopTimeout: s.stopGraceSeconds === undefined ? undefined : String(s.stopGraceSeconds),
     sysctls: s.sysctls, addHosts: s.extraHosts, dns: s.dns, health: s.health,
   };
@@ -246,7 +228,7 @@ function levels(services: ServiceModel[]): ServiceModel[][] {
 }
 
 /** One service up: its dependencies' conditions met, then each replica kept, started, recreated or made. */
-async function upService(engine: Engine, p: ProjectModel, s: ServiceModel, opts: UpOptions, claimed: Set<string>, out: Out): Promise<ContainerRow[]> {
+async function upService(engine: Engine, p: ProjectModel, s: ServiceModel, opts: UpOptions, out: Out): Promise<ContainerRow[]> {
   const rows: ContainerRow[] = [];
   const replicas = opts.scale?.[s.name] ?? s.replicas;
   if (s.containerName && replicas > 1) throw new ComposeError(`service "${s.name}": container_name "${s.containerName}" names one container; it cannot be scaled to ${replicas}`);
@@ -274,7 +256,7 @@ async function upService(engine: Engine, p: ProjectModel, s: ServiceModel, opts:
       await removeContainer(engine, have.row);
       out.progress(` Container ${name}  Recreated`);
     }
-    const row = await engine.create(createRequestFor(engine, p, s, { name, number: n, oneoff: false }, claimed));
+    const row = await engine.create(createRequestFor(p, s, { name, number: n, oneoff: false }));
     if (!have) out.progress(` Container ${name}  Created`);
     if (!opts.noStart) {
       await engine.start(row.id);
@@ -325,11 +307,10 @@ export async function up(engine: Engine, p: ProjectModel, opts: UpOptions, out: 
   ensureNetworks(engine, p, out);
   ensureVolumes(engine, p, out);
   const running: ContainerRow[] = [];
-  const claimed = new Set<string>();
   // Services whose dependencies are all up start side by side (one level at a time).
   for (const level of levels(services)) {
     // Every start of the level settles before a failure is reported: none is left half-made.
-    const results = await Promise.allSettled(level.map((s) => upService(engine, p, s, opts, claimed, out)));
+    const results = await Promise.allSettled(level.map((s) => upService(engine, p, s, opts, out)));
     for (const r of results) if (r.status === "fulfilled") running.push(...r.value);
     const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
     if (failed) throw failed.reason;
@@ -537,7 +518,7 @@ export async function runRequest(engine: Engine, p: ProjectModel, service: strin
   // The service's own image as up would have it: built or pulled as its build section and pull_policy say.
   await ensureImages(engine, p, [s!], { build: opts.build }, { progress: out.progress, buildOutput: opts.buildOutput ?? (() => {}) });
   const suffix = Array.from(crypto.getRandomValues(new Uint8Array(6)), (b) => b.toString(16).padStart(2, "0")).join("");
-  const req = createRequestFor(engine, p, s!, { name: opts.name ?? `${p.name}-${s!.name}-run-${suffix}`, number: 1, oneoff: true, cmd: opts.cmd?.length ? opts.cmd : undefined, rm: opts.rm, entrypoint: opts.entrypoint, env: opts.env, noPorts: !opts.servicePorts, tty: opts.tty, interactive: opts.interactive });
+  const req = createRequestFor(p, s!, { name: opts.name ?? `${p.name}-${s!.name}-run-${suffix}`, number: 1, oneoff: true, cmd: opts.cmd?.length ? opts.cmd : undefined, rm: opts.rm, entrypoint: opts.entrypoint, env: opts.env, noPorts: !opts.servicePorts, tty: opts.tty, interactive: opts.interactive });
   if (opts.publish?.length) req.publish = [...(req.publish ?? []), ...opts.publish];
   return req;
 }
