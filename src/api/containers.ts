@@ -10,12 +10,11 @@ import { ApiError, badRequest, conflict, noContent, readJson, sendJson } from ".
 import type { Ctx, Router } from "./router.ts";
 import { translateCreate } from "./create.ts";
 import { endpointId, fullNetworkId } from "./ids.ts";
-import { detachFilter, openClientStream, openWebSocketStream, parseDetachKeys, type ClientStream } from "./stream.ts";
+import { detachFilter, openClientStream, openWebSocketStream, parseDetachKeys } from "./stream.ts";
 import { archiveRoutes } from "./archive.ts";
 import { execRoutes } from "./exec.ts";
 
 const ZERO_TIME = "0001-01-01T00:00:00Z";
-const iso = (ms: number) => (ms ? new Date(ms).toISOString() : ZERO_TIME);
 
 /** The terminal size a create asked for (HostConfig.ConsoleSize), used by the first start. */
 const consoleSizes = new Map<string, { height: number; width: number }>();

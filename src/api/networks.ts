@@ -37,7 +37,7 @@ function shape(ctx: Ctx, n: NetworkInfo, containers?: Record<string, unknown>): 
 /** Labels given at create (the network store keeps none): remembered by this service. */
 const labels = new Map<string, Record<string, string>>();
 
-function find(ctx: Ctx, m: NetworkManager, ref: string) {
+function find(m: NetworkManager, ref: string) {
   try {
     return m.inspect(ref);
   } catch {
@@ -66,7 +66,7 @@ function inspect(ctx: Ctx): void {
   if (SPECIAL.includes(ref)) return sendJson(ctx.res!, 200, special(ref));
   const body = withNetworks(ctx, (m) => {
     if (ref === "bridge") m.ensureDefault();
-    const d = find(ctx, m, ref);
+    const d = find(m, ref);
     const containers: Record<string, unknown> = {};
     for (const e of d.containers) {
       containers[e.containerId] = { Name: e.name, EndpointID: endpointId(e), MacAddress: e.mac, IPv4Address: `${e.ip}/${e.prefixLen}`, IPv6Address: "" };
@@ -106,7 +106,7 @@ function remove(ctx: Ctx): void {
   const ref = ctx.params.id!;
   if (["bridge", "host", "none"].includes(ref)) throw new ApiError(403, `${ref} is a pre-defined network and cannot be removed`);
   withNetworks(ctx, (m) => {
-    const d = find(ctx, m, ref);
+    const d = find(m, ref);
     if (d.containers.length) throw conflict(`error while removing network: network ${d.name} id ${d.id} has active endpoints`);
     m.remove(d.name);
     ctx.events.emit("network", "destroy", d.id, { name: d.name, type: "bridge" });
@@ -132,7 +132,7 @@ async function connect(ctx: Ctx): Promise<void> {
   }
   const ipam = optObj(ep, "IPAMConfig") ?? {};
   withNetworks(ctx, (m) => {
-    const d = find(ctx, m, ctx.params.id!);
+    const d = find(m, ctx.params.id!);
     try {
       m.attach({ containerId: row.id, netnsPath: `/proc/${row.pid}/ns/net`, network: d.name, name: row.name, ip: optStr(ipam, "IPv4Address") || undefined, aliases: optStrList(ep, "Aliases") ?? [] });
     } catch (e) {
@@ -150,7 +150,7 @@ async function disconnect(ctx: Ctx): Promise<void> {
   if (!ref) throw badRequest("Container is required");
   const row = ctx.engine.find(ref);
   withNetworks(ctx, (m) => {
-    const d = find(ctx, m, ctx.params.id!);
+    const d = find(m, ctx.params.id!);
     if (!d.containers.some((e) => e.containerId === row.id)) throw conflict(`container ${row.id} is not connected to network ${d.name}`);
     m.detach(row.id, d.name);
     ctx.events.emit("network", "disconnect", d.id, { name: d.name, type: "bridge", container: row.id });

@@ -436,7 +436,7 @@ class Builder {
       case "WORKDIR": {
         const dir = expandWord(ins.args.trim(), vars, esc);
         config.WorkingDir = path.posix.resolve(config.WorkingDir || "/", dir);
-        return this.workdir(state, config, ins, argsText);
+        return this.workdir(state, config, argsText);
       }
       case "RUN":
         return this.runInstruction(stages, stage, state, ins, argsText, vars);
@@ -494,7 +494,7 @@ class Builder {
     this.cachedSteps.push(false);
   }
 
-  private async workdir(state: StageState, config: ImageConfig, ins: Instruction, argsText: string[]): Promise<void> {
+  private async workdir(state: StageState, config: ImageConfig, argsText: string[]): Promise<void> {
     const dir = config.WorkingDir!;
     const stepKey = key("WORKDIR", dir, ...argsText);
     if (this.reuse(state, stepKey)) return;

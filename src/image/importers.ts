@@ -114,7 +114,7 @@ function interpretArchive(col: ArchiveCollector, source: string): { format: Impo
   const dockerManifest = col.files.get("manifest.json");
   const ociIndex = col.files.get("index.json");
   if (dockerManifest) return { format: "docker-archive", pending: interpretDocker(col, dockerManifest, byDigest) };
-  if (ociIndex && col.files.has("oci-layout")) return { format: "oci-layout", pending: interpretOci(col, ociIndex, byDigest) };
+  if (ociIndex && col.files.has("oci-layout")) return { format: "oci-layout", pending: interpretOci(ociIndex, byDigest) };
   throw new ImageFormatError(
     `${source} is neither a docker-archive (no manifest.json) nor an OCI image layout (no index.json + oci-layout); ` +
       `if it is a root filesystem (e.g. from \`docker export\`), use \`berth import ${source} NAME\``,
@@ -181,7 +181,7 @@ function interpretDocker(col: ArchiveCollector, mf: CollectedFile, byDigest: (d:
   });
 }
 
-function interpretOci(col: ArchiveCollector, idx: CollectedFile, byDigest: (d: Digest) => CollectedFile | null): PendingImage[] {
+function interpretOci(idx: CollectedFile, byDigest: (d: Digest) => CollectedFile | null): PendingImage[] {
   const index = parseIndex(idx.bytes ?? new Uint8Array(), "index.json");
   const out: PendingImage[] = [];
   const seen = new Map<string, PendingImage>();

@@ -2,7 +2,7 @@
 // none, host and container:OTHER are mostly decisions the engine applies to the OCI config:
 // which network namespace the container gets and which hosts/resolv.conf it bind-mounts.
 import type { ContainerFilePaths, HostEntry } from "./files.ts";
-import { writeContainerFiles, writeHostNetworkFiles } from "./files.ts";
+import { writeHostNetworkFiles } from "./files.ts";
 import { Netlink, setUp } from "./netlink.ts";
 import { withNetns } from "./netns.ts";
 import type { Attachment, NetworkManager } from "./manager.ts";

@@ -2,7 +2,7 @@
 // Docker's names and flags where docker has them. Progress goes to a terminal only.
 import { openEngineImages } from "../../engine/images.ts";
 import { UsageError } from "../../engine/errors.ts";
-import { archiveImporter, DEFAULT_ROOT, familiarName, type ImageRecord, type ImageStore, type ImportResult, rootfsImporter, saveImages, type SaveFormat } from "../../image/index.ts";
+import { archiveImporter, DEFAULT_ROOT, familiarName, type ImageStore, type ImportResult, rootfsImporter, saveImages, type SaveFormat } from "../../image/index.ts";
 import { imageHistory, inspectImage, unpackedSize } from "../../image/inspect.ts";
 import { analyzeImage, diffImages, imageTree } from "../../image/layers.ts";
 import { addImageFilter, ImageFilterError, type ImageListEntry, type ImageListOptions, listImages } from "../../image/list.ts";

@@ -88,7 +88,7 @@ export class RegistryClient {
   private tokens = new Map<string, string>();
   private useBasic = false;
 
-  constructor(readonly domain: string, private opts: ClientOptions) {
+  constructor(readonly domain: string, opts: ClientOptions) {
     this.endpoint = endpointHost(domain);
     // --tls-verify given either way wins over the policy (true: HTTPS, verified, even on loopback)
     this.insecure = opts.tlsVerify !== undefined ? !opts.tlsVerify : isInsecure(domain, opts.policy);
