@@ -2,7 +2,8 @@
 # OCI runtime conformance: runs the `validation` tests of opencontainers/runtime-tools (the
 # runtime-spec's own suite) against a runtime and prints one line per test.
 #
-#   scripts/conformance.sh build GITDIR        clone GITDIR (a local snapshot) into $SUITE and build it
+#   scripts/conformance.sh check               is $SUITE a built runtime-tools tree? (says what is missing)
+#   scripts/conformance.sh rootfs              replace the suite's busybox rootfs with one from /bin/busybox
 #   scripts/conformance.sh [run] [TEST...]     run every test (or the named ones)
 #   scripts/conformance.sh --compare [TEST...] run, then list tests runc passes that RUNTIME does not
 #   scripts/conformance.sh rescore OUTDIR      verdicts again from an earlier run's TAP output
@@ -13,8 +14,8 @@
 # output and results.txt go, default a fresh temp dir), BASELINE (default
 # tests/conformance/runc-baseline.txt), STATE_ROOT (the runtime's default --root, watched for
 # containers a test leaves behind; known for berth-runtime, runc and crun).
-# Needs root. Nothing is downloaded: the suite is built with the machine's Go from runtime-tools'
-# own vendor directory (see docs/conformance.md).
+# Needs root. Nothing is downloaded or built here: runtime-tools is checked out and built with its
+# own Makefile beforehand (docs/conformance.md).
 set -uo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -24,41 +25,26 @@ case $RUNTIME in /*) ;; */*) RUNTIME=$PWD/$RUNTIME ;; esac
 SUITE=${SUITE:-/tmp/runtime-tools}
 TIMEOUT=${TIMEOUT:-60}
 BASELINE=${BASELINE:-$repo/tests/conformance/runc-baseline.txt}
-# Newest runtime-tools commit that still builds with Go 1.19 (Debian 12's golang-go): later ones
-# vendor github.com/moby/sys/capability, which needs Go 1.21's slices/sync.OnceValues.
-PINNED_COMMIT=${PINNED_COMMIT:-260e151b8552afa2678ef6d41820ea0f31cd8be1}
 
 die() { echo "conformance: $*" >&2; exit 2; }
 
-build_suite() {
-  local src=${1:-}
-  [ -n "$src" ] || die "build needs the path of a local runtime-tools git snapshot (a bare or normal git dir)"
-  command -v go >/dev/null || die "go not found: apt-get install golang-go"
-  if [ ! -d "$SUITE/.git" ]; then
-    git clone --quiet --no-checkout "$src" "$SUITE" || die "cannot clone $src into $SUITE"
-  fi
-  git -C "$SUITE" -c advice.detachedHead=false checkout --quiet "$PINNED_COMMIT" \
-    || die "commit $PINNED_COMMIT is not in $src; set PINNED_COMMIT to one whose go.mod says go <= $(go env GOVERSION)"
-  cd "$SUITE" || exit 2
-  # Offline, from the repository's vendor directory only.
-  export GOFLAGS=-mod=vendor GOPROXY=off GO111MODULE=on GOTOOLCHAIN=local CGO_ENABLED=0
-  echo "building runtimetest (static) in $SUITE"
-  go build -tags "netgo osusergo" -o runtimetest ./cmd/runtimetest || die "runtimetest did not build"
-  local f n=0
-  for f in $(find validation -name '*.go' -not -path 'validation/util/*' | sort); do
-    go build -o "${f%.go}.t" "$f" || die "$f did not build"
-    n=$((n + 1))
-  done
-  echo "built $n validation tests"
-  [ "${BUSYBOX_ROOTFS:-0}" = 1 ] && make_busybox_rootfs
-  return 0
+# check_suite: is $SUITE a runtime-tools tree with its tests built? This project never builds
+# runtime-tools: its own Makefile does (docs/conformance.md). Says what is missing.
+check_suite() {
+  [ -d "$SUITE/validation" ] || die "no runtime-tools tree in $SUITE: check out runtime-tools there (SUITE=DIR), then build it with its own Makefile (docs/conformance.md)"
+  [ -x "$SUITE/runtimetest" ] || die "$SUITE/runtimetest is missing: build the suite with runtime-tools' own Makefile (docs/conformance.md)"
+  local n
+  n=$(find "$SUITE/validation" -name '*.t' | wc -l)
+  [ "$n" -gt 0 ] || die "no validation test binaries (validation/*/*.t) in $SUITE: build them with runtime-tools' own Makefile (docs/conformance.md)"
+  echo "suite: $SUITE, runtimetest and $n validation tests"
 }
 
 # Replaces the suite's rootfs-<arch>.tar.gz with one made from this machine's busybox-static,
 # keeping the snapshot's /etc/passwd and /etc/group (process_user looks users up there).
 make_busybox_rootfs() {
   local arch tarball tree applet
-  arch=$(go env GOARCH)
+  check_suite >/dev/null
+  case $(uname -m) in x86_64) arch=amd64 ;; aarch64) arch=arm64 ;; *) arch=$(uname -m) ;; esac
   tarball=$SUITE/rootfs-$arch.tar.gz
   [ -x /bin/busybox ] || die "/bin/busybox is missing: apt-get install busybox-static"
   tree=$(mktemp -d)
@@ -156,7 +142,7 @@ clean_leaks() {
 
 run_suite() {
   local compare=$1; shift
-  [ -x "$SUITE/runtimetest" ] || die "no built suite in $SUITE: run '$0 build GITDIR' first (docs/conformance.md)"
+  check_suite >/dev/null
   [ "$(id -u)" -eq 0 ] || die "the validation tests create containers: run as root"
   command -v "$RUNTIME" >/dev/null || [ -x "$RUNTIME" ] || die "RUNTIME=$RUNTIME is not executable"
   OUT=${OUT:-$(mktemp -d /tmp/conformance.XXXXXX)}
@@ -233,7 +219,8 @@ rescore() {
 }
 
 case ${1:-run} in
-  build) shift; build_suite "$@" ;;
+  check) check_suite ;;
+  rootfs) make_busybox_rootfs ;;
   rescore) shift; rescore "$@" ;;
   snapshot) shift; snapshot "$@" ;;
   run) [ $# -gt 0 ] && shift; run_suite 0 "$@" ;;
