@@ -9,6 +9,7 @@ packages=(
   iproute2 nftables                           # networking
   runc crun                                   # peers for benchmarks and comparison
   containerd                                  # tests/containerd: berth-runtime as the runc v2 shim's binary
+  containernetworking-plugins                 # tests/containerd/cri.test.ts: CNI bridge/host-local/loopback (/usr/lib/cni)
   bats golang-go jq gawk                      # scripts/runc-bats.sh (runc's integration suite), scripts/conformance.sh
   debootstrap                                 # Debian images for tests
   skopeo umoci                                # third-party image archives for import tests

@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { berth, cleanupRoot, engineRoot, REPO } from "../engine/helpers.ts";
 import { processAlive, waitFor } from "../helpers/runtime.ts";
+import { baseConfig, Containerd, HAVE_CONTAINERD } from "./helpers.ts";
 
 setDefaultTimeout(90_000);
 
@@ -15,31 +16,17 @@ const RUNTIME = join(REPO, "bin/berth-runtime");
 const IMAGE = "docker.io/library/busybox:latest";
 /** ctr's namespace; the shim puts each container's cgroup at /NS/ID (removed in afterAll). */
 const NS = `berthtest-${process.pid}`;
-const HAVE_CONTAINERD = existsSync("/usr/bin/containerd") && existsSync("/usr/bin/ctr");
 
 let dir = "";
 let engine = "";
-let daemon: ReturnType<typeof Bun.spawn> | undefined;
+let containerd: Containerd | undefined;
 /** The runtime's --root for every container here (ctr run --runc-root; the shim adds the namespace):
  *  its state stays in `dir`. */
 let runcRoot = "";
 
-interface Result { code: number; stdout: string; stderr: string }
-
-/** `ctr ARGS…` against this file's containerd. */
-function ctr(args: string[], opts: { timeoutMs?: number } = {}): Result {
-  const r = Bun.spawnSync({
-    cmd: ["ctr", "--address", join(dir, "containerd.sock"), "--namespace", NS, ...args],
-    stdio: ["ignore", "pipe", "pipe"], timeout: opts.timeoutMs ?? 60_000,
-  });
-  return { code: r.exitCode ?? -1, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
-}
-
-function ctrOk(args: string[]): string {
-  const r = ctr(args);
-  if (r.code !== 0) throw new Error(`ctr ${args.join(" ")} exited ${r.code}: ${r.stderr}`);
-  return r.stdout;
-}
+/** `ctr ARGS…` against this file's containerd, in this file's namespace. */
+const ctr = (args: string[], opts: { timeoutMs?: number } = {}) => containerd!.ctr(NS, args, opts);
+const ctrOk = (args: string[]) => containerd!.ctrOk(NS, args);
 
 /** `ctr run` with berth-runtime as the shim's binary and its state under the test's dir. */
 const RUN = () => ["run", "--runc-binary", RUNTIME, "--runc-root", runcRoot];
@@ -51,16 +38,7 @@ function tasks(): Map<string, string> {
 }
 
 /** containerd-shim processes serving this file's containerd. */
-function shims(): number[] {
-  return readdirSync("/proc").filter((p) => /^\d+$/.test(p)).filter((p) => {
-    try {
-      const cmd = readFileSync(`/proc/${p}/cmdline`, "utf8");
-      return cmd.includes("containerd-shim") && cmd.includes(dir) && processAlive(Number(p));
-    } catch {
-      return false;
-    }
-  }).map(Number);
-}
+const shims = () => containerd!.shims();
 
 /** Everything a container may leave: mounts under dir, cgroups (ctr puts them at /NS/ID), runtime state. */
 function leftovers(id: string): string[] {
@@ -79,28 +57,16 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "berth-ctrd-"));
   runcRoot = join(dir, "runtime-state");
   // The runtime entry is what a cluster adds to pick berth-runtime per pod (a RuntimeClass
-  // handler); containerd reads it only through the CRI plugin, which these ctr flows do not need.
-  writeFileSync(join(dir, "config.toml"), `version = 2
-root = "${dir}/root"
-state = "${dir}/state"
-disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs",
-  "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper", "io.containerd.tracing.processor.v1.otlp",
-  "io.containerd.internal.v1.tracing"]
-[grpc]
-  address = "${dir}/containerd.sock"
-[ttrpc]
-  address = "${dir}/containerd.sock.ttrpc"
-[debug]
-  address = ""
-[metrics]
-  address = ""
+  // handler); containerd reads it only through the CRI plugin, which these ctr flows do not need
+  // (cri.test.ts drives it through CRI).
+  writeFileSync(join(dir, "config.toml"), baseConfig(dir, ["io.containerd.grpc.v1.cri"]) + `
 [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.berth]
   runtime_type = "io.containerd.runc.v2"
   [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.berth.options]
     BinaryName = "${RUNTIME}"
 `);
-  daemon = Bun.spawn(["containerd", "--config", join(dir, "config.toml")], { stdout: Bun.file(join(dir, "containerd.log")), stderr: Bun.file(join(dir, "containerd.log")) });
-  await waitFor(() => existsSync(join(dir, "containerd.sock")) && ctr(["version"]).code === 0, "containerd to serve its socket");
+  containerd = new Containerd(dir);
+  await containerd.start();
   engine = await engineRoot();
   const archive = join(dir, "busybox.tar");
   const saved = berth(engine, ["save", "-o", archive, "busybox"]);
@@ -115,11 +81,7 @@ afterAll(async () => {
     for (const [id] of tasks()) ctr(["task", "delete", "--force", id]);
     for (const id of ctrOk(["container", "ls", "-q"]).split("\n").filter(Boolean)) ctr(["container", "rm", id]);
   } finally {
-    daemon?.kill("SIGTERM");
-    await daemon?.exited;
-    for (const p of shims()) process.kill(p, "SIGKILL");
-    const mounts = readFileSync("/proc/self/mountinfo", "utf8").split("\n").map((l) => l.split(" ")[4] ?? "").filter((m) => m.startsWith(dir + "/"));
-    for (const m of mounts.reverse()) Bun.spawnSync(["umount", "-l", m]);
+    await containerd?.stop();
     // The runtime makes /NS as the parent of /NS/ID (runc does too) and leaves it: ours to remove.
     for (const h of readdirSync("/sys/fs/cgroup")) {
       try {
@@ -193,7 +155,7 @@ describe.if(HAVE_CONTAINERD)("ctr with berth-runtime as the runc v2 shim's binar
     const del = ctr(["task", "delete", id]);
     expect(del.code).not.toBe(0);
     expect(del.stderr).toContain("task must be stopped before deletion");
-    const bg = Bun.spawn(["ctr", "--address", join(dir, "containerd.sock"), "--namespace", NS, "task", "exec", "--exec-id", "bg", id, "sleep", "999"], { stdio: ["ignore", "ignore", "ignore"] });
+    const bg = Bun.spawn(["ctr", "--address", containerd!.socket, "--namespace", NS, "task", "exec", "--exec-id", "bg", id, "sleep", "999"], { stdio: ["ignore", "ignore", "ignore"] });
     await waitFor(() => ctrOk(["task", "ps", id]).trim().split("\n").length === 3, "the exec'd sleep to show in task ps");
     ctrOk(["task", "kill", "--all", "-s", "SIGKILL", id]);
     await bg.exited;
@@ -206,7 +168,7 @@ describe.if(HAVE_CONTAINERD)("ctr with berth-runtime as the runc v2 shim's binar
   test("ctr run --rm -t, and task exec -t, with a real pty", () => {
     // script(1) gives ctr a terminal; the container's stdin/stdout are then a pty of its own.
     const sh = (cmd: string) => Bun.spawnSync({ cmd: ["script", "-qec", cmd, "/dev/null"], stdio: ["ignore", "pipe", "pipe"], timeout: 60_000 });
-    const ctrCmd = `ctr --address ${join(dir, "containerd.sock")} --namespace ${NS}`;
+    const ctrCmd = `ctr --address ${containerd!.socket} --namespace ${NS}`;
     const run = sh(`${ctrCmd} run --rm -t --runc-binary ${RUNTIME} --runc-root ${runcRoot} ${IMAGE} t1 sh -c 'tty; test -t 0 && echo stdin-is-a-tty'`);
     const out = run.stdout.toString();
     expect(out).toMatch(/\/dev\/pts\/\d+/);
