@@ -437,6 +437,25 @@ describe("volumes and networks", () => {
     expect(Object.values(net.Containers as Record<string, { Name: string }>).map((c) => c.Name)).toEqual(["member"]);
     const nets = JSON.parse(ok(s.docker(["inspect", "-f", "{{json .NetworkSettings.Networks}}", "member"])));
     expect(nets.apinet.Aliases).toEqual(["m1"]);
+    // docker's record, as `berth network inspect` prints it (one builder for both).
+    const memberId = ok(s.docker(["inspect", "-f", "{{.Id}}", "member"])).trim();
+    expect(net).toMatchObject({ Name: "apinet", Scope: "local", Driver: "bridge", EnableIPv6: false, Internal: false, Attachable: false, Ingress: false, ConfigOnly: false, ConfigFrom: { Network: "" } });
+    expect(net.Id).toMatch(/^[0-9a-f]{64}$/);
+    expect(net.IPAM.Driver).toBe("default");
+    expect(net.IPAM.Config[0].Subnet).toMatch(/^\d+\.\d+\.\d+\.\d+\/\d+$/);
+    expect(net.Containers[memberId]).toEqual({ Name: "member", EndpointID: nets.apinet.EndpointID, MacAddress: nets.apinet.MacAddress, IPv4Address: `${nets.apinet.IPAddress}/${nets.apinet.IPPrefixLen}`, IPv6Address: "" });
+    expect(nets.apinet.NetworkID).toBe(net.Id);
+    const cli = JSON.parse(berth(s.root, ["network", "inspect", "apinet"], { env: s.env }).stdout)[0];
+    expect(cli).toEqual(net);
+    // Found by a prefix of its ID; docker's templates over it; ls with docker's columns.
+    // (docker's CLI reads Created as a time: RFC3339Nano it parses.)
+    expect(ok(s.docker(["network", "inspect", "-f", "{{.Name}} {{.Created.Unix}}", net.Id.slice(0, 12)])).trim()).toBe(`apinet ${Math.floor(Date.parse(net.Created) / 1000)}`);
+    const ls = ok(s.docker(["network", "ls"])).split("\n");
+    expect(ls[0]).toMatch(/^NETWORK ID\s+NAME\s+DRIVER\s+SCOPE$/);
+    expect(ls.some((l) => new RegExp(`^${net.Id.slice(0, 12)}\\s+apinet\\s+bridge\\s+local$`).test(l))).toBe(true);
+    expect(ls.some((l) => /\shost\s+host\s+local$/.test(l)) && ls.some((l) => /\snone\s+null\s+local$/.test(l))).toBe(true);
+    expect(ok(s.docker(["network", "ls", "-q", "--no-trunc", "--filter", "name=apinet"])).trim()).toBe(net.Id);
+    expect(ok(s.docker(["network", "inspect", "-f", "{{.Name}} {{.Driver}}", "bridge", "host", "none"])).trim()).toBe("bridge bridge\nhost host\nnone null");
     ok(s.docker(["network", "disconnect", "apinet", "member"]));
     ok(s.docker(["rm", "-f", "member"]));
     ok(s.docker(["network", "rm", "apinet"]));
@@ -511,7 +530,8 @@ describe("system", () => {
     expect(r.code).toBe(0);
     let text = "";
     const reader = events.stdout.getReader();
-    while (!text.includes("destroy")) {
+    // Until the destroy line is whole (the CLI writes a template's pieces one by one).
+    while (!/destroy.*\n/.test(text)) {
       const { value, done } = await reader.read();
       if (done) break;
       text += new TextDecoder().decode(value);
