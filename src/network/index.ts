@@ -10,4 +10,4 @@ export { createNamedNetns, NETNS_RUN_DIR, removeNamedNetns } from "./netns.ts";
 export { exposedPortRequests, formatBinding, parsePortSpec } from "./ports.ts";
 export type { PortBinding, PortRequest, Proto } from "./ports.ts";
 export { endpointId, networkId, networkRecord, predefinedNetworkRecord, PREDEFINED_NETWORKS, rfc3339Nano } from "./record.ts";
-export type { NetworkRecord, NetworkRecordEndpoint } from "./record.ts";
+export type { NetworkRecord, NetworkRecordEndpoint, RecordSource } from "./record.ts";

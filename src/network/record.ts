@@ -1,7 +1,5 @@
 // A network as Docker shows it (`docker network inspect`, GET /networks/{id}): the one builder of
 // that record, for `berth network inspect|ls` and the API alike, and the IDs it carries.
-import type { NetworkDetails, NetworkInfo } from "./manager.ts";
-
 // node:crypto loads on first use (as in manager.ts): most commands never show a network.
 const sha256 = (s: string) => (require("node:crypto") as typeof import("node:crypto")).createHash("sha256").update(s).digest("hex");
 
@@ -52,6 +50,22 @@ export interface NetworkRecord {
   Labels: Record<string, string>;
 }
 
+/** What a record is built from: manager.ts `NetworkInfo` (a list's entry) or `NetworkDetails`
+ *  (inspect, with its members) — declared here as the fields read, since the manager imports
+ *  this file for its IDs. */
+export interface RecordSource {
+  name: string;
+  id: string;
+  driver: string;
+  subnet: string;
+  gateway: string;
+  bridge: string;
+  internal: boolean;
+  outbound: boolean;
+  created: string;
+  containers?: { containerId: string; name: string; mac: string; ip: string; prefixLen: number }[];
+}
+
 /** An RFC3339 time as Go's RFC3339Nano prints it: the fraction without trailing zeros. */
 export function rfc3339Nano(iso: string): string {
   return iso.replace(/\.(\d*?)0*(Z|[+-]\d\d:\d\d)$/, (_m, digits: string, zone: string) => (digits ? `.${digits}` : "") + zone);
@@ -62,10 +76,10 @@ export function rfc3339Nano(iso: string): string {
  * them (a list) Containers is empty, as docker's list shows it. Labels are the caller's (the
  * network store keeps none).
  */
-export function networkRecord(n: NetworkInfo | NetworkDetails, labels: Record<string, string> = {}): NetworkRecord {
+export function networkRecord(n: RecordSource, labels: Record<string, string> = {}): NetworkRecord {
   const id = networkId(n.id);
   const containers: Record<string, NetworkRecordEndpoint> = {};
-  for (const e of "containers" in n ? n.containers : []) {
+  for (const e of n.containers ?? []) {
     containers[e.containerId] = { Name: e.name, EndpointID: endpointId(id, e.containerId), MacAddress: e.mac, IPv4Address: `${e.ip}/${e.prefixLen}`, IPv6Address: "" };
   }
   return {
