@@ -1,7 +1,7 @@
 // `berth system service` driven by the real docker CLI (28.x) over its unix socket, and by raw
 // HTTP requests for what the CLI does not show (headers, status codes, error bodies).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { BERTH, berth } from "../engine/helpers.ts";
@@ -332,6 +332,30 @@ describe("under load", () => {
     ok(s.docker(["rm", "-f", "noisy"]));
     expect(ok(s.docker(["ps", "-aq"])).trim()).toBe("");
   }, 180_000);
+
+  test("docker kill, then docker wait: 137, also while the monitor still drains for a stalled attach client", async () => {
+    ok(s.docker(["run", "-d", "--network", "none", "--name", "drained", "busybox", "yes"]));
+    const id = ok(s.docker(["inspect", "-f", "{{.Id}}", "drained"])).trim();
+    // A `berth attach` whose output goes to a FIFO nobody reads: the monitor waits for it (up to
+    // 5 s) after the init died, before it writes the exit record.
+    const fifo = join(s.dir, "drained.fifo");
+    expect(Bun.spawnSync(["mkfifo", fifo]).exitCode).toBe(0);
+    const sink = openSync(fifo, "r+");
+    const client = Bun.spawn([BERTH, "--root", s.root, "attach", "--no-stdin", "drained"], { env: { ...process.env, ...s.env }, stdin: "ignore", stdout: sink, stderr: "ignore" });
+    try {
+      const log = join(s.root, "containers", id, "container.log");
+      let size = -1;
+      for (let i = 0; i < 100 && statSync(log).size !== size; i++) { size = statSync(log).size; await Bun.sleep(300); }
+      ok(s.docker(["kill", "drained"]));
+      expect(ok(s.docker(["wait", "drained"])).trim()).toBe("137");
+      expect(ok(s.docker(["inspect", "-f", "{{.State.Status}} {{.State.ExitCode}} [{{.State.Error}}]", "drained"])).trim()).toBe("exited 137 []");
+    } finally {
+      client.kill(9);
+      await client.exited;
+      closeSync(sink);
+      ok(s.docker(["rm", "-f", "drained"]));
+    }
+  });
 });
 
 describe("prune and partial uploads", () => {
