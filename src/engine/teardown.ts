@@ -85,7 +85,7 @@ export function finalizeLocked(engine: Engine, row: ContainerRow): ContainerRow 
  *  whose init is gone but whose monitor has not written it yet (it reaps the init, then drains
  *  the output) is waited for, never settled as 255 underneath it. */
 export async function finalize(engine: Engine, row: ContainerRow): Promise<ContainerRow> {
-  if (exitPending(row, engine.paths.exitFile(row.id))) await waitForRun(engine, row, undefined, EXIT_RECORD_WAIT_MS);
+  if (!isAlive(row.pid, row.pidStart) && exitPending(row, engine.paths.exitFile(row.id))) await waitForRun(engine, row, undefined, EXIT_RECORD_WAIT_MS);
   const done = finalizeLocked(engine, row);
   await teardown(engine, done);
   return done;
