@@ -5,11 +5,10 @@ import {
   updateContainer, waitExitFile, writeLogs,
   type AttachSession, type ResourceUpdate, type RestartPolicy, type ContainerFilter, type ContainerRow, type ContainerView, type Engine, type StatsSample,
 } from "../engine/index.ts";
-import { openNetworks, type EndpointInfo } from "../network/index.ts";
+import { endpointId, openNetworks, predefinedNetworkRecord, type EndpointInfo } from "../network/index.ts";
 import { ApiError, badRequest, conflict, noContent, readJson, sendJson } from "./http.ts";
 import type { Ctx, Router } from "./router.ts";
 import { translateCreate } from "./create.ts";
-import { endpointId, fullNetworkId } from "./ids.ts";
 import { detachFilter, openClientStream, openWebSocketStream, parseDetachKeys } from "./stream.ts";
 import { archiveRoutes } from "./archive.ts";
 import { execRoutes } from "./exec.ts";
@@ -49,11 +48,11 @@ function endpointsOf(engine: Engine): (id: string) => Endpoint[] {
     if (mgr === undefined) {
       try {
         mgr = openNetworks(engine.root, engine.opts.network ?? {});
-        ids = new Map(mgr.list().map((n) => [n.name, fullNetworkId(n.id)]));
+        ids = new Map(mgr.list().map((n) => [n.name, n.id]));
       } catch { mgr = null; }
     }
     if (!mgr) return [];
-    try { return mgr.endpoints(id).map((e) => ({ ...e, networkId: ids.get(e.network) ?? fullNetworkId(e.network) })); } catch { return []; }
+    try { return mgr.endpoints(id).map((e) => ({ ...e, networkId: ids.get(e.network) ?? "" })); } catch { return []; }
   };
 }
 
@@ -62,12 +61,12 @@ function networkEntries(eps: Endpoint[], row: ContainerRow): Record<string, unkn
   for (const e of eps) {
     nets[e.network] = {
       IPAMConfig: null, Links: null, Aliases: e.aliases.length ? e.aliases : null, MacAddress: e.mac, DriverOpts: null,
-      NetworkID: e.networkId, EndpointID: endpointId(e), Gateway: e.gateway, IPAddress: e.ip, IPPrefixLen: e.prefixLen,
+      NetworkID: e.networkId, EndpointID: endpointId(e.networkId, e.containerId), Gateway: e.gateway, IPAddress: e.ip, IPPrefixLen: e.prefixLen,
       IPv6Gateway: "", GlobalIPv6Address: "", GlobalIPv6PrefixLen: 0, DNSNames: [row.name, row.id.slice(0, 12), ...e.aliases],
     };
   }
   if (eps.length === 0 && (row.config.network === "none" || row.config.network === "host")) {
-    nets[row.config.network] = { NetworkID: row.config.network, EndpointID: "", Gateway: "", IPAddress: "", IPPrefixLen: 0, MacAddress: "" };
+    nets[row.config.network] = { NetworkID: predefinedNetworkRecord(row.config.network).Id, EndpointID: "", Gateway: "", IPAddress: "", IPPrefixLen: 0, MacAddress: "" };
   }
   return nets;
 }
@@ -201,7 +200,7 @@ async function inspect(ctx: Ctx): Promise<void> {
     NetworkSettings: {
       Bridge: "", SandboxID: v.running ? row.id : "", SandboxKey: v.running ? `/proc/${row.pid}/ns/net` : "", HairpinMode: false,
       LinkLocalIPv6Address: "", LinkLocalIPv6PrefixLen: 0, Ports: ports, SecondaryIPAddresses: null, SecondaryIPv6Addresses: null,
-      EndpointID: first ? endpointId(first) : "", Gateway: first?.gateway ?? "", GlobalIPv6Address: "", GlobalIPv6PrefixLen: 0,
+      EndpointID: first ? endpointId(first.networkId, first.containerId) : "", Gateway: first?.gateway ?? "", GlobalIPv6Address: "", GlobalIPv6PrefixLen: 0,
       IPAddress: first?.ip ?? "", IPPrefixLen: first?.prefixLen ?? 0, IPv6Gateway: "", MacAddress: first?.mac ?? "",
       Networks: networkEntries(eps, row),
     },

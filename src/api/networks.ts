@@ -1,9 +1,8 @@
 // Network routes: list, inspect, create, remove, connect, disconnect, prune. The default network
 // answers to `bridge`; `host` and `none` are listed as Docker lists them.
-import { openNetworks, type NetworkInfo, type NetworkManager } from "../network/index.ts";
+import { networkRecord, openNetworks, PREDEFINED_NETWORKS, predefinedNetworkRecord, type NetworkManager } from "../network/index.ts";
 import { ApiError, badRequest, conflict, noContent, notFound, optBool, optObj, optStr, optStrList, readJson, sendJson } from "./http.ts";
 import type { Ctx, Router } from "./router.ts";
-import { endpointId, fullNetworkId } from "./ids.ts";
 
 function withNetworks<T>(ctx: Ctx, fn: (m: NetworkManager) => T): T {
   const m = openNetworks(ctx.engine.root, ctx.engine.opts.network ?? {});
@@ -14,36 +13,16 @@ function withNetworks<T>(ctx: Ctx, fn: (m: NetworkManager) => T): T {
   }
 }
 
-const SPECIAL = ["host", "none"];
-
-function special(name: string): Record<string, unknown> {
-  return {
-    Name: name, Id: fullNetworkId(name), Created: "0001-01-01T00:00:00Z", Scope: "local", Driver: name === "host" ? "host" : "null",
-    EnableIPv6: false, IPAM: { Driver: "default", Options: null, Config: [] }, Internal: false, Attachable: false, Ingress: false,
-    ConfigFrom: { Network: "" }, ConfigOnly: false, Containers: {}, Options: {}, Labels: {},
-  };
-}
-
-function shape(ctx: Ctx, n: NetworkInfo, containers?: Record<string, unknown>): Record<string, unknown> {
-  return {
-    Name: n.name, Id: fullNetworkId(n.id), Created: n.created, Scope: "local", Driver: "bridge", EnableIPv6: false,
-    IPAM: { Driver: "default", Options: null, Config: [{ Subnet: n.subnet, Gateway: n.gateway }] }, Internal: n.internal, Attachable: false,
-    Ingress: false, ConfigFrom: { Network: "" }, ConfigOnly: false, Containers: containers ?? {},
-    Options: { "com.docker.network.bridge.name": n.bridge }, Labels: labels.get(n.name) ?? {},
-  };
-  void ctx;
-}
+const isPredefined = (ref: string): ref is (typeof PREDEFINED_NETWORKS)[number] => (PREDEFINED_NETWORKS as readonly string[]).includes(ref);
 
 /** Labels given at create (the network store keeps none): remembered by this service. */
 const labels = new Map<string, Record<string, string>>();
 
+/** By name, bridge, ID (64 digits, or the 32 an older root stored) or a unique prefix of it. */
 function find(m: NetworkManager, ref: string) {
   try {
     return m.inspect(ref);
   } catch {
-    // By the ID as this service shows it (64 hex digits, see ids.ts) or a prefix of it.
-    const hit = ref.length > 0 ? m.list().find((n) => fullNetworkId(n.id).startsWith(ref)) : undefined;
-    if (hit) return m.inspect(hit.name);
     throw notFound(`network ${ref} not found`);
   }
 }
@@ -52,26 +31,22 @@ function list(ctx: Ctx): void {
   const filters = ctx.query.filters();
   const out = withNetworks(ctx, (m) => {
     m.ensureDefault();
-    return m.list().map((n) => shape(ctx, n));
+    return m.list().map((n) => networkRecord(n, labels.get(n.name)));
   });
-  let all = [...out, ...SPECIAL.map(special)];
-  for (const n of filters.name ?? []) all = all.filter((x) => String(x.Name).includes(n));
-  for (const id of filters.id ?? []) all = all.filter((x) => String(x.Id).startsWith(id));
+  let all = [...out, ...PREDEFINED_NETWORKS.map(predefinedNetworkRecord)];
+  for (const n of filters.name ?? []) all = all.filter((x) => x.Name.includes(n));
+  for (const id of filters.id ?? []) all = all.filter((x) => x.Id.startsWith(id));
   for (const d of filters.driver ?? []) all = all.filter((x) => x.Driver === d);
   sendJson(ctx.res!, 200, all);
 }
 
 function inspect(ctx: Ctx): void {
   const ref = ctx.params.id!;
-  if (SPECIAL.includes(ref)) return sendJson(ctx.res!, 200, special(ref));
+  if (isPredefined(ref)) return sendJson(ctx.res!, 200, predefinedNetworkRecord(ref));
   const body = withNetworks(ctx, (m) => {
     if (ref === "bridge") m.ensureDefault();
     const d = find(m, ref);
-    const containers: Record<string, unknown> = {};
-    for (const e of d.containers) {
-      containers[e.containerId] = { Name: e.name, EndpointID: endpointId(e), MacAddress: e.mac, IPv4Address: `${e.ip}/${e.prefixLen}`, IPv6Address: "" };
-    }
-    return shape(ctx, d, containers);
+    return networkRecord(d, labels.get(d.name));
   });
   sendJson(ctx.res!, 200, body);
 }
@@ -99,7 +74,7 @@ async function create(ctx: Ctx): Promise<void> {
   const l = optObj(body, "Labels");
   if (l) labels.set(name, Object.fromEntries(Object.entries(l).map(([k, v]) => [k, String(v)])));
   ctx.events.emit("network", "create", info.id, { name, type: "bridge" });
-  sendJson(ctx.res!, 201, { Id: fullNetworkId(info.id), Warning: "" });
+  sendJson(ctx.res!, 201, { Id: info.id, Warning: "" });
 }
 
 function remove(ctx: Ctx): void {

@@ -24,7 +24,7 @@ import type { ImageStore } from "../image/store.ts";
 import type { FileLock } from "../storage/lock.ts";
 import { StateStore, type ContainerRecord } from "../runtime/state-store.ts";
 import { isAlive } from "../runtime/proc.ts";
-import { readExitFile, type ExitRecord } from "./monitor.ts";
+import { exitPending, readExitFile, type ExitRecord } from "./monitor.ts";
 import { ContainerStore } from "./store.ts";
 import { EnginePaths, DEFAULT_ENGINE_ROOT } from "./paths.ts";
 import { Volumes } from "./volumes.ts";
@@ -144,7 +144,9 @@ class BerthEngine implements Engine {
         return { row, status: "restarting", exitCode: row.exitCode, running: false };
       case "running":
       case "paused":
-        if (live) return { row, status: row.state, exitCode: null, running: true };
+        // Until its monitor recorded how it ended, a run whose init just died is still ending
+        // (as docker's stays running until containerd reports the exit): waiters wait on.
+        if (live || exitPending(row, this.paths.exitFile(row.id))) return { row, status: row.state, exitCode: null, running: true };
         return { row, status: "exited", exitCode: this.exitOf(row)?.exitCode ?? row.exitCode ?? 255, running: false };
       case "starting":
         if (live && !existsSync(join(this.runtime.dir(row.id), "exec.fifo"))) return { row, status: "running", exitCode: null, running: true };

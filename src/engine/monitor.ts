@@ -3,6 +3,7 @@
 import { existsSync, readFileSync, watch } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { BUILD_DIR } from "../sys/build-dir.ts";
+import { isRunning, processStartTime } from "../sys/proc.ts";
 
 /** Where `make -C native OUT=$PWD/build` puts the binary; BERTH_MONITOR names another build. */
 export const MONITOR_BINARY = process.env.BERTH_MONITOR || join(BUILD_DIR, "berth-monitor");
@@ -140,6 +141,28 @@ export async function spawnMonitor(opts: MonitorOptions): Promise<MonitorHandle>
   const code = await proc.exited;
   const text = ready.toString("utf8").trim();
   throw new MonitorStartError(text || `berth-monitor exited with status ${code} before the container started`, code);
+}
+
+/**
+ * Whether the monitor of this run still lives (it will write the run's exit record, or has).
+ * The row keeps only the monitor's pid, so a reused pid is told apart by its start time: the
+ * monitor starts before the container's init (it runs stage 0), while a process that took the
+ * pid after the monitor left started after the init did (the monitor outlives its init).
+ */
+export function monitorAlive(row: { monitorPid: number; pidStart: string }): boolean {
+  if (row.monitorPid <= 0 || !isRunning(row.monitorPid)) return false;
+  const started = processStartTime(row.monitorPid);
+  if (!started || !/^\d+$/.test(row.pidStart)) return true;
+  return BigInt(started) <= BigInt(row.pidStart);
+}
+
+/**
+ * Whether a run's end is still being recorded: its init is gone but its monitor, which reaps it,
+ * drains its output and then writes the exit record, has not written it yet. Until then the
+ * record is the only truth about how the run ended: nobody may settle the container without it.
+ */
+export function exitPending(row: { monitorPid: number; pidStart: string }, exitFile: string): boolean {
+  return !existsSync(exitFile) && monitorAlive(row);
 }
 
 export interface ExitRecord {

@@ -96,7 +96,7 @@ export async function publishedPorts(engine: Engine, row: ContainerRow): Promise
 export interface ContainerEndpoint {
   network: string;
   networkId: string;
-  /** Stable per container and network (docker's is random; nothing here keys on it). */
+  /** Stable per container and network (network/record.ts `endpointId`: the network's record shows the same). */
   endpointId: string;
   ip: string;
   prefixLen: number;
@@ -111,11 +111,11 @@ export async function containerEndpoints(engine: Engine, row: ContainerRow): Pro
   const mgr = await engineNetworks(engine);
   try {
     const ids = new Map(mgr.list().map((n) => [n.name, n.id]));
-    const { createHash } = await import("node:crypto");
+    const { endpointId } = await import("../network/index.ts");
     return mgr.endpoints(row.id).map((e) => {
       const networkId = ids.get(e.network) ?? "";
       return {
-        network: e.network, networkId, endpointId: createHash("sha256").update(`${networkId}/${row.id}`).digest("hex"),
+        network: e.network, networkId, endpointId: endpointId(networkId, row.id),
         ip: e.ip, prefixLen: e.prefixLen, gateway: e.gateway, mac: e.mac, aliases: e.aliases,
       };
     });

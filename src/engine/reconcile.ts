@@ -4,6 +4,7 @@
 import { isAlive, isRunning, processStartTime } from "../runtime/proc.ts";
 import { readdirSync } from "node:fs";
 import { removeDeadTemporaries } from "../storage/temp.ts";
+import { exitPending } from "./monitor.ts";
 import type { Engine } from "./handle.ts";
 
 /** The error field of a container paused by a commit: this, then the committing berth's pid. */
@@ -24,7 +25,8 @@ function commitPauserAlive(error: string): boolean {
 /**
  * Settles what a killed berth left (rows in flight whose lock is free): an unfinished create is
  * rolled back (a `run` that died before its container started included), an unfinished start
- * or a dead container is finalized (removed if --rm), an unfinished rm completed, a container a
+ * or a dead container is finalized (removed if --rm; not while its monitor is still recording
+ * how it ended), an unfinished rm completed, a container a
  * dead commit froze is thawed, and the temporaries of dead loads, imports and commits go.
  */
 export async function reconcile(engine: Engine): Promise<void> {
@@ -40,6 +42,9 @@ export async function reconcile(engine: Engine): Promise<void> {
       continue;
     }
     if ((row.state === "running" || row.state === "paused" || row.state === "restarting") && live) continue;
+    // Its init just died and its monitor is recording how (then its exit hook, or the foreground
+    // client holding the lock, settles it): settling it now would lose the exit status.
+    if ((row.state === "running" || row.state === "paused") && exitPending(row, engine.paths.exitFile(row.id))) continue;
     // An exit hook is waiting out its back-off (without the lock) and will start it again.
     if (row.state === "restarting" && Date.now() - row.finishedAt < 75_000) continue;
     const lock = engine.tryLock(row.id);
@@ -72,7 +77,7 @@ export async function reconcile(engine: Engine): Promise<void> {
         case "restarting":
           // Re-read under the lock: it may have moved on since the list was taken.
           if (cur.state === "restarting" && Date.now() - cur.finishedAt < 75_000) break;
-          if (!(cur.pid > 0 && isAlive(cur.pid, cur.pidStart))) {
+          if (!(cur.pid > 0 && isAlive(cur.pid, cur.pidStart)) && !exitPending(cur, engine.paths.exitFile(cur.id))) {
             const done = await engine.finalize(cur);
             if (done.config.autoRemove) engine.removeLocked(done, { volumes: true });
           }

@@ -13,6 +13,12 @@ import type { Engine } from "./handle.ts";
 import { releaseEndpoint, usesBridge } from "./network.ts";
 import type { ContainerRow } from "./types.ts";
 import { releaseShm } from "./namespaces.ts";
+import { exitPending, monitorAlive } from "./monitor.ts";
+import { waitForRun } from "./wait.ts";
+
+/** How long finalize waits for a live monitor's exit record: the monitor writes it at most 5 s
+ *  (its drain, native/monitor/loop.c) after reaping the init; this is only for a stuck one. */
+const EXIT_RECORD_WAIT_MS = 30_000;
 
 const SIGKILL = 9;
 
@@ -69,11 +75,17 @@ export function finalizeLocked(engine: Engine, row: ContainerRow): ContainerRow 
   return engine.store.updated(row, {
     state: "exited", pid: 0, monitorPid: 0, exitCode: code, oomKilled: exit?.oomKilled ?? false,
     finishedAt: exit ? Date.parse(exit.finishedAt) || Date.now() : Date.now(),
-    error: exit?.error ?? (exit ? "" : "the container's monitor died before recording its exit status"),
+    error: exit?.error ?? (exit ? "" : monitorAlive(row)
+      ? `the container's monitor (pid ${row.monitorPid}) did not record its exit status in ${EXIT_RECORD_WAIT_MS / 1000} s`
+      : "the container's monitor died before recording its exit status"),
   });
 }
 
+/** finalizeLocked, then teardown. The exit record is the truth while the monitor lives: a run
+ *  whose init is gone but whose monitor has not written it yet (it reaps the init, then drains
+ *  the output) is waited for, never settled as 255 underneath it. */
 export async function finalize(engine: Engine, row: ContainerRow): Promise<ContainerRow> {
+  if (!isAlive(row.pid, row.pidStart) && exitPending(row, engine.paths.exitFile(row.id))) await waitForRun(engine, row, undefined, EXIT_RECORD_WAIT_MS);
   const done = finalizeLocked(engine, row);
   await teardown(engine, done);
   return done;

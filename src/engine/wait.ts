@@ -1,9 +1,9 @@
 // Waiting for a container's run to end: on its exit file (the monitor writes it), or on its
 // init and monitor being gone when no exit file will ever come.
-import { isAlive, isRunning } from "../runtime/proc.ts";
+import { isAlive } from "../runtime/proc.ts";
 import type { Engine } from "./handle.ts";
 import { EngineError } from "./errors.ts";
-import { waitExitFile } from "./monitor.ts";
+import { monitorAlive, waitExitFile } from "./monitor.ts";
 import type { ContainerRow } from "./types.ts";
 
 /** Waits until the container's process is gone, then settles it; returns its exit code. */
@@ -30,7 +30,7 @@ export async function waitForRun(engine: Engine, row: ContainerRow, signal?: Abo
   const timer = timeoutMs ? setTimeout(() => ac.abort(), timeoutMs) : undefined;
   // If the monitor itself is gone there will never be an exit file: poll liveness as well.
   const poll = setInterval(() => {
-    if (!isAlive(row.pid, row.pidStart) && (!row.monitorPid || !isRunning(row.monitorPid))) ac.abort();
+    if (!isAlive(row.pid, row.pidStart) && !monitorAlive(row)) ac.abort();
   }, 250);
   try {
     await waitExitFile(engine.paths.exitFile(row.id), ac.signal);

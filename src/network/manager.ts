@@ -17,6 +17,7 @@ import { withNetns } from "./netns.ts";
 import { applyRuleset, deleteTable, portsPublishedElsewhere, type PublishedPort } from "./nft.ts";
 import { ephemeralRange, hostPortBusy, type PortBinding, type PortRequest, type Proto } from "./ports.ts";
 import { claimPrefix, DEFAULT_SUBNET_POOL, HISTORIC_ROOT, HISTORIC_SUBNET, prefixForRoot, releasePrefix, withHostLock } from "./roots.ts";
+import { networkId } from "./record.ts";
 import { type ContainerFilesRow, type EndpointRow, type NetworkRow, openStore, type PortRow } from "./store.ts";
 import { enableIpForward, setInterfaceSysctl } from "./sysctl.ts";
 
@@ -64,6 +65,7 @@ export interface CreateOptions {
 
 export interface NetworkInfo {
   name: string;
+  /** 64 hex digits (record.ts `networkId`; older roots stored 32, extended when shown). */
   id: string;
   driver: "bridge";
   subnet: string;
@@ -233,13 +235,15 @@ export class NetworkManager {
     return (this.hostNl ??= new Netlink());
   }
 
-  /** A network by name, bridge device, full id or unique id prefix (as `ls -q` prints it). */
+  /** A network by name, bridge device, ID or unique ID prefix (as `ls -q` prints it). The ID is
+   *  the shown one (64 digits, record.ts `networkId`); a network stored with a 32-digit ID (older
+   *  roots) is found by that too, since it is a prefix of the shown one. */
   private row(nameOrId: string): NetworkRow | null {
     const exact = this.db
       .query<NetworkRow, [string, string, string]>("SELECT * FROM networks WHERE name = ? OR id = ? OR bridge = ?")
       .get(nameOrId, nameOrId, nameOrId);
-    if (exact || !/^[0-9a-f]{4,}$/.test(nameOrId)) return exact;
-    const byPrefix = this.db.query<NetworkRow, [string]>("SELECT * FROM networks WHERE substr(id, 1, length(?1)) = ?1").all(nameOrId);
+    if (exact || !/^[0-9a-f]{4,64}$/.test(nameOrId)) return exact;
+    const byPrefix = this.allNetworks().filter((r) => networkId(r.id).startsWith(nameOrId));
     return byPrefix.length === 1 ? byPrefix[0]! : null;
   }
 
@@ -250,7 +254,7 @@ export class NetworkManager {
   }
 
   private info(r: NetworkRow): NetworkInfo {
-    return { name: r.name, id: r.id, driver: r.driver, subnet: r.subnet, gateway: r.gateway, bridge: r.bridge, internal: !!r.internal, outbound: !!r.outbound, created: r.created };
+    return { name: r.name, id: networkId(r.id), driver: r.driver, subnet: r.subnet, gateway: r.gateway, bridge: r.bridge, internal: !!r.internal, outbound: !!r.outbound, created: r.created };
   }
 
   private endpointInfo(e: EndpointRow, r: NetworkRow): EndpointInfo {
@@ -276,7 +280,7 @@ export class NetworkManager {
     validNetworkName(o.name);
     return this.locked(() => {
       if (this.row(o.name)) throw new Error(`network ${o.name} already exists; remove it first or pick another name`);
-      const id = nodeCrypto().randomBytes(16).toString("hex");
+      const id = nodeCrypto().randomBytes(32).toString("hex"); // 64 digits, as docker's
       const bridge = `${this.prefix}-${id.slice(0, 14 - this.prefix.length)}`;
       // Host-wide: the subnet is checked against every route, and another root may be choosing now.
       return withHostLock(() => this.insertNetwork(o, id, bridge));
@@ -352,7 +356,7 @@ export class NetworkManager {
       if (r) return this.info(r);
       return withHostLock(() => {
         const subnet = this.defaultSubnet ?? this.pickDefaultSubnet();
-        return this.insertNetwork({ name: DEFAULT_NETWORK }, nodeCrypto().randomBytes(16).toString("hex"), `${this.prefix}0`, subnet);
+        return this.insertNetwork({ name: DEFAULT_NETWORK }, nodeCrypto().randomBytes(32).toString("hex"), `${this.prefix}0`, subnet);
       });
     });
   }

@@ -1,7 +1,7 @@
 // `berth system service` driven by the real docker CLI (28.x) over its unix socket, and by raw
 // HTTP requests for what the CLI does not show (headers, status codes, error bodies).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { BERTH, berth } from "../engine/helpers.ts";
@@ -332,6 +332,30 @@ describe("under load", () => {
     ok(s.docker(["rm", "-f", "noisy"]));
     expect(ok(s.docker(["ps", "-aq"])).trim()).toBe("");
   }, 180_000);
+
+  test("docker kill, then docker wait: 137, also while the monitor still drains for a stalled attach client", async () => {
+    ok(s.docker(["run", "-d", "--network", "none", "--name", "drained", "busybox", "yes"]));
+    const id = ok(s.docker(["inspect", "-f", "{{.Id}}", "drained"])).trim();
+    // A `berth attach` whose output goes to a FIFO nobody reads: the monitor waits for it (up to
+    // 5 s) after the init died, before it writes the exit record.
+    const fifo = join(s.dir, "drained.fifo");
+    expect(Bun.spawnSync(["mkfifo", fifo]).exitCode).toBe(0);
+    const sink = openSync(fifo, "r+");
+    const client = Bun.spawn([BERTH, "--root", s.root, "attach", "--no-stdin", "drained"], { env: { ...process.env, ...s.env }, stdin: "ignore", stdout: sink, stderr: "ignore" });
+    try {
+      const log = join(s.root, "containers", id, "container.log");
+      let size = -1;
+      for (let i = 0; i < 100 && statSync(log).size !== size; i++) { size = statSync(log).size; await Bun.sleep(300); }
+      ok(s.docker(["kill", "drained"]));
+      expect(ok(s.docker(["wait", "drained"])).trim()).toBe("137");
+      expect(ok(s.docker(["inspect", "-f", "{{.State.Status}} {{.State.ExitCode}} [{{.State.Error}}]", "drained"])).trim()).toBe("exited 137 []");
+    } finally {
+      client.kill(9);
+      await client.exited;
+      closeSync(sink);
+      ok(s.docker(["rm", "-f", "drained"]));
+    }
+  });
 });
 
 describe("prune and partial uploads", () => {
@@ -437,6 +461,25 @@ describe("volumes and networks", () => {
     expect(Object.values(net.Containers as Record<string, { Name: string }>).map((c) => c.Name)).toEqual(["member"]);
     const nets = JSON.parse(ok(s.docker(["inspect", "-f", "{{json .NetworkSettings.Networks}}", "member"])));
     expect(nets.apinet.Aliases).toEqual(["m1"]);
+    // docker's record, as `berth network inspect` prints it (one builder for both).
+    const memberId = ok(s.docker(["inspect", "-f", "{{.Id}}", "member"])).trim();
+    expect(net).toMatchObject({ Name: "apinet", Scope: "local", Driver: "bridge", EnableIPv6: false, Internal: false, Attachable: false, Ingress: false, ConfigOnly: false, ConfigFrom: { Network: "" } });
+    expect(net.Id).toMatch(/^[0-9a-f]{64}$/);
+    expect(net.IPAM.Driver).toBe("default");
+    expect(net.IPAM.Config[0].Subnet).toMatch(/^\d+\.\d+\.\d+\.\d+\/\d+$/);
+    expect(net.Containers[memberId]).toEqual({ Name: "member", EndpointID: nets.apinet.EndpointID, MacAddress: nets.apinet.MacAddress, IPv4Address: `${nets.apinet.IPAddress}/${nets.apinet.IPPrefixLen}`, IPv6Address: "" });
+    expect(nets.apinet.NetworkID).toBe(net.Id);
+    const cli = JSON.parse(berth(s.root, ["network", "inspect", "apinet"], { env: s.env }).stdout)[0];
+    expect(cli).toEqual(net);
+    // Found by a prefix of its ID; docker's templates over it; ls with docker's columns.
+    // (docker's CLI reads Created as a time: RFC3339Nano it parses.)
+    expect(ok(s.docker(["network", "inspect", "-f", "{{.Name}} {{.Created.Unix}}", net.Id.slice(0, 12)])).trim()).toBe(`apinet ${Math.floor(Date.parse(net.Created) / 1000)}`);
+    const ls = ok(s.docker(["network", "ls"])).split("\n");
+    expect(ls[0]).toMatch(/^NETWORK ID\s+NAME\s+DRIVER\s+SCOPE$/);
+    expect(ls.some((l) => new RegExp(`^${net.Id.slice(0, 12)}\\s+apinet\\s+bridge\\s+local$`).test(l))).toBe(true);
+    expect(ls.some((l) => /\shost\s+host\s+local$/.test(l)) && ls.some((l) => /\snone\s+null\s+local$/.test(l))).toBe(true);
+    expect(ok(s.docker(["network", "ls", "-q", "--no-trunc", "--filter", "name=apinet"])).trim()).toBe(net.Id);
+    expect(ok(s.docker(["network", "inspect", "-f", "{{.Name}} {{.Driver}}", "bridge", "host", "none"])).trim()).toBe("bridge bridge\nhost host\nnone null");
     ok(s.docker(["network", "disconnect", "apinet", "member"]));
     ok(s.docker(["rm", "-f", "member"]));
     ok(s.docker(["network", "rm", "apinet"]));
@@ -511,7 +554,8 @@ describe("system", () => {
     expect(r.code).toBe(0);
     let text = "";
     const reader = events.stdout.getReader();
-    while (!text.includes("destroy")) {
+    // Until the destroy line is whole (the CLI writes a template's pieces one by one).
+    while (!/destroy.*\n/.test(text)) {
       const { value, done } = await reader.read();
       if (done) break;
       text += new TextDecoder().decode(value);

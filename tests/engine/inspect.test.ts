@@ -31,8 +31,10 @@ describe("inspect", () => {
     const net = ns.Networks.bridge;
     expect(net).toMatchObject({ IPAddress: ns.IPAddress, Gateway: ns.Gateway, MacAddress: mac, EndpointID: ns.EndpointID, Aliases: null });
     expect(net.EndpointID).toMatch(/^[0-9a-f]{64}$/);
-    const networkId = JSON.parse(berth(root, ["network", "inspect", "bridge"]).stdout)[0].id;
-    expect(net.NetworkID).toBe(networkId);
+    const record = JSON.parse(berth(root, ["network", "inspect", "bridge"]).stdout)[0];
+    expect(net.NetworkID).toBe(record.Id);
+    // The network's record names the same endpoint and address.
+    expect(record.Containers[inspect("net1").Id]).toEqual({ Name: "net1", EndpointID: net.EndpointID, MacAddress: mac, IPv4Address: `${ns.IPAddress}/${ns.IPPrefixLen}`, IPv6Address: "" });
     // Stopped: the network is still listed, without an address (leases are per run).
     berth(root, ["stop", "-t", "0", "net1"]);
     const stopped = inspect("net1").NetworkSettings;

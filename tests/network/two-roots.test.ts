@@ -3,7 +3,7 @@
 // ports that answer, and what one root does (run, rm, reconcile, system reset) leaves the other's
 // bridge, veths, rules and answering ports as they were.
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
 import { openNetworks } from "../../src/network/index.ts";
 import { berth, cleanupRoot, engineRoot, eventually } from "../engine/helpers.ts";
 import { freePort } from "./lab.ts";
@@ -25,10 +25,16 @@ interface Net {
   containers: { hostVeth: string }[];
 }
 
+/** The default network as `network inspect` shows it (docker's record), with each member's host
+ *  veth as the kernel has it: the bridge's ports. */
 function bridgeOf(root: string): Net {
   const r = berth(root, ["network", "inspect", "bridge"], { env });
   expect(r.stderr).toBe("");
-  return (JSON.parse(r.stdout) as Net[])[0]!;
+  const rec = (JSON.parse(r.stdout) as { Options: Record<string, string>; IPAM: { Config: { Subnet: string }[] }; Containers: Record<string, unknown> }[])[0]!;
+  const bridge = rec.Options["com.docker.network.bridge.name"]!;
+  const ports = existsSync(`/sys/class/net/${bridge}/brif`) ? readdirSync(`/sys/class/net/${bridge}/brif`) : [];
+  expect(ports).toHaveLength(Object.keys(rec.Containers).length);
+  return { bridge, subnet: rec.IPAM.Config[0]!.Subnet, containers: ports.map((hostVeth) => ({ hostVeth })) };
 }
 
 /** The root's nftables table (named after its bridge's prefix), as the kernel has it. */

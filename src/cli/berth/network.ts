@@ -1,7 +1,10 @@
 // `berth network ...`: create, ls, inspect, rm, prune, connect, disconnect, and netns create/rm for
 // OCI bundles that reference a named network namespace by path.
-import { createNamedNetns, openNetworks, removeNamedNetns, type NetworkManager, type OpenOptions } from "../../network/index.ts";
+import {
+  createNamedNetns, networkRecord, openNetworks, PREDEFINED_NETWORKS, predefinedNetworkRecord, removeNamedNetns, type NetworkManager, type NetworkRecord, type OpenOptions,
+} from "../../network/index.ts";
 import { bool, list, runParsed, str } from "./args.ts";
+import { formatRows } from "./format.ts";
 import type { Io } from "./io.ts";
 
 export interface ContainerRef {
@@ -26,8 +29,9 @@ Commands:
   create [--subnet CIDR] [--gateway IP] [--internal] [--outbound] NAME
                        Create a bridge network. --internal: members reach only each other.
                        --outbound: containers may reach the outside world (turns on host ip_forward).
-  ls [-q]              List networks
-  inspect NAME...      Show networks and their containers as JSON
+  ls [-q] [--format T] List networks
+  inspect [-f T] NAME...
+                       Show networks and their containers as docker's JSON (or a Go template over it)
   rm NAME...           Remove networks (they must have no containers)
   prune                Remove all networks without containers (except the default)
   connect [--ip IP] [--alias NAME]... [--netns PATH] NETWORK CONTAINER
@@ -47,8 +51,11 @@ const SPECS = {
       bool("outbound", undefined, "Let containers reach the outside world (turns on the host's ip_forward)"),
     ],
   },
-  ls: { name: "network ls", usage: "network ls [OPTIONS]", summary: "List networks", maxArgs: 0, flags: [bool("quiet", "q", "Only display network IDs")] },
-  inspect: { name: "network inspect", usage: "network inspect NETWORK [NETWORK...]", summary: "Display detailed information on one or more networks", minArgs: 1, flags: [] },
+  ls: {
+    name: "network ls", usage: "network ls [OPTIONS]", summary: "List networks", maxArgs: 0,
+    flags: [bool("quiet", "q", "Only display network IDs"), bool("no-trunc", undefined, "Do not truncate the output"), str("format", undefined, "Pretty-print networks using a Go template (.ID .Name .Driver .Scope .Internal .CreatedAt, or any inspect field)")],
+  },
+  inspect: { name: "network inspect", usage: "network inspect [OPTIONS] NETWORK [NETWORK...]", summary: "Display detailed information on one or more networks", minArgs: 1, flags: [str("format", "f", "Format output using a Go template")] },
   rm: { name: "network rm", usage: "network rm NETWORK [NETWORK...]", summary: "Remove one or more networks (they must have no containers)", minArgs: 1, flags: [] },
   prune: { name: "network prune", usage: "network prune [OPTIONS]", summary: "Remove all networks without containers (except the default)", maxArgs: 0, flags: [bool("force", "f", "Do not prompt for confirmation")] },
   connect: {
@@ -91,17 +98,41 @@ export async function networkCommand(argv: string[], ctx: NetworkCommandContext 
         const m = open();
         m.ensureDefault();
         const nets = m.list();
+        const id = (full: string) => (p.get("no-trunc") ? full : full.slice(0, 12));
         if (p.get("quiet")) {
-          for (const n of nets) out(n.id.slice(0, 12));
+          for (const n of nets) out(id(n.id));
+          return 0;
+        }
+        const format = p.get("format");
+        if (format) {
+          // docker's list fields beside the record's own (Name, Driver, Scope, Internal, Labels…).
+          const rows = nets.map((n) => networkRecord(n)).map((r) => ({ ...r, ID: id(r.Id), IPv6: r.EnableIPv6, CreatedAt: r.Created }));
+          out(formatRows(format, rows).replace(/\n$/, ""));
           return 0;
         }
         out(table([["NETWORK ID", "NAME", "DRIVER", "SUBNET", "GATEWAY", "BRIDGE", "INTERNAL"], ...nets.map((n) => [n.id.slice(0, 12), n.name, n.driver, n.subnet, n.gateway, n.bridge, n.internal ? "yes" : "no"])]));
         return 0;
       });
       case "inspect": return await runParsed(SPECS.inspect, rest, io, (p) => {
-        const m = open();
-        out(JSON.stringify(p.args.map((n) => m.inspect(n)), null, 2));
-        return 0;
+        const records: NetworkRecord[] = [];
+        let status = 0;
+        for (const ref of p.args) {
+          try {
+            const predefined = PREDEFINED_NETWORKS.find((n) => n === ref);
+            if (predefined) records.push(predefinedNetworkRecord(predefined));
+            else {
+              if (ref === "bridge") open().ensureDefault();
+              records.push(networkRecord(open().inspect(ref)));
+            }
+          } catch (e) {
+            err(`Error: ${(e as Error).message}`); // docker: the others are still shown
+            status = 1;
+          }
+        }
+        const format = p.get("format");
+        if (format) out(records.map((r) => formatRows(format, [r as unknown as Record<string, unknown>])).join("").replace(/\n$/, ""));
+        else out(JSON.stringify(records, null, 4));
+        return status;
       });
       case "rm": return await runParsed(SPECS.rm, rest, io, (p) => {
         let status = 0;

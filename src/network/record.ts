@@ -1,0 +1,106 @@
+// A network as Docker shows it (`docker network inspect`, GET /networks/{id}): the one builder of
+// that record, for `berth network inspect|ls` and the API alike, and the IDs it carries.
+// node:crypto loads on first use (as in manager.ts): most commands never show a network.
+const sha256 = (s: string) => (require("node:crypto") as typeof import("node:crypto")).createHash("sha256").update(s).digest("hex");
+
+/**
+ * A network's ID as shown: 64 hex digits, as docker's. Networks made before IDs had 64 digits
+ * keep their stored 32 and are shown extended by their own hash, so the old ID (and any prefix
+ * of it: `ls -q` printed 12 digits) is a prefix of the shown one and finds it still.
+ */
+export function networkId(storedId: string): string {
+  return storedId.length >= 64 ? storedId.slice(0, 64) : (storedId + sha256(storedId)).slice(0, 64);
+}
+
+/** One endpoint per network and container (docker's is random; nothing keys on it): the same in
+ *  the network's Containers and the container's NetworkSettings. */
+export function endpointId(networkFullId: string, containerId: string): string {
+  return sha256(`${networkFullId}/${containerId}`);
+}
+
+/** The networks docker predefines beside `bridge`; berth has no store rows for them. */
+export const PREDEFINED_NETWORKS = ["host", "none"] as const;
+
+export interface NetworkRecordEndpoint {
+  Name: string;
+  EndpointID: string;
+  MacAddress: string;
+  /** Address with prefix length, as docker: "10.88.0.2/16". */
+  IPv4Address: string;
+  IPv6Address: string;
+}
+
+/** docker's NetworkResource (api/types/network.Inspect), the fields the bridge driver fills. */
+export interface NetworkRecord {
+  Name: string;
+  Id: string;
+  Created: string;
+  Scope: "local";
+  Driver: string;
+  EnableIPv6: boolean;
+  IPAM: { Driver: "default"; Options: Record<string, string> | null; Config: { Subnet: string; Gateway?: string }[] };
+  Internal: boolean;
+  Attachable: boolean;
+  Ingress: boolean;
+  ConfigFrom: { Network: string };
+  ConfigOnly: boolean;
+  /** Keyed by full container ID; docker's list (GET /networks) leaves them out (empty). */
+  Containers: Record<string, NetworkRecordEndpoint>;
+  Options: Record<string, string>;
+  Labels: Record<string, string>;
+}
+
+/** What a record is built from: manager.ts `NetworkInfo` (a list's entry) or `NetworkDetails`
+ *  (inspect, with its members) — declared here as the fields read, since the manager imports
+ *  this file for its IDs. */
+export interface RecordSource {
+  name: string;
+  id: string;
+  driver: string;
+  subnet: string;
+  gateway: string;
+  bridge: string;
+  internal: boolean;
+  outbound: boolean;
+  created: string;
+  containers?: { containerId: string; name: string; mac: string; ip: string; prefixLen: number }[];
+}
+
+/** An RFC3339 time as Go's RFC3339Nano prints it: the fraction without trailing zeros. */
+export function rfc3339Nano(iso: string): string {
+  return iso.replace(/\.(\d*?)0*(Z|[+-]\d\d:\d\d)$/, (_m, digits: string, zone: string) => (digits ? `.${digits}` : "") + zone);
+}
+
+/**
+ * The record of one bridge network. `details` (NetworkManager.inspect) adds its members; without
+ * them (a list) Containers is empty, as docker's list shows it. Labels are the caller's (the
+ * network store keeps none).
+ */
+export function networkRecord(n: RecordSource, labels: Record<string, string> = {}): NetworkRecord {
+  const id = networkId(n.id);
+  const containers: Record<string, NetworkRecordEndpoint> = {};
+  for (const e of n.containers ?? []) {
+    containers[e.containerId] = { Name: e.name, EndpointID: endpointId(id, e.containerId), MacAddress: e.mac, IPv4Address: `${e.ip}/${e.prefixLen}`, IPv6Address: "" };
+  }
+  return {
+    Name: n.name, Id: id, Created: rfc3339Nano(n.created), Scope: "local", Driver: n.driver, EnableIPv6: false,
+    IPAM: { Driver: "default", Options: {}, Config: [{ Subnet: n.subnet, Gateway: n.gateway }] },
+    Internal: n.internal, Attachable: false, Ingress: false, ConfigFrom: { Network: "" }, ConfigOnly: false,
+    Containers: containers,
+    Options: {
+      "com.docker.network.bridge.name": n.bridge,
+      // berth masquerades a network's traffic to the outside only when created --outbound
+      "com.docker.network.bridge.enable_ip_masquerade": String(n.outbound),
+    },
+    Labels: labels,
+  };
+}
+
+/** `host` or `none`, as docker shows them (a fixed ID: they exist on every root). */
+export function predefinedNetworkRecord(name: (typeof PREDEFINED_NETWORKS)[number]): NetworkRecord {
+  return {
+    Name: name, Id: sha256(`berth predefined network ${name}`), Created: "0001-01-01T00:00:00Z", Scope: "local", Driver: name === "host" ? "host" : "null",
+    EnableIPv6: false, IPAM: { Driver: "default", Options: null, Config: [] }, Internal: false, Attachable: false, Ingress: false,
+    ConfigFrom: { Network: "" }, ConfigOnly: false, Containers: {}, Options: {}, Labels: {},
+  };
+}
