@@ -61,8 +61,12 @@ function compile(entries, out, extra = []) {
 
 ensureBun();
 buildNative();
-// berth-runtime runs for every container start, berth for every command.
-compile(["src/cli/runtime/main.ts"], "berth-runtime");
+// berth-runtime runs for every container start, berth for every command. berth-runtime's
+// commands are short and run their code once: JavaScriptCore's JIT would compile functions that
+// never run again (and start its compiler threads' work) for nothing, so its tier-up thresholds
+// start JIT_POLICY times higher (Bun.unsafe.setJITPolicy; a long-running command may lower it).
+const JIT_POLICY = 10;
+compile(["src/cli/runtime/main.ts"], "berth-runtime", [`--compile-jit-policy=${JIT_POLICY}`]);
 // The image store's hashing worker is started by name: /$bunfs/root/storage/blob-worker.js (src/storage/blobs.ts).
 compile(["src/cli/berth/main.ts", "src/storage/blob-worker.ts"], "berth");
 rmSync(join(root, "build/js"), { recursive: true, force: true }); // the former bundles
