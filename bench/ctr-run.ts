@@ -1,15 +1,23 @@
 // Times `ctr run --rm --runc-binary RUNTIME IMAGE ID true` — a container through containerd and
 // its runc v2 shim — with berth-runtime, runc and crun as the shim's binary, interleaved in one run.
 //
-//   bun bench/ctr-run.ts [--runs N] [--warmup N] [--only name,name] [--berth PATH] [--json]
+//   bun bench/ctr-run.ts [--runs N] [--warmup N] [--only name,name] [--berth PATH] [--base PATH] [--json]
+//
+// --base PATH also times another berth-runtime (e.g. a copy of build/ made before a change, with
+// berth-init beside it) in the same interleaved rounds, as "berth-runtime (base)".
 //
 // Needs root and containerd (scripts/install-system-deps.sh). Starts its own containerd (temp
-// root, state, socket, config without the CRI plugin), imports a busybox image made with
+// root, state, socket, config without the CRI plugin) in a cgroup of its own, imports a busybox image made with
 // `berth save` from the host's busybox-static, and stops containerd at the end. crun 1.8 refuses a
 // hybrid cgroup layout: on such a host its binary is a wrapper script that runs crun in a private
 // mount namespace with /sys/fs/cgroup/unified unmounted (noted in the output).
+// Besides ctr's wall time, each run's CPU on the engine's side: containerd, its shim and the
+// runtime commands the shim runs share that cgroup (the container has its own), so its usage
+// before and after a run (plus ctr's own) is what the run cost — a figure that a busy machine
+// skews far less than wall time. A run starts once the previous run's shim has exited, so that
+// its clean-up (`delete --force`) is counted for the runtime it belongs to.
 import { errorOf, execute, printTable, Tally, type Timing } from "./timing.ts";
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
@@ -17,9 +25,9 @@ const repo = resolve(import.meta.dir, "..");
 const IMAGE = "docker.io/library/busybox:latest";
 const NS = `bench-${process.pid}`;
 const UNIFIED = "/sys/fs/cgroup/unified";
-const USAGE = "usage: bun bench/ctr-run.ts [--runs N] [--warmup N] [--only name,name] [--berth PATH] [--json]";
+const USAGE = "usage: bun bench/ctr-run.ts [--runs N] [--warmup N] [--only name,name] [--berth PATH] [--base PATH] [--json]";
 
-interface Options { runs: number; warmup: number; only: string[] | null; berth: string; json: boolean }
+interface Options { runs: number; warmup: number; only: string[] | null; berth: string; base?: string; json: boolean }
 
 function parseOptions(argv: string[]): Options {
   const o: Options = { runs: 30, warmup: 3, only: null, berth: join(repo, "bin/berth-runtime"), json: false };
@@ -29,10 +37,29 @@ function parseOptions(argv: string[]): Options {
     else if (a === "--warmup") o.warmup = Number(v());
     else if (a === "--only") o.only = v().split(",");
     else if (a === "--berth") o.berth = resolve(v());
+    else if (a === "--base") o.base = resolve(v());
     else if (a === "--json") o.json = true;
     else { console.error(USAGE); process.exit(2); }
   }
   return o;
+}
+
+/** A cgroup of the bench's own that containerd (and so every shim and runtime it starts) runs
+ *  in: cgroup v1's cpuacct when the host has it, else the unified hierarchy's cpu.stat. */
+function cpuGroup(name: string) {
+  const v1 = existsSync("/sys/fs/cgroup/cpuacct/cpuacct.usage");
+  const dir = v1 ? join("/sys/fs/cgroup/cpuacct", name) : join("/sys/fs/cgroup", name);
+  mkdirSync(dir);
+  return {
+    procs: join(dir, "cgroup.procs"),
+    /** CPU time of everything that ran in the group so far (exited processes included), in ms. */
+    usageMs: (): number => v1
+      ? Number(readFileSync(join(dir, "cpuacct.usage"), "utf8")) / 1e6
+      : Number(/usage_usec (\d+)/.exec(readFileSync(join(dir, "cpu.stat"), "utf8"))?.[1]) / 1e3,
+    /** The processes in the group other than `but` (containerd). */
+    others: (but: number): number => readFileSync(join(dir, "cgroup.procs"), "utf8").split("\n").filter((l) => l && l !== String(but)).length,
+    remove: () => { try { rmdirSync(dir); } catch { /* a process is still in it */ } },
+  };
 }
 
 const which = (cmd: string): string | undefined => {
@@ -63,7 +90,10 @@ disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.a
 [metrics]
   address = ""
 `);
-  const daemon = Bun.spawn(["containerd", "--config", join(work, "config.toml")], { stdout: Bun.file(join(work, "containerd.log")), stderr: Bun.file(join(work, "containerd.log")) });
+  const group = cpuGroup(`berth-bench-ctr-${process.pid}`);
+  // containerd is in the group before it starts anything: `sh` moves itself in, then execs it.
+  const daemon = Bun.spawn(["sh", "-c", `echo $$ > ${group.procs} && exec containerd --config ${join(work, "config.toml")}`],
+    { stdout: Bun.file(join(work, "containerd.log")), stderr: Bun.file(join(work, "containerd.log")) });
   const ctr = (args: string[]) => ["ctr", "--address", sock, "--namespace", NS, ...args];
   try {
     for (let i = 0; i < 200 && execute(ctr(["version"]), log).exitCode !== 0; i++) await Bun.sleep(50);
@@ -83,6 +113,7 @@ disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.a
       { name: "berth-runtime", binary: opts.berth },
       { name: "runc", binary: which("runc"), why: "runc not installed" },
       { name: "crun", binary: which("crun"), why: "crun not installed" },
+      ...(opts.base ? [{ name: "berth-runtime (base)", binary: opts.base }] : []),
     ];
     const crun = subjects[2]!;
     if (crun.binary && existsSync(UNIFIED) && readFileSync("/proc/self/mountinfo", "utf8").includes(` ${UNIFIED} `)) {
@@ -92,22 +123,30 @@ disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.a
       crun.binary = wrapper;
       notes.push("crun: through a wrapper (unshare -m; umount the unified hierarchy): crun 1.8 refuses this hybrid layout");
     }
-    const active = subjects.filter((s) => s.binary && (!opts.only || opts.only.includes(s.name)));
+    const active = subjects.filter((s) => s.binary && (!opts.only || opts.only.includes(s.name) || (s.name.endsWith("(base)") && opts.only.includes("berth-runtime"))));
     const runCmd = (binary: string, id: string, cmd: string) => ctr(["run", "--rm", "--runc-binary", binary, "--runc-root", join(work, "runtime-state"), IMAGE, id, cmd]);
     // Each runtime must really run the process and pass its status back: `false` must fail.
     for (const s of active) {
-      const o = execute(runCmd(s.binary!, `check-${s.name}`, "false"), log);
+      const o = execute(runCmd(s.binary!, `check-${s.name.replace(/[^a-z0-9]+/g, "-")}`, "false"), log);
       if (o.exitCode !== 1) { s.why = `ctr run … false exited ${o.exitCode}: ${o.output.split("\n")[0]}`; s.binary = undefined; }
     }
     const measured = active.filter((s) => s.binary);
     const tallies = new Map(measured.map((s) => [s.name, new Tally(s.name)]));
+    // Until the group holds containerd alone (at most 2 s): the last run's shim has exited.
+    const settle = async () => { for (let i = 0; i < 400 && group.others(daemon.pid) > 0; i++) await Bun.sleep(5); };
     let seq = 0;
+    await settle();
+    let used = group.usageMs();
     for (let round = 0; round < opts.warmup + opts.runs; round++) {
       for (const s of measured) {
         const o = execute(runCmd(s.binary!, `b${seq++}`, "true"), log);
+        await settle();
+        const now = group.usageMs();
+        const cpuMs = o.cpuMs + now - used;
+        used = now;
         const err = errorOf(o);
         if (err) tallies.get(s.name)!.fail(err);
-        else if (round >= opts.warmup) tallies.get(s.name)!.samples.push(o);
+        else if (round >= opts.warmup) tallies.get(s.name)!.samples.push({ ms: o.ms, cpuMs });
       }
     }
     const rows = [...tallies.values()].map((t) => t.timing());
@@ -118,9 +157,12 @@ disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.a
       return;
     }
     const fmt = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : "-");
-    console.log(`ctr run --rm IMAGE ID true through containerd's runc v2 shim, ${opts.runs} interleaved runs each (wall time of ctr: containerd, the shim, the runtime's create/start/state/delete)`);
-    printTable(rows.map((r: Timing) => [r.name, fmt(r.medianMs), fmt(r.p90Ms), fmt(r.minMs), runc && runc.runs ? (r.medianMs / runc.medianMs).toFixed(2) : "-", `${r.runs}/${r.failures}`]),
-      ["binary", "median ms", "p90 ms", "min ms", "× runc", "ok/failed"]);
+    console.log(`ctr run --rm IMAGE ID true through containerd's runc v2 shim, ${opts.runs} interleaved runs each (wall time of ctr: containerd, the shim, the runtime's create/start/state/delete;`);
+    console.log("cpu = user+sys of ctr, containerd, the shim and the runtime commands in that run, container excluded (median))");
+    const ratio = (a: number, b: number | undefined) => (b ? (a / b).toFixed(2) : "-");
+    printTable(rows.map((r: Timing) => [r.name, fmt(r.medianMs), fmt(r.p90Ms), fmt(r.minMs), ratio(r.medianMs, runc?.runs ? runc.medianMs : undefined),
+      fmt(r.cpuMedianMs), ratio(r.cpuMedianMs, runc?.runs ? runc.cpuMedianMs : undefined), `${r.runs}/${r.failures}`]),
+    ["binary", "median ms", "p90 ms", "min ms", "× runc", "cpu ms", "cpu × runc", "ok/failed"]);
     for (const r of rows) if (r.firstError) console.log(`${r.name}: ${r.failures} failed runs, first: ${r.firstError}`);
     for (const s of subjects) if (!s.binary) console.log(`${s.name}: not measured (${s.why})`);
     for (const n of notes) console.log(n);
@@ -128,6 +170,7 @@ disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.a
   } finally {
     daemon.kill("SIGTERM");
     await daemon.exited;
+    group.remove();
     for (const h of readdirSync("/sys/fs/cgroup")) {
       try { rmdirSync(join("/sys/fs/cgroup", h, NS)); } catch { /* absent or not empty */ }
     }

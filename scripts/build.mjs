@@ -48,17 +48,25 @@ const BUILD_ID = sourceHash();
 
 /** Compiles a CLI into one executable (Bun included, bytecode precompiled, ~10 ms less start-up
  *  than bun running a bundle). bin/* are links to these. Extra
- *  entry points (workers) are embedded under /$bunfs/root/ by their path below src/. */
-function compile(entries, out) {
+ *  entry points (workers) are embedded under /$bunfs/root/ by their path below src/.
+ *  No .env or bunfig.toml from the working directory is loaded at start: a .env would otherwise
+ *  land in process.env (as if the user had exported it: BERTH_TRACE, or a compose variable that
+ *  then wins over --env-file), and looking for them costs every start a directory walk. */
+function compile(entries, out, extra = []) {
   const bun = join(root, "node_modules/bun/bin/bun.exe");
-  execFileSync(bun, ["build", "--compile", "--bytecode", "--minify-syntax", "--define", `BERTH_BUILD_ID=${JSON.stringify(BUILD_ID)}`, "--root", join(root, "src"),
+  execFileSync(bun, ["build", "--compile", "--bytecode", "--minify-syntax", "--no-compile-autoload-dotenv", "--no-compile-autoload-bunfig", ...extra,
+    "--define", `BERTH_BUILD_ID=${JSON.stringify(BUILD_ID)}`, "--root", join(root, "src"),
     ...entries.map((e) => join(root, e)), `--outfile=${join(root, "build", out)}`], { stdio: ["ignore", "ignore", "inherit"] });
 }
 
 ensureBun();
 buildNative();
-// berth-runtime runs for every container start, berth for every command.
-compile(["src/cli/runtime/main.ts"], "berth-runtime");
+// berth-runtime runs for every container start, berth for every command. berth-runtime's
+// commands are short and run their code once: JavaScriptCore's JIT would compile functions that
+// never run again (and start its compiler threads' work) for nothing, so its tier-up thresholds
+// start JIT_POLICY times higher (Bun.unsafe.setJITPolicy; a long-running command may lower it).
+const JIT_POLICY = 10;
+compile(["src/cli/runtime/main.ts"], "berth-runtime", [`--compile-jit-policy=${JIT_POLICY}`]);
 // The image store's hashing worker is started by name: /$bunfs/root/storage/blob-worker.js (src/storage/blobs.ts).
 compile(["src/cli/berth/main.ts", "src/storage/blob-worker.ts"], "berth");
 rmSync(join(root, "build/js"), { recursive: true, force: true }); // the former bundles

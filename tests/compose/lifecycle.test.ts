@@ -60,6 +60,17 @@ test("up, run --rm (its exit status, nothing left), stop/start/restart/kill/rm, 
   expect(compose(root, dir, ["down"]).code).toBe(0);
 });
 
+test("--env-file replaces the project's .env, and a .env never reaches berth's own environment as if exported", () => {
+  const d = projectDir({
+    "compose.yaml": "services:\n  a:\n    image: busybox\n    command: echo ${FOO} ${BAR:-unset}\n",
+    ".env": "FOO=from-dotenv\nBAR=from-dotenv\n",
+    "other.env": "FOO=from-file\n",
+  }, "envfile");
+  const r = compose(root, d, ["--env-file", "other.env", "config", "--format", "json"]);
+  expect(r.code).toBe(0);
+  expect(JSON.parse(r.stdout).services.a.command).toEqual(["echo", "from-file", "unset"]);
+});
+
 test("files: -f twice merged, -f - from stdin, -p, --profile", () => {
   const merged = compose(root, dir, ["-f", "compose.yaml", "-f", "compose.override.yaml", "config", "--format", "json"], { GREETING: "hi", MODE: "" });
   const doc = JSON.parse(merged.stdout);

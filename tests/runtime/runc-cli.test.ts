@@ -78,6 +78,16 @@ describe("ps", () => {
   });
 });
 
+test("a .env or bunfig.toml in the working directory is not read (as runc reads neither)", () => {
+  const dir = bundle().dir;
+  writeFileSync(join(dir, ".env"), "BERTH_TRACE=1\n");
+  writeFileSync(join(dir, "bunfig.toml"), "preload = [\"./nothing-here.ts\"]\n");
+  const r = runtime(root, ["state", "nope"], { cwd: dir });
+  expect(r.code).toBe(1);
+  expect(r.stderr).toContain("does not exist");
+  expect(r.stderr).not.toContain("[trace");
+});
+
 test("an unknown command's -h: urfave/cli's 'No help topic'", () => {
   const r = runtime(root, ["foo", "-h"]);
   expect(r.code).not.toBe(0);

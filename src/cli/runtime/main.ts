@@ -36,7 +36,8 @@ const GLOBALS = commandSpec({
   stopAtPositional: true,
 });
 
-const USAGE = `berth-runtime: an OCI runtime (runtime-spec 1.x), runc-compatible
+// A function, not a constant: laying out the flag table costs every other command's start-up.
+const usage = (): string => `berth-runtime: an OCI runtime (runtime-spec 1.x), runc-compatible
 
 usage: berth-runtime [global options] COMMAND [options] [args]
 
@@ -68,7 +69,7 @@ async function main(argv: string[]): Promise<number> {
     global = parseFlags(GLOBALS, argv, "runc");
   } catch (e) {
     if (!(e instanceof HelpRequested)) throw e;
-    console.log(USAGE);
+    console.log(usage());
     return 0;
   }
   if (global.get("version")) {
@@ -77,7 +78,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const [name, ...rest] = global.args;
   if (!name) {
-    console.log(USAGE);
+    console.log(usage());
     return 2;
   }
   const logFile = global.get("log");
