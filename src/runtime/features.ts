@@ -3,6 +3,7 @@ import { OCI_VERSION } from "../oci/version.ts";
 import { CAPABILITY_NAMES } from "../security/capabilities.ts";
 import { ARCHITECTURES } from "../security/seccomp.ts";
 import { PROPAGATION } from "./mount-options.ts";
+import { RUNTIME_VERSION } from "./version.ts";
 
 export function runtimeFeatures(): object {
   return {
@@ -30,6 +31,6 @@ export function runtimeFeatures(): object {
       intelRdt: { enabled: false },
       mountExtensions: { idmap: { enabled: false } },
     },
-    annotations: { "org.opencontainers.runtime-spec.features.berth.version": "0.1.0" },
+    annotations: { "org.opencontainers.runtime-spec.features.berth.version": RUNTIME_VERSION },
   };
 }
