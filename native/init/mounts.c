@@ -156,9 +156,31 @@ int mounts_open_sources(struct plan *plan, char *err, size_t n) {
   return 0;
 }
 
+/* mount_attr DEST SET CLEAR: the recursive options (rro, rnosuid, ...) over the mount just made
+ * at DEST and everything under it, as mount_setattr(2) attributes. The atime mode is set only
+ * with all of MOUNT_ATTR__ATIME cleared (plan.ts clears it whenever it sets one). */
+static int mount_attr(int rootfd, const struct plan_record *r, char *err, size_t n) {
+  unsigned long long set, clear;
+  if (plan_u64(r->argv[1], &set, err, n) < 0 || plan_u64(r->argv[2], &clear, err, n) < 0) return -1;
+  int fd = open_in_root(rootfd, r->argv[0], 1, 0, err, n);
+  if (fd < 0) return -1;
+  struct mount_attr attr = {.attr_set = set, .attr_clr = clear};
+  int rc = (int)syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr);
+  if (rc < 0)
+    snprintf(err, n, "set recursive mount options on %s: %s%s", r->argv[0], strerror(errno),
+             errno == ENOSYS ? " (mount_setattr needs Linux 5.12)" : "");
+  close(fd);
+  return rc;
+}
+
 int mounts_apply(const struct plan *plan, int rootfd, char *err, size_t n) {
   for (int i = 0; i < plan->count; i++) {
     const struct plan_record *r = &plan->records[i];
+    if (!strcmp(r->op, "mount_attr")) {
+      if (r->argc != 3) { snprintf(err, n, "plan: mount_attr record needs 3 fields"); return -1; }
+      if (mount_attr(rootfd, r, err, n) < 0) return -1;
+      continue;
+    }
     if (strcmp(r->op, "mount")) continue;
     if (r->argc != 7) { snprintf(err, n, "plan: mount record needs 7 fields"); return -1; }
     if (one_mount(rootfd, r, err, n) < 0) return -1;

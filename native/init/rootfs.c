@@ -185,6 +185,21 @@ int rootfs_finish(const struct plan *plan, char *err, size_t n) {
       if (readonly_path(rootfd, r->argv[0], err, n) < 0) return -1;
     }
   }
+  /* A read-only /dev, mounted writable to be filled (plan.ts): read-only now, with its other flags. */
+  for (int i = 0; i < plan->count; i++) {
+    const struct plan_record *r = &plan->records[i];
+    if (strcmp(r->op, "remount_ro") || r->argc != 2) continue;
+    unsigned long long flags;
+    if (plan_u64(r->argv[1], &flags, err, n) < 0) return -1;
+    int fd = open_in_root(rootfd, r->argv[0], 1, 0, err, n);
+    if (fd < 0) return -1;
+    char target[64];
+    fd_path(fd, target, sizeof target);
+    int rc = mount(NULL, target, NULL, MS_REMOUNT | MS_RDONLY | (unsigned long)flags, NULL);
+    if (rc < 0) snprintf(err, n, "remount %s read-only: %s", r->argv[0], strerror(errno));
+    close(fd);
+    if (rc < 0) return -1;
+  }
   if (nullfd >= 0) close(nullfd);
   close(rootfd);
   if (plan_has(plan, "readonly_rootfs")) {

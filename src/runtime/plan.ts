@@ -5,7 +5,7 @@ import { isAbsolute, join, normalize, resolve } from "node:path";
 import type { PlanRecord } from "../sys/plan-encoding.ts";
 import type { Spec, Process, Mount, NamespaceType } from "../oci/spec.ts";
 import { OciConfigError } from "../oci/validate.ts";
-import { parseMountOptions, propagationFlags } from "./mount-options.ts";
+import { type ParsedMountOptions, parseMountOptions, propagationFlags } from "./mount-options.ts";
 import { MS } from "../sys/libc.ts";
 import { capabilitiesRecord } from "../security/capabilities.ts";
 import { seccompPlanRecords } from "./seccomp-cache.ts";
@@ -107,10 +107,20 @@ function isSymlink(path: string): boolean {
   }
 }
 
-function mountRecord(m: Mount, index: number, ctx: { rootfs: string; newNet: boolean; newCgroupNs: boolean; cgroupDirs?: Record<string, string>; warn?: (msg: string) => void }): PlanRecord[] {
+interface MountContext { rootfs: string; newNet: boolean; newCgroupNs: boolean; cgroupDirs?: Record<string, string>; warn?: (msg: string) => void }
+
+/** One config mount: its mount record(s), then the recursive options (rro, …) over the whole
+ *  tree it made (mount_attr), as runc applies them right after the mount. */
+function mountRecord(m: Mount, index: number, ctx: MountContext): PlanRecord[] {
   const where = `mounts[${index}] (${m.destination})`;
   const dest = containerPath(m.destination, `mounts[${index}].destination`);
   const o = parseMountOptions(m.options, where);
+  const records = mountRecordsOf(m, where, dest, o, ctx);
+  if (o.recursiveSet || o.recursiveClear) records.push(["mount_attr", dest, o.recursiveSet, o.recursiveClear]);
+  return records;
+}
+
+function mountRecordsOf(m: Mount, where: string, dest: string, o: ParsedMountOptions, ctx: MountContext): PlanRecord[] {
   const type = m.type ?? (o.bind ? "bind" : "");
   const proc = procMountProblem(dest, o.bind ? "bind" : type, m.source);
   if (proc) fail(`${where}: ${proc}`);
@@ -136,6 +146,11 @@ function mountRecord(m: Mount, index: number, ctx: { rootfs: string; newNet: boo
     return [["mount", "/sys", dest, "bind", MS.BIND | MS.REC, o.propagation, "", o.flags | MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC]];
   }
   if (!type) fail(`${where}: type is missing`);
+  // A read-only /dev is mounted writable and made read-only only once it is filled (device
+  // nodes, symlinks, the devpts and mqueue mount points), as runc does: remount_ro, at the end.
+  if (dest === "/dev" && o.flags & MS.RDONLY) {
+    return [["mount", m.source ?? type, dest, type, o.flags & ~MS.RDONLY, o.propagation, o.data.join(","), 0], ["remount_ro", dest, o.flags]];
+  }
   return [["mount", m.source ?? type, dest, type, o.flags, o.propagation, o.data.join(","), 0]];
 }
 
