@@ -116,6 +116,7 @@ int init_main(void *arg) {
     if (write(fifo, "0", 1) != 1) { fprintf(stderr, "berth-init: write exec.fifo: %s\n", strerror(errno)); _exit(1); }
     close(statefd);
   }
-  if (hooks_run(plan, "startContainer", err, sizeof err) < 0) fail(fifo, "%s", err);
+  /* startContainer hooks run inside process_exec, once the process's seccomp filter, user and
+   * capabilities are in force (as runc: a hook's syscalls are filtered as the process's are). */
   process_exec(plan, fifo);
 }
