@@ -12,6 +12,8 @@ export interface ParsedMountOptions {
    *  cleared on the mount and everything under it, once it is made. */
   recursiveSet: number;
   recursiveClear: number;
+  /** tmpcopyup: a tmpfs starts with a copy of what the directory under it held. */
+  copyUp: boolean;
 }
 
 const SET: Record<string, number> = {
@@ -48,16 +50,17 @@ const RECURSIVE_ATIME: Record<string, number> = {
 };
 export const RECURSIVE_OPTIONS = [...Object.keys(RECURSIVE_SET), ...Object.keys(RECURSIVE_CLEAR), ...Object.keys(RECURSIVE_ATIME)];
 // Refused rather than pretended.
-const UNSUPPORTED = new Set(["idmap", "ridmap", "tmpcopyup"]);
+const UNSUPPORTED = new Set(["idmap", "ridmap"]);
 
 export function parseMountOptions(options: readonly string[] = [], where = "mount"): ParsedMountOptions {
-  const out: ParsedMountOptions = { flags: 0, clear: 0, propagation: 0, bind: false, recursive: false, data: [], recursiveSet: 0, recursiveClear: 0 };
+  const out: ParsedMountOptions = { flags: 0, clear: 0, propagation: 0, bind: false, recursive: false, data: [], recursiveSet: 0, recursiveClear: 0, copyUp: false };
   for (const opt of options) {
     if (opt === "bind") out.bind = true;
     else if (opt === "rbind") { out.bind = true; out.recursive = true; }
     else if (opt in SET) { out.flags |= SET[opt]!; out.clear &= ~SET[opt]!; }
     else if (opt in CLEAR) { out.flags &= ~CLEAR[opt]!; out.clear |= CLEAR[opt]!; }
     else if (opt in PROPAGATION) out.propagation = PROPAGATION[opt]!;
+    else if (opt === "tmpcopyup") out.copyUp = true;
     else if (opt in RECURSIVE_SET) { out.recursiveSet |= RECURSIVE_SET[opt]!; out.recursiveClear &= ~RECURSIVE_SET[opt]!; }
     else if (opt in RECURSIVE_CLEAR) { out.recursiveClear |= RECURSIVE_CLEAR[opt]!; out.recursiveSet &= ~RECURSIVE_CLEAR[opt]!; }
     else if (opt in RECURSIVE_ATIME) {

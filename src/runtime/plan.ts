@@ -137,6 +137,7 @@ function mountRecordsOf(m: Mount, where: string, dest: string, o: ParsedMountOpt
     const bare = o.data.filter((d) => !d.includes("="));
     if (bare.length) fail(`${where}: unknown option${bare.length > 1 ? "s" : ""} ${bare.map((d) => JSON.stringify(d)).join(", ")} for a bind mount`);
     if (o.data.length) ctx.warn?.(`${where}: filesystem options ${o.data.join(",")} mean nothing on a bind mount; ignored`);
+    if (o.copyUp) ctx.warn?.(`${where}: tmpcopyup is for tmpfs mounts; ignored (as runc)`);
     const flags = MS.BIND | (o.recursive ? MS.REC : 0);
     return [["mount", m.source, dest, "bind", flags, o.propagation, o.data.join(","), o.flags]];
   }
@@ -148,10 +149,13 @@ function mountRecordsOf(m: Mount, where: string, dest: string, o: ParsedMountOpt
   if (!type) fail(`${where}: type is missing`);
   // A read-only /dev is mounted writable and made read-only only once it is filled (device
   // nodes, symlinks, the devpts and mqueue mount points), as runc does: remount_ro, at the end.
+  // tmpcopyup (a tmpfs that starts with a copy of the directory it covers) is an 8th field.
+  if (o.copyUp && type !== "tmpfs") ctx.warn?.(`${where}: tmpcopyup is for tmpfs mounts; ignored (as runc)`);
+  const ext = o.copyUp && type === "tmpfs" ? ["tmpcopyup"] : [];
   if (dest === "/dev" && o.flags & MS.RDONLY) {
-    return [["mount", m.source ?? type, dest, type, o.flags & ~MS.RDONLY, o.propagation, o.data.join(","), 0], ["remount_ro", dest, o.flags]];
+    return [["mount", m.source ?? type, dest, type, o.flags & ~MS.RDONLY, o.propagation, o.data.join(","), 0, ...ext], ["remount_ro", dest, o.flags]];
   }
-  return [["mount", m.source ?? type, dest, type, o.flags, o.propagation, o.data.join(","), 0]];
+  return [["mount", m.source ?? type, dest, type, o.flags, o.propagation, o.data.join(","), 0, ...ext]];
 }
 
 /** A `cgroup` mount: cgroup2 where the host is unified; on v1/hybrid hosts a tmpfs with the
@@ -163,7 +167,8 @@ function cgroupMountRecords(dest: string, flags: number, ctx: { cgroupDirs?: Rec
   const records: PlanRecord[] = [["mount", "tmpfs", dest, "tmpfs", MS.NOSUID | MS.NODEV | MS.NOEXEC, 0, "mode=755", 0]];
   const bindFlags = (flags & MS.RDONLY) | MS.NOSUID | MS.NODEV | MS.NOEXEC;
   for (const [name, dir] of Object.entries(dirs)) {
-    records.push(["mount", dir, `${dest}/${name}`, "bind", MS.BIND, 0, "", bindFlags]);
+    // A named hierarchy (name=systemd) is mounted as the host mounts it: /sys/fs/cgroup/systemd.
+    records.push(["mount", dir, `${dest}/${name.replace(/^name=/, "")}`, "bind", MS.BIND, 0, "", bindFlags]);
   }
   return records;
 }

@@ -148,7 +148,7 @@ describe("plan: mounts as flags", () => {
     expect(() => plan(withMounts({ destination: "/x", type: "bind", source: "/no/such/dir" }))).toThrow(/bind source \/no\/such\/dir does not exist/);
     expect(() => plan(withMounts({ destination: "/x", source: "none" }))).toThrow(/mounts\[0\] \(\/x\): type is missing/);
     expect(() => plan(withMounts({ destination: "/x", type: "tmpfs", uidMappings: [{ containerID: 0, hostID: 1, size: 1 }] }))).toThrow(/idmapped mounts are not supported/);
-    expect(() => plan(withMounts({ destination: "/x", type: "tmpfs", options: ["tmpcopyup"] }))).toThrow(/"tmpcopyup" is not supported/);
+    expect(() => plan(withMounts({ destination: "/x", type: "tmpfs", options: ["ridmap"] }))).toThrow(/"ridmap" is not supported/);
   });
 
   test("recursive options: a mount_attr record after the mount (attributes to set, to clear); the last option wins", () => {
@@ -162,6 +162,13 @@ describe("plan: mounts as flags", () => {
     const records = plan(withMounts({ destination: "/opt", type: "bind", source: bundle, options: ["rbind", "rro"] }));
     const at = records.findIndex((r) => r[0] === "mount_attr");
     expect(records[at - 1]![0]).toBe("mount"); // right after its mount
+  });
+
+  test("tmpcopyup: an 8th field on a tmpfs's mount record; elsewhere ignored with a warning (as runc)", () => {
+    expect(ops(plan(withMounts({ destination: "/x", type: "tmpfs", source: "tmpfs", options: ["tmpcopyup"] })), "mount")).toEqual([["mount", "tmpfs", "/x", "tmpfs", 0, 0, "", 0, "tmpcopyup"]]);
+    const warnings: string[] = [];
+    expect(ops(plan(withMounts({ destination: "/x", type: "bind", source: bundle, options: ["rbind", "tmpcopyup"] }), { warn: (m) => warnings.push(m) }), "mount")[0]!.length).toBe(8);
+    expect(warnings).toEqual(["mounts[0] (/x): tmpcopyup is for tmpfs mounts; ignored (as runc)"]);
   });
 
   test("a read-only /dev is mounted writable and remounted read-only at the end (remount_ro)", () => {

@@ -1,8 +1,10 @@
 // What runc's integration suite (tests/integration at v1.1.x, run by scripts/runc-bats.sh) checks
 // and berth-runtime now does as runc does: help and -v under the name the program was run by,
 // exec --cgroup, a read-only /dev, the recursive mount options, --no-pivot hiding the host's
-// /proc, startContainer hooks under the process's seccomp filter, device access letters.
-// BERTH_TEST_RUNTIME=runc runs the same expectations against runc.
+// /proc, startContainer hooks under the process's seccomp filter, device access letters, a named
+// cgroup hierarchy joined, a tmpfs's mode and tmpcopyup, joining another container's user namespace.
+// BERTH_TEST_RUNTIME=PATH runs the same expectations against runc: all pass against runc 1.1.15;
+// Debian's runc 1.1.5 predates the tmpfs mode and joined-user-namespace fixes.
 import { describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -88,6 +90,60 @@ test.if(V1_CPU_MEMORY)("exec --cgroup joins existing sub-cgroups of the containe
   expect(r.stdout).toContain(`:memory:${path}/submem\n`);
   expect(r.stdout).toMatch(new RegExp(`:cpu[,:].*${path}/subcpu\n`));
   expect(r.stdout).toMatch(new RegExp(`:pids:${path}\n`)); // the others: the container's own
+});
+
+test.if(V1_CPU_MEMORY)("every hierarchy is joined, a named one (name=systemd) too: each line of /proc/self/cgroup names the container's path", () => {
+  const path = `/berth-test-all-${uniqueId()}`;
+  const b = bundle({ args: ["cat", "/proc/self/cgroup"] });
+  b.config.process!.terminal = false;
+  b.config.linux!.cgroupsPath = path;
+  b.save();
+  const lines = ok(root, ["run", "--bundle", b.dir, uniqueId("all")]).stdout.split("\n").filter((l) => l);
+  expect(lines.length).toBeGreaterThan(1);
+  expect(lines.filter((l) => !l.endsWith(`:${path}`))).toEqual([]);
+});
+
+test("tmpfs: over an existing directory it takes the directory's mode unless mode= is given; tmpcopyup starts it with the directory's contents", () => {
+  const b = bundle({ args: ["sh", "-c", "stat -c %a /d1 /d2 /d3; stat -c %a /d3/sub; cat /d3/sub/f; readlink /d3/l"] });
+  b.config.process!.terminal = false;
+  for (const d of ["d1", "d2", "d3"]) mkdirSync(join(b.rootfs, d));
+  Bun.spawnSync(["chmod", "1710", join(b.rootfs, "d1")]);
+  mkdirSync(join(b.rootfs, "d3/sub"));
+  Bun.spawnSync(["chmod", "777", join(b.rootfs, "d3/sub")]);
+  writeFileSync(join(b.rootfs, "d3/sub/f"), "copied\n");
+  symlinkSync("sub/f", join(b.rootfs, "d3/l"));
+  b.config.mounts!.push(
+    { destination: "/d1", type: "tmpfs", source: "tmpfs", options: ["nosuid"] },
+    { destination: "/d2", type: "tmpfs", source: "tmpfs", options: ["mode=0410"] },
+    { destination: "/d3", type: "tmpfs", source: "tmpfs", options: ["tmpcopyup"] },
+  );
+  b.save();
+  const r = runtime(root, ["run", "--bundle", b.dir, uniqueId("tmpfs")]);
+  expect(r.stderr).toBe("");
+  expect(r.stdout).toBe("1710\n410\n755\n777\ncopied\nsub/f\n");
+});
+
+test("joining another container's namespaces by path: its user namespace too (the init is root there), and an empty path is a new namespace", () => {
+  const target = bundle({ args: ["sleep", "1000"] });
+  target.config.process!.terminal = false;
+  target.config.linux!.namespaces!.push({ type: "user" });
+  target.config.linux!.uidMappings = [{ containerID: 0, hostID: 100000, size: 65534 }];
+  target.config.linux!.gidMappings = [{ containerID: 0, hostID: 200000, size: 65534 }];
+  target.save();
+  Bun.spawnSync(["chown", "-R", "100000:200000", target.rootfs]);
+  const tid = uniqueId("target");
+  ok(root, ["run", "-d", "--bundle", target.dir, tid]);
+  const pid = JSON.parse(ok(root, ["state", tid]).stdout).pid as number;
+  const b = bundle({ args: ["sleep", "1000"] });
+  b.config.process!.terminal = false;
+  b.config.linux!.namespaces = target.config.linux!.namespaces!.map((ns) =>
+    ns.type === "mount" ? { type: "mount", path: "" } : { type: ns.type, path: `/proc/${pid}/ns/${{ network: "net" }[ns.type as string] ?? ns.type}` });
+  b.save();
+  Bun.spawnSync(["chown", "-R", "100000:200000", b.rootfs]);
+  const id = uniqueId("joined");
+  ok(root, ["run", "-d", "--bundle", b.dir, id]);
+  expect(ok(root, ["exec", id, "cat", "/proc/self/uid_map"]).stdout).toMatch(/^\s+0\s+100000\s+65534$/m);
+  expect(ok(root, ["exec", id, "cat", "/proc/self/gid_map"]).stdout).toMatch(/^\s+0\s+200000\s+65534$/m);
 });
 
 test("a read-only /dev is filled first (device nodes, devpts), then made read-only (runc's ro /dev)", () => {
