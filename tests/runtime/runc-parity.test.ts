@@ -6,7 +6,7 @@
 // BERTH_TEST_RUNTIME=PATH runs the same expectations against runc: all pass against runc 1.1.15;
 // Debian's runc 1.1.5 predates the tmpfs mode and joined-user-namespace fixes.
 import { describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { useBundles } from "../helpers/bundle.ts";
@@ -237,4 +237,18 @@ test("device rule access letters other than r, w, m are dropped, as runc's rule 
   expect(r.code).toBe(0);
   expect(r.stdout).toBe("fine\n");
   if (IS_BERTH) expect(r.stderr).toContain(`linux.resources.devices[1].access: "rwa" has letters other than r, w, m; using "rw"`);
+});
+
+test("a foreground run with a terminal passes the process's output as written: no \\r added (runc clears ONLCR on the pty)", () => {
+  const b = bundle({ args: ["sh", "-c", "echo one; echo two"] });
+  b.config.process!.terminal = true;
+  b.save();
+  // As runc's suite runs it: stdin a terminal (script's pty), stdout a file.
+  const out = join(b.dir, "out");
+  const cmd = `${RUNTIME} --root ${root} run --bundle ${b.dir} ${uniqueId("onlcr")} > ${out}`;
+  const r = Bun.spawnSync(["script", "-qec", cmd, "/dev/null"], { stdin: "ignore", stdout: "ignore", stderr: "pipe" });
+  expect(r.exitCode).toBe(0);
+  const text = readFileSync(out, "utf8");
+  expect(text).toEndWith("one\ntwo\n"); // after the pty's echo of what script(1) sends first
+  expect(text).not.toContain("\r");
 });
