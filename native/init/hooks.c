@@ -27,8 +27,8 @@ static void signal_text(int sig, char *out, size_t len) {
 }
 
 /* hook STAGE TIMEOUT PATH NARGS ARG... ENV...; INDEX is its place among the stage's hooks. A
- * failure reads as runc's: "error running hook #INDEX (STAGE, PATH): exit status N" or
- * "...: signal: bad system call". */
+ * failure reads as runc's (1.1 and 1.2 alike): "error running STAGE hook #INDEX: error running
+ * hook PATH: exit status N" or "...: signal: bad system call". */
 static int run_hook(const struct plan_record *r, int index, const char *state, char *err, size_t n) {
   long long timeout, nargs;
   if (r->argc < 4 || plan_int(r->argv[1], &timeout, err, n) < 0 || plan_int(r->argv[3], &nargs, err, n) < 0 ||
@@ -69,7 +69,7 @@ static int run_hook(const struct plan_record *r, int index, const char *state, c
     if (deadline && now_ms() > deadline) {
       kill(pid, SIGKILL);
       waitpid(pid, &status, 0);
-      snprintf(err, n, "error running hook #%d (%s, %s): timed out after %llds", index, r->argv[0], path, timeout);
+      snprintf(err, n, "error running %s hook #%d: error running hook %s: timed out after %llds", r->argv[0], index, path, timeout);
       return -1;
     }
     poll(NULL, 0, 5);
@@ -77,13 +77,13 @@ static int run_hook(const struct plan_record *r, int index, const char *state, c
   free(args);
   free(env);
   if (WIFEXITED(status) && WEXITSTATUS(status) != 0) {
-    snprintf(err, n, "error running hook #%d (%s, %s): exit status %d", index, r->argv[0], path, WEXITSTATUS(status));
+    snprintf(err, n, "error running %s hook #%d: error running hook %s: exit status %d", r->argv[0], index, path, WEXITSTATUS(status));
     return -1;
   }
   if (WIFSIGNALED(status)) {
     char sig[64];
     signal_text(WTERMSIG(status), sig, sizeof sig);
-    snprintf(err, n, "error running hook #%d (%s, %s): signal: %s%s", index, r->argv[0], path, sig, WCOREDUMP(status) ? " (core dumped)" : "");
+    snprintf(err, n, "error running %s hook #%d: error running hook %s: signal: %s%s", r->argv[0], index, path, sig, WCOREDUMP(status) ? " (core dumped)" : "");
     return -1;
   }
   return 0;

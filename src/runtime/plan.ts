@@ -204,7 +204,8 @@ export function processRecords(p: Process, opts: { consoleSocket?: string; prese
     if (opts.consoleSocket) r.push(["console_socket", opts.consoleSocket]);
   }
   r.push(["cwd", p.cwd]);
-  r.push(["user", p.user.uid, p.user.gid, p.user.umask ?? -1]);
+  // A missing uid or gid is 0, as runc reads it (its suite writes {"uid": 0}).
+  r.push(["user", p.user.uid ?? 0, p.user.gid ?? 0, p.user.umask ?? -1]);
   if (p.user.additionalGids?.length) r.push(["groups", ...p.user.additionalGids]);
   r.push(["env", ...(p.env ?? [])]);
   r.push(["args", ...p.args]);

@@ -252,3 +252,26 @@ test("a foreground run with a terminal passes the process's output as written: n
   expect(text).toEndWith("one\ntwo\n"); // after the pty's echo of what script(1) sends first
   expect(text).not.toContain("\r");
 });
+
+test("a failing hook reads as runc's at every stage the runtime or the init runs: error running STAGE hook #N", () => {
+  for (const stage of ["prestart", "createRuntime", "createContainer", "startContainer"] as const) {
+    const b = bundle({ args: ["echo", "ran"] });
+    b.config.process!.terminal = false;
+    b.config.hooks = { [stage]: [{ path: "/bin/true" }, { path: "/bin/false" }] };
+    b.save();
+    const r = runtime(root, ["run", "--bundle", b.dir, uniqueId("hookfail")]);
+    expect(r.code).not.toBe(0);
+    expect(r.stdout).not.toContain("ran");
+    expect(r.stderr).toContain(`error running ${stage} hook #1:`); // runc 1.2's words (1.1's are checked with seccomp above)
+  }
+});
+
+test("process.user with a uid only runs as gid 0 (runc reads a missing id as 0)", () => {
+  const b = bundle({ args: ["id", "-g"] });
+  b.config.process!.terminal = false;
+  b.config.process!.user = { uid: 0 } as { uid: number; gid: number };
+  b.save();
+  const r = runtime(root, ["run", "--bundle", b.dir, uniqueId("nogid")]);
+  expect(r.stderr).toBe("");
+  expect(r.stdout).toBe("0\n");
+});
