@@ -275,3 +275,21 @@ test("process.user with a uid only runs as gid 0 (runc reads a missing id as 0)"
   expect(r.stderr).toBe("");
   expect(r.stdout).toBe("0\n");
 });
+
+test.if(existsSync("/sys/fs/cgroup/cpu/cpu.cfs_burst_us"))("update --cpu-burst sets the CFS burst, and a later update of something else leaves it (runc 1.2)", () => {
+  const path = `/berth-test-burst-${uniqueId()}`;
+  const b = bundle({ args: ["sleep", "1000"] });
+  b.config.process!.terminal = false;
+  b.config.linux!.cgroupsPath = path;
+  b.save();
+  const id = uniqueId("burst");
+  ok(root, ["run", "-d", "--bundle", b.dir, id]);
+  const burst = () => readFileSync(`/sys/fs/cgroup/cpu${path}/cpu.cfs_burst_us`, "utf8").trim();
+  expect(burst()).toBe("0");
+  ok(root, ["update", id, "--cpu-period", "900000", "--cpu-burst", "500000"]);
+  expect(burst()).toBe("500000");
+  ok(root, ["update", id, "--pids-limit", "100"]);
+  expect(burst()).toBe("500000");
+  ok(root, ["update", id, "--cpu-period", "900000", "--cpu-burst", "0"]);
+  expect(burst()).toBe("0");
+});
