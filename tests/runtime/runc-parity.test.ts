@@ -293,3 +293,19 @@ test.if(existsSync("/sys/fs/cgroup/cpu/cpu.cfs_burst_us"))("update --cpu-burst s
   ok(root, ["update", id, "--cpu-period", "900000", "--cpu-burst", "0"]);
   expect(burst()).toBe("0");
 });
+
+test("exec --cap: a capability the config makes inheritable is raised into the ambient set too (runc 1.2)", () => {
+  const b = bundle({ args: ["sleep", "1000"] });
+  b.config.process!.terminal = false;
+  b.config.process!.capabilities = {
+    bounding: ["CAP_CHOWN", "CAP_KILL", "CAP_SYSLOG"], effective: ["CAP_CHOWN", "CAP_KILL"], permitted: ["CAP_CHOWN", "CAP_KILL"],
+    inheritable: ["CAP_CHOWN", "CAP_SYSLOG"], ambient: ["CAP_CHOWN"],
+  };
+  b.save();
+  const id = uniqueId("ambient");
+  ok(root, ["run", "-d", "--bundle", b.dir, id]);
+  expect(ok(root, ["exec", id, "cat", "/proc/self/status"]).stdout).toContain("CapAmb:\t0000000000000001");
+  const r = ok(root, ["exec", "--cap", "CAP_SYSLOG", id, "cat", "/proc/self/status"]).stdout;
+  expect(r).toContain("CapEff:\t0000000400000021");
+  expect(r).toContain("CapAmb:\t0000000400000001");
+});

@@ -64,7 +64,10 @@ const exec: Command = async (args, ctx) => {
     if (caps.length) {
       const add = (set?: string[]) => [...new Set([...(set ?? []), ...caps])];
       const c = base.capabilities ?? {};
-      proc.capabilities = { ...c, bounding: add(c.bounding), effective: add(c.effective), permitted: add(c.permitted) };
+      // As runc 1.2: a capability the config makes inheritable is raised into the ambient set too
+      // (the kernel allows no ambient capability that is not inheritable).
+      const ambient = caps.filter((cap) => c.inheritable?.includes(cap));
+      proc.capabilities = { ...c, bounding: add(c.bounding), effective: add(c.effective), permitted: add(c.permitted), ...(ambient.length ? { ambient: [...new Set([...(c.ambient ?? []), ...ambient])] } : {}) };
     }
     if (p.get("no-new-privs")) proc.noNewPrivileges = true;
   }
