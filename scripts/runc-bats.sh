@@ -2,62 +2,71 @@
 # runc's own integration suite (tests/integration, bats) against berth-runtime and against runc,
 # on this machine, with a per-test comparison.
 #
-#   RUNC_SRC=DIR scripts/runc-bats.sh build        export runc's source at $RUNC_TAG from DIR into
-#                                                  $WORK/src, build its test helpers, make the images
+#   scripts/runc-bats.sh check                     say what the suite at $SUITE still lacks
+#   scripts/runc-bats.sh images                    make the suite's busybox images from this host's busybox
 #   scripts/runc-bats.sh [run] [FILE.bats...]      run the suite (or the named files) with both runtimes
 #   scripts/runc-bats.sh compare OUTDIR            verdicts and comparison again from a run's TAP files
-#   scripts/runc-bats.sh images                    make the suite's images again (after build)
 #
-# RUNC_SRC is a local git copy of github.com/opencontainers/runc (bare or not) that has the tag:
-# `git clone --bare https://github.com/opencontainers/runc` once, anywhere, or any mirror you have.
-# Nothing is downloaded by this script: runc's helpers (recvtty, sd-helper, seccompagent) are built
-# with the machine's Go from runc's own vendor/ directory, and the suite's busybox image (which
-# get-images.sh would download) is made from this machine's busybox-static; its "debian" image is
-# the same tree plus the host's static ldconfig (the one test that uses it only needs ldconfig).
+# SUITE is a prepared copy of runc's source tree at the tag you want to measure: its files (e.g.
+# `git archive TAG` of a runc clone), with the test helpers that its tests/integration/helpers.bash
+# names (recvtty, sd-helper, seccompagent, …) already built there as runc's own Makefile builds
+# them. This script builds nothing of runc's and downloads nothing: `check` lists what is missing;
+# `images` replaces the suite's image download (get-images.sh) with two local images made from
+# this machine's busybox-static (docker's busybox users and groups; the "debian" image, which only
+# hooks.bats uses for ldconfig, is the same tree plus the host's static ldconfig).
 #
-# Environment: RUNC_SRC, RUNC_TAG (default v1.1.5, Debian 12's runc), WORK (default
-# /tmp/runc-bats), RUNTIMES (default "berth-runtime runc"), BERTH_RUNTIME (default
-# <repo>/bin/berth-runtime), REF_RUNC (default /usr/sbin/runc), TIMEOUT (seconds per .bats file,
-# default 600), OUT (default a new /tmp/runc-bats-out.XXXX).
-# Needs root, bats, jq, gawk, go (golang-go), busybox-static, script (util-linux). Not part of `npm test`: CI has no runc source.
+# Environment: SUITE (default /tmp/runc-bats/src), RUNTIMES (default "berth-runtime runc"),
+# BERTH_RUNTIME (default <repo>/bin/berth-runtime), REF_RUNC (default /usr/sbin/runc), TIMEOUT
+# (seconds per .bats file, default 600), OUT (default a new /tmp/runc-bats-out.XXXX).
+# Needs root, bats, jq, gawk, busybox-static, script (util-linux). Not part of `npm test`: CI has
+# no runc source.
 set -uo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
-RUNC_TAG=${RUNC_TAG:-v1.1.5}
-WORK=${WORK:-/tmp/runc-bats}
+SUITE=${SUITE:-/tmp/runc-bats/src}
 RUNTIMES=${RUNTIMES:-"berth-runtime runc"}
 BERTH_RUNTIME=${BERTH_RUNTIME:-$repo/bin/berth-runtime}
 REF_RUNC=${REF_RUNC:-/usr/sbin/runc}
 TIMEOUT=${TIMEOUT:-600}
+suite_tests=$SUITE/tests/integration
 
 die() { echo "runc-bats: $*" >&2; exit 2; }
 
-build() {
-  [ -n "${RUNC_SRC:-}" ] || die "build needs RUNC_SRC=DIR, a local git copy of github.com/opencontainers/runc with tag $RUNC_TAG"
-  local gitdir=$RUNC_SRC
-  [ -d "$RUNC_SRC/.git" ] && gitdir=$RUNC_SRC/.git
-  git --git-dir="$gitdir" rev-parse -q --verify "$RUNC_TAG^{commit}" >/dev/null || die "$RUNC_SRC has no $RUNC_TAG"
-  command -v go >/dev/null || die "go not found: apt-get install golang-go"
-  command -v bats >/dev/null || die "bats not found: apt-get install bats"
-  [ -x /bin/busybox ] || die "/bin/busybox is missing: apt-get install busybox-static"
-  rm -rf "$WORK/src"
-  mkdir -p "$WORK/src"
-  git --git-dir="$gitdir" archive "$RUNC_TAG" | tar -x -C "$WORK/src" || die "cannot export $RUNC_TAG"
-  cd "$WORK/src" || exit 2
-  export GOFLAGS=-mod=vendor GOPROXY=off GO111MODULE=on GOTOOLCHAIN=local
-  local h
-  for h in recvtty sd-helper seccompagent; do
-    echo "building contrib/cmd/$h"
-    # -tags seccomp as runc's Makefile builds them (seccompagent is a stub without it).
-    go build -tags seccomp -o "contrib/cmd/$h/$h" "./contrib/cmd/$h" || die "contrib/cmd/$h did not build"
-  done
-  make_images
-  echo "runc $RUNC_TAG suite ready in $WORK/src/tests/integration"
+# The helper programs the suite runs, relative to the tree, as its helpers.bash names them
+# (contrib/cmd/X/X up to v1.1, tests/cmd/X/X in v1.2, $TESTBINDIR/X = tests/cmd/_bin/X from v1.3).
+helper_paths() {
+  {
+    grep -ho '"${INTEGRATION_ROOT}/\.\./\.\./[A-Za-z0-9_/.-]*"' "$suite_tests/helpers.bash" |
+      sed 's|^"${INTEGRATION_ROOT}/\.\./\.\./||; s|"$||' | grep -v '^runc$'
+    grep -hoE '\$\{?TESTBINDIR\}?/[A-Za-z0-9_-]+' "$suite_tests/helpers.bash" "$suite_tests"/*.bats |
+      sed -E 's|^\$\{?TESTBINDIR\}?/|tests/cmd/_bin/|'
+  } | sort -u
+}
+
+# What the suite at $SUITE lacks before it can run, said once, all of it. Exit 0 when nothing.
+check() {
+  local problems=() tool h
+  for tool in bats jq gawk script; do command -v "$tool" >/dev/null || problems+=("$tool is not installed (scripts/install-system-deps.sh installs it)"); done
+  [ -x /bin/busybox ] || problems+=("/bin/busybox is missing: apt-get install busybox-static")
+  if [ ! -f "$suite_tests/helpers.bash" ]; then
+    problems+=("no runc suite in $SUITE (no tests/integration/helpers.bash): put a copy of runc's source tree at the tag to measure there (SUITE=DIR to use another place)")
+  else
+    local missing=()
+    for h in $(helper_paths); do [ -x "$SUITE/$h" ] || missing+=("$h"); done
+    [ ${#missing[@]} -eq 0 ] || problems+=("test helpers not built in $SUITE: ${missing[*]} — runc's own Makefile builds its test helpers; build them there first, following runc's instructions")
+    grep -q 'Replaced by berth' "$suite_tests/get-images.sh" 2>/dev/null && [ -f "$suite_tests/testdata/busybox-amd64.tar.xz" ] ||
+      problems+=("the suite's images are not made yet: scripts/runc-bats.sh images (made from this host's busybox; nothing is downloaded)")
+  fi
+  [ ${#problems[@]} -eq 0 ] && return 0
+  printf 'runc-bats: %s\n' "${problems[@]}" >&2
+  return 2
 }
 
 # The suite's images, made locally. get-images.sh is replaced so that nothing is ever downloaded.
 make_images() {
-  local testdata=$WORK/src/tests/integration/testdata tree applet
+  [ -f "$suite_tests/helpers.bash" ] || die "no runc suite in $SUITE (no tests/integration/helpers.bash)"
+  [ -x /bin/busybox ] || die "/bin/busybox is missing: apt-get install busybox-static"
+  local testdata=$suite_tests/testdata tree applet
   tree=$(mktemp -d)
   chmod 755 "$tree"
   # The directories of docker's busybox image: no proc or sys (the runtime makes the mount points;
@@ -81,7 +90,7 @@ make_images() {
   echo /lib >"$tree/etc/ld.so.conf"
   tar -cJf "$testdata/debian-amd64.tar.xz" -C "$tree" . || die "cannot write the debian image"
   rm -rf "$tree"
-  cat >"$WORK/src/tests/integration/get-images.sh" <<EOF
+  cat >"$suite_tests/get-images.sh" <<EOF
 #!/bin/bash
 # Replaced by berth's scripts/runc-bats.sh: the images are made locally, nothing is downloaded.
 echo BUSYBOX_IMAGE=$testdata/busybox-amd64.tar.xz
@@ -104,14 +113,19 @@ run_one() {
   bin=$(binary_of "$name")
   case $bin in /*) ;; *) bin=$PWD/$bin ;; esac
   [ -x "$bin" ] || die "$bin is not executable"
-  mkdir -p "$OUT/$name"
+  mkdir -p "$OUT/$name" "$OUT/$name.bin"
+  # Every runtime runs under the name runc (a link), as a drop-in replacement is installed: the
+  # suite's help and version tests read the program's name back (urfave/cli's default, which
+  # berth-runtime follows, is the name it was run by).
+  ln -sfn "$bin" "$OUT/$name.bin/runc"
+  bin=$OUT/$name.bin/runc
   local f base
   for f in "$@"; do
     base=$(basename "$f" .bats)
     # A file that hangs is cut off: the tests it did not reach count as failed (see verdicts).
     # Under a pty (script(1)), as runc's CI runs it: the default spec has terminal: true, and
     # `runc run` in the foreground then opens /dev/tty.
-    (cd "$WORK/src/tests/integration" && RUNC=$bin timeout -k 10 "$TIMEOUT" \
+    (cd "$suite_tests" && RUNC=$bin timeout -k 10 "$TIMEOUT" \
       script -qec "bats --tap $f >'$OUT/$name/$base.tap' 2>&1" /dev/null </dev/null >/dev/null 2>&1)
     echo "$?" >"$OUT/$name/$base.rc"
     # The suite's own teardown misses the unified hierarchy of a hybrid host: its cgroup parent
@@ -129,7 +143,7 @@ verdicts() {
   local dir=$1 tap base
   for tap in "$dir"/*.tap; do
     base=$(basename "$tap" .tap)
-    awk -v f="$base" -v rc="$(cat "${tap%.tap}.rc" 2>/dev/null)" -v bats="$WORK/src/tests/integration/$base.bats" '
+    awk -v f="$base" -v rc="$(cat "${tap%.tap}.rc" 2>/dev/null)" -v bats="$suite_tests/$base.bats" '
       /^ok [0-9]+ / { n=$2; sub(/^ok [0-9]+ /, ""); if ($0 ~ / # skip/) { r=$0; sub(/.* # skip ?/, "", r); sub(/ # skip.*/, ""); print f ":" $0 "\tSKIP\t" r } else print f ":" $0 "\tPASS"; seen[n]=1; next }
       /^not ok [0-9]+ / { n=$3; sub(/^not ok [0-9]+ /, ""); sub(/ # in test file.*/, ""); print f ":" $0 "\tFAIL"; seen[n]=1; next }
       END {
@@ -162,16 +176,17 @@ compare() {
 
 cmd=${1:-run}
 case $cmd in
-  build) build ;;
+  check) check && echo "runc suite $(cat "$SUITE/VERSION" 2>/dev/null || echo '(no VERSION file)') in $SUITE: ready" ;;
   images) make_images ;;
   compare) [ -n "${2:-}" ] || die "compare needs the OUT directory of an earlier run"; compare "$2" ;;
   run | *.bats)
     [ "$cmd" = run ] && shift
     [ "$(id -u)" = 0 ] || die "run as root: the suite creates real containers"
-    [ -f "$WORK/src/tests/integration/helpers.bash" ] || die "no suite in $WORK/src: run RUNC_SRC=DIR $0 build first"
+    check || exit 2
     OUT=${OUT:-$(mktemp -d /tmp/runc-bats-out.XXXX)}
     files=("$@")
-    [ ${#files[@]} -gt 0 ] || files=($(cd "$WORK/src/tests/integration" && ls *.bats))
+    [ ${#files[@]} -gt 0 ] || files=($(cd "$suite_tests" && ls *.bats))
+    echo "runc suite $(cat "$SUITE/VERSION" 2>/dev/null) in $SUITE"
     for name in $RUNTIMES; do
       echo "running ${#files[@]} files with $name ($(binary_of "$name"))"
       run_one "$name" "${files[@]}"
@@ -179,5 +194,5 @@ case $cmd in
     compare "$OUT"
     echo "TAP output in $OUT"
     ;;
-  *) die "unknown command $cmd (build, run, compare)" ;;
+  *) die "unknown command $cmd (check, images, run, compare)" ;;
 esac

@@ -19,8 +19,17 @@ static long long now_ms(void) {
   return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* hook STAGE TIMEOUT PATH NARGS ARG... ENV... */
-static int run_hook(const struct plan_record *r, const char *state, char *err, size_t n) {
+/* A signal as Go names it in "signal: ..." (runc's hook errors): strsignal's text, lower case first. */
+static void signal_text(int sig, char *out, size_t len) {
+  const char *s = strsignal(sig);
+  snprintf(out, len, "%s", s ? s : "unknown signal");
+  if (out[0] >= 'A' && out[0] <= 'Z') out[0] = (char)(out[0] - 'A' + 'a');
+}
+
+/* hook STAGE TIMEOUT PATH NARGS ARG... ENV...; INDEX is its place among the stage's hooks. A
+ * failure reads as runc's (1.1 and 1.2 alike): "error running STAGE hook #INDEX: error running
+ * hook PATH: exit status N" or "...: signal: bad system call". */
+static int run_hook(const struct plan_record *r, int index, const char *state, char *err, size_t n) {
   long long timeout, nargs;
   if (r->argc < 4 || plan_int(r->argv[1], &timeout, err, n) < 0 || plan_int(r->argv[3], &nargs, err, n) < 0 ||
       nargs < 0 || 4 + nargs > r->argc) {
@@ -60,16 +69,21 @@ static int run_hook(const struct plan_record *r, const char *state, char *err, s
     if (deadline && now_ms() > deadline) {
       kill(pid, SIGKILL);
       waitpid(pid, &status, 0);
-      snprintf(err, n, "%s hook %s timed out after %llds", r->argv[0], path, timeout);
+      snprintf(err, n, "error running %s hook #%d: error running hook %s: timed out after %llds", r->argv[0], index, path, timeout);
       return -1;
     }
     poll(NULL, 0, 5);
   }
   free(args);
   free(env);
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    snprintf(err, n, "%s hook %s failed (%s %d)", r->argv[0], path, WIFEXITED(status) ? "exit status" : "signal",
-             WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+  if (WIFEXITED(status) && WEXITSTATUS(status) != 0) {
+    snprintf(err, n, "error running %s hook #%d: error running hook %s: exit status %d", r->argv[0], index, path, WEXITSTATUS(status));
+    return -1;
+  }
+  if (WIFSIGNALED(status)) {
+    char sig[64];
+    signal_text(WTERMSIG(status), sig, sizeof sig);
+    snprintf(err, n, "error running %s hook #%d: error running hook %s: signal: %s%s", r->argv[0], index, path, sig, WCOREDUMP(status) ? " (core dumped)" : "");
     return -1;
   }
   return 0;
@@ -78,10 +92,11 @@ static int run_hook(const struct plan_record *r, const char *state, char *err, s
 int hooks_run(const struct plan *plan, const char *stage, char *err, size_t n) {
   const struct plan_record *s = plan_find(plan, "state_json");
   const char *state = s && s->argc == 1 ? s->argv[0] : "{}";
+  int index = 0;
   for (int i = 0; i < plan->count; i++) {
     const struct plan_record *r = &plan->records[i];
     if (strcmp(r->op, "hook") || r->argc < 1 || strcmp(r->argv[0], stage)) continue;
-    if (run_hook(r, state, err, n) < 0) return -1;
+    if (run_hook(r, index++, state, err, n) < 0) return -1;
   }
   return 0;
 }

@@ -14,6 +14,15 @@
 #include <unistd.h>
 
 
+/* A user namespace of the container's: a new one (with id maps) or one joined by path. */
+static int in_user_namespace(const struct plan *plan) {
+  for (int i = 0; i < plan->count; i++) {
+    const struct plan_record *r = &plan->records[i];
+    if (!strcmp(r->op, "ns") && r->argc >= 1 && !strcmp(r->argv[0], "user")) return 1;
+  }
+  return 0;
+}
+
 int init_main(void *arg) {
   struct init_args *a = arg;
   struct plan *plan = a->plan;
@@ -61,8 +70,9 @@ int init_main(void *arg) {
   }
   /* Root of the user namespace only now: the rootfs was reached by its host path as the host's
    * uid 0 (an engine's state root may be 0700); from here on everything goes through rootfd, and
-   * what the mounts create inside belongs to the container's root. */
-  if (plan_has(plan, "uidmap")) {
+   * what the mounts create inside belongs to the container's root. In a joined user namespace too:
+   * there the host's uid 0 is unmapped, and files it created would fail with EOVERFLOW. */
+  if (in_user_namespace(plan)) {
     if (own_root && mounts_open_sources(plan, err, sizeof err) < 0) fail(sync, "%s", err);
     if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) fail(sync, "become root in the user namespace: %s", strerror(errno));
   }
@@ -116,6 +126,7 @@ int init_main(void *arg) {
     if (write(fifo, "0", 1) != 1) { fprintf(stderr, "berth-init: write exec.fifo: %s\n", strerror(errno)); _exit(1); }
     close(statefd);
   }
-  if (hooks_run(plan, "startContainer", err, sizeof err) < 0) fail(fifo, "%s", err);
+  /* startContainer hooks run inside process_exec, once the process's seccomp filter, user and
+   * capabilities are in force (as runc: a hook's syscalls are filtered as the process's are). */
   process_exec(plan, fifo);
 }

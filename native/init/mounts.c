@@ -2,6 +2,7 @@
  * opened inside the rootfs with openat2(RESOLVE_IN_ROOT), so a symlink in the image can never
  * redirect a mount onto the host (CVE-2021-30465 class); the mount is made onto the opened fd. */
 #include "core.h"
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
@@ -89,6 +90,79 @@ static unsigned long locked_flags(const char *path) {
   return f;
 }
 
+/* An fd to read the directory an O_PATH fd names, or -1. */
+static int reopen_dir(int pathfd) {
+  char p[64];
+  fd_path(pathfd, p, sizeof p);
+  return open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
+/* tmpcopyup: what lay in the directory before the tmpfs covered it, copied into the tmpfs (as
+ * runc does): directories, files, symlinks and device nodes with their modes and owners. SRC is
+ * an fd opened on the covered directory before the mount, which still reads it. */
+static int copy_tree(int src, int dst, const char *dest, int depth, char *err, size_t n);
+
+/* One entry of copy_tree; -1 with errno set (err untouched), or -2 when err is already set. */
+static int copy_entry(int src, int dst, const char *name, const char *dest, int depth, char *err, size_t n) {
+  struct stat st;
+  if (fstatat(src, name, &st, AT_SYMLINK_NOFOLLOW) < 0) return -1;
+  mode_t mode = st.st_mode & 07777;
+  if (S_ISDIR(st.st_mode)) {
+    if (mkdirat(dst, name, mode) < 0) return -1;
+    int s2 = openat(src, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    int d2 = s2 < 0 ? -1 : openat(dst, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    int rc = d2 < 0 ? -1 : (copy_tree(s2, d2, dest, depth + 1, err, n) < 0 ? -2 : 0);
+    int e = errno;
+    if (s2 >= 0) close(s2);
+    if (d2 >= 0) close(d2);
+    errno = e;
+    if (rc < 0) return rc;
+  } else if (S_ISREG(st.st_mode)) {
+    int in = openat(src, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    int out = in < 0 ? -1 : openat(dst, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+    char buf[65536];
+    ssize_t got = 0;
+    while (out >= 0 && (got = read(in, buf, sizeof buf)) > 0)
+      if (write(out, buf, (size_t)got) != got) { got = -1; break; }
+    int e = errno, failed = in < 0 || out < 0 || got < 0;
+    if (in >= 0) close(in);
+    if (out >= 0) close(out);
+    errno = e;
+    if (failed) return -1;
+  } else if (S_ISLNK(st.st_mode)) {
+    char target[4096];
+    ssize_t len = readlinkat(src, name, target, sizeof target - 1);
+    if (len < 0) return -1;
+    target[len] = 0;
+    if (symlinkat(target, dst, name) < 0) return -1;
+  } else if (mknodat(dst, name, st.st_mode, st.st_rdev) < 0) {
+    return -1;
+  }
+  if (fchownat(dst, name, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) < 0 && errno != EINVAL && errno != EPERM) return -1;
+  /* chown clears set-id bits: the mode goes on last. */
+  if (!S_ISLNK(st.st_mode) && fchmodat(dst, name, mode, 0) < 0) return -1;
+  return 0;
+}
+
+/* tmpcopyup: what lay in the directory before the tmpfs covered it, copied into the tmpfs (as
+ * runc does): directories, files, symlinks and device nodes with their modes and owners. SRC is
+ * an fd opened on the covered directory before the mount, which still reads it. */
+static int copy_tree(int src, int dst, const char *dest, int depth, char *err, size_t n) {
+  if (depth > 256) { snprintf(err, n, "tmpcopyup %s: too deep", dest); return -1; }
+  int dupfd = dup(src);
+  DIR *d = dupfd < 0 ? NULL : fdopendir(dupfd);
+  if (!d) { snprintf(err, n, "tmpcopyup %s: read the directory: %s", dest, strerror(errno)); if (dupfd >= 0) close(dupfd); return -1; }
+  struct dirent *e;
+  int rc = 0;
+  while (rc == 0 && (e = readdir(d))) {
+    if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+    rc = copy_entry(src, dst, e->d_name, dest, depth, err, n);
+    if (rc == -1) snprintf(err, n, "tmpcopyup %s: copy %s: %s", dest, e->d_name, strerror(errno));
+  }
+  closedir(d);
+  return rc < 0 ? -1 : 0;
+}
+
 static int one_mount(int rootfd, const struct plan_record *r, char *err, size_t n) {
   const char *source = r->argv[0], *dest = r->argv[1], *type = r->argv[2], *data = r->argv[5];
   unsigned long long flags, prop, bindflags;
@@ -96,23 +170,55 @@ static int one_mount(int rootfd, const struct plan_record *r, char *err, size_t 
       plan_u64(r->argv[6], &bindflags, err, n) < 0)
     return -1;
   int is_bind = (flags & MS_BIND) != 0;
+  int copyup = r->argc == 8 && !strcmp(r->argv[7], "tmpcopyup");
   int want_dir = 1;
   if (is_bind) {
     struct stat st;
     if (stat(source, &st) < 0) { snprintf(err, n, "bind mount source %s: %s", source, strerror(errno)); return -1; }
     want_dir = S_ISDIR(st.st_mode);
   }
+  /* A tmpfs over a directory that exists takes that directory's mode (set-id and sticky bits
+   * too) unless the options give one (a later mode= wins), as runc mounts it; with tmpcopyup the
+   * directory's contents are read through an fd opened before the mount covers them. */
+  static char tmpfs_data[8192];
+  int under = -1;
+  if (!is_bind && !strcmp(type, "tmpfs")) {
+    char scratch[ERRLEN];
+    int existing = open_in_root(rootfd, dest, 1, 0, scratch, sizeof scratch);
+    struct stat st;
+    if (existing >= 0 && fstat(existing, &st) == 0 && S_ISDIR(st.st_mode)) {
+      snprintf(tmpfs_data, sizeof tmpfs_data, "mode=%04o%s%s", (unsigned)(st.st_mode & 07777), *data ? "," : "", data);
+      data = tmpfs_data;
+      if (copyup && (under = reopen_dir(existing)) < 0) {
+        snprintf(err, n, "tmpcopyup %s: open the directory: %s", dest, strerror(errno));
+        close(existing);
+        return -1;
+      }
+    }
+    if (existing >= 0) close(existing);
+  }
   int fd = open_in_root(rootfd, dest, want_dir, 1, err, n);
-  if (fd < 0) return -1;
+  if (fd < 0) { if (under >= 0) close(under); return -1; }
   char target[64];
   fd_path(fd, target, sizeof target);
   if (mount(is_bind ? source : (*source ? source : type), target, is_bind ? NULL : type,
             is_bind ? (flags & (MS_BIND | MS_REC)) : flags, is_bind || !*data ? NULL : data) < 0) {
     snprintf(err, n, "mount %s on %s (%s): %s", *source ? source : type, dest, is_bind ? "bind" : type, strerror(errno));
     close(fd);
+    if (under >= 0) close(under);
     return -1;
   }
   close(fd);
+  if (under >= 0) {
+    int top = open_in_root(rootfd, dest, 1, 0, err, n);
+    int topdir = top < 0 ? -1 : reopen_dir(top);
+    if (top >= 0) close(top);
+    int rc = topdir < 0 ? -1 : copy_tree(under, topdir, dest, 0, err, n);
+    if (topdir < 0 && top >= 0) snprintf(err, n, "tmpcopyup %s: open the tmpfs: %s", dest, strerror(errno));
+    if (topdir >= 0) close(topdir);
+    close(under);
+    if (rc < 0) return -1;
+  }
   if (!(is_bind && bindflags) && !prop) return 0;
   /* Reopen: the fd we mounted onto refers to what lies under the new mount. */
   fd = open_in_root(rootfd, dest, want_dir, 0, err, n);
@@ -142,7 +248,7 @@ int mounts_open_sources(struct plan *plan, char *err, size_t n) {
    * (runc opens them in its parent for the same reason). */
   for (int i = 0; i < plan->count; i++) {
     struct plan_record *r = &plan->records[i];
-    if (strcmp(r->op, "mount") || r->argc != 7) continue;
+    if (strcmp(r->op, "mount") || (r->argc != 7 && r->argc != 8)) continue;
     unsigned long long flags;
     if (plan_u64(r->argv[3], &flags, err, n) < 0) return -1;
     if (!(flags & MS_BIND)) continue;
@@ -156,11 +262,33 @@ int mounts_open_sources(struct plan *plan, char *err, size_t n) {
   return 0;
 }
 
+/* mount_attr DEST SET CLEAR: the recursive options (rro, rnosuid, ...) over the mount just made
+ * at DEST and everything under it, as mount_setattr(2) attributes. The atime mode is set only
+ * with all of MOUNT_ATTR__ATIME cleared (plan.ts clears it whenever it sets one). */
+static int mount_attr(int rootfd, const struct plan_record *r, char *err, size_t n) {
+  unsigned long long set, clear;
+  if (plan_u64(r->argv[1], &set, err, n) < 0 || plan_u64(r->argv[2], &clear, err, n) < 0) return -1;
+  int fd = open_in_root(rootfd, r->argv[0], 1, 0, err, n);
+  if (fd < 0) return -1;
+  struct mount_attr attr = {.attr_set = set, .attr_clr = clear};
+  int rc = (int)syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr);
+  if (rc < 0)
+    snprintf(err, n, "set recursive mount options on %s: %s%s", r->argv[0], strerror(errno),
+             errno == ENOSYS ? " (mount_setattr needs Linux 5.12)" : "");
+  close(fd);
+  return rc;
+}
+
 int mounts_apply(const struct plan *plan, int rootfd, char *err, size_t n) {
   for (int i = 0; i < plan->count; i++) {
     const struct plan_record *r = &plan->records[i];
+    if (!strcmp(r->op, "mount_attr")) {
+      if (r->argc != 3) { snprintf(err, n, "plan: mount_attr record needs 3 fields"); return -1; }
+      if (mount_attr(rootfd, r, err, n) < 0) return -1;
+      continue;
+    }
     if (strcmp(r->op, "mount")) continue;
-    if (r->argc != 7) { snprintf(err, n, "plan: mount record needs 7 fields"); return -1; }
+    if (r->argc != 7 && r->argc != 8) { snprintf(err, n, "plan: mount record needs 7 or 8 fields"); return -1; }
     if (one_mount(rootfd, r, err, n) < 0) return -1;
   }
   return 0;

@@ -1,6 +1,6 @@
 /* Init and exec: the process itself. Early: rlimits and oom_score_adj. Last: seccomp, user,
- * capabilities, no_new_privs in runc's order, then every fd but stdio (and preserved ones)
- * marked close-on-exec (CVE-2024-21626 class), then execve. */
+ * capabilities, no_new_privs in runc's order, the startContainer hooks, then every fd but stdio
+ * (and preserved ones) marked close-on-exec (CVE-2024-21626 class), then execve. */
 #include "core.h"
 #include "security.h"
 #include "../command-status.h"
@@ -177,6 +177,9 @@ void process_exec(const struct plan *plan, int report_fd) {
   if (caps_apply(plan, err, sizeof err) < 0) fail(report_fd, "capabilities: %s", err);
   if (nnp && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) fail(report_fd, "no_new_privs: %s", strerror(errno));
   if (nnp && seccomp_install(plan, err, sizeof err) < 0) fail(report_fd, "seccomp: %s", err);
+  /* The container's startContainer hooks (none for exec): right before execve, under the
+   * process's own seccomp filter, user and capabilities, as runc runs them. */
+  if (hooks_run(plan, "startContainer", err, sizeof err) < 0) fail(report_fd, "%s", err);
 
   long long keep = 0;
   const struct plan_record *pf = plan_find(plan, "preserve_fds");

@@ -1,6 +1,7 @@
 /* Stage 0 or exec with --console-relay (foreground `run` of a terminal container): receives
  * the pty master from the container process and copies between it and our own stdio, in raw
- * mode, following window-size changes, until the pty closes (foreground.c then waits). */
+ * mode (output processing kept), following window-size changes, until the pty closes
+ * (foreground.c then waits). */
 #include "core.h"
 #include <errno.h>
 #include <poll.h>
@@ -45,11 +46,19 @@ void relay_console(int sock) {
   int master = recv_fd(sock);
   close(sock);
   if (master < 0) return;
+  /* As runc's own console: no \n -> \r\n on the container's output, which reaches a terminal of
+   * ours (raw below, which does its own translation) or a file or pipe as the process wrote it. */
+  struct termios mt;
+  if (tcgetattr(master, &mt) == 0) {
+    mt.c_oflag &= ~(tcflag_t)ONLCR;
+    tcsetattr(master, TCSANOW, &mt);
+  }
   struct termios saved, raw;
   int tty = isatty(0) && tcgetattr(0, &saved) == 0;
   if (tty) {
     raw = saved;
     cfmakeraw(&raw);
+    raw.c_oflag |= OPOST; /* our terminal still turns \n into \r\n (the pty no longer does) */
     tcsetattr(0, TCSANOW, &raw);
     signal(SIGWINCH, on_winch);
   }

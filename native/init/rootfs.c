@@ -21,6 +21,16 @@ static const char *rootfs_path(const struct plan *plan) {
   return r && r->argc == 1 ? r->argv[0] : NULL;
 }
 
+/* Undoes mountinfo's octal escapes (\040 for a space, ...) in place. */
+static void unescape_mountinfo(char *s) {
+  char *w = s;
+  for (char *r = s; *r; r++) {
+    if (r[0] == '\\' && r[1] >= '0' && r[1] <= '7' && r[2] && r[3]) { *w++ = (char)((r[1] - '0') * 64 + (r[2] - '0') * 8 + (r[3] - '0')); r += 3; }
+    else *w++ = *r;
+  }
+  *w = 0;
+}
+
 /* The mount point under which PATH lies, from /proc/self/mountinfo (longest prefix wins). */
 static int parent_mount_point(const char *path, char *out, size_t len) {
   FILE *f = fopen("/proc/self/mountinfo", "re");
@@ -30,13 +40,7 @@ static int parent_mount_point(const char *path, char *out, size_t len) {
   while (fgets(line, sizeof line, f)) {
     char mp[4096];
     if (sscanf(line, "%*s %*s %*s %*s %4095s", mp) != 1) continue;
-    /* Undo mountinfo's octal escapes (\040 for a space, ...). */
-    char *w = mp;
-    for (char *r = mp; *r; r++) {
-      if (r[0] == '\\' && r[1] >= '0' && r[1] <= '7' && r[2] && r[3]) { *w++ = (char)((r[1] - '0') * 64 + (r[2] - '0') * 8 + (r[3] - '0')); r += 3; }
-      else *w++ = *r;
-    }
-    *w = 0;
+    unescape_mountinfo(mp);
     size_t l = strlen(mp);
     if (l > best_len && !strncmp(path, mp, l) && (path[l] == '/' || path[l] == 0)) { strcpy(best, mp); best_len = l; }
   }
@@ -103,9 +107,57 @@ int rootfs_write_sysctls(const struct plan *plan, int rootfd, char *err, size_t 
   return 0;
 }
 
+/* --no-pivot keeps the host's mounts in the container's mount namespace, under the chroot. The
+ * kernel lets a user namespace mount a new procfs or sysfs only if one is already fully visible
+ * (no locked submounts over it) in the mount namespace, and the host's whole /proc and /sys would
+ * count: unshare -mrpf inside the container could then mount a bare /proc and reach what
+ * maskedPaths hide. So, as runc does before MS_MOVE, every whole (root "/") procfs and sysfs mount
+ * outside the rootfs is detached here, or covered with a tmpfs where it cannot be. */
+static int hide_host_proc_sys(const char *rootfs, char *err, size_t n) {
+  FILE *f = fopen("/proc/self/mountinfo", "re");
+  if (!f) { snprintf(err, n, "read mountinfo: %s", strerror(errno)); return -1; }
+  char line[8192];
+  char (*points)[4096] = NULL;
+  size_t count = 0;
+  size_t rlen = strlen(rootfs);
+  while (fgets(line, sizeof line, f)) {
+    char root[4096], mp[4096], type[64];
+    const char *sep = strstr(line, " - ");
+    if (!sep || sscanf(line, "%*s %*s %*s %4095s %4095s", root, mp) != 2 || sscanf(sep + 3, "%63s", type) != 1) continue;
+    unescape_mountinfo(root);
+    unescape_mountinfo(mp);
+    if (strcmp(root, "/") || (strcmp(type, "proc") && strcmp(type, "sysfs")) ||
+        (!strncmp(mp, rootfs, rlen) && (mp[rlen] == '/' || mp[rlen] == 0)))
+      continue;
+    char (*grown)[4096] = realloc(points, (count + 1) * sizeof *points);
+    if (!grown) { free(points); fclose(f); snprintf(err, n, "out of memory"); return -1; }
+    points = grown;
+    snprintf(points[count++], sizeof *points, "%s", mp);
+  }
+  fclose(f);
+  int rc = 0;
+  for (size_t i = 0; i < count && rc == 0; i++) {
+    const char *p = points[i];
+    /* Nothing of this may propagate to the host. ENOENT: a mount above it went first. */
+    if (mount(NULL, p, NULL, MS_SLAVE | MS_REC, NULL) < 0) {
+      if (errno == ENOENT) continue;
+      snprintf(err, n, "make %s a slave: %s", p, strerror(errno));
+      rc = -1;
+    } else if (umount2(p, MNT_DETACH) < 0) {
+      if ((errno != EINVAL && errno != EPERM) || mount("tmpfs", p, "tmpfs", 0, NULL) < 0) {
+        snprintf(err, n, "hide the host's %s: %s", p, strerror(errno));
+        rc = -1;
+      }
+    }
+  }
+  free(points);
+  return rc;
+}
+
 int rootfs_pivot(const struct plan *plan, int rootfd, char *err, size_t n) {
   if (fchdir(rootfd) < 0) { snprintf(err, n, "chdir rootfs: %s", strerror(errno)); return -1; }
   if (plan_has(plan, "no_pivot")) {
+    if (hide_host_proc_sys(rootfs_path(plan), err, n) < 0) return -1;
     if (mount(".", "/", NULL, MS_MOVE, NULL) < 0) { snprintf(err, n, "move rootfs to /: %s", strerror(errno)); return -1; }
     if (chroot(".") < 0) { snprintf(err, n, "chroot: %s", strerror(errno)); return -1; }
   } else {
@@ -184,6 +236,21 @@ int rootfs_finish(const struct plan *plan, char *err, size_t n) {
     } else if (!strcmp(r->op, "readonly_path") && r->argc == 1) {
       if (readonly_path(rootfd, r->argv[0], err, n) < 0) return -1;
     }
+  }
+  /* A read-only /dev, mounted writable to be filled (plan.ts): read-only now, with its other flags. */
+  for (int i = 0; i < plan->count; i++) {
+    const struct plan_record *r = &plan->records[i];
+    if (strcmp(r->op, "remount_ro") || r->argc != 2) continue;
+    unsigned long long flags;
+    if (plan_u64(r->argv[1], &flags, err, n) < 0) return -1;
+    int fd = open_in_root(rootfd, r->argv[0], 1, 0, err, n);
+    if (fd < 0) return -1;
+    char target[64];
+    fd_path(fd, target, sizeof target);
+    int rc = mount(NULL, target, NULL, MS_REMOUNT | MS_RDONLY | (unsigned long)flags, NULL);
+    if (rc < 0) snprintf(err, n, "remount %s read-only: %s", r->argv[0], strerror(errno));
+    close(fd);
+    if (rc < 0) return -1;
   }
   if (nullfd >= 0) close(nullfd);
   close(rootfd);

@@ -37,6 +37,9 @@ export function discoverHierarchies(root: string = DEFAULT_ROOT, mounts: CgroupM
       if (!unified || m.mountPoint === clean) unified = m;
     } else {
       for (const c of m.controllers) if (!v1.has(c)) v1.set(c, m);
+      // A named hierarchy without controllers (name=systemd on a hybrid host) is joined too, as
+      // runc joins it: a container's processes then show its path on every line of /proc/PID/cgroup.
+      if (m.name && m.controllers.length === 0 && !v1.has(m.name)) v1.set(m.name, m);
     }
   }
   if (unified && unified.mountPoint === clean) v1.clear(); // a pure v2 root cannot also hold v1 mounts

@@ -133,6 +133,7 @@ class Manager implements CgroupManager {
         if (!h.unified) throw new CgroupError(`"unified" asked for, but no cgroup v2 hierarchy is mounted (${describeHierarchies(h)})`);
         continue;
       }
+      if (c.startsWith("name=") && h.v1.has(c)) continue; // a named hierarchy (name=systemd) mounted here
       if (!(KNOWN_CONTROLLERS as readonly string[]).includes(c)) {
         throw new CgroupError(`unknown controller ${JSON.stringify(c)}; known controllers: ${KNOWN_CONTROLLERS.join(", ")}`);
       }

@@ -159,7 +159,8 @@ export function parseSpec(text: string): Spec {
         const type = ns.type as string;
         if (seen.has(type)) fail(`linux.namespaces lists ${type} twice`);
         seen.add(type);
-        if (ns.path !== undefined && (typeof ns.path !== "string" || !ns.path.startsWith("/"))) fail(`linux.namespaces ${ns.type}.path must be an absolute path`);
+        // An empty path is no path (a new namespace), as runc reads it.
+        if (ns.path !== undefined && ns.path !== "" && (typeof ns.path !== "string" || !ns.path.startsWith("/"))) fail(`linux.namespaces ${ns.type}.path must be an absolute path`);
       }
     }
     for (const key of ["uidMappings", "gidMappings"] as const) {

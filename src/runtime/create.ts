@@ -14,7 +14,7 @@ import { runHooks, runHooksWarnOnly } from "./hooks.ts";
 import { processStartTime } from "./proc.ts";
 import { CgroupError, openCgroup, parseSystemdCgroupsPath, validateResources, type CgroupManager } from "../cgroups/index.ts";
 import { mkfifo, kill } from "../sys/libc.ts";
-import { withDefaultDeviceRules } from "./device-rules.ts";
+import { withDefaultDeviceRules, withKnownDeviceAccess } from "./device-rules.ts";
 import { cgroupEntryRecords, cgroupMkdirLines } from "./cgroup-entry.ts";
 import { seccompCacheDir } from "./seccomp-cache.ts";
 import { trace } from "../sys/trace.ts";
@@ -101,6 +101,7 @@ export async function createContainer(store: StateStore, opts: CreateOptions): P
     if (spec.process?.terminal && !opts.consoleSocket && !opts.foreground) {
       throw new OciConfigError("process.terminal is true but no --console-socket was given: a detached container needs somewhere to send its terminal (or set terminal to false)");
     }
+    if (spec.linux?.resources) spec = { ...spec, linux: { ...spec.linux, resources: withKnownDeviceAccess(spec.linux.resources, opts.warn ?? warnOnStderr) } };
     // Bad resource values are refused before anything exists (they would otherwise surface only
     // once the init is cloned and the groups are made).
     if (spec.linux?.resources) validateResources(spec.linux.resources);
@@ -124,7 +125,7 @@ export async function createContainer(store: StateStore, opts: CreateOptions): P
     // waiting for it): refused in runc's words, and left as it was (it is not ours to remove).
     if (isFrozen(group)) throw new CgroupError(`container's cgroup unexpectedly frozen: ${spec.linux?.cgroupsPath ?? opts.id} (thaw it or give another cgroupsPath)`);
     const already = pidsOf(group);
-    if (already.length) (opts.warn ?? ((m) => process.stderr.write(`berth-runtime: warning: ${m}\n`)))(`container's cgroup is not empty: ${already.length} process(es) found`);
+    if (already.length) (opts.warn ?? warnOnStderr)(`container's cgroup is not empty: ${already.length} process(es) found`);
     cgroup = group;
     const rootless = (process.geteuid?.() ?? 0) !== 0;
     let noCgroup = false;
@@ -146,7 +147,7 @@ export async function createContainer(store: StateStore, opts: CreateOptions): P
     const parts = buildCreatePlanParts(spec, {
       bundle, stateDir: dir, seccompCacheDir: seccompCacheDir(store.root), noPivot: opts.noPivot, consoleSocket: opts.consoleSocket ? resolve(opts.consoleSocket) : undefined,
       preserveFds: opts.preserveFds, cgroupDirs: noCgroup ? {} : cgroup.paths(),
-      warn: opts.warn ?? ((m) => process.stderr.write(`berth-runtime: warning: ${m}\n`)),
+      warn: opts.warn ?? warnOnStderr,
     });
     const planPath = join(dir, "plan"), initPlanPath = join(dir, "plan.init");
     const plan: PlanRecord[] = [...parts.stage0, ...(noCgroup ? [] : cgroupEntryRecords(cgroup, opts.foreground ?? false)), ["plan_more", initPlanPath]];
@@ -220,10 +221,14 @@ export async function createContainer(store: StateStore, opts: CreateOptions): P
     // runtime-spec: a failed create continues at the delete step, and delete runs poststop.
     if (pid) {
       const state = { ociVersion: OCI_VERSION, id: opts.id, status: "stopped" as const, pid, bundle, ...(spec.annotations ? { annotations: spec.annotations } : {}) };
-      await runHooksWarnOnly("poststop", spec.hooks?.poststop, state, (m) => process.stderr.write(`berth-runtime: warning: ${m}\n`));
+      await runHooksWarnOnly("poststop", spec.hooks?.poststop, state, opts.warn ?? warnOnStderr);
     }
     throw e;
   }
+}
+
+function warnOnStderr(msg: string): void {
+  process.stderr.write(`berth-runtime: warning: ${msg}\n`);
 }
 
 function pidsOf(group: CgroupManager): number[] {

@@ -27,3 +27,21 @@ export function withDefaultDeviceRules(resources: LinuxResources | undefined): L
   const rules = resources?.devices ?? [DENY_ALL];
   return { ...resources, devices: [...rules, ...ALWAYS_ALLOWED] };
 }
+
+/**
+ * Access letters other than r, w and m: runc's rule emulator reads an access string letter by
+ * letter and keeps only those three (runc's own suite writes "rwa"), so a config runc runs is
+ * not refused here either: the other letters are dropped, with a warning. A rule with none of
+ * the three is left as it is, for the cgroup layer to refuse.
+ */
+export function withKnownDeviceAccess(resources: LinuxResources, warn: (msg: string) => void): LinuxResources {
+  if (!resources.devices?.some((d) => d.access !== undefined && /[^rwm]/.test(d.access))) return resources;
+  const devices = resources.devices.map((d, i) => {
+    if (d.access === undefined || !/[^rwm]/.test(d.access)) return d;
+    const kept = [..."rwm"].filter((l) => d.access!.includes(l)).join("");
+    if (!kept) return d;
+    warn(`linux.resources.devices[${i}].access: ${JSON.stringify(d.access)} has letters other than r, w, m; using ${JSON.stringify(kept)} (as runc)`);
+    return { ...d, access: kept };
+  });
+  return { ...resources, devices };
+}

@@ -1,6 +1,6 @@
 // `exec`: another process in a running container. The process is the container's own
 // (env, user, capabilities, no_new_privs, seccomp, rlimits) with what the caller overrides.
-import { cgroupEntryRecords } from "./cgroup-entry.ts";
+import { cgroupEntryRecords, subCgroupEntryRecords } from "./cgroup-entry.ts";
 import { readFileSync, writeFileSync, unlinkSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Process } from "../oci/spec.ts";
@@ -25,6 +25,8 @@ export interface ExecOptions {
   onPid?: (pid: number) => void;
   /** runc's --ignore-paused: exec into a paused container (the process starts once it is resumed). */
   ignorePaused?: boolean;
+  /** runc's --cgroup: join these existing sub-groups of the container's (see subCgroupEntryRecords). */
+  subCgroups?: Record<string, string>;
   /** --debug: each step, named as runc's debug log names it (nsexec, init(), setns_init). */
   debug?: (msg: string) => void;
 }
@@ -61,7 +63,8 @@ export async function execInContainer(store: StateStore, opts: ExecOptions): Pro
     throw new OciConfigError("cannot allocate a terminal for a detached exec without --console-socket");
   }
   const plan: PlanRecord[] = [["join_pid", rec.pid]];
-  if (!rec.noCgroup) plan.push(...cgroupEntryRecords(containerCgroup(rec), false));
+  if (opts.subCgroups && rec.noCgroup) throw new Error(`--cgroup: container ${rec.id} has no cgroup of its own`);
+  if (!rec.noCgroup) plan.push(...(opts.subCgroups ? subCgroupEntryRecords(containerCgroup(rec), opts.subCgroups) : cgroupEntryRecords(containerCgroup(rec), false)));
   plan.push(...processRecords(opts.process, { consoleSocket: opts.consoleSocket ? resolve(opts.consoleSocket) : undefined, preserveFds: opts.preserveFds }));
   if (rec.config.linux?.seccomp) {
     plan.push(...seccompPlanRecords(rec.config.linux.seccomp, seccompCacheDir(store.root)));

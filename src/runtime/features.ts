@@ -2,7 +2,8 @@
 import { OCI_VERSION } from "../oci/version.ts";
 import { CAPABILITY_NAMES } from "../security/capabilities.ts";
 import { ARCHITECTURES } from "../security/seccomp.ts";
-import { PROPAGATION } from "./mount-options.ts";
+import { PROPAGATION, RECURSIVE_OPTIONS } from "./mount-options.ts";
+import { RUNTIME_VERSION } from "./version.ts";
 
 export function runtimeFeatures(): object {
   return {
@@ -11,7 +12,7 @@ export function runtimeFeatures(): object {
     hooks: ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"],
     mountOptions: ["defaults", "ro", "rw", "suid", "nosuid", "dev", "nodev", "exec", "noexec", "sync", "async", "dirsync", "remount",
       "mand", "nomand", "atime", "noatime", "diratime", "nodiratime", "relatime", "norelatime", "strictatime", "nostrictatime",
-      "nosymfollow", "symfollow", "lazytime", "silent", "loud", "bind", "rbind", ...Object.keys(PROPAGATION)],
+      "nosymfollow", "symfollow", "lazytime", "silent", "loud", "bind", "rbind", ...Object.keys(PROPAGATION), ...RECURSIVE_OPTIONS],
     linux: {
       namespaces: ["cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"],
       capabilities: [...CAPABILITY_NAMES],
@@ -30,6 +31,6 @@ export function runtimeFeatures(): object {
       intelRdt: { enabled: false },
       mountExtensions: { idmap: { enabled: false } },
     },
-    annotations: { "org.opencontainers.runtime-spec.features.berth.version": "0.1.0" },
+    annotations: { "org.opencontainers.runtime-spec.features.berth.version": RUNTIME_VERSION },
   };
 }

@@ -5,7 +5,7 @@ import { isAbsolute, join, normalize, resolve } from "node:path";
 import type { PlanRecord } from "../sys/plan-encoding.ts";
 import type { Spec, Process, Mount, NamespaceType } from "../oci/spec.ts";
 import { OciConfigError } from "../oci/validate.ts";
-import { parseMountOptions, propagationFlags } from "./mount-options.ts";
+import { type ParsedMountOptions, parseMountOptions, propagationFlags } from "./mount-options.ts";
 import { MS } from "../sys/libc.ts";
 import { capabilitiesRecord } from "../security/capabilities.ts";
 import { seccompPlanRecords } from "./seccomp-cache.ts";
@@ -107,10 +107,20 @@ function isSymlink(path: string): boolean {
   }
 }
 
-function mountRecord(m: Mount, index: number, ctx: { rootfs: string; newNet: boolean; newCgroupNs: boolean; cgroupDirs?: Record<string, string>; warn?: (msg: string) => void }): PlanRecord[] {
+interface MountContext { rootfs: string; newNet: boolean; newCgroupNs: boolean; cgroupDirs?: Record<string, string>; warn?: (msg: string) => void }
+
+/** One config mount: its mount record(s), then the recursive options (rro, …) over the whole
+ *  tree it made (mount_attr), as runc applies them right after the mount. */
+function mountRecord(m: Mount, index: number, ctx: MountContext): PlanRecord[] {
   const where = `mounts[${index}] (${m.destination})`;
   const dest = containerPath(m.destination, `mounts[${index}].destination`);
   const o = parseMountOptions(m.options, where);
+  const records = mountRecordsOf(m, where, dest, o, ctx);
+  if (o.recursiveSet || o.recursiveClear) records.push(["mount_attr", dest, o.recursiveSet, o.recursiveClear]);
+  return records;
+}
+
+function mountRecordsOf(m: Mount, where: string, dest: string, o: ParsedMountOptions, ctx: MountContext): PlanRecord[] {
   const type = m.type ?? (o.bind ? "bind" : "");
   const proc = procMountProblem(dest, o.bind ? "bind" : type, m.source);
   if (proc) fail(`${where}: ${proc}`);
@@ -127,6 +137,7 @@ function mountRecord(m: Mount, index: number, ctx: { rootfs: string; newNet: boo
     const bare = o.data.filter((d) => !d.includes("="));
     if (bare.length) fail(`${where}: unknown option${bare.length > 1 ? "s" : ""} ${bare.map((d) => JSON.stringify(d)).join(", ")} for a bind mount`);
     if (o.data.length) ctx.warn?.(`${where}: filesystem options ${o.data.join(",")} mean nothing on a bind mount; ignored`);
+    if (o.copyUp) ctx.warn?.(`${where}: tmpcopyup is for tmpfs mounts; ignored (as runc)`);
     const flags = MS.BIND | (o.recursive ? MS.REC : 0);
     return [["mount", m.source, dest, "bind", flags, o.propagation, o.data.join(","), o.flags]];
   }
@@ -136,7 +147,15 @@ function mountRecord(m: Mount, index: number, ctx: { rootfs: string; newNet: boo
     return [["mount", "/sys", dest, "bind", MS.BIND | MS.REC, o.propagation, "", o.flags | MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC]];
   }
   if (!type) fail(`${where}: type is missing`);
-  return [["mount", m.source ?? type, dest, type, o.flags, o.propagation, o.data.join(","), 0]];
+  // A read-only /dev is mounted writable and made read-only only once it is filled (device
+  // nodes, symlinks, the devpts and mqueue mount points), as runc does: remount_ro, at the end.
+  // tmpcopyup (a tmpfs that starts with a copy of the directory it covers) is an 8th field.
+  if (o.copyUp && type !== "tmpfs") ctx.warn?.(`${where}: tmpcopyup is for tmpfs mounts; ignored (as runc)`);
+  const ext = o.copyUp && type === "tmpfs" ? ["tmpcopyup"] : [];
+  if (dest === "/dev" && o.flags & MS.RDONLY) {
+    return [["mount", m.source ?? type, dest, type, o.flags & ~MS.RDONLY, o.propagation, o.data.join(","), 0, ...ext], ["remount_ro", dest, o.flags]];
+  }
+  return [["mount", m.source ?? type, dest, type, o.flags, o.propagation, o.data.join(","), 0, ...ext]];
 }
 
 /** A `cgroup` mount: cgroup2 where the host is unified; on v1/hybrid hosts a tmpfs with the
@@ -148,7 +167,8 @@ function cgroupMountRecords(dest: string, flags: number, ctx: { cgroupDirs?: Rec
   const records: PlanRecord[] = [["mount", "tmpfs", dest, "tmpfs", MS.NOSUID | MS.NODEV | MS.NOEXEC, 0, "mode=755", 0]];
   const bindFlags = (flags & MS.RDONLY) | MS.NOSUID | MS.NODEV | MS.NOEXEC;
   for (const [name, dir] of Object.entries(dirs)) {
-    records.push(["mount", dir, `${dest}/${name}`, "bind", MS.BIND, 0, "", bindFlags]);
+    // A named hierarchy (name=systemd) is mounted as the host mounts it: /sys/fs/cgroup/systemd.
+    records.push(["mount", dir, `${dest}/${name.replace(/^name=/, "")}`, "bind", MS.BIND, 0, "", bindFlags]);
   }
   return records;
 }
@@ -184,7 +204,8 @@ export function processRecords(p: Process, opts: { consoleSocket?: string; prese
     if (opts.consoleSocket) r.push(["console_socket", opts.consoleSocket]);
   }
   r.push(["cwd", p.cwd]);
-  r.push(["user", p.user.uid, p.user.gid, p.user.umask ?? -1]);
+  // A missing uid or gid is 0, as runc reads it (its suite writes {"uid": 0}).
+  r.push(["user", p.user.uid ?? 0, p.user.gid ?? 0, p.user.umask ?? -1]);
   if (p.user.additionalGids?.length) r.push(["groups", ...p.user.additionalGids]);
   r.push(["env", ...(p.env ?? [])]);
   r.push(["args", ...p.args]);

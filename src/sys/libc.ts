@@ -65,6 +65,13 @@ export const MS = {
   RELATIME: 0x200000, STRICTATIME: 0x1000000, LAZYTIME: 0x2000000,
 } as const;
 
+/** mount_setattr(2)'s attributes (struct mount_attr attr_set/attr_clr). The atime mode is the
+ *  three bits of _ATIME, one value among RELATIME (0), NOATIME, STRICTATIME. */
+export const MOUNT_ATTR = {
+  RDONLY: 0x1, NOSUID: 0x2, NODEV: 0x4, NOEXEC: 0x8, _ATIME: 0x70, RELATIME: 0x0, NOATIME: 0x10, STRICTATIME: 0x20,
+  NODIRATIME: 0x80, NOSYMFOLLOW: 0x200000,
+} as const;
+
 export function mount(source: string, target: string, fstype: string | null, flags: number, data: string | null = null): void {
   const rc = c.mount(cstr(source), cstr(target), fstype === null ? null : cstr(fstype), BigInt(flags), data === null ? null : ptr(cstr(data)));
   check(rc, "mount", target);

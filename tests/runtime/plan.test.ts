@@ -8,7 +8,7 @@ import type { Mount, Spec } from "../../src/oci/spec.ts";
 import { OciConfigError } from "../../src/oci/validate.ts";
 import { buildCreatePlan, buildCreatePlanParts, type CreatePlanOptions } from "../../src/runtime/plan.ts";
 import { capabilityMask, CAPABILITY_NAMES } from "../../src/security/capabilities.ts";
-import { MS } from "../../src/sys/libc.ts";
+import { MOUNT_ATTR, MS } from "../../src/sys/libc.ts";
 import type { PlanRecord } from "../../src/sys/plan-encoding.ts";
 
 const bundle = mkdtempSync(join(tmpdir(), "berth-plan-test-"));
@@ -148,7 +148,35 @@ describe("plan: mounts as flags", () => {
     expect(() => plan(withMounts({ destination: "/x", type: "bind", source: "/no/such/dir" }))).toThrow(/bind source \/no\/such\/dir does not exist/);
     expect(() => plan(withMounts({ destination: "/x", source: "none" }))).toThrow(/mounts\[0\] \(\/x\): type is missing/);
     expect(() => plan(withMounts({ destination: "/x", type: "tmpfs", uidMappings: [{ containerID: 0, hostID: 1, size: 1 }] }))).toThrow(/idmapped mounts are not supported/);
-    expect(() => plan(withMounts({ destination: "/x", type: "tmpfs", options: ["rro"] }))).toThrow(/"rro" is not supported/);
+    expect(() => plan(withMounts({ destination: "/x", type: "tmpfs", options: ["ridmap"] }))).toThrow(/"ridmap" is not supported/);
+  });
+
+  test("recursive options: a mount_attr record after the mount (attributes to set, to clear); the last option wins", () => {
+    const attrs = (options: string[]) => ops(plan(withMounts({ destination: "/opt", type: "bind", source: bundle, options: ["rbind", ...options] })), "mount_attr");
+    expect(attrs([])).toEqual([]);
+    expect(attrs(["rro"])).toEqual([["mount_attr", "/opt", MOUNT_ATTR.RDONLY, 0]]);
+    expect(attrs(["rro", "rnosuid", "rrw"])).toEqual([["mount_attr", "/opt", MOUNT_ATTR.NOSUID, MOUNT_ATTR.RDONLY]]);
+    // An atime mode is one value, set with the whole _ATIME field cleared.
+    expect(attrs(["rnoatime", "rstrictatime"])).toEqual([["mount_attr", "/opt", MOUNT_ATTR.STRICTATIME, MOUNT_ATTR._ATIME]]);
+    expect(attrs(["rnoatime", "ratime"])).toEqual([["mount_attr", "/opt", MOUNT_ATTR.RELATIME, MOUNT_ATTR._ATIME]]);
+    const records = plan(withMounts({ destination: "/opt", type: "bind", source: bundle, options: ["rbind", "rro"] }));
+    const at = records.findIndex((r) => r[0] === "mount_attr");
+    expect(records[at - 1]![0]).toBe("mount"); // right after its mount
+  });
+
+  test("tmpcopyup: an 8th field on a tmpfs's mount record; elsewhere ignored with a warning (as runc)", () => {
+    expect(ops(plan(withMounts({ destination: "/x", type: "tmpfs", source: "tmpfs", options: ["tmpcopyup"] })), "mount")).toEqual([["mount", "tmpfs", "/x", "tmpfs", 0, 0, "", 0, "tmpcopyup"]]);
+    const warnings: string[] = [];
+    expect(ops(plan(withMounts({ destination: "/x", type: "bind", source: bundle, options: ["rbind", "tmpcopyup"] }), { warn: (m) => warnings.push(m) }), "mount")[0]!.length).toBe(8);
+    expect(warnings).toEqual(["mounts[0] (/x): tmpcopyup is for tmpfs mounts; ignored (as runc)"]);
+  });
+
+  test("a read-only /dev is mounted writable and remounted read-only at the end (remount_ro)", () => {
+    const dev: Mount = { destination: "/dev", type: "tmpfs", source: "tmpfs", options: ["nosuid", "ro", "mode=755"] };
+    const records = plan(withMounts(dev));
+    expect(ops(records, "mount")).toEqual([["mount", "tmpfs", "/dev", "tmpfs", MS.NOSUID, 0, "mode=755", 0]]);
+    expect(ops(records, "remount_ro")).toEqual([["remount_ro", "/dev", MS.NOSUID | MS.RDONLY]]);
+    expect(ops(plan(withMounts({ ...dev, destination: "/run" })), "remount_ro")).toEqual([]); // only /dev is filled after its mount
   });
 });
 

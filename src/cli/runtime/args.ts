@@ -2,6 +2,7 @@
 // (../flags.ts), usage errors, tables.
 import { type CommandSpec, type FlagSpec, FlagError, HelpRequested, type Parsed, bool, flagLines, parseFlags, str } from "../flags.ts";
 import type { StateStore } from "../../runtime/state-store.ts";
+import { basename } from "node:path";
 
 export { bool, commandSpec, list, str } from "../flags.ts";
 
@@ -20,11 +21,23 @@ export class UsageError extends Error {
   exitCode = 2;
 }
 
-/** A command's help page, in runc's layout. */
+/**
+ * The name the program was run by, as urfave/cli names a program by default: berth-runtime, or
+ * whatever it is installed as. Help and `-v` say it, so a copy installed as `runc` (where a tool
+ * runs "runc" by name) answers as one, which is what runc's own suite reads back. A development
+ * run (`bun src/cli/runtime/main.ts`) is still berth-runtime.
+ */
+export function programName(): string {
+  const name = basename(process.argv0 || "");
+  return name && !/^(bun|node)(\.exe)?$/.test(name) ? name : "berth-runtime";
+}
+
+/** A command's help page, in runc's (urfave/cli's) layout: NAME, USAGE, OPTIONS. */
 export function helpText(spec: CommandSpec): string {
-  const lines = [`usage: berth-runtime ${spec.usage}`, "", spec.summary];
+  const name = programName();
+  const lines = ["NAME:", `   ${name} ${spec.name} - ${spec.summary}`, "", "USAGE:", `   ${name} ${spec.usage}`];
   const flags = flagLines(spec.flags, "runc");
-  if (flags.length) lines.push("", "options:", ...flags);
+  if (flags.length) lines.push("", "OPTIONS:", ...flags);
   return lines.join("\n");
 }
 

@@ -5,7 +5,7 @@ import { type Command, UsageError, bool, commandSpec, list, needId, parse, str, 
 
 const spec = commandSpec({
   name: "exec",
-  usage: "exec ID [--process FILE | ARGS...] [-t] [-d] [--pid-file F] [-e K=V] [--cwd DIR] [-u UID[:GID]] [--cap CAP] [--no-new-privs] [--console-socket S] [--preserve-fds N]",
+  usage: "exec ID [--process FILE | ARGS...] [-t] [-d] [--pid-file F] [-e K=V] [--cwd DIR] [-u UID[:GID]] [--cap CAP] [--no-new-privs] [--console-socket S] [--preserve-fds N] [--cgroup [CTRL:]PATH]",
   summary: "run another process in a container",
   flags: [
     str("process", "p", "path to the process.json"),
@@ -23,6 +23,7 @@ const spec = commandSpec({
     str("process-label", undefined, "set the asm process label for the process (SELinux)"),
     str("apparmor", undefined, "set the apparmor profile for the process"),
     bool("ignore-paused", undefined, "allow exec in a paused container (the process runs once the container is resumed)"),
+    list("cgroup", undefined, "run the process in an existing sub-cgroup of the container's: [CONTROLLER[,CONTROLLER]:]PATH (repeatable)"),
   ],
   // The container ID is the first argument; the command starts at the second, and everything
   // from there belongs to it, flags included (flags may stand between the ID and the command).
@@ -63,7 +64,10 @@ const exec: Command = async (args, ctx) => {
     if (caps.length) {
       const add = (set?: string[]) => [...new Set([...(set ?? []), ...caps])];
       const c = base.capabilities ?? {};
-      proc.capabilities = { ...c, bounding: add(c.bounding), effective: add(c.effective), permitted: add(c.permitted) };
+      // As runc 1.2: a capability the config makes inheritable is raised into the ambient set too
+      // (the kernel allows no ambient capability that is not inheritable).
+      const ambient = caps.filter((cap) => c.inheritable?.includes(cap));
+      proc.capabilities = { ...c, bounding: add(c.bounding), effective: add(c.effective), permitted: add(c.permitted), ...(ambient.length ? { ambient: [...new Set([...(c.ambient ?? []), ...ambient])] } : {}) };
     }
     if (p.get("no-new-privs")) proc.noNewPrivileges = true;
   }
@@ -71,5 +75,22 @@ const exec: Command = async (args, ctx) => {
   return await execInContainer(ctx.store, {
     id, process: proc, detach: p.get("detach"), pidFile: p.get("pid-file"), consoleSocket: p.get("console-socket"),
     preserveFds: uintFlag(p.get("preserve-fds"), "--preserve-fds"), debug: ctx.debug, ignorePaused: p.get("ignore-paused"),
+    subCgroups: subCgroups(p.get("cgroup")),
   });
 };
+
+/** --cgroup values as runc reads them: CONTROLLER[,CONTROLLER...]:PATH each, or one bare PATH for
+ *  every hierarchy. */
+function subCgroups(values: string[]): Record<string, string> | undefined {
+  if (values.length === 0) return undefined;
+  const out: Record<string, string> = {};
+  for (const v of values) {
+    const parts = v.split(":");
+    if (parts.length > 2) throw new Error(`invalid --cgroup argument: ${v}`);
+    if (parts.length === 1) {
+      if (values.length !== 1) throw new Error(`invalid --cgroup argument: ${v} (missing <controller>: prefix)`);
+      out[""] = v;
+    } else for (const controller of parts[0]!.split(",")) out[controller] = parts[1]!;
+  }
+  return out;
+}

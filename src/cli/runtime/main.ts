@@ -3,7 +3,9 @@
 import { FlagError, HelpRequested, bool, commandSpec, flagLines, parseFlags, str } from "../flags.ts";
 import { appendFileSync } from "node:fs";
 import { StateStore, DEFAULT_ROOT } from "../../runtime/state-store.ts";
-import type { Command, Context } from "./args.ts";
+import { type Command, type Context, programName } from "./args.ts";
+import { OCI_VERSION } from "../../oci/version.ts";
+import { RUNTIME_VERSION } from "../../runtime/version.ts";
 import { trace } from "../../sys/trace.ts";
 
 // Each verb lives in its own file and is loaded only when used: start-up time is the runtime's
@@ -36,32 +38,37 @@ const GLOBALS = commandSpec({
   stopAtPositional: true,
 });
 
-// A function, not a constant: laying out the flag table costs every other command's start-up.
-const usage = (): string => `berth-runtime: an OCI runtime (runtime-spec 1.x), runc-compatible
+// The global help in urfave/cli's layout (NAME, USAGE, COMMANDS, GLOBAL OPTIONS), as runc prints
+// it, under the name the program was run by (programName).
+function usage(name: string): string {
+  return `NAME:
+   ${name} - Open Container Initiative runtime (berth-runtime: runc-compatible, runtime-spec 1.x)
 
-usage: berth-runtime [global options] COMMAND [options] [args]
+USAGE:
+   ${name} [global options] COMMAND [options] [args]
 
-commands:
-  spec      write a new config.json in the bundle
-  create    create a container (its process waits for start)
-  start     run the process of a created container
-  run       create and start a container (foreground unless -d)
-  state     print a container's state as JSON
-  kill      send a signal to a container's process (--all: every process)
-  delete    remove a stopped container (--force: stop it first)
-  list      list containers
-  ps        list the processes of a container
-  exec      run another process in a container
-  pause     freeze every process of a container
-  resume    thaw a paused container
-  update    change a container's resource limits
-  events    print a container's stats and OOM events
-  features  print what this runtime supports, as JSON
-  checkpoint, restore
-            not supported (no CRIU): answered with an error saying so
+COMMANDS:
+   spec      write a new config.json in the bundle
+   create    create a container (its process waits for start)
+   start     run the process of a created container
+   run       create and start a container (foreground unless -d)
+   state     print a container's state as JSON
+   kill      send a signal to a container's process (--all: every process)
+   delete    remove a stopped container (--force: stop it first)
+   list      list containers
+   ps        list the processes of a container
+   exec      run another process in a container
+   pause     freeze every process of a container
+   resume    thaw a paused container
+   update    change a container's resource limits
+   events    print a container's stats and OOM events
+   features  print what this runtime supports, as JSON
+   checkpoint, restore
+             not supported (no CRIU): answered with an error saying so
 
-global options:
+GLOBAL OPTIONS:
 ${flagLines(GLOBALS.flags, "runc").join("\n")}`;
+}
 
 async function main(argv: string[]): Promise<number> {
   let global;
@@ -69,16 +76,17 @@ async function main(argv: string[]): Promise<number> {
     global = parseFlags(GLOBALS, argv, "runc");
   } catch (e) {
     if (!(e instanceof HelpRequested)) throw e;
-    console.log(usage());
+    console.log(usage(programName()));
     return 0;
   }
   if (global.get("version")) {
-    console.log("berth-runtime version 0.1.0\nspec: 1.2.0");
+    // runc's three lines (NAME version X, commit:, spec:), which tools that look for a runc parse.
+    console.log(`${programName()} version ${RUNTIME_VERSION}\ncommit: ${buildId()}\nspec: ${OCI_VERSION}`);
     return 0;
   }
   const [name, ...rest] = global.args;
   if (!name) {
-    console.log(usage());
+    console.log(usage(programName()));
     return 2;
   }
   const logFile = global.get("log");
@@ -115,6 +123,13 @@ async function main(argv: string[]): Promise<number> {
 }
 
 export class UsageError extends Error {}
+
+declare const BERTH_BUILD_ID: string | undefined;
+
+/** What `-v` names as the commit: the build's source hash (scripts/build.mjs), or "development". */
+function buildId(): string {
+  return typeof BERTH_BUILD_ID === "string" ? `berth-source-${BERTH_BUILD_ID.slice(0, 12)}` : "development";
+}
 
 function report(e: unknown): void {
   const err = e as Error & { exitCode?: number };

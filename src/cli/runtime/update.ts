@@ -6,7 +6,7 @@ import { type Command, UsageError, commandSpec, needId, parse, str } from "./arg
 
 const spec = commandSpec({
   name: "update",
-  usage: "update ID [-r resources.json|-] [--memory N] [--memory-reservation N] [--memory-swap N] [--cpu-share N] [--cpu-quota N] [--cpu-period N] [--cpuset-cpus L] [--cpuset-mems L] [--pids-limit N] [--blkio-weight N]",
+  usage: "update ID [-r resources.json|-] [--memory N] [--memory-reservation N] [--memory-swap N] [--cpu-share N] [--cpu-quota N] [--cpu-period N] [--cpu-burst N] [--cpuset-cpus L] [--cpuset-mems L] [--pids-limit N] [--blkio-weight N]",
   summary: "change a container's resource limits",
   flags: [
     str("resources", "r", "path to a file with the resources (linux.resources of the spec) to update, or '-' for standard input"),
@@ -17,6 +17,7 @@ const spec = commandSpec({
     str("cpu-shares", undefined, "the same as --cpu-share", { hidden: true }),
     str("cpu-quota", undefined, "CPU CFS hardcap limit (in usecs) per period"),
     str("cpu-period", undefined, "CPU CFS period to be used for hardcapping (in usecs)"),
+    str("cpu-burst", undefined, "CPU CFS burst: run time (in usecs) a period may borrow from the quota left unused before"),
     str("cpuset-cpus", undefined, "CPU(s) to use"),
     str("cpuset-mems", undefined, "memory node(s) to use"),
     str("pids-limit", undefined, "maximum number of pids allowed in the container"),
@@ -52,6 +53,7 @@ export const command: Command = async (args, ctx) => {
   if (Object.values(mem).some((v) => v !== undefined)) r.memory = { ...r.memory, ...Object.fromEntries(Object.entries(mem).filter(([, v]) => v !== undefined)) };
   const cpu = {
     shares: int(p.get("cpu-share") ?? p.get("cpu-shares"), "--cpu-share"), quota: int(p.get("cpu-quota"), "--cpu-quota"), period: int(p.get("cpu-period"), "--cpu-period"),
+    burst: int(p.get("cpu-burst"), "--cpu-burst"),
     realtimePeriod: int(p.get("cpu-rt-period"), "--cpu-rt-period"), realtimeRuntime: int(p.get("cpu-rt-runtime"), "--cpu-rt-runtime"),
     idle: int(p.get("cpu-idle"), "--cpu-idle"), cpus: p.get("cpuset-cpus"), mems: p.get("cpuset-mems"),
   };
