@@ -11,7 +11,6 @@ packages=(
   containerd                                  # tests/containerd: berth-runtime as the runc v2 shim's binary
   containernetworking-plugins                 # tests/containerd/cri.test.ts: CNI bridge/host-local/loopback (/usr/lib/cni)
   bats jq gawk                                # scripts/runc-bats.sh (runc's integration suite), scripts/conformance.sh
-  golang-go                                   # scripts/conformance.sh
   debootstrap                                 # Debian images for tests
   skopeo umoci                                # third-party image archives for import tests
   docker-registry openssl                     # local registry for pull/push tests (openssl: TLS and token certificates)
