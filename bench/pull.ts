@@ -12,7 +12,8 @@
 // Every run of every subject starts from nothing: a fresh store, directory or podman root.
 // --base PATH: another berth executable (e.g. a copy of build/berth made before a change) whose
 // pull and load are timed in the same interleaved rounds. --only: subjects whose names start so.
-// Each row gives the median, min and max of the runs; the goals' ratios follow the table.
+// Each row gives the median, min and max of the runs and the median CPU time of the command
+// (user + system, its threads and the children it waited for); the goals' ratios follow the table.
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
@@ -24,10 +25,16 @@ const runs = Number(values.runs ?? 1);
 const work = fs.mkdtempSync(path.join(values.tmp ?? "/var/tmp", "berth-bench-pull-"));
 const log = (s: string) => console.error(s);
 
+// CPU seconds (user + system) of the last command run by sh(): with other programs on the cores,
+// wall times move by ×2 from one minute to the next, CPU far less.
+let lastCpu = 0;
+
 function sh(cmd: string[], env?: Record<string, string>): number {
   const t = performance.now();
   const r = Bun.spawnSync(cmd, { stdout: "ignore", stderr: "pipe", env: { ...process.env, ...env } });
   if (r.exitCode !== 0) throw new Error(`${cmd.join(" ")}: ${r.stderr.toString()}`);
+  const cpu = r.resourceUsage?.cpuTime;
+  lastCpu = cpu ? Number(cpu.user + cpu.system) / 1e6 : NaN;
   return (performance.now() - t) / 1000;
 }
 
@@ -71,7 +78,7 @@ try {
   sh(["skopeo", "copy", "-q", "--src-tls-verify=false", `docker://${name}`, `oci:${pulledLayout}:bench`]);
   let n = 0;
   const fresh = () => path.join(work, `run-${n++}`);
-  let subjects: Array<{ name: string; run: () => number; times: number[] }> = [
+  let subjects: Array<{ name: string; run: () => number; times: number[]; cpus?: number[] }> = [
     { name: "berth pull", run: () => sh([BERTH, "--root", fresh(), "pull", "-q", name]), times: [] },
     { name: "berth load (the same image, docker-archive)", run: () => sh([BERTH, "--root", fresh(), "load", "-q", "-i", archive]), times: [] },
     { name: "berth load (the registry's blobs, OCI layout)", run: () => sh([BERTH, "--root", fresh(), "load", "-q", "-i", pulledLayout]), times: [] },
@@ -95,13 +102,14 @@ try {
     for (const s of subjects) {
       sh(["sync"]);
       s.times.push(s.run());
+      (s.cpus ??= []).push(lastCpu);
     }
   }
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   const pull = median(subjects[0]!.times);
-  console.log(`image: ${rootfs}; ${runs} run(s), wall seconds: median (min–max)`);
+  console.log(`image: ${rootfs}; ${runs} run(s), wall seconds: median (min–max); median CPU seconds (user + system)`);
   for (const s of subjects) {
-    console.log(`${s.name.padEnd(46)} ${median(s.times).toFixed(2)} s (${Math.min(...s.times).toFixed(2)}–${Math.max(...s.times).toFixed(2)})   ${(median(s.times) / pull).toFixed(2)}x berth pull`);
+    console.log(`${s.name.padEnd(46)} ${median(s.times).toFixed(2)} s (${Math.min(...s.times).toFixed(2)}–${Math.max(...s.times).toFixed(2)})   ${(median(s.times) / pull).toFixed(2)}x berth pull   cpu ${median(s.cpus ?? [NaN]).toFixed(2)} s`);
   }
   const row = (n: string) => subjects.find((s) => s.name === n);
   const ratio = (a: string, b: string, what: string) => {
