@@ -13,6 +13,13 @@
 // file system refuses a direct write (EINVAL), the job reopens the file without O_DIRECT and
 // carries on with ordinary writes. Chunks are acked once hashed and staged: the main thread then
 // reuses their buffers (src/storage/chunks.ts).
+//
+// An "append" job (a pull's partial download, src/image/registry/download.ts) writes into an
+// existing file from `offset` on: the first `offset` bytes it is given are what the file already
+// holds (an earlier attempt's, replayed for the hash) and are only hashed. Its stages are written
+// in order, one at a time (1 MB each), so that the file is always a prefix of the blob — what a
+// resumed download trusts — and an abort writes what is staged (the next attempt asks only for
+// the rest); a killed process loses what was staged.
 import { ptr } from "bun:ffi";
 import * as fs from "node:fs";
 import { CryptoHasher } from "bun";
@@ -20,7 +27,8 @@ import { CryptoHasher } from "bun";
 declare const self: Worker;
 
 export type BlobWorkerRequest =
-  | { op: "open"; id: number; fd: number; direct?: string } // direct: the file's path (for the fallback)
+  // direct: the file's path (for the fallback); append: see above (offset is block-aligned when direct)
+  | { op: "open"; id: number; fd: number; direct?: string; append?: { offset: number } }
   | { op: "data"; id: number; chunk: Uint8Array; ack?: number }
   | { op: "close"; id: number }
   | { op: "abort"; id: number };
@@ -33,10 +41,12 @@ export type BlobWorkerReply =
 
 const ALIGN = 4096;
 const STAGE = 4 << 20;
+const APPEND_STAGE = 1 << 20; // an append job's: a killed pull loses at most this much of what it got
 const MAX_ASYNC = 3; // stages being written by the thread pool while this thread hashes the next
 
 interface Direct {
   path: string;
+  stage: number;           // bytes per stage
   cur: Uint8Array | null;  // the stage being filled
   fill: number;
   free: Uint8Array[];      // stages not being written
@@ -46,12 +56,18 @@ interface Direct {
   own: number;             // our own fd without O_DIRECT, once the file system refused a direct write
 }
 
+interface Append {
+  skip: number;            // bytes still to hash only (the file has them)
+  pos: number;             // where the next write goes, without O_DIRECT
+}
+
 interface Job {
   fd: number;
   hash: CryptoHasher;
   size: number;
   error: string | null;
   direct: Direct | null;
+  append: Append | null;
 }
 const jobs = new Map<number, Job>();
 
@@ -80,13 +96,13 @@ function writeStage(j: Job, d: Direct, bytes: Uint8Array, pos: number): void {
   writeAll(d.own, bytes, pos);
 }
 
-/** Writes a full stage: on the thread pool while fewer than MAX_ASYNC are under way, else here. */
+/** Writes a full stage: on the thread pool while fewer than MAX_ASYNC are under way, else here (an append job's always here, in order). */
 function flushStage(j: Job, d: Direct): void {
   const buf = d.cur!;
   const pos = d.written;
-  d.written += STAGE;
+  d.written += d.stage;
   d.fill = 0;
-  if (d.own >= 0 || d.inflight >= MAX_ASYNC) {
+  if (d.own >= 0 || d.inflight >= MAX_ASYNC || j.append) {
     writeStage(j, d, buf, pos); // and keep filling the same stage
     return;
   }
@@ -99,7 +115,7 @@ function flushStage(j: Job, d: Direct): void {
     if (d.inflight === 0) d.idle?.();
   };
   const step = (off: number) => {
-    fs.write(j.fd, buf, off, STAGE - off, pos + off, (err, n) => {
+    fs.write(j.fd, buf, off, d.stage - off, pos + off, (err, n) => {
       if (err) {
         if ((err as NodeJS.ErrnoException).code !== "EINVAL") return done(err);
         try {
@@ -109,7 +125,7 @@ function flushStage(j: Job, d: Direct): void {
           return done(e as Error);
         }
       }
-      if (off + n < STAGE) step(off + n);
+      if (off + n < d.stage) step(off + n);
       else done(null);
     });
   };
@@ -121,13 +137,13 @@ function stage(j: Job, chunk: Uint8Array): void {
   let off = 0;
   while (off < chunk.length) {
     if (!d.cur) {
-      d.cur = d.free.pop() ?? alignedBuffer(STAGE);
+      d.cur = d.free.pop() ?? alignedBuffer(d.stage);
     }
-    const n = Math.min(STAGE - d.fill, chunk.length - off);
+    const n = Math.min(d.stage - d.fill, chunk.length - off);
     d.cur.set(chunk.subarray(off, off + n), d.fill);
     d.fill += n;
     off += n;
-    if (d.fill === STAGE) flushStage(j, d);
+    if (d.fill === d.stage) flushStage(j, d);
   }
 }
 
@@ -156,20 +172,33 @@ function whenIdle(j: Job, then: () => void): void {
 self.onmessage = (ev: MessageEvent<BlobWorkerRequest>) => {
   const m = ev.data;
   switch (m.op) {
-    case "open":
+    case "open": {
+      const at = m.append?.offset ?? 0;
       jobs.set(m.id, {
         fd: m.fd, hash: new CryptoHasher("sha256"), size: 0, error: null,
-        direct: m.direct !== undefined && m.fd >= 0 ? { path: m.direct, cur: null, fill: 0, free: [], written: 0, inflight: 0, idle: null, own: -1 } : null,
+        direct: m.direct !== undefined && m.fd >= 0 ? { path: m.direct, stage: m.append ? APPEND_STAGE : STAGE, cur: null, fill: 0, free: [], written: at, inflight: 0, idle: null, own: -1 } : null,
+        append: m.append ? { skip: at, pos: at } : null,
       });
       return;
+    }
     case "data": {
       const j = jobs.get(m.id);
       if (j && j.error === null) {
         try {
           j.hash.update(m.chunk);
+          let bytes = m.chunk;
+          const a = j.append;
+          if (a && a.skip > 0) {
+            const n = Math.min(a.skip, bytes.length);
+            a.skip -= n;
+            bytes = bytes.subarray(n);
+          }
           // fd -1: a hash-only job (the diff ID of a compressed layer)
-          if (j.direct) stage(j, m.chunk);
-          else if (j.fd >= 0) writeAll(j.fd, m.chunk, null);
+          if (j.direct) stage(j, bytes);
+          else if (a && j.fd >= 0) {
+            writeAll(j.fd, bytes, a.pos);
+            a.pos += bytes.length;
+          } else if (j.fd >= 0) writeAll(j.fd, bytes, null);
           j.size += m.chunk.length;
         } catch (e) {
           j.error = (e as Error).message;
@@ -203,8 +232,20 @@ self.onmessage = (ev: MessageEvent<BlobWorkerRequest>) => {
       const j = jobs.get(m.id);
       jobs.delete(m.id);
       const reply = () => self.postMessage({ op: "aborted", id: m.id } satisfies BlobWorkerReply);
-      if (j) whenIdle(j, reply);
-      else reply();
+      if (!j) reply();
+      else {
+        whenIdle(j, () => {
+          // an append job keeps what it got, for the next attempt to resume from
+          if (j.append && j.direct && j.error === null && j.append.skip === 0) {
+            try {
+              finishDirect(j);
+            } catch {
+              // the next attempt starts from what did reach the file
+            }
+          }
+          reply();
+        });
+      }
       return;
     }
   }

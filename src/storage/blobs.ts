@@ -295,6 +295,29 @@ export class ParallelBlobWriter extends BlobWriter {
 // page faults each time (what chunks.ts measured for reads). Larger chunks get a buffer of their own.
 const hashCopies = new ChunkPool(1 << 20);
 
+/** The file a ParallelHasher also writes: fd open for writing (with O_DIRECT when direct), offset block-aligned then. */
+export interface AppendFile {
+  fd: number;
+  path: string;
+  direct: boolean;
+  offset: number;
+}
+
+/** Opens a file to append to from offset on through a ParallelHasher: O_DIRECT when the file system takes it. */
+export function openAppend(p: string, offset: number): AppendFile {
+  if (O_DIRECT && offset % DIRECT_ALIGN === 0) {
+    try {
+      return { fd: fs.openSync(p, O_WRONLY | O_CREAT | O_DIRECT, 0o600), path: p, direct: true, offset };
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EINVAL") throw e;
+    }
+  }
+  return { fd: fs.openSync(p, O_WRONLY | O_CREAT, 0o600), path: p, direct: false, offset };
+}
+
+/** The alignment the blob worker keeps O_DIRECT writes to (blob-worker.ts ALIGN). */
+export const DIRECT_ALIGN = 4096;
+
 export class ParallelHasher {
   private id = nextId++;
   private held: Array<[number, Uint8Array]> = []; // pooled copies the worker has yet to ack
@@ -307,7 +330,16 @@ export class ParallelHasher {
   private resolveDone!: (d: Digest) => void;
   private failure: Error | null = null;
 
-  constructor() {
+  private file: AppendFile | null;
+  private aborting: Promise<void> | null = null;
+
+  /**
+   * file: also write the bytes into this file, from file.offset on — the first file.offset bytes
+   * given are what it holds already and are only hashed (a resumed download: see blob-worker.ts).
+   * The caller closes file.fd once digest() or abort() has settled: the worker writes until then.
+   */
+  constructor(file?: AppendFile) {
+    this.file = file ?? null;
     let reject!: (e: Error) => void;
     this.done = new Promise<Digest>((res, rej) => {
       this.resolveDone = res;
@@ -334,11 +366,12 @@ export class ParallelHasher {
         this.releaseUpTo(Infinity);
         this.drainWait?.();
         this.drainWait = null;
-        if (r.error) reject(new Error(`hashing a layer: ${r.error}`));
+        if (r.error) reject(new Error(`${this.file ? `writing ${this.file.path}` : "hashing a layer"}: ${r.error}`));
         else this.resolveDone(r.digest as Digest);
       }
     });
-    post({ op: "open", id: this.id, fd: -1 } satisfies BlobWorkerRequest);
+    const f = this.file;
+    post({ op: "open", id: this.id, fd: f ? f.fd : -1, ...(f?.direct ? { direct: f.path } : {}), ...(f ? { append: { offset: f.offset } } : {}) } satisfies BlobWorkerRequest);
   }
 
   update(chunk: Uint8Array): void | Promise<void> {
@@ -370,11 +403,31 @@ export class ParallelHasher {
     return waitOnWorker(this.done);
   }
 
-  abort(): void {
-    waiting.delete(this.id);
-    if (!this.failure) post({ op: "abort", id: this.id } satisfies BlobWorkerRequest);
-    // No reply is awaited: the copies still queued to the worker are left to the GC, not reused.
-    this.held = [];
+  /**
+   * Gives up. Without a file no reply is awaited: the copies still queued to the worker are left
+   * to the GC, not reused. With one, the promise settles once the worker has let go of its fd.
+   */
+  abort(): void | Promise<void> {
+    if (!this.file) {
+      waiting.delete(this.id);
+      if (!this.failure) post({ op: "abort", id: this.id } satisfies BlobWorkerRequest);
+      this.held = [];
+      return;
+    }
+    if (this.failure) {
+      waiting.delete(this.id);
+      return;
+    }
+    this.aborting ??= waitOnWorker(new Promise<void>((res) => {
+      waiting.set(this.id, (r) => {
+        if (r.op !== "aborted" && r.op !== "failed" && r.op !== "closed") return;
+        waiting.delete(this.id);
+        this.releaseUpTo(Infinity);
+        res();
+      });
+      post({ op: "abort", id: this.id } satisfies BlobWorkerRequest);
+    }));
+    return this.aborting;
   }
 
   /** Gives back the pooled copies of chunks up to number n, which the worker has hashed. */

@@ -69,10 +69,12 @@ export class LayerIngest {
   /**
    * writeback: see LayerWriter (set when the store will syncfs before publishing).
    * parallelHash: without a BlobWriter (the caller keeps the bytes itself: a pull's partial file),
-   * hash the blob and the diff on the blob worker thread, as a ParallelBlobWriter does for a load.
+   * hash the blob and the diff on the blob worker thread, as a ParallelBlobWriter does for a load;
+   * a ParallelHasher given here is the blob's (one that also writes the caller's file: a pull's).
    */
-  constructor(private unpackDir: string | null, private blob: BlobWriter | null, private writeback = false, private parallelHash = false) {
-    this.blobHash = blob ? null : parallelHash ? new ParallelHasher() : new Hasher(); // a BlobWriter hashes for us
+  constructor(private unpackDir: string | null, private blob: BlobWriter | null, private writeback = false, private parallelHash: boolean | ParallelHasher = false) {
+    // a BlobWriter hashes for us
+    this.blobHash = blob ? null : parallelHash instanceof ParallelHasher ? parallelHash : parallelHash ? new ParallelHasher() : new Hasher();
   }
 
   write(chunk: Uint8Array): void | Promise<void> {
@@ -131,7 +133,7 @@ export class LayerIngest {
     this.writer?.abort();
     this.z?.destroy();
     if (this.diffHash instanceof ParallelHasher) this.diffHash.abort();
-    if (this.blobHash instanceof ParallelHasher) this.blobHash.abort();
+    if (this.blobHash instanceof ParallelHasher) void this.blobHash.abort(); // (one writing a file: its owner awaits it)
   }
 
   private start(): void | Promise<void> {
@@ -150,7 +152,7 @@ export class LayerIngest {
     }
     if (c === "gzip" || c === "zstd") {
       // a big layer (its blob already goes to the worker) gets its diff ID hashed there too
-      this.diffHash = this.blob instanceof ParallelBlobWriter || this.parallelHash ? new ParallelHasher() : new Hasher();
+      this.diffHash = this.blob instanceof ParallelBlobWriter || this.parallelHash !== false ? new ParallelHasher() : new Hasher();
       const z = c === "gzip" ? zlib.createGunzip({ chunkSize: 1 << 20 }) : zlib.createZstdDecompress({ chunkSize: 1 << 20 });
       z.on("data", (out: Buffer) => this.uncompressed(out));
       z.on("error", (e: Error) => {

@@ -292,3 +292,156 @@ describe("resumable pulls", () => {
     expect(ranges.filter((x) => x !== "")[0]).toBe(`bytes=${256 << 10}-`);
   });
 });
+
+// A layer of 8 MB or more goes another way: its partial file is written by the blob worker with
+// O_DIRECT, in 1 MB stages at block-aligned offsets, as the worker hashes it. The same
+// promises hold: a wrong or oversized blob leaves nothing; a killed pull resumes from the whole
+// stages it wrote; a broken connection resumes, in the same pull, from the last whole block it got.
+describe("big layers (their partial file written by the blob worker)", () => {
+  let big: { manifest: string; config: string; layer: Uint8Array; tar: Uint8Array };
+  let server: ReturnType<typeof Bun.serve>;
+  const ranges: string[] = [];
+  let stallAt = 0; // once: send this many bytes of the layer, then nothing (the pull hangs)
+  let cutAt = 0;   // once: send this many bytes, then break the connection
+  let sentBeforeStall = 0;
+
+  beforeAll(() => {
+    const dir = join(scratch, "big-layer");
+    mkdirSync(join(dir, "etc"), { recursive: true });
+    const noise = new Uint8Array(12 << 20);
+    for (let i = 0; i < noise.length; i += 65536) crypto.getRandomValues(noise.subarray(i, i + 65536));
+    writeFileSync(join(dir, "noise.bin"), noise); // incompressible: the gzip layer stays over 8 MB
+    for (let i = 0; i < 600; i++) writeFileSync(join(dir, "etc", `f${i}`), `file ${i}\n`);
+    const tar = new Uint8Array(Bun.spawnSync(["tar", "-C", dir, "--owner=0", "--group=0", "-cf", "-", "."]).stdout);
+    const layer = gzipSync(tar);
+    const config = JSON.stringify({ architecture: "amd64", os: "linux", config: { Cmd: ["sh"] }, rootfs: { type: "layers", diff_ids: [sha(tar)] } });
+    const manifest = JSON.stringify({
+      schemaVersion: 2, mediaType: "application/vnd.oci.image.manifest.v1+json",
+      config: { mediaType: "application/vnd.oci.image.config.v1+json", digest: sha(config), size: Buffer.byteLength(config) },
+      layers: [{ mediaType: "application/vnd.oci.image.layer.v1.tar+gzip", digest: sha(layer), size: layer.length }],
+    });
+    big = { manifest, config, layer, tar };
+    server = Bun.serve({
+      hostname: "127.0.0.1", port: 0, idleTimeout: 0,
+      fetch(req) {
+        const u = new URL(req.url);
+        if (u.pathname === "/v2/") return Response.json({});
+        const m = /^\/v2\/(.+)\/(manifests|blobs)\/(.+)$/.exec(u.pathname);
+        if (!m) return new Response("not found", { status: 404 });
+        const [, repo, kind, ref] = m;
+        if (kind === "manifests") return new Response(big.manifest, { headers: { "content-type": "application/vnd.oci.image.manifest.v1+json" } });
+        if (ref === sha(big.config)) return new Response(big.config);
+        let body = big.layer;
+        if (repo === "bad/digest") {
+          body = new Uint8Array(big.layer);
+          body[body.length >> 1] = body[body.length >> 1]! ^ 0xff; // same size, other content
+        }
+        if (repo === "bad/big") {
+          body = new Uint8Array(big.layer.length + 4096);
+          body.set(big.layer);
+        }
+        const range = req.headers.get("range") ?? "";
+        ranges.push(range);
+        const from = Number(/^bytes=(\d+)-$/.exec(range)?.[1] ?? 0);
+        const headers = from > 0 ? { "content-range": `bytes ${from}-${body.length - 1}/${body.length}` } : {};
+        const rest = body.subarray(from);
+        const status = from > 0 ? 206 : 200;
+        if (stallAt > 0) {
+          const part = rest.subarray(0, stallAt);
+          stallAt = 0;
+          return new Response(new ReadableStream({ start: (c) => { c.enqueue(part); sentBeforeStall = part.length; } }), { status, headers });
+        }
+        if (cutAt > 0) {
+          const part = rest.subarray(0, cutAt);
+          cutAt = 0;
+          return new Response(new ReadableStream({
+            async start(c) {
+              c.enqueue(part);
+              await Bun.sleep(100);
+              c.error(new Error("connection cut by the test"));
+            },
+          }), { status, headers });
+        }
+        return new Response(rest, { status, headers });
+      },
+    });
+  });
+
+  afterAll(() => {
+    server?.stop(true);
+  });
+
+  const host = () => `127.0.0.1:${server.port}`;
+  const blobFile = (root: string) => join(root, "blobs/sha256", sha(big.layer).slice(7));
+  const fileSha = async (p: string) => sha(new Uint8Array(await Bun.file(p).arrayBuffer()));
+
+  test("pulls whole: the stored blob is the registry's bytes, the image the one made", async () => {
+    expect(big.layer.length).toBeGreaterThan(8 << 20);
+    const root = freshRoot();
+    const r = await berth(root, ["pull", "--tls-verify=false", `${host()}/big/img:1`]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(await fileSha(blobFile(root))).toBe(sha(big.layer));
+    expect((await berth(root, ["images", "-q", "--no-trunc"])).stdout.trim()).toBe(sha(big.config));
+    const dir = join(root, "snapshots", sha(big.tar).slice(7), "diff"); // one layer: chain ID = diff ID
+    expect(statSync(join(dir, "noise.bin")).size).toBe(12 << 20);
+    expect(readdirSync(join(dir, "etc")).length).toBe(600);
+  });
+
+  test("a big layer whose content does not match its digest is refused; nothing is stored", async () => {
+    const root = freshRoot();
+    const r = await berth(root, ["pull", "--tls-verify=false", `${host()}/bad/digest:1`]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain("digest");
+    expect(stored(root).filter((f) => !f.endsWith(sha(big.config).slice(7)))).toEqual([]);
+  });
+
+  test("a big blob larger than the manifest declares is refused; nothing is stored", async () => {
+    const root = freshRoot();
+    const r = await berth(root, ["pull", "--tls-verify=false", `${host()}/bad/big:1`]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain("larger");
+    expect(stored(root).filter((f) => !f.endsWith(sha(big.config).slice(7)))).toEqual([]);
+  });
+
+  test("a pull killed in the middle resumes from the whole stages written (Range), and the blob is the registry's bytes", async () => {
+    const root = freshRoot();
+    stallAt = (3 << 20) + 1000;
+    sentBeforeStall = 0;
+    const p = Bun.spawn([BERTH, "--root", root, "pull", "--tls-verify=false", `${host()}/big/img:1`], { stdout: "ignore", stderr: "ignore" });
+    const partial = () => (existsSync(join(root, "downloads")) ? readdirSync(join(root, "downloads")).filter((f) => f.endsWith(".partial")) : []);
+    const size = () => (partial().length === 1 ? statSync(join(root, "downloads", partial()[0]!)).size : -1);
+    const deadline = Date.now() + 20_000;
+    while (Date.now() < deadline && !(sentBeforeStall > 0 && size() === 3 << 20)) await Bun.sleep(50);
+    expect(size()).toBe(3 << 20); // the 1000 bytes after the third stage were only staged
+    p.kill("SIGKILL");
+    await p.exited;
+    ranges.length = 0;
+    const r = await berth(root, ["pull", "--tls-verify=false", `${host()}/big/img:1`]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(ranges).toEqual([`bytes=${3 << 20}-`]);
+    expect(partial()).toEqual([]);
+    expect(await fileSha(blobFile(root))).toBe(sha(big.layer));
+    expect((await berth(root, ["images", "-q", "--no-trunc"])).stdout.trim()).toBe(sha(big.config));
+  });
+
+  test("a connection broken at an odd offset is retried in the same pull from the last whole block, and the blob is whole", async () => {
+    const root = freshRoot();
+    cutAt = (2 << 20) + 777;
+    ranges.length = 0;
+    const r = await berth(root, ["pull", "--tls-verify=false", `${host()}/big/img:1`]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("Retrying (1)");
+    // what the first attempt got (staged or written) is kept on the abort, cut to a 4 KiB boundary
+    expect(ranges.length).toBe(2);
+    expect(ranges[0]).toBe("");
+    const from = Number(/^bytes=(\d+)-$/.exec(ranges[1]!)?.[1] ?? -1);
+    expect(from).toBeGreaterThan(0);
+    expect(from % 4096).toBe(0);
+    expect(from).toBeLessThanOrEqual((2 << 20) + 777);
+    expect(await fileSha(blobFile(root))).toBe(sha(big.layer));
+    expect((await berth(root, ["images", "-q", "--no-trunc"])).stdout.trim()).toBe(sha(big.config));
+  });
+});

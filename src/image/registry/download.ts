@@ -6,6 +6,7 @@
 // declared or hashes wrong is refused and its partial file removed, so nothing of it stays.
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { type AppendFile, DIRECT_ALIGN, openAppend, ParallelHasher } from "../../storage/blobs.ts";
 import { type Digest, DigestMismatchError, hexOf } from "../../storage/digest.ts";
 import { LayerIngest } from "../../storage/ingest.ts";
 import { FileLock } from "../../storage/lock.ts";
@@ -17,7 +18,10 @@ import { isTransient, RegistryClient, RegistryError, REGISTRY_TIMEOUT_MS } from 
 
 const ATTEMPTS = 5;
 const READ_CHUNK = 1 << 20;
-const PARALLEL_FROM = 8 << 20; // layers from this size are hashed on the blob worker thread (as a load does)
+// Layers from this size are hashed and written on the blob worker thread (as a load does), the
+// partial file with O_DIRECT: copying 107 MB into fresh page-cache pages cost the pull's main
+// thread ~0.35 s of system time on the bench host, direct writes ~0.05 s.
+const PARALLEL_FROM = 8 << 20;
 
 export interface LayerProgress {
   (current: number, total: number): void;
@@ -87,6 +91,12 @@ async function attemptOnce(ctx: DownloadContext, desc: Descriptor, diffId: Diges
     fs.rmSync(partial, { force: true });
     have = 0;
   }
+  const big = desc.size >= PARALLEL_FROM;
+  if (big && have < desc.size && have % DIRECT_ALIGN !== 0) {
+    // direct writes go to block-aligned offsets: ask again for the last partial block
+    have -= have % DIRECT_ALIGN;
+    fs.truncateSync(partial, have);
+  }
   // Ask first, so that a registry which ignores Range does not make us replay what we have.
   let res: Response | null = null;
   // A body that stops coming (a stalled connection) is cut after the registry timeout and the
@@ -123,9 +133,16 @@ async function attemptOnce(ctx: DownloadContext, desc: Descriptor, diffId: Diges
     }
   }
   const prepared = store.snapshots.prepare();
-  const ingest = new LayerIngest(prepared.diff, null, store.durable, desc.size >= PARALLEL_FROM);
+  // a big layer's partial file is written by the blob worker, as it hashes the blob
+  let file: AppendFile | null = null;
+  let hasher: ParallelHasher | null = null;
   let fd = -1;
   let ok = false;
+  if (big && res) {
+    file = openAppend(partial, have);
+    hasher = new ParallelHasher(file);
+  }
+  const ingest = new LayerIngest(prepared.diff, null, store.durable, hasher ?? big);
   try {
     // what an earlier attempt got goes through the ingestion again (local, fast), then the rest
     let done = 0;
@@ -146,7 +163,7 @@ async function attemptOnce(ctx: DownloadContext, desc: Descriptor, diffId: Diges
       progress?.(done, desc.size);
     }
     if (res) {
-      fd = fs.openSync(partial, "a", 0o600);
+      if (!file) fd = fs.openSync(partial, "a", 0o600);
       alive();
       try {
         for await (const chunk of res.body ?? []) {
@@ -154,8 +171,7 @@ async function attemptOnce(ctx: DownloadContext, desc: Descriptor, diffId: Diges
           if (done + chunk.length > desc.size) {
             throw new HostileBlobError(`blob ${desc.digest} is larger than the ${desc.size} bytes the manifest declares; refused`);
           }
-          let off = 0;
-          while (off < chunk.length) off += fs.writeSync(fd, chunk, off, chunk.length - off);
+          for (let off = 0; fd >= 0 && off < chunk.length;) off += fs.writeSync(fd, chunk, off, chunk.length - off);
           const w = ingest.write(chunk);
           if (w) await w;
           done += chunk.length;
@@ -165,12 +181,20 @@ async function attemptOnce(ctx: DownloadContext, desc: Descriptor, diffId: Diges
         if (e instanceof RegistryError) throw e;
         throw new RegistryError(`download of ${desc.digest} broke off after ${done} of ${desc.size} bytes: ${(e as Error).message}`);
       }
-      if (store.durable) fs.fdatasyncSync(fd);
-      fs.closeSync(fd);
-      fd = -1;
+      if (fd >= 0) {
+        if (store.durable) fs.fdatasyncSync(fd);
+        fs.closeSync(fd);
+        fd = -1;
+      }
     }
     if (done < desc.size) throw new RegistryError(`download of ${desc.digest} broke off after ${done} of ${desc.size} bytes`);
     const r = await ingest.end();
+    if (file) {
+      // the worker has written and let go of the file (the blob's digest came back)
+      if (store.durable) fs.fdatasyncSync(file.fd);
+      fs.closeSync(file.fd);
+      file = null;
+    }
     if (r.digest !== desc.digest) throw new DigestMismatchError(`layer blob from ${client.domain}/${ctx.repo}`, desc.digest, r.digest);
     if (r.unpackError) throw new HostileBlobError(`layer ${desc.digest}: ${r.unpackError.message}`);
     if (r.diffId !== diffId) throw new DigestMismatchError(`uncompressed layer ${desc.digest} (diff ID)`, diffId, r.diffId);
@@ -183,6 +207,12 @@ async function attemptOnce(ctx: DownloadContext, desc: Descriptor, diffId: Diges
     if (!ok) {
       ingest.abort();
       store.snapshots.discard(prepared);
+    }
+    if (file) {
+      // still open: the attempt failed; the worker writes what it staged (kept for the next
+      // attempt), and only then is the fd closed — the next attempt reads the file's size
+      await hasher!.abort();
+      fs.closeSync(file.fd);
     }
   }
 }
