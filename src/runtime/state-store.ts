@@ -5,7 +5,7 @@
 // node:fs is loaded (require) only by the commands that write or list.
 import type { Spec } from "../oci/spec.ts";
 import { checkContainerId } from "../oci/validate.ts";
-import { ENOENT, readText, removeDir, removeFile } from "../sys/rawfile.ts";
+import { ENOENT, ENOTEMPTY, readText, removeDir, removeFile } from "../sys/rawfile.ts";
 
 const fs = (): typeof import("node:fs") => require("node:fs");
 const join = (dir: string, name: string): string => (dir === "" ? name : dir.endsWith("/") ? dir + name : `${dir}/${name}`);
@@ -105,10 +105,11 @@ export class StateStore {
     const dir = this.dir(id);
     const first = removeDir(dir); // a container that is gone (delete --force): one syscall
     if (first === 0 || first === ENOENT) return;
-    // What a finished container leaves (create's files); anything else (an exec's plan, a
-    // half-written state) makes rmdir fail, and the recursive removal takes it.
-    for (const name of ["state.json", "exec.fifo", "plan", "plan.init"]) removeFile(join(dir, name));
-    const err = removeDir(dir);
+    // A directory with files: what a finished container leaves (create's files) goes by unlink;
+    // anything else (an exec's plan, a half-written state), or a path that is not a directory
+    // (never followed: ENOTDIR), goes by the recursive removal.
+    if (first === ENOTEMPTY) for (const name of ["state.json", "exec.fifo", "plan", "plan.init"]) removeFile(join(dir, name));
+    const err = first === ENOTEMPTY ? removeDir(dir) : first;
     if (err !== 0 && err !== ENOENT) fs().rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -25,7 +25,7 @@ function sys(nr: number, a1: number | bigint = 0, a2: number | bigint = 0, a3: n
 
 const AT_FDCWD = -100, AT_REMOVEDIR = 0x200;
 export const O_RDONLY = 0, O_WRONLY = 1, O_CREAT = 0o100, O_APPEND = 0o2000, O_NONBLOCK = 0o4000, O_CLOEXEC = 0o2000000;
-export const ENOENT = 2, ESRCH = 3, EINTR = 4, EAGAIN = 11, ENOTDIR = 20;
+export const ENOENT = 2, ESRCH = 3, EINTR = 4, EAGAIN = 11, ENOTDIR = 20, ENOTEMPTY = 39;
 
 const NAMES: Record<number, string> = {
   1: "EPERM", 2: "ENOENT", 3: "ESRCH", 4: "EINTR", 5: "EIO", 9: "EBADF", 11: "EAGAIN", 13: "EACCES", 16: "EBUSY",

@@ -1,8 +1,10 @@
-// How delete removes a stopped container's cgroups: rmdir of the directories create recorded in
-// its state (cgroupDirs), with the cgroup manager's careful way (kill what is left, remove the
-// tree) when a group is still busy or the state has no such record (written by an older build).
+// The short ways delete takes, and their fallbacks. A stopped container's cgroups: rmdir of the
+// directories create recorded in its state (cgroupDirs), with the cgroup manager's careful way
+// (kill what is left, remove the tree) when a group is still busy or the state has no such record
+// (written by an older build). Its state directory: unlink of create's files, then rmdir, with a
+// recursive removal for anything else found there.
 import { describe, expect, test } from "bun:test";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { useBundles } from "../helpers/bundle.ts";
 import { IS_BERTH, cgroupLeftovers, ok, processAlive, stateOf, uniqueId, useCleanups, useStateRoot, waitFor } from "../helpers/runtime.ts";
@@ -60,5 +62,27 @@ describe.if(IS_BERTH)("delete and the container's cgroups", () => {
     await straggler.exited;
     expect(processAlive(straggler.pid)).toBe(false);
     expect(cgroupLeftovers(id)).toEqual([]);
+  });
+});
+
+describe("delete and the state directory", () => {
+  test("files create did not make (a sub-directory too) are removed with it", async () => {
+    const id = await stopped();
+    writeFileSync(join(root, id, "exec-1-2.plan"), "left by an exec");
+    mkdirSync(join(root, id, "sub"));
+    writeFileSync(join(root, id, "sub", "x"), "x");
+    ok(root, ["delete", id]);
+    expect(existsSync(join(root, id))).toBe(false);
+  });
+
+  test("delete --force of a state path that is a symlink removes the link, never what it points to", () => {
+    const id = uniqueId("dellink");
+    const target = join(root, `target-${id}`);
+    mkdirSync(target, { recursive: true }); // the root too, when this test runs alone
+    writeFileSync(join(target, "plan"), "keep me"); // no state.json: the container counts as missing
+    symlinkSync(target, join(root, id));
+    ok(root, ["delete", "--force", id]);
+    expect(existsSync(join(root, id))).toBe(false);
+    expect(readFileSync(join(target, "plan"), "utf8")).toBe("keep me");
   });
 });
