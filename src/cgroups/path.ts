@@ -13,7 +13,8 @@ export interface CgroupPath {
   path: string;
 }
 
-export const DEFAULT_PARENT = "berth";
+import { DEFAULT_PARENT } from "./empty-groups.ts";
+export { DEFAULT_PARENT };
 
 export function parseCgroupsPath(cgroupsPath: string | undefined, containerId: string): CgroupPath {
   if (cgroupsPath === undefined || cgroupsPath === "") {

@@ -166,7 +166,7 @@ export async function createContainer(store: StateStore, opts: CreateOptions): P
     chmodSync(join(dir, "exec.fifo"), 0o622); // past the umask: a user-namespaced init must open it
     const record: ContainerRecord = {
       id: opts.id, bundle, rootfs, pid: 0, pidStartTime: "", created: new Date().toISOString(),
-      owner: safeUserName(), annotations: spec.annotations, config: spec, cgroupsPath: spec.linux?.cgroupsPath, ...(noCgroup ? { noCgroup } : {}),
+      owner: safeUserName(), annotations: spec.annotations, config: spec, cgroupsPath: spec.linux?.cgroupsPath, ...(noCgroup ? { noCgroup } : { cgroupDirs: cgroup.paths() }),
     };
     store.write(record);
     trace("create: state written");

@@ -5,7 +5,8 @@ import { ContainerNotFound } from "./state-store.ts";
 import { statusOf, containerCgroup, hookState } from "./status.ts";
 import { waitForExit } from "./proc.ts";
 import { runHooksWarnOnly } from "./hooks.ts";
-import { kill } from "../sys/libc.ts";
+import { signalPid } from "../sys/rawfile.ts";
+import { removeEmptyGroups } from "../cgroups/empty-groups.ts";
 import { trace } from "../sys/trace.ts";
 
 /** `known`: the record as create returned it, when the caller still has it (see startContainer). */
@@ -27,17 +28,21 @@ export async function deleteContainer(store: StateStore, id: string, force: bool
   if ((status === "running" || status === "paused" || status === "created") && !force) {
     throw new Error(`cannot delete container ${id} that is not stopped: it is ${status} (stop it, or use --force)`);
   }
-  const cg = rec.noCgroup ? undefined : containerCgroup(rec);
-  if (status !== "stopped" && status !== "creating") {
+  // A live container needs the cgroup manager (kill everything, thaw); a stopped one whose create
+  // recorded its groups is removed by rmdir alone, the manager only if that is not enough.
+  const live = status !== "stopped" && status !== "creating";
+  const cg = rec.noCgroup || (!live && rec.cgroupDirs) ? undefined : containerCgroup(rec);
+  if (live) {
     try {
       cg?.killAll(9);
     } catch { /* fall through to killing the init */ }
-    kill(rec.pid, 9);
+    signalPid(rec.pid, 9);
     if (status === "paused") cg?.thaw();
     if (!(await waitForExit(rec.pid, rec.pidStartTime))) throw new Error(`container ${id}: init ${rec.pid} did not die after SIGKILL`);
   }
   const state = hookState(store, rec, "stopped");
-  cg?.destroy();
+  if (cg) cg.destroy();
+  else if (!rec.noCgroup && !removeEmptyGroups(rec.cgroupDirs!)) containerCgroup(rec).destroy();
   trace("delete: cgroup destroyed");
   store.remove(id);
   trace("delete: state removed");

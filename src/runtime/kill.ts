@@ -1,7 +1,7 @@
 // `kill`: a signal to the container's init, or with --all to every process in its cgroup.
 import type { StateStore } from "./state-store.ts";
 import { statusOf, containerCgroup } from "./status.ts";
-import { kill } from "../sys/libc.ts";
+import { signalPid } from "../sys/rawfile.ts";
 
 export function killContainer(store: StateStore, id: string, signal: number, all = false): void {
   const rec = store.read(id);
@@ -13,6 +13,6 @@ export function killContainer(store: StateStore, id: string, signal: number, all
     cg.killAll(signal);
     return;
   }
-  if (!kill(rec.pid, signal)) throw new Error(`container not running: ${id} has stopped`);
+  if (!signalPid(rec.pid, signal)) throw new Error(`container not running: ${id} has stopped`);
   if (status === "paused" && signal === 9) containerCgroup(rec).thaw();
 }

@@ -1,13 +1,11 @@
 // `start`: releases an init that `create` left waiting on exec.fifo, then runs poststart hooks.
-import { closeSync, openSync, readSync, unlinkSync, constants } from "node:fs";
-import { join } from "node:path";
+// Its file work goes through src/sys/rawfile.ts (no node:fs): it runs once per container start.
 import type { ContainerRecord, StateStore } from "./state-store.ts";
 import { statusOf, hookState } from "./status.ts";
 import { isAlive } from "./proc.ts";
-import { waitReadable } from "../sys/libc.ts";
+import { EAGAIN, EINTR, O_NONBLOCK, O_RDONLY, RawError, closeFd, openFile, readFd, removeFile, waitReadable } from "../sys/rawfile.ts";
 import { runHooksWarnOnly } from "./hooks.ts";
 import { trace } from "../sys/trace.ts";
-import { initFailure } from "./native.ts";
 
 /** `known`: the container's record as create returned it, when the caller has it (the engine, in
  *  the same process): saves reading and parsing state.json again. */
@@ -19,20 +17,18 @@ export async function startContainer(store: StateStore, id: string, warn: (msg: 
     // runc's words first (callers such as containerd's shim and runc's tests match them).
     throw new Error(status === "stopped" ? `cannot start a container that has stopped (${id}: delete it and create it again)` : `cannot start an already ${status} container (${id})`);
   }
-  const fifoPath = join(store.dir(id), "exec.fifo");
+  const fifoPath = `${store.dir(id)}/exec.fifo`;
   // Non-blocking open: if the init died we must not hang waiting for a writer.
   let report = ""; // after the byte: "error MSG" if a startContainer hook failed, "exec-error STATUS MSG" if execve did
-  const fd = openSync(fifoPath, constants.O_RDONLY | constants.O_NONBLOCK);
+  const fd = openFile(fifoPath, O_RDONLY | O_NONBLOCK);
   try {
     const buf = Buffer.alloc(1);
     // -1: nothing yet (a writer is there, or none has come); 0: end of file; 1: the byte.
     const readOnce = (): number => {
-      try {
-        return readSync(fd, buf);
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== "EAGAIN") throw e;
-        return -1;
-      }
+      const n = readFd(fd, buf);
+      if (n === -EAGAIN || n === -EINTR) return -1;
+      if (n < 0) throw new RawError("read", -n, fifoPath);
+      return n;
     };
     let released = false;
     for (;;) {
@@ -55,11 +51,13 @@ export async function startContainer(store: StateStore, id: string, warn: (msg: 
       waitReadable(fd, 50);
     }
   } finally {
-    closeSync(fd);
+    closeFd(fd);
   }
   trace("start: released, exec seen");
-  unlinkSync(fifoPath);
-  const failure = initFailure(report.trim());
+  const gone = removeFile(fifoPath);
+  if (gone !== 0) throw new RawError("unlink", gone, fifoPath);
+  // native.ts (and its node:fs) only when the init reported something.
+  const failure = report.trim() ? (require("./native.ts") as typeof import("./native.ts")).initFailure(report.trim()) : null;
   if (failure) throw Object.assign(new Error(`container ${id} failed to start: ${failure.message}`), { exitCode: failure.exitCode ?? 1 });
   await runHooksWarnOnly("poststart", rec.config.hooks?.poststart, hookState(store, rec, "running"), warn);
 }

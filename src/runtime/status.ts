@@ -1,22 +1,26 @@
 // A container's status is read from the world, never trusted from a file: is the recorded
 // init alive (same start time), is exec.fifo still waiting, is the cgroup frozen.
-import { existsSync } from "node:fs";
-import { join } from "node:path";
+// No node:fs, and the cgroup manager only when a running container's freezer must be asked:
+// start, state, kill and delete load this (see src/sys/rawfile.ts).
 import type { ContainerStatus, State } from "../oci/spec.ts";
 import { OCI_VERSION } from "../oci/version.ts";
 import type { ContainerRecord, StateStore } from "./state-store.ts";
 import { isAlive } from "./proc.ts";
-import { openCgroup, type CgroupManager } from "../cgroups/index.ts";
+import type { CgroupManager } from "../cgroups/index.ts";
+import { exists } from "../sys/rawfile.ts";
 
 export function containerCgroup(rec: ContainerRecord): CgroupManager {
   if (rec.noCgroup) throw new Error(`container ${rec.id} has no cgroup of its own (rootless without cgroup delegation)`);
+  // require, not import: loading the cgroup package (and reading the host's mounts) is a cost
+  // only the commands that touch a live group should pay.
+  const { openCgroup } = require("../cgroups/index.ts") as typeof import("../cgroups/index.ts");
   return openCgroup({ cgroupsPath: rec.cgroupsPath, containerId: rec.id });
 }
 
 export function statusOf(store: StateStore, rec: ContainerRecord): ContainerStatus {
   if (!rec.pid) return "creating";
   if (!isAlive(rec.pid, rec.pidStartTime)) return "stopped";
-  if (existsSync(join(store.dir(rec.id), "exec.fifo"))) return "created";
+  if (exists(`${store.dir(rec.id)}/exec.fifo`)) return "created";
   try {
     if (containerCgroup(rec).frozen()) return "paused";
   } catch {

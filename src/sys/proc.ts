@@ -1,13 +1,15 @@
 // Facts about host processes read from /proc: liveness that survives pid reuse, zombies.
-import { readFileSync } from "node:fs";
+// Read through rawfile.ts: the runtime's start, state, kill and delete ask these and load no node:fs.
+import { readText } from "./rawfile.ts";
 
 function statFields(pid: number): string[] | null {
-  let text: string;
+  let text: string | undefined;
   try {
-    text = readFileSync(`/proc/${pid}/stat`, "utf8");
+    text = readText(`/proc/${pid}/stat`);
   } catch {
     return null;
   }
+  if (text === undefined) return null;
   // comm may contain spaces and parentheses: split after the last ')'.
   const close = text.lastIndexOf(")");
   return [text.slice(0, close + 1), ...text.slice(close + 2).split(" ")];
@@ -40,7 +42,7 @@ export function parentPid(pid: number): number {
 
 export function commandLine(pid: number): string {
   try {
-    return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter(Boolean).join(" ");
+    return (readText(`/proc/${pid}/cmdline`) ?? "").split("\0").filter(Boolean).join(" ");
   } catch {
     return "";
   }

@@ -1,7 +1,7 @@
 // berth-runtime: the OCI runtime's command line, runc-compatible so containerd and people who
 // know runc can drive it. This file parses and prints only; operations live in src/runtime.
 import { FlagError, HelpRequested, bool, commandSpec, flagLines, parseFlags, str } from "../flags.ts";
-import { appendFileSync } from "node:fs";
+import { appendText, writeText } from "../../sys/rawfile.ts";
 import { StateStore, DEFAULT_ROOT } from "../../runtime/state-store.ts";
 import { type Command, type Context, programName } from "./args.ts";
 import { OCI_VERSION } from "../../oci/version.ts";
@@ -98,13 +98,14 @@ async function main(argv: string[]): Promise<number> {
     asJson ? JSON.stringify({ level, msg, time: new Date().toISOString() }) : `time="${new Date().toISOString()}" level=${level} msg=${JSON.stringify(msg)}`;
   const log = (level: string, msg: string) => {
     if (!logFile) return;
-    try { appendFileSync(logFile, line(level, msg, json) + "\n"); } catch { /* the log is best effort */ }
+    appendText(logFile, line(level, msg, json) + "\n"); // the log is best effort
   };
   const ctx: Context = {
     store: new StateStore(global.get("root")),
-    warn: (msg) => { process.stderr.write(`berth-runtime: warning: ${msg}\n`); log("warning", msg); },
+    // writeText(2, …), not process.stderr: that getter loads Node's stream library (~4 ms).
+    warn: (msg) => { writeText(2, `berth-runtime: warning: ${msg}\n`); log("warning", msg); },
     // As runc: debug lines go to --log when there is one, else to stderr (in the text format).
-    debug: global.get("debug") ? (msg) => { if (logFile) log("debug", msg); else process.stderr.write(line("debug", msg, false) + "\n"); } : undefined,
+    debug: global.get("debug") ? (msg) => { if (logFile) log("debug", msg); else writeText(2, line("debug", msg, false) + "\n"); } : undefined,
     logError: (msg) => log("error", msg),
     systemdCgroup: global.get("systemd-cgroup"),
   };
@@ -133,7 +134,7 @@ function buildId(): string {
 
 function report(e: unknown): void {
   const err = e as Error & { exitCode?: number };
-  process.stderr.write(`berth-runtime: ${err.message}\n`);
+  writeText(2, `berth-runtime: ${err.message}\n`);
   process.exitCode = err.exitCode ?? (err instanceof UsageError || err instanceof FlagError ? 2 : 1);
 }
 
