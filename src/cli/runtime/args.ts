@@ -2,7 +2,6 @@
 // (../flags.ts), usage errors, tables.
 import { type CommandSpec, type FlagSpec, FlagError, HelpRequested, type Parsed, bool, flagLines, parseFlags, str } from "../flags.ts";
 import type { StateStore } from "../../runtime/state-store.ts";
-import { basename } from "node:path";
 
 export { bool, commandSpec, list, str } from "../flags.ts";
 
@@ -28,7 +27,8 @@ export class UsageError extends Error {
  * run (`bun src/cli/runtime/main.ts`) is still berth-runtime.
  */
 export function programName(): string {
-  const name = basename(process.argv0 || "");
+  // (the last path component by hand: node:path costs the short commands' start-up, runtime-light.test.ts)
+  const name = (process.argv0 || "").replace(/\/+$/, "").split("/").pop() ?? "";
   return name && !/^(bun|node)(\.exe)?$/.test(name) ? name : "berth-runtime";
 }
 
