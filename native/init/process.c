@@ -196,6 +196,14 @@ void process_exec(const struct plan *plan, int report_fd) {
   for (int i = 0; i < a->argc; i++) argv[i] = a->argv[i];
   for (int i = 0; e && i < e->argc; i++) envp[i] = e->argv[i];
   execve(path, argv, envp);
+  /* Past this point the runtime has already been told the process started (runc 1.2 too: its
+   * sync socket is closed by then), so the process says why on its own stderr, in runc 1.2's
+   * words (Go's lower-case errno text), and exits 255 as runc's init does. */
   int failed = errno;
-  fail_command(report_fd, command_exit_status(failed), "exec %s: %s", path, strerror(failed));
+  (void)report_fd;
+  char why[128];
+  snprintf(why, sizeof why, "%s", strerror(failed));
+  if (why[0] >= 'A' && why[0] <= 'Z') why[0] = (char)(why[0] - 'A' + 'a');
+  dprintf(2, "exec %s: %s\n", path, why);
+  _exit(255);
 }

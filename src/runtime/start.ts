@@ -5,7 +5,7 @@ import type { ContainerRecord, StateStore } from "./state-store.ts";
 import { statusOf, hookState } from "./status.ts";
 import { isAlive } from "./proc.ts";
 import { waitReadable } from "../sys/libc.ts";
-import { runHooksWarnOnly } from "./hooks.ts";
+import { runHooks } from "./hooks.ts";
 import { trace } from "../sys/trace.ts";
 import { initFailure } from "./native.ts";
 
@@ -61,5 +61,18 @@ export async function startContainer(store: StateStore, id: string, warn: (msg: 
   unlinkSync(fifoPath);
   const failure = initFailure(report.trim());
   if (failure) throw Object.assign(new Error(`container ${id} failed to start: ${failure.message}`), { exitCode: failure.exitCode ?? 1 });
-  await runHooksWarnOnly("poststart", rec.config.hooks?.poststart, hookState(store, rec, "running"), warn);
+  // runc 1.2: a failing poststart hook fails `start` (and `run`), and the container's process is
+  // killed first (runtime-spec's "warn and go on" was runc 1.1's behaviour).
+  try {
+    await runHooks("poststart", rec.config.hooks?.poststart, hookState(store, rec, "running"));
+  } catch (e) {
+    if (isAlive(rec.pid, rec.pidStartTime)) {
+      try {
+        process.kill(rec.pid, "SIGKILL");
+      } catch (k) {
+        warn(`error running poststart hook: killing pid ${rec.pid}: ${(k as Error).message}`);
+      }
+    }
+    throw e;
+  }
 }

@@ -309,3 +309,34 @@ test("exec --cap: a capability the config makes inheritable is raised into the a
   expect(r).toContain("CapEff:\t0000000400000021");
   expect(r).toContain("CapAmb:\t0000000400000001");
 });
+
+test("an execve failure is said by the process alone, in runc 1.2's words, status 255 (run and exec)", () => {
+  const b = bundle({ args: ["/run.sh"] });
+  b.config.process!.terminal = false;
+  b.save();
+  writeFileSync(join(b.rootfs, "run.sh"), "#!/mmnnttbb foo bar\nsh\n", { mode: 0o755 });
+  const r = runtime(root, ["run", "--bundle", b.dir, uniqueId("execve")]);
+  expect(r.code).toBe(255);
+  expect(r.stdout + r.stderr).toBe("exec /run.sh: no such file or directory\n");
+
+  const d = bundle({ args: ["sleep", "1000"] });
+  d.config.process!.terminal = false;
+  d.save();
+  writeFileSync(join(d.rootfs, "run.sh"), "#!/mmnnttbb foo bar\nsh\n", { mode: 0o755 });
+  const id = uniqueId("execve");
+  ok(root, ["run", "-d", "--bundle", d.dir, id]);
+  const e = runtime(root, ["exec", id, "/run.sh"]);
+  expect(e.code).toBe(255);
+  expect(e.stdout + e.stderr).toBe("exec /run.sh: no such file or directory\n");
+});
+
+test("a failing poststart hook fails run and kills the process (runc 1.2)", () => {
+  const b = bundle({ args: ["sh", "-c", "sleep 2; echo ran"] });
+  b.config.process!.terminal = false;
+  b.config.hooks = { poststart: [{ path: "/bin/true" }, { path: "/bin/false" }] };
+  b.save();
+  const r = runtime(root, ["run", "--bundle", b.dir, uniqueId("poststart")]);
+  expect(r.code).not.toBe(0);
+  expect(r.stdout).not.toContain("ran");
+  expect(r.stderr).toContain("error running poststart hook #1:");
+});
