@@ -340,3 +340,62 @@ test("a failing poststart hook fails run and kills the process (runc 1.2)", () =
   expect(r.stdout).not.toContain("ran");
   expect(r.stderr).toContain("error running poststart hook #1:");
 });
+
+test.if(process.arch === "x64")("linux.personality: LINUX32 makes uname say i686 for the init and for exec; LINUX keeps x86_64", () => {
+  for (const [domain, machine] of [["LINUX32", "i686"], ["LINUX", "x86_64"]] as const) {
+    const b = bundle({ args: ["uname", "-m"] });
+    b.config.process!.terminal = false;
+    b.config.linux!.personality = { domain, flags: [] };
+    b.save();
+    expect(ok(root, ["run", "--bundle", b.dir, uniqueId("pers")]).stdout).toBe(`${machine}\n`);
+    b.config.process!.args = ["sleep", "1000"];
+    b.save();
+    const id = uniqueId("pers");
+    ok(root, ["run", "-d", "--bundle", b.dir, id]);
+    expect(ok(root, ["exec", id, "uname", "-m"]).stdout).toBe(`${machine}\n`);
+  }
+  const bad = bundle({ args: ["true"] });
+  bad.config.process!.terminal = false;
+  bad.config.linux!.personality = { domain: "LINUX64" };
+  bad.save();
+  const r = runtime(root, ["run", "--bundle", bad.dir, uniqueId("pers")]);
+  expect(r.code).not.toBe(0);
+  expect(r.stderr).toContain("invalid personality domain LINUX64");
+});
+
+test("process.ioPriority (ioprio_set) for the init and for exec; a bad class in runc's words", () => {
+  const b = bundle({ args: ["sleep", "1000"] });
+  b.config.process!.terminal = false;
+  b.config.process!.ioPriority = { class: "IOPRIO_CLASS_BE", priority: 4 };
+  b.save();
+  const id = uniqueId("ioprio");
+  ok(root, ["run", "-d", "--bundle", b.dir, id]);
+  expect(ok(root, ["exec", id, "ionice", "-p", "1"]).stdout).toContain("best-effort: prio 4");
+  expect(ok(root, ["exec", id, "ionice"]).stdout).toContain("best-effort: prio 4");
+  const bad = bundle({ args: ["true"] });
+  bad.config.process!.terminal = false;
+  bad.config.process!.ioPriority = { class: "IOPRIO_CLASS_NONE", priority: 4 };
+  bad.save();
+  const r = runtime(root, ["run", "--bundle", bad.dir, uniqueId("ioprio")]);
+  expect(r.code).not.toBe(0);
+  expect(r.stderr).toContain("invalid io priority class: IOPRIO_CLASS_NONE");
+});
+
+test("process.scheduler (sched_setattr): the policy and nice are the process's; SCHED_DEADLINE with pinned CPUs in runc's words", () => {
+  const b = bundle({ args: ["sh", "-c", "cut -d' ' -f19,41 /proc/self/stat"] });
+  b.config.process!.terminal = false;
+  b.config.process!.scheduler = { policy: "SCHED_BATCH", nice: 7 };
+  b.save();
+  const r = runtime(root, ["run", "--bundle", b.dir, uniqueId("sched")]);
+  expect(r.code).toBe(0);
+  expect(r.stdout).toBe("7 3\n"); // nice 7, policy 3 (SCHED_BATCH)
+
+  const d = bundle({ args: ["true"] });
+  d.config.process!.terminal = false;
+  d.config.linux!.resources = { ...d.config.linux!.resources, cpu: { cpus: "0" } };
+  d.config.process!.scheduler = { policy: "SCHED_DEADLINE", nice: 19, runtime: 42000, deadline: 1000000, period: 1000000 };
+  d.save();
+  const dl = runtime(root, ["run", "--bundle", d.dir, uniqueId("sched")]);
+  expect(dl.code).not.toBe(0);
+  expect(dl.stderr).toContain("process scheduler can't be used together with AllowedCPUs");
+});
