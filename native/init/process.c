@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <stdint.h>
 #include <sys/personality.h>
 #include <sys/prctl.h>
@@ -210,6 +211,13 @@ void process_exec(const struct plan *plan, int report_fd) {
   char path[PATH_MAX];
   int status = process_lookup(plan, path, sizeof path, err, sizeof err);
   if (status) fail_command(report_fd, status, "%s", err);
+  /* The CPU affinity the runtime was started with (taskset, systemd's CPUAffinity=) is not the
+   * container's: reset it to every CPU, which the kernel clamps to the online CPUs of the cgroup's
+   * cpuset (runc 1.2; since Linux 6.2 joining a cpuset no longer resets it). Best effort. */
+  cpu_set_t all;
+  memset(&all, 0xff, sizeof all);
+  if (sched_setaffinity(0, sizeof all, &all) < 0)
+    fprintf(stderr, "berth-init: resetting the CPU affinity failed (%s): the process keeps the runtime's\n", strerror(errno));
   if (process_sched_ioprio(plan, err, sizeof err) < 0) fail(report_fd, "%s", err);
   if (!nnp && seccomp_install(plan, err, sizeof err) < 0) fail(report_fd, "seccomp: %s", err);
   if (set_user(plan, err, sizeof err) < 0) fail(report_fd, "%s", err);

@@ -399,3 +399,26 @@ test("process.scheduler (sched_setattr): the policy and nice are the process's; 
   expect(dl.code).not.toBe(0);
   expect(dl.stderr).toContain("process scheduler can't be used together with AllowedCPUs");
 });
+
+const ONLINE_CPUS = readFileSync("/sys/devices/system/cpu/online", "utf8").trim();
+test.if(ONLINE_CPUS !== "0" && existsSync("/usr/bin/taskset"))("the CPU affinity the runtime ran with is reset to the cgroup's cpuset for run and exec (runc 1.2)", () => {
+  const allowed = (text: string) => /Cpus_allowed_list:\s*(\S+)/.exec(text)?.[1];
+  const mine = allowed(readFileSync("/proc/self/status", "utf8"));
+  const b = bundle({ args: ["grep", "-F", "Cpus_allowed_list:", "/proc/self/status"] });
+  b.config.process!.terminal = false;
+  b.save();
+  const run = (args: string[]) => Bun.spawnSync(["taskset", "-c", "0", RUNTIME, "--root", root, ...args], { stdout: "pipe", stderr: "pipe" });
+  const r = run(["run", "--bundle", b.dir, uniqueId("aff")]);
+  expect(r.exitCode).toBe(0);
+  expect(allowed(r.stdout.toString())).toBe(mine!);
+
+  b.config.linux!.cgroupsPath = `/berth-test-aff-${uniqueId()}`;
+  b.config.linux!.resources = { ...b.config.linux!.resources, cpu: { cpus: "1", mems: "0" } };
+  b.config.process!.args = ["sleep", "1000"];
+  b.save();
+  const id = uniqueId("aff");
+  ok(root, ["run", "-d", "--bundle", b.dir, id]);
+  const e = run(["exec", id, "grep", "-F", "Cpus_allowed_list:", "/proc/self/status"]);
+  expect(e.exitCode).toBe(0);
+  expect(allowed(e.stdout.toString())).toBe("1");
+});
