@@ -422,3 +422,27 @@ test.if(ONLINE_CPUS !== "0" && existsSync("/usr/bin/taskset"))("the CPU affinity
   expect(e.exitCode).toBe(0);
   expect(allowed(e.stdout.toString())).toBe("1");
 });
+
+test("kill KILL without a pid namespace of its own reaches every process of the container, even once its init is gone (runc 1.2)", () => {
+  for (const killInit of [false, true]) {
+    const b = bundle({ args: ["sleep", "1000"] });
+    b.config.process!.terminal = false;
+    b.config.linux!.namespaces = b.config.linux!.namespaces!.filter((n) => n.type !== "pid");
+    b.config.linux!.cgroupsPath = `/berth-test-hostpid-${uniqueId()}`;
+    b.save();
+    const id = uniqueId("hostpid");
+    ok(root, ["run", "-d", "--bundle", b.dir, id]);
+    for (let i = 0; i < 3; i++) ok(root, ["exec", "-d", id, "sleep", "1000"]);
+    const pids: number[] = JSON.parse(ok(root, ["ps", "--format", "json", id]).stdout);
+    expect(pids.length).toBe(4);
+    const live = () => pids.filter((p) => existsSync(`/proc/${p}`) && !/^State:\s+Z/m.test(readFileSync(`/proc/${p}/status`, "utf8")));
+    if (killInit) {
+      process.kill(JSON.parse(ok(root, ["state", id]).stdout).pid, "SIGKILL");
+      for (let i = 0; i < 100 && live().length !== 3; i++) Bun.sleepSync(50);
+      expect(live().length).toBe(3); // the execs outlive the init: no pid namespace takes them down
+    }
+    ok(root, ["kill", id, "KILL"]);
+    for (let i = 0; i < 200 && live().length; i++) Bun.sleepSync(50);
+    expect(live()).toEqual([]);
+  }
+});
