@@ -446,3 +446,28 @@ test("kill KILL without a pid namespace of its own reaches every process of the 
     expect(live()).toEqual([]);
   }
 });
+
+test.if(existsSync("/proc/self/ns/time"))("joining another container's user and time namespaces by path: the time offsets are its own", () => {
+  const target = bundle({ args: ["sleep", "1000"] });
+  target.config.process!.terminal = false;
+  target.config.linux!.namespaces!.push({ type: "user" }, { type: "time" });
+  target.config.linux!.uidMappings = [{ containerID: 0, hostID: 100000, size: 65534 }];
+  target.config.linux!.gidMappings = [{ containerID: 0, hostID: 200000, size: 65534 }];
+  target.config.linux!.timeOffsets = { monotonic: { secs: 7881, nanosecs: 2718281 }, boottime: { secs: 1337, nanosecs: 3141519 } };
+  target.save();
+  Bun.spawnSync(["chown", "-R", "100000:200000", target.rootfs]);
+  const tid = uniqueId("target");
+  ok(root, ["run", "-d", "--bundle", target.dir, tid]);
+  const pid = JSON.parse(ok(root, ["state", tid]).stdout).pid as number;
+  const b = bundle({ args: ["sleep", "1000"] });
+  b.config.process!.terminal = false;
+  b.config.linux!.namespaces = target.config.linux!.namespaces!.map((ns) =>
+    ns.type === "mount" ? { type: "mount", path: "" } : { type: ns.type, path: `/proc/${pid}/ns/${{ network: "net" }[ns.type as string] ?? ns.type}` });
+  b.save();
+  Bun.spawnSync(["chown", "-R", "100000:200000", b.rootfs]);
+  const id = uniqueId("joined");
+  ok(root, ["run", "-d", "--bundle", b.dir, id]);
+  const offsets = ok(root, ["exec", id, "cat", "/proc/self/timens_offsets"]).stdout;
+  expect(offsets).toMatch(/^monotonic\s+7881\s+2718281$/m);
+  expect(offsets).toMatch(/^boottime\s+1337\s+3141519$/m);
+});
