@@ -471,3 +471,29 @@ test.if(existsSync("/proc/self/ns/time"))("joining another container's user and 
   expect(offsets).toMatch(/^monotonic\s+7881\s+2718281$/m);
   expect(offsets).toMatch(/^boottime\s+1337\s+3141519$/m);
 });
+
+test("a created container's init holds no fd of its state directory: only the fifo and /proc to reopen it (runc 1.2's fd leak check)", () => {
+  for (const userns of [false, true]) {
+    const b = bundle({ args: ["echo", "started"] });
+    b.config.process!.terminal = false;
+    if (userns) {
+      b.config.linux!.namespaces!.push({ type: "user" });
+      b.config.linux!.uidMappings = [{ containerID: 0, hostID: 100000, size: 65534 }];
+      b.config.linux!.gidMappings = [{ containerID: 0, hostID: 200000, size: 65534 }];
+      Bun.spawnSync(["chown", "-R", "100000:200000", b.rootfs]);
+    }
+    b.save();
+    const id = uniqueId("fdleak");
+    ok(root, ["create", "--bundle", b.dir, id]); // stdio: files of the test helper's
+
+    const pid = JSON.parse(ok(root, ["state", id]).stdout).pid as number;
+    const fdDir = `/proc/${pid}/fd`;
+    const targets = (Bun.spawnSync(["sh", "-c", `for f in ${fdDir}/*; do readlink "$f"; done`]).stdout.toString()).trim().split("\n");
+    const allowed = [/^\/dev\/pts\/\d+$/, /^anon_inode:\[.+\]$/, /^\/(proc)?$/, /^socket:\[\d+\]$/, /^pipe:\[\d+\]$/, /\/exec\.fifo$/, /\/berth-test-out-[^/]+\/\d+\.(out|err)( \(deleted\))?$/, /^\/dev\/null$/,
+      // the rest of runc's own list (create.bats): its fifo reopen and its sealed binary
+      /^(\/proc)?\/1\/task\/1\/fd$/, /^\/runc$/, /^\/memfd:runc_cloned:\/proc\/self\/exe \(deleted\)$/];
+    expect(targets.length).toBeGreaterThanOrEqual(4); // stdio and the fifo at least
+    expect(targets.filter((t) => !allowed.some((re) => re.test(t)))).toEqual([]);
+    ok(root, ["start", id]); // and the fifo reopened through /proc still releases it
+  }
+});
