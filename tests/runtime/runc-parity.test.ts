@@ -6,8 +6,9 @@
 // From v1.2.9's suite: an execve error said by the process, a failing poststart hook, personality,
 // ioPriority, scheduler, the CPU affinity reset, kill KILL without a pid namespace, joining a time
 // namespace, no state-dir fd in a created init.
-// BERTH_TEST_RUNTIME=PATH runs the same expectations against runc: all pass against runc 1.2.9;
-// those before the v1.2.9 ones pass against runc 1.1.15 too (Debian's runc 1.1.5 predates the
+// BERTH_TEST_RUNTIME=PATH runs the same expectations against runc: the v1.2.9 ones pass against
+// runc 1.2.9, the earlier ones against runc 1.1.15 (against 1.2.9 all but the startContainer
+// seccomp one, whose failure text runc 1.2 words differently; Debian's runc 1.1.5 predates the
 // tmpfs mode and joined-user-namespace fixes).
 import { describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
