@@ -56,6 +56,7 @@ int rootfs_finish(const struct plan *plan, char *err, size_t n);
 /* mounts.c (init): safe, fd-relative creation of paths inside the root and the mounts. */
 int mounts_apply(const struct plan *plan, int rootfd, char *err, size_t n);
 int mounts_open_sources(struct plan *plan, char *err, size_t n);
+void mounts_close_sources(void); /* once the mounts are made */
 /* Opens (creating as needed) PATH inside rootfd without ever following a symlink out of it.
  * want_dir: create a directory (1) or an empty file (0) when missing. Returns an O_PATH fd. */
 int open_in_root(int rootfd, const char *path, int want_dir, int create, char *err, size_t n);

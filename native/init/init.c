@@ -82,10 +82,20 @@ int init_main(void *arg) {
     if (devices_create(plan, rootfd, err, sizeof err) < 0) fail(sync, "%s", err);
     trace_step("devices");
   }
+  mounts_close_sources();
   if (rootfs_write_sysctls(plan, rootfd, err, sizeof err) < 0) fail(sync, "%s", err);
 
-  /* exec.fifo lives in the state dir on the host; stage 0 gave us a directory fd to reach it after pivot_root. */
-  int statefd = a->state_fd;
+  /* exec.fifo lives in the state dir on the host. Kept past pivot_root as an O_PATH fd of the fifo
+   * itself plus one of the host's /proc to reopen it through (as runc 1.2 does): no fd of the
+   * state directory stays open while the container waits in "created" (runc's fd leak check). */
+  int fifo_path = -1, host_proc = -1;
+  if (a->state_fd >= 0) {
+    fifo_path = openat(a->state_fd, "exec.fifo", O_PATH | O_CLOEXEC);
+    if (fifo_path < 0) fail(sync, "open exec.fifo: %s", strerror(errno));
+    host_proc = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (host_proc < 0) fail(sync, "open /proc: %s", strerror(errno));
+    close(a->state_fd);
+  }
   /* Without a root of its own the cwd is the host's: go there, never create it. */
   if (own_root && process_make_cwd(plan, rootfd, err, sizeof err) < 0) fail(sync, "%s", err);
 
@@ -118,13 +128,16 @@ int init_main(void *arg) {
   close(sync);
 
   int fifo = -1;
-  if (statefd >= 0) {
+  if (fifo_path >= 0) {
     /* Blocks until `start` opens the fifo for reading. The fd stays open (close-on-exec) so
      * `start` sees end-of-file exactly when execve has happened, or reads why it did not. */
-    fifo = openat(statefd, "exec.fifo", O_WRONLY | O_CLOEXEC);
+    char via[64];
+    snprintf(via, sizeof via, "self/fd/%d", fifo_path);
+    fifo = openat(host_proc, via, O_WRONLY | O_CLOEXEC);
     if (fifo < 0) { fprintf(stderr, "berth-init: open exec.fifo: %s\n", strerror(errno)); _exit(1); }
+    close(fifo_path);
+    close(host_proc);
     if (write(fifo, "0", 1) != 1) { fprintf(stderr, "berth-init: write exec.fifo: %s\n", strerror(errno)); _exit(1); }
-    close(statefd);
   }
   /* startContainer hooks run inside process_exec, once the process's seccomp filter, user and
    * capabilities are in force (as runc: a hook's syscalls are filtered as the process's are). */

@@ -241,6 +241,16 @@ static int one_mount(int rootfd, const struct plan_record *r, char *err, size_t 
   return 0;
 }
 
+/* The sources mounts_open_sources opened, closed by mounts_close_sources once every mount is
+ * made (they must not stay open while the container waits in "created"). */
+static int opened_sources[1024];
+static int opened_count;
+
+void mounts_close_sources(void) {
+  for (int i = 0; i < opened_count; i++) close(opened_sources[i]);
+  opened_count = 0;
+}
+
 int mounts_open_sources(struct plan *plan, char *err, size_t n) {
   /* In a user namespace the init turns into the container's root (a subordinate id on the host)
    * before it mounts; a bind's source under a 0700 state root is then out of its reach. Each
@@ -254,6 +264,7 @@ int mounts_open_sources(struct plan *plan, char *err, size_t n) {
     if (!(flags & MS_BIND)) continue;
     int fd = open(r->argv[0], O_PATH | O_CLOEXEC);
     if (fd < 0) { snprintf(err, n, "bind mount source %s: %s", r->argv[0], strerror(errno)); return -1; }
+    if (opened_count < (int)(sizeof opened_sources / sizeof opened_sources[0])) opened_sources[opened_count++] = fd;
     char *name = malloc(32);
     if (!name) { snprintf(err, n, "out of memory"); return -1; }
     fd_path(fd, name, 32);

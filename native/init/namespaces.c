@@ -40,7 +40,11 @@ int ns_clone_flags(const struct plan *plan) {
 
 int ns_join_paths(const struct plan *plan, char *err, size_t n) {
   /* Open every path first: joining one namespace (mnt, user) can change how later paths resolve. */
-  static const char *order[] = {"user", "pid", "net", "ipc", "uts", "cgroup", "time", "mnt"};
+  /* time first: a time namespace another container unshared before entering its user namespace
+   * belongs to the host's user namespace, which we are no longer privileged in once we joined
+   * the container's user namespace (runc 1.2's suite joins both). One owned by the container's
+   * user namespace and refused here (EPERM, rootless) is tried again after it. */
+  static const char *order[] = {"time", "user", "pid", "net", "ipc", "uts", "cgroup", "mnt"};
   int fds[8];
   for (int k = 0; k < 8; k++) {
     fds[k] = -1;
@@ -51,13 +55,19 @@ int ns_join_paths(const struct plan *plan, char *err, size_t n) {
       if (fds[k] < 0) { snprintf(err, n, "open %s namespace %s: %s", order[k], r->argv[1], strerror(errno)); return -1; }
     }
   }
+  int time_later = 0;
   for (int k = 0; k < 8; k++) {
     if (fds[k] < 0) continue;
     if (setns(fds[k], ns_flag_of(order[k])) < 0) {
+      if (k == 0 && errno == EPERM && fds[1] >= 0) { time_later = 1; continue; }
       snprintf(err, n, "join %s namespace: %s", order[k], strerror(errno));
       return -1;
     }
     close(fds[k]);
+  }
+  if (time_later) {
+    if (setns(fds[0], CLONE_NEWTIME) < 0) { snprintf(err, n, "join time namespace: %s", strerror(errno)); return -1; }
+    close(fds[0]);
   }
   return 0;
 }

@@ -12,6 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <stdint.h>
+#include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -166,17 +169,68 @@ static int set_user(const struct plan *plan, char *err, size_t n) {
   return 0;
 }
 
+/* The layout of sched_setattr(2)'s argument up to SCHED_DEADLINE's fields (48 bytes). */
+struct berth_sched_attr {
+  uint32_t size, policy;
+  uint64_t flags;
+  int32_t nice;
+  uint32_t priority;
+  uint64_t runtime, deadline, period;
+};
+
+/* process.scheduler and process.ioPriority, before the user and seccomp change (runc 1.2's order). */
+static int process_sched_ioprio(const struct plan *plan, char *err, size_t n) {
+  const struct plan_record *s = plan_find(plan, "scheduler");
+  if (s && s->argc == 8) {
+    long long v[8];
+    for (int i = 0; i < 8; i++) if (plan_int(s->argv[i], &v[i], err, n) < 0) return -1;
+    struct berth_sched_attr a = {.size = sizeof a, .policy = (uint32_t)v[0], .flags = (uint64_t)v[1], .nice = (int32_t)v[2],
+                                 .priority = (uint32_t)v[3], .runtime = (uint64_t)v[4], .deadline = (uint64_t)v[5], .period = (uint64_t)v[6]};
+    if (syscall(SYS_sched_setattr, 0, &a, 0) < 0) {
+      /* SCHED_DEADLINE needs the task's affinity to span the whole root domain: a cpuset refuses it. */
+      if (errno == EPERM && v[7]) snprintf(err, n, "process scheduler can't be used together with AllowedCPUs");
+      else snprintf(err, n, "error setting scheduler: %s", strerror(errno));
+      return -1;
+    }
+  }
+  const struct plan_record *io = plan_find(plan, "ioprio");
+  if (io && io->argc == 1) {
+    long long v;
+    if (plan_int(io->argv[0], &v, err, n) < 0) return -1;
+    if (syscall(SYS_ioprio_set, 1 /* IOPRIO_WHO_PROCESS */, 0, (int)v) < 0) {
+      snprintf(err, n, "failed to set io priority: %s", strerror(errno));
+      return -1;
+    }
+  }
+  return 0;
+}
+
 void process_exec(const struct plan *plan, int report_fd) {
   char err[ERRLEN] = "";
   int nnp = plan_has(plan, "no_new_privs");
   char path[PATH_MAX];
   int status = process_lookup(plan, path, sizeof path, err, sizeof err);
   if (status) fail_command(report_fd, status, "%s", err);
+  /* The CPU affinity the runtime was started with (taskset, systemd's CPUAffinity=) is not the
+   * container's: reset it to every CPU, which the kernel clamps to the online CPUs of the cgroup's
+   * cpuset (runc 1.2; since Linux 6.2 joining a cpuset no longer resets it). Best effort. */
+  cpu_set_t all;
+  memset(&all, 0xff, sizeof all);
+  if (sched_setaffinity(0, sizeof all, &all) < 0)
+    fprintf(stderr, "berth-init: resetting the CPU affinity failed (%s): the process keeps the runtime's\n", strerror(errno));
+  if (process_sched_ioprio(plan, err, sizeof err) < 0) fail(report_fd, "%s", err);
   if (!nnp && seccomp_install(plan, err, sizeof err) < 0) fail(report_fd, "seccomp: %s", err);
   if (set_user(plan, err, sizeof err) < 0) fail(report_fd, "%s", err);
   if (caps_apply(plan, err, sizeof err) < 0) fail(report_fd, "capabilities: %s", err);
   if (nnp && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) fail(report_fd, "no_new_privs: %s", strerror(errno));
   if (nnp && seccomp_install(plan, err, sizeof err) < 0) fail(report_fd, "seccomp: %s", err);
+  /* linux.personality last, as runc 1.2 sets it (after seccomp, right before exec). */
+  const struct plan_record *pers = plan_find(plan, "personality");
+  if (pers && pers->argc == 1) {
+    long long dom;
+    if (plan_int(pers->argv[0], &dom, err, sizeof err) < 0) fail(report_fd, "%s", err);
+    if (personality((unsigned long)dom) < 0) fail(report_fd, "personality: %s", strerror(errno));
+  }
   /* The container's startContainer hooks (none for exec): right before execve, under the
    * process's own seccomp filter, user and capabilities, as runc runs them. */
   if (hooks_run(plan, "startContainer", err, sizeof err) < 0) fail(report_fd, "%s", err);
@@ -196,6 +250,14 @@ void process_exec(const struct plan *plan, int report_fd) {
   for (int i = 0; i < a->argc; i++) argv[i] = a->argv[i];
   for (int i = 0; e && i < e->argc; i++) envp[i] = e->argv[i];
   execve(path, argv, envp);
+  /* Past this point the runtime has already been told the process started (runc 1.2 too: its
+   * sync socket is closed by then), so the process says why on its own stderr, in runc 1.2's
+   * words (Go's lower-case errno text), and exits 255 as runc's init does. */
   int failed = errno;
-  fail_command(report_fd, command_exit_status(failed), "exec %s: %s", path, strerror(failed));
+  (void)report_fd;
+  char why[128];
+  snprintf(why, sizeof why, "%s", strerror(failed));
+  if (why[0] >= 'A' && why[0] <= 'Z') why[0] = (char)(why[0] - 'A' + 'a');
+  dprintf(2, "exec %s: %s\n", path, why);
+  _exit(255);
 }

@@ -125,7 +125,9 @@ export async function createContainer(store: StateStore, opts: CreateOptions): P
     // waiting for it): refused in runc's words, and left as it was (it is not ours to remove).
     if (isFrozen(group)) throw new CgroupError(`container's cgroup unexpectedly frozen: ${spec.linux?.cgroupsPath ?? opts.id} (thaw it or give another cgroupsPath)`);
     const already = pidsOf(group);
-    if (already.length) (opts.warn ?? warnOnStderr)(`container's cgroup is not empty: ${already.length} process(es) found`);
+    // runc 1.2 refuses a group that already holds processes (1.1 warned): the new container's
+    // limits and its kill/delete would reach processes that are not its own.
+    if (already.length) throw new CgroupError(`container's cgroup is not empty: ${already.length} process(es) found (give another cgroupsPath, or stop what runs in ${spec.linux?.cgroupsPath ?? opts.id})`);
     cgroup = group;
     const rootless = (process.geteuid?.() ?? 0) !== 0;
     let noCgroup = false;

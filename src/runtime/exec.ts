@@ -6,7 +6,7 @@ import { join, resolve } from "node:path";
 import type { Process } from "../oci/spec.ts";
 import { OciConfigError, checkProcessUser, refuseNul } from "../oci/validate.ts";
 import { encodePlan, type PlanRecord } from "../sys/plan-encoding.ts";
-import { processRecords } from "./plan.ts";
+import { personalityRecord, processRecords } from "./plan.ts";
 import type { StateStore } from "./state-store.ts";
 import { statusOf, containerCgroup, hookState } from "./status.ts";
 import { startInit, expectMessage, initFailure, type Stdio } from "./native.ts";
@@ -65,7 +65,9 @@ export async function execInContainer(store: StateStore, opts: ExecOptions): Pro
   const plan: PlanRecord[] = [["join_pid", rec.pid]];
   if (opts.subCgroups && rec.noCgroup) throw new Error(`--cgroup: container ${rec.id} has no cgroup of its own`);
   if (!rec.noCgroup) plan.push(...(opts.subCgroups ? subCgroupEntryRecords(containerCgroup(rec), opts.subCgroups) : cgroupEntryRecords(containerCgroup(rec), false)));
-  plan.push(...processRecords(opts.process, { consoleSocket: opts.consoleSocket ? resolve(opts.consoleSocket) : undefined, preserveFds: opts.preserveFds }));
+  plan.push(...processRecords(opts.process, { consoleSocket: opts.consoleSocket ? resolve(opts.consoleSocket) : undefined, preserveFds: opts.preserveFds, cpusetCpus: !!rec.config.linux?.resources?.cpu?.cpus }));
+  // The container's personality applies to every process run in it (runc 1.2).
+  if (rec.config.linux?.personality) plan.push(personalityRecord(rec.config.linux.personality));
   if (rec.config.linux?.seccomp) {
     plan.push(...seccompPlanRecords(rec.config.linux.seccomp, seccompCacheDir(store.root)));
     plan.push(["state_json", JSON.stringify(hookState(store, rec))]); // for a seccomp notify listener

@@ -33,7 +33,8 @@ export async function runHooks(stage: string, hooks: Hook[] | undefined, state: 
   for (const [i, hook] of (hooks ?? []).entries()) await runHook(stage, hook, state, i);
 }
 
-/** poststart and poststop: failures are warnings, the lifecycle goes on (runtime-spec). */
+/** poststop: failures are warnings, the lifecycle goes on (runtime-spec). poststart failures
+ *  fail `start` as in runc 1.2 (start.ts). */
 export async function runHooksWarnOnly(stage: string, hooks: Hook[] | undefined, state: State, warn: (msg: string) => void): Promise<void> {
   for (const [i, hook] of (hooks ?? []).entries()) {
     try {

@@ -196,7 +196,7 @@ function deviceRecords(spec: Spec, mounts: readonly Mount[]): PlanRecord[] {
 }
 
 /** The parts of a plan that describe the process (shared by create and exec). */
-export function processRecords(p: Process, opts: { consoleSocket?: string; preserveFds?: number }): PlanRecord[] {
+export function processRecords(p: Process, opts: { consoleSocket?: string; preserveFds?: number; cpusetCpus?: boolean }): PlanRecord[] {
   if (!p.args || p.args.length === 0) fail("process.args is empty: say what to run");
   const r: PlanRecord[] = [];
   if (p.terminal) {
@@ -221,8 +221,59 @@ export function processRecords(p: Process, opts: { consoleSocket?: string; prese
   r.push(capabilitiesRecord(p.capabilities));
   if (p.apparmorProfile) fail("process.apparmorProfile: AppArmor is not available on this host; remove it");
   if (p.selinuxLabel) fail("process.selinuxLabel: SELinux is not available on this host; remove it");
-  if (p.ioPriority || p.scheduler || p.execCPUAffinity) fail("process.ioPriority/scheduler/execCPUAffinity are not supported by berth-runtime yet");
+  if (p.scheduler) r.push(schedulerRecord(p.scheduler as unknown as Scheduler, !!opts.cpusetCpus));
+  if (p.ioPriority) r.push(ioPriorityRecord(p.ioPriority));
+  if (p.execCPUAffinity) fail("process.execCPUAffinity is not supported by berth-runtime yet");
   return r;
+}
+
+/** runtime-spec's process.scheduler (sched_setattr(2)), checked as runc 1.2 checks it. */
+interface Scheduler { policy?: string; nice?: number; priority?: number; flags?: string[]; runtime?: number; deadline?: number; period?: number }
+
+const SCHED_POLICIES: Record<string, number> = { SCHED_OTHER: 0, SCHED_FIFO: 1, SCHED_RR: 2, SCHED_BATCH: 3, SCHED_ISO: 4, SCHED_IDLE: 5, SCHED_DEADLINE: 6 };
+const SCHED_FLAGS: Record<string, number> = {
+  SCHED_FLAG_RESET_ON_FORK: 0x01, SCHED_FLAG_RECLAIM: 0x02, SCHED_FLAG_DL_OVERRUN: 0x04, SCHED_FLAG_KEEP_POLICY: 0x08,
+  SCHED_FLAG_KEEP_PARAMS: 0x10, SCHED_FLAG_UTIL_CLAMP_MIN: 0x20, SCHED_FLAG_UTIL_CLAMP_MAX: 0x40,
+};
+
+/** ["scheduler", policy, flags, nice, priority, runtime, deadline, period, cpuset?]: the last is 1
+ *  when the container's cgroup pins CPUs, so an EPERM can be said as runc says it. */
+export function schedulerRecord(s: Scheduler, cpuset: boolean): PlanRecord {
+  if (!s.policy) fail("process.scheduler: scheduler policy is required");
+  const policy = SCHED_POLICIES[s.policy];
+  if (policy === undefined) fail(`process.scheduler: invalid scheduler policy: ${s.policy}`);
+  const nice = s.nice ?? 0, priority = s.priority ?? 0, runtime = s.runtime ?? 0, deadline = s.deadline ?? 0, period = s.period ?? 0;
+  if ((s.policy === "SCHED_OTHER" || s.policy === "SCHED_BATCH") && (nice < -20 || nice > 19)) fail(`process.scheduler: invalid scheduler.nice: ${nice} when scheduler.policy is ${s.policy}`);
+  if (priority !== 0 && s.policy !== "SCHED_FIFO" && s.policy !== "SCHED_RR") fail("process.scheduler: scheduler.priority can only be specified for SchedFIFO or SchedRR policy");
+  if (s.policy !== "SCHED_DEADLINE" && (runtime || deadline || period)) fail("process.scheduler: scheduler runtime/deadline/period can only be specified for SchedDeadline policy");
+  let flags = 0;
+  for (const f of s.flags ?? []) {
+    const v = SCHED_FLAGS[f];
+    if (v === undefined) fail(`process.scheduler: invalid scheduler flag: ${f}`);
+    flags |= v;
+  }
+  return ["scheduler", policy, flags, nice, priority, runtime, deadline, period, cpuset ? 1 : 0];
+}
+
+const IOPRIO_CLASSES: Record<string, number> = { IOPRIO_CLASS_RT: 1, IOPRIO_CLASS_BE: 2, IOPRIO_CLASS_IDLE: 3 };
+
+/** ["ioprio", class << 13 | priority] for ioprio_set(2), in runc 1.2's words when wrong. */
+export function ioPriorityRecord(p: { class: string; priority: number }): PlanRecord {
+  const cls = IOPRIO_CLASSES[p.class];
+  if (cls === undefined) fail(`process.ioPriority: invalid io priority class: ${p.class}`);
+  if (!Number.isInteger(p.priority) || p.priority < 0 || p.priority > 7) fail(`process.ioPriority: invalid ioPriority.Priority: ${p.priority}`);
+  return ["ioprio", (cls << 13) | p.priority];
+}
+
+const PERSONALITY_DOMAINS: Record<string, number> = { LINUX: 0x0000, LINUX32: 0x0008 };
+
+/** linux.personality as runc 1.2 applies it: the domain, for the init and every exec; flags are
+ *  ignored with runc's warning (runc sets none). */
+export function personalityRecord(p: { domain: string; flags?: string[] }, warn?: (msg: string) => void): PlanRecord {
+  const domain = PERSONALITY_DOMAINS[p.domain];
+  if (domain === undefined) fail(`linux.personality: invalid personality domain ${p.domain} (expected LINUX or LINUX32)`);
+  if (p.flags?.length) warn?.(`ignoring unsupported personality flags: ${JSON.stringify(p.flags)} because personality flag has not supported at this time`);
+  return ["personality", domain];
 }
 
 function hookRecords(spec: Spec): PlanRecord[] {
@@ -262,11 +313,11 @@ export function buildCreatePlanParts(spec: Spec, opts: CreatePlanOptions): { sta
       stage0.push(["timens", clock, off.secs ?? 0, off.nanosecs ?? 0]);
     }
   }
-  const process = processRecords(spec.process, opts);
+  const process = processRecords(spec.process, { ...opts, cpusetCpus: !!linux.resources?.cpu?.cpus });
   stage0.push(...process.filter((r) => STAGE0_PROCESS_OPS.has(r[0])));
   stage0.push(["state_dir", opts.stateDir]);
   if (linux.seccomp) stage0.push(...seccompPlanRecords(linux.seccomp, opts.seccompCacheDir));
-  if (linux.personality) fail("linux.personality is not supported by berth-runtime yet");
+  if (linux.personality) process.push(personalityRecord(linux.personality, opts.warn));
   if (linux.intelRdt) fail("linux.intelRdt is not supported on this host");
   if (linux.mountLabel) fail("linux.mountLabel: SELinux is not available on this host; remove it");
   return { stage0, init: () => initRecords(spec, opts, created, all, process.filter((r) => !STAGE0_PROCESS_OPS.has(r[0]))) };

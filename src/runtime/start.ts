@@ -4,7 +4,7 @@ import type { ContainerRecord, StateStore } from "./state-store.ts";
 import { statusOf, hookState } from "./status.ts";
 import { isAlive } from "./proc.ts";
 import { EAGAIN, EINTR, O_NONBLOCK, O_RDONLY, RawError, closeFd, openFile, readFd, removeFile, waitReadable } from "../sys/rawfile.ts";
-import { runHooksWarnOnly } from "./hooks.ts";
+import { runHooks } from "./hooks.ts";
 import { trace } from "../sys/trace.ts";
 
 /** `known`: the container's record as create returned it, when the caller has it (the engine, in
@@ -59,5 +59,19 @@ export async function startContainer(store: StateStore, id: string, warn: (msg: 
   // native.ts (and its node:fs) only when the init reported something.
   const failure = report.trim() ? (require("./native.ts") as typeof import("./native.ts")).initFailure(report.trim()) : null;
   if (failure) throw Object.assign(new Error(`container ${id} failed to start: ${failure.message}`), { exitCode: failure.exitCode ?? 1 });
-  await runHooksWarnOnly("poststart", rec.config.hooks?.poststart, hookState(store, rec, "running"), warn);
+  // A failing poststart hook fails `start` (and `run`) and stops the container: runtime-spec's
+  // newer lifecycle (step 9: "generate an error, stop the container") and runc 1.2; the older spec's
+  // "warn and go on" was runc 1.1's behaviour.
+  try {
+    await runHooks("poststart", rec.config.hooks?.poststart, hookState(store, rec, "running"));
+  } catch (e) {
+    if (isAlive(rec.pid, rec.pidStartTime)) {
+      try {
+        process.kill(rec.pid, "SIGKILL");
+      } catch (k) {
+        warn(`error running poststart hook: killing pid ${rec.pid}: ${(k as Error).message}`);
+      }
+    }
+    throw e;
+  }
 }

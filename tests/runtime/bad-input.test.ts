@@ -164,7 +164,7 @@ describe("bad config.json", () => {
 
 describe("nothing in config.json is silently ignored", () => {
   const unsupported: [string, (b: Bundle) => void, RegExp][] = [
-    ["linux.personality", (b) => { b.config.linux!.personality = { domain: "LINUX32" }; }, /personality/],
+    ["an unknown linux.personality domain", (b) => { b.config.linux!.personality = { domain: "LINUX64" }; }, /personality/],
     ["process.apparmorProfile", (b) => { b.config.process!.apparmorProfile = "berth-test"; }, /apparmor/i],
     ["process.selinuxLabel", (b) => { b.config.process!.selinuxLabel = "system_u:system_r:container_t:s0"; }, /selinux/i],
     ["linux.mountLabel", (b) => { b.config.linux!.mountLabel = "system_u:object_r:container_file_t:s0"; }, /mountLabel|selinux/i],

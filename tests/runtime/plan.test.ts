@@ -280,12 +280,34 @@ describe("plan: the process", () => {
     expect(plan(s, { consoleSocket: "/run/console.sock" })).toEqual([...parts.stage0, ...init]);
   });
 
-  test("errors: no process, no args, AppArmor, SELinux, scheduler", () => {
+  test("errors: no process, no args, AppArmor, SELinux, scheduler, ioPriority", () => {
     expect(() => plan(spec((s) => { delete s.process; }))).toThrow(/process is missing/);
     expect(() => plan(spec((s) => { s.process!.args = []; }))).toThrow(/process.args is empty/);
     expect(() => plan(spec((s) => { s.process!.apparmorProfile = "docker-default"; }))).toThrow(/AppArmor is not available/);
     expect(() => plan(spec((s) => { s.process!.selinuxLabel = "system_u:system_r:container_t:s0"; }))).toThrow(/SELinux is not available/);
-    expect(() => plan(spec((s) => { s.process!.scheduler = { policy: "SCHED_OTHER" }; }))).toThrow(/not supported by berth-runtime yet/);
+    expect(() => plan(spec((s) => { s.process!.scheduler = { policy: "SCHED_NOPE" }; }))).toThrow(/invalid scheduler policy: SCHED_NOPE/);
+    expect(() => plan(spec((s) => { s.process!.scheduler = {}; }))).toThrow(/scheduler policy is required/);
+    expect(() => plan(spec((s) => { s.process!.scheduler = { policy: "SCHED_OTHER", nice: 20 }; }))).toThrow(/invalid scheduler.nice: 20 when scheduler.policy is SCHED_OTHER/);
+    expect(() => plan(spec((s) => { s.process!.scheduler = { policy: "SCHED_OTHER", priority: 3 }; }))).toThrow(/priority can only be specified for SchedFIFO or SchedRR/);
+    expect(() => plan(spec((s) => { s.process!.scheduler = { policy: "SCHED_FIFO", runtime: 3 }; }))).toThrow(/runtime\/deadline\/period can only be specified for SchedDeadline/);
+    expect(() => plan(spec((s) => { s.process!.scheduler = { policy: "SCHED_RR", flags: ["SCHED_FLAG_NOPE"] }; }))).toThrow(/invalid scheduler flag: SCHED_FLAG_NOPE/);
+    expect(() => plan(spec((s) => { s.process!.ioPriority = { class: "IOPRIO_CLASS_BE", priority: 8 }; }))).toThrow(/invalid ioPriority.Priority: 8/);
+    expect(() => plan(spec((s) => { s.process!.execCPUAffinity = { initial: "0" }; }))).toThrow(/execCPUAffinity is not supported/);
+  });
+
+  test("scheduler, ioPriority and personality records (sched_setattr, ioprio_set, personality values)", () => {
+    const p = plan(spec((s) => {
+      s.process!.scheduler = { policy: "SCHED_DEADLINE", flags: ["SCHED_FLAG_RESET_ON_FORK", "SCHED_FLAG_DL_OVERRUN"], runtime: 42000, deadline: 1000000, period: 1000000 };
+      s.process!.ioPriority = { class: "IOPRIO_CLASS_IDLE", priority: 7 };
+      s.linux!.personality = { domain: "LINUX32" };
+      s.linux!.resources = { cpu: { cpus: "0-1" } };
+    }));
+    expect(p).toContainEqual(["scheduler", 6, 5, 0, 0, 42000, 1000000, 1000000, 1]);
+    expect(p).toContainEqual(["ioprio", (3 << 13) | 7]);
+    expect(p).toContainEqual(["personality", 8]);
+    const warnings: string[] = [];
+    plan(spec((s) => { s.linux!.personality = { domain: "LINUX", flags: ["ADDR_NO_RANDOMIZE"] }; }), { warn: (m: string) => warnings.push(m) });
+    expect(warnings).toEqual(['ignoring unsupported personality flags: ["ADDR_NO_RANDOMIZE"] because personality flag has not supported at this time']);
   });
 });
 
@@ -337,7 +359,7 @@ describe("plan: the root filesystem and the rest of linux", () => {
     expect(() => plan(spec((s) => { s.root!.path = hostFile; }))).toThrow(/is not a directory/);
     expect(() => plan(spec((s) => { s.hostname = "box"; }))).toThrow(/hostname needs a uts namespace/);
     expect(() => plan(spec((s) => { s.linux!.rootfsPropagation = "sideways"; }))).toThrow(/unknown propagation "sideways"/);
-    expect(() => plan(spec((s) => { s.linux!.personality = { domain: "LINUX32" }; }))).toThrow(/personality is not supported/);
+    expect(() => plan(spec((s) => { s.linux!.personality = { domain: "LINUX64" }; }))).toThrow(/invalid personality domain LINUX64/);
     expect(() => plan(spec((s) => { s.linux!.mountLabel = "x"; }))).toThrow(/SELinux is not available/);
     // Spec errors are OciConfigError, named after config.json.
     expect(() => plan(spec((s) => { delete s.process; }))).toThrow(OciConfigError);

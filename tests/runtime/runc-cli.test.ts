@@ -114,16 +114,21 @@ describe("cgroups that already exist", () => {
     expect(readFileSync(`${FREEZER}${path}/freezer.state`, "utf8").trim()).toBe("FROZEN");
   });
 
-  test("a second container in the same cgroup: a warning that it is not empty", () => {
+  test("a second container in the same cgroup: refused, it is not empty (runc 1.2)", () => {
     const path = `/berth-test-shared-${uniqueId()}`;
     const b = bundle({ args: ["sleep", "1000"] });
     b.config.process!.terminal = false;
     b.config.linux!.cgroupsPath = path;
     b.save();
-    ok(root, ["run", "-d", "--bundle", b.dir, uniqueId("sh1")]);
-    const r = runtime(root, ["run", "-d", "--bundle", b.dir, uniqueId("sh2")]);
-    expect(r.code).toBe(0);
-    expect(r.stderr).toContain("container's cgroup is not empty");
+    const first = uniqueId("sh1");
+    ok(root, ["run", "-d", "--bundle", b.dir, first]);
+    for (const verb of ["run", "create"]) {
+      const r = runtime(root, [verb, "--bundle", b.dir, ...(verb === "run" ? ["-d"] : []), uniqueId("sh2")]);
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toContain("container's cgroup is not empty: 1 process(es) found");
+    }
+    // the first container, in the group, is left as it was
+    expect(JSON.parse(ok(root, ["state", first]).stdout).status).toBe("running");
   });
 
   test("exec into a paused container: refused, or with --ignore-paused run once resumed", async () => {
