@@ -17,7 +17,7 @@ import { withNetns } from "./netns.ts";
 import { applyRuleset, deleteTable, portsPublishedElsewhere, type PublishedPort } from "./nft.ts";
 import { ephemeralRange, hostPortBusy, type PortBinding, type PortRequest, type Proto } from "./ports.ts";
 import { claimPrefix, DEFAULT_SUBNET_POOL, HISTORIC_ROOT, HISTORIC_SUBNET, prefixForRoot, releasePrefix, withHostLock } from "./roots.ts";
-import { networkId } from "./record.ts";
+import { type NetworkFields, networkId } from "./record.ts";
 import { type ContainerFilesRow, type EndpointRow, type NetworkRow, openStore, type PortRow } from "./store.ts";
 import { enableIpForward, setInterfaceSysctl } from "./sysctl.ts";
 
@@ -63,18 +63,7 @@ export interface CreateOptions {
   outbound?: boolean;
 }
 
-export interface NetworkInfo {
-  name: string;
-  /** 64 hex digits (record.ts `networkId`; older roots stored 32, extended when shown). */
-  id: string;
-  driver: "bridge";
-  subnet: string;
-  gateway: string;
-  bridge: string;
-  internal: boolean;
-  outbound: boolean;
-  created: string;
-}
+export type NetworkInfo = NetworkFields;
 
 export interface EndpointInfo {
   containerId: string;

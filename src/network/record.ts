@@ -53,16 +53,21 @@ export interface NetworkRecord {
 /** What a record is built from: manager.ts `NetworkInfo` (a list's entry) or `NetworkDetails`
  *  (inspect, with its members) — declared here as the fields read, since the manager imports
  *  this file for its IDs. */
-export interface RecordSource {
+/** What the engine knows of a network (manager.ts's NetworkInfo is this type). */
+export interface NetworkFields {
   name: string;
+  /** 64 hex digits (`networkId`; older roots stored 32, extended when shown). */
   id: string;
-  driver: string;
+  driver: "bridge";
   subnet: string;
   gateway: string;
   bridge: string;
   internal: boolean;
   outbound: boolean;
   created: string;
+}
+
+export interface RecordSource extends NetworkFields {
   containers?: { containerId: string; name: string; mac: string; ip: string; prefixLen: number }[];
 }
 
