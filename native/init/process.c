@@ -74,6 +74,9 @@ int process_lookup(const struct plan *plan, char *out, size_t len, char *err, si
       return command_exit_status(e);
     }
     if (S_ISDIR(st.st_mode)) { snprintf(err, n, "exec: \"%s\": is a directory", name); return command_exit_status(EISDIR); }
+    /* No execute bit: refused here, before start, as runc's look-up (Go's exec.LookPath) does, so
+     * the caller still gets 126 and the reason; execve's own failures come later (255). */
+    if (!(st.st_mode & 0111)) { snprintf(err, n, "exec: \"%s\": permission denied", name); return command_exit_status(EACCES); }
     snprintf(out, len, "%s", name);
     return 0;
   }
