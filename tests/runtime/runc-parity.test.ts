@@ -14,7 +14,7 @@ import { describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { useBundles } from "../helpers/bundle.ts";
+import { type Bundle, useBundles } from "../helpers/bundle.ts";
 import { IS_BERTH, RUNTIME, ok, runtime, uniqueId, useCleanups, useStateRoot } from "../helpers/runtime.ts";
 
 const root = useStateRoot();
@@ -128,10 +128,13 @@ test("tmpfs: over an existing directory it takes the directory's mode unless mod
   expect(r.stdout).toBe("1710\n410\n755\n777\ncopied\nsub/f\n");
 });
 
-test("joining another container's namespaces by path: its user namespace too (the init is root there), and an empty path is a new namespace", () => {
+/** A running container whose namespaces `setup` adds to (a user namespace mapped to 100000/200000),
+ *  and a second one joining every namespace of it by path but the mount namespace, whose path is
+ *  empty (a new one). Returns the second's id. */
+function joinedContainer(setup: (config: Bundle["config"]) => void): string {
   const target = bundle({ args: ["sleep", "1000"] });
   target.config.process!.terminal = false;
-  target.config.linux!.namespaces!.push({ type: "user" });
+  setup(target.config);
   target.config.linux!.uidMappings = [{ containerID: 0, hostID: 100000, size: 65534 }];
   target.config.linux!.gidMappings = [{ containerID: 0, hostID: 200000, size: 65534 }];
   target.save();
@@ -147,6 +150,11 @@ test("joining another container's namespaces by path: its user namespace too (th
   Bun.spawnSync(["chown", "-R", "100000:200000", b.rootfs]);
   const id = uniqueId("joined");
   ok(root, ["run", "-d", "--bundle", b.dir, id]);
+  return id;
+}
+
+test("joining another container's namespaces by path: its user namespace too (the init is root there), and an empty path is a new namespace", () => {
+  const id = joinedContainer((c) => c.linux!.namespaces!.push({ type: "user" }));
   expect(ok(root, ["exec", id, "cat", "/proc/self/uid_map"]).stdout).toMatch(/^\s+0\s+100000\s+65534$/m);
   expect(ok(root, ["exec", id, "cat", "/proc/self/gid_map"]).stdout).toMatch(/^\s+0\s+200000\s+65534$/m);
 });
@@ -453,25 +461,10 @@ test("kill KILL without a pid namespace of its own reaches every process of the 
 });
 
 test.if(existsSync("/proc/self/ns/time"))("joining another container's user and time namespaces by path: the time offsets are its own", () => {
-  const target = bundle({ args: ["sleep", "1000"] });
-  target.config.process!.terminal = false;
-  target.config.linux!.namespaces!.push({ type: "user" }, { type: "time" });
-  target.config.linux!.uidMappings = [{ containerID: 0, hostID: 100000, size: 65534 }];
-  target.config.linux!.gidMappings = [{ containerID: 0, hostID: 200000, size: 65534 }];
-  target.config.linux!.timeOffsets = { monotonic: { secs: 7881, nanosecs: 2718281 }, boottime: { secs: 1337, nanosecs: 3141519 } };
-  target.save();
-  Bun.spawnSync(["chown", "-R", "100000:200000", target.rootfs]);
-  const tid = uniqueId("target");
-  ok(root, ["run", "-d", "--bundle", target.dir, tid]);
-  const pid = JSON.parse(ok(root, ["state", tid]).stdout).pid as number;
-  const b = bundle({ args: ["sleep", "1000"] });
-  b.config.process!.terminal = false;
-  b.config.linux!.namespaces = target.config.linux!.namespaces!.map((ns) =>
-    ns.type === "mount" ? { type: "mount", path: "" } : { type: ns.type, path: `/proc/${pid}/ns/${{ network: "net" }[ns.type as string] ?? ns.type}` });
-  b.save();
-  Bun.spawnSync(["chown", "-R", "100000:200000", b.rootfs]);
-  const id = uniqueId("joined");
-  ok(root, ["run", "-d", "--bundle", b.dir, id]);
+  const id = joinedContainer((c) => {
+    c.linux!.namespaces!.push({ type: "user" }, { type: "time" });
+    c.linux!.timeOffsets = { monotonic: { secs: 7881, nanosecs: 2718281 }, boottime: { secs: 1337, nanosecs: 3141519 } };
+  });
   const offsets = ok(root, ["exec", id, "cat", "/proc/self/timens_offsets"]).stdout;
   expect(offsets).toMatch(/^monotonic\s+7881\s+2718281$/m);
   expect(offsets).toMatch(/^boottime\s+1337\s+3141519$/m);
