@@ -218,9 +218,10 @@ describe("run's attach flags", () => {
 describe.skipIf(lacks(HAS_V1, "v1 memory, cpu and pids controllers"))("berth cgroup on a container", () => {
   test("stat, get and set find the container's group by name or ID (also under --cgroup-parent)", () => {
     const parent = `berth-test-cgp-${process.pid}`;
+    let a = "", b = "";
     try {
-      const a = berth(root, ["run", "-d", "--name", "cg-by-name", "--network", "none", "-m", "32m", "--pids-limit", "20", "busybox", "sleep", "60"]).stdout.trim();
-      const b = berth(root, ["run", "-d", "--network", "none", "--cgroup-parent", parent, "busybox", "sleep", "60"]).stdout.trim();
+      a = berth(root, ["run", "-d", "--name", "cg-by-name", "--network", "none", "-m", "32m", "--pids-limit", "20", "busybox", "sleep", "60"]).stdout.trim();
+      b = berth(root, ["run", "-d", "--network", "none", "--cgroup-parent", parent, "busybox", "sleep", "60"]).stdout.trim();
       const stat = berth(root, ["cgroup", "stat", "cg-by-name"]);
       expect(stat.code).toBe(0);
       expect(stat.stdout).toContain(`cgroup /berth/${a} `);
@@ -234,8 +235,10 @@ describe.skipIf(lacks(HAS_V1, "v1 memory, cpu and pids controllers"))("berth cgr
       expect(set.stderr).toContain("use `berth update` to change the container's limits");
       expect(readFileSync(join(V1, "pids", "berth", a, "pids.max"), "utf8").trim()).toBe("30");
       expect(berth(root, ["cgroup", "stat", "no-such-thing"]).code).not.toBe(0);
-      berth(root, ["rm", "-f", a, b]);
     } finally {
+      // the containers first, even when an assertion failed: the parent group is busy until then
+      const made = [a, b].filter(Boolean);
+      if (made.length) berth(root, ["rm", "-f", ...made]);
       for (const h of readdirSync(V1)) try { rmdirSync(join(V1, h, parent)); } catch { /* not there */ }
     }
   });
