@@ -69,3 +69,9 @@ export async function startTestService(extraArgs: string[] = [], opts: { activat
   };
   return svc;
 }
+
+/** The stdout of a docker CLI run that must succeed; its stderr in the error otherwise. */
+export function dockerOk(r: { code: number; stdout: string; stderr: string }): string {
+  if (r.code !== 0) throw new Error(`docker failed (${r.code}): ${r.stderr}`);
+  return r.stdout;
+}

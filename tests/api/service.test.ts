@@ -5,16 +5,13 @@ import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, wr
 import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { BERTH, berth } from "../engine/helpers.ts";
-import { startTestService, type TestService } from "./helpers.ts";
+import { dockerOk, startTestService, type TestService } from "./helpers.ts";
 
 let s: TestService;
 beforeAll(async () => { s = await startTestService(); });
 afterAll(async () => { await s?.stop(); });
 
-const ok = (r: { code: number; stdout: string; stderr: string }) => {
-  if (r.code !== 0) throw new Error(`docker failed (${r.code}): ${r.stderr}`);
-  return r.stdout;
-};
+const ok = dockerOk;
 
 describe("serving", () => {
   test("the socket is 0660", () => {

@@ -1,16 +1,13 @@
 // The websocket form of attach (GET /containers/{id}/attach/ws), driven by Bun's WebSocket client
 // (RFC 6455, over the service's unix socket): stdin in, stdout out of `cat`, unmultiplexed.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { startTestService, type TestService } from "./helpers.ts";
+import { dockerOk, startTestService, type TestService } from "./helpers.ts";
 
 let s: TestService;
 beforeAll(async () => { s = await startTestService(); });
 afterAll(async () => { await s?.stop(); });
 
-const ok = (r: { code: number; stdout: string; stderr: string }) => {
-  if (r.code !== 0) throw new Error(`docker failed (${r.code}): ${r.stderr}`);
-  return r.stdout;
-};
+const ok = dockerOk;
 
 /** Opens the websocket; collects messages (binary as Buffer, text as string). */
 async function open(path: string): Promise<{ ws: WebSocket; messages: (Buffer | string)[]; closed: Promise<void>; until(text: string): Promise<string> }> {

@@ -1,10 +1,10 @@
 // Shared by the compose tests: a project directory with its files, and `berth compose` run in it
 // against a test's own engine root and network names, as a user would type it.
-import { mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, closeSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { freeSubnet } from "../network/lab.ts";
-import { BERTH, type Result } from "../engine/helpers.ts";
+import { berth, type Result } from "../engine/helpers.ts";
 
 export const NET_ENV = { BERTH_NETWORK_PREFIX: `bc${process.pid % 10000}`, BERTH_NETWORK_SUBNET: freeSubnet() };
 
@@ -28,22 +28,9 @@ export function projectDir(files: Record<string, string>, name = "proj"): string
   return dir;
 }
 
-let seq = 0;
-
-/** `berth --root ROOT ARGS…` in cwd; output through files (detached containers must not hold our pipes). */
+/** `berth --root ROOT ARGS…` in cwd, on this file's own network prefix and subnet. */
 export function run(root: string, cwd: string, args: string[], env: Record<string, string> = {}): Result {
-  const base = join(root, `.cout-${process.pid}-${seq++}`);
-  const out = openSync(`${base}.out`, "w+");
-  const err = openSync(`${base}.err`, "w+");
-  try {
-    const r = Bun.spawnSync({ cmd: [BERTH, "--root", root, ...args], cwd, stdio: ["ignore", out, err], env: { ...process.env, ...NET_ENV, ...env }, timeout: 120_000 });
-    return { code: r.exitCode ?? 255, stdout: readFileSync(`${base}.out`, "utf8"), stderr: readFileSync(`${base}.err`, "utf8") };
-  } finally {
-    closeSync(out);
-    closeSync(err);
-    rmSync(`${base}.out`, { force: true });
-    rmSync(`${base}.err`, { force: true });
-  }
+  return berth(root, args, { cwd, env: { ...NET_ENV, ...env }, timeoutMs: 120_000 });
 }
 
 export const compose = (root: string, cwd: string, args: string[], env: Record<string, string> = {}) => run(root, cwd, ["compose", ...args], env);

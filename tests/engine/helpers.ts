@@ -49,7 +49,7 @@ export interface Result {
 let seq = 0;
 
 /** Runs `berth --root ROOT ARGS…`; output through files, since a detached container must not hold our pipes. */
-export function berth(root: string, args: string[], opts: { stdin?: string; timeoutMs?: number; env?: Record<string, string>; outDir?: string } = {}): Result {
+export function berth(root: string, args: string[], opts: { stdin?: string; timeoutMs?: number; env?: Record<string, string>; outDir?: string; cwd?: string } = {}): Result {
   // outDir: somewhere other than the root for the output files (a full root could not hold them).
   const base = join(opts.outDir ?? root, `.out-${process.pid}-${seq++}`);
   const out = openSync(`${base}.out`, "w+");
@@ -57,6 +57,7 @@ export function berth(root: string, args: string[], opts: { stdin?: string; time
   try {
     const r = Bun.spawnSync({
       cmd: [BERTH, "--root", root, ...args],
+      cwd: opts.cwd,
       stdio: [opts.stdin === undefined ? "ignore" : Buffer.from(opts.stdin), out, err],
       env: { ...process.env, ...opts.env },
       timeout: opts.timeoutMs ?? 60_000,

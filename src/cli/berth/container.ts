@@ -20,6 +20,13 @@ export { writeFully };
 // Loaded by the verbs that stream a container's output (run, start -a, attach, logs), not by ps & co.
 const logsModule = () => import("../../engine/logs.ts");
 
+// The resource flags create/run and update share (docker's words for both).
+const MEMORY = str("memory", "m", "Memory limit", "bytes");
+const MEMORY_SWAP = str("memory-swap", undefined, "Swap limit equal to memory plus swap: '-1' to enable unlimited swap", "bytes");
+const CPUS = str("cpus", undefined, "Number of CPUs", "decimal");
+const CPU_SHARES = str("cpu-shares", "c", "CPU shares (relative weight)", "int");
+const PIDS_LIMIT = str("pids-limit", undefined, "Tune container pids limit (set -1 for unlimited)", "int");
+
 export const CREATE_FLAGS = [
   bool("interactive", "i", "Keep STDIN open even if not attached"),
   bool("tty", "t", "Allocate a pseudo-TTY"),
@@ -34,11 +41,7 @@ export const CREATE_FLAGS = [
   list("volume", "v", "Bind mount a volume (HOST:CTR[:MODES] or NAME:CTR[:MODES]; MODES: ro, rw, nocopy, rshared, rslave…)"),
   list("tmpfs", undefined, "Mount a tmpfs directory (PATH[:OPTIONS])"),
   bool("read-only", undefined, "Mount the container's root filesystem as read only"),
-  str("memory", "m", "Memory limit", "bytes"),
-  str("memory-swap", undefined, "Swap limit equal to memory plus swap: '-1' to enable unlimited swap", "bytes"),
-  str("cpus", undefined, "Number of CPUs", "decimal"),
-  str("cpu-shares", "c", "CPU shares (relative weight)", "int"),
-  str("pids-limit", undefined, "Tune container pids limit (set -1 for unlimited)", "int"),
+  MEMORY, MEMORY_SWAP, CPUS, CPU_SHARES, PIDS_LIMIT,
   str("cpu-quota", undefined, "Limit CPU CFS (Completely Fair Scheduler) quota", "int"),
   str("cpu-period", undefined, "Limit CPU CFS (Completely Fair Scheduler) period", "int"),
   str("cpuset-cpus", undefined, "CPUs in which to allow execution (0-3, 0,1)", "string"),
@@ -575,11 +578,7 @@ const prune = verb({ name: "container prune", usage: "container prune [OPTIONS]"
 const update = verb({
   name: "update", usage: "update [OPTIONS] CONTAINER [CONTAINER...]", summary: "Update configuration of one or more containers", minArgs: 1,
   flags: [
-    str("memory", "m", "Memory limit", "bytes"),
-    str("memory-swap", undefined, "Swap limit equal to memory plus swap: -1 to enable unlimited swap", "bytes"),
-    str("cpus", undefined, "Number of CPUs", "decimal"),
-    str("cpu-shares", "c", "CPU shares (relative weight)", "int"),
-    str("pids-limit", undefined, "Tune container pids limit (set -1 for unlimited)", "int"),
+    MEMORY, MEMORY_SWAP, CPUS, CPU_SHARES, PIDS_LIMIT,
     str("restart", undefined, "Restart policy to apply when a container exits", "string"),
   ],
 }, async (engine, p, io) => {
