@@ -97,6 +97,7 @@ function openDirect(p: string): number {
 let current: { w: Worker; waits: number } | null = null;
 let nextId = 1;
 const waiting = new Map<number, (r: BlobWorkerReply) => void>();
+const inflating = new Map<number, (r: BlobWorkerReply) => void>(); // a job's decompressed bytes (see inflateOnWorker)
 
 function blobWorker(): { w: Worker; waits: number } {
   if (!current) {
@@ -106,7 +107,10 @@ function blobWorker(): { w: Worker; waits: number } {
     const here = new URL("./blob-worker.ts", import.meta.url);
     const w = new Worker(COMPILED ? "/$bunfs/root/storage/blob-worker.js" : fs.existsSync(here) ? here.href : new URL("./blob-worker.js", import.meta.url).href);
     const h = { w, waits: 0 };
-    w.onmessage = (ev: MessageEvent<BlobWorkerReply>) => waiting.get(ev.data.id)?.(ev.data);
+    w.onmessage = (ev: MessageEvent<BlobWorkerReply>) => {
+      const r = ev.data;
+      (r.op === "inflated" || r.op === "inflate-done" ? inflating : waiting).get(r.id)?.(r);
+    };
     w.addEventListener("error", (ev: ErrorEvent) => workerGone(h, `the blob worker thread failed: ${ev.message}`));
     w.addEventListener("messageerror", () => workerGone(h, "the blob worker thread sent a message that could not be read"));
     w.addEventListener("close", () => workerGone(h, "the blob worker thread exited"));
@@ -124,8 +128,9 @@ function workerGone(h: { w: Worker }, why: string): void {
   if (current !== h) return;
   current = null;
   h.w.terminate();
-  const jobs = [...waiting];
+  const jobs = [...waiting, ...inflating];
   waiting.clear();
+  inflating.clear();
   for (const [id, reply] of jobs) reply({ op: "failed", id, error: why });
 }
 
@@ -144,6 +149,48 @@ function waitOnWorker<T>(p: Promise<T>): Promise<T> {
   return p.finally(() => {
     if (--h.waits === 0) h.w.unref();
   });
+}
+
+export type Codec = "gzip" | "zstd";
+
+/** A layer's decompression on the worker thread: done settles after its last bytes went to the sink. */
+export interface Inflation {
+  /** the diff ID (of every byte decompressed), or why decompression failed (the worker's error, or "cancelled") */
+  done: Promise<{ diffId: Digest; size: number; error: string | null }>;
+  /** stops taking bytes (the job is being aborted): done settles at once */
+  cancel(): void;
+}
+
+/**
+ * Has the worker decompress job `id`'s bytes as they are written (asked before the first write)
+ * and hash the result; the decompressed bytes come back in order to `sink` (null: only the diff
+ * ID is wanted). A chunk given to sink is the worker's again when sink returns: copy what you keep.
+ * sink must not throw.
+ */
+function inflateOnWorker(id: number, codec: Codec, sink: ((chunk: Uint8Array) => void) | null): Inflation {
+  let settle!: (r: { diffId: Digest; size: number; error: string | null }) => void;
+  const done = new Promise<{ diffId: Digest; size: number; error: string | null }>((res) => (settle = res));
+  inflating.set(id, (r) => {
+    if (r.op === "inflated") {
+      try {
+        sink?.(r.chunk);
+      } finally {
+        post({ op: "took", id, slot: r.slot } satisfies BlobWorkerRequest);
+      }
+    } else if (r.op === "inflate-done") {
+      inflating.delete(id);
+      settle({ diffId: r.diffId as Digest, size: r.size, error: r.error });
+    } else if (r.op === "failed") {
+      settle({ diffId: "" as Digest, size: 0, error: r.error });
+    }
+  });
+  post({ op: "inflate", id, codec, post: sink !== null } satisfies BlobWorkerRequest);
+  return {
+    done: waitOnWorker(done),
+    cancel: () => {
+      if (inflating.delete(id)) settle({ diffId: "" as Digest, size: 0, error: "cancelled" });
+    },
+  };
 }
 
 const ACK_EVERY = 4;             // chunks between flow-control acks
@@ -185,6 +232,11 @@ export class ParallelBlobWriter extends BlobWriter {
 
   override get size(): number {
     return this.result?.size ?? this.sent;
+  }
+
+  /** Decompresses the blob on the worker as it is written (see inflateOnWorker); before the first write. */
+  inflate(codec: Codec, sink: ((chunk: Uint8Array) => void) | null): Inflation {
+    return inflateOnWorker(this.id, codec, sink);
   }
 
   override write(chunk: Uint8Array): void | Promise<void> {
@@ -374,31 +426,69 @@ export class ParallelHasher {
     post({ op: "open", id: this.id, fd: f ? f.fd : -1, ...(f?.direct ? { direct: f.path } : {}), ...(f ? { append: { offset: f.offset } } : {}) } satisfies BlobWorkerRequest);
   }
 
+  // Small chunks (a download's come in 16–600 KB) are copied into one pooled 1 MB buffer and go
+  // over when it is full: a tenth of the messages, and of the worker's zlib writes (each one a
+  // hand-off to the thread pool and back).
+  private fill: Uint8Array | null = null;
+  private fillLen = 0;
+
   update(chunk: Uint8Array): void | Promise<void> {
     if (this.failure) throw this.failure;
     if (chunk.length === 0) return;
-    let view = chunk;
-    if (!(chunk.buffer instanceof SharedArrayBuffer) || isPooled(chunk)) {
-      if (chunk.length <= hashCopies.size) {
-        view = hashCopies.take().subarray(0, chunk.length);
-        this.held.push([this.chunks + 1, view]);
-      } else {
-        view = new Uint8Array(new SharedArrayBuffer(chunk.length));
+    if (chunk.buffer instanceof SharedArrayBuffer && !isPooled(chunk)) {
+      this.flushFill();
+      this.send(chunk); // shared and not reused by its owner: goes as it is
+    } else if (chunk.length > hashCopies.size) {
+      this.flushFill();
+      const own = new Uint8Array(new SharedArrayBuffer(chunk.length));
+      own.set(chunk);
+      this.send(own);
+    } else {
+      for (let off = 0; off < chunk.length;) {
+        this.fill ??= hashCopies.take();
+        const n = Math.min(this.fill.length - this.fillLen, chunk.length - off);
+        this.fill.set(chunk.subarray(off, off + n), this.fillLen);
+        this.fillLen += n;
+        off += n;
+        if (this.fillLen === this.fill.length) this.flushFill();
       }
-      view.set(chunk);
     }
-    this.bytes += chunk.length;
+    if (this.bytes - this.acked > MAX_IN_FLIGHT) return waitOnWorker(new Promise<void>((res) => (this.drainWait = res)));
+  }
+
+  /** Sends the pooled buffer being filled (held until the worker acks it). */
+  private flushFill(): void {
+    const f = this.fill;
+    if (!f) return;
+    this.fill = null;
+    const view = f.subarray(0, this.fillLen);
+    this.fillLen = 0;
+    this.held.push([this.chunks + 1, view]);
+    this.send(view);
+  }
+
+  private send(view: Uint8Array): void {
+    this.bytes += view.length;
     const msg: BlobWorkerRequest = { op: "data", id: this.id, chunk: view };
     if (++this.chunks % ACK_EVERY === 0 || this.bytes - this.acked > MAX_IN_FLIGHT) {
       msg.ack = this.chunks;
       this.ackBytes.set(this.chunks, this.bytes);
     }
     post(msg);
-    if (this.bytes - this.acked > MAX_IN_FLIGHT) return waitOnWorker(new Promise<void>((res) => (this.drainWait = res)));
   }
 
+  private closed = false;
+
+  /** Decompresses the bytes on the worker as they are hashed (see inflateOnWorker); before the first update. */
+  inflate(codec: Codec, sink: ((chunk: Uint8Array) => void) | null): Inflation {
+    return inflateOnWorker(this.id, codec, sink);
+  }
+
+  /** Ends the job (once, however often asked) and gives the digest of every byte. */
   digest(): Promise<Digest> {
-    if (this.failure) return this.done;
+    if (this.failure || this.closed) return this.done;
+    this.closed = true;
+    this.flushFill();
     post({ op: "close", id: this.id } satisfies BlobWorkerRequest);
     return waitOnWorker(this.done);
   }
@@ -408,6 +498,10 @@ export class ParallelHasher {
    * to the GC, not reused. With one, the promise settles once the worker has let go of its fd.
    */
   abort(): void | Promise<void> {
+    if (this.fill) {
+      releaseChunk(this.fill); // never sent: (a file gets what was sent; the next attempt asks for the rest)
+      this.fill = null;
+    }
     if (!this.file) {
       waiting.delete(this.id);
       if (!this.failure) post({ op: "abort", id: this.id } satisfies BlobWorkerRequest);

@@ -1,7 +1,9 @@
 // One pass over a layer blob: hash the compressed bytes, store them, decompress, hash the
 // uncompressed bytes (the diff ID) and unpack the tar — all on the same chunks as they stream by.
+// A big layer's blob goes to the blob worker thread, which then also decompresses it and hashes
+// the result, handing the uncompressed bytes back for this thread to unpack (blob-worker.ts).
 import * as zlib from "node:zlib";
-import { type BlobWriter, ParallelBlobWriter, ParallelHasher } from "./blobs.ts";
+import { type BlobWriter, type Inflation, ParallelBlobWriter, ParallelHasher } from "./blobs.ts";
 import { isPooled } from "./chunks.ts";
 import { type Digest, Hasher } from "./digest.ts";
 import { TarReader } from "./tar.ts";
@@ -55,14 +57,14 @@ export function looksLikeLayer(head: Uint8Array): boolean {
 export class LayerIngest {
   private blobHash: Hasher | ParallelHasher | null;
   private blobBytes = 0;
-  private diffHash: Hasher | ParallelHasher | null = null;
-  private diffWait: Promise<void> | null = null;
+  private diffHash: Hasher | null = null; // here when decompressing here (else the worker hashes)
   private head: Uint8Array[] = [];
   private headLen = 0;
   private compression: Compression | null = null;
   private tar: TarReader | null = null;
   private writer: LayerWriter | null = null;
   private z: zlib.Gunzip | zlib.ZstdDecompress | null = null;
+  private inflation: Inflation | null = null; // decompression on the blob worker (a big layer's)
   private zError: Error | null = null;
   private unpackError: Error | null = null;
 
@@ -78,26 +80,40 @@ export class LayerIngest {
   }
 
   write(chunk: Uint8Array): void | Promise<void> {
+    if (this.compression === null) {
+      // nothing goes on before the format is known: a layer decompressed by the blob worker must
+      // say so before its first bytes reach the worker
+      this.headLen += chunk.length;
+      this.head.push(this.headLen < 512 ? chunk.slice() : chunk); // kept past this call: a copy (read buffers are reused)
+      if (this.headLen < 512) return;
+      return this.start();
+    }
+    return this.pass(chunk);
+  }
+
+  /** The blob's bytes, in order: hashed, stored, decompressed (here, or by the worker that stores them). */
+  private pass(chunk: Uint8Array): void | Promise<void> {
     const hashed = this.blobHash?.update(chunk);
     this.blobBytes += chunk.length;
     const written = this.blob?.write(chunk);
     const stored = hashed && written ? Promise.all([hashed, written]).then(() => {}) : hashed ?? written;
-    let next: void | Promise<void>;
-    if (this.compression === null) {
-      this.headLen += chunk.length;
-      this.head.push(this.headLen < 512 ? chunk.slice() : chunk); // kept past this call: a copy (read buffers are reused)
-      if (this.headLen < 512) return stored;
-      next = this.start();
-    } else {
-      next = this.feed(chunk);
-    }
+    const next = this.inflation ? undefined : this.feed(chunk);
     if (stored && next) return Promise.all([stored, next]).then(() => {});
     return stored ?? next;
   }
 
   async end(): Promise<LayerIngestResult> {
     if (this.compression === null) await this.start();
-    if (this.z) {
+    let diffId: Digest | null = null;
+    if (this.inflation) {
+      // closing the worker's job ends its decompression: the last bytes and the diff ID come first
+      const closing: Promise<unknown> = this.blob ? this.blob.close() : (this.blobHash as ParallelHasher).digest();
+      closing.catch(() => {}); // awaited below, through close()/digest() again
+      const r = await this.inflation.done;
+      this.inflation = null;
+      if (r.error !== null) this.unpackError ??= new Error(r.error);
+      diffId = r.diffId;
+    } else if (this.z) {
       const z = this.z;
       const done = settled(z, ["end", "error", "close"]);
       z.end();
@@ -116,7 +132,7 @@ export class LayerIngest {
       else this.writer.finish();
     }
     await this.blob?.close();
-    const diffId = this.diffHash ? await this.diffHash.digest() : null;
+    if (this.diffHash) diffId = await this.diffHash.digest();
     const digest = this.blob ? this.blob.digest() : await this.blobHash!.digest();
     const size = this.blob ? this.blob.size : this.blobBytes;
     return {
@@ -130,9 +146,9 @@ export class LayerIngest {
   }
 
   abort(): void {
+    this.inflation?.cancel();
     this.writer?.abort();
     this.z?.destroy();
-    if (this.diffHash instanceof ParallelHasher) this.diffHash.abort();
     if (this.blobHash instanceof ParallelHasher) void this.blobHash.abort(); // (one writing a file: its owner awaits it)
   }
 
@@ -150,9 +166,13 @@ export class LayerIngest {
       this.writer = new LayerWriter(this.unpackDir, this.writeback);
       this.tar = new TarReader(this.writer);
     }
-    if (c === "gzip" || c === "zstd") {
-      // a big layer (its blob already goes to the worker) gets its diff ID hashed there too
-      this.diffHash = this.blob instanceof ParallelBlobWriter || this.parallelHash !== false ? new ParallelHasher() : new Hasher();
+    const job = this.blob instanceof ParallelBlobWriter ? this.blob : this.blobHash instanceof ParallelHasher ? this.blobHash : null;
+    if ((c === "gzip" || c === "zstd") && job) {
+      // a big layer (its blob already goes to the worker) is decompressed and its diff ID hashed there too
+      const tar = this.tar;
+      this.inflation = job.inflate(c, tar ? (chunk) => this.uncompressed(chunk) : null);
+    } else if (c === "gzip" || c === "zstd") {
+      this.diffHash = new Hasher();
       const z = c === "gzip" ? zlib.createGunzip({ chunkSize: 1 << 20 }) : zlib.createZstdDecompress({ chunkSize: 1 << 20 });
       z.on("data", (out: Buffer) => this.uncompressed(out));
       z.on("error", (e: Error) => {
@@ -160,15 +180,10 @@ export class LayerIngest {
       });
       this.z = z;
     }
-    if (head.length) return this.feed(head);
+    if (head.length) return this.pass(head);
   }
 
   private feed(chunk: Uint8Array): void | Promise<void> {
-    if (this.diffWait) {
-      const w = this.diffWait;
-      this.diffWait = null;
-      return w.then(() => this.feed(chunk));
-    }
     if (this.z) {
       if (this.zError) return;
       // zlib holds on to its input until its thread has read it: a reused read buffer is copied
@@ -183,8 +198,7 @@ export class LayerIngest {
   }
 
   private uncompressed(chunk: Uint8Array): void {
-    const w = this.diffHash?.update(chunk);
-    if (w) this.diffWait = w;
+    this.diffHash?.update(chunk);
     if (!this.tar || this.unpackError) return;
     try {
       this.tar.push(chunk);
