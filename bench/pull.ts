@@ -103,6 +103,7 @@ try {
       sh(["sync"]);
       s.times.push(s.run());
       (s.cpus ??= []).push(lastCpu);
+      log(`  round ${i + 1}: ${s.name} ${s.times.at(-1)!.toFixed(2)} s, cpu ${lastCpu.toFixed(2)} s`);
     }
   }
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;

@@ -434,8 +434,8 @@ self.onmessage = (ev: MessageEvent<BlobWorkerRequest>) => {
           j.error = (e as Error).message;
         }
       }
-      // an inflate job's ack waits until zlib is done with the chunk (a failed job's goes at once)
-      if (j?.inflate && j.error === null) inflateChunk(m.id, j.inflate, m.chunk, m.ack);
+      // an inflate job's ack waits until zlib is done with the chunk (the sender reuses it after the ack)
+      if (j?.inflate) inflateChunk(m.id, j.inflate, m.chunk, m.ack);
       else if (m.ack !== undefined) ack(m.id, m.ack);
       return;
     }
