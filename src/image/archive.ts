@@ -3,7 +3,7 @@
 // by, small JSON documents are kept in memory, and only afterwards do we interpret the layout.
 import * as fs from "node:fs";
 import * as path from "node:path";
-import type { BlobWriter } from "../storage/blobs.ts";
+import { type BlobWriter, ParallelBlobWriter } from "../storage/blobs.ts";
 import { type Digest, Hasher } from "../storage/digest.ts";
 import { LayerIngest, type LayerIngestResult, looksLikeLayer } from "../storage/ingest.ts";
 import type { PreparedSnapshot } from "../storage/snapshots.ts";
@@ -90,6 +90,9 @@ export class ArchiveCollector implements TarVisitor {
     this.cur = null;
     if (c.ingest) {
       const ingest = c.ingest, blob = c.blob!;
+      // a big layer's last bytes are in; its unpack may still be catching up (a compressed one's
+      // decompression on the blob worker): the disk can start on what is written (as a pull does)
+      if (blob instanceof ParallelBlobWriter) this.store.flushSoon();
       this.pending.push((async () => {
         try {
           const result = await ingest.end();

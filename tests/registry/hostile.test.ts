@@ -388,6 +388,15 @@ describe("big layers (their partial file written by the blob worker)", () => {
     expect(readdirSync(join(dir, "etc")).length).toBe(600);
   });
 
+  test("pulls whole without a `sync` program (the early flush of a big layer is only a head start)", async () => {
+    const root = freshRoot();
+    const r = await berth(root, ["pull", "--tls-verify=false", `${host()}/big/img:1`], { env: { PATH: "/nonexistent" } });
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(await fileSha(blobFile(root))).toBe(sha(big.layer));
+    expect(statSync(join(root, "snapshots", sha(big.tar).slice(7), "diff", "noise.bin")).size).toBe(12 << 20);
+  });
+
   test("a big layer whose content does not match its digest is refused; nothing is stored", async () => {
     const root = freshRoot();
     const r = await berth(root, ["pull", "--tls-verify=false", `${host()}/bad/digest:1`]);

@@ -190,6 +190,9 @@ async function attemptOnce(ctx: DownloadContext, desc: Descriptor, diffId: Diges
       }
     }
     if (done < desc.size) throw new RegistryError(`download of ${desc.digest} broke off after ${done} of ${desc.size} bytes`);
+    // a big layer's files are still being unpacked from what zlib has not caught up with: the
+    // disk can start on what is written meanwhile
+    if (big) store.flushSoon();
     const r = await ingest.end();
     if (file) {
       // the worker has written and let go of the file (the blob's digest came back)
