@@ -1,6 +1,6 @@
 // Network routes: list, inspect, create, remove, connect, disconnect, prune. The default network
 // answers to `bridge`; `host` and `none` are listed as Docker lists them.
-import { networkRecord, openNetworks, PREDEFINED_NETWORKS, predefinedNetworkRecord, type NetworkManager } from "../network/index.ts";
+import { filterNetworkRecords, networkRecord, openNetworks, PREDEFINED_NETWORKS, predefinedNetworkRecord, type NetworkManager } from "../network/index.ts";
 import { ApiError, badRequest, conflict, noContent, notFound, optBool, optObj, optStr, optStrList, readJson, sendJson } from "./http.ts";
 import type { Ctx, Router } from "./router.ts";
 
@@ -15,9 +15,6 @@ function withNetworks<T>(ctx: Ctx, fn: (m: NetworkManager) => T): T {
 
 const isPredefined = (ref: string): ref is (typeof PREDEFINED_NETWORKS)[number] => (PREDEFINED_NETWORKS as readonly string[]).includes(ref);
 
-/** Labels given at create (the network store keeps none): remembered by this service. */
-const labels = new Map<string, Record<string, string>>();
-
 /** By name, bridge, ID (64 digits, or the 32 an older root stored) or a unique prefix of it. */
 function find(m: NetworkManager, ref: string) {
   try {
@@ -31,12 +28,14 @@ function list(ctx: Ctx): void {
   const filters = ctx.query.filters();
   const out = withNetworks(ctx, (m) => {
     m.ensureDefault();
-    return m.list().map((n) => networkRecord(n, labels.get(n.name)));
+    return m.list().map(networkRecord);
   });
-  let all = [...out, ...PREDEFINED_NETWORKS.map(predefinedNetworkRecord)];
-  for (const n of filters.name ?? []) all = all.filter((x) => x.Name.includes(n));
-  for (const id of filters.id ?? []) all = all.filter((x) => x.Id.startsWith(id));
-  for (const d of filters.driver ?? []) all = all.filter((x) => x.Driver === d);
+  let all;
+  try {
+    all = filterNetworkRecords([...out, ...PREDEFINED_NETWORKS.map(predefinedNetworkRecord)], filters);
+  } catch (e) {
+    throw badRequest((e as Error).message);
+  }
   sendJson(ctx.res!, 200, all);
 }
 
@@ -46,7 +45,7 @@ function inspect(ctx: Ctx): void {
   const body = withNetworks(ctx, (m) => {
     if (ref === "bridge") m.ensureDefault();
     const d = find(m, ref);
-    return networkRecord(d, labels.get(d.name));
+    return networkRecord(d);
   });
   sendJson(ctx.res!, 200, body);
 }
@@ -60,19 +59,19 @@ async function create(ctx: Ctx): Promise<void> {
   const ipam = optObj(body, "IPAM");
   const cfg = ipam && Array.isArray(ipam.Config) ? (ipam.Config as Record<string, unknown>[])[0] : undefined;
   const opts = optObj(body, "Options") ?? {};
+  const l = optObj(body, "Labels") ?? {};
+  const labels = Object.fromEntries(Object.entries(l).map(([k, v]) => [k, String(v)]));
   const info = withNetworks(ctx, (m) => {
     if (m.list().some((n) => n.name === name)) throw conflict(`network with name ${name} already exists`);
     try {
       return m.create({
         name, subnet: cfg ? optStr(cfg, "Subnet") : undefined, gateway: cfg ? optStr(cfg, "Gateway") : undefined,
-        internal: optBool(body, "Internal") ?? false, outbound: opts["com.docker.network.bridge.enable_ip_masquerade"] === "true",
+        internal: optBool(body, "Internal") ?? false, outbound: opts["com.docker.network.bridge.enable_ip_masquerade"] === "true", labels,
       });
     } catch (e) {
       throw badRequest((e as Error).message);
     }
   });
-  const l = optObj(body, "Labels");
-  if (l) labels.set(name, Object.fromEntries(Object.entries(l).map(([k, v]) => [k, String(v)])));
   ctx.events.emit("network", "create", info.id, { name, type: "bridge" });
   sendJson(ctx.res!, 201, { Id: info.id, Warning: "" });
 }

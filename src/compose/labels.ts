@@ -12,6 +12,7 @@ export const L = {
   configFiles: "com.docker.compose.project.config_files",
   version: "com.docker.compose.version",
   volume: "com.docker.compose.volume",
+  network: "com.docker.compose.network",
 } as const;
 
 /** Keys sorted at every level: the same service gives the same text. */

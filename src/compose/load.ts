@@ -174,6 +174,11 @@ export async function loadProject(opts: LoadOptions = {}): Promise<ProjectModel>
   doc = { name, ...doc };
   doc.name = name;
 
+  // compose-spec labels: a map, or a list of KEY=VALUE
+  const labelsOf = (v: unknown): Record<string, string> => {
+    if (Array.isArray(v)) return Object.fromEntries(v.map(String).map((e) => (e.includes("=") ? [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)] : [e, ""])));
+    return isObj(v) ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, String(x)])) : {};
+  };
   const netDecl = isObj(doc.networks) ? doc.networks : {};
   const networks: NetworkModel[] = [];
   for (const [key, v] of Object.entries({ default: null, ...netDecl })) {
@@ -183,7 +188,7 @@ export async function loadProject(opts: LoadOptions = {}): Promise<ProjectModel>
     const ipam = isObj(o.ipam) && Array.isArray(o.ipam.config) && isObj(o.ipam.config[0]) ? o.ipam.config[0] : {};
     const external = o.external === true || isObj(o.external);
     networks.push({
-      key, name: typeof o.name === "string" ? o.name : external ? key : `${name}_${key}`, external, internal: o.internal === true,
+      key, name: typeof o.name === "string" ? o.name : external ? key : `${name}_${key}`, external, internal: o.internal === true, labels: labelsOf(o.labels),
       ...(ipam.subnet ? { subnet: String(ipam.subnet) } : {}), ...(ipam.gateway ? { gateway: String(ipam.gateway) } : {}),
     });
   }
@@ -191,7 +196,7 @@ export async function loadProject(opts: LoadOptions = {}): Promise<ProjectModel>
   const volumes: VolumeDecl[] = Object.entries(volDecl).map(([key, v]) => {
     const o: Raw = isObj(v) ? v : {};
     const external = o.external === true || isObj(o.external);
-    return { key, name: typeof o.name === "string" ? o.name : external ? key : `${name}_${key}`, external, labels: isObj(o.labels) ? Object.fromEntries(Object.entries(o.labels).map(([k, x]) => [k, String(x)])) : {} };
+    return { key, name: typeof o.name === "string" ? o.name : external ? key : `${name}_${key}`, external, labels: labelsOf(o.labels) };
   });
 
   const profiles = new Set(opts.profiles?.length ? opts.profiles : (processEnv.COMPOSE_PROFILES ?? "").split(",").filter(Boolean));

@@ -84,7 +84,7 @@ export interface ServiceModel {
   stdinOpen: boolean;
 }
 
-export interface NetworkModel { key: string; name: string; external: boolean; internal: boolean; subnet?: string; gateway?: string }
+export interface NetworkModel { key: string; name: string; external: boolean; internal: boolean; labels: Record<string, string>; subnet?: string; gateway?: string }
 export interface VolumeDecl { key: string; name: string; external: boolean; labels: Record<string, string> }
 
 export interface ProjectModel {

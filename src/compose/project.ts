@@ -48,7 +48,7 @@ function ensureNetworks(engine: Engine, p: ProjectModel, out: Out): void {
     if (missing) throw new ComposeError(`network ${missing.name} declared as external, but could not be found`);
     for (const n of p.networks) {
       if (have.has(n.name)) continue;
-      mgr.create({ name: n.name, subnet: n.subnet, gateway: n.gateway, internal: n.internal });
+      mgr.create({ name: n.name, subnet: n.subnet, gateway: n.gateway, internal: n.internal, labels: { ...n.labels, [L.project]: p.name, [L.network]: n.key } });
       out.progress(` Network ${n.name}  Created`);
     }
   } finally {

@@ -9,5 +9,5 @@ export type { ContainerFilePaths, ContainerFilesSpec, HostEntry } from "./files.
 export { createNamedNetns, NETNS_RUN_DIR, removeNamedNetns } from "./netns.ts";
 export { exposedPortRequests, formatBinding, parsePortSpec } from "./ports.ts";
 export type { PortBinding, PortRequest, Proto } from "./ports.ts";
-export { endpointId, networkId, networkRecord, predefinedNetworkRecord, PREDEFINED_NETWORKS, rfc3339Nano } from "./record.ts";
+export { endpointId, filterNetworkRecords, networkId, networkRecord, predefinedNetworkRecord, PREDEFINED_NETWORKS, rfc3339Nano } from "./record.ts";
 export type { NetworkRecord, NetworkRecordEndpoint, RecordSource } from "./record.ts";

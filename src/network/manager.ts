@@ -23,6 +23,17 @@ import { enableIpForward, setInterfaceSysctl } from "./sysctl.ts";
 
 export const DEFAULT_NETWORK = "bridge";
 
+/** A row's labels (a JSON object of strings; anything else reads as none). */
+function storedLabels(json: string | undefined): Record<string, string> {
+  try {
+    const v: unknown = JSON.parse(json ?? "{}");
+    if (typeof v !== "object" || v === null || Array.isArray(v)) return {};
+    return Object.fromEntries(Object.entries(v).filter((e): e is [string, string] => typeof e[1] === "string"));
+  } catch {
+    return {};
+  }
+}
+
 export interface OpenOptions {
   /**
    * Prefix of every kernel object name (at most 6 characters): the default bridge is PREFIX0, user
@@ -55,6 +66,8 @@ export interface CreateOptions {
   gateway?: string;
   /** No route out, no forwarding, no published ports: members reach only each other. */
   internal?: boolean;
+  /** docker's `--label`s: kept with the network, shown by inspect, matched by `label=` filters. */
+  labels?: Record<string, string>;
   /**
    * Let containers reach the outside world (masquerade). This turns on the host-wide
    * net.ipv4.ip_forward, because replies from outside arrive on the host's uplink and must be
@@ -243,7 +256,7 @@ export class NetworkManager {
   }
 
   private info(r: NetworkRow): NetworkInfo {
-    return { name: r.name, id: networkId(r.id), driver: r.driver, subnet: r.subnet, gateway: r.gateway, bridge: r.bridge, internal: !!r.internal, outbound: !!r.outbound, created: r.created };
+    return { name: r.name, id: networkId(r.id), driver: r.driver, subnet: r.subnet, gateway: r.gateway, bridge: r.bridge, internal: !!r.internal, outbound: !!r.outbound, created: r.created, labels: storedLabels(r.labels) };
   }
 
   private endpointInfo(e: EndpointRow, r: NetworkRow): EndpointInfo {
@@ -299,10 +312,11 @@ export class NetworkManager {
     const row: NetworkRow = {
       name: o.name, id, driver: "bridge", subnet: formatSubnet(subnet), gateway: formatIPv4(gateway), bridge,
       internal: o.internal ? 1 : 0, outbound: o.outbound && !o.internal ? 1 : 0, created: new Date().toISOString(), next_ip: first,
+      labels: JSON.stringify(o.labels ?? {}),
     };
     this.db
-      .query("INSERT INTO networks (name, id, driver, subnet, gateway, bridge, internal, outbound, created, next_ip) VALUES (?,?,?,?,?,?,?,?,?,?)")
-      .run(row.name, row.id, row.driver, row.subnet, row.gateway, row.bridge, row.internal, row.outbound, row.created, row.next_ip);
+      .query("INSERT INTO networks (name, id, driver, subnet, gateway, bridge, internal, outbound, created, next_ip, labels) VALUES (?,?,?,?,?,?,?,?,?,?,?)")
+      .run(row.name, row.id, row.driver, row.subnet, row.gateway, row.bridge, row.internal, row.outbound, row.created, row.next_ip, row.labels);
     try {
       this.ensureBridge(row, true);
     } catch (e) {

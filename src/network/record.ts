@@ -65,6 +65,8 @@ export interface NetworkFields {
   internal: boolean;
   outbound: boolean;
   created: string;
+  /** given at create (docker's `--label`) */
+  labels: Record<string, string>;
 }
 
 export interface RecordSource extends NetworkFields {
@@ -78,10 +80,9 @@ export function rfc3339Nano(iso: string): string {
 
 /**
  * The record of one bridge network. `details` (NetworkManager.inspect) adds its members; without
- * them (a list) Containers is empty, as docker's list shows it. Labels are the caller's (the
- * network store keeps none).
+ * them (a list) Containers is empty, as docker's list shows it.
  */
-export function networkRecord(n: RecordSource, labels: Record<string, string> = {}): NetworkRecord {
+export function networkRecord(n: RecordSource): NetworkRecord {
   const id = networkId(n.id);
   const containers: Record<string, NetworkRecordEndpoint> = {};
   for (const e of n.containers ?? []) {
@@ -97,8 +98,35 @@ export function networkRecord(n: RecordSource, labels: Record<string, string> = 
       // berth masquerades a network's traffic to the outside only when created --outbound
       "com.docker.network.bridge.enable_ip_masquerade": String(n.outbound),
     },
-    Labels: labels,
+    Labels: { ...n.labels },
   };
+}
+
+const LIST_FILTERS = ["name", "id", "driver", "label", "type", "scope"];
+
+/**
+ * docker's `network ls` filters (GET /networks?filters=…): values of one key are alternatives,
+ * keys must all match. name: part of the name; id: a prefix of the ID; driver; label: KEY or
+ * KEY=VALUE; type: custom (made by a user) or builtin (bridge, host, none); scope: local.
+ */
+export function filterNetworkRecords(records: NetworkRecord[], filters: Record<string, string[]>): NetworkRecord[] {
+  for (const k of Object.keys(filters)) {
+    if (!LIST_FILTERS.includes(k)) throw new Error(`invalid filter '${k}' (network filters: ${LIST_FILTERS.join(", ")})`);
+  }
+  const any = (k: string, ok: (v: string) => boolean) => !filters[k]?.length || filters[k]!.some(ok);
+  return records.filter((r) =>
+    any("name", (v) => r.Name.includes(v)) &&
+    any("id", (v) => r.Id.startsWith(v)) &&
+    any("driver", (v) => r.Driver === v) &&
+    any("scope", (v) => r.Scope === v) &&
+    any("type", (v) => {
+      if (v !== "custom" && v !== "builtin") throw new Error(`invalid filter 'type=${v}' (custom or builtin)`);
+      return (v === "builtin") === ["bridge", "host", "none"].includes(r.Name);
+    }) &&
+    any("label", (v) => {
+      const at = v.indexOf("=");
+      return at < 0 ? v in r.Labels : r.Labels[v.slice(0, at)] === v.slice(at + 1);
+    }));
 }
 
 /** `host` or `none`, as docker shows them (a fixed ID: they exist on every root). */

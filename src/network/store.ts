@@ -16,6 +16,8 @@ export interface NetworkRow {
   created: string;
   /** Cursor for round-robin allocation: the next address to try (so freed addresses are not reused at once). */
   next_ip: number;
+  /** JSON object of the labels given at create (docker's `--label`). */
+  labels: string;
 }
 
 export interface EndpointRow {
@@ -57,7 +59,7 @@ const SCHEMA = `
 CREATE TABLE IF NOT EXISTS networks (
   name TEXT PRIMARY KEY, id TEXT NOT NULL UNIQUE, driver TEXT NOT NULL, subnet TEXT NOT NULL UNIQUE,
   gateway TEXT NOT NULL, bridge TEXT NOT NULL UNIQUE, internal INTEGER NOT NULL, outbound INTEGER NOT NULL,
-  created TEXT NOT NULL, next_ip INTEGER NOT NULL
+  created TEXT NOT NULL, next_ip INTEGER NOT NULL, labels TEXT NOT NULL DEFAULT '{}'
 );
 CREATE TABLE IF NOT EXISTS leases (
   network TEXT NOT NULL REFERENCES networks(name), ip INTEGER NOT NULL, container_id TEXT NOT NULL,
@@ -87,5 +89,8 @@ export function openStore(dir: string): Database {
   // WAL + busy_timeout: several berth processes may share the state root; writers queue instead of failing.
   db.exec("PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;");
   db.exec(SCHEMA);
+  // a store made before networks kept their labels
+  const cols = db.query<{ name: string }, []>("PRAGMA table_info(networks)").all();
+  if (!cols.some((c) => c.name === "labels")) db.exec("ALTER TABLE networks ADD COLUMN labels TEXT NOT NULL DEFAULT '{}'");
   return db;
 }

@@ -450,7 +450,7 @@ describe("volumes and networks", () => {
   });
 
   test("network create, ls, connect, inspect, disconnect, rm", () => {
-    ok(s.docker(["network", "create", "apinet"]));
+    ok(s.docker(["network", "create", "--label", "team=web", "--label", "tier", "apinet"]));
     expect(ok(s.docker(["network", "ls", "--format", "{{.Name}}"]))).toContain("apinet");
     ok(s.docker(["run", "-d", "--name", "member", "busybox", "sleep", "1000"]));
     ok(s.docker(["network", "connect", "--alias", "m1", "apinet", "member"]));
@@ -468,6 +468,11 @@ describe("volumes and networks", () => {
     expect(nets.apinet.NetworkID).toBe(net.Id);
     const cli = JSON.parse(berth(s.root, ["network", "inspect", "apinet"], { env: s.env }).stdout)[0];
     expect(cli).toEqual(net);
+    // labels live in the network store, not in the service: another process sees them, filters match them
+    expect(net.Labels).toEqual({ team: "web", tier: "" });
+    expect(ok(s.docker(["network", "ls", "--format", "{{.Name}}", "--filter", "label=team=web"])).trim()).toBe("apinet");
+    expect(ok(s.docker(["network", "ls", "--format", "{{.Name}}", "--filter", "label=team=db"])).trim()).toBe("");
+    expect(ok(s.docker(["network", "ls", "--format", "{{.Name}}", "--filter", "type=builtin"])).trim().split("\n").sort()).toEqual(["bridge", "host", "none"]);
     // Found by a prefix of its ID; docker's templates over it; ls with docker's columns.
     // (docker's CLI reads Created as a time: RFC3339Nano it parses.)
     expect(ok(s.docker(["network", "inspect", "-f", "{{.Name}} {{.Created.Unix}}", net.Id.slice(0, 12)])).trim()).toBe(`apinet ${Math.floor(Date.parse(net.Created) / 1000)}`);

@@ -49,7 +49,8 @@ services:
     labels:
       tier: front
 networks:
-  front: {}
+  front:
+    labels: [zone=public]
   back: {}
 volumes:
   dbdata: {}
@@ -89,6 +90,9 @@ test("up: dependency order, service_healthy, --scale app=3, published web answer
   expect(db.Labels["com.docker.compose.project.working_dir"]).toBe(dir);
   expect(rows.find((x) => x.Name === "shop-web-1")!.Labels.tier).toBe("front");
   expect(compose(root, dir, ["ps", "--services"]).stdout.split("\n").filter(Boolean).sort()).toEqual(["app", "db", "web"]);
+  // the project's networks carry the file's labels and compose's own, as docker compose sets them
+  expect(JSON.parse(run(root, "/", ["network", "inspect", "-f", "{{json .Labels}}", "shop_front"]).stdout)).toEqual({ zone: "public", "com.docker.compose.project": "shop", "com.docker.compose.network": "front" });
+  expect(run(root, "/", ["network", "ls", "-q", "--filter", "label=com.docker.compose.project=shop"]).stdout.trim().split("\n").length).toBe(2);
 
   expect(await httpGet(WEB_PORT, "/index.html")).toBe("<h1>shop</h1>\n");
   // web → app by service name and alias (front), app → db (back); web cannot see db.

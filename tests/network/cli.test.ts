@@ -100,3 +100,31 @@ test("create, ls, inspect, connect, disconnect, rm, prune, netns", async () => {
   expect((await run(ctx, "netns", "rm", name)).code).toBe(0);
   expect(l.leftoverNetns().filter((n) => n === name)).toEqual([]);
 });
+
+test("labels: kept with the network (a store from before labels is upgraded), shown by inspect, matched by ls filters", async () => {
+  const l = newLab();
+  const ctx: NetworkCommandContext = { stateRoot: l.root, open: { namePrefix: l.prefix, defaultSubnet: freeSubnet(), subnetPool: "10.250.0.0/16", runDir: l.runDir } };
+  // a store made by a berth that kept no labels: its networks table has no labels column
+  expect((await run(ctx, "create", "old")).code).toBe(0);
+  const db = new Database(`${l.root}/network/network.db`);
+  db.exec("ALTER TABLE networks DROP COLUMN labels");
+  db.close();
+  expect((await run(ctx, "create", "--label", "team=web", "--label", "tier", "--label", "note=a=b c", "labelled")).code).toBe(0);
+  const shown = JSON.parse((await run(ctx, "inspect", "labelled", "old")).out);
+  expect(shown[0].Labels).toEqual({ team: "web", tier: "", note: "a=b c" });
+  expect(shown[1].Labels).toEqual({});
+  const names = async (...f: string[]) => (await run(ctx, "ls", "--format", "{{.Name}}", ...f.flatMap((x) => ["--filter", x]))).out.split("\n").filter(Boolean).sort();
+  expect(await names("label=team=web")).toEqual(["labelled"]);
+  expect(await names("label=tier")).toEqual(["labelled"]);
+  expect(await names("label=team=db")).toEqual([]);
+  expect(await names("label=team=web", "name=old")).toEqual([]);
+  expect(await names("type=custom")).toEqual(["labelled", "old"]);
+  expect(await names("name=old", "name=labelled")).toEqual(["labelled", "old"]);
+  const bad = await run(ctx, "ls", "--filter", "colour=red");
+  expect(bad.code).toBe(1);
+  expect(bad.err).toContain("invalid filter 'colour'");
+  const badLabel = await run(ctx, "create", "--label", "has space=1", "x");
+  expect(badLabel.code).not.toBe(0);
+  expect(badLabel.err).toContain("whitespace");
+  for (const n of ["labelled", "old"]) expect((await run(ctx, "rm", n)).code).toBe(0);
+});

@@ -1,8 +1,9 @@
 // `berth network ...`: create, ls, inspect, rm, prune, connect, disconnect, and netns create/rm for
 // OCI bundles that reference a named network namespace by path.
 import {
-  createNamedNetns, networkRecord, openNetworks, PREDEFINED_NETWORKS, predefinedNetworkRecord, removeNamedNetns, type NetworkManager, type NetworkRecord, type OpenOptions,
+  createNamedNetns, filterNetworkRecords, networkRecord, openNetworks, PREDEFINED_NETWORKS, predefinedNetworkRecord, removeNamedNetns, type NetworkManager, type NetworkRecord, type OpenOptions,
 } from "../../network/index.ts";
+import { parseLabels } from "../../engine/options.ts";
 import { bool, list, runParsed, str } from "./args.ts";
 import { formatRows } from "./format.ts";
 import type { Io } from "./io.ts";
@@ -49,11 +50,12 @@ const SPECS = {
       str("gateway", undefined, "IPv4 Gateway for the master subnet"),
       bool("internal", undefined, "Restrict external access to the network: members reach only each other"),
       bool("outbound", undefined, "Let containers reach the outside world (turns on the host's ip_forward)"),
+      list("label", undefined, "Set metadata on a network (KEY[=VALUE])"),
     ],
   },
   ls: {
     name: "network ls", usage: "network ls [OPTIONS]", summary: "List networks", maxArgs: 0,
-    flags: [bool("quiet", "q", "Only display network IDs"), bool("no-trunc", undefined, "Do not truncate the output"), str("format", undefined, "Pretty-print networks using a Go template (.ID .Name .Driver .Scope .Internal .CreatedAt, or any inspect field)")],
+    flags: [bool("quiet", "q", "Only display network IDs"), bool("no-trunc", undefined, "Do not truncate the output"), list("filter", "f", "Provide filter values (name=, id=, driver=, label=KEY[=VALUE], type=custom|builtin)"), str("format", undefined, "Pretty-print networks using a Go template (.ID .Name .Driver .Scope .Internal .CreatedAt, or any inspect field)")],
   },
   inspect: { name: "network inspect", usage: "network inspect [OPTIONS] NETWORK [NETWORK...]", summary: "Display detailed information on one or more networks", minArgs: 1, flags: [str("format", "f", "Format output using a Go template")] },
   rm: { name: "network rm", usage: "network rm NETWORK [NETWORK...]", summary: "Remove one or more networks (they must have no containers)", minArgs: 1, flags: [] },
@@ -90,14 +92,21 @@ export async function networkCommand(argv: string[], ctx: NetworkCommandContext 
       case "create": return await runParsed(SPECS.create, rest, io, (p) => {
         const driver = p.get("driver");
         if (driver !== "bridge") throw new Error(`driver ${driver} is not supported; only bridge`);
-        const n = open().create({ name: p.args[0]!, subnet: p.get("subnet"), gateway: p.get("gateway"), internal: p.get("internal"), outbound: p.get("outbound") });
+        const n = open().create({ name: p.args[0]!, subnet: p.get("subnet"), gateway: p.get("gateway"), internal: p.get("internal"), outbound: p.get("outbound"), labels: parseLabels(p.get("label")) });
         out(n.id);
         return 0;
       });
       case "ls": return await runParsed(SPECS.ls, rest, io, (p) => {
         const m = open();
         m.ensureDefault();
-        const nets = m.list();
+        const filters: Record<string, string[]> = {};
+        for (const f of p.get("filter")) {
+          const at = f.indexOf("=");
+          if (at <= 0) throw new Error(`bad filter ${JSON.stringify(f)}: expected KEY=VALUE (e.g. label=com.example.team=web)`);
+          (filters[f.slice(0, at)] ??= []).push(f.slice(at + 1));
+        }
+        const shown = new Set(filterNetworkRecords(m.list().map(networkRecord), filters).map((r) => r.Id));
+        const nets = m.list().filter((n) => shown.has(n.id));
         const id = (full: string) => (p.get("no-trunc") ? full : full.slice(0, 12));
         if (p.get("quiet")) {
           for (const n of nets) out(id(n.id));
