@@ -6,7 +6,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { type Env, InterpolationError, interpolate, parseDotEnv } from "./interpolate.ts";
-import { ComposeError, type NetworkModel, type ProjectModel, type VolumeDecl, dependencyOrder, normaliseService } from "./model.ts";
+import { ComposeError, type FileDecl, type NetworkModel, type ProjectModel, type VolumeDecl, dependencyOrder, normaliseService } from "./model.ts";
 import { schemaErrors } from "./schema.ts";
 
 export interface LoadOptions {
@@ -199,8 +199,28 @@ export async function loadProject(opts: LoadOptions = {}): Promise<ProjectModel>
     return { key, name: typeof o.name === "string" ? o.name : external ? key : `${name}_${key}`, external, labels: labelsOf(o.labels) };
   });
 
+  // secrets and configs, as docker compose takes them without a swarm: from a file of the host,
+  // an environment variable, or (a config) inline content
+  const fileDecls: FileDecl[] = [];
+  for (const kind of ["secret", "config"] as const) {
+    const decl = doc[`${kind}s`];
+    for (const [key, v] of Object.entries(isObj(decl) ? decl : {})) {
+      const o: Raw = isObj(v) ? v : {};
+      const what = `${kind} "${key}"`;
+      if (o.external === true || isObj(o.external)) throw new ComposeError(`${what} is external: external ${kind}s live in a swarm; give it a file:, environment:${kind === "config" ? " or content:" : ""} instead`);
+      if (typeof o.file === "string") fileDecls.push({ kind, key, file: resolve(projectDir, o.file) });
+      else if (typeof o.environment === "string") {
+        // looked up now, required only by up (ps, exec or down need no secret's value)
+        const value = env[o.environment];
+        fileDecls.push({ kind, key, environment: o.environment, ...(value !== undefined ? { content: value } : {}) });
+      } else if (kind === "config" && typeof o.content === "string") fileDecls.push({ kind, key, content: o.content });
+      else throw new ComposeError(`${what}: give it a file:, environment:${kind === "config" ? " or content:" : ""} (what it holds)`);
+    }
+  }
+
   const profiles = new Set(opts.profiles?.length ? opts.profiles : (processEnv.COMPOSE_PROFILES ?? "").split(",").filter(Boolean));
-  const ctx = { project: name, projectDir, hostEnv: env, networks: new Set(networks.map((n) => n.key)), volumes: new Set(volumes.map((v) => v.key)), warn };
+  const ctx = { project: name, projectDir, hostEnv: env, networks: new Set(networks.map((n) => n.key)), volumes: new Set(volumes.map((v) => v.key)),
+    secrets: new Set(fileDecls.filter((f) => f.kind === "secret").map((f) => f.key)), configs: new Set(fileDecls.filter((f) => f.kind === "config").map((f) => f.key)), warn };
   const services = Object.entries(isObj(doc.services) ? doc.services : {})
     .filter(([, raw]) => {
       const p = isObj(raw) && Array.isArray(raw.profiles) ? raw.profiles.map(String) : [];
@@ -210,5 +230,5 @@ export async function loadProject(opts: LoadOptions = {}): Promise<ProjectModel>
   const ordered = dependencyOrder(services);
   // Only the networks some service uses are made (docker compose makes no unused default network).
   const used = new Set(services.flatMap((s) => Object.keys(s.networks)));
-  return { name, workingDir: projectDir, configFiles: files.map((f) => (f === "-" ? "-" : f)), services: ordered, networks: networks.filter((n) => used.has(n.key)), volumes, document: doc };
+  return { name, workingDir: projectDir, configFiles: files.map((f) => (f === "-" ? "-" : f)), services: ordered, networks: networks.filter((n) => used.has(n.key)), volumes, files: fileDecls, document: doc };
 }

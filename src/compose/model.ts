@@ -50,6 +50,8 @@ export interface ServiceModel {
   ports: PortModel[];
   expose: string[];
   volumes: VolumeModel[];
+  /** secrets and configs, each a read-only file at its target (see FileMount) */
+  files: FileMount[];
   /** Network key → aliases. Empty with networkMode set. */
   networks: Record<string, { aliases: string[] }>;
   networkMode?: string;
@@ -87,6 +89,24 @@ export interface ServiceModel {
 export interface NetworkModel { key: string; name: string; external: boolean; internal: boolean; labels: Record<string, string>; subnet?: string; gateway?: string }
 export interface VolumeDecl { key: string; name: string; external: boolean; labels: Record<string, string> }
 
+/**
+ * A top-level secret or config: a file of the host (`file:`), or text (`environment:` — a
+ * variable's value —, a config's `content:`) that up writes to a file of the project's own.
+ */
+export interface FileDecl {
+  kind: "secret" | "config"; key: string;
+  file?: string;
+  /** the variable `environment:` names; content is its value, absent when it is not set */
+  environment?: string;
+  content?: string;
+}
+
+/**
+ * A service's secret or config, as docker compose mounts them without a swarm: read-only, a
+ * secret at /run/secrets/<target or key>, a config at /<target or key> (an absolute target as given).
+ */
+export interface FileMount { kind: "secret" | "config"; source: string; target: string }
+
 export interface ProjectModel {
   name: string;
   workingDir: string;
@@ -94,6 +114,7 @@ export interface ProjectModel {
   services: ServiceModel[];
   networks: NetworkModel[];
   volumes: VolumeDecl[];
+  files: FileDecl[];
   /** The interpolated, merged document (for `config`). */
   document: Record<string, unknown>;
 }
@@ -104,7 +125,7 @@ export const SUPPORTED_SERVICE_KEYS = new Set([
   "healthcheck", "restart", "container_name", "labels", "deploy", "scale", "user", "working_dir", "hostname", "domainname",
   "mem_limit", "memswap_limit", "cpus", "cpu_shares", "pids_limit", "cap_add", "cap_drop", "privileged", "read_only", "init",
   "stop_signal", "stop_grace_period", "extra_hosts", "dns", "sysctls", "security_opt", "tmpfs", "stdin_open", "tty", "profiles",
-  "pull_policy", "logging", "extends", "build",
+  "pull_policy", "logging", "extends", "build", "secrets", "configs",
 ]);
 
 type Raw = Record<string, unknown>;
@@ -299,7 +320,25 @@ function buildModel(v: unknown, service: string, projectDir: string, hostEnv: Re
 }
 
 /** One service, normalised; warnings for keys berth does not run. */
-export function normaliseService(name: string, raw: Raw, ctx: { project: string; projectDir: string; hostEnv: Record<string, string | undefined>; networks: Set<string>; volumes: Set<string>; warn: (m: string) => void }): ServiceModel {
+/** A service's `secrets:` or `configs:` list (short names, or {source, target, uid, gid, mode}). */
+function fileMounts(kind: "secret" | "config", v: unknown, service: string, declared: Set<string>, warn: (m: string) => void): FileMount[] {
+  if (v === undefined) return [];
+  if (!Array.isArray(v)) throw new ComposeError(`service "${service}": ${kind}s must be a list`);
+  return v.map((e): FileMount => {
+    const o: Raw = isObj(e) ? e : { source: e };
+    const source = str(o.source) ?? "";
+    if (!declared.has(source)) throw new ComposeError(`service "${service}" refers to undefined ${kind} ${source}: invalid compose project`);
+    for (const k of ["uid", "gid", "mode"]) {
+      if (o[k] !== undefined) warn(`service "${service}": ${kind} ${source}: "${k}" needs a swarm and is ignored (the file is mounted read-only as it is on the host)`);
+    }
+    const t = str(o.target) ?? source;
+    const target = t.startsWith("/") ? t : kind === "secret" ? `/run/secrets/${t}` : `/${t}`;
+    if (target.split("/").includes("..")) throw new ComposeError(`service "${service}": ${kind} target "${t}" must not contain ".."`);
+    return { kind, source, target };
+  });
+}
+
+export function normaliseService(name: string, raw: Raw, ctx: { project: string; projectDir: string; hostEnv: Record<string, string | undefined>; networks: Set<string>; volumes: Set<string>; secrets: Set<string>; configs: Set<string>; warn: (m: string) => void }): ServiceModel {
   for (const k of Object.keys(raw)) {
     if (!SUPPORTED_SERVICE_KEYS.has(k) && !k.startsWith("x-")) ctx.warn(`service "${name}": key "${k}" is not supported by berth compose and is ignored`);
   }
@@ -338,6 +377,7 @@ export function normaliseService(name: string, raw: Raw, ctx: { project: string;
     ports: ports(raw.ports, name),
     expose: stringList(raw.expose),
     volumes: volumes(raw.volumes, name, ctx.projectDir, ctx.volumes),
+    files: [...fileMounts("secret", raw.secrets, name, ctx.secrets, ctx.warn), ...fileMounts("config", raw.configs, name, ctx.configs, ctx.warn)],
     networks,
     networkMode,
     dependsOn: dependsOn(raw.depends_on),

@@ -1,7 +1,8 @@
 // `berth compose`'s operations on the engine library: up (idempotent by config hash, dependency
 // order, conditions), down, ps, logs, exec, run, start/stop/restart/kill/rm, port, ls. The CLI
 // (cli/berth/compose.ts) only parses and prints.
-import { existsSync } from "node:fs";
+import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import {
   type ContainerRow, type ContainerView, type CreateRequest, type Engine, EngineError, containerLogs, execProcess, parseSignal, portsText, statusText,
 } from "../engine/index.ts";
@@ -106,11 +107,19 @@ function networkOf(p: ProjectModel, s: ServiceModel): string {
   return Object.keys(s.networks).map((k) => p.networks.find((n) => n.key === k)!.name).join(",");
 }
 
-export interface ContainerPlan { name: string; number: number; oneoff: boolean; cmd?: string[]; rm?: boolean; entrypoint?: string; env?: string[]; noPorts?: boolean; tty?: boolean; interactive?: boolean }
+export interface ContainerPlan {
+  name: string; number: number; oneoff: boolean;
+  /** "secret:KEY" / "config:KEY" → the host file mounted (ensureFiles) */
+  files: Map<string, string>; cmd?: string[]; rm?: boolean; entrypoint?: string; env?: string[]; noPorts?: boolean; tty?: boolean; interactive?: boolean }
 
 export function createRequestFor(p: ProjectModel, s: ServiceModel, c: ContainerPlan): CreateRequest {
   const volumeName = (key: string) => p.volumes.find((v) => v.key === key)!.name;
   const mounts = s.volumes.filter((v) => v.type !== "tmpfs").map((v) => `${v.type === "volume" && v.source ? volumeName(v.source) : v.source}${v.source ? ":" : ""}${v.target}${v.readOnly ? ":ro" : ""}`);
+  for (const f of s.files) {
+    const src = c.files.get(`${f.kind}:${f.source}`);
+    if (src === undefined) throw new ComposeError(`service "${s.name}": ${f.kind} ${f.source} was not prepared`);
+    mounts.push(`${src}:${f.target}:ro`);
+  }
   let entrypoint: string | undefined;
   let args: string[] = c.cmd ?? s.command ?? [];
   if (c.entrypoint !== undefined) entrypoint = c.entrypoint;
@@ -228,7 +237,7 @@ function levels(services: ServiceModel[]): ServiceModel[][] {
 }
 
 /** One service up: its dependencies' conditions met, then each replica kept, started, recreated or made. */
-async function upService(engine: Engine, p: ProjectModel, s: ServiceModel, opts: UpOptions, out: Out): Promise<ContainerRow[]> {
+async function upService(engine: Engine, p: ProjectModel, s: ServiceModel, files: Map<string, string>, opts: UpOptions, out: Out): Promise<ContainerRow[]> {
   const rows: ContainerRow[] = [];
   const replicas = opts.scale?.[s.name] ?? s.replicas;
   if (s.containerName && replicas > 1) throw new ComposeError(`service "${s.name}": container_name "${s.containerName}" names one container; it cannot be scaled to ${replicas}`);
@@ -256,7 +265,7 @@ async function upService(engine: Engine, p: ProjectModel, s: ServiceModel, opts:
       await removeContainer(engine, have.row);
       out.progress(` Container ${name}  Recreated`);
     }
-    const row = await engine.create(createRequestFor(p, s, { name, number: n, oneoff: false }));
+    const row = await engine.create(createRequestFor(p, s, { name, number: n, oneoff: false, files }));
     if (!have) out.progress(` Container ${name}  Created`);
     if (!opts.noStart) {
       await engine.start(row.id);
@@ -290,6 +299,39 @@ async function ensureImages(engine: Engine, p: ProjectModel, services: ServiceMo
 }
 
 /** Brings the project up; returns the containers it runs (for a foreground up's logs). */
+/** Where up writes the secrets and configs a project gives as text (down removes it). */
+function projectFilesDir(engine: Engine, p: ProjectModel): string {
+  return join(engine.root, "compose", p.name);
+}
+
+/**
+ * The host file of each secret and config the services use: a `file:` as given (it must exist),
+ * text (`environment:`, `content:`) written under the project's dir, replaced whole (a container
+ * made earlier keeps the file it was given).
+ */
+function ensureFiles(engine: Engine, p: ProjectModel, services: ServiceModel[]): Map<string, string> {
+  const used = new Set(services.flatMap((s) => s.files.map((f) => `${f.kind}:${f.source}`)));
+  const files = new Map<string, string>();
+  for (const d of p.files) {
+    const id = `${d.kind}:${d.key}`;
+    if (!used.has(id)) continue;
+    if (d.file !== undefined) {
+      if (!existsSync(d.file)) throw new ComposeError(`${d.kind} "${d.key}": file ${d.file} not found`);
+      files.set(id, d.file);
+      continue;
+    }
+    if (d.content === undefined) throw new ComposeError(`${d.kind} "${d.key}": environment variable ${d.environment} is not set`);
+    if (!/^[a-zA-Z0-9._-]+$/.test(d.key) || /^\.+$/.test(d.key)) throw new ComposeError(`${d.kind} name "${d.key}" is not valid (letters, digits, ".", "_", "-")`);
+    const dir = join(projectFilesDir(engine, p), `${d.kind}s`);
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const file = join(dir, d.key);
+    writeFileSync(`${file}.tmp`, d.content, { mode: 0o444 });
+    renameSync(`${file}.tmp`, file);
+    files.set(id, file);
+  }
+  return files;
+}
+
 export async function up(engine: Engine, p: ProjectModel, opts: UpOptions, out: Out): Promise<ContainerRow[]> {
   const services = withDependencies(p, opts.services ?? []);
   const orphans = projectContainers(engine, p.name, { oneoff: false }).filter((v) => !p.services.some((s) => s.name === v.row.config.labels[L.service]));
@@ -304,13 +346,14 @@ export async function up(engine: Engine, p: ProjectModel, opts: UpOptions, out: 
   for (const s of services) engine.resolveImage(s.image);
   const externalVolume = p.volumes.find((v) => v.external && !engine.volumes.list().some((x) => x.name === v.name));
   if (externalVolume) throw new ComposeError(`external volume "${externalVolume.name}" not found`);
+  const files = ensureFiles(engine, p, services);
   ensureNetworks(engine, p, out);
   ensureVolumes(engine, p, out);
   const running: ContainerRow[] = [];
   // Services whose dependencies are all up start side by side (one level at a time).
   for (const level of levels(services)) {
     // Every start of the level settles before a failure is reported: none is left half-made.
-    const results = await Promise.allSettled(level.map((s) => upService(engine, p, s, opts, out)));
+    const results = await Promise.allSettled(level.map((s) => upService(engine, p, s, files, opts, out)));
     for (const r of results) if (r.status === "fulfilled") running.push(...r.value);
     const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
     if (failed) throw failed.reason;
@@ -350,7 +393,10 @@ export async function down(engine: Engine, p: ProjectModel, opts: { volumes?: bo
     await engine.remove(v.row.id, { force: true, volumes: true });
     out.progress(` Container ${v.row.name}  Removed`);
   }
-  if (leftovers === 0) removeNetworks(engine, p, out);
+  if (leftovers === 0) {
+    removeNetworks(engine, p, out);
+    rmSync(projectFilesDir(engine, p), { recursive: true, force: true });
+  }
   else out.progress(`WARN[0000] ${leftovers} orphan container(s) keep the project's networks: use --remove-orphans`);
   if (opts.volumes) {
     for (const v of p.volumes.filter((x) => !x.external)) {
@@ -518,7 +564,7 @@ export async function runRequest(engine: Engine, p: ProjectModel, service: strin
   // The service's own image as up would have it: built or pulled as its build section and pull_policy say.
   await ensureImages(engine, p, [s!], { build: opts.build }, { progress: out.progress, buildOutput: opts.buildOutput ?? (() => {}) });
   const suffix = Array.from(crypto.getRandomValues(new Uint8Array(6)), (b) => b.toString(16).padStart(2, "0")).join("");
-  const req = createRequestFor(p, s!, { name: opts.name ?? `${p.name}-${s!.name}-run-${suffix}`, number: 1, oneoff: true, cmd: opts.cmd?.length ? opts.cmd : undefined, rm: opts.rm, entrypoint: opts.entrypoint, env: opts.env, noPorts: !opts.servicePorts, tty: opts.tty, interactive: opts.interactive });
+  const req = createRequestFor(p, s!, { name: opts.name ?? `${p.name}-${s!.name}-run-${suffix}`, number: 1, oneoff: true, files: ensureFiles(engine, p, [s!]), cmd: opts.cmd?.length ? opts.cmd : undefined, rm: opts.rm, entrypoint: opts.entrypoint, env: opts.env, noPorts: !opts.servicePorts, tty: opts.tty, interactive: opts.interactive });
   if (opts.publish?.length) req.publish = [...(req.publish ?? []), ...opts.publish];
   return req;
 }

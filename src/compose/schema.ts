@@ -28,7 +28,8 @@ type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-ex
 /** The package's schema is the compose-spec of 2021: the keys the spec gained since, which
  *  docker compose v2 reads, are added here (and only these): top-level `name` and `include`,
  *  depends_on's `required` and `restart` (with `condition` optional), env_file's long form
- *  (`path`, `required`), healthcheck's `start_interval`. */
+ *  (`path`, `required`), healthcheck's `start_interval`, secrets' and configs' `environment`
+ *  and configs' `content`. */
 function newerKeys(schema: Json): void {
   schema.properties.name = { type: "string", pattern: "^[a-z0-9][a-z0-9_-]*$" };
   schema.properties.include = { type: "array" };
@@ -44,6 +45,9 @@ function newerKeys(schema: Json): void {
     ],
   };
   schema.definitions.healthcheck.properties.start_interval = { type: "string", format: "duration" };
+  schema.definitions.secret.properties.environment = { type: "string" };
+  schema.definitions.config.properties.environment = { type: "string" };
+  schema.definitions.config.properties.content = { type: "string" };
 }
 
 interface AjvInstance {
