@@ -380,7 +380,8 @@ export function normaliseService(name: string, raw: Raw, ctx: { project: string;
     files: [...fileMounts("secret", raw.secrets, name, ctx.secrets, ctx.warn), ...fileMounts("config", raw.configs, name, ctx.configs, ctx.warn)],
     networks,
     networkMode,
-    dependsOn: dependsOn(raw.depends_on),
+    // network_mode service:X joins X's container: X is started first, as if depended on
+    dependsOn: networkMode?.startsWith("service:") ? { [networkMode.slice(8)]: { condition: "service_started", required: true, restart: false }, ...dependsOn(raw.depends_on) } : dependsOn(raw.depends_on),
     health: health(raw.healthcheck),
     restart: str(raw.restart),
     containerName: str(raw.container_name),

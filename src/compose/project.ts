@@ -101,8 +101,9 @@ function publishSpecs(s: ServiceModel): string[] {
 
 function networkOf(p: ProjectModel, s: ServiceModel): string {
   if (s.networkMode !== undefined) {
-    if (s.networkMode.startsWith("service:")) throw new ComposeError(`service "${s.name}": network_mode service: is not supported`);
-    return s.networkMode;
+    const other = networkService(p, s);
+    // the first container of that service (the engine stores the ID it resolves the name to)
+    return other ? `container:${containerName(p, other, 1)}` : s.networkMode;
   }
   return Object.keys(s.networks).map((k) => p.networks.find((n) => n.key === k)!.name).join(",");
 }
@@ -236,6 +237,15 @@ function levels(services: ServiceModel[]): ServiceModel[][] {
   return out;
 }
 
+/** The service whose container a `network_mode: service:X` service joins (null for other modes). */
+function networkService(p: ProjectModel, s: ServiceModel): ServiceModel | null {
+  if (!s.networkMode?.startsWith("service:")) return null;
+  const key = s.networkMode.slice("service:".length);
+  const other = p.services.find((x) => x.name === key);
+  if (!other) throw new ComposeError(`service "${s.name}": network_mode ${s.networkMode} names no service of this project`);
+  return other;
+}
+
 /** One service up: its dependencies' conditions met, then each replica kept, started, recreated or made. */
 async function upService(engine: Engine, p: ProjectModel, s: ServiceModel, files: Map<string, string>, opts: UpOptions, out: Out): Promise<ContainerRow[]> {
   const rows: ContainerRow[] = [];
@@ -253,7 +263,11 @@ async function upService(engine: Engine, p: ProjectModel, s: ServiceModel, files
     const name = containerName(p, s, n);
     // A rebuilt (or newly pulled) image recreates the container, as docker compose does.
     const sameImage = have?.row.config.imageId === engine.resolveImage(s.image).id;
-    if (have && (opts.noRecreate || (!opts.forceRecreate && sameImage && have.row.config.labels[L.hash] === hash))) {
+    // a container in another's network namespace is made again when that one was (its old
+    // namespace would keep it apart from the new container), as docker compose does
+    const joins = networkService(p, s);
+    const sameNetns = !joins || !have || have.row.config.network === `container:${serviceContainers(engine, p.name, joins.name).find((x) => number(x.row) === 1)?.row.id}`;
+    if (have && (opts.noRecreate || (!opts.forceRecreate && sameImage && sameNetns && have.row.config.labels[L.hash] === hash))) {
       if (!engine.observe(engine.find(have.row.id)).running && !opts.noStart) {
         await engine.start(have.row.id);
         out.progress(` Container ${name}  Started`);
