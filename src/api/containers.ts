@@ -60,7 +60,7 @@ function networkEntries(eps: Endpoint[], row: ContainerRow): Record<string, unkn
   const nets: Record<string, unknown> = {};
   for (const e of eps) {
     nets[e.network] = {
-      IPAMConfig: null, Links: null, Aliases: e.aliases.length ? e.aliases : null, MacAddress: e.mac, DriverOpts: null,
+      IPAMConfig: row.config.ips?.[e.network] ? { IPv4Address: row.config.ips[e.network] } : null, Links: null, Aliases: e.aliases.length ? e.aliases : null, MacAddress: e.mac, DriverOpts: null,
       NetworkID: e.networkId, EndpointID: endpointId(e.networkId, e.containerId), Gateway: e.gateway, IPAddress: e.ip, IPPrefixLen: e.prefixLen,
       IPv6Gateway: "", GlobalIPv6Address: "", GlobalIPv6PrefixLen: 0, DNSNames: [row.name, row.id.slice(0, 12), ...e.aliases],
     };

@@ -160,6 +160,14 @@ export function translateCreate(body: Record<string, unknown>, name: string | un
     if (Array.isArray(list)) for (const a of list) if (typeof a === "string" && a) aliases.add(a);
   }
   if (aliases.size) req.networkAliases = [...aliases];
+  // a fixed address per network: EndpointsConfig[NET].IPAMConfig.IPv4Address (docker run --ip, compose ipv4_address)
+  const ips: Record<string, string> = {};
+  for (const [net, ep] of Object.entries(netCfg ?? {})) {
+    const ipam = ep && typeof ep === "object" ? (ep as Record<string, unknown>).IPAMConfig : undefined;
+    const v4 = ipam && typeof ipam === "object" ? (ipam as Record<string, unknown>).IPv4Address : undefined;
+    if (typeof v4 === "string" && v4) ips[net] = v4;
+  }
+  if (Object.keys(ips).length) req.ips = ips;
   const restart = optObj(host, "RestartPolicy");
   if (restart) {
     const n = optStr(restart, "Name") ?? "";

@@ -52,8 +52,8 @@ export interface ServiceModel {
   volumes: VolumeModel[];
   /** secrets and configs, each a read-only file at its target (see FileMount) */
   files: FileMount[];
-  /** Network key → aliases. Empty with networkMode set. */
-  networks: Record<string, { aliases: string[] }>;
+  /** Network key → aliases and a fixed address (ipv4_address). Empty with networkMode set. */
+  networks: Record<string, { aliases: string[]; ipv4Address?: string }>;
   networkMode?: string;
   dependsOn: Record<string, DependsOn>;
   health?: HealthRequest;
@@ -353,11 +353,16 @@ export function normaliseService(name: string, raw: Raw, ctx: { project: string;
   for (const k of Object.keys(deploy)) if (k !== "replicas" && k !== "resources") ctx.warn(`service "${name}": key "deploy.${k}" is not supported by berth compose and is ignored`);
   const limits = isObj(deploy.resources) && isObj(deploy.resources.limits) ? deploy.resources.limits : {};
   const replicas = Number(deploy.replicas ?? raw.scale ?? 1);
-  let networks: Record<string, { aliases: string[] }> = {};
+  let networks: Record<string, { aliases: string[]; ipv4Address?: string }> = {};
   const networkMode = str(raw.network_mode);
   if (networkMode === undefined) {
     if (Array.isArray(raw.networks)) for (const n of raw.networks.map(String)) networks[n] = { aliases: [] };
-    else if (isObj(raw.networks)) for (const [n, o] of Object.entries(raw.networks)) networks[n] = { aliases: isObj(o) ? stringList(o.aliases) : [] };
+    else if (isObj(raw.networks)) {
+      for (const [n, o] of Object.entries(raw.networks)) {
+        const ip = isObj(o) ? str(o.ipv4_address) : undefined;
+        networks[n] = { aliases: isObj(o) ? stringList(o.aliases) : [], ...(ip ? { ipv4Address: ip } : {}) };
+      }
+    }
     else networks = { default: { aliases: [] } };
     for (const n of Object.keys(networks)) {
       if (!ctx.networks.has(n)) throw new ComposeError(`service "${name}" refers to undefined network ${n}: invalid compose project`);

@@ -141,6 +141,7 @@ export function createRequestFor(p: ProjectModel, s: ServiceModel, c: ContainerP
     memory: s.memLimit, memorySwap: s.memswapLimit, cpus: s.cpus, cpuShares: s.cpuShares, pidsLimit: s.pidsLimit,
     capAdd: s.capAdd, capDrop: s.capDrop, privileged: s.privileged, securityOpt: s.securityOpt, init: s.init,
     network: networkOf(p, s), networkAliases: [s.name, ...Object.values(s.networks).flatMap((n) => n.aliases)],
+    ips: Object.fromEntries(Object.entries(s.networks).filter(([, n]) => n.ipv4Address).map(([k, n]) => [p.networks.find((x) => x.key === k)!.name, n.ipv4Address!])),
     publish: c.noPorts ? [] : publishSpecs(s), stopSignal: s.stopSignal,
     stopTimeout: s.stopGraceSeconds === undefined ? undefined : String(s.stopGraceSeconds),
     sysctls: s.sysctls, addHosts: s.extraHosts, dns: s.dns, health: s.health,

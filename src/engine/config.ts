@@ -58,6 +58,10 @@ export interface CreateRequest extends ResourceRequest {
   network?: string;
   /** --network-alias: more names the other members of its user networks resolve to it. */
   networkAliases?: string[];
+  /** --ip: the address on the one user network the container joins. */
+  ip?: string;
+  /** network name → its IPv4 address there (compose's ipv4_address, the API's IPAMConfig). */
+  ips?: Record<string, string>;
   publish?: string[];
   stopSignal?: string;
   stopTimeout?: string;
@@ -203,6 +207,7 @@ export function buildConfig(req: CreateRequest, image: ImageInfo, id: string): C
   if (hostname !== undefined && !validHostname(hostname)) throw new UsageError(`invalid hostname format: ${hostname}`);
   if (req.domainname && !validHostname(req.domainname)) throw new UsageError(`invalid domainname format: ${req.domainname}`);
   checkNetworkConflicts(mode, { ...req, hostname });
+  const ips = staticAddresses(mode, req);
   const namespaces = parseNamespaceModes(req);
   checkNamespaceConflicts(namespaces, { ...req, hostname });
   const user = req.user || ic.User || "";
@@ -238,6 +243,7 @@ export function buildConfig(req: CreateRequest, image: ImageInfo, id: string): C
     labels: { ...(ic.Labels ?? {}), ...parseLabels(req.labels ?? [], req.labelFiles ?? []) },
     network,
     ...(req.networkAliases?.length ? { networkAliases: req.networkAliases } : {}),
+    ...(Object.keys(ips).length ? { ips } : {}),
     mounts,
     readOnly: req.readOnly ?? false,
     resources,
@@ -293,6 +299,25 @@ function checkNetworkConflicts(mode: NetworkMode, req: Pick<CreateRequest, "host
   if (req.publish?.length || req.publishAll) throw new UsageError("conflicting options: port publishing and the container type network mode");
 }
 
+
+/**
+ * --ip and per-network addresses, checked as docker does at create: IPv4, on user networks the
+ * container joins (the default bridge hands out its own); whether the address is free and inside
+ * the subnet is the network's to say when the container starts.
+ */
+function staticAddresses(mode: NetworkMode, req: Pick<CreateRequest, "ip" | "ips">): Record<string, string> {
+  const ips: Record<string, string> = { ...(req.ips ?? {}) };
+  if (req.ip) {
+    if (mode.kind !== "bridge" || mode.networks.length !== 1) throw new UsageError("--ip needs exactly one user network (--network NAME)");
+    ips[mode.networks[0]!] = req.ip;
+  }
+  for (const [net, addr] of Object.entries(ips)) {
+    if (!/^\d{1,3}(\.\d{1,3}){3}$/.test(addr) || addr.split(".").some((b) => Number(b) > 255)) throw new UsageError(`invalid IPv4 address: ${addr}`);
+    if (mode.kind !== "bridge" || !mode.networks.includes(net)) throw new UsageError(`address ${addr} for network ${net}: the container does not join that network`);
+    if (net === "bridge") throw new UsageError("user specified IP address is supported on user defined networks only");
+  }
+  return ips;
+}
 
 /** An image's VOLUME path, as a mount destination: absolute and not the root itself. */
 function imageVolumePath(dest: string, ref: string): string {

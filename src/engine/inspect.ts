@@ -166,7 +166,7 @@ function networkSettings(c: ContainerConfig, running: boolean, bound: PortPublis
   for (const name of names) {
     const e = endpoints.find((x) => x.network === name);
     networks[name] = {
-      IPAMConfig: null, Links: null, Aliases: e?.aliases.length ? e.aliases : null, MacAddress: e?.mac ?? "",
+      IPAMConfig: c.ips?.[name] ? { IPv4Address: c.ips[name] } : null, Links: null, Aliases: e?.aliases.length ? e.aliases : null, MacAddress: e?.mac ?? "",
       NetworkID: e?.networkId ?? "", EndpointID: e?.endpointId ?? "", Gateway: e?.gateway ?? "", IPAddress: e?.ip ?? "",
       IPPrefixLen: e?.prefixLen ?? 0, IPv6Gateway: "", GlobalIPv6Address: "", GlobalIPv6PrefixLen: 0, DriverOpts: null,
     };

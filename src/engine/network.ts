@@ -48,7 +48,7 @@ export async function setupBridge(engine: Engine, row: ContainerRow, pid: number
   try {
     const driver = driverFor(parseNetworkMode(row.config.network), { manager: mgr });
     driver.setup({
-      containerId: row.id, netnsPath: `/proc/${pid}/ns/net`, name: row.name, aliases: row.config.networkAliases, hostname: row.config.hostname, domainname: row.config.domainname,
+      containerId: row.id, netnsPath: `/proc/${pid}/ns/net`, name: row.name, aliases: row.config.networkAliases, ips: row.config.ips, hostname: row.config.hostname, domainname: row.config.domainname,
       filesDir: engine.paths.filesDir(row.id), extraHosts: row.config.extraHosts, dns: row.config.dns,
       // hostPort 0 (-p 80, -P) or a range: the network picks a free port
       ports: row.config.publish.map(portRequestOf),

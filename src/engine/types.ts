@@ -162,6 +162,8 @@ export interface ContainerConfig {
   network: string;
   /** --network-alias names, on every network the container joins. */
   networkAliases?: string[];
+  /** Fixed IPv4 address per network (--ip, compose's ipv4_address, the API's IPAMConfig). */
+  ips?: Record<string, string>;
   mounts: BindMount[];
   readOnly: boolean;
   resources: ResourceLimits;

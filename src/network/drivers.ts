@@ -25,8 +25,8 @@ export interface SetupContext {
   hostname: string;
   domainname?: string;
   aliases?: string[];
-  /** --ip, applied on the first network. */
-  ip?: string;
+  /** A fixed address per network (--ip); the others are leased. */
+  ips?: Record<string, string>;
   extraHosts?: HostEntry[];
   dns?: string[];
   searches?: string[];
@@ -78,8 +78,8 @@ export function driverFor(mode: NetworkMode, deps: DriverDeps): NetworkDriver {
           if (mode.networks.length === 0) throw new Error("--network needs at least one network name");
           const attachments: Attachment[] = [];
           try {
-            mode.networks.forEach((network, i) => {
-              attachments.push(mgr.attach({ containerId: ctx.containerId, netnsPath: ctx.netnsPath, network, ip: i === 0 ? ctx.ip : undefined, name: ctx.name, aliases: ctx.aliases }));
+            mode.networks.forEach((network) => {
+              attachments.push(mgr.attach({ containerId: ctx.containerId, netnsPath: ctx.netnsPath, network, ip: ctx.ips?.[network], name: ctx.name, aliases: ctx.aliases }));
             });
             const ports = ctx.ports?.length ? mgr.publish(ctx.containerId, ctx.ports) : [];
             const files = mgr.containerFiles(ctx.containerId, {

@@ -5,6 +5,7 @@ import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, wr
 import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { BERTH, berth } from "../engine/helpers.ts";
+import { freeSubnet } from "../network/lab.ts";
 import { dockerOk, startTestService, type TestService } from "./helpers.ts";
 
 let s: TestService;
@@ -486,6 +487,20 @@ describe("volumes and networks", () => {
     ok(s.docker(["rm", "-f", "member"]));
     ok(s.docker(["network", "rm", "apinet"]));
     expect(ok(s.docker(["network", "ls", "--format", "{{.Name}}"]))).not.toContain("apinet");
+  });
+
+  test("docker run --ip: the fixed address the CLI sends (EndpointsConfig IPAMConfig) is the container's", () => {
+    const sub = freeSubnet();
+    const addr = sub.replace(/0\/24$/, "77");
+    ok(s.docker(["network", "create", "--subnet", sub, "ipnet"]));
+    try {
+      ok(s.docker(["run", "-d", "--name", "ipmember", "--network", "ipnet", "--ip", addr, "busybox", "sleep", "1000"]));
+      expect(ok(s.docker(["inspect", "-f", "{{(index .NetworkSettings.Networks \"ipnet\").IPAddress}} {{(index .NetworkSettings.Networks \"ipnet\").IPAMConfig.IPv4Address}}", "ipmember"])).trim()).toBe(`${addr} ${addr}`);
+      expect(ok(s.docker(["exec", "ipmember", "sh", "-c", "ip -4 -o addr show eth0 | awk '{print $4}'"])).trim()).toBe(`${addr}/24`);
+    } finally {
+      s.docker(["rm", "-f", "ipmember"]);
+      s.docker(["network", "rm", "ipnet"]);
+    }
   });
 });
 

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { cleanupRoot, engineRoot } from "../engine/helpers.ts";
+import { freeSubnet } from "../network/lab.ts";
 import { compose, projectDir, removeProjectDirs, run } from "./helpers.ts";
 
 let root = "";
@@ -66,4 +67,34 @@ test("a network_mode naming no service of the project is refused", () => {
   const bad = compose(root, projectDir({ "compose.yaml": "services:\n  a:\n    image: busybox\n    network_mode: service:nope\n" }, "bad"), ["up", "-d"]);
   expect(bad.code).not.toBe(0);
   expect(bad.stderr).toContain("nope");
+});
+
+test("ipv4_address: the service's fixed address on a network with its own subnet", () => {
+  const sub = freeSubnet();
+  const at = (n: number) => sub.replace(/0\/24$/, String(n));
+  const d = projectDir({ "compose.yaml": `name: fixedip
+services:
+  db:
+    image: busybox
+    command: sleep 1000
+    stop_grace_period: 1s
+    networks:
+      back:
+        ipv4_address: ${at(20)}
+networks:
+  back:
+    ipam:
+      config:
+        - subnet: ${sub}
+` }, "fixedip");
+  try {
+    expect(compose(root, d, ["up", "-d"]).code).toBe(0);
+    expect(compose(root, d, ["exec", "-T", "db", "sh", "-c", "ip -4 -o addr show eth0 | awk '{print $4}'"]).stdout.trim()).toBe(`${at(20)}/24`);
+    // a second up keeps the container (and so its address)
+    const before = id("fixedip-db-1");
+    expect(compose(root, d, ["up", "-d"]).code).toBe(0);
+    expect(id("fixedip-db-1")).toBe(before);
+  } finally {
+    compose(root, d, ["down", "-t", "1"]);
+  }
 });

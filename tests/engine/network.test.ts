@@ -109,4 +109,38 @@ describe("networking", () => {
     expect(berth(root, ["rm", "-f", "owner"]).code).toBe(0);
     expect(berth(root, ["run", "--rm", "--network", "container:owner", "busybox", "true"]).stderr).toContain("no such container: owner");
   }, 180_000);
+
+  test("--ip: a fixed address on a user network (inspect's IPAMConfig says so); refused where docker refuses it", () => {
+    const sub = freeSubnet();
+    const at = (n: number) => sub.replace(/0\/24$/, String(n));
+    try {
+      expect(berth(root, ["network", "create", "--subnet", sub, "fixed"], { env }).code).toBe(0);
+      const r = berth(root, ["run", "-d", "--name", "pinned", "--network", "fixed", "--ip", at(50), "busybox", "sleep", "60"], { env });
+      expect(r.stderr).toBe("");
+      expect(berth(root, ["exec", "pinned", "sh", "-c", "ip -4 -o addr show eth0 | awk '{print $4}'"], { env }).stdout.trim()).toBe(`${at(50)}/24`);
+      const nets = JSON.parse(berth(root, ["inspect", "-f", "{{json .NetworkSettings.Networks}}", "pinned"], { env }).stdout);
+      expect(nets.fixed.IPAMConfig).toEqual({ IPv4Address: at(50) });
+      expect(nets.fixed.IPAddress).toBe(at(50));
+      // the same address again: the start fails and says why; nothing of that container stays on the network
+      const twice = berth(root, ["run", "-d", "--name", "again", "--network", "fixed", "--ip", at(50), "busybox", "sleep", "60"], { env });
+      expect(twice.code).not.toBe(0);
+      expect(twice.stderr).toContain("already in use");
+      const outside = berth(root, ["run", "--rm", "--network", "fixed", "--ip", "192.168.250.7", "busybox", "true"], { env });
+      expect(outside.code).not.toBe(0);
+      expect(outside.stderr).toContain("not a host address");
+      // at create: not on the default bridge, not without its network, only IPv4
+      for (const [args, msg] of [
+        [["--ip", at(9)], "user defined networks only"],
+        [["--network", "none", "--ip", at(9)], "exactly one user network"],
+        [["--network", "fixed", "--ip", "10.0.0.300"], "invalid IPv4 address"],
+      ] as const) {
+        const bad = berth(root, ["create", ...args, "busybox", "true"], { env });
+        expect(bad.code).toBe(125);
+        expect(bad.stderr).toContain(msg);
+      }
+    } finally {
+      berth(root, ["rm", "-f", "pinned", "again"], { env });
+      berth(root, ["network", "rm", "fixed"], { env });
+    }
+  }, 180_000);
 });
