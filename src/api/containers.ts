@@ -1,7 +1,7 @@
 // Container routes: create, list, inspect, start/stop/kill/restart/pause/unpause/rename/remove,
 // wait, attach, logs, top, stats, resize, changes, export, prune.
 import {
-  attach, containerChanges, containerLogs, parseSince, containerTop, exportFiles, matchesFilters, parseSignal, pruneContainers, readExitFile, sampleStats,
+  attach, containerChanges, containerLogs, endpointSettings, parseSince, containerTop, exportFiles, matchesFilters, parseSignal, pruneContainers, readExitFile, sampleStats,
   updateContainer, waitExitFile, writeLogs,
   type AttachSession, type ResourceUpdate, type RestartPolicy, type ContainerFilter, type ContainerRow, type ContainerView, type Engine, type StatsSample,
 } from "../engine/index.ts";
@@ -59,11 +59,7 @@ function endpointsOf(engine: Engine): (id: string) => Endpoint[] {
 function networkEntries(eps: Endpoint[], row: ContainerRow): Record<string, unknown> {
   const nets: Record<string, unknown> = {};
   for (const e of eps) {
-    nets[e.network] = {
-      IPAMConfig: row.config.ips?.[e.network] ? { IPv4Address: row.config.ips[e.network] } : null, Links: null, Aliases: e.aliases.length ? e.aliases : null, MacAddress: e.mac, DriverOpts: null,
-      NetworkID: e.networkId, EndpointID: endpointId(e.networkId, e.containerId), Gateway: e.gateway, IPAddress: e.ip, IPPrefixLen: e.prefixLen,
-      IPv6Gateway: "", GlobalIPv6Address: "", GlobalIPv6PrefixLen: 0, DNSNames: [row.name, row.id.slice(0, 12), ...e.aliases],
-    };
+    nets[e.network] = endpointSettings(row.config, e.network, { ...e, endpointId: endpointId(e.networkId, e.containerId) }, [row.name, row.id.slice(0, 12)]);
   }
   if (eps.length === 0 && (row.config.network === "none" || row.config.network === "host")) {
     nets[row.config.network] = { NetworkID: predefinedNetworkRecord(row.config.network).Id, EndpointID: "", Gateway: "", IPAddress: "", IPPrefixLen: 0, MacAddress: "" };

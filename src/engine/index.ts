@@ -36,7 +36,7 @@ export { commitToImage, containerChanges, exportFiles, mountTargets, type Commit
 // images: the image store with this engine's containers as the holders of images.
 export { openEngineImages } from "./images.ts";
 // inspect and ps: docker's JSON shapes of a container.
-export { inspectObject, psObject, statusText, portsText } from "./inspect.ts";
+export { endpointSettings, inspectObject, psObject, statusText, portsText } from "./inspect.ts";
 // the monitor's log and attach socket, by path (containerLogs above is the log by container).
 export {
   attach, muxFrame, parseSince, readLog, writeLogs,

@@ -158,19 +158,25 @@ function graphDriver(engine: Engine, id: string, imageId: string): { Name: strin
   };
 }
 
+/**
+ * docker's EndpointSettings of the container on one network (NetworkSettings.Networks[name]), for
+ * `berth inspect` and the API alike: its fixed address if it asked for one, and while it runs its
+ * endpoint (address, gateway, MAC, aliases and the names other members resolve to it).
+ */
+export function endpointSettings(c: Pick<ContainerConfig, "ips">, name: string, e?: ContainerEndpoint, dnsNames?: string[]): Record<string, unknown> {
+  return {
+    IPAMConfig: c.ips?.[name] ? { IPv4Address: c.ips[name] } : null, Links: null, Aliases: e?.aliases.length ? e.aliases : null, MacAddress: e?.mac ?? "", DriverOpts: null,
+    NetworkID: e?.networkId ?? "", EndpointID: e?.endpointId ?? "", Gateway: e?.gateway ?? "", IPAddress: e?.ip ?? "", IPPrefixLen: e?.prefixLen ?? 0,
+    IPv6Gateway: "", GlobalIPv6Address: "", GlobalIPv6PrefixLen: 0, DNSNames: e && dnsNames ? [...dnsNames, ...e.aliases] : null,
+  };
+}
+
 /** docker's NetworkSettings: the endpoint on the default bridge at the top level (docker's legacy
  *  fields), every network the container is on under Networks; empty while it is not running. */
-function networkSettings(c: ContainerConfig, running: boolean, bound: PortPublish[], endpoints: ContainerEndpoint[]): Record<string, unknown> {
+function networkSettings(c: ContainerConfig, running: boolean, bound: PortPublish[], endpoints: ContainerEndpoint[], dnsNames: string[]): Record<string, unknown> {
   const names = c.network.startsWith("container:") ? [] : c.network.split(",").filter(Boolean).map((n) => (n === "default" ? "bridge" : n));
   const networks: Record<string, unknown> = {};
-  for (const name of names) {
-    const e = endpoints.find((x) => x.network === name);
-    networks[name] = {
-      IPAMConfig: c.ips?.[name] ? { IPv4Address: c.ips[name] } : null, Links: null, Aliases: e?.aliases.length ? e.aliases : null, MacAddress: e?.mac ?? "",
-      NetworkID: e?.networkId ?? "", EndpointID: e?.endpointId ?? "", Gateway: e?.gateway ?? "", IPAddress: e?.ip ?? "",
-      IPPrefixLen: e?.prefixLen ?? 0, IPv6Gateway: "", GlobalIPv6Address: "", GlobalIPv6PrefixLen: 0, DriverOpts: null,
-    };
-  }
+  for (const name of names) networks[name] = endpointSettings(c, name, endpoints.find((x) => x.network === name), dnsNames);
   const main = endpoints.find((x) => x.network === "bridge");
   return {
     Bridge: "",
@@ -250,6 +256,6 @@ export function inspectObject(engine: Engine, v: ContainerView, bound: PortPubli
       ExposedPorts: Object.fromEntries(c.exposedPorts.map((p) => [p, {}])),
       ...(c.healthcheck ? { Healthcheck: healthcheckObject(c.healthcheck) } : {}),
     },
-    NetworkSettings: networkSettings(c, v.running, bound, endpoints),
+    NetworkSettings: networkSettings(c, v.running, bound, endpoints, [v.row.name, v.row.id.slice(0, 12)]),
   };
 }
