@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { type Env, InterpolationError, interpolate, parseDotEnv } from "./interpolate.ts";
 import { ComposeError, type FileDecl, type NetworkModel, type ProjectModel, type VolumeDecl, dependencyOrder, normaliseService } from "./model.ts";
+import { absoluteFileSources, absoluteServicePaths } from "./paths.ts";
 import { schemaErrors } from "./schema.ts";
 
 export interface LoadOptions {
@@ -109,7 +110,9 @@ async function resolveExtends(services: Raw, env: Env, baseDir: string): Promise
       basePool = isObj(doc.services) ? doc.services : {};
       baseDir2 = dirname(file);
     }
-    const base = await resolveOne(basePool, String(ext.service), baseDir2, [...chain, key]);
+    let base = await resolveOne(basePool, String(ext.service), baseDir2, [...chain, key]);
+    // a service taken from another file keeps that file's relative paths
+    if (baseDir2 !== dir) base = absoluteServicePaths(base, baseDir2);
     const { extends: _e, ...own } = raw;
     const { depends_on: _d, ...inherited } = base; // compose: depends_on is not inherited
     const merged = merge(inherited, own) as Raw;
@@ -120,6 +123,89 @@ async function resolveExtends(services: Raw, env: Env, baseDir: string): Promise
     return merged;
   };
   for (const name of Object.keys(services)) await resolveOne(services, name, baseDir, []);
+}
+
+/** One compose file's text: parsed, interpolated with env, checked against the compose-spec's schema. */
+async function readComposeFile(text: string, name: string, env: Env, cacheDir: string | undefined, warn: (m: string) => void): Promise<Raw> {
+  let one: Raw;
+  try {
+    one = interpolate(await parseYaml(text, name), env) as Raw;
+  } catch (e) {
+    if (e instanceof InterpolationError) throw new ComposeError(`${name}: ${e.message}`);
+    throw e;
+  }
+  if ("version" in one) warn(`${name}: the attribute \`version\` is obsolete, it will be ignored, please remove it to avoid potential confusion`);
+  const cached = validatedBefore(cacheDir, one);
+  const errors = cached.known ? [] : schemaErrors(one);
+  if (errors.length === 0) cached.remember();
+  if (errors.length) {
+    // The seed's "version: 3.0 / web1: ..." shape: services written at the top level.
+    const stray = Object.keys(one).filter((k) => !["version", "name", "services", "networks", "volumes", "secrets", "configs", "include"].includes(k) && !k.startsWith("x-"));
+    const hint = stray.length && stray.every((k) => isObj(one[k]) && ("image" in (one[k] as Raw) || "build" in (one[k] as Raw)))
+      ? `\n(${stray.join(", ")} look${stray.length === 1 ? "s" : ""} like ${stray.length === 1 ? "a service" : "services"}: put ${stray.length === 1 ? "it" : "them"} under a top-level \`services:\` key)` : "";
+    throw new ComposeError(`validating ${name}: ${errors.join("; ")}${hint}`);
+  }
+  delete one.version;
+  return one;
+}
+
+const INCLUDED = ["services", "networks", "volumes", "secrets", "configs"] as const;
+
+/**
+ * compose-spec `include`: each entry's files (relative to the including file) are read as a
+ * project of their own — interpolated with their own .env (or `env_file`), their includes and
+ * extends resolved, their relative paths made absolute against their `project_directory` (the
+ * first file's directory by default) — and their services, networks, volumes, secrets and configs
+ * added to this project. A name both define is an error, as in docker compose (include does not
+ * override); an include that comes back to a file on its way is a loop.
+ */
+async function resolveIncludes(doc: Raw, baseDir: string, processEnv: Record<string, string | undefined>, cacheDir: string | undefined, warn: (m: string) => void, chain: string[]): Promise<void> {
+  const entries = doc.include;
+  delete doc.include;
+  if (!Array.isArray(entries)) throw new ComposeError("include must be a list");
+  for (const entry of entries) {
+    const o: Raw = isObj(entry) ? entry : { path: entry };
+    const paths = (Array.isArray(o.path) ? o.path : [o.path]).map((p) => {
+      if (typeof p !== "string" || !p) throw new ComposeError(`include: every entry needs a path (a compose file)`);
+      return resolve(baseDir, p);
+    });
+    const projectDirectory = typeof o.project_directory === "string" ? resolve(baseDir, o.project_directory) : dirname(paths[0]!);
+    const envFiles = (typeof o.env_file === "string" ? [o.env_file] : Array.isArray(o.env_file) ? o.env_file.map(String) : []).map((f) => resolve(baseDir, f));
+    if (envFiles.length === 0 && existsSync(join(projectDirectory, ".env"))) envFiles.push(join(projectDirectory, ".env"));
+    const env: Env = {};
+    for (const f of envFiles) {
+      if (!existsSync(f)) throw new ComposeError(`include: couldn't find env file: ${f}`);
+      try {
+        Object.assign(env, parseDotEnv(readFileSync(f, "utf8"), f));
+      } catch (e) {
+        throw new ComposeError((e as Error).message);
+      }
+    }
+    Object.assign(env, processEnv);
+    let inc: Raw = {};
+    for (const file of paths) {
+      if (chain.includes(file)) throw new ComposeError(`include cycle: ${[...chain, file].join(" -> ")}`);
+      if (!existsSync(file)) throw new ComposeError(`include: open ${file}: no such file or directory`);
+      inc = merge(inc, await readComposeFile(readFileSync(file, "utf8"), file, env, cacheDir, warn)) as Raw;
+    }
+    if (inc.include !== undefined) await resolveIncludes(inc, dirname(paths[0]!), processEnv, cacheDir, warn, [...chain, ...paths]);
+    if (isObj(inc.services)) {
+      await resolveExtends(inc.services, env, projectDirectory);
+      for (const [k, v] of Object.entries(inc.services)) if (isObj(v)) inc.services[k] = absoluteServicePaths(v, projectDirectory);
+    }
+    inc.secrets = absoluteFileSources(inc.secrets, projectDirectory);
+    inc.configs = absoluteFileSources(inc.configs, projectDirectory);
+    for (const section of INCLUDED) {
+      const theirs = inc[section];
+      if (!isObj(theirs)) continue;
+      const ours: Raw = isObj(doc[section]) ? (doc[section] as Raw) : {};
+      for (const [k, v] of Object.entries(theirs)) {
+        if (k in ours) throw new ComposeError(`${section}.${k} is defined both here and in the included ${paths.join(", ")}: include does not override; rename one`);
+        ours[k] = v;
+      }
+      doc[section] = ours;
+    }
+  }
 }
 
 export async function loadProject(opts: LoadOptions = {}): Promise<ProjectModel> {
@@ -146,27 +232,9 @@ export async function loadProject(opts: LoadOptions = {}): Promise<ProjectModel>
     const name = file === "-" ? "(stdin)" : file;
     if (file !== "-" && !existsSync(file)) throw new ComposeError(`open ${file}: no such file or directory`);
     const text = file === "-" ? (opts.readStdin ?? (() => readFileSync(0, "utf8")))() : readFileSync(file, "utf8");
-    let one: Raw;
-    try {
-      one = interpolate(await parseYaml(text, name), env) as Raw;
-    } catch (e) {
-      if (e instanceof InterpolationError) throw new ComposeError(`${name}: ${e.message}`);
-      throw e;
-    }
-    if ("version" in one) warn(`${name}: the attribute \`version\` is obsolete, it will be ignored, please remove it to avoid potential confusion`);
-    const cached = validatedBefore(opts.cacheDir, one);
-    const errors = cached.known ? [] : schemaErrors(one);
-    if (errors.length === 0) cached.remember();
-    if (errors.length) {
-      // The seed's "version: 3.0 / web1: ..." shape: services written at the top level.
-      const stray = Object.keys(one).filter((k) => !["version", "name", "services", "networks", "volumes", "secrets", "configs", "include"].includes(k) && !k.startsWith("x-"));
-      const hint = stray.length && stray.every((k) => isObj(one[k]) && ("image" in (one[k] as Raw) || "build" in (one[k] as Raw)))
-        ? `\n(${stray.join(", ")} look${stray.length === 1 ? "s" : ""} like ${stray.length === 1 ? "a service" : "services"}: put ${stray.length === 1 ? "it" : "them"} under a top-level \`services:\` key)` : "";
-      throw new ComposeError(`validating ${name}: ${errors.join("; ")}${hint}`);
-    }
-    doc = merge(doc, one) as Raw;
+    doc = merge(doc, await readComposeFile(text, name, env, opts.cacheDir, warn)) as Raw;
   }
-  delete doc.version;
+  if (doc.include !== undefined) await resolveIncludes(doc, projectDir, processEnv, opts.cacheDir, warn, files.filter((f) => f !== "-"));
   if (isObj(doc.services)) await resolveExtends(doc.services, env, projectDir);
 
   const name = normaliseProjectName(opts.projectName ?? processEnv.COMPOSE_PROJECT_NAME ?? (typeof doc.name === "string" ? doc.name : basename(projectDir)));
