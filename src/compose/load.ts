@@ -149,6 +149,20 @@ async function readComposeFile(text: string, name: string, env: Env, cacheDir: s
   return one;
 }
 
+/** A project's interpolation environment: its .env files, under the process environment (a variable set in the shell wins). */
+function projectEnv(envFiles: string[], processEnv: Record<string, string | undefined>): Env {
+  const env: Env = {};
+  for (const f of envFiles) {
+    if (!existsSync(f)) throw new ComposeError(`couldn't find env file: ${f}`);
+    try {
+      Object.assign(env, parseDotEnv(readFileSync(f, "utf8"), f));
+    } catch (e) {
+      throw new ComposeError((e as Error).message);
+    }
+  }
+  return Object.assign(env, processEnv);
+}
+
 const INCLUDED = ["services", "networks", "volumes", "secrets", "configs"] as const;
 
 /**
@@ -172,16 +186,7 @@ async function resolveIncludes(doc: Raw, baseDir: string, processEnv: Record<str
     const projectDirectory = typeof o.project_directory === "string" ? resolve(baseDir, o.project_directory) : dirname(paths[0]!);
     const envFiles = (typeof o.env_file === "string" ? [o.env_file] : Array.isArray(o.env_file) ? o.env_file.map(String) : []).map((f) => resolve(baseDir, f));
     if (envFiles.length === 0 && existsSync(join(projectDirectory, ".env"))) envFiles.push(join(projectDirectory, ".env"));
-    const env: Env = {};
-    for (const f of envFiles) {
-      if (!existsSync(f)) throw new ComposeError(`include: couldn't find env file: ${f}`);
-      try {
-        Object.assign(env, parseDotEnv(readFileSync(f, "utf8"), f));
-      } catch (e) {
-        throw new ComposeError((e as Error).message);
-      }
-    }
-    Object.assign(env, processEnv);
+    const env = projectEnv(envFiles, processEnv);
     let inc: Raw = {};
     for (const file of paths) {
       if (chain.includes(file)) throw new ComposeError(`include cycle: ${[...chain, file].join(" -> ")}`);
@@ -216,16 +221,7 @@ export async function loadProject(opts: LoadOptions = {}): Promise<ProjectModel>
   const projectDir = resolve(cwd, opts.projectDirectory ?? (files[0] === "-" ? cwd : dirname(files[0]!)));
   // .env (or --env-file) under the process environment: a variable set in the shell wins.
   const dotEnvFiles = opts.envFiles?.length ? opts.envFiles.map((f) => resolve(cwd, f)) : [join(projectDir, ".env")].filter(existsSync);
-  const env: Env = {};
-  for (const f of dotEnvFiles) {
-    if (!existsSync(f)) throw new ComposeError(`couldn't find env file: ${f}`);
-    try {
-      Object.assign(env, parseDotEnv(readFileSync(f, "utf8"), f));
-    } catch (e) {
-      throw new ComposeError((e as Error).message);
-    }
-  }
-  Object.assign(env, processEnv);
+  const env = projectEnv(dotEnvFiles, processEnv);
 
   let doc: Raw = {};
   for (const file of files) {
