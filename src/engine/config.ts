@@ -5,6 +5,7 @@ import { existsSync, readFileSync } from "node:fs";
 import type { ImageConfig } from "../image/oci.ts";
 import { CAPABILITY_NAMES, normalizeCapability } from "../security/capabilities.ts";
 import { validHostname } from "../network/files.ts";
+import { parseIPv4 } from "../network/cidr.ts";
 import { parseNetworkMode, type NetworkMode } from "../network/mode.ts";
 import { EngineError, UsageError } from "./errors.ts";
 import { checkUserSyntax } from "./users.ts";
@@ -312,7 +313,11 @@ function staticAddresses(mode: NetworkMode, req: Pick<CreateRequest, "ip" | "ips
     ips[mode.networks[0]!] = req.ip;
   }
   for (const [net, addr] of Object.entries(ips)) {
-    if (!/^\d{1,3}(\.\d{1,3}){3}$/.test(addr) || addr.split(".").some((b) => Number(b) > 255)) throw new UsageError(`invalid IPv4 address: ${addr}`);
+    try {
+      parseIPv4(addr);
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
     if (mode.kind !== "bridge" || !mode.networks.includes(net)) throw new UsageError(`address ${addr} for network ${net}: the container does not join that network`);
     if (net === "bridge") throw new UsageError("user specified IP address is supported on user defined networks only");
   }

@@ -88,7 +88,6 @@ const SLOTS = 12; // per inflate job: how far decompression may run ahead of the
 
 interface Inflate {
   z: zlib.Gunzip | zlib.ZstdDecompress;
-  codec: string;
   diff: CryptoHasher;
   size: number;
   post: boolean;           // whether the main thread wants the bytes (else only the diff ID)
@@ -266,7 +265,7 @@ function ack(id: number, n: number): void {
 
 function startInflate(id: number, j: Job, codec: "gzip" | "zstd", post: boolean): void {
   const z = codec === "gzip" ? zlib.createGunzip({ chunkSize: SLOT }) : zlib.createZstdDecompress({ chunkSize: SLOT });
-  const inf: Inflate = { z, codec, diff: new CryptoHasher("sha256"), size: 0, post, slots: [], free: [], cur: -1, fill: 0, pending: [], overflow: null, acks: [], error: null, zEnded: false, ended: false, onEnd: null };
+  const inf: Inflate = { z, diff: new CryptoHasher("sha256"), size: 0, post, slots: [], free: [], cur: -1, fill: 0, pending: [], overflow: null, acks: [], error: null, zEnded: false, ended: false, onEnd: null };
   j.inflate = inf;
   // zlib starts its next piece only after this handler returns: the output is hashed and copied
   // out on the next turn of the loop, while zlib already works on the thread pool.

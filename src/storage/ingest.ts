@@ -74,7 +74,7 @@ export class LayerIngest {
    * hash the blob and the diff on the blob worker thread, as a ParallelBlobWriter does for a load;
    * a ParallelHasher given here is the blob's (one that also writes the caller's file: a pull's).
    */
-  constructor(private unpackDir: string | null, private blob: BlobWriter | null, private writeback = false, private parallelHash: boolean | ParallelHasher = false) {
+  constructor(private unpackDir: string | null, private blob: BlobWriter | null, private writeback = false, parallelHash: boolean | ParallelHasher = false) {
     // a BlobWriter hashes for us
     this.blobHash = blob ? null : parallelHash instanceof ParallelHasher ? parallelHash : parallelHash ? new ParallelHasher() : new Hasher();
   }

@@ -70,23 +70,18 @@ secrets:
 });
 
 test("a name both files define, and an include loop, are refused before anything is made", () => {
-  const clash = projectDir({
-    "compose.yaml": "include: [other.yaml]\nservices:\n  web:\n    image: busybox\n",
-    "other.yaml": "services:\n  web:\n    image: busybox\n",
-  }, "clash");
-  const r = compose(root, clash, ["up", "-d"]);
-  expect(r.code).not.toBe(0);
-  expect(r.stderr).toContain("services.web is defined both here and in the included");
-  const loop = projectDir({
-    "compose.yaml": "include: [a.yaml]\nservices:\n  x:\n    image: busybox\n",
-    "a.yaml": "include: [b.yaml]\nservices:\n  a:\n    image: busybox\n",
-    "b.yaml": "include: [a.yaml]\nservices:\n  b:\n    image: busybox\n",
-  }, "loop");
-  const l = compose(root, loop, ["up", "-d"]);
-  expect(l.code).not.toBe(0);
-  expect(l.stderr).toContain("include cycle");
-  const missing = compose(root, projectDir({ "compose.yaml": "include: [nope.yaml]\nservices:\n  x:\n    image: busybox\n" }, "missing"), ["up", "-d"]);
-  expect(missing.code).not.toBe(0);
-  expect(missing.stderr).toContain("nope.yaml: no such file");
+  for (const [name, files, said] of [
+    ["clash", { "compose.yaml": "include: [other.yaml]\nservices:\n  web:\n    image: busybox\n", "other.yaml": "services:\n  web:\n    image: busybox\n" }, "services.web is defined both here and in the included"],
+    ["loop", {
+      "compose.yaml": "include: [a.yaml]\nservices:\n  x:\n    image: busybox\n",
+      "a.yaml": "include: [b.yaml]\nservices:\n  a:\n    image: busybox\n",
+      "b.yaml": "include: [a.yaml]\nservices:\n  b:\n    image: busybox\n",
+    }, "include cycle"],
+    ["missing", { "compose.yaml": "include: [nope.yaml]\nservices:\n  x:\n    image: busybox\n" }, "nope.yaml: no such file"],
+  ] as const) {
+    const r = compose(root, projectDir(files, name), ["up", "-d"]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain(said);
+  }
   expect(run(root, "/", ["ps", "-aq"]).stdout.trim()).toBe("");
 });

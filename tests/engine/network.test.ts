@@ -132,7 +132,7 @@ describe("networking", () => {
       for (const [args, msg] of [
         [["--ip", at(9)], "user defined networks only"],
         [["--network", "none", "--ip", at(9)], "exactly one user network"],
-        [["--network", "fixed", "--ip", "10.0.0.300"], "invalid IPv4 address"],
+        [["--network", "fixed", "--ip", "10.0.0.300"], "invalid IPv4 address \"10.0.0.300\""],
       ] as const) {
         const bad = berth(root, ["create", ...args, "busybox", "true"], { env });
         expect(bad.code).toBe(125);

@@ -26,11 +26,11 @@ function stored(root: string): string[] {
   return [...list("blobs/sha256"), ...list("snapshots"), ...list("downloads").filter((f) => !f.endsWith(".lock")), ...list("tmp")];
 }
 
-/** A one-layer image made here: a gzip layer with one file. */
-function makeImage(): { manifest: string; config: string; layer: Uint8Array; tar: Uint8Array } {
-  const dir = join(scratch, "layer");
+/** A one-layer image made here: a gzip layer of what fill puts in its directory (by default one file). */
+function makeImage(name = "layer", fill = (dir: string) => writeFileSync(join(dir, "hello.txt"), "hello from a hostile test\n".repeat(1000))): { manifest: string; config: string; layer: Uint8Array; tar: Uint8Array } {
+  const dir = join(scratch, name);
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, "hello.txt"), "hello from a hostile test\n".repeat(1000));
+  fill(dir);
   const tar = new Uint8Array(Bun.spawnSync(["tar", "-C", dir, "--owner=0", "--group=0", "-cf", "-", "."]).stdout);
   const layer = gzipSync(tar);
   const config = JSON.stringify({ architecture: "amd64", os: "linux", config: { Cmd: ["sh"] }, rootfs: { type: "layers", diff_ids: [sha(tar)] } });
@@ -306,21 +306,13 @@ describe("big layers (their partial file written by the blob worker)", () => {
   let sentBeforeStall = 0;
 
   beforeAll(() => {
-    const dir = join(scratch, "big-layer");
-    mkdirSync(join(dir, "etc"), { recursive: true });
-    const noise = new Uint8Array(12 << 20);
-    for (let i = 0; i < noise.length; i += 65536) crypto.getRandomValues(noise.subarray(i, i + 65536));
-    writeFileSync(join(dir, "noise.bin"), noise); // incompressible: the gzip layer stays over 8 MB
-    for (let i = 0; i < 600; i++) writeFileSync(join(dir, "etc", `f${i}`), `file ${i}\n`);
-    const tar = new Uint8Array(Bun.spawnSync(["tar", "-C", dir, "--owner=0", "--group=0", "-cf", "-", "."]).stdout);
-    const layer = gzipSync(tar);
-    const config = JSON.stringify({ architecture: "amd64", os: "linux", config: { Cmd: ["sh"] }, rootfs: { type: "layers", diff_ids: [sha(tar)] } });
-    const manifest = JSON.stringify({
-      schemaVersion: 2, mediaType: "application/vnd.oci.image.manifest.v1+json",
-      config: { mediaType: "application/vnd.oci.image.config.v1+json", digest: sha(config), size: Buffer.byteLength(config) },
-      layers: [{ mediaType: "application/vnd.oci.image.layer.v1.tar+gzip", digest: sha(layer), size: layer.length }],
+    big = makeImage("big-layer", (dir) => {
+      mkdirSync(join(dir, "etc"));
+      const noise = new Uint8Array(12 << 20);
+      for (let i = 0; i < noise.length; i += 65536) crypto.getRandomValues(noise.subarray(i, i + 65536));
+      writeFileSync(join(dir, "noise.bin"), noise); // incompressible: the gzip layer stays over 8 MB
+      for (let i = 0; i < 600; i++) writeFileSync(join(dir, "etc", `f${i}`), `file ${i}\n`);
     });
-    big = { manifest, config, layer, tar };
     server = Bun.serve({
       hostname: "127.0.0.1", port: 0, idleTimeout: 0,
       fetch(req) {

@@ -105,8 +105,9 @@ export async function networkCommand(argv: string[], ctx: NetworkCommandContext 
           if (at <= 0) throw new Error(`bad filter ${JSON.stringify(f)}: expected KEY=VALUE (e.g. label=com.example.team=web)`);
           (filters[f.slice(0, at)] ??= []).push(f.slice(at + 1));
         }
-        const shown = new Set(filterNetworkRecords(m.list().map(networkRecord), filters).map((r) => r.Id));
-        const nets = m.list().filter((n) => shown.has(n.id));
+        const all = m.list();
+        const shown = new Set(filterNetworkRecords(all.map(networkRecord), filters).map((r) => r.Id));
+        const nets = all.filter((n) => shown.has(n.id));
         const id = (full: string) => (p.get("no-trunc") ? full : full.slice(0, 12));
         if (p.get("quiet")) {
           for (const n of nets) out(id(n.id));
